@@ -1,0 +1,17 @@
+# Third-party libraries, all from Debian packages (tests/setup installs them).
+find_package(PkgConfig REQUIRED)
+
+pkg_check_modules(NL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+pkg_check_modules(EVENT REQUIRED IMPORTED_TARGET libevent)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)
+pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+
+find_program(PROTOC_C protoc-c REQUIRED)
+
+include(StrongSwan)

@@ -1,0 +1,45 @@
+# sdwan_add_test(NAME SOURCES src... LIBS lib... [LABELS l...] [TIMEOUT s])
+#   A cmocka test executable registered with ctest.  Labels: "unit" by default;
+#   "root" for tests that need root (namespaces, nftables), "lab" for tests that
+#   build lab topologies.
+function(sdwan_add_test name)
+	cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+	add_executable(${name} ${T_SOURCES})
+	target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+	add_test(NAME ${name} COMMAND ${name})
+	if(NOT T_LABELS)
+		set(T_LABELS unit)
+	endif()
+	if(NOT T_TIMEOUT)
+		set(T_TIMEOUT 120)
+	endif()
+	set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+endfunction()
+
+# sdwan_add_fuzzer(NAME SOURCES src... LIBS lib... [SECONDS n])
+#   A libFuzzer harness, built only with -DFUZZ=ON.  It is also registered
+#   with ctest (label "fuzz") to run for SECONDS (default 10) over its corpus
+#   directory tests/fuzz/corpus/NAME, if present.
+function(sdwan_add_fuzzer name)
+	if(NOT FUZZ)
+		return()
+	endif()
+	cmake_parse_arguments(F "" "SECONDS" "SOURCES;LIBS" ${ARGN})
+	if(NOT F_SECONDS)
+		set(F_SECONDS 10)
+	endif()
+	add_executable(${name} ${F_SOURCES})
+	target_link_libraries(${name} PRIVATE ${F_LIBS})
+	target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+	set(corpus "${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name}")
+	set(work "${CMAKE_CURRENT_BINARY_DIR}/${name}-corpus")
+	file(MAKE_DIRECTORY "${work}")
+	set(dirs "${work}")
+	if(EXISTS "${corpus}")
+		list(APPEND dirs "${corpus}")
+	endif()
+	add_test(NAME ${name} COMMAND ${name} -max_total_time=${F_SECONDS} -timeout=5
+		-rss_limit_mb=1024 -print_final_stats=0 ${dirs})
+	math(EXPR timeout "${F_SECONDS} + 120")
+	set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT ${timeout})
+endfunction()
