@@ -1,0 +1,104 @@
+# lab/lib.sh — shared definitions of the lab scripts (sourced, not run).
+#
+# Naming and addressing plan (see lab/README.md, keep the two in sync):
+#   namespaces   P-orch, P-hubK, P-hubK-lan, P-brK, P-brK-lan, P-mpls, P-inet, P-lte
+#   site ids     orch=1, hubK=10+K, brK=100+K
+#   underlay     198.18.C.ID/24 on interface <cloud>0 of the site, gateway 198.18.C.254,
+#                cloud ids C: mpls=1 inet=2 lte=3, routing table 100+C
+#   LAN          10.ID.0.0/16: router lan0 10.ID.0.1, host eth0 10.ID.0.10
+# shellcheck shell=bash
+
+LAB_RUN_BASE=${LAB_RUN_BASE:-/run/sdwan-lab}
+LAB_CLOUDS=(mpls inet lte)
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+lab_die() {
+	echo "${0##*/}: $*" >&2
+	exit 1
+}
+
+lab_check_prefix() {
+	[[ $1 =~ ^[a-z][a-z0-9]{0,11}$ ]] ||
+		lab_die "bad prefix '$1' (1-12 characters: a lowercase letter, then [a-z0-9])"
+}
+
+lab_cloud_id() {
+	case $1 in
+	mpls) echo 1 ;;
+	inet) echo 2 ;;
+	lte) echo 3 ;;
+	*) return 1 ;;
+	esac
+}
+
+# site id of orch, hubK, brK
+lab_site_id() {
+	case $1 in
+	orch) echo 1 ;;
+	hub[1-9]) echo $((10 + ${1#hub})) ;;
+	br[1-9] | br[1-9][0-9] | br1[0-4][0-9] | br150) echo $((100 + ${1#br})) ;;
+	*) return 1 ;;
+	esac
+}
+
+# underlays of a site, in order
+lab_site_underlays() {
+	case $1 in
+	orch) echo inet ;;
+	hub*) echo mpls inet ;;
+	br*) echo mpls inet lte ;;
+	esac
+}
+
+lab_site_has_lan() { [[ $1 != orch ]]; }
+
+# lab_sites HUBS BRANCHES: all sites of an instance, in order
+lab_sites() {
+	local i out=orch
+	for ((i = 1; i <= $1; i++)); do out+=" hub$i"; done
+	for ((i = 1; i <= $2; i++)); do out+=" br$i"; done
+	echo "$out"
+}
+
+# sites attached to a cloud, in the order of their NFQUEUE numbers
+lab_cloud_sites() {
+	local cloud=$1 s u
+	shift
+	for s in $(lab_sites "$@"); do
+		for u in $(lab_site_underlays "$s"); do
+			[[ $u == "$cloud" ]] && printf '%s ' "$s"
+		done
+	done
+	echo
+}
+
+lab_addr() { echo "198.18.$(lab_cloud_id "$2").$(lab_site_id "$1")"; }
+lab_gw() { echo "198.18.$(lab_cloud_id "$1").254"; }
+lab_table() { echo $((100 + $(lab_cloud_id "$1"))); }
+
+# directory with the built lab binaries (linkemu, flowmeter)
+lab_bin_dir() {
+	local d
+	if [[ -n ${LAB_BIN:-} ]]; then
+		[[ -x $LAB_BIN/linkemu ]] || lab_die "LAB_BIN=$LAB_BIN has no linkemu"
+		echo "$LAB_BIN"
+		return
+	fi
+	for d in "$LAB_ROOT"/build/lab/lab "$LAB_ROOT"/build/normal/lab "$LAB_ROOT"/build/*/lab; do
+		if [[ -x $d/linkemu && -x $d/flowmeter ]]; then
+			echo "$d"
+			return
+		fi
+	done
+	lab_die "linkemu/flowmeter not built (cmake --build build/...; or set LAB_BIN=DIR)"
+}
+
+# load the saved shape of a running instance: sets LAB_HUBS, LAB_BRANCHES
+lab_load_state() {
+	local f=$LAB_RUN_BASE/$1/topo.state
+	[[ -r $f ]] || return 1
+	# shellcheck disable=SC1090
+	. "$f"
+}
+
+lab_ctl_sock() { echo "$LAB_RUN_BASE/$1/linkemu-$2.sock"; }
