@@ -85,7 +85,7 @@ lab_bin_dir() {
 		return
 	fi
 	for d in "$LAB_ROOT"/build/lab/lab "$LAB_ROOT"/build/normal/lab "$LAB_ROOT"/build/*/lab; do
-		if [[ -x $d/linkemu && -x $d/flowmeter ]]; then
+		if [[ -x $d/linkemu ]]; then
 			echo "$d"
 			return
 		fi
