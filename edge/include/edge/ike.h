@@ -1,0 +1,230 @@
+/*
+ * edge/ike.h — the IKE boundary of sdwan-edged.
+ *
+ * Purpose: everything the daemon needs from IKE, as plain C with no
+ * strongSwan type in sight.  One `struct edge_ike_path` describes the IKEv2
+ * SA and CHILD_SA of one overlay path; `struct edge_ike_ops` is implemented
+ * for real by `edge_ike_charon_ops` (libcharon embedded in-process, see
+ * edge/charon/) and by a fake in the unit tests.  The edge's own Ed25519 key
+ * is managed by the edge_ike_key_*() functions below (libcrypto only, usable
+ * without starting IKE: the daemon needs the public key for Register).
+ *
+ * Link: edge_ike_path_*(), the *_name() functions and edge_ike_key_*() are in
+ * CMake target `edge_ike` (plain C + libcrypto, no strongSwan: fine for unit
+ * tests with a fake); `edge_ike_charon_ops` is in target `edge_ike_charon`
+ * (links edge_ike and libcharon).  No strongSwan header is ever included by a
+ * file outside edge/charon/.
+ *
+ * Threading: every ops function is called from the daemon's one main thread
+ * (the libevent loop), never concurrently.  The real implementation runs
+ * charon's own worker threads behind it; they queue events under a mutex and
+ * make event_fd() readable, and drain() hands the queued events to the main
+ * thread in the order they happened.  Callbacks (event callback, log
+ * function) are called: the event callback only from drain() on the main
+ * thread; the log function from ANY thread (charon's workers), so it must be
+ * thread-safe and must not call back into the ops.
+ *
+ * Ownership: the ops copy what they are given (paths, settings strings); the
+ * caller keeps its structs.  Events passed to the drain callback live only for
+ * the duration of the call.  Strings are fixed-size arrays so a path is a
+ * plain value that can be compared with edge_ike_path_equal() for diffs.
+ *
+ * Errors: 0 or -errno (-EINVAL invalid path or proposal, -EEXIST/-ENOENT
+ * for ids, -EALREADY start twice, -EIO strongSwan refused).  The library never
+ * prints; it logs through settings.log.
+ */
+#ifndef EDGE_IKE_H
+#define EDGE_IKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_IKE_PUBKEY_LEN    32  /* raw Ed25519 public key (RFC 8032) */
+#define EDGE_IKE_NAME_MAX      64  /* path name incl. NUL: peer_cfg/child_cfg name */
+#define EDGE_IKE_ID_MAX	       128 /* identity incl. NUL */
+#define EDGE_IKE_ADDR_MAX      48  /* "2001:db8::1" incl. NUL */
+#define EDGE_IKE_TS_MAX	       52  /* "2001:db8::/64" incl. NUL */
+#define EDGE_IKE_PROPOSAL_MAX  128 /* one proposal string incl. NUL */
+#define EDGE_IKE_PROPOSALS_MAX 4   /* proposals per path and protocol */
+
+/*
+ * One overlay path: (local underlay, peer, peer's underlay).  All strings are
+ * NUL-terminated; unused proposal slots are empty strings.
+ */
+struct edge_ike_path {
+	uint32_t id;		      /* unique within the site, != 0 */
+	char name[EDGE_IKE_NAME_MAX]; /* unique, [A-Za-z0-9._:-]+; shown by swanctl */
+
+	/* underlay addresses the IKE and ESP-in-UDP packets use (pinned) */
+	char local_addr[EDGE_IKE_ADDR_MAX];  /* "198.18.1.2" */
+	char remote_addr[EDGE_IKE_ADDR_MAX]; /* "198.18.1.1" */
+	uint16_t remote_port;		     /* peer's IKE port; 0 = settings.ike_port */
+
+	/* CHILD_SA traffic selectors, CIDR.  vxlan driver: the two transport
+	 * /32s; xfrmi driver: "0.0.0.0/0" both ways and if_id set. */
+	char local_ts[EDGE_IKE_TS_MAX];
+	char remote_ts[EDGE_IKE_TS_MAX];
+	uint32_t if_id; /* XFRM interface id for in and out; 0 = none (vxlan) */
+
+	/* strongSwan proposal syntax.  Every ESP proposal must hold a key
+	 * exchange method (PFS), else the path is refused with -EINVAL. */
+	char ike_proposals[EDGE_IKE_PROPOSALS_MAX][EDGE_IKE_PROPOSAL_MAX];
+	char esp_proposals[EDGE_IKE_PROPOSALS_MAX][EDGE_IKE_PROPOSAL_MAX];
+
+	bool initiator; /* branch: initiate and keep retrying forever; hub: respond */
+
+	/* identities: strongSwan identity syntax ("br1.sdwan" is an FQDN,
+	 * "198.18.1.2" an address, "fqdn:x", "email:x" ...).  The local side
+	 * authenticates with the edge's own key (settings.key_file); the peer must
+	 * sign with the private half of remote_pubkey. */
+	char local_id[EDGE_IKE_ID_MAX];
+	char remote_id[EDGE_IKE_ID_MAX];
+	uint8_t remote_pubkey[EDGE_IKE_PUBKEY_LEN];
+
+	/* lifetimes in seconds; 0 = default (IKE 4 h, CHILD 1 h).  Rekeying starts
+	 * at ~90 % with jitter; the hard limit is 110 %. */
+	uint32_t ike_lifetime_s;
+	uint32_t child_lifetime_s;
+
+	/* initiator: re-initiate after a failed or lost SA, waiting retry_min_ms,
+	 * doubling up to retry_max_ms, forever; reset when the CHILD_SA is up.
+	 * 0 = defaults (1000, 30000). */
+	uint32_t retry_min_ms;
+	uint32_t retry_max_ms;
+};
+
+/* true if a and b describe the same path in every field */
+bool edge_ike_path_equal(const struct edge_ike_path *a, const struct edge_ike_path *b);
+
+/* 0 if the path is well-formed (names, addresses, TS, proposals parse, PFS in
+ * every ESP proposal, at least one proposal each); else -EINVAL and, if
+ * err/errlen are given, a message naming the field ("esp_proposals[0]: no key
+ * exchange method (PFS required)").  Does not need start(). */
+int edge_ike_path_validate(const struct edge_ike_path *path, char *err, size_t errlen);
+
+/* log levels, as strongSwan's (-1 silent .. 4 private) */
+enum edge_ike_log_level {
+	EDGE_IKE_LOG_SILENT = -1,
+	EDGE_IKE_LOG_AUDIT = 0,	  /* state changes, errors */
+	EDGE_IKE_LOG_CONTROL = 1, /* + control flow: the usual daemon level */
+	EDGE_IKE_LOG_DIAG = 2,	  /* + diagnostics */
+	EDGE_IKE_LOG_RAW = 3,	  /* + raw data (no secrets) */
+	EDGE_IKE_LOG_PRIVATE = 4, /* + key material: never in production */
+};
+
+/* Called from any thread; msg has no trailing newline.  subsystem is
+ * strongSwan's short group name ("ike", "cfg", "knl", "net", ...). */
+typedef void (*edge_ike_log_fn)(void *arg, int level, const char *subsystem, const char *msg);
+
+struct edge_ike_settings {
+	const char *run_dir;  /* required; vici socket at <run_dir>/charon.vici */
+	const char *key_file; /* required; own Ed25519 key, see edge_ike_key_load() */
+	int log_level;	      /* enum edge_ike_log_level for every subsystem */
+	edge_ike_log_fn log;  /* NULL = no logging */
+	void *log_arg;
+	uint16_t ike_port;	/* local IKE port; 0 = 500 */
+	uint16_t ike_port_natt; /* local NAT-T port; 0 = 4500 */
+	bool no_vici;		/* don't load vici (unit tests) */
+	uint32_t threads;	/* charon worker threads; 0 = 8 */
+};
+
+enum edge_ike_event_type {
+	EDGE_IKE_EV_IKE_UP,	 /* IKE_SA established */
+	EDGE_IKE_EV_IKE_DOWN,	 /* established IKE_SA gone (deleted, lost) */
+	EDGE_IKE_EV_IKE_FAILED,	 /* an attempt failed (reason says why) */
+	EDGE_IKE_EV_IKE_REKEY,	 /* IKE_SA rekeyed: ike_spi_* are the new SA's */
+	EDGE_IKE_EV_CHILD_UP,	 /* CHILD_SA installed: traffic can flow */
+	EDGE_IKE_EV_CHILD_DOWN,	 /* CHILD_SA removed */
+	EDGE_IKE_EV_CHILD_REKEY, /* CHILD_SA rekeyed: spi_* are the new SA's */
+};
+const char *edge_ike_event_type_name(enum edge_ike_event_type type);
+
+enum edge_ike_reason {
+	EDGE_IKE_REASON_NONE,
+	EDGE_IKE_REASON_UNREACHABLE,	   /* peer did not answer (retransmits exhausted) */
+	EDGE_IKE_REASON_AUTH_FAILED,	   /* peer's or our authentication refused */
+	EDGE_IKE_REASON_PROPOSAL_MISMATCH, /* no common IKE or ESP proposal */
+	EDGE_IKE_REASON_TS_MISMATCH,	   /* traffic selectors refused */
+	EDGE_IKE_REASON_DELETED,	   /* deleted by us or the peer */
+	EDGE_IKE_REASON_INSTALL_FAILED,	   /* kernel (libipsec) refused the SA */
+	EDGE_IKE_REASON_OTHER,
+};
+const char *edge_ike_reason_name(enum edge_ike_reason reason);
+
+struct edge_ike_event {
+	enum edge_ike_event_type type;
+	uint32_t path_id; /* 0 if the SA belongs to no known path */
+	enum edge_ike_reason reason;
+	uint64_t ike_spi_i; /* IKE SPIs (host order), initiator's and responder's */
+	uint64_t ike_spi_r;
+	uint32_t spi_in; /* CHILD events: ESP SPIs (host order) */
+	uint32_t spi_out;
+	uint64_t time_ns; /* CLOCK_MONOTONIC when queued */
+};
+
+typedef void (*edge_ike_event_fn)(void *arg, const struct edge_ike_event *ev);
+
+struct edge_ike_ops {
+	const char *name; /* "charon", "fake" */
+
+	/* Start IKE: loads/creates the key (settings.key_file), starts the
+	 * daemon.  One instance per process for the charon implementation
+	 * (libcharon is a singleton): a second start() fails with -EALREADY. */
+	int (*start)(void **ret_ctx, const struct edge_ike_settings *settings);
+
+	/* Stop IKE: deletes the SAs (telling the peers), frees ctx.
+	 * stop(NULL) is a no-op. */
+	void (*stop)(void *ctx);
+
+	/* Add a path: validated as edge_ike_path_validate(); an initiator path is
+	 * initiated at once (and retried forever), a responder path is accepted
+	 * from then on. */
+	int (*path_add)(void *ctx, const struct edge_ike_path *path);
+
+	/* Replace the path with the same id.  Unchanged (edge_ike_path_equal):
+	 * no-op.  Changed: the SAs of the old config are closed and, for an
+	 * initiator, the new config initiated. */
+	int (*path_update)(void *ctx, const struct edge_ike_path *path);
+
+	/* Remove the path: stop retrying, delete its SAs. */
+	int (*path_remove)(void *ctx, uint32_t id);
+
+	/* Initiate now (initiator or not), resetting the retry backoff; no-op if
+	 * an IKE_SA for the path is up or connecting. */
+	int (*path_initiate)(void *ctx, uint32_t id);
+
+	/* Readable when events are queued (level: stays readable until drained).
+	 * Owned by ctx: don't close it. */
+	int (*event_fd)(void *ctx);
+
+	/* Call fn for each queued event, oldest first, on the calling thread;
+	 * returns the number of events delivered, or -errno.  fn may call
+	 * path_*(). */
+	int (*drain)(void *ctx, edge_ike_event_fn fn, void *arg);
+};
+
+/* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */
+extern const struct edge_ike_ops edge_ike_charon_ops;
+
+/*
+ * The edge's own Ed25519 key (PKCS#8 PEM file, mode 0600).  Never leaves the
+ * edge; only the raw public key is exported (for the orchestrator's Register).
+ *
+ * edge_ike_key_load(): loads the key at path and writes its raw public key.
+ * -ENOENT if missing, -EPERM if the file is readable or writable by group or
+ * others (or is not a regular file), -EINVAL if it is not an Ed25519 key.
+ *
+ * edge_ike_key_create(): generates a new key and writes it atomically (temp
+ * file 0600 in the same directory, fsync, link()/rename) to path; -EEXIST if
+ * path exists (never overwrites a key).
+ *
+ * edge_ike_key_load_or_create(): load, or create if missing; the first start.
+ * ret_created (optional) says which happened.
+ */
+int edge_ike_key_load(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN]);
+int edge_ike_key_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN]);
+int edge_ike_key_load_or_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN],
+				bool *ret_created);
+
+#endif /* EDGE_IKE_H */
