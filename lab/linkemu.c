@@ -78,7 +78,8 @@ struct emu {
 	struct held *heap;
 	uint32_t nheap, capheap;
 	uint64_t seq;
-	uint64_t armed_ns;
+	uint64_t armed_ns; /* when the timer fires (0 = not armed) */
+	uint64_t early_ns; /* learned timer wake-up latency: timers are armed that much early */
 	uint8_t sendbuf[SEND_BUF];
 	size_t sendlen;
 	uint64_t nl_errors, nl_enobufs, heap_full;
@@ -274,19 +275,45 @@ static void verdict(struct emu *e, uint16_t queue, uint32_t id, bool accept)
 static void timer_arm(struct emu *e)
 {
 	struct itimerspec its = { 0 };
-	uint64_t due = e->nheap ? e->heap[0].due_ns : 0;
+	uint64_t fire = 0;
 
-	if (due == e->armed_ns)
+	if (e->nheap) {
+		fire = e->heap[0].due_ns > e->early_ns ? e->heap[0].due_ns - e->early_ns : 1;
+		if (!fire)
+			fire = 1;
+	}
+	if (fire == e->armed_ns)
 		return;
-	its.it_value.tv_sec = (time_t)(due / 1000000000ull);
-	its.it_value.tv_nsec = (long)(due % 1000000000ull);
+	its.it_value.tv_sec = (time_t)(fire / 1000000000ull);
+	its.it_value.tv_nsec = (long)(fire % 1000000000ull);
 	timerfd_settime(e->tfd, TFD_TIMER_ABSTIME, &its, NULL);
-	e->armed_ns = due;
+	e->armed_ns = fire;
 }
 
+/*
+ * The timer fired: learn how late it woke us (a slow moving average, samples capped at 1 ms so a
+ * rare hiccup does not teach much), so that the next timers are armed that much early and the
+ * median release time matches the due time.
+ */
+static void timer_fired(struct emu *e)
+{
+	uint64_t now = now_ns(), late;
+
+	if (e->armed_ns && now > e->armed_ns) {
+		late = now - e->armed_ns;
+		if (late > 1000000)
+			late = 1000000;
+		e->early_ns = (e->early_ns * 31 + late) / 32;
+		if (e->early_ns > 300000)
+			e->early_ns = 300000;
+	}
+	e->armed_ns = 0;
+}
+
+/* release every held packet due now (or within the learned wake-up latency) */
 static void release_due(struct emu *e)
 {
-	uint64_t now = now_ns();
+	uint64_t now = now_ns() + e->early_ns;
 
 	while (e->nheap && e->heap[0].due_ns <= now) {
 		struct held h = e->heap[0];
@@ -496,9 +523,9 @@ static void ctl_command(struct emu *e, char *line, struct out *o)
 		return;
 	}
 	if (!strcmp(argv[0], "stats")) {
-		outf(o, "held=%u nl_errors=%llu nl_enobufs=%llu heap_full=%llu\nok\n", e->nheap,
-		     (unsigned long long)e->nl_errors, (unsigned long long)e->nl_enobufs,
-		     (unsigned long long)e->heap_full);
+		outf(o, "held=%u early_us=%.1f nl_errors=%llu nl_enobufs=%llu heap_full=%llu\nok\n",
+		     e->nheap, (double)e->early_ns / 1e3, (unsigned long long)e->nl_errors,
+		     (unsigned long long)e->nl_enobufs, (unsigned long long)e->heap_full);
 		return;
 	}
 	if (argc >= 2) {
@@ -859,7 +886,7 @@ int main(int argc, char **argv)
 
 				if (read(e->tfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
 					logmsg("timerfd: %s", strerror(errno));
-				e->armed_ns = 0;
+				timer_fired(e);
 				release_due(e);
 				verdict_flush(e);
 				timer_arm(e);
