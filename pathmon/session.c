@@ -194,6 +194,7 @@ static void expire(struct pm_session *s, pm_ns now)
 		if (p->deadline > now)
 			break;
 		p->state = PROBE_LOST;
+		s->pending--;
 		s->counters.lost++;
 		pm_win_push(&s->loss_count, now, 1);
 		pm_win_push(&s->loss_time, now, 1);
@@ -243,6 +244,7 @@ int pm_session_build_probe(struct pm_session *s, pm_ns now, uint8_t *buf, size_t
 		.state = PROBE_PENDING,
 	};
 	s->next_seq++;
+	s->pending++;
 	s->counters.sent++;
 	/* keep the cadence unless we sent early (a burst) or fell an interval behind */
 	pm_ns iv = current_interval(s);
@@ -340,6 +342,7 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 	}
 
 	p->state = PROBE_ANSWERED;
+	s->pending--;
 	p->rtt = rtt;
 	s->counters.received++;
 	if (s->have_highest && p->seq < s->highest_answered)
@@ -406,6 +409,16 @@ void pm_session_tick(struct pm_session *s, pm_ns now)
 enum pm_state pm_session_state(const struct pm_session *s)
 {
 	return s->state;
+}
+
+const struct pm_counters *pm_session_counters(const struct pm_session *s)
+{
+	return &s->counters;
+}
+
+uint64_t pm_session_pending(const struct pm_session *s)
+{
+	return s->pending;
 }
 
 static double pct(uint64_t part, uint32_t n)

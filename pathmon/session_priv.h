@@ -31,6 +31,7 @@ struct pm_session {
 	pm_ns last_send;
 	uint64_t next_seq;
 	uint64_t oldest_pending; /* lowest seq that may still be PENDING */
+	uint64_t pending;	 /* probes PENDING */
 	struct probe *probes;	 /* ring of cfg.history */
 
 	/* replies */

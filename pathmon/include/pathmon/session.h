@@ -137,6 +137,10 @@ void pm_session_set_interval(struct pm_session *s, pm_ns interval, pm_ns now);
 void pm_session_set_wall_offset(struct pm_session *s, int64_t wall_offset_ns);
 
 enum pm_state pm_session_state(const struct pm_session *s);
+/* Counters only (cheap); pm_session_metrics() has everything. */
+const struct pm_counters *pm_session_counters(const struct pm_session *s);
+/* Probes sent and not yet answered or declared lost. */
+uint64_t pm_session_pending(const struct pm_session *s);
 void pm_session_metrics(const struct pm_session *s, struct pm_metrics *ret);
 /* Current damping: flaps remembered and the hold-down they impose at @now. */
 uint32_t pm_session_flaps(const struct pm_session *s, pm_ns now);
