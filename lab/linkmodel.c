@@ -230,6 +230,8 @@ void lab_link_dir_init(struct lab_link_dir *d, uint64_t seed)
 
 void lab_link_dir_configure(struct lab_link_dir *d, const struct lab_link_params *p)
 {
+	if (p->jitter_ns != d->params.jitter_ns)
+		d->jit_init = false;
 	d->params = *p;
 	if (!p->ge)
 		d->ge_bad = false;
@@ -269,6 +271,35 @@ static bool lost(struct lab_link_dir *d)
 	return drop;
 }
 
+static int64_t uniform_jitter(struct lab_link_dir *d)
+{
+	return llround((rng_uniform(d) * 2.0 - 1.0) * (double)d->params.jitter_ns);
+}
+
+static int64_t jitter_offset(struct lab_link_dir *d, uint64_t now_ns)
+{
+	uint64_t seg = 4 * d->params.jitter_ns;
+
+	if (d->params.reorder)
+		return uniform_jitter(d);
+	if (seg < 1000)
+		seg = 1000;
+	if (!d->jit_init || now_ns < d->jit_start_ns || now_ns - d->jit_start_ns >= 4 * seg) {
+		/* first packet, or idle for a long time: a fresh segment starting now */
+		d->jit_init = true;
+		d->jit_start_ns = now_ns;
+		d->jit_from_ns = uniform_jitter(d);
+		d->jit_to_ns = uniform_jitter(d);
+	}
+	while (now_ns - d->jit_start_ns >= seg) {
+		d->jit_start_ns += seg;
+		d->jit_from_ns = d->jit_to_ns;
+		d->jit_to_ns = uniform_jitter(d);
+	}
+	return d->jit_from_ns + llround((double)(d->jit_to_ns - d->jit_from_ns) *
+					(double)(now_ns - d->jit_start_ns) / (double)seg);
+}
+
 enum lab_link_drop lab_link_dir_offer(struct lab_link_dir *d, uint32_t len, bool down,
 				      uint64_t now_ns, uint64_t *ret_due_ns)
 {
@@ -298,12 +329,12 @@ enum lab_link_drop lab_link_dir_offer(struct lab_link_dir *d, uint32_t len, bool
 	}
 	due += p->delay_ns;
 	if (p->jitter_ns) {
-		double j = (rng_uniform(d) * 2.0 - 1.0) * (double)p->jitter_ns;
+		int64_t j = jitter_offset(d, now_ns);
 
 		if (j < 0 && (uint64_t)(-j) > due - now_ns)
 			due = now_ns;
 		else
-			due = (uint64_t)((int64_t)due + (int64_t)llround(j));
+			due = (uint64_t)((int64_t)due + j);
 	}
 	if (!p->reorder && due < d->last_due_ns)
 		due = d->last_due_ns;

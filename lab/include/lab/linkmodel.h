@@ -55,6 +55,10 @@ struct lab_link_dir {
 	uint64_t tx_free_ns;  /* when the serialiser is free again */
 	uint64_t last_due_ns; /* release time of the previous packet (monotone mode) */
 	uint32_t queued;      /* packets admitted and not yet released */
+	/* jitter offset: a line from jit_from to jit_to over [jit_start, jit_start + 4 * jitter) */
+	bool jit_init;
+	uint64_t jit_start_ns;
+	int64_t jit_from_ns, jit_to_ns;
 };
 
 const char *lab_link_drop_name(enum lab_link_drop d);
@@ -80,7 +84,13 @@ void lab_link_dir_configure(struct lab_link_dir *d, const struct lab_link_params
 
 /*
  * A packet of len bytes arrives at now_ns: drop it, or admit it with *ret_due_ns its release
- * time (>= now_ns).  An admitted packet counts in d->queued until lab_link_dir_release().
+ * time (>= now_ns).  Release time = serialisation (rate) + delay + jitter offset.  Jitter: with
+ * reorder=0 the offset is a time-correlated process within ±jitter (straight lines between random
+ * points 4 × jitter apart, so its slope stays below 1/2 and packets leave in order however close
+ * they are; packets further apart than 4 × jitter see independent values); a final clamp keeps
+ * release times monotone also across parameter changes.  With reorder=1 every packet draws an
+ * independent uniform offset in ±jitter and may overtake others.  An admitted packet counts in
+ * d->queued until lab_link_dir_release().
  */
 enum lab_link_drop lab_link_dir_offer(struct lab_link_dir *d, uint32_t len, bool down,
 				      uint64_t now_ns, uint64_t *ret_due_ns);
