@@ -217,9 +217,13 @@ int lab_flowstats_add(struct lab_flowstats *s, const struct lab_fm_hdr *hdr, siz
 		s->duplicates++;
 		return 0;
 	}
-	sec = second_get(s, second_of(s, seq));
-	if (!sec)
-		return -ENOMEM;
+	/* timeline: beyond a week of schedule the packet still counts, without a timeline entry */
+	sec = NULL;
+	if (second_of(s, seq) < MAX_SECONDS) {
+		sec = second_get(s, second_of(s, seq));
+		if (!sec)
+			return -ENOMEM;
+	}
 	s->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
 
 	if (s->received && seq < s->max_seq)
@@ -257,11 +261,13 @@ int lab_flowstats_add(struct lab_flowstats *s, const struct lab_fm_hdr *hdr, siz
 	s->bytes += len;
 	delay_add(s, delay);
 
-	sec->received++;
-	sec->bytes += len;
-	sec->delay_sum += delay;
-	if (delay > sec->delay_max)
-		sec->delay_max = delay;
+	if (sec) {
+		sec->received++;
+		sec->bytes += len;
+		sec->delay_sum += delay;
+		if (delay > sec->delay_max)
+			sec->delay_max = delay;
+	}
 	return 0;
 }
 
@@ -367,9 +373,11 @@ size_t lab_flowstats_seconds(const struct lab_flowstats *s)
 {
 	uint64_t e = expected_of(s);
 
-	if (e && second_of(s, e - 1) + 1 > s->nsecs)
-		return second_of(s, e - 1) + 1;
-	return s->nsecs;
+	size_t n = s->nsecs;
+
+	if (e && second_of(s, e - 1) + 1 > n)
+		n = second_of(s, e - 1) + 1;
+	return n < MAX_SECONDS ? n : MAX_SECONDS;
 }
 
 /* first sequence number scheduled in second i */

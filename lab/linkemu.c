@@ -86,7 +86,7 @@ struct emu {
 	const char *ctl_path;
 };
 
-static void logmsg(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
 {
 	struct timespec ts;
 	va_list ap;
@@ -444,7 +444,7 @@ struct out {
 	size_t len, size;
 };
 
-static void outf(struct out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void outf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
