@@ -1,0 +1,48 @@
+/*
+ * policy/nft.h — compiles a policy's classifier into an nftables ruleset.
+ *
+ * One fwmark per traffic class (rule index i → mark_base + i, written within
+ * mark_mask so other mark bits survive), set in a prerouting chain only for
+ * packets entering from the LAN interfaces, never on IKE/ESP (UDP 500/4500,
+ * IP protocol 50) nor on STAMP probes (DESIGN §11: a mark on encapsulated
+ * traffic loops it back into the overlay).  Prefix sets become named nft sets,
+ * "drop" rules drop.  The text is one `nft -f` transaction that replaces the
+ * table atomically.  The layout is in policy/README.md.
+ * Pure function: no I/O; the caller frees the returned text.
+ */
+#ifndef POLICY_NFT_H
+#define POLICY_NFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <policy/policy.h>
+
+#define POLICY_NFT_TABLE      "sdwan"
+#define POLICY_NFT_MARK_BASE  0x5d00u
+#define POLICY_NFT_MARK_MASK  0xff00u
+#define POLICY_NFT_PROBE_PORT 862
+
+struct policy_nft_opts {
+	const char *table;	       /* family inet; NULL = POLICY_NFT_TABLE */
+	uint32_t mark_base;	       /* class i gets mark_base + i */
+	uint32_t mark_mask;	       /* the mark bits that are ours */
+	const char *const *lan_ifaces; /* classify only what enters here; */
+	size_t n_lan_ifaces;	       /* none = every interface */
+	uint16_t probe_port;	       /* STAMP port never marked; 0 = 862 */
+	int priority;		       /* prerouting hook priority (mangle = -150) */
+};
+
+/* Defaults: table "sdwan", base 0x5d00, mask 0xff00, no LAN list, port 862,
+ * priority -150. */
+void policy_nft_opts_init(struct policy_nft_opts *o);
+
+/* The fwmark of class i under opts. */
+uint32_t policy_nft_class_mark(const struct policy_nft_opts *o, size_t class_index);
+
+/* Writes the ruleset text into *ret (malloc'd, NUL-terminated).  Returns 0,
+ * -ERANGE (more classes than the mask leaves room for, or a base outside
+ * the mask), -EINVAL (bad table or interface name) or -ENOMEM. */
+int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *o, char **ret);
+
+#endif

@@ -1,0 +1,537 @@
+/*
+ * test_parse.c — policy JSON parsing, validation errors and the lossless
+ * JSON → protobuf → JSON round trip.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <policy/policy.h>
+
+/* JSON written with ' for " (readable in C); converted before parsing. */
+static char *dq(const char *s)
+{
+	char *d = strdup(s);
+
+	assert_non_null(d);
+	for (char *p = d; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return d;
+}
+
+static const char full_policy[] =
+	"{'version': 7,"
+	" 'sla_classes': {"
+	"   'voice': {'latency_ms': 150, 'jitter_ms': 30, 'loss_pct': 1},"
+	"   'video': {'latency_ms': 250.5, 'loss_pct': 2.5},"
+	"   'bulk': {'loss_pct': 5}},"
+	" 'prefix_sets': {"
+	"   'datacenter': ['10.1.0.0/16', '2001:db8:1::/48'],"
+	"   'saas': ['203.0.113.0/24']},"
+	" 'applications': {"
+	"   'voip': [{'dscp': 46}, {'proto': 'udp', 'dport': '10000-20000'}],"
+	"   'video': [{'proto': 'udp', 'dport': [3478, '5004-5005'], 'dst_set': 'datacenter'}],"
+	"   'backup': [{'proto': 'tcp', 'dport': 873, 'dst': '10.2.0.0/16'}],"
+	"   'ssh': [{'proto': 'tcp', 'sport': '1024-65535', 'dport': 22,"
+	"            'src': ['10.0.0.0/8', '192.168.1.10/32']}],"
+	"   'ping6': [{'proto': 'icmpv6', 'dst': '2001:db8::/32', 'dscp': 10}],"
+	"   'gre': [{'proto': 47, 'src_set': ['datacenter', 'saas']}],"
+	"   'saas': [{'dst_set': 'saas'}],"
+	"   'torrent': [{'proto': 'tcp', 'dport': '6881-6889'}, {'proto': 'sctp', 'sport': 9}]},"
+	" 'rules': ["
+	"   {'app': 'voip', 'sla': 'voice', 'paths': ['mpls', 'inet'], 'mode': 'best'},"
+	"   {'app': 'video', 'sla': 'video', 'paths': ['mpls', 'inet'], 'mode': 'ordered',"
+	"    'last_resort': ['lte'], 'hold_ms': 500, 'preempt_ms': 5000, 'margin_pct': 20},"
+	"   {'app': 'backup', 'sla': 'bulk', 'paths': ['inet', 'mpls'], 'mode': 'balance',"
+	"    'weights': {'inet': 3, 'mpls': 1}},"
+	"   {'app': 'ssh', 'paths': ['mpls'], 'mode': 'ordered', 'last_resort': ['inet', 'lte']},"
+	"   {'app': 'ping6', 'paths': ['inet'], 'mode': 'best', 'margin_pct': 0.5},"
+	"   {'app': 'gre', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'hold_ms': 0},"
+	"   {'app': 'saas', 'action': 'direct', 'via': ['inet', 'lte']},"
+	"   {'app': 'torrent', 'action': 'drop'},"
+	"   {'app': 'any', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'last_resort': ['lte']}],"
+	" 'defaults': {'hold_ms': 2000, 'preempt_ms': 15000, 'margin_pct': 12.5,"
+	"              'action': 'overlay'}}";
+
+static struct policy *parse_ok(const char *text_sq)
+{
+	char *text = dq(text_sq);
+	struct policy_errors errs;
+	struct policy *p = NULL;
+	int r;
+
+	policy_errors_init(&errs);
+	r = policy_parse_json(text, strlen(text), &p, &errs);
+	for (size_t i = 0; i < errs.n; i++) {
+		char buf[512];
+		policy_errors_format(&errs, i, buf, sizeof(buf));
+		print_error("unexpected: %s\n", buf);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(p);
+	policy_errors_clear(&errs);
+	free(text);
+	return p;
+}
+
+static json_t *load_sq(const char *text_sq)
+{
+	char *text = dq(text_sq);
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		print_error("test JSON: %s at %d:%d\n", e.text, e.line, e.column);
+	assert_non_null(j);
+	free(text);
+	return j;
+}
+
+static void assert_json_equal(json_t *want, json_t *got)
+{
+	if (!json_equal(want, got)) {
+		char *a = json_dumps(want, JSON_SORT_KEYS | JSON_INDENT(1));
+		char *b = json_dumps(got, JSON_SORT_KEYS | JSON_INDENT(1));
+		print_error("want:\n%s\ngot:\n%s\n", a, b);
+		free(a);
+		free(b);
+		fail();
+	}
+}
+
+static void test_full_roundtrip(void **state)
+{
+	struct policy *p = parse_ok(full_policy), *q = NULL;
+	json_t *want = load_sq(full_policy), *j1, *j2;
+	Sdwan__V1__Policy *msg = NULL, *back;
+	struct policy_errors errs;
+	uint8_t *buf;
+	size_t len;
+
+	/* JSON → policy → JSON: unchanged */
+	j1 = policy_to_json(p);
+	assert_non_null(j1);
+	assert_json_equal(want, j1);
+
+	/* → protobuf → wire → protobuf → policy → JSON: unchanged */
+	assert_int_equal(policy_to_proto(p, &msg), 0);
+	len = protobuf_c_message_get_packed_size(&msg->base);
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	assert_int_equal(protobuf_c_message_pack(&msg->base, buf), len);
+	back = sdwan__v1__policy__unpack(NULL, len, buf);
+	assert_non_null(back);
+	assert_int_equal(back->n_rules, 9);
+	assert_int_equal(back->rules[2]->mode, SDWAN__V1__STEERING_MODE__STEERING_MODE_BALANCE);
+	assert_int_equal(back->rules[7]->action, SDWAN__V1__RULE_ACTION__RULE_ACTION_DROP);
+	assert_non_null(back->sla_classes[1]->latency_ms);
+	assert_null(back->sla_classes[1]->jitter_ms);
+
+	policy_errors_init(&errs);
+	assert_int_equal(policy_from_proto(back, &q, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	j2 = policy_to_json(q);
+	assert_json_equal(want, j2);
+
+	/* the model itself */
+	assert_int_equal(p->n_rules, 9);
+	assert_int_equal(p->rules[8].app_index, -1);
+	assert_int_equal(p->rules[0].sla_index, policy_sla_find(p, "voice"));
+	assert_int_equal(p->apps[policy_app_find(p, "voip")].matches[0].dscp, 46);
+	assert_int_equal(p->apps[policy_app_find(p, "voip")].matches[1].proto, 17);
+	assert_int_equal(policy_rule_hold_ms(p, &p->rules[1]), 500);
+	assert_int_equal(policy_rule_hold_ms(p, &p->rules[0]), 2000);
+	assert_int_equal(policy_rule_hold_ms(p, &p->rules[5]), 0);
+	assert_true(policy_rule_margin_pct(p, &p->rules[4]) == 0.5);
+
+	free(buf);
+	sdwan__v1__policy__free_unpacked(back, NULL);
+	policy_proto_free(msg);
+	json_decref(want);
+	json_decref(j1);
+	json_decref(j2);
+	policy_free(p);
+	policy_free(q);
+}
+
+/* DESIGN §7's example, as written there, and its canonical form. */
+static void test_design_example(void **state)
+{
+	static const char ex[] =
+		"{'sla_classes': {'voice': {'latency_ms': 150, 'jitter_ms': 30, 'loss_pct': 1.0}},"
+		" 'applications': {'voip': [{'dscp': 46}, {'proto': 'udp', 'dport': "
+		"'10000-20000'}],"
+		"                  'backup': [{'proto': 'tcp', 'dport': 873}],"
+		"                  'saas': [{'dst': ['198.51.100.0/24', '2001:db8:5::/48']}]},"
+		" 'rules': ["
+		"   {'app': 'voip',   'sla': 'voice', 'paths': ['mpls', 'inet'], 'mode': 'best'},"
+		"   {'app': 'backup', 'paths': ['inet', 'mpls'], 'mode': 'balance'},"
+		"   {'app': 'saas',   'action': 'direct', 'via': ['inet']},"
+		"   {'app': 'any',    'paths': ['mpls', 'inet'], 'mode': 'ordered', 'last_resort': "
+		"['lte']}]}";
+	struct policy *p = parse_ok(ex), *q;
+	json_t *j = policy_to_json(p);
+	char *text = json_dumps(j, 0);
+	struct policy_errors errs;
+
+	assert_int_equal(p->defaults.hold_ms, POLICY_DEFAULT_HOLD_MS);
+	assert_int_equal(p->defaults.preempt_ms, POLICY_DEFAULT_PREEMPT_MS);
+	assert_int_equal(p->rules[1].mode, POLICY_MODE_BALANCE);
+	assert_int_equal(p->rules[2].action, POLICY_ACTION_DIRECT);
+	assert_int_equal(p->apps[2].matches[0].n_dst, 2);
+	assert_int_equal(p->apps[2].matches[0].dst[1].family, 6);
+	/* the canonical form parses to the same canonical form */
+	policy_errors_init(&errs);
+	assert_int_equal(policy_parse_json(text, strlen(text), &q, &errs), 0);
+	json_t *j2 = policy_to_json(q);
+	assert_json_equal(j, j2);
+	/* and it spells out the defaults */
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "defaults"), "hold_ms")),
+		POLICY_DEFAULT_HOLD_MS);
+	json_decref(j);
+	json_decref(j2);
+	free(text);
+	policy_free(p);
+	policy_free(q);
+}
+
+/* Accepted spellings and their canonical forms. */
+static void test_spellings(void **state)
+{
+	struct policy *p = parse_ok(
+		"{'applications': {'a': [{'dscp': 'ef'}, {'dscp': 'af41'}, {'dscp': 'cs1'},"
+		"  {'proto': 17, 'dport': '53'}, {'dst': '10.9.8.7'}, {'dst': '2001:DB8::1'},"
+		"  {'proto': 'icmp'}]},"
+		" 'rules': [{'app': 'a', 'paths': ['inet']}]}");
+	const struct policy_match *m = p->apps[0].matches;
+	char buf[64];
+
+	assert_int_equal(m[0].dscp, 46);
+	assert_int_equal(m[1].dscp, 34);
+	assert_int_equal(m[2].dscp, 8);
+	assert_int_equal(m[3].proto, 17);
+	assert_int_equal(m[3].dports[0].first, 53);
+	assert_int_equal(m[3].dports[0].last, 53);
+	policy_prefix_format(&m[4].dst[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.9.8.7/32");
+	policy_prefix_format(&m[5].dst[0], buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::1/128");
+	assert_int_equal(m[6].proto, 1);
+	assert_int_equal(p->rules[0].mode, POLICY_MODE_ORDERED);
+	assert_int_equal(p->rules[0].action, POLICY_ACTION_OVERLAY);
+	policy_free(p);
+}
+
+struct bad_case {
+	const char *json; /* ' for " */
+	const char *path; /* an error with exactly this path */
+	const char *msg;  /* ... whose message contains this */
+};
+
+#define APPS	      "'applications': {'voip': [{'dscp': 46}], 'web': [{'proto': 'tcp', 'dport': 443}]}"
+#define SLAS	      "'sla_classes': {'voice': {'latency_ms': 150}}"
+#define RULE0	      "{'app': 'any', 'paths': ['mpls']}"
+#define WRAP_RULES(r) "{" SLAS ", " APPS ", 'rules': [" r "]}"
+#define WRAP_APP(m)   "{'applications': {'x': [" m "]}, 'rules': [{'app': 'x', 'paths': ['inet']}]}"
+
+static const struct bad_case bad_cases[] = {
+	/* 1 document */
+	{ "[1, 2]", "", "a policy is a JSON object" },
+	{ "{'rules': [" RULE0 "], 'bogus': 1}", "bogus", "unknown key" },
+	{ "{" APPS "}", "rules", "missing" },
+	{ "{'rules': []}", "rules", "empty list" },
+	{ "{'rules': {}}", "rules", "expected a list of rules" },
+	{ "{'version': -1, 'rules': [{'app': 'any', 'paths': ['mpls']}]}", "version",
+	  "out of range" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'rules': []}", "",
+	  "duplicate object key" },
+	{ "{'rules': [", "", "invalid JSON" },
+	/* 2 sla classes */
+	{ "{'sla_classes': {'v': {'latency_ms': -1}}, 'rules': [" RULE0 "]}",
+	  "sla_classes.v.latency_ms", "-1 is out of range" },
+	{ "{'sla_classes': {'v': {'loss_pct': 101}}, 'rules': [" RULE0 "]}",
+	  "sla_classes.v.loss_pct", "101 is out of range" },
+	{ "{'sla_classes': {'v': {'jitter_ms': '5'}}, 'rules': [" RULE0 "]}",
+	  "sla_classes.v.jitter_ms", "expected a number, got a string \"5\"" },
+	{ "{'sla_classes': {'v': {}}, 'rules': [" RULE0 "]}", "sla_classes.v", "no bound given" },
+	{ "{'sla_classes': {'v': {'latency': 5}}, 'rules': [" RULE0 "]}", "sla_classes.v.latency",
+	  "unknown key" },
+	{ "{'sla_classes': {'a b': {'latency_ms': 5}}, 'rules': [" RULE0 "]}",
+	  "sla_classes[\"a b\"]", "invalid SLA class name" },
+	{ "{'sla_classes': [], 'rules': [" RULE0 "]}", "sla_classes", "expected an object" },
+	/* 3 applications and matches */
+	{ WRAP_APP("{'dscp': 64}"), "applications.x[0].dscp", "64 is out of range (0-63)" },
+	{ WRAP_APP("{'dscp': 'gold'}"), "applications.x[0].dscp", "unknown DSCP name \"gold\"" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': 0}"), "applications.x[0].dport",
+	  "0 is out of range (1-65535)" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': 65536}"), "applications.x[0].dport",
+	  "65536 is out of range" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': '2000-1000'}"), "applications.x[0].dport",
+	  "first port is above the last" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': [80, 'http']}"), "applications.x[0].dport[1]",
+	  "\"http\" is not a port" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': ['1-100', 50]}"), "applications.x[0].dport[1]",
+	  "overlaps" },
+	{ WRAP_APP("{'proto': 'udp', 'dport': []}"), "applications.x[0].dport", "empty list" },
+	{ WRAP_APP("{'dport': 80}"), "applications.x[0].dport", "ports need \"proto\"" },
+	{ WRAP_APP("{'proto': 'icmp', 'sport': 80}"), "applications.x[0].sport",
+	  "ports need \"proto\"" },
+	{ WRAP_APP("{'proto': 'gre'}"), "applications.x[0].proto", "unknown protocol \"gre\"" },
+	{ WRAP_APP("{'proto': 256}"), "applications.x[0].proto", "256 is out of range" },
+	{ WRAP_APP("{'dst': '10.0.0.1/8'}"), "applications.x[0].dst", "host bits set" },
+	{ WRAP_APP("{'dst': '10.0.0.0/33'}"), "applications.x[0].dst", "not an IPv4 or IPv6" },
+	{ WRAP_APP("{'src': ['10.0.0.0/8', 'fe80::/1o']}"), "applications.x[0].src[1]",
+	  "\"fe80::/1o\" is not an IPv4 or IPv6" },
+	{ WRAP_APP("{'src': '300.1.1.1'}"), "applications.x[0].src", "not an IPv4 or IPv6" },
+	{ WRAP_APP("{'src': '10.0.0.0/8', 'dst': '2001:db8::/32'}"), "applications.x[0]",
+	  "contradictory match" },
+	{ WRAP_APP("{'proto': 'icmp', 'dst': '2001:db8::/32'}"), "applications.x[0]",
+	  "contradictory match" },
+	{ WRAP_APP("{'dst': ['10.0.0.0/8', '10.0.0.0/8']}"), "applications.x[0].dst[1]",
+	  "duplicate prefix" },
+	{ WRAP_APP("{}"), "applications.x[0]", "empty match" },
+	{ WRAP_APP("{'port': 80}"), "applications.x[0].port", "unknown key" },
+	{ WRAP_APP("{'dst_set': 'nowhere'}"), "applications.x[0].dst_set", "unknown prefix set" },
+	{ "{'prefix_sets': {'dc': ['10.0.0.0/8']}, 'applications': {'x': [{'src_set': ['dc', "
+	  "'lab']}]},"
+	  " 'rules': [{'app': 'x', 'paths': ['inet']}]}",
+	  "applications.x[0].src_set[1]", "unknown prefix set \"lab\"" },
+	{ "{'applications': {'x': []}, 'rules': [" RULE0 "]}", "applications.x",
+	  "empty list of matches" },
+	{ "{'applications': {'any': [{'dscp': 1}]}, 'rules': [" RULE0 "]}", "applications.any",
+	  "reserved" },
+	{ "{'applications': {'x': {'dscp': 1}}, 'rules': [" RULE0 "]}", "applications.x",
+	  "expected a list of matches" },
+	/* 4 prefix sets */
+	{ "{'prefix_sets': {'dc': []}, 'rules': [" RULE0 "]}", "prefix_sets.dc", "empty list" },
+	{ "{'prefix_sets': {'dc': '10.0.0.0/8'}, 'rules': [" RULE0 "]}", "prefix_sets.dc",
+	  "expected a list of prefixes" },
+	{ "{'prefix_sets': {'dc': ['10.0.0.0/8', 'x']}, 'rules': [" RULE0 "]}", "prefix_sets.dc[1]",
+	  "not an IPv4 or IPv6" },
+	/* 5 rules */
+	{ WRAP_RULES("{'app': 'voip', 'sla': 'voic', 'paths': ['mpls']}"), "rules[0].sla",
+	  "unknown class \"voic\"" },
+	{ WRAP_RULES("{'app': 'vop', 'paths': ['mpls']}"), "rules[0].app",
+	  "unknown application \"vop\"" },
+	{ WRAP_RULES("{'paths': ['mpls']}"), "rules[0].app", "missing" },
+	{ WRAP_RULES("{'app': 'voip'}"), "rules[0].paths", "missing" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': []}"), "rules[0].paths", "empty list" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': 'mpls'}"), "rules[0].paths", "expected a list" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'mpls']}"), "rules[0].paths[1]",
+	  "duplicate underlay" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 7]}"), "rules[0].paths[1]",
+	  "expected a name, got an integer 7" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'mode': 'fastest'}"), "rules[0].mode",
+	  "unknown mode \"fastest\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'action': 'tunnel'}"), "rules[0].action",
+	  "unknown action \"tunnel\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'last_resort': ['inet']}"),
+	  "rules[0].last_resort[0]", "also in paths" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'paths': ['inet'], 'via': ['inet']}"),
+	  "rules[0].paths", "not allowed with action \"direct\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'sla': 'voice', 'via': ['inet']}"),
+	  "rules[0].sla", "not allowed with action \"direct\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'direct'}"), "rules[0].via", "missing" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'via': ['inet']}"), "rules[0].via",
+	  "only allowed with action \"direct\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'drop', 'paths': ['mpls']}"), "rules[0].paths",
+	  "not allowed with action \"drop\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'mode': 'balance', "
+		     "'weights': {'lte': 2}}"),
+	  "rules[0].weights.lte", "not in paths or last_resort" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'mode': 'best', "
+		     "'weights': {'mpls': 2}}"),
+	  "rules[0].weights", "only allowed with mode \"balance\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'mode': 'balance', "
+		     "'weights': {'mpls': 0}}"),
+	  "rules[0].weights.mpls", "0 is out of range (1-256)" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'hold_ms': 1.5}"), "rules[0].hold_ms",
+	  "expected an integer" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'preempt_ms': 3600001}"),
+	  "rules[0].preempt_ms", "out of range" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'margin_pct': 150}"),
+	  "rules[0].margin_pct", "150 is out of range" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'colour': 'red'}"), "rules[0].colour",
+	  "unknown key" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls']}, {'app': 'voip', 'paths': ['inet']}"),
+	  "rules[1].app", "already has rules[0]" },
+	{ WRAP_RULES("{'app': 'any', 'paths': ['mpls']}, {'app': 'voip', 'paths': ['mpls']}"),
+	  "rules[1]", "never matches" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mp ls']}"), "rules[0].paths[0]",
+	  "invalid underlay name" },
+	{ WRAP_RULES("7"), "rules[0]", "expected a rule object" },
+	/* 6 defaults */
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'hold_ms': -5}}",
+	  "defaults.hold_ms", "out of range" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'action': 'reject'}}",
+	  "defaults.action", "unknown action" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'hold': 5}}",
+	  "defaults.hold", "unknown key" },
+};
+
+static bool has_error(const struct policy_errors *errs, const char *path, const char *msg)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		if (strcmp(errs->v[i].path, path) == 0 && strstr(errs->v[i].message, msg))
+			return true;
+	return false;
+}
+
+static void dump_errors(const struct policy_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		char buf[512];
+		policy_errors_format(errs, i, buf, sizeof(buf));
+		print_error("  got: %s\n", buf);
+	}
+}
+
+static void test_bad_corpus(void **state)
+{
+	size_t n = sizeof(bad_cases) / sizeof(bad_cases[0]);
+
+	assert_true(n >= 40);
+	for (size_t i = 0; i < n; i++) {
+		char *text = dq(bad_cases[i].json);
+		struct policy_errors errs;
+		struct policy *p = NULL;
+		int r;
+
+		policy_errors_init(&errs);
+		r = policy_parse_json(text, strlen(text), &p, &errs);
+		if (r != -EINVAL || !has_error(&errs, bad_cases[i].path, bad_cases[i].msg)) {
+			print_error("case %zu: %s\n want %s: ...%s...\n", i, text,
+				    bad_cases[i].path, bad_cases[i].msg);
+			dump_errors(&errs);
+			fail();
+		}
+		assert_null(p);
+		policy_errors_clear(&errs);
+		free(text);
+	}
+}
+
+/* Every error of a document comes back from one call. */
+static void test_all_errors_at_once(void **state)
+{
+	char *text = dq("{'sla_classes': {'v': {'loss_pct': 200}, 'w': {'jitter_ms': -1}},"
+			" 'applications': {'a': [{'dscp': 99}, {'proto': 'tcp', 'dport': 0}]},"
+			" 'rules': [{'app': 'nope', 'sla': 'voic', 'paths': []},"
+			"           {'app': 'a', 'paths': ['x'], 'mode': 'odd'}],"
+			" 'extra': true}");
+	struct policy_errors errs;
+	struct policy *p = NULL;
+	json_t *j;
+	char buf[256];
+
+	policy_errors_init(&errs);
+	assert_int_equal(policy_parse_json(text, strlen(text), &p, &errs), -EINVAL);
+	assert_true(has_error(&errs, "sla_classes.v.loss_pct", "200"));
+	assert_true(has_error(&errs, "sla_classes.w.jitter_ms", "-1"));
+	assert_true(has_error(&errs, "applications.a[0].dscp", "99"));
+	assert_true(has_error(&errs, "applications.a[1].dport", "0 is out of range"));
+	assert_true(has_error(&errs, "rules[0].app", "unknown application \"nope\""));
+	assert_true(has_error(&errs, "rules[0].sla", "unknown class \"voic\""));
+	assert_true(has_error(&errs, "rules[0].paths", "empty list"));
+	assert_true(has_error(&errs, "rules[1].mode", "unknown mode \"odd\""));
+	assert_true(has_error(&errs, "extra", "unknown key"));
+	/* "a" is defined (though invalid): no second error for the reference */
+	assert_false(has_error(&errs, "rules[1].app", "unknown application"));
+	assert_int_equal(errs.n, 9);
+
+	policy_errors_format(&errs, 0, buf, sizeof(buf));
+	assert_non_null(strchr(buf, ':'));
+	j = policy_errors_to_json(&errs);
+	assert_int_equal(json_array_size(j), 9);
+	assert_non_null(json_object_get(json_array_get(j, 0), "path"));
+	assert_non_null(json_object_get(json_array_get(j, 0), "message"));
+	json_decref(j);
+	policy_errors_clear(&errs);
+	assert_int_equal(errs.n, 0);
+	free(text);
+}
+
+/* Errors the protobuf form can carry that JSON cannot. */
+static void test_proto_errors(void **state)
+{
+	struct policy *p = parse_ok(full_policy), *q = NULL;
+	Sdwan__V1__Policy *msg = NULL;
+	struct policy_errors errs;
+	char *saved;
+
+	assert_int_equal(policy_to_proto(p, &msg), 0);
+	policy_errors_init(&errs);
+
+	/* a repeated name */
+	saved = msg->sla_classes[1]->name;
+	msg->sla_classes[1]->name = msg->sla_classes[0]->name;
+	assert_int_equal(policy_from_proto(msg, &q, &errs), -EINVAL);
+	assert_true(has_error(&errs, "sla_classes.voice", "duplicate name"));
+	msg->sla_classes[1]->name = saved;
+	policy_errors_clear(&errs);
+
+	/* an enum value from the future */
+	msg->rules[0]->mode = 42;
+	assert_int_equal(policy_from_proto(msg, &q, &errs), -EINVAL);
+	assert_true(has_error(&errs, "rules[0].mode", "unknown mode 42"));
+	msg->rules[0]->mode = SDWAN__V1__STEERING_MODE__STEERING_MODE_BEST;
+	policy_errors_clear(&errs);
+
+	/* the same validation as JSON: a bad port, a dangling reference */
+	msg->applications[0]->matches[1]->dst_ports[0]->first = 0;
+	msg->rules[0]->sla[0] = 'x';
+	assert_int_equal(policy_from_proto(msg, &q, &errs), -EINVAL);
+	assert_true(has_error(&errs, "applications.voip[1].dport[0]", "not a port"));
+	assert_true(has_error(&errs, "rules[0].sla", "unknown class \"xoice\""));
+	assert_null(q);
+	policy_errors_clear(&errs);
+
+	assert_int_equal(policy_from_proto(NULL, &q, &errs), -EINVAL);
+	policy_errors_clear(&errs);
+	policy_proto_free(msg);
+	policy_free(p);
+}
+
+/* Absent defaults in protobuf mean the built-in defaults; unset enums mean
+ * ordered / overlay. */
+static void test_proto_minimal(void **state)
+{
+	Sdwan__V1__Policy m = SDWAN__V1__POLICY__INIT;
+	Sdwan__V1__Rule r = SDWAN__V1__RULE__INIT, *rules[1] = { &r };
+	char *paths[] = { "mpls" };
+	struct policy *p = NULL;
+	struct policy_errors errs;
+
+	r.app = "any";
+	r.paths = paths;
+	r.n_paths = 1;
+	m.rules = rules;
+	m.n_rules = 1;
+	policy_errors_init(&errs);
+	assert_int_equal(policy_from_proto(&m, &p, &errs), 0);
+	assert_int_equal(p->rules[0].mode, POLICY_MODE_ORDERED);
+	assert_int_equal(p->rules[0].action, POLICY_ACTION_OVERLAY);
+	assert_int_equal(p->defaults.hold_ms, POLICY_DEFAULT_HOLD_MS);
+	policy_free(p);
+	policy_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_roundtrip),	   cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_spellings),	   cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_all_errors_at_once), cmocka_unit_test(test_proto_errors),
+		cmocka_unit_test(test_proto_minimal),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
