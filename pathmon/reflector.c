@@ -10,8 +10,8 @@ int pm_reflector_init(struct pm_reflector *r, const struct pm_key *key, uint16_t
 	if (!r || (errest & 0xff) == 0 || (key && key->len > PM_KEY_MAX))
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
-	if (key)
-		r->key = *key;
+	if (pm_key_copy(&r->key, key) < 0)
+		return -ENOMEM;
 	r->errest = errest;
 	r->flags = flags;
 	return 0;

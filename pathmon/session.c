@@ -105,9 +105,9 @@ int pm_session_new(const struct pm_session_cfg *cfg, pm_ns now, struct pm_sessio
 	if (!s)
 		goto out;
 	s->cfg = *cfg;
-	if (cfg->key)
-		s->key = *cfg->key;
-	s->cfg.key = NULL; /* the copy above is the session's */
+	s->cfg.key = NULL; /* the session owns a copy */
+	if (pm_key_copy(&s->key, cfg->key) < 0)
+		goto out;
 	s->probes = calloc(cfg->history, sizeof(*s->probes));
 	if (!s->probes)
 		goto out;

@@ -2,6 +2,7 @@
 #include <pathmon/stamp.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -62,20 +63,85 @@ const char *pm_reject_name(enum pm_reject r)
 	return names[r];
 }
 
+/* RFC 2104: H((K ^ opad) || H((K ^ ipad) || text)).  The digest states after
+ * the pad blocks are computed once per key; each packet copies them. */
+struct pm_hmac {
+	EVP_MD_CTX *inner, *outer, *work;
+};
+
+static void hmac_free(struct pm_hmac *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->inner); /* providers cleanse their state on free */
+	EVP_MD_CTX_free(h->outer);
+	EVP_MD_CTX_free(h->work);
+	free(h);
+}
+
+static struct pm_hmac *hmac_new(const uint8_t *key, size_t len)
+{
+	uint8_t pad[64];
+	struct pm_hmac *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->inner = EVP_MD_CTX_new();
+	h->outer = EVP_MD_CTX_new();
+	h->work = EVP_MD_CTX_new();
+	if (!h->inner || !h->outer || !h->work)
+		goto fail;
+	/* keys are at most 64 octets, the SHA-256 block: no pre-hashing */
+	memset(pad, 0x36, sizeof(pad));
+	for (size_t i = 0; i < len; i++)
+		pad[i] ^= key[i];
+	if (!EVP_DigestInit_ex(h->inner, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(h->inner, pad, sizeof(pad)))
+		goto fail;
+	memset(pad, 0x5c, sizeof(pad));
+	for (size_t i = 0; i < len; i++)
+		pad[i] ^= key[i];
+	if (!EVP_DigestInit_ex(h->outer, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(h->outer, pad, sizeof(pad)))
+		goto fail;
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return h;
+fail:
+	OPENSSL_cleanse(pad, sizeof(pad));
+	hmac_free(h);
+	return NULL;
+}
+
 int pm_key_init(struct pm_key *key, const uint8_t *bytes, size_t len)
 {
 	if (!key || !bytes || len == 0 || len > PM_KEY_MAX)
 		return -EINVAL;
+	struct pm_hmac *h = hmac_new(bytes, len);
+	if (!h) {
+		memset(key, 0, sizeof(*key));
+		return -ENOMEM;
+	}
 	memset(key, 0, sizeof(*key));
 	memcpy(key->bytes, bytes, len);
 	key->len = len;
+	key->hmac = h;
 	return 0;
+}
+
+int pm_key_copy(struct pm_key *dst, const struct pm_key *src)
+{
+	if (!src || src->len == 0) {
+		memset(dst, 0, sizeof(*dst));
+		return 0;
+	}
+	return pm_key_init(dst, src->bytes, src->len);
 }
 
 void pm_key_wipe(struct pm_key *key)
 {
-	if (key)
-		OPENSSL_cleanse(key, sizeof(*key));
+	if (!key)
+		return;
+	hmac_free(key->hmac);
+	OPENSSL_cleanse(key, sizeof(*key));
 }
 
 static bool authenticated(const struct pm_key *key)
@@ -192,12 +258,31 @@ static int hmac_compute(const struct pm_key *key, const uint8_t *buf,
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	if (!HMAC(EVP_sha256(), key->bytes, (int)key->len, buf, PM_STAMP_HMAC_OFF, md, &md_len) ||
-	    md_len < PM_STAMP_HMAC_LEN)
-		return -EIO;
+	int r = -EIO;
+	const struct pm_hmac *h = key->hmac;
+	if (h) {
+		uint8_t ih[EVP_MAX_MD_SIZE];
+		unsigned int ih_len = 0;
+		bool ok = EVP_MD_CTX_copy_ex(h->work, h->inner) &&
+			  EVP_DigestUpdate(h->work, buf, PM_STAMP_HMAC_OFF) &&
+			  EVP_DigestFinal_ex(h->work, ih, &ih_len) &&
+			  EVP_MD_CTX_copy_ex(h->work, h->outer) &&
+			  EVP_DigestUpdate(h->work, ih, ih_len) &&
+			  EVP_DigestFinal_ex(h->work, md, &md_len);
+		OPENSSL_cleanse(ih, sizeof(ih));
+		if (!ok)
+			goto out;
+	} else if (!HMAC(EVP_sha256(), key->bytes, (int)key->len, buf, PM_STAMP_HMAC_OFF, md,
+			 &md_len)) {
+		goto out;
+	}
+	if (md_len < PM_STAMP_HMAC_LEN)
+		goto out;
 	memcpy(out, md, PM_STAMP_HMAC_LEN);
+	r = 0;
+out:
 	OPENSSL_cleanse(md, sizeof(md));
-	return 0;
+	return r;
 }
 
 /* ---- Common encode/decode ---- */

@@ -412,16 +412,57 @@ static void test_names_and_keys(void **state)
 	pm_key_wipe(&k);
 	assert_int_equal(k.len, 0);
 	assert_int_equal(k.bytes[0], 0);
+	assert_null(k.hmac);
 	pm_key_wipe(NULL);
+}
+
+/* The precomputed HMAC state, a copy, and a hand-filled key (no state: the
+ * one-shot HMAC()) all produce the independently computed vector. */
+static void test_key_copy_and_fallback(void **state)
+{
+	struct pm_key k, copy, manual, empty;
+	test_key(&k);
+	assert_non_null(k.hmac);
+	assert_int_equal(pm_key_copy(&copy, &k), 0);
+	assert_non_null(copy.hmac);
+	assert_ptr_not_equal(copy.hmac, k.hmac);
+	memset(&manual, 0, sizeof(manual));
+	memcpy(manual.bytes, key_text, strlen(key_text));
+	manual.len = strlen(key_text);
+	struct pm_sender_pkt p = { .seq = 0x01020304,
+				   .ts = 0x1122334455667788ULL,
+				   .errest = 0x8001 };
+	const struct pm_key *keys[] = { &k, &copy, &manual };
+	for (size_t i = 0; i < 3; i++) {
+		uint8_t pkt[PM_STAMP_LEN_MAX];
+		assert_int_equal(pm_stamp_encode_sender(&p, keys[i], pkt, sizeof(pkt)), 112);
+		assert_memory_equal(pkt + 96, sender_auth_hmac, 16);
+	}
+	pm_key_wipe(&k); /* the copy lives on */
+	uint8_t pkt[PM_STAMP_LEN_MAX];
+	assert_int_equal(pm_stamp_encode_sender(&p, &copy, pkt, sizeof(pkt)), 112);
+	assert_memory_equal(pkt + 96, sender_auth_hmac, 16);
+	assert_int_equal(pm_key_copy(&empty, NULL), 0);
+	assert_int_equal(pm_stamp_len(&empty), 44);
+	assert_int_equal(pm_key_copy(&empty, &k), 0); /* k is wiped: empty */
+	assert_int_equal(empty.len, 0);
+	pm_key_wipe(&copy);
+	pm_key_wipe(&manual);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ntp),	      cmocka_unit_test(test_errest),
-		cmocka_unit_test(test_sender_unauth), cmocka_unit_test(test_reflector_unauth),
-		cmocka_unit_test(test_sender_auth),   cmocka_unit_test(test_reflector_auth),
-		cmocka_unit_test(test_reflect),	      cmocka_unit_test(test_names_and_keys),
+		cmocka_unit_test(test_ntp),
+		cmocka_unit_test(test_errest),
+		cmocka_unit_test(test_sender_unauth),
+		cmocka_unit_test(test_reflector_unauth),
+		cmocka_unit_test(test_sender_auth),
+		cmocka_unit_test(test_reflector_auth),
+		cmocka_unit_test(test_reflect),
+		cmocka_unit_test(test_names_and_keys),
+		cmocka_unit_test(test_key_copy_and_fallback),
+		/* one per line */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ struct pm_reflector {
 };
 
 /* @key may be NULL (unauthenticated); it is copied.  @errest must have a
- * non-zero multiplier (pm_errest_make()); -EINVAL otherwise. */
+ * non-zero multiplier (pm_errest_make()); -EINVAL otherwise, -ENOMEM. */
 int pm_reflector_init(struct pm_reflector *r, const struct pm_key *key, uint16_t errest,
 		      unsigned flags);
 void pm_reflector_wipe(struct pm_reflector *r);

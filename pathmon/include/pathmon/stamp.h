@@ -4,9 +4,12 @@
  * Encodes and validates session-sender and session-reflector test packets in
  * unauthenticated (44 octets) and authenticated (112 octets, HMAC-SHA-256
  * truncated to 16 octets) modes; the byte layouts are in pathmon/README.md.
- * Pure functions: no allocation, no clock, no I/O.  Thread-safe (a struct
- * pm_key is read-only after pm_key_init()).  A caller-owned struct pm_key holds
- * the HMAC key; wipe it with pm_key_wipe() when done.
+ * Pure functions: no clock, no I/O, no allocation except in pm_key_init() and
+ * pm_key_copy().  A caller-owned struct pm_key holds the HMAC key and its
+ * precomputed HMAC state (RFC 2104 inner/outer pads, so a packet costs two
+ * SHA-256 finals rather than a key set-up); use one key from one thread at a
+ * time, copy it with pm_key_copy() (never by assignment), and release it
+ * with pm_key_wipe().  Codec calls are otherwise stateless and reentrant.
  */
 #ifndef PATHMON_STAMP_H
 #define PATHMON_STAMP_H
@@ -58,15 +61,23 @@ enum {
 	PM_DECODE_LENIENT = 1u << 0,
 };
 
-/* HMAC key.  len 0 means unauthenticated mode. */
+struct pm_hmac; /* private: precomputed HMAC-SHA-256 state */
+
+/* HMAC key.  len 0 means unauthenticated mode.  A key with len > 0 and no
+ * precomputed state (e.g. filled in by hand) still works, more slowly. */
 struct pm_key {
 	uint8_t bytes[PM_KEY_MAX];
 	size_t len;
+	struct pm_hmac *hmac;
 };
 
-/* Copies @len octets (1..PM_KEY_MAX) of @bytes; -EINVAL otherwise. */
+/* Copies @len octets (1..PM_KEY_MAX) of @bytes and precomputes the HMAC
+ * state: 0, -EINVAL, or -ENOMEM (then *key is zeroed). */
 int pm_key_init(struct pm_key *key, const uint8_t *bytes, size_t len);
-/* Wipes the key material (OPENSSL_cleanse). */
+/* @dst = a copy of @src (NULL or len 0: an empty key); 0 or -ENOMEM. */
+int pm_key_copy(struct pm_key *dst, const struct pm_key *src);
+/* Wipes the key material (OPENSSL_cleanse) and frees the HMAC state; the
+ * key is then empty (unauthenticated).  NULL is fine. */
 void pm_key_wipe(struct pm_key *key);
 
 /* Packet length for a mode: 112 with a key (len > 0), 44 without. */
