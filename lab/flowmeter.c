@@ -4,7 +4,9 @@
  *   flowmeter send --to ADDR:PORT --rate PPS [--size B] [--dscp D] [--duration S | --count N]
  *                  [--bind-dev DEV] [--from ADDR]
  *   flowmeter recv --listen ADDR:PORT [--json] [--duration S] [--exit-on-fin] [--linger MS]
- *                  [--timeline] [--bind-dev DEV] [--report FILE]
+ *                  [--timeline] [--bind-dev DEV] [--report FILE] [--dump FILE]
+ *
+ * --dump writes one line per received data packet: "SEQ ONE_WAY_DELAY_NS".
  *
  * The sender schedules packet i at t0 + i/rate on CLOCK_MONOTONIC with clock_nanosleep
  * (TIMER_ABSTIME), so the rate does not drift; each packet carries CLOCK_REALTIME at send.  The
@@ -351,6 +353,7 @@ static int cmd_recv(int argc, char **argv)
 		{ "timeline", no_argument, 0, 'T' },
 		{ "bind-dev", required_argument, 0, 'b' },
 		{ "report", required_argument, 0, 'R' },
+		{ "dump", required_argument, 0, 'P' },
 		{ 0, 0, 0, 0 },
 	};
 	struct sockaddr_in sa;
@@ -358,6 +361,7 @@ static int cmd_recv(int argc, char **argv)
 	double duration = 0;
 	uint64_t linger_ns = 300000000ull, start, fin_at = 0;
 	const char *dev = NULL, *file = NULL;
+	FILE *dump = NULL;
 	int fd, c, one = 1, rcvbuf = 8 * 1024 * 1024, rc = 0;
 	struct lab_flowstats *st;
 	struct sigaction act = { .sa_handler = on_signal };
@@ -397,6 +401,11 @@ static int cmd_recv(int argc, char **argv)
 			break;
 		case 'R':
 			file = optarg;
+			break;
+		case 'P':
+			dump = fopen(optarg, "w");
+			if (!dump)
+				die("%s: %s", optarg, strerror(errno));
 			break;
 		default:
 			return 2;
@@ -466,6 +475,9 @@ static int cmd_recv(int argc, char **argv)
 				rx = clock_ns(CLOCK_REALTIME);
 			if (lab_fm_hdr_decode(bufs[i], msgs[i].msg_len, &h) < 0)
 				continue;
+			if (dump && !(h.flags & LAB_FM_F_FIN))
+				fprintf(dump, "%llu %lld\n", (unsigned long long)h.seq,
+					(long long)(rx - h.tx_ns));
 			if (lab_flowstats_add(st, &h, msgs[i].msg_len, rx) < 0) {
 				fprintf(stderr, "flowmeter: out of memory\n");
 				rc = 1;
@@ -476,6 +488,8 @@ static int cmd_recv(int argc, char **argv)
 		}
 	}
 	report(st, json, timeline, file);
+	if (dump)
+		fclose(dump);
 	lab_flowstats_free(st);
 	close(fd);
 	return rc;
