@@ -1,0 +1,205 @@
+/* desired.c — bundle → desired kernel objects and IKE paths (see edge/desired.h) */
+#include <edge/bundle.h>
+#include <edge/desired.h>
+#include <edge/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
+		      const struct edge_config *config, struct edge_tunnel_path *t)
+{
+	const Sdwan__V1__Underlay *lu;
+	const struct edge_config_underlay *cu;
+
+	memset(t, 0, sizeof(*t));
+	t->id = p->id;
+	if (edge_nl_path_ifname(p->id, t->ifname) < 0)
+		return -EINVAL;
+	if (edge_inet_parse_prefix4(p->local_overlay, true, &t->overlay, &t->overlay_plen) < 0 ||
+	    edge_inet_parse4(p->remote_overlay, &t->remote_overlay) < 0)
+		return -EINVAL;
+	/* transport addresses are only required by the vxlan driver */
+	(void)edge_inet_parse4(p->local_transport, &t->local_transport);
+	(void)edge_inet_parse4(p->remote_transport, &t->remote_transport);
+	t->vni = p->vni;
+	t->port = b->tunnel && b->tunnel->vxlan_port ? (uint16_t)b->tunnel->vxlan_port : 0;
+	lu = edge_bundle_underlay_find(b->underlays, b->n_underlays, p->local_underlay);
+	if (!lu)
+		return -EINVAL;
+	t->underlay_mtu = lu->mtu;
+	cu = config ? edge_config_underlay_find(config, p->local_underlay) : NULL;
+	if (cu)
+		snprintf(t->underlay_dev, sizeof(t->underlay_dev), "%s", cu->interface);
+	t->mtu_override = p->mtu;
+	t->kernel_libipsec = config ? config->kernel_libipsec : true;
+	for (size_t i = 0; i < p->n_esp_proposals; i++) {
+		uint32_t o = edge_esp_overhead(p->esp_proposals[i], t->kernel_libipsec);
+
+		if (o > t->esp_overhead)
+			t->esp_overhead = o;
+	}
+	return 0;
+}
+
+static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
+		    const struct edge_tunnel_ops *drv, const struct edge_tunnel_path *t,
+		    struct edge_ike_path *ike)
+{
+	const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, p->peer);
+	int n;
+
+	memset(ike, 0, sizeof(*ike));
+	if (!peer || peer->public_key.len != EDGE_IKE_PUBKEY_LEN ||
+	    p->n_ike_proposals > EDGE_IKE_PROPOSALS_MAX ||
+	    p->n_esp_proposals > EDGE_IKE_PROPOSALS_MAX)
+		return -EINVAL;
+	ike->id = p->id;
+	n = snprintf(ike->name, sizeof(ike->name), "%s", p->name);
+	if (n < 0 || (size_t)n >= sizeof(ike->name))
+		return -EINVAL;
+	snprintf(ike->local_addr, sizeof(ike->local_addr), "%s", p->local_address);
+	snprintf(ike->remote_addr, sizeof(ike->remote_addr), "%s", p->remote_address);
+	drv->ike_selectors(t, ike);
+	for (size_t i = 0; i < p->n_ike_proposals; i++)
+		snprintf(ike->ike_proposals[i], sizeof(ike->ike_proposals[i]), "%s",
+			 p->ike_proposals[i]);
+	for (size_t i = 0; i < p->n_esp_proposals; i++)
+		snprintf(ike->esp_proposals[i], sizeof(ike->esp_proposals[i]), "%s",
+			 p->esp_proposals[i]);
+	ike->initiator = p->initiator;
+	/* one identity per (site, underlay): both ends derive the same names
+	 * from their bundles; the keys authenticate, the ids only select */
+	snprintf(ike->local_id, sizeof(ike->local_id), "%s.%s", p->local_underlay, b->site);
+	snprintf(ike->remote_id, sizeof(ike->remote_id), "%s.%s", p->remote_underlay, p->peer);
+	memcpy(ike->remote_pubkey, peer->public_key.data, EDGE_IKE_PUBKEY_LEN);
+	if (b->ike) {
+		ike->ike_lifetime_s = b->ike->ike_lifetime_s;
+		ike->child_lifetime_s = b->ike->child_lifetime_s;
+		ike->retry_min_ms = b->ike->retry_initial_ms;
+		ike->retry_max_ms = b->ike->retry_max_ms;
+	}
+	return 0;
+}
+
+static int cmp_nh(const void *a, const void *b)
+{
+	return strcmp(((const struct edge_nl_nexthop *)a)->ifname,
+		      ((const struct edge_nl_nexthop *)b)->ifname);
+}
+
+static int overlay_routes(const Sdwan__V1__ConfigBundle *b, const struct edge_desired *d,
+			  struct edge_nl_set *set)
+{
+	bool any = false;
+	int r;
+
+	for (size_t i = 0; i < b->n_routes; i++) {
+		const Sdwan__V1__Route *rt = b->routes[i];
+		struct edge_nl_route route = { 0 };
+
+		if (edge_inet_parse_prefix4(rt->prefix, false, &route.dst, &route.plen) < 0)
+			return -EINVAL;
+		route.table = EDGE_TABLE_OVERLAY;
+		route.protocol = EDGE_RT_PROTO;
+		route.type = EDGE_ROUTE_UNICAST;
+		for (size_t k = 0; k < b->n_paths && route.n_nh < EDGE_NL_MAX_NH; k++) {
+			struct edge_nl_nexthop *nh;
+
+			if (strcmp(b->paths[k]->peer, rt->peer) != 0)
+				continue;
+			nh = &route.nh[route.n_nh++];
+			memcpy(nh->ifname, d->paths[k].ifname, sizeof(nh->ifname));
+			nh->gw = d->paths[k].remote_overlay;
+			nh->weight = 1;
+		}
+		if (route.n_nh == 0)
+			continue; /* no path to that peer (yet): nothing to route over */
+		qsort(route.nh, route.n_nh, sizeof(route.nh[0]), cmp_nh);
+		r = edge_nl_set_add_route(set, &route);
+		if (r < 0)
+			return r;
+		any = true;
+	}
+	if (any) {
+		struct edge_nl_rule rule = {
+			.priority = EDGE_RULE_PRIO_OVERLAY,
+			.table = EDGE_TABLE_OVERLAY,
+		};
+
+		r = edge_nl_set_add_rule(set, &rule);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int edge_desired_build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
+		       struct edge_desired *ret)
+{
+	struct edge_desired d = { 0 };
+	const struct edge_tunnel_ops *drv;
+	int r;
+
+	if (!b) {
+		edge_desired_clear(ret);
+		*ret = d;
+		return 0;
+	}
+	d.driver = edge_bundle_driver(b, config);
+	drv = edge_tunnel_ops_get(d.driver);
+	if (b->n_paths) {
+		d.paths = calloc(b->n_paths, sizeof(*d.paths));
+		d.ike = calloc(b->n_paths, sizeof(*d.ike));
+		if (!d.paths || !d.ike) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (b->tunnel && b->tunnel->transport_prefix[0] && b->n_paths) {
+		struct in_addr net;
+		uint8_t plen;
+
+		if (edge_inet_parse_prefix4(b->tunnel->transport_prefix, false, &net, &plen) < 0) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = drv->global_objects(&net, plen, &d.kernel);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < b->n_paths; i++) {
+		r = parse_path(b, b->paths[i], config, &d.paths[i]);
+		if (r < 0)
+			goto out;
+		d.n_paths++;
+		r = drv->path_objects(&d.paths[i], &d.kernel);
+		if (r < 0)
+			goto out;
+		r = fill_ike(b, b->paths[i], drv, &d.paths[i], &d.ike[i]);
+		if (r < 0)
+			goto out;
+		d.n_ike++;
+	}
+	r = overlay_routes(b, &d, &d.kernel);
+	if (r < 0)
+		goto out;
+	edge_desired_clear(ret);
+	*ret = d;
+	return 0;
+out:
+	edge_desired_clear(&d);
+	return r;
+}
+
+void edge_desired_clear(struct edge_desired *d)
+{
+	if (!d)
+		return;
+	edge_nl_set_clear(&d->kernel);
+	free(d->ike);
+	free(d->paths);
+	*d = (struct edge_desired){ 0 };
+}

@@ -1,0 +1,32 @@
+/*
+ * edge/inet.h — strict parsing of IPv4 addresses and prefixes in text form.
+ *
+ * Purpose: the one place where "198.18.1.2" and "10.1.0.0/16" are turned
+ * into numbers, for the local config and the bundle (IPv4 only for now: the
+ * overlay and the lab are IPv4).  Pure functions, no allocation, any thread.
+ */
+#ifndef EDGE_INET_H
+#define EDGE_INET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* dotted quad only ("1.2.3" and "01.2.3.4" are refused); 0 or -EINVAL */
+int edge_inet_parse4(const char *s, struct in_addr *ret_addr);
+
+/* "a.b.c.d/len" (len 0..32, no leading zeros); 0 or -EINVAL.  If host_bits_ok
+ * is false, a prefix with bits set beyond len is refused. */
+int edge_inet_parse_prefix4(const char *s, bool host_bits_ok, struct in_addr *ret_addr,
+			    uint8_t *ret_plen);
+
+/* network mask of plen bits, network byte order */
+uint32_t edge_inet_mask4(uint8_t plen);
+
+/* true if addr lies inside net/plen */
+bool edge_inet_in_prefix4(struct in_addr addr, struct in_addr net, uint8_t plen);
+
+/* "a.b.c.d" into buf (at least INET_ADDRSTRLEN) and return buf */
+const char *edge_inet_ntop4(struct in_addr addr, char *buf);
+
+#endif /* EDGE_INET_H */

@@ -1,0 +1,170 @@
+/*
+ * edge/nl.h — the kernel objects sdwan-edged installs, and the netlink ops.
+ *
+ * Purpose: the netlink boundary.  Links, addresses, routes and rules are
+ * plain values (fixed-size, comparable); `struct edge_nl_ops` installs,
+ * removes and dumps them.  The real implementation (edge_nl_real_new(), over
+ * libnl-route-3) talks to the kernel of the calling thread's network
+ * namespace; tests pass a fake that records every call.
+ *
+ * Tags: everything the daemon installs can be recognised as its own, so that
+ * a restart reconciles instead of duplicating, and nothing foreign is ever
+ * touched (edge_nl_*_is_own()):
+ *   - links: named EDGE_IFNAME_PREFIX + decimal path id ("sdw7");
+ *   - addresses: on our links, or on lo with the label EDGE_LO_LABEL;
+ *   - routes: protocol EDGE_RT_PROTO (0x5d, "sdwan"), in any table;
+ *   - rules: priority EDGE_RULE_PRIO_MIN..MAX and table EDGE_TABLE_MIN..MAX.
+ *
+ * Threading: the ops are called from the main thread only.
+ * Ownership: ops copy what they are given.  A dump is owned by the caller and
+ * freed with edge_nl_dump_clear().  Errors: 0 or -errno from the kernel
+ * (-EEXIST, -ENOENT/-ESRCH, -ENODEV ...); the library never logs.
+ */
+#ifndef EDGE_NL_H
+#define EDGE_NL_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_RT_PROTO	       0x5d   /* rtm_protocol of every route we install */
+#define EDGE_TABLE_MIN	       0x5d00 /* our routing tables: 23808 .. */
+#define EDGE_TABLE_MAX	       0x5dff /* .. 24063 */
+#define EDGE_TABLE_OVERLAY     0x5d00 /* remote LAN prefixes (steering tables follow) */
+#define EDGE_TABLE_MAIN	       254
+#define EDGE_RULE_PRIO_MIN     1000 /* after strongSwan's 220 (DESIGN §11) */
+#define EDGE_RULE_PRIO_MAX     1999
+#define EDGE_RULE_PRIO_OVERLAY 1000 /* lookup EDGE_TABLE_OVERLAY */
+#define EDGE_IFNAME_PREFIX     "sdw"
+#define EDGE_LO_LABEL	       "lo:sdw" /* label of our addresses on lo */
+#define EDGE_NL_MAX_NH	       16
+
+enum edge_link_kind {
+	EDGE_LINK_VXLAN,
+	EDGE_LINK_XFRM,
+};
+const char *edge_link_kind_name(enum edge_link_kind kind);
+
+struct edge_nl_link {
+	char name[IFNAMSIZ];
+	enum edge_link_kind kind;
+	uint32_t mtu;
+	/* vxlan */
+	uint32_t vni;
+	struct in_addr local, remote;
+	uint16_t port;
+	/* xfrm */
+	uint32_t if_id;
+	char dev[IFNAMSIZ]; /* underlying device ("" = none) */
+	/* set at creation, not reported back by every kernel: not compared */
+	bool addrgenmode_none;
+	uint8_t rp_filter; /* 0 = leave, 1 strict, 2 loose */
+};
+
+struct edge_nl_addr {
+	char ifname[IFNAMSIZ];
+	struct in_addr addr;
+	uint8_t plen;
+	char label[IFNAMSIZ]; /* "" = the interface name */
+};
+
+struct edge_nl_nexthop {
+	char ifname[IFNAMSIZ];
+	struct in_addr gw; /* 0 = directly connected */
+	uint16_t weight;   /* 1..256 as `ip route ... weight N` */
+};
+
+enum edge_route_type {
+	EDGE_ROUTE_UNICAST,
+	EDGE_ROUTE_BLACKHOLE,
+};
+
+struct edge_nl_route {
+	uint32_t table;
+	struct in_addr dst;
+	uint8_t plen;
+	uint32_t metric;
+	uint8_t protocol; /* EDGE_RT_PROTO for ours */
+	enum edge_route_type type;
+	size_t n_nh; /* 0 for blackhole; 1 = single path; more = multipath */
+	struct edge_nl_nexthop nh[EDGE_NL_MAX_NH];
+};
+
+struct edge_nl_rule {
+	uint32_t priority;
+	uint32_t fwmark, fwmask; /* 0/0 = any */
+	uint32_t table;
+};
+
+/* A set of objects: a dump, the desired or the running state. */
+struct edge_nl_set {
+	struct edge_nl_link *links;
+	size_t n_links;
+	struct edge_nl_addr *addrs;
+	size_t n_addrs;
+	struct edge_nl_route *routes;
+	size_t n_routes;
+	struct edge_nl_rule *rules;
+	size_t n_rules;
+};
+
+struct edge_nl_ops {
+	const char *name;
+	int (*link_add)(void *ctx, const struct edge_nl_link *link);
+	int (*link_del)(void *ctx, const char *name);
+	/* change what can change in place: mtu (and bring it up) */
+	int (*link_set)(void *ctx, const struct edge_nl_link *link);
+	int (*addr_add)(void *ctx, const struct edge_nl_addr *addr);
+	int (*addr_del)(void *ctx, const struct edge_nl_addr *addr);
+	int (*route_replace)(void *ctx, const struct edge_nl_route *route);
+	int (*route_del)(void *ctx, const struct edge_nl_route *route);
+	int (*rule_add)(void *ctx, const struct edge_nl_rule *rule);
+	int (*rule_del)(void *ctx, const struct edge_nl_rule *rule);
+	/* Every link, IPv4 address, IPv4 route (any table) and IPv4 rule that
+	 * may be ours (an implementation may pre-filter by tag); the caller
+	 * filters with edge_nl_*_is_own().  Objects it cannot represent
+	 * (e.g. a route with an IPv6 gateway) are skipped. */
+	int (*dump)(void *ctx, struct edge_nl_set *ret_set);
+	void (*free)(void *ctx);
+};
+
+/* netdev name of a path: "sdw<id>" into buf; -ERANGE if it does not fit */
+int edge_nl_path_ifname(uint32_t path_id, char buf[IFNAMSIZ]);
+
+bool edge_nl_link_is_own(const struct edge_nl_link *link);
+bool edge_nl_addr_is_own(const struct edge_nl_addr *addr);
+bool edge_nl_route_is_own(const struct edge_nl_route *route);
+bool edge_nl_rule_is_own(const struct edge_nl_rule *rule);
+
+/* identity (what the kernel keys the object by) and full equality */
+bool edge_nl_link_same(const struct edge_nl_link *a, const struct edge_nl_link *b);
+bool edge_nl_link_equal(const struct edge_nl_link *a, const struct edge_nl_link *b);
+bool edge_nl_addr_same(const struct edge_nl_addr *a, const struct edge_nl_addr *b);
+bool edge_nl_addr_equal(const struct edge_nl_addr *a, const struct edge_nl_addr *b);
+bool edge_nl_route_same(const struct edge_nl_route *a, const struct edge_nl_route *b);
+bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_route *b);
+bool edge_nl_rule_same(const struct edge_nl_rule *a, const struct edge_nl_rule *b);
+/* true if the route goes through link name */
+bool edge_nl_route_uses(const struct edge_nl_route *route, const char *ifname);
+
+/* appending to a set: 0 or -ENOMEM */
+int edge_nl_set_add_link(struct edge_nl_set *set, const struct edge_nl_link *link);
+int edge_nl_set_add_addr(struct edge_nl_set *set, const struct edge_nl_addr *addr);
+int edge_nl_set_add_route(struct edge_nl_set *set, const struct edge_nl_route *route);
+int edge_nl_set_add_rule(struct edge_nl_set *set, const struct edge_nl_rule *rule);
+/* deep copy into *ret (cleared first on success only) */
+int edge_nl_set_copy(const struct edge_nl_set *src, struct edge_nl_set *ret);
+void edge_nl_set_clear(struct edge_nl_set *set);
+
+/* one line of text for logs and test failures ("link sdw1 vxlan vni 101 ...") */
+void edge_nl_link_format(const struct edge_nl_link *link, char *buf, size_t len);
+void edge_nl_addr_format(const struct edge_nl_addr *addr, char *buf, size_t len);
+void edge_nl_route_format(const struct edge_nl_route *route, char *buf, size_t len);
+void edge_nl_rule_format(const struct edge_nl_rule *rule, char *buf, size_t len);
+
+/* the real implementation over libnl-route-3, in the caller's namespace */
+int edge_nl_real_new(const struct edge_nl_ops **ret_ops, void **ret_ctx);
+
+#endif /* EDGE_NL_H */

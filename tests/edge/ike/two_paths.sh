@@ -1,0 +1,186 @@
+#!/bin/bash
+# IKE integration: two namespaces (sdwik-a initiator, sdwik-b responder)
+# joined by two veth pairs (two underlays), one sdwan-ike-tool (libcharon
+# embedded through edge_ike_charon_ops) in each, two paths.  Checks: both
+# CHILD_SAs up (events and vici/swanctl), traffic through each SA between the
+# paths' transport /32s, and its ESP leaving over that path's veth only
+# (nft counters).  Everything is torn down on every exit.
+#
+#   two_paths.sh TOOL [RUNS]   RUNS > 1: also print the median start→up time
+set -euo pipefail
+
+TOOL=$(realpath "$1")
+RUNS=${2:-1}
+A=sdwik-a
+B=sdwik-b
+WORK=$(mktemp -d /tmp/sdwik.XXXXXX)
+PIDS=()
+
+log() { echo "sdwik: $*" >&2; }
+fail() {
+	log "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err; do
+		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }
+	done
+	exit 1
+}
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	ip netns del $A 2>/dev/null || true
+	ip netns del $B 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+topo() {
+	ip netns add $A
+	ip netns add $B
+	ip link add sdwik-a0 netns $A type veth peer sdwik-b0 netns $B
+	ip link add sdwik-a1 netns $A type veth peer sdwik-b1 netns $B
+	ip -n $A addr add 198.18.200.1/24 dev sdwik-a0
+	ip -n $B addr add 198.18.200.2/24 dev sdwik-b0
+	ip -n $A addr add 198.18.201.1/24 dev sdwik-a1
+	ip -n $B addr add 198.18.201.2/24 dev sdwik-b1
+	# per-path transport /32s on lo
+	ip -n $A addr add 10.255.0.1/32 dev lo
+	ip -n $A addr add 10.255.1.1/32 dev lo
+	ip -n $B addr add 10.255.0.2/32 dev lo
+	ip -n $B addr add 10.255.1.2/32 dev lo
+	local ns l
+	for ns in $A $B; do
+		for l in $(ip -n $ns -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+			ip -n $ns link set "$l" up
+		done
+	done
+	# ESP (UDP 4500 with a non-zero SPI, not a keepalive) leaving A per veth
+	ip netns exec $A nft -f - <<'NFT'
+table inet sdwik {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "sdwik-a0" udp dport 4500 @th,64,32 != 0 udp length > 40 counter
+		oifname "sdwik-a1" udp dport 4500 @th,64,32 != 0 udp length > 40 counter
+	}
+}
+NFT
+}
+
+esp_count() { # veth -> packets counted so far
+	ip netns exec $A nft list chain inet sdwik out |
+		awk -v dev="\"$1\"" '$1 == "oifname" && $2 == dev { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+
+# path specs: A initiates both, B responds
+paths() { # ns-side keyfile-of-peer
+	local me=$1 peerkey=$2
+	if [[ $me == a ]]; then
+		echo "--path id=1,name=p-mpls,local=198.18.200.1,remote=198.18.200.2,lts=10.255.0.1/32,rts=10.255.0.2/32,lid=a.sdwik,rid=b.sdwik,rkey=$peerkey,init=1,retry=500"
+		echo "--path id=2,name=p-inet,local=198.18.201.1,remote=198.18.201.2,lts=10.255.1.1/32,rts=10.255.1.2/32,lid=a.sdwik,rid=b.sdwik,rkey=$peerkey,init=1,retry=500"
+	else
+		echo "--path id=11,name=p-mpls,local=198.18.200.2,remote=198.18.200.1,lts=10.255.0.2/32,rts=10.255.0.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0"
+		echo "--path id=12,name=p-inet,local=198.18.201.2,remote=198.18.201.1,lts=10.255.1.2/32,rts=10.255.1.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0"
+	fi
+}
+
+start_tool() { # side run
+	local side=$1 ns peerkey
+	ns=sdwik-$side
+	peerkey=$(cat "$WORK/$([[ $side == a ]] && echo b || echo a).pub")
+	mkdir -p "$WORK/run-$side-$2"
+	# shellcheck disable=SC2046
+	ip netns exec "$ns" "$TOOL" run --run-dir "$WORK/run-$side-$2" --key "$WORK/$side.key" \
+		--timeout 120 ${LOGLEVEL:+--log-level $LOGLEVEL} $(paths "$side" "$peerkey") \
+		>"$WORK/$side-$2.out" 2>"$WORK/$side-$2.err" &
+	PIDS+=($!)
+}
+
+wait_up() { # side run count -> prints t_ms of the last child-up
+	local f="$WORK/$1-$2.out" n
+	for _ in $(seq 200); do
+		n=$(grep -c '^event child-up' "$f" || true)
+		if ((n >= $3)); then
+			grep '^event child-up' "$f" | sed -n "$3p" | sed 's/.*t_ms=//'
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+stop_tools() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	done
+	PIDS=()
+}
+
+topo
+"$TOOL" pubkey --key "$WORK/a.key" >"$WORK/a.pub"
+"$TOOL" pubkey --key "$WORK/b.key" >"$WORK/b.pub"
+[[ $(stat -c %a "$WORK/a.key") == 600 ]] || fail "key mode is not 0600"
+
+times=()
+for run in $(seq "$RUNS"); do
+	start_tool b "$run"
+	for _ in $(seq 100); do
+		[[ -S $WORK/run-b-$run/charon.vici ]] && grep -q '^ready' "$WORK/b-$run.out" && break
+		sleep 0.05
+	done
+	start_tool a "$run"
+	t=$(wait_up a "$run" 2) || fail "run $run: both CHILD_SAs not up within 10 s"
+	times+=("$t")
+	log "run $run: both CHILD_SAs up $t ms after start"
+	if ((run < RUNS)); then
+		stop_tools
+	fi
+done
+run=$RUNS
+
+# vici: both SAs listed by swanctl on each side, with their CHILD_SA installed
+for side in a b; do
+	sas=$(ip netns exec sdwik-$side swanctl --list-sas --uri "unix://$WORK/run-$side-$run/charon.vici")
+	for name in p-mpls p-inet; do
+		echo "$sas" | grep -q "^$name: .*ESTABLISHED" || fail "$side: swanctl shows no ESTABLISHED $name"
+		echo "$sas" | grep -A20 "^$name: " | grep -q "INSTALLED, TUNNEL" ||
+			fail "$side: swanctl shows no INSTALLED CHILD_SA for $name"
+	done
+done
+log "swanctl: 2 IKE_SAs ESTABLISHED with INSTALLED CHILD_SAs on each side"
+
+# traffic through each SA, ESP on that path's veth only
+for path in 0 1; do
+	before0=$(esp_count sdwik-a0)
+	before1=$(esp_count sdwik-a1)
+	ip netns exec $A ping -q -c 5 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
+		fail "ping over path $path failed"
+	d0=$(($(esp_count sdwik-a0) - before0))
+	d1=$(($(esp_count sdwik-a1) - before1))
+	log "path $path: ESP packets out sdwik-a0 +$d0, sdwik-a1 +$d1"
+	if ((path == 0)); then
+		((d0 >= 5 && d1 == 0)) || fail "path 0 ESP not only on sdwik-a0"
+	else
+		((d1 >= 5 && d0 == 0)) || fail "path 1 ESP not only on sdwik-a1"
+	fi
+done
+
+# the CHILD_SAs' SPIs reported by events match what swanctl shows
+spi=$(grep '^event child-up path=1 ' "$WORK/a-$run.out" | tail -1 | sed 's/.*spi_in=\([0-9a-f]*\).*/\1/')
+ip netns exec $A swanctl --list-sas --uri "unix://$WORK/run-a-$run/charon.vici" | grep -q "$spi" ||
+	fail "event SPI $spi not shown by swanctl"
+
+stop_tools
+grep -q '^stopped' "$WORK/a-$run.out" || fail "a did not stop cleanly"
+if ((RUNS > 1)); then
+	median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	echo "sdwik: start -> both CHILD_SAs up, median of $RUNS runs: $median ms (${times[*]})"
+fi
+log "PASS"
