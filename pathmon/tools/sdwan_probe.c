@@ -445,6 +445,7 @@ static void send_help(FILE *f)
 	fprintf(f,
 		"usage: %s send --to ADDR[:PORT] [--rate R] [--count N] [--bind-dev DEV]\n"
 		"       [--dscp D] [--auth-key FILE] [--json] [--profile P] [--clock-synced]\n"
+		"       [--timeout MS] [-q]\n"
 		"\n"
 		"Sends STAMP (RFC 8762) test packets to a reflector, prints a line per second\n"
 		"and a summary: RTT (T4-T1)-(T3-T2), jitter (RFC 3550), IPDV, loss, late,\n"
@@ -459,6 +460,7 @@ static void send_help(FILE *f)
 		"  --auth-key FILE    authenticated mode (see 'reflect --help')\n"
 		"  --clock-synced     our clock is synchronised: S bit; one-way delays when\n"
 		"                     the reflector says the same\n"
+		"  --timeout MS       reply deadline floor (default 50 ms; it adapts to the RTT)\n"
 		"  --json             the summary as JSON on stdout (live lines on stderr)\n"
 		"  -q, --quiet        no live lines\n"
 		"  -h, --help         this text\n",
@@ -598,6 +600,7 @@ static int cmd_send(int argc, char **argv)
 		{ "dscp", required_argument, NULL, 'D' },
 		{ "auth-key", required_argument, NULL, 'k' },
 		{ "clock-synced", no_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -607,6 +610,7 @@ static int cmd_send(int argc, char **argv)
 	double rate = 20;
 	long long count = 0;
 	long dscp = 0;
+	double timeout_ms = 0;
 	bool json = false, quiet = false, synced = false;
 	int c, rc = EXIT_RUNTIME, fd = -1;
 	char *end;
@@ -659,6 +663,12 @@ static int cmd_send(int argc, char **argv)
 		case 'S':
 			synced = true;
 			break;
+		case 't':
+			timeout_ms = strtod(optarg, &end);
+			if (*end || !(timeout_ms >= 1 && timeout_ms <= 60000))
+				return usage_error("send", "--timeout: '%s' is not 1..60000 (ms)",
+						   optarg);
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -691,6 +701,11 @@ static int cmd_send(int argc, char **argv)
 	pm_session_cfg_default(&cfg);
 	cfg.interval = interval;
 	cfg.clock_synced = synced;
+	if (timeout_ms > 0) {
+		cfg.timeout_min = (pm_ns)(timeout_ms * 1e6);
+		if (cfg.timeout_max < cfg.timeout_min)
+			cfg.timeout_max = cfg.timeout_min;
+	}
 	cfg.key = key.len ? &key : NULL;
 	/* the count window covers the whole run (for the summary), the time
 	 * window the last second (for the live lines) */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # sdwan-probe send against sdwan-probe reflect on 127.0.0.1 (loopback only):
 # 0 % loss and a sane RTT in both modes; the wrong key is refused; usage
-# errors exit 2.  Usage: loopback_test.sh PATH/TO/sdwan-probe
+# errors exit 2.  A 2 s reply deadline keeps a loaded CI machine from turning
+# slow replies into losses; the RTT bound is only a sanity check.  Usage: loopback_test.sh PATH/TO/sdwan-probe
 set -uo pipefail
 probe=${1:?usage: $0 sdwan-probe}
 tmp=$(mktemp -d)
@@ -43,7 +44,7 @@ check_json() {
 		([.rejected[]] | add) == 0 and
 		.rtt_ms.n == $n and .rtt_ms.min > 0 and .rtt_ms.min <= .rtt_ms.p50 and
 		.rtt_ms.p50 <= .rtt_ms.p95 and .rtt_ms.p95 <= .rtt_ms.max and
-		.rtt_ms.max < 200 and .state == "up" and
+		.rtt_ms.max < 1000 and .state == "up" and
 		(.events | map(.to)) == ["init", "up"] and
 		.bytes_per_month.metered_profile == $bpm' "$1" >/dev/null ||
 		fail "unexpected summary: $(cat "$1")"
@@ -51,7 +52,7 @@ check_json() {
 
 # unauthenticated
 start_reflector
-"$probe" send --to "127.0.0.1:$port" --count 40 --rate 50 --json -q >"$tmp/s1.json" ||
+"$probe" send --to "127.0.0.1:$port" --count 40 --rate 50 --timeout 2000 --json -q >"$tmp/s1.json" ||
 	fail "send exited with $?"
 # metered: 259200 probes/month * (20 + 8 + 44) octets * 2 directions
 check_json "$tmp/s1.json" 40 37324800
@@ -60,8 +61,8 @@ grep -qx 'reflected 40' "$tmp/refl.out" || fail "reflector: $(cat "$tmp/refl.out
 
 # human output: live lines and the summary
 start_reflector
-"$probe" send --to "127.0.0.1:$port" --count 25 --rate 20 >"$tmp/s2.txt" || fail "send exited with $?"
-grep -q '^\[   1s\] sent 20 recv 20 lost 0' "$tmp/s2.txt" || fail "no live line: $(cat "$tmp/s2.txt")"
+"$probe" send --to "127.0.0.1:$port" --count 25 --rate 20 --timeout 2000 >"$tmp/s2.txt" || fail "send exited with $?"
+grep -Eq '^\[   1s\] sent [0-9]+ recv [0-9]+ lost 0 .* \| up$' "$tmp/s2.txt" || fail "no live line: $(cat "$tmp/s2.txt")"
 grep -q '^25 probes sent, 25 replies, 0 lost' "$tmp/s2.txt" || fail "summary: $(cat "$tmp/s2.txt")"
 grep -q 'metered profile (1 per 10 s) 37.3 MB/month' "$tmp/s2.txt" || fail "no bytes/month"
 stop_reflector
@@ -69,7 +70,7 @@ stop_reflector
 # authenticated: right key answers, wrong key is refused by the reflector
 (umask 077 && openssl rand -hex 32 >"$tmp/key" && openssl rand -hex 32 >"$tmp/wrong")
 start_reflector --auth-key "$tmp/key"
-"$probe" send --to "127.0.0.1:$port" --count 20 --rate 50 --auth-key "$tmp/key" --json -q \
+"$probe" send --to "127.0.0.1:$port" --count 20 --rate 50 --timeout 2000 --auth-key "$tmp/key" --json -q \
 	>"$tmp/a1.json" || fail "authenticated send exited with $?"
 check_json "$tmp/a1.json" 20 $((259200 * (20 + 8 + 112) * 2))
 jq -e '.mode == "authenticated"' "$tmp/a1.json" >/dev/null || fail "mode"
