@@ -126,7 +126,7 @@ struct edge_ike_settings {
 	uint16_t ike_port;	/* local IKE port; 0 = 500 */
 	uint16_t ike_port_natt; /* local NAT-T port; 0 = 4500 */
 	bool no_vici;		/* don't load vici (unit tests) */
-	uint32_t threads;	/* charon worker threads; 0 = 8 */
+	uint32_t threads;	/* charon worker threads; 0 = 16 (>= 12: ~8 are long-running) */
 };
 
 enum edge_ike_event_type {

@@ -36,7 +36,7 @@ cleanup() {
 	done
 	ip netns del $A 2>/dev/null || true
 	ip netns del $B 2>/dev/null || true
-	rm -rf "$WORK"
+	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 

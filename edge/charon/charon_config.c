@@ -1,0 +1,910 @@
+/*
+ * Config backend of the edge: paths to peer_cfg/child_cfg, initiation and
+ * retries.  See charon_config.h.
+ */
+#include "charon_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <daemon.h>
+#include <credentials/certificates/certificate.h>
+#include <processing/jobs/callback_job.h>
+#include <threading/mutex.h>
+#include <threading/rwlock.h>
+
+/* defaults of edge/ike.h */
+#define DEFAULT_IKE_LIFETIME 14400
+#define DEFAULT_CHILD_LIFETIME 3600
+#define DEFAULT_RETRY_MIN 1000
+#define DEFAULT_RETRY_MAX 30000
+
+/* removed paths whose names are still resolved for late events */
+#define REMOVED_KEEP 64
+
+typedef struct private_edge_charon_config_t private_edge_charon_config_t;
+
+/**
+ * Private data of the config backend.
+ */
+struct private_edge_charon_config_t
+{
+	/**
+	 * Public interface.
+	 */
+	edge_charon_config_t public;
+
+	/**
+	 * Paths, entry_t
+	 */
+	linked_list_t *paths;
+
+	/**
+	 * Recently removed paths, removed_t, newest last
+	 */
+	linked_list_t *removed;
+
+	/**
+	 * Lock for paths and removed
+	 */
+	rwlock_t *lock;
+
+	/**
+	 * Own public key
+	 */
+	public_key_t *own;
+
+	/**
+	 * Local and default remote IKE ports
+	 */
+	uint16_t ike_port;
+	uint16_t remote_port;
+
+	/**
+	 * Talk to the running daemon
+	 */
+	bool live;
+
+	/**
+	 * No more initiating
+	 */
+	bool down;
+
+	/**
+	 * Counter for entry generations
+	 */
+	uint32_t generation;
+};
+
+/**
+ * A path and what was built from it.
+ */
+typedef struct
+{
+	/** the path as given */
+	struct edge_ike_path path;
+	/** built config */
+	peer_cfg_t *cfg;
+	/** credentials of this path, registered at lib->credmgr */
+	mem_cred_t *creds;
+	/** next retry delay, ms */
+	uint32_t backoff;
+	/** a retry is scheduled */
+	bool retrying;
+	/** identifies this entry in scheduled jobs */
+	uint32_t generation;
+} entry_t;
+
+/**
+ * A removed path's name and id.
+ */
+typedef struct
+{
+	char name[EDGE_IKE_NAME_MAX];
+	uint32_t id;
+} removed_t;
+
+/**
+ * Data of an initiate job.
+ */
+typedef struct
+{
+	private_edge_charon_config_t *this;
+	uint32_t id;
+	uint32_t generation;
+	bool retry;
+} initiate_data_t;
+
+static void entry_destroy(entry_t *entry)
+{
+	if (entry->creds)
+	{
+		lib->credmgr->remove_set(lib->credmgr, &entry->creds->set);
+		entry->creds->destroy(entry->creds);
+	}
+	DESTROY_IF(entry->cfg);
+	free(entry);
+}
+
+static uint32_t retry_min(const struct edge_ike_path *path)
+{
+	return path->retry_min_ms ?: DEFAULT_RETRY_MIN;
+}
+
+static uint32_t retry_max(const struct edge_ike_path *path)
+{
+	return max(path->retry_max_ms ?: DEFAULT_RETRY_MAX, retry_min(path));
+}
+
+static int fail(char *err, size_t errlen, const char *field, int i,
+				const char *what, const char *value)
+{
+	if (err && errlen)
+	{
+		snprintf(err, errlen, "%s[%d]: %s \"%s\"", field, i, what, value);
+	}
+	return -EINVAL;
+}
+
+/**
+ * Parse a TS: "addr/len" or a bare address (a host)
+ */
+static traffic_selector_t *ts_parse(const char *str)
+{
+	char buf[EDGE_IKE_TS_MAX + 8];
+
+	if (strchr(str, '/'))
+	{
+		return traffic_selector_create_from_cidr((char *)str, 0, 0, 0xffff);
+	}
+	snprintf(buf, sizeof(buf), "%s/%d", str, strchr(str, ':') ? 128 : 32);
+	return traffic_selector_create_from_cidr(buf, 0, 0, 0xffff);
+}
+
+/**
+ * Parse the proposals of one protocol, requiring a key exchange method in
+ * each (PFS for ESP), adding them to the ike_cfg or child_cfg
+ */
+static int add_proposals(const char (*props)[EDGE_IKE_PROPOSAL_MAX],
+						 protocol_id_t proto, ike_cfg_t *ike_cfg,
+						 child_cfg_t *child_cfg, char *err, size_t errlen)
+{
+	const char *field = proto == PROTO_IKE ? "ike_proposals" : "esp_proposals";
+	proposal_t *proposal;
+	uint16_t alg;
+	int i, n = 0;
+
+	for (i = 0; i < EDGE_IKE_PROPOSALS_MAX && props[i][0]; i++)
+	{
+		proposal = proposal_create_from_string(proto, (char *)props[i]);
+		if (!proposal)
+		{
+			return fail(err, errlen, field, i, "invalid proposal", props[i]);
+		}
+		if (!proposal->get_algorithm(proposal, KEY_EXCHANGE_METHOD, &alg,
+									 NULL) ||
+			alg == KE_NONE)
+		{
+			proposal->destroy(proposal);
+			return fail(err, errlen, field, i,
+						"no key exchange method (PFS required)", props[i]);
+		}
+		if (ike_cfg)
+		{
+			ike_cfg->add_proposal(ike_cfg, proposal);
+		}
+		else
+		{
+			child_cfg->add_proposal(child_cfg, proposal);
+		}
+		n++;
+	}
+	if (!n)
+	{
+		return fail(err, errlen, field, 0, "no proposal", "");
+	}
+	return 0;
+}
+
+/**
+ * Create a trusted raw public key certificate bound to an identity
+ */
+static certificate_t *pubkey_cert(public_key_t *key, identification_t *id)
+{
+	return lib->creds->create(lib->creds, CRED_CERTIFICATE, CERT_TRUSTED_PUBKEY,
+							  BUILD_PUBLIC_KEY, key, BUILD_SUBJECT, id,
+							  BUILD_END);
+}
+
+/**
+ * Add an auth round: public key authentication with a pinned certificate
+ */
+static void add_auth(peer_cfg_t *cfg, mem_cred_t *creds, bool local,
+					 identification_t *id, certificate_t *cert)
+{
+	auth_cfg_t *auth;
+
+	cert = creds->add_cert_ref(creds, TRUE, cert);
+	auth = auth_cfg_create();
+	auth->add(auth, AUTH_RULE_AUTH_CLASS, AUTH_CLASS_PUBKEY);
+	auth->add(auth, AUTH_RULE_IDENTITY, id);
+	auth->add(auth, AUTH_RULE_SUBJECT_CERT, cert);
+	cfg->add_auth_cfg(cfg, auth, local);
+}
+
+/*
+ * Described in header
+ */
+int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
+						   uint16_t ike_port, uint16_t remote_port,
+						   peer_cfg_t **out_cfg, mem_cred_t **out_creds,
+						   char *err, size_t errlen)
+{
+	uint32_t ike_life, child_life;
+	ike_cfg_t *ike_cfg = NULL;
+	peer_cfg_t *peer_cfg = NULL;
+	child_cfg_t *child_cfg = NULL;
+	traffic_selector_t *ts_local = NULL, *ts_remote = NULL;
+	identification_t *local_id = NULL, *remote_id = NULL;
+	public_key_t *peer_key = NULL;
+	certificate_t *local_cert = NULL, *remote_cert = NULL;
+	mem_cred_t *creds = NULL;
+	int r;
+
+	r = edge_ike_path_validate(path, err, errlen);
+	if (r)
+	{
+		return r;
+	}
+	r = -EINVAL;
+
+	ike_life = path->ike_lifetime_s ?: DEFAULT_IKE_LIFETIME;
+	child_life = path->child_lifetime_s ?: DEFAULT_CHILD_LIFETIME;
+
+	ike_cfg_create_t ike = {
+		.version = IKEV2,
+		.local = (char *)path->local_addr,
+		.local_port = ike_port,
+		.remote = (char *)path->remote_addr,
+		.remote_port = path->remote_port ?: remote_port,
+		.no_certreq = TRUE,
+		.fragmentation = FRAGMENTATION_YES,
+	};
+	/* rekey at 90 % minus up to 10 % jitter, hard limit at 110 % */
+	peer_cfg_create_t peer = {
+		.cert_policy = CERT_NEVER_SEND,
+		.unique = UNIQUE_REPLACE,
+		.keyingtries = 0,
+		.rekey_time = ike_life / 10 * 9,
+		.jitter_time = ike_life / 10,
+		.over_time = ike_life / 5,
+		.no_mobike = TRUE,
+		.dpd = 0,
+		.if_id_in = path->if_id,
+		.if_id_out = path->if_id,
+	};
+	child_cfg_create_t child = {
+		.lifetime = {
+			.time = {
+				.rekey = child_life / 10 * 9,
+				.life = child_life / 10 * 11,
+				.jitter = child_life / 10,
+			},
+		},
+		.mode = MODE_TUNNEL,
+		.if_id_in = path->if_id,
+		.if_id_out = path->if_id,
+		.start_action = ACTION_NONE,
+		.dpd_action = path->initiator ? ACTION_START : ACTION_NONE,
+		.close_action = path->initiator ? ACTION_START : ACTION_NONE,
+	};
+
+	ike_cfg = ike_cfg_create(&ike);
+	if (add_proposals(path->ike_proposals, PROTO_IKE, ike_cfg, NULL, err,
+					  errlen))
+	{
+		goto out;
+	}
+	peer_cfg = peer_cfg_create((char *)path->name, ike_cfg, &peer);
+	ike_cfg = NULL;
+
+	child_cfg = child_cfg_create((char *)path->name, &child);
+	if (add_proposals(path->esp_proposals, PROTO_ESP, NULL, child_cfg, err,
+					  errlen))
+	{
+		goto out;
+	}
+	ts_local = ts_parse(path->local_ts);
+	ts_remote = ts_parse(path->remote_ts);
+	if (!ts_local || !ts_remote)
+	{
+		fail(err, errlen, "ts", 0, "invalid traffic selector",
+			 ts_local ? path->remote_ts : path->local_ts);
+		goto out;
+	}
+	child_cfg->add_traffic_selector(child_cfg, TRUE, ts_local);
+	child_cfg->add_traffic_selector(child_cfg, FALSE, ts_remote);
+	ts_local = ts_remote = NULL;
+	peer_cfg->add_child_cfg(peer_cfg, child_cfg);
+	child_cfg = NULL;
+
+	local_id = identification_create_from_string((char *)path->local_id);
+	remote_id = identification_create_from_string((char *)path->remote_id);
+	peer_key = lib->creds->create(
+		lib->creds, CRED_PUBLIC_KEY, KEY_ED25519, BUILD_EDDSA_PUB,
+		chunk_create((u_char *)path->remote_pubkey, EDGE_IKE_PUBKEY_LEN),
+		BUILD_END);
+	if (!peer_key)
+	{
+		fail(err, errlen, "remote_pubkey", 0, "not an Ed25519 key", "");
+		goto out;
+	}
+	local_cert = pubkey_cert(own, local_id);
+	remote_cert = pubkey_cert(peer_key, remote_id);
+	if (!local_cert || !remote_cert)
+	{
+		fail(err, errlen, "pubkey", 0, "no trusted-pubkey certificate", "");
+		goto out;
+	}
+	creds = mem_cred_create();
+	add_auth(peer_cfg, creds, TRUE, local_id, local_cert);
+	add_auth(peer_cfg, creds, FALSE, remote_id, remote_cert);
+	local_id = remote_id = NULL;
+	local_cert = remote_cert = NULL;
+
+	*out_cfg = peer_cfg;
+	*out_creds = creds;
+	peer_cfg = NULL;
+	creds = NULL;
+	r = 0;
+
+out:
+	DESTROY_IF(ike_cfg);
+	DESTROY_IF(peer_cfg);
+	DESTROY_IF(child_cfg);
+	DESTROY_IF(ts_local);
+	DESTROY_IF(ts_remote);
+	DESTROY_IF(local_id);
+	DESTROY_IF(remote_id);
+	DESTROY_IF(peer_key);
+	DESTROY_IF(local_cert);
+	DESTROY_IF(remote_cert);
+	DESTROY_IF(creds);
+	return r;
+}
+
+/**
+ * Find a live path by id, lock held
+ */
+static entry_t *find_id(private_edge_charon_config_t *this, uint32_t id)
+{
+	enumerator_t *enumerator;
+	entry_t *entry, *found = NULL;
+
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		if (entry->path.id == id)
+		{
+			found = entry;
+			break;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return found;
+}
+
+/**
+ * Find a live path by name, lock held
+ */
+static entry_t *find_name(private_edge_charon_config_t *this, const char *name)
+{
+	enumerator_t *enumerator;
+	entry_t *entry, *found = NULL;
+
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		if (streq(entry->path.name, name))
+		{
+			found = entry;
+			break;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return found;
+}
+
+/**
+ * Check out the IKE_SA of a config (an existing one or a new one) and
+ * initiate it if it is new.  Runs in a worker thread: the manager serializes
+ * checkouts by config, so two jobs never create two IKE_SAs.
+ */
+static job_requeue_t initiate_job(initiate_data_t *data)
+{
+	private_edge_charon_config_t *this = data->this;
+	peer_cfg_t *cfg = NULL;
+	child_cfg_t *child = NULL;
+	enumerator_t *enumerator;
+	entry_t *entry;
+	ike_sa_t *ike_sa;
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, data->id);
+	if (entry && entry->generation == data->generation && !this->down)
+	{
+		if (data->retry)
+		{
+			entry->retrying = FALSE;
+		}
+		cfg = entry->cfg->get_ref(entry->cfg);
+	}
+	this->lock->unlock(this->lock);
+	if (!cfg)
+	{
+		return JOB_REQUEUE_NONE;
+	}
+	enumerator = cfg->create_child_cfg_enumerator(cfg);
+	if (enumerator->enumerate(enumerator, &child))
+	{
+		child = child->get_ref(child);
+	}
+	enumerator->destroy(enumerator);
+
+	ike_sa =
+		charon->ike_sa_manager->checkout_by_config(charon->ike_sa_manager, cfg);
+	if (!ike_sa)
+	{
+		DBG1(DBG_CFG, "path '%s': no IKE_SA for initiation",
+			 cfg->get_name(cfg));
+		DESTROY_IF(child);
+	}
+	else if (ike_sa->get_state(ike_sa) != IKE_CREATED)
+	{ /* connecting or established already: nothing to do */
+		DESTROY_IF(child);
+		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+	}
+	else if (ike_sa->initiate(ike_sa, child, NULL) != SUCCESS)
+	{
+		DBG1(DBG_CFG, "path '%s': initiating failed", cfg->get_name(cfg));
+		charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
+													ike_sa);
+	}
+	else
+	{
+		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+	}
+	cfg->destroy(cfg);
+	return JOB_REQUEUE_NONE;
+}
+
+/**
+ * Queue an initiate job for an entry, now or after delay ms; lock held
+ */
+static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
+						   uint32_t delay, bool retry)
+{
+	initiate_data_t *data;
+	job_t *job;
+
+	if (!this->live || this->down)
+	{
+		return;
+	}
+	INIT(data, .this = this, .id = entry->path.id,
+		 .generation = entry->generation, .retry = retry, );
+	job = (job_t *)callback_job_create((callback_job_cb_t)initiate_job, data,
+									   free, NULL);
+	if (delay)
+	{
+		lib->scheduler->schedule_job_ms(lib->scheduler, job, delay);
+	}
+	else
+	{
+		lib->processor->queue_job(lib->processor, job);
+	}
+}
+
+/**
+ * Delete the IKE_SAs using a config (async)
+ */
+static void terminate_cfg(private_edge_charon_config_t *this, peer_cfg_t *cfg)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	ike_sa_t *ike_sa;
+	uintptr_t id;
+
+	if (!this->live)
+	{
+		return;
+	}
+	ids = linked_list_create();
+	enumerator =
+		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
+	while (enumerator->enumerate(enumerator, &ike_sa))
+	{
+		if (ike_sa->get_peer_cfg(ike_sa) == cfg)
+		{
+			ids->insert_last(ids,
+							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
+		}
+	}
+	enumerator->destroy(enumerator);
+	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+	{
+		charon->controller->terminate_ike(charon->controller, (uint32_t)id,
+										  FALSE, NULL, NULL, 0);
+	}
+	ids->destroy(ids);
+}
+
+/**
+ * Build an entry for a path
+ */
+static int entry_create(private_edge_charon_config_t *this,
+						const struct edge_ike_path *path, entry_t **out)
+{
+	char err[256] = "";
+	entry_t *entry;
+	int r;
+
+	INIT(entry, .path = *path, .backoff = retry_min(path), );
+	r = edge_charon_path_build(path, this->own, this->ike_port,
+							   this->remote_port, &entry->cfg, &entry->creds,
+							   err, sizeof(err));
+	if (r)
+	{
+		DBG1(DBG_CFG, "path %u '%.*s' refused: %s", path->id,
+			 EDGE_IKE_NAME_MAX - 1, path->name, err);
+		free(entry);
+		return r;
+	}
+	*out = entry;
+	return 0;
+}
+
+/**
+ * Remember a removed path's name; lock held
+ */
+static void remember_removed(private_edge_charon_config_t *this, entry_t *entry)
+{
+	removed_t *removed;
+
+	INIT(removed, .id = entry->path.id, );
+	memcpy(removed->name, entry->path.name, sizeof(removed->name));
+	this->removed->insert_last(this->removed, removed);
+	if (this->removed->get_count(this->removed) > REMOVED_KEEP &&
+		this->removed->remove_first(this->removed, (void **)&removed) ==
+			SUCCESS)
+	{
+		free(removed);
+	}
+}
+
+METHOD(edge_charon_config_t, add, int, private_edge_charon_config_t *this,
+	   const struct edge_ike_path *path)
+{
+	entry_t *entry;
+	int r;
+
+	this->lock->read_lock(this->lock);
+	r = (find_id(this, path->id) || find_name(this, path->name)) ? -EEXIST : 0;
+	this->lock->unlock(this->lock);
+	if (r)
+	{
+		return r;
+	}
+	r = entry_create(this, path, &entry);
+	if (r)
+	{
+		return r;
+	}
+	lib->credmgr->add_set(lib->credmgr, &entry->creds->set);
+
+	this->lock->write_lock(this->lock);
+	entry->generation = ++this->generation;
+	this->paths->insert_last(this->paths, entry);
+	if (entry->path.initiator)
+	{
+		queue_initiate(this, entry, 0, FALSE);
+	}
+	this->lock->unlock(this->lock);
+	DBG1(DBG_CFG, "path %u '%s' added (%s)", path->id, entry->path.name,
+		 path->initiator ? "initiator" : "responder");
+	return 0;
+}
+
+METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
+	   const struct edge_ike_path *path)
+{
+	entry_t *entry, *old;
+	peer_cfg_t *old_cfg = NULL;
+	bool same = FALSE;
+	int r;
+
+	this->lock->read_lock(this->lock);
+	old = find_id(this, path->id);
+	if (old)
+	{
+		same = edge_ike_path_equal(&old->path, path);
+	}
+	this->lock->unlock(this->lock);
+	if (!old)
+	{
+		return -ENOENT;
+	}
+	if (same)
+	{
+		return 0;
+	}
+	r = entry_create(this, path, &entry);
+	if (r)
+	{
+		return r;
+	}
+	lib->credmgr->add_set(lib->credmgr, &entry->creds->set);
+
+	this->lock->write_lock(this->lock);
+	old = find_id(this, path->id);
+	if (!old)
+	{ /* removed meanwhile: only the main thread does that */
+		this->lock->unlock(this->lock);
+		entry_destroy(entry);
+		return -ENOENT;
+	}
+	this->paths->remove(this->paths, old, NULL);
+	if (!streq(old->path.name, entry->path.name))
+	{
+		remember_removed(this, old);
+	}
+	entry->generation = ++this->generation;
+	this->paths->insert_last(this->paths, entry);
+	old_cfg = old->cfg->get_ref(old->cfg);
+	this->lock->unlock(this->lock);
+
+	/* the old SAs go (their own config stays referenced by them), the new
+	 * config is initiated once they are gone */
+	terminate_cfg(this, old_cfg);
+	old_cfg->destroy(old_cfg);
+	entry_destroy(old);
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, path->id);
+	if (entry && entry->path.initiator)
+	{
+		queue_initiate(this, entry, 0, FALSE);
+	}
+	this->lock->unlock(this->lock);
+	DBG1(DBG_CFG, "path %u '%s' updated", path->id, path->name);
+	return 0;
+}
+
+METHOD(edge_charon_config_t, remove_, int, private_edge_charon_config_t *this,
+	   uint32_t id)
+{
+	entry_t *entry;
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry)
+	{
+		this->paths->remove(this->paths, entry, NULL);
+		remember_removed(this, entry);
+	}
+	this->lock->unlock(this->lock);
+	if (!entry)
+	{
+		return -ENOENT;
+	}
+	terminate_cfg(this, entry->cfg);
+	DBG1(DBG_CFG, "path %u '%s' removed", id, entry->path.name);
+	entry_destroy(entry);
+	return 0;
+}
+
+METHOD(edge_charon_config_t, initiate, int, private_edge_charon_config_t *this,
+	   uint32_t id)
+{
+	entry_t *entry;
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry)
+	{
+		entry->backoff = retry_min(&entry->path);
+		queue_initiate(this, entry, 0, FALSE);
+	}
+	this->lock->unlock(this->lock);
+	return entry ? 0 : -ENOENT;
+}
+
+METHOD(edge_charon_config_t, lookup, uint32_t,
+	   private_edge_charon_config_t *this, const char *name)
+{
+	enumerator_t *enumerator;
+	removed_t *removed;
+	entry_t *entry;
+	uint32_t id = 0;
+
+	this->lock->read_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry)
+	{
+		id = entry->path.id;
+	}
+	else
+	{ /* newest first */
+		enumerator = this->removed->create_enumerator(this->removed);
+		while (enumerator->enumerate(enumerator, &removed))
+		{
+			if (streq(removed->name, name))
+			{
+				id = removed->id;
+			}
+		}
+		enumerator->destroy(enumerator);
+	}
+	this->lock->unlock(this->lock);
+	return id;
+}
+
+METHOD(edge_charon_config_t, sa_gone, void, private_edge_charon_config_t *this,
+	   const char *name)
+{
+	entry_t *entry;
+	uint32_t delay;
+
+	this->lock->write_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry && entry->path.initiator && !entry->retrying && !this->down)
+	{
+		delay = entry->backoff;
+		entry->backoff = min(entry->backoff * 2, retry_max(&entry->path));
+		entry->retrying = TRUE;
+		DBG1(DBG_CFG, "path %u '%s': checking again in %u ms", entry->path.id,
+			 name, delay);
+		queue_initiate(this, entry, delay, TRUE);
+	}
+	this->lock->unlock(this->lock);
+}
+
+METHOD(edge_charon_config_t, child_up, void, private_edge_charon_config_t *this,
+	   const char *name)
+{
+	entry_t *entry;
+
+	this->lock->write_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry)
+	{
+		entry->backoff = retry_min(&entry->path);
+	}
+	this->lock->unlock(this->lock);
+}
+
+METHOD(edge_charon_config_t, shutdown_, void,
+	   private_edge_charon_config_t *this)
+{
+	this->lock->write_lock(this->lock);
+	this->down = TRUE;
+	this->lock->unlock(this->lock);
+}
+
+/**
+ * Cleanup of the enumerators below: release the references
+ */
+static void destroy_list_of_refs(linked_list_t *list)
+{
+	list->destroy_offset(list, offsetof(peer_cfg_t, destroy));
+}
+
+static void destroy_ike_cfgs(linked_list_t *list)
+{
+	list->destroy_offset(list, offsetof(ike_cfg_t, destroy));
+}
+
+METHOD(backend_t, create_peer_cfg_enumerator, enumerator_t *,
+	   private_edge_charon_config_t *this, identification_t *me,
+	   identification_t *other)
+{
+	enumerator_t *enumerator;
+	linked_list_t *list;
+	entry_t *entry;
+
+	list = linked_list_create();
+	this->lock->read_lock(this->lock);
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		list->insert_last(list, entry->cfg->get_ref(entry->cfg));
+	}
+	enumerator->destroy(enumerator);
+	this->lock->unlock(this->lock);
+	return enumerator_create_cleaner(list->create_enumerator(list),
+									 (void *)destroy_list_of_refs, list);
+}
+
+METHOD(backend_t, create_ike_cfg_enumerator, enumerator_t *,
+	   private_edge_charon_config_t *this, host_t *me, host_t *other)
+{
+	enumerator_t *enumerator;
+	linked_list_t *list;
+	ike_cfg_t *ike_cfg;
+	entry_t *entry;
+
+	list = linked_list_create();
+	this->lock->read_lock(this->lock);
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		ike_cfg = entry->cfg->get_ike_cfg(entry->cfg);
+		list->insert_last(list, ike_cfg->get_ref(ike_cfg));
+	}
+	enumerator->destroy(enumerator);
+	this->lock->unlock(this->lock);
+	return enumerator_create_cleaner(list->create_enumerator(list),
+									 (void *)destroy_ike_cfgs, list);
+}
+
+METHOD(backend_t, get_peer_cfg_by_name, peer_cfg_t *,
+	   private_edge_charon_config_t *this, char *name)
+{
+	peer_cfg_t *cfg = NULL;
+	entry_t *entry;
+
+	this->lock->read_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry)
+	{
+		cfg = entry->cfg->get_ref(entry->cfg);
+	}
+	this->lock->unlock(this->lock);
+	return cfg;
+}
+
+METHOD(edge_charon_config_t, destroy, void, private_edge_charon_config_t *this)
+{
+	this->paths->destroy_function(this->paths, (void *)entry_destroy);
+	this->removed->destroy_function(this->removed, free);
+	this->lock->destroy(this->lock);
+	this->own->destroy(this->own);
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+edge_charon_config_t *edge_charon_config_create(public_key_t *own,
+												uint16_t ike_port,
+												uint16_t remote_port, bool live)
+{
+	private_edge_charon_config_t *this;
+
+	INIT(this,
+		.public = {
+			.backend = {
+				.create_peer_cfg_enumerator = _create_peer_cfg_enumerator,
+				.create_ike_cfg_enumerator = _create_ike_cfg_enumerator,
+				.get_peer_cfg_by_name = _get_peer_cfg_by_name,
+			},
+			.add = _add,
+			.update = _update,
+			.remove = _remove_,
+			.initiate = _initiate,
+			.lookup = _lookup,
+			.sa_gone = _sa_gone,
+			.child_up = _child_up,
+			.shutdown = _shutdown_,
+			.destroy = _destroy,
+		},
+		.paths = linked_list_create(),
+		.removed = linked_list_create(),
+		.lock = rwlock_create(RWLOCK_TYPE_DEFAULT),
+		.own = own->get_ref(own),
+		.ike_port = ike_port,
+		.remote_port = remote_port,
+		.live = live,
+	);
+	return &this->public;
+}

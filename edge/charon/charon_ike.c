@@ -1,0 +1,465 @@
+/*
+ * edge_ike_charon_ops: libcharon embedded in sdwan-edged.
+ *
+ * Started as charon-systemd starts charon (library_init with our own
+ * namespace and settings, libcharon_init, charon->initialize with a plugin
+ * list, charon->start), with no strongswan.conf: every setting is set here.
+ * The edge's config backend, credential set and bus listener are registered
+ * as in-process plugin features (as charon-nm does), so they come up after
+ * the plugins they need and go down before them.
+ *
+ * libcharon is a process-wide singleton (the global "charon"): one instance.
+ */
+#include <edge/ike.h>
+
+#include "charon_config.h"
+#include "charon_listener.h"
+#include "ike_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include <library.h>
+#include <daemon.h>
+#include <bus/listeners/logger.h>
+#include <credentials/sets/mem_cred.h>
+
+/* our namespace in strongSwan's settings (no fallback to "charon") */
+#define EDGE_NS "sdwan-edged"
+
+/* kernel-libipsec must come before kernel-netlink: it provides the IPsec
+ * half of the kernel interface, kernel-netlink then only the network half */
+#define EDGE_PLUGINS                                                          \
+	"kernel-libipsec kernel-netlink socket-default openssl kdf nonce random " \
+	"pem pkcs1 pkcs8 pubkey x509"
+
+typedef struct private_edge_charon_t private_edge_charon_t;
+
+/**
+ * The embedded daemon.
+ */
+struct private_edge_charon_t
+{
+	/**
+	 * Implements logger_t, registered at charon->bus
+	 */
+	logger_t logger;
+
+	/**
+	 * Settings given to start(), strings duplicated
+	 */
+	struct edge_ike_settings settings;
+
+	/**
+	 * Own private key as PEM text (wiped when freed)
+	 */
+	char *key_pem;
+	size_t key_len;
+
+	/**
+	 * Events for the main loop
+	 */
+	struct edge_ike_evq *queue;
+
+	/**
+	 * Credential set with our private key
+	 */
+	mem_cred_t *own;
+
+	/**
+	 * Paths
+	 */
+	edge_charon_config_t *config;
+
+	/**
+	 * Bus listener
+	 */
+	edge_charon_listener_t *listener;
+};
+
+/**
+ * The one instance (libcharon is a singleton)
+ */
+static private_edge_charon_t *instance;
+
+/**
+ * The library's dbg hook before we started
+ */
+static void (*dbg_saved)(debug_t group, level_t level, char *fmt, ...);
+
+/**
+ * Hand a message to the settings' log function
+ */
+static void log_msg(private_edge_charon_t *this, debug_t group, level_t level,
+					const char *msg)
+{
+	if (this->settings.log && level <= this->settings.log_level)
+	{
+		this->settings.log(this->settings.log_arg, level,
+						   enum_to_name(debug_lower_names, group) ?: "???",
+						   msg);
+	}
+}
+
+/**
+ * dbg hook of libstrongswan until charon's bus takes over (and after)
+ */
+static void dbg_edge(debug_t group, level_t level, char *fmt, ...)
+{
+	char buf[1024];
+	va_list args;
+
+	if (!instance || level > instance->settings.log_level)
+	{
+		return;
+	}
+	va_start(args, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+	log_msg(instance, group, level, buf);
+}
+
+METHOD(logger_t, log_, void, private_edge_charon_t *this, debug_t group,
+	   level_t level, int thread, ike_sa_t *ike_sa, const char *message)
+{
+	char buf[1024];
+
+	if (ike_sa)
+	{
+		snprintf(buf, sizeof(buf), "%s[%u] %s", ike_sa->get_name(ike_sa),
+				 ike_sa->get_unique_id(ike_sa), message);
+		message = buf;
+	}
+	log_msg(this, group, level, message);
+}
+
+METHOD(logger_t, get_level, level_t, private_edge_charon_t *this, debug_t group)
+{
+	return this->settings.log ? this->settings.log_level : LEVEL_SILENT;
+}
+
+/**
+ * Register (and unregister) our config backend, credentials and listener,
+ * once the plugins they need are there
+ */
+static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
+						  void *data)
+{
+	private_edge_charon_t *this = instance;
+	private_key_t *key;
+	public_key_t *pub;
+
+	if (!reg)
+	{
+		if (this->listener)
+		{
+			charon->bus->remove_listener(charon->bus,
+										 &this->listener->listener);
+			this->listener->destroy(this->listener);
+			this->listener = NULL;
+		}
+		if (this->config)
+		{
+			charon->backends->remove_backend(charon->backends,
+											 &this->config->backend);
+			this->config->destroy(this->config);
+			this->config = NULL;
+		}
+		if (this->own)
+		{
+			lib->credmgr->remove_set(lib->credmgr, &this->own->set);
+			this->own->destroy(this->own);
+			this->own = NULL;
+		}
+		return TRUE;
+	}
+
+	key = lib->creds->create(
+		lib->creds, CRED_PRIVATE_KEY, KEY_ANY, BUILD_BLOB_PEM,
+		chunk_create((u_char *)this->key_pem, this->key_len), BUILD_END);
+	if (!key || key->get_type(key) != KEY_ED25519)
+	{
+		DBG1(DBG_CFG, "loading own Ed25519 key '%s' failed",
+			 this->settings.key_file);
+		DESTROY_IF(key);
+		return FALSE;
+	}
+	pub = key->get_public_key(key);
+	if (!pub)
+	{
+		key->destroy(key);
+		return FALSE;
+	}
+	this->own = mem_cred_create();
+	this->own->add_key(this->own, key);
+	lib->credmgr->add_set(lib->credmgr, &this->own->set);
+
+	this->config = edge_charon_config_create(
+		pub, charon->socket->get_port(charon->socket, FALSE), IKEV2_UDP_PORT,
+		TRUE);
+	pub->destroy(pub);
+	charon->backends->add_backend(charon->backends, &this->config->backend);
+
+	this->listener = edge_charon_listener_create(this->config, this->queue);
+	charon->bus->add_listener(charon->bus, &this->listener->listener);
+	return TRUE;
+}
+
+/**
+ * Set what strongswan.conf would hold
+ */
+static void settings_apply(private_edge_charon_t *this)
+{
+	settings_t *s = lib->settings;
+	char vici[512];
+
+	s->set_int(s, "%s.port", this->settings.ike_port ?: IKEV2_UDP_PORT,
+			   lib->ns);
+	s->set_int(s, "%s.port_nat_t",
+			   this->settings.ike_port_natt ?: IKEV2_NATT_PORT, lib->ns);
+	s->set_int(s, "%s.threads", this->settings.threads ?: 16, lib->ns);
+	/* an IKE_SA_INIT without answer is retried after 2, 3, 4.5, 6.75, 10.1 s
+	 * (then given up after 15.2 s more): keyingtries = 0 then starts over,
+	 * forever */
+	s->set_str(s, "%s.retransmit_timeout", "2.0", lib->ns);
+	s->set_str(s, "%s.retransmit_base", "1.5", lib->ns);
+	s->set_int(s, "%s.retransmit_tries", 5, lib->ns);
+	s->set_int(s, "%s.retransmit_limit", 30, lib->ns);
+	/* a path whose CHILD_SA fails is retried as a whole */
+	s->set_bool(s, "%s.close_ike_on_child_failure", TRUE, lib->ns);
+	s->set_bool(s, "%s.make_before_break", TRUE, lib->ns);
+	s->set_bool(s, "%s.send_vendor_id", FALSE, lib->ns);
+	s->set_bool(s, "%s.install_virtual_ip", FALSE, lib->ns);
+	snprintf(vici, sizeof(vici), "unix://%s/charon.vici",
+			 this->settings.run_dir);
+	s->set_str(s, "%s.plugins.vici.socket", vici, lib->ns);
+}
+
+/**
+ * Write <run_dir>/strongswan.conf, empty: we set everything ourselves
+ */
+static int write_conf(private_edge_charon_t *this, char *path, size_t len)
+{
+	FILE *f;
+
+	if (snprintf(path, len, "%s/strongswan.conf", this->settings.run_dir) >=
+		(int)len)
+	{
+		return -ENAMETOOLONG;
+	}
+	f = fopen(path, "we");
+	if (!f)
+	{
+		return -errno;
+	}
+	fprintf(f, "# written by sdwan-edged at each start: its settings are set "
+			   "in the program\n");
+	if (fclose(f))
+	{
+		return -errno;
+	}
+	return 0;
+}
+
+static void destroy(private_edge_charon_t *this)
+{
+	if (this->key_pem)
+	{
+		explicit_bzero(this->key_pem, this->key_len);
+		free(this->key_pem);
+	}
+	edge_ike_evq_free(this->queue);
+	free((char *)this->settings.run_dir);
+	free((char *)this->settings.key_file);
+	free(this);
+}
+
+static int charon_start(void **ret_ctx,
+						const struct edge_ike_settings *settings)
+{
+	/* kept by the plugin loader until libcharon_deinit() */
+	static plugin_feature_t features[] = {
+		PLUGIN_CALLBACK(register_edge, NULL),
+		PLUGIN_PROVIDE(CUSTOM, "sdwan-edge"),
+		PLUGIN_DEPENDS(CUSTOM, "libcharon"),
+		PLUGIN_DEPENDS(PRIVKEY, KEY_ED25519),
+		PLUGIN_DEPENDS(PUBKEY, KEY_ED25519),
+		PLUGIN_DEPENDS(CERT_DECODE, CERT_TRUSTED_PUBKEY),
+		PLUGIN_SDEPEND(PRIVKEY, KEY_ANY),
+	};
+	private_edge_charon_t *this;
+	sigset_t block, saved;
+	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
+	char plugins[256], conf[PATH_MAX];
+	int r;
+
+	if (instance)
+	{
+		return -EALREADY;
+	}
+	if (!settings->run_dir || !settings->key_file)
+	{
+		return -EINVAL;
+	}
+	INIT(this,
+		.logger = {
+			.log = _log_,
+			.get_level = _get_level,
+		},
+		.settings = *settings,
+	);
+	this->settings.run_dir = strdup(settings->run_dir);
+	this->settings.key_file = strdup(settings->key_file);
+	r = edge_ike_evq_new(&this->queue);
+	if (r)
+	{
+		goto fail;
+	}
+	r = edge_ike_key_load_or_create(settings->key_file, pub, NULL);
+	if (r)
+	{
+		goto fail;
+	}
+	r = edge_ike_key_read_pem(settings->key_file, &this->key_pem,
+							  &this->key_len);
+	if (r)
+	{
+		goto fail;
+	}
+
+	/* charon's threads don't take the daemon's signals */
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+
+	instance = this;
+	dbg_saved = dbg;
+	dbg = dbg_edge;
+	/* not /etc/strongswan.conf: an empty file of ours (the parser wants a
+	 * regular file), then settings_apply() */
+	r = write_conf(this, conf, sizeof(conf));
+	if (r)
+	{
+		goto fail_lib;
+	}
+	r = -EIO;
+	if (!library_init(conf, EDGE_NS))
+	{
+		library_deinit();
+		goto fail_lib;
+	}
+	settings_apply(this);
+	if (!libcharon_init())
+	{
+		goto fail_charon;
+	}
+	charon->bus->add_logger(charon->bus, &this->logger);
+
+	lib->plugins->add_static_features(lib->plugins, "sdwan-edge", features,
+									  countof(features), TRUE, NULL, NULL);
+	snprintf(plugins, sizeof(plugins), "%s%s", EDGE_PLUGINS,
+			 settings->no_vici ? "" : " vici");
+	if (!charon->initialize(charon, plugins))
+	{
+		goto fail_charon;
+	}
+	lib->plugins->status(lib->plugins, LEVEL_CTRL);
+	charon->start(charon);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	*ret_ctx = this;
+	return 0;
+
+fail_charon:
+	libcharon_deinit();
+	library_deinit();
+fail_lib:
+	dbg = dbg_saved;
+	instance = NULL;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+fail:
+	destroy(this);
+	return r;
+}
+
+static void charon_stop(void *ctx)
+{
+	private_edge_charon_t *this = ctx;
+
+	if (!this)
+	{
+		return;
+	}
+	if (this->config)
+	{
+		this->config->shutdown(this->config);
+	}
+	/* deletes the IKE_SAs, unloads the plugins and our features */
+	charon->bus->remove_logger(charon->bus, &this->logger);
+	libcharon_deinit();
+	library_deinit();
+	dbg = dbg_saved;
+	instance = NULL;
+	destroy(this);
+}
+
+static int charon_path_add(void *ctx, const struct edge_ike_path *path)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->add(this->config, path);
+}
+
+static int charon_path_update(void *ctx, const struct edge_ike_path *path)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->update(this->config, path);
+}
+
+static int charon_path_remove(void *ctx, uint32_t id)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->remove(this->config, id);
+}
+
+static int charon_path_initiate(void *ctx, uint32_t id)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->initiate(this->config, id);
+}
+
+static int charon_event_fd(void *ctx)
+{
+	private_edge_charon_t *this = ctx;
+
+	return edge_ike_evq_fd(this->queue);
+}
+
+static int charon_drain(void *ctx, edge_ike_event_fn fn, void *arg)
+{
+	private_edge_charon_t *this = ctx;
+
+	return edge_ike_evq_drain(this->queue, fn, arg);
+}
+
+const struct edge_ike_ops edge_ike_charon_ops = {
+	.name = "charon",
+	.start = charon_start,
+	.stop = charon_stop,
+	.path_add = charon_path_add,
+	.path_update = charon_path_update,
+	.path_remove = charon_path_remove,
+	.path_initiate = charon_path_initiate,
+	.event_fd = charon_event_fd,
+	.drain = charon_drain,
+};

@@ -1,0 +1,212 @@
+/*
+ * Bus listener of the edge, see charon_listener.h.
+ */
+#include "charon_listener.h"
+
+#include <arpa/inet.h>
+
+#include <daemon.h>
+
+typedef struct private_edge_charon_listener_t private_edge_charon_listener_t;
+
+/**
+ * Private data of the listener.
+ */
+struct private_edge_charon_listener_t
+{
+	/**
+	 * Public interface.
+	 */
+	edge_charon_listener_t public;
+
+	/**
+	 * Paths
+	 */
+	edge_charon_config_t *config;
+
+	/**
+	 * Where the events go
+	 */
+	struct edge_ike_evq *queue;
+};
+
+/**
+ * Name of the config an IKE_SA uses, NULL if none
+ */
+static char *sa_name(ike_sa_t *ike_sa)
+{
+	peer_cfg_t *cfg;
+
+	cfg = ike_sa ? ike_sa->get_peer_cfg(ike_sa) : NULL;
+	return cfg ? cfg->get_name(cfg) : NULL;
+}
+
+/**
+ * Queue an event about an IKE_SA (and a CHILD_SA)
+ */
+static void queue_event(private_edge_charon_listener_t *this,
+						enum edge_ike_event_type type,
+						enum edge_ike_reason reason, ike_sa_t *ike_sa,
+						child_sa_t *child_sa)
+{
+	struct edge_ike_event ev = {
+		.type = type,
+		.reason = reason,
+	};
+	ike_sa_id_t *id;
+	char *name;
+
+	name = sa_name(ike_sa);
+	if (name)
+	{
+		ev.path_id = this->config->lookup(this->config, name);
+	}
+	if (ike_sa)
+	{
+		id = ike_sa->get_id(ike_sa);
+		ev.ike_spi_i = be64toh(id->get_initiator_spi(id));
+		ev.ike_spi_r = be64toh(id->get_responder_spi(id));
+	}
+	if (child_sa)
+	{
+		ev.spi_in = ntohl(child_sa->get_spi(child_sa, TRUE));
+		ev.spi_out = ntohl(child_sa->get_spi(child_sa, FALSE));
+	}
+	edge_ike_evq_push(this->queue, &ev);
+}
+
+METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, alert_t kind, va_list args)
+{
+	enum edge_ike_reason reason;
+
+	switch (kind)
+	{
+		case ALERT_PEER_INIT_UNREACHABLE:
+		case ALERT_RETRANSMIT_SEND_TIMEOUT:
+			reason = EDGE_IKE_REASON_UNREACHABLE;
+			break;
+		case ALERT_LOCAL_AUTH_FAILED:
+		case ALERT_PEER_AUTH_FAILED:
+			reason = EDGE_IKE_REASON_AUTH_FAILED;
+			break;
+		case ALERT_PROPOSAL_MISMATCH_IKE:
+		case ALERT_PROPOSAL_MISMATCH_CHILD:
+			reason = EDGE_IKE_REASON_PROPOSAL_MISMATCH;
+			break;
+		case ALERT_TS_MISMATCH:
+			reason = EDGE_IKE_REASON_TS_MISMATCH;
+			break;
+		case ALERT_INSTALL_CHILD_SA_FAILED:
+		case ALERT_INSTALL_CHILD_POLICY_FAILED:
+			reason = EDGE_IKE_REASON_INSTALL_FAILED;
+			break;
+		default:
+			return TRUE;
+	}
+	if (sa_name(ike_sa))
+	{
+		queue_event(this, EDGE_IKE_EV_IKE_FAILED, reason, ike_sa, NULL);
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, ike_state_change, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, ike_sa_state_t state)
+{
+	char *name;
+
+	if (state == IKE_DESTROYING)
+	{
+		name = sa_name(ike_sa);
+		if (name)
+		{
+			this->config->sa_gone(this->config, name);
+		}
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, ike_updown, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, bool up)
+{
+	queue_event(this, up ? EDGE_IKE_EV_IKE_UP : EDGE_IKE_EV_IKE_DOWN,
+				up ? EDGE_IKE_REASON_NONE : EDGE_IKE_REASON_DELETED, ike_sa,
+				NULL);
+	return TRUE;
+}
+
+METHOD(listener_t, ike_rekey, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *old, ike_sa_t *new)
+{
+	char *name = sa_name(new);
+
+	queue_event(this, EDGE_IKE_EV_IKE_REKEY, EDGE_IKE_REASON_NONE, new, NULL);
+	if (name)
+	{
+		this->config->child_up(this->config, name);
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, child_updown, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, child_sa_t *child_sa, bool up)
+{
+	char *name = sa_name(ike_sa);
+
+	queue_event(this, up ? EDGE_IKE_EV_CHILD_UP : EDGE_IKE_EV_CHILD_DOWN,
+				up ? EDGE_IKE_REASON_NONE : EDGE_IKE_REASON_DELETED, ike_sa,
+				child_sa);
+	if (up && name)
+	{
+		this->config->child_up(this->config, name);
+	}
+	return TRUE;
+}
+
+METHOD(listener_t, child_rekey, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, child_sa_t *old, child_sa_t *new)
+{
+	char *name = sa_name(ike_sa);
+
+	queue_event(this, EDGE_IKE_EV_CHILD_REKEY, EDGE_IKE_REASON_NONE, ike_sa,
+				new);
+	if (name)
+	{
+		this->config->child_up(this->config, name);
+	}
+	return TRUE;
+}
+
+METHOD(edge_charon_listener_t, destroy, void,
+	   private_edge_charon_listener_t *this)
+{
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+edge_charon_listener_t *
+edge_charon_listener_create(edge_charon_config_t *config,
+							struct edge_ike_evq *queue)
+{
+	private_edge_charon_listener_t *this;
+
+	INIT(this,
+		.public = {
+			.listener = {
+				.alert = _alert,
+				.ike_state_change = _ike_state_change,
+				.ike_updown = _ike_updown,
+				.ike_rekey = _ike_rekey,
+				.child_updown = _child_updown,
+				.child_rekey = _child_rekey,
+			},
+			.destroy = _destroy,
+		},
+		.config = config,
+		.queue = queue,
+	);
+	return &this->public;
+}

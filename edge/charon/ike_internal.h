@@ -1,0 +1,37 @@
+/*
+ * Private helpers of the IKE adapter (edge/charon/), plain C.
+ *
+ * The event queue is the one place where charon's threads and the daemon's
+ * main thread meet: any thread pushes, only the main thread drains.  An
+ * eventfd is readable while the queue is not empty.
+ */
+#ifndef EDGE_IKE_INTERNAL_H
+#define EDGE_IKE_INTERNAL_H
+
+#include <edge/ike.h>
+
+/* read the own key file as PEM text, with the checks of edge_ike_key_load();
+ * *ret_pem is NUL-terminated, the caller wipes and frees it */
+int edge_ike_key_read_pem(const char *path, char **ret_pem, size_t *ret_len);
+
+struct edge_ike_evq;
+
+/* max events kept; beyond that new events are dropped and counted */
+#define EDGE_IKE_EVQ_MAX 4096
+
+int edge_ike_evq_new(struct edge_ike_evq **ret_q);
+void edge_ike_evq_free(struct edge_ike_evq *q);
+
+/* any thread; stamps ev->time_ns (CLOCK_MONOTONIC) if it is 0 */
+void edge_ike_evq_push(struct edge_ike_evq *q, const struct edge_ike_event *ev);
+
+int edge_ike_evq_fd(const struct edge_ike_evq *q);
+
+/* main thread: delivers everything queued so far, oldest first, outside the
+ * lock (fn may push); returns the count delivered */
+int edge_ike_evq_drain(struct edge_ike_evq *q, edge_ike_event_fn fn, void *arg);
+
+/* events dropped because the queue was full */
+uint64_t edge_ike_evq_dropped(struct edge_ike_evq *q);
+
+#endif /* EDGE_IKE_INTERNAL_H */

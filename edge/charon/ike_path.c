@@ -1,0 +1,346 @@
+/*
+ * Path descriptions of edge/ike.h: validation, comparison, enum names.
+ *
+ * Plain C, no strongSwan: the daemon validates a bundle's paths with this
+ * before anything is applied.  The proposal check here is lexical (tokens,
+ * presence of a key exchange method); libcharon parses the proposals for
+ * real when the path is added and refuses what it does not know.
+ */
+#include <edge/ike.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool edge_ike_path_equal(const struct edge_ike_path *a,
+						 const struct edge_ike_path *b)
+{
+	/* every string is compared up to its NUL only: bytes after it are not
+	 * part of the value */
+	int i;
+
+	if (a->id != b->id || strcmp(a->name, b->name) ||
+		strcmp(a->local_addr, b->local_addr) ||
+		strcmp(a->remote_addr, b->remote_addr) ||
+		a->remote_port != b->remote_port || strcmp(a->local_ts, b->local_ts) ||
+		strcmp(a->remote_ts, b->remote_ts) || a->if_id != b->if_id ||
+		a->initiator != b->initiator || strcmp(a->local_id, b->local_id) ||
+		strcmp(a->remote_id, b->remote_id) ||
+		memcmp(a->remote_pubkey, b->remote_pubkey, EDGE_IKE_PUBKEY_LEN) ||
+		a->ike_lifetime_s != b->ike_lifetime_s ||
+		a->child_lifetime_s != b->child_lifetime_s ||
+		a->retry_min_ms != b->retry_min_ms ||
+		a->retry_max_ms != b->retry_max_ms)
+	{
+		return false;
+	}
+	for (i = 0; i < EDGE_IKE_PROPOSALS_MAX; i++)
+	{
+		if (strcmp(a->ike_proposals[i], b->ike_proposals[i]) ||
+			strcmp(a->esp_proposals[i], b->esp_proposals[i]))
+		{
+			return false;
+		}
+	}
+	return true;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen)
+	{
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int addr_family(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, s, buf) == 1)
+	{
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, s, buf) == 1)
+	{
+		return AF_INET6;
+	}
+	return 0;
+}
+
+/* "addr/len" (or a bare address, meaning the host); returns the family or 0 */
+static int cidr_family(const char *s)
+{
+	char addr[EDGE_IKE_TS_MAX], *slash, *end;
+	long len;
+	int family;
+
+	if (strlen(s) >= sizeof(addr))
+	{
+		return 0;
+	}
+	strcpy(addr, s);
+	slash = strchr(addr, '/');
+	if (slash)
+	{
+		*slash = '\0';
+	}
+	family = addr_family(addr);
+	if (!family || !slash)
+	{
+		return family;
+	}
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || len < 0 ||
+		len > (family == AF_INET ? 32 : 128))
+	{
+		return 0;
+	}
+	return family;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s)
+	{
+		return false;
+	}
+	for (; *s; s++)
+	{
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			  (*s >= '0' && *s <= '9') || strchr("._:-", *s)))
+		{
+			return false;
+		}
+	}
+	return true;
+}
+
+/* a key exchange method keyword of strongSwan's proposal syntax */
+static bool is_ke_token(const char *tok, size_t len)
+{
+	static const char *const prefixes[] = {
+		"modp",		  "ecp",	  "x25519", "x448",
+		"curve25519", "curve448", "ntru",	"newhope",
+	};
+	size_t i, plen;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+	{
+		plen = strlen(prefixes[i]);
+		if (len >= plen && !strncmp(tok, prefixes[i], plen))
+		{
+			return true;
+		}
+	}
+	return false;
+}
+
+/* tokens [a-z0-9_]+ joined by '-'; *ret_ke says if one is a KE method */
+static bool proposal_ok(const char *s, bool *ret_ke)
+{
+	const char *tok = s;
+	bool ke = false;
+	size_t len;
+
+	for (;;)
+	{
+		len = strcspn(tok, "-");
+		if (!len)
+		{
+			return false;
+		}
+		if (strspn(tok, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+		{
+			return false;
+		}
+		ke = ke || is_ke_token(tok, len);
+		if (!tok[len])
+		{
+			break;
+		}
+		tok += len + 1;
+	}
+	*ret_ke = ke;
+	return true;
+}
+
+static int check_proposals(const char (*props)[EDGE_IKE_PROPOSAL_MAX],
+						   const char *field, char *err, size_t errlen)
+{
+	bool ke, seen_empty = false;
+	int i, n = 0;
+
+	for (i = 0; i < EDGE_IKE_PROPOSALS_MAX; i++)
+	{
+		if (!terminated(props[i], EDGE_IKE_PROPOSAL_MAX))
+		{
+			return fail(err, errlen, "%s[%d]: not terminated", field, i);
+		}
+		if (!props[i][0])
+		{
+			seen_empty = true;
+			continue;
+		}
+		if (seen_empty)
+		{
+			return fail(err, errlen, "%s[%d]: follows an empty slot", field, i);
+		}
+		if (!proposal_ok(props[i], &ke))
+		{
+			return fail(err, errlen, "%s[%d]: malformed proposal \"%s\"", field,
+						i, props[i]);
+		}
+		if (!ke)
+		{
+			return fail(err, errlen,
+						"%s[%d]: \"%s\" has no key exchange method "
+						"(PFS required)",
+						field, i, props[i]);
+		}
+		n++;
+	}
+	if (!n)
+	{
+		return fail(err, errlen, "%s: no proposal", field);
+	}
+	return 0;
+}
+
+int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
+						   size_t errlen)
+{
+	static const uint8_t zero[EDGE_IKE_PUBKEY_LEN];
+	int fl, fr;
+
+	if (!p->id)
+	{
+		return fail(err, errlen, "id: must not be 0");
+	}
+	if (!terminated(p->name, sizeof(p->name)) || !name_ok(p->name))
+	{
+		return fail(err, errlen, "name: empty or not [A-Za-z0-9._:-]");
+	}
+	if (!terminated(p->local_addr, sizeof(p->local_addr)) ||
+		!(fl = addr_family(p->local_addr)))
+	{
+		return fail(err, errlen, "local_addr: not an IP address");
+	}
+	if (!terminated(p->remote_addr, sizeof(p->remote_addr)) ||
+		!(fr = addr_family(p->remote_addr)))
+	{
+		return fail(err, errlen, "remote_addr: not an IP address");
+	}
+	if (fl != fr)
+	{
+		return fail(err, errlen, "remote_addr: family differs from local_addr");
+	}
+	if (!terminated(p->local_ts, sizeof(p->local_ts)) ||
+		!(fl = cidr_family(p->local_ts)))
+	{
+		return fail(err, errlen, "local_ts: not a prefix");
+	}
+	if (!terminated(p->remote_ts, sizeof(p->remote_ts)) ||
+		!(fr = cidr_family(p->remote_ts)))
+	{
+		return fail(err, errlen, "remote_ts: not a prefix");
+	}
+	if (fl != fr)
+	{
+		return fail(err, errlen, "remote_ts: family differs from local_ts");
+	}
+	if (check_proposals(p->ike_proposals, "ike_proposals", err, errlen) ||
+		check_proposals(p->esp_proposals, "esp_proposals", err, errlen))
+	{
+		return -EINVAL;
+	}
+	if (!terminated(p->local_id, sizeof(p->local_id)) || !p->local_id[0])
+	{
+		return fail(err, errlen, "local_id: empty");
+	}
+	if (!terminated(p->remote_id, sizeof(p->remote_id)) || !p->remote_id[0])
+	{
+		return fail(err, errlen, "remote_id: empty");
+	}
+	if (!memcmp(p->remote_pubkey, zero, sizeof(zero)))
+	{
+		return fail(err, errlen, "remote_pubkey: missing");
+	}
+	if (p->ike_lifetime_s && p->ike_lifetime_s < 120)
+	{
+		return fail(err, errlen, "ike_lifetime_s: %u < 120", p->ike_lifetime_s);
+	}
+	if (p->child_lifetime_s && p->child_lifetime_s < 60)
+	{
+		return fail(err, errlen, "child_lifetime_s: %u < 60",
+					p->child_lifetime_s);
+	}
+	if (p->retry_min_ms && p->retry_max_ms && p->retry_min_ms > p->retry_max_ms)
+	{
+		return fail(err, errlen, "retry_min_ms: larger than retry_max_ms");
+	}
+	return 0;
+}
+
+const char *edge_ike_event_type_name(enum edge_ike_event_type type)
+{
+	switch (type)
+	{
+		case EDGE_IKE_EV_IKE_UP:
+			return "ike-up";
+		case EDGE_IKE_EV_IKE_DOWN:
+			return "ike-down";
+		case EDGE_IKE_EV_IKE_FAILED:
+			return "ike-failed";
+		case EDGE_IKE_EV_IKE_REKEY:
+			return "ike-rekey";
+		case EDGE_IKE_EV_CHILD_UP:
+			return "child-up";
+		case EDGE_IKE_EV_CHILD_DOWN:
+			return "child-down";
+		case EDGE_IKE_EV_CHILD_REKEY:
+			return "child-rekey";
+	}
+	return "unknown";
+}
+
+const char *edge_ike_reason_name(enum edge_ike_reason reason)
+{
+	switch (reason)
+	{
+		case EDGE_IKE_REASON_NONE:
+			return "none";
+		case EDGE_IKE_REASON_UNREACHABLE:
+			return "unreachable";
+		case EDGE_IKE_REASON_AUTH_FAILED:
+			return "auth-failed";
+		case EDGE_IKE_REASON_PROPOSAL_MISMATCH:
+			return "proposal-mismatch";
+		case EDGE_IKE_REASON_TS_MISMATCH:
+			return "ts-mismatch";
+		case EDGE_IKE_REASON_DELETED:
+			return "deleted";
+		case EDGE_IKE_REASON_INSTALL_FAILED:
+			return "install-failed";
+		case EDGE_IKE_REASON_OTHER:
+			return "other";
+	}
+	return "unknown";
+}

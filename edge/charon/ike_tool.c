@@ -1,0 +1,383 @@
+/*
+ * sdwan-ike-tool — drive edge_ike_charon_ops without the daemon (tests, lab).
+ *
+ *   sdwan-ike-tool pubkey --key FILE
+ *       create the key if missing, print its raw public key in hex
+ *   sdwan-ike-tool run --run-dir DIR --key FILE [--log-level N]
+ *                      [--timeout S] --path SPEC [--path SPEC ...]
+ *       start IKE, add the paths, print one line per event to stdout until
+ *       SIGTERM/SIGINT or the timeout; a line "ready" once the paths are in
+ *
+ * SPEC is key=value,...: id, name, local, remote, lts, rts, lid, rid,
+ * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
+ * separated by '+'), ifid, retry (min ms).
+ *
+ * Every event line: "event TYPE path=ID reason=R ike=SPI_I:SPI_R
+ * spi_in=X spi_out=Y t_ms=MS" where t_ms counts from start().
+ */
+#include <edge/ike.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PATHS 16
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static void print_hex(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+	{
+		printf("%02x", p[i]);
+	}
+	printf("\n");
+}
+
+static int parse_hex(const char *s, uint8_t *out, size_t len)
+{
+	size_t i;
+	unsigned int v;
+
+	if (strlen(s) != 2 * len)
+	{
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++)
+	{
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+		{
+			return -EINVAL;
+		}
+		out[i] = v;
+	}
+	return 0;
+}
+
+static int set_str(char *dst, size_t size, const char *v)
+{
+	if (strlen(v) >= size)
+	{
+		return -EINVAL;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_proposals(char (*dst)[EDGE_IKE_PROPOSAL_MAX], const char *v)
+{
+	char buf[EDGE_IKE_PROPOSALS_MAX * EDGE_IKE_PROPOSAL_MAX], *tok, *save;
+	int i = 0;
+
+	if (set_str(buf, sizeof(buf), v))
+	{
+		return -EINVAL;
+	}
+	for (tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save))
+	{
+		if (i == EDGE_IKE_PROPOSALS_MAX ||
+			set_str(dst[i++], EDGE_IKE_PROPOSAL_MAX, tok))
+		{
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_path(char *spec, struct edge_ike_path *p)
+{
+	char *kv, *save, *v;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	set_proposals(p->ike_proposals, "aes128gcm16-prfsha256-x25519");
+	set_proposals(p->esp_proposals, "aes128gcm16-x25519");
+	for (kv = strtok_r(spec, ",", &save); kv && !r;
+		 kv = strtok_r(NULL, ",", &save))
+	{
+		v = strchr(kv, '=');
+		if (!v)
+		{
+			return -EINVAL;
+		}
+		*v++ = '\0';
+		if (!strcmp(kv, "id"))
+		{
+			p->id = strtoul(v, NULL, 0);
+		}
+		else if (!strcmp(kv, "name"))
+		{
+			r = set_str(p->name, sizeof(p->name), v);
+		}
+		else if (!strcmp(kv, "local"))
+		{
+			r = set_str(p->local_addr, sizeof(p->local_addr), v);
+		}
+		else if (!strcmp(kv, "remote"))
+		{
+			r = set_str(p->remote_addr, sizeof(p->remote_addr), v);
+		}
+		else if (!strcmp(kv, "lts"))
+		{
+			r = set_str(p->local_ts, sizeof(p->local_ts), v);
+		}
+		else if (!strcmp(kv, "rts"))
+		{
+			r = set_str(p->remote_ts, sizeof(p->remote_ts), v);
+		}
+		else if (!strcmp(kv, "lid"))
+		{
+			r = set_str(p->local_id, sizeof(p->local_id), v);
+		}
+		else if (!strcmp(kv, "rid"))
+		{
+			r = set_str(p->remote_id, sizeof(p->remote_id), v);
+		}
+		else if (!strcmp(kv, "rkey"))
+		{
+			r = parse_hex(v, p->remote_pubkey, EDGE_IKE_PUBKEY_LEN);
+		}
+		else if (!strcmp(kv, "init"))
+		{
+			p->initiator = atoi(v) != 0;
+		}
+		else if (!strcmp(kv, "ike"))
+		{
+			memset(p->ike_proposals, 0, sizeof(p->ike_proposals));
+			r = set_proposals(p->ike_proposals, v);
+		}
+		else if (!strcmp(kv, "esp"))
+		{
+			memset(p->esp_proposals, 0, sizeof(p->esp_proposals));
+			r = set_proposals(p->esp_proposals, v);
+		}
+		else if (!strcmp(kv, "ifid"))
+		{
+			p->if_id = strtoul(v, NULL, 0);
+		}
+		else if (!strcmp(kv, "retry"))
+		{
+			p->retry_min_ms = strtoul(v, NULL, 0);
+		}
+		else
+		{
+			return -EINVAL;
+		}
+	}
+	return r;
+}
+
+static void log_stderr(void *arg, int level, const char *subsystem,
+					   const char *msg)
+{
+	/* one fprintf per line: stdio locks the stream */
+	fprintf(stderr, "%02d[%s] %s\n", level, subsystem, msg);
+}
+
+static uint64_t t_start;
+
+static void print_event(void *arg, const struct edge_ike_event *ev)
+{
+	printf("event %s path=%u reason=%s ike=%016llx:%016llx spi_in=%08x "
+		   "spi_out=%08x t_ms=%llu\n",
+		   edge_ike_event_type_name(ev->type), ev->path_id,
+		   edge_ike_reason_name(ev->reason), (unsigned long long)ev->ike_spi_i,
+		   (unsigned long long)ev->ike_spi_r, ev->spi_in, ev->spi_out,
+		   (unsigned long long)((ev->time_ns - t_start) / 1000000));
+	fflush(stdout);
+}
+
+static int cmd_pubkey(const char *key)
+{
+	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
+	int r;
+
+	r = edge_ike_key_load_or_create(key, pub, NULL);
+	if (r)
+	{
+		fprintf(stderr, "key %s: %s\n", key, strerror(-r));
+		return 1;
+	}
+	print_hex(pub, sizeof(pub));
+	return 0;
+}
+
+static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
+				   int npaths, int timeout)
+{
+	const struct edge_ike_ops *ops = &edge_ike_charon_ops;
+	struct pollfd pfd[2];
+	struct signalfd_siginfo si;
+	uint64_t deadline;
+	char err[256];
+	void *ctx = NULL;
+	sigset_t set;
+	int i, r, rc = 1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pfd[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
+	pfd[1].events = POLLIN;
+
+	for (i = 0; i < npaths; i++)
+	{
+		if (edge_ike_path_validate(&paths[i], err, sizeof(err)))
+		{
+			fprintf(stderr, "path %d: %s\n", i, err);
+			goto out;
+		}
+	}
+	t_start = now_ns();
+	r = ops->start(&ctx, s);
+	if (r)
+	{
+		fprintf(stderr, "start: %s\n", strerror(-r));
+		goto out;
+	}
+	for (i = 0; i < npaths; i++)
+	{
+		r = ops->path_add(ctx, &paths[i]);
+		if (r)
+		{
+			fprintf(stderr, "path_add %u: %s\n", paths[i].id, strerror(-r));
+			goto out;
+		}
+	}
+	printf("ready t_ms=%llu\n",
+		   (unsigned long long)((now_ns() - t_start) / 1000000));
+	fflush(stdout);
+
+	pfd[0].fd = ops->event_fd(ctx);
+	pfd[0].events = POLLIN;
+	deadline = timeout ? now_ns() + (uint64_t)timeout * 1000000000u : 0;
+	for (;;)
+	{
+		int wait = -1;
+
+		if (deadline)
+		{
+			uint64_t now = now_ns();
+
+			if (now >= deadline)
+			{
+				break;
+			}
+			wait = (deadline - now) / 1000000 + 1;
+		}
+		r = poll(pfd, 2, wait);
+		if (r < 0 && errno != EINTR)
+		{
+			goto out;
+		}
+		if (pfd[0].revents & POLLIN)
+		{
+			ops->drain(ctx, print_event, NULL);
+		}
+		if (pfd[1].revents & POLLIN)
+		{
+			if (read(pfd[1].fd, &si, sizeof(si)) > 0)
+			{
+				break;
+			}
+		}
+	}
+	rc = 0;
+out:
+	ops->stop(ctx);
+	printf("stopped\n");
+	fflush(stdout);
+	close(pfd[1].fd);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sdwan-ike-tool pubkey --key FILE\n"
+					"       sdwan-ike-tool run --run-dir DIR --key FILE "
+					"[--log-level N] [--timeout S] --path SPEC...\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "path", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct edge_ike_path paths[MAX_PATHS];
+	struct edge_ike_settings s = {
+		.log_level = EDGE_IKE_LOG_CONTROL,
+		.log = log_stderr,
+	};
+	int c, npaths = 0, timeout = 0;
+
+	if (argc < 2)
+	{
+		usage();
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'k':
+				s.key_file = optarg;
+				break;
+			case 'r':
+				s.run_dir = optarg;
+				break;
+			case 'l':
+				s.log_level = atoi(optarg);
+				break;
+			case 't':
+				timeout = atoi(optarg);
+				break;
+			case 'p':
+				if (npaths == MAX_PATHS || parse_path(optarg, &paths[npaths++]))
+				{
+					fprintf(stderr, "bad --path\n");
+					return 2;
+				}
+				break;
+			default:
+				usage();
+				return 2;
+		}
+	}
+	if (!s.key_file)
+	{
+		usage();
+		return 2;
+	}
+	if (!strcmp(argv[1], "pubkey"))
+	{
+		return cmd_pubkey(s.key_file);
+	}
+	if (!strcmp(argv[1], "run") && s.run_dir && npaths)
+	{
+		return cmd_run(&s, paths, npaths, timeout);
+	}
+	usage();
+	return 2;
+}
