@@ -122,6 +122,7 @@ int pm_session_new(const struct pm_session_cfg *cfg, pm_ns now, struct pm_sessio
 	    pm_win_init(&s->owd_bwd, wc, 0, PM_WIN_MINMAX) < 0)
 		goto out;
 	s->interval = cfg->interval;
+	s->errest = pm_errest_make(cfg->clock_synced, cfg->clock_error);
 	s->next_send = now;
 	pm_live_init(s, now);
 	*ret = s;
@@ -183,6 +184,16 @@ static struct probe *slot(const struct pm_session *s, uint64_t seq)
 }
 
 /* Resolves probes whose deadline has passed, in sequence order. */
+static void declare_lost(struct pm_session *s, struct probe *p, pm_ns now)
+{
+	p->state = PROBE_LOST;
+	s->pending--;
+	s->counters.lost++;
+	pm_win_push(&s->loss_count, now, 1);
+	pm_win_push(&s->loss_time, now, 1);
+	pm_live_miss(s, now, p->seq);
+}
+
 static void expire(struct pm_session *s, pm_ns now)
 {
 	while (s->oldest_pending < s->next_seq) {
@@ -193,13 +204,8 @@ static void expire(struct pm_session *s, pm_ns now)
 		}
 		if (p->deadline > now)
 			break;
-		p->state = PROBE_LOST;
-		s->pending--;
-		s->counters.lost++;
-		pm_win_push(&s->loss_count, now, 1);
-		pm_win_push(&s->loss_time, now, 1);
 		s->oldest_pending++;
-		pm_live_miss(s, now, p->seq);
+		declare_lost(s, p, now);
 	}
 }
 
@@ -224,14 +230,14 @@ int pm_session_build_probe(struct pm_session *s, pm_ns now, uint8_t *buf, size_t
 	uint64_t seq = s->next_seq;
 	struct probe *p = slot(s, seq);
 	if (p->state == PROBE_PENDING) {
-		/* the history is shorter than the probes in flight: resolve the
-		 * oldest now, as lost */
-		expire(s, p->deadline > now ? p->deadline : now);
+		/* the history is shorter than the probes in flight: the probe
+		 * this slot remembers is given up now, as lost */
+		declare_lost(s, p, now);
 	}
 	struct pm_sender_pkt pkt = {
 		.seq = (uint32_t)seq,
 		.ts = pm_ntp_from_ns(now + (uint64_t)s->cfg.wall_offset_ns),
-		.errest = pm_errest_make(s->cfg.clock_synced, s->cfg.clock_error),
+		.errest = s->errest,
 	};
 	int n = pm_stamp_encode_sender(&pkt, &s->key, buf, len);
 	if (n < 0)

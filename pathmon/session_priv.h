@@ -25,6 +25,8 @@ struct pm_session {
 	struct pm_session_cfg cfg;
 	struct pm_key key;
 
+	uint16_t errest; /* our Error Estimate */
+
 	/* schedule */
 	pm_ns interval; /* the profile's; cfg.burst_interval while SUSPECT */
 	pm_ns next_send;

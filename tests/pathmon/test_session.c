@@ -401,6 +401,32 @@ static void test_rejects(void **state)
 	fx_free(f);
 }
 
+/* more probes in flight than the history holds: the oldest are given up */
+static void test_history_overflow(void **state)
+{
+	struct fixture *f = fx_new(false, false);
+	f->cfg.history = 4;
+	pm_session_free(f->s);
+	assert_int_equal(pm_session_new(&f->cfg, AT(0), &f->s), 0);
+	uint8_t rep[6][PM_STAMP_LEN_MAX];
+	size_t len[6];
+	for (int i = 0; i < 6; i++)
+		len[i] = pmh_probe(f->s, &f->r, AT(i), US(100), 0, rep[i]);
+	assert_int_equal(pm_session_pending(f->s), 4);
+	assert_int_equal(pm_session_counters(f->s)->lost, 2); /* probes 0 and 1 */
+	assert_int_equal(pm_session_handle_reply(f->s, rep[0], len[0], AT(7)), PM_REJECT_STALE);
+	assert_int_equal(pm_session_handle_reply(f->s, rep[2], len[2], AT(7)), PM_REJECT_NONE);
+	assert_int_equal(pm_session_pending(f->s), 3);
+	pm_session_tick(f->s, AT(5000));
+	assert_int_equal(pm_session_pending(f->s), 0);
+	const struct pm_counters *c = pm_session_counters(f->s);
+	assert_int_equal(c->sent, 6);
+	assert_int_equal(c->received, 1);
+	assert_int_equal(c->lost, 5);
+	assert_true(pm_session_next_wakeup(f->s) == UINT64_MAX);
+	fx_free(f);
+}
+
 static void test_authenticated_session(void **state)
 {
 	struct pm_key k, wrong;
@@ -473,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_loss_late_dup_reorder),
 		cmocka_unit_test(test_late_without_tick),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_history_overflow),
 		cmocka_unit_test(test_authenticated_session),
 		cmocka_unit_test(test_schedule),
 	};
