@@ -1,0 +1,861 @@
+/*
+ * engine.c — the decision engine: per traffic class (and peer), which paths.
+ *
+ * Each (class, peer) pair is a slot with its candidate paths sorted once, in
+ * policy_engine_set_paths(): the rule's `paths` tier then its `last_resort`
+ * tier, each by label order then by the order the paths were given.  A
+ * decision is then a pass over the slots with no allocation:
+ *   1. the tier: `paths` if one of them is not DOWN, else `last_resort`;
+ *   2. the wanted choice D by mode (ordered/best/balance) among paths that are
+ *      UP and meet the SLA; the current paths are judged with the margin as
+ *      tolerance (a band, so metrics wobbling at a threshold do not flap);
+ *      none meets: the least-bad path;
+ *   3. hysteresis: a DOWN member or a tier change moves at once; otherwise D
+ *      must stay wanted for hold_ms (current fails the SLA, or D is better by
+ *      the margin) or preempt_ms (D is a more preferred path coming back).
+ * The rules are written out in policy/README.md.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <policy/engine.h>
+
+#define COST_UNKNOWN 1e9 /* a path without metrics sorts after measured ones */
+
+struct epath {
+	uint32_t id;
+	char *name, *label, *peer;
+	bool metered;
+	/* from the last decide call */
+	enum policy_path_state state;
+	double rtt_ms, jitter_ms, loss_pct;
+	bool measured, loss_credible;
+	double cost;
+};
+
+struct cand {
+	uint16_t path;
+	uint16_t rank; /* label position in its tier */
+	uint16_t weight;
+};
+
+struct slot {
+	size_t rule;
+	const char *peer; /* points into epath.peer, or NULL */
+	struct cand *prim, *last;
+	size_t n_prim, n_last;
+	/* state */
+	bool have;     /* decided at least once */
+	uint64_t cur;  /* chosen paths (bit = path index) */
+	bool cur_last; /* ... from the last-resort tier */
+	uint64_t since;
+	uint64_t pend; /* wanted choice waiting out a delay; 0 = none */
+	int pend_cause;
+	uint64_t pend_since;
+	bool sla_met;
+	bool unmet_reported; /* an SLA_UNMET event is standing */
+	/* output */
+	struct policy_choice *out;
+};
+
+struct policy_engine {
+	const struct policy *p;
+	struct policy_engine_opts opts;
+	struct epath *paths;
+	size_t n_paths;
+	struct slot *slots;
+	size_t n_slots;
+	struct cand *cands; /* storage of every slot's candidates */
+	struct policy_choice *choices;
+	struct policy_class_decision *dec;
+	struct policy_event *events;
+	size_t n_events;
+	uint64_t last_now;
+	bool decided;
+};
+
+const char *policy_path_state_name(enum policy_path_state s)
+{
+	switch (s) {
+	case POLICY_PATH_DOWN:
+		return "down";
+	case POLICY_PATH_SUSPECT:
+		return "suspect";
+	case POLICY_PATH_UP:
+		return "up";
+	}
+	return "?";
+}
+
+const char *policy_reason_name(enum policy_reason r)
+{
+	switch (r) {
+	case POLICY_REASON_ACTION:
+		return "action";
+	case POLICY_REASON_NO_PATH:
+		return "no-path";
+	case POLICY_REASON_PREFERRED:
+		return "preferred";
+	case POLICY_REASON_BEST:
+		return "best";
+	case POLICY_REASON_BALANCE:
+		return "balance";
+	case POLICY_REASON_LEAST_BAD:
+		return "least-bad";
+	case POLICY_REASON_LAST_RESORT:
+		return "last-resort";
+	case POLICY_REASON_HOLD:
+		return "hold";
+	case POLICY_REASON_PREEMPT:
+		return "preempt";
+	}
+	return "?";
+}
+
+const char *policy_switch_cause_name(enum policy_switch_cause c)
+{
+	switch (c) {
+	case POLICY_SWITCH_INITIAL:
+		return "initial";
+	case POLICY_SWITCH_FAILOVER:
+		return "failover";
+	case POLICY_SWITCH_TIER:
+		return "tier";
+	case POLICY_SWITCH_DEGRADED:
+		return "degraded";
+	case POLICY_SWITCH_BETTER:
+		return "better";
+	case POLICY_SWITCH_PREEMPT:
+		return "preempt";
+	}
+	return "?";
+}
+
+const char *policy_event_kind_name(enum policy_event_kind k)
+{
+	switch (k) {
+	case POLICY_EVENT_SWITCH:
+		return "switch";
+	case POLICY_EVENT_SLA_UNMET:
+		return "sla-unmet";
+	case POLICY_EVENT_SLA_MET:
+		return "sla-met";
+	}
+	return "?";
+}
+
+void policy_engine_opts_init(struct policy_engine_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->min_loss_samples = 10;
+	o->per_peer = true;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+static void free_paths(struct epath *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].label);
+		free(v[i].peer);
+	}
+	free(v);
+}
+
+void policy_engine_free(struct policy_engine *e)
+{
+	if (!e)
+		return;
+	free_paths(e->paths, e->n_paths);
+	free(e->slots);
+	free(e->cands);
+	free(e->choices);
+	free(e->dec);
+	free(e->events);
+	free(e);
+}
+
+int policy_engine_new(const struct policy *p, const struct policy_engine_opts *opts,
+		      struct policy_engine **ret)
+{
+	struct policy_engine *e;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->p = p;
+	if (opts)
+		e->opts = *opts;
+	else
+		policy_engine_opts_init(&e->opts);
+	if (!e->opts.min_loss_samples)
+		e->opts.min_loss_samples = 10;
+	r = policy_engine_set_paths(e, NULL, 0);
+	if (r < 0) {
+		policy_engine_free(e);
+		return r;
+	}
+	*ret = e;
+	return 0;
+}
+
+static int label_rank(char *const *labels, size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(labels[i], label) == 0)
+			return (int)i;
+	return -1;
+}
+
+static uint16_t label_weight(const struct policy_rule *r, const char *label)
+{
+	if (r->mode != POLICY_MODE_BALANCE)
+		return 1;
+	for (size_t i = 0; i < r->n_weights; i++)
+		if (strcmp(r->weights[i].label, label) == 0)
+			return (uint16_t)r->weights[i].weight;
+	return 1;
+}
+
+/* Candidates of tier `labels` reaching `peer` (NULL = any), by rank then
+ * input order. */
+static size_t fill_tier(const struct policy_rule *r, char *const *labels, size_t n_labels,
+			const struct epath *paths, size_t n_paths, const char *peer,
+			struct cand *out)
+{
+	size_t n = 0;
+
+	for (size_t rank = 0; rank < n_labels; rank++)
+		for (size_t i = 0; i < n_paths; i++) {
+			if (peer && strcmp(paths[i].peer, peer) != 0)
+				continue;
+			if (label_rank(labels, n_labels, paths[i].label) != (int)rank)
+				continue;
+			out[n].path = (uint16_t)i;
+			out[n].rank = (uint16_t)rank;
+			out[n].weight = label_weight(r, paths[i].label);
+			n++;
+		}
+	return n;
+}
+
+/* Old state of the slot for (rule, peer), translated to new path indexes. */
+static void carry_state(struct slot *s, const struct slot *old, size_t n_old,
+			const struct epath *old_paths, const struct epath *paths, size_t n_paths)
+{
+	for (size_t k = 0; k < n_old; k++) {
+		const struct slot *o = &old[k];
+		uint64_t cur = 0;
+		if (o->rule != s->rule || !o->have)
+			continue;
+		if ((o->peer == NULL) != (s->peer == NULL) ||
+		    (o->peer && strcmp(o->peer, s->peer) != 0))
+			continue;
+		for (size_t b = 0; b < 64; b++) {
+			if (!(o->cur & (1ull << b)))
+				continue;
+			for (size_t i = 0; i < n_paths; i++)
+				if (paths[i].id == old_paths[b].id)
+					cur |= 1ull << i;
+		}
+		s->have = true;
+		s->cur = cur;
+		s->cur_last = o->cur_last;
+		s->since = o->since;
+		s->sla_met = o->sla_met;
+		s->unmet_reported = o->unmet_reported;
+		return;
+	}
+}
+
+int policy_engine_set_paths(struct policy_engine *e, const struct policy_path *in, size_t n)
+{
+	const struct policy *p = e->p;
+	struct epath *paths = NULL;
+	const char **peers = NULL;
+	size_t n_peers = 0, n_slots = 0, n_cands = 0, n_over = 0;
+	struct slot *slots = NULL;
+	struct cand *cands = NULL;
+	struct policy_choice *choices = NULL;
+	struct policy_class_decision *dec = NULL;
+	struct policy_event *events = NULL;
+	int r = -ENOMEM;
+
+	if (n > POLICY_ENGINE_PATHS_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		if (!in[i].name || !in[i].label || !in[i].peer)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (in[j].id == in[i].id)
+				return -EINVAL;
+	}
+	paths = calloc(n + 1, sizeof(*paths));
+	peers = calloc(n + 1, sizeof(*peers));
+	if (!paths || !peers)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		paths[i].id = in[i].id;
+		paths[i].metered = in[i].metered;
+		paths[i].name = strdup(in[i].name);
+		paths[i].label = strdup(in[i].label);
+		paths[i].peer = strdup(in[i].peer);
+		if (!paths[i].name || !paths[i].label || !paths[i].peer) {
+			free_paths(paths, i + 1);
+			paths = NULL;
+			goto out;
+		}
+		size_t k;
+		for (k = 0; k < n_peers; k++)
+			if (strcmp(peers[k], paths[i].peer) == 0)
+				break;
+		if (k == n_peers)
+			peers[n_peers++] = paths[i].peer;
+	}
+	if (!e->opts.per_peer || n_peers == 0)
+		n_peers = 1, peers[0] = NULL;
+	for (size_t i = 0; i < p->n_rules; i++)
+		n_over += p->rules[i].action == POLICY_ACTION_OVERLAY;
+	n_slots = (p->n_rules - n_over) + n_over * n_peers;
+	n_cands = n_over * n_peers * (n ? n : 1);
+	slots = calloc(n_slots + 1, sizeof(*slots));
+	cands = calloc(n_cands + 1, sizeof(*cands));
+	choices = calloc(n_slots * (n ? n : 1) + 1, sizeof(*choices));
+	dec = calloc(n_slots + 1, sizeof(*dec));
+	events = calloc(2 * n_slots + 1, sizeof(*events));
+	if (!slots || !cands || !choices || !dec || !events)
+		goto out;
+
+	size_t si = 0, ci = 0;
+	for (size_t ri = 0; ri < p->n_rules; ri++) {
+		const struct policy_rule *rule = &p->rules[ri];
+		size_t np = rule->action == POLICY_ACTION_OVERLAY ? n_peers : 1;
+		for (size_t k = 0; k < np; k++) {
+			struct slot *s = &slots[si];
+			s->rule = ri;
+			s->out = &choices[si * (n ? n : 1)];
+			if (rule->action == POLICY_ACTION_OVERLAY) {
+				s->peer = peers[k];
+				s->prim = &cands[ci];
+				s->n_prim = fill_tier(rule, rule->paths, rule->n_paths, paths, n,
+						      s->peer, s->prim);
+				s->last = &cands[ci + s->n_prim];
+				s->n_last = fill_tier(rule, rule->last_resort, rule->n_last_resort,
+						      paths, n, s->peer, s->last);
+				ci += n;
+				carry_state(s, e->slots, e->n_slots, e->paths, paths, n);
+			}
+			si++;
+		}
+	}
+	free_paths(e->paths, e->n_paths);
+	free(e->slots);
+	free(e->cands);
+	free(e->choices);
+	free(e->dec);
+	free(e->events);
+	e->paths = paths;
+	e->n_paths = n;
+	e->slots = slots;
+	e->n_slots = n_slots;
+	e->cands = cands;
+	e->choices = choices;
+	e->dec = dec;
+	e->events = events;
+	e->n_events = 0;
+	paths = NULL;
+	slots = NULL;
+	cands = NULL;
+	choices = NULL;
+	dec = NULL;
+	events = NULL;
+	r = 0;
+out:
+	free_paths(paths, paths ? n : 0);
+	free(peers);
+	free(slots);
+	free(cands);
+	free(choices);
+	free(dec);
+	free(events);
+	return r;
+}
+
+/* ------------------------------------------------------------------ judging */
+
+/* Does path i meet the SLA, each bound widened by factor tol? */
+static bool meets(const struct epath *x, const struct policy_sla *sla, double tol)
+{
+	if (x->state != POLICY_PATH_UP)
+		return false;
+	if (!sla)
+		return true;
+	if (!x->measured)
+		return true; /* up and answering, no figures yet: benefit of the doubt */
+	if ((sla->has & POLICY_SLA_LATENCY) && x->rtt_ms > sla->latency_ms * tol)
+		return false;
+	if ((sla->has & POLICY_SLA_JITTER) && x->jitter_ms > sla->jitter_ms * tol)
+		return false;
+	if ((sla->has & POLICY_SLA_LOSS) && x->loss_credible && x->loss_pct > sla->loss_pct * tol)
+		return false;
+	return true;
+}
+
+/* How far the path is from the SLA: the worst bound's excess relative to the
+ * bound (0.5 = 50 % over); <= 0 when it meets. */
+static double violation(const struct epath *x, const struct policy_sla *sla)
+{
+	double v = -INFINITY;
+
+	if (!sla || !x->measured)
+		return 0;
+	if (sla->has & POLICY_SLA_LATENCY)
+		v = fmax(v, (x->rtt_ms - sla->latency_ms) / fmax(sla->latency_ms, 1.0));
+	if (sla->has & POLICY_SLA_JITTER)
+		v = fmax(v, (x->jitter_ms - sla->jitter_ms) / fmax(sla->jitter_ms, 1.0));
+	if ((sla->has & POLICY_SLA_LOSS) && x->loss_credible)
+		v = fmax(v, (x->loss_pct - sla->loss_pct) / fmax(sla->loss_pct, 1.0));
+	return v == -INFINITY ? 0 : v;
+}
+
+struct want {
+	uint64_t mask;
+	int primary;   /* path index or -1 */
+	uint16_t rank; /* of the primary */
+	bool ok;       /* meets the SLA */
+	enum policy_reason reason;
+};
+
+/* The least-bad eligible path of a tier: UP before SUSPECT, then the smallest
+ * SLA violation, then cost, then order.  The current path stays unless the
+ * other is better by more than the margin. */
+static void least_bad(const struct policy_engine *e, const struct cand *c, size_t n,
+		      const struct policy_sla *sla, uint64_t cur, double margin, struct want *w)
+{
+	int best = -1, keep = -1;
+	double bv = 0, bc = 0;
+	bool bup = false;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct epath *x = &e->paths[c[k].path];
+		bool up = x->state == POLICY_PATH_UP;
+		double v = violation(x, sla);
+		if (x->state == POLICY_PATH_DOWN)
+			continue;
+		if ((cur >> c[k].path) & 1)
+			keep = (int)k;
+		if (best < 0 || (up && !bup) ||
+		    (up == bup && (v < bv || (v == bv && x->cost < bc)))) {
+			best = (int)k;
+			bv = v;
+			bc = x->cost;
+			bup = up;
+		}
+	}
+	if (keep >= 0 && keep != best) {
+		const struct epath *x = &e->paths[c[keep].path];
+		bool up = x->state == POLICY_PATH_UP;
+		if (up == bup && violation(x, sla) <= bv + margin)
+			best = keep;
+	}
+	w->ok = false;
+	w->rank = 0;
+	w->reason = POLICY_REASON_LEAST_BAD;
+	if (best < 0) {
+		w->mask = 0;
+		w->primary = -1;
+		return;
+	}
+	w->mask = 1ull << c[best].path;
+	w->primary = c[best].path;
+	w->rank = c[best].rank;
+}
+
+static void want_of(const struct policy_engine *e, const struct slot *s,
+		    const struct policy_rule *r, const struct cand *c, size_t n, bool last,
+		    double margin, struct want *w)
+{
+	const struct policy_sla *sla = r->sla_index >= 0 ? &e->p->slas[r->sla_index] : NULL;
+	double tol = 1.0 + margin;
+	int pick = -1;
+
+	w->mask = 0;
+	w->primary = -1;
+	w->rank = 0;
+	w->ok = true;
+	switch (r->mode) {
+	case POLICY_MODE_ORDERED:
+		for (size_t k = 0; k < n && pick < 0; k++) {
+			const struct epath *x = &e->paths[c[k].path];
+			if (meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0))
+				pick = (int)k;
+		}
+		w->reason = POLICY_REASON_PREFERRED;
+		break;
+	case POLICY_MODE_BEST: {
+		int keep = -1;
+		for (size_t k = 0; k < n; k++) {
+			const struct epath *x = &e->paths[c[k].path];
+			bool is_cur = (s->cur >> c[k].path) & 1;
+			if (!meets(x, sla, is_cur ? tol : 1.0))
+				continue;
+			if (is_cur)
+				keep = (int)k;
+			if (pick < 0 || x->cost < e->paths[c[pick].path].cost)
+				pick = (int)k;
+		}
+		/* stay unless the best is cheaper by more than the margin */
+		if (keep >= 0 && pick != keep &&
+		    !(e->paths[c[pick].path].cost < e->paths[c[keep].path].cost * (1.0 - margin)))
+			pick = keep;
+		w->reason = POLICY_REASON_BEST;
+		break;
+	}
+	case POLICY_MODE_BALANCE: {
+		bool unmetered = false;
+		for (size_t k = 0; k < n; k++) {
+			const struct epath *x = &e->paths[c[k].path];
+			if (meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0) && !x->metered)
+				unmetered = true;
+		}
+		for (size_t k = 0; k < n; k++) {
+			const struct epath *x = &e->paths[c[k].path];
+			if (!meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0))
+				continue;
+			if (unmetered && x->metered)
+				continue;
+			w->mask |= 1ull << c[k].path;
+			if (pick < 0)
+				pick = (int)k;
+		}
+		w->reason = POLICY_REASON_BALANCE;
+		break;
+	}
+	}
+	if (pick < 0) {
+		least_bad(e, c, n, sla, s->cur, margin, w);
+		return;
+	}
+	if (!w->mask)
+		w->mask = 1ull << c[pick].path;
+	w->primary = c[pick].path;
+	w->rank = c[pick].rank;
+	if (last)
+		w->reason = POLICY_REASON_LAST_RESORT;
+}
+
+static const struct cand *cand_of(const struct slot *s, int path, bool last)
+{
+	const struct cand *c = last ? s->last : s->prim;
+	size_t n = last ? s->n_last : s->n_prim;
+
+	for (size_t k = 0; k < n; k++)
+		if (c[k].path == path)
+			return &c[k];
+	return NULL;
+}
+
+/* The primary of a mask: its first member in tier order. */
+static int primary_of(const struct slot *s, uint64_t mask, bool last)
+{
+	const struct cand *c = last ? s->last : s->prim;
+	size_t n = last ? s->n_last : s->n_prim;
+
+	for (size_t k = 0; k < n; k++)
+		if ((mask >> c[k].path) & 1)
+			return c[k].path;
+	return -1;
+}
+
+static void emit(struct policy_engine *e, enum policy_event_kind kind, const struct slot *s,
+		 int from, int to, int cause, uint64_t now)
+{
+	struct policy_event *ev = &e->events[e->n_events++];
+
+	ev->kind = kind;
+	ev->class_index = s->rule;
+	ev->app = e->p->rules[s->rule].app;
+	ev->peer = s->peer;
+	ev->from_index = from;
+	ev->to_index = to;
+	ev->cause = (enum policy_switch_cause)cause;
+	ev->at_ms = now;
+}
+
+static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, uint64_t now,
+			struct policy_class_decision *d)
+{
+	const struct policy *p = e->p;
+	const struct policy_rule *r = &p->rules[s->rule];
+	double margin = policy_rule_margin_pct(p, r) / 100.0;
+	bool prim_up = false, last_up = false, last;
+	struct want w;
+	uint64_t out;
+	int cause = 0, from = -1, to;
+	bool had = s->have;
+
+	for (size_t k = 0; k < s->n_prim && !prim_up; k++)
+		prim_up = !((down >> s->prim[k].path) & 1);
+	for (size_t k = 0; k < s->n_last && !last_up && !prim_up; k++)
+		last_up = !((down >> s->last[k].path) & 1);
+	last = !prim_up && last_up;
+
+	if (prim_up || last_up)
+		want_of(e, s, r, last ? s->last : s->prim, last ? s->n_last : s->n_prim, last,
+			margin, &w);
+	else
+		w = (struct want){
+			.mask = 0, .primary = -1, .ok = false, .reason = POLICY_REASON_NO_PATH
+		};
+
+	d->reason = w.reason;
+	d->pending_index = -1;
+	d->pending_left_ms = 0;
+	if (s->have)
+		from = primary_of(s, s->cur, s->cur_last);
+
+	if (!s->have) {
+		cause = POLICY_SWITCH_INITIAL;
+	} else if (w.mask == s->cur) {
+		s->pend = 0;
+	} else if ((s->cur & down) || s->cur == 0 || w.mask == 0) {
+		cause = POLICY_SWITCH_FAILOVER;
+	} else if (s->cur_last != last) {
+		cause = POLICY_SWITCH_TIER;
+	} else {
+		/* both choices are up: only a sustained difference moves traffic */
+		bool degraded = false;
+		uint32_t delay;
+		int c;
+		const struct policy_sla *sla = r->sla_index >= 0 ? &p->slas[r->sla_index] : NULL;
+		const struct cand *cc = cand_of(s, from, last);
+		for (size_t b = 0; b < e->n_paths && !degraded; b++)
+			if (((s->cur >> b) & 1) && !meets(&e->paths[b], sla, 1.0 + margin))
+				degraded = true;
+		if (degraded) {
+			c = POLICY_SWITCH_DEGRADED; /* the current fails the SLA */
+		} else if (r->mode == POLICY_MODE_ORDERED) {
+			c = POLICY_SWITCH_PREEMPT; /* a more preferred path meets it again */
+		} else if (r->mode == POLICY_MODE_BALANCE) {
+			/* a path rejoins the set, or leaves it for the unmetered */
+			c = (w.mask & ~s->cur) ? POLICY_SWITCH_PREEMPT : POLICY_SWITCH_BETTER;
+		} else {
+			/* best: cheaper by the margin; a preferred label comes back */
+			c = cc && w.rank < cc->rank ? POLICY_SWITCH_PREEMPT : POLICY_SWITCH_BETTER;
+		}
+		delay = c == POLICY_SWITCH_PREEMPT ? policy_rule_preempt_ms(p, r)
+						   : policy_rule_hold_ms(p, r);
+		if (s->pend != w.mask || s->pend_cause != c) {
+			s->pend = w.mask;
+			s->pend_cause = c;
+			s->pend_since = now;
+		}
+		if (now - s->pend_since >= delay) {
+			cause = c;
+		} else {
+			d->reason = c == POLICY_SWITCH_PREEMPT ? POLICY_REASON_PREEMPT
+							       : POLICY_REASON_HOLD;
+			d->pending_index = w.primary;
+			d->pending_left_ms = delay - (now - s->pend_since);
+		}
+	}
+
+	if (cause) {
+		s->cur = w.mask;
+		s->cur_last = last;
+		s->since = now;
+		s->pend = 0;
+		s->have = true;
+	}
+	out = s->cur;
+	to = primary_of(s, out, s->cur_last);
+
+	/* SLA status of what is used now */
+	if (!out) {
+		s->sla_met = false;
+	} else {
+		const struct policy_sla *sla = r->sla_index >= 0 ? &p->slas[r->sla_index] : NULL;
+		s->sla_met = true;
+		for (size_t b = 0; b < e->n_paths; b++)
+			if (((out >> b) & 1) && !meets(&e->paths[b], sla, 1.0 + margin))
+				s->sla_met = false;
+	}
+	if (d->reason != POLICY_REASON_HOLD && d->reason != POLICY_REASON_PREEMPT && out &&
+	    !s->sla_met)
+		d->reason = POLICY_REASON_LEAST_BAD;
+
+	/* the output, in tier order */
+	size_t n = 0;
+	const struct cand *c = s->cur_last ? s->last : s->prim;
+	size_t nc = s->cur_last ? s->n_last : s->n_prim;
+	for (size_t k = 0; k < nc; k++)
+		if ((out >> c[k].path) & 1) {
+			s->out[n].path_id = e->paths[c[k].path].id;
+			s->out[n].path_index = c[k].path;
+			s->out[n].weight = r->mode == POLICY_MODE_BALANCE ? c[k].weight : 1;
+			n++;
+		}
+	d->paths = s->out;
+	d->n_paths = n;
+	d->sla_met = s->sla_met;
+	d->changed = cause != 0;
+	d->since_ms = s->since;
+
+	if (cause && (had || out))
+		emit(e, POLICY_EVENT_SWITCH, s, from, to, cause, now);
+	/* events about the class: no up path meets its SLA / again one does */
+	if (r->sla_index >= 0 && w.mask && !w.ok && !s->unmet_reported) {
+		emit(e, POLICY_EVENT_SLA_UNMET, s, from, to, 0, now);
+		s->unmet_reported = true;
+	} else if (s->unmet_reported && w.mask && w.ok) {
+		emit(e, POLICY_EVENT_SLA_MET, s, from, to, 0, now);
+		s->unmet_reported = false;
+	}
+}
+
+int policy_engine_decide(struct policy_engine *e, const struct policy_path *in, size_t n,
+			 uint64_t now_ms, struct policy_decision *ret)
+{
+	uint64_t down = 0;
+
+	if (n != e->n_paths || (e->decided && now_ms < e->last_now))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		struct epath *x = &e->paths[i];
+		x->state = in[i].state;
+		x->rtt_ms = in[i].rtt_ms;
+		x->jitter_ms = in[i].jitter_ms;
+		x->loss_pct = in[i].loss_pct;
+		x->measured =
+			in[i].samples > 0 && isfinite(in[i].rtt_ms) && isfinite(in[i].jitter_ms);
+		x->loss_credible =
+			in[i].loss_samples >= e->opts.min_loss_samples && isfinite(in[i].loss_pct);
+		/* cost for "best": RTT, twice the jitter, 20 ms per % credible loss */
+		x->cost = x->measured ? x->rtt_ms + 2.0 * x->jitter_ms +
+						(x->loss_credible ? 20.0 * x->loss_pct : 0.0)
+				      : COST_UNKNOWN;
+		if (x->state != POLICY_PATH_UP && x->state != POLICY_PATH_SUSPECT)
+			x->state = POLICY_PATH_DOWN;
+		if (x->state == POLICY_PATH_DOWN)
+			down |= 1ull << i;
+	}
+	e->n_events = 0;
+	for (size_t k = 0; k < e->n_slots; k++) {
+		struct slot *s = &e->slots[k];
+		const struct policy_rule *r = &e->p->rules[s->rule];
+		struct policy_class_decision *d = &e->dec[k];
+		memset(d, 0, sizeof(*d));
+		d->class_index = s->rule;
+		d->app = r->app;
+		d->peer = s->peer;
+		d->action = r->action;
+		d->pending_index = -1;
+		if (r->action != POLICY_ACTION_OVERLAY) {
+			d->reason = POLICY_REASON_ACTION;
+			d->via = (const char *const *)r->via;
+			d->n_via = r->n_via;
+			d->sla_met = true;
+			if (!s->have)
+				s->since = now_ms;
+			d->changed = !s->have;
+			d->since_ms = s->since;
+			s->have = true;
+			continue;
+		}
+		decide_slot(e, s, down, now_ms, d);
+	}
+	e->decided = true;
+	e->last_now = now_ms;
+	ret->classes = e->dec;
+	ret->n_classes = e->n_slots;
+	ret->events = e->events;
+	ret->n_events = e->n_events;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ text */
+
+static int metrics_text(const struct epath *x, char *buf, size_t len)
+{
+	if (!x->measured)
+		return snprintf(buf, len, "%s, no metrics yet", policy_path_state_name(x->state));
+	if (x->loss_credible)
+		return snprintf(buf, len, "%s, rtt %.1f ms, jitter %.1f ms, loss %.1f %%",
+				policy_path_state_name(x->state), x->rtt_ms, x->jitter_ms,
+				x->loss_pct);
+	return snprintf(buf, len, "%s, rtt %.1f ms, jitter %.1f ms, loss not credible yet",
+			policy_path_state_name(x->state), x->rtt_ms, x->jitter_ms);
+}
+
+int policy_engine_reason(const struct policy_engine *e, const struct policy_class_decision *d,
+			 char *buf, size_t len)
+{
+	const struct policy_rule *r = &e->p->rules[d->class_index];
+	const char *sla = r->sla_index >= 0 ? e->p->slas[r->sla_index].name : NULL;
+	const struct epath *x = d->n_paths ? &e->paths[d->paths[0].path_index] : NULL;
+	char m[128] = "";
+
+	if (x)
+		metrics_text(x, m, sizeof(m));
+	switch (d->reason) {
+	case POLICY_REASON_ACTION:
+		if (d->action == POLICY_ACTION_DROP)
+			return snprintf(buf, len, "dropped by policy");
+		return snprintf(buf, len, "direct breakout via %s%s", r->n_via ? r->via[0] : "?",
+				r->n_via > 1 ? " (then the other via underlays)" : "");
+	case POLICY_REASON_NO_PATH:
+		return snprintf(buf, len, "no path of the rule is up");
+	case POLICY_REASON_PREFERRED:
+		return snprintf(buf, len, "%s: first path in order %s%s (%s)", x->name,
+				sla ? "meeting " : "that is up", sla ? sla : "", m);
+	case POLICY_REASON_BEST:
+		return snprintf(buf, len, "%s: lowest cost %s%s (%s)", x->name,
+				sla ? "meeting " : "of the up paths", sla ? sla : "", m);
+	case POLICY_REASON_BALANCE:
+		return snprintf(buf, len, "balanced over %zu path%s %s%s, first %s (%s)",
+				d->n_paths, d->n_paths == 1 ? "" : "s",
+				sla ? "meeting " : "that are up", sla ? sla : "", x->name, m);
+	case POLICY_REASON_LEAST_BAD:
+		return snprintf(buf, len, "no path meets %s: least bad is %s (%s)",
+				sla ? sla : "the SLA", x->name, m);
+	case POLICY_REASON_LAST_RESORT:
+		return snprintf(buf, len, "only last-resort paths are up: %s (%s)", x->name, m);
+	case POLICY_REASON_HOLD:
+	case POLICY_REASON_PREEMPT:
+		return snprintf(buf, len, "%s kept (%s); %s %s in %llu ms (%s)",
+				x ? x->name : "nothing", m,
+				d->reason == POLICY_REASON_HOLD ? "switch to" : "back to preferred",
+				d->pending_index >= 0 ? e->paths[d->pending_index].name : "?",
+				(unsigned long long)d->pending_left_ms,
+				d->reason == POLICY_REASON_HOLD ? "hold time" : "preemption delay");
+	}
+	return snprintf(buf, len, "?");
+}
+
+int policy_engine_event_format(const struct policy_engine *e, const struct policy_event *ev,
+			       char *buf, size_t len)
+{
+	const char *from = ev->from_index >= 0 ? e->paths[ev->from_index].name : "none";
+	const char *to = ev->to_index >= 0 ? e->paths[ev->to_index].name : "none";
+	const char *peer = ev->peer ? ev->peer : "";
+	const char *sep = ev->peer ? "@" : "";
+
+	switch (ev->kind) {
+	case POLICY_EVENT_SWITCH:
+		return snprintf(buf, len, "%s%s%s: switch %s -> %s (%s)", ev->app, sep, peer, from,
+				to, policy_switch_cause_name(ev->cause));
+	case POLICY_EVENT_SLA_UNMET:
+		return snprintf(buf, len, "%s%s%s: no path meets the SLA; using %s", ev->app, sep,
+				peer, to);
+	case POLICY_EVENT_SLA_MET:
+		return snprintf(buf, len, "%s%s%s: SLA met again on %s", ev->app, sep, peer, to);
+	}
+	return snprintf(buf, len, "?");
+}
