@@ -68,7 +68,8 @@ grep -q 'metered profile (1 per 10 s) 37.3 MB/month' "$tmp/s2.txt" || fail "no b
 stop_reflector
 
 # authenticated: right key answers, wrong key is refused by the reflector
-(umask 077 && openssl rand -hex 32 >"$tmp/key" && openssl rand -hex 32 >"$tmp/wrong")
+hexkey() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+(umask 077 && hexkey >"$tmp/key" && hexkey >"$tmp/wrong")
 start_reflector --auth-key "$tmp/key"
 "$probe" send --to "127.0.0.1:$port" --count 20 --rate 50 --timeout 2000 --auth-key "$tmp/key" --json -q \
 	>"$tmp/a1.json" || fail "authenticated send exited with $?"
