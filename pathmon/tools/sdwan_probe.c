@@ -707,9 +707,10 @@ static int cmd_send(int argc, char **argv)
 			cfg.timeout_max = cfg.timeout_min;
 	}
 	cfg.key = key.len ? &key : NULL;
-	/* the count window covers the whole run (for the summary), the time
+	/* the count window covers the whole run (for the summary; the last
+	 * 100,000 probes of longer runs, 10,000 without --count), the time
 	 * window the last second (for the live lines) */
-	cfg.window_count = count > 0 && count <= 1000000 ? (uint32_t)count : 1000000;
+	cfg.window_count = count <= 0 ? 10000 : count <= 100000 ? (uint32_t)count : 100000;
 	cfg.window_time = PM_NS_PER_SEC;
 	cfg.window_time_max = (uint32_t)(2 * rate) + 64;
 	cfg.history = (uint32_t)(4 * rate) + 1024;
