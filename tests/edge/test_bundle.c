@@ -1,0 +1,208 @@
+/* test_bundle.c — bundle validation: every error named, all at once; JSON mapping */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_fixtures_valid(void **state)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = harness_config("br1-config.json");
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", NULL);
+
+	assert_int_equal(edge_bundle_validate(b, c, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(b->n_paths, 2);
+	assert_int_equal(b->paths[1]->vni, 1002);
+	assert_int_equal(b->role, SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH);
+	assert_int_equal(b->paths[0]->probe_profile,
+			 SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE);
+	assert_int_equal(b->peers[0]->public_key.len, 32);
+	assert_int_equal(b->peers[0]->public_key.data[31], 0x11);
+	edge_bundle_free(b);
+	edge_config_free(c);
+
+	c = harness_config("hub1-config.json");
+	b = harness_bundle("hub1.json", NULL);
+	assert_int_equal(edge_bundle_validate(b, c, &errs), 0);
+	/* ... but not against the branch's config */
+	edge_config_free(c);
+	c = harness_config("br1-config.json");
+	assert_int_equal(edge_bundle_validate(b, c, &errs), -EINVAL);
+	assert_true(harness_has_error(&errs, "site: \"hub1\" is not this edge's site \"br1\""));
+	assert_true(
+		harness_has_error(&errs, "role: the bundle is for a hub, this edge is a branch"));
+	assert_true(harness_has_error(&errs, "underlays[0].address: \"198.18.1.11\" differs"));
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+	edge_config_free(c);
+}
+
+static void set_str(json_t *obj, const char *key, const char *v)
+{
+	json_object_set_new(obj, key, json_string(v));
+}
+
+static json_t *path_of(json_t *root, size_t i)
+{
+	return json_array_get(json_object_get(root, "paths"), i);
+}
+
+static void break_many(json_t *root)
+{
+	json_t *p0 = path_of(root, 0), *p1 = path_of(root, 1);
+
+	set_str(p1, "remote_transport", "100.127.2.x");
+	set_str(p1, "local_underlay", "lte");
+	set_str(p0, "peer", "hub9");
+	json_object_set_new(p1, "vni", json_integer(1001)); /* duplicate */
+	json_object_set_new(p1, "id", json_integer(1));	    /* duplicate */
+	json_array_set_new(json_object_get(p1, "esp_proposals"), 0, json_string("aes256gcm16"));
+	set_str(p1, "remote_overlay", "100.126.9.9");
+	set_str(json_array_get(json_object_get(root, "routes"), 0), "peer", "hub7");
+	json_array_set_new(json_object_get(root, "lan_prefixes"), 0, json_string("10.101.0.1/16"));
+	json_object_set_new(json_array_get(json_object_get(root, "peers"), 0), "public_key",
+			    json_string("AAAA"));
+	set_str(json_object_get(root, "tunnel"), "driver", "gre");
+}
+
+static void test_errors_all_named(void **state)
+{
+	static const char *const expect[] = {
+		"paths[1].remote_transport: \"100.127.2.x\" is not an IPv4 address",
+		"paths[1].local_underlay: \"lte\" is not an underlay of this site",
+		"paths[0].peer: \"hub9\" is not a known peer",
+		"paths[1].vni: 1001 already used by paths[0]",
+		"paths[1].id: 1 already used by paths[0]",
+		"paths[1].esp_proposals[0]: \"aes256gcm16\" has no key exchange method (PFS "
+		"required)",
+		"paths[1].remote_overlay: \"100.126.9.9\" is not in the subnet of local_overlay",
+		"routes[0].peer: \"hub7\" is not a known peer",
+		"lan_prefixes[0]: \"10.101.0.1/16\" has host bits set",
+		"peers[0].public_key: 3 octets, an Ed25519 key has 32",
+		"tunnel.driver: \"gre\" is neither",
+	};
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_many);
+
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		if (!harness_has_error(&errs, expect[i])) {
+			harness_print_errors(&errs);
+			fail_msg("missing error: %s", expect[i]);
+		}
+	}
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+}
+
+static void break_refs(json_t *root)
+{
+	json_t *p0 = path_of(root, 0);
+
+	set_str(p0, "remote_underlay", "lte");
+	set_str(p0, "local_address", "198.18.2.101");
+	set_str(p0, "local_transport", "100.128.1.1");
+	json_object_set_new(p0, "esp_proposals", json_array());
+	json_object_del(root, "tunnel");
+	json_object_set_new(root, "version", json_integer(0));
+}
+
+static void test_references(void **state)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_refs);
+
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
+	assert_true(harness_has_error(
+		&errs, "paths[0].remote_underlay: \"lte\" is not an underlay of peer \"hub1\""));
+	assert_true(harness_has_error(&errs, "paths[0].local_address: \"198.18.2.101\" is not the "
+					     "address of underlay \"mpls\""));
+	assert_true(
+		harness_has_error(&errs, "paths[0].esp_proposals: at least one proposal needed"));
+	assert_true(harness_has_error(&errs, "tunnel.transport_prefix: missing"));
+	assert_true(harness_has_error(&errs, "version: missing"));
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+}
+
+static void test_pfs(void **state)
+{
+	assert_true(edge_esp_proposal_has_pfs("aes256gcm16-x25519"));
+	assert_true(edge_esp_proposal_has_pfs("aes128-sha256-modp2048"));
+	assert_true(edge_esp_proposal_has_pfs("chacha20poly1305-ecp256"));
+	assert_false(edge_esp_proposal_has_pfs("aes256gcm16"));
+	assert_false(edge_esp_proposal_has_pfs("aes128-sha256-modpnone"));
+	assert_false(edge_esp_proposal_has_pfs(""));
+}
+
+static void test_json_strict(void **state)
+{
+	static const char text[] = "{\"version\":\"1\",\"sites\":\"x\",\"role\":\"moon\","
+				   "\"paths\":[{\"vni\":-1,\"initiator\":1}],"
+				   "\"peers\":[{\"public_key\":\"@@@@\"}],"
+				   "\"policy\":{\"rules\":17}}";
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = NULL;
+
+	assert_int_equal(edge_bundle_from_json(text, strlen(text), &b, &errs), -EINVAL);
+	assert_null(b);
+	assert_true(harness_has_error(&errs, "version: not a non-negative integer"));
+	assert_true(harness_has_error(&errs, "sites: unknown key"));
+	assert_true(harness_has_error(&errs, "role: not a value of"));
+	assert_true(harness_has_error(&errs, "paths[0].vni: not an integer"));
+	assert_true(harness_has_error(&errs, "paths[0].initiator: not a boolean"));
+	assert_true(harness_has_error(&errs, "peers[0].public_key: not valid base64"));
+	assert_true(harness_has_error(&errs, "policy."));
+	edge_errors_clear(&errs);
+}
+
+static void add_policy(json_t *root)
+{
+	json_error_t e;
+	json_t *pol = json_loads("{\"rules\":[{\"app\":\"any\",\"paths\":[\"mpls\",\"inet\"],"
+				 "\"mode\":\"ordered\"}]}",
+				 0, &e);
+
+	assert_non_null(pol);
+	json_object_set_new(root, "policy", pol);
+}
+
+static void test_policy_roundtrip(void **state)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy), *b2 = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	assert_non_null(b->policy);
+	assert_int_equal(b->policy->n_rules, 1);
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), 0);
+	len = sdwan__v1__config_bundle__get_packed_size(b);
+	buf = malloc(len);
+	sdwan__v1__config_bundle__pack(b, buf);
+	assert_int_equal(edge_bundle_unpack(buf, len, &b2), 0);
+	assert_int_equal(b2->policy->n_rules, 1);
+	assert_string_equal(b2->paths[1]->name, "inet-hub1-inet");
+	assert_int_equal(edge_bundle_unpack((const uint8_t *)"\xff\xff", 2, &b2), -EBADMSG);
+	free(buf);
+	edge_bundle_free(b2);
+	edge_bundle_free(b);
+	edge_errors_clear(&errs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixtures_valid), cmocka_unit_test(test_errors_all_named),
+		cmocka_unit_test(test_references),     cmocka_unit_test(test_pfs),
+		cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_policy_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,204 @@
+/*
+ * edge/ike.h path validation and comparison (target edge_ike, no strongSwan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <edge/ike.h>
+
+static void path_init(struct edge_ike_path *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = 7;
+	strcpy(p->name, "mpls-hub1-mpls");
+	strcpy(p->local_addr, "198.18.1.2");
+	strcpy(p->remote_addr, "198.18.1.1");
+	strcpy(p->local_ts, "10.255.0.2/32");
+	strcpy(p->remote_ts, "10.255.0.1/32");
+	strcpy(p->ike_proposals[0], "aes256gcm16-prfsha256-x25519");
+	strcpy(p->esp_proposals[0], "aes256gcm16-x25519");
+	strcpy(p->esp_proposals[1], "chacha20poly1305-modp2048");
+	p->initiator = true;
+	strcpy(p->local_id, "br1.sdwan");
+	strcpy(p->remote_id, "hub1.sdwan");
+	memset(p->remote_pubkey, 0xab, sizeof(p->remote_pubkey));
+}
+
+static void test_valid(void **state)
+{
+	struct edge_ike_path p;
+	char err[128] = "";
+
+	path_init(&p);
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+
+	/* xfrmi style: 0.0.0.0/0 both ways with an if_id; IPv6 underlay */
+	strcpy(p.local_ts, "0.0.0.0/0");
+	strcpy(p.remote_ts, "0.0.0.0/0");
+	p.if_id = 42;
+	strcpy(p.local_addr, "2001:db8::2");
+	strcpy(p.remote_addr, "2001:db8::1");
+	assert_int_equal(edge_ike_path_validate(&p, NULL, 0), 0);
+	/* a bare address is a host selector */
+	strcpy(p.local_ts, "10.255.0.2");
+	strcpy(p.remote_ts, "10.255.0.1");
+	assert_int_equal(edge_ike_path_validate(&p, NULL, 0), 0);
+}
+
+struct bad_case {
+	const char *what;
+	void (*mutate)(struct edge_ike_path *p);
+	const char *field; /* prefix of the message */
+};
+
+static void m_id(struct edge_ike_path *p)
+{
+	p->id = 0;
+}
+static void m_name(struct edge_ike_path *p)
+{
+	strcpy(p->name, "a b");
+}
+static void m_name_unterminated(struct edge_ike_path *p)
+{
+	memset(p->name, 'a', sizeof(p->name));
+}
+static void m_local(struct edge_ike_path *p)
+{
+	strcpy(p->local_addr, "198.18.1");
+}
+static void m_family(struct edge_ike_path *p)
+{
+	strcpy(p->remote_addr, "2001:db8::1");
+}
+static void m_ts(struct edge_ike_path *p)
+{
+	strcpy(p->remote_ts, "10.255.0.1/33");
+}
+static void m_ts_family(struct edge_ike_path *p)
+{
+	strcpy(p->remote_ts, "::/0");
+}
+static void m_no_pfs(struct edge_ike_path *p)
+{
+	strcpy(p->esp_proposals[1], "aes128gcm16");
+}
+static void m_no_ike(struct edge_ike_path *p)
+{
+	memset(p->ike_proposals, 0, sizeof(p->ike_proposals));
+}
+static void m_gap(struct edge_ike_path *p)
+{
+	p->esp_proposals[1][0] = '\0';
+	strcpy(p->esp_proposals[2], "aes128gcm16-x25519");
+}
+static void m_malformed(struct edge_ike_path *p)
+{
+	strcpy(p->ike_proposals[0], "aes256gcm16--x25519");
+}
+static void m_ids(struct edge_ike_path *p)
+{
+	p->remote_id[0] = '\0';
+}
+static void m_key(struct edge_ike_path *p)
+{
+	memset(p->remote_pubkey, 0, sizeof(p->remote_pubkey));
+}
+static void m_life(struct edge_ike_path *p)
+{
+	p->child_lifetime_s = 10;
+}
+static void m_retry(struct edge_ike_path *p)
+{
+	p->retry_min_ms = 5000;
+	p->retry_max_ms = 1000;
+}
+
+static void test_invalid(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "id 0", m_id, "id:" },
+		{ "name with space", m_name, "name:" },
+		{ "name not terminated", m_name_unterminated, "name:" },
+		{ "bad local address", m_local, "local_addr:" },
+		{ "mixed families", m_family, "remote_addr:" },
+		{ "prefix too long", m_ts, "remote_ts:" },
+		{ "TS families differ", m_ts_family, "remote_ts:" },
+		{ "ESP without PFS", m_no_pfs, "esp_proposals[1]:" },
+		{ "no IKE proposal", m_no_ike, "ike_proposals:" },
+		{ "gap in proposals", m_gap, "esp_proposals[2]:" },
+		{ "empty token", m_malformed, "ike_proposals[0]:" },
+		{ "no remote id", m_ids, "remote_id:" },
+		{ "no peer key", m_key, "remote_pubkey:" },
+		{ "child lifetime", m_life, "child_lifetime_s:" },
+		{ "retry bounds", m_retry, "retry_min_ms:" },
+	};
+	struct edge_ike_path p;
+	char err[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		path_init(&p);
+		cases[i].mutate(&p);
+		err[0] = '\0';
+		if (edge_ike_path_validate(&p, err, sizeof(err)) != -EINVAL ||
+		    strncmp(err, cases[i].field, strlen(cases[i].field))) {
+			fail_msg("%s: got \"%s\"", cases[i].what, err);
+		}
+	}
+	path_init(&p);
+	m_no_pfs(&p);
+	edge_ike_path_validate(&p, err, sizeof(err));
+	assert_non_null(strstr(err, "PFS"));
+}
+
+static void test_equal(void **state)
+{
+	struct edge_ike_path a, b;
+
+	path_init(&a);
+	path_init(&b);
+	assert_true(edge_ike_path_equal(&a, &b));
+	/* garbage after a NUL is not part of the value */
+	memset(b.name + strlen(b.name) + 1, 'x', 5);
+	assert_true(edge_ike_path_equal(&a, &b));
+	b.remote_pubkey[31] ^= 1;
+	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	strcpy(b.esp_proposals[1], "aes128gcm16-x25519");
+	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	b.initiator = false;
+	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	b.retry_max_ms = 1;
+	assert_false(edge_ike_path_equal(&a, &b));
+}
+
+static void test_names(void **state)
+{
+	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHILD_UP), "child-up");
+	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_IKE_REKEY), "ike-rekey");
+	assert_string_equal(edge_ike_event_type_name((enum edge_ike_event_type)99), "unknown");
+	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_AUTH_FAILED), "auth-failed");
+	assert_string_equal(edge_ike_reason_name((enum edge_ike_reason)99), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
