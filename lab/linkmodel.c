@@ -187,9 +187,20 @@ static void format_duration(char *buf, size_t size, uint64_t ns)
 {
 	if (ns % 1000000 == 0)
 		snprintf(buf, size, "%llums", (unsigned long long)(ns / 1000000));
-	else if (ns % 1000 == 0)
+	else if (ns % 1000 == 0 && ns < 1000000)
 		snprintf(buf, size, "%lluus", (unsigned long long)(ns / 1000));
-	else
+	else if (ns % 1000 == 0) {
+		/* 12.5ms: milliseconds with up to three decimals, exact to the µs */
+		char *p;
+		int n = snprintf(buf, size, "%llu.%03llu", (unsigned long long)(ns / 1000000),
+				 (unsigned long long)(ns % 1000000 / 1000));
+
+		if (n > 0 && (size_t)n < size) {
+			for (p = buf + n - 1; *p == '0'; p--)
+				*p = '\0';
+			snprintf(p + 1, size - (size_t)(p + 1 - buf), "ms");
+		}
+	} else
 		snprintf(buf, size, "%lluns", (unsigned long long)ns);
 }
 

@@ -62,6 +62,14 @@ static void test_params_set_format(void **state)
 	lab_link_params_format(&p, buf, sizeof(buf));
 	assert_string_equal(buf, "delay=20ms jitter=2ms loss=0.5% ge=1%/30%/100%/0% rate=20mbit "
 				 "limit=500 reorder=1");
+	assert_int_equal(lab_link_params_set(&p, "delay", "12.5ms"), 0);
+	assert_int_equal(lab_link_params_set(&p, "jitter", "250us"), 0);
+	lab_link_params_format(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "delay=12.5ms jitter=250us "));
+	assert_int_equal(lab_link_params_set(&p, "delay", "1234.567ms"), 0);
+	lab_link_params_format(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "delay=1234.567ms "));
+	assert_int_equal(lab_link_params_set(&p, "delay", "20ms"), 0);
 	/* bad values leave the parameters untouched */
 	assert_int_equal(lab_link_params_set(&p, "delay", "11s"), -EINVAL);
 	assert_int_equal(lab_link_params_set(&p, "ge", "1%/0%"), -EINVAL);
