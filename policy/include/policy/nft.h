@@ -20,7 +20,7 @@
 
 #define POLICY_NFT_TABLE      "sdwan"
 #define POLICY_NFT_MARK_BASE  0x5d00u
-#define POLICY_NFT_MARK_MASK  0xff00u
+#define POLICY_NFT_MARK_MASK  0xffffu /* 0x5d00..0x5dff: up to 256 classes */
 #define POLICY_NFT_PROBE_PORT 862
 
 struct policy_nft_opts {
@@ -33,8 +33,9 @@ struct policy_nft_opts {
 	int priority;		       /* prerouting hook priority (mangle = -150) */
 };
 
-/* Defaults: table "sdwan", base 0x5d00, mask 0xff00, no LAN list, port 862,
- * priority -150. */
+/* Defaults: table "sdwan", base 0x5d00, mask 0xffff (so `ip rule fwmark
+ * 0x5d03/0xffff`; the upper 16 mark bits are left alone), no LAN list, port
+ * 862, priority -150 (mangle). */
 void policy_nft_opts_init(struct policy_nft_opts *o);
 
 /* The fwmark of class i under opts. */
