@@ -12,6 +12,7 @@
  *
  *   linkemu --ctl SOCK [--pidfile F] [--rt] [--seed N] --link NAME:QOUT:QIN ...
  *   linkemu ctl SOCK COMMAND...
+ *   linkemu params KEY=VALUE...        (for lab/link on kernels with netem)
  *
  * Single-threaded; everything happens in one epoll loop.
  */
@@ -726,11 +727,53 @@ out:
 	return rc;
 }
 
+/*
+ * linkemu params K=V...: the parameter line that results from applying K=V... in order to the
+ * defaults (words may hold several K=V separated by spaces, e.g. a saved line), then the same as
+ * netem arguments.  Used by lab/link on kernels with netem.
+ */
+static int params_cmd(int argc, char **argv)
+{
+	struct lab_link_params p;
+	char line[256], netem[256], word[256], *save = NULL, *tok;
+	int r;
+
+	lab_link_params_init(&p);
+	for (int i = 0; i < argc; i++) {
+		snprintf(word, sizeof(word), "%s", argv[i]);
+		for (tok = strtok_r(word, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			char *eq = strchr(tok, '=');
+
+			if (!eq) {
+				fprintf(stderr, "error: '%s' is not key=value\n", tok);
+				return 1;
+			}
+			*eq = '\0';
+			if (lab_link_params_set(&p, tok, eq + 1) < 0) {
+				fprintf(stderr, "error: bad parameter %s=%s\n", tok, eq + 1);
+				return 1;
+			}
+		}
+	}
+	lab_link_params_format(&p, line, sizeof(line));
+	r = lab_link_params_netem(&p, netem, sizeof(netem));
+	if (r < 0) {
+		fprintf(stderr, "error: %s\n",
+			r == -ENOTSUP ? "netem has one loss model: set loss=0 or ge=off"
+				      : "parameters too long");
+		return 1;
+	}
+	printf("%s\n%s\n", line, netem);
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: linkemu --ctl SOCKET [--pidfile FILE] [--rt] [--seed N] "
-			"--link NAME:QUEUE_OUT:QUEUE_IN ...\n"
-			"       linkemu ctl SOCKET COMMAND [ARGS...]\n");
+	fprintf(stderr,
+		"usage: linkemu --ctl SOCKET [--pidfile FILE] [--rt] [--seed N] "
+		"--link NAME:QUEUE_OUT:QUEUE_IN ...\n"
+		"       linkemu ctl SOCKET COMMAND [ARGS...]\n"
+		"       linkemu params KEY=VALUE...   (parameter line and netem arguments)\n");
 }
 
 static int add_link(struct emu *e, const char *spec, uint64_t seed)
@@ -770,6 +813,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return ctl_client(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "params"))
+		return params_cmd(argc - 2, argv + 2);
 
 	memset(e->qlink, 0xff, sizeof(e->qlink));
 	e->nl = e->tfd = e->sfd = e->ctl = e->ep = -1;

@@ -232,6 +232,49 @@ int lab_link_params_format(const struct lab_link_params *p, char *buf, size_t si
 			d, j, p->loss * 100, ge, rate, p->limit, p->reorder ? 1 : 0);
 }
 
+int lab_link_params_netem(const struct lab_link_params *p, char *buf, size_t size)
+{
+	size_t len = 0;
+	int n;
+
+	if (p->loss > 0 && p->ge)
+		return -ENOTSUP;
+	n = snprintf(buf, size, "limit %u", p->limit);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	len = (size_t)n;
+	if (p->delay_ns || p->jitter_ns) {
+		n = snprintf(buf + len, size - len, " delay %lluus",
+			     (unsigned long long)(p->delay_ns / 1000));
+		if (n >= 0 && (size_t)n < size - len && p->jitter_ns) {
+			len += (size_t)n;
+			n = snprintf(buf + len, size - len, " %lluus",
+				     (unsigned long long)(p->jitter_ns / 1000));
+		}
+		if (n < 0 || (size_t)n >= size - len)
+			return -ENOSPC;
+		len += (size_t)n;
+	}
+	if (p->loss > 0)
+		n = snprintf(buf + len, size - len, " loss random %g%%", p->loss * 100);
+	else if (p->ge)
+		n = snprintf(buf + len, size - len, " loss gemodel %g%% %g%% %g%% %g%%",
+			     p->ge_p * 100, p->ge_r * 100, p->ge_loss_bad * 100,
+			     p->ge_loss_good * 100);
+	else
+		n = 0;
+	if (n < 0 || (size_t)n >= size - len)
+		return -ENOSPC;
+	len += (size_t)n;
+	if (p->rate_bps) {
+		n = snprintf(buf + len, size - len, " rate %llubit",
+			     (unsigned long long)p->rate_bps);
+		if (n < 0 || (size_t)n >= size - len)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 void lab_link_dir_init(struct lab_link_dir *d, uint64_t seed)
 {
 	memset(d, 0, sizeof(*d));

@@ -237,6 +237,30 @@ static void test_rate(void **state)
 	assert_int_equal(due, 100 * MS + 500 * US);
 }
 
+static void test_netem_args(void **state)
+{
+	struct lab_link_params p;
+	char buf[256];
+
+	lab_link_params_init(&p);
+	assert_int_equal(lab_link_params_netem(&p, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "limit 1000");
+	assert_int_equal(lab_link_params_set(&p, "delay", "12.5ms"), 0);
+	assert_int_equal(lab_link_params_set(&p, "jitter", "2.5ms"), 0);
+	assert_int_equal(lab_link_params_set(&p, "loss", "0.05%"), 0);
+	assert_int_equal(lab_link_params_set(&p, "rate", "20mbit"), 0);
+	assert_int_equal(lab_link_params_netem(&p, buf, sizeof(buf)), 0);
+	assert_string_equal(buf,
+			    "limit 1000 delay 12500us 2500us loss random 0.05% rate 20000000bit");
+	assert_int_equal(lab_link_params_set(&p, "ge", "1%/25%"), 0);
+	assert_int_equal(lab_link_params_netem(&p, buf, sizeof(buf)), -ENOTSUP);
+	assert_int_equal(lab_link_params_set(&p, "loss", "0"), 0);
+	assert_int_equal(lab_link_params_netem(&p, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "limit 1000 delay 12500us 2500us loss gemodel 1% 25% 100% 0% "
+				 "rate 20000000bit");
+	assert_int_equal(lab_link_params_netem(&p, buf, 20), -ENOSPC);
+}
+
 static void test_down(void **state)
 {
 	struct lab_link_dir d;
@@ -256,7 +280,8 @@ int main(void)
 		cmocka_unit_test(test_parsers),	    cmocka_unit_test(test_params_set_format),
 		cmocka_unit_test(test_delay_fifo),  cmocka_unit_test(test_jitter_monotone),
 		cmocka_unit_test(test_random_loss), cmocka_unit_test(test_gilbert_elliott),
-		cmocka_unit_test(test_rate),	    cmocka_unit_test(test_down),
+		cmocka_unit_test(test_rate),	    cmocka_unit_test(test_netem_args),
+		cmocka_unit_test(test_down),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,13 @@ int lab_link_params_set(struct lab_link_params *p, const char *key, const char *
 /* "delay=20ms jitter=0ms loss=0% ge=off rate=0 limit=1000 reorder=0"; returns snprintf's count */
 int lab_link_params_format(const struct lab_link_params *p, char *buf, size_t size);
 
+/*
+ * The same parameters as arguments of `tc qdisc ... netem` (for kernels that have netem):
+ * "limit N [delay D [J]] [loss random P% | loss gemodel P R 1-H 1-K] [rate R]".  netem has one loss
+ * model at a time: -ENOTSUP when both loss and ge are set.  Returns 0 or -ENOSPC / -ENOTSUP.
+ */
+int lab_link_params_netem(const struct lab_link_params *p, char *buf, size_t size);
+
 /* a direction with default parameters and the RNG seeded from seed */
 void lab_link_dir_init(struct lab_link_dir *d, uint64_t seed);
 
