@@ -162,6 +162,32 @@ static traffic_selector_t *ts_parse(const char *str)
 }
 
 /**
+ * Whether a proposal requires a key exchange: at least one method and never
+ * "none" (which would make it optional)
+ */
+static bool has_ke(proposal_t *proposal)
+{
+	enumerator_t *enumerator;
+	uint16_t alg;
+	bool found = FALSE, optional = FALSE;
+
+	enumerator = proposal->create_enumerator(proposal, KEY_EXCHANGE_METHOD);
+	while (enumerator->enumerate(enumerator, &alg, NULL))
+	{
+		if (alg == KE_NONE)
+		{
+			optional = TRUE;
+		}
+		else
+		{
+			found = TRUE;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return found && !optional;
+}
+
+/**
  * Parse the proposals of one protocol, requiring a key exchange method in
  * each (PFS for ESP), adding them to the ike_cfg or child_cfg
  */
@@ -171,7 +197,6 @@ static int add_proposals(const char (*props)[EDGE_IKE_PROPOSAL_MAX],
 {
 	const char *field = proto == PROTO_IKE ? "ike_proposals" : "esp_proposals";
 	proposal_t *proposal;
-	uint16_t alg;
 	int i, n = 0;
 
 	for (i = 0; i < EDGE_IKE_PROPOSALS_MAX && props[i][0]; i++)
@@ -181,9 +206,7 @@ static int add_proposals(const char (*props)[EDGE_IKE_PROPOSAL_MAX],
 		{
 			return fail(err, errlen, field, i, "invalid proposal", props[i]);
 		}
-		if (!proposal->get_algorithm(proposal, KEY_EXCHANGE_METHOD, &alg,
-									 NULL) ||
-			alg == KE_NONE)
+		if (!has_ke(proposal))
 		{
 			proposal->destroy(proposal);
 			return fail(err, errlen, field, i,

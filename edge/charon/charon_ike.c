@@ -103,6 +103,9 @@ static void log_msg(private_edge_charon_t *this, debug_t group, level_t level,
 	}
 }
 
+static void dbg_edge(debug_t group, level_t level, char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /**
  * dbg hook of libstrongswan until charon's bus takes over (and after)
  */
@@ -232,6 +235,8 @@ static void settings_apply(private_edge_charon_t *this)
 	s->set_bool(s, "%s.make_before_break", TRUE, lib->ns);
 	s->set_bool(s, "%s.send_vendor_id", FALSE, lib->ns);
 	s->set_bool(s, "%s.install_virtual_ip", FALSE, lib->ns);
+	/* nothing of ours needs MD4, DES, Blowfish... */
+	s->set_bool(s, "%s.plugins.openssl.load_legacy", FALSE, lib->ns);
 	snprintf(vici, sizeof(vici), "unix://%s/charon.vici",
 			 this->settings.run_dir);
 	s->set_str(s, "%s.plugins.vici.socket", vici, lib->ns);

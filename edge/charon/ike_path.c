@@ -153,7 +153,8 @@ static bool is_ke_token(const char *tok, size_t len)
 	return false;
 }
 
-/* tokens [a-z0-9_]+ joined by '-'; *ret_ke says if one is a KE method */
+/* tokens [a-z0-9_]+ joined by '-', never "none"; *ret_ke says if one is a
+ * KE method */
 static bool proposal_ok(const char *s, bool *ret_ke)
 {
 	const char *tok = s;
@@ -169,6 +170,10 @@ static bool proposal_ok(const char *s, bool *ret_ke)
 		}
 		if (strspn(tok, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
 		{
+			return false;
+		}
+		if (len == 4 && !strncmp(tok, "none", 4))
+		{ /* "none" makes the key exchange optional: no PFS */
 			return false;
 		}
 		ke = ke || is_ke_token(tok, len);

@@ -1,0 +1,443 @@
+/*
+ * Path -> peer_cfg/child_cfg as the charon adapter builds them, and the
+ * config backend's table (add/update/remove, enumerators, names of removed
+ * paths).  libstrongswan and libcharon are initialized in-process with the
+ * crypto plugins; the daemon is not started (the backend runs with
+ * live = FALSE: nothing is initiated).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <library.h>
+#include <daemon.h>
+#include <credentials/certificates/certificate.h>
+
+#include "charon_config.h"
+#include "ike_internal.h"
+
+static char dir[64];
+static public_key_t *own;
+static uint8_t own_raw[EDGE_IKE_PUBKEY_LEN];
+
+static int group_setup(void **state)
+{
+	char conf[128], keyfile[128], *pem = NULL;
+	private_key_t *key;
+	size_t len;
+	FILE *f;
+
+	strcpy(dir, "/tmp/sdwik-cfg.XXXXXX");
+	if (!mkdtemp(dir)) {
+		return -1;
+	}
+	snprintf(conf, sizeof(conf), "%s/strongswan.conf", dir);
+	f = fopen(conf, "w");
+	if (!f) {
+		return -1;
+	}
+	fclose(f);
+	if (!library_init(conf, "sdwan-ike-test")) {
+		return -1;
+	}
+	/* libcharon's code logs through charon->bus: the daemon object must
+	 * exist, but it is neither initialized nor started */
+	if (!libcharon_init()) {
+		return -1;
+	}
+	/* as the adapter does: no legacy OpenSSL provider (MD4, DES, ...) */
+	lib->settings->set_bool(lib->settings, "%s.plugins.openssl.load_legacy", FALSE, lib->ns);
+	if (!lib->plugins->load(lib->plugins, "openssl nonce random pem pkcs1 pkcs8 pubkey")) {
+		return -1;
+	}
+	snprintf(keyfile, sizeof(keyfile), "%s/own.key", dir);
+	if (edge_ike_key_create(keyfile, own_raw) || edge_ike_key_read_pem(keyfile, &pem, &len)) {
+		return -1;
+	}
+	key = lib->creds->create(lib->creds, CRED_PRIVATE_KEY, KEY_ANY, BUILD_BLOB_PEM,
+				 chunk_create((u_char *)pem, len), BUILD_END);
+	free(pem);
+	if (!key) {
+		return -1;
+	}
+	own = key->get_public_key(key);
+	key->destroy(key);
+	return own ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	DESTROY_IF(own);
+	libcharon_deinit();
+	library_deinit();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) ? -1 : 0;
+}
+
+/* a fixed peer key (any valid Ed25519 point will do: use our own) */
+static void path_init(struct edge_ike_path *p, uint32_t id, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	strcpy(p->local_addr, "198.18.1.2");
+	strcpy(p->remote_addr, "198.18.1.1");
+	strcpy(p->local_ts, "10.255.0.2/32");
+	strcpy(p->remote_ts, "10.255.0.1/32");
+	strcpy(p->ike_proposals[0], "aes256gcm16-prfsha256-x25519");
+	strcpy(p->esp_proposals[0], "aes256gcm16-x25519");
+	strcpy(p->esp_proposals[1], "chacha20poly1305-modp2048");
+	p->initiator = true;
+	strcpy(p->local_id, "br1.sdwan");
+	strcpy(p->remote_id, "hub1.sdwan");
+	memcpy(p->remote_pubkey, own_raw, sizeof(own_raw));
+	p->ike_lifetime_s = 1000;
+	p->child_lifetime_s = 100;
+}
+
+static child_cfg_t *first_child(peer_cfg_t *cfg)
+{
+	enumerator_t *e = cfg->create_child_cfg_enumerator(cfg);
+	child_cfg_t *child = NULL, *more;
+
+	assert_true(e->enumerate(e, &child));
+	assert_false(e->enumerate(e, &more)); /* exactly one */
+	e->destroy(e);
+	return child;
+}
+
+static void check_addr(chunk_t addr, const char *expect)
+{
+	uint8_t want[4];
+
+	assert_int_equal(inet_pton(AF_INET, expect, want), 1);
+	assert_int_equal(addr.len, 4);
+	assert_memory_equal(addr.ptr, want, 4);
+}
+
+static void check_ts(child_cfg_t *child, bool local, const char *from, const char *to)
+{
+	linked_list_t *list = child->get_traffic_selectors(child, local, NULL, NULL, FALSE);
+	traffic_selector_t *ts;
+
+	assert_int_equal(list->get_count(list), 1);
+	assert_int_equal(list->get_first(list, (void **)&ts), SUCCESS);
+	assert_int_equal(ts->get_protocol(ts), 0);
+	assert_int_equal(ts->get_from_port(ts), 0);
+	assert_int_equal(ts->get_to_port(ts), 0xffff);
+	check_addr(ts->get_from_address(ts), from);
+	check_addr(ts->get_to_address(ts), to);
+	list->destroy_offset(list, offsetof(traffic_selector_t, destroy));
+}
+
+static void check_auth(peer_cfg_t *cfg, bool local, const char *id_str)
+{
+	enumerator_t *e = cfg->create_auth_cfg_enumerator(cfg, local);
+	identification_t *id, *want;
+	certificate_t *cert;
+	auth_cfg_t *auth;
+	public_key_t *key;
+
+	assert_true(e->enumerate(e, &auth));
+	assert_int_equal((uintptr_t)auth->get(auth, AUTH_RULE_AUTH_CLASS), AUTH_CLASS_PUBKEY);
+	id = auth->get(auth, AUTH_RULE_IDENTITY);
+	assert_non_null(id);
+	want = identification_create_from_string((char *)id_str);
+	assert_true(id->equals(id, want));
+	want->destroy(want);
+	assert_int_equal(id->get_type(id), ID_FQDN);
+	/* the key is pinned: a trusted raw public key bound to that identity */
+	cert = auth->get(auth, AUTH_RULE_SUBJECT_CERT);
+	assert_non_null(cert);
+	assert_int_equal(cert->get_type(cert), CERT_TRUSTED_PUBKEY);
+	assert_true(cert->has_subject(cert, id) != ID_MATCH_NONE);
+	key = cert->get_public_key(cert);
+	assert_non_null(key);
+	assert_int_equal(key->get_type(key), KEY_ED25519);
+	assert_true(key->equals(key, own));
+	key->destroy(key);
+	assert_false(e->enumerate(e, &auth)); /* one round */
+	e->destroy(e);
+}
+
+static void test_build(void **state)
+{
+	struct edge_ike_path p;
+	peer_cfg_t *cfg = NULL;
+	mem_cred_t *creds = NULL;
+	ike_cfg_t *ike;
+	child_cfg_t *child;
+	linked_list_t *props;
+	proposal_t *prop;
+	lifetime_cfg_t *life;
+	uint16_t alg, size;
+	char err[128] = "";
+
+	path_init(&p, 3, "mpls-hub1-mpls");
+	p.if_id = 0;
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 0);
+	assert_non_null(cfg);
+	assert_non_null(creds);
+	assert_string_equal(cfg->get_name(cfg), "mpls-hub1-mpls");
+
+	/* IKEv2, pinned underlay addresses and ports, our proposal only */
+	ike = cfg->get_ike_cfg(cfg);
+	assert_int_equal(ike->get_version(ike), IKEV2);
+	assert_string_equal(ike->get_my_addr(ike), "198.18.1.2");
+	assert_string_equal(ike->get_other_addr(ike), "198.18.1.1");
+	assert_int_equal(ike->get_my_port(ike), 500);
+	assert_int_equal(ike->get_other_port(ike), 500);
+	props = ike->get_proposals(ike);
+	assert_int_equal(props->get_count(props), 1);
+	props->get_first(props, (void **)&prop);
+	assert_true(prop->get_algorithm(prop, ENCRYPTION_ALGORITHM, &alg, &size));
+	assert_int_equal(alg, ENCR_AES_GCM_ICV16);
+	assert_int_equal(size, 256);
+	assert_true(prop->get_algorithm(prop, PSEUDO_RANDOM_FUNCTION, &alg, NULL));
+	assert_int_equal(alg, PRF_HMAC_SHA2_256);
+	assert_true(prop->get_algorithm(prop, KEY_EXCHANGE_METHOD, &alg, NULL));
+	assert_int_equal(alg, CURVE_25519);
+	props->destroy_offset(props, offsetof(proposal_t, destroy));
+
+	/* MOBIKE off, keyingtries 0 (forever), unique replace, no DPD */
+	assert_false(cfg->use_mobike(cfg));
+	assert_int_equal(cfg->get_keyingtries(cfg), 0);
+	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_REPLACE);
+	assert_int_equal(cfg->get_dpd(cfg), 0);
+	assert_int_equal(cfg->get_rekey_time(cfg, FALSE), 900);
+	assert_int_equal(cfg->get_over_time(cfg), 200);
+	assert_int_equal(cfg->get_if_id(cfg, TRUE), 0);
+
+	/* CHILD_SA: tunnel mode, the transport /32s, ESP with PFS, restart */
+	child = first_child(cfg);
+	assert_string_equal(child->get_name(child), "mpls-hub1-mpls");
+	assert_int_equal(child->get_mode(child), MODE_TUNNEL);
+	check_ts(child, TRUE, "10.255.0.2", "10.255.0.2");
+	check_ts(child, FALSE, "10.255.0.1", "10.255.0.1");
+	props = child->get_proposals(child, FALSE);
+	assert_int_equal(props->get_count(props), 2);
+	props->get_first(props, (void **)&prop);
+	assert_int_equal(prop->get_protocol(prop), PROTO_ESP);
+	assert_true(prop->get_algorithm(prop, KEY_EXCHANGE_METHOD, &alg, NULL));
+	assert_int_equal(alg, CURVE_25519);
+	props->get_last(props, (void **)&prop);
+	assert_true(prop->get_algorithm(prop, ENCRYPTION_ALGORITHM, &alg, NULL));
+	assert_int_equal(alg, ENCR_CHACHA20_POLY1305);
+	assert_true(prop->get_algorithm(prop, KEY_EXCHANGE_METHOD, &alg, NULL));
+	assert_int_equal(alg, MODP_2048_BIT);
+	props->destroy_offset(props, offsetof(proposal_t, destroy));
+	assert_int_equal(child->get_start_action(child), ACTION_NONE);
+	assert_int_equal(child->get_close_action(child), ACTION_START);
+	assert_int_equal(child->get_dpd_action(child), ACTION_START);
+	life = child->get_lifetime(child, FALSE);
+	assert_int_equal(life->time.rekey, 90);
+	assert_int_equal(life->time.life, 110);
+	free(life);
+
+	/* identities and pinned raw keys (the peer key is ours in this test) */
+	check_auth(cfg, TRUE, "br1.sdwan");
+	check_auth(cfg, FALSE, "hub1.sdwan");
+
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+}
+
+static void test_build_responder_xfrmi(void **state)
+{
+	struct edge_ike_path p;
+	peer_cfg_t *cfg = NULL;
+	mem_cred_t *creds = NULL;
+	child_cfg_t *child;
+
+	path_init(&p, 4, "inet-br1-inet");
+	p.initiator = false;
+	p.if_id = 42;
+	p.remote_port = 4501;
+	strcpy(p.local_ts, "0.0.0.0/0");
+	strcpy(p.remote_ts, "0.0.0.0/0");
+	assert_int_equal(edge_charon_path_build(&p, own, 1500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(cfg->get_ike_cfg(cfg)->get_my_port(cfg->get_ike_cfg(cfg)), 1500);
+	assert_int_equal(cfg->get_ike_cfg(cfg)->get_other_port(cfg->get_ike_cfg(cfg)), 4501);
+	assert_int_equal(cfg->get_if_id(cfg, TRUE), 42);
+	assert_int_equal(cfg->get_if_id(cfg, FALSE), 42);
+	child = first_child(cfg);
+	assert_int_equal(child->get_if_id(child, TRUE), 42);
+	assert_int_equal(child->get_if_id(child, FALSE), 42);
+	/* a responder does not restart what the initiator closed */
+	assert_int_equal(child->get_close_action(child), ACTION_NONE);
+	assert_int_equal(child->get_dpd_action(child), ACTION_NONE);
+	check_ts(child, TRUE, "0.0.0.0", "255.255.255.255");
+	/* defaults: IKE 4 h, CHILD 1 h */
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+
+	p.ike_lifetime_s = 0;
+	p.child_lifetime_s = 0;
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(cfg->get_rekey_time(cfg, FALSE), 12960);
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+}
+
+static void test_refused(void **state)
+{
+	struct edge_ike_path p;
+	peer_cfg_t *cfg = NULL;
+	mem_cred_t *creds = NULL;
+	char err[160];
+
+	/* no PFS: refused by strongSwan's own parser too (not only lexically) */
+	path_init(&p, 5, "x");
+	strcpy(p.esp_proposals[1], "aes128gcm16-modp2048");
+	strcpy(p.esp_proposals[2], "aes128gcm16-none");
+	err[0] = '\0';
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(cfg);
+	assert_null(creds);
+
+	/* optional PFS ("none" among the key exchange methods) is no PFS */
+	path_init(&p, 5, "x");
+	strcpy(p.esp_proposals[0], "aes128gcm16-x25519-none");
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(cfg);
+
+	/* an algorithm strongSwan doesn't know */
+	path_init(&p, 5, "x");
+	strcpy(p.esp_proposals[0], "aes999gcm16-x25519");
+	err[0] = '\0';
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "esp_proposals[0]"));
+	assert_null(cfg);
+
+	/* an IKE proposal without KE */
+	path_init(&p, 5, "x");
+	strcpy(p.ike_proposals[0], "aes128gcm16-prfsha256");
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "ike_proposals[0]"));
+}
+
+static int count_cfgs(edge_charon_config_t *config)
+{
+	enumerator_t *e;
+	peer_cfg_t *cfg;
+	ike_cfg_t *ike;
+	int n = 0, m = 0;
+
+	e = config->backend.create_peer_cfg_enumerator(&config->backend, NULL, NULL);
+	while (e->enumerate(e, &cfg)) {
+		n++;
+	}
+	e->destroy(e);
+	e = config->backend.create_ike_cfg_enumerator(&config->backend, NULL, NULL);
+	while (e->enumerate(e, &ike)) {
+		m++;
+	}
+	e->destroy(e);
+	assert_int_equal(n, m);
+	return n;
+}
+
+static void test_backend(void **state)
+{
+	edge_charon_config_t *config;
+	struct edge_ike_path a, b, bad;
+	peer_cfg_t *cfg, *cfg2;
+
+	config = edge_charon_config_create(own, 500, 500, FALSE);
+	path_init(&a, 1, "mpls-hub1-mpls");
+	path_init(&b, 2, "inet-hub1-inet");
+	strcpy(b.local_addr, "198.18.2.2");
+	strcpy(b.remote_addr, "198.18.2.1");
+
+	assert_int_equal(config->add(config, &a), 0);
+	assert_int_equal(config->add(config, &b), 0);
+	assert_int_equal(config->add(config, &a), -EEXIST);
+	path_init(&bad, 9, "mpls-hub1-mpls"); /* other id, same name */
+	assert_int_equal(config->add(config, &bad), -EEXIST);
+	path_init(&bad, 9, "bad");
+	bad.esp_proposals[0][0] = '\0';
+	bad.esp_proposals[1][0] = '\0';
+	assert_int_equal(config->add(config, &bad), -EINVAL);
+	assert_int_equal(count_cfgs(config), 2);
+
+	cfg = config->backend.get_peer_cfg_by_name(&config->backend, "inet-hub1-inet");
+	assert_non_null(cfg);
+	assert_string_equal(cfg->get_ike_cfg(cfg)->get_other_addr(cfg->get_ike_cfg(cfg)),
+			    "198.18.2.1");
+	assert_null(config->backend.get_peer_cfg_by_name(&config->backend, "nope"));
+	assert_int_equal(config->lookup(config, "inet-hub1-inet"), 2);
+	assert_int_equal(config->lookup(config, "nope"), 0);
+
+	/* unchanged: the same config object stays */
+	assert_int_equal(config->update(config, &b), 0);
+	cfg2 = config->backend.get_peer_cfg_by_name(&config->backend, "inet-hub1-inet");
+	assert_ptr_equal(cfg, cfg2);
+	cfg2->destroy(cfg2);
+	/* changed: a new one, with the new proposal */
+	strcpy(b.esp_proposals[0], "aes128gcm16-ecp256");
+	assert_int_equal(config->update(config, &b), 0);
+	cfg2 = config->backend.get_peer_cfg_by_name(&config->backend, "inet-hub1-inet");
+	assert_ptr_not_equal(cfg, cfg2);
+	{
+		child_cfg_t *child = first_child(cfg2);
+		linked_list_t *props = child->get_proposals(child, FALSE);
+		proposal_t *prop;
+		uint16_t alg;
+
+		props->get_first(props, (void **)&prop);
+		assert_true(prop->get_algorithm(prop, KEY_EXCHANGE_METHOD, &alg, NULL));
+		assert_int_equal(alg, ECP_256_BIT);
+		props->destroy_offset(props, offsetof(proposal_t, destroy));
+	}
+	cfg2->destroy(cfg2);
+	cfg->destroy(cfg); /* the old one lives on while referenced */
+	/* an invalid update leaves the path as it was */
+	bad = b;
+	strcpy(bad.esp_proposals[0], "aes128gcm16");
+	assert_int_equal(config->update(config, &bad), -EINVAL);
+	assert_int_equal(count_cfgs(config), 2);
+	bad.id = 77;
+	assert_int_equal(config->update(config, &bad), -ENOENT);
+
+	/* removed: gone from the backend, its name still maps to its id */
+	assert_int_equal(config->remove(config, 1), 0);
+	assert_int_equal(config->remove(config, 1), -ENOENT);
+	assert_int_equal(count_cfgs(config), 1);
+	assert_null(config->backend.get_peer_cfg_by_name(&config->backend, "mpls-hub1-mpls"));
+	assert_int_equal(config->lookup(config, "mpls-hub1-mpls"), 1);
+	assert_int_equal(config->initiate(config, 1), -ENOENT);
+	assert_int_equal(config->initiate(config, 2), 0);
+
+	/* hooks for names we don't know are harmless */
+	config->sa_gone(config, "nope");
+	config->child_up(config, "nope");
+	config->shutdown(config);
+	config->destroy(config);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_build_responder_xfrmi),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_backend),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
