@@ -2,6 +2,7 @@
 #include <edge/bundle.h>
 #include <edge/lkg.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +26,23 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* temp files of a writer that died before its rename (one writer: us) */
+static void remove_stale_temps(const char *state_dir)
+{
+	char prefix[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(prefix, sizeof(prefix), ".%s.", EDGE_LKG_FILE);
+	d = opendir(state_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 int edge_lkg_save(const char *state_dir, const uint8_t *buf, size_t len)
 {
 	char *tmp = NULL, *final = NULL;
@@ -32,6 +50,7 @@ int edge_lkg_save(const char *state_dir, const uint8_t *buf, size_t len)
 
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
+	remove_stale_temps(state_dir);
 	if (asprintf(&tmp, "%s/.%s.XXXXXX", state_dir, EDGE_LKG_FILE) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;

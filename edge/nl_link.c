@@ -1,0 +1,167 @@
+/* nl_link.c — links (vxlan, xfrm) over libnl-route-3 (see edge/nl.h) */
+#include "nl_priv.h"
+
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/ip.h>
+#include <netlink/route/link/inet.h>
+#include <netlink/route/link/inet6.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/link/xfrmi.h>
+#include <stdio.h>
+#include <string.h>
+
+/* after creation: up, rp_filter, addrgenmode */
+static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l, bool with_inet6)
+{
+	struct rtnl_link *orig = NULL, *ch = NULL;
+	int r;
+
+	r = edge_nl_errno(rtnl_link_get_kernel(nl->sk, 0, l->name, &orig));
+	if (r < 0)
+		return r;
+	ch = rtnl_link_alloc();
+	if (!ch) {
+		r = -ENOMEM;
+		goto out;
+	}
+	rtnl_link_set_flags(ch, IFF_UP);
+	if (l->mtu)
+		rtnl_link_set_mtu(ch, l->mtu);
+	if (l->rp_filter)
+		rtnl_link_inet_set_conf(ch, IPV4_DEVCONF_RP_FILTER, l->rp_filter);
+	if (with_inet6 && l->addrgenmode_none)
+		rtnl_link_inet6_set_addr_gen_mode(ch, IN6_ADDR_GEN_MODE_NONE);
+	r = edge_nl_errno(rtnl_link_change(nl->sk, orig, ch, 0));
+out:
+	rtnl_link_put(ch);
+	rtnl_link_put(orig);
+	return r;
+}
+
+int edge_nl_real_link_add(void *ctx, const struct edge_nl_link *l)
+{
+	struct edge_nl_real *nl = ctx;
+	struct nl_addr *local = NULL, *remote = NULL;
+	struct rtnl_link *link = NULL;
+	int r;
+
+	if (l->kind == EDGE_LINK_VXLAN) {
+		link = rtnl_link_vxlan_alloc();
+		if (!link)
+			return -ENOMEM;
+		local = edge_nl_addr4(l->local, 32);
+		remote = edge_nl_addr4(l->remote, 32);
+		if (!local || !remote) {
+			r = -ENOMEM;
+			goto out;
+		}
+		rtnl_link_vxlan_set_id(link, l->vni);
+		rtnl_link_vxlan_set_local(link, local);
+		rtnl_link_vxlan_set_group(link, remote); /* unicast remote */
+		rtnl_link_vxlan_set_port(link, l->port);
+		rtnl_link_vxlan_set_learning(link, 0);
+	} else {
+		link = rtnl_link_xfrmi_alloc();
+		if (!link)
+			return -ENOMEM;
+		if (l->dev[0]) {
+			r = edge_nl_ifindex(l->dev);
+			if (r < 0)
+				goto out;
+			rtnl_link_xfrmi_set_link(link, (uint32_t)r);
+		}
+		rtnl_link_xfrmi_set_if_id(link, l->if_id);
+	}
+	rtnl_link_set_name(link, l->name);
+	if (l->mtu)
+		rtnl_link_set_mtu(link, l->mtu);
+	r = edge_nl_errno(rtnl_link_add(nl->sk, link, NLM_F_CREATE | NLM_F_EXCL));
+	if (r < 0)
+		goto out;
+	r = link_configure(nl, l, true);
+	/* without IPv6 on the device there is no link-local chatter to stop */
+	if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP || r == -EINVAL)
+		r = link_configure(nl, l, false);
+	if (r < 0)
+		rtnl_link_delete(nl->sk, link); /* all or nothing */
+out:
+	nl_addr_put(local);
+	nl_addr_put(remote);
+	rtnl_link_put(link);
+	return r;
+}
+
+int edge_nl_real_link_del(void *ctx, const char *name)
+{
+	struct edge_nl_real *nl = ctx;
+	struct rtnl_link *link = rtnl_link_alloc();
+	int r;
+
+	if (!link)
+		return -ENOMEM;
+	rtnl_link_set_name(link, name);
+	r = edge_nl_errno(rtnl_link_delete(nl->sk, link));
+	rtnl_link_put(link);
+	return r;
+}
+
+int edge_nl_real_link_set(void *ctx, const struct edge_nl_link *l)
+{
+	return link_configure(ctx, l, false);
+}
+
+static void fill_vxlan(struct rtnl_link *link, struct edge_nl_link *out)
+{
+	struct nl_addr *a = NULL;
+	uint32_t v;
+
+	out->kind = EDGE_LINK_VXLAN;
+	if (rtnl_link_vxlan_get_id(link, &v) == 0)
+		out->vni = v;
+	if (rtnl_link_vxlan_get_local(link, &a) == 0 && a) {
+		if (nl_addr_get_family(a) == AF_INET)
+			memcpy(&out->local, nl_addr_get_binary_addr(a), 4);
+		nl_addr_put(a);
+	}
+	a = NULL;
+	if (rtnl_link_vxlan_get_group(link, &a) == 0 && a) {
+		if (nl_addr_get_family(a) == AF_INET)
+			memcpy(&out->remote, nl_addr_get_binary_addr(a), 4);
+		nl_addr_put(a);
+	}
+	if (rtnl_link_vxlan_get_port(link, &v) == 0)
+		out->port = (uint16_t)v;
+}
+
+int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links, struct edge_nl_set *set)
+{
+	int r = 0;
+
+	for (struct nl_object *o = nl_cache_get_first(links); o && r >= 0;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_link *link = (struct rtnl_link *)o;
+		const char *type = rtnl_link_get_type(link);
+		struct edge_nl_link out = { 0 };
+
+		if (!type || !rtnl_link_get_name(link))
+			continue;
+		snprintf(out.name, sizeof(out.name), "%s", rtnl_link_get_name(link));
+		out.mtu = rtnl_link_get_mtu(link);
+		if (strcmp(type, "vxlan") == 0) {
+			fill_vxlan(link, &out);
+		} else if (strcmp(type, "xfrm") == 0) {
+			uint32_t v = 0;
+
+			out.kind = EDGE_LINK_XFRM;
+			if (rtnl_link_xfrmi_get_if_id(link, &v) == 0)
+				out.if_id = v;
+			if (rtnl_link_xfrmi_get_link(link, &v) == 0 && v)
+				rtnl_link_i2name(links, (int)v, out.dev, sizeof(out.dev));
+		} else {
+			continue; /* not a kind we create */
+		}
+		r = edge_nl_set_add_link(set, &out);
+	}
+	return r;
+}

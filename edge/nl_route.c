@@ -1,0 +1,163 @@
+/* nl_route.c — IPv4 routes (unicast, multipath with weights, blackhole) over
+ * libnl-route-3 (see edge/nl.h) */
+#include "nl_priv.h"
+
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <netlink/route/route.h>
+#include <string.h>
+
+static int build(const struct edge_nl_route *r, bool for_delete, struct rtnl_route **ret)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct nl_addr *dst = edge_nl_addr4(r->dst, r->plen);
+	int err = 0;
+
+	if (!rt || !dst) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_table(rt, r->table);
+	rtnl_route_set_dst(rt, dst);
+	rtnl_route_set_priority(rt, r->metric);
+	rtnl_route_set_protocol(rt, r->protocol);
+	rtnl_route_set_type(rt, r->type == EDGE_ROUTE_BLACKHOLE ? RTN_BLACKHOLE : RTN_UNICAST);
+	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	for (size_t i = 0; !for_delete && i < r->n_nh; i++) {
+		const struct edge_nl_nexthop *n = &r->nh[i];
+		struct rtnl_nexthop *nh;
+		int idx = edge_nl_ifindex(n->ifname);
+
+		if (idx < 0) {
+			err = idx;
+			goto fail;
+		}
+		nh = rtnl_route_nh_alloc();
+		if (!nh) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		rtnl_route_nh_set_ifindex(nh, idx);
+		if (n->gw.s_addr) {
+			struct nl_addr *gw = edge_nl_addr4(n->gw, 32);
+
+			if (!gw) {
+				rtnl_route_nh_free(nh);
+				err = -ENOMEM;
+				goto fail;
+			}
+			rtnl_route_nh_set_gateway(nh, gw);
+			nl_addr_put(gw);
+		}
+		/* libnl carries rtnh_hops, which is weight - 1 */
+		if (r->n_nh > 1 && n->weight > 0)
+			rtnl_route_nh_set_weight(nh, (uint8_t)(n->weight - 1));
+		rtnl_route_add_nexthop(rt, nh);
+	}
+	nl_addr_put(dst);
+	*ret = rt;
+	return 0;
+fail:
+	nl_addr_put(dst);
+	rtnl_route_put(rt);
+	return err;
+}
+
+int edge_nl_real_route_replace(void *ctx, const struct edge_nl_route *r)
+{
+	struct edge_nl_real *nl = ctx;
+	struct rtnl_route *rt = NULL;
+	int err = build(r, false, &rt);
+
+	if (err < 0)
+		return err;
+	err = edge_nl_errno(rtnl_route_add(nl->sk, rt, NLM_F_CREATE | NLM_F_REPLACE));
+	rtnl_route_put(rt);
+	return err;
+}
+
+int edge_nl_real_route_del(void *ctx, const struct edge_nl_route *r)
+{
+	struct edge_nl_real *nl = ctx;
+	struct rtnl_route *rt = NULL;
+	int err = build(r, true, &rt);
+
+	if (err < 0)
+		return err;
+	err = edge_nl_errno(rtnl_route_delete(nl->sk, rt, 0));
+	rtnl_route_put(rt);
+	return err;
+}
+
+struct nh_walk {
+	struct nl_cache *links;
+	struct edge_nl_route *out;
+	bool bad;
+};
+
+static void nh_cb(struct rtnl_nexthop *nh, void *arg)
+{
+	struct nh_walk *w = arg;
+	struct edge_nl_nexthop *n;
+	struct nl_addr *gw;
+
+	if (w->out->n_nh == EDGE_NL_MAX_NH) {
+		w->bad = true;
+		return;
+	}
+	n = &w->out->nh[w->out->n_nh++];
+	if (!rtnl_link_i2name(w->links, rtnl_route_nh_get_ifindex(nh), n->ifname,
+			      sizeof(n->ifname)))
+		w->bad = true;
+	gw = rtnl_route_nh_get_gateway(nh);
+	if (gw) {
+		if (nl_addr_get_family(gw) != AF_INET)
+			w->bad = true;
+		else
+			memcpy(&n->gw, nl_addr_get_binary_addr(gw), 4);
+	}
+	n->weight = (uint16_t)(rtnl_route_nh_get_weight(nh) + 1);
+}
+
+int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
+			    struct edge_nl_set *set)
+{
+	struct nl_cache *cache = NULL;
+	int r;
+
+	r = edge_nl_errno(rtnl_route_alloc_cache(nl->sk, AF_INET, 0, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && r >= 0;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		struct edge_nl_route out = { 0 };
+		struct nh_walk w = { links, &out, false };
+		struct nl_addr *dst = rtnl_route_get_dst(rt);
+
+		/* pre-filter: only our protocol can be ours */
+		if (rtnl_route_get_protocol(rt) != EDGE_RT_PROTO)
+			continue;
+		out.protocol = rtnl_route_get_protocol(rt);
+		out.table = rtnl_route_get_table(rt);
+		out.metric = rtnl_route_get_priority(rt);
+		if (rtnl_route_get_type(rt) == RTN_BLACKHOLE)
+			out.type = EDGE_ROUTE_BLACKHOLE;
+		else if (rtnl_route_get_type(rt) == RTN_UNICAST)
+			out.type = EDGE_ROUTE_UNICAST;
+		else
+			continue;
+		if (dst && nl_addr_get_len(dst) == 4)
+			memcpy(&out.dst, nl_addr_get_binary_addr(dst), 4);
+		out.plen = dst ? (uint8_t)nl_addr_get_prefixlen(dst) : 0;
+		rtnl_route_foreach_nexthop(rt, nh_cb, &w);
+		if (w.bad)
+			continue;
+		if (out.n_nh == 1)
+			out.nh[0].weight = 0;
+		r = edge_nl_set_add_route(set, &out);
+	}
+	nl_cache_free(cache);
+	return r;
+}

@@ -1,0 +1,79 @@
+/* nl_rule.c — IPv4 policy routing rules over libnl-route-3 (see edge/nl.h) */
+#include "nl_priv.h"
+
+#include <errno.h>
+#include <linux/fib_rules.h>
+#include <netlink/route/rule.h>
+
+static struct rtnl_rule *build(const struct edge_nl_rule *r)
+{
+	struct rtnl_rule *ru = rtnl_rule_alloc();
+
+	if (!ru)
+		return NULL;
+	rtnl_rule_set_family(ru, AF_INET);
+	rtnl_rule_set_prio(ru, r->priority);
+	rtnl_rule_set_table(ru, r->table);
+	rtnl_rule_set_action(ru, FR_ACT_TO_TBL);
+	if (r->fwmask) {
+		rtnl_rule_set_mark(ru, r->fwmark);
+		rtnl_rule_set_mask(ru, r->fwmask);
+	}
+	return ru;
+}
+
+int edge_nl_real_rule_add(void *ctx, const struct edge_nl_rule *r)
+{
+	struct edge_nl_real *nl = ctx;
+	struct rtnl_rule *ru = build(r);
+	int err;
+
+	if (!ru)
+		return -ENOMEM;
+	err = edge_nl_errno(rtnl_rule_add(nl->sk, ru, NLM_F_EXCL));
+	rtnl_rule_put(ru);
+	return err;
+}
+
+int edge_nl_real_rule_del(void *ctx, const struct edge_nl_rule *r)
+{
+	struct edge_nl_real *nl = ctx;
+	struct rtnl_rule *ru = build(r);
+	int err;
+
+	if (!ru)
+		return -ENOMEM;
+	err = edge_nl_errno(rtnl_rule_delete(nl->sk, ru, 0));
+	rtnl_rule_put(ru);
+	return err;
+}
+
+int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
+{
+	struct nl_cache *cache = NULL;
+	int r;
+
+	r = edge_nl_errno(rtnl_rule_alloc_cache(nl->sk, AF_INET, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && r >= 0;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_rule *ru = (struct rtnl_rule *)o;
+		struct edge_nl_rule out = { 0 };
+
+		if (rtnl_rule_get_action(ru) != FR_ACT_TO_TBL)
+			continue;
+		out.priority = rtnl_rule_get_prio(ru);
+		out.table = rtnl_rule_get_table(ru);
+		if (rtnl_rule_get_mask(ru) && rtnl_rule_get_mask(ru) != 0xffffffffu) {
+			out.fwmark = rtnl_rule_get_mark(ru);
+			out.fwmask = rtnl_rule_get_mask(ru);
+		} else if (rtnl_rule_get_mark(ru)) {
+			out.fwmark = rtnl_rule_get_mark(ru);
+			out.fwmask = 0xffffffffu;
+		}
+		r = edge_nl_set_add_rule(set, &out);
+	}
+	nl_cache_free(cache);
+	return r;
+}
