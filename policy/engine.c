@@ -821,20 +821,38 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 	case POLICY_REASON_BALANCE:
 		return snprintf(buf, len, "balanced over %zu path%s %s%s, first %s (%s)",
 				d->n_paths, d->n_paths == 1 ? "" : "s",
-				sla ? "meeting " : "that are up", sla ? sla : "", x->name, m);
+				sla ? "meeting " : (d->n_paths == 1 ? "that is up" : "that are up"),
+				sla ? sla : "", x->name, m);
 	case POLICY_REASON_LEAST_BAD:
 		return snprintf(buf, len, "no path meets %s: least bad is %s (%s)",
 				sla ? sla : "the SLA", x->name, m);
 	case POLICY_REASON_LAST_RESORT:
 		return snprintf(buf, len, "only last-resort paths are up: %s (%s)", x->name, m);
 	case POLICY_REASON_HOLD:
-	case POLICY_REASON_PREEMPT:
+	case POLICY_REASON_PREEMPT: {
+		const char *wait =
+			d->reason == POLICY_REASON_HOLD ? "hold time" : "preemption delay";
+		const struct slot *s =
+			d >= e->dec && d < e->dec + e->n_slots ? &e->slots[d - e->dec] : NULL;
+		if (r->mode == POLICY_MODE_BALANCE && s && s->pend) {
+			int add = 0, drop = 0;
+			for (size_t b = 0; b < e->n_paths; b++) {
+				add += ((s->pend & ~s->cur) >> b) & 1;
+				drop += ((s->cur & ~s->pend) >> b) & 1;
+			}
+			return snprintf(
+				buf, len,
+				"balanced set of %zu kept; %d path%s to join, %d to leave in "
+				"%llu ms (%s)",
+				d->n_paths, add, add == 1 ? "" : "s", drop,
+				(unsigned long long)d->pending_left_ms, wait);
+		}
 		return snprintf(buf, len, "%s kept (%s); %s %s in %llu ms (%s)",
 				x ? x->name : "nothing", m,
 				d->reason == POLICY_REASON_HOLD ? "switch to" : "back to preferred",
 				d->pending_index >= 0 ? e->paths[d->pending_index].name : "?",
-				(unsigned long long)d->pending_left_ms,
-				d->reason == POLICY_REASON_HOLD ? "hold time" : "preemption delay");
+				(unsigned long long)d->pending_left_ms, wait);
+	}
 	}
 	return snprintf(buf, len, "?");
 }
@@ -849,6 +867,10 @@ int policy_engine_event_format(const struct policy_engine *e, const struct polic
 
 	switch (ev->kind) {
 	case POLICY_EVENT_SWITCH:
+		if (ev->from_index == ev->to_index)
+			return snprintf(
+				buf, len, "%s%s%s: balanced set changed, first still %s (%s)",
+				ev->app, sep, peer, to, policy_switch_cause_name(ev->cause));
 		return snprintf(buf, len, "%s%s%s: switch %s -> %s (%s)", ev->app, sep, peer, from,
 				to, policy_switch_cause_name(ev->cause));
 	case POLICY_EVENT_SLA_UNMET:
