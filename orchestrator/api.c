@@ -1,0 +1,833 @@
+/*
+ * The operator API, /api/v1 (JSON).  Every handler runs on the HTTP thread;
+ * every change of intent is one store transaction (BEGIN IMMEDIATE), then the
+ * compiler is woken.  Described exactly by orchestrator/openapi.yaml.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <policy/policy.h>
+
+#include <orch/compile.h>
+
+#include "orchd.h"
+
+static const char *query(struct req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* a JSON body, or an error reply (*ret) */
+static json_t *body_json(struct req *r, enum MHD_Result *ret)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (!r->len) {
+		*ret = reply_error(r, 400, "empty body: a JSON document is required");
+		return NULL;
+	}
+	j = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &e);
+	if (!j)
+		*ret = reply_error(r, 400, "malformed JSON at line %d column %d: %s", e.line,
+				   e.column, e.text);
+	return j;
+}
+
+static bool parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static json_t *with_gen(json_t *o, uint64_t gen)
+{
+	if (o)
+		json_object_set_new(o, "generation", json_integer((json_int_t)gen));
+	return o;
+}
+
+/* ---- sites */
+
+enum MHD_Result api_sites_list(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site *v = NULL;
+	size_t n = 0;
+	json_t *a;
+	int e = st->ops->site_list(st, &v, &n);
+
+	if (e)
+		return reply_store_error(r, e, "sites");
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, orch_site_to_json(&v[i]));
+	orch_sites_free(v, n);
+	return reply_json(r, 200, json_pack("{s:o}", "sites", a));
+}
+
+static enum MHD_Result lan_conflicts(struct req *r, const struct orch_site *s, bool *ret_bad)
+{
+	struct orch_store *st = r->d->store;
+
+	*ret_bad = false;
+	for (size_t i = 0; i < s->n_lans; i++) {
+		char other[ORCH_NAME_MAX];
+		int e = st->ops->lan_conflict(st, s->id, s->lans[i], other);
+
+		if (e == 0)
+			continue;
+		*ret_bad = true;
+		if (e < 0)
+			return reply_store_error(r, e, "LAN check");
+		return reply_error(r, 409, "LAN prefix %s overlaps a LAN of site %s", s->lans[i],
+				   other);
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result api_site_create(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site s = { 0 };
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs, *o;
+	char token[65], hash[65];
+	uint64_t gen = 0;
+	bool bad;
+	int e;
+
+	if (!j)
+		return ret;
+	errs = json_array();
+	e = orch_site_from_json(j, NULL, &s, errs);
+	json_decref(j);
+	if (e) {
+		ret = e == -EINVAL ? reply_errors(r, 422, "invalid site", errs)
+				   : reply_error(r, 500, "out of memory");
+		json_decref(errs);
+		return ret;
+	}
+	json_decref(errs);
+	if (orch_secret_new(token)) {
+		orch_site_clear(&s);
+		return reply_error(r, 500, "no randomness");
+	}
+	orch_secret_hash(token, hash);
+	if ((e = st->ops->begin(st))) {
+		orch_site_clear(&s);
+		return reply_store_error(r, e, "transaction");
+	}
+	ret = lan_conflicts(r, &s, &bad);
+	if (bad)
+		goto rollback;
+	e = st->ops->site_insert(st, &s, hash, orchd_now_ms());
+	if (e) {
+		ret = reply_store_error(r, e, e == -EEXIST ? "a site of that name" : "site");
+		goto rollback;
+	}
+	st->ops->event_add(st, s.id, orchd_now_ms(), "site", s.name, "created");
+	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+		ret = reply_store_error(r, e, "commit");
+		goto rollback;
+	}
+	orchd_intent_changed(r->d);
+	o = orch_site_to_json(&s);
+	json_object_set_new(o, "bootstrap_token", json_string(token));
+	explicit_bzero(token, sizeof(token));
+	orch_site_clear(&s);
+	return reply_json(r, 201, with_gen(o, gen));
+rollback:
+	st->ops->rollback(st);
+	orch_site_clear(&s);
+	return ret;
+}
+
+enum MHD_Result api_site_get(struct req *r)
+{
+	struct orch_site s;
+	int e = r->d->store->ops->site_get(r->d->store, r->params[0], &s);
+	json_t *o;
+
+	if (e)
+		return reply_store_error(r, e, "site");
+	o = orch_site_to_json(&s);
+	orch_site_clear(&s);
+	return reply_json(r, 200, o);
+}
+
+/* Apply `s` (id taken from the stored site of the URL's name) in a transaction. */
+static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const char *what)
+{
+	struct orch_store *st = r->d->store;
+	enum MHD_Result ret;
+	uint64_t gen = 0;
+	bool bad;
+	int e;
+
+	ret = lan_conflicts(r, s, &bad);
+	if (bad)
+		goto rollback;
+	if ((e = st->ops->site_update(st, s))) {
+		ret = reply_store_error(r, e, "site");
+		goto rollback;
+	}
+	st->ops->event_add(st, s->id, orchd_now_ms(), "site", s->name, what);
+	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+		ret = reply_store_error(r, e, "commit");
+		goto rollback;
+	}
+	orchd_intent_changed(r->d);
+	{
+		struct orch_site fresh;
+
+		if (st->ops->site_get(st, s->name, &fresh) == 0) {
+			json_t *o = orch_site_to_json(&fresh);
+			orch_site_clear(&fresh);
+			return reply_json(r, 200, with_gen(o, gen));
+		}
+	}
+	return reply_json(r, 200, with_gen(orch_site_to_json(s), gen));
+rollback:
+	st->ops->rollback(st);
+	return ret;
+}
+
+enum MHD_Result api_site_put(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site s = { 0 }, old;
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs;
+	int e;
+
+	if (!j)
+		return ret;
+	errs = json_array();
+	e = orch_site_from_json(j, r->params[0], &s, errs);
+	json_decref(j);
+	if (e) {
+		ret = e == -EINVAL ? reply_errors(r, 422, "invalid site", errs)
+				   : reply_error(r, 500, "out of memory");
+		json_decref(errs);
+		return ret;
+	}
+	json_decref(errs);
+	if ((e = st->ops->begin(st))) {
+		orch_site_clear(&s);
+		return reply_store_error(r, e, "transaction");
+	}
+	if ((e = st->ops->site_get(st, r->params[0], &old))) {
+		st->ops->rollback(st);
+		orch_site_clear(&s);
+		return reply_store_error(r, e, "site");
+	}
+	s.id = old.id;
+	orch_site_clear(&old);
+	ret = site_replace(r, &s, "updated");
+	orch_site_clear(&s);
+	return ret;
+}
+
+enum MHD_Result api_site_delete(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->site_delete(st, r->params[0]))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "deleted");
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	orchd_intent_changed(r->d);
+	return reply_empty(r, 204);
+}
+
+enum MHD_Result api_site_bootstrap(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	char token[65], hash[65];
+	json_t *o;
+	int e;
+
+	if (orch_secret_new(token))
+		return reply_error(r, 500, "no randomness");
+	orch_secret_hash(token, hash);
+	if ((e = st->ops->site_set_bootstrap(st, r->params[0], hash)))
+		return reply_store_error(r, e, "site");
+	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0],
+			   "new bootstrap token issued");
+	o = json_pack("{s:s, s:s}", "site", r->params[0], "bootstrap_token", token);
+	explicit_bzero(token, sizeof(token));
+	return reply_json(r, 201, o);
+}
+
+enum MHD_Result api_site_bundle(struct req *r)
+{
+	struct orch_site s;
+	Sdwan__V1__ConfigBundle *b = NULL;
+	uint64_t version;
+	int e = r->d->store->ops->site_get(r->d->store, r->params[0], &s), idx;
+	json_t *o;
+
+	if (e)
+		return reply_store_error(r, e, "site");
+	pthread_mutex_lock(&r->d->lock);
+	idx = orchd_cache_version(r->d, s.id, &version);
+	if (idx >= 0)
+		b = sdwan__v1__config_bundle__unpack(NULL, r->d->cache[idx].len,
+						     r->d->cache[idx].buf);
+	pthread_mutex_unlock(&r->d->lock);
+	orch_site_clear(&s);
+	if (!b)
+		return reply_error(r, 404, "no bundle compiled yet for site %s", r->params[0]);
+	o = orch_pb_to_json(&b->base);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	return reply_json(r, 200, o);
+}
+
+/* ---- underlays */
+
+enum MHD_Result api_underlay_put(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_underlay ul;
+	struct orch_site s;
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs;
+	size_t i;
+	int e;
+
+	if (!j)
+		return ret;
+	if (!orch_label_valid(r->params[1])) {
+		json_decref(j);
+		return reply_error(r, 400, "\"%s\": not an underlay label", r->params[1]);
+	}
+	if (json_is_object(j) && !json_object_get(j, "label"))
+		json_object_set_new(j, "label", json_string(r->params[1]));
+	errs = json_array();
+	e = orch_underlay_from_json(j, "$", &ul, errs);
+	json_decref(j);
+	if (!e && strcmp(ul.label, r->params[1])) {
+		orch_err_add(errs, "$.label", "\"%s\" differs from the URL's label", ul.label);
+		e = -EINVAL;
+	}
+	if (e) {
+		ret = reply_errors(r, 422, "invalid underlay", errs);
+		json_decref(errs);
+		return ret;
+	}
+	json_decref(errs);
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->site_get(st, r->params[0], &s))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	for (i = 0; i < s.n_underlays; i++)
+		if (!strcmp(s.underlays[i].label, ul.label))
+			break;
+	if (i == s.n_underlays) {
+		struct orch_underlay *n;
+
+		if (s.n_underlays >= ORCH_MAX_ULS) {
+			st->ops->rollback(st);
+			orch_site_clear(&s);
+			return reply_error(r, 409, "a site has at most %d underlays", ORCH_MAX_ULS);
+		}
+		n = realloc(s.underlays, (s.n_underlays + 1) * sizeof(*n));
+		if (!n) {
+			st->ops->rollback(st);
+			orch_site_clear(&s);
+			return reply_error(r, 500, "out of memory");
+		}
+		s.underlays = n;
+		s.n_underlays++;
+	}
+	s.underlays[i] = ul;
+	ret = site_replace(r, &s, "underlay set");
+	orch_site_clear(&s);
+	return ret;
+}
+
+enum MHD_Result api_underlay_delete(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site s;
+	enum MHD_Result ret;
+	size_t i;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->site_get(st, r->params[0], &s))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	for (i = 0; i < s.n_underlays; i++)
+		if (!strcmp(s.underlays[i].label, r->params[1]))
+			break;
+	if (i == s.n_underlays || s.n_underlays == 1) {
+		bool missing = i == s.n_underlays;
+
+		st->ops->rollback(st);
+		orch_site_clear(&s);
+		return missing ? reply_error(r, 404, "site %s has no underlay %s", r->params[0],
+					     r->params[1])
+			       : reply_error(r, 409, "cannot remove the last underlay of a site");
+	}
+	memmove(&s.underlays[i], &s.underlays[i + 1],
+		(s.n_underlays - i - 1) * sizeof(*s.underlays));
+	s.n_underlays--;
+	ret = site_replace(r, &s, "underlay removed");
+	orch_site_clear(&s);
+	return ret;
+}
+
+/* ---- policy */
+
+static json_t *policy_object(uint64_t version, const char *text)
+{
+	json_t *p = json_loads(text, 0, NULL);
+
+	return json_pack("{s:I, s:o}", "version", (json_int_t)version, "policy",
+			 p ? p : json_null());
+}
+
+enum MHD_Result api_policy_get(struct req *r)
+{
+	char *text = NULL;
+	uint64_t v;
+	int e = r->d->store->ops->policy_get(r->d->store, 0, &text, &v);
+	json_t *o;
+
+	if (e == -ENOENT)
+		return reply_error(r, 404, "no policy applied yet");
+	if (e)
+		return reply_store_error(r, e, "policy");
+	o = policy_object(v, text);
+	free(text);
+	return reply_json(r, 200, o);
+}
+
+/* Store `canon` (canonical policy JSON) as a new version unless it equals the
+ * current one.  Replies 201 (new) or 200 (unchanged). */
+static enum MHD_Result policy_store(struct req *r, const char *canon, const char *comment)
+{
+	struct orch_store *st = r->d->store;
+	char *cur = NULL;
+	uint64_t v = 0, gen = 0;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	e = st->ops->policy_get(st, 0, &cur, &v);
+	if (e && e != -ENOENT)
+		goto fail;
+	if (!e && !strcmp(cur, canon)) {
+		free(cur);
+		st->ops->rollback(st);
+		return reply_json(
+			r, 200, json_pack("{s:I, s:b}", "version", (json_int_t)v, "unchanged", 1));
+	}
+	free(cur);
+	if ((e = st->ops->policy_insert(st, canon, comment, orchd_now_ms(), &v)))
+		goto fail;
+	{
+		char msg[160];
+		snprintf(msg, sizeof(msg), "policy v%" PRIu64 " applied%s%.100s", v,
+			 comment && *comment ? ": " : "", comment ? comment : "");
+		st->ops->event_add(st, 0, orchd_now_ms(), "policy", "policy", msg);
+	}
+	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st)))
+		goto fail;
+	orchd_intent_changed(r->d);
+	return reply_json(
+		r, 201,
+		with_gen(json_pack("{s:I, s:b}", "version", (json_int_t)v, "unchanged", 0), gen));
+fail:
+	st->ops->rollback(st);
+	return reply_store_error(r, e, "policy");
+}
+
+/* validate with the policy library; canonical text or an error reply */
+static char *policy_canonical(struct req *r, const json_t *j, enum MHD_Result *ret)
+{
+	struct policy_errors errs = { 0 };
+	struct policy *p = NULL;
+	json_t *cj;
+	char *canon;
+	int e = policy_from_json(j, &p, &errs);
+
+	if (e) {
+		json_t *list = policy_errors_to_json(&errs);
+
+		*ret = e == -EINVAL ? reply_errors(r, 422, "invalid policy", list)
+				    : reply_error(r, 500, "out of memory");
+		json_decref(list);
+		policy_errors_clear(&errs);
+		return NULL;
+	}
+	policy_errors_clear(&errs);
+	cj = policy_to_json(p);
+	policy_free(p);
+	canon = cj ? json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(cj);
+	if (!canon)
+		*ret = reply_error(r, 500, "out of memory");
+	return canon;
+}
+
+enum MHD_Result api_policy_apply(struct req *r)
+{
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret);
+	const char *comment = query(r, "comment");
+	char *canon;
+
+	if (!j)
+		return ret;
+	canon = policy_canonical(r, j, &ret);
+	json_decref(j);
+	if (!canon)
+		return ret;
+	if (comment && strlen(comment) > 200) {
+		free(canon);
+		return reply_error(r, 400, "comment longer than 200 characters");
+	}
+	ret = policy_store(r, canon, comment);
+	free(canon);
+	return ret;
+}
+
+enum MHD_Result api_policy_history(struct req *r)
+{
+	json_t *a = NULL;
+	int e = r->d->store->ops->policy_history(r->d->store, &a);
+
+	if (e)
+		return reply_store_error(r, e, "policy history");
+	return reply_json(r, 200, json_pack("{s:o}", "versions", a));
+}
+
+enum MHD_Result api_policy_version(struct req *r)
+{
+	char *text = NULL;
+	uint64_t v, got;
+	int e;
+	json_t *o;
+
+	if (!parse_u64(r->params[0], &v) || v == 0)
+		return reply_error(r, 400, "\"%s\": a version is a positive integer", r->params[0]);
+	e = r->d->store->ops->policy_get(r->d->store, v, &text, &got);
+	if (e)
+		return reply_store_error(r, e, "policy version");
+	o = policy_object(got, text);
+	free(text);
+	return reply_json(r, 200, o);
+}
+
+static void diff_value(const char *path, const json_t *a, const json_t *b, json_t *out)
+{
+	char p[512];
+
+	if (json_equal((json_t *)a, (json_t *)b))
+		return;
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *key;
+		json_t *v;
+
+		json_object_foreach ((json_t *)a, key, v) {
+			snprintf(p, sizeof(p), "%s.%s", path, key);
+			diff_value(p, v, json_object_get(b, key), out);
+		}
+		json_object_foreach ((json_t *)b, key, v) {
+			if (json_object_get(a, key))
+				continue;
+			snprintf(p, sizeof(p), "%s.%s", path, key);
+			diff_value(p, NULL, v, out);
+		}
+		return;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		size_t na = json_array_size(a), nb = json_array_size(b);
+
+		for (size_t i = 0; i < (na > nb ? na : nb); i++) {
+			snprintf(p, sizeof(p), "%s[%zu]", path, i);
+			diff_value(p, json_array_get(a, i), json_array_get(b, i), out);
+		}
+		return;
+	}
+	json_array_append_new(out, json_pack("{s:s, s:s, s:O?, s:O?}", "path", path, "op",
+					     !a	  ? "added"
+					     : !b ? "removed"
+						  : "changed",
+					     "from", a, "to", b));
+}
+
+enum MHD_Result api_policy_diff(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	const char *qf = query(r, "from"), *qt = query(r, "to");
+	uint64_t from = 0, to = 0, got_from = 0, got_to = 0;
+	char *tf = NULL, *tt = NULL;
+	json_t *jf = NULL, *jt = NULL, *changes;
+	int e;
+
+	if ((qf && (!parse_u64(qf, &from) || !from)) || (qt && (!parse_u64(qt, &to) || !to)))
+		return reply_error(r, 400, "from and to are positive version numbers");
+	if ((e = st->ops->policy_get(st, to, &tt, &got_to)))
+		return reply_store_error(r, e, "policy version \"to\"");
+	if (!qf)
+		from = got_to > 1 ? got_to - 1 : got_to;
+	if ((e = st->ops->policy_get(st, from, &tf, &got_from))) {
+		free(tt);
+		return reply_store_error(r, e, "policy version \"from\"");
+	}
+	jf = json_loads(tf, 0, NULL);
+	jt = json_loads(tt, 0, NULL);
+	free(tf);
+	free(tt);
+	changes = json_array();
+	diff_value("$", jf, jt, changes);
+	json_decref(jf);
+	json_decref(jt);
+	return reply_json(r, 200,
+			  json_pack("{s:I, s:I, s:o}", "from", (json_int_t)got_from, "to",
+				    (json_int_t)got_to, "changes", changes));
+}
+
+enum MHD_Result api_policy_rollback(struct req *r)
+{
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *v, *pj;
+	char *text = NULL, *canon, comment[64];
+	uint64_t got;
+	int e;
+
+	if (!j)
+		return ret;
+	v = json_object_get(j, "version");
+	if (!json_is_object(j) || !json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    json_object_size(j) != 1) {
+		json_decref(j);
+		return reply_errors(r, 422, "invalid rollback request",
+				    json_pack("[{s:s, s:s}]", "path", "$.version", "message",
+					      "required: the positive version to roll back to"));
+	}
+	e = r->d->store->ops->policy_get(r->d->store, (uint64_t)json_integer_value(v), &text, &got);
+	json_decref(j);
+	if (e)
+		return reply_store_error(r, e, "policy version");
+	/* re-validate: the library may have become stricter since */
+	pj = json_loads(text, 0, NULL);
+	free(text);
+	if (!pj)
+		return reply_error(r, 500, "stored policy v%" PRIu64 " is not JSON", got);
+	canon = policy_canonical(r, pj, &ret);
+	json_decref(pj);
+	if (!canon)
+		return ret;
+	snprintf(comment, sizeof(comment), "rollback to v%" PRIu64, got);
+	ret = policy_store(r, canon, comment);
+	free(canon);
+	return ret;
+}
+
+/* ---- rollout, status, events, metrics */
+
+enum MHD_Result api_rollout(struct req *r)
+{
+	json_t *a = NULL, *o;
+	size_t i, conv = 0, pend = 0, refused = 0, unreg = 0;
+	json_t *s;
+	uint64_t gen = 0, compiled;
+	int e = r->d->store->ops->rollout(r->d->store, &a);
+
+	if (e)
+		return reply_store_error(r, e, "rollout");
+	r->d->store->ops->intent_gen(r->d->store, &gen);
+	pthread_mutex_lock(&r->d->lock);
+	compiled = r->d->compiled_gen;
+	pthread_mutex_unlock(&r->d->lock);
+	json_array_foreach (a, i, s) {
+		const char *state = json_string_value(json_object_get(s, "state"));
+		conv += !strcmp(state, "converged");
+		pend += !strcmp(state, "pending");
+		refused += !strcmp(state, "refused");
+		unreg += !strcmp(state, "unregistered");
+	}
+	o = json_pack("{s:o, s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "sites", a, "generation",
+		      (json_int_t)gen, "compiled_generation", (json_int_t)compiled, "summary",
+		      "converged", (json_int_t)conv, "pending", (json_int_t)pend, "refused",
+		      (json_int_t)refused, "unregistered", (json_int_t)unreg);
+	return reply_json(r, 200, o);
+}
+
+static int64_t online_since(struct req *r)
+{
+	return orchd_now_ms() - (int64_t)r->d->cfg.online_window_s * 1000;
+}
+
+enum MHD_Result api_status(struct req *r)
+{
+	json_t *a = NULL;
+	int e = r->d->store->ops->status(r->d->store, NULL, online_since(r), &a);
+
+	if (e)
+		return reply_store_error(r, e, "status");
+	return reply_json(r, 200, json_pack("{s:o}", "sites", a));
+}
+
+enum MHD_Result api_status_site(struct req *r)
+{
+	json_t *o = NULL;
+	int e = r->d->store->ops->status(r->d->store, r->params[0], online_since(r), &o);
+
+	if (e)
+		return reply_store_error(r, e, "site");
+	return reply_json(r, 200, o);
+}
+
+enum MHD_Result api_events(struct req *r)
+{
+	const char *site = query(r, "site"), *qa = query(r, "after"), *ql = query(r, "limit");
+	uint64_t after = 0, limit = 100;
+	json_t *a = NULL;
+	int e;
+
+	if ((qa && !parse_u64(qa, &after)) || (ql && (!parse_u64(ql, &limit) || !limit)))
+		return reply_error(r, 400, "after and limit are non-negative integers");
+	if (limit > 1000)
+		limit = 1000;
+	if (site && !orch_name_valid(site))
+		return reply_error(r, 400, "\"%.40s\": not a site name", site);
+	e = r->d->store->ops->event_list(r->d->store, site, (int64_t)after, (unsigned)limit, &a);
+	if (e)
+		return reply_store_error(r, e, "events");
+	return reply_json(r, 200, json_pack("{s:o}", "events", a));
+}
+
+enum MHD_Result api_health(struct req *r)
+{
+	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+enum MHD_Result api_metrics(struct req *r)
+{
+	static const char *const cls[] = { "api", "edge", "other" };
+	static const char *const le[] = { "0.001", "0.005", "0.01", "0.05", "0.1",
+					  "0.5",   "1",	    "5",    "+Inf" };
+	struct metrics *m = &r->d->m;
+	json_t *c = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	uint64_t cum = 0;
+	enum MHD_Result ret;
+
+	if (!f)
+		return reply_error(r, 500, "out of memory");
+	if (r->d->store->ops->counts(r->d->store, online_since(r), &c) == 0) {
+		fprintf(f,
+			"# HELP sdwan_orch_sites Sites configured.\n# TYPE sdwan_orch_sites gauge\n"
+			"sdwan_orch_sites %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "sites")));
+		fprintf(f,
+			"# HELP sdwan_orch_edges_registered Sites whose edge registered.\n"
+			"# TYPE sdwan_orch_edges_registered gauge\n"
+			"sdwan_orch_edges_registered %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "registered")));
+		fprintf(f,
+			"# HELP sdwan_orch_edges_online Edges heard from recently.\n"
+			"# TYPE sdwan_orch_edges_online gauge\n"
+			"sdwan_orch_edges_online %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "online")));
+		fprintf(f,
+			"# HELP sdwan_orch_policy_version Current policy version.\n"
+			"# TYPE sdwan_orch_policy_version gauge\n"
+			"sdwan_orch_policy_version %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "policy_version")));
+		fprintf(f,
+			"# HELP sdwan_orch_sites_converged Sites that applied their newest "
+			"bundle.\n# TYPE sdwan_orch_sites_converged gauge\n"
+			"sdwan_orch_sites_converged %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "converged")));
+		fprintf(f,
+			"# HELP sdwan_orch_bundle_versions_total Sum of all sites' bundle "
+			"versions.\n# TYPE sdwan_orch_bundle_versions_total counter\n"
+			"sdwan_orch_bundle_versions_total %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(c, "bundle_versions_total")));
+		json_decref(c);
+	}
+	fprintf(f, "# HELP sdwan_orch_requests_total HTTP requests by API and status class.\n"
+		   "# TYPE sdwan_orch_requests_total counter\n");
+	for (int i = 0; i < 3; i++)
+		for (int k = 1; k < 6; k++)
+			fprintf(f,
+				"sdwan_orch_requests_total{api=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
+				cls[i], k, (uint64_t)m->requests[i][k]);
+	fprintf(f, "# HELP sdwan_orch_api_request_seconds Operator API latency.\n"
+		   "# TYPE sdwan_orch_api_request_seconds histogram\n");
+	for (int b = 0; b < 9; b++) {
+		cum += m->api_latency_bucket[b];
+		fprintf(f, "sdwan_orch_api_request_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", le[b],
+			cum);
+	}
+	fprintf(f,
+		"sdwan_orch_api_request_seconds_sum %.6f\n"
+		"sdwan_orch_api_request_seconds_count %" PRIu64 "\n",
+		(double)m->api_latency_sum_us / 1e6, (uint64_t)m->api_latency_count);
+	fprintf(f,
+		"# HELP sdwan_orch_longpolls_held Config long-polls waiting now.\n"
+		"# TYPE sdwan_orch_longpolls_held gauge\nsdwan_orch_longpolls_held %" PRIu64 "\n"
+		"# HELP sdwan_orch_longpolls_answered_total Long-polls answered with a bundle.\n"
+		"# TYPE sdwan_orch_longpolls_answered_total counter\n"
+		"sdwan_orch_longpolls_answered_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_longpolls_timed_out_total Long-polls answered 304.\n"
+		"# TYPE sdwan_orch_longpolls_timed_out_total counter\n"
+		"sdwan_orch_longpolls_timed_out_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_compiles_total Compiler runs.\n"
+		"# TYPE sdwan_orch_compiles_total counter\nsdwan_orch_compiles_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_compile_last_seconds Duration of the last compile.\n"
+		"# TYPE sdwan_orch_compile_last_seconds gauge\n"
+		"sdwan_orch_compile_last_seconds %.6f\n"
+		"# HELP sdwan_orch_bundles_changed_total Bundles whose version was bumped.\n"
+		"# TYPE sdwan_orch_bundles_changed_total counter\n"
+		"sdwan_orch_bundles_changed_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_telemetry_total Telemetry reports received.\n"
+		"# TYPE sdwan_orch_telemetry_total counter\nsdwan_orch_telemetry_total %" PRIu64
+		"\n"
+		"# HELP sdwan_orch_acks_total Acks received.\n"
+		"# TYPE sdwan_orch_acks_total counter\nsdwan_orch_acks_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_bad_requests_total Requests refused with a 4xx.\n"
+		"# TYPE sdwan_orch_bad_requests_total counter\n"
+		"sdwan_orch_bad_requests_total %" PRIu64 "\n",
+		(uint64_t)m->longpolls_held, (uint64_t)m->longpolls_answered,
+		(uint64_t)m->longpolls_timed_out, (uint64_t)m->compiles,
+		(double)m->compile_last_us / 1e6, (uint64_t)m->bundles_changed,
+		(uint64_t)m->telemetry, (uint64_t)m->acks, (uint64_t)m->bad_requests);
+	fclose(f);
+	ret = reply_bytes(r, 200, "text/plain; version=0.0.4", buf, len);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,732 @@
+/*
+ * The compiler: sites + policy + allocations → canonical per-site bundles.
+ * Shared sub-messages (a site's underlays, its Peer message, the settings) are
+ * built once per compile; each bundle's own arrays live in a per-bundle arena
+ * released right after packing, so a compile of thousands of sites stays small.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <orch/compile.h>
+
+/* ---- a bump allocator: everything zeroed, freed at once */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	_Alignas(16) uint8_t data[];
+};
+
+struct arena {
+	struct arena_block *head;
+	bool failed;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+
+		b = calloc(1, sizeof(*b) + cap);
+		if (!b) {
+			a->failed = true;
+			return NULL;
+		}
+		b->cap = cap;
+		b->next = a->head;
+		a->head = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+static void *arena_array(struct arena *a, size_t n, size_t size)
+{
+	return arena_alloc(a, (n ? n : 1) * size);
+}
+
+static char *arena_printf(struct arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	s = arena_alloc(a, (size_t)n + 1);
+	if (!s)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct arena_block *n = a->head->next;
+		free(a->head);
+		a->head = n;
+	}
+}
+
+/* ---- growable bitmaps for "lowest free number" allocation */
+struct idset {
+	uint64_t *bits;
+	size_t words;
+	uint32_t hint; /* no free number below this */
+};
+
+static int idset_set(struct idset *s, uint32_t v)
+{
+	size_t w = v / 64;
+
+	if (w >= s->words) {
+		size_t nw = (w + 1) * 2;
+		uint64_t *nb = realloc(s->bits, nw * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		memset(nb + s->words, 0, (nw - s->words) * sizeof(*nb));
+		s->bits = nb;
+		s->words = nw;
+	}
+	s->bits[w] |= 1ull << (v % 64);
+	return 0;
+}
+
+static bool idset_has(const struct idset *s, uint32_t v)
+{
+	return v / 64 < s->words && (s->bits[v / 64] >> (v % 64)) & 1;
+}
+
+/* lowest number ≥ 1 not in the set, taken */
+static int idset_take(struct idset *s, uint32_t max, uint32_t *ret)
+{
+	uint32_t v = s->hint > 1 ? s->hint : 1;
+
+	while (v <= max && idset_has(s, v))
+		v++;
+	if (v > max)
+		return -ENOSPC;
+	s->hint = v + 1;
+	*ret = v;
+	return idset_set(s, v);
+}
+
+/* ---- compile state */
+struct csite {
+	const struct orch_site *site;
+	const struct orch_underlay **uls; /* by label */
+	struct idset pids;
+	Sdwan__V1__Peer *peer; /* this site as others see it */
+	Sdwan__V1__Underlay **ul_msgs;
+	struct orch_prefix *lans;
+	size_t n_lans;
+	size_t *pairs; /* indices into c->pairs */
+	size_t n_pairs;
+};
+
+struct cpair {
+	size_t b, bu, h, hu; /* site and underlay indices */
+	uint32_t pair, bpid, hpid;
+};
+
+struct compiler {
+	const struct orch_compile_in *in;
+	struct csite *s; /* sorted by name */
+	size_t n;
+	struct cpair *pairs;
+	size_t n_pairs, cap_pairs;
+	struct idset pair_ids;
+	uint32_t max_pair;
+	uint32_t transport_base; /* host order */
+	struct arena shared;
+	struct orch_prefix *agg; /* all branch LANs, aggregated */
+	size_t n_agg;
+	Sdwan__V1__ProbeSettings probe;
+	Sdwan__V1__ProbeProfile active, standby, metered;
+	Sdwan__V1__IkeSettings ike;
+	Sdwan__V1__TunnelSettings tunnel;
+	char *ike_props[1], *esp_props[1];
+};
+
+static int csite_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct csite *)a)->site->name, ((const struct csite *)b)->site->name);
+}
+
+static int ul_label_cmp(const void *a, const void *b)
+{
+	const struct orch_underlay *x = *(const struct orch_underlay *const *)a;
+	const struct orch_underlay *y = *(const struct orch_underlay *const *)b;
+	return strcmp(x->label, y->label);
+}
+
+static int alloc_key_cmp(const void *a, const void *b)
+{
+	const struct orch_alloc *x = a, *y = b;
+	int c;
+
+	if (x->branch_id != y->branch_id)
+		return x->branch_id < y->branch_id ? -1 : 1;
+	if ((c = strcmp(x->branch_ul, y->branch_ul)))
+		return c;
+	if (x->hub_id != y->hub_id)
+		return x->hub_id < y->hub_id ? -1 : 1;
+	return strcmp(x->hub_ul, y->hub_ul);
+}
+
+int orch_transport_prefix_check(const char *s)
+{
+	static const char *const clear_of[] = { "10.0.0.0/8", "198.18.0.0/15", ORCH_OVERLAY_PREFIX,
+						NULL };
+	struct orch_prefix p, q;
+
+	if (orch_prefix_parse(s, &p) || p.family != AF_INET || p.len < 8 || p.len > 24)
+		return -EINVAL;
+	for (size_t i = 0; clear_of[i]; i++) {
+		orch_prefix_parse(clear_of[i], &q);
+		if (orch_prefix_overlaps(&p, &q))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static char *ipv4_str(struct arena *a, uint32_t host, const char *suffix)
+{
+	struct in_addr in = { .s_addr = htonl(host) };
+	char buf[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &in, buf, sizeof(buf));
+	return arena_printf(a, "%s%s", buf, suffix);
+}
+
+static void settings_init(struct compiler *c)
+{
+	Sdwan__V1__ProbeProfile *pp[] = { &c->active, &c->standby, &c->metered };
+	/* DESIGN §6: active 50 ms × 3 misses, standby 1 s, metered 10 s; up after 3 */
+	static const uint32_t interval[] = { 50, 1000, 10000 };
+
+	for (size_t i = 0; i < 3; i++) {
+		sdwan__v1__probe_profile__init(pp[i]);
+		pp[i]->interval_ms = interval[i];
+		pp[i]->detect_mult = 3;
+		pp[i]->up_count = 3;
+		pp[i]->holddown_ms = 1000;
+		pp[i]->holddown_max_ms = 30000;
+		pp[i]->burst_interval_ms = 50;
+		pp[i]->burst_count = 3;
+	}
+	sdwan__v1__probe_settings__init(&c->probe);
+	c->probe.port = 862;
+	c->probe.active = &c->active;
+	c->probe.standby = &c->standby;
+	c->probe.metered = &c->metered;
+	c->probe.dscp = 48; /* CS6, network control */
+	c->probe.window_count = 100;
+	c->probe.window_ms = 10000;
+	c->probe.min_loss_samples = 20;
+	sdwan__v1__ike_settings__init(&c->ike);
+	c->ike.ike_lifetime_s = 14400;
+	c->ike.child_lifetime_s = 3600;
+	c->ike.retry_initial_ms = 1000;
+	c->ike.retry_max_ms = 30000;
+	sdwan__v1__tunnel_settings__init(&c->tunnel);
+	c->tunnel.driver = (char *)(c->in->tunnel_driver ? c->in->tunnel_driver : "vxlan");
+	c->tunnel.transport_prefix = (char *)(c->in->transport_prefix ? c->in->transport_prefix
+								      : ORCH_TRANSPORT_DEFAULT);
+	c->tunnel.vxlan_port = 4789;
+	c->ike_props[0] = (char *)ORCH_IKE_PROPOSAL;
+	c->esp_props[0] = (char *)ORCH_ESP_PROPOSAL;
+}
+
+static int prepare_sites(struct compiler *c)
+{
+	struct arena *a = &c->shared;
+
+	c->s = calloc(c->in->n_sites ? c->in->n_sites : 1, sizeof(*c->s));
+	if (!c->s)
+		return -ENOMEM;
+	c->n = c->in->n_sites;
+	for (size_t i = 0; i < c->n; i++)
+		c->s[i].site = &c->in->sites[i];
+	qsort(c->s, c->n, sizeof(*c->s), csite_name_cmp);
+	for (size_t i = 0; i < c->n; i++) {
+		struct csite *cs = &c->s[i];
+		const struct orch_site *st = cs->site;
+		Sdwan__V1__Peer *peer;
+
+		cs->uls = arena_array(a, st->n_underlays, sizeof(*cs->uls));
+		cs->ul_msgs = arena_array(a, st->n_underlays, sizeof(*cs->ul_msgs));
+		cs->lans = arena_array(a, st->n_lans, sizeof(*cs->lans));
+		peer = cs->peer = arena_alloc(a, sizeof(*peer));
+		if (!cs->uls || !cs->ul_msgs || !cs->lans || !peer)
+			return -ENOMEM;
+		for (size_t k = 0; k < st->n_underlays; k++)
+			cs->uls[k] = &st->underlays[k];
+		qsort(cs->uls, st->n_underlays, sizeof(*cs->uls), ul_label_cmp);
+		for (size_t k = 0; k < st->n_underlays; k++) {
+			Sdwan__V1__Underlay *u = arena_alloc(a, sizeof(*u));
+
+			if (!u)
+				return -ENOMEM;
+			sdwan__v1__underlay__init(u);
+			u->label = (char *)cs->uls[k]->label;
+			u->address = (char *)cs->uls[k]->address;
+			u->metered = cs->uls[k]->metered;
+			u->mtu = cs->uls[k]->mtu;
+			u->bandwidth_kbps = cs->uls[k]->bandwidth_kbps;
+			u->monthly_budget_mb = cs->uls[k]->monthly_budget_mb;
+			cs->ul_msgs[k] = u;
+		}
+		for (size_t k = 0; k < st->n_lans; k++)
+			if (!orch_prefix_parse(st->lans[k], &cs->lans[cs->n_lans]))
+				cs->n_lans++;
+		sdwan__v1__peer__init(peer);
+		peer->site = (char *)st->name;
+		peer->site_id = (uint32_t)st->id;
+		peer->role = st->role == ORCH_ROLE_HUB ? SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB
+						       : SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH;
+		if (st->registered) {
+			peer->public_key.data = (uint8_t *)st->public_key;
+			peer->public_key.len = 32;
+		}
+		peer->n_underlays = st->n_underlays;
+		peer->underlays = cs->ul_msgs;
+		peer->n_lan_prefixes = st->n_lans;
+		peer->lan_prefixes = arena_array(a, st->n_lans, sizeof(char *));
+		if (!peer->lan_prefixes)
+			return -ENOMEM;
+		for (size_t k = 0; k < st->n_lans; k++)
+			peer->lan_prefixes[k] = (char *)st->lans[k];
+	}
+	return 0;
+}
+
+static ssize_t site_index_by_id(const struct compiler *c, const size_t *by_id, int64_t id)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int64_t v = c->s[by_id[mid]].site->id;
+		if (v == id)
+			return (ssize_t)by_id[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static const struct compiler *sort_ctx;
+static int by_id_cmp(const void *a, const void *b)
+{
+	int64_t x = sort_ctx->s[*(const size_t *)a].site->id;
+	int64_t y = sort_ctx->s[*(const size_t *)b].site->id;
+	return x < y ? -1 : x > y;
+}
+
+static int add_pair(struct compiler *c, const struct cpair *p)
+{
+	if (c->n_pairs == c->cap_pairs) {
+		size_t cap = c->cap_pairs ? 2 * c->cap_pairs : 256;
+		struct cpair *n = realloc(c->pairs, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->pairs = n;
+		c->cap_pairs = cap;
+	}
+	c->pairs[c->n_pairs++] = *p;
+	return 0;
+}
+
+static int plan_paths(struct compiler *c, struct orch_compile_out *out)
+{
+	struct orch_alloc *known = NULL;
+	size_t n_known = c->in->n_allocs, *by_id = NULL;
+	int r = -ENOMEM;
+
+	known = malloc((n_known ? n_known : 1) * sizeof(*known));
+	by_id = malloc((c->n ? c->n : 1) * sizeof(*by_id));
+	if (!known || !by_id)
+		goto out;
+	memcpy(known, c->in->allocs, n_known * sizeof(*known));
+	qsort(known, n_known, sizeof(*known), alloc_key_cmp);
+	for (size_t i = 0; i < c->n; i++)
+		by_id[i] = i;
+	sort_ctx = c;
+	qsort(by_id, c->n, sizeof(*by_id), by_id_cmp);
+	/* stored allocations reserve their numbers, even when unused now */
+	for (size_t i = 0; i < n_known; i++) {
+		ssize_t b = site_index_by_id(c, by_id, known[i].branch_id);
+		ssize_t h = site_index_by_id(c, by_id, known[i].hub_id);
+
+		if ((r = idset_set(&c->pair_ids, known[i].pair)))
+			goto out;
+		if (b >= 0 && (r = idset_set(&c->s[b].pids, known[i].branch_pid)))
+			goto out;
+		if (h >= 0 && (r = idset_set(&c->s[h].pids, known[i].hub_pid)))
+			goto out;
+	}
+	for (size_t b = 0; b < c->n; b++) {
+		struct csite *br = &c->s[b];
+
+		if (br->site->role != ORCH_ROLE_BRANCH)
+			continue;
+		for (size_t bu = 0; bu < br->site->n_underlays; bu++) {
+			const char *targets[8];
+			size_t nt = orch_site_targets(br->site, br->uls[bu]->label, targets, 8);
+
+			for (size_t h = 0; h < c->n; h++) {
+				struct csite *hub = &c->s[h];
+
+				if (hub->site->role != ORCH_ROLE_HUB)
+					continue;
+				for (size_t hu = 0; hu < hub->site->n_underlays; hu++) {
+					struct orch_alloc key = { 0 }, *found;
+					struct cpair p = { b, bu, h, hu, 0, 0, 0 };
+					bool match = false;
+
+					for (size_t t = 0; t < nt; t++)
+						match |= !strcmp(targets[t], hub->uls[hu]->label);
+					if (!match)
+						continue;
+					key.branch_id = br->site->id;
+					strcpy(key.branch_ul, br->uls[bu]->label);
+					key.hub_id = hub->site->id;
+					strcpy(key.hub_ul, hub->uls[hu]->label);
+					found = bsearch(&key, known, n_known, sizeof(key),
+							alloc_key_cmp);
+					if (found) {
+						p.pair = found->pair;
+						p.bpid = found->branch_pid;
+						p.hpid = found->hub_pid;
+					} else {
+						struct orch_alloc *na;
+
+						if ((r = idset_take(&c->pair_ids, c->max_pair,
+								    &p.pair)) ||
+						    (r = idset_take(&br->pids, UINT32_MAX / 2,
+								    &p.bpid)) ||
+						    (r = idset_take(&hub->pids, UINT32_MAX / 2,
+								    &p.hpid)))
+							goto out;
+						na = realloc(out->new_allocs,
+							     (out->n_new + 1) * sizeof(*na));
+						r = -ENOMEM;
+						if (!na)
+							goto out;
+						out->new_allocs = na;
+						key.pair = p.pair;
+						key.branch_pid = p.bpid;
+						key.hub_pid = p.hpid;
+						na[out->n_new++] = key;
+					}
+					if ((r = add_pair(c, &p)))
+						goto out;
+				}
+			}
+		}
+	}
+	/* each site's pairs, in plan order */
+	for (size_t i = 0; i < c->n_pairs; i++) {
+		c->s[c->pairs[i].b].n_pairs++;
+		c->s[c->pairs[i].h].n_pairs++;
+	}
+	r = -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		c->s[i].pairs = arena_array(&c->shared, c->s[i].n_pairs, sizeof(size_t));
+		if (!c->s[i].pairs)
+			goto out;
+		c->s[i].n_pairs = 0;
+	}
+	for (size_t i = 0; i < c->n_pairs; i++) {
+		struct csite *b = &c->s[c->pairs[i].b], *h = &c->s[c->pairs[i].h];
+		b->pairs[b->n_pairs++] = i;
+		h->pairs[h->n_pairs++] = i;
+	}
+	r = 0;
+out:
+	free(known);
+	free(by_id);
+	return r;
+}
+
+static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const struct cpair *p,
+				  bool branch_side)
+{
+	const struct csite *b = &c->s[p->b], *h = &c->s[p->h];
+	const struct orch_underlay *bu = b->uls[p->bu], *hu = h->uls[p->hu];
+	const struct csite *peer = branch_side ? h : b;
+	const struct orch_underlay *lu = branch_side ? bu : hu, *ru = branch_side ? hu : bu;
+	uint32_t bt = c->transport_base + 2 * p->pair, ov = 0x64410000u + 2 * p->pair;
+	Sdwan__V1__Path *m = arena_alloc(a, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	sdwan__v1__path__init(m);
+	m->name = arena_printf(a, "%s-%s-%s", lu->label, peer->site->name, ru->label);
+	m->id = branch_side ? p->bpid : p->hpid;
+	m->local_underlay = (char *)lu->label;
+	m->peer = (char *)peer->site->name;
+	m->remote_underlay = (char *)ru->label;
+	m->local_address = (char *)lu->address;
+	m->remote_address = (char *)ru->address;
+	/* the branch end takes the even address of the pair, the hub the odd one */
+	m->local_transport = ipv4_str(a, bt + !branch_side, "");
+	m->remote_transport = ipv4_str(a, bt + branch_side, "");
+	m->local_overlay = ipv4_str(a, ov + !branch_side, "/31");
+	m->remote_overlay = ipv4_str(a, ov + branch_side, "");
+	m->vni = 10000 + p->pair;
+	m->n_ike_proposals = 1;
+	m->ike_proposals = c->ike_props;
+	m->n_esp_proposals = 1;
+	m->esp_proposals = c->esp_props;
+	m->initiator = branch_side;
+	m->probe_profile = (bu->metered || hu->metered)
+				   ? SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED
+				   : SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE;
+	return m;
+}
+
+static int add_route(struct arena *a, Sdwan__V1__Route **v, size_t *n, const char *prefix,
+		     const char *peer)
+{
+	Sdwan__V1__Route *r = arena_alloc(a, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	sdwan__v1__route__init(r);
+	r->prefix = (char *)prefix;
+	r->peer = (char *)peer;
+	v[(*n)++] = r;
+	return 0;
+}
+
+static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *ret)
+{
+	struct csite *cs = &c->s[idx];
+	const struct orch_site *st = cs->site;
+	bool branch = st->role == ORCH_ROLE_BRANCH;
+	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
+	struct arena a = { 0 };
+	struct orch_prefix *mine = NULL;
+	size_t n_mine = 0, n_hubs = 0, n_peers = 0, max_routes;
+	uint8_t *buf = NULL;
+	int r = -ENOMEM;
+
+	bundle.site = (char *)st->name;
+	bundle.site_id = (uint32_t)st->id;
+	bundle.role = branch ? SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH
+			     : SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB;
+	bundle.n_underlays = st->n_underlays;
+	bundle.underlays = cs->ul_msgs;
+	bundle.n_lan_prefixes = st->n_lans;
+	bundle.lan_prefixes = cs->peer->lan_prefixes;
+	bundle.policy = (Sdwan__V1__Policy *)c->in->policy;
+	bundle.probe = &c->probe;
+	bundle.ike = &c->ike;
+	bundle.tunnel = &c->tunnel;
+
+	/* paths, in plan order, and the peers they lead to (each once, by name) */
+	bundle.paths = arena_array(&a, cs->n_pairs, sizeof(*bundle.paths));
+	bundle.peers = arena_array(&a, cs->n_pairs + c->n, sizeof(*bundle.peers));
+	if (!bundle.paths || !bundle.peers)
+		goto out;
+	for (size_t i = 0; i < cs->n_pairs; i++) {
+		Sdwan__V1__Path *p = make_path(c, &a, &c->pairs[cs->pairs[i]], branch);
+		if (!p || !p->name || !p->local_transport || !p->remote_transport ||
+		    !p->local_overlay || !p->remote_overlay)
+			goto out;
+		bundle.paths[bundle.n_paths++] = p;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		bool linked = false;
+
+		if (i == idx || c->s[i].site->role == st->role)
+			continue;
+		if (branch) {
+			linked = true; /* every hub: the way to the rest of the network */
+		} else {
+			for (size_t k = 0; k < cs->n_pairs && !linked; k++)
+				linked = c->pairs[cs->pairs[k]].b == i;
+		}
+		if (linked)
+			bundle.peers[n_peers++] = c->s[i].peer;
+		n_hubs += branch;
+	}
+	bundle.n_peers = n_peers;
+
+	/* routes: a branch reaches every hub's LANs via that hub and every other
+	 * branch's LANs (aggregated exactly) via each hub; a hub reaches each
+	 * branch's LANs via that branch */
+	if (branch) {
+		size_t cap = c->n_agg + 129 * st->n_lans + 1;
+
+		mine = malloc(cap * sizeof(*mine));
+		if (!mine)
+			goto out;
+		memcpy(mine, c->agg, c->n_agg * sizeof(*mine));
+		n_mine = c->n_agg;
+		for (size_t k = 0; k < cs->n_lans; k++)
+			if (orch_prefixes_subtract(mine, &n_mine, cap, &cs->lans[k]) == -ENOSPC)
+				goto out;
+		max_routes = 0;
+		for (size_t i = 0; i < n_peers; i++)
+			max_routes += bundle.peers[i]->n_lan_prefixes + n_mine;
+	} else {
+		max_routes = 0;
+		for (size_t i = 0; i < n_peers; i++)
+			max_routes += bundle.peers[i]->n_lan_prefixes;
+	}
+	bundle.routes = arena_array(&a, max_routes, sizeof(*bundle.routes));
+	if (!bundle.routes)
+		goto out;
+	for (size_t i = 0; i < n_peers; i++) {
+		Sdwan__V1__Peer *pe = bundle.peers[i];
+
+		for (size_t k = 0; k < pe->n_lan_prefixes; k++)
+			if (add_route(&a, bundle.routes, &bundle.n_routes, pe->lan_prefixes[k],
+				      pe->site))
+				goto out;
+		for (size_t k = 0; branch && k < n_mine; k++) {
+			char *t = arena_alloc(&a, ORCH_ADDR_MAX);
+			if (!t)
+				goto out;
+			orch_prefix_format(&mine[k], t);
+			if (add_route(&a, bundle.routes, &bundle.n_routes, t, pe->site))
+				goto out;
+		}
+	}
+	(void)n_hubs;
+	if (a.failed)
+		goto out;
+	ret->len = sdwan__v1__config_bundle__get_packed_size(&bundle);
+	buf = malloc(ret->len ? ret->len : 1);
+	if (!buf)
+		goto out;
+	sdwan__v1__config_bundle__pack(&bundle, buf);
+	ret->content = buf;
+	ret->site_id = st->id;
+	r = 0;
+out:
+	free(mine);
+	arena_free(&a);
+	return r;
+}
+
+static int compiled_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct orch_compiled *)a)->site_id;
+	int64_t y = ((const struct orch_compiled *)b)->site_id;
+	return x < y ? -1 : x > y;
+}
+
+int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_out)
+{
+	struct compiler c = { .in = in };
+	struct orch_compile_out out = { 0 };
+	struct orch_prefix tp;
+	size_t n_lans = 0;
+	int r;
+
+	r = -EINVAL;
+	if (orch_transport_prefix_check(in->transport_prefix ? in->transport_prefix
+							     : ORCH_TRANSPORT_DEFAULT))
+		goto out;
+	orch_prefix_parse(in->transport_prefix ? in->transport_prefix : ORCH_TRANSPORT_DEFAULT,
+			  &tp);
+	c.transport_base = (uint32_t)tp.addr[0] << 24 | (uint32_t)tp.addr[1] << 16 |
+			   (uint32_t)tp.addr[2] << 8 | tp.addr[3];
+	/* pairs use 2 transport addresses; the overlay /16 holds 32767 /31s */
+	c.max_pair = ((1u << (32 - tp.len)) / 2) - 1;
+	if (c.max_pair > 32767)
+		c.max_pair = 32767;
+	settings_init(&c);
+	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
+		goto out;
+	for (size_t i = 0; i < c.n; i++)
+		if (c.s[i].site->role == ORCH_ROLE_BRANCH)
+			n_lans += c.s[i].n_lans;
+	r = -ENOMEM;
+	c.agg = malloc((n_lans ? n_lans : 1) * sizeof(*c.agg));
+	if (!c.agg)
+		goto out;
+	for (size_t i = 0; i < c.n; i++)
+		if (c.s[i].site->role == ORCH_ROLE_BRANCH)
+			for (size_t k = 0; k < c.s[i].n_lans; k++)
+				c.agg[c.n_agg++] = c.s[i].lans[k];
+	c.n_agg = orch_prefixes_aggregate(c.agg, c.n_agg);
+
+	out.bundles = calloc(c.n ? c.n : 1, sizeof(*out.bundles));
+	if (!out.bundles)
+		goto out;
+	for (size_t i = 0; i < c.n; i++) {
+		if ((r = build_bundle(&c, i, &out.bundles[out.n])))
+			goto out;
+		out.n++;
+	}
+	qsort(out.bundles, out.n, sizeof(*out.bundles), compiled_cmp);
+	r = c.shared.failed ? -ENOMEM : 0;
+out:
+	for (size_t i = 0; i < c.n; i++)
+		free(c.s[i].pids.bits);
+	free(c.s);
+	free(c.pairs);
+	free(c.pair_ids.bits);
+	free(c.agg);
+	arena_free(&c.shared);
+	if (r)
+		orch_compile_out_clear(&out);
+	else
+		*ret_out = out;
+	return r;
+}
+
+void orch_compile_out_clear(struct orch_compile_out *out)
+{
+	if (!out)
+		return;
+	for (size_t i = 0; i < out->n; i++)
+		free(out->bundles[i].content);
+	free(out->bundles);
+	free(out->new_allocs);
+	memset(out, 0, sizeof(*out));
+}
+
+int orch_bundle_finish(const uint8_t *content, size_t len, uint64_t version, uint64_t generated_at,
+		       uint8_t **ret_buf, size_t *ret_len)
+{
+	Sdwan__V1__ConfigBundle *b = sdwan__v1__config_bundle__unpack(NULL, len, content);
+	uint8_t *buf;
+	size_t n;
+
+	if (!b)
+		return -EINVAL;
+	b->version = version;
+	b->generated_at = generated_at;
+	n = sdwan__v1__config_bundle__get_packed_size(b);
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+		return -ENOMEM;
+	}
+	sdwan__v1__config_bundle__pack(b, buf);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	*ret_buf = buf;
+	*ret_len = n;
+	return 0;
+}

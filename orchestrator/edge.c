@@ -1,0 +1,303 @@
+/*
+ * The edge API, /edge/v1 (protobuf; specified in orchestrator/EDGE-API.md).
+ * A request authenticated with a site credential can only read and write that
+ * site: the site comes from the credential, never from the request.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sdwan.pb-c.h>
+
+#include <orch/compile.h>
+
+#include "orchd.h"
+
+#define PROTOBUF "application/x-protobuf"
+
+static bool printable(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isprint((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+enum MHD_Result edge_register(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	Sdwan__V1__Register *m = sdwan__v1__register__unpack(NULL, r->len, (uint8_t *)r->body);
+	Sdwan__V1__RegisterReply reply = SDWAN__V1__REGISTER_REPLY__INIT;
+	char cred[65], cred_hash[65], boot_hash[65], msg[160];
+	uint64_t version = 0;
+	uint8_t *buf = NULL;
+	size_t len;
+	int64_t id;
+	enum MHD_Result ret;
+	int e;
+
+	if (!m)
+		return reply_error(r, 400, "body is not a valid sdwan.v1.Register message");
+	if (!orch_name_valid(m->site)) {
+		ret = reply_error(r, 400, "Register.site: not a site name");
+		goto out;
+	}
+	if (!m->bootstrap_token[0] || strlen(m->bootstrap_token) > 128) {
+		ret = reply_error(r, 400, "Register.bootstrap_token: required");
+		goto out;
+	}
+	if (m->public_key.len != 32) {
+		ret = reply_error(r, 400,
+				  "Register.public_key: must be 32 octets (Ed25519), got %zu",
+				  m->public_key.len);
+		goto out;
+	}
+	if (!printable(m->hostname, 63) || !printable(m->software_version, 31)) {
+		ret = reply_error(r, 400,
+				  "Register.hostname/software_version: printable, "
+				  "at most 63/31 characters");
+		goto out;
+	}
+	if (orch_secret_new(cred)) {
+		ret = reply_error(r, 500, "no randomness");
+		goto out;
+	}
+	orch_secret_hash(cred, cred_hash);
+	orch_secret_hash(m->bootstrap_token, boot_hash);
+	if ((e = st->ops->begin(st))) {
+		ret = reply_store_error(r, e, "transaction");
+		goto out;
+	}
+	e = st->ops->site_register(st, m->site, boot_hash, m->public_key.data, m->hostname,
+				   m->software_version, cred_hash, orchd_now_ms(), &id);
+	if (e) {
+		st->ops->rollback(st);
+		if (e == -EACCES)
+			ret = reply_error(r, 401, "unknown site or wrong bootstrap token");
+		else if (e == -EALREADY)
+			ret = reply_error(r, 409,
+					  "bootstrap token already used: ask the operator "
+					  "for a new one (sdwanctl site bootstrap)");
+		else
+			ret = reply_store_error(r, e, "registration");
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "edge registered (host %s, software %s)", m->hostname,
+		 m->software_version);
+	st->ops->event_add(st, id, orchd_now_ms(), "edge", m->site, msg);
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		ret = reply_store_error(r, e, "commit");
+		goto out;
+	}
+	orchd_intent_changed(r->d); /* peers' bundles carry this key */
+	pthread_mutex_lock(&r->d->lock);
+	orchd_cache_version(r->d, id, &version);
+	pthread_mutex_unlock(&r->d->lock);
+	snprintf(r->site, sizeof(r->site), "%s", m->site);
+	reply.site = m->site;
+	reply.site_id = (uint32_t)id;
+	reply.credential = cred;
+	reply.config_version = version;
+	len = sdwan__v1__register_reply__get_packed_size(&reply);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		ret = reply_error(r, 500, "out of memory");
+		goto out;
+	}
+	sdwan__v1__register_reply__pack(&reply, buf);
+	ret = reply_bytes(r, 200, PROTOBUF, buf, len);
+	explicit_bzero(buf, len);
+out:
+	explicit_bzero(cred, sizeof(cred));
+	free(buf);
+	sdwan__v1__register__free_unpacked(m, NULL);
+	return ret;
+}
+
+enum MHD_Result edge_config(struct req *r)
+{
+	struct orchd *d = r->d;
+	uint64_t version = 0;
+	uint8_t *copy = NULL;
+	size_t len = 0;
+	enum MHD_Result ret;
+	int idx;
+
+	if (!r->deadline_ms) { /* first time through: read the query */
+		const char *have =
+			MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "have");
+		const char *wait =
+			MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "wait");
+		unsigned long long w = d->cfg.longpoll_max_s;
+		char *end;
+
+		if (have) {
+			errno = 0;
+			r->have = strtoull(have, &end, 10);
+			if (errno || *end || !*have || *have == '-')
+				return reply_error(r, 400, "have: a bundle version (integer >= 0)");
+		}
+		if (wait) {
+			errno = 0;
+			w = strtoull(wait, &end, 10);
+			if (errno || *end || !*wait || *wait == '-')
+				return reply_error(r, 400, "wait: seconds (integer >= 0)");
+			if (w > d->cfg.longpoll_max_s)
+				w = d->cfg.longpoll_max_s;
+		}
+		r->deadline_ms = orchd_now_ms() + (int64_t)w * 1000;
+		if (r->deadline_ms == 0)
+			r->deadline_ms = 1;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (d->stopping) {
+		pthread_mutex_unlock(&d->lock);
+		return reply_error(r, 503, "orchestrator shutting down; retry");
+	}
+	idx = orchd_cache_version(d, r->site_id, &version);
+	if (idx >= 0 && version > r->have) {
+		len = d->cache[idx].len;
+		copy = malloc(len ? len : 1);
+		if (copy)
+			memcpy(copy, d->cache[idx].buf, len);
+		pthread_mutex_unlock(&d->lock);
+		if (!copy)
+			return reply_error(r, 500, "out of memory");
+		d->m.longpolls_answered++;
+		ret = reply_bytes(r, 200, PROTOBUF, copy, len);
+		free(copy);
+		return ret;
+	}
+	if (orchd_now_ms() >= r->deadline_ms) {
+		pthread_mutex_unlock(&d->lock);
+		d->m.longpolls_timed_out++;
+		return reply_empty(r, 304);
+	}
+	longpoll_suspend_locked(r);
+	pthread_mutex_unlock(&d->lock);
+	return MHD_YES;
+}
+
+enum MHD_Result edge_ack(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	Sdwan__V1__Ack *m = sdwan__v1__ack__unpack(NULL, r->len, (uint8_t *)r->body);
+	uint64_t current = 0;
+	enum MHD_Result ret;
+	int e;
+
+	if (!m)
+		return reply_error(r, 400, "body is not a valid sdwan.v1.Ack message");
+	pthread_mutex_lock(&r->d->lock);
+	orchd_cache_version(r->d, r->site_id, &current);
+	pthread_mutex_unlock(&r->d->lock);
+	if (m->version == 0 || m->version > current) {
+		ret = reply_error(r, 409,
+				  "Ack.version %" PRIu64 ": site %s was never sent it "
+				  "(newest is %" PRIu64 ")",
+				  m->version, r->site, current);
+		goto out;
+	}
+	if (!m->applied && !printable(m->error, 1024)) {
+		ret = reply_error(r, 400, "Ack.error: printable text of at most 1024 characters");
+		goto out;
+	}
+	if ((e = st->ops->begin(st))) {
+		ret = reply_store_error(r, e, "transaction");
+		goto out;
+	}
+	e = st->ops->ack_put(st, r->site_id, m->version, m->applied, m->applied ? "" : m->error,
+			     orchd_now_ms());
+	if (!e && !m->applied) {
+		char msg[1100];
+		snprintf(msg, sizeof(msg), "bundle v%" PRIu64 " refused: %s", m->version, m->error);
+		e = st->ops->event_add(st, r->site_id, orchd_now_ms(), "config", r->site, msg);
+	}
+	if (e || (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		ret = reply_store_error(r, e, "ack");
+		goto out;
+	}
+	r->d->m.acks++;
+	ret = reply_empty(r, 204);
+out:
+	sdwan__v1__ack__free_unpacked(m, NULL);
+	return ret;
+}
+
+static const char *event_kind(Sdwan__V1__EventKind k)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&sdwan__v1__event_kind__descriptor, (int)k);
+	return v ? v->name : "unknown";
+}
+
+enum MHD_Result edge_telemetry(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	Sdwan__V1__Telemetry *m = sdwan__v1__telemetry__unpack(NULL, r->len, (uint8_t *)r->body);
+	json_t *paths = NULL, *dec = NULL;
+	enum MHD_Result ret;
+	int64_t now = orchd_now_ms();
+	int e;
+
+	if (!m)
+		return reply_error(r, 400, "body is not a valid sdwan.v1.Telemetry message");
+	if (m->site[0] && strcmp(m->site, r->site)) {
+		ret = reply_error(r, 403, "credential is for site %s, not %.40s", r->site, m->site);
+		goto out;
+	}
+	if (m->n_paths > 65536 || m->n_events > 4096 || m->n_decisions > 4096) {
+		ret = reply_error(r, 413, "too many paths, events or decisions in one report");
+		goto out;
+	}
+	paths = json_array();
+	dec = json_array();
+	for (size_t i = 0; paths && i < m->n_paths; i++) {
+		if (!printable(m->paths[i]->path, 128) || !m->paths[i]->path[0]) {
+			ret = reply_error(r, 400, "Telemetry.paths[%zu].path: a path name", i);
+			goto out;
+		}
+		json_array_append_new(paths, orch_pb_to_json(&m->paths[i]->base));
+	}
+	for (size_t i = 0; dec && i < m->n_decisions; i++)
+		json_array_append_new(dec, orch_pb_to_json(&m->decisions[i]->base));
+	if (!paths || !dec) {
+		ret = reply_error(r, 500, "out of memory");
+		goto out;
+	}
+	if ((e = st->ops->begin(st))) {
+		ret = reply_store_error(r, e, "transaction");
+		goto out;
+	}
+	e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec,
+				   m->config_error);
+	for (size_t i = 0; !e && i < m->n_events; i++) {
+		const Sdwan__V1__Event *ev = m->events[i];
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%.100s → %.100s: %.200s", ev->from, ev->to, ev->reason);
+		e = st->ops->event_add(st, r->site_id, ev->at ? (int64_t)ev->at : now,
+				       event_kind(ev->kind), ev->subject, msg);
+	}
+	if (e || (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		ret = reply_store_error(r, e, "telemetry");
+		goto out;
+	}
+	r->d->m.telemetry++;
+	ret = reply_empty(r, 204);
+out:
+	json_decref(paths);
+	json_decref(dec);
+	sdwan__v1__telemetry__free_unpacked(m, NULL);
+	return ret;
+}

@@ -1,0 +1,117 @@
+/*
+ * orch/model.h — the orchestrator's intent model: sites, their underlays and
+ * LAN prefixes, parsed from and printed to the operator API's JSON.
+ *
+ * Pure: no I/O, no globals.  A struct orch_site owns its arrays; release them
+ * with orch_site_clear() (safe on a zeroed or half-built site).  Parsing reports
+ * every error at once as a JSON array of {"path", "message"} objects.
+ */
+#ifndef ORCH_MODEL_H
+#define ORCH_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define ORCH_NAME_MAX  32 /* site names: [a-z0-9-], 1..31 chars */
+#define ORCH_LABEL_MAX 16 /* underlay labels: [a-z0-9], 1..15 chars */
+#define ORCH_ADDR_MAX  64 /* an address or prefix in text form */
+#define ORCH_MAX_LANS  64
+#define ORCH_MAX_ULS   8
+
+enum orch_role {
+	ORCH_ROLE_BRANCH = 1,
+	ORCH_ROLE_HUB = 2,
+};
+
+const char *orch_role_name(enum orch_role role);
+int orch_role_parse(const char *s, enum orch_role *ret_role);
+
+struct orch_underlay {
+	char label[ORCH_LABEL_MAX];
+	char address[ORCH_ADDR_MAX];
+	bool metered;
+	uint32_t mtu;
+	uint32_t bandwidth_kbps;
+	uint32_t monthly_budget_mb;
+};
+
+/* One entry of a branch's path map: local underlay label → hub underlay label.
+ * An entry with an empty `remote` means "this label builds no paths". */
+struct orch_label_map {
+	char local[ORCH_LABEL_MAX];
+	char remote[ORCH_LABEL_MAX];
+};
+
+struct orch_site {
+	int64_t id; /* store key; 0 until stored */
+	char name[ORCH_NAME_MAX];
+	enum orch_role role;
+	char (*lans)[ORCH_ADDR_MAX];
+	size_t n_lans;
+	struct orch_underlay *underlays;
+	size_t n_underlays;
+	struct orch_label_map *map;
+	size_t n_map;
+	/* set by the edge at registration */
+	bool registered;
+	uint8_t public_key[32];
+	char hostname[64];
+	char software_version[32];
+	int64_t created_at;
+	int64_t registered_at;
+};
+
+void orch_site_clear(struct orch_site *site);
+int orch_site_copy(const struct orch_site *src, struct orch_site *ret_dst);
+
+/* Parse a site from the API's JSON ({"name", "role", "lan_prefixes",
+ * "underlays", "path_map"}).  When name_from_url is not NULL the body's "name"
+ * is optional and must match it.  Returns 0, or -EINVAL with `errs` (a JSON
+ * array) extended by every problem found. */
+int orch_site_from_json(const json_t *j, const char *name_from_url, struct orch_site *ret_site,
+			json_t *errs);
+/* Parse one underlay object (used by PUT .../underlays/{label}). */
+int orch_underlay_from_json(const json_t *j, const char *path, struct orch_underlay *ret_ul,
+			    json_t *errs);
+json_t *orch_underlay_to_json(const struct orch_underlay *ul);
+json_t *orch_site_to_json(const struct orch_site *site);
+
+/* Append {"path": path, "message": ...} to errs. */
+void orch_err_add(json_t *errs, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+bool orch_name_valid(const char *s);
+bool orch_label_valid(const char *s);
+
+/* Hub underlay labels a branch underlay connects to: the site's path map when it
+ * names the label, else the default (mpls→mpls, inet→inet, lte→inet, X→X).
+ * Writes up to `max` labels; returns how many. */
+size_t orch_site_targets(const struct orch_site *branch, const char *label,
+			 const char *ret_labels[], size_t max);
+
+/* ---- prefixes (IPv4 and IPv6 in text form) */
+struct orch_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t len;
+};
+
+/* Parses "a.b.c.d/n" or "x::/n"; refuses host bits set. */
+int orch_prefix_parse(const char *s, struct orch_prefix *ret);
+void orch_prefix_format(const struct orch_prefix *p, char buf[ORCH_ADDR_MAX]);
+bool orch_prefix_overlaps(const struct orch_prefix *a, const struct orch_prefix *b);
+int orch_prefix_cmp(const struct orch_prefix *a, const struct orch_prefix *b);
+
+/* Sort, drop covered prefixes and merge siblings in place (exact: the union of
+ * addresses is unchanged).  Returns the new count. */
+size_t orch_prefixes_aggregate(struct orch_prefix *v, size_t n);
+/* Remove `hole` (which must be covered by exactly one element) from the sorted
+ * aggregated set v, splitting the covering prefix.  *n grows by up to 128;
+ * v must have room (cap).  Returns 0, -ENOENT when not covered, -ENOSPC. */
+int orch_prefixes_subtract(struct orch_prefix *v, size_t *n, size_t cap,
+			   const struct orch_prefix *hole);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * orch/store.h — the orchestrator's persistent state behind an ops struct, so
+ * that PostgreSQL can sit next to the embedded SQLite store later.
+ *
+ * Threading: one struct orch_store is one connection and belongs to one thread
+ * at a time; open one per thread (the daemon has two: the HTTP thread and the
+ * compiler).  Writers that must see a consistent state use begin()/commit():
+ * begin() takes the store's write lock (SQLite: BEGIN IMMEDIATE), so concurrent
+ * writers serialise and no update is lost.  Single-statement methods are atomic
+ * on their own.
+ * Ownership: every ret_ buffer, array and json_t is the caller's (free(),
+ * orch_site_clear(), json_decref()).  Secrets (tokens, credentials) are stored
+ * only as SHA-256 hex digests.
+ * Errors: 0 or -errno: -ENOENT not found, -EEXIST duplicate, -EACCES wrong secret,
+ * -EALREADY one-time token already used, -EBUSY lock timeout, -EIO anything else.
+ */
+#ifndef ORCH_STORE_H
+#define ORCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <orch/model.h>
+
+struct orch_store;
+
+/* One allocated path pair (DESIGN §5): `pair` gives the VNI, the two transport
+ * /32s and the overlay /31; each end has its own path id, unique per site. */
+struct orch_alloc {
+	int64_t branch_id;
+	char branch_ul[ORCH_LABEL_MAX];
+	int64_t hub_id;
+	char hub_ul[ORCH_LABEL_MAX];
+	uint32_t pair;
+	uint32_t branch_pid;
+	uint32_t hub_pid;
+};
+
+struct orch_bundle_row {
+	int64_t site_id;
+	uint64_t version;
+	uint8_t *content; /* canonical packed ConfigBundle (version, generated_at 0) */
+	size_t len;
+	int64_t generated_at;
+};
+
+struct orch_store_ops {
+	const char *name;
+	void (*close)(struct orch_store *st);
+	int (*begin)(struct orch_store *st);
+	int (*commit)(struct orch_store *st);
+	void (*rollback)(struct orch_store *st);
+	/* a read snapshot (no lock taken); end it with commit() */
+	int (*begin_read)(struct orch_store *st);
+
+	/* a counter bumped by every change of intent (sites, policy, keys) */
+	int (*intent_gen)(struct orch_store *st, uint64_t *ret_gen);
+
+	int (*site_insert)(struct orch_store *st, struct orch_site *site,
+			   const char *bootstrap_hash, int64_t now);
+	int (*site_update)(struct orch_store *st, const struct orch_site *site);
+	int (*site_delete)(struct orch_store *st, const char *name);
+	int (*site_get)(struct orch_store *st, const char *name, struct orch_site *ret_site);
+	int (*site_list)(struct orch_store *st, struct orch_site **ret_sites, size_t *ret_n);
+	int (*site_set_bootstrap)(struct orch_store *st, const char *name, const char *hash);
+	/* one-time: checks and burns the bootstrap token, stores key and credential */
+	int (*site_register)(struct orch_store *st, const char *name, const char *bootstrap_hash,
+			     const uint8_t key[32], const char *hostname, const char *software,
+			     const char *credential_hash, int64_t now, int64_t *ret_id);
+	/* 1 (and the other site's name) when prefix overlaps a LAN of another site */
+	int (*lan_conflict)(struct orch_store *st, int64_t self_id, const char *prefix,
+			    char ret_site[ORCH_NAME_MAX]);
+	int (*site_by_credential)(struct orch_store *st, const char *credential_hash,
+				  int64_t *ret_id, char ret_name[ORCH_NAME_MAX]);
+
+	int (*policy_insert)(struct orch_store *st, const char *json, const char *comment,
+			     int64_t now, uint64_t *ret_version);
+	/* version 0: the current one (-ENOENT when none was ever applied) */
+	int (*policy_get)(struct orch_store *st, uint64_t version, char **ret_json,
+			  uint64_t *ret_version);
+	int (*policy_history)(struct orch_store *st, json_t **ret_array);
+
+	int (*alloc_list)(struct orch_store *st, struct orch_alloc **ret, size_t *ret_n);
+	int (*alloc_insert)(struct orch_store *st, const struct orch_alloc *a);
+
+	int (*bundle_list)(struct orch_store *st, struct orch_bundle_row **ret, size_t *ret_n);
+	int (*bundle_get)(struct orch_store *st, int64_t site_id, struct orch_bundle_row *ret);
+	int (*bundle_put)(struct orch_store *st, const struct orch_bundle_row *row);
+
+	int (*ack_put)(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
+		       const char *error, int64_t at);
+	/* latest per-path metrics (JSON per path), decisions, bounded history */
+	int (*telemetry_put)(struct orch_store *st, int64_t site_id, int64_t at,
+			     uint64_t applied_version, const json_t *paths, const json_t *decisions,
+			     const char *config_error);
+	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			 const char *subject, const char *message);
+	int (*event_list)(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
+			  json_t **ret_array);
+	int (*rollout)(struct orch_store *st, json_t **ret_array);
+	int (*status)(struct orch_store *st, const char *site, int64_t online_since, json_t **ret);
+	int (*counts)(struct orch_store *st, int64_t online_since, json_t **ret_object);
+
+	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
+			    const char *name, int64_t now);
+	int (*token_role)(struct orch_store *st, const char *hash, char ret_role[16]);
+};
+
+struct orch_store {
+	const struct orch_store_ops *ops;
+};
+
+/* Opens (creating and migrating as needed) the SQLite database at `path`:
+ * WAL, foreign keys on, busy timeout. */
+int orch_store_sqlite_open(const char *path, struct orch_store **ret_store);
+void orch_store_free(struct orch_store *st);
+
+void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n);
+void orch_sites_free(struct orch_site *sites, size_t n);
+
+/* helpers: SHA-256 hex digest of a secret; a fresh random secret (hex) */
+void orch_secret_hash(const char *secret, char ret_hex[65]);
+int orch_secret_new(char ret_hex[65]);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * orchd.h — sdwan-orchd's internals shared by server.c, api.c and edge.c
+ * (private to the orchestrator).
+ *
+ * Threads: libmicrohttpd's single epoll thread runs every request handler and
+ * owns `d->store`; the compiler thread owns `d->cstore` and publishes bundles
+ * into the cache; the timer thread expires long-polls.  `d->lock` guards the
+ * bundle cache, the waiter list and the compile generations; MHD connections
+ * are suspended and resumed only under it.
+ */
+#ifndef ORCHD_H
+#define ORCHD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include <orch/store.h>
+
+struct orchd_config {
+	const char *db_path;
+	const char *listen_addr;
+	uint16_t port; /* 0: any free port (tests) */
+	const char *cert_file;
+	const char *key_file;
+	bool insecure_http;
+	const char *access_log; /* NULL: stderr; "-": off */
+	size_t max_api_body;
+	size_t max_edge_body;
+	unsigned longpoll_max_s;
+	unsigned conn_limit;
+	size_t conn_memory;
+	const char *transport_prefix;
+	bool metrics_public;
+	unsigned online_window_s;
+};
+
+void orchd_config_defaults(struct orchd_config *cfg);
+
+struct orchd;
+int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, size_t errlen);
+uint16_t orchd_port(const struct orchd *d);
+void orchd_free(struct orchd *d);
+/* "METHOD path" of every route, one per line, for the OpenAPI check */
+void orchd_routes_print(FILE *f);
+
+/* ---- private from here on */
+
+enum auth_kind {
+	AUTH_NONE,
+	AUTH_VIEWER,
+	AUTH_ADMIN,
+	AUTH_EDGE,
+	AUTH_METRICS,
+};
+
+enum body_kind {
+	BODY_NONE,
+	BODY_JSON,
+	BODY_PROTO,
+};
+
+struct req;
+typedef enum MHD_Result (*handler_fn)(struct req *r);
+
+struct route {
+	const char *method;
+	const char *pattern; /* "{x}" matches one path segment */
+	enum auth_kind auth;
+	enum body_kind body;
+	handler_fn fn;
+};
+
+struct cache_entry {
+	int64_t site_id;
+	uint64_t version;
+	uint8_t *buf; /* the bundle as sent: version and generated_at set */
+	size_t len;
+};
+
+struct req {
+	struct orchd *d;
+	struct MHD_Connection *conn;
+	const struct route *route;
+	char method[8];
+	char url[256];
+	char params[2][64];
+	char *body;
+	size_t len, cap;
+	bool too_big;
+	int64_t start_us;
+	unsigned status;
+	size_t resp_bytes;
+	/* auth */
+	char role[16];
+	int64_t site_id;
+	char site[ORCH_NAME_MAX];
+	/* long-poll */
+	bool waiting;
+	bool woken;
+	uint64_t have;
+	int64_t deadline_ms;
+	struct req *wprev, *wnext;
+};
+
+struct metrics {
+	atomic_uint_fast64_t requests[3][6]; /* api/edge/other × 1xx..5xx, other */
+	atomic_uint_fast64_t api_latency_bucket[9];
+	atomic_uint_fast64_t api_latency_sum_us;
+	atomic_uint_fast64_t api_latency_count;
+	atomic_uint_fast64_t longpolls_held;
+	atomic_uint_fast64_t longpolls_answered;
+	atomic_uint_fast64_t longpolls_timed_out;
+	atomic_uint_fast64_t compiles;
+	atomic_uint_fast64_t compile_last_us;
+	atomic_uint_fast64_t bundles_changed;
+	atomic_uint_fast64_t telemetry;
+	atomic_uint_fast64_t acks;
+	atomic_uint_fast64_t bad_requests;
+};
+
+struct orchd {
+	struct orchd_config cfg;
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	struct orch_store *store;  /* MHD thread */
+	struct orch_store *cstore; /* compiler thread */
+	FILE *access_log;
+	char *cert_pem, *key_pem;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	bool dirty;
+	uint64_t intent_gen_seen;  /* newest intent generation signalled */
+	uint64_t compiled_gen;	   /* intent generation of the published bundles */
+	struct cache_entry *cache; /* sorted by site id */
+	size_t n_cache;
+	struct req *waiters; /* long-polls held */
+	pthread_t compiler, timer;
+	bool compiler_started, timer_started;
+	struct metrics m;
+};
+
+int64_t orchd_now_ms(void);
+
+/* responses (each returns what MHD_queue_response returned) */
+enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body);
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum MHD_Result reply_errors(struct req *r, unsigned status, const char *msg, json_t *errors);
+enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, const void *buf,
+			    size_t len);
+enum MHD_Result reply_empty(struct req *r, unsigned status);
+/* map a store error to an HTTP error reply */
+enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
+
+/* the compiler: wake it after a change of intent; generation from the store */
+void orchd_intent_changed(struct orchd *d);
+/* copy of the cached bundle for a site, or -ENOENT */
+int orchd_cache_version(struct orchd *d, int64_t site_id, uint64_t *ret_version);
+
+/* handlers */
+enum MHD_Result api_sites_list(struct req *r);
+enum MHD_Result api_site_create(struct req *r);
+enum MHD_Result api_site_get(struct req *r);
+enum MHD_Result api_site_put(struct req *r);
+enum MHD_Result api_site_delete(struct req *r);
+enum MHD_Result api_site_bootstrap(struct req *r);
+enum MHD_Result api_site_bundle(struct req *r);
+enum MHD_Result api_underlay_put(struct req *r);
+enum MHD_Result api_underlay_delete(struct req *r);
+enum MHD_Result api_policy_get(struct req *r);
+enum MHD_Result api_policy_apply(struct req *r);
+enum MHD_Result api_policy_history(struct req *r);
+enum MHD_Result api_policy_version(struct req *r);
+enum MHD_Result api_policy_diff(struct req *r);
+enum MHD_Result api_policy_rollback(struct req *r);
+enum MHD_Result api_rollout(struct req *r);
+enum MHD_Result api_status(struct req *r);
+enum MHD_Result api_status_site(struct req *r);
+enum MHD_Result api_events(struct req *r);
+enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_health(struct req *r);
+enum MHD_Result edge_register(struct req *r);
+enum MHD_Result edge_config(struct req *r);
+enum MHD_Result edge_ack(struct req *r);
+enum MHD_Result edge_telemetry(struct req *r);
+
+/* long-poll: register r as waiting and suspend it (MHD thread, lock held) */
+void longpoll_suspend_locked(struct req *r);
+
+#endif

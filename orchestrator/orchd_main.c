@@ -1,0 +1,225 @@
+/*
+ * sdwan-orchd: the orchestrator daemon.  Also `sdwan-orchd token add` to mint
+ * operator tokens straight into the database (the first admin token).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "orchd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sdwan-orchd --db FILE [options]\n"
+		   "       sdwan-orchd token add --db FILE --role admin|viewer [--name NAME]\n"
+		   "       sdwan-orchd --list-routes\n"
+		   "\n"
+		   "The SD-WAN orchestrator: operator API /api/v1 (JSON), edge API /edge/v1\n"
+		   "(protobuf, long-poll), /metrics (Prometheus).\n"
+		   "\n"
+		   "  --db FILE              SQLite database (created and migrated as needed)\n"
+		   "  --listen ADDR          address to listen on (default 127.0.0.1)\n"
+		   "  --port N               TCP port (default 8443; 0 = any free port)\n"
+		   "  --port-file FILE       write the bound port there once listening\n"
+		   "  --cert FILE --key FILE HTTPS certificate and key (PEM) — production\n"
+		   "  --insecure-http        plain HTTP: loopback and lab only\n"
+		   "  --access-log FILE      access log (default stderr; '-' = none)\n"
+		   "  --longpoll-max S       longest config long-poll hold (default 30)\n"
+		   "  --max-connections N    concurrent connections (default 30000)\n"
+		   "  --conn-memory BYTES    per-connection buffer (default 16384)\n"
+		   "  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
+		   "  --metrics-public       serve /metrics without a token\n"
+		   "  --list-routes          print METHOD PATH of every endpoint and exit\n"
+		   "  -h, --help             this text\n");
+}
+
+static int token_add(int argc, char **argv)
+{
+	static const struct option opts[] = { { "db", required_argument, NULL, 'd' },
+					      { "role", required_argument, NULL, 'r' },
+					      { "name", required_argument, NULL, 'n' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	const char *db = NULL, *role = NULL, *name = "";
+	struct orch_store *st = NULL;
+	char tok[65], hash[65];
+	int c, e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!db || !role || (strcmp(role, "admin") && strcmp(role, "viewer"))) {
+		fprintf(stderr, "sdwan-orchd token add: --db and --role admin|viewer required\n");
+		return 2;
+	}
+	if ((e = orch_store_sqlite_open(db, &st))) {
+		fprintf(stderr, "sdwan-orchd: database %s: %s\n", db, strerror(-e));
+		return 1;
+	}
+	if (orch_secret_new(tok)) {
+		orch_store_free(st);
+		return 1;
+	}
+	orch_secret_hash(tok, hash);
+	e = st->ops->token_insert(st, hash, role, name, orchd_now_ms());
+	orch_store_free(st);
+	if (e) {
+		fprintf(stderr, "sdwan-orchd: storing the token: %s\n", strerror(-e));
+		return 1;
+	}
+	printf("%s\n", tok);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "port-file", required_argument, NULL, 'P' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "insecure-http", no_argument, NULL, 'i' },
+		{ "access-log", required_argument, NULL, 'a' },
+		{ "longpoll-max", required_argument, NULL, 'L' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "conn-memory", required_argument, NULL, 'M' },
+		{ "transport-prefix", required_argument, NULL, 't' },
+		{ "metrics-public", no_argument, NULL, 'x' },
+		{ "list-routes", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct orchd_config cfg;
+	struct orchd *d = NULL;
+	const char *port_file = NULL;
+	char err[512] = "";
+	sigset_t set;
+	int c, sig, e;
+
+	if (argc >= 3 && !strcmp(argv[1], "token") && !strcmp(argv[2], "add"))
+		return token_add(argc - 2, argv + 2);
+	orchd_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cfg.db_path = optarg;
+			break;
+		case 'l':
+			cfg.listen_addr = optarg;
+			break;
+		case 'p':
+			cfg.port = (uint16_t)atoi(optarg);
+			break;
+		case 'P':
+			port_file = optarg;
+			break;
+		case 'c':
+			cfg.cert_file = optarg;
+			break;
+		case 'k':
+			cfg.key_file = optarg;
+			break;
+		case 'i':
+			cfg.insecure_http = true;
+			break;
+		case 'a':
+			cfg.access_log = optarg;
+			break;
+		case 'L':
+			cfg.longpoll_max_s = (unsigned)atoi(optarg);
+			break;
+		case 'm':
+			cfg.conn_limit = (unsigned)atoi(optarg);
+			break;
+		case 'M':
+			cfg.conn_memory = (size_t)atol(optarg);
+			break;
+		case 't':
+			cfg.transport_prefix = optarg;
+			break;
+		case 'x':
+			cfg.metrics_public = true;
+			break;
+		case 'R':
+			orchd_routes_print(stdout);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!cfg.db_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg.longpoll_max_s < 1 || cfg.longpoll_max_s > 300) {
+		fprintf(stderr, "sdwan-orchd: --longpoll-max must be 1..300 seconds\n");
+		return 2;
+	}
+	{
+		/* one fd per connection: make room for --max-connections */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	/* signals are taken by sigwait() below; threads inherit the mask */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((e = orchd_new(&cfg, &d, err, sizeof(err)))) {
+		fprintf(stderr, "sdwan-orchd: %s\n", err[0] ? err : strerror(-e));
+		return 1;
+	}
+	fprintf(stderr, "sdwan-orchd: listening on %s port %u (%s)\n", cfg.listen_addr,
+		orchd_port(d), cfg.cert_file ? "https" : "plain http");
+	if (port_file) {
+		char tmp[4096];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+		f = fopen(tmp, "we");
+		if (!f || fprintf(f, "%u\n", orchd_port(d)) < 0 || fclose(f) ||
+		    rename(tmp, port_file)) {
+			fprintf(stderr, "sdwan-orchd: port file %s: %s\n", port_file,
+				strerror(errno));
+			orchd_free(d);
+			return 1;
+		}
+	}
+	sigwait(&set, &sig);
+	fprintf(stderr, "sdwan-orchd: signal %d: shutting down\n", sig);
+	orchd_free(d);
+	fprintf(stderr, "sdwan-orchd: stopped\n");
+	return 0;
+}

@@ -1,0 +1,819 @@
+/*
+ * sdwanctl: the operator API (/api/v1) from the command line.  Human tables by
+ * default, the API's JSON with --json.  Exit codes: 0 ok, 1 server or other
+ * error, 2 usage, 3 refused (401/403), 4 not found, 5 invalid input (400, 409,
+ * 413, 415, 422), 6 cannot reach the orchestrator.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERR = 1,
+	EXIT_USAGE = 2,
+	EXIT_AUTH = 3,
+	EXIT_NOTFOUND = 4,
+	EXIT_INVALID = 5,
+	EXIT_CONNECT = 6,
+};
+
+static struct {
+	const char *url;
+	const char *token;
+	const char *cacert;
+	bool insecure;
+	bool json;
+} g;
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct buf *b = ud;
+	size_t n = size * nmemb;
+	char *np = realloc(b->p, b->n + n + 1);
+
+	if (!np)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, ptr, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+/* Performs a request; *ret_body is the parsed JSON (or NULL).  Returns the HTTP
+ * status, or -1 when the orchestrator cannot be reached. */
+static long call(const char *method, const char *path, const char *body, json_t **ret_body)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct buf b = { 0 };
+	char url[2048], auth[600];
+	long status = -1;
+	CURLcode rc;
+
+	*ret_body = NULL;
+	if (!c)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", g.url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	if (g.cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, g.cacert);
+	if (g.insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (g.token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", g.token);
+		h = curl_slist_append(h, auth);
+	}
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (b.n)
+			*ret_body = json_loadb(b.p, b.n, 0, NULL);
+	} else {
+		fprintf(stderr, "sdwanctl: %s: %s\n", url, curl_easy_strerror(rc));
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(b.p);
+	return status;
+}
+
+static int exit_for(long status)
+{
+	if (status < 0)
+		return EXIT_CONNECT;
+	if (status < 300)
+		return EXIT_OK;
+	if (status == 401 || status == 403)
+		return EXIT_AUTH;
+	if (status == 404)
+		return EXIT_NOTFOUND;
+	if (status == 400 || status == 409 || status == 413 || status == 415 || status == 422)
+		return EXIT_INVALID;
+	return EXIT_ERR;
+}
+
+/* print the error of a failed call (all listed errors) and map the exit code */
+static int fail(long status, json_t *body)
+{
+	json_t *errs = json_object_get(body, "errors"), *e;
+	size_t i;
+
+	if (status < 0)
+		return EXIT_CONNECT;
+	fprintf(stderr, "sdwanctl: HTTP %ld: %s\n", status,
+		json_string_value(json_object_get(body, "error")) ?: "(no message)");
+	json_array_foreach (errs, i, e)
+		fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "path")) ?: "?",
+			json_string_value(json_object_get(e, "message")) ?: "?");
+	json_decref(body);
+	return exit_for(status);
+}
+
+static int print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k)) ?: "";
+}
+
+static long long num(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void print_time(long long ms)
+{
+	char t[32] = "-";
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms > 0 && gmtime_r(&s, &tm))
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%-20s", t);
+}
+
+/* GET and print: the JSON, or a table by `table` */
+static int get_and_show(const char *path, void (*table)(json_t *))
+{
+	json_t *j;
+	long st = call("GET", path, NULL, &j);
+
+	if (st < 200 || st >= 300)
+		return fail(st, j);
+	if (g.json)
+		return print_json(j);
+	table(j);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static void join(const json_t *a, const char *key, char *out, size_t len)
+{
+	size_t i;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach (a, i, v) {
+		const char *s = key ? str(v, key) : json_string_value(v);
+		size_t n = strlen(out);
+		snprintf(out + n, len - n, "%s%s", i ? "," : "", s ? s : "");
+	}
+}
+
+/* ---- site */
+
+static void sites_table(json_t *j)
+{
+	json_t *s;
+	size_t i;
+	char lans[256], uls[256];
+
+	printf("%-20s %-7s %-4s %-30s %s\n", "SITE", "ROLE", "REG", "UNDERLAYS", "LANS");
+	json_array_foreach (json_object_get(j, "sites"), i, s) {
+		join(json_object_get(s, "lan_prefixes"), NULL, lans, sizeof(lans));
+		join(json_object_get(s, "underlays"), "label", uls, sizeof(uls));
+		printf("%-20s %-7s %-4s %-30s %s\n", str(s, "name"), str(s, "role"),
+		       json_is_true(json_object_get(s, "registered")) ? "yes" : "no", uls, lans);
+	}
+}
+
+static void site_table(json_t *s)
+{
+	json_t *u;
+	size_t i;
+	char lans[512];
+
+	join(json_object_get(s, "lan_prefixes"), NULL, lans, sizeof(lans));
+	printf("site:       %s (id %lld)\nrole:       %s\nlans:       %s\nregistered: %s\n",
+	       str(s, "name"), num(s, "id"), str(s, "role"), lans,
+	       json_is_true(json_object_get(s, "registered")) ? "yes" : "no");
+	if (json_is_true(json_object_get(s, "registered")))
+		printf("hostname:   %s\nsoftware:   %s\npublic key: %s\n", str(s, "hostname"),
+		       str(s, "software_version"), str(s, "public_key"));
+	printf("%-10s %-40s %-8s %s\n", "UNDERLAY", "ADDRESS", "METERED", "MTU");
+	json_array_foreach (json_object_get(s, "underlays"), i, u)
+		printf("%-10s %-40s %-8s %lld\n", str(u, "label"), str(u, "address"),
+		       json_is_true(json_object_get(u, "metered")) ? "yes" : "no", num(u, "mtu"));
+	if (json_object_get(s, "bootstrap_token"))
+		printf("bootstrap token (give it to the edge once): %s\n",
+		       str(s, "bootstrap_token"));
+}
+
+static void bundle_table(json_t *b)
+{
+	json_t *p, *r;
+	size_t i;
+
+	printf("bundle v%lld for %s (%s)\n", num(b, "version"), str(b, "site"), str(b, "role"));
+	printf("%-4s %-28s %-16s %-16s %-7s %s\n", "ID", "PATH", "LOCAL", "REMOTE", "VNI",
+	       "INITIATOR");
+	json_array_foreach (json_object_get(b, "paths"), i, p)
+		printf("%-4lld %-28s %-16s %-16s %-7lld %s\n", num(p, "id"), str(p, "name"),
+		       str(p, "local_transport"), str(p, "remote_transport"), num(p, "vni"),
+		       json_is_true(json_object_get(p, "initiator")) ? "yes" : "no");
+	printf("%-24s %s\n", "ROUTE", "VIA");
+	json_array_foreach (json_object_get(b, "routes"), i, r)
+		printf("%-24s %s\n", str(r, "prefix"), str(r, "peer"));
+}
+
+static int site_add(int argc, char **argv)
+{
+	static const struct option opts[] = { { "role", required_argument, NULL, 'r' },
+					      { "lan", required_argument, NULL, 'l' },
+					      { "underlay", required_argument, NULL, 'u' },
+					      { "path-map", required_argument, NULL, 'm' },
+					      { "file", required_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	json_t *site = json_object(), *lans = json_array(), *uls = json_array(),
+	       *map = json_object(), *resp;
+	const char *file = NULL;
+	char *body;
+	long st;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			json_object_set_new(site, "role", json_string(optarg));
+			break;
+		case 'l':
+			json_array_append_new(lans, json_string(optarg));
+			break;
+		case 'u': { /* label=address[,metered][,mtu=N] */
+			char *spec = strdup(optarg), *save = NULL, *tok, *eq;
+			json_t *u = json_object();
+
+			eq = strchr(spec, '=');
+			if (!eq) {
+				fprintf(stderr,
+					"sdwanctl: --underlay LABEL=ADDRESS[,metered][,mtu=N]\n");
+				free(spec);
+				json_decref(u);
+				return EXIT_USAGE;
+			}
+			*eq = '\0';
+			json_object_set_new(u, "label", json_string(spec));
+			tok = strtok_r(eq + 1, ",", &save);
+			json_object_set_new(u, "address", json_string(tok ? tok : ""));
+			while ((tok = strtok_r(NULL, ",", &save))) {
+				if (!strcmp(tok, "metered"))
+					json_object_set_new(u, "metered", json_true());
+				else if (!strncmp(tok, "mtu=", 4))
+					json_object_set_new(u, "mtu", json_integer(atoi(tok + 4)));
+			}
+			json_array_append_new(uls, u);
+			free(spec);
+			break;
+		}
+		case 'm': { /* lte=inet */
+			const char *eq = strchr(optarg, '=');
+			char label[32];
+			json_t *a;
+
+			if (!eq || eq - optarg >= 32) {
+				fprintf(stderr, "sdwanctl: --path-map LABEL=HUBLABEL\n");
+				return EXIT_USAGE;
+			}
+			snprintf(label, sizeof(label), "%.*s", (int)(eq - optarg), optarg);
+			a = json_object_get(map, label);
+			if (!a) {
+				a = json_array();
+				json_object_set_new(map, label, a);
+			}
+			if (eq[1])
+				json_array_append_new(a, json_string(eq + 1));
+			break;
+		}
+		case 'f':
+			file = optarg;
+			break;
+		case 'h':
+			printf("usage: sdwanctl site add NAME --role branch|hub --underlay "
+			       "LABEL=ADDR[,metered][,mtu=N]... [--lan PREFIX]... "
+			       "[--path-map LABEL=HUBLABEL]...\n"
+			       "       sdwanctl site add --file SITE.json\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (file) {
+		json_error_t e;
+		json_decref(site);
+		site = json_load_file(file, 0, &e);
+		if (!site) {
+			fprintf(stderr, "sdwanctl: %s:%d: %s\n", file, e.line, e.text);
+			return EXIT_INVALID;
+		}
+	} else {
+		if (optind != argc - 1) {
+			fprintf(stderr, "sdwanctl: site add: one site NAME required\n");
+			return EXIT_USAGE;
+		}
+		json_object_set_new(site, "name", json_string(argv[optind]));
+		json_object_set(site, "lan_prefixes", lans);
+		json_object_set(site, "underlays", uls);
+		if (json_object_size(map))
+			json_object_set(site, "path_map", map);
+	}
+	json_decref(lans);
+	json_decref(uls);
+	json_decref(map);
+	body = json_dumps(site, JSON_COMPACT);
+	json_decref(site);
+	st = call("POST", "/api/v1/sites", body, &resp);
+	free(body);
+	if (st != 201)
+		return fail(st, resp);
+	if (g.json)
+		return print_json(resp);
+	site_table(resp);
+	json_decref(resp);
+	return EXIT_OK;
+}
+
+static int cmd_site(int argc, char **argv)
+{
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("usage: sdwanctl site add|list|show|rm|bootstrap ...\n"
+		       "  site add NAME --role R --underlay L=ADDR... [--lan P]...  create\n"
+		       "  site list                      all sites\n"
+		       "  site show NAME [--bundle]      one site, or its compiled bundle\n"
+		       "  site rm NAME                   delete a site\n"
+		       "  site bootstrap NAME            issue a new one-time bootstrap token\n");
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "add"))
+		return site_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return get_and_show("/api/v1/sites", sites_table);
+	if (argc < 3 || argv[2][0] == '-') {
+		fprintf(stderr, "sdwanctl: site %s: NAME required\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (strlen(argv[2]) > 64) {
+		fprintf(stderr, "sdwanctl: site name too long\n");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "show")) {
+		bool bundle = argc > 3 && !strcmp(argv[3], "--bundle");
+		snprintf(path, sizeof(path), "/api/v1/sites/%s%s", argv[2],
+			 bundle ? "/bundle" : "");
+		return get_and_show(path, bundle ? bundle_table : site_table);
+	}
+	if (!strcmp(argv[1], "rm")) {
+		snprintf(path, sizeof(path), "/api/v1/sites/%s", argv[2]);
+		st = call("DELETE", path, NULL, &resp);
+		if (st != 204)
+			return fail(st, resp);
+		if (!g.json)
+			printf("site %s removed\n", argv[2]);
+		else
+			printf("{}\n");
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "bootstrap")) {
+		snprintf(path, sizeof(path), "/api/v1/sites/%s/bootstrap", argv[2]);
+		st = call("POST", path, NULL, &resp);
+		if (st != 201)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf("%s\n", str(resp, "bootstrap_token"));
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "sdwanctl: site: unknown command %s\n", argv[1]);
+	return EXIT_USAGE;
+}
+
+/* ---- policy */
+
+static void policy_table(json_t *j)
+{
+	printf("policy v%lld\n", num(j, "version"));
+	json_dumpf(json_object_get(j, "policy"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+}
+
+static void history_table(json_t *j)
+{
+	json_t *v;
+	size_t i;
+
+	printf("%-8s %-20s %-8s %s\n", "VERSION", "APPLIED (UTC)", "BYTES", "COMMENT");
+	json_array_foreach (json_object_get(j, "versions"), i, v) {
+		printf("%-8lld ", num(v, "version"));
+		print_time(num(v, "created_at"));
+		printf(" %-8lld %s\n", num(v, "size"), str(v, "comment"));
+	}
+}
+
+static void diff_table(json_t *j)
+{
+	json_t *c;
+	size_t i;
+
+	printf("policy v%lld → v%lld\n", num(j, "from"), num(j, "to"));
+	json_array_foreach (json_object_get(j, "changes"), i, c) {
+		char *from = json_dumps(json_object_get(c, "from"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *to = json_dumps(json_object_get(c, "to"), JSON_COMPACT | JSON_ENCODE_ANY);
+		const char *op = str(c, "op");
+
+		if (!strcmp(op, "added"))
+			printf("+ %s: %s\n", str(c, "path"), to ? to : "");
+		else if (!strcmp(op, "removed"))
+			printf("- %s: %s\n", str(c, "path"), from ? from : "");
+		else
+			printf("~ %s: %s → %s\n", str(c, "path"), from ? from : "", to ? to : "");
+		free(from);
+		free(to);
+	}
+	if (!json_array_size(json_object_get(j, "changes")))
+		printf("(no changes)\n");
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("usage: sdwanctl policy apply|show|diff|rollback|history ...\n"
+		       "  policy apply FILE [--comment TEXT]   validate and apply (new version)\n"
+		       "  policy show [VERSION]                the current or a given version\n"
+		       "  policy diff [FROM [TO]]              changes between versions\n"
+		       "  policy rollback VERSION              re-apply an old version\n"
+		       "  policy history                       all versions\n");
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "apply")) {
+		const char *file = NULL, *comment = NULL;
+		char *body, *esc = NULL;
+		json_error_t e;
+		json_t *p;
+
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--comment") && i + 1 < argc)
+				comment = argv[++i];
+			else if (!file && argv[i][0] != '-')
+				file = argv[i];
+			else {
+				fprintf(stderr, "sdwanctl: policy apply FILE [--comment TEXT]\n");
+				return EXIT_USAGE;
+			}
+		}
+		if (!file) {
+			fprintf(stderr, "sdwanctl: policy apply FILE [--comment TEXT]\n");
+			return EXIT_USAGE;
+		}
+		p = !strcmp(file, "-") ? json_loadf(stdin, 0, &e) : json_load_file(file, 0, &e);
+		if (!p) {
+			fprintf(stderr, "sdwanctl: %s:%d:%d: %s\n", file, e.line, e.column, e.text);
+			return EXIT_INVALID;
+		}
+		body = json_dumps(p, JSON_COMPACT);
+		json_decref(p);
+		if (comment) {
+			CURL *c = curl_easy_init();
+			esc = c ? curl_easy_escape(c, comment, 0) : NULL;
+			curl_easy_cleanup(c);
+		}
+		snprintf(path, sizeof(path), "/api/v1/policy%s%.200s", esc ? "?comment=" : "",
+			 esc ? esc : "");
+		curl_free(esc);
+		st = call("POST", path, body, &resp);
+		free(body);
+		if (st != 200 && st != 201)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf(json_is_true(json_object_get(resp, "unchanged"))
+			       ? "policy unchanged (v%lld)\n"
+			       : "policy v%lld applied\n",
+		       num(resp, "version"));
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "show")) {
+		if (argc > 2)
+			snprintf(path, sizeof(path), "/api/v1/policy/versions/%.20s", argv[2]);
+		else
+			snprintf(path, sizeof(path), "/api/v1/policy");
+		return get_and_show(path, policy_table);
+	}
+	if (!strcmp(argv[1], "history"))
+		return get_and_show("/api/v1/policy/versions", history_table);
+	if (!strcmp(argv[1], "diff")) {
+		if (argc > 3)
+			snprintf(path, sizeof(path), "/api/v1/policy/diff?from=%.20s&to=%.20s",
+				 argv[2], argv[3]);
+		else if (argc > 2)
+			snprintf(path, sizeof(path), "/api/v1/policy/diff?from=%.20s", argv[2]);
+		else
+			snprintf(path, sizeof(path), "/api/v1/policy/diff");
+		return get_and_show(path, diff_table);
+	}
+	if (!strcmp(argv[1], "rollback")) {
+		char body[64];
+		char *end;
+		long long v;
+
+		if (argc != 3 || (v = strtoll(argv[2], &end, 10)) <= 0 || *end) {
+			fprintf(stderr, "sdwanctl: policy rollback VERSION\n");
+			return EXIT_USAGE;
+		}
+		snprintf(body, sizeof(body), "{\"version\":%lld}", v);
+		st = call("POST", "/api/v1/policy/rollback", body, &resp);
+		if (st != 200 && st != 201)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf("rolled back to v%lld: now policy v%lld\n", v, num(resp, "version"));
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "sdwanctl: policy: unknown command %s\n", argv[1]);
+	return EXIT_USAGE;
+}
+
+/* ---- rollout, status, events */
+
+static void rollout_table(json_t *j)
+{
+	json_t *s, *sum = json_object_get(j, "summary");
+	size_t i;
+
+	printf("%-20s %-7s %-8s %-8s %-13s %s\n", "SITE", "ROLE", "TARGET", "ACKED", "STATE",
+	       "ERROR");
+	json_array_foreach (json_object_get(j, "sites"), i, s)
+		printf("%-20s %-7s %-8lld %-8lld %-13s %s\n", str(s, "site"), str(s, "role"),
+		       num(s, "target_version"), num(s, "acked_version"), str(s, "state"),
+		       str(s, "error"));
+	printf("converged %lld, pending %lld, refused %lld, unregistered %lld\n",
+	       num(sum, "converged"), num(sum, "pending"), num(sum, "refused"),
+	       num(sum, "unregistered"));
+}
+
+static void status_table(json_t *j)
+{
+	json_t *s;
+	size_t i;
+
+	printf("%-20s %-7s %-7s %-8s %-8s %-20s %s\n", "SITE", "ROLE", "ONLINE", "TARGET",
+	       "APPLIED", "LAST SEEN (UTC)", "CONFIG ERROR");
+	json_array_foreach (json_object_get(j, "sites"), i, s) {
+		printf("%-20s %-7s %-7s %-8lld %-8lld ", str(s, "site"), str(s, "role"),
+		       json_is_true(json_object_get(s, "online")) ? "yes" : "no",
+		       num(s, "target_version"), num(s, "applied_version"));
+		print_time(num(s, "last_seen"));
+		printf(" %s\n", str(s, "config_error"));
+	}
+}
+
+static void status_site_table(json_t *s)
+{
+	json_t *p, *d;
+	size_t i;
+
+	printf("site %s (%s): %s, bundle v%lld, applied v%lld\n", str(s, "site"), str(s, "role"),
+	       json_is_true(json_object_get(s, "online")) ? "online" : "offline",
+	       num(s, "target_version"), num(s, "applied_version"));
+	printf("%-28s %-22s %-9s %-9s %-9s %s\n", "PATH", "STATE", "RTT ms", "JITTER", "LOSS %",
+	       "SAMPLES");
+	json_array_foreach (json_object_get(s, "paths"), i, p)
+		printf("%-28s %-22s %-9.2f %-9.2f %-9.2f %lld\n", str(p, "path"), str(p, "state"),
+		       json_real_value(json_object_get(p, "rtt_avg_ms")),
+		       json_real_value(json_object_get(p, "jitter_ms")),
+		       json_real_value(json_object_get(p, "loss_pct")), num(p, "samples"));
+	printf("%-20s %-22s %s\n", "CLASS", "ACTION", "PATHS");
+	json_array_foreach (json_object_get(s, "decisions"), i, d) {
+		char paths[256];
+		join(json_object_get(d, "paths"), "path", paths, sizeof(paths));
+		printf("%-20s %-22s %s\n", str(d, "traffic_class"), str(d, "action"), paths);
+	}
+}
+
+static void events_table(json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	printf("%-8s %-20s %-16s %-12s %-20s %s\n", "ID", "TIME (UTC)", "SITE", "KIND", "SUBJECT",
+	       "MESSAGE");
+	json_array_foreach (json_object_get(j, "events"), i, e) {
+		printf("%-8lld ", num(e, "id"));
+		print_time(num(e, "at"));
+		printf(" %-16s %-12s %-20s %s\n", str(e, "site"), str(e, "kind"), str(e, "subject"),
+		       str(e, "message"));
+	}
+}
+
+static int cmd_rollout(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: sdwanctl rollout\n  which site has acked which bundle version\n");
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "sdwanctl: rollout takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	return get_and_show("/api/v1/rollout", rollout_table);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	char path[256];
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: sdwanctl status [SITE]\n  all sites, or one site's paths and "
+		       "decisions\n");
+		return EXIT_OK;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "sdwanctl: status [SITE]\n");
+		return EXIT_USAGE;
+	}
+	if (argc == 2) {
+		snprintf(path, sizeof(path), "/api/v1/status/%.64s", argv[1]);
+		return get_and_show(path, status_site_table);
+	}
+	return get_and_show("/api/v1/status", status_table);
+}
+
+static int cmd_events(int argc, char **argv)
+{
+	char path[256] = "/api/v1/events?limit=";
+	const char *site = NULL, *limit = "50";
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: sdwanctl events [--site SITE] [--limit N]\n");
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--site") && i + 1 < argc) {
+			site = argv[++i];
+		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			limit = argv[++i];
+		} else {
+			fprintf(stderr, "sdwanctl: events [--site SITE] [--limit N]\n");
+			return EXIT_USAGE;
+		}
+	}
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%.10s%s%.64s", limit,
+		 site ? "&site=" : "", site ? site : "");
+	return get_and_show(path, events_table);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sdwanctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
+		"\n"
+		"commands:\n"
+		"  site add|list|show|rm|bootstrap   sites and their underlays\n"
+		"  policy apply|show|diff|rollback|history\n"
+		"  rollout                           which site acked which version\n"
+		"  status [SITE]                     sites online, paths, decisions\n"
+		"  events [--site S] [--limit N]     recent events\n"
+		"\n"
+		"options:\n"
+		"  --url URL         orchestrator (env SDWAN_URL; default https://127.0.0.1:8443)\n"
+		"  --token TOKEN     operator bearer token (env SDWAN_TOKEN)\n"
+		"  --token-file F    read the token from a file\n"
+		"  --cacert F        CA certificate to verify the orchestrator with\n"
+		"  --insecure        do not verify the TLS certificate\n"
+		"  --json            print the API's JSON instead of tables\n"
+		"  -h, --help        this text; COMMAND --help for each command\n"
+		"\n"
+		"exit codes: 0 ok, 1 error, 2 usage, 3 refused (401/403), 4 not found,\n"
+		"            5 invalid input (400/409/413/415/422), 6 orchestrator unreachable\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "url", required_argument, NULL, 'u' },
+					      { "token", required_argument, NULL, 't' },
+					      { "token-file", required_argument, NULL, 'T' },
+					      { "cacert", required_argument, NULL, 'c' },
+					      { "insecure", no_argument, NULL, 'k' },
+					      { "json", no_argument, NULL, 'j' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	static char tokbuf[512];
+	int c, rc;
+
+	g.url = getenv("SDWAN_URL") ?: "https://127.0.0.1:8443";
+	g.token = getenv("SDWAN_TOKEN");
+	/* options before the command only: the command parses its own */
+	while ((c = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			g.url = optarg;
+			break;
+		case 't':
+			g.token = optarg;
+			break;
+		case 'T': {
+			FILE *f = fopen(optarg, "re");
+			if (!f || !fgets(tokbuf, sizeof(tokbuf), f)) {
+				fprintf(stderr, "sdwanctl: token file %s: %s\n", optarg,
+					strerror(errno));
+				if (f)
+					fclose(f);
+				return EXIT_USAGE;
+			}
+			fclose(f);
+			tokbuf[strcspn(tokbuf, "\r\n")] = '\0';
+			g.token = tokbuf;
+			break;
+		}
+		case 'c':
+			g.cacert = optarg;
+			break;
+		case 'k':
+			g.insecure = true;
+			break;
+		case 'j':
+			g.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	/* --json also accepted after the command */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json")) {
+			g.json = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!strcmp(argv[0], "site"))
+		rc = cmd_site(argc, argv);
+	else if (!strcmp(argv[0], "policy"))
+		rc = cmd_policy(argc, argv);
+	else if (!strcmp(argv[0], "rollout"))
+		rc = cmd_rollout(argc, argv);
+	else if (!strcmp(argv[0], "status"))
+		rc = cmd_status(argc, argv);
+	else if (!strcmp(argv[0], "events"))
+		rc = cmd_events(argc, argv);
+	else {
+		fprintf(stderr, "sdwanctl: unknown command %s (see --help)\n", argv[0]);
+		rc = EXIT_USAGE;
+	}
+	curl_global_cleanup();
+	return rc;
+}

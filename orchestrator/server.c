@@ -1,0 +1,951 @@
+/*
+ * sdwan-orchd's HTTP server: libmicrohttpd on one epoll thread with
+ * suspend/resume for long-polls, routing, auth, size limits, access log; the
+ * compiler thread that turns intent into bundles; the long-poll timer thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <policy/policy.h>
+
+#include <orch/compile.h>
+
+#include "orchd.h"
+
+static const struct route routes[] = {
+	{ "GET", "/api/v1/sites", AUTH_VIEWER, BODY_NONE, api_sites_list },
+	{ "POST", "/api/v1/sites", AUTH_ADMIN, BODY_JSON, api_site_create },
+	{ "GET", "/api/v1/sites/{site}", AUTH_VIEWER, BODY_NONE, api_site_get },
+	{ "PUT", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_JSON, api_site_put },
+	{ "DELETE", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_NONE, api_site_delete },
+	{ "POST", "/api/v1/sites/{site}/bootstrap", AUTH_ADMIN, BODY_NONE, api_site_bootstrap },
+	{ "GET", "/api/v1/sites/{site}/bundle", AUTH_VIEWER, BODY_NONE, api_site_bundle },
+	{ "PUT", "/api/v1/sites/{site}/underlays/{label}", AUTH_ADMIN, BODY_JSON,
+	  api_underlay_put },
+	{ "DELETE", "/api/v1/sites/{site}/underlays/{label}", AUTH_ADMIN, BODY_NONE,
+	  api_underlay_delete },
+	{ "GET", "/api/v1/policy", AUTH_VIEWER, BODY_NONE, api_policy_get },
+	{ "POST", "/api/v1/policy", AUTH_ADMIN, BODY_JSON, api_policy_apply },
+	{ "GET", "/api/v1/policy/versions", AUTH_VIEWER, BODY_NONE, api_policy_history },
+	{ "GET", "/api/v1/policy/versions/{version}", AUTH_VIEWER, BODY_NONE, api_policy_version },
+	{ "GET", "/api/v1/policy/diff", AUTH_VIEWER, BODY_NONE, api_policy_diff },
+	{ "POST", "/api/v1/policy/rollback", AUTH_ADMIN, BODY_JSON, api_policy_rollback },
+	{ "GET", "/api/v1/rollout", AUTH_VIEWER, BODY_NONE, api_rollout },
+	{ "GET", "/api/v1/status", AUTH_VIEWER, BODY_NONE, api_status },
+	{ "GET", "/api/v1/status/{site}", AUTH_VIEWER, BODY_NONE, api_status_site },
+	{ "GET", "/api/v1/events", AUTH_VIEWER, BODY_NONE, api_events },
+	{ "POST", "/edge/v1/register", AUTH_NONE, BODY_PROTO, edge_register },
+	{ "GET", "/edge/v1/config", AUTH_EDGE, BODY_NONE, edge_config },
+	{ "POST", "/edge/v1/ack", AUTH_EDGE, BODY_PROTO, edge_ack },
+	{ "POST", "/edge/v1/telemetry", AUTH_EDGE, BODY_PROTO, edge_telemetry },
+	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
+	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+void orchd_routes_print(FILE *f)
+{
+	for (size_t i = 0; i < N_ROUTES; i++)
+		fprintf(f, "%s %s\n", routes[i].method, routes[i].pattern);
+}
+
+void orchd_config_defaults(struct orchd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen_addr = "127.0.0.1";
+	cfg->port = 8443;
+	cfg->max_api_body = 1 << 20;
+	cfg->max_edge_body = 4 << 20;
+	cfg->longpoll_max_s = 30;
+	cfg->conn_limit = 30000;
+	cfg->conn_memory = 16 * 1024;
+	cfg->online_window_s = 35;
+}
+
+int64_t orchd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- responses */
+
+static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response *resp,
+			     const char *ctype)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"sdwan\"");
+	if (r->d->cfg.cert_file)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->status = status;
+	return ret;
+}
+
+enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, const void *buf,
+			    size_t len)
+{
+	r->resp_bytes = len;
+	return queue(r, status,
+		     MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_MUST_COPY),
+		     ctype);
+}
+
+enum MHD_Result reply_empty(struct req *r, unsigned status)
+{
+	return queue(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT),
+		     NULL);
+}
+
+enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body)
+{
+	char *t = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	enum MHD_Result ret;
+	size_t len;
+
+	json_decref(body);
+	if (!t)
+		return reply_bytes(r, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
+	len = strlen(t);
+	t[len] = '\0';
+	r->resp_bytes = len;
+	ret = queue(r, status, MHD_create_response_from_buffer(len, t, MHD_RESPMEM_MUST_FREE),
+		    "application/json");
+	return ret;
+}
+
+enum MHD_Result reply_errors(struct req *r, unsigned status, const char *msg, json_t *errors)
+{
+	json_t *o = json_pack("{s:s}", "error", msg);
+
+	if (o && errors)
+		json_object_set(o, "errors", errors);
+	if (status >= 400 && status < 500)
+		r->d->m.bad_requests++;
+	return reply_json(r, status, o);
+}
+
+enum MHD_Result reply_error(struct req *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_errors(r, status, msg, NULL);
+}
+
+enum MHD_Result reply_store_error(struct req *r, int err, const char *what)
+{
+	switch (err) {
+	case -ENOENT:
+		return reply_error(r, 404, "%s not found", what);
+	case -EEXIST:
+		return reply_error(r, 409, "%s already exists or conflicts", what);
+	case -EBUSY:
+		return reply_error(r, 503, "store busy, retry");
+	default:
+		return reply_error(r, 500, "store error on %s: %s", what, strerror(-err));
+	}
+}
+
+/* ---- routing */
+
+static bool match(const char *pattern, const char *path, char params[2][64], bool *ret_path_ok)
+{
+	size_t np = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *end = strchr(path, '/');
+			size_t len = end ? (size_t)(end - path) : strlen(path);
+
+			pattern = strchr(pattern, '}') + 1;
+			if (len == 0 || len >= 64 || np == 2)
+				return false;
+			memcpy(params[np], path, len);
+			params[np++][len] = '\0';
+			path += len;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	if (*pattern || *path)
+		return false;
+	*ret_path_ok = true;
+	return true;
+}
+
+static const struct route *route_find(const char *method, const char *url, char params[2][64],
+				      bool *ret_path_known)
+{
+	*ret_path_known = false;
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		bool ok = false;
+		char p[2][64];
+
+		if (!match(routes[i].pattern, url, p, &ok))
+			continue;
+		*ret_path_known = true;
+		if (strcmp(routes[i].method, method))
+			continue;
+		memcpy(params, p, sizeof(p));
+		return &routes[i];
+	}
+	return NULL;
+}
+
+static const char *bearer(struct req *r)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* 0 when allowed, else the reply was queued and *ret holds its result */
+static bool authorize(struct req *r, enum MHD_Result *ret)
+{
+	const struct route *rt = r->route;
+	const char *tok;
+	char hash[65];
+	int e;
+
+	if (rt->auth == AUTH_NONE || (rt->auth == AUTH_METRICS && r->d->cfg.metrics_public))
+		return true;
+	tok = bearer(r);
+	if (!tok || strlen(tok) > 256) {
+		*ret = reply_error(r, 401, "missing bearer token");
+		return false;
+	}
+	orch_secret_hash(tok, hash);
+	if (rt->auth == AUTH_EDGE) {
+		e = r->d->store->ops->site_by_credential(r->d->store, hash, &r->site_id, r->site);
+		if (e) {
+			*ret = e == -EACCES ? reply_error(r, 401, "unknown site credential")
+					    : reply_store_error(r, e, "credential");
+			return false;
+		}
+		return true;
+	}
+	e = r->d->store->ops->token_role(r->d->store, hash, r->role);
+	if (e) {
+		*ret = e == -EACCES ? reply_error(r, 401, "unknown token")
+				    : reply_store_error(r, e, "token");
+		return false;
+	}
+	if (rt->auth == AUTH_ADMIN && strcmp(r->role, "admin")) {
+		*ret = reply_error(r, 403, "role \"%s\" may not %s %s (admin only)", r->role,
+				   r->method, rt->pattern);
+		return false;
+	}
+	return true;
+}
+
+static bool content_type_ok(struct req *r)
+{
+	const char *ct =
+		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *want =
+		r->route->body == BODY_JSON ? "application/json" : "application/x-protobuf";
+	size_t n = strlen(want);
+
+	if (r->route->body == BODY_NONE)
+		return true;
+	return ct && !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';');
+}
+
+static size_t body_limit(const struct req *r)
+{
+	return r->route && r->route->body == BODY_PROTO ? r->d->cfg.max_edge_body
+							: r->d->cfg.max_api_body;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct orchd *d = cls;
+	struct req *r = *con_cls;
+	enum MHD_Result ret;
+	bool known;
+
+	if (!r) {
+		const char *cl;
+
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		r->d = d;
+		r->conn = conn;
+		r->start_us = mono_us();
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		snprintf(r->url, sizeof(r->url), "%s", url);
+		r->route = route_find(method, url, r->params, &known);
+		if (!r->route)
+			return known ? reply_error(r, 405, "method %.8s not allowed on %.200s",
+						   method, url)
+				     : reply_error(r, 404, "no such endpoint: %.200s", url);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > body_limit(r))
+			return reply_error(r, 413, "body larger than %zu bytes", body_limit(r));
+		return MHD_YES;
+	}
+	if (r->status) /* an early reply is queued; drain and drop the body */
+	{
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (r->too_big || r->len + n > body_limit(r)) {
+			r->too_big = true;
+			return MHD_YES;
+		}
+		if (r->len + n + 1 > r->cap) {
+			size_t cap = (r->len + n + 1) * 2;
+			char *nb;
+
+			if (cap > body_limit(r) + 1)
+				cap = body_limit(r) + 1;
+			nb = realloc(r->body, cap);
+			if (!nb)
+				return MHD_NO;
+			r->body = nb;
+			r->cap = cap;
+		}
+		memcpy(r->body + r->len, upload_data, n);
+		r->len += n;
+		r->body[r->len] = '\0';
+		return MHD_YES;
+	}
+	/* the whole request is here (or a suspended long-poll was resumed) */
+	if (r->waiting || r->woken || r->deadline_ms)
+		return r->route->fn(r);
+	if (r->too_big)
+		return reply_error(r, 413, "body larger than %zu bytes", body_limit(r));
+	if (!authorize(r, &ret))
+		return ret;
+	if (r->route->body != BODY_NONE && !content_type_ok(r))
+		return reply_error(r, 415, "Content-Type must be %s",
+				   r->route->body == BODY_JSON ? "application/json"
+							       : "application/x-protobuf");
+	if (r->route->body == BODY_NONE && r->len)
+		return reply_error(r, 400, "this endpoint takes no body");
+	return r->route->fn(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct orchd *d = cls;
+	struct req *r = *con_cls;
+	int64_t us;
+	int cls_i;
+
+	if (!r)
+		return;
+	us = mono_us() - r->start_us;
+	cls_i = !strncmp(r->url, "/api/", 5) ? 0 : !strncmp(r->url, "/edge/", 6) ? 1 : 2;
+	d->m.requests[cls_i][r->status >= 100 && r->status < 600 ? r->status / 100 : 0]++;
+	if (cls_i == 0) {
+		static const int64_t le_us[] = { 1000,	 5000,	 10000,	  50000,
+						 100000, 500000, 1000000, 5000000 };
+		size_t b = 0;
+
+		while (b < 8 && us > le_us[b])
+			b++;
+		d->m.api_latency_bucket[b]++;
+		d->m.api_latency_sum_us += (uint64_t)us;
+		d->m.api_latency_count++;
+	}
+	if (d->access_log) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		char addr[INET6_ADDRSTRLEN] = "-";
+		time_t now = time(NULL);
+		struct tm tm;
+		char ts[32];
+
+		if (ci && ci->client_addr) {
+			const struct sockaddr *sa = ci->client_addr;
+			if (sa->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+					  addr, sizeof(addr));
+			else if (sa->sa_family == AF_INET6)
+				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+					  addr, sizeof(addr));
+		}
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(d->access_log, "%s %s %s %s %u %zu %.3fms%s%s%s\n", ts, addr, r->method,
+			r->url, r->status, r->resp_bytes, (double)us / 1000.0,
+			r->site[0] ? " site=" : "", r->site,
+			toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (aborted)" : "");
+	}
+	pthread_mutex_lock(&d->lock);
+	if (r->waiting) { /* cannot normally happen: a suspended request is not completed */
+		if (r->wprev)
+			r->wprev->wnext = r->wnext;
+		else
+			d->waiters = r->wnext;
+		if (r->wnext)
+			r->wnext->wprev = r->wprev;
+		d->m.longpolls_held--;
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- long-poll hub */
+
+void longpoll_suspend_locked(struct req *r)
+{
+	struct orchd *d = r->d;
+
+	r->waiting = true;
+	r->woken = false;
+	r->wprev = NULL;
+	r->wnext = d->waiters;
+	if (d->waiters)
+		d->waiters->wprev = r;
+	d->waiters = r;
+	d->m.longpolls_held++;
+	MHD_suspend_connection(r->conn);
+}
+
+static void wake_locked(struct orchd *d, struct req *r)
+{
+	if (r->wprev)
+		r->wprev->wnext = r->wnext;
+	else
+		d->waiters = r->wnext;
+	if (r->wnext)
+		r->wnext->wprev = r->wprev;
+	r->waiting = false;
+	r->woken = true;
+	d->m.longpolls_held--;
+	MHD_resume_connection(r->conn);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void *timer_main(void *arg)
+{
+	struct orchd *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stopping) {
+		struct timespec ts;
+		int64_t now = orchd_now_ms();
+
+		for (struct req *r = d->waiters, *next; r; r = next) {
+			next = r->wnext;
+			if (r->deadline_ms <= now)
+				wake_locked(d, r);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	}
+	/* shutting down: hand every held long-poll back to MHD to be answered */
+	while (d->waiters)
+		wake_locked(d, d->waiters);
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+int orchd_cache_version(struct orchd *d, int64_t site_id, uint64_t *ret_version)
+{
+	size_t lo = 0, hi = d->n_cache;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (d->cache[mid].site_id == site_id) {
+			*ret_version = d->cache[mid].version;
+			return (int)mid;
+		}
+		if (d->cache[mid].site_id < site_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+/* ---- compiler */
+
+void orchd_intent_changed(struct orchd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->dirty = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+struct policy_cache {
+	uint64_t version;
+	Sdwan__V1__Policy *msg;
+};
+
+static int load_policy(struct orch_store *st, struct policy_cache *pc)
+{
+	struct policy_errors errs = { 0 };
+	struct policy *p = NULL;
+	uint64_t v = 0;
+	char *json = NULL;
+	Sdwan__V1__Policy *msg = NULL;
+	int r = st->ops->policy_get(st, 0, &json, &v);
+
+	if (r == -ENOENT) {
+		v = 0;
+		r = 0;
+		goto swap;
+	}
+	if (r)
+		return r;
+	if (v == pc->version) {
+		free(json);
+		return 0;
+	}
+	r = policy_parse_json(json, strlen(json), &p, &errs);
+	free(json);
+	policy_errors_clear(&errs);
+	if (r)
+		return r; /* stored policies were validated: only -ENOMEM here */
+	r = policy_to_proto(p, &msg);
+	policy_free(p);
+	if (r)
+		return r;
+	msg->version = v;
+swap:
+	if (pc->msg)
+		policy_proto_free(pc->msg);
+	pc->msg = msg;
+	pc->version = v;
+	return 0;
+}
+
+static int bundle_row_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct orch_bundle_row *)a)->site_id;
+	int64_t y = ((const struct orch_bundle_row *)b)->site_id;
+	return x < y ? -1 : x > y;
+}
+
+/* One compile: read the intent in a snapshot, compile without any lock, write
+ * the changed bundles in one short transaction, then publish and wake. */
+static int compile_once(struct orchd *d, struct policy_cache *pc)
+{
+	struct orch_store *st = d->cstore;
+	struct orch_site *sites = NULL;
+	struct orch_alloc *allocs = NULL;
+	struct orch_bundle_row *rows = NULL;
+	struct orch_compile_out out = { 0 };
+	struct cache_entry *cache = NULL;
+	int64_t *changed = NULL;
+	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0;
+	uint64_t gen = 0;
+	int64_t t0 = mono_us(), now = orchd_now_ms();
+	int r;
+
+	if ((r = st->ops->begin_read(st)))
+		return r;
+	if ((r = st->ops->intent_gen(st, &gen)) || (r = st->ops->site_list(st, &sites, &n_sites)) ||
+	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc))) {
+		st->ops->rollback(st);
+		goto out;
+	}
+	st->ops->commit(st);
+
+	r = orch_compile(&(struct orch_compile_in){ .sites = sites,
+						    .n_sites = n_sites,
+						    .policy = pc->msg,
+						    .allocs = allocs,
+						    .n_allocs = n_allocs,
+						    .transport_prefix = d->cfg.transport_prefix },
+			 &out);
+	if (r)
+		goto out;
+
+	r = -ENOMEM;
+	cache = calloc(out.n ? out.n : 1, sizeof(*cache));
+	changed = calloc(out.n ? out.n : 1, sizeof(*changed));
+	if (!cache || !changed)
+		goto out;
+	if ((r = st->ops->begin(st)))
+		goto out;
+	if ((r = st->ops->bundle_list(st, &rows, &n_rows)))
+		goto fail_tx;
+	for (size_t i = 0; i < out.n_new; i++)
+		if ((r = st->ops->alloc_insert(st, &out.new_allocs[i])))
+			goto fail_tx;
+	for (size_t i = 0; i < out.n; i++) {
+		struct orch_compiled *c = &out.bundles[i];
+		struct orch_bundle_row key = { .site_id = c->site_id }, *old;
+		struct orch_bundle_row nr = { .site_id = c->site_id,
+					      .content = c->content,
+					      .len = c->len,
+					      .generated_at = now };
+
+		old = bsearch(&key, rows, n_rows, sizeof(key), bundle_row_cmp);
+		if (old && old->len == c->len && !memcmp(old->content, c->content, c->len)) {
+			nr.version = old->version;
+			nr.generated_at = old->generated_at;
+		} else {
+			nr.version = old ? old->version + 1 : 1;
+			if ((r = st->ops->bundle_put(st, &nr)))
+				goto fail_tx;
+			changed[n_changed++] = c->site_id;
+		}
+		cache[i].site_id = c->site_id;
+		cache[i].version = nr.version;
+		if ((r = orch_bundle_finish(c->content, c->len, nr.version,
+					    (uint64_t)nr.generated_at, &cache[i].buf,
+					    &cache[i].len)))
+			goto fail_tx;
+	}
+	if (n_changed) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "%zu of %zu bundles changed (policy v%llu)", n_changed,
+			 out.n, (unsigned long long)pc->version);
+		st->ops->event_add(st, 0, now, "compile", "bundles", msg);
+	}
+	if ((r = st->ops->commit(st)))
+		goto fail_tx;
+
+	/* publish, then answer the long-polls of the sites that changed */
+	pthread_mutex_lock(&d->lock);
+	{
+		struct cache_entry *old_cache = d->cache;
+		size_t n_old = d->n_cache;
+
+		d->cache = cache;
+		d->n_cache = out.n;
+		cache = old_cache;
+		for (size_t i = 0; i < n_old; i++)
+			free(old_cache[i].buf);
+		n_old = 0;
+	}
+	d->compiled_gen = gen;
+	for (struct req *w = d->waiters, *next; w; w = next) {
+		next = w->wnext;
+		if (bsearch(&w->site_id, changed, n_changed, sizeof(*changed), id_cmp))
+			wake_locked(d, w);
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	d->m.compiles++;
+	d->m.bundles_changed += n_changed;
+	d->m.compile_last_us = (uint64_t)(mono_us() - t0);
+	free(cache);
+	cache = NULL;
+	r = 0;
+	goto out;
+fail_tx:
+	st->ops->rollback(st);
+out:
+	if (cache) {
+		for (size_t i = 0; i < out.n; i++)
+			free(cache[i].buf);
+		free(cache);
+	}
+	free(changed);
+	orch_compile_out_clear(&out);
+	orch_sites_free(sites, n_sites);
+	free(allocs);
+	orch_bundle_rows_free(rows, n_rows);
+	return r;
+}
+
+static void *compiler_main(void *arg)
+{
+	struct orchd *d = arg;
+	struct policy_cache pc = { 0 };
+	unsigned failures = 0;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stopping) {
+		if (!d->dirty) {
+			pthread_cond_wait(&d->cond, &d->lock);
+			continue;
+		}
+		d->dirty = false;
+		pthread_mutex_unlock(&d->lock);
+		if (compile_once(d, &pc)) {
+			/* e.g. a site deleted under us: try again shortly, bounded */
+			if (++failures < 50) {
+				usleep(20000);
+				pthread_mutex_lock(&d->lock);
+				d->dirty = true;
+				continue;
+			}
+			fprintf(stderr, "sdwan-orchd: compile keeps failing; waiting for the "
+					"next change\n");
+		} else {
+			failures = 0;
+		}
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (pc.msg)
+		policy_proto_free(pc.msg);
+	return NULL;
+}
+
+/* ---- start and stop */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static bool is_loopback(const char *addr)
+{
+	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
+}
+
+int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, size_t errlen)
+{
+	struct orchd *d = calloc(1, sizeof(*d));
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+			 MHD_USE_ERROR_LOG;
+	struct orch_compile_out dummy = { 0 };
+	struct policy_cache pc = { 0 };
+	const union MHD_DaemonInfo *di;
+	int r = -ENOMEM;
+
+	(void)dummy;
+	if (!d)
+		return r;
+	d->cfg = *cfg;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	r = -EINVAL;
+	if (cfg->transport_prefix && orch_transport_prefix_check(cfg->transport_prefix)) {
+		snprintf(err, errlen,
+			 "transport prefix %s: must be IPv4 /8../24, clear of 10/8, "
+			 "198.18/15 and 100.65/16",
+			 cfg->transport_prefix);
+		goto fail;
+	}
+	if (!cfg->cert_file && !cfg->insecure_http) {
+		snprintf(err, errlen,
+			 "HTTPS needs --cert and --key (plain HTTP only with "
+			 "--insecure-http, for loopback and lab use)");
+		goto fail;
+	}
+	if (cfg->cert_file && cfg->insecure_http) {
+		snprintf(err, errlen, "--cert and --insecure-http exclude each other");
+		goto fail;
+	}
+	if (cfg->insecure_http && !is_loopback(cfg->listen_addr))
+		fprintf(stderr,
+			"sdwan-orchd: WARNING: plain HTTP on non-loopback address %s: "
+			"lab use only, credentials travel in clear\n",
+			cfg->listen_addr);
+	if (cfg->cert_file) {
+		d->cert_pem = slurp(cfg->cert_file);
+		d->key_pem = cfg->key_file ? slurp(cfg->key_file) : NULL;
+		if (!d->cert_pem || !d->key_pem) {
+			snprintf(err, errlen, "cannot read certificate %s or key %s",
+				 cfg->cert_file, cfg->key_file ? cfg->key_file : "(none)");
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (!cfg->access_log)
+		d->access_log = stderr;
+	else if (strcmp(cfg->access_log, "-")) {
+		d->access_log = fopen(cfg->access_log, "ae");
+		if (!d->access_log) {
+			snprintf(err, errlen, "access log %s: %s", cfg->access_log,
+				 strerror(errno));
+			goto fail;
+		}
+		setvbuf(d->access_log, NULL, _IOLBF, 0);
+	}
+	if ((r = orch_store_sqlite_open(cfg->db_path, &d->store)) ||
+	    (r = orch_store_sqlite_open(cfg->db_path, &d->cstore))) {
+		snprintf(err, errlen, "database %s: %s", cfg->db_path, strerror(-r));
+		goto fail;
+	}
+	/* the first compile happens before anyone can ask for a bundle */
+	if ((r = compile_once(d, &pc))) {
+		snprintf(err, errlen, "initial compile: %s", strerror(-r));
+		if (pc.msg)
+			policy_proto_free(pc.msg);
+		goto fail;
+	}
+	if (pc.msg)
+		policy_proto_free(pc.msg);
+
+	r = -EINVAL;
+	if (inet_pton(AF_INET, cfg->listen_addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(cfg->port);
+		sl = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, cfg->listen_addr,
+			     &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(cfg->port);
+		sl = sizeof(*sin6);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address %s: not an IP address", cfg->listen_addr);
+		goto fail;
+	}
+	(void)sl;
+	if (cfg->cert_file)
+		d->mhd = MHD_start_daemon(
+			flags, cfg->port, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
+			cfg->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->longpoll_max_s + 30),
+			MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, MHD_OPTION_HTTPS_MEM_CERT,
+			d->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, d->key_pem, MHD_OPTION_END);
+	else
+		d->mhd = MHD_start_daemon(
+			flags, cfg->port, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
+			cfg->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->longpoll_max_s + 30),
+			MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, MHD_OPTION_END);
+	if (!d->mhd) {
+		snprintf(err, errlen, "cannot listen on %s port %u", cfg->listen_addr, cfg->port);
+		r = -EADDRINUSE;
+		goto fail;
+	}
+	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	d->port = di ? di->port : cfg->port;
+	r = -EAGAIN;
+	if (pthread_create(&d->compiler, NULL, compiler_main, d))
+		goto fail;
+	d->compiler_started = true;
+	if (pthread_create(&d->timer, NULL, timer_main, d))
+		goto fail;
+	d->timer_started = true;
+	*ret = d;
+	return 0;
+fail:
+	orchd_free(d);
+	return r;
+}
+
+uint16_t orchd_port(const struct orchd *d)
+{
+	return d->port;
+}
+
+void orchd_free(struct orchd *d)
+{
+	if (!d)
+		return;
+	/* graceful: stop accepting, answer every held long-poll (timer thread),
+	 * let MHD finish what is in flight, then stop the compiler */
+	if (d->mhd) {
+		MHD_socket lfd = MHD_quiesce_daemon(d->mhd);
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+	}
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (d->timer_started)
+		pthread_join(d->timer, NULL);
+	if (d->compiler_started)
+		pthread_join(d->compiler, NULL);
+	if (d->mhd) {
+		/* give resumed long-polls a moment to be answered */
+		for (int i = 0; i < 50; i++) {
+			const union MHD_DaemonInfo *di =
+				MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			if (!di || di->num_connections == 0)
+				break;
+			usleep(20000);
+		}
+		MHD_stop_daemon(d->mhd);
+	}
+	for (size_t i = 0; i < d->n_cache; i++)
+		free(d->cache[i].buf);
+	free(d->cache);
+	orch_store_free(d->store);
+	orch_store_free(d->cstore);
+	if (d->access_log && d->access_log != stderr)
+		fclose(d->access_log);
+	free(d->cert_pem);
+	if (d->key_pem) {
+		explicit_bzero(d->key_pem, strlen(d->key_pem));
+		free(d->key_pem);
+	}
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	free(d);
+}

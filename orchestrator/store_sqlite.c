@@ -1,0 +1,1373 @@
+/*
+ * The SQLite store: WAL journal, foreign keys, schema migrations by
+ * PRAGMA user_version, prepared statements cached per connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <openssl/sha.h>
+#include <sqlite3.h>
+
+#include <orch/store.h>
+
+#define STMT_CACHE	 64
+#define HISTORY_PER_SITE 256
+#define EVENTS_KEPT	 100000
+#define BUSY_TIMEOUT_MS	 10000
+
+struct sq_store {
+	struct orch_store pub;
+	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE];
+	size_t n_cache;
+};
+
+/* Migrations, applied in order; user_version counts those applied.  Never edit
+ * one that has shipped: append a new one. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT INTO meta VALUES('intent_gen', 0);"
+	"CREATE TABLE sites(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" role TEXT NOT NULL CHECK(role IN ('branch','hub')), lans TEXT NOT NULL,"
+	" path_map TEXT NOT NULL, created_at INTEGER NOT NULL, bootstrap_hash TEXT,"
+	" credential_hash TEXT UNIQUE, public_key BLOB, hostname TEXT, software_version TEXT,"
+	" registered_at INTEGER, last_seen INTEGER);"
+	"CREATE TABLE underlays(site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,"
+	" label TEXT NOT NULL, address TEXT NOT NULL, metered INTEGER NOT NULL,"
+	" mtu INTEGER NOT NULL, bandwidth_kbps INTEGER NOT NULL, monthly_budget_mb INTEGER NOT "
+	"NULL,"
+	" PRIMARY KEY(site_id, label));"
+	"CREATE TABLE policies(version INTEGER PRIMARY KEY, body TEXT NOT NULL, comment TEXT,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE path_alloc(branch_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,"
+	" branch_ul TEXT NOT NULL, hub_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,"
+	" hub_ul TEXT NOT NULL, pair INTEGER NOT NULL UNIQUE, branch_pid INTEGER NOT NULL,"
+	" hub_pid INTEGER NOT NULL, PRIMARY KEY(branch_id, branch_ul, hub_id, hub_ul),"
+	" UNIQUE(branch_id, branch_pid), UNIQUE(hub_id, hub_pid));"
+	"CREATE INDEX path_alloc_hub ON path_alloc(hub_id);"
+	"CREATE TABLE bundles(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL, content BLOB NOT NULL, generated_at INTEGER NOT NULL);"
+	"CREATE TABLE acks(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL, applied INTEGER NOT NULL, error TEXT, at INTEGER NOT NULL);"
+	"CREATE TABLE telemetry(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" at INTEGER NOT NULL, applied_version INTEGER NOT NULL, decisions TEXT NOT NULL,"
+	" config_error TEXT);"
+	"CREATE TABLE path_metrics(site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,"
+	" path TEXT NOT NULL, at INTEGER NOT NULL, metrics TEXT NOT NULL,"
+	" PRIMARY KEY(site_id, path));"
+	"CREATE TABLE metrics_history(id INTEGER PRIMARY KEY,"
+	" site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE, path TEXT NOT NULL,"
+	" at INTEGER NOT NULL, metrics TEXT NOT NULL);"
+	"CREATE INDEX metrics_history_site ON metrics_history(site_id, id);"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, site TEXT, at INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, subject TEXT, message TEXT);"
+	"CREATE INDEX events_site ON events(site, id);"
+	"CREATE TABLE lan_ranges(site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,"
+	" lo BLOB NOT NULL, hi BLOB NOT NULL);"
+	"CREATE INDEX lan_ranges_lo ON lan_ranges(lo);"
+	"CREATE INDEX lan_ranges_site ON lan_ranges(site_id);"
+	"CREATE TABLE tokens(hash TEXT PRIMARY KEY, role TEXT NOT NULL"
+	" CHECK(role IN ('admin','viewer')), name TEXT, created_at INTEGER NOT NULL);",
+};
+
+static struct sq_store *sq(struct orch_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* A cached prepared statement, reset and unbound.  `sql` must be a literal. */
+static sqlite3_stmt *stmt(struct sq_store *s, const char *sql)
+{
+	sqlite3_stmt *p = NULL;
+
+	for (size_t i = 0; i < s->n_cache; i++)
+		if (s->cache[i].sql == sql) {
+			sqlite3_reset(s->cache[i].stmt);
+			sqlite3_clear_bindings(s->cache[i].stmt);
+			return s->cache[i].stmt;
+		}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &p, NULL) != SQLITE_OK)
+		return NULL;
+	if (s->n_cache < STMT_CACHE) {
+		s->cache[s->n_cache].sql = sql;
+		s->cache[s->n_cache++].stmt = p;
+	}
+	return p;
+}
+
+static int exec(struct sq_store *s, const char *sql)
+{
+	return map_rc(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+/* run a statement that returns no rows */
+static int run(sqlite3_stmt *p)
+{
+	int rc;
+
+	if (!p)
+		return -EIO;
+	rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE ? 0 : map_rc(rc);
+}
+
+static const char *col_text(sqlite3_stmt *p, int i)
+{
+	const unsigned char *t = sqlite3_column_text(p, i);
+	return t ? (const char *)t : "";
+}
+
+static void sq_close(struct orch_store *st)
+{
+	struct sq_store *s = sq(st);
+
+	for (size_t i = 0; i < s->n_cache; i++)
+		sqlite3_finalize(s->cache[i].stmt);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int sq_begin(struct orch_store *st)
+{
+	return exec(sq(st), "BEGIN IMMEDIATE");
+}
+
+static int sq_begin_read(struct orch_store *st)
+{
+	return exec(sq(st), "BEGIN DEFERRED");
+}
+
+static int sq_commit(struct orch_store *st)
+{
+	return exec(sq(st), "COMMIT");
+}
+
+static void sq_rollback(struct orch_store *st)
+{
+	exec(sq(st), "ROLLBACK");
+}
+
+static int bump_gen(struct sq_store *s)
+{
+	return run(stmt(s, "UPDATE meta SET value = value + 1 WHERE key = 'intent_gen'"));
+}
+
+static int sq_intent_gen(struct orch_store *st, uint64_t *ret_gen)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT value FROM meta WHERE key = 'intent_gen'");
+
+	if (!p || sqlite3_step(p) != SQLITE_ROW)
+		return -EIO;
+	*ret_gen = (uint64_t)sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	return 0;
+}
+
+/* ---- sites */
+
+static char *lans_json(const struct orch_site *site)
+{
+	json_t *a = json_array();
+	char *t;
+
+	for (size_t i = 0; i < site->n_lans; i++)
+		json_array_append_new(a, json_string(site->lans[i]));
+	t = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return t;
+}
+
+static char *map_json(const struct orch_site *site)
+{
+	json_t *o = json_object();
+	char *t;
+
+	for (size_t i = 0; i < site->n_map; i++) {
+		json_t *a = json_object_get(o, site->map[i].local);
+		if (!a) {
+			a = json_array();
+			json_object_set_new(o, site->map[i].local, a);
+		}
+		if (site->map[i].remote[0])
+			json_array_append_new(a, json_string(site->map[i].remote));
+	}
+	t = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return t;
+}
+
+static int put_underlays(struct sq_store *s, const struct orch_site *site)
+{
+	sqlite3_stmt *p;
+	int r;
+
+	p = stmt(s, "DELETE FROM underlays WHERE site_id = ?");
+	sqlite3_bind_int64(p, 1, site->id);
+	if ((r = run(p)))
+		return r;
+	for (size_t i = 0; i < site->n_underlays; i++) {
+		const struct orch_underlay *u = &site->underlays[i];
+
+		p = stmt(s, "INSERT INTO underlays VALUES(?,?,?,?,?,?,?)");
+		if (!p)
+			return -EIO;
+		sqlite3_bind_int64(p, 1, site->id);
+		sqlite3_bind_text(p, 2, u->label, -1, SQLITE_STATIC);
+		sqlite3_bind_text(p, 3, u->address, -1, SQLITE_STATIC);
+		sqlite3_bind_int(p, 4, u->metered);
+		sqlite3_bind_int64(p, 5, u->mtu);
+		sqlite3_bind_int64(p, 6, u->bandwidth_kbps);
+		sqlite3_bind_int64(p, 7, u->monthly_budget_mb);
+		if ((r = run(p)))
+			return r;
+	}
+	return 0;
+}
+
+/* a prefix as the 17-octet range [lo, hi]: family octet, then the address;
+ * memcmp order is address order */
+static void prefix_range(const struct orch_prefix *p, uint8_t lo[17], uint8_t hi[17])
+{
+	unsigned max = p->family == AF_INET ? 32 : 128;
+
+	memset(lo, 0, 17);
+	lo[0] = (uint8_t)p->family;
+	memcpy(lo + 1, p->addr, max / 8);
+	memcpy(hi, lo, 17);
+	for (unsigned b = p->len; b < max; b++)
+		hi[1 + b / 8] |= (uint8_t)(0x80 >> (b % 8));
+}
+
+static int put_lans(struct sq_store *s, const struct orch_site *site)
+{
+	sqlite3_stmt *p = stmt(s, "DELETE FROM lan_ranges WHERE site_id = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site->id);
+	if ((r = run(p)))
+		return r;
+	for (size_t i = 0; i < site->n_lans; i++) {
+		struct orch_prefix pr;
+		uint8_t lo[17], hi[17];
+
+		if (orch_prefix_parse(site->lans[i], &pr))
+			return -EINVAL;
+		prefix_range(&pr, lo, hi);
+		p = stmt(s, "INSERT INTO lan_ranges VALUES(?,?,?)");
+		if (!p)
+			return -EIO;
+		sqlite3_bind_int64(p, 1, site->id);
+		sqlite3_bind_blob(p, 2, lo, 17, SQLITE_STATIC);
+		sqlite3_bind_blob(p, 3, hi, 17, SQLITE_STATIC);
+		if ((r = run(p)))
+			return r;
+	}
+	return 0;
+}
+
+/* Stored ranges never overlap, so only the one starting last at or before
+ * our end can overlap us. */
+static int sq_lan_conflict(struct orch_store *st, int64_t self_id, const char *prefix,
+			   char ret_site[ORCH_NAME_MAX])
+{
+	struct sq_store *s = sq(st);
+	struct orch_prefix pr;
+	uint8_t lo[17], hi[17];
+	sqlite3_stmt *p;
+	int rc, r = 0;
+
+	if (orch_prefix_parse(prefix, &pr))
+		return -EINVAL;
+	prefix_range(&pr, lo, hi);
+	p = stmt(s, "SELECT l.hi, s.name FROM lan_ranges l JOIN sites s ON s.id = l.site_id"
+		    " WHERE l.lo <= ? AND l.site_id != ? ORDER BY l.lo DESC LIMIT 1");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_blob(p, 1, hi, 17, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 2, self_id);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(p, 0) == 17 &&
+	    memcmp(sqlite3_column_blob(p, 0), lo, 17) >= 0) {
+		snprintf(ret_site, ORCH_NAME_MAX, "%s", col_text(p, 1));
+		r = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = map_rc(rc);
+	}
+	sqlite3_reset(p);
+	return r;
+}
+
+static int sq_site_insert(struct orch_store *st, struct orch_site *site, const char *bootstrap_hash,
+			  int64_t now)
+{
+	struct sq_store *s = sq(st);
+	char *lans = lans_json(site), *map = map_json(site);
+	sqlite3_stmt *p;
+	int r = -ENOMEM;
+
+	if (!lans || !map)
+		goto out;
+	p = stmt(s, "INSERT INTO sites(name, role, lans, path_map, created_at, bootstrap_hash)"
+		    " VALUES(?,?,?,?,?,?)");
+	r = -EIO;
+	if (!p)
+		goto out;
+	sqlite3_bind_text(p, 1, site->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, orch_role_name(site->role), -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, lans, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, map, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, now);
+	sqlite3_bind_text(p, 6, bootstrap_hash, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		goto out;
+	site->id = sqlite3_last_insert_rowid(s->db);
+	site->created_at = now;
+	if ((r = put_underlays(s, site)) || (r = put_lans(s, site)))
+		goto out;
+	r = bump_gen(s);
+out:
+	free(lans);
+	free(map);
+	return r;
+}
+
+static int sq_site_update(struct orch_store *st, const struct orch_site *site)
+{
+	struct sq_store *s = sq(st);
+	char *lans = lans_json(site), *map = map_json(site);
+	sqlite3_stmt *p;
+	int r = -ENOMEM;
+
+	if (!lans || !map)
+		goto out;
+	p = stmt(s, "UPDATE sites SET role = ?, lans = ?, path_map = ? WHERE id = ?");
+	r = -EIO;
+	if (!p)
+		goto out;
+	sqlite3_bind_text(p, 1, orch_role_name(site->role), -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, lans, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, map, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, site->id);
+	if ((r = run(p)))
+		goto out;
+	r = -ENOENT;
+	if (sqlite3_changes(s->db) != 1)
+		goto out;
+	if ((r = put_underlays(s, site)) || (r = put_lans(s, site)))
+		goto out;
+	r = bump_gen(s);
+out:
+	free(lans);
+	free(map);
+	return r;
+}
+
+static int sq_site_delete(struct orch_store *st, const char *name)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "DELETE FROM sites WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return bump_gen(s);
+}
+
+#define SITE_COLS                                                                             \
+	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
+	" registered_at"
+
+/* fills everything but the underlays from a row of SITE_COLS */
+static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
+{
+	json_t *lans = json_loads(col_text(p, 3), 0, NULL);
+	json_t *map = json_loads(col_text(p, 4), 0, NULL);
+	const char *key;
+	json_t *v, *t;
+	size_t i, k, total = 0;
+	int r = -EIO;
+
+	memset(site, 0, sizeof(*site));
+	if (!json_is_array(lans) || !json_is_object(map))
+		goto out;
+	site->id = sqlite3_column_int64(p, 0);
+	snprintf(site->name, sizeof(site->name), "%s", col_text(p, 1));
+	if (orch_role_parse(col_text(p, 2), &site->role))
+		goto out;
+	r = -ENOMEM;
+	if (json_array_size(lans) &&
+	    !(site->lans = calloc(json_array_size(lans), sizeof(*site->lans))))
+		goto out;
+	json_array_foreach (lans, i, v)
+		snprintf(site->lans[site->n_lans++], ORCH_ADDR_MAX, "%s",
+			 json_string_value(v) ?: "");
+	json_object_foreach (map, key, v)
+		total += json_array_size(v) + 1;
+	if (total && !(site->map = calloc(total, sizeof(*site->map))))
+		goto out;
+	json_object_foreach (map, key, v) {
+		if (json_array_size(v) == 0)
+			snprintf(site->map[site->n_map++].local, ORCH_LABEL_MAX, "%s", key);
+		json_array_foreach (v, k, t) {
+			snprintf(site->map[site->n_map].local, ORCH_LABEL_MAX, "%s", key);
+			snprintf(site->map[site->n_map++].remote, ORCH_LABEL_MAX, "%s",
+				 json_string_value(t) ?: "");
+		}
+	}
+	site->created_at = sqlite3_column_int64(p, 5);
+	if (sqlite3_column_bytes(p, 6) == 32) {
+		site->registered = true;
+		memcpy(site->public_key, sqlite3_column_blob(p, 6), 32);
+	}
+	snprintf(site->hostname, sizeof(site->hostname), "%s", col_text(p, 7));
+	snprintf(site->software_version, sizeof(site->software_version), "%s", col_text(p, 8));
+	site->registered_at = sqlite3_column_int64(p, 9);
+	r = 0;
+out:
+	json_decref(lans);
+	json_decref(map);
+	if (r)
+		orch_site_clear(site);
+	return r;
+}
+
+static int ul_from_row(sqlite3_stmt *p, int first, struct orch_underlay *u)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->label, sizeof(u->label), "%s", col_text(p, first));
+	snprintf(u->address, sizeof(u->address), "%s", col_text(p, first + 1));
+	u->metered = sqlite3_column_int(p, first + 2);
+	u->mtu = (uint32_t)sqlite3_column_int64(p, first + 3);
+	u->bandwidth_kbps = (uint32_t)sqlite3_column_int64(p, first + 4);
+	u->monthly_budget_mb = (uint32_t)sqlite3_column_int64(p, first + 5);
+	return 0;
+}
+
+static int add_ul(struct orch_site *site, const struct orch_underlay *u)
+{
+	struct orch_underlay *n = realloc(site->underlays, (site->n_underlays + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	site->underlays = n;
+	n[site->n_underlays++] = *u;
+	return 0;
+}
+
+static int sq_site_get(struct orch_store *st, const char *name, struct orch_site *ret_site)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT " SITE_COLS " FROM sites WHERE name = ?");
+	struct orch_site site;
+	int r, rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(p);
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	}
+	r = site_from_row(p, &site);
+	sqlite3_reset(p);
+	if (r)
+		return r;
+	p = stmt(s, "SELECT label, address, metered, mtu, bandwidth_kbps, monthly_budget_mb"
+		    " FROM underlays WHERE site_id = ? ORDER BY label");
+	if (!p) {
+		orch_site_clear(&site);
+		return -EIO;
+	}
+	sqlite3_bind_int64(p, 1, site.id);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_underlay u;
+		ul_from_row(p, 0, &u);
+		if ((r = add_ul(&site, &u)))
+			break;
+	}
+	sqlite3_reset(p);
+	if (r || rc != SQLITE_DONE) {
+		orch_site_clear(&site);
+		return r ? r : map_rc(rc);
+	}
+	*ret_site = site;
+	return 0;
+}
+
+void orch_sites_free(struct orch_site *sites, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		orch_site_clear(&sites[i]);
+	free(sites);
+}
+
+static int sq_site_list(struct orch_store *st, struct orch_site **ret_sites, size_t *ret_n)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT " SITE_COLS " FROM sites ORDER BY id");
+	struct orch_site *v = NULL;
+	size_t n = 0, cap = 0, j = 0;
+	int r = 0, rc;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct orch_site *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		if ((r = site_from_row(p, &v[n])))
+			break;
+		n++;
+	}
+	sqlite3_reset(p);
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	if (r)
+		goto fail;
+	/* underlays in one pass, both ordered by site id */
+	p = stmt(s, "SELECT site_id, label, address, metered, mtu, bandwidth_kbps,"
+		    " monthly_budget_mb FROM underlays ORDER BY site_id, label");
+	if (!p) {
+		r = -EIO;
+		goto fail;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(p, 0);
+		struct orch_underlay u;
+
+		while (j < n && v[j].id < id)
+			j++;
+		if (j == n)
+			break;
+		if (v[j].id != id)
+			continue;
+		ul_from_row(p, 1, &u);
+		if ((r = add_ul(&v[j], &u)))
+			break;
+	}
+	sqlite3_reset(p);
+	if (r)
+		goto fail;
+	*ret_sites = v;
+	*ret_n = n;
+	return 0;
+fail:
+	orch_sites_free(v, n);
+	return r;
+}
+
+static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const char *hash)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = ? WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+static int sq_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
+			    const uint8_t key[32], const char *hostname, const char *software,
+			    const char *credential_hash, int64_t now, int64_t *ret_id)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT id, bootstrap_hash FROM sites WHERE name = ?");
+	int64_t id;
+	int r, rc;
+	bool used, match;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(p);
+		return rc == SQLITE_DONE ? -EACCES : map_rc(rc);
+	}
+	id = sqlite3_column_int64(p, 0);
+	used = sqlite3_column_type(p, 1) == SQLITE_NULL;
+	match = !used && !strcmp(col_text(p, 1), bootstrap_hash);
+	sqlite3_reset(p);
+	if (used)
+		return -EALREADY;
+	if (!match)
+		return -EACCES;
+	p = stmt(s, "UPDATE sites SET bootstrap_hash = NULL, credential_hash = ?, public_key = ?,"
+		    " hostname = ?, software_version = ?, registered_at = ?, last_seen = ?"
+		    " WHERE id = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, credential_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(p, 2, key, 32, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, software, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, now);
+	sqlite3_bind_int64(p, 6, now);
+	sqlite3_bind_int64(p, 7, id);
+	if ((r = run(p)))
+		return r;
+	*ret_id = id;
+	return bump_gen(s); /* peers' bundles carry the key */
+}
+
+static int sq_site_by_credential(struct orch_store *st, const char *credential_hash,
+				 int64_t *ret_id, char ret_name[ORCH_NAME_MAX])
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT id, name FROM sites WHERE credential_hash = ?");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, credential_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(p, 0);
+		snprintf(ret_name, ORCH_NAME_MAX, "%s", col_text(p, 1));
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
+}
+
+/* ---- policy */
+
+static int sq_policy_insert(struct orch_store *st, const char *json, const char *comment,
+			    int64_t now, uint64_t *ret_version)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "INSERT INTO policies(body, comment, created_at) VALUES(?,?,?)");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, comment ? comment : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, now);
+	if ((r = run(p)))
+		return r;
+	*ret_version = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	return bump_gen(s);
+}
+
+static int sq_policy_get(struct orch_store *st, uint64_t version, char **ret_json,
+			 uint64_t *ret_version)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int rc;
+
+	if (version)
+		p = stmt(s, "SELECT version, body FROM policies WHERE version = ?");
+	else
+		p = stmt(s, "SELECT version, body FROM policies ORDER BY version DESC LIMIT 1");
+	if (!p)
+		return -EIO;
+	if (version)
+		sqlite3_bind_int64(p, 1, (int64_t)version);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		char *t = strdup(col_text(p, 1));
+		if (!t) {
+			sqlite3_reset(p);
+			return -ENOMEM;
+		}
+		*ret_version = (uint64_t)sqlite3_column_int64(p, 0);
+		*ret_json = t;
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+}
+
+static int sq_policy_history(struct orch_store *st, json_t **ret_array)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT version, comment, created_at, length(body)"
+				       " FROM policies ORDER BY version DESC");
+	json_t *a = json_array();
+	int rc;
+
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:I, s:s, s:I, s:I}", "version",
+						   sqlite3_column_int64(p, 0), "comment",
+						   col_text(p, 1), "created_at",
+						   sqlite3_column_int64(p, 2), "size",
+						   sqlite3_column_int64(p, 3)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
+/* ---- allocations and bundles */
+
+static int sq_alloc_list(struct orch_store *st, struct orch_alloc **ret, size_t *ret_n)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT branch_id, branch_ul, hub_id, hub_ul, pair,"
+				       " branch_pid, hub_pid FROM path_alloc ORDER BY pair");
+	struct orch_alloc *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_alloc *a;
+
+		if (n == cap) {
+			struct orch_alloc *nv =
+				realloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v));
+			if (!nv) {
+				sqlite3_reset(p);
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		a = &v[n++];
+		memset(a, 0, sizeof(*a));
+		a->branch_id = sqlite3_column_int64(p, 0);
+		snprintf(a->branch_ul, sizeof(a->branch_ul), "%s", col_text(p, 1));
+		a->hub_id = sqlite3_column_int64(p, 2);
+		snprintf(a->hub_ul, sizeof(a->hub_ul), "%s", col_text(p, 3));
+		a->pair = (uint32_t)sqlite3_column_int64(p, 4);
+		a->branch_pid = (uint32_t)sqlite3_column_int64(p, 5);
+		a->hub_pid = (uint32_t)sqlite3_column_int64(p, 6);
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return map_rc(rc);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int sq_alloc_insert(struct orch_store *st, const struct orch_alloc *a)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO path_alloc VALUES(?,?,?,?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, a->branch_id);
+	sqlite3_bind_text(p, 2, a->branch_ul, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, a->hub_id);
+	sqlite3_bind_text(p, 4, a->hub_ul, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, a->pair);
+	sqlite3_bind_int64(p, 6, a->branch_pid);
+	sqlite3_bind_int64(p, 7, a->hub_pid);
+	return run(p);
+}
+
+void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].content);
+	free(rows);
+}
+
+static int row_from(sqlite3_stmt *p, struct orch_bundle_row *b)
+{
+	size_t len = (size_t)sqlite3_column_bytes(p, 2);
+
+	b->site_id = sqlite3_column_int64(p, 0);
+	b->version = (uint64_t)sqlite3_column_int64(p, 1);
+	b->len = len;
+	b->generated_at = sqlite3_column_int64(p, 3);
+	b->content = malloc(len ? len : 1);
+	if (!b->content)
+		return -ENOMEM;
+	if (len)
+		memcpy(b->content, sqlite3_column_blob(p, 2), len);
+	return 0;
+}
+
+static int sq_bundle_list(struct orch_store *st, struct orch_bundle_row **ret, size_t *ret_n)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT site_id, version, content, generated_at"
+				       " FROM bundles ORDER BY site_id");
+	struct orch_bundle_row *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct orch_bundle_row *nv =
+				realloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		if ((r = row_from(p, &v[n])))
+			break;
+		n++;
+	}
+	sqlite3_reset(p);
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	if (r) {
+		orch_bundle_rows_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int sq_bundle_get(struct orch_store *st, int64_t site_id, struct orch_bundle_row *ret)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT site_id, version, content, generated_at"
+				       " FROM bundles WHERE site_id = ?");
+	int rc, r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	rc = sqlite3_step(p);
+	r = rc == SQLITE_ROW ? row_from(p, ret) : rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	sqlite3_reset(p);
+	return r;
+}
+
+static int sq_bundle_put(struct orch_store *st, const struct orch_bundle_row *row)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT OR REPLACE INTO bundles VALUES(?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, row->site_id);
+	sqlite3_bind_int64(p, 2, (int64_t)row->version);
+	sqlite3_bind_blob(p, 3, row->content, (int)row->len, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, row->generated_at);
+	return run(p);
+}
+
+/* ---- acks, telemetry, events */
+
+static int sq_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
+		      const char *error, int64_t at)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "INSERT OR REPLACE INTO acks VALUES(?,?,?,?,?)");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, (int64_t)version);
+	sqlite3_bind_int(p, 3, applied);
+	sqlite3_bind_text(p, 4, error ? error : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, at);
+	if ((r = run(p)))
+		return r;
+	p = stmt(s, "UPDATE sites SET last_seen = ? WHERE id = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, at);
+	sqlite3_bind_int64(p, 2, site_id);
+	return run(p);
+}
+
+static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
+			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
+			    const char *config_error)
+{
+	struct sq_store *s = sq(st);
+	char *dec = json_dumps(decisions, JSON_COMPACT);
+	sqlite3_stmt *p;
+	size_t i;
+	json_t *m;
+	int r = -ENOMEM;
+
+	if (!dec)
+		goto out;
+	r = -EIO;
+	if (!(p = stmt(s, "INSERT OR REPLACE INTO telemetry VALUES(?,?,?,?,?)")))
+		goto out;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, at);
+	sqlite3_bind_int64(p, 3, (int64_t)applied_version);
+	sqlite3_bind_text(p, 4, dec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 5, config_error, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		goto out;
+	json_array_foreach (paths, i, m) {
+		const char *name = json_string_value(json_object_get(m, "path"));
+		char *t = json_dumps(m, JSON_COMPACT);
+
+		r = -ENOMEM;
+		if (!t)
+			goto out;
+		r = -EIO;
+		p = stmt(s, "INSERT OR REPLACE INTO path_metrics VALUES(?,?,?,?)");
+		if (p) {
+			sqlite3_bind_int64(p, 1, site_id);
+			sqlite3_bind_text(p, 2, name ? name : "", -1, SQLITE_STATIC);
+			sqlite3_bind_int64(p, 3, at);
+			sqlite3_bind_text(p, 4, t, -1, SQLITE_STATIC);
+			r = run(p);
+		}
+		if (!r) {
+			p = stmt(s, "INSERT INTO metrics_history(site_id, path, at, metrics)"
+				    " VALUES(?,?,?,?)");
+			r = -EIO;
+			if (p) {
+				sqlite3_bind_int64(p, 1, site_id);
+				sqlite3_bind_text(p, 2, name ? name : "", -1, SQLITE_STATIC);
+				sqlite3_bind_int64(p, 3, at);
+				sqlite3_bind_text(p, 4, t, -1, SQLITE_STATIC);
+				r = run(p);
+			}
+		}
+		free(t);
+		if (r)
+			goto out;
+	}
+	/* bounded history: keep the newest HISTORY_PER_SITE rows of this site */
+	r = -EIO;
+	p = stmt(s, "DELETE FROM metrics_history WHERE site_id = ?1 AND id <= (SELECT id FROM"
+		    " metrics_history WHERE site_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
+	if (!p)
+		goto out;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int(p, 2, HISTORY_PER_SITE);
+	if ((r = run(p)))
+		goto out;
+	r = -EIO;
+	if (!(p = stmt(s, "UPDATE sites SET last_seen = ? WHERE id = ?")))
+		goto out;
+	sqlite3_bind_int64(p, 1, at);
+	sqlite3_bind_int64(p, 2, site_id);
+	r = run(p);
+out:
+	free(dec);
+	return r;
+}
+
+static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			const char *subject, const char *message)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int r;
+
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message)"
+		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?)");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, at);
+	sqlite3_bind_text(p, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, subject ? subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 5, message ? message : "", -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
+		p = stmt(s, "DELETE FROM events WHERE id <= ?");
+		if (!p)
+			return -EIO;
+		sqlite3_bind_int64(p, 1, sqlite3_last_insert_rowid(s->db) - EVENTS_KEPT);
+		return run(p);
+	}
+	return 0;
+}
+
+static int sq_event_list(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
+			 json_t **ret_array)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	json_t *a = json_array();
+	int rc;
+
+	if (site)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
+			    " AND site = ? ORDER BY id DESC LIMIT ?");
+	else
+		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
+			    " ORDER BY id DESC LIMIT ?");
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	sqlite3_bind_int64(p, 1, after_id);
+	if (site)
+		sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int(p, site ? 3 : 2, (int)limit);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_insert_new(a, 0,
+				      json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "id",
+						sqlite3_column_int64(p, 0), "site", col_text(p, 1),
+						"at", sqlite3_column_int64(p, 2), "kind",
+						col_text(p, 3), "subject", col_text(p, 4),
+						"message", col_text(p, 5)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
+static int sq_rollout(struct orch_store *st, json_t **ret_array)
+{
+	sqlite3_stmt *p = stmt(
+		sq(st), "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
+			" s.registered_at FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+			" LEFT JOIN acks a ON a.site_id = s.id ORDER BY s.name");
+	json_t *arr = json_array();
+	int rc;
+
+	if (!p || !arr) {
+		json_decref(arr);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		int64_t target = sqlite3_column_int64(p, 2), acked = sqlite3_column_int64(p, 3);
+		bool applied = sqlite3_column_int(p, 4);
+		const char *state;
+
+		if (sqlite3_column_type(p, 7) == SQLITE_NULL)
+			state = "unregistered";
+		else if (sqlite3_column_type(p, 3) == SQLITE_NULL)
+			state = "pending";
+		else if (acked == target && applied)
+			state = "converged";
+		else if (acked == target)
+			state = "refused";
+		else
+			state = "pending";
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s}",
+						     "site", col_text(p, 0), "role", col_text(p, 1),
+						     "target_version", target, "acked_version",
+						     acked, "applied", applied, "error",
+						     col_text(p, 5), "acked_at",
+						     sqlite3_column_int64(p, 6), "state", state));
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return map_rc(rc);
+	}
+	*ret_array = arr;
+	return 0;
+}
+
+static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_since, bool details,
+		       json_t **ret)
+{
+	int64_t id = sqlite3_column_int64(row, 0);
+	int64_t last_seen = sqlite3_column_int64(row, 3);
+	json_t *o, *paths = NULL, *dec = NULL;
+	sqlite3_stmt *p;
+	int rc;
+
+	o = json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:s}", "site", col_text(row, 1), "role",
+		      col_text(row, 2), "registered", sqlite3_column_type(row, 4) != SQLITE_NULL,
+		      "online", last_seen && last_seen >= online_since, "last_seen", last_seen,
+		      "target_version", sqlite3_column_int64(row, 5), "applied_version",
+		      sqlite3_column_int64(row, 6), "config_error", col_text(row, 7));
+	if (!o)
+		return -ENOMEM;
+	if (details) {
+		paths = json_array();
+		p = stmt(s, "SELECT metrics FROM path_metrics WHERE site_id = ? ORDER BY path");
+		if (!p || !paths)
+			goto fail;
+		sqlite3_bind_int64(p, 1, id);
+		while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+			json_t *m = json_loads(col_text(p, 0), 0, NULL);
+			if (m)
+				json_array_append_new(paths, m);
+		}
+		sqlite3_reset(p);
+		dec = json_loads(sqlite3_column_type(row, 8) == SQLITE_NULL ? "[]"
+									    : col_text(row, 8),
+				 0, NULL);
+		json_object_set_new(o, "paths", paths);
+		json_object_set_new(o, "decisions", dec ? dec : json_array());
+	}
+	*ret = o;
+	return 0;
+fail:
+	json_decref(paths);
+	json_decref(o);
+	return -EIO;
+}
+
+static int sq_status(struct orch_store *st, const char *site, int64_t online_since, json_t **ret)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	json_t *arr = NULL, *o;
+	int rc, r = 0;
+
+#define STATUS_SQL                                                              \
+	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version," \
+	" t.applied_version, t.config_error, t.decisions FROM sites s"          \
+	" LEFT JOIN bundles b ON b.site_id = s.id LEFT JOIN telemetry t ON t.site_id = s.id"
+	if (site) {
+		/* the site's row stays current while site_status() steps other statements */
+		sqlite3_stmt *one = NULL;
+
+		if (sqlite3_prepare_v2(s->db, STATUS_SQL " WHERE s.name = ?", -1, &one, NULL))
+			return -EIO;
+		sqlite3_bind_text(one, 1, site, -1, SQLITE_STATIC);
+		rc = sqlite3_step(one);
+		if (rc == SQLITE_ROW)
+			r = site_status(s, one, online_since, true, ret);
+		else
+			r = rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+		sqlite3_finalize(one);
+		return r;
+	}
+	p = stmt(s, STATUS_SQL " ORDER BY s.name");
+	arr = json_array();
+	if (!p || !arr) {
+		json_decref(arr);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		if ((r = site_status(s, p, online_since, false, &o)))
+			break;
+		json_array_append_new(arr, o);
+	}
+	sqlite3_reset(p);
+	if (r || rc != SQLITE_DONE) {
+		json_decref(arr);
+		return r ? r : map_rc(rc);
+	}
+	*ret = arr;
+	return 0;
+}
+
+static int sq_counts(struct orch_store *st, int64_t online_since, json_t **ret_object)
+{
+	sqlite3_stmt *p = stmt(
+		sq(st),
+		"SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM sites WHERE"
+		" last_seen >= ?), (SELECT count(*) FROM sites WHERE registered_at IS NOT NULL),"
+		" (SELECT ifnull(max(version), 0) FROM policies), (SELECT count(*) FROM bundles b"
+		" JOIN acks a ON a.site_id = b.site_id AND a.version = b.version AND a.applied),"
+		" (SELECT ifnull(sum(version), 0) FROM bundles)");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, online_since);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		*ret_object = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I}", "sites", sqlite3_column_int64(p, 0),
+			"online", sqlite3_column_int64(p, 1), "registered",
+			sqlite3_column_int64(p, 2), "policy_version", sqlite3_column_int64(p, 3),
+			"converged", sqlite3_column_int64(p, 4), "bundle_versions_total",
+			sqlite3_column_int64(p, 5));
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+static int sq_token_insert(struct orch_store *st, const char *hash, const char *role,
+			   const char *name, int64_t now)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO tokens VALUES(?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, name ? name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, now);
+	return run(p);
+}
+
+static int sq_token_role(struct orch_store *st, const char *hash, char ret_role[16])
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT role FROM tokens WHERE hash = ?");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		snprintf(ret_role, 16, "%s", col_text(p, 0));
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
+}
+
+static const struct orch_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.begin_read = sq_begin_read,
+	.intent_gen = sq_intent_gen,
+	.site_insert = sq_site_insert,
+	.site_update = sq_site_update,
+	.site_delete = sq_site_delete,
+	.site_get = sq_site_get,
+	.site_list = sq_site_list,
+	.site_set_bootstrap = sq_site_set_bootstrap,
+	.site_register = sq_site_register,
+	.site_by_credential = sq_site_by_credential,
+	.lan_conflict = sq_lan_conflict,
+	.policy_insert = sq_policy_insert,
+	.policy_get = sq_policy_get,
+	.policy_history = sq_policy_history,
+	.alloc_list = sq_alloc_list,
+	.alloc_insert = sq_alloc_insert,
+	.bundle_list = sq_bundle_list,
+	.bundle_get = sq_bundle_get,
+	.bundle_put = sq_bundle_put,
+	.ack_put = sq_ack_put,
+	.telemetry_put = sq_telemetry_put,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.rollout = sq_rollout,
+	.status = sq_status,
+	.counts = sq_counts,
+	.token_insert = sq_token_insert,
+	.token_role = sq_token_role,
+};
+
+static int migrate(struct sq_store *s)
+{
+	sqlite3_stmt *p = NULL;
+	int version = 0, r;
+	size_t n = sizeof(migrations) / sizeof(migrations[0]);
+
+	if ((r = exec(s, "BEGIN IMMEDIATE")))
+		return r;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &p, NULL) == SQLITE_OK &&
+	    sqlite3_step(p) == SQLITE_ROW)
+		version = sqlite3_column_int(p, 0);
+	sqlite3_finalize(p);
+	if (version > (int)n) {
+		r = -EPROTO; /* written by a newer orchestrator */
+		goto fail;
+	}
+	for (size_t i = (size_t)version; i < n; i++) {
+		char pragma[64];
+
+		if ((r = exec(s, migrations[i])))
+			goto fail;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+		if ((r = exec(s, pragma)))
+			goto fail;
+	}
+	return exec(s, "COMMIT");
+fail:
+	exec(s, "ROLLBACK");
+	return r;
+}
+
+int orch_store_sqlite_open(const char *path, struct orch_store **ret_store)
+{
+	struct sq_store *s = calloc(1, sizeof(*s));
+	int r = -ENOMEM;
+
+	if (!s)
+		return r;
+	s->pub.ops = &sqlite_ops;
+	r = -EIO;
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if ((r = exec(s, "PRAGMA journal_mode = WAL")) ||
+	    (r = exec(s, "PRAGMA synchronous = NORMAL")) ||
+	    (r = exec(s, "PRAGMA foreign_keys = ON")))
+		goto fail;
+	if ((r = migrate(s)))
+		goto fail;
+	*ret_store = &s->pub;
+	return 0;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return r;
+}
+
+void orch_store_free(struct orch_store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+void orch_secret_hash(const char *secret, char ret_hex[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)secret, strlen(secret), md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		sprintf(ret_hex + 2 * i, "%02x", md[i]);
+}
+
+int orch_secret_new(char ret_hex[65])
+{
+	uint8_t b[32];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return -EIO;
+	for (int i = 0; i < 32; i++)
+		sprintf(ret_hex + 2 * i, "%02x", b[i]);
+	return 0;
+}

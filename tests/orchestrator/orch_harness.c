@@ -1,0 +1,244 @@
+/*
+ * Starting and talking to a real sdwan-orchd (see orch_harness.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "orch_harness.h"
+
+static int run_capture(const char *const argv[], char *out, size_t len)
+{
+	int fds[2], status;
+	pid_t pid;
+	ssize_t n, got = 0;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < (ssize_t)len - 1 && (n = read(fds[0], out + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	out[strcspn(out, "\n")] = '\0';
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int orch_start(struct orch_proc *p, const char *const *extra_args)
+{
+	char portfile[320], log[320];
+	const char *argv[32];
+	size_t n = 0;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "/tmp/orch-test-XXXXXX");
+	if (!mkdtemp(p->dir))
+		return -1;
+	snprintf(p->db, sizeof(p->db), "%s/orch.db", p->dir);
+	snprintf(portfile, sizeof(portfile), "%s/port", p->dir);
+	snprintf(log, sizeof(log), "%s/access.log", p->dir);
+	{
+		const char *a[] = { ORCHD_PATH, "token",  "add",   "--db",
+				    p->db,	"--role", "admin", NULL };
+		const char *v[] = { ORCHD_PATH, "token",  "add",    "--db",
+				    p->db,	"--role", "viewer", NULL };
+		if (run_capture(a, p->admin, sizeof(p->admin)) ||
+		    run_capture(v, p->viewer, sizeof(p->viewer)))
+			return -1;
+	}
+	argv[n++] = ORCHD_PATH;
+	argv[n++] = "--db";
+	argv[n++] = p->db;
+	argv[n++] = "--insecure-http";
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--port";
+	argv[n++] = "0";
+	argv[n++] = "--port-file";
+	argv[n++] = portfile;
+	argv[n++] = "--access-log";
+	argv[n++] = log;
+	for (size_t i = 0; extra_args && extra_args[i] && n < 30; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -1;
+	if (p->pid == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) { /* up to 5 s */
+		FILE *f = fopen(portfile, "re");
+		unsigned port = 0;
+
+		if (f) {
+			if (fscanf(f, "%u", &port) == 1 && port) {
+				fclose(f);
+				snprintf(p->base, sizeof(p->base), "http://127.0.0.1:%u", port);
+				return 0;
+			}
+			fclose(f);
+		}
+		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return -1;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+int orch_stop(struct orch_proc *p)
+{
+	int status = 0;
+	char cmd[400];
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) { /* up to 10 s */
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+			if (!getenv("ORCH_TEST_KEEP") && system(cmd) != 0)
+				fprintf(stderr, "could not remove %s\n", p->dir);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		usleep(10000);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+struct sink {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb;
+	char *np = realloc(s->p, s->n + n + 1);
+
+	if (!np)
+		return 0;
+	s->p = np;
+	memcpy(s->p + s->n, ptr, n);
+	s->n += n;
+	s->p[s->n] = '\0';
+	return n;
+}
+
+int http_do(const struct orch_proc *p, const char *method, const char *path, const char *token,
+	    const char *ctype, const void *body, size_t len, struct http_resp *resp)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct sink s = { 0 };
+	char url[1024], hdr[600];
+	char *ct = NULL;
+	CURLcode rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!c)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", p->base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (token) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, hdr);
+	}
+	if (ctype) {
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, hdr);
+	} else {
+		h = curl_slist_append(h, "Content-Type:"); /* none at all */
+	}
+	h = curl_slist_append(h, "Expect:");
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+		if (ct)
+			snprintf(resp->ctype, sizeof(resp->ctype), "%s", ct);
+	}
+	resp->body = s.p ? s.p : calloc(1, 1);
+	resp->len = s.n;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+void http_resp_clear(struct http_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+long http_json(const struct orch_proc *p, const char *method, const char *path, const char *token,
+	       const char *body, json_t **ret_json)
+{
+	struct http_resp r;
+	long st;
+
+	if (http_do(p, method, path, token, body ? "application/json" : NULL, body,
+		    body ? strlen(body) : 0, &r)) {
+		http_resp_clear(&r);
+		if (ret_json)
+			*ret_json = NULL;
+		return -1;
+	}
+	st = r.status;
+	if (ret_json)
+		*ret_json = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	http_resp_clear(&r);
+	return st;
+}
+
+int orch_wait_compiled(const struct orch_proc *p, long long gen)
+{
+	for (int i = 0; i < 1000; i++) { /* up to 10 s */
+		json_t *j = NULL;
+		long st = http_json(p, "GET", "/api/v1/rollout", p->admin, NULL, &j);
+		long long c =
+			(long long)json_integer_value(json_object_get(j, "compiled_generation"));
+
+		json_decref(j);
+		if (st == 200 && c >= gen)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}

@@ -1,0 +1,49 @@
+/*
+ * A real sdwan-orchd for tests: started on 127.0.0.1 with a free port and a
+ * SQLite file in a fresh temporary directory, driven with libcurl, stopped
+ * with SIGTERM (and its exit status checked).  One per test group.
+ */
+#ifndef ORCH_HARNESS_H
+#define ORCH_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct orch_proc {
+	pid_t pid;
+	char dir[256];
+	char db[300];
+	char base[64]; /* http://127.0.0.1:PORT */
+	char admin[65];
+	char viewer[65];
+};
+
+struct http_resp {
+	long status;
+	char *body;
+	size_t len;
+	char ctype[128];
+};
+
+/* 0 on success */
+int orch_start(struct orch_proc *p, const char *const *extra_args);
+/* SIGTERM and wait (bounded); returns the exit status, or -1 */
+int orch_stop(struct orch_proc *p);
+
+/* A request; `token` and `ctype` may be NULL.  resp->body is NUL-terminated
+ * and malloc'd (http_resp_clear()). */
+int http_do(const struct orch_proc *p, const char *method, const char *path, const char *token,
+	    const char *ctype, const void *body, size_t len, struct http_resp *resp);
+void http_resp_clear(struct http_resp *r);
+
+/* JSON conveniences: status returned, *ret_json parsed body (or NULL) */
+long http_json(const struct orch_proc *p, const char *method, const char *path, const char *token,
+	       const char *body, json_t **ret_json);
+
+/* waits (bounded) until the compiler has caught up with generation `gen` */
+int orch_wait_compiled(const struct orch_proc *p, long long gen);
+
+#endif
