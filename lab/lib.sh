@@ -106,7 +106,7 @@ lab_ctl_sock() { echo "$LAB_RUN_BASE/$1/linkemu-$2.sock"; }
 # ---- netem backend (kernels with sch_netem): one netem qdisc per link direction -----------------
 # out (site → cloud): root qdisc of the site's <cloud>0; in (cloud → site): root qdisc of the cloud's
 # <site> veth.  Parameters are kept in $run/netem/SITE-CLOUD-DIR (a linkemu parameter line), the
-# down flag in $run/netem/SITE-CLOUD.down.  LAB_TC replaces tc (tests).
+# down flag in $run/netem/SITE-CLOUD-DIR.down.  LAB_TC replaces tc (tests).
 lab_netem_dev() { # PREFIX SITE CLOUD DIR → "NAMESPACE DEV"
 	if [[ $4 == out ]]; then echo "$1-$2 ${3}0"; else echo "$1-$3 $2"; fi
 }
@@ -115,7 +115,7 @@ lab_netem_dev() { # PREFIX SITE CLOUD DIR → "NAMESPACE DEV"
 lab_netem_apply() {
 	local run=$LAB_RUN_BASE/$1 line args ns dev extra=()
 	line=$(cat "$run/netem/$2-$3-$4" 2>/dev/null || true)
-	[[ -e $run/netem/$2-$3.down ]] && extra=(loss=100% ge=off)
+	[[ -e $run/netem/$2-$3-$4.down ]] && extra=(loss=100% ge=off)
 	args=$("$(lab_bin_dir)/linkemu" params "$line" "${extra[@]}" | sed -n 2p) || return 1
 	read -r ns dev <<<"$(lab_netem_dev "$1" "$2" "$3" "$4")"
 	# shellcheck disable=SC2086
@@ -136,9 +136,9 @@ lab_netem_set() {
 # lab_netem_show PREFIX SITE CLOUD: lines like linkemu's show, with the qdisc's counters
 lab_netem_show() {
 	local run=$LAB_RUN_BASE/$1 d state ns dev stats
-	state=up
-	[[ -e $run/netem/$2-$3.down ]] && state=down
 	for d in out in; do
+		state=up
+		[[ -e $run/netem/$2-$3-$d.down ]] && state=down
 		read -r ns dev <<<"$(lab_netem_dev "$1" "$2" "$3" "$d")"
 		stats=$(ip netns exec "$ns" ${LAB_TC:-tc} -s qdisc show dev "$dev" 2>/dev/null |
 			sed -n 's/^ *Sent \([0-9]*\) bytes \([0-9]*\) pkt (dropped \([0-9]*\).*/bytes=\1 passed=\2 dropped=\3/p' | head -1)

@@ -59,7 +59,7 @@ static const char *const dir_names[] = { "out", "in" };
 struct link {
 	char name[16];
 	uint16_t queue[2];
-	bool down;
+	bool down[2]; /* per direction */
 	struct lab_link_dir dir[2];
 };
 
@@ -323,10 +323,10 @@ static void release_due(struct emu *e)
 		int dir = l->queue[DIR_OUT] == h.queue ? DIR_OUT : DIR_IN;
 
 		heap_pop(e);
-		lab_link_dir_release(&l->dir[dir], !l->down);
-		if (l->down)
+		lab_link_dir_release(&l->dir[dir], !l->down[dir]);
+		if (l->down[dir])
 			l->dir[dir].counters.drop_down++;
-		verdict(e, h.queue, h.id, !l->down);
+		verdict(e, h.queue, h.id, !l->down[dir]);
 	}
 }
 
@@ -375,7 +375,7 @@ static void handle_packet(struct emu *e, struct nlmsghdr *nlh, uint64_t now)
 	}
 	l = &e->links[e->qlink[queue]];
 	dir = l->queue[DIR_OUT] == queue ? DIR_OUT : DIR_IN;
-	if (lab_link_dir_offer(&l->dir[dir], len, l->down, now, &due) != LAB_LINK_PASS) {
+	if (lab_link_dir_offer(&l->dir[dir], len, l->down[dir], now, &due) != LAB_LINK_PASS) {
 		verdict(e, queue, id, false);
 		return;
 	}
@@ -470,24 +470,26 @@ static void show_link(struct out *o, const struct link *l)
 		outf(o,
 		     "%s %s %s %s | pkts=%llu bytes=%llu passed=%llu drop_loss=%llu "
 		     "drop_queue=%llu drop_down=%llu queued=%u\n",
-		     l->name, dir_names[d], l->down ? "down" : "up", p, (unsigned long long)c->pkts,
-		     (unsigned long long)c->bytes, (unsigned long long)c->passed,
-		     (unsigned long long)c->drop_loss, (unsigned long long)c->drop_queue,
-		     (unsigned long long)c->drop_down, l->dir[d].queued);
+		     l->name, dir_names[d], l->down[d] ? "down" : "up", p,
+		     (unsigned long long)c->pkts, (unsigned long long)c->bytes,
+		     (unsigned long long)c->passed, (unsigned long long)c->drop_loss,
+		     (unsigned long long)c->drop_queue, (unsigned long long)c->drop_down,
+		     l->dir[d].queued);
 	}
 }
 
-static void drop_held(struct emu *e, struct link *l)
+static void drop_held(struct emu *e, struct link *l, int only_dir)
 {
-	/* a cut loses what is on the wire: held packets of this link are dropped at once */
+	/* a cut loses what is on the wire: held packets of this link direction are dropped at once */
 	uint32_t kept = 0;
 
 	for (uint32_t i = 0; i < e->nheap; i++) {
 		struct held h = e->heap[i];
 
-		if (e->qlink[h.queue] >= 0 && &e->links[e->qlink[h.queue]] == l) {
-			int dir = l->queue[DIR_OUT] == h.queue ? DIR_OUT : DIR_IN;
+		int dir = l->queue[DIR_OUT] == h.queue ? DIR_OUT : DIR_IN;
 
+		if (e->qlink[h.queue] >= 0 && &e->links[e->qlink[h.queue]] == l &&
+		    dir == only_dir) {
 			lab_link_dir_release(&l->dir[dir], false);
 			l->dir[dir].counters.drop_down++;
 			verdict(e, h.queue, h.id, false);
@@ -551,14 +553,32 @@ static void ctl_command(struct emu *e, char *line, struct out *o)
 		return;
 	}
 	if (!strcmp(argv[0], "down") || !strcmp(argv[0], "up")) {
-		bool down = argv[0][0] == 'd';
+		/* down|up LINK [dir=in|out|both]: both directions unless told */
+		bool down = argv[0][0] == 'd', which[2] = { true, true };
 
-		if (down && !l->down) {
-			l->down = true;
-			drop_held(e, l);
+		if (argc >= 3) {
+			const char *d = argv[2];
+
+			if (!strncmp(d, "dir=", 4))
+				d += 4;
+			which[DIR_OUT] = !strcmp(d, "out") || !strcmp(d, "both");
+			which[DIR_IN] = !strcmp(d, "in") || !strcmp(d, "both");
+			if ((!which[0] && !which[1]) || argc > 3) {
+				outf(o, "error: %s LINK [dir=in|out|both]\n", argv[0]);
+				return;
+			}
 		}
-		l->down = down;
-		logmsg("link %s %s", l->name, argv[0]);
+		for (int d = 0; d < 2; d++) {
+			if (!which[d])
+				continue;
+			if (down && !l->down[d]) {
+				l->down[d] = true;
+				drop_held(e, l, d);
+			}
+			l->down[d] = down;
+		}
+		logmsg("link %s %s%s%s", l->name, argv[0], argc >= 3 ? " " : "",
+		       argc >= 3 ? argv[2] : "");
 		outf(o, "ok\n");
 		return;
 	}
