@@ -345,16 +345,11 @@ static void report(const struct lab_flowstats *st, bool json, bool timeline, con
 static int cmd_recv(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, 0, 'l' },
-		{ "json", no_argument, 0, 'j' },
-		{ "duration", required_argument, 0, 'D' },
-		{ "exit-on-fin", no_argument, 0, 'F' },
-		{ "linger", required_argument, 0, 'L' },
-		{ "timeline", no_argument, 0, 'T' },
-		{ "bind-dev", required_argument, 0, 'b' },
-		{ "report", required_argument, 0, 'R' },
-		{ "dump", required_argument, 0, 'P' },
-		{ 0, 0, 0, 0 },
+		{ "listen", required_argument, 0, 'l' },   { "json", no_argument, 0, 'j' },
+		{ "duration", required_argument, 0, 'D' }, { "exit-on-fin", no_argument, 0, 'F' },
+		{ "linger", required_argument, 0, 'L' },   { "timeline", no_argument, 0, 'T' },
+		{ "bind-dev", required_argument, 0, 'b' }, { "report", required_argument, 0, 'R' },
+		{ "dump", required_argument, 0, 'P' },	   { 0, 0, 0, 0 },
 	};
 	struct sockaddr_in sa;
 	bool have = false, json = false, exit_on_fin = false, timeline = false;
