@@ -529,9 +529,11 @@ static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
 }
 
 /**
- * Delete the IKE_SAs using a config (async)
+ * Delete the IKE_SAs using a config: with force, destroyed at once (a delete
+ * is sent but not waited for)
  */
-static void terminate_cfg(private_edge_charon_config_t *this, peer_cfg_t *cfg)
+static void terminate_cfg(private_edge_charon_config_t *this, peer_cfg_t *cfg,
+						  bool force)
 {
 	enumerator_t *enumerator;
 	linked_list_t *ids;
@@ -557,7 +559,7 @@ static void terminate_cfg(private_edge_charon_config_t *this, peer_cfg_t *cfg)
 	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
 	{
 		charon->controller->terminate_ike(charon->controller, (uint32_t)id,
-										  FALSE, NULL, NULL, 0);
+										  force, NULL, NULL, 0);
 	}
 	ids->destroy(ids);
 }
@@ -688,7 +690,7 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 
 	/* the old SAs go (their own config stays referenced by them), the new
 	 * config is initiated once they are gone */
-	terminate_cfg(this, old_cfg);
+	terminate_cfg(this, old_cfg, FALSE);
 	old_cfg->destroy(old_cfg);
 	entry_destroy(old);
 
@@ -720,7 +722,7 @@ METHOD(edge_charon_config_t, remove_, int, private_edge_charon_config_t *this,
 	{
 		return -ENOENT;
 	}
-	terminate_cfg(this, entry->cfg);
+	terminate_cfg(this, entry->cfg, FALSE);
 	DBG1(DBG_CFG, "path %u '%s' removed", id, entry->path.name);
 	entry_destroy(entry);
 	return 0;
@@ -740,6 +742,38 @@ METHOD(edge_charon_config_t, initiate, int, private_edge_charon_config_t *this,
 	}
 	this->lock->unlock(this->lock);
 	return entry ? 0 : -ENOENT;
+}
+
+METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
+	   uint32_t id)
+{
+	peer_cfg_t *cfg = NULL;
+	entry_t *entry;
+
+	this->lock->read_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry)
+	{
+		cfg = entry->cfg->get_ref(entry->cfg);
+	}
+	this->lock->unlock(this->lock);
+	if (!cfg)
+	{
+		return -ENOENT;
+	}
+	DBG1(DBG_CFG, "path %u '%s': restarting", id, cfg->get_name(cfg));
+	terminate_cfg(this, cfg, TRUE);
+	cfg->destroy(cfg);
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry && entry->path.initiator)
+	{
+		entry->backoff = retry_min(&entry->path);
+		queue_initiate(this, entry, 0, FALSE);
+	}
+	this->lock->unlock(this->lock);
+	return 0;
 }
 
 METHOD(edge_charon_config_t, lookup, uint32_t,
@@ -915,6 +949,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.update = _update,
 			.remove = _remove_,
 			.initiate = _initiate,
+			.restart = _restart,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,
 			.child_up = _child_up,

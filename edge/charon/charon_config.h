@@ -61,6 +61,14 @@ struct edge_charon_config_t
 	int (*initiate)(edge_charon_config_t *this, uint32_t id);
 
 	/**
+	 * Destroy a path's SAs without waiting for the peer, initiate anew if
+	 * it is an initiator path.
+	 *
+	 * @return			0, -ENOENT
+	 */
+	int (*restart)(edge_charon_config_t *this, uint32_t id);
+
+	/**
 	 * Find the path id of a peer_cfg name, including recently removed
 	 * paths (their SAs still report events).
 	 *

@@ -443,6 +443,13 @@ static int charon_path_initiate(void *ctx, uint32_t id)
 	return this->config->initiate(this->config, id);
 }
 
+static int charon_path_restart(void *ctx, uint32_t id)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->restart(this->config, id);
+}
+
 static int charon_event_fd(void *ctx)
 {
 	private_edge_charon_t *this = ctx;
@@ -467,4 +474,5 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.path_initiate = charon_path_initiate,
 	.event_fd = charon_event_fd,
 	.drain = charon_drain,
+	.path_restart = charon_path_restart,
 };

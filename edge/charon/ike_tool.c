@@ -6,7 +6,8 @@
  *   sdwan-ike-tool run --run-dir DIR --key FILE [--log-level N]
  *                      [--timeout S] --path SPEC [--path SPEC ...]
  *       start IKE, add the paths, print one line per event to stdout until
- *       SIGTERM/SIGINT or the timeout; a line "ready" once the paths are in
+ *       SIGTERM/SIGINT or the timeout; a line "ready" once the paths are in;
+ *       SIGUSR1 restarts every path (path_restart)
  *
  * SPEC is key=value,...: id, name, local, remote, lts, rts, lid, rid,
  * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
@@ -232,6 +233,7 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pfd[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
 	pfd[1].events = POLLIN;
@@ -292,10 +294,20 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 		}
 		if (pfd[1].revents & POLLIN)
 		{
-			if (read(pfd[1].fd, &si, sizeof(si)) > 0)
+			if (read(pfd[1].fd, &si, sizeof(si)) <= 0)
+			{
+				continue;
+			}
+			if (si.ssi_signo != SIGUSR1)
 			{
 				break;
 			}
+			for (i = 0; i < npaths; i++)
+			{
+				r = ops->path_restart(ctx, paths[i].id);
+				printf("restart path=%u r=%d\n", paths[i].id, r);
+			}
+			fflush(stdout);
 		}
 	}
 	rc = 0;

@@ -422,6 +422,8 @@ static void test_backend(void **state)
 	assert_int_equal(config->lookup(config, "mpls-hub1-mpls"), 1);
 	assert_int_equal(config->initiate(config, 1), -ENOENT);
 	assert_int_equal(config->initiate(config, 2), 0);
+	assert_int_equal(config->restart(config, 1), -ENOENT);
+	assert_int_equal(config->restart(config, 2), 0);
 
 	/* hooks for names we don't know are harmless */
 	config->sa_gone(config, "nope");

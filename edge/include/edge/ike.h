@@ -202,6 +202,13 @@ struct edge_ike_ops {
 	 * returns the number of events delivered, or -errno.  fn may call
 	 * path_*(). */
 	int (*drain)(void *ctx, edge_ike_event_fn fn, void *arg);
+
+	/* Drop the path's SAs at once, without waiting for the peer, and (for an
+	 * initiator) initiate anew.  For when the probes say a path is dead
+	 * while IKE still thinks it is up (DPD is off: e.g. the peer restarted
+	 * and lost its SAs).  Added after the first version: may be NULL in
+	 * fakes written before. */
+	int (*path_restart)(void *ctx, uint32_t id);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */

@@ -177,8 +177,40 @@ spi=$(grep '^event child-up path=1 ' "$WORK/a-$run.out" | tail -1 | sed 's/.*spi
 ip netns exec $A swanctl --list-sas --uri "unix://$WORK/run-a-$run/charon.vici" | grep -q "$spi" ||
 	fail "event SPI $spi not shown by swanctl"
 
-stop_tools
+# the responder dies (kill -9) and loses its SAs; the initiator, told by its
+# probes (here: SIGUSR1 -> path_restart), drops them and initiates while the
+# responder is still down: its retransmits get through once it is back
+pid_a=${PIDS[-1]}
+pid_b=${PIDS[-2]}
+kill -9 "$pid_b"
+wait "$pid_b" 2>/dev/null || true
+PIDS=("$pid_a")
+kill -USR1 "$pid_a"
+sleep 0.5
+rs=$(date +%s%N)
+start_tool b "$run-2"
+t=$(wait_up a "$run" 4) || fail "paths not back after the responder restarted"
+log "responder restarted: both CHILD_SAs up again $((($(date +%s%N) - rs) / 1000000)) ms after its start"
+for path in 1 2; do
+	grep -q "^event ike-down path=$path " "$WORK/a-$run.out" || fail "no ike-down for path $path on restart"
+done
+for path in 0 1; do
+	ip netns exec $A ping -q -c 2 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
+		fail "ping over path $path failed after the restart"
+done
+
+# a clean stop deletes the SAs at the peer
+kill "$pid_a"
+for _ in $(seq 100); do kill -0 "$pid_a" 2>/dev/null || break; sleep 0.05; done
 grep -q '^stopped' "$WORK/a-$run.out" || fail "a did not stop cleanly"
+for _ in $(seq 100); do
+	(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 2)) && break
+	sleep 0.05
+done
+(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 2)) ||
+	fail "the responder did not see both IKE_SAs deleted"
+log "stop: the responder saw both IKE_SAs deleted"
+stop_tools
 if ((RUNS > 1)); then
 	median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
 	echo "sdwik: start -> both CHILD_SAs up, median of $RUNS runs: $median ms (${times[*]})"
