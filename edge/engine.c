@@ -59,6 +59,11 @@ void edge_engine_set_op_callback(struct edge_engine *e, edge_engine_op_fn fn, vo
 	e->op_arg = arg;
 }
 
+void edge_engine_set_config(struct edge_engine *e, const struct edge_config *config)
+{
+	e->config = config;
+}
+
 const struct edge_nl_set *edge_engine_running(const struct edge_engine *e)
 {
 	return &e->running;

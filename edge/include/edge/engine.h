@@ -53,6 +53,9 @@ int edge_engine_reconcile(struct edge_engine *engine, size_t *ret_adopted);
 int edge_engine_apply(struct edge_engine *engine, const Sdwan__V1__ConfigBundle *bundle,
 		      struct edge_errors *errs, struct edge_apply_stats *ret_stats);
 
+/* use another config from now on (reload); it must outlive the engine */
+void edge_engine_set_config(struct edge_engine *engine, const struct edge_config *config);
+
 const struct edge_nl_set *edge_engine_running(const struct edge_engine *engine);
 /* the IKE path with that id, or NULL */
 const struct edge_ike_path *edge_engine_ike_path(const struct edge_engine *engine, uint32_t id);

@@ -1,0 +1,488 @@
+/* daemon.c — sdwan-edged's event loop, start-up, reload and shutdown (see edge/daemon.h) */
+#include <edge/bundle.h>
+#include <edge/daemon.h>
+#include <edge/engine.h>
+#include <edge/lkg.h>
+#include <edge/log.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct edge_daemon {
+	struct edge_config *config;
+	struct edge_daemon_opts opts;
+	char *bundle_path; /* opts->bundle_path or the config's */
+
+	struct event_base *base;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_ike;
+
+	const struct edge_nl_ops *nl;
+	void *nl_ctx;
+	bool own_nl;
+	void *ike_ctx;
+	struct edge_engine *engine;
+
+	uint8_t *running_buf; /* the applied bundle, packed (what LKG holds) */
+	size_t running_len;
+	uint64_t running_version;
+	char *pid_path;
+	int exit_code;
+};
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int edge_daemon_new(struct edge_config *config, const struct edge_daemon_opts *opts,
+		    struct edge_daemon **ret)
+{
+	struct edge_daemon *d = calloc(1, sizeof(*d));
+	const char *bp;
+
+	if (!d) {
+		edge_config_free(config);
+		return -ENOMEM;
+	}
+	d->config = config;
+	d->opts = *opts;
+	bp = opts->bundle_path ? opts->bundle_path : config->bundle_file;
+	if (bp && !(d->bundle_path = strdup(bp))) {
+		edge_daemon_free(d);
+		return -ENOMEM;
+	}
+	*ret = d;
+	return 0;
+}
+
+static void log_errors(const char *what, const struct edge_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_warnx("%s: %s", what, errs->msg[i]);
+	if (errs->oom)
+		log_warnx("%s: out of memory (more errors lost)", what);
+}
+
+static void op_logger(void *arg, const char *what, int result)
+{
+	if (result < 0)
+		log_warnx("netlink %s: %s", what, strerror(-result));
+	else
+		log_debug("netlink %s", what);
+}
+
+/* Apply a packed bundle (validated first); on success it becomes the running
+ * bundle and the LKG.  source names it in logs. */
+static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, const char *source,
+			bool save_lkg)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = NULL;
+	struct edge_apply_stats st = { 0 };
+	uint8_t *copy = NULL;
+	int r;
+
+	r = edge_bundle_unpack(buf, len, &b);
+	if (r < 0) {
+		log_warnx("%s: not a ConfigBundle: refused", source);
+		return r;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(copy, buf, len);
+	r = edge_engine_apply(d->engine, b, &errs, &st);
+	if (r < 0) {
+		log_errors(source, &errs);
+		log_warnx("%s: bundle version %llu refused%s; running version %llu unchanged",
+			  source, (unsigned long long)b->version,
+			  st.rolled_back ? " and rolled back" : "",
+			  (unsigned long long)d->running_version);
+		if (st.rollback_failed)
+			log_warnx("%s: rollback incomplete: the next apply re-plans from what is "
+				  "installed",
+				  source);
+		goto out;
+	}
+	log_notice("%s: bundle version %llu applied (%zu paths; %zu netlink ops; ike +%zu ~%zu "
+		   "-%zu)",
+		   source, (unsigned long long)b->version, b->n_paths, st.kernel_ops, st.ike_added,
+		   st.ike_updated, st.ike_removed);
+	free(d->running_buf);
+	d->running_buf = copy;
+	d->running_len = len;
+	d->running_version = b->version;
+	copy = NULL;
+	if (save_lkg) {
+		int r2 = edge_lkg_save(d->config->state_dir, buf, len);
+
+		if (r2 < 0)
+			log_warnx("last-known-good: cannot save in %s: %s", d->config->state_dir,
+				  strerror(-r2));
+	}
+out:
+	free(copy);
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+	return r;
+}
+
+/* the local bundle file, if newer than what runs */
+static int load_local_bundle(struct edge_daemon *d)
+{
+	Sdwan__V1__ConfigBundle *b = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t version;
+	int r;
+
+	if (!d->bundle_path)
+		return 0;
+	r = edge_bundle_read_file(d->bundle_path, &buf, &len);
+	if (r < 0) {
+		log_warnx("bundle %s: %s", d->bundle_path, strerror(-r));
+		return r;
+	}
+	r = edge_bundle_unpack(buf, len, &b);
+	if (r < 0) {
+		log_warnx("bundle %s: not a ConfigBundle: refused", d->bundle_path);
+		goto out;
+	}
+	version = b->version;
+	edge_bundle_free(b);
+	if (d->running_buf && version == d->running_version) {
+		if (len != d->running_len || memcmp(buf, d->running_buf, len) != 0) {
+			log_warnx("bundle %s: version %llu differs from the running bundle of the "
+				  "same version: refused (bump the version)",
+				  d->bundle_path, (unsigned long long)version);
+			r = -ESTALE;
+		} else {
+			log_info("bundle %s: version %llu already running", d->bundle_path,
+				 (unsigned long long)version);
+		}
+		goto out;
+	}
+	if (d->running_buf && version < d->running_version) {
+		log_warnx("bundle %s: version %llu is older than the running %llu: refused",
+			  d->bundle_path, (unsigned long long)version,
+			  (unsigned long long)d->running_version);
+		r = -ESTALE;
+		goto out;
+	}
+	r = apply_packed(d, buf, len, d->bundle_path, true);
+out:
+	free(buf);
+	return r;
+}
+
+static void on_ike_event(void *arg, const struct edge_ike_event *ev)
+{
+	struct edge_daemon *d = arg;
+	const struct edge_ike_path *p = edge_engine_ike_path(d->engine, ev->path_id);
+	const char *name = p ? p->name : "?";
+
+	switch (ev->type) {
+	case EDGE_IKE_EV_CHILD_UP:
+	case EDGE_IKE_EV_CHILD_REKEY:
+		log_notice("path %u (%s): %s, SPIs in %08x out %08x", ev->path_id, name,
+			   edge_ike_event_type_name(ev->type), ev->spi_in, ev->spi_out);
+		break;
+	case EDGE_IKE_EV_IKE_UP:
+	case EDGE_IKE_EV_IKE_REKEY:
+		log_notice("path %u (%s): %s, IKE SPIs %016llx:%016llx", ev->path_id, name,
+			   edge_ike_event_type_name(ev->type), (unsigned long long)ev->ike_spi_i,
+			   (unsigned long long)ev->ike_spi_r);
+		break;
+	default:
+		log_notice("path %u (%s): %s (%s)", ev->path_id, name,
+			   edge_ike_event_type_name(ev->type), edge_ike_reason_name(ev->reason));
+	}
+}
+
+static void on_ike_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_daemon *d = arg;
+	int r = d->opts.ike->drain(d->ike_ctx, on_ike_event, d);
+
+	if (r < 0)
+		log_warnx("ike: drain: %s", strerror(-r));
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct edge_daemon *d = arg;
+
+	log_notice("signal %d: shutting down%s", (int)sig,
+		   d->opts.keep_state ? " (keeping the kernel state)" : "");
+	event_base_loopbreak(d->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct edge_daemon *d = arg;
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = NULL;
+
+	log_notice("SIGHUP: reloading");
+	if (d->opts.config_path) {
+		if (edge_config_load(d->opts.config_path, &c, &errs) < 0) {
+			log_errors("reload", &errs);
+			log_warnx("reload: config refused, keeping the running one");
+			edge_errors_clear(&errs);
+			return;
+		}
+		if (strcmp(c->state_dir, d->config->state_dir) != 0 ||
+		    strcmp(c->run_dir, d->config->run_dir) != 0)
+			log_warnx("reload: state_dir/run_dir changes take effect at restart");
+		if (c->has_log_level)
+			log_set_level((enum edge_log_level)c->log_level);
+		edge_engine_set_config(d->engine, c);
+		edge_config_free(d->config);
+		d->config = c;
+		if (!d->opts.bundle_path) {
+			free(d->bundle_path);
+			d->bundle_path = c->bundle_file ? strdup(c->bundle_file) : NULL;
+		}
+	}
+	load_local_bundle(d);
+}
+
+static int write_pid_file(struct edge_daemon *d)
+{
+	char buf[32];
+	FILE *f;
+	int n;
+
+	if (asprintf(&d->pid_path, "%s/%s", d->config->run_dir, EDGE_PID_FILE) < 0) {
+		d->pid_path = NULL;
+		return -ENOMEM;
+	}
+	f = fopen(d->pid_path, "re");
+	if (f) {
+		long pid = 0;
+
+		if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid() &&
+		    kill((pid_t)pid, 0) == 0) {
+			fclose(f);
+			log_warnx("%s: sdwan-edged already running as pid %ld", d->pid_path, pid);
+			free(d->pid_path);
+			d->pid_path = NULL;
+			return -EEXIST;
+		}
+		fclose(f);
+	}
+	f = fopen(d->pid_path, "we");
+	if (!f)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (fwrite(buf, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		return -EIO;
+	}
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+static void ike_log(void *arg, int level, const char *subsystem, const char *msg)
+{
+	log_msg(level <= EDGE_IKE_LOG_AUDIT ? EDGE_LOG_INFO : EDGE_LOG_DEBUG, "ike[%s] %s",
+		subsystem, msg);
+}
+
+static int start(struct edge_daemon *d)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, adopted = 0;
+	int r;
+
+	r = mkdir_p(d->config->run_dir, 0755);
+	if (r < 0) {
+		log_warnx("run directory %s: %s", d->config->run_dir, strerror(-r));
+		return r;
+	}
+	r = mkdir_p(d->config->state_dir, 0700);
+	if (r < 0) {
+		log_warnx("state directory %s: %s", d->config->state_dir, strerror(-r));
+		return r;
+	}
+	r = write_pid_file(d);
+	if (r < 0) {
+		if (r != -EEXIST)
+			log_warnx("pid file in %s: %s", d->config->run_dir, strerror(-r));
+		return r;
+	}
+
+	if (d->opts.nl) {
+		d->nl = d->opts.nl;
+		d->nl_ctx = d->opts.nl_ctx;
+	} else {
+		r = edge_nl_real_new(&d->nl, &d->nl_ctx);
+		if (r < 0) {
+			log_warnx("netlink: %s", strerror(-r));
+			return r;
+		}
+		d->own_nl = true;
+	}
+	if (d->opts.ike) {
+		struct edge_ike_settings s = {
+			.run_dir = d->config->run_dir,
+			.key_file = d->config->key_file,
+			.log_level = d->opts.ike_log_level,
+			.log = ike_log,
+			.ike_port = d->config->ike_port,
+			.ike_port_natt = d->config->ike_port_natt,
+		};
+
+		r = d->opts.ike->start(&d->ike_ctx, &s);
+		if (r < 0) {
+			log_warnx("ike (%s): start: %s", d->opts.ike->name, strerror(-r));
+			return r;
+		}
+		log_info("ike (%s) started; vici at %s/charon.vici", d->opts.ike->name,
+			 d->config->run_dir);
+	}
+	r = edge_engine_new(d->config, d->nl, d->nl_ctx, d->opts.ike, d->ike_ctx, &d->engine);
+	if (r < 0)
+		return r;
+	edge_engine_set_op_callback(d->engine, op_logger, d);
+
+	/* adopt what a previous run left, before applying anything */
+	r = edge_engine_reconcile(d->engine, &adopted);
+	if (r < 0) {
+		log_warnx("reconcile: netlink dump: %s", strerror(-r));
+		return r;
+	}
+	log_info("reconcile: %zu objects of ours found in the kernel", adopted);
+
+	/* last-known-good first: the site comes up before any orchestrator answers */
+	r = edge_lkg_load(d->config->state_dir, &buf, &len);
+	if (r == 0) {
+		char src[64];
+
+		snprintf(src, sizeof(src), "last-known-good");
+		if (apply_packed(d, buf, len, src, false) < 0)
+			log_warnx("last-known-good in %s refused; continuing without it",
+				  d->config->state_dir);
+		free(buf);
+	} else if (r != -ENOENT) {
+		log_warnx("last-known-good in %s: %s", d->config->state_dir, strerror(-r));
+	}
+	load_local_bundle(d);
+
+	if (!d->running_buf) {
+		struct edge_errors errs = EDGE_ERRORS_INIT;
+
+		/* nothing to run: our leftovers go */
+		if (edge_engine_apply(d->engine, NULL, &errs, NULL) < 0)
+			log_errors("cleanup of leftovers", &errs);
+		edge_errors_clear(&errs);
+		log_notice("no bundle yet: waiting (nothing installed)");
+	}
+	return 0;
+}
+
+static void stop(struct edge_daemon *d)
+{
+	if (d->engine && !d->opts.keep_state) {
+		struct edge_errors errs = EDGE_ERRORS_INIT;
+		struct edge_apply_stats st = { 0 };
+
+		if (edge_engine_apply(d->engine, NULL, &errs, &st) < 0)
+			log_errors("shutdown", &errs);
+		else
+			log_info("shutdown: removed what was installed (%zu netlink ops)",
+				 st.kernel_ops);
+		edge_errors_clear(&errs);
+	}
+	if (d->ike_ctx) {
+		d->opts.ike->stop(d->ike_ctx);
+		d->ike_ctx = NULL;
+	}
+	if (d->pid_path)
+		unlink(d->pid_path);
+}
+
+int edge_daemon_run(struct edge_daemon *d)
+{
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	d->base = event_base_new();
+	if (!d->base)
+		return -ENOMEM;
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_term, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	if (!d->ev_term || !d->ev_int || !d->ev_hup || evsignal_add(d->ev_term, NULL) < 0 ||
+	    evsignal_add(d->ev_int, NULL) < 0 || evsignal_add(d->ev_hup, NULL) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = start(d);
+	if (r < 0)
+		goto out;
+	if (d->opts.ike) {
+		d->ev_ike = event_new(d->base, d->opts.ike->event_fd(d->ike_ctx),
+				      EV_READ | EV_PERSIST, on_ike_fd, d);
+		if (!d->ev_ike || event_add(d->ev_ike, NULL) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	log_notice("sdwan-edged %s (%s) running, pid %ld", d->config->site,
+		   edge_role_name(d->config->role), (long)getpid());
+	if (event_base_dispatch(d->base) < 0)
+		r = -EIO;
+out:
+	stop(d);
+	return r;
+}
+
+void edge_daemon_free(struct edge_daemon *d)
+{
+	if (!d)
+		return;
+	if (d->ev_ike)
+		event_free(d->ev_ike);
+	if (d->ev_term)
+		event_free(d->ev_term);
+	if (d->ev_int)
+		event_free(d->ev_int);
+	if (d->ev_hup)
+		event_free(d->ev_hup);
+	if (d->base)
+		event_base_free(d->base);
+	edge_engine_free(d->engine);
+	if (d->own_nl && d->nl && d->nl->free)
+		d->nl->free(d->nl_ctx);
+	free(d->running_buf);
+	free(d->bundle_path);
+	free(d->pid_path);
+	edge_config_free(d->config);
+	free(d);
+}
