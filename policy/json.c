@@ -13,7 +13,7 @@
 /* Integral values as JSON integers (150, not 150.0), others as reals. */
 static json_t *num_json(double d)
 {
-	if (d == (double)(long long)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+	if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d)
 		return json_integer((json_int_t)d);
 	return json_real(d);
 }

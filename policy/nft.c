@@ -39,6 +39,14 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 	if (b->oom)
 		return;
+	if (!b->p) {
+		b->p = malloc(4096);
+		if (!b->p) {
+			b->oom = true;
+			return;
+		}
+		b->cap = 4096;
+	}
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);

@@ -419,7 +419,7 @@ static json_t *dbl(struct fctx *c, const char *path, double d)
 		ferr(c, path, "%g is not a finite number", d);
 		return json_null();
 	}
-	if (d == (double)(long long)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+	if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d)
 		return json_integer((json_int_t)d);
 	return json_real(d);
 }
