@@ -2,7 +2,7 @@
  * lab/flowmeter.c — sequence-numbered, timestamped UDP at a fixed rate, and its receiver.
  *
  *   flowmeter send --to ADDR:PORT --rate PPS [--size B] [--dscp D] [--duration S | --count N]
- *                  [--bind-dev DEV] [--from ADDR]
+ *                  [--bind-dev DEV] [--from ADDR] [--rt] [--quiet]
  *   flowmeter recv --listen ADDR:PORT [--json] [--duration S] [--exit-on-fin] [--linger MS]
  *                  [--timeline] [--bind-dev DEV] [--report FILE] [--dump FILE]
  *
@@ -23,12 +23,14 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,14 +103,20 @@ static void sleep_until(uint64_t t)
 static int cmd_send(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "to", required_argument, 0, 't' },	   { "rate", required_argument, 0, 'r' },
-		{ "size", required_argument, 0, 's' },	   { "dscp", required_argument, 0, 'd' },
-		{ "duration", required_argument, 0, 'D' }, { "count", required_argument, 0, 'c' },
-		{ "bind-dev", required_argument, 0, 'b' }, { "from", required_argument, 0, 'f' },
-		{ "quiet", no_argument, 0, 'q' },	   { 0, 0, 0, 0 },
+		{ "to", required_argument, 0, 't' },
+		{ "rate", required_argument, 0, 'r' },
+		{ "size", required_argument, 0, 's' },
+		{ "dscp", required_argument, 0, 'd' },
+		{ "duration", required_argument, 0, 'D' },
+		{ "count", required_argument, 0, 'c' },
+		{ "bind-dev", required_argument, 0, 'b' },
+		{ "from", required_argument, 0, 'f' },
+		{ "quiet", no_argument, 0, 'q' },
+		{ "rt", no_argument, 0, 'p' },
+		{ 0, 0, 0, 0 },
 	};
 	struct sockaddr_in to, from;
-	bool have_to = false, have_from = false, quiet = false;
+	bool have_to = false, have_from = false, quiet = false, rt = false;
 	double rate = 0, duration = 0;
 	uint64_t count = 0, sent = 0, errors = 0, late_max = 0, t0, interval;
 	size_t size = 64;
@@ -150,6 +158,9 @@ static int cmd_send(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'p':
+			rt = true;
+			break;
 		default:
 			return 2;
 		}
@@ -181,6 +192,15 @@ static int cmd_send(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* exact sends: no timer slack; --rt: real-time priority so a busy machine cannot delay us */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	if (rt) {
+		struct sched_param sp = { .sched_priority = 5 };
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+			fprintf(stderr, "flowmeter: SCHED_FIFO: %s (continuing)\n",
+				strerror(errno));
+	}
 	memset(buf, 0, sizeof(buf));
 	srandom((unsigned)clock_ns(CLOCK_REALTIME) ^ (unsigned)getpid());
 	h.flow = (uint32_t)random();
@@ -499,6 +519,7 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"usage: flowmeter send --to ADDR:PORT --rate PPS [--size B] [--dscp D]\n"
 		"                      [--duration S | --count N] [--bind-dev DEV] [--from ADDR]\n"
+		"                      [--rt] [--quiet]   (--rt: SCHED_FIFO sender)\n"
 		"       flowmeter recv --listen ADDR:PORT [--json] [--duration S] [--exit-on-fin]\n"
 		"                      [--linger MS] [--timeline] [--bind-dev DEV] [--report "
 		"FILE]\n"
