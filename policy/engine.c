@@ -391,7 +391,8 @@ out:
 /* ------------------------------------------------------------------ judging */
 
 /* Does path i meet the SLA, each bound widened by factor tol? */
-static bool meets(const struct epath *x, const struct policy_sla *sla, double tol)
+static inline __attribute__((always_inline)) bool meets(const struct epath *x,
+							const struct policy_sla *sla, double tol)
 {
 	if (x->state != POLICY_PATH_UP)
 		return false;
@@ -410,7 +411,7 @@ static bool meets(const struct epath *x, const struct policy_sla *sla, double to
 
 /* How far the path is from the SLA: the worst bound's excess relative to the
  * bound (0.5 = 50 % over); <= 0 when it meets. */
-static double violation(const struct epath *x, const struct policy_sla *sla)
+static inline double violation(const struct epath *x, const struct policy_sla *sla)
 {
 	double v = -INFINITY;
 
@@ -636,8 +637,8 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 		int c;
 		const struct policy_sla *sla = r->sla_index >= 0 ? &p->slas[r->sla_index] : NULL;
 		const struct cand *cc = cand_of(s, from, last);
-		for (size_t b = 0; b < e->n_paths && !degraded; b++)
-			if (((s->cur >> b) & 1) && !meets(&e->paths[b], sla, 1.0 + margin))
+		for (uint64_t m = s->cur; m && !degraded; m &= m - 1)
+			if (!meets(&e->paths[__builtin_ctzll(m)], sla, 1.0 + margin))
 				degraded = true;
 		if (degraded) {
 			c = POLICY_SWITCH_DEGRADED; /* the current fails the SLA */
@@ -683,8 +684,8 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 	} else {
 		const struct policy_sla *sla = r->sla_index >= 0 ? &p->slas[r->sla_index] : NULL;
 		s->sla_met = true;
-		for (size_t b = 0; b < e->n_paths; b++)
-			if (((out >> b) & 1) && !meets(&e->paths[b], sla, 1.0 + margin))
+		for (uint64_t m = out; m && s->sla_met; m &= m - 1)
+			if (!meets(&e->paths[__builtin_ctzll(m)], sla, 1.0 + margin))
 				s->sla_met = false;
 	}
 	if (d->reason != POLICY_REASON_HOLD && d->reason != POLICY_REASON_PREEMPT && out &&
@@ -751,8 +752,16 @@ int policy_engine_decide(struct policy_engine *e, const struct policy_path *in, 
 		struct slot *s = &e->slots[k];
 		const struct policy_rule *r = &e->p->rules[s->rule];
 		struct policy_class_decision *d = &e->dec[k];
-		memset(d, 0, sizeof(*d));
 		d->class_index = s->rule;
+		d->paths = NULL;
+		d->n_paths = 0;
+		d->via = NULL;
+		d->n_via = 0;
+		d->sla_met = false;
+		d->changed = false;
+		d->since_ms = 0;
+		d->reason = POLICY_REASON_ACTION;
+		d->pending_left_ms = 0;
 		d->app = r->app;
 		d->peer = s->peer;
 		d->action = r->action;
