@@ -58,7 +58,8 @@ enum edge_log_level log_get_level(void)
 	return cur_level;
 }
 
-static void vlog(enum edge_log_level level, const char *fmt, va_list ap, const char *suffix)
+__attribute__((format(printf, 2, 0))) static void vlog(enum edge_log_level level, const char *fmt,
+						       va_list ap, const char *suffix)
 {
 	char msg[2048];
 	struct timespec ts;

@@ -80,8 +80,8 @@ static void test_errors_all_named(void **state)
 		"paths[0].peer: \"hub9\" is not a known peer",
 		"paths[1].vni: 1001 already used by paths[0]",
 		"paths[1].id: 1 already used by paths[0]",
-		"paths[1].esp_proposals[0]: \"aes256gcm16\" has no key exchange method (PFS "
-		"required)",
+		("paths[1].esp_proposals[0]: \"aes256gcm16\" has no key exchange method (PFS "
+		 "required)"),
 		"paths[1].remote_overlay: \"100.126.9.9\" is not in the subnet of local_overlay",
 		"routes[0].peer: \"hub7\" is not a known peer",
 		"lan_prefixes[0]: \"10.101.0.1/16\" has host bits set",

@@ -79,16 +79,16 @@ static void test_vxlan_ops(void **state)
 {
 	static const char *const expect[] = {
 		"route replace: route blackhole 100.127.0.0/16 table 254 proto 93 metric 0",
-		"link add: link sdw1 vxlan vni 1001 local 100.127.1.1 remote 100.127.1.2 dstport "
-		"4789 mtu 1350",
-		"link add: link sdw2 vxlan vni 1002 local 100.127.2.1 remote 100.127.2.2 dstport "
-		"4789 mtu 1350",
+		("link add: link sdw1 vxlan vni 1001 local 100.127.1.1 remote 100.127.1.2 dstport "
+		 "4789 mtu 1350"),
+		("link add: link sdw2 vxlan vni 1002 local 100.127.2.1 remote 100.127.2.2 dstport "
+		 "4789 mtu 1350"),
 		"addr add: addr 100.127.1.1/32 dev lo label lo:sdw",
 		"addr add: addr 100.126.1.1/30 dev sdw1 label sdw1",
 		"addr add: addr 100.127.2.1/32 dev lo label lo:sdw",
 		"addr add: addr 100.126.2.1/30 dev sdw2 label sdw2",
-		"route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
-		"via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1",
+		("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
+		 "via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
 		"rule add: rule pref 1000 lookup 23808",
 	};
 	struct fx *f = fx_new();
@@ -143,8 +143,8 @@ static void test_xfrmi_ops(void **state)
 		"link add: link sdw2 xfrm if_id 2 dev inet0 mtu 1443",
 		"addr add: addr 100.126.1.1/30 dev sdw1 label sdw1",
 		"addr add: addr 100.126.2.1/30 dev sdw2 label sdw2",
-		"route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
-		"via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1",
+		("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
+		 "via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
 		"rule add: rule pref 1000 lookup 23808",
 	};
 	struct fx *f = fx_new();
@@ -220,8 +220,8 @@ static void test_diff_only_changed_path(void **state)
 	assert_int_equal(apply(f, b, &st), 0);
 	{
 		static const char *const expect[] = {
-			"link set: link sdw2 vxlan vni 1002 local 100.127.2.1 remote 100.127.2.2 "
-			"dstport 4789 mtu 1300",
+			("link set: link sdw2 vxlan vni 1002 local 100.127.2.1 remote 100.127.2.2 "
+			 "dstport 4789 mtu 1300"),
 		};
 		expect_log(f->nl, expect, N(expect));
 	}
@@ -248,12 +248,13 @@ static void test_diff_only_changed_path(void **state)
 	{
 		static const char *const expect[] = {
 			"link del: sdw2",
-			"link add: link sdw2 vxlan vni 2002 local 100.127.2.1 remote 100.127.2.2 "
-			"dstport 4789 mtu 1350",
+			("link add: link sdw2 vxlan vni 2002 local 100.127.2.1 remote 100.127.2.2 "
+			 "dstport 4789 mtu 1350"),
 			"addr add: addr 100.126.2.1/30 dev sdw2 label sdw2",
-			"route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop "
-			"dev sdw1 via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight "
-			"1",
+			("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop "
+			 "dev sdw1 via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 "
+			 "weight "
+			 "1"),
 		};
 		expect_log(f->nl, expect, N(expect));
 	}
@@ -269,8 +270,8 @@ static void test_diff_only_changed_path(void **state)
 		static const char *const expect[] = {
 			"addr del: addr 100.127.2.1/32 dev lo label lo:sdw",
 			"link del: sdw2",
-			"route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop "
-			"dev sdw1 via 100.126.1.2",
+			("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop "
+			 "dev sdw1 via 100.126.1.2"),
 		};
 		expect_log(f->nl, expect, N(expect));
 	}
@@ -349,8 +350,8 @@ static void test_reconcile(void **state)
 			"rule del: rule pref 1001 lookup 23809",
 			"addr del: addr 100.127.9.1/32 dev lo label lo:sdw",
 			"link del: sdw9",
-			"link set: link sdw1 vxlan vni 1001 local 100.127.1.1 remote 100.127.1.2 "
-			"dstport 4789 mtu 1350",
+			("link set: link sdw1 vxlan vni 1001 local 100.127.1.1 remote 100.127.1.2 "
+			 "dstport 4789 mtu 1350"),
 			"route del: route blackhole 10.0.0.0/8 table 23809 proto 93 metric 0",
 		};
 		expect_log(f->nl, expect, N(expect));
