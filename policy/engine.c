@@ -813,6 +813,9 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 
 	if (x)
 		metrics_text(x, m, sizeof(m));
+	else if (d->reason != POLICY_REASON_ACTION && d->reason != POLICY_REASON_HOLD &&
+		 d->reason != POLICY_REASON_PREEMPT)
+		return snprintf(buf, len, "no path of the rule is up");
 	switch (d->reason) {
 	case POLICY_REASON_ACTION:
 		if (d->action == POLICY_ACTION_DROP)

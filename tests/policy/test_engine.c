@@ -507,18 +507,21 @@ static void random_metrics(struct policy_path *x, double center)
 
 /* Never a DOWN path while an up one exists; last resort only when every
  * `paths` path is down; same inputs, same outputs (two engines in step). */
-static void test_prop_never_down_last_resort(void **state)
+static void prop_never_down_last_resort(bool per_peer)
 {
 	struct policy *p = prop_load();
 	struct policy_engine *e = NULL, *e2 = NULL;
+	struct policy_engine_opts o;
 	struct policy_path paths[N2];
 	struct policy_decision d, d2;
 	uint64_t now = 0;
 
 	rng_state = 0x5d0a11ce;
 	memcpy(paths, site2, sizeof(paths));
-	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
-	assert_int_equal(policy_engine_new(p, NULL, &e2), 0);
+	policy_engine_opts_init(&o);
+	o.per_peer = per_peer;
+	assert_int_equal(policy_engine_new(p, &o, &e), 0);
+	assert_int_equal(policy_engine_new(p, &o, &e2), 0);
 	assert_int_equal(policy_engine_set_paths(e, paths, N2), 0);
 	assert_int_equal(policy_engine_set_paths(e2, paths, N2), 0);
 	for (int it = 0; it < 20000; it++) {
@@ -540,7 +543,7 @@ static void test_prop_never_down_last_resort(void **state)
 			assert_memory_equal(cd->paths, d2.classes[c].paths,
 					    cd->n_paths * sizeof(cd->paths[0]));
 			for (size_t i = 0; i < N2; i++) {
-				if (strcmp(paths[i].peer, cd->peer) != 0 ||
+				if ((cd->peer && strcmp(paths[i].peer, cd->peer) != 0) ||
 				    paths[i].state == POLICY_PATH_DOWN)
 					continue;
 				any_alive = true;
@@ -554,7 +557,10 @@ static void test_prop_never_down_last_resort(void **state)
 			for (size_t k = 0; k < cd->n_paths; k++) {
 				const struct policy_path *x = &paths[cd->paths[k].path_index];
 				assert_int_not_equal(x->state, POLICY_PATH_DOWN);
-				assert_string_equal(x->peer, cd->peer);
+				if (per_peer)
+					assert_string_equal(x->peer, cd->peer);
+				else
+					assert_null(cd->peer);
 				if (strcmp(x->label, "lte") == 0)
 					uses_last = true;
 			}
@@ -567,6 +573,12 @@ static void test_prop_never_down_last_resort(void **state)
 	policy_engine_free(e);
 	policy_engine_free(e2);
 	policy_free(p);
+}
+
+static void test_prop_never_down_last_resort(void **state)
+{
+	prop_never_down_last_resort(true);
+	prop_never_down_last_resort(false);
 }
 
 /* With every path up and metrics oscillating around the SLA bounds, a class

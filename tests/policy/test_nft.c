@@ -177,6 +177,58 @@ static void nft_check(const char *text)
 	assert_int_equal(rc, 0);
 }
 
+/* Applied for real, twice (the second run exercises the atomic replace of an
+ * existing table), inside a throw-away network namespace of its own
+ * (unshare -n: no links, gone when the command exits); the kernel's listing
+ * shows the class marks. */
+static void test_nft_applies(void **state)
+{
+	struct policy *p = load(full_policy);
+	struct policy_nft_opts o;
+	const char *lan[] = { "lan0" };
+	char path[] = "/tmp/sdwpo-nft-XXXXXX", cmd[256], out[] = "/tmp/sdwpo-nft-out-XXXXXX";
+	char *t, *listing;
+	int fd, ofd, rc;
+	size_t len;
+	FILE *f;
+
+	policy_nft_opts_init(&o);
+	o.lan_ifaces = lan;
+	o.n_lan_ifaces = 1;
+	t = compile(p, &o);
+	fd = mkstemp(path);
+	ofd = mkstemp(out);
+	assert_true(fd >= 0 && ofd >= 0);
+	len = strlen(t);
+	assert_int_equal(write(fd, t, len), (ssize_t)len);
+	close(fd);
+	close(ofd);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 20 unshare -n sh -c 'nft -f %s && nft -f %s && nft list table inet "
+		 "sdwan' > %s 2>&1",
+		 path, path, out);
+	rc = system(cmd);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	listing = calloc(1, 65536);
+	assert_non_null(listing);
+	len = fread(listing, 1, 65535, f);
+	fclose(f);
+	unlink(path);
+	unlink(out);
+	if (rc != 0)
+		print_error("applying failed (%d):\n%s\n", rc, listing);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(listing, "chain classify"));
+	assert_non_null(strstr(listing, "0x00005d00"));
+	assert_non_null(strstr(listing, "0x00005d08"));
+	assert_non_null(strstr(listing, "set ps4_datacenter"));
+	assert_non_null(strstr(listing, "lan0"));
+	free(listing);
+	free(t);
+	policy_free(p);
+}
+
 static void test_nft_accepts(void **state)
 {
 	static const char *const policies[] = {
@@ -216,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 #ifdef NFT_CHECK
 		cmocka_unit_test(test_nft_accepts),
+		cmocka_unit_test(test_nft_applies),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -481,13 +481,38 @@ static void test_proto_minimal(void **state)
 	policy_free(NULL);
 }
 
+/* A document with more errors than are kept: the first POLICY_ERRORS_MAX
+ * are listed, the rest counted. */
+static void test_error_overflow(void **state)
+{
+	size_t n = POLICY_ERRORS_MAX + 44, len = 0, cap = 64 + n * 24;
+	char *text = malloc(cap);
+	struct policy_errors errs;
+	struct policy *p = NULL;
+
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "{\"rules\": [");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s{\"app\": 1}", i ? ", " : "");
+	len += (size_t)snprintf(text + len, cap - len, "]}");
+	policy_errors_init(&errs);
+	assert_int_equal(policy_parse_json(text, len, &p, &errs), -EINVAL);
+	/* two errors per rule: "app" is not a string, "paths" is missing */
+	assert_int_equal(errs.n, POLICY_ERRORS_MAX);
+	assert_int_equal(errs.n + errs.dropped, 2 * n);
+	assert_string_equal(errs.v[0].path, "rules[0].app");
+	assert_string_equal(errs.v[1].path, "rules[0].paths");
+	policy_errors_clear(&errs);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_roundtrip),	   cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_spellings),	   cmocka_unit_test(test_bad_corpus),
 		cmocka_unit_test(test_all_errors_at_once), cmocka_unit_test(test_proto_errors),
-		cmocka_unit_test(test_proto_minimal),
+		cmocka_unit_test(test_proto_minimal),	   cmocka_unit_test(test_error_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
