@@ -893,3 +893,110 @@ int policy_engine_event_format(const struct policy_engine *e, const struct polic
 	}
 	return snprintf(buf, len, "?");
 }
+
+json_t *policy_engine_decision_to_json(const struct policy_engine *e,
+				       const struct policy_decision *d, uint64_t now_ms)
+{
+	json_t *root = NULL, *classes = json_array(), *events = json_array();
+	char buf[512];
+
+	if (!classes || !events)
+		goto fail;
+	for (size_t i = 0; i < d->n_classes; i++) {
+		const struct policy_class_decision *c = &d->classes[i];
+		json_t *ps = json_array(), *via = json_array(), *o;
+		if (!ps || !via) {
+			json_decref(ps);
+			json_decref(via);
+			goto fail;
+		}
+		for (size_t k = 0; k < c->n_paths; k++)
+			if (json_array_append_new(ps,
+						  json_pack("{s:s, s:I, s:i}", "path",
+							    e->paths[c->paths[k].path_index].name,
+							    "id", (json_int_t)c->paths[k].path_id,
+							    "weight", (int)c->paths[k].weight)) < 0)
+				goto fail_lists;
+		for (size_t k = 0; k < c->n_via; k++)
+			if (json_array_append_new(via, json_string(c->via[k])) < 0)
+				goto fail_lists;
+		policy_engine_reason(e, c, buf, sizeof(buf));
+		o = json_pack("{s:I, s:s, s:s?, s:s, s:o, s:o, s:b, s:b, s:I, s:s, s:s}", "class",
+			      (json_int_t)c->class_index, "app", c->app, "peer", c->peer, "action",
+			      policy_action_name(c->action), "paths", ps, "via", via, "sla_met",
+			      c->sla_met, "changed", c->changed, "since", (json_int_t)c->since_ms,
+			      "reason", policy_reason_name(c->reason), "why", buf);
+		if (!o || json_array_append_new(classes, o) < 0)
+			goto fail;
+		continue;
+fail_lists:
+		json_decref(ps);
+		json_decref(via);
+		goto fail;
+	}
+	for (size_t i = 0; i < d->n_events; i++) {
+		const struct policy_event *ev = &d->events[i];
+		json_t *o;
+		policy_engine_event_format(e, ev, buf, sizeof(buf));
+		o = json_pack("{s:s, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:s}", "kind",
+			      policy_event_kind_name(ev->kind), "class",
+			      (json_int_t)ev->class_index, "app", ev->app, "peer", ev->peer, "from",
+			      ev->from_index >= 0 ? e->paths[ev->from_index].name : NULL, "to",
+			      ev->to_index >= 0 ? e->paths[ev->to_index].name : NULL, "cause",
+			      ev->kind == POLICY_EVENT_SWITCH ? policy_switch_cause_name(ev->cause)
+							      : NULL,
+			      "text", buf);
+		if (!o || json_array_append_new(events, o) < 0)
+			goto fail;
+	}
+	root = json_pack("{s:I, s:o, s:o}", "at", (json_int_t)now_ms, "classes", classes, "events",
+			 events);
+	return root;
+fail:
+	json_decref(classes);
+	json_decref(events);
+	return NULL;
+}
+
+int policy_engine_restore(struct policy_engine *e, size_t class_index, const char *peer,
+			  const uint32_t *ids, size_t n, uint64_t now_ms)
+{
+	struct slot *s = NULL;
+	uint64_t mask = 0;
+	int tier = -1;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t k = 0; k < e->n_slots; k++) {
+		struct slot *x = &e->slots[k];
+		if (x->rule != class_index || e->p->rules[x->rule].action != POLICY_ACTION_OVERLAY)
+			continue;
+		if ((x->peer == NULL) != (peer == NULL) || (peer && strcmp(x->peer, peer) != 0))
+			continue;
+		s = x;
+		break;
+	}
+	if (!s)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		int found = -1, t = -1;
+		for (size_t k = 0; k < s->n_prim && found < 0; k++)
+			if (e->paths[s->prim[k].path].id == ids[i])
+				found = s->prim[k].path, t = 0;
+		for (size_t k = 0; k < s->n_last && found < 0; k++)
+			if (e->paths[s->last[k].path].id == ids[i])
+				found = s->last[k].path, t = 1;
+		if (found < 0)
+			return -ENOENT;
+		if (tier >= 0 && t != tier)
+			return -EINVAL;
+		tier = t;
+		mask |= 1ull << found;
+	}
+	s->have = true;
+	s->cur = mask;
+	s->cur_last = tier == 1;
+	s->since = now_ms;
+	s->pend = 0;
+	return 0;
+}

@@ -371,38 +371,6 @@ static void print_decision(const struct policy_engine *e, const struct policy_de
 	}
 }
 
-static json_t *decision_json(const struct policy_engine *e, const struct policy_decision *d,
-			     const struct policy_path *paths, uint64_t at)
-{
-	json_t *classes = json_array(), *events = json_array();
-	char buf[512];
-
-	for (size_t i = 0; i < d->n_classes; i++) {
-		const struct policy_class_decision *c = &d->classes[i];
-		json_t *ps = json_array();
-		for (size_t k = 0; k < c->n_paths; k++)
-			json_array_append_new(ps, json_pack("{s:s, s:I, s:i}", "path",
-							    paths[c->paths[k].path_index].name,
-							    "id", (json_int_t)c->paths[k].path_id,
-							    "weight", c->paths[k].weight));
-		policy_engine_reason(e, c, buf, sizeof(buf));
-		json_array_append_new(
-			classes,
-			json_pack("{s:I, s:s, s:s?, s:s, s:o, s:b, s:s, s:s}", "class",
-				  (json_int_t)c->class_index, "app", c->app, "peer", c->peer,
-				  "action", policy_action_name(c->action), "paths", ps, "sla_met",
-				  c->sla_met, "reason", policy_reason_name(c->reason), "why", buf));
-	}
-	for (size_t i = 0; i < d->n_events; i++) {
-		policy_engine_event_format(e, &d->events[i], buf, sizeof(buf));
-		json_array_append_new(events, json_pack("{s:s, s:s}", "kind",
-							policy_event_kind_name(d->events[i].kind),
-							"text", buf));
-	}
-	return json_pack("{s:I, s:o, s:o}", "at", (json_int_t)at, "classes", classes, "events",
-			 events);
-}
-
 static int cmd_decide(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -492,8 +460,9 @@ static int cmd_decide(int argc, char **argv)
 			goto out;
 		}
 		if (as_json)
-			json_array_append_new(out, decision_json(e, &d, st.paths,
-								 (uint64_t)json_integer_value(at)));
+			json_array_append_new(out,
+					      policy_engine_decision_to_json(
+						      e, &d, (uint64_t)json_integer_value(at)));
 		else
 			print_decision(e, &d, st.paths, (uint64_t)json_integer_value(at),
 				       json_array_size(steps) > 1);

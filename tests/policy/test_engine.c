@@ -450,6 +450,71 @@ static void test_set_paths_keeps_choice(void **state)
 	policy_free(p);
 }
 
+/* After an edge restart: the choice found installed is seeded, so the engine
+ * does not move traffic just because it starts from nothing. */
+static void test_restore_and_json(void **state)
+{
+	struct policy *p =
+		load("{" VOICE ", " DEFS ", 'applications': {'voip': [{'dscp': 46}], "
+		     "'web': [{'dst': '192.0.2.0/24'}]}, 'rules': [{'app': 'voip', 'sla': 'voice', "
+		     "'paths': ['mpls', 'inet'], 'last_resort': ['lte']}, {'app': 'web', 'action': "
+		     "'direct', 'via': ['inet']}]}");
+	struct policy_path paths[3];
+	struct policy_engine *e = NULL;
+	struct policy_decision d;
+	uint32_t inet = 12, mixed[2] = { 12, 13 }, bogus = 77;
+	json_t *j, *c0;
+
+	memcpy(paths, site1, sizeof(paths));
+	apply_set(paths, 3, ALLUP);
+	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
+	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
+	assert_int_equal(policy_engine_restore(e, 0, "hub1", &inet, 1, 0), 0);
+	assert_int_equal(policy_engine_restore(e, 0, "hub1", &bogus, 1, 0), -ENOENT);
+	assert_int_equal(policy_engine_restore(e, 0, "hub2", &inet, 1, 0), -ENOENT);
+	assert_int_equal(policy_engine_restore(e, 0, NULL, &inet, 1, 0), -ENOENT);
+	assert_int_equal(policy_engine_restore(e, 1, NULL, &inet, 1, 0), -ENOENT);
+	assert_int_equal(policy_engine_restore(e, 0, "hub1", mixed, 2, 0), -EINVAL);
+	assert_int_equal(policy_engine_restore(e, 0, "hub1", &inet, 0, 0), -EINVAL);
+
+	assert_int_equal(policy_engine_decide(e, paths, 3, 100, &d), 0);
+	assert_int_equal(d.classes[0].paths[0].path_id, 12);
+	assert_int_equal(d.classes[0].reason, POLICY_REASON_PREEMPT);
+	assert_false(d.classes[0].changed);
+	assert_int_equal(d.n_events, 0);
+
+	j = policy_engine_decision_to_json(e, &d, 100);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "at")), 100);
+	assert_int_equal(json_array_size(json_object_get(j, "classes")), 2);
+	c0 = json_array_get(json_object_get(j, "classes"), 0);
+	assert_string_equal(json_string_value(json_object_get(c0, "app")), "voip");
+	assert_string_equal(json_string_value(json_object_get(c0, "peer")), "hub1");
+	assert_string_equal(json_string_value(json_object_get(c0, "reason")), "preempt");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(c0, "paths"), 0), "path")),
+			    "inet");
+	assert_non_null(strstr(json_string_value(json_object_get(c0, "why")), "back to preferred"));
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(json_array_get(json_object_get(j, "classes"), 1), "via"),
+			0)),
+		"inet");
+	json_decref(j);
+
+	/* the preemption delay counts from the restore */
+	assert_int_equal(policy_engine_decide(e, paths, 3, 5100, &d), 0);
+	assert_int_equal(d.classes[0].paths[0].path_id, 11);
+	assert_int_equal(d.n_events, 1);
+	j = policy_engine_decision_to_json(e, &d, 5100);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "events"), 0), "cause")),
+			    "preempt");
+	json_decref(j);
+	policy_engine_free(e);
+	policy_free(p);
+}
+
 /* ------------------------------------------------------------------ properties */
 
 static uint64_t rng_state;
@@ -648,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_timelines),
 		cmocka_unit_test(test_per_peer),
 		cmocka_unit_test(test_set_paths_keeps_choice),
+		cmocka_unit_test(test_restore_and_json),
 		cmocka_unit_test(test_prop_never_down_last_resort),
 		cmocka_unit_test(test_prop_oscillation),
 	};

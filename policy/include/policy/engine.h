@@ -169,4 +169,21 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 int policy_engine_event_format(const struct policy_engine *e, const struct policy_event *ev,
 			       char *buf, size_t len);
 
+/* A decision as JSON (a new reference, NULL on ENOMEM), for a control socket
+ * or a CLI: {"at": now, "classes": [{"class", "app", "peer", "action",
+ * "paths": [{"path", "id", "weight"}], "via", "sla_met", "changed", "since",
+ * "reason", "why"}], "events": [{"kind", "class", "app", "peer", "from",
+ * "to", "cause", "text"}]}. */
+json_t *policy_engine_decision_to_json(const struct policy_engine *e,
+				       const struct policy_decision *d, uint64_t now_ms);
+
+/* Seeds the current choice of class `class_index` toward `peer` (NULL when
+ * not per peer) with the paths `ids` (e.g. what an edge found installed after
+ * a restart), as if chosen at now_ms, so the next decision moves traffic only
+ * by the usual rules.  Returns 0, -ENOENT (no such overlay class/peer, or an
+ * id that is not one of its candidates) or -EINVAL (n == 0, or paths from
+ * both tiers). */
+int policy_engine_restore(struct policy_engine *e, size_t class_index, const char *peer,
+			  const uint32_t *ids, size_t n, uint64_t now_ms);
+
 #endif
