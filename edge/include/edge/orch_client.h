@@ -1,0 +1,131 @@
+/*
+ * edge/orch_client.h — sdwan-edged's orchestrator client (DESIGN §3, §8, §9).
+ *
+ * Purpose: speaks the edge API (/edge/v1, protobuf; orchestrator/edge.c):
+ *   - register once with the bootstrap token (POST register) and keep the site
+ *     credential in credential_file (0600, written atomically);
+ *   - long-poll GET config?have=N&wait=S; a new bundle goes to the on_bundle
+ *     callback (the daemon validates → applies → persists) and its outcome is
+ *     acked (POST ack: applied, or refused with the reason);
+ *   - POST telemetry every telemetry_interval_ms and, coalesced, soon after
+ *     every event of the ring (paths/tunnels/decisions from the status
+ *     callback, plus the events the orchestrator has not received yet);
+ *   - when the orchestrator is away (connection refused, timeouts, 5xx) it
+ *     retries with exponential backoff and jitter, bounded by backoff_max_ms,
+ *     and never stops; it reports each change of state once (log callback and
+ *     a SYNC event), not each retry.
+ * HTTPS verifies the server (system CAs or ca_file) by default; a http:// URL
+ * is accepted only with allow_http (lab, loopback).
+ *
+ * Threading: one thread — libcurl's multi interface driven by the caller's
+ * libevent loop (socket and timer callbacks); nothing blocks except the small
+ * credential/token file reads and the credential write.  Callbacks run on the
+ * loop; they must not free the client.
+ * Ownership: the caller owns the event_base and the events ring (both must
+ * outlive the client); params strings are copied by edge_orch_new().
+ */
+#ifndef EDGE_ORCH_CLIENT_H
+#define EDGE_ORCH_CLIENT_H
+
+#include <edge/events.h>
+#include <edge/status.h>
+
+#include <sdwan.pb-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+/* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
+ * the last-known-good file stores), bundle its parsed form (version known).
+ * Return 0 when it is applied (and persisted), or a negative errno when it is
+ * refused, with the reason written into err (errlen bytes, NUL-terminated):
+ * the running config must stay as it was. */
+typedef int (*edge_orch_bundle_cb)(void *arg, const uint8_t *raw, size_t len,
+				   const Sdwan__V1__ConfigBundle *bundle, char *err, size_t errlen);
+
+/* level: enum edge_log_level (edge/log.h); one line, no newline */
+typedef void (*edge_orch_log_cb)(void *arg, int level, const char *msg);
+
+struct edge_orch_params {
+	const char *url;		  /* base, "https://orch.example:8443" */
+	bool allow_http;		  /* accept a http:// url (lab only) */
+	const char *ca_file;		  /* NULL: the system's CA store */
+	const char *site;		  /* our site name (Register.site) */
+	const char *credential_file;	  /* read, or written at registration */
+	const char *bootstrap_token_file; /* NULL: no registration possible */
+	uint8_t public_key[32];		  /* own Ed25519 key, for Register */
+	const char *software_version;	  /* NULL = "" */
+	const char *hostname;		  /* NULL = gethostname() */
+	uint64_t applied_version;	  /* running bundle at start (LKG), 0 none */
+
+	uint32_t longpoll_wait_s;	/* 0 = 25 */
+	uint32_t poll_min_interval_ms;	/* between two polls' starts; 0 = 1000 */
+	uint32_t telemetry_interval_ms; /* 0 = 5000 */
+	uint32_t coalesce_ms;		/* after an event; 0 = 100 */
+	uint32_t backoff_initial_ms;	/* 0 = 1000 */
+	uint32_t backoff_max_ms;	/* 0 = 60000 */
+	uint32_t request_timeout_ms;	/* non-poll requests; 0 = 15000 */
+
+	struct edge_events *events; /* may be NULL: no events sent, none emitted */
+	edge_orch_bundle_cb on_bundle;
+	edge_status_fill_cb fill_status; /* may be NULL: telemetry without paths */
+	edge_orch_log_cb log;		 /* may be NULL */
+	void *cb_arg;
+	/* tests: a random source for the jitter (NULL = internal PRNG) */
+	uint32_t (*random)(void *arg);
+};
+
+enum edge_orch_state {
+	EDGE_ORCH_UNREGISTERED = 1, /* no credential yet, registering */
+	EDGE_ORCH_CONNECTING,	    /* have a credential, no answer yet */
+	EDGE_ORCH_CONNECTED,	    /* the last exchange got an answer */
+	EDGE_ORCH_AWAY,		    /* unreachable or failing: backing off */
+};
+/* "unregistered", "connecting", "connected", "away" */
+const char *edge_orch_state_name(enum edge_orch_state s);
+
+/* for status (ctl) and tests */
+struct edge_orch_sync {
+	enum edge_orch_state state;
+	bool registered;
+	bool connected;
+	uint64_t last_contact;	  /* Unix ms of the last answer, 0 never */
+	uint64_t last_error_at;	  /* Unix ms */
+	char last_error[256];	  /* "" when none yet */
+	uint64_t applied_version; /* as far as the client knows */
+	uint64_t have_version;	  /* the long-poll's have= (newest applied or refused) */
+	uint64_t refused_version; /* newest refused, 0 none */
+	char config_error[256];	  /* why it was refused ("" when the newest applied) */
+	uint32_t failures;	  /* consecutive failed exchanges */
+	uint32_t retry_delay_ms;  /* the last backoff delay chosen */
+	uint64_t event_seq_sent;  /* events up to this seq reached the orchestrator */
+	uint64_t bundles, acks, telemetry_reports, polls, registrations;
+};
+
+struct edge_orch;
+
+/* Validates the params (-EINVAL: no url/site/credential_file/on_bundle, bad
+ * URL; -EPROTONOSUPPORT: http:// without allow_http), sets up libcurl and
+ * starts at once (register or poll).  0, -errno. */
+int edge_orch_new(struct event_base *base, const struct edge_orch_params *params,
+		  struct edge_orch **ret_orch);
+/* Cancels every transfer; NULL ok.  Unsent events stay in the ring. */
+void edge_orch_free(struct edge_orch *orch);
+
+void edge_orch_sync_get(const struct edge_orch *orch, struct edge_orch_sync *ret_sync);
+
+/* The daemon applied a bundle by itself (local file, SIGHUP): report it. */
+void edge_orch_set_applied_version(struct edge_orch *orch, uint64_t version);
+/* Send telemetry soon (coalesced), whatever the interval. */
+void edge_orch_telemetry_kick(struct edge_orch *orch);
+
+/* The backoff delay before retry number `failures` (1 = first retry):
+ * base = min(max, initial * 2^(failures-1)); delay = base/2 + rnd % (base/2 + 1)
+ * ("equal jitter": it grows with failures, never exceeds max_ms, and two edges
+ * that failed together do not retry together).  Exposed for tests. */
+uint32_t edge_orch_backoff_delay(uint32_t initial_ms, uint32_t max_ms, uint32_t failures,
+				 uint32_t rnd);
+
+#endif /* EDGE_ORCH_CLIENT_H */

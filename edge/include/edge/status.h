@@ -1,0 +1,102 @@
+/*
+ * edge/status.h — a snapshot of the edge's paths and steering, in plain C.
+ *
+ * Purpose: the one shape in which the daemon hands its live state to the
+ * control socket (edge/ctl.h, JSON) and to the orchestrator client
+ * (edge/orch_client.h, Telemetry protobuf), so neither depends on the probe,
+ * IKE or steering internals.  The daemon provides an edge_status_fill_cb that
+ * adds one entry per path and per (class, peer) decision with
+ * edge_status_add_path() / edge_status_add_class() and fills them in.
+ * Threading: none (the loop's thread).  Ownership: the snapshot owns its
+ * arrays; strings are fixed-size fields (truncated); edge_status_clear()
+ * frees the arrays and leaves an empty snapshot.
+ */
+#ifndef EDGE_STATUS_H
+#define EDGE_STATUS_H
+
+#include <edge/events.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_STATUS_NAME_MAX	    64	/* incl. NUL: path, class, peer, site */
+#define EDGE_STATUS_LABEL_MAX	    32	/* incl. NUL: underlay label, netdev */
+#define EDGE_STATUS_ADDR_MAX	    48	/* incl. NUL */
+#define EDGE_STATUS_TEXT_MAX	    160 /* incl. NUL: reasons, errors */
+#define EDGE_STATUS_CLASS_PATHS_MAX 16
+#define EDGE_STATUS_ITEMS_MAX	    4096 /* paths or classes per snapshot */
+
+struct edge_status_path {
+	char name[EDGE_STATUS_NAME_MAX]; /* "mpls-hub1-mpls" */
+	uint32_t id;
+	char netdev[EDGE_STATUS_LABEL_MAX];
+	char local_underlay[EDGE_STATUS_LABEL_MAX];
+	char peer[EDGE_STATUS_NAME_MAX];
+	char remote_underlay[EDGE_STATUS_LABEL_MAX];
+	char local_address[EDGE_STATUS_ADDR_MAX];
+	char remote_address[EDGE_STATUS_ADDR_MAX];
+	/* probe state (m.state), SA state (m.tunnel), metrics, MTU */
+	struct edge_ev_metrics m;
+	uint32_t loss_samples; /* probes the loss figure rests on */
+	/* tunnel details (TunnelStatus) */
+	uint64_t tunnel_since; /* Unix ms the SA came up, 0 if not up */
+	uint32_t rekeys;
+	char ike_spis[40]; /* "i:r" in hex */
+	char tunnel_error[EDGE_STATUS_TEXT_MAX];
+};
+
+/* numbering = Sdwan__V1__RuleAction */
+enum edge_status_action {
+	EDGE_STATUS_ACTION_OVERLAY = 1,
+	EDGE_STATUS_ACTION_DIRECT = 2,
+	EDGE_STATUS_ACTION_DROP = 3,
+};
+/* "overlay", "direct", "drop"; "unknown" otherwise */
+const char *edge_status_action_name(enum edge_status_action a);
+
+struct edge_status_choice {
+	char path[EDGE_STATUS_NAME_MAX]; /* a path name, or an underlay for direct */
+	uint32_t weight;
+};
+
+struct edge_status_class {
+	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application ("any") */
+	char peer[EDGE_STATUS_NAME_MAX]; /* "" when not per peer */
+	enum edge_status_action action;
+	struct edge_status_choice paths[EDGE_STATUS_CLASS_PATHS_MAX]; /* first = primary */
+	size_t n_paths;
+	char reason[EDGE_STATUS_TEXT_MAX];
+	bool sla_met;
+	uint64_t since; /* Unix ms of the current choice */
+};
+
+struct edge_status {
+	char site[EDGE_STATUS_NAME_MAX];
+	char role[16];		 /* "branch", "hub" */
+	uint64_t config_version; /* the running bundle, 0 = none */
+	struct edge_status_path *paths;
+	size_t n_paths, cap_paths;
+	struct edge_status_class *classes;
+	size_t n_classes, cap_classes;
+};
+
+/* the daemon's snapshot provider: adds the current paths and classes */
+typedef void (*edge_status_fill_cb)(void *arg, struct edge_status *st);
+
+#define EDGE_STATUS_INIT  \
+	{                 \
+		{         \
+			0 \
+		}         \
+	}
+
+/* A new zeroed entry at the end, or NULL (ENOMEM, or EDGE_STATUS_ITEMS_MAX
+ * reached).  Pointers stay valid until the next add or clear. */
+struct edge_status_path *edge_status_add_path(struct edge_status *st);
+struct edge_status_class *edge_status_add_class(struct edge_status *st);
+/* convenience for the fixed-size fields: truncating copy, NULL = "" */
+void edge_status_strcpy(char *dst, size_t size, const char *src);
+void edge_status_clear(struct edge_status *st);
+
+#endif /* EDGE_STATUS_H */

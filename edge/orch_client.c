@@ -1,0 +1,1373 @@
+/* orch_client.c — the orchestrator client: libcurl multi on the libevent loop
+ * (see edge/orch_client.h; the wire is orchestrator/edge.c and
+ * orchestrator/EDGE-API.md). */
+#include <edge/orch_client.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROTOBUF_TYPE	   "application/x-protobuf"
+#define RESP_MAX	   (16u << 20) /* largest body we accept (a bundle) */
+#define SECRET_MAX	   512	       /* credential / token file size */
+#define EVENTS_PER_REPORT  256	       /* the orchestrator takes up to 4096 */
+#define CONNECT_TIMEOUT_MS 5000L       /* TCP + TLS handshake */
+#define POLL_GRACE_S	   15	       /* poll timeout = wait + this */
+
+enum log_level { /* = enum edge_log_level (edge/log.h) */
+	L_ERR,
+	L_WARNING,
+	L_NOTICE,
+	L_INFO,
+	L_DEBUG,
+};
+
+enum req_kind {
+	REQ_REGISTER,
+	REQ_POLL,
+	REQ_ACK,
+	REQ_TELEMETRY,
+	REQ__N,
+};
+
+static const char *const req_names[REQ__N] = { "register", "config", "ack", "telemetry" };
+
+struct orch_req {
+	struct edge_orch *o;
+	enum req_kind kind;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	uint8_t *body;
+	size_t body_len;
+	uint8_t *resp;
+	size_t resp_len, resp_cap;
+	bool resp_overflow;
+	uint64_t tag; /* telemetry: the newest event seq it carries; ack: the version */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sock_ctx {
+	struct edge_orch *o;
+	struct event *ev;
+	curl_socket_t fd;
+	struct sock_ctx *next;
+};
+
+struct edge_orch {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *curl_timer;
+	struct event *retry_timer; /* register / poll: backoff and min interval */
+	struct event *tele_timer;  /* periodic telemetry */
+	struct event *coalesce_timer;
+	struct sock_ctx *socks;
+	struct orch_req *inflight[REQ__N];
+	bool retry_pending, coalesce_pending, tele_due, freeing;
+
+	char *url, *ca_file, *site, *cred_file, *token_file, *sw_version;
+	char hostname[256];
+	uint8_t public_key[32];
+	bool allow_http;
+	uint32_t wait_s, poll_min_ms, tele_ms, coalesce_ms, backoff_initial_ms, backoff_max_ms,
+		req_timeout_ms;
+	struct edge_events *events;
+	edge_orch_bundle_cb on_bundle;
+	edge_status_fill_cb fill_status;
+	edge_orch_log_cb log;
+	void *cb_arg;
+	uint32_t (*random)(void *arg);
+	uint32_t rng;
+
+	char *credential; /* NULL: not registered */
+	struct edge_orch_sync sync;
+	bool ack_pending;
+	uint64_t ack_version;
+	bool ack_applied;
+	char ack_error[256];
+	uint64_t start_mono_ms, last_poll_mono_ms;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void olog(struct edge_orch *o, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void olog(struct edge_orch *o, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!o->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->log(o->cb_arg, level, msg);
+}
+
+static void set_text(char *dst, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_text(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	/* keep it printable: the orchestrator refuses control characters */
+	for (char *p = dst; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+static uint32_t rnd(struct edge_orch *o)
+{
+	uint32_t x;
+
+	if (o->random)
+		return o->random(o->cb_arg);
+	/* xorshift32: jitter only, not a secret */
+	x = o->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	o->rng = x;
+	return x;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static void timer_add_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+const char *edge_orch_state_name(enum edge_orch_state s)
+{
+	switch (s) {
+	case EDGE_ORCH_UNREGISTERED:
+		return "unregistered";
+	case EDGE_ORCH_CONNECTING:
+		return "connecting";
+	case EDGE_ORCH_CONNECTED:
+		return "connected";
+	case EDGE_ORCH_AWAY:
+		return "away";
+	}
+	return "unknown";
+}
+
+uint32_t edge_orch_backoff_delay(uint32_t initial_ms, uint32_t max_ms, uint32_t failures,
+				 uint32_t r)
+{
+	uint64_t base = initial_ms ? initial_ms : 1;
+
+	if (max_ms < base)
+		max_ms = (uint32_t)base;
+	for (uint32_t i = 1; i < failures && base < max_ms; i++)
+		base *= 2;
+	if (base > max_ms)
+		base = max_ms;
+	return (uint32_t)(base / 2 + r % (base / 2 + 1));
+}
+
+/* ------------------------------------------------------------ secrets on disk */
+
+/* Read a one-line secret file: refused when others may read it. */
+static int secret_read(const char *path, char **ret)
+{
+	char buf[SECRET_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		r = -EPERM;
+		goto out;
+	}
+	n = read(fd, buf, SECRET_MAX + 1);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n > SECRET_MAX) {
+		r = -EFBIG;
+		goto out;
+	}
+	len = (size_t)n;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+		       buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	if (!len || strlen(buf) != len) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)buf[i] <= 0x20 || buf[i] == 0x7f) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	*ret = strdup(buf);
+	if (!*ret)
+		r = -ENOMEM;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
+/* Write the credential atomically, 0600: temp file, fsync, rename. */
+static int secret_write(const char *path, const char *secret)
+{
+	char *tmp = NULL;
+	size_t len = strlen(secret);
+	int fd = -1, r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fchmod(fd, 0600) < 0 || write(fd, secret, len) != (ssize_t)len ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+		r = errno ? -errno : -EIO;
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		r = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* ------------------------------------------------------------ state */
+
+static void emit_event(struct edge_orch *o, enum edge_event_kind kind, const char *subject,
+		       const char *from, const char *to, const char *reason)
+{
+	if (o->events)
+		edge_events_emitf(o->events, kind, subject, from, to, NULL, "%s", reason);
+}
+
+/* every state change goes through here: logged once, and a SYNC event */
+static void set_state(struct edge_orch *o, enum edge_orch_state s, const char *why)
+{
+	enum edge_orch_state old = o->sync.state;
+
+	if (old == s)
+		return;
+	o->sync.state = s;
+	o->sync.connected = s == EDGE_ORCH_CONNECTED;
+	if (s == EDGE_ORCH_AWAY)
+		olog(o, L_WARNING,
+		     "orchestrator %s: %s; retrying with backoff (the edge keeps running on its "
+		     "config)",
+		     o->url, why);
+	else
+		olog(o, s == EDGE_ORCH_CONNECTED ? L_NOTICE : L_INFO,
+		     "orchestrator %s: %s -> %s (%s)", o->url, edge_orch_state_name(old),
+		     edge_orch_state_name(s), why);
+	emit_event(o, EDGE_EVENT_SYNC, "orchestrator", edge_orch_state_name(old),
+		   edge_orch_state_name(s), why);
+}
+
+static void set_error(struct edge_orch *o, const char *msg)
+{
+	set_text(o->sync.last_error, sizeof(o->sync.last_error), "%s", msg);
+	o->sync.last_error_at = unix_ms();
+}
+
+static void kick(struct edge_orch *o);
+
+static void schedule_retry(struct edge_orch *o, uint64_t delay_ms)
+{
+	if (o->retry_pending)
+		evtimer_del(o->retry_timer);
+	o->retry_pending = true;
+	timer_add_ms(o->retry_timer, delay_ms);
+}
+
+static void backoff(struct edge_orch *o)
+{
+	uint32_t d;
+
+	o->sync.failures++;
+	d = edge_orch_backoff_delay(o->backoff_initial_ms, o->backoff_max_ms, o->sync.failures,
+				    rnd(o));
+	o->sync.retry_delay_ms = d;
+	schedule_retry(o, d);
+}
+
+/* the orchestrator could not be reached, or failed (5xx) */
+static void fail_away(struct edge_orch *o, enum req_kind kind, const char *msg)
+{
+	set_error(o, msg);
+	set_state(o, EDGE_ORCH_AWAY, msg);
+	if (kind == REQ_REGISTER || kind == REQ_POLL)
+		backoff(o);
+}
+
+/* the orchestrator answered (sync.failures is reset only by a successful
+ * poll or registration: they are what backs off) */
+static void contact(struct edge_orch *o)
+{
+	o->sync.last_contact = unix_ms();
+	if (o->credential)
+		set_state(o, EDGE_ORCH_CONNECTED, "answered");
+	else
+		set_state(o, EDGE_ORCH_UNREGISTERED, "answered; not registered yet");
+}
+
+/* a valid credential was refused (401): register anew if we can */
+static void credential_refused(struct edge_orch *o, const char *msg)
+{
+	set_error(o, msg);
+	if (o->token_file) {
+		explicit_bzero(o->credential, strlen(o->credential));
+		free(o->credential);
+		o->credential = NULL;
+		o->sync.registered = false;
+		set_state(o, EDGE_ORCH_UNREGISTERED, "site credential refused: registering again");
+	} else {
+		olog(o, L_ERR,
+		     "orchestrator refused the site credential and no bootstrap token "
+		     "is configured: %s",
+		     msg);
+	}
+	o->sync.failures++;
+	o->sync.retry_delay_ms = edge_orch_backoff_delay(o->backoff_initial_ms, o->backoff_max_ms,
+							 o->sync.failures, rnd(o));
+	schedule_retry(o, o->sync.retry_delay_ms);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct orch_req *q = userdata;
+	size_t n = size * nmemb;
+
+	if (q->resp_overflow || q->resp_len + n > RESP_MAX) {
+		q->resp_overflow = true;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (q->resp_len + n > q->resp_cap) {
+		size_t cap = q->resp_cap ? q->resp_cap : 4096;
+		uint8_t *p;
+
+		while (cap < q->resp_len + n)
+			cap *= 2;
+		p = realloc(q->resp, cap);
+		if (!p)
+			return 0;
+		q->resp = p;
+		q->resp_cap = cap;
+	}
+	memcpy(q->resp + q->resp_len, ptr, n);
+	q->resp_len += n;
+	return n;
+}
+
+static void req_free(struct orch_req *q)
+{
+	if (!q)
+		return;
+	if (q->easy) {
+		if (q->o && q->o->multi)
+			curl_multi_remove_handle(q->o->multi, q->easy);
+		curl_easy_cleanup(q->easy);
+	}
+	curl_slist_free_all(q->hdrs);
+	if (q->body)
+		explicit_bzero(q->body, q->body_len);
+	free(q->body);
+	free(q->resp);
+	free(q);
+}
+
+/* Start a request; body (may be NULL = GET) is taken over.  0 or -errno. */
+static int req_start(struct edge_orch *o, enum req_kind kind, const char *path, uint8_t *body,
+		     size_t body_len, long timeout_ms, uint64_t tag)
+{
+	struct orch_req *q;
+	char *url = NULL, *auth = NULL;
+	struct curl_slist *h;
+	int r = -ENOMEM;
+
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		free(body);
+		return -ENOMEM;
+	}
+	q->o = o;
+	q->kind = kind;
+	q->body = body;
+	q->body_len = body_len;
+	q->tag = tag;
+	q->easy = curl_easy_init();
+	if (!q->easy || asprintf(&url, "%s%s", o->url, path) < 0) {
+		url = NULL;
+		goto out;
+	}
+	h = curl_slist_append(NULL, "Accept: " PROTOBUF_TYPE);
+	if (h)
+		q->hdrs = h;
+	if (h && body)
+		h = curl_slist_append(q->hdrs, "Content-Type: " PROTOBUF_TYPE);
+	if (h && body)
+		h = curl_slist_append(q->hdrs, "Expect:");
+	if (h && kind != REQ_REGISTER) {
+		if (asprintf(&auth, "Authorization: Bearer %s", o->credential) < 0) {
+			auth = NULL;
+			goto out;
+		}
+		h = curl_slist_append(q->hdrs, auth);
+	}
+	if (!h)
+		goto out;
+	curl_easy_setopt(q->easy, CURLOPT_URL, url);
+	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
+	curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
+	curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+	curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->errbuf);
+	curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(q->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, o->allow_http ? "http,https" : "https");
+	curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (o->ca_file)
+		curl_easy_setopt(q->easy, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(q->easy, CURLOPT_USERAGENT, "sdwan-edged");
+	if (body) {
+		curl_easy_setopt(q->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, (const char *)q->body);
+		curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+	}
+	if (curl_multi_add_handle(o->multi, q->easy) != CURLM_OK) {
+		r = -EIO;
+		goto out;
+	}
+	o->inflight[kind] = q;
+	q = NULL;
+	r = 0;
+out:
+	if (auth)
+		explicit_bzero(auth, strlen(auth));
+	free(auth);
+	free(url);
+	if (q)
+		q->o = NULL; /* not added to the multi */
+	req_free(q);
+	return r;
+}
+
+/* pack a protobuf message into a new buffer */
+static uint8_t *pack(const ProtobufCMessage *m, size_t *ret_len)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	*ret_len = len;
+	return buf;
+}
+
+static void start_register(struct edge_orch *o)
+{
+	Sdwan__V1__Register m = SDWAN__V1__REGISTER__INIT;
+	char *token = NULL;
+	uint8_t *buf;
+	size_t len = 0;
+	int r;
+
+	if (!o->token_file) {
+		if (!o->sync.last_error[0])
+			set_error(o, "no site credential and no bootstrap token file");
+		olog(o, L_ERR,
+		     "orchestrator: no site credential in %s and no bootstrap token "
+		     "configured: cannot register",
+		     o->cred_file);
+		backoff(o);
+		return;
+	}
+	r = secret_read(o->token_file, &token);
+	if (r < 0) {
+		char msg[256];
+
+		set_text(msg, sizeof(msg), "bootstrap token file %s: %s", o->token_file,
+			 r == -EPERM	? "readable by others: chmod 600"
+			 : r == -EINVAL ? "empty or not one token"
+					: strerror(-r));
+		if (strcmp(msg, o->sync.last_error))
+			olog(o, L_ERR, "orchestrator: %s", msg);
+		set_error(o, msg);
+		backoff(o);
+		return;
+	}
+	m.site = o->site;
+	m.bootstrap_token = token;
+	m.public_key.data = o->public_key;
+	m.public_key.len = sizeof(o->public_key);
+	m.software_version = o->sw_version;
+	m.hostname = o->hostname;
+	buf = pack(&m.base, &len);
+	explicit_bzero(token, strlen(token));
+	free(token);
+	if (!buf || req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len,
+			      (long)o->req_timeout_ms, 0) < 0) {
+		set_error(o, "register: out of memory");
+		backoff(o);
+	}
+}
+
+static void start_poll(struct edge_orch *o)
+{
+	char path[128];
+	uint64_t now = mono_ms();
+	/* until it has answered, ask with wait=0: an instant answer tells us
+	 * the orchestrator is back; then hold long-polls */
+	uint32_t wait = o->sync.state == EDGE_ORCH_CONNECTED ? o->wait_s : 0;
+
+	if (o->last_poll_mono_ms && now - o->last_poll_mono_ms < o->poll_min_ms) {
+		schedule_retry(o, o->poll_min_ms - (now - o->last_poll_mono_ms));
+		return;
+	}
+	o->last_poll_mono_ms = now;
+	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32,
+		 o->sync.have_version, wait);
+	if (req_start(o, REQ_POLL, path, NULL, 0, ((long)wait + POLL_GRACE_S) * 1000L, 0) < 0) {
+		set_error(o, "config: out of memory");
+		backoff(o);
+	}
+}
+
+static void start_ack(struct edge_orch *o)
+{
+	Sdwan__V1__Ack m = SDWAN__V1__ACK__INIT;
+	uint8_t *buf;
+	size_t len = 0;
+
+	m.version = o->ack_version;
+	m.applied = o->ack_applied;
+	m.error = o->ack_applied ? "" : o->ack_error;
+	m.at = unix_ms();
+	buf = pack(&m.base, &len);
+	if (!buf || req_start(o, REQ_ACK, "/edge/v1/ack", buf, len, (long)o->req_timeout_ms,
+			      o->ack_version) < 0)
+		set_error(o, "ack: out of memory");
+}
+
+static Sdwan__V1__PathMetrics *pb_metrics(Sdwan__V1__PathMetrics *pm, const char *path,
+					  const struct edge_ev_metrics *m)
+{
+	sdwan__v1__path_metrics__init(pm);
+	pm->path = (char *)path;
+	pm->state = (Sdwan__V1__PathState)m->state;
+	pm->tunnel = (Sdwan__V1__TunnelState)m->tunnel;
+	pm->rtt_min_ms = m->rtt_min_ms;
+	pm->rtt_avg_ms = m->rtt_avg_ms;
+	pm->rtt_p50_ms = m->rtt_p50_ms;
+	pm->rtt_p95_ms = m->rtt_p95_ms;
+	pm->rtt_max_ms = m->rtt_max_ms;
+	pm->jitter_ms = m->jitter_ms;
+	pm->ipdv_ms = m->ipdv_ms;
+	pm->loss_pct = m->loss_pct;
+	pm->samples = m->samples;
+	pm->probes_sent = m->probes_sent;
+	pm->replies = m->replies;
+	pm->late = m->late;
+	pm->reordered = m->reordered;
+	pm->duplicates = m->duplicates;
+	pm->mtu = m->mtu;
+	pm->state_since = m->state_since;
+	return pm;
+}
+
+struct tele_build {
+	struct edge_status st;
+	Sdwan__V1__PathMetrics *pm, **pmp;
+	Sdwan__V1__TunnelStatus *ts, **tsp;
+	Sdwan__V1__ClassDecision *cd, **cdp;
+	Sdwan__V1__WeightedPath *wp, **wpp;
+	struct edge_event *ev;
+	Sdwan__V1__Event *pe, **pep;
+	Sdwan__V1__PathMetrics *epm;
+};
+
+static void tele_build_free(struct tele_build *b)
+{
+	edge_status_clear(&b->st);
+	free(b->pm);
+	free(b->pmp);
+	free(b->ts);
+	free(b->tsp);
+	free(b->cd);
+	free(b->cdp);
+	free(b->wp);
+	free(b->wpp);
+	free(b->ev);
+	free(b->pe);
+	free(b->pep);
+	free(b->epm);
+}
+
+#define ALLOC_N(p, n) ((p) = calloc((n) ? (n) : 1, sizeof(*(p))))
+
+/* Build and pack the Telemetry report; *ret_upto = newest event seq in it. */
+static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *ret_upto)
+{
+	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	struct tele_build b = { 0 };
+	uint8_t *buf = NULL;
+	size_t n_ev = 0, n_wp = 0, k = 0;
+
+	*ret_upto = o->sync.event_seq_sent;
+	if (o->fill_status)
+		o->fill_status(o->cb_arg, &b.st);
+	if (o->events) {
+		if (!ALLOC_N(b.ev, EVENTS_PER_REPORT))
+			goto out;
+		n_ev = edge_events_copy_since(o->events, o->sync.event_seq_sent, b.ev,
+					      EVENTS_PER_REPORT);
+	}
+	for (size_t i = 0; i < b.st.n_classes; i++)
+		n_wp += b.st.classes[i].n_paths;
+	if (!ALLOC_N(b.pm, b.st.n_paths) || !ALLOC_N(b.pmp, b.st.n_paths) ||
+	    !ALLOC_N(b.ts, b.st.n_paths) || !ALLOC_N(b.tsp, b.st.n_paths) ||
+	    !ALLOC_N(b.cd, b.st.n_classes) || !ALLOC_N(b.cdp, b.st.n_classes) ||
+	    !ALLOC_N(b.wp, n_wp) || !ALLOC_N(b.wpp, n_wp) || !ALLOC_N(b.pe, n_ev) ||
+	    !ALLOC_N(b.pep, n_ev) || !ALLOC_N(b.epm, n_ev))
+		goto out;
+
+	t.site = o->site;
+	t.applied_version = b.st.config_version ? b.st.config_version : o->sync.applied_version;
+	t.at = unix_ms();
+	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
+	t.config_error = o->sync.config_error;
+	t.software_version = o->sw_version;
+	for (size_t i = 0; i < b.st.n_paths; i++) {
+		const struct edge_status_path *p = &b.st.paths[i];
+
+		b.pmp[i] = pb_metrics(&b.pm[i], p->name, &p->m);
+		sdwan__v1__tunnel_status__init(&b.ts[i]);
+		b.ts[i].path = (char *)p->name;
+		b.ts[i].state = (Sdwan__V1__TunnelState)p->m.tunnel;
+		b.ts[i].established_at = p->tunnel_since;
+		b.ts[i].rekeys = p->rekeys;
+		b.ts[i].ike_spis = (char *)p->ike_spis;
+		b.ts[i].error = (char *)p->tunnel_error;
+		b.tsp[i] = &b.ts[i];
+	}
+	t.n_paths = t.n_tunnels = b.st.n_paths;
+	t.paths = b.pmp;
+	t.tunnels = b.tsp;
+	for (size_t i = 0; i < b.st.n_classes; i++) {
+		const struct edge_status_class *c = &b.st.classes[i];
+		Sdwan__V1__ClassDecision *d = &b.cd[i];
+
+		sdwan__v1__class_decision__init(d);
+		d->traffic_class = (char *)c->name;
+		d->action = (Sdwan__V1__RuleAction)c->action;
+		d->reason = (char *)c->reason;
+		d->sla_met = c->sla_met;
+		d->since = c->since;
+		d->paths = &b.wpp[k];
+		for (size_t j = 0; j < c->n_paths && j < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+			sdwan__v1__weighted_path__init(&b.wp[k]);
+			b.wp[k].path = (char *)c->paths[j].path;
+			b.wp[k].weight = c->paths[j].weight;
+			b.wpp[k] = &b.wp[k];
+			k++;
+			d->n_paths++;
+		}
+		b.cdp[i] = d;
+	}
+	t.n_decisions = b.st.n_classes;
+	t.decisions = b.cdp;
+	for (size_t i = 0; i < n_ev; i++) {
+		const struct edge_event *e = &b.ev[i];
+		Sdwan__V1__Event *pe = &b.pe[i];
+
+		sdwan__v1__event__init(pe);
+		pe->seq = e->seq;
+		pe->at = e->at;
+		pe->kind = (Sdwan__V1__EventKind)e->kind;
+		pe->subject = (char *)e->subject;
+		pe->from = (char *)e->from;
+		pe->to = (char *)e->to;
+		pe->reason = (char *)e->reason;
+		if (e->has_metrics)
+			pe->metrics = pb_metrics(&b.epm[i], e->subject, &e->metrics);
+		b.pep[i] = pe;
+		*ret_upto = e->seq;
+	}
+	t.n_events = n_ev;
+	t.events = b.pep;
+	buf = pack(&t.base, ret_len);
+out:
+	tele_build_free(&b);
+	return buf;
+}
+
+static void start_telemetry(struct edge_orch *o)
+{
+	uint64_t upto = 0;
+	size_t len = 0;
+	uint8_t *buf = telemetry_pack(o, &len, &upto);
+
+	o->tele_due = false;
+	if (!buf || req_start(o, REQ_TELEMETRY, "/edge/v1/telemetry", buf, len,
+			      (long)o->req_timeout_ms, upto) < 0)
+		set_error(o, "telemetry: out of memory");
+}
+
+/* what to do next: the one scheduler of requests */
+static void kick(struct edge_orch *o)
+{
+	if (o->freeing)
+		return;
+	if (!o->credential) {
+		if (!o->inflight[REQ_REGISTER] && !o->retry_pending)
+			start_register(o);
+		return;
+	}
+	if (!o->inflight[REQ_POLL] && !o->retry_pending)
+		start_poll(o);
+	if (o->sync.state != EDGE_ORCH_CONNECTED)
+		return;
+	if (o->ack_pending && !o->inflight[REQ_ACK])
+		start_ack(o);
+	if (o->tele_due && !o->inflight[REQ_TELEMETRY])
+		start_telemetry(o);
+}
+
+/* ------------------------------------------------------------ answers */
+
+static void body_excerpt(const struct orch_req *q, char *dst, size_t size)
+{
+	size_t n = q->resp_len < size - 1 ? q->resp_len : size - 1;
+
+	memcpy(dst, q->resp ? (const char *)q->resp : "", n);
+	dst[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = ' ';
+}
+
+static void on_register_done(struct edge_orch *o, struct orch_req *q, long status)
+{
+	Sdwan__V1__RegisterReply *m;
+	char msg[256], ex[160];
+	int r;
+
+	if (status != 200) {
+		body_excerpt(q, ex, sizeof(ex));
+		set_text(msg, sizeof(msg), "register: HTTP %ld: %s", status, ex);
+		if (strcmp(msg, o->sync.last_error))
+			olog(o, L_ERR, "orchestrator %s refused the registration: %s", o->url, msg);
+		set_error(o, msg);
+		backoff(o);
+		return;
+	}
+	m = sdwan__v1__register_reply__unpack(NULL, q->resp_len, q->resp);
+	if (!m || !m->credential[0]) {
+		set_error(o, "register: the reply is not a valid sdwan.v1.RegisterReply");
+		olog(o, L_ERR, "orchestrator %s: %s", o->url, o->sync.last_error);
+		if (m)
+			sdwan__v1__register_reply__free_unpacked(m, NULL);
+		backoff(o);
+		return;
+	}
+	o->credential = strdup(m->credential);
+	r = o->credential ? secret_write(o->cred_file, m->credential) : -ENOMEM;
+	if (r < 0)
+		olog(o, L_ERR,
+		     "orchestrator: cannot store the site credential in %s: %s (kept in memory "
+		     "only: a restart needs a new bootstrap token)",
+		     o->cred_file, strerror(-r));
+	explicit_bzero(m->credential, strlen(m->credential));
+	if (!o->credential) {
+		sdwan__v1__register_reply__free_unpacked(m, NULL);
+		backoff(o);
+		return;
+	}
+	o->sync.registered = true;
+	o->sync.registrations++;
+	olog(o, L_NOTICE,
+	     "orchestrator %s: registered as site %s (id %" PRIu32 "), bundle %" PRIu64 " waiting",
+	     o->url, o->site, m->site_id, m->config_version);
+	sdwan__v1__register_reply__free_unpacked(m, NULL);
+	o->sync.failures = 0;
+	set_state(o, EDGE_ORCH_CONNECTED, "registered");
+	o->tele_due = true;
+}
+
+static void queue_ack(struct edge_orch *o, uint64_t version, bool applied, const char *err)
+{
+	o->ack_pending = true;
+	o->ack_version = version;
+	o->ack_applied = applied;
+	set_text(o->ack_error, sizeof(o->ack_error), "%s", applied ? "" : err);
+}
+
+static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
+{
+	Sdwan__V1__ConfigBundle *b = sdwan__v1__config_bundle__unpack(NULL, q->resp_len, q->resp);
+	char err[256] = "", msg[300];
+	uint64_t v;
+	int r;
+
+	if (!b) {
+		set_text(msg, sizeof(msg),
+			 "bundle refused: the orchestrator's answer is not a valid "
+			 "sdwan.v1.ConfigBundle (%zu bytes); running version %" PRIu64 " kept",
+			 q->resp_len, o->sync.applied_version);
+		if (strcmp(msg, o->sync.config_error)) {
+			olog(o, L_ERR, "orchestrator %s: %s", o->url, msg);
+			set_text(o->sync.config_error, sizeof(o->sync.config_error), "%s", msg);
+			emit_event(o, EDGE_EVENT_CONFIG, "bundle", "", "refused", msg);
+		}
+		set_error(o, msg);
+		o->tele_due = true;
+		/* the same body would come back at once: wait */
+		backoff(o);
+		return;
+	}
+	v = b->version;
+	o->sync.bundles++;
+	r = o->on_bundle(o->cb_arg, q->resp, q->resp_len, b, err, sizeof(err));
+	if (r == 0) {
+		char from[32];
+
+		snprintf(from, sizeof(from), "%" PRIu64, o->sync.applied_version);
+		o->sync.applied_version = v;
+		o->sync.config_error[0] = '\0';
+		queue_ack(o, v, true, NULL);
+		set_text(msg, sizeof(msg), "bundle version %" PRIu64 " applied", v);
+		olog(o, L_NOTICE, "orchestrator: %s", msg);
+		snprintf(err, sizeof(err), "%" PRIu64, v);
+		emit_event(o, EDGE_EVENT_CONFIG, "bundle", from, err, msg);
+	} else {
+		if (!err[0])
+			set_text(err, sizeof(err), "%s", strerror(r < 0 ? -r : EINVAL));
+		o->sync.refused_version = v;
+		set_text(o->sync.config_error, sizeof(o->sync.config_error),
+			 "bundle version %" PRIu64 " refused: %s", v, err);
+		queue_ack(o, v, false, err);
+		olog(o, L_WARNING, "orchestrator: %s; running version %" PRIu64 " kept",
+		     o->sync.config_error, o->sync.applied_version);
+		emit_event(o, EDGE_EVENT_CONFIG, "bundle", "", "refused", o->sync.config_error);
+	}
+	if (v > o->sync.have_version)
+		o->sync.have_version = v;
+	o->sync.failures = 0;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	o->tele_due = true;
+}
+
+static void on_poll_done(struct edge_orch *o, struct orch_req *q, long status)
+{
+	char msg[256], ex[160];
+
+	o->sync.polls++;
+	if (status == 200) {
+		on_bundle_body(o, q);
+		return;
+	}
+	if (status == 304) {
+		o->sync.failures = 0;
+		return;
+	}
+	if (status == 401) {
+		body_excerpt(q, ex, sizeof(ex));
+		set_text(msg, sizeof(msg), "config: HTTP 401: %s", ex);
+		credential_refused(o, msg);
+		return;
+	}
+	body_excerpt(q, ex, sizeof(ex));
+	set_text(msg, sizeof(msg), "config: HTTP %ld: %s", status, ex);
+	if (strcmp(msg, o->sync.last_error))
+		olog(o, L_WARNING, "orchestrator %s: %s", o->url, msg);
+	set_error(o, msg);
+	backoff(o);
+}
+
+static void on_ack_done(struct edge_orch *o, struct orch_req *q, long status)
+{
+	char msg[256], ex[160];
+
+	if (status >= 200 && status < 300) {
+		/* a newer ack may have been queued meanwhile */
+		if (o->ack_version == q->tag)
+			o->ack_pending = false;
+		o->sync.acks++;
+		return;
+	}
+	body_excerpt(q, ex, sizeof(ex));
+	set_text(msg, sizeof(msg), "ack: HTTP %ld: %s", status, ex);
+	if (status == 401) {
+		credential_refused(o, msg);
+		return;
+	}
+	/* the orchestrator will not take it (409: never sent that version) */
+	olog(o, L_WARNING, "orchestrator %s: %s (ack dropped)", o->url, msg);
+	set_error(o, msg);
+	if (o->ack_version == q->tag)
+		o->ack_pending = false;
+}
+
+static void on_telemetry_done(struct edge_orch *o, struct orch_req *q, long status)
+{
+	char msg[256], ex[160];
+
+	if (status >= 200 && status < 300) {
+		o->sync.event_seq_sent = q->tag;
+		o->sync.telemetry_reports++;
+		if (o->events && edge_events_last_seq(o->events) > o->sync.event_seq_sent)
+			o->tele_due = true;
+		return;
+	}
+	body_excerpt(q, ex, sizeof(ex));
+	set_text(msg, sizeof(msg), "telemetry: HTTP %ld: %s", status, ex);
+	if (status == 401) {
+		credential_refused(o, msg);
+		return;
+	}
+	/* refused as a whole (400, 413): resending it would fail forever */
+	if (strcmp(msg, o->sync.last_error))
+		olog(o, L_WARNING, "orchestrator %s: %s (report dropped)", o->url, msg);
+	set_error(o, msg);
+	o->sync.event_seq_sent = q->tag;
+}
+
+static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
+{
+	long status = 0;
+	char msg[300];
+
+	o->inflight[q->kind] = NULL;
+	if (rc != CURLE_OK) {
+		set_text(msg, sizeof(msg), "%s: %s", req_names[q->kind],
+			 q->resp_overflow ? "answer too large"
+			 : q->errbuf[0]	  ? q->errbuf
+					  : curl_easy_strerror(rc));
+		fail_away(o, q->kind, msg);
+		goto out;
+	}
+	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 500) {
+		char ex[160];
+
+		body_excerpt(q, ex, sizeof(ex));
+		set_text(msg, sizeof(msg), "%s: HTTP %ld: %s", req_names[q->kind], status, ex);
+		fail_away(o, q->kind, msg);
+		goto out;
+	}
+	contact(o);
+	switch (q->kind) {
+	case REQ_REGISTER:
+		on_register_done(o, q, status);
+		break;
+	case REQ_POLL:
+		on_poll_done(o, q, status);
+		break;
+	case REQ_ACK:
+		on_ack_done(o, q, status);
+		break;
+	case REQ_TELEMETRY:
+		on_telemetry_done(o, q, status);
+		break;
+	case REQ__N:
+		break;
+	}
+out:
+	req_free(q);
+}
+
+/* ------------------------------------------------------------ libcurl <-> libevent */
+
+static void check_done(struct edge_orch *o)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(o->multi, &left))) {
+		struct orch_req *q = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+		if (q)
+			req_done(o, q, m->data.result);
+	}
+	kick(o);
+}
+
+static void on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = ((struct sock_ctx *)arg)->o; /* arg may be freed below */
+	int flags =
+		(what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int running = 0;
+
+	curl_multi_socket_action(o->multi, fd, flags, &running);
+	check_done(o);
+}
+
+static void on_curl_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+	int running = 0;
+
+	curl_multi_socket_action(o->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(o);
+}
+
+static void sock_forget(struct edge_orch *o, struct sock_ctx *sc)
+{
+	for (struct sock_ctx **pp = &o->socks; *pp; pp = &(*pp)->next) {
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
+	}
+	if (sc->ev)
+		event_free(sc->ev);
+	free(sc);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct edge_orch *o = userp;
+	struct sock_ctx *sc = socketp;
+	short kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (sc)
+			sock_forget(o, sc);
+		return 0;
+	}
+	kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+	       (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (!sc) {
+		sc = calloc(1, sizeof(*sc));
+		if (!sc)
+			return -1;
+		sc->o = o;
+		sc->fd = s;
+		sc->next = o->socks;
+		o->socks = sc;
+		curl_multi_assign(o->multi, s, sc);
+	} else if (sc->ev) {
+		event_free(sc->ev);
+		sc->ev = NULL;
+	}
+	sc->ev = event_new(o->base, s, kind, on_sock_event, sc);
+	if (!sc->ev || event_add(sc->ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct edge_orch *o = userp;
+
+	if (timeout_ms < 0) {
+		evtimer_del(o->curl_timer);
+		return 0;
+	}
+	timer_add_ms(o->curl_timer, (uint64_t)timeout_ms);
+	return 0;
+}
+
+/* ------------------------------------------------------------ timers, events */
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+
+	o->retry_pending = false;
+	kick(o);
+}
+
+static void on_tele_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+
+	o->tele_due = true;
+	kick(o);
+}
+
+static void on_coalesced(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+
+	o->coalesce_pending = false;
+	o->tele_due = true;
+	kick(o);
+}
+
+void edge_orch_telemetry_kick(struct edge_orch *o)
+{
+	if (!o || o->coalesce_pending || o->freeing)
+		return;
+	o->coalesce_pending = true;
+	timer_add_ms(o->coalesce_timer, o->coalesce_ms);
+}
+
+static void on_ring_event(const struct edge_event *ev, void *arg)
+{
+	edge_orch_telemetry_kick(arg);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static int url_check(const char *url, bool allow_http)
+{
+	if (!strncmp(url, "https://", 8))
+		return url[8] ? 0 : -EINVAL;
+	if (!strncmp(url, "http://", 7))
+		return !url[7] ? -EINVAL : allow_http ? 0 : -EPROTONOSUPPORT;
+	return -EINVAL;
+}
+
+static uint32_t seed(void)
+{
+	uint32_t s = 0;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != sizeof(s))
+		s = (uint32_t)(unix_ms() ^ (uint64_t)getpid() << 16);
+	return s ? s : 0x9e3779b9u;
+}
+
+int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
+		  struct edge_orch **ret_orch)
+{
+	struct edge_orch *o;
+	bool oom = false;
+	size_t n;
+	int r;
+
+	if (!base || !p || !ret_orch || !p->url || !p->site || !p->credential_file || !p->on_bundle)
+		return -EINVAL;
+	r = url_check(p->url, p->allow_http);
+	if (r < 0)
+		return r;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -EIO;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		curl_global_cleanup();
+		return -ENOMEM;
+	}
+	o->base = base;
+	o->url = dup_or_null(p->url, &oom);
+	if (o->url) /* no trailing slash: paths start with one */
+		for (n = strlen(o->url); n > 8 && o->url[n - 1] == '/'; n--)
+			o->url[n - 1] = '\0';
+	o->ca_file = dup_or_null(p->ca_file, &oom);
+	o->site = dup_or_null(p->site, &oom);
+	o->cred_file = dup_or_null(p->credential_file, &oom);
+	o->token_file = dup_or_null(p->bootstrap_token_file, &oom);
+	o->sw_version = dup_or_null(p->software_version ? p->software_version : "", &oom);
+	if (p->hostname)
+		snprintf(o->hostname, sizeof(o->hostname), "%s", p->hostname);
+	else if (gethostname(o->hostname, sizeof(o->hostname) - 1) < 0)
+		o->hostname[0] = '\0';
+	memcpy(o->public_key, p->public_key, sizeof(o->public_key));
+	o->allow_http = p->allow_http;
+	o->wait_s = p->longpoll_wait_s ? p->longpoll_wait_s : 25;
+	o->poll_min_ms = p->poll_min_interval_ms ? p->poll_min_interval_ms : 1000;
+	o->tele_ms = p->telemetry_interval_ms ? p->telemetry_interval_ms : 5000;
+	o->coalesce_ms = p->coalesce_ms ? p->coalesce_ms : 100;
+	o->backoff_initial_ms = p->backoff_initial_ms ? p->backoff_initial_ms : 1000;
+	o->backoff_max_ms = p->backoff_max_ms ? p->backoff_max_ms : 60000;
+	if (o->backoff_max_ms < o->backoff_initial_ms)
+		o->backoff_max_ms = o->backoff_initial_ms;
+	o->req_timeout_ms = p->request_timeout_ms ? p->request_timeout_ms : 15000;
+	o->events = p->events;
+	o->on_bundle = p->on_bundle;
+	o->fill_status = p->fill_status;
+	o->log = p->log;
+	o->cb_arg = p->cb_arg;
+	o->random = p->random;
+	o->rng = seed();
+	o->start_mono_ms = mono_ms();
+	o->sync.applied_version = p->applied_version;
+	o->sync.have_version = p->applied_version;
+	if (o->events)
+		o->sync.event_seq_sent =
+			edge_events_first_seq(o->events) ? edge_events_first_seq(o->events) - 1 : 0;
+	if (oom) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	o->multi = curl_multi_init();
+	o->curl_timer = evtimer_new(base, on_curl_timeout, o);
+	o->retry_timer = evtimer_new(base, on_retry, o);
+	o->tele_timer = event_new(base, -1, EV_PERSIST, on_tele_tick, o);
+	o->coalesce_timer = evtimer_new(base, on_coalesced, o);
+	if (!o->multi || !o->curl_timer || !o->retry_timer || !o->tele_timer ||
+	    !o->coalesce_timer) {
+		r = -ENOMEM;
+		goto out;
+	}
+	curl_multi_setopt(o->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
+	curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
+	if (o->events) {
+		r = edge_events_subscribe(o->events, on_ring_event, o);
+		if (r < 0)
+			goto out;
+	}
+	timer_add_ms(o->tele_timer, o->tele_ms);
+
+	r = secret_read(o->cred_file, &o->credential);
+	if (r == 0) {
+		o->sync.registered = true;
+		o->sync.state = EDGE_ORCH_CONNECTING;
+	} else {
+		o->credential = NULL;
+		o->sync.state = EDGE_ORCH_UNREGISTERED;
+		if (r != -ENOENT) {
+			set_text(o->sync.last_error, sizeof(o->sync.last_error),
+				 "credential file %s: %s", o->cred_file,
+				 r == -EPERM ? "readable by others: refused" : strerror(-r));
+			olog(o, L_ERR, "orchestrator: %s; registering anew", o->sync.last_error);
+		}
+	}
+	o->tele_due = true;
+	kick(o);
+	*ret_orch = o;
+	return 0;
+out:
+	edge_orch_free(o);
+	return r;
+}
+
+void edge_orch_free(struct edge_orch *o)
+{
+	if (!o)
+		return;
+	o->freeing = true;
+	if (o->events)
+		edge_events_unsubscribe(o->events, on_ring_event, o);
+	for (int k = 0; k < REQ__N; k++) {
+		req_free(o->inflight[k]);
+		o->inflight[k] = NULL;
+	}
+	if (o->multi)
+		curl_multi_cleanup(o->multi);
+	while (o->socks)
+		sock_forget(o, o->socks);
+	if (o->curl_timer)
+		event_free(o->curl_timer);
+	if (o->retry_timer)
+		event_free(o->retry_timer);
+	if (o->tele_timer)
+		event_free(o->tele_timer);
+	if (o->coalesce_timer)
+		event_free(o->coalesce_timer);
+	if (o->credential) {
+		explicit_bzero(o->credential, strlen(o->credential));
+		free(o->credential);
+	}
+	free(o->url);
+	free(o->ca_file);
+	free(o->site);
+	free(o->cred_file);
+	free(o->token_file);
+	free(o->sw_version);
+	free(o);
+	curl_global_cleanup();
+}
+
+void edge_orch_sync_get(const struct edge_orch *o, struct edge_orch_sync *ret_sync)
+{
+	if (!o || !ret_sync)
+		return;
+	*ret_sync = o->sync;
+}
+
+void edge_orch_set_applied_version(struct edge_orch *o, uint64_t version)
+{
+	if (!o)
+		return;
+	o->sync.applied_version = version;
+	if (version > o->sync.have_version)
+		o->sync.have_version = version;
+	o->tele_due = true;
+	edge_orch_telemetry_kick(o);
+}

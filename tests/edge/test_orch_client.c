@@ -1,0 +1,945 @@
+/* test_orch_client.c — the orchestrator client's state machine against a fake
+ * edge API (libmicrohttpd on 127.0.0.1, a port the kernel picks): register,
+ * bundle → callback → ack, 304 → re-poll, 5xx and connection refused →
+ * backoff with jitter (growing, bounded), bad protobuf refused and reported,
+ * refused bundle acked with the reason, telemetry at once on an event. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/events.h>
+#include <edge/orch_client.h>
+#include <edge/status.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sdwan.pb-c.h>
+
+/* ------------------------------------------------------------ fake server */
+
+#define MAX_TIMES 256
+
+struct fake {
+	pthread_mutex_t lock;
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	/* behaviour */
+	char token[64];	     /* bootstrap token it accepts */
+	char credential[64]; /* what it hands out and accepts */
+	uint64_t version;    /* newest bundle, 0 none */
+	bool bad_body;	     /* send garbage instead of the bundle */
+	int fail_status;     /* non-zero: every request answers this */
+	int hold_ms;	     /* long-poll hold before 304 (bounded by wait) */
+	/* what it saw */
+	int n_register, n_poll, n_ack, n_telemetry, n_unauth;
+	uint64_t poll_have[MAX_TIMES];
+	unsigned poll_wait[MAX_TIMES];
+	uint64_t req_ms[MAX_TIMES]; /* arrival of every request (monotonic) */
+	int n_req;
+	uint64_t ack_version;
+	bool ack_applied;
+	char ack_error[256];
+	uint64_t tele_ms[MAX_TIMES];
+	Sdwan__V1__Telemetry *last_tele;
+	uint64_t max_event_seq;
+	int n_events_total, n_event_dups;
+};
+
+struct conn {
+	char *buf;
+	size_t len;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const void *body,
+			     size_t len)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", "application/x-protobuf");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	return reply(c, status, msg, strlen(msg));
+}
+
+static uint8_t *bundle_pack(uint64_t version, size_t *len)
+{
+	Sdwan__V1__ConfigBundle b = SDWAN__V1__CONFIG_BUNDLE__INIT;
+	uint8_t *buf;
+
+	b.version = version;
+	b.site = "br1";
+	b.site_id = 7;
+	*len = sdwan__v1__config_bundle__get_packed_size(&b);
+	buf = malloc(*len + 1);
+	sdwan__v1__config_bundle__pack(&b, buf);
+	return buf;
+}
+
+static bool authorized(struct fake *f, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	char want[80];
+
+	snprintf(want, sizeof(want), "Bearer %s", f->credential);
+	return h && !strcmp(h, want);
+}
+
+static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const char *url,
+			      const char *method, struct conn *cn)
+{
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->n_req < MAX_TIMES)
+		f->req_ms[f->n_req++] = mono_ms();
+	if (f->fail_status) {
+		int st = f->fail_status;
+
+		pthread_mutex_unlock(&f->lock);
+		return reply_text(c, (unsigned)st, "fake: failing on purpose");
+	}
+	if (!strcmp(url, "/edge/v1/register") && !strcmp(method, "POST")) {
+		Sdwan__V1__Register *m =
+			sdwan__v1__register__unpack(NULL, cn->len, (uint8_t *)cn->buf);
+		Sdwan__V1__RegisterReply rr = SDWAN__V1__REGISTER_REPLY__INIT;
+		uint8_t out[256];
+		size_t n;
+
+		f->n_register++;
+		if (!m || strcmp(m->bootstrap_token, f->token) || strcmp(m->site, "br1") ||
+		    m->public_key.len != 32 || m->public_key.data[0] != 0xab) {
+			if (m)
+				sdwan__v1__register__free_unpacked(m, NULL);
+			pthread_mutex_unlock(&f->lock);
+			return reply_text(c, 401, "unknown site or wrong bootstrap token");
+		}
+		sdwan__v1__register__free_unpacked(m, NULL);
+		rr.site = "br1";
+		rr.site_id = 7;
+		rr.credential = f->credential;
+		rr.config_version = f->version;
+		n = sdwan__v1__register_reply__pack(&rr, out);
+		pthread_mutex_unlock(&f->lock);
+		return reply(c, 200, out, n);
+	}
+	if (!authorized(f, c)) {
+		f->n_unauth++;
+		pthread_mutex_unlock(&f->lock);
+		return reply_text(c, 401, "unknown site credential");
+	}
+	if (!strcmp(url, "/edge/v1/config")) {
+		const char *have = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "have");
+		const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+		uint64_t h = have ? strtoull(have, NULL, 10) : 0;
+		unsigned w = wait ? (unsigned)atoi(wait) : 30;
+		uint64_t until = mono_ms() + (uint64_t)(w * 1000 < (unsigned)f->hold_ms
+								? w * 1000
+								: (unsigned)f->hold_ms);
+
+		if (f->n_poll < MAX_TIMES) {
+			f->poll_have[f->n_poll] = h;
+			f->poll_wait[f->n_poll] = w;
+		}
+		f->n_poll++;
+		for (;;) {
+			if (f->version > h) {
+				size_t n;
+				uint8_t *b;
+
+				if (f->bad_body) {
+					pthread_mutex_unlock(&f->lock);
+					return reply_text(c, 200, "\xff\xff\xff garbage");
+				}
+				b = bundle_pack(f->version, &n);
+				pthread_mutex_unlock(&f->lock);
+				ret = reply(c, 200, b, n);
+				free(b);
+				return ret;
+			}
+			if (mono_ms() >= until)
+				break;
+			pthread_mutex_unlock(&f->lock);
+			usleep(5000);
+			pthread_mutex_lock(&f->lock);
+		}
+		pthread_mutex_unlock(&f->lock);
+		return reply(c, 304, "", 0);
+	}
+	if (!strcmp(url, "/edge/v1/ack")) {
+		Sdwan__V1__Ack *m = sdwan__v1__ack__unpack(NULL, cn->len, (uint8_t *)cn->buf);
+
+		if (!m) {
+			pthread_mutex_unlock(&f->lock);
+			return reply_text(c, 400, "bad ack");
+		}
+		f->n_ack++;
+		f->ack_version = m->version;
+		f->ack_applied = m->applied;
+		snprintf(f->ack_error, sizeof(f->ack_error), "%s", m->error);
+		sdwan__v1__ack__free_unpacked(m, NULL);
+		pthread_mutex_unlock(&f->lock);
+		return reply(c, 204, "", 0);
+	}
+	if (!strcmp(url, "/edge/v1/telemetry")) {
+		Sdwan__V1__Telemetry *m =
+			sdwan__v1__telemetry__unpack(NULL, cn->len, (uint8_t *)cn->buf);
+
+		if (!m) {
+			pthread_mutex_unlock(&f->lock);
+			return reply_text(c, 400, "bad telemetry");
+		}
+		if (f->n_telemetry < MAX_TIMES)
+			f->tele_ms[f->n_telemetry] = mono_ms();
+		f->n_telemetry++;
+		for (size_t i = 0; i < m->n_events; i++) {
+			/* never twice, always increasing (checked by the tests) */
+			if (m->events[i]->seq <= f->max_event_seq)
+				f->n_event_dups++;
+			f->max_event_seq = m->events[i]->seq;
+			f->n_events_total++;
+		}
+		if (f->last_tele)
+			sdwan__v1__telemetry__free_unpacked(f->last_tele, NULL);
+		f->last_tele = m;
+		pthread_mutex_unlock(&f->lock);
+		return reply(c, 204, "", 0);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return reply_text(c, 404, "no such endpoint");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *data_size, void **con_cls)
+{
+	struct conn *cn = *con_cls;
+
+	if (!cn) {
+		cn = calloc(1, sizeof(*cn));
+		*con_cls = cn;
+		return cn ? MHD_YES : MHD_NO;
+	}
+	if (*data_size) {
+		char *b = realloc(cn->buf, cn->len + *data_size);
+
+		if (!b)
+			return MHD_NO;
+		memcpy(b + cn->len, data, *data_size);
+		cn->buf = b;
+		cn->len += *data_size;
+		*data_size = 0;
+		return MHD_YES;
+	}
+	return handle(cls, c, url, method, cn);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn *cn = *con_cls;
+
+	if (cn) {
+		free(cn->buf);
+		free(cn);
+		*con_cls = NULL;
+	}
+}
+
+static void fake_start(struct fake *f)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	const union MHD_DaemonInfo *info;
+
+	pthread_mutex_init(&f->lock, NULL);
+	snprintf(f->token, sizeof(f->token), "tok-1");
+	snprintf(f->credential, sizeof(f->credential), "cred-abc123");
+	f->hold_ms = 200;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+				  0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sin,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	assert_non_null(f->mhd);
+	info = MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	assert_non_null(info);
+	f->port = info->port;
+	assert_true(f->port > 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	MHD_stop_daemon(f->mhd);
+	if (f->last_tele)
+		sdwan__v1__telemetry__free_unpacked(f->last_tele, NULL);
+	pthread_mutex_destroy(&f->lock);
+}
+
+/* ------------------------------------------------------------ the edge side */
+
+struct edge {
+	struct fake f;
+	struct event_base *base;
+	struct edge_events *events;
+	struct edge_orch *orch;
+	struct edge_orch_params p;
+	char dir[64], cred[128], token[128], url[64];
+	int n_bundles;
+	uint64_t last_version;
+	int refuse; /* on_bundle returns -EINVAL with a reason */
+	int n_fill;
+};
+
+static int on_bundle(void *arg, const uint8_t *raw, size_t len, const Sdwan__V1__ConfigBundle *b,
+		     char *err, size_t errlen)
+{
+	struct edge *e = arg;
+
+	assert_non_null(raw);
+	assert_true(len > 0);
+	e->n_bundles++;
+	if (e->refuse) {
+		snprintf(err, errlen, "paths[0].local_underlay: unknown underlay \"dsl\"");
+		return -EINVAL;
+	}
+	e->last_version = b->version;
+	return 0;
+}
+
+static void fill_status(void *arg, struct edge_status *st)
+{
+	struct edge *e = arg;
+	struct edge_status_path *p = edge_status_add_path(st);
+	struct edge_status_class *c = edge_status_add_class(st);
+
+	e->n_fill++;
+	edge_status_strcpy(p->name, sizeof(p->name), "mpls-hub1-mpls");
+	p->m.state = EDGE_EV_PATH_UP;
+	p->m.tunnel = EDGE_EV_TUNNEL_UP;
+	p->m.rtt_avg_ms = 12.5;
+	p->m.samples = 100;
+	edge_status_strcpy(c->name, sizeof(c->name), "voip");
+	c->action = EDGE_STATUS_ACTION_OVERLAY;
+	edge_status_strcpy(c->paths[0].path, sizeof(c->paths[0].path), "mpls-hub1-mpls");
+	c->paths[0].weight = 1;
+	c->n_paths = 1;
+	edge_status_strcpy(c->reason, sizeof(c->reason), "preferred");
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	fchmod(fd, mode);
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	struct edge *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -1;
+	fake_start(&e->f);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/sdwsy-orch-XXXXXX");
+	if (!mkdtemp(e->dir))
+		return -1;
+	snprintf(e->cred, sizeof(e->cred), "%s/credential", e->dir);
+	snprintf(e->token, sizeof(e->token), "%s/token", e->dir);
+	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", e->f.port);
+	e->base = event_base_new();
+	if (!e->base || edge_events_new(64, 0, &e->events) < 0)
+		return -1;
+	e->p.url = e->url;
+	e->p.allow_http = true;
+	e->p.site = "br1";
+	e->p.credential_file = e->cred;
+	e->p.bootstrap_token_file = e->token;
+	e->p.public_key[0] = 0xab;
+	e->p.software_version = "test";
+	e->p.hostname = "br1-test";
+	e->p.longpoll_wait_s = 1;
+	e->p.poll_min_interval_ms = 1;
+	e->p.telemetry_interval_ms = 30000; /* only the events and the start send it */
+	e->p.coalesce_ms = 20;
+	e->p.backoff_initial_ms = 20;
+	e->p.backoff_max_ms = 160;
+	e->p.request_timeout_ms = 3000;
+	e->p.events = e->events;
+	e->p.on_bundle = on_bundle;
+	e->p.fill_status = fill_status;
+	e->p.cb_arg = e;
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct edge *e = *state;
+	DIR *d = opendir(e->dir);
+	struct dirent *de;
+
+	edge_orch_free(e->orch);
+	edge_events_free(e->events);
+	event_base_free(e->base);
+	fake_stop(&e->f);
+	while (d && (de = readdir(d))) {
+		char p[512];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", e->dir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+struct waiter {
+	struct edge *e;
+	bool (*pred)(struct edge *e);
+	bool met;
+};
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+
+	if (w->pred(w->e)) {
+		w->met = true;
+		event_base_loopbreak(w->e->base);
+	}
+}
+
+/* run the loop until pred holds or timeout_ms passed; returns pred's result */
+static bool run_until(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
+{
+	struct waiter w = { .e = e, .pred = pred };
+	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
+	struct timeval tick = { 0, 5000 },
+		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	assert_non_null(check);
+	event_add(check, &tick);
+	event_base_loopexit(e->base, &limit);
+	event_base_dispatch(e->base);
+	event_free(check);
+	return w.met || pred(e);
+}
+
+static bool always_false(struct edge *e)
+{
+	return false;
+}
+
+static int locked_int(struct edge *e, const int *v)
+{
+	int x;
+
+	pthread_mutex_lock(&e->f.lock);
+	x = *v;
+	pthread_mutex_unlock(&e->f.lock);
+	return x;
+}
+
+static bool acked(struct edge *e)
+{
+	return locked_int(e, &e->f.n_ack) > 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_params(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch *o = NULL;
+	struct edge_orch_params p = e->p;
+
+	p.allow_http = false;
+	assert_int_equal(edge_orch_new(e->base, &p, &o), -EPROTONOSUPPORT);
+	p.url = "ftp://x";
+	assert_int_equal(edge_orch_new(e->base, &p, &o), -EINVAL);
+	p = e->p;
+	p.on_bundle = NULL;
+	assert_int_equal(edge_orch_new(e->base, &p, &o), -EINVAL);
+	assert_null(o);
+	edge_orch_free(NULL);
+	assert_string_equal(edge_orch_state_name(EDGE_ORCH_AWAY), "away");
+}
+
+static void test_backoff_formula(void **state)
+{
+	uint32_t prev_lo = 0;
+
+	for (uint32_t n = 1; n < 40; n++) {
+		uint32_t lo = edge_orch_backoff_delay(1000, 60000, n, 0);
+		uint32_t hi = edge_orch_backoff_delay(1000, 60000, n, UINT32_MAX - 1);
+
+		/* grows (until the ceiling), bounded, jittered within [base/2, base] */
+		assert_true(lo >= prev_lo);
+		assert_true(hi <= 60000);
+		assert_true(lo >= 500);
+		assert_true(hi >= lo);
+		for (uint32_t r = 0; r < 2000; r += 37) {
+			uint32_t d = edge_orch_backoff_delay(1000, 60000, n, r);
+
+			assert_true(d >= lo && d <= 60000);
+		}
+		prev_lo = lo;
+	}
+	assert_int_equal(edge_orch_backoff_delay(1000, 60000, 1, 0), 500);
+	assert_int_equal(edge_orch_backoff_delay(1000, 60000, 2, 0), 1000);
+	assert_int_equal(edge_orch_backoff_delay(1000, 60000, 3, 0), 2000);
+	assert_int_equal(edge_orch_backoff_delay(1000, 60000, 30, 0), 30000);
+	assert_int_equal(edge_orch_backoff_delay(1000, 60000, 30, 30000), 60000);
+	/* jitter spreads: two different random draws, two different delays */
+	assert_true(edge_orch_backoff_delay(1000, 60000, 5, 1) !=
+		    edge_orch_backoff_delay(1000, 60000, 5, 4000));
+}
+
+static void test_register_bundle_ack(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+	struct stat st;
+	char buf[128] = "";
+	int fd;
+
+	write_file(e->token, "tok-1\n", 0600);
+	e->f.version = 3;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, acked, 5000));
+
+	/* the credential was stored, 0600, and used */
+	assert_int_equal(stat(e->cred, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	fd = open(e->cred, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	assert_string_equal(buf, "cred-abc123\n");
+	assert_int_equal(e->f.n_register, 1);
+	assert_int_equal(e->f.n_unauth, 0);
+
+	/* bundle → callback → ack with that version */
+	assert_int_equal(e->n_bundles, 1);
+	assert_int_equal(e->last_version, 3);
+	pthread_mutex_lock(&e->f.lock);
+	assert_int_equal(e->f.ack_version, 3);
+	assert_true(e->f.ack_applied);
+	assert_int_equal(e->f.poll_have[0], 0);
+	pthread_mutex_unlock(&e->f.lock);
+
+	edge_orch_sync_get(e->orch, &s);
+	assert_true(s.registered);
+	assert_true(s.connected);
+	assert_int_equal(s.state, EDGE_ORCH_CONNECTED);
+	assert_int_equal(s.applied_version, 3);
+	assert_int_equal(s.have_version, 3);
+	assert_true(s.last_contact > 0);
+	assert_int_equal(s.registrations, 1);
+
+	/* a config event was recorded */
+	{
+		struct edge_event ev[64];
+		size_t n = edge_events_copy_since(e->events, 0, ev, 64);
+		bool found = false;
+
+		for (size_t i = 0; i < n; i++)
+			if (ev[i].kind == EDGE_EVENT_CONFIG && !strcmp(ev[i].to, "3"))
+				found = true;
+		assert_true(found);
+	}
+}
+
+static bool polled_3(struct edge *e)
+{
+	return locked_int(e, &e->f.n_poll) >= 4;
+}
+
+static bool got_v5(struct edge *e)
+{
+	return e->last_version == 5 && locked_int(e, &e->f.n_ack) > 0;
+}
+
+static void test_longpoll_304_repoll(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.hold_ms = 100;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, polled_3, 5000));
+	pthread_mutex_lock(&e->f.lock);
+	assert_int_equal(e->f.n_register, 0); /* the stored credential was used */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(e->f.poll_have[i], 0);
+	/* first poll asks for an instant answer, then long-polls */
+	assert_int_equal(e->f.poll_wait[0], 0);
+	assert_int_equal(e->f.poll_wait[2], 1);
+	e->f.version = 5;
+	pthread_mutex_unlock(&e->f.lock);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.state, EDGE_ORCH_CONNECTED);
+	assert_true(s.polls >= 3);
+	assert_int_equal(e->n_bundles, 0);
+
+	assert_true(run_until(e, got_v5, 5000));
+	pthread_mutex_lock(&e->f.lock);
+	assert_int_equal(e->f.ack_version, 5);
+	pthread_mutex_unlock(&e->f.lock);
+}
+
+/* the gaps between consecutive requests while failing */
+static void check_backoff_gaps(struct edge *e, const uint64_t *t, int n)
+{
+	int grew = 0;
+
+	assert_true(n >= 5);
+	for (int i = 2; i < n; i++) {
+		uint64_t gap = t[i] - t[i - 1];
+
+		/* bounded: never more than the ceiling (plus scheduling slack) */
+		assert_true(gap <= 160 + 60);
+		/* never a hot loop: at least half the initial delay */
+		assert_true(gap >= 9);
+		if (gap > t[1] - t[0])
+			grew++;
+	}
+	assert_true(grew > 0);
+	/* late gaps are larger than the first one on average */
+	assert_true((t[n - 1] - t[n - 4]) / 3 > (t[1] - t[0]));
+}
+
+static bool recovered(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.state == EDGE_ORCH_CONNECTED && s.failures == 0;
+}
+
+static void test_backoff_5xx(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+	uint64_t t[MAX_TIMES];
+	int n;
+
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.fail_status = 503;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	run_until(e, always_false, 1500);
+
+	pthread_mutex_lock(&e->f.lock);
+	n = e->f.n_req;
+	memcpy(t, e->f.req_ms, sizeof(t));
+	pthread_mutex_unlock(&e->f.lock);
+	/* 1.5 s with delays of 10..160 ms: more than a few, far from a hot loop */
+	assert_true(n >= 6 && n <= 60);
+	check_backoff_gaps(e, t, n);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.state, EDGE_ORCH_AWAY);
+	assert_false(s.connected);
+	assert_true(s.failures >= 5);
+	assert_true(s.retry_delay_ms <= 160 && s.retry_delay_ms >= 80);
+	assert_non_null(strstr(s.last_error, "503"));
+
+	/* one SYNC event for the change, not one per retry */
+	{
+		struct edge_event ev[64];
+		size_t k = edge_events_copy_since(e->events, 0, ev, 64);
+		int away = 0;
+
+		for (size_t i = 0; i < k; i++)
+			if (ev[i].kind == EDGE_EVENT_SYNC && !strcmp(ev[i].to, "away"))
+				away++;
+		assert_int_equal(away, 1);
+	}
+
+	/* it comes back: connected, failures reset, the events reach it */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.fail_status = 0;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(run_until(e, recovered, 3000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_true(s.connected);
+}
+
+static bool many_failures(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.failures >= 8;
+}
+
+static void test_connection_refused(void **state)
+{
+	struct edge *e = *state;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct edge_orch_sync s;
+	uint64_t t0;
+	int fd;
+
+	/* a port nobody listens on: bind one, note it, close it */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	close(fd);
+	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u/", ntohs(sin.sin_port));
+	write_file(e->cred, "cred-abc123\n", 0600);
+	t0 = mono_ms();
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, many_failures, 5000));
+	/* 8 attempts, 7 delays: at least 10+20+40+80*4 = 390 ms, at most
+	 * 20+40+80+160*4 = 780 ms (plus slack) */
+	assert_true(mono_ms() - t0 >= 350);
+	assert_true(mono_ms() - t0 <= 2500);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.state, EDGE_ORCH_AWAY);
+	assert_true(s.retry_delay_ms <= 160);
+	assert_true(s.last_error[0] != '\0');
+	assert_int_equal(s.last_contact, 0);
+}
+
+static bool reported_error(struct edge *e)
+{
+	bool ok;
+
+	pthread_mutex_lock(&e->f.lock);
+	ok = e->f.last_tele && e->f.last_tele->config_error[0];
+	pthread_mutex_unlock(&e->f.lock);
+	return ok;
+}
+
+static void test_bad_protobuf(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.version = 9;
+	e->f.bad_body = true;
+	e->p.applied_version = 2; /* running from LKG */
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, reported_error, 5000));
+
+	assert_int_equal(e->n_bundles, 0); /* never handed to the daemon */
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.applied_version, 2); /* previous config stays */
+	assert_int_equal(s.have_version, 2);
+	assert_non_null(strstr(s.config_error, "not a valid sdwan.v1.ConfigBundle"));
+	pthread_mutex_lock(&e->f.lock);
+	assert_int_equal(e->f.last_tele->applied_version, 2);
+	assert_non_null(strstr(e->f.last_tele->config_error, "ConfigBundle"));
+	/* the refusal event went out with it */
+	{
+		bool found = false;
+
+		for (size_t i = 0; i < e->f.last_tele->n_events; i++)
+			if (e->f.last_tele->events[i]->kind ==
+				    SDWAN__V1__EVENT_KIND__EVENT_KIND_CONFIG &&
+			    !strcmp(e->f.last_tele->events[i]->to, "refused"))
+				found = true;
+		assert_true(found);
+	}
+	pthread_mutex_unlock(&e->f.lock);
+
+	/* it does not hammer the orchestrator for the same bad body */
+	run_until(e, always_false, 300);
+	assert_true(locked_int(e, &e->f.n_poll) < 15);
+}
+
+static void test_refused_bundle_acked(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.version = 4;
+	e->refuse = 1;
+	e->p.applied_version = 3;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, acked, 5000));
+	pthread_mutex_lock(&e->f.lock);
+	assert_int_equal(e->f.ack_version, 4);
+	assert_false(e->f.ack_applied);
+	assert_non_null(strstr(e->f.ack_error, "unknown underlay"));
+	pthread_mutex_unlock(&e->f.lock);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.applied_version, 3);
+	assert_int_equal(s.refused_version, 4);
+	assert_int_equal(s.have_version, 4); /* not fetched again and again */
+	assert_non_null(strstr(s.config_error, "unknown underlay"));
+	assert_true(run_until(e, reported_error, 3000));
+	run_until(e, always_false, 300);
+	assert_int_equal(e->n_bundles, 1);
+}
+
+static int tele_goal;
+
+static bool first_report(struct edge *e)
+{
+	return locked_int(e, &e->f.n_telemetry) >= 1;
+}
+
+static bool next_report(struct edge *e)
+{
+	return locked_int(e, &e->f.n_telemetry) >= tele_goal;
+}
+
+static void test_telemetry_on_event(void **state)
+{
+	struct edge *e = *state;
+	Sdwan__V1__Telemetry *t;
+	uint64_t seq, t0, took;
+	bool found = false;
+	int n0;
+
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.hold_ms = 2000;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, first_report, 5000));
+	/* let the start-up settle: the first report, then the "connected" event's */
+	run_until(e, always_false, 200);
+	n0 = locked_int(e, &e->f.n_telemetry);
+	assert_true(n0 >= 1 && n0 <= 2);
+
+	t0 = mono_ms();
+	seq = edge_events_emitf(e->events, EDGE_EVENT_PATH_STATE, "mpls-hub1-mpls", "up", "down",
+				NULL, "3 probes missed");
+	tele_goal = n0 + 1;
+	assert_true(run_until(e, next_report, 3000));
+	took = mono_ms() - t0;
+	/* the interval is 30 s: only the event explains it */
+	assert_true(took < 1000);
+
+	pthread_mutex_lock(&e->f.lock);
+	t = e->f.last_tele;
+	assert_string_equal(t->site, "br1");
+	assert_string_equal(t->software_version, "test");
+	assert_int_equal(t->n_paths, 1);
+	assert_string_equal(t->paths[0]->path, "mpls-hub1-mpls");
+	assert_true(t->paths[0]->rtt_avg_ms == 12.5);
+	assert_int_equal(t->paths[0]->state, SDWAN__V1__PATH_STATE__PATH_STATE_UP);
+	assert_int_equal(t->n_tunnels, 1);
+	assert_int_equal(t->n_decisions, 1);
+	assert_string_equal(t->decisions[0]->traffic_class, "voip");
+	assert_int_equal(t->decisions[0]->n_paths, 1);
+	for (size_t i = 0; i < t->n_events; i++)
+		if (t->events[i]->seq == seq) {
+			found = true;
+			assert_string_equal(t->events[i]->reason, "3 probes missed");
+			assert_int_equal(t->events[i]->kind,
+					 SDWAN__V1__EVENT_KIND__EVENT_KIND_PATH_STATE);
+		}
+	assert_true(found);
+	pthread_mutex_unlock(&e->f.lock);
+
+	/* a burst of events is coalesced into few reports */
+	for (int i = 0; i < 20; i++)
+		edge_events_emitf(e->events, EDGE_EVENT_STEERING, "voip", "a", "b", NULL, "x%d", i);
+	run_until(e, always_false, 400);
+	pthread_mutex_lock(&e->f.lock);
+	assert_true(e->f.n_telemetry <= n0 + 6);
+	assert_int_equal(e->f.max_event_seq, edge_events_last_seq(e->events));
+	assert_int_equal(e->f.n_event_dups, 0);
+	pthread_mutex_unlock(&e->f.lock);
+}
+
+static bool reregistered(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.registrations == 1 && s.state == EDGE_ORCH_CONNECTED;
+}
+
+static void test_revoked_credential_reregisters(void **state)
+{
+	struct edge *e = *state;
+	char buf[64] = "";
+	int fd;
+
+	write_file(e->cred, "cred-old\n", 0600);
+	write_file(e->token, "tok-1\n", 0600);
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, reregistered, 5000));
+	assert_true(e->f.n_unauth >= 1);
+	fd = open(e->cred, O_RDONLY);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	assert_string_equal(buf, "cred-abc123\n");
+}
+
+static void test_token_readable_by_others(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+
+	write_file(e->token, "tok-1\n", 0644);
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	run_until(e, always_false, 200);
+	edge_orch_sync_get(e->orch, &s);
+	assert_false(s.registered);
+	assert_int_equal(e->f.n_register, 0);
+	assert_non_null(strstr(s.last_error, "readable by others"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
+		cmocka_unit_test(test_backoff_formula),
+		cmocka_unit_test_setup_teardown(test_register_bundle_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longpoll_304_repoll, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_5xx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_protobuf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_bundle_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_telemetry_on_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_credential_reregisters, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_token_readable_by_others, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
