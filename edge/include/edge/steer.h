@@ -1,0 +1,161 @@
+/*
+ * edge/steer.h — steering: classifier, per-class tables, decisions → routes.
+ *
+ * Purpose: turns the policy and the paths' health into forwarding state:
+ *   1. the classifier (policy/nft.h) plus our NAT and MSS-clamp chains,
+ *      installed with libnftables as one transaction (the table is replaced
+ *      atomically; when the kernel refuses, the old ruleset stays);
+ *   2. per traffic class (policy rule i) one fwmark (policy_nft_class_mark)
+ *      and one routing table EDGE_STEER_TABLE_BASE + i, looked up by
+ *      `ip rule fwmark M/mask lookup T` at priority EDGE_STEER_RULE_PRIO_BASE
+ *      + i (after strongSwan's 220, DESIGN §11);
+ *   3. the policy decision engine, run on every path state or metrics change
+ *      and on a timer for hold/preemption deadlines; its output becomes route
+ *      replaces in the class tables: every remote LAN prefix via the chosen
+ *      path netdev(s) (a multipath route with weights for `balance`), a
+ *      blackhole when no path is up (nothing falls through to the underlay
+ *      in clear); only the tables whose decision changed are touched, each
+ *      prefix with one atomic RTM_NEWROUTE/NLM_F_REPLACE;
+ *   4. `direct`: a default route via the breakout underlay in the class table
+ *      and masquerade on that underlay for the class's mark; `drop`: the
+ *      classifier drops;
+ *   5. TCP MSS clamped to the route MTU on everything leaving through a path
+ *      netdev (`tcp option maxseg size set rt mtu`).
+ * Every steering change (and SLA met/unmet) is an event in the ring.
+ *
+ * Ranges: the class tables and rule priorities are defined here (nl.h has
+ * one table and one rule for the unsteered overlay): tables 0x5d01 + i and
+ * priorities 1100 + i, both inside nl.h's tagged ranges so a restart's
+ * reconcile recognises them.  The overlay rule (EDGE_RULE_PRIO_OVERLAY) must
+ * sort after the class rules for the class tables to be consulted first.
+ *
+ * Threading: the loop's thread only.  Ownership: the caller owns the object
+ * and keeps the struct policy given to edge_steer_configure() alive until
+ * the next configure or free; paths/routes/underlays are copied; the nl ops,
+ * nft ops and events ring are borrowed.  edge_steer_free() leaves the kernel
+ * as it is (forwarding goes on across a restart); edge_steer_flush() removes
+ * what steering installed.
+ */
+#ifndef EDGE_STEER_H
+#define EDGE_STEER_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <edge/events.h>
+#include <edge/nl.h>
+#include <pathmon/session.h>
+#include <policy/engine.h>
+#include <policy/nft.h>
+#include <policy/policy.h>
+
+struct event_base;
+
+#define EDGE_STEER_TABLE_BASE	  (EDGE_TABLE_OVERLAY + 1) /* class i: 0x5d01 + i */
+#define EDGE_STEER_RULE_PRIO_BASE 1100			   /* class i: 1100 + i */
+#define EDGE_STEER_CLASSES_MAX	  (EDGE_TABLE_MAX - EDGE_STEER_TABLE_BASE + 1) /* 255 */
+#define EDGE_STEER_NAME_MAX	  64
+#define EDGE_STEER_LABEL_MAX	  32
+
+/* The nftables boundary: apply one ruleset text as one transaction. */
+struct edge_steer_nft_ops {
+	/* 0 or -errno; on failure the kernel's ruleset is unchanged and err
+	 * (if given) holds nft's message */
+	int (*apply)(void *ctx, const char *text, char *err, size_t errlen);
+};
+/* libnftables in the caller's namespace; ctx NULL */
+extern const struct edge_steer_nft_ops edge_steer_nft_real;
+
+struct edge_steer_path {
+	uint32_t id;
+	char name[EDGE_STEER_NAME_MAX];
+	char label[EDGE_STEER_LABEL_MAX]; /* local underlay label */
+	char peer[EDGE_STEER_NAME_MAX];
+	bool metered;
+	char ifname[IFNAMSIZ];	/* path netdev */
+	struct in_addr gateway; /* peer's overlay address (next hop) */
+};
+
+/* a remote LAN prefix and the peer that owns it (ConfigBundle.routes) */
+struct edge_steer_route {
+	struct in_addr dst;
+	uint8_t plen;
+	char peer[EDGE_STEER_NAME_MAX];
+};
+
+/* a local underlay, for `direct` breakout */
+struct edge_steer_underlay {
+	char label[EDGE_STEER_LABEL_MAX];
+	char ifname[IFNAMSIZ];
+	bool has_gateway;
+	struct in_addr gateway;
+};
+
+struct edge_steer_cfg {
+	const struct edge_nl_ops *nl;
+	void *nl_ctx;
+	const struct edge_steer_nft_ops *nft; /* NULL = edge_steer_nft_real */
+	void *nft_ctx;
+	struct edge_events *events;    /* NULL: none */
+	const char *const *lan_ifaces; /* classify what enters here; none = all */
+	size_t n_lan_ifaces;
+	bool per_peer;		   /* one decision per (class, peer) */
+	uint32_t min_loss_samples; /* 0 = the engine's default */
+	/* optional: the monotonic clock in ms (NULL = CLOCK_MONOTONIC; tests) */
+	uint64_t (*clock_ms)(void *arg);
+	/* optional: a decision was installed (tests, status) */
+	void (*installed)(void *arg, const struct policy_decision *d);
+	void *arg;
+};
+
+struct edge_steer;
+
+/* cfg->nl is required.  0, -EINVAL, -ENOMEM. */
+int edge_steer_new(struct event_base *base, const struct edge_steer_cfg *cfg,
+		   struct edge_steer **ret);
+void edge_steer_free(struct edge_steer *s);
+
+/*
+ * (Re)configure: new policy, paths, routes and underlays.  Installs the nft
+ * ruleset (one transaction), then the class rules and tables by diff against
+ * what steering installed before (unchanged routes and rules untouched), then
+ * decides.  Path states and metrics are kept for path ids that remain.
+ * Returns 0, or -errno of the first step that failed (nft: nothing changed;
+ * netlink: what was done stays recorded, the next call converges); err gets
+ * a message.
+ */
+int edge_steer_configure(struct edge_steer *s, const struct policy *p,
+			 const struct edge_steer_path *paths, size_t n_paths,
+			 const struct edge_steer_route *routes, size_t n_routes,
+			 const struct edge_steer_underlay *underlays, size_t n_underlays, char *err,
+			 size_t errlen);
+
+/* A path's state changed: decide and install at once (a failover is never
+ * delayed).  0 or -ENOENT. */
+int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state);
+/* A path's metrics changed: recorded; a decision runs from the loop soon
+ * (coalesced: once per loop iteration however many paths changed). */
+int edge_steer_path_metrics(struct edge_steer *s, uint32_t path_id, const struct pm_metrics *m);
+
+/* Decide now (cfg.clock_ms) and install what changed (the timers call it). */
+int edge_steer_run(struct edge_steer *s);
+
+/* The last decision (valid until the next run/configure), or NULL. */
+const struct policy_decision *edge_steer_decision(const struct edge_steer *s);
+/* reason text of class decision i of the last decision */
+int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t len);
+/* How many route replaces were sent in total (figures, tests). */
+uint64_t edge_steer_route_ops(const struct edge_steer *s);
+
+/* The ruleset text that configure would install (tests, `status`).  The
+ * caller frees it.  0, -ERANGE/-EINVAL/-ENOMEM as policy_nft_compile(). */
+int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret);
+
+/* Remove every rule and route steering installed and the nft table. */
+int edge_steer_flush(struct edge_steer *s);
+
+#endif /* EDGE_STEER_H */

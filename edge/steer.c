@@ -1,0 +1,785 @@
+/* steer.c — classifier, class tables, decisions → routes (see edge/steer.h) */
+#include <edge/steer.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <nftables/libnftables.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct edge_steer {
+	struct event_base *base;
+	struct edge_steer_cfg cfg;
+	const struct policy *pol;
+	struct policy_engine *eng;
+	struct edge_steer_path *paths;
+	struct policy_path *pp; /* engine input, same order as paths */
+	struct pm_metrics *pm;	/* last metrics per path */
+	bool *have_pm;
+	size_t n_paths;
+	struct edge_steer_route *routes;
+	size_t n_routes;
+	struct edge_steer_underlay *underlays;
+	size_t n_underlays;
+	struct edge_nl_set inst; /* the rules and routes steering installed */
+	struct policy_decision last;
+	bool have_last;
+	bool nft_installed;
+	uint64_t route_ops;
+	struct event *ev_soon;	/* coalesced decision after metrics changes */
+	struct event *ev_timer; /* hold / preemption deadline */
+};
+
+/* ------------------------------------------------------------ nftables */
+
+static int nft_real_apply(void *ctx, const char *text, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int r;
+
+	if (!nft)
+		return -ENOMEM;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	/* the whole buffer is one batch: one transaction, all or nothing */
+	r = nft_run_cmd_from_buffer(nft, text);
+	if (r != 0) {
+		if (err && errlen) {
+			const char *e = nft_ctx_get_error_buffer(nft);
+			snprintf(err, errlen, "%s", e && *e ? e : "nft refused the ruleset");
+		}
+		r = -EINVAL;
+	}
+	nft_ctx_free(nft);
+	return r;
+}
+
+const struct edge_steer_nft_ops edge_steer_nft_real = { .apply = nft_real_apply };
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const struct edge_steer_underlay *underlay_find(const struct edge_steer_underlay *u,
+						       size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(u[i].label, label) == 0 && u[i].ifname[0])
+			return &u[i];
+	return NULL;
+}
+
+/* the breakout underlay of a direct rule: the first `via` we have */
+static const struct edge_steer_underlay *breakout(const struct policy_rule *r,
+						  const struct edge_steer_underlay *u, size_t n)
+{
+	for (size_t i = 0; i < r->n_via; i++) {
+		const struct edge_steer_underlay *x = underlay_find(u, n, r->via[i]);
+		if (x)
+			return x;
+	}
+	return NULL;
+}
+
+int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret)
+{
+	struct policy_nft_opts o;
+	char *base = NULL, *out = NULL;
+	size_t cap, len;
+	int r;
+
+	if (p->n_rules > EDGE_STEER_CLASSES_MAX)
+		return -ERANGE;
+	policy_nft_opts_init(&o);
+	o.lan_ifaces = lan_ifaces;
+	o.n_lan_ifaces = n_lan;
+	r = policy_nft_compile(p, &o, &base);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_underlays; i++)
+		for (const char *c = underlays[i].ifname; *c; c++)
+			if (*c == '"' || *c == '\\' || *c == '\n') {
+				r = -EINVAL;
+				goto out;
+			}
+	cap = strlen(base) + 1024 + 160 * p->n_rules;
+	out = malloc(cap);
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	len = (size_t)snprintf(out, cap, "%s", base);
+	/* the same transaction adds our chains to the table just re-created */
+	len += (size_t)snprintf(out + len, cap - len,
+				"table inet %s {\n"
+				"\tchain postrouting {\n"
+				"\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+				POLICY_NFT_TABLE);
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct policy_rule *ru = &p->rules[i];
+		const struct edge_steer_underlay *u;
+
+		if (ru->action != POLICY_ACTION_DIRECT)
+			continue;
+		u = breakout(ru, underlays, n_underlays);
+		if (!u)
+			continue;
+		len += (size_t)snprintf(out + len, cap - len,
+					"\t\toifname \"%s\" meta mark & 0x%08x == 0x%08x "
+					"masquerade comment \"%s direct\"\n",
+					u->ifname, o.mark_mask, policy_nft_class_mark(&o, i),
+					ru->app);
+	}
+	len += (size_t)snprintf(out + len, cap - len,
+				"\t}\n"
+				"\tchain forward {\n"
+				"\t\ttype filter hook forward priority mangle; policy accept;\n"
+				"\t\toifname \"%s*\" tcp flags & (syn | rst) == syn "
+				"tcp option maxseg size set rt mtu comment \"MSS clamp\"\n"
+				"\t}\n"
+				"}\n",
+				EDGE_IFNAME_PREFIX);
+	if (len >= cap) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret = out;
+	out = NULL;
+	r = 0;
+out:
+	free(out);
+	free(base);
+	return r;
+}
+
+/* ------------------------------------------------------------ object */
+
+static uint64_t now_ms(const struct edge_steer *s)
+{
+	struct timespec ts;
+
+	if (s->cfg.clock_ms)
+		return s->cfg.clock_ms(s->cfg.arg);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void soon_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)edge_steer_run(arg);
+}
+
+int edge_steer_new(struct event_base *base, const struct edge_steer_cfg *cfg,
+		   struct edge_steer **ret)
+{
+	struct edge_steer *s;
+
+	if (!cfg || !cfg->nl)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	s->cfg = *cfg;
+	if (!s->cfg.nft)
+		s->cfg.nft = &edge_steer_nft_real;
+	if (base) {
+		s->ev_soon = event_new(base, -1, 0, soon_cb, s);
+		s->ev_timer = evtimer_new(base, soon_cb, s);
+		if (!s->ev_soon || !s->ev_timer) {
+			edge_steer_free(s);
+			return -ENOMEM;
+		}
+	}
+	*ret = s;
+	return 0;
+}
+
+static void paths_clear(struct edge_steer *s)
+{
+	free(s->paths);
+	free(s->pp);
+	free(s->pm);
+	free(s->have_pm);
+	s->paths = NULL;
+	s->pp = NULL;
+	s->pm = NULL;
+	s->have_pm = NULL;
+	s->n_paths = 0;
+}
+
+void edge_steer_free(struct edge_steer *s)
+{
+	if (!s)
+		return;
+	if (s->ev_soon)
+		event_free(s->ev_soon);
+	if (s->ev_timer)
+		event_free(s->ev_timer);
+	policy_engine_free(s->eng);
+	paths_clear(s);
+	free(s->routes);
+	free(s->underlays);
+	edge_nl_set_clear(&s->inst);
+	free(s);
+}
+
+static ssize_t path_index(const struct edge_steer *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].id == id)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------ desired state */
+
+static void class_rule(size_t i, struct edge_nl_rule *ru)
+{
+	struct policy_nft_opts o;
+
+	policy_nft_opts_init(&o);
+	memset(ru, 0, sizeof(*ru));
+	ru->priority = EDGE_STEER_RULE_PRIO_BASE + (uint32_t)i;
+	ru->fwmark = policy_nft_class_mark(&o, i);
+	ru->fwmask = o.mark_mask;
+	ru->table = EDGE_STEER_TABLE_BASE + (uint32_t)i;
+}
+
+static int add_rules(const struct edge_steer *s, struct edge_nl_set *set)
+{
+	for (size_t i = 0; s->pol && i < s->pol->n_rules; i++) {
+		struct edge_nl_rule ru;
+		int r;
+
+		if (s->pol->rules[i].action == POLICY_ACTION_DROP)
+			continue; /* the classifier drops: no table */
+		class_rule(i, &ru);
+		r = edge_nl_set_add_rule(set, &ru);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cmp_nh(const void *a, const void *b)
+{
+	return strcmp(((const struct edge_nl_nexthop *)a)->ifname,
+		      ((const struct edge_nl_nexthop *)b)->ifname);
+}
+
+static void route_init(struct edge_nl_route *rt, size_t cls, struct in_addr dst, uint8_t plen)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->table = EDGE_STEER_TABLE_BASE + (uint32_t)cls;
+	rt->dst = dst;
+	rt->plen = plen;
+	rt->protocol = EDGE_RT_PROTO;
+	rt->type = EDGE_ROUTE_BLACKHOLE;
+}
+
+static void fill_nexthops(const struct edge_steer *s, const struct policy_class_decision *cd,
+			  struct edge_nl_route *rt)
+{
+	for (size_t k = 0; k < cd->n_paths && rt->n_nh < EDGE_NL_MAX_NH; k++) {
+		const struct edge_steer_path *p = &s->paths[cd->paths[k].path_index];
+		struct edge_nl_nexthop *nh = &rt->nh[rt->n_nh++];
+
+		memcpy(nh->ifname, p->ifname, sizeof(nh->ifname));
+		nh->gw = p->gateway;
+		nh->weight = cd->paths[k].weight ? cd->paths[k].weight : 1;
+	}
+	if (rt->n_nh) {
+		rt->type = EDGE_ROUTE_UNICAST;
+		if (rt->n_nh > 1)
+			qsort(rt->nh, rt->n_nh, sizeof(rt->nh[0]), cmp_nh);
+		else
+			rt->nh[0].weight = 1; /* a single path: no multipath weight */
+	}
+}
+
+static int add_class_routes(const struct edge_steer *s, const struct policy_decision *d,
+			    struct edge_nl_set *set)
+{
+	for (size_t c = 0; c < d->n_classes; c++) {
+		const struct policy_class_decision *cd = &d->classes[c];
+		const struct policy_rule *ru = &s->pol->rules[cd->class_index];
+		struct edge_nl_route rt;
+		int r;
+
+		if (cd->action == POLICY_ACTION_DROP)
+			continue;
+		if (cd->action == POLICY_ACTION_DIRECT) {
+			const struct edge_steer_underlay *u =
+				breakout(ru, s->underlays, s->n_underlays);
+
+			route_init(&rt, cd->class_index, (struct in_addr){ 0 }, 0);
+			if (u) {
+				rt.type = EDGE_ROUTE_UNICAST;
+				rt.n_nh = 1;
+				memcpy(rt.nh[0].ifname, u->ifname, sizeof(rt.nh[0].ifname));
+				rt.nh[0].gw = u->has_gateway ? u->gateway : (struct in_addr){ 0 };
+				rt.nh[0].weight = 1;
+			}
+			r = edge_nl_set_add_route(set, &rt);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		for (size_t i = 0; i < s->n_routes; i++) {
+			const struct edge_steer_route *sr = &s->routes[i];
+
+			/* per peer: this decision serves that peer's prefixes */
+			if (cd->peer && strcmp(cd->peer, sr->peer) != 0)
+				continue;
+			route_init(&rt, cd->class_index, sr->dst, sr->plen);
+			fill_nexthops(s, cd, &rt);
+			r = edge_nl_set_add_route(set, &rt);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ installing */
+
+static const struct edge_nl_route *route_find(const struct edge_nl_set *set,
+					      const struct edge_nl_route *rt)
+{
+	for (size_t i = 0; i < set->n_routes; i++)
+		if (edge_nl_route_same(&set->routes[i], rt))
+			return &set->routes[i];
+	return NULL;
+}
+
+static bool rule_in(const struct edge_nl_set *set, const struct edge_nl_rule *ru)
+{
+	for (size_t i = 0; i < set->n_rules; i++)
+		if (edge_nl_rule_same(&set->rules[i], ru) && set->rules[i].fwmark == ru->fwmark &&
+		    set->rules[i].fwmask == ru->fwmask)
+			return true;
+	return false;
+}
+
+static void route_fmt(const struct edge_nl_route *rt, char *err, size_t errlen, int r,
+		      const char *what)
+{
+	char buf[256];
+
+	edge_nl_route_format(rt, buf, sizeof(buf));
+	seterr(err, errlen, "%s %s: %s", what, buf, strerror(-r));
+}
+
+/*
+ * Takes the installed set to `want` (rules and routes only): routes replaced
+ * first (a table never empties on a change), then new rules; then stale rules
+ * deleted, then stale routes.  `inst` tracks what succeeded.
+ */
+static int converge(struct edge_steer *s, const struct edge_nl_set *want, char *err, size_t errlen)
+{
+	const struct edge_nl_ops *nl = s->cfg.nl;
+	struct edge_nl_set *in = &s->inst;
+	int r, first = 0;
+
+	for (size_t i = 0; i < want->n_routes; i++) {
+		const struct edge_nl_route *rt = &want->routes[i];
+		const struct edge_nl_route *cur = route_find(in, rt);
+
+		if (cur && edge_nl_route_equal(cur, rt))
+			continue;
+		r = nl->route_replace(s->cfg.nl_ctx, rt);
+		s->route_ops++;
+		if (r < 0) {
+			if (!first)
+				route_fmt(rt, err, errlen, r, "route replace");
+			first = first ? first : r;
+			continue;
+		}
+		if (cur)
+			in->routes[cur - in->routes] = *rt;
+		else if ((r = edge_nl_set_add_route(in, rt)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < want->n_rules; i++) {
+		const struct edge_nl_rule *ru = &want->rules[i];
+
+		if (rule_in(in, ru))
+			continue;
+		r = nl->rule_add(s->cfg.nl_ctx, ru);
+		if (r < 0 && r != -EEXIST) {
+			if (!first)
+				seterr(err, errlen, "rule add prio %u: %s", ru->priority,
+				       strerror(-r));
+			first = first ? first : r;
+			continue;
+		}
+		if ((r = edge_nl_set_add_rule(in, ru)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < in->n_rules;) {
+		if (rule_in(want, &in->rules[i])) {
+			i++;
+			continue;
+		}
+		r = nl->rule_del(s->cfg.nl_ctx, &in->rules[i]);
+		if (r < 0 && r != -ENOENT && !first) {
+			seterr(err, errlen, "rule del prio %u: %s", in->rules[i].priority,
+			       strerror(-r));
+			first = r;
+		}
+		in->rules[i] = in->rules[--in->n_rules];
+	}
+	for (size_t i = 0; i < in->n_routes;) {
+		if (route_find(want, &in->routes[i])) {
+			i++;
+			continue;
+		}
+		r = nl->route_del(s->cfg.nl_ctx, &in->routes[i]);
+		if (r < 0 && r != -ENOENT && r != -ESRCH && !first) {
+			route_fmt(&in->routes[i], err, errlen, r, "route del");
+			first = r;
+		}
+		in->routes[i] = in->routes[--in->n_routes];
+	}
+	return first;
+}
+
+static void class_subject(const struct policy_event *ev, char *buf, size_t len)
+{
+	if (ev->peer)
+		snprintf(buf, len, "%s@%s", ev->app, ev->peer);
+	else
+		snprintf(buf, len, "%s", ev->app);
+}
+
+static void emit_events(struct edge_steer *s, const struct policy_decision *d)
+{
+	for (size_t i = 0; s->cfg.events && i < d->n_events; i++) {
+		const struct policy_event *ev = &d->events[i];
+		char subject[EDGE_EV_SUBJECT_MAX], reason[EDGE_EV_REASON_MAX];
+		struct edge_ev_metrics m = { 0 };
+		const struct edge_ev_metrics *mp = NULL;
+		const char *from = "none", *to = "none";
+
+		class_subject(ev, subject, sizeof(subject));
+		policy_engine_event_format(s->eng, ev, reason, sizeof(reason));
+		if (ev->from_index >= 0 && (size_t)ev->from_index < s->n_paths)
+			from = s->paths[ev->from_index].name;
+		if (ev->to_index >= 0 && (size_t)ev->to_index < s->n_paths) {
+			to = s->paths[ev->to_index].name;
+			if (s->have_pm[ev->to_index]) {
+				const struct pm_metrics *pm = &s->pm[ev->to_index];
+
+				m.rtt_min_ms = (double)pm->rtt_time.min / 1e6;
+				m.rtt_avg_ms = (double)pm->rtt_time.avg / 1e6;
+				m.rtt_p50_ms = (double)pm->rtt_time.p50 / 1e6;
+				m.rtt_p95_ms = (double)pm->rtt_time.p95 / 1e6;
+				m.rtt_max_ms = (double)pm->rtt_time.max / 1e6;
+				m.jitter_ms = pm->jitter / 1e6;
+				m.loss_pct = pm->loss_pct_count;
+				m.samples = pm->rtt_time.n;
+				m.probes_sent = pm->counters.sent;
+				m.replies = pm->counters.received;
+				mp = &m;
+			}
+			m.state = s->pp[ev->to_index].state == POLICY_PATH_UP ? EDGE_EV_PATH_UP
+				  : s->pp[ev->to_index].state == POLICY_PATH_SUSPECT
+					  ? EDGE_EV_PATH_SUSPECT
+					  : EDGE_EV_PATH_DOWN;
+		}
+		switch (ev->kind) {
+		case POLICY_EVENT_SWITCH:
+			edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, mp,
+					  "%s", reason);
+			break;
+		case POLICY_EVENT_SLA_UNMET:
+			edge_events_emitf(s->cfg.events, EDGE_EVENT_SLA, subject, "met", "unmet",
+					  mp, "%s", reason);
+			break;
+		case POLICY_EVENT_SLA_MET:
+			edge_events_emitf(s->cfg.events, EDGE_EVENT_SLA, subject, "unmet", "met",
+					  mp, "%s", reason);
+			break;
+		}
+	}
+}
+
+static void arm_deadline(struct edge_steer *s, const struct policy_decision *d)
+{
+	uint64_t left = UINT64_MAX;
+
+	if (!s->ev_timer)
+		return;
+	for (size_t i = 0; i < d->n_classes; i++)
+		if (d->classes[i].pending_index >= 0 && d->classes[i].pending_left_ms < left)
+			left = d->classes[i].pending_left_ms;
+	if (left == UINT64_MAX) {
+		evtimer_del(s->ev_timer);
+		return;
+	}
+	struct timeval tv = { .tv_sec = (time_t)((left + 1) / 1000),
+			      .tv_usec = (suseconds_t)(((left + 1) % 1000) * 1000) };
+	evtimer_add(s->ev_timer, &tv);
+}
+
+static int install(struct edge_steer *s, const struct policy_decision *d, char *err, size_t errlen)
+{
+	struct edge_nl_set want = { 0 };
+	int r;
+
+	r = add_class_routes(s, d, &want);
+	if (r == 0)
+		r = add_rules(s, &want);
+	if (r == 0)
+		r = converge(s, &want, err, errlen);
+	edge_nl_set_clear(&want);
+	return r;
+}
+
+static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
+{
+	struct policy_decision d;
+	int r;
+
+	if (!s->eng)
+		return 0;
+	r = policy_engine_decide(s->eng, s->pp, s->n_paths, now, &d);
+	if (r < 0) {
+		seterr(err, errlen, "decision: %s", strerror(-r));
+		return r;
+	}
+	s->last = d;
+	s->have_last = true;
+	r = install(s, &d, err, errlen);
+	emit_events(s, &d);
+	arm_deadline(s, &d);
+	if (s->cfg.installed)
+		s->cfg.installed(s->cfg.arg, &d);
+	return r;
+}
+
+int edge_steer_run(struct edge_steer *s)
+{
+	return run_at(s, now_ms(s), NULL, 0);
+}
+
+/* ------------------------------------------------------------ configure */
+
+int edge_steer_configure(struct edge_steer *s, const struct policy *p,
+			 const struct edge_steer_path *paths, size_t n_paths,
+			 const struct edge_steer_route *routes, size_t n_routes,
+			 const struct edge_steer_underlay *underlays, size_t n_underlays, char *err,
+			 size_t errlen)
+{
+	struct edge_steer_path *np = NULL;
+	struct policy_path *npp = NULL;
+	struct pm_metrics *npm = NULL;
+	bool *nhave = NULL;
+	struct edge_steer_route *nr = NULL;
+	struct edge_steer_underlay *nu = NULL;
+	struct policy_engine *eng = NULL;
+	char *text = NULL;
+	int r;
+
+	if (!p || n_paths > POLICY_ENGINE_PATHS_MAX) {
+		seterr(err, errlen, "no policy, or more than %d paths", POLICY_ENGINE_PATHS_MAX);
+		return -EINVAL;
+	}
+	if (p->n_rules > EDGE_STEER_CLASSES_MAX) {
+		seterr(err, errlen, "%zu traffic classes: at most %d", p->n_rules,
+		       EDGE_STEER_CLASSES_MAX);
+		return -ERANGE;
+	}
+	np = calloc(n_paths + 1, sizeof(*np));
+	npp = calloc(n_paths + 1, sizeof(*npp));
+	npm = calloc(n_paths + 1, sizeof(*npm));
+	nhave = calloc(n_paths + 1, sizeof(*nhave));
+	nr = calloc(n_routes + 1, sizeof(*nr));
+	nu = calloc(n_underlays + 1, sizeof(*nu));
+	if (!np || !npp || !npm || !nhave || !nr || !nu) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (n_paths)
+		memcpy(np, paths, n_paths * sizeof(*np));
+	if (n_routes)
+		memcpy(nr, routes, n_routes * sizeof(*nr));
+	if (n_underlays)
+		memcpy(nu, underlays, n_underlays * sizeof(*nu));
+	for (size_t i = 0; i < n_paths; i++) {
+		ssize_t old = path_index(s, np[i].id);
+
+		np[i].name[sizeof(np[i].name) - 1] = 0;
+		np[i].label[sizeof(np[i].label) - 1] = 0;
+		np[i].peer[sizeof(np[i].peer) - 1] = 0;
+		npp[i].id = np[i].id;
+		npp[i].name = np[i].name;
+		npp[i].label = np[i].label;
+		npp[i].peer = np[i].peer;
+		npp[i].metered = np[i].metered;
+		if (old >= 0) {
+			const struct policy_path *o = &s->pp[old];
+
+			npp[i].state = o->state;
+			npp[i].rtt_ms = o->rtt_ms;
+			npp[i].jitter_ms = o->jitter_ms;
+			npp[i].loss_pct = o->loss_pct;
+			npp[i].samples = o->samples;
+			npp[i].loss_samples = o->loss_samples;
+			npm[i] = s->pm[old];
+			nhave[i] = s->have_pm[old];
+		}
+	}
+	/* 1. the classifier: one transaction, or nothing changes */
+	r = edge_steer_ruleset(p, s->cfg.lan_ifaces, s->cfg.n_lan_ifaces, nu, n_underlays, &text);
+	if (r < 0) {
+		seterr(err, errlen, "classifier: %s", strerror(-r));
+		goto out;
+	}
+	if (p == s->pol && s->eng) {
+		r = policy_engine_set_paths(s->eng, npp, n_paths);
+	} else {
+		struct policy_engine_opts o;
+
+		policy_engine_opts_init(&o);
+		o.per_peer = s->cfg.per_peer;
+		o.min_loss_samples = s->cfg.min_loss_samples;
+		r = policy_engine_new(p, &o, &eng);
+		if (r == 0)
+			r = policy_engine_set_paths(eng, npp, n_paths);
+	}
+	if (r < 0) {
+		seterr(err, errlen, "decision engine: %s", strerror(-r));
+		goto out;
+	}
+	r = s->cfg.nft->apply(s->cfg.nft_ctx, text, err, errlen);
+	if (r < 0)
+		goto out;
+	s->nft_installed = true;
+	/* commit */
+	if (eng) {
+		policy_engine_free(s->eng);
+		s->eng = eng;
+		eng = NULL;
+	}
+	s->pol = p;
+	s->have_last = false;
+	paths_clear(s);
+	s->paths = np;
+	s->pp = npp;
+	s->pm = npm;
+	s->have_pm = nhave;
+	s->n_paths = n_paths;
+	free(s->routes);
+	s->routes = nr;
+	s->n_routes = n_routes;
+	free(s->underlays);
+	s->underlays = nu;
+	s->n_underlays = n_underlays;
+	np = NULL;
+	npp = NULL;
+	npm = NULL;
+	nhave = NULL;
+	nr = NULL;
+	nu = NULL;
+	/* 2 and 3: rules and tables, by diff */
+	r = run_at(s, now_ms(s), err, errlen);
+out:
+	policy_engine_free(eng);
+	free(text);
+	free(np);
+	free(npp);
+	free(npm);
+	free(nhave);
+	free(nr);
+	free(nu);
+	return r;
+}
+
+int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state)
+{
+	ssize_t i = path_index(s, path_id);
+
+	if (i < 0)
+		return -ENOENT;
+	if (s->pp[i].state == state)
+		return 0;
+	s->pp[i].state = state;
+	/* a failover is never delayed: decide and install now */
+	return edge_steer_run(s);
+}
+
+int edge_steer_path_metrics(struct edge_steer *s, uint32_t path_id, const struct pm_metrics *m)
+{
+	ssize_t i = path_index(s, path_id);
+	struct policy_path *pp;
+
+	if (i < 0)
+		return -ENOENT;
+	pp = &s->pp[i];
+	s->pm[i] = *m;
+	s->have_pm[i] = true;
+	/* srtt follows a change within ~16 probes (RFC 6298, alpha 1/8): the
+	 * SLA check reacts in about a second at the active rate */
+	pp->rtt_ms = (double)m->srtt / 1e6;
+	pp->jitter_ms = m->jitter / 1e6;
+	pp->loss_pct = m->loss_pct_count;
+	pp->samples = m->rtt_count.n;
+	pp->loss_samples = m->loss_n_count;
+	if (s->ev_soon)
+		event_active(s->ev_soon, 0, 0);
+	return 0;
+}
+
+const struct policy_decision *edge_steer_decision(const struct edge_steer *s)
+{
+	return s->have_last ? &s->last : NULL;
+}
+
+int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t len)
+{
+	if (!s->have_last || i >= s->last.n_classes)
+		return -ENOENT;
+	return policy_engine_reason(s->eng, &s->last.classes[i], buf, len);
+}
+
+uint64_t edge_steer_route_ops(const struct edge_steer *s)
+{
+	return s->route_ops;
+}
+
+int edge_steer_flush(struct edge_steer *s)
+{
+	struct edge_nl_set none = { 0 };
+	int r;
+
+	r = converge(s, &none, NULL, 0);
+	if (s->nft_installed) {
+		char cmd[96];
+		int q;
+
+		snprintf(cmd, sizeof(cmd), "table inet %s\ndelete table inet %s\n",
+			 POLICY_NFT_TABLE, POLICY_NFT_TABLE);
+		q = s->cfg.nft->apply(s->cfg.nft_ctx, cmd, NULL, 0);
+		if (q < 0 && r == 0)
+			r = q;
+		s->nft_installed = false;
+	}
+	return r;
+}

@@ -1,0 +1,304 @@
+/* test_probe.c — the probe engine on a fake clock (send hook, injected
+ * replies): schedule, liveness through the callback, burst detection time,
+ * metered budget, diff of paths, bundle → probe path */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/probe.h>
+#include <pathmon/reflector.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define MS PM_NS_PER_MSEC
+
+struct sent {
+	uint32_t id;
+	pm_ns at;
+	uint8_t buf[PM_STAMP_LEN_MAX];
+	size_t len;
+};
+
+struct fx {
+	struct event_base *base;
+	struct edge_probe *p;
+	pm_ns now;
+	struct sent sent[512];
+	size_t n_sent;
+	struct pm_event states[32];
+	uint32_t state_ids[32];
+	size_t n_states;
+	size_t n_metrics;
+	struct pm_reflector refl;
+};
+
+static pm_ns fake_clock(void *arg)
+{
+	return ((struct fx *)arg)->now;
+}
+
+static int hook(void *arg, uint32_t id, const uint8_t *buf, size_t len)
+{
+	struct fx *f = arg;
+
+	if (f->n_sent < 512) {
+		f->sent[f->n_sent].id = id;
+		f->sent[f->n_sent].at = f->now;
+		memcpy(f->sent[f->n_sent].buf, buf, len);
+		f->sent[f->n_sent].len = len;
+		f->n_sent++;
+	}
+	return 0;
+}
+
+static void on_state(void *arg, uint32_t id, const struct pm_event *ev)
+{
+	struct fx *f = arg;
+
+	if (f->n_states < 32) {
+		f->states[f->n_states] = *ev;
+		f->state_ids[f->n_states++] = id;
+	}
+}
+
+static void on_metrics(void *arg, uint32_t id)
+{
+	((struct fx *)arg)->n_metrics++;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct edge_probe_settings s;
+	struct edge_probe_cbs cbs = { .state = on_state, .metrics = on_metrics };
+
+	assert_non_null(f);
+	f->base = event_base_new();
+	assert_non_null(f->base);
+	f->now = 1000 * MS;
+	edge_probe_settings_init(&s);
+	s.no_reflector = true;
+	s.send_hook = hook;
+	s.send_arg = f;
+	s.clock = fake_clock;
+	s.clock_arg = f;
+	cbs.arg = f;
+	assert_int_equal(edge_probe_new(f->base, &s, &cbs, &f->p), 0);
+	assert_int_equal(pm_reflector_init(&f->refl, NULL, pm_errest_make(false, MS), 0), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	edge_probe_free(f->p);
+	event_base_free(f->base);
+	pm_reflector_wipe(&f->refl);
+	free(f);
+	return 0;
+}
+
+static struct edge_probe_path mkpath(uint32_t id, enum pm_profile prof)
+{
+	struct edge_probe_path p = { .id = id, .profile = prof };
+
+	snprintf(p.name, sizeof(p.name), "path%u", id);
+	snprintf(p.ifname, sizeof(p.ifname), "sdw%u", id);
+	p.local.s_addr = htonl(0x647e0001u + (id << 8));
+	p.remote.s_addr = htonl(0x647e0002u + (id << 8));
+	return p;
+}
+
+/* reflect the last probe sent and hand it back after rtt */
+static void answer_last(struct fx *f, pm_ns rtt)
+{
+	struct sent *s = &f->sent[f->n_sent - 1];
+	uint8_t out[PM_STAMP_LEN_MAX];
+	size_t n;
+	pm_ns t2 = 1700000000ull * PM_NS_PER_SEC + s->at;
+
+	assert_int_equal(
+		pm_reflect(&f->refl, s->buf, s->len, t2, t2 + 1000, 255, out, sizeof(out), &n),
+		PM_REJECT_NONE);
+	assert_int_equal(edge_probe_inject_reply(f->p, s->id, out, n, s->at + rtt), 0);
+}
+
+/* run the path at every deadline up to `until`; answer each probe if asked */
+static void run_until(struct fx *f, uint32_t id, pm_ns until, bool answer)
+{
+	for (int guard = 0; guard < 10000; guard++) {
+		size_t before = f->n_sent;
+		pm_ns next = edge_probe_run(f->p, id, f->now);
+
+		if (answer && f->n_sent > before)
+			answer_last(f, 10 * MS);
+		if (next > until)
+			break;
+		f->now = next > f->now ? next : f->now + 1;
+	}
+	f->now = until;
+}
+
+static void test_schedule_liveness_burst(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p = mkpath(1, PM_PROFILE_ACTIVE);
+	struct pm_metrics m;
+	pm_ns t0 = f->now, miss, down = 0;
+
+	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
+	assert_int_equal(edge_probe_interval(f->p, 1), 50 * MS);
+	/* answered: one probe per 50 ms, UP after 3 replies (no hold-down on
+	 * the first bring-up) */
+	run_until(f, 1, t0 + 1000 * MS, true);
+	assert_in_range(f->n_sent, 20, 21);
+	for (size_t i = 1; i < f->n_sent; i++)
+		assert_int_equal(f->sent[i].at - f->sent[i - 1].at, 50 * MS);
+	assert_true(f->n_states >= 2);
+	assert_int_equal(f->states[f->n_states - 1].new_state, PM_STATE_UP);
+	assert_int_equal(f->state_ids[f->n_states - 1], 1);
+	assert_true(f->n_metrics >= 20);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.state, PM_STATE_UP);
+	assert_in_range(m.srtt, 9 * MS, 11 * MS);
+
+	/* the path dies: the first unanswered probe, then the burst, then DOWN
+	 * 150 ms after that probe was sent (3 x 50 ms) */
+	size_t first_lost = f->n_sent;
+	run_until(f, 1, f->now + 400 * MS, false);
+	miss = f->sent[first_lost].at;
+	for (size_t i = 0; i < f->n_states; i++)
+		if (f->states[i].new_state == PM_STATE_DOWN)
+			down = f->states[i].time;
+	assert_true(down > 0);
+	assert_in_range(down - miss, 145 * MS, 155 * MS);
+	/* the state went through SUSPECT first */
+	assert_int_equal(f->states[f->n_states - 2].new_state, PM_STATE_SUSPECT);
+	assert_int_equal(f->states[f->n_states - 1].new_state, PM_STATE_DOWN);
+	assert_int_equal(edge_probe_metrics(f->p, 2, &m), -ENOENT);
+}
+
+static void test_metered_budget(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p = mkpath(3, PM_PROFILE_METERED);
+	pm_ns iv;
+
+	/* 4 packets (both ends' probes and replies) of 72 octets per interval
+	 * within 20 MB per 30 days: 4 x 72 x 2592000 / 20e6 = 37.3248 s */
+	assert_int_equal(edge_probe_metered_interval(0, false, 0, 10000 * MS), 37325 * MS);
+	/* with the VXLAN + ESP-in-UDP overhead (112 octets): 95.3856 s */
+	assert_int_equal(edge_probe_metered_interval(0, false, 112, 10000 * MS), 95386 * MS);
+	/* budget kept; the pathmon figure for one end at 10 s doubled */
+	iv = edge_probe_metered_interval(20000000, false, 112, 10000 * MS);
+	assert_true(edge_probe_link_bytes_per_month(iv, false, 112) <= 20000000);
+	assert_int_equal(edge_probe_link_bytes_per_month(10 * PM_NS_PER_SEC, false, 0),
+			 2 * pm_probe_bytes_per_month(10 * PM_NS_PER_SEC, false, false));
+	/* a large budget: never faster than the profile */
+	assert_int_equal(edge_probe_metered_interval(10000000000ull, false, 0, 10000 * MS),
+			 10000 * MS);
+	/* a tiny budget: capped */
+	assert_int_equal(edge_probe_metered_interval(1000, false, 0, 10000 * MS),
+			 (pm_ns)EDGE_PROBE_METERED_MAX_SEC * PM_NS_PER_SEC);
+	p.budget_bytes = 40000000;
+	p.encap_overhead = 112;
+	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
+	assert_int_equal(edge_probe_interval(f->p, 3), 47693 * MS);
+}
+
+static void test_diff_keeps_sessions(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p[2] = { mkpath(1, PM_PROFILE_ACTIVE),
+					mkpath(2, PM_PROFILE_ACTIVE) };
+	struct pm_metrics m;
+
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	run_until(f, 1, f->now + 500 * MS, true);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	uint64_t sent = m.counters.sent;
+	assert_true(sent >= 10);
+	/* same paths again (renamed): same session */
+	snprintf(p[0].name, sizeof(p[0].name), "renamed");
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, sent);
+	assert_int_equal(m.state, PM_STATE_UP);
+	/* profile change: new rate, same session */
+	p[0].profile = PM_PROFILE_STANDBY;
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	assert_int_equal(edge_probe_interval(f->p, 1), 1000 * MS);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, sent);
+	assert_int_equal(edge_probe_set_profile(f->p, 1, PM_PROFILE_ACTIVE), 0);
+	assert_int_equal(edge_probe_interval(f->p, 1), 50 * MS);
+	/* new peer address: a new session */
+	p[0].remote.s_addr = htonl(0x0a000001);
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, 0);
+	/* removal, duplicates refused (and nothing changed) */
+	assert_int_equal(edge_probe_set_paths(f->p, &p[1], 1), 0);
+	assert_int_equal(edge_probe_n_paths(f->p), 1);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), -ENOENT);
+	p[0] = p[1];
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), -EINVAL);
+	assert_int_equal(edge_probe_n_paths(f->p), 1);
+}
+
+static void make_inet_metered(json_t *root)
+{
+	json_t *u = json_array_get(json_object_get(root, "underlays"), 1);
+	json_t *p = json_array_get(json_object_get(root, "paths"), 1);
+
+	json_object_set_new(u, "metered", json_true());
+	json_object_set_new(u, "monthly_budget_mb", json_integer(5000));
+	json_object_del(p, "probe_profile");
+}
+
+static void test_from_bundle(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", make_inet_metered);
+	struct edge_probe_path p;
+	struct edge_probe_settings s;
+	char a[INET_ADDRSTRLEN];
+
+	assert_non_null(b);
+	assert_int_equal(edge_probe_path_from_bundle(b, 0, "sdw1", 112, &p), 0);
+	assert_int_equal(p.id, 1);
+	assert_string_equal(p.name, "mpls-hub1-mpls");
+	assert_int_equal(p.profile, PM_PROFILE_ACTIVE);
+	assert_string_equal(inet_ntop(AF_INET, &p.local, a, sizeof(a)), "100.126.1.1");
+	assert_string_equal(inet_ntop(AF_INET, &p.remote, a, sizeof(a)), "100.126.1.2");
+	assert_int_equal(edge_probe_path_from_bundle(b, 1, "sdw2", 112, &p), 0);
+	assert_int_equal(p.profile, PM_PROFILE_METERED);
+	assert_int_equal(p.budget_bytes, 5000ull * 1000000 * EDGE_PROBE_BUDGET_PCT / 100);
+	assert_int_equal(edge_probe_path_from_bundle(b, 2, "sdw3", 0, &p), -EINVAL);
+	assert_int_equal(edge_probe_settings_from_bundle(b->probe, &s), 0);
+	assert_int_equal(s.port, 862);
+	assert_int_equal(s.profiles[PM_PROFILE_ACTIVE].interval_ms, 50);
+	edge_bundle_free(b);
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_schedule_liveness_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metered_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diff_keeps_sessions, setup, teardown),
+		cmocka_unit_test(test_from_bundle),
+	};
+
+	return cmocka_run_group_tests_name("probe", tests, NULL, NULL);
+}

@@ -1,0 +1,429 @@
+/* test_steer.c — steering with fakes: decisions → netlink ops, nft text */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/events.h>
+#include <edge/steer.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_nl.h"
+
+static const char POLICY_JSON[] =
+	"{\"sla_classes\": {\"voice\": {\"latency_ms\": 150, \"jitter_ms\": 30, \"loss_pct\": 1}},"
+	" \"applications\": {\"voip\": [{\"dscp\": 46}],"
+	"   \"backup\": [{\"proto\": \"tcp\", \"dport\": 873}],"
+	"   \"saas\": [{\"dst\": \"198.51.100.0/24\"}],"
+	"   \"p2p\": [{\"proto\": \"tcp\", \"dport\": 6881}]},"
+	" \"rules\": ["
+	"  {\"app\": \"voip\", \"sla\": \"voice\", \"paths\": [\"mpls\", \"inet\"]},"
+	"  {\"app\": \"backup\", \"paths\": [\"inet\", \"mpls\"], \"mode\": \"balance\","
+	"   \"weights\": {\"inet\": 3, \"mpls\": 1}},"
+	"  {\"app\": \"saas\", \"action\": \"direct\", \"via\": [\"inet\"]},"
+	"  {\"app\": \"p2p\", \"action\": \"drop\"},"
+	"  {\"app\": \"any\", \"paths\": [\"mpls\", \"inet\"], \"last_resort\": [\"lte\"]}],"
+	" \"defaults\": {\"hold_ms\": 1000, \"preempt_ms\": 5000, \"margin_pct\": 10}}";
+
+enum {
+	C_VOIP,
+	C_BACKUP,
+	C_SAAS,
+	C_P2P,
+	C_ANY
+};
+
+struct fake_nft {
+	char *last;
+	int calls;
+	int fail;
+};
+
+static int fake_nft_apply(void *ctx, const char *text, char *err, size_t errlen)
+{
+	struct fake_nft *f = ctx;
+
+	f->calls++;
+	if (f->fail) {
+		if (err)
+			snprintf(err, errlen, "fake: refused");
+		return -EINVAL;
+	}
+	free(f->last);
+	f->last = strdup(text);
+	return 0;
+}
+
+static const struct edge_steer_nft_ops fake_nft_ops = { .apply = fake_nft_apply };
+
+struct fx {
+	struct policy *pol;
+	struct fake_nl *nl;
+	struct fake_nft nft;
+	struct edge_events *ev;
+	struct edge_steer *s;
+	struct edge_steer_path paths[3];
+	struct edge_steer_route routes[2];
+	struct edge_steer_underlay und[2];
+	uint64_t now; /* the fake clock, ms */
+};
+
+static uint64_t fake_clock(void *arg)
+{
+	return ((struct fx *)arg)->now;
+}
+
+static void add_link(struct fake_nl *nl, const char *name)
+{
+	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350, .vni = 1 };
+
+	snprintf(l.name, sizeof(l.name), "%s", name);
+	assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
+}
+
+static void mkpath(struct edge_steer_path *p, uint32_t id, const char *label, const char *gw)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	snprintf(p->name, sizeof(p->name), "%s-hub1", label);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	snprintf(p->peer, sizeof(p->peer), "hub1");
+	snprintf(p->ifname, sizeof(p->ifname), "sdw%u", id);
+	p->metered = strcmp(label, "lte") == 0;
+	inet_pton(AF_INET, gw, &p->gateway);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct edge_steer_cfg cfg = { 0 };
+	struct policy_errors errs = { 0 };
+
+	assert_non_null(f);
+	assert_int_equal(policy_parse_json(POLICY_JSON, strlen(POLICY_JSON), &f->pol, &errs), 0);
+	f->nl = fake_nl_new();
+	assert_non_null(f->nl);
+	add_link(f->nl, "sdw1");
+	add_link(f->nl, "sdw2");
+	add_link(f->nl, "sdw3");
+	add_link(f->nl, "inet0");
+	fake_nl_log_clear(f->nl);
+	mkpath(&f->paths[0], 1, "mpls", "100.64.1.2");
+	mkpath(&f->paths[1], 2, "inet", "100.64.2.2");
+	mkpath(&f->paths[2], 3, "lte", "100.64.3.2");
+	inet_pton(AF_INET, "10.1.0.0", &f->routes[0].dst);
+	f->routes[0].plen = 16;
+	snprintf(f->routes[0].peer, sizeof(f->routes[0].peer), "hub1");
+	inet_pton(AF_INET, "10.2.0.0", &f->routes[1].dst);
+	f->routes[1].plen = 16;
+	snprintf(f->routes[1].peer, sizeof(f->routes[1].peer), "hub1");
+	snprintf(f->und[0].label, sizeof(f->und[0].label), "inet");
+	snprintf(f->und[0].ifname, sizeof(f->und[0].ifname), "inet0");
+	f->und[0].has_gateway = true;
+	inet_pton(AF_INET, "198.18.2.254", &f->und[0].gateway);
+	snprintf(f->und[1].label, sizeof(f->und[1].label), "mpls");
+	snprintf(f->und[1].ifname, sizeof(f->und[1].ifname), "mpls0");
+	assert_int_equal(edge_events_new(64, 1, &f->ev), 0);
+	cfg.nl = &fake_nl_ops;
+	cfg.nl_ctx = f->nl;
+	cfg.nft = &fake_nft_ops;
+	cfg.nft_ctx = &f->nft;
+	cfg.events = f->ev;
+	cfg.per_peer = true;
+	cfg.clock_ms = fake_clock;
+	cfg.arg = f;
+	f->now = 1000;
+	/* no event_base: decisions run only when called (a fake clock) */
+	assert_int_equal(edge_steer_new(NULL, &cfg, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	edge_steer_free(f->s);
+	edge_events_free(f->ev);
+	fake_nl_free(f->nl);
+	policy_free(f->pol);
+	free(f->nft.last);
+	free(f);
+	return 0;
+}
+
+static int configure(struct fx *f)
+{
+	char err[256] = "";
+	int r = edge_steer_configure(f->s, f->pol, f->paths, 3, f->routes, 2, f->und, 2, err,
+				     sizeof(err));
+	if (r < 0)
+		print_message("configure: %s\n", err);
+	return r;
+}
+
+static bool log_has(struct fx *f, const char *needle)
+{
+	return fake_nl_log_find(f->nl, needle) >= 0;
+}
+
+static void up(struct fx *f, uint32_t id, double rtt_ms)
+{
+	struct pm_metrics m = { 0 };
+
+	m.srtt = (pm_ns)(rtt_ms * 1e6);
+	m.rtt_count.n = 50;
+	m.rtt_time.n = 50;
+	m.rtt_time.avg = m.srtt;
+	m.loss_n_count = 50;
+	assert_int_equal(edge_steer_path_metrics(f->s, id, &m), 0);
+}
+
+/* decide at fake time now (what the loop's coalesced run does) */
+static void run_at(struct fx *f, uint64_t now)
+{
+	f->now = now;
+	assert_int_equal(edge_steer_run(f->s), 0);
+}
+
+/* the classifier text: marks per class, NAT for direct, MSS clamp, atomic */
+static void test_ruleset_text(void **state)
+{
+	struct fx *f = *state;
+	const char *lan[] = { "lan0" };
+	char *t = NULL;
+
+	assert_int_equal(edge_steer_ruleset(f->pol, lan, 1, f->und, 2, &t), 0);
+	/* one transaction that replaces the table */
+	assert_non_null(strstr(t, "table inet sdwan\ndelete table inet sdwan\ntable inet sdwan {"));
+	assert_non_null(strstr(t, "iifname { \"lan0\" } jump classify"));
+	/* classes 0..4 → 0x5d00 + i; direct saas = class 2 */
+	assert_non_null(strstr(t, "ip dscp 46 meta mark set meta mark & 0xffff0000 | 0x00005d00"));
+	assert_non_null(strstr(t, "| 0x00005d04 return comment \"any\""));
+	assert_non_null(strstr(t, "tcp dport 6881 drop"));
+	assert_non_null(strstr(t, "type nat hook postrouting priority srcnat"));
+	assert_non_null(strstr(t, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d02 "
+				  "masquerade comment \"saas direct\""));
+	assert_non_null(strstr(t, "oifname \"sdw*\" tcp flags & (syn | rst) == syn tcp option "
+				  "maxseg size set rt mtu"));
+	/* probes and IKE are never marked */
+	assert_non_null(strstr(t, "udp dport { 500, 4500, 862 } return"));
+	free(t);
+}
+
+/* configure: nft first, then one rule per non-drop class and class tables;
+ * every path down → blackholes (nothing leaks in clear) */
+static void test_configure_all_down(void **state)
+{
+	struct fx *f = *state;
+	char buf[256];
+
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(f->nft.calls, 1);
+	assert_non_null(strstr(f->nft.last, "masquerade"));
+	assert_int_equal(fake_nl_log_count(f->nl, "rule add"), 4);
+	snprintf(buf, sizeof(buf), "rule pref %u fwmark 0x5d00/0xffff lookup %u",
+		 EDGE_STEER_RULE_PRIO_BASE, EDGE_STEER_TABLE_BASE);
+	assert_true(log_has(f, buf));
+	snprintf(buf, sizeof(buf), "rule pref %u fwmark 0x5d04/0xffff lookup %u",
+		 EDGE_STEER_RULE_PRIO_BASE + 4, EDGE_STEER_TABLE_BASE + 4);
+	assert_true(log_has(f, buf));
+	/* no rule for the drop class (3) */
+	snprintf(buf, sizeof(buf), "fwmark 0x5d03/");
+	assert_false(log_has(f, buf));
+	/* voip, backup, any: 2 prefixes each, blackholed; saas: default route */
+	assert_true(log_has(f, "route blackhole 10.1.0.0/16 table 23809 proto 93"));
+	assert_true(log_has(f, "route blackhole 10.2.0.0/16 table 23813 proto 93"));
+	assert_true(log_has(f, "route 0.0.0.0/0 table 23811 proto 93 metric 0 nexthop dev inet0 "
+			       "via 198.18.2.254"));
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace"), 7);
+	/* a second configure with the same inputs touches nothing */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(f->nl->n_log, 0);
+}
+
+/* nft refuses: nothing changes, no netlink operation */
+static void test_nft_failure_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	char err[128] = "";
+
+	f->nft.fail = 1;
+	assert_int_equal(edge_steer_configure(f->s, f->pol, f->paths, 3, f->routes, 2, f->und, 2,
+					      err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "refused"));
+	assert_int_equal(f->nl->n_log, 0);
+	assert_null(edge_steer_decision(f->s));
+}
+
+static const struct policy_class_decision *cls(struct fx *f, size_t c)
+{
+	const struct policy_decision *d = edge_steer_decision(f->s);
+
+	assert_non_null(d);
+	for (size_t i = 0; i < d->n_classes; i++)
+		if (d->classes[i].class_index == c)
+			return &d->classes[i];
+	fail();
+	return NULL;
+}
+
+/* a state change decides and installs at once, inside the call */
+static void set_state(struct fx *f, uint32_t id, enum policy_path_state st, uint64_t now)
+{
+	f->now = now;
+	assert_int_equal(edge_steer_path_state(f->s, id, st), 0);
+}
+
+/* paths come up; a path going down moves its classes at once, one replace per
+ * prefix in each affected table; the balance class gets a weighted multipath */
+static void test_decisions_to_routes(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = 1000000;
+
+	assert_int_equal(configure(f), 0);
+	up(f, 1, 20);
+	up(f, 2, 40);
+	up(f, 3, 80);
+	set_state(f, 1, POLICY_PATH_UP, t);
+	set_state(f, 2, POLICY_PATH_UP, t);
+	set_state(f, 3, POLICY_PATH_UP, t);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1);
+	/* backup's preferred inet joins after preempt_ms (it came up second) */
+	assert_int_equal(cls(f, C_BACKUP)->n_paths, 1);
+	run_at(f, t + 5001);
+	assert_int_equal(cls(f, C_BACKUP)->n_paths, 2);
+	assert_true(log_has(f, "route 10.1.0.0/16 table 23809 proto 93 metric 0 nexthop dev sdw1 "
+			       "via 100.64.1.2"));
+	assert_true(log_has(f, "route 10.1.0.0/16 table 23810 proto 93 metric 0 nexthop dev sdw1 "
+			       "via 100.64.1.2 weight 1 nexthop dev sdw2 via 100.64.2.2 weight 3"));
+	/* LTE (last resort) carries nothing while mpls/inet are up */
+	assert_false(log_has(f, "dev sdw3"));
+
+	/* mpls down: voip and any move to inet at once; backup loses its mpls
+	 * leg; saas (direct) untouched */
+	fake_nl_log_clear(f->nl);
+	set_state(f, 1, POLICY_PATH_DOWN, t + 5010);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 2);
+	assert_int_equal(cls(f, C_ANY)->paths[0].path_id, 2);
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace"), 6);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule"), 0);
+	assert_false(log_has(f, "table 23811"));
+	assert_true(log_has(f, "route 10.2.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2 "
+			       "via 100.64.2.2"));
+
+	/* inet down too: last resort LTE for any; voip has no tier path → black */
+	fake_nl_log_clear(f->nl);
+	set_state(f, 2, POLICY_PATH_DOWN, t + 5020);
+	assert_int_equal(cls(f, C_ANY)->paths[0].path_id, 3);
+	assert_true(log_has(f, "route 10.1.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw3"));
+	assert_true(log_has(f, "route blackhole 10.1.0.0/16 table 23809"));
+
+	/* events: steering switches with from/to path names */
+	const struct edge_event *e = NULL;
+	bool seen = false;
+	for (uint64_t q = edge_events_first_seq(f->ev); q && q <= edge_events_last_seq(f->ev);
+	     q++) {
+		e = edge_events_get(f->ev, q);
+		if (e && e->kind == EDGE_EVENT_STEERING && strcmp(e->subject, "any@hub1") == 0 &&
+		    strcmp(e->from, "inet-hub1") == 0 && strcmp(e->to, "lte-hub1") == 0)
+			seen = true;
+	}
+	assert_true(seen);
+}
+
+/* latency over the voice SLA: only voip moves, after hold_ms; the return waits
+ * preempt_ms; a metric change that changes no decision touches nothing */
+static void test_sla_moves_only_its_class(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = 5000000;
+
+	assert_int_equal(configure(f), 0);
+	up(f, 1, 20);
+	up(f, 2, 40);
+	set_state(f, 1, POLICY_PATH_UP, t - 10000);
+	set_state(f, 2, POLICY_PATH_UP, t - 10000);
+	run_at(f, t); /* settled: backup's preemption served */
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1);
+	assert_int_equal(cls(f, C_BACKUP)->n_paths, 2);
+
+	fake_nl_log_clear(f->nl);
+	up(f, 1, 25);
+	run_at(f, t + 100);
+	assert_int_equal(f->nl->n_log, 0);
+
+	up(f, 1, 200);
+	run_at(f, t + 200);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1); /* hold */
+	assert_int_equal(cls(f, C_VOIP)->reason, POLICY_REASON_HOLD);
+	assert_int_equal(f->nl->n_log, 0);
+	run_at(f, t + 1250);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 2);
+	assert_int_equal(cls(f, C_ANY)->paths[0].path_id, 1);
+	/* only table 23809 (voip), one replace per prefix */
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace"), 2);
+	assert_int_equal(fake_nl_log_find(f->nl, "table 23809") >= 0, 1);
+	assert_int_equal(fake_nl_log_find(f->nl, "table 23813"), -1);
+
+	/* mpls recovers: voip returns only after preempt_ms (5 s) */
+	fake_nl_log_clear(f->nl);
+	up(f, 1, 20);
+	run_at(f, t + 1300);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 2);
+	run_at(f, t + 5000);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 2);
+	assert_int_equal(f->nl->n_log, 0);
+	run_at(f, t + 6400);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1);
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace"), 2);
+}
+
+/* a path removed by configure: its routes move, the other tables stay */
+static void test_reconfigure_and_flush(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = 9000000;
+
+	assert_int_equal(configure(f), 0);
+	up(f, 1, 20);
+	up(f, 2, 40);
+	set_state(f, 1, POLICY_PATH_UP, t);
+	set_state(f, 2, POLICY_PATH_UP, t);
+	/* path 1 state survives a reconfigure of the same paths */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(f->nl->n_log, 0);
+	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1);
+
+	/* flush: every rule and route removed, and the table */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(edge_steer_flush(f->s), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule del"), 4);
+	assert_int_equal(fake_nl_log_count(f->nl, "route del"), 7);
+	assert_non_null(strstr(f->nft.last, "delete table inet sdwan"));
+	for (size_t i = 0; i < f->nl->kernel.n_routes; i++)
+		assert_false(edge_nl_route_is_own(&f->nl->kernel.routes[i]));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ruleset_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_configure_all_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nft_failure_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decisions_to_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sla_moves_only_its_class, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconfigure_and_flush, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);
+}
