@@ -105,6 +105,16 @@ typedef struct
 } removed_t;
 
 /**
+ * Data of a job removing duplicates of a new IKE_SA.
+ */
+typedef struct
+{
+	char name[EDGE_IKE_NAME_MAX];
+	uint32_t unique_id;
+	bool initiator;
+} dedup_data_t;
+
+/**
  * Data of an initiate job.
  */
 typedef struct
@@ -296,7 +306,10 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	/* rekey at 90 % minus up to 10 % jitter, hard limit at 110 % */
 	peer_cfg_create_t peer = {
 		.cert_policy = CERT_NEVER_SEND,
-		.unique = UNIQUE_REPLACE,
+		/* charon's policies match by identities (and INITIAL_CONTACT kills
+		 * every IKE_SA with the peer's identity): all paths to a peer share
+		 * them, so duplicates are handled per path by sa_up() instead */
+		.unique = UNIQUE_NEVER,
 		.keyingtries = 0,
 		.rekey_time = ike_life / 10 * 9,
 		.jitter_time = ike_life / 10,
@@ -826,6 +839,83 @@ METHOD(edge_charon_config_t, sa_gone, void, private_edge_charon_config_t *this,
 	this->lock->unlock(this->lock);
 }
 
+/**
+ * Remove the other IKE_SAs of a path once a new one is established.  The
+ * initiator deletes them (its own delete triggers no close action); the
+ * responder destroys them silently, as charon does on INITIAL_CONTACT: a
+ * delete from it would make the initiator restart them.
+ */
+static job_requeue_t dedup_job(dedup_data_t *data)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	ike_sa_t *ike_sa;
+	uintptr_t id;
+
+	ids = linked_list_create();
+	enumerator =
+		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
+	while (enumerator->enumerate(enumerator, &ike_sa))
+	{
+		if (ike_sa->get_unique_id(ike_sa) != data->unique_id &&
+			ike_sa->get_peer_cfg(ike_sa) &&
+			streq(ike_sa->get_name(ike_sa), data->name) &&
+			ike_sa->get_state(ike_sa) != IKE_DELETING &&
+			ike_sa->get_state(ike_sa) != IKE_DESTROYING &&
+			ike_sa->get_state(ike_sa) != IKE_REKEYED)
+		{
+			ids->insert_last(ids,
+							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
+		}
+	}
+	enumerator->destroy(enumerator);
+	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+	{
+		DBG1(DBG_CFG, "path '%s': IKE_SA [%u] replaced by [%u]", data->name,
+			 (uint32_t)id, data->unique_id);
+		if (data->initiator)
+		{
+			charon->controller->terminate_ike(charon->controller, (uint32_t)id,
+											  FALSE, NULL, NULL, 0);
+		}
+		else
+		{
+			ike_sa = charon->ike_sa_manager->checkout_by_id(
+				charon->ike_sa_manager, (uint32_t)id);
+			if (ike_sa)
+			{ /* tell the listeners, as charon does for INITIAL_CONTACT (the
+			   * CHILD_SAs report their own down when destroyed) */
+				charon->bus->ike_updown(charon->bus, ike_sa, FALSE);
+				charon->ike_sa_manager->checkin_and_destroy(
+					charon->ike_sa_manager, ike_sa);
+			}
+		}
+	}
+	ids->destroy(ids);
+	return JOB_REQUEUE_NONE;
+}
+
+METHOD(edge_charon_config_t, sa_up, void, private_edge_charon_config_t *this,
+	   const char *name, uint32_t unique_id)
+{
+	dedup_data_t *data;
+	entry_t *entry;
+
+	this->lock->read_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry && this->live && !this->down)
+	{
+		INIT(data, .unique_id = unique_id,
+			 .initiator = entry->path.initiator, );
+		memcpy(data->name, entry->path.name, sizeof(data->name));
+		lib->processor->queue_job(
+			lib->processor,
+			(job_t *)callback_job_create((callback_job_cb_t)dedup_job, data,
+										 free, NULL));
+	}
+	this->lock->unlock(this->lock);
+}
+
 METHOD(edge_charon_config_t, child_up, void, private_edge_charon_config_t *this,
 	   const char *name)
 {
@@ -952,6 +1042,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.restart = _restart,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,
+			.sa_up = _sa_up,
 			.child_up = _child_up,
 			.shutdown = _shutdown_,
 			.destroy = _destroy,

@@ -83,6 +83,18 @@ struct edge_charon_config_t
 	void (*sa_gone)(edge_charon_config_t *this, const char *name);
 
 	/**
+	 * An IKE_SA of the named config is established: older IKE_SAs of the
+	 * same path are duplicates and go (replacing charon's uniqueness
+	 * policies, which compare identities and would kill the other paths
+	 * to the same peer).
+	 *
+	 * @param name		config name
+	 * @param unique_id	unique id of the new IKE_SA
+	 */
+	void (*sa_up)(edge_charon_config_t *this, const char *name,
+				  uint32_t unique_id);
+
+	/**
 	 * A CHILD_SA of the named config is up: reset the backoff.
 	 */
 	void (*child_up)(edge_charon_config_t *this, const char *name);

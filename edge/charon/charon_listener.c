@@ -6,6 +6,19 @@
 #include <arpa/inet.h>
 
 #include <daemon.h>
+#include <threading/mutex.h>
+
+/* IKE_SAs whose failure reason is remembered until they go down */
+#define REASONS 32
+
+/**
+ * Why an IKE_SA failed, per unique id
+ */
+typedef struct
+{
+	uint32_t unique_id;
+	enum edge_ike_reason reason;
+} reason_t;
 
 typedef struct private_edge_charon_listener_t private_edge_charon_listener_t;
 
@@ -28,7 +41,66 @@ struct private_edge_charon_listener_t
 	 * Where the events go
 	 */
 	struct edge_ike_evq *queue;
+
+	/**
+	 * Last alert per IKE_SA (ring), with its lock
+	 */
+	reason_t reasons[REASONS];
+	u_int next_reason;
+	mutex_t *mutex;
 };
+
+/**
+ * Remember why an IKE_SA failed
+ */
+static void remember(private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
+					 enum edge_ike_reason reason)
+{
+	uint32_t id = ike_sa->get_unique_id(ike_sa);
+	int i;
+
+	this->mutex->lock(this->mutex);
+	for (i = 0; i < REASONS; i++)
+	{
+		if (this->reasons[i].unique_id == id)
+		{
+			break;
+		}
+	}
+	if (i == REASONS)
+	{
+		i = this->next_reason++ % REASONS;
+	}
+	this->reasons[i] = (reason_t){
+		.unique_id = id,
+		.reason = reason,
+	};
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Take the remembered reason of an IKE_SA, or def
+ */
+static enum edge_ike_reason take_reason(private_edge_charon_listener_t *this,
+										ike_sa_t *ike_sa,
+										enum edge_ike_reason def)
+{
+	uint32_t id = ike_sa->get_unique_id(ike_sa);
+	enum edge_ike_reason reason = def;
+	int i;
+
+	this->mutex->lock(this->mutex);
+	for (i = 0; i < REASONS; i++)
+	{
+		if (this->reasons[i].unique_id == id)
+		{
+			reason = this->reasons[i].reason;
+			this->reasons[i].unique_id = 0;
+		}
+	}
+	this->mutex->unlock(this->mutex);
+	return reason;
+}
 
 /**
  * Name of the config an IKE_SA uses, NULL if none
@@ -104,9 +176,18 @@ METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
 		default:
 			return TRUE;
 	}
-	if (sa_name(ike_sa))
+	if (!ike_sa || !sa_name(ike_sa))
 	{
+		return TRUE;
+	}
+	if (kind == ALERT_PEER_INIT_UNREACHABLE)
+	{ /* charon tries again in the same IKE_SA (keyingtries 0): report
+		 * every round */
 		queue_event(this, EDGE_IKE_EV_IKE_FAILED, reason, ike_sa, NULL);
+	}
+	else
+	{ /* reported when the IKE_SA goes down */
+		remember(this, ike_sa, reason);
 	}
 	return TRUE;
 }
@@ -118,6 +199,7 @@ METHOD(listener_t, ike_state_change, bool, private_edge_charon_listener_t *this,
 
 	if (state == IKE_DESTROYING)
 	{
+		take_reason(this, ike_sa, EDGE_IKE_REASON_NONE);
 		name = sa_name(ike_sa);
 		if (name)
 		{
@@ -130,9 +212,30 @@ METHOD(listener_t, ike_state_change, bool, private_edge_charon_listener_t *this,
 METHOD(listener_t, ike_updown, bool, private_edge_charon_listener_t *this,
 	   ike_sa_t *ike_sa, bool up)
 {
-	queue_event(this, up ? EDGE_IKE_EV_IKE_UP : EDGE_IKE_EV_IKE_DOWN,
-				up ? EDGE_IKE_REASON_NONE : EDGE_IKE_REASON_DELETED, ike_sa,
-				NULL);
+	char *name = sa_name(ike_sa);
+
+	if (up && name)
+	{
+		this->config->sa_up(this->config, name, ike_sa->get_unique_id(ike_sa));
+	}
+	if (up)
+	{
+		take_reason(this, ike_sa, EDGE_IKE_REASON_NONE);
+		queue_event(this, EDGE_IKE_EV_IKE_UP, EDGE_IKE_REASON_NONE, ike_sa,
+					NULL);
+	}
+	else if (ike_sa->get_statistic(ike_sa, STAT_ESTABLISHED))
+	{
+		queue_event(this, EDGE_IKE_EV_IKE_DOWN,
+					take_reason(this, ike_sa, EDGE_IKE_REASON_DELETED), ike_sa,
+					NULL);
+	}
+	else
+	{ /* never established: an attempt failed */
+		queue_event(this, EDGE_IKE_EV_IKE_FAILED,
+					take_reason(this, ike_sa, EDGE_IKE_REASON_OTHER), ike_sa,
+					NULL);
+	}
 	return TRUE;
 }
 
@@ -181,6 +284,7 @@ METHOD(listener_t, child_rekey, bool, private_edge_charon_listener_t *this,
 METHOD(edge_charon_listener_t, destroy, void,
 	   private_edge_charon_listener_t *this)
 {
+	this->mutex->destroy(this->mutex);
 	free(this);
 }
 
@@ -207,6 +311,7 @@ edge_charon_listener_create(edge_charon_config_t *config,
 		},
 		.config = config,
 		.queue = queue,
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
 	return &this->public;
 }

@@ -210,10 +210,12 @@ static void test_build(void **state)
 	assert_int_equal(alg, CURVE_25519);
 	props->destroy_offset(props, offsetof(proposal_t, destroy));
 
-	/* MOBIKE off, keyingtries 0 (forever), unique replace, no DPD */
+	/* MOBIKE off, keyingtries 0 (forever), no DPD */
 	assert_false(cfg->use_mobike(cfg));
 	assert_int_equal(cfg->get_keyingtries(cfg), 0);
-	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_REPLACE);
+	/* duplicates are removed per path by the adapter: charon's policies
+	 * (by identity) would kill the other paths to the same peer */
+	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_NEVER);
 	assert_int_equal(cfg->get_dpd(cfg), 0);
 	assert_int_equal(cfg->get_rekey_time(cfg, FALSE), 900);
 	assert_int_equal(cfg->get_over_time(cfg), 200);
@@ -427,6 +429,7 @@ static void test_backend(void **state)
 
 	/* hooks for names we don't know are harmless */
 	config->sa_gone(config, "nope");
+	config->sa_up(config, "nope", 1);
 	config->child_up(config, "nope");
 	config->shutdown(config);
 	config->destroy(config);

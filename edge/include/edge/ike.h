@@ -152,6 +152,15 @@ enum edge_ike_reason {
 };
 const char *edge_ike_reason_name(enum edge_ike_reason reason);
 
+/*
+ * Events are per SA, identified by their SPIs.  Every IKE_UP/CHILD_UP is
+ * followed by exactly one IKE_DOWN/CHILD_DOWN with the same SPIs, unless a
+ * REKEY event replaced them (IKE_REKEY carries the new IKE SPIs, CHILD_REKEY
+ * the new ESP SPIs; the old ones then need no DOWN).  A new SA of a path can
+ * come UP before the old one goes DOWN (a duplicate after a peer restart is
+ * removed once the new one is up), so: a path's tunnel is up while it has at
+ * least one CHILD_SA up (count them by spi_in), not "since the last UP".
+ */
 struct edge_ike_event {
 	enum edge_ike_event_type type;
 	uint32_t path_id; /* 0 if the SA belongs to no known path */

@@ -146,13 +146,17 @@ done
 run=$RUNS
 
 # vici: both SAs listed by swanctl on each side, with their CHILD_SA installed
-for side in a b; do
-	sas=$(ip netns exec sdwik-$side swanctl --list-sas --uri "unix://$WORK/run-$side-$run/charon.vici")
+sas_ok() { # side -> 0 if swanctl lists both paths ESTABLISHED with INSTALLED CHILD_SAs
+	local name
+	sas=$(ip netns exec "sdwik-$1" swanctl --list-sas --uri "unix://$WORK/run-$1-$run/charon.vici" 2>&1)
 	for name in p-mpls p-inet; do
-		echo "$sas" | grep -q "^$name: .*ESTABLISHED" || fail "$side: swanctl shows no ESTABLISHED $name"
-		echo "$sas" | grep -A20 "^$name: " | grep -q "INSTALLED, TUNNEL" ||
-			fail "$side: swanctl shows no INSTALLED CHILD_SA for $name"
+		echo "$sas" | grep -q "^$name: .*ESTABLISHED" || return 1
+		echo "$sas" | grep -A20 "^$name: " | grep -q "INSTALLED, TUNNEL" || return 1
 	done
+}
+for side in a b; do
+	for _ in $(seq 40); do sas_ok $side && break; sleep 0.05; done
+	sas_ok $side || { echo "$sas" >&2; fail "$side: swanctl does not show both paths ESTABLISHED and INSTALLED"; }
 done
 log "swanctl: 2 IKE_SAs ESTABLISHED with INSTALLED CHILD_SAs on each side"
 
@@ -199,15 +203,44 @@ for path in 0 1; do
 		fail "ping over path $path failed after the restart"
 done
 
+# the initiator dies (kill -9) and comes back: the responder still has the
+# old SAs, replaces each by the new one of the same path (and only that one)
+kill -9 "$pid_a"
+wait "$pid_a" 2>/dev/null || true
+PIDS=("${PIDS[-1]}")
+start_tool a "$run-2"
+pid_a=${PIDS[-1]}
+wait_up a "$run-2" 2 >/dev/null || fail "initiator restart: paths not up"
+ok=
+for _ in $(seq 60); do
+	sas=$(ip netns exec sdwik-b swanctl --list-sas --uri "unix://$WORK/run-b-$run-2/charon.vici")
+	if (($(echo "$sas" | grep -c '^p-mpls: ') == 1 && $(echo "$sas" | grep -c '^p-inet: ') == 1)); then
+		ok=1
+		break
+	fi
+	sleep 0.05
+done
+[[ -n $ok ]] || fail "responder kept duplicate IKE_SAs after the initiator restarted"
+for path in 0 1; do
+	ip netns exec $A ping -q -c 2 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
+		fail "ping over path $path failed after the initiator restart"
+done
+# every CHILD_SA that came up at the responder went down again, but the two
+# current ones
+ups=$(grep -c '^event child-up' "$WORK/b-$run-2.out")
+downs=$(grep -c '^event child-down' "$WORK/b-$run-2.out" || true)
+((ups - downs == 2)) || fail "responder events: $ups child-up, $downs child-down"
+log "initiator restarted: duplicates replaced at the responder, events balanced"
+
 # a clean stop deletes the SAs at the peer
 kill "$pid_a"
 for _ in $(seq 100); do kill -0 "$pid_a" 2>/dev/null || break; sleep 0.05; done
-grep -q '^stopped' "$WORK/a-$run.out" || fail "a did not stop cleanly"
+grep -q '^stopped' "$WORK/a-$run-2.out" || fail "a did not stop cleanly"
 for _ in $(seq 100); do
-	(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 2)) && break
+	(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 4)) && break
 	sleep 0.05
 done
-(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 2)) ||
+(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 4)) ||
 	fail "the responder did not see both IKE_SAs deleted"
 log "stop: the responder saw both IKE_SAs deleted"
 stop_tools
