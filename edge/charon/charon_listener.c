@@ -12,6 +12,15 @@
 #define REASONS 32
 
 /**
+ * CHILD_SAs up per path
+ */
+typedef struct
+{
+	uint32_t path_id;
+	uint32_t up;
+} children_t;
+
+/**
  * Why an IKE_SA failed, per unique id
  */
 typedef struct
@@ -47,8 +56,61 @@ struct private_edge_charon_listener_t
 	 */
 	reason_t reasons[REASONS];
 	u_int next_reason;
+
+	/**
+	 * CHILD_SAs up per path, children_t
+	 */
+	linked_list_t *children;
+
+	/**
+	 * Lock for reasons and children
+	 */
 	mutex_t *mutex;
 };
+
+/**
+ * Count a CHILD_SA of a path up (+1), down (-1) or not (0); returns how many
+ * are up now.  Events are queued under the same lock, so counts and order
+ * agree.
+ */
+static uint32_t count_children(private_edge_charon_listener_t *this,
+							   uint32_t path_id, int delta)
+{
+	enumerator_t *enumerator;
+	children_t *entry, *found = NULL;
+	uint32_t up;
+
+	enumerator = this->children->create_enumerator(this->children);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		if (entry->path_id == path_id)
+		{
+			found = entry;
+			break;
+		}
+	}
+	enumerator->destroy(enumerator);
+	if (!found)
+	{
+		INIT(found, .path_id = path_id, );
+		this->children->insert_last(this->children, found);
+	}
+	if (delta > 0)
+	{
+		found->up++;
+	}
+	else if (delta < 0 && found->up)
+	{
+		found->up--;
+	}
+	up = found->up;
+	if (!up)
+	{
+		this->children->remove(this->children, found, NULL);
+		free(found);
+	}
+	return up;
+}
 
 /**
  * Remember why an IKE_SA failed
@@ -144,7 +206,16 @@ static void queue_event(private_edge_charon_listener_t *this,
 		ev.spi_in = ntohl(child_sa->get_spi(child_sa, TRUE));
 		ev.spi_out = ntohl(child_sa->get_spi(child_sa, FALSE));
 	}
+	this->mutex->lock(this->mutex);
+	if (ev.path_id)
+	{
+		ev.children_up = count_children(this, ev.path_id,
+										type == EDGE_IKE_EV_CHILD_UP	 ? 1
+										: type == EDGE_IKE_EV_CHILD_DOWN ? -1
+																		 : 0);
+	}
 	edge_ike_evq_push(this->queue, &ev);
+	this->mutex->unlock(this->mutex);
 }
 
 METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
@@ -284,6 +355,7 @@ METHOD(listener_t, child_rekey, bool, private_edge_charon_listener_t *this,
 METHOD(edge_charon_listener_t, destroy, void,
 	   private_edge_charon_listener_t *this)
 {
+	this->children->destroy_function(this->children, free);
 	this->mutex->destroy(this->mutex);
 	free(this);
 }
@@ -311,6 +383,7 @@ edge_charon_listener_create(edge_charon_config_t *config,
 		},
 		.config = config,
 		.queue = queue,
+		.children = linked_list_create(),
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
 	return &this->public;

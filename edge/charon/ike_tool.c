@@ -14,7 +14,8 @@
  * separated by '+'), ifid, retry (min ms).
  *
  * Every event line: "event TYPE path=ID reason=R ike=SPI_I:SPI_R
- * spi_in=X spi_out=Y t_ms=MS" where t_ms counts from start().
+ * spi_in=X spi_out=Y children=N t_ms=MS" where t_ms counts from start()
+ * and N is the number of the path's CHILD_SAs up after the event.
  */
 #include <edge/ike.h>
 
@@ -195,10 +196,11 @@ static uint64_t t_start;
 static void print_event(void *arg, const struct edge_ike_event *ev)
 {
 	printf("event %s path=%u reason=%s ike=%016llx:%016llx spi_in=%08x "
-		   "spi_out=%08x t_ms=%llu\n",
+		   "spi_out=%08x children=%u t_ms=%llu\n",
 		   edge_ike_event_type_name(ev->type), ev->path_id,
 		   edge_ike_reason_name(ev->reason), (unsigned long long)ev->ike_spi_i,
 		   (unsigned long long)ev->ike_spi_r, ev->spi_in, ev->spi_out,
+		   ev->children_up,
 		   (unsigned long long)((ev->time_ns - t_start) / 1000000));
 	fflush(stdout);
 }

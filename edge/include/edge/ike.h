@@ -159,7 +159,8 @@ const char *edge_ike_reason_name(enum edge_ike_reason reason);
  * the new ESP SPIs; the old ones then need no DOWN).  A new SA of a path can
  * come UP before the old one goes DOWN (a duplicate after a peer restart is
  * removed once the new one is up), so: a path's tunnel is up while it has at
- * least one CHILD_SA up (count them by spi_in), not "since the last UP".
+ * least one CHILD_SA up, not "since the last UP".  children_up counts them
+ * for you: the path's tunnel is up iff children_up > 0 after the event.
  */
 struct edge_ike_event {
 	enum edge_ike_event_type type;
@@ -169,7 +170,8 @@ struct edge_ike_event {
 	uint64_t ike_spi_r;
 	uint32_t spi_in; /* CHILD events: ESP SPIs (host order) */
 	uint32_t spi_out;
-	uint64_t time_ns; /* CLOCK_MONOTONIC when queued */
+	uint64_t time_ns;     /* CLOCK_MONOTONIC when queued */
+	uint32_t children_up; /* CHILD_SAs of path_id up after this event */
 };
 
 typedef void (*edge_ike_event_fn)(void *arg, const struct edge_ike_event *ev);

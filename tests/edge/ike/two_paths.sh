@@ -230,6 +230,11 @@ done
 ups=$(grep -c '^event child-up' "$WORK/b-$run-2.out")
 downs=$(grep -c '^event child-down' "$WORK/b-$run-2.out" || true)
 ((ups - downs == 2)) || fail "responder events: $ups child-up, $downs child-down"
+# and children_up says each path stayed up through the replacement
+for id in 11 12; do
+	grep "^event child-down path=$id " "$WORK/b-$run-2.out" | tail -1 | grep -q ' children=1 ' ||
+		fail "path $id: old CHILD_SA's down does not report the new one still up"
+done
 log "initiator restarted: duplicates replaced at the responder, events balanced"
 
 # a clean stop deletes the SAs at the peer
