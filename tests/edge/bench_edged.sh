@@ -171,7 +171,10 @@ mb=$(printf '%s\n' "${base[@]}" | median)
 mo=$(printf '%s\n' "${over[@]}" | median)
 echo "TCP through path netdev sdw1 (VXLAN in the SA): median ${mo} Mbit/s (${over[*]})"
 echo "TCP through the same SA, plain IP between the transport /32s: median ${mb} Mbit/s (${base[*]})"
-python3 -c "print('ratio overlay/plain: %.3f (of the medians); median of the paired ratios: %.3f' % ($mo / $mb, sorted(o / b for o, b in zip([${over[*]// /,}], [${base[*]// /,}]))[len([${over[*]// /,}]) // 2]))"
+ol=$(IFS=,; echo "${over[*]}")
+bl=$(IFS=,; echo "${base[*]}")
+python3 -c "o = [$ol]; b = [$bl]; r = sorted(x / y for x, y in zip(o, b))
+print('ratio overlay/plain: %.3f (of the medians); median of the paired ratios: %.3f' % ($mo / $mb, r[len(r) // 2]))"
 # the bound: both carry the same ESP packets of at most 1400 B (the TUN), but
 # the overlay's TCP segments are 50 B (VXLAN) shorter: (1350 - 52) / (1400 - 52)
 echo "upper bound from segment sizes alone: $(python3 -c 'print(round(1298 / 1348, 3))')"
