@@ -84,11 +84,9 @@ struct edge_status {
 /* the daemon's snapshot provider: adds the current paths and classes */
 typedef void (*edge_status_fill_cb)(void *arg, struct edge_status *st);
 
-#define EDGE_STATUS_INIT  \
-	{                 \
-		{         \
-			0 \
-		}         \
+#define EDGE_STATUS_INIT            \
+	{                           \
+		.config_version = 0 \
 	}
 
 /* A new zeroed entry at the end, or NULL (ENOMEM, or EDGE_STATUS_ITEMS_MAX
