@@ -16,6 +16,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+/* cli_edge.c: `sdwanctl edge ...` (the local sdwan-edged control socket) */
+int sdwanctl_edge_main(int argc, char **argv, bool json_out);
+
 enum {
 	EXIT_OK = 0,
 	EXIT_ERR = 1,
@@ -716,6 +719,7 @@ static void usage(FILE *f)
 		"  rollout                           which site acked which version\n"
 		"  status [SITE]                     sites online, paths, decisions\n"
 		"  events [--site S] [--limit N]     recent events\n"
+		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
 		"options:\n"
 		"  --url URL         orchestrator (env SDWAN_URL; default https://127.0.0.1:8443)\n"
@@ -810,6 +814,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(argc, argv);
 	else if (!strcmp(argv[0], "events"))
 		rc = cmd_events(argc, argv);
+	else if (!strcmp(argv[0], "edge"))
+		rc = sdwanctl_edge_main(argc, argv, g.json);
 	else {
 		fprintf(stderr, "sdwanctl: unknown command %s (see --help)\n", argv[0]);
 		rc = EXIT_USAGE;

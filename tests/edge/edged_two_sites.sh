@@ -43,6 +43,7 @@ cleanup() {
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+trap 'log "FAIL: line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 
 for ns in $BR $HUB $BR-lan $HUB-lan; do ip netns del "$ns" 2>/dev/null || true; done
 
