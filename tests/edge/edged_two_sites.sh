@@ -10,7 +10,7 @@
 # Namespaces are prefixed sdwed- and removed on every exit.
 #
 #   edged_two_sites.sh BUILD_DIR SOURCE_DIR
-set -euo pipefail
+set -Eeuo pipefail
 
 BUILD=$(realpath "$1")
 SRC=$(realpath "$2")
