@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -435,6 +436,112 @@ static void test_socket_stale(void **state)
 	event_base_free(base);
 }
 
+#ifdef SDWANCTL
+/* run `sdwanctl edge status ARGS --socket PATH` while serving the loop;
+ * returns its exit code, its stdout in out */
+static int run_sdwanctl(struct sock_env *e, const char *arg, char *out, size_t size)
+{
+	uint64_t end = mono_ms() + 5000;
+	size_t n = 0;
+	int pfd[2], st = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(SDWANCTL, "sdwanctl", "edge", "status", "--socket", e->path, arg,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (mono_ms() < end) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		ssize_t k;
+
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		if (poll(&p, 1, 5) <= 0)
+			continue;
+		k = read(pfd[0], out + n, size - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_sdwanctl_edge_status(void **state)
+{
+	struct sock_env *e = *state;
+	char out[65536];
+	json_t *j;
+
+	edge_events_emitf(e->ev, EDGE_EVENT_PATH_STATE, "inet-hub1-mpls", "up", "down", NULL,
+			  "3 probes missed");
+	assert_int_equal(run_sdwanctl(e, "--json", out, sizeof(out)), 0);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "site")), "br1");
+	assert_int_equal(json_array_size(json_object_get(j, "paths")), 2);
+	json_decref(j);
+
+	assert_int_equal(run_sdwanctl(e, "--events=x", out, sizeof(out)), 2); /* usage */
+	assert_int_equal(run_sdwanctl(e, "--events", out, sizeof(out)), 2);
+	assert_int_equal(run_sdwanctl(e, "-h", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "usage: sdwanctl edge status"));
+}
+
+static void test_sdwanctl_edge_table(void **state)
+{
+	struct sock_env *e = *state;
+	char out[65536];
+	int pfd[2], st = -1;
+	uint64_t end = mono_ms() + 5000;
+	size_t n = 0;
+	pid_t pid;
+
+	edge_events_emitf(e->ev, EDGE_EVENT_PATH_STATE, "inet-hub1-mpls", "up", "down", NULL,
+			  "3 probes missed");
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(SDWANCTL, "sdwanctl", "edge", "status", "--socket", e->path, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (mono_ms() < end) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		ssize_t k;
+
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
+		if (poll(&p, 1, 5) <= 0)
+			continue;
+		k = read(pfd[0], out + n, sizeof(out) - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_non_null(strstr(out, "site br1 (branch)  config version 12"));
+	assert_non_null(strstr(out, "orchestrator: none configured"));
+	assert_non_null(strstr(out, "mpls-hub1-mpls"));
+	assert_non_null(strstr(out, "10.5"));
+	assert_non_null(strstr(out, "voip"));
+	assert_non_null(strstr(out, "3 probes missed"));
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +552,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_socket_oversized, sock_setup, sock_teardown),
 		cmocka_unit_test_setup_teardown(test_socket_limits, sock_setup, sock_teardown),
 		cmocka_unit_test(test_socket_stale),
+#ifdef SDWANCTL
+		cmocka_unit_test_setup_teardown(test_sdwanctl_edge_status, sock_setup,
+						sock_teardown),
+		cmocka_unit_test_setup_teardown(test_sdwanctl_edge_table, sock_setup,
+						sock_teardown),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
