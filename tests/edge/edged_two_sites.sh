@@ -111,11 +111,12 @@ json.dump(c, open(d + "/config.json", "w"), indent=1)
 PY
 }
 
-make_bundle() { # site peer version
+make_bundle() { # site peer version [mtu of path 2]
 	local site=$1 peer=$2 d=$WORK/$1
-	python3 - "$DATA/$site.json" "$WORK/$peer/pub.hex" "$3" "$d/bundle.json" <<'PY'
+	python3 - "$DATA/$site.json" "$WORK/$peer/pub.hex" "$3" "$d/bundle.json" "${4:-0}" <<'PY'
 import json, sys, base64
 b = json.load(open(sys.argv[1]))
+b["paths"][1]["mtu"] = int(sys.argv[5])
 b["peers"][0]["public_key"] = base64.b64encode(bytes.fromhex(open(sys.argv[2]).read().strip())).decode()
 b["version"] = int(sys.argv[3])
 b["ike"]["retry_initial_ms"] = 300
@@ -212,6 +213,21 @@ for ns in $BR $HUB; do
 done
 log "no overlay packet in clear on any underlay"
 
+# SIGHUP with a newer bundle (path 2's MTU): one netlink op, path 1 untouched
+idx1=$(ip -n $BR -o link show sdw1 | cut -d: -f1)
+make_bundle br1 hub1 2 1300
+kill -HUP "${PID[br1]}"
+for _ in $(seq 50); do
+	grep -q "bundle version 2 applied" "$WORK/br1-1.log" && break
+	sleep 0.1
+done
+grep -q "bundle version 2 applied (2 paths; 1 netlink ops; ike +0 ~0 -0)" "$WORK/br1-1.log" ||
+	fail "reload: version 2 not applied as exactly one change"
+ip -n $BR link show sdw2 | grep -q "mtu 1300" || fail "reload: sdw2 MTU not changed"
+[[ $(ip -n $BR -o link show sdw1 | cut -d: -f1) == "$idx1" ]] || fail "reload: sdw1 was re-created"
+ip netns exec $BR ping -q -c 2 -i 0.1 -W 2 -I sdw1 100.126.1.2 >/dev/null || fail "path 1 broken by reload"
+log "SIGHUP: version 2 applied as one netlink op (sdw2 mtu 1300), path 1 untouched"
+
 # kill -9 and restart: same kernel state, no duplicates, tunnels back
 before=$(kstate $BR)
 [[ $(echo "$before" | grep -c 'vxlan id') == 2 ]] || fail "expected 2 vxlan netdevs: $before"
@@ -225,7 +241,7 @@ if [[ $after != "$before" ]]; then
 	fail "state after restart differs"
 fi
 grep -q "reconcile: 9 objects of ours found" "$WORK/br1-2.log" || fail "restart did not adopt 9 objects"
-grep -q "last-known-good: bundle version 1 applied (2 paths; 0 netlink ops" "$WORK/br1-2.log" ||
+grep -q "last-known-good: bundle version 2 applied (2 paths; 0 netlink ops" "$WORK/br1-2.log" ||
 	fail "restart re-created kernel objects instead of adopting them"
 ip netns exec $BR-lan ping -q -c 3 -i 0.1 -W 3 10.11.0.10 >/dev/null || fail "LAN ping after restart"
 log "kill -9 + restart: same state (adopted, 0 netlink ops), SAs and LAN ping back"
