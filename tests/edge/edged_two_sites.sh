@@ -71,6 +71,10 @@ topo() {
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 	done
 	ip -n $BR-lan route add default via 10.101.0.1
+	# a default route by an underlay, as a router has: without the blackhole,
+	# VXLAN packets whose CHILD_SA is down would take it, in clear
+	ip -n $BR route add default via 198.18.2.11
+	ip -n $HUB route add default via 198.18.2.101
 	ip -n $HUB-lan route add default via 10.11.0.1
 	for ns in $BR $HUB; do
 		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
@@ -246,9 +250,28 @@ grep -q "last-known-good: bundle version 2 applied (2 paths; 0 netlink ops" "$WO
 ip netns exec $BR-lan ping -q -c 3 -i 0.1 -W 3 10.11.0.10 >/dev/null || fail "LAN ping after restart"
 log "kill -9 + restart: same state (adopted, 0 netlink ops), SAs and LAN ping back"
 
+# the hub goes away (its SAs deleted): the branch's VXLAN packets hit the
+# blackhole instead of leaving in clear
+stop_edged hub1 TERM
+for _ in $(seq 50); do
+	sas_up br1 || break
+	sleep 0.1
+done
+! sas_up br1 || fail "br1 still has CHILD_SAs after the hub left"
+# (self-check of this test: NO_BLACKHOLE=1 removes it, and the test must fail)
+[[ -z ${NO_BLACKHOLE:-} ]] || ip -n $BR route del blackhole 100.127.0.0/16 proto 93
+ip netns exec $BR ping -q -c 3 -i 0.1 -W 1 -I sdw1 100.126.1.2 >/dev/null 2>&1 &&
+	fail "ping over sdw1 answered without a CHILD_SA"
+ip netns exec $BR-lan ping -q -c 3 -i 0.1 -W 1 10.11.0.10 >/dev/null 2>&1 &&
+	fail "LAN ping answered without a CHILD_SA"
+for c in vxlan_clear inner_clear inner_clear_d; do
+	n=$(counter $BR $c)
+	[[ $n == 0 ]] || fail "$BR: $n packets of the overlay left in clear ($c) with the SAs down"
+done
+log "SAs down: nothing left in clear (blackhole)"
+
 # SIGTERM: everything removed
 stop_edged br1 TERM
-stop_edged hub1 TERM
 for ns in $BR $HUB; do
 	left=$(kstate $ns)
 	[[ -z $left ]] || fail "$ns: left behind after SIGTERM: $left"
