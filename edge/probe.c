@@ -23,7 +23,8 @@ struct ppath {
 	struct edge_probe *owner;
 	struct edge_probe_path cfg;
 	struct pm_session *s;
-	pm_ns interval;
+	pm_ns interval; /* the profile's (after the budget rule) */
+	pm_ns applied;	/* in effect: faster while the path comes up */
 	int fd;
 	pm_ns next_open; /* earliest retry of a failed socket */
 	struct event *ev_rx;
@@ -281,7 +282,31 @@ static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
 		return r;
 	pm_session_free(pp->s);
 	pp->s = s;
+	pp->applied = pp->interval;
 	return 0;
+}
+
+/*
+ * A slow path (standby, metered) would need up_count intervals to come up
+ * (3 x 37 s on LTE).  While a path is INIT (it answers again, pathmon is
+ * counting replies) it is probed at the bring-up rate (1/s), while DOWN at
+ * most every 10 s (a dead link bills nothing; edge/README-steering.md), UP at
+ * the profile's rate, SUSPECT at pathmon's burst.  Called after the session ran,
+ * never from inside its callback.
+ */
+static void retune(struct ppath *pp, pm_ns now)
+{
+	enum pm_state st = pm_session_state(pp->s);
+	pm_ns want = pp->interval;
+
+	if (st == PM_STATE_INIT && want > EDGE_PROBE_BRINGUP_NS)
+		want = EDGE_PROBE_BRINGUP_NS;
+	else if (st == PM_STATE_DOWN && want > EDGE_PROBE_RECOVERY_NS)
+		want = EDGE_PROBE_RECOVERY_NS;
+	if (want == pp->applied)
+		return;
+	pp->applied = want;
+	pm_session_set_interval(pp->s, want, now);
 }
 
 static void sock_close(struct ppath *pp)
@@ -387,6 +412,7 @@ static pm_ns run_path(struct ppath *pp, pm_ns now)
 	for (int i = 0; i < 4 && now >= pm_session_next_send(pp->s); i++)
 		send_probe(pp, now);
 	pm_session_tick(pp->s, now);
+	retune(pp, now);
 	if (pm_session_counters(pp->s)->lost != lost && pp->owner->cbs.metrics)
 		pp->owner->cbs.metrics(pp->owner->cbs.arg, pp->cfg.id);
 	next = pm_session_next_send(pp->s);
@@ -445,6 +471,7 @@ static void handle_reply(struct ppath *pp, const uint8_t *pkt, size_t len, pm_ns
 
 	/* rejects are counted by the session (metrics.counters.rejected) */
 	(void)pm_session_handle_reply(pp->s, pkt, len, rx);
+	retune(pp, rx > mono(p) ? rx : mono(p));
 	if (p->cbs.metrics)
 		p->cbs.metrics(p->cbs.arg, pp->cfg.id);
 }
@@ -790,7 +817,8 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 			pm_ns iv = path_interval(p, &pp->cfg);
 			if (iv != pp->interval) {
 				pp->interval = iv;
-				pm_session_set_interval(pp->s, iv, now);
+				pp->applied = 0;
+				retune(pp, now);
 				start_path(pp, now);
 			}
 		} else {
@@ -861,7 +889,8 @@ int edge_probe_set_profile(struct edge_probe *p, uint32_t path_id, enum pm_profi
 	iv = path_interval(p, &pp->cfg);
 	if (iv != pp->interval) {
 		pp->interval = iv;
-		pm_session_set_interval(pp->s, iv, now);
+		pp->applied = 0;
+		retune(pp, now);
 		start_path(pp, now);
 	}
 	return 0;

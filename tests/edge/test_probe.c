@@ -140,8 +140,12 @@ static void run_until(struct fx *f, uint32_t id, pm_ns until, bool answer)
 		size_t before = f->n_sent;
 		pm_ns next = edge_probe_run(f->p, id, f->now);
 
-		if (answer && f->n_sent > before)
+		if (answer && f->n_sent > before) {
 			answer_last(f, 10 * MS);
+			/* as the engine re-arms after a reply: the schedule may move */
+			f->now += 10 * MS;
+			next = edge_probe_run(f->p, id, f->now);
+		}
 		if (next > until)
 			break;
 		f->now = next > f->now ? next : f->now + 1;
@@ -214,6 +218,29 @@ static void test_metered_budget(void **state)
 	p.encap_overhead = 112;
 	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
 	assert_int_equal(edge_probe_interval(f->p, 3), 47693 * MS);
+}
+
+/* a metered path: 10 s while DOWN, 1/s while coming up, UP within ~2 s of
+ * the first reply, then the budget rate */
+static void test_metered_bringup(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p = mkpath(3, PM_PROFILE_METERED);
+	pm_ns t0 = f->now;
+
+	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
+	/* the first probe at t0 goes unanswered: DOWN, next one 10 s later */
+	run_until(f, 3, t0 + 15 * PM_NS_PER_SEC, false);
+	assert_int_equal(f->n_sent, 2);
+	assert_int_equal(f->sent[1].at - f->sent[0].at, 10 * PM_NS_PER_SEC);
+	/* answered from now on: INIT at 1/s, UP after 3 replies */
+	run_until(f, 3, t0 + 60 * PM_NS_PER_SEC, true);
+	assert_int_equal(f->states[f->n_states - 1].new_state, PM_STATE_UP);
+	assert_int_equal(f->sent[3].at - f->sent[2].at, 1 * PM_NS_PER_SEC);
+	assert_int_equal(f->sent[4].at - f->sent[3].at, 1 * PM_NS_PER_SEC);
+	assert_true(f->states[f->n_states - 1].time - f->sent[2].at <= 2100 * MS);
+	/* UP: the budget rate (37.325 s) */
+	assert_int_equal(f->sent[f->n_sent - 1].at - f->sent[f->n_sent - 2].at, 37325 * MS);
 }
 
 static void test_diff_keeps_sessions(void **state)
@@ -296,6 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_schedule_liveness_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metered_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metered_bringup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_keeps_sessions, setup, teardown),
 		cmocka_unit_test(test_from_bundle),
 	};

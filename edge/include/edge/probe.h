@@ -10,7 +10,9 @@
  * the libevent loop; pathmon does the schedule, the estimators, the liveness
  * machine and the burst on the first miss.  Rates come from the path's profile
  * (active / standby / metered); a metered path's interval is derived from its
- * monthly budget (edge_probe_metered_interval(), edge/README-steering.md).
+ * monthly budget (edge_probe_metered_interval(), edge/README-steering.md); a
+ * slow path is probed at least every 10 s while DOWN and at 1/s while it
+ * comes up (INIT), so coming up takes seconds, not up_count x 37 s.
  * Paths are set by diff: an unchanged path keeps its session, metrics and
  * socket; a profile change only changes the rate.
  *
@@ -43,6 +45,10 @@ struct event_base;
 #define EDGE_PROBE_BUDGET_DEFAULT    20000000ull
 #define EDGE_PROBE_METERED_MAX_SEC   600	/* never slower than this */
 #define EDGE_PROBE_SECONDS_PER_MONTH 2592000ull /* 30 days */
+/* probe interval while a slow path is coming up (INIT: counting replies) */
+#define EDGE_PROBE_BRINGUP_NS (1000ull * PM_NS_PER_MSEC)
+/* ... and at most this interval while it is DOWN (looking for it to return) */
+#define EDGE_PROBE_RECOVERY_NS (10000ull * PM_NS_PER_MSEC)
 
 /* Rate and liveness parameters of one profile (ProbeProfile); 0 = default. */
 struct edge_probe_profile {
