@@ -1,0 +1,298 @@
+/* test_orch_client_orchd.c — the orchestrator client against the real
+ * sdwan-orchd on 127.0.0.1 (tests/orchestrator/orch_harness): a site and its
+ * bootstrap token created through the operator API, registration, the bundle
+ * received and applied, the ack seen as "converged" in the rollout, telemetry
+ * and events seen in status/events; then a refused bundle seen as "refused"
+ * with its reason; a restarted client reuses its credential; the orchestrator
+ * stopped → away, backing off, the applied version kept. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/events.h>
+#include <edge/orch_client.h>
+#include <edge/status.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orch_harness.h"
+
+static struct orch_proc P;
+
+static const char hub1[] = "{\"name\": \"hub1\", \"role\": \"hub\", \"lan_prefixes\": "
+			   "[\"10.100.0.0/16\"], \"underlays\": [{\"label\": \"mpls\", "
+			   "\"address\": \"198.18.0.1\"}]}";
+static const char br1[] = "{\"name\": \"br1\", \"role\": \"branch\", \"lan_prefixes\": "
+			  "[\"10.1.0.0/24\"], \"underlays\": [{\"label\": \"mpls\", "
+			  "\"address\": \"198.18.1.1\"}]}";
+static const char policy1[] =
+	"{\"applications\": {\"voip\": [{\"dscp\": 46}]}, \"rules\": [{\"app\": \"voip\", "
+	"\"paths\": [\"mpls\"], \"mode\": \"ordered\"}, {\"app\": \"any\", \"paths\": [\"mpls\"], "
+	"\"mode\": \"ordered\"}]}";
+static const char policy2[] = "{\"applications\": {\"voip\": [{\"dscp\": 46}]}, \"rules\": "
+			      "[{\"app\": \"any\", \"paths\": [\"mpls\"], \"mode\": \"ordered\"}]}";
+
+struct edge {
+	struct event_base *base;
+	struct edge_events *events;
+	struct edge_orch *orch;
+	struct edge_orch_params p;
+	char dir[64], cred[128], token[128];
+	uint64_t applied;
+	int n_bundles;
+	bool refuse;
+};
+
+static int on_bundle(void *arg, const uint8_t *raw, size_t len, const Sdwan__V1__ConfigBundle *b,
+		     char *err, size_t errlen)
+{
+	struct edge *e = arg;
+
+	e->n_bundles++;
+	if (strcmp(b->site, "br1")) {
+		snprintf(err, errlen, "site: \"%s\" is not this edge's site", b->site);
+		return -EINVAL;
+	}
+	if (e->refuse) {
+		snprintf(err, errlen, "policy.rules[0]: refused by the test");
+		return -EINVAL;
+	}
+	e->applied = b->version;
+	return 0;
+}
+
+static void fill(void *arg, struct edge_status *st)
+{
+	struct edge_status_path *p = edge_status_add_path(st);
+
+	edge_status_strcpy(p->name, sizeof(p->name), "mpls-hub1-mpls");
+	p->m.state = EDGE_EV_PATH_UP;
+	p->m.tunnel = EDGE_EV_TUNNEL_UP;
+	p->m.rtt_avg_ms = 3.5;
+	p->m.samples = 50;
+}
+
+static long long generation(void)
+{
+	json_t *j = NULL;
+	long long g;
+
+	assert_int_equal(http_json(&P, "GET", "/api/v1/rollout", P.admin, NULL, &j), 200);
+	g = (long long)json_integer_value(json_object_get(j, "generation"));
+	json_decref(j);
+	return g;
+}
+
+/* br1's entry of the rollout */
+static json_t *rollout_br1(void)
+{
+	json_t *j = NULL, *s, *found = NULL;
+	size_t i;
+
+	assert_int_equal(http_json(&P, "GET", "/api/v1/rollout", P.viewer, NULL, &j), 200);
+	json_array_foreach (json_object_get(j, "sites"), i, s) {
+		if (!strcmp(json_string_value(json_object_get(s, "site")), "br1"))
+			found = json_incref(s);
+	}
+	json_decref(j);
+	assert_non_null(found);
+	return found;
+}
+
+struct waiter {
+	struct edge *e;
+	bool (*pred)(struct edge *e);
+	bool met;
+};
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+
+	if (w->pred(w->e)) {
+		w->met = true;
+		event_base_loopbreak(w->e->base);
+	}
+}
+
+static bool run_until(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
+{
+	struct waiter w = { .e = e, .pred = pred };
+	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
+	struct timeval tick = { 0, 10000 },
+		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	assert_non_null(check);
+	event_add(check, &tick);
+	event_base_loopexit(e->base, &limit);
+	event_base_dispatch(e->base);
+	event_free(check);
+	return w.met || pred(e);
+}
+
+static struct edge_orch_sync sync_of(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s;
+}
+
+static bool acked_once(struct edge *e)
+{
+	return sync_of(e).acks >= 1;
+}
+
+static bool acked_twice(struct edge *e)
+{
+	return sync_of(e).acks >= 2;
+}
+
+static bool event_sent(struct edge *e)
+{
+	return sync_of(e).event_seq_sent >= edge_events_last_seq(e->events);
+}
+
+static bool always_false(struct edge *e)
+{
+	return false;
+}
+
+static bool is_away(struct edge *e)
+{
+	return sync_of(e).state == EDGE_ORCH_AWAY;
+}
+
+static bool is_connected(struct edge *e)
+{
+	return sync_of(e).state == EDGE_ORCH_CONNECTED;
+}
+
+static void test_against_orchd(void **state)
+{
+	struct edge e = { 0 };
+	json_t *j = NULL, *r;
+	uint64_t v1;
+	char *text;
+	int fd;
+
+	assert_int_equal(orch_start(&P, NULL), 0);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, hub1, NULL), 201);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, br1, &j), 201);
+	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-orchd-XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	snprintf(e.cred, sizeof(e.cred), "%s/credential", e.dir);
+	snprintf(e.token, sizeof(e.token), "%s/token", e.dir);
+	fd = open(e.token, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	text = (char *)json_string_value(json_object_get(j, "bootstrap_token"));
+	assert_non_null(text);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	json_decref(j);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/policy", P.admin, policy1, NULL), 201);
+	assert_int_equal(orch_wait_compiled(&P, generation()), 0);
+
+	e.base = event_base_new();
+	assert_non_null(e.base);
+	assert_int_equal(edge_events_new(64, 0, &e.events), 0);
+	e.p.url = P.base;
+	e.p.allow_http = true;
+	e.p.site = "br1";
+	e.p.credential_file = e.cred;
+	e.p.bootstrap_token_file = e.token;
+	memset(e.p.public_key, 7, sizeof(e.p.public_key));
+	e.p.software_version = "sync-test";
+	e.p.longpoll_wait_s = 2;
+	e.p.poll_min_interval_ms = 10;
+	e.p.telemetry_interval_ms = 30000;
+	e.p.coalesce_ms = 20;
+	e.p.backoff_initial_ms = 50;
+	e.p.backoff_max_ms = 400;
+	e.p.events = e.events;
+	e.p.on_bundle = on_bundle;
+	e.p.fill_status = fill;
+	e.p.cb_arg = &e;
+	assert_int_equal(edge_orch_new(e.base, &e.p, &e.orch), 0);
+
+	/* register → bundle → applied → ack → the rollout converges */
+	assert_true(run_until(&e, acked_once, 10000));
+	assert_true(sync_of(&e).registered);
+	assert_true(e.applied > 0);
+	v1 = e.applied;
+	r = rollout_br1();
+	assert_string_equal(json_string_value(json_object_get(r, "state")), "converged");
+	assert_int_equal(json_integer_value(json_object_get(r, "acked_version")), (json_int_t)v1);
+	json_decref(r);
+
+	/* an event reaches the orchestrator as telemetry; status shows the path */
+	edge_events_emitf(e.events, EDGE_EVENT_PATH_STATE, "mpls-hub1-mpls", "down", "up", NULL,
+			  "sync-test: probes answered");
+	assert_true(run_until(&e, event_sent, 5000));
+	assert_int_equal(http_json(&P, "GET", "/api/v1/events?site=br1", P.viewer, NULL, &j), 200);
+	text = json_dumps(j, 0);
+	assert_non_null(strstr(text, "sync-test: probes answered"));
+	free(text);
+	json_decref(j);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/status/br1", P.viewer, NULL, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "online")));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "paths"), 0), "path")),
+			    "mpls-hub1-mpls");
+	json_decref(j);
+
+	/* a new policy → a new bundle, woken at once; the edge refuses it →
+	 * "refused" with the reason, and the running version stays */
+	e.refuse = true;
+	assert_int_equal(http_json(&P, "POST", "/api/v1/policy", P.admin, policy2, NULL), 201);
+	assert_true(run_until(&e, acked_twice, 10000));
+	assert_int_equal(e.applied, v1);
+	assert_int_equal(sync_of(&e).applied_version, v1);
+	r = rollout_br1();
+	assert_string_equal(json_string_value(json_object_get(r, "state")), "refused");
+	assert_non_null(
+		strstr(json_string_value(json_object_get(r, "error")), "refused by the test"));
+	json_decref(r);
+
+	/* a restarted edge reuses the stored credential: no second registration
+	 * (the token is one-time anyway) */
+	edge_orch_free(e.orch);
+	e.orch = NULL;
+	e.p.applied_version = v1; /* as the daemon would from its LKG */
+	assert_int_equal(edge_orch_new(e.base, &e.p, &e.orch), 0);
+	assert_true(run_until(&e, is_connected, 5000));
+	assert_int_equal(sync_of(&e).registrations, 0);
+	assert_true(sync_of(&e).registered);
+
+	/* the orchestrator goes away: the client backs off and keeps what runs */
+	assert_int_equal(orch_stop(&P), 0);
+	assert_true(run_until(&e, is_away, 5000));
+	run_until(&e, always_false, 1000);
+	assert_true(sync_of(&e).failures >= 2);
+	assert_true(sync_of(&e).retry_delay_ms <= 400);
+	assert_int_equal(sync_of(&e).applied_version, v1);
+
+	edge_orch_free(e.orch);
+	edge_events_free(e.events);
+	event_base_free(e.base);
+	unlink(e.cred);
+	unlink(e.token);
+	rmdir(e.dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_against_orchd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
