@@ -87,6 +87,23 @@ static bool route_hits_gone(const struct gone *g, const struct edge_nl_route *r)
 	return false;
 }
 
+/* a netdev with our name but of a kind we never create: it can be deleted,
+ * never (re-)created, and nothing is put on it */
+static bool is_other(const struct edge_nl_set *s, const char *name)
+{
+	const struct edge_nl_link *l = find_link(s, name);
+
+	return l && l->kind == EDGE_LINK_OTHER;
+}
+
+static bool route_hits_other(const struct edge_nl_set *s, const struct edge_nl_route *r)
+{
+	for (size_t i = 0; i < r->n_nh; i++)
+		if (is_other(s, r->nh[i].ifname))
+			return true;
+	return false;
+}
+
 /* only the mtu differs: changeable in place */
 static bool link_mtu_only(const struct edge_nl_link *a, const struct edge_nl_link *b)
 {
@@ -161,6 +178,8 @@ int edge_diff_plan(const struct edge_nl_set *from, const struct edge_nl_set *to,
 	for (size_t i = 0; i < to->n_links; i++) {
 		const struct edge_nl_link *d = &to->links[i], *c = find_link(from, d->name);
 
+		if (d->kind == EDGE_LINK_OTHER)
+			continue;
 		if (!c || is_gone(&gone, d->name))
 			PUSH(EDGE_OP_LINK_ADD, link, *d);
 		else if (!edge_nl_link_equal(c, d))
@@ -170,6 +189,8 @@ int edge_diff_plan(const struct edge_nl_set *from, const struct edge_nl_set *to,
 	for (size_t i = 0; i < to->n_addrs; i++) {
 		const struct edge_nl_addr *d = &to->addrs[i];
 
+		if (is_other(to, d->ifname))
+			continue;
 		if (!has_addr_equal(from, d) || is_gone(&gone, d->ifname))
 			PUSH(EDGE_OP_ADDR_ADD, addr, *d);
 	}
@@ -177,6 +198,8 @@ int edge_diff_plan(const struct edge_nl_set *from, const struct edge_nl_set *to,
 	for (size_t i = 0; i < to->n_routes; i++) {
 		const struct edge_nl_route *d = &to->routes[i], *c = find_route(from, d);
 
+		if (route_hits_other(to, d))
+			continue;
 		if (d->n_nh > 0 && (!c || !edge_nl_route_equal(c, d) || route_hits_gone(&gone, c)))
 			PUSH(EDGE_OP_ROUTE_REPLACE, route, *d);
 	}

@@ -46,6 +46,8 @@ int edge_nl_real_link_add(void *ctx, const struct edge_nl_link *l)
 	struct rtnl_link *link = NULL;
 	int r;
 
+	if (l->kind == EDGE_LINK_OTHER)
+		return -EOPNOTSUPP;
 	if (l->kind == EDGE_LINK_VXLAN) {
 		link = rtnl_link_vxlan_alloc();
 		if (!link)
@@ -144,11 +146,17 @@ int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links, stru
 		const char *type = rtnl_link_get_type(link);
 		struct edge_nl_link out = { 0 };
 
-		if (!type || !rtnl_link_get_name(link))
+		if (!rtnl_link_get_name(link))
 			continue;
 		snprintf(out.name, sizeof(out.name), "%s", rtnl_link_get_name(link));
 		out.mtu = rtnl_link_get_mtu(link);
-		if (strcmp(type, "vxlan") == 0) {
+		if (!type) {
+			/* our name on a netdev of a kind we do not make: listed
+			 * so that it is replaced, not tripped over */
+			if (!edge_nl_link_is_own(&out))
+				continue;
+			out.kind = EDGE_LINK_OTHER;
+		} else if (strcmp(type, "vxlan") == 0) {
 			fill_vxlan(link, &out);
 		} else if (strcmp(type, "xfrm") == 0) {
 			uint32_t v = 0;
@@ -158,8 +166,10 @@ int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links, stru
 				out.if_id = v;
 			if (rtnl_link_xfrmi_get_link(link, &v) == 0 && v)
 				rtnl_link_i2name(links, (int)v, out.dev, sizeof(out.dev));
+		} else if (edge_nl_link_is_own(&out)) {
+			out.kind = EDGE_LINK_OTHER;
 		} else {
-			continue; /* not a kind we create */
+			continue; /* not ours, not a kind we create */
 		}
 		r = edge_nl_set_add_link(set, &out);
 	}

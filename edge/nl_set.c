@@ -15,6 +15,8 @@ const char *edge_link_kind_name(enum edge_link_kind kind)
 		return "vxlan";
 	case EDGE_LINK_XFRM:
 		return "xfrm";
+	case EDGE_LINK_OTHER:
+		return "other";
 	}
 	return "?";
 }
@@ -73,6 +75,8 @@ bool edge_nl_link_equal(const struct edge_nl_link *a, const struct edge_nl_link 
 {
 	if (!edge_nl_link_same(a, b) || a->kind != b->kind || a->mtu != b->mtu)
 		return false;
+	if (a->kind == EDGE_LINK_OTHER)
+		return false; /* never what we want: re-created */
 	if (a->kind == EDGE_LINK_VXLAN)
 		return a->vni == b->vni && a->local.s_addr == b->local.s_addr &&
 		       a->remote.s_addr == b->remote.s_addr && a->port == b->port;
@@ -199,7 +203,9 @@ void edge_nl_link_format(const struct edge_nl_link *l, char *buf, size_t len)
 {
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
-	if (l->kind == EDGE_LINK_VXLAN)
+	if (l->kind == EDGE_LINK_OTHER)
+		snprintf(buf, len, "link %s other mtu %u", l->name, l->mtu);
+	else if (l->kind == EDGE_LINK_VXLAN)
 		snprintf(buf, len, "link %s vxlan vni %u local %s remote %s dstport %u mtu %u",
 			 l->name, l->vni, edge_inet_ntop4(l->local, a),
 			 edge_inet_ntop4(l->remote, b), l->port, l->mtu);

@@ -50,6 +50,8 @@ static int f_link_add(void *ctx, const struct edge_nl_link *l)
 	r = record(f, "link add", buf);
 	if (r < 0)
 		return r;
+	if (l->kind == EDGE_LINK_OTHER)
+		return -EOPNOTSUPP;
 	if (find_link(f, l->name))
 		return -EEXIST;
 	if (l->kind == EDGE_LINK_XFRM && l->dev[0] && !dev_exists(f, l->dev))

@@ -134,10 +134,64 @@ static void test_lkg_first_then_sigterm(void **state)
 	edge_bundle_free(v2);
 }
 
+/* --keep-state: SIGTERM leaves the kernel state as it is */
+static void test_keep_state(void **state)
+{
+	struct edge_config *c = harness_config("br1-config.json");
+	Sdwan__V1__ConfigBundle *v1 = harness_bundle("br1.json", NULL);
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_daemon_opts opts = { 0 };
+	struct edge_daemon *d = NULL;
+	char state_dir[128], run_dir[128];
+	uint8_t *buf;
+	size_t len;
+	pthread_t t;
+
+	snprintf(dir, sizeof(dir), "/tmp/sdwed-daemon-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	snprintf(pid_path, sizeof(pid_path), "%s/%s", run_dir, EDGE_PID_FILE);
+	free(c->state_dir);
+	free(c->run_dir);
+	c->state_dir = strdup(state_dir);
+	c->run_dir = strdup(run_dir);
+	buf = pack(v1, &len);
+	assert_int_equal(edge_lkg_save(state_dir, buf, len), 0);
+	free(buf);
+
+	log_init("test", EDGE_LOG_ERR, false);
+	opts.keep_state = true;
+	opts.ike = &fake_ike_ops;
+	opts.nl = &fake_nl_ops;
+	opts.nl_ctx = nl;
+	pid_seen = false;
+	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
+	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
+	assert_int_equal(edge_daemon_run(d), 0);
+	pthread_join(t, NULL);
+	edge_daemon_free(d);
+
+	assert_true(pid_seen);
+	assert_int_equal(fake_nl_log_count(nl, "link del"), 0);
+	assert_int_equal(nl->kernel.n_links, 2);
+	assert_int_equal(nl->kernel.n_addrs, 4);
+	assert_int_equal(nl->kernel.n_routes, 2);
+	assert_int_equal(nl->kernel.n_rules, 1);
+
+	edge_lkg_remove(state_dir);
+	rmdir(state_dir);
+	rmdir(run_dir);
+	rmdir(dir);
+	fake_nl_free(nl);
+	edge_bundle_free(v1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lkg_first_then_sigterm),
+		cmocka_unit_test(test_keep_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

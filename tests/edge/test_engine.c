@@ -299,6 +299,7 @@ static void test_reconcile(void **state)
 	struct edge_nl_link stale_link = {
 		.name = "sdw9", .kind = EDGE_LINK_VXLAN, .mtu = 1350, .vni = 9, .port = 4789
 	};
+	struct edge_nl_link stale_other = { .name = "sdw3", .kind = EDGE_LINK_OTHER, .mtu = 1500 };
 	struct edge_nl_link foreign_vx = { .name = "vxlan0", .kind = EDGE_LINK_VXLAN, .vni = 5 };
 	struct edge_nl_link foreign_sdwan = { .name = "sdwan0", .kind = EDGE_LINK_VXLAN, .vni = 6 };
 	struct edge_nl_addr stale_lo = { .ifname = "lo", .plen = 32, .label = EDGE_LO_LABEL };
@@ -328,6 +329,7 @@ static void test_reconcile(void **state)
 	stale_bh.dst.s_addr = inet_addr("10.0.0.0");
 	foreign_220.dst.s_addr = inet_addr("100.127.1.2");
 	edge_nl_set_add_link(&f->nl->kernel, &stale_link);
+	edge_nl_set_add_link(&f->nl->kernel, &stale_other);
 	edge_nl_set_add_link(&f->nl->kernel, &foreign_vx);
 	edge_nl_set_add_link(&f->nl->kernel, &foreign_sdwan);
 	edge_nl_set_add_addr(&f->nl->kernel, &stale_lo);
@@ -341,8 +343,8 @@ static void test_reconcile(void **state)
 	assert_int_equal(edge_nl_set_copy(&f->nl->kernel, &before), 0);
 
 	assert_int_equal(edge_engine_reconcile(f->e, &adopted), 0);
-	/* 9 objects of v1 (2 links, 4 addrs, 2 routes, 1 rule) + 4 stale */
-	assert_int_equal(adopted, 13);
+	/* 9 objects of v1 (2 links, 4 addrs, 2 routes, 1 rule) + 5 stale */
+	assert_int_equal(adopted, 14);
 	fake_nl_log_clear(f->nl);
 	assert_int_equal(apply(f, v1, NULL), 0);
 	{
@@ -350,6 +352,7 @@ static void test_reconcile(void **state)
 			"rule del: rule pref 1001 lookup 23809",
 			"addr del: addr 100.127.9.1/32 dev lo label lo:sdw",
 			"link del: sdw9",
+			"link del: sdw3",
 			("link set: link sdw1 vxlan vni 1001 local 100.127.1.1 remote 100.127.1.2 "
 			 "dstport 4789 mtu 1350"),
 			"route del: route blackhole 10.0.0.0/8 table 23809 proto 93 metric 0",

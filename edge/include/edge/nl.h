@@ -44,6 +44,7 @@
 enum edge_link_kind {
 	EDGE_LINK_VXLAN,
 	EDGE_LINK_XFRM,
+	EDGE_LINK_OTHER, /* dump only: a netdev with our name but of another kind */
 };
 const char *edge_link_kind_name(enum edge_link_kind kind);
 
