@@ -387,6 +387,8 @@ static void contact(struct edge_orch *o)
 static void credential_refused(struct edge_orch *o, const char *msg)
 {
 	set_error(o, msg);
+	if (!o->credential) /* another request's 401 came first */
+		return;
 	if (o->token_file) {
 		explicit_bzero(o->credential, strlen(o->credential));
 		free(o->credential);

@@ -275,25 +275,38 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static void fake_start(struct fake *f)
+/* key/cert: PEM text for HTTPS (both NULL: plain HTTP) */
+static void fake_start_tls(struct fake *f, const char *key, const char *cert)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
 
 	pthread_mutex_init(&f->lock, NULL);
 	snprintf(f->token, sizeof(f->token), "tok-1");
 	snprintf(f->credential, sizeof(f->credential), "cred-abc123");
 	f->hold_ms = 200;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-				  0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &sin,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (key)
+		f->mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, f,
+					  MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+					  on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+					  MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
+					  cert, MHD_OPTION_END);
+	else
+		f->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR,
+					  &sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	assert_non_null(f->mhd);
 	info = MHD_get_daemon_info(f->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	assert_non_null(info);
 	f->port = info->port;
 	assert_true(f->port > 0);
+}
+
+static void fake_start(struct fake *f)
+{
+	fake_start_tls(f, NULL, NULL);
 }
 
 static void fake_stop(struct fake *f)
@@ -924,6 +937,77 @@ static void test_token_readable_by_others(void **state)
 	assert_non_null(strstr(s.last_error, "readable by others"));
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = calloc(1, 16384);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	assert_true(fread(buf, 1, 16383, f) > 0);
+	fclose(f);
+	return buf;
+}
+
+static bool away_or_acked(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.state == EDGE_ORCH_AWAY || s.acks > 0;
+}
+
+/* HTTPS: a certificate nobody vouches for is refused by default; the same
+ * server with its CA given (ca_file) is accepted. */
+static void test_https_verification(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch_sync s;
+	char cmd[1024], key[160], cert[160], *key_pem, *cert_pem;
+
+	snprintf(key, sizeof(key), "%s/key.pem", e->dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", e->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+		 key, cert);
+	if (system(cmd) != 0) {
+		skip(); /* no openssl command on this machine */
+		return;
+	}
+	key_pem = slurp(key);
+	cert_pem = slurp(cert);
+	/* replace the plain server of setup() by an HTTPS one */
+	fake_stop(&e->f);
+	memset(&e->f, 0, sizeof(e->f));
+	fake_start_tls(&e->f, key_pem, cert_pem);
+	e->f.version = 3;
+	snprintf(e->url, sizeof(e->url), "https://127.0.0.1:%u", e->f.port);
+	e->p.allow_http = false;
+	write_file(e->cred, "cred-abc123\n", 0600);
+
+	/* system CAs only: the self-signed certificate is refused */
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, away_or_acked, 5000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.state, EDGE_ORCH_AWAY);
+	assert_int_equal(s.acks, 0);
+	assert_int_equal(e->n_bundles, 0);
+	assert_non_null(strcasestr(s.last_error, "certificate"));
+	assert_int_equal(locked_int(e, &e->f.n_poll), 0); /* no request got through */
+	edge_orch_free(e->orch);
+	e->orch = NULL;
+
+	/* with the CA: registered credential used, bundle applied and acked */
+	e->p.ca_file = cert;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	assert_true(run_until(e, acked, 5000));
+	assert_int_equal(e->last_version, 3);
+	free(key_pem);
+	free(cert_pem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -939,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revoked_credential_reregisters, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_token_readable_by_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_verification, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
