@@ -377,6 +377,14 @@ static int charon_start(void **ret_ctx,
 		goto fail_charon;
 	}
 	lib->plugins->status(lib->plugins, LEVEL_CTRL);
+	if (!charon->socket->get_port(charon->socket, FALSE))
+	{ /* socket-default loads even if it could not bind (port taken: another
+	   * IKE daemon in this namespace) */
+		DBG1(DBG_NET, "no IKE socket: port %u in use?",
+			 this->settings.ike_port ?: IKEV2_UDP_PORT);
+		r = -EADDRINUSE;
+		goto fail_charon;
+	}
 	charon->start(charon);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	*ret_ctx = this;

@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -166,6 +168,23 @@ static void test_lifecycle(void **state)
 	assert_int_equal(edge_ike_key_load_or_create(key, pub, &created), 0);
 	assert_string_equal(ops->name, "charon");
 	ops->stop(NULL);
+
+	/* the IKE port taken (another daemon in this namespace): refused */
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(500) };
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(500) };
+		int fd4 = socket(AF_INET, SOCK_DGRAM, 0), fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		int one = 1;
+
+		assert_true(fd4 >= 0 && fd6 >= 0);
+		assert_int_equal(setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
+		assert_int_equal(bind(fd4, (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(bind(fd6, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+		assert_int_equal(ops->start(&ctx, &s), -EADDRINUSE);
+		assert_null(ctx);
+		close(fd4);
+		close(fd6);
+	}
 
 	assert_int_equal(ops->start(&ctx, &s), 0);
 	assert_non_null(ctx);

@@ -114,11 +114,13 @@ wait_up() { # side run count -> prints t_ms of the last child-up
 	return 1
 }
 
-stop_tools() {
+stop_tools() { # every process gone before the next start (else the IKE ports are taken)
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do
-		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	PIDS=()
 }
@@ -239,7 +241,7 @@ log "initiator restarted: duplicates replaced at the responder, events balanced"
 
 # a clean stop deletes the SAs at the peer
 kill "$pid_a"
-for _ in $(seq 100); do kill -0 "$pid_a" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 200); do kill -0 "$pid_a" 2>/dev/null || break; sleep 0.05; done
 grep -q '^stopped' "$WORK/a-$run-2.out" || fail "a did not stop cleanly"
 for _ in $(seq 100); do
 	(($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 4)) && break
