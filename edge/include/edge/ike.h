@@ -30,8 +30,8 @@
  * plain value that can be compared with edge_ike_path_equal() for diffs.
  *
  * Errors: 0 or -errno (-EINVAL invalid path or proposal, -EEXIST/-ENOENT
- * for ids, -EALREADY start twice, -EIO strongSwan refused).  The library never
- * prints; it logs through settings.log.
+ * for ids, -EALREADY start twice, -EADDRINUSE IKE port taken, -EIO strongSwan
+ * refused).  The library never prints; it logs through settings.log.
  */
 #ifndef EDGE_IKE_H
 #define EDGE_IKE_H

@@ -178,6 +178,19 @@ for path in 0 1; do
 	fi
 done
 
+# optional figure: TCP throughput through path 0's SA (IPERF=1)
+if [[ -n ${IPERF:-} ]]; then
+	ip netns exec $B timeout 10 iperf3 -s -1 -B 10.255.0.2 >/dev/null 2>&1 &
+	iperf=$!
+	sleep 0.3
+	bps=$(ip netns exec $A timeout 10 iperf3 -c 10.255.0.2 -B 10.255.0.1 -t 3 -J |
+		python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))') ||
+		bps=0
+	kill "$iperf" 2>/dev/null || true
+	wait "$iperf" 2>/dev/null || true
+	echo "sdwik: TCP through one CHILD_SA (kernel-libipsec, embedded charon): $((bps / 1000000)) Mbit/s"
+fi
+
 # the CHILD_SAs' SPIs reported by events match what swanctl shows
 spi=$(grep '^event child-up path=1 ' "$WORK/a-$run.out" | tail -1 | sed 's/.*spi_in=\([0-9a-f]*\).*/\1/')
 ip netns exec $A swanctl --list-sas --uri "unix://$WORK/run-a-$run/charon.vici" | grep -q "$spi" ||
