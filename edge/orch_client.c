@@ -139,10 +139,11 @@ static void set_text(char *dst, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, size, fmt, ap);
 	va_end(ap);
-	/* keep it printable: the orchestrator refuses control characters */
+	/* keep it printable ASCII: the orchestrator refuses anything else in
+	 * an Ack's error (and would then drop the ack) */
 	for (char *p = dst; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = (unsigned char)*p >= 0x80 ? '?' : ' ';
 }
 
 static uint32_t rnd(struct edge_orch *o)
@@ -717,20 +718,23 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
 	t.config_error = o->sync.config_error;
 	t.software_version = o->sw_version;
-	for (size_t i = 0; i < b.st.n_paths; i++) {
+	for (size_t i = 0, np = 0; i < b.st.n_paths; i++) {
 		const struct edge_status_path *p = &b.st.paths[i];
 
-		b.pmp[i] = pb_metrics(&b.pm[i], p->name, &p->m);
-		sdwan__v1__tunnel_status__init(&b.ts[i]);
-		b.ts[i].path = (char *)p->name;
-		b.ts[i].state = (Sdwan__V1__TunnelState)p->m.tunnel;
-		b.ts[i].established_at = p->tunnel_since;
-		b.ts[i].rekeys = p->rekeys;
-		b.ts[i].ike_spis = (char *)p->ike_spis;
-		b.ts[i].error = (char *)p->tunnel_error;
-		b.tsp[i] = &b.ts[i];
+		/* the orchestrator refuses a whole report for one unnamed path */
+		if (!p->name[0])
+			continue;
+		b.pmp[np] = pb_metrics(&b.pm[np], p->name, &p->m);
+		sdwan__v1__tunnel_status__init(&b.ts[np]);
+		b.ts[np].path = (char *)p->name;
+		b.ts[np].state = (Sdwan__V1__TunnelState)p->m.tunnel;
+		b.ts[np].established_at = p->tunnel_since;
+		b.ts[np].rekeys = p->rekeys;
+		b.ts[np].ike_spis = (char *)p->ike_spis;
+		b.ts[np].error = (char *)p->tunnel_error;
+		b.tsp[np] = &b.ts[np];
+		t.n_paths = t.n_tunnels = ++np;
 	}
-	t.n_paths = t.n_tunnels = b.st.n_paths;
 	t.paths = b.pmp;
 	t.tunnels = b.tsp;
 	for (size_t i = 0; i < b.st.n_classes; i++) {

@@ -355,6 +355,8 @@ static void fill_status(void *arg, struct edge_status *st)
 	struct edge_status_class *c = edge_status_add_class(st);
 
 	e->n_fill++;
+	edge_status_add_path(st); /* paths[0] stays unnamed: left out of the report */
+	p = &st->paths[1];	  /* the named one comes second */
 	edge_status_strcpy(p->name, sizeof(p->name), "mpls-hub1-mpls");
 	p->m.state = EDGE_EV_PATH_UP;
 	p->m.tunnel = EDGE_EV_TUNNEL_UP;
