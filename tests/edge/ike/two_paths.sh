@@ -178,6 +178,26 @@ for path in 0 1; do
 	fi
 done
 
+# rekeying on demand (through vici): CHILD_SA of path 1, IKE_SA of path 2;
+# the new SPIs are reported, the paths stay up, traffic still flows
+uri="unix://$WORK/run-a-$run/charon.vici"
+ip netns exec $A swanctl --rekey --child p-mpls --uri "$uri" >/dev/null || fail "swanctl --rekey --child"
+ip netns exec $A swanctl --rekey --ike p-inet --uri "$uri" >/dev/null || fail "swanctl --rekey --ike"
+for _ in $(seq 100); do
+	grep -q '^event child-rekey path=1 .* children=1 ' "$WORK/a-$run.out" &&
+		grep -q '^event ike-rekey path=2 .* children=1 ' "$WORK/a-$run.out" && break
+	sleep 0.05
+done
+grep -q '^event child-rekey path=1 .* children=1 ' "$WORK/a-$run.out" || fail "no child-rekey event for path 1"
+grep -q '^event ike-rekey path=2 .* children=1 ' "$WORK/a-$run.out" || fail "no ike-rekey event for path 2"
+sleep 0.2
+grep -q '^event \(child\|ike\)-down' "$WORK/a-$run.out" && fail "a rekey was reported as a down"
+for path in 0 1; do
+	ip netns exec $A ping -q -c 2 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
+		fail "ping over path $path failed after the rekey"
+done
+log "rekey: child-rekey and ike-rekey reported, no down, traffic flows"
+
 # optional figure: TCP throughput through path 0's SA (IPERF=1)
 if [[ -n ${IPERF:-} ]]; then
 	ip netns exec $B timeout 10 iperf3 -s -1 -B 10.255.0.2 >/dev/null 2>&1 &
