@@ -781,5 +781,14 @@ int edge_steer_flush(struct edge_steer *s)
 			r = q;
 		s->nft_installed = false;
 	}
+	/* forget the configuration: nothing is re-installed until the next
+	 * edge_steer_configure() */
+	if (s->ev_timer)
+		evtimer_del(s->ev_timer);
+	policy_engine_free(s->eng);
+	s->eng = NULL;
+	s->pol = NULL;
+	s->have_last = false;
+	paths_clear(s);
 	return r;
 }

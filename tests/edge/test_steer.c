@@ -412,6 +412,11 @@ static void test_reconfigure_and_flush(void **state)
 	assert_non_null(strstr(f->nft.last, "delete table inet sdwan"));
 	for (size_t i = 0; i < f->nl->kernel.n_routes; i++)
 		assert_false(edge_nl_route_is_own(&f->nl->kernel.routes[i]));
+	/* and stays flushed: a late path event installs nothing */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(edge_steer_path_state(f->s, 1, POLICY_PATH_DOWN), -ENOENT);
+	assert_null(edge_steer_decision(f->s));
+	assert_int_equal(f->nl->n_log, 0);
 }
 
 int main(void)

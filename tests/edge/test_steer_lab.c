@@ -8,6 +8,7 @@
  *                  --path ID,NAME,LABEL,IFNAME,LOCAL,REMOTE[,metered] ...
  *                  --route PREFIX ... [--duration S] [--ready FILE]
  *                  [--metered-ms MS]   (metered probe interval, no budget cap)
+ *                  [--holddown-ms MS] [--holddown-max-ms MS]   (damping, benchmarks)
  *
  * Runs in the caller's network namespace until SIGTERM/SIGINT or the
  * duration (default 60 s), then removes its rules, routes and nft table.
@@ -194,7 +195,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: test_steer_lab --policy FILE --lan IF --path "
 			"ID,NAME,LABEL,IFNAME,LOCAL,REMOTE[,metered] --route PREFIX "
-			"[--duration S] [--ready FILE] [--metered-ms MS]\n");
+			"[--duration S] [--ready FILE] [--metered-ms MS] [--holddown-ms MS] "
+			"[--holddown-max-ms MS]\n");
 	return 2;
 }
 
@@ -207,7 +209,7 @@ int main(int argc, char **argv)
 	const char *lans[MAX_LANS];
 	size_t n_paths = 0, n_routes = 0, n_lans = 0;
 	const char *policy_file = NULL, *ready = NULL;
-	int duration = 60, metered_ms = 0, r, rc = 1;
+	int duration = 60, metered_ms = 0, hold_ms = 0, hold_max_ms = 0, r, rc = 1;
 	struct lab l = { 0 };
 	struct policy *pol = NULL;
 	struct policy_errors errs = { 0 };
@@ -244,6 +246,10 @@ int main(int argc, char **argv)
 			n_routes++;
 		} else if (strcmp(a, "--duration") == 0) {
 			duration = atoi(v);
+		} else if (strcmp(a, "--holddown-ms") == 0) {
+			hold_ms = atoi(v);
+		} else if (strcmp(a, "--holddown-max-ms") == 0) {
+			hold_max_ms = atoi(v);
 		} else if (strcmp(a, "--metered-ms") == 0) {
 			metered_ms = atoi(v);
 		} else if (strcmp(a, "--ready") == 0) {
@@ -291,6 +297,12 @@ int main(int argc, char **argv)
 					     .arg = &l };
 
 		edge_probe_settings_init(&ps);
+		for (int k = 0; k < PM_PROFILE_COUNT_; k++) {
+			if (hold_ms > 0)
+				ps.profiles[k].holddown_ms = (uint32_t)hold_ms;
+			if (hold_max_ms > 0)
+				ps.profiles[k].holddown_max_ms = (uint32_t)hold_max_ms;
+		}
 		if (metered_ms > 0) {
 			ps.profiles[PM_PROFILE_METERED].interval_ms = (uint32_t)metered_ms;
 			for (size_t i = 0; i < n_paths; i++)

@@ -105,14 +105,14 @@ edges_start() {
 	local d=$1
 	write_policy
 	ip netns exec "$(ns br)" "$LAB" --policy "$W/policy.json" --lan lan0 --duration "$d" \
-		--metered-ms "${METERED_MS:-1000}" \
+		--metered-ms "${METERED_MS:-1000}" ${EDGE_ARGS:-} \
 		--path 1,mpls-hub,mpls,sdw1,100.64.1.1,100.64.1.2 \
 		--path 2,inet-hub,inet,sdw2,100.64.2.1,100.64.2.2 \
 		--path 3,lte-hub,lte,sdw3,100.64.3.1,100.64.3.2,metered \
 		--route 10.2.0.0/24 >"$W/br.log" 2>&1 &
 	BR_PID=$!
 	ip netns exec "$(ns hub)" "$LAB" --policy "$W/policy.json" --lan lan0 --duration "$d" \
-		--metered-ms "${METERED_MS:-1000}" \
+		--metered-ms "${METERED_MS:-1000}" ${EDGE_ARGS:-} \
 		--path 1,mpls-br,mpls,sdw1,100.64.1.2,100.64.1.1 \
 		--path 2,inet-br,inet,sdw2,100.64.2.2,100.64.2.1 \
 		--path 3,lte-br,lte,sdw3,100.64.3.2,100.64.3.1,metered \

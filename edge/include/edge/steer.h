@@ -155,7 +155,9 @@ uint64_t edge_steer_route_ops(const struct edge_steer *s);
 int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret);
 
-/* Remove every rule and route steering installed and the nft table. */
+/* Remove every rule and route steering installed and the nft table, and
+ * forget the configuration (path state calls then do nothing until the next
+ * configure). */
 int edge_steer_flush(struct edge_steer *s);
 
 #endif /* EDGE_STEER_H */

@@ -1,0 +1,311 @@
+/* steering.c — probe + health + steer wired, fed from bundles (see edge/steering.h) */
+#include <edge/bundle.h>
+#include <edge/desired.h>
+#include <edge/inet.h>
+#include <edge/steering.h>
+#include <edge/tunnel.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct edge_steering {
+	struct edge_steering_opts opts;
+	struct edge_probe *probe;
+	struct edge_health *health;
+	struct edge_steer *steer;
+	struct policy *policy; /* the one steer borrows */
+	struct edge_probe_settings settings;
+	bool have_settings;
+};
+
+static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
+{
+	struct edge_steering *s = arg;
+
+	(void)edge_health_probe(s->health, id, ev);
+}
+
+static void on_probe_metrics(void *arg, uint32_t id)
+{
+	struct edge_steering *s = arg;
+	struct pm_metrics m;
+
+	if (s->steer && edge_probe_metrics(s->probe, id, &m) == 0)
+		(void)edge_steer_path_metrics(s->steer, id, &m);
+}
+
+static void on_health(void *arg, uint32_t id, enum policy_path_state from,
+		      enum policy_path_state to, const char *reason)
+{
+	struct edge_steering *s = arg;
+
+	/* unknown to steering (no policy yet): nothing to move */
+	if (s->steer)
+		(void)edge_steer_path_state(s->steer, id, to);
+}
+
+int edge_steering_new(const struct edge_steering_opts *opts, struct edge_steering **ret)
+{
+	struct edge_steering *s;
+	struct edge_health_opts ho = { 0 };
+	struct edge_health_cbs hc = { .changed = on_health };
+	struct edge_steer_cfg sc = { 0 };
+	int r;
+
+	if (!opts || !opts->base || !opts->nl)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->opts = *opts;
+	ho.require_sa = opts->require_sa;
+	ho.events = opts->events;
+	hc.arg = s;
+	r = edge_health_new(&ho, &hc, &s->health);
+	if (r < 0)
+		goto out;
+	sc.nl = opts->nl;
+	sc.nl_ctx = opts->nl_ctx;
+	sc.nft = opts->nft;
+	sc.nft_ctx = opts->nft_ctx;
+	sc.events = opts->events;
+	sc.lan_ifaces = opts->lan_ifaces;
+	sc.n_lan_ifaces = opts->n_lan_ifaces;
+	sc.per_peer = true;
+	r = edge_steer_new(opts->base, &sc, &s->steer);
+	if (r < 0)
+		goto out;
+	*ret = s;
+	return 0;
+out:
+	edge_steering_free(s);
+	return r;
+}
+
+void edge_steering_free(struct edge_steering *s)
+{
+	if (!s)
+		return;
+	edge_probe_free(s->probe);
+	edge_steer_free(s->steer);
+	edge_health_free(s->health);
+	policy_free(s->policy);
+	explicit_bzero(&s->settings, sizeof(s->settings));
+	free(s);
+}
+
+static bool settings_equal(const struct edge_probe_settings *a, const struct edge_probe_settings *b)
+{
+	return a->port == b->port && a->dscp == b->dscp && a->key_len == b->key_len &&
+	       memcmp(a->key, b->key, a->key_len) == 0 &&
+	       memcmp(a->profiles, b->profiles, sizeof(a->profiles)) == 0 &&
+	       a->window_count == b->window_count && a->window_ms == b->window_ms;
+}
+
+struct lists {
+	struct edge_probe_path *pp;
+	struct edge_health_path *hp;
+	struct edge_steer_path *sp;
+	size_t n_paths;
+	struct edge_steer_route *rt;
+	size_t n_routes;
+	struct edge_steer_underlay *und;
+	size_t n_und;
+};
+
+static void lists_free(struct lists *l)
+{
+	free(l->pp);
+	free(l->hp);
+	free(l->sp);
+	free(l->rt);
+	free(l->und);
+}
+
+static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
+		 const struct edge_desired *d, struct lists *l, char *err, size_t errlen)
+{
+	size_t n = d->n_paths;
+	int r;
+
+	l->pp = calloc(n + 1, sizeof(*l->pp));
+	l->hp = calloc(n + 1, sizeof(*l->hp));
+	l->sp = calloc(n + 1, sizeof(*l->sp));
+	l->rt = calloc(b->n_routes + 1, sizeof(*l->rt));
+	l->und = calloc((config ? config->n_underlays : 0) + 1, sizeof(*l->und));
+	if (!l->pp || !l->hp || !l->sp || !l->rt || !l->und)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct edge_tunnel_path *t = &d->paths[i];
+		const Sdwan__V1__Path *bp = b->paths[i];
+		const Sdwan__V1__Underlay *lu =
+			edge_bundle_underlay_find(b->underlays, b->n_underlays, bp->local_underlay);
+		uint32_t encap = (d->driver == EDGE_DRIVER_VXLAN ? EDGE_VXLAN_OVERHEAD : 0) +
+				 t->esp_overhead;
+
+		r = edge_probe_path_from_bundle(b, i, t->ifname, encap, &l->pp[i]);
+		if (r < 0) {
+			snprintf(err, errlen, "paths[%zu]: probe: %s", i, strerror(-r));
+			return r;
+		}
+		l->hp[i].id = t->id;
+		snprintf(l->hp[i].name, sizeof(l->hp[i].name), "%s", bp->name);
+		l->sp[i].id = t->id;
+		snprintf(l->sp[i].name, sizeof(l->sp[i].name), "%s", bp->name);
+		snprintf(l->sp[i].label, sizeof(l->sp[i].label), "%s", bp->local_underlay);
+		snprintf(l->sp[i].peer, sizeof(l->sp[i].peer), "%s", bp->peer);
+		memcpy(l->sp[i].ifname, t->ifname, sizeof(l->sp[i].ifname));
+		l->sp[i].gateway = t->remote_overlay;
+		l->sp[i].metered = (lu && lu->metered) || l->pp[i].profile == PM_PROFILE_METERED;
+	}
+	l->n_paths = n;
+	for (size_t i = 0; i < b->n_routes; i++) {
+		if (edge_inet_parse_prefix4(b->routes[i]->prefix, false, &l->rt[l->n_routes].dst,
+					    &l->rt[l->n_routes].plen) < 0)
+			continue; /* validated bundles have none */
+		snprintf(l->rt[l->n_routes].peer, sizeof(l->rt[0].peer), "%s", b->routes[i]->peer);
+		l->n_routes++;
+	}
+	for (size_t i = 0; config && i < config->n_underlays; i++) {
+		const struct edge_config_underlay *u = &config->underlays[i];
+		struct edge_steer_underlay *x = &l->und[l->n_und++];
+
+		snprintf(x->label, sizeof(x->label), "%s", u->label);
+		snprintf(x->ifname, sizeof(x->ifname), "%s", u->interface);
+		x->has_gateway = u->has_gateway;
+		x->gateway = u->gateway;
+	}
+	return 0;
+}
+
+int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *b,
+			const struct edge_config *config, char *err, size_t errlen)
+{
+	struct edge_desired d = { 0 };
+	struct lists l = { 0 };
+	struct policy *pol = NULL;
+	struct policy_errors errs = { 0 };
+	struct edge_probe_settings ps;
+	char dummy[8];
+	int r;
+
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = 0;
+	if (!b || !b->policy) {
+		/* nothing to steer: probes stop, steering state goes */
+		r = edge_steering_flush(s);
+		edge_probe_free(s->probe);
+		s->probe = NULL;
+		(void)edge_health_set_paths(s->health, NULL, 0);
+		return r;
+	}
+	r = policy_from_proto(b->policy, &pol, &errs);
+	if (r < 0) {
+		size_t off = (size_t)snprintf(err, errlen, "policy refused");
+		for (size_t i = 0; i < errs.n && off < errlen; i++) {
+			off += (size_t)snprintf(err + off, errlen - off, i ? "; " : ": ");
+			if (off < errlen)
+				policy_errors_format(&errs, i, err + off, errlen - off);
+			off += strlen(err + off);
+		}
+		goto out;
+	}
+	r = edge_probe_settings_from_bundle(b->probe, &ps);
+	if (r < 0) {
+		snprintf(err, errlen, "probe settings: %s", strerror(-r));
+		goto out;
+	}
+	if (s->opts.probe_test) {
+		ps.no_reflector = s->opts.probe_test->no_reflector;
+		ps.send_hook = s->opts.probe_test->send_hook;
+		ps.send_arg = s->opts.probe_test->send_arg;
+		ps.clock = s->opts.probe_test->clock;
+		ps.clock_arg = s->opts.probe_test->clock_arg;
+	}
+	r = edge_desired_build(b, config, &d);
+	if (r == 0)
+		r = build(b, config, &d, &l, err, errlen);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "paths: %s", strerror(-r));
+		goto out;
+	}
+	/* health first: steering decides from its states */
+	r = edge_health_set_paths(s->health, l.hp, l.n_paths);
+	if (r < 0) {
+		snprintf(err, errlen, "health: %s", strerror(-r));
+		goto out;
+	}
+	r = edge_steer_configure(s->steer, pol, l.sp, l.n_paths, l.rt, l.n_routes, l.und, l.n_und,
+				 err, errlen);
+	if (r < 0)
+		goto out;
+	policy_free(s->policy);
+	s->policy = pol;
+	pol = NULL;
+	/* a configure keeps steering's path states only for ids it knew: give it
+	 * the health of every path (new ones are DOWN anyway) */
+	for (size_t i = 0; i < l.n_paths; i++)
+		(void)edge_steer_path_state(s->steer, l.sp[i].id,
+					    edge_health_state(s->health, l.sp[i].id));
+	if (!s->probe) {
+		struct edge_probe_cbs cbs = { .state = on_probe_state,
+					      .metrics = on_probe_metrics,
+					      .arg = s };
+
+		r = edge_probe_new(s->opts.base, &ps, &cbs, &s->probe);
+		if (r < 0) {
+			snprintf(err, errlen, "probe engine (reflector port %u): %s", ps.port,
+				 strerror(-r));
+			goto out;
+		}
+	} else if (!s->have_settings || !settings_equal(&s->settings, &ps)) {
+		r = edge_probe_set_settings(s->probe, &ps);
+		if (r < 0) {
+			snprintf(err, errlen, "probe settings: %s", strerror(-r));
+			goto out;
+		}
+	}
+	s->settings = ps;
+	s->have_settings = true;
+	r = edge_probe_set_paths(s->probe, l.pp, l.n_paths);
+	if (r < 0)
+		snprintf(err, errlen, "probe paths: %s", strerror(-r));
+out:
+	explicit_bzero(&ps, sizeof(ps));
+	lists_free(&l);
+	edge_desired_clear(&d);
+	policy_free(pol);
+	policy_errors_clear(&errs);
+	return r;
+}
+
+void edge_steering_ike_event(struct edge_steering *s, const struct edge_ike_event *ev)
+{
+	edge_health_ike_event(s->health, ev);
+}
+
+int edge_steering_flush(struct edge_steering *s)
+{
+	return edge_steer_flush(s->steer);
+}
+
+struct edge_probe *edge_steering_probe(const struct edge_steering *s)
+{
+	return s->probe;
+}
+
+struct edge_health *edge_steering_health(const struct edge_steering *s)
+{
+	return s->health;
+}
+
+struct edge_steer *edge_steering_steer(const struct edge_steering *s)
+{
+	return s->steer;
+}

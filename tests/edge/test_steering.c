@@ -1,0 +1,187 @@
+/* test_steering.c — the daemon's steering API fed from a bundle (fakes for
+ * netlink, nft and the probe sockets): install, SA/probe events → routes,
+ * re-apply by diff, removal */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/steering.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_nl.h"
+#include "harness.h"
+
+static const char POLICY[] =
+	"{\"applications\": {\"voip\": [{\"dscp\": 46}], \"web\": [{\"proto\": \"tcp\", "
+	"\"dport\": 443}]}, \"rules\": ["
+	"{\"app\": \"voip\", \"paths\": [\"mpls\", \"inet\"]},"
+	"{\"app\": \"web\", \"action\": \"direct\", \"via\": [\"inet\"]},"
+	"{\"app\": \"any\", \"paths\": [\"inet\", \"mpls\"]}]}";
+
+static void add_policy(json_t *root)
+{
+	json_error_t e;
+
+	json_object_set_new(root, "policy", json_loads(POLICY, 0, &e));
+}
+
+static char *nft_text;
+static int nft_calls;
+
+static int fake_apply(void *ctx, const char *text, char *err, size_t errlen)
+{
+	free(nft_text);
+	nft_text = strdup(text);
+	nft_calls++;
+	return 0;
+}
+
+static const struct edge_steer_nft_ops nft_ops = { .apply = fake_apply };
+
+static int drop_probe(void *arg, uint32_t id, const uint8_t *buf, size_t len)
+{
+	return 0;
+}
+
+static void probe_up(struct edge_steering *s, uint32_t id)
+{
+	struct pm_event ev = { .old_state = PM_STATE_INIT, .new_state = PM_STATE_UP };
+
+	assert_int_equal(edge_health_probe(edge_steering_health(s), id, &ev), 0);
+}
+
+static void test_bundle_to_kernel(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
+	struct edge_config *cfg = harness_config("br1-config.json");
+	struct event_base *base = event_base_new();
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_events *ev = NULL;
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_steering_opts o = { .base = base,
+					.nl = &fake_nl_ops,
+					.nl_ctx = nl,
+					.require_sa = true,
+					.nft = &nft_ops,
+					.probe_test = &pt };
+	struct edge_steering *s = NULL;
+	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1 };
+	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
+	char err[256] = "";
+
+	assert_non_null(b);
+	assert_non_null(cfg);
+	assert_int_equal(edge_events_new(64, 1, &ev), 0);
+	o.events = ev;
+	for (int i = 1; i <= 2; i++) {
+		snprintf(l.name, sizeof(l.name), "sdw%d", i);
+		assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
+	}
+	snprintf(l.name, sizeof(l.name), "inet0");
+	assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
+	fake_nl_log_clear(nl);
+	assert_int_equal(edge_steering_new(&o, &s), 0);
+
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(nft_calls, 1);
+	assert_non_null(strstr(nft_text, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d01 "
+					 "masquerade"));
+	assert_int_equal(fake_nl_log_count(nl, "rule add"), 3);
+	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
+	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23811") >= 0);
+	assert_true(fake_nl_log_find(nl, "route 0.0.0.0/0 table 23810 proto 93 metric 0 nexthop "
+					 "dev inet0 via 198.18.2.254") >= 0);
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
+	/* metered inet path would be probed by budget; both are active here */
+	assert_int_equal(edge_probe_interval(edge_steering_probe(s), 1), 50 * PM_NS_PER_MSEC);
+
+	/* SA up without probes: still down, nothing moves */
+	fake_nl_log_clear(nl);
+	edge_steering_ike_event(s, &ike);
+	assert_int_equal(nl->n_log, 0);
+	/* probes up: voip (mpls first) goes to sdw1, any (inet first) too (only
+	 * mpls is up) */
+	probe_up(s, 1);
+	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
+					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23811 proto 93 metric 0 "
+					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	/* the same bundle again: nothing touched, sessions kept */
+	fake_nl_log_clear(nl);
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(nl->n_log, 0);
+	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
+	/* CHILD_SA down: blackholed at once (inet's SA is not up) */
+	ike.type = EDGE_IKE_EV_CHILD_DOWN;
+	edge_steering_ike_event(s, &ike);
+	assert_int_equal(fake_nl_log_count(nl, "route replace"), 2);
+	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
+	/* events: path and tunnel state, steering */
+	assert_true(edge_events_count(ev) >= 4);
+
+	/* no bundle: everything removed, and it stays removed */
+	fake_nl_log_clear(nl);
+	assert_int_equal(edge_steering_apply(s, NULL, cfg, err, sizeof(err)), 0);
+	assert_int_equal(fake_nl_log_count(nl, "rule del"), 3);
+	assert_int_equal(fake_nl_log_count(nl, "route del"), 3);
+	assert_non_null(strstr(nft_text, "delete table inet sdwan"));
+	ike.type = EDGE_IKE_EV_CHILD_UP;
+	fake_nl_log_clear(nl);
+	edge_steering_ike_event(s, &ike);
+	assert_int_equal(nl->n_log, 0);
+
+	edge_steering_free(s);
+	edge_events_free(ev);
+	fake_nl_free(nl);
+	event_base_free(base);
+	edge_config_free(cfg);
+	edge_bundle_free(b);
+	free(nft_text);
+	nft_text = NULL;
+	(void)state;
+}
+
+/* a NULL base is refused; no bundle: nothing installed, no probe engine */
+static void test_refused(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
+	struct event_base *base = event_base_new();
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_steering_opts o = {
+		.base = base, .nl = &fake_nl_ops, .nl_ctx = nl, .nft = &nft_ops
+	};
+	struct edge_steering *s = NULL;
+
+	assert_non_null(b);
+	o.base = NULL;
+	assert_int_equal(edge_steering_new(&o, &s), -EINVAL);
+	o.base = base;
+	assert_int_equal(edge_steering_new(&o, &s), 0);
+	assert_null(edge_steering_probe(s));
+	assert_int_equal(edge_steering_apply(s, NULL, NULL, NULL, 0), 0);
+	assert_int_equal(nl->n_log, 0);
+	edge_steering_free(s);
+	edge_steering_free(NULL);
+	fake_nl_free(nl);
+	event_base_free(base);
+	edge_bundle_free(b);
+	free(nft_text);
+	nft_text = NULL;
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bundle_to_kernel),
+		cmocka_unit_test(test_refused),
+	};
+
+	return cmocka_run_group_tests_name("steering", tests, NULL, NULL);
+}
