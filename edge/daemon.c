@@ -406,6 +406,19 @@ static int start(struct edge_daemon *d)
 	return 0;
 }
 
+#define EDGE_STOP_IKE_TIMEOUT_S 10
+
+/* async-signal-safe: the kernel state is already removed when this can fire */
+static void on_stop_timeout(int sig)
+{
+	static const char msg[] = "sdwan-edged: IKE shutdown hung; exiting without it\n";
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do */
+	}
+	_exit(1);
+}
+
 static void stop(struct edge_daemon *d)
 {
 	if (d->engine && !d->opts.keep_state) {
@@ -419,12 +432,16 @@ static void stop(struct edge_daemon *d)
 				 st.kernel_ops);
 		edge_errors_clear(&errs);
 	}
-	if (d->ike_ctx) {
-		d->opts.ike->stop(d->ike_ctx);
-		d->ike_ctx = NULL;
-	}
 	if (d->pid_path)
 		unlink(d->pid_path);
+	if (d->ike_ctx) {
+		/* deleting the SAs is courtesy to the peers; never hang on it */
+		signal(SIGALRM, on_stop_timeout);
+		alarm(EDGE_STOP_IKE_TIMEOUT_S);
+		d->opts.ike->stop(d->ike_ctx);
+		alarm(0);
+		d->ike_ctx = NULL;
+	}
 }
 
 int edge_daemon_run(struct edge_daemon *d)

@@ -119,7 +119,8 @@ start_edged() { # site tag
 stop_edged() {
 	local p=${PID[$1]}
 	kill -TERM "$p"
-	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$p" 2>/dev/null && { log "$1 did not exit within 15 s of SIGTERM"; kill -9 "$p"; }
 	wait "$p" 2>/dev/null || true
 	unset "PID[$1]"
 }
