@@ -1,0 +1,155 @@
+/* test_steer_kernel.c — steering against the real kernel (root): libnftables
+ * and netlink, in a network namespace of the test's own (unshare), so the
+ * host is never touched.  Checks the classifier lands as one transaction,
+ * that a refused ruleset leaves the old one in place, the class rules and
+ * tables, a path change as a route replace, and the flush. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <edge/steer.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char POLICY_JSON[] =
+	"{\"applications\": {\"voip\": [{\"proto\": \"udp\", \"dport\": 5001}],"
+	" \"web\": [{\"proto\": \"tcp\", \"dport\": 443}]},"
+	" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\", \"inet\"]},"
+	"  {\"app\": \"web\", \"action\": \"direct\", \"via\": [\"inet\"]},"
+	"  {\"app\": \"any\", \"paths\": [\"mpls\", \"inet\"]}]}";
+
+/* output of a shell command (inside our namespace) */
+static char *sh(const char *cmd)
+{
+	static char buf[16384];
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (!p)
+		return buf;
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = 0;
+	pclose(p);
+	return buf;
+}
+
+static int setup(void **state)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		print_message("skipped: needs root (unshare CLONE_NEWNET)\n");
+		return -1;
+	}
+	/* two path netdevs and a LAN and an underlay, all veth, in this netns */
+	if (system("ip link set lo up && "
+		   "ip link add sdw1 type veth peer name sdw1p && "
+		   "ip link add sdw2 type veth peer name sdw2p && "
+		   "ip link add lan0 type veth peer name lan0p && "
+		   "ip link add inet0 type veth peer name inet0p && "
+		   "for i in sdw1 sdw1p sdw2 sdw2p lan0 lan0p inet0 inet0p; do "
+		   "ip link set $i up; done && "
+		   "ip addr add 100.64.1.1/30 dev sdw1 && ip addr add 100.64.2.1/30 dev sdw2 && "
+		   "ip addr add 198.18.2.101/24 dev inet0") != 0)
+		return -1;
+	*state = NULL;
+	return 0;
+}
+
+static void test_real_kernel(void **state)
+{
+	const struct edge_nl_ops *nl = NULL;
+	void *nl_ctx = NULL;
+	struct policy *pol = NULL;
+	struct policy_errors errs = { 0 };
+	struct edge_steer *s = NULL;
+	struct edge_steer_cfg cfg = { 0 };
+	struct edge_steer_path p[2] = { 0 };
+	struct edge_steer_route rt = { .plen = 16, .peer = "hub1" };
+	struct edge_steer_underlay u = { .label = "inet", .ifname = "inet0", .has_gateway = true };
+	const char *lan[] = { "lan0" };
+	char err[512] = "", before[16384], *out;
+
+	assert_int_equal(edge_nl_real_new(&nl, &nl_ctx), 0);
+	assert_int_equal(policy_parse_json(POLICY_JSON, strlen(POLICY_JSON), &pol, &errs), 0);
+	inet_pton(AF_INET, "10.11.0.0", &rt.dst);
+	inet_pton(AF_INET, "198.18.2.254", &u.gateway);
+	for (int i = 0; i < 2; i++) {
+		p[i].id = (uint32_t)i + 1;
+		snprintf(p[i].name, sizeof(p[i].name), "%s-hub1", i ? "inet" : "mpls");
+		snprintf(p[i].label, sizeof(p[i].label), "%s", i ? "inet" : "mpls");
+		snprintf(p[i].peer, sizeof(p[i].peer), "hub1");
+		snprintf(p[i].ifname, sizeof(p[i].ifname), "sdw%d", i + 1);
+		p[i].gateway.s_addr = htonl(0x64400002u + ((uint32_t)(i + 1) << 8));
+	}
+	cfg.nl = nl;
+	cfg.nl_ctx = nl_ctx;
+	cfg.lan_ifaces = lan;
+	cfg.n_lan_ifaces = 1;
+	cfg.per_peer = true;
+	assert_int_equal(edge_steer_new(NULL, &cfg, &s), 0);
+	assert_int_equal(edge_steer_configure(s, pol, p, 2, &rt, 1, &u, 1, err, sizeof(err)), 0);
+
+	/* the classifier, NAT and MSS clamp, as the kernel holds them */
+	out = sh("nft list table inet sdwan");
+	assert_non_null(strstr(out, "chain classify"));
+	assert_non_null(strstr(out, "iifname \"lan0\" jump classify"));
+	assert_non_null(strstr(out, "masquerade"));
+	assert_non_null(strstr(out, "tcp option maxseg size set rt mtu"));
+	snprintf(before, sizeof(before), "%s", out);
+	/* rules and tables: every path down → blackholes; direct → underlay */
+	out = sh("ip rule show");
+	assert_non_null(strstr(out, "1100:\tfrom all fwmark 0x5d00/0xffff lookup 23809"));
+	assert_non_null(strstr(out, "1102:\tfrom all fwmark 0x5d02/0xffff lookup 23811"));
+	assert_non_null(strstr(sh("ip route show table 23809"), "blackhole 10.11.0.0/16 proto 93"));
+	assert_non_null(
+		strstr(sh("ip route show table 23810"), "default via 198.18.2.254 dev inet0"));
+
+	/* a ruleset the kernel/nft refuses: one transaction, so the delete at
+	 * its top is not applied either and the old table stays as it was */
+	assert_true(edge_steer_nft_real.apply(
+			    NULL,
+			    "table inet sdwan\ndelete table inet sdwan\n"
+			    "table inet sdwan { chain c { ip daddr @nosuch drop; } }\n",
+			    err, sizeof(err)) < 0);
+	assert_true(strlen(err) > 0);
+	assert_string_equal(sh("nft list table inet sdwan"), before);
+
+	/* mpls up: one route replace per table of the overlay classes */
+	uint64_t ops = edge_steer_route_ops(s);
+	assert_int_equal(edge_steer_path_state(s, 1, POLICY_PATH_UP), 0);
+	assert_int_equal(edge_steer_route_ops(s) - ops, 2);
+	assert_non_null(strstr(sh("ip route show table 23809"),
+			       "10.11.0.0/16 via 100.64.1.2 dev sdw1 proto 93"));
+	/* mpls down, inet up: moved */
+	assert_int_equal(edge_steer_path_state(s, 2, POLICY_PATH_UP), 0);
+	assert_int_equal(edge_steer_path_state(s, 1, POLICY_PATH_DOWN), 0);
+	assert_non_null(strstr(sh("ip route show table 23811"),
+			       "10.11.0.0/16 via 100.64.2.2 dev sdw2 proto 93"));
+
+	/* flush: nothing of ours is left */
+	assert_int_equal(edge_steer_flush(s), 0);
+	assert_null(strstr(sh("ip rule show"), "lookup 2380"));
+	assert_string_equal(sh("ip route show table 23809"), "");
+	assert_string_equal(sh("nft list tables"), "");
+
+	edge_steer_free(s);
+	policy_free(pol);
+	nl->free(nl_ctx);
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_kernel),
+	};
+
+	return cmocka_run_group_tests_name("steer_kernel", tests, setup, NULL);
+}
