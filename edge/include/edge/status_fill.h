@@ -1,0 +1,40 @@
+/*
+ * edge/status_fill.h — the daemon's status snapshot (edge/status.h) from what
+ * it runs: the running bundle, the probe engine, path health and steering.
+ *
+ * Purpose: the body of the edge_status_fill_cb that sdwan-edged hands to the
+ * control socket and the orchestrator client, so the daemon only passes its
+ * objects.  Per path: names, underlays, addresses and netdev (bundle),
+ * probe state and SA state (health), metrics (probe engine), MTU (read from
+ * the path netdev, SIOCGIFMTU).  Per class: the steering decision, its paths
+ * by name and the reason text.  Any input may be NULL (no bundle yet,
+ * steering not started): those fields stay empty.
+ * Threading: the loop's thread.  Ownership: everything is borrowed for the
+ * call; strings are copied into the snapshot.
+ */
+#ifndef EDGE_STATUS_FILL_H
+#define EDGE_STATUS_FILL_H
+
+#include <edge/config.h>
+#include <edge/health.h>
+#include <edge/probe.h>
+#include <edge/status.h>
+#include <edge/steer.h>
+
+#include <policy/engine.h>
+#include <sdwan.pb-c.h>
+
+void edge_status_fill_running(struct edge_status *st, const struct edge_config *config,
+			      const Sdwan__V1__ConfigBundle *running,
+			      const struct edge_probe *probe, const struct edge_health *health,
+			      const struct edge_steer *steer);
+
+/* The class part alone: one entry per class decision, path ids named from the
+ * bundle; reasons from steer when given, else the reason's name.  now_mono_ms
+ * and now_unix_ms convert the decision's monotonic `since` to Unix ms. */
+void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
+			      const struct policy_decision *decision,
+			      const struct edge_steer *steer, uint64_t now_mono_ms,
+			      uint64_t now_unix_ms);
+
+#endif /* EDGE_STATUS_FILL_H */

@@ -1,0 +1,172 @@
+/* status_fill.c — status snapshot from the running objects (see
+ * edge/status_fill.h) */
+#include <edge/status_fill.h>
+
+#include <edge/nl.h>
+
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static enum edge_ev_path_state probe_state(enum pm_state s)
+{
+	switch (s) {
+	case PM_STATE_DOWN:
+		return EDGE_EV_PATH_DOWN;
+	case PM_STATE_INIT:
+		return EDGE_EV_PATH_INIT;
+	case PM_STATE_UP:
+		return EDGE_EV_PATH_UP;
+	case PM_STATE_SUSPECT:
+		return EDGE_EV_PATH_SUSPECT;
+	case PM_STATE_COUNT_:
+		break;
+	}
+	return EDGE_EV_PATH_UNSPECIFIED;
+}
+
+/* the netdev's MTU, 0 if it does not exist (yet) */
+static uint32_t netdev_mtu(int fd, const char *ifname)
+{
+	struct ifreq ifr;
+
+	if (fd < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0)
+		return 0;
+	return (uint32_t)ifr.ifr_mtu;
+}
+
+static const char *path_name(const Sdwan__V1__ConfigBundle *b, uint32_t id)
+{
+	for (size_t i = 0; b && i < b->n_paths; i++)
+		if (b->paths[i]->id == id)
+			return b->paths[i]->name;
+	return NULL;
+}
+
+static enum edge_status_action action_of(enum policy_action a)
+{
+	switch (a) {
+	case POLICY_ACTION_DIRECT:
+		return EDGE_STATUS_ACTION_DIRECT;
+	case POLICY_ACTION_DROP:
+		return EDGE_STATUS_ACTION_DROP;
+	case POLICY_ACTION_OVERLAY:
+		break;
+	}
+	return EDGE_STATUS_ACTION_OVERLAY;
+}
+
+void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
+			      const struct policy_decision *decision,
+			      const struct edge_steer *steer, uint64_t now_mono_ms,
+			      uint64_t now_unix_ms)
+{
+	for (size_t i = 0; st && decision && i < decision->n_classes; i++) {
+		const struct policy_class_decision *d = &decision->classes[i];
+		struct edge_status_class *c = edge_status_add_class(st);
+
+		if (!c)
+			return;
+		edge_status_strcpy(c->name, sizeof(c->name), d->app);
+		edge_status_strcpy(c->peer, sizeof(c->peer), d->peer);
+		c->action = action_of(d->action);
+		c->sla_met = d->sla_met;
+		if (d->since_ms && d->since_ms <= now_mono_ms &&
+		    now_mono_ms - d->since_ms < now_unix_ms)
+			c->since = now_unix_ms - (now_mono_ms - d->since_ms);
+		if (d->action == POLICY_ACTION_DIRECT) {
+			for (size_t j = 0; j < d->n_via && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX;
+			     j++) {
+				edge_status_strcpy(c->paths[c->n_paths].path,
+						   sizeof(c->paths[0].path), d->via[j]);
+				c->paths[c->n_paths++].weight = 1;
+			}
+		} else {
+			for (size_t j = 0;
+			     j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+				const char *name = path_name(running, d->paths[j].path_id);
+				struct edge_status_choice *ch = &c->paths[c->n_paths++];
+
+				if (name)
+					edge_status_strcpy(ch->path, sizeof(ch->path), name);
+				else
+					snprintf(ch->path, sizeof(ch->path), "path-%u",
+						 d->paths[j].path_id);
+				ch->weight = d->paths[j].weight;
+			}
+		}
+		if (!steer || edge_steer_reason(steer, i, c->reason, sizeof(c->reason)) < 0)
+			edge_status_strcpy(c->reason, sizeof(c->reason),
+					   policy_reason_name(d->reason));
+	}
+}
+
+void edge_status_fill_running(struct edge_status *st, const struct edge_config *config,
+			      const Sdwan__V1__ConfigBundle *running,
+			      const struct edge_probe *probe, const struct edge_health *health,
+			      const struct edge_steer *steer)
+{
+	int fd;
+
+	if (!st)
+		return;
+	if (config) {
+		edge_status_strcpy(st->site, sizeof(st->site), config->site);
+		edge_status_strcpy(st->role, sizeof(st->role), edge_role_name(config->role));
+	}
+	if (!running)
+		return;
+	st->config_version = running->version;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (size_t i = 0; i < running->n_paths; i++) {
+		const Sdwan__V1__Path *bp = running->paths[i];
+		struct edge_status_path *p = edge_status_add_path(st);
+		struct pm_metrics pm;
+
+		if (!p)
+			break;
+		edge_status_strcpy(p->name, sizeof(p->name), bp->name);
+		p->id = bp->id;
+		if (edge_nl_path_ifname(bp->id, p->netdev) < 0)
+			p->netdev[0] = '\0';
+		edge_status_strcpy(p->local_underlay, sizeof(p->local_underlay),
+				   bp->local_underlay);
+		edge_status_strcpy(p->peer, sizeof(p->peer), bp->peer);
+		edge_status_strcpy(p->remote_underlay, sizeof(p->remote_underlay),
+				   bp->remote_underlay);
+		edge_status_strcpy(p->local_address, sizeof(p->local_address), bp->local_address);
+		edge_status_strcpy(p->remote_address, sizeof(p->remote_address),
+				   bp->remote_address);
+		if (probe && edge_probe_metrics(probe, bp->id, &pm) == 0) {
+			edge_ev_metrics_from_pm(&pm, &p->m);
+			p->loss_samples = pm.loss_n_count;
+		}
+		if (health) {
+			p->m.state = probe_state(edge_health_probe_state(health, bp->id));
+			p->m.tunnel = edge_health_sa_up(health, bp->id) ? EDGE_EV_TUNNEL_UP
+									: EDGE_EV_TUNNEL_DOWN;
+		}
+		p->m.mtu = p->netdev[0] ? netdev_mtu(fd, p->netdev) : 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (steer)
+		edge_status_fill_classes(st, running, edge_steer_decision(steer), steer,
+					 clock_ms(CLOCK_MONOTONIC), clock_ms(CLOCK_REALTIME));
+}
