@@ -555,6 +555,30 @@ static void test_mtu(void **state)
 	assert_int_equal(edge_tunnel_vxlan_ops.mtu(&p), 1200);
 }
 
+/* the hub's side of the same paths: responder, mirrored addresses */
+static void test_hub(void **state)
+{
+	struct fx *f = fx_new();
+	Sdwan__V1__ConfigBundle *b = harness_bundle("hub1.json", NULL);
+	const struct edge_ike_path *p;
+
+	edge_config_free(f->cfg);
+	f->cfg = harness_config("hub1-config.json");
+	edge_engine_set_config(f->e, f->cfg);
+	assert_int_equal(apply(f, b, NULL), 0);
+	assert_true(fake_nl_log_find(f->nl, "link add: link sdw1 vxlan vni 1001 local 100.127.1.2 "
+					    "remote 100.127.1.1 dstport 4789 mtu 1350") >= 0);
+	assert_true(fake_nl_log_find(f->nl, "route replace: route 10.101.0.0/16 table 23808") >= 0);
+	p = fake_ike_path(f->ike, 1);
+	assert_false(p->initiator);
+	assert_string_equal(p->local_id, "mpls.hub1");
+	assert_string_equal(p->remote_id, "mpls.br1");
+	assert_string_equal(p->local_ts, "100.127.1.2/32");
+	assert_int_equal(p->remote_pubkey[0], 0x65);
+	edge_bundle_free(b);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_rollback_ike),
 		cmocka_unit_test(test_invalid_refused),
 		cmocka_unit_test(test_mtu),
+		cmocka_unit_test(test_hub),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
