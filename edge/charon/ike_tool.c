@@ -7,7 +7,8 @@
  *                      [--timeout S] --path SPEC [--path SPEC ...]
  *       start IKE, add the paths, print one line per event to stdout until
  *       SIGTERM/SIGINT or the timeout; a line "ready" once the paths are in;
- *       SIGUSR1 restarts every path (path_restart)
+ *       SIGUSR1 restarts every path (path_restart); SIGUSR2 updates every
+ *       path (path_update) to the ESP proposals of --update-esp
  *
  * SPEC is key=value,...: id, name, local, remote, lts, rts, lid, rid,
  * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
@@ -192,6 +193,7 @@ static void log_stderr(void *arg, int level, const char *subsystem,
 }
 
 static uint64_t t_start;
+static const char *update_esp; /* --update-esp: proposals for SIGUSR2 */
 
 static void print_event(void *arg, const struct edge_ike_event *ev)
 {
@@ -236,6 +238,7 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pfd[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
 	pfd[1].events = POLLIN;
@@ -300,6 +303,19 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 			{
 				continue;
 			}
+			if (si.ssi_signo == SIGUSR2 && update_esp)
+			{
+				for (i = 0; i < npaths; i++)
+				{
+					memset(paths[i].esp_proposals, 0,
+						   sizeof(paths[i].esp_proposals));
+					set_proposals(paths[i].esp_proposals, update_esp);
+					r = ops->path_update(ctx, &paths[i]);
+					printf("update path=%u r=%d\n", paths[i].id, r);
+				}
+				fflush(stdout);
+				continue;
+			}
 			if (si.ssi_signo != SIGUSR1)
 			{
 				break;
@@ -336,6 +352,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "path", required_argument, NULL, 'p' },
+		{ "update-esp", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct edge_ike_path paths[MAX_PATHS];
@@ -366,6 +383,9 @@ int main(int argc, char **argv)
 				break;
 			case 't':
 				timeout = atoi(optarg);
+				break;
+			case 'u':
+				update_esp = optarg;
 				break;
 			case 'p':
 				if (npaths == MAX_PATHS || parse_path(optarg, &paths[npaths++]))

@@ -84,8 +84,8 @@ paths() { # ns-side keyfile-of-peer
 		echo "--path id=1,name=p-mpls,local=198.18.200.1,remote=198.18.200.2,lts=10.255.0.1/32,rts=10.255.0.2/32,lid=a.sdwik,rid=b.sdwik,rkey=$peerkey,init=1,retry=500"
 		echo "--path id=2,name=p-inet,local=198.18.201.1,remote=198.18.201.2,lts=10.255.1.1/32,rts=10.255.1.2/32,lid=a.sdwik,rid=b.sdwik,rkey=$peerkey,init=1,retry=500"
 	else
-		echo "--path id=11,name=p-mpls,local=198.18.200.2,remote=198.18.200.1,lts=10.255.0.2/32,rts=10.255.0.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0"
-		echo "--path id=12,name=p-inet,local=198.18.201.2,remote=198.18.201.1,lts=10.255.1.2/32,rts=10.255.1.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0"
+		echo "--path id=11,name=p-mpls,local=198.18.200.2,remote=198.18.200.1,lts=10.255.0.2/32,rts=10.255.0.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0,esp=aes128gcm16-x25519+chacha20poly1305-x25519"
+		echo "--path id=12,name=p-inet,local=198.18.201.2,remote=198.18.201.1,lts=10.255.1.2/32,rts=10.255.1.1/32,lid=b.sdwik,rid=a.sdwik,rkey=$peerkey,init=0,esp=aes128gcm16-x25519+chacha20poly1305-x25519"
 	fi
 }
 
@@ -96,7 +96,8 @@ start_tool() { # side run
 	mkdir -p "$WORK/run-$side-$2"
 	# shellcheck disable=SC2046
 	ip netns exec "$ns" "$TOOL" run --run-dir "$WORK/run-$side-$2" --key "$WORK/$side.key" \
-		--timeout 120 ${LOGLEVEL:+--log-level $LOGLEVEL} $(paths "$side" "$peerkey") \
+		--timeout 120 ${LOGLEVEL:+--log-level $LOGLEVEL} --update-esp chacha20poly1305-x25519 \
+		$(paths "$side" "$peerkey") \
 		>"$WORK/$side-$2.out" 2>"$WORK/$side-$2.err" &
 	PIDS+=($!)
 }
@@ -198,6 +199,28 @@ for path in 0 1; do
 done
 log "rekey: child-rekey and ike-rekey reported, no down, traffic flows"
 
+# a changed path (new ESP proposal) is replaced: its old SAs go, the new
+# config comes up with the new algorithm
+kill -USR2 "${PIDS[-1]}"
+for _ in $(seq 100); do
+	(($(grep -c '^event child-up' "$WORK/a-$run.out") >= 4)) && break
+	sleep 0.05
+done
+(($(grep -c '^event child-up' "$WORK/a-$run.out") >= 4)) || fail "paths not up again after path_update"
+grep -q '^update path=1 r=0' "$WORK/a-$run.out" || fail "path_update refused"
+for _ in $(seq 40); do
+	sas=$(ip netns exec $A swanctl --list-sas --uri "$uri")
+	(($(echo "$sas" | grep -c 'CHACHA20_POLY1305') == 2 && $(echo "$sas" | grep -c '^p-') == 2)) && break
+	sleep 0.05
+done
+(($(echo "$sas" | grep -c 'CHACHA20_POLY1305') == 2 && $(echo "$sas" | grep -c '^p-') == 2)) ||
+	{ echo "$sas" >&2; fail "after path_update: not exactly the two paths, both with the new proposal"; }
+for path in 0 1; do
+	ip netns exec $A ping -q -c 2 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
+		fail "ping over path $path failed after path_update"
+done
+log "path_update: old SAs replaced, both paths up with the new ESP proposal"
+
 # optional figure: TCP throughput through path 0's SA (IPERF=1)
 if [[ -n ${IPERF:-} ]]; then
 	ip netns exec $B timeout 10 iperf3 -s -1 -B 10.255.0.2 >/dev/null 2>&1 &
@@ -221,6 +244,7 @@ ip netns exec $A swanctl --list-sas --uri "unix://$WORK/run-a-$run/charon.vici" 
 # responder is still down: its retransmits get through once it is back
 pid_a=${PIDS[-1]}
 pid_b=${PIDS[-2]}
+ups=$(grep -c '^event child-up' "$WORK/a-$run.out")
 kill -9 "$pid_b"
 wait "$pid_b" 2>/dev/null || true
 PIDS=("$pid_a")
@@ -228,10 +252,12 @@ kill -USR1 "$pid_a"
 sleep 0.5
 rs=$(date +%s%N)
 start_tool b "$run-2"
-t=$(wait_up a "$run" 4) || fail "paths not back after the responder restarted"
+t=$(wait_up a "$run" $((ups + 2))) || fail "paths not back after the responder restarted"
 log "responder restarted: both CHILD_SAs up again $((($(date +%s%N) - rs) / 1000000)) ms after its start"
 for path in 1 2; do
-	grep -q "^event ike-down path=$path " "$WORK/a-$run.out" || fail "no ike-down for path $path on restart"
+	grep -q "^restart path=$path r=0" "$WORK/a-$run.out" || fail "path_restart $path refused"
+	sed -n "/^restart path=$path /,\$p" "$WORK/a-$run.out" | grep -q "^event ike-down path=$path " ||
+		fail "no ike-down for path $path on restart"
 done
 for path in 0 1; do
 	ip netns exec $A ping -q -c 2 -i 0.05 -W 2 -I 10.255.$path.1 10.255.$path.2 >/dev/null ||
