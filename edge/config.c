@@ -173,8 +173,8 @@ static bool ifname_ok(const char *s)
 	return true;
 }
 
-static void parse_underlay(json_t *u, size_t idx, const char *base,
-			   struct edge_config_underlay *out, bool *oom, struct edge_errors *errs)
+static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *out, bool *oom,
+			   struct edge_errors *errs)
 {
 	static const char *const keys[] = { "label",   "interface", "address",
 					    "gateway", "metered",   NULL };
@@ -211,7 +211,6 @@ static void parse_underlay(json_t *u, size_t idx, const char *base,
 			out->has_gateway = true;
 	}
 	out->metered = get_bool(u, where, "metered", false, errs);
-	(void)base;
 }
 
 int edge_config_parse(const char *text, size_t len, const char *base_dir,
@@ -287,8 +286,7 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 		}
 		c->n_underlays = json_array_size(v);
 		for (size_t i = 0; i < c->n_underlays; i++)
-			parse_underlay(json_array_get(v, i), i, base_dir, &c->underlays[i], &oom,
-				       errs);
+			parse_underlay(json_array_get(v, i), i, &c->underlays[i], &oom, errs);
 		for (size_t i = 0; i < c->n_underlays; i++)
 			for (size_t j = 0; j < i; j++) {
 				const struct edge_config_underlay *a = &c->underlays[i];
