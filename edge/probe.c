@@ -286,6 +286,8 @@ static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
 	return 0;
 }
 
+static void retune(struct ppath *pp, pm_ns now);
+
 /*
  * A slow path (standby, metered) would need up_count intervals to come up
  * (3 x 37 s on LTE).  While a path is INIT (it answers again, pathmon is
@@ -299,10 +301,20 @@ static void retune(struct ppath *pp, pm_ns now)
 	enum pm_state st = pm_session_state(pp->s);
 	pm_ns want = pp->interval;
 
-	if (st == PM_STATE_INIT && want > EDGE_PROBE_BRINGUP_NS)
+	if (st == PM_STATE_INIT && want > EDGE_PROBE_BRINGUP_NS) {
 		want = EDGE_PROBE_BRINGUP_NS;
-	else if (st == PM_STATE_DOWN && want > EDGE_PROBE_RECOVERY_NS)
+	} else if (st == PM_STATE_DOWN && pm_session_counters(pp->s)->received == 0) {
+		/* never answered (peer or tunnel not there yet): without an RTT
+		 * sample each probe waits 2 s for its reply, and a burst of
+		 * them would expire only after the path is up, as misses and
+		 * loss; 1/s until the first reply */
+		if (want < EDGE_PROBE_BRINGUP_NS)
+			want = EDGE_PROBE_BRINGUP_NS;
+		if (want > EDGE_PROBE_RECOVERY_NS)
+			want = EDGE_PROBE_RECOVERY_NS;
+	} else if (st == PM_STATE_DOWN && want > EDGE_PROBE_RECOVERY_NS) {
 		want = EDGE_PROBE_RECOVERY_NS;
+	}
 	if (want == pp->applied)
 		return;
 	pp->applied = want;

@@ -41,6 +41,8 @@ struct lab {
 	struct edge_steer *steer;
 	struct edge_events *events;
 	struct timespec t0;
+	uint32_t ids[MAX_PATHS];
+	size_t n_ids;
 };
 
 static double since(const struct lab *l)
@@ -98,6 +100,18 @@ static void print_status(struct lab *l)
 	printf("%9.3f STATUS reflected %llu route_ops %llu\n", since(l),
 	       (unsigned long long)edge_probe_reflected(l->probe),
 	       (unsigned long long)edge_steer_route_ops(l->steer));
+	for (size_t i = 0; i < l->n_ids; i++) {
+		struct pm_metrics m;
+
+		if (edge_probe_metrics(l->probe, l->ids[i], &m) < 0)
+			continue;
+		printf("          path %u %s: srtt %.1f ms rto %.1f ms sent %llu received %llu "
+		       "lost %llu late %llu loss %.1f %%\n",
+		       l->ids[i], pm_state_name(m.state), (double)m.srtt / 1e6, (double)m.rto / 1e6,
+		       (unsigned long long)m.counters.sent, (unsigned long long)m.counters.received,
+		       (unsigned long long)m.counters.lost, (unsigned long long)m.counters.late,
+		       m.loss_pct_count);
+	}
 	for (size_t i = 0; d && i < d->n_classes; i++) {
 		edge_steer_reason(l->steer, i, buf, sizeof(buf));
 		printf("          class %zu %s: %s\n", d->classes[i].class_index, d->classes[i].app,
@@ -320,6 +334,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "steer: %s\n", err);
 			goto out;
 		}
+		for (size_t i = 0; i < n_paths; i++)
+			l.ids[l.n_ids++] = pp[i].id;
 		if ((r = edge_probe_new(l.base, &ps, &pc, &l.probe)) < 0 ||
 		    (r = edge_probe_set_paths(l.probe, pp, n_paths)) < 0) {
 			fprintf(stderr, "probe: %s\n", strerror(-r));

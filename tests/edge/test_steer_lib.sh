@@ -125,12 +125,12 @@ edges_start() {
 wait_log() {
 	local i
 	for ((i = 0; i < ${3:-10} * 20; i++)); do
-		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "${4:-1}" ] && return 0
+		[ "$(nlines "$1" "$2")" -ge "${4:-1}" ] && return 0
 		sleep 0.05
 	done
 	return 1
 }
-nlines() { grep -c -- "$2" "$1" 2>/dev/null; }
+nlines() { local c; c=$(grep -c -- "$2" "$1" 2>/dev/null); echo "${c:-0}"; }
 
 # cut NS IF / uncut NS IF: drop everything in and out of a path netdev
 cut() {

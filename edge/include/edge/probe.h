@@ -12,7 +12,9 @@
  * (active / standby / metered); a metered path's interval is derived from its
  * monthly budget (edge_probe_metered_interval(), edge/README-steering.md); a
  * slow path is probed at least every 10 s while DOWN and at 1/s while it
- * comes up (INIT), so coming up takes seconds, not up_count x 37 s.
+ * comes up (INIT), so coming up takes seconds, not up_count x 37 s; a path
+ * that never answered yet is probed at 1/s (not 20/s: each such probe waits
+ * 2 s for a reply that will not come, then counts as a miss).
  * Paths are set by diff: an unchanged path keeps its session, metrics and
  * socket; a profile change only changes the rate.
  *
