@@ -581,6 +581,48 @@ int edge_steer_run(struct edge_steer *s)
 
 /* ------------------------------------------------------------ configure */
 
+static bool class_table(uint32_t t)
+{
+	return t >= EDGE_STEER_TABLE_BASE && t < EDGE_STEER_TABLE_BASE + EDGE_STEER_CLASSES_MAX;
+}
+
+/*
+ * What steering has in the kernel, from the kernel: our class rules and the
+ * routes in our class tables.  Adopts what a previous run left (restart:
+ * reconciled, not duplicated; leftovers of classes that are gone removed) and
+ * notices routes that vanished with a re-created netdev.
+ */
+static int adopt(struct edge_steer *s)
+{
+	struct edge_nl_set dump = { 0 }, mine = { 0 };
+	int r;
+
+	if (!s->cfg.nl->dump)
+		return 0;
+	r = s->cfg.nl->dump(s->cfg.nl_ctx, &dump);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < dump.n_routes && r == 0; i++)
+		if (dump.routes[i].protocol == EDGE_RT_PROTO && class_table(dump.routes[i].table))
+			r = edge_nl_set_add_route(&mine, &dump.routes[i]);
+	for (size_t i = 0; i < dump.n_rules && r == 0; i++) {
+		const struct edge_nl_rule *ru = &dump.rules[i];
+
+		if (ru->priority >= EDGE_STEER_RULE_PRIO_BASE &&
+		    ru->priority < EDGE_STEER_RULE_PRIO_BASE + EDGE_STEER_CLASSES_MAX &&
+		    class_table(ru->table))
+			r = edge_nl_set_add_rule(&mine, ru);
+	}
+	edge_nl_set_clear(&dump);
+	if (r < 0) {
+		edge_nl_set_clear(&mine);
+		return r;
+	}
+	edge_nl_set_clear(&s->inst);
+	s->inst = mine;
+	return 0;
+}
+
 int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 			 const struct edge_steer_path *paths, size_t n_paths,
 			 const struct edge_steer_route *routes, size_t n_routes,
@@ -698,7 +740,12 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	nhave = NULL;
 	nr = NULL;
 	nu = NULL;
-	/* 2 and 3: rules and tables, by diff */
+	/* 2 and 3: rules and tables, by diff against the kernel */
+	r = adopt(s);
+	if (r < 0) {
+		seterr(err, errlen, "netlink dump: %s", strerror(-r));
+		goto out;
+	}
 	r = run_at(s, now_ms(s), err, errlen);
 out:
 	policy_engine_free(eng);

@@ -245,7 +245,49 @@ static void test_configure_all_down(void **state)
 	/* a second configure with the same inputs touches nothing */
 	fake_nl_log_clear(f->nl);
 	assert_int_equal(configure(f), 0);
-	assert_int_equal(f->nl->n_log, 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "dump"), 1);
+	assert_int_equal(fake_nl_log_count(f->nl, "route"), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule"), 0);
+}
+
+/* restart: what a previous run left is adopted (not re-added), a leftover
+ * class (table 23820 of a longer policy) removed, a foreign route kept */
+static void test_adopt_leftovers(void **state)
+{
+	struct fx *f = *state;
+	struct edge_nl_route stale = { .table = EDGE_STEER_TABLE_BASE + 11,
+				       .plen = 16,
+				       .protocol = EDGE_RT_PROTO,
+				       .type = EDGE_ROUTE_BLACKHOLE };
+	struct edge_nl_route foreign = stale;
+	struct edge_nl_rule stale_rule = { .priority = EDGE_STEER_RULE_PRIO_BASE + 11,
+					   .fwmark = 0x5d0b,
+					   .fwmask = 0xffff,
+					   .table = EDGE_STEER_TABLE_BASE + 11 };
+
+	assert_int_equal(configure(f), 0);
+	/* a new steering object (the daemon restarted) over the same kernel */
+	edge_steer_free(f->s);
+	struct edge_steer_cfg cfg = { .nl = &fake_nl_ops,
+				      .nl_ctx = f->nl,
+				      .nft = &fake_nft_ops,
+				      .nft_ctx = &f->nft,
+				      .per_peer = true };
+	assert_int_equal(edge_steer_new(NULL, &cfg, &f->s), 0);
+	inet_pton(AF_INET, "10.9.0.0", &stale.dst);
+	assert_int_equal(fake_nl_ops.route_replace(f->nl, &stale), 0);
+	assert_int_equal(fake_nl_ops.rule_add(f->nl, &stale_rule), 0);
+	foreign.protocol = 4; /* static, someone else's */
+	inet_pton(AF_INET, "10.8.0.0", &foreign.dst);
+	assert_int_equal(fake_nl_ops.route_replace(f->nl, &foreign), 0);
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace"), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule add"), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule del"), 1);
+	assert_int_equal(fake_nl_log_count(f->nl, "route del"), 1);
+	assert_true(fake_nl_log_find(f->nl, "route del: route blackhole 10.9.0.0/16") >= 0);
+	assert_int_equal(fake_nl_log_find(f->nl, "10.8.0.0"), -1);
 }
 
 /* nft refuses: nothing changes, no netlink operation */
@@ -401,7 +443,8 @@ static void test_reconfigure_and_flush(void **state)
 	/* path 1 state survives a reconfigure of the same paths */
 	fake_nl_log_clear(f->nl);
 	assert_int_equal(configure(f), 0);
-	assert_int_equal(f->nl->n_log, 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "route"), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule"), 0);
 	assert_int_equal(cls(f, C_VOIP)->paths[0].path_id, 1);
 
 	/* flush: every rule and route removed, and the table */
@@ -424,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ruleset_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configure_all_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nft_failure_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decisions_to_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sla_moves_only_its_class, setup, teardown),

@@ -133,6 +133,17 @@ static void test_real_kernel(void **state)
 	assert_non_null(strstr(sh("ip route show table 23811"),
 			       "10.11.0.0/16 via 100.64.2.2 dev sdw2 proto 93"));
 
+	/* configure again (a new bundle, or a restart): the kernel as dumped
+	 * equals what steering wants, so no route is written (multipath,
+	 * blackhole and direct routes compare equal after a round trip) */
+	ops = edge_steer_route_ops(s);
+	assert_int_equal(edge_steer_configure(s, pol, p, 2, &rt, 1, &u, 1, err, sizeof(err)), 0);
+	assert_int_equal(edge_steer_route_ops(s), ops);
+	edge_steer_free(s);
+	assert_int_equal(edge_steer_new(NULL, &cfg, &s), 0);
+	assert_int_equal(edge_steer_configure(s, pol, p, 2, &rt, 1, &u, 1, err, sizeof(err)), 0);
+	assert_int_equal(edge_steer_route_ops(s), 2); /* new object: paths DOWN again */
+
 	/* flush: nothing of ours is left */
 	assert_int_equal(edge_steer_flush(s), 0);
 	assert_null(strstr(sh("ip rule show"), "lookup 2380"));

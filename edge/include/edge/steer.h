@@ -121,8 +121,10 @@ void edge_steer_free(struct edge_steer *s);
 /*
  * (Re)configure: new policy, paths, routes and underlays.  Installs the nft
  * ruleset (one transaction), then the class rules and tables by diff against
- * what steering installed before (unchanged routes and rules untouched), then
- * decides.  Path states and metrics are kept for path ids that remain.
+ * what the kernel holds in steering's ranges (a dump: a restart adopts what
+ * it left, leftovers of removed classes go, routes that vanished with a
+ * re-created netdev come back; unchanged routes and rules are untouched),
+ * then decides.  Path states and metrics are kept for path ids that remain.
  * Returns 0, or -errno of the first step that failed (nft: nothing changed;
  * netlink: what was done stays recorded, the next call converges); err gets
  * a message.
