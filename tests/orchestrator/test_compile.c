@@ -1,0 +1,350 @@
+/*
+ * The compiler: golden bundles for a small network, determinism (same bytes
+ * whatever the input order), paths mirrored between branch and hub, unique and
+ * stable allocations, lte→inet and path_map, exact route aggregation.
+ * UPDATE_GOLDEN=1 rewrites tests/orchestrator/golden/ (review the diff!).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <orch/compile.h>
+
+static void ul(struct orch_site *s, const char *label, const char *addr, bool metered)
+{
+	s->underlays = realloc(s->underlays, (s->n_underlays + 1) * sizeof(*s->underlays));
+	assert_non_null(s->underlays);
+	memset(&s->underlays[s->n_underlays], 0, sizeof(*s->underlays));
+	strcpy(s->underlays[s->n_underlays].label, label);
+	strcpy(s->underlays[s->n_underlays].address, addr);
+	s->underlays[s->n_underlays++].metered = metered;
+}
+
+static void lan(struct orch_site *s, const char *p)
+{
+	s->lans = realloc(s->lans, (s->n_lans + 1) * sizeof(*s->lans));
+	assert_non_null(s->lans);
+	strcpy(s->lans[s->n_lans++], p);
+}
+
+static void site(struct orch_site *s, int64_t id, const char *name, enum orch_role role)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	strcpy(s->name, name);
+	s->role = role;
+}
+
+/* hub1, hub2 (mpls, inet); br1 (mpls, inet, lte metered); br2 (inet, lte with
+ * path_map lte → none); br3 (mpls) */
+static size_t network(struct orch_site *v)
+{
+	site(&v[0], 1, "hub1", ORCH_ROLE_HUB);
+	ul(&v[0], "mpls", "198.18.0.1", false);
+	ul(&v[0], "inet", "198.19.0.1", false);
+	lan(&v[0], "10.100.0.0/16");
+	v[0].registered = true;
+	memset(v[0].public_key, 0xa1, 32);
+	site(&v[1], 2, "hub2", ORCH_ROLE_HUB);
+	ul(&v[1], "mpls", "198.18.0.2", false);
+	ul(&v[1], "inet", "198.19.0.2", false);
+	lan(&v[1], "10.101.0.0/16");
+	site(&v[2], 3, "br1", ORCH_ROLE_BRANCH);
+	ul(&v[2], "mpls", "198.18.1.1", false);
+	ul(&v[2], "inet", "198.19.1.1", false);
+	ul(&v[2], "lte", "198.19.200.1", true);
+	lan(&v[2], "10.1.0.0/24");
+	site(&v[3], 4, "br2", ORCH_ROLE_BRANCH);
+	ul(&v[3], "inet", "198.19.1.2", false);
+	ul(&v[3], "lte", "198.19.200.2", true);
+	lan(&v[3], "10.1.1.0/24");
+	v[3].map = calloc(1, sizeof(*v[3].map));
+	strcpy(v[3].map[0].local, "lte"); /* no paths over br2's LTE */
+	v[3].n_map = 1;
+	site(&v[4], 5, "br3", ORCH_ROLE_BRANCH);
+	ul(&v[4], "mpls", "198.18.1.3", false);
+	lan(&v[4], "10.1.2.0/23");
+	return 5;
+}
+
+static void compile(const struct orch_site *sites, size_t n, const struct orch_alloc *allocs,
+		    size_t n_allocs, struct orch_compile_out *out)
+{
+	struct orch_compile_in in = {
+		.sites = sites, .n_sites = n, .allocs = allocs, .n_allocs = n_allocs
+	};
+	assert_int_equal(orch_compile(&in, out), 0);
+	assert_int_equal(out->n, n);
+}
+
+static Sdwan__V1__ConfigBundle *unpack(const struct orch_compile_out *out, int64_t id)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (out->bundles[i].site_id == id)
+			return sdwan__v1__config_bundle__unpack(NULL, out->bundles[i].len,
+								out->bundles[i].content);
+	fail_msg("no bundle for site %lld", (long long)id);
+	return NULL;
+}
+
+static void free_sites(struct orch_site *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		orch_site_clear(&v[i]);
+}
+
+static void test_golden(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	bool update = getenv("UPDATE_GOLDEN") != NULL;
+
+	compile(v, n, NULL, 0, &out);
+	for (size_t i = 0; i < n; i++) {
+		Sdwan__V1__ConfigBundle *b = unpack(&out, v[i].id);
+		json_t *j = orch_pb_to_json(&b->base);
+		char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/bundle_%s.json", GOLDEN_DIR, v[i].name);
+		if (update) {
+			FILE *f = fopen(path, "w");
+			assert_non_null(f);
+			fprintf(f, "%s\n", text);
+			fclose(f);
+		} else {
+			json_error_t e;
+			json_t *g = json_load_file(path, 0, &e);
+
+			if (!g)
+				fail_msg("%s: %s (UPDATE_GOLDEN=1 writes it)", path, e.text);
+			if (!json_equal(g, j))
+				fail_msg("bundle of %s differs from %s", v[i].name, path);
+			json_decref(g);
+		}
+		free(text);
+		json_decref(j);
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	}
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
+static void test_deterministic_any_order(void **state)
+{
+	struct orch_site v[5], r[5];
+	size_t n = network(v);
+	struct orch_compile_out a = { 0 }, b = { 0 };
+
+	compile(v, n, NULL, 0, &a);
+	for (size_t i = 0; i < n; i++)
+		r[i] = v[n - 1 - i]; /* shallow: same arrays, reversed order */
+	compile(r, n, NULL, 0, &b);
+	assert_int_equal(a.n_new, b.n_new);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(a.bundles[i].site_id, b.bundles[i].site_id);
+		assert_int_equal(a.bundles[i].len, b.bundles[i].len);
+		assert_memory_equal(a.bundles[i].content, b.bundles[i].content, a.bundles[i].len);
+	}
+	orch_compile_out_clear(&a);
+	orch_compile_out_clear(&b);
+	free_sites(v, n);
+}
+
+static void test_paths_mirrored_and_unique(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *bb[5] = { 0 };
+	char seen_transport[64][20];
+	size_t n_seen = 0, branch_paths = 0, hub_paths = 0;
+
+	compile(v, n, NULL, 0, &out);
+	for (size_t i = 0; i < n; i++)
+		bb[i] = unpack(&out, v[i].id);
+	/* br1: mpls×2 hubs, inet×2, lte→inet×2 = 6; br2: inet×2 (lte mapped to none);
+	 * br3: mpls×2 */
+	assert_int_equal(bb[2]->n_paths, 6);
+	assert_int_equal(bb[3]->n_paths, 2);
+	assert_int_equal(bb[4]->n_paths, 2);
+	for (size_t i = 0; i < n; i++) {
+		Sdwan__V1__ConfigBundle *b = bb[i];
+		bool branch = b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH;
+
+		for (size_t k = 0; k < b->n_paths; k++) {
+			Sdwan__V1__Path *p = b->paths[k];
+			Sdwan__V1__ConfigBundle *peer = NULL;
+			bool mirrored = false;
+
+			assert_int_equal(p->initiator, branch);
+			assert_string_equal(p->ike_proposals[0], "aes256gcm16-prfsha256-x25519");
+			assert_string_equal(p->esp_proposals[0], "aes256gcm16-x25519");
+			for (size_t m = 0; m < k; m++)
+				assert_int_not_equal(b->paths[m]->id, p->id); /* unique per site */
+			if (!strcmp(p->local_underlay, "lte")) {
+				assert_string_equal(p->remote_underlay, "inet");
+				assert_int_equal(
+					p->probe_profile,
+					SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED);
+			}
+			for (size_t m = 0; m < n_seen; m++)
+				assert_string_not_equal(seen_transport[m], p->local_transport);
+			assert_true(n_seen < 64);
+			strcpy(seen_transport[n_seen++], p->local_transport);
+			for (size_t s = 0; s < n; s++)
+				if (!strcmp(bb[s]->site, p->peer))
+					peer = bb[s];
+			assert_non_null(peer);
+			for (size_t m = 0; m < peer->n_paths; m++) {
+				Sdwan__V1__Path *q = peer->paths[m];
+				if (q->vni != p->vni)
+					continue;
+				assert_false(mirrored); /* a VNI belongs to one pair only */
+				mirrored = true;
+				assert_string_equal(q->peer, b->site);
+				assert_string_equal(q->local_transport, p->remote_transport);
+				assert_string_equal(q->remote_transport, p->local_transport);
+				assert_string_equal(q->local_address, p->remote_address);
+				assert_string_equal(q->local_underlay, p->remote_underlay);
+				assert_int_not_equal(q->initiator, p->initiator);
+				assert_non_null(strstr(q->local_overlay, "/31"));
+				assert_true(!strncmp(q->local_overlay, p->remote_overlay,
+						     strlen(p->remote_overlay)));
+			}
+			assert_true(mirrored);
+			if (branch)
+				branch_paths++;
+			else
+				hub_paths++;
+		}
+	}
+	assert_int_equal(branch_paths, hub_paths);
+	/* the branch knows hub1's key (registered) and not hub2's */
+	assert_int_equal(bb[2]->n_peers, 2);
+	assert_int_equal(bb[2]->peers[0]->public_key.len, 32);
+	assert_int_equal(bb[2]->peers[1]->public_key.len, 0);
+	for (size_t i = 0; i < n; i++)
+		sdwan__v1__config_bundle__free_unpacked(bb[i], NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
+static bool has_route(const Sdwan__V1__ConfigBundle *b, const char *prefix, const char *peer)
+{
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (!strcmp(b->routes[i]->prefix, prefix) && !strcmp(b->routes[i]->peer, peer))
+			return true;
+	return false;
+}
+
+static void test_routes_aggregated_exactly(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+
+	compile(v, n, NULL, 0, &out);
+	/* br1 (10.1.0.0/24) reaches br2 10.1.1.0/24 and br3 10.1.2.0/23 — not its own
+	 * LAN — and each hub's LAN via that hub */
+	b = unpack(&out, 3);
+	assert_true(has_route(b, "10.1.1.0/24", "hub1"));
+	assert_true(has_route(b, "10.1.2.0/23", "hub2"));
+	assert_true(has_route(b, "10.100.0.0/16", "hub1"));
+	assert_false(has_route(b, "10.100.0.0/16", "hub2"));
+	assert_false(has_route(b, "10.1.0.0/24", "hub1"));
+	assert_int_equal(b->n_routes, 6);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* hub1 reaches each branch's LAN via that branch */
+	b = unpack(&out, 1);
+	assert_true(has_route(b, "10.1.0.0/24", "br1"));
+	assert_true(has_route(b, "10.1.2.0/23", "br3"));
+	assert_int_equal(b->n_routes, 3);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+
+	{ /* aggregation on its own: siblings merge, covered ones vanish */
+		const char *in[] = { "10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/23", "10.0.1.128/25",
+				     "10.9.0.0/16" };
+		struct orch_prefix p[8];
+		char t[ORCH_ADDR_MAX];
+		size_t k;
+
+		for (k = 0; k < 5; k++)
+			assert_int_equal(orch_prefix_parse(in[k], &p[k]), 0);
+		k = orch_prefixes_aggregate(p, 5);
+		assert_int_equal(k, 2);
+		orch_prefix_format(&p[0], t);
+		assert_string_equal(t, "10.0.0.0/22");
+		assert_int_equal(orch_prefix_parse("10.0.1.0/24", &p[7]), 0);
+		assert_int_equal(orch_prefixes_subtract(p, &k, 8, &p[7]), 0);
+		assert_int_equal(k, 3); /* 10.0.0.0/24, 10.0.2.0/23, 10.9.0.0/16 */
+		orch_prefix_format(&p[1], t);
+		assert_string_equal(t, "10.0.2.0/23");
+		assert_int_equal(orch_prefix_parse("10.0.0.1/24", &p[7]), -EINVAL); /* host bits */
+	}
+}
+
+static void test_allocations_stable(void **state)
+{
+	struct orch_site v[6];
+	size_t n = network(v);
+	struct orch_compile_out a = { 0 }, b = { 0 };
+	Sdwan__V1__ConfigBundle *x, *y;
+
+	compile(v, n, NULL, 0, &a);
+	assert_int_equal(a.n_new, 10 * 2 / 2); /* 6 + 2 + 2 pairs */
+	/* a new branch sorting first ("aa") must not move anyone's allocations */
+	site(&v[5], 6, "aa", ORCH_ROLE_BRANCH);
+	ul(&v[5], "inet", "198.19.1.9", false);
+	lan(&v[5], "10.1.4.0/24");
+	compile(v, n + 1, a.new_allocs, a.n_new, &b);
+	assert_int_equal(b.n_new, 2);
+	x = unpack(&a, 3);
+	y = unpack(&b, 3);
+	assert_int_equal(x->n_paths, y->n_paths);
+	for (size_t i = 0; i < x->n_paths; i++) {
+		assert_int_equal(x->paths[i]->id, y->paths[i]->id);
+		assert_int_equal(x->paths[i]->vni, y->paths[i]->vni);
+		assert_string_equal(x->paths[i]->local_transport, y->paths[i]->local_transport);
+		assert_string_equal(x->paths[i]->local_overlay, y->paths[i]->local_overlay);
+	}
+	sdwan__v1__config_bundle__free_unpacked(x, NULL);
+	sdwan__v1__config_bundle__free_unpacked(y, NULL);
+	/* br3's bundle changes only through its routes (the new LAN), br1's too;
+	 * with the same allocations a recompile is byte-identical */
+	{
+		struct orch_compile_out c = { 0 };
+		compile(v, n + 1, a.new_allocs, a.n_new, &c);
+		for (size_t i = 0; i < c.n; i++)
+			assert_memory_equal(c.bundles[i].content, b.bundles[i].content,
+					    c.bundles[i].len);
+		orch_compile_out_clear(&c);
+	}
+	orch_compile_out_clear(&a);
+	orch_compile_out_clear(&b);
+	free_sites(v, n + 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_deterministic_any_order),
+		cmocka_unit_test(test_paths_mirrored_and_unique),
+		cmocka_unit_test(test_routes_aggregated_exactly),
+		cmocka_unit_test(test_allocations_stable),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
