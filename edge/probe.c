@@ -405,13 +405,15 @@ static void send_probe(struct ppath *pp, pm_ns now)
 		if (sock_open(p, pp) < 0)
 			pp->next_open = now + REOPEN_NS;
 	}
-	if (pp->fd >= 0 && send(pp->fd, buf, (size_t)n, 0) < 0 && errno == ENODEV) {
-		/* the netdev went away under a bound socket: rebind later */
+	if (pp->fd >= 0 && send(pp->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
+	    errno != ENOBUFS && errno != ECONNREFUSED) {
+		/* the netdev went away or was re-created under the bound
+		 * socket (ENODEV, ENXIO, ENETUNREACH...): open it again, at
+		 * most once a second */
 		sock_close(pp);
 		pp->next_open = now + REOPEN_NS;
 	}
-	/* other errors (no route yet, buffer full): the probe is lost and
-	 * liveness says so */
+	/* whatever failed, the probe is lost and liveness says so */
 }
 
 static pm_ns run_path(struct ppath *pp, pm_ns now)
