@@ -629,10 +629,13 @@ enum MHD_Result api_policy_rollback(struct req *r)
 	v = json_object_get(j, "version");
 	if (!json_is_object(j) || !json_is_integer(v) || json_integer_value(v) <= 0 ||
 	    json_object_size(j) != 1) {
+		json_t *errs = json_pack("[{s:s, s:s}]", "path", "$.version", "message",
+					 "required: the positive version to roll back to");
+
 		json_decref(j);
-		return reply_errors(r, 422, "invalid rollback request",
-				    json_pack("[{s:s, s:s}]", "path", "$.version", "message",
-					      "required: the positive version to roll back to"));
+		ret = reply_errors(r, 422, "invalid rollback request", errs);
+		json_decref(errs);
+		return ret;
 	}
 	e = r->d->store->ops->policy_get(r->d->store, (uint64_t)json_integer_value(v), &text, &got);
 	json_decref(j);

@@ -363,7 +363,8 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 	by_id = malloc((c->n ? c->n : 1) * sizeof(*by_id));
 	if (!known || !by_id)
 		goto out;
-	memcpy(known, c->in->allocs, n_known * sizeof(*known));
+	if (n_known)
+		memcpy(known, c->in->allocs, n_known * sizeof(*known));
 	qsort(known, n_known, sizeof(*known), alloc_key_cmp);
 	for (size_t i = 0; i < c->n; i++)
 		by_id[i] = i;

@@ -636,7 +636,7 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 					      .len = c->len,
 					      .generated_at = now };
 
-		old = bsearch(&key, rows, n_rows, sizeof(key), bundle_row_cmp);
+		old = n_rows ? bsearch(&key, rows, n_rows, sizeof(key), bundle_row_cmp) : NULL;
 		if (old && old->len == c->len && !memcmp(old->content, c->content, c->len)) {
 			nr.version = old->version;
 			nr.generated_at = old->generated_at;
