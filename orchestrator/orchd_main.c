@@ -50,7 +50,7 @@ static int token_add(int argc, char **argv)
 	char tok[65], hash[65];
 	int c, e;
 
-	optind = 1;
+	optind = 0; /* GNU getopt: full re-initialisation (permutes NAME last) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

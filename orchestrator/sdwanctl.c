@@ -268,7 +268,7 @@ static int site_add(int argc, char **argv)
 	long st;
 	int c;
 
-	optind = 1;
+	optind = 0; /* GNU getopt: full re-initialisation (permutes NAME last) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
