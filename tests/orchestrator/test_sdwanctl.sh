@@ -1,0 +1,65 @@
+#!/bin/bash
+# sdwanctl against a real sdwan-orchd on 127.0.0.1: commands, tables, --json,
+# exit codes (0 ok, 2 usage, 3 refused, 4 not found, 5 invalid, 6 unreachable).
+set -u
+orchd=$1 ctl=$2
+dir=$(mktemp -d /tmp/orch-ctl-XXXXXX)
+pid=
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid"; rm -rf "$dir"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect() { # expect CODE cmd...
+	local want=$1; shift
+	"$@" >"$dir/out" 2>"$dir/err"; local got=$?
+	[[ $got == "$want" ]] || { cat "$dir/out" "$dir/err"; fail "$* exited $got, want $want"; }
+}
+
+token=$("$orchd" token add --db "$dir/db" --role admin) || fail "token add"
+viewer=$("$orchd" token add --db "$dir/db" --role viewer) || fail "token add viewer"
+"$orchd" --db "$dir/db" --insecure-http --port 0 --port-file "$dir/port" --access-log - &
+pid=$!
+for _ in $(seq 100); do [[ -s $dir/port ]] && break; sleep 0.05; done
+[[ -s $dir/port ]] || fail "daemon did not start"
+export SDWAN_URL=http://127.0.0.1:$(cat "$dir/port") SDWAN_TOKEN=$token
+
+expect 0 "$ctl" --help
+expect 0 "$ctl" site --help
+expect 0 "$ctl" policy --help
+expect 0 "$ctl" rollout --help
+expect 2 "$ctl"
+expect 2 "$ctl" bogus
+expect 2 "$ctl" site add
+expect 0 "$ctl" site add hub1 --role hub --underlay mpls=198.18.0.1 --underlay inet=198.19.0.1 --lan 10.100.0.0/16
+grep -q "bootstrap token" "$dir/out" || fail "no bootstrap token shown"
+expect 0 "$ctl" site add br1 --role branch --underlay inet=198.19.1.1 --underlay lte=198.19.2.1,metered --lan 10.1.0.0/24
+expect 5 "$ctl" site add br2 --role branch --underlay inet=198.19.1.2 --lan 10.1.0.0/25
+expect 5 "$ctl" site add br3 --role nope --underlay inet=198.19.1.3
+expect 0 "$ctl" site list
+grep -q "^br1 .*branch" "$dir/out" || fail "site list table"
+expect 0 "$ctl" --json site list
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["sites"]) == 2' "$dir/out" || fail "--json site list"
+expect 4 "$ctl" site show nosuch
+expect 0 "$ctl" site show br1
+printf '{"rules":[{"app":"any","paths":["inet"],"mode":"ordered"}]}' >"$dir/p1.json"
+printf '{"rules":[{"app":"any","paths":["inet","lte"],"mode":"ordered"}]}' >"$dir/p2.json"
+printf '{"rules":[{"app":"nosuch"}]}' >"$dir/bad.json"
+expect 5 "$ctl" policy apply "$dir/bad.json"
+grep -q "rules\[0\]" "$dir/err" || fail "policy errors not listed"
+expect 0 "$ctl" policy apply "$dir/p1.json" --comment one
+expect 0 "$ctl" policy apply "$dir/p2.json"
+expect 0 "$ctl" policy diff 1 2
+grep -q "paths" "$dir/out" || fail "policy diff"
+expect 0 "$ctl" policy rollback 1
+expect 0 "$ctl" policy history
+[[ $(grep -c '^[0-9]' "$dir/out") == 3 ]] || fail "three versions expected"
+expect 0 "$ctl" policy show 2
+expect 4 "$ctl" policy rollback 99
+expect 0 "$ctl" rollout
+expect 0 "$ctl" status
+expect 0 "$ctl" events --limit 5
+expect 3 "$ctl" --token "$viewer" site rm br1
+expect 3 "$ctl" --token wrong site list
+expect 0 "$ctl" site rm br1
+expect 4 "$ctl" site rm br1
+expect 6 "$ctl" --url http://127.0.0.1:1 site list
+echo "sdwanctl: all checks passed"
