@@ -266,7 +266,7 @@ static int site_add(int argc, char **argv)
 	const char *file = NULL;
 	char *body;
 	long st;
-	int c;
+	int c, rc = EXIT_USAGE;
 
 	optind = 0; /* GNU getopt: full re-initialisation (permutes NAME last) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -287,7 +287,7 @@ static int site_add(int argc, char **argv)
 					"sdwanctl: --underlay LABEL=ADDRESS[,metered][,mtu=N]\n");
 				free(spec);
 				json_decref(u);
-				return EXIT_USAGE;
+				goto out;
 			}
 			*eq = '\0';
 			json_object_set_new(u, "label", json_string(spec));
@@ -310,7 +310,7 @@ static int site_add(int argc, char **argv)
 
 			if (!eq || eq - optarg >= 32) {
 				fprintf(stderr, "sdwanctl: --path-map LABEL=HUBLABEL\n");
-				return EXIT_USAGE;
+				goto out;
 			}
 			snprintf(label, sizeof(label), "%.*s", (int)(eq - optarg), optarg);
 			a = json_object_get(map, label);
@@ -330,9 +330,10 @@ static int site_add(int argc, char **argv)
 			       "LABEL=ADDR[,metered][,mtu=N]... [--lan PREFIX]... "
 			       "[--path-map LABEL=HUBLABEL]...\n"
 			       "       sdwanctl site add --file SITE.json\n");
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto out;
 		default:
-			return EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (file) {
@@ -341,12 +342,13 @@ static int site_add(int argc, char **argv)
 		site = json_load_file(file, 0, &e);
 		if (!site) {
 			fprintf(stderr, "sdwanctl: %s:%d: %s\n", file, e.line, e.text);
-			return EXIT_INVALID;
+			rc = EXIT_INVALID;
+			goto out;
 		}
 	} else {
 		if (optind != argc - 1) {
 			fprintf(stderr, "sdwanctl: site add: one site NAME required\n");
-			return EXIT_USAGE;
+			goto out;
 		}
 		json_object_set_new(site, "name", json_string(argv[optind]));
 		json_object_set(site, "lan_prefixes", lans);
@@ -354,20 +356,24 @@ static int site_add(int argc, char **argv)
 		if (json_object_size(map))
 			json_object_set(site, "path_map", map);
 	}
-	json_decref(lans);
-	json_decref(uls);
-	json_decref(map);
 	body = json_dumps(site, JSON_COMPACT);
-	json_decref(site);
 	st = call("POST", "/api/v1/sites", body, &resp);
 	free(body);
 	if (st != 201)
-		return fail(st, resp);
-	if (g.json)
-		return print_json(resp);
-	site_table(resp);
-	json_decref(resp);
-	return EXIT_OK;
+		rc = fail(st, resp);
+	else if (g.json)
+		rc = print_json(resp);
+	else {
+		site_table(resp);
+		json_decref(resp);
+		rc = EXIT_OK;
+	}
+out:
+	json_decref(site);
+	json_decref(lans);
+	json_decref(uls);
+	json_decref(map);
+	return rc;
 }
 
 static int cmd_site(int argc, char **argv)
