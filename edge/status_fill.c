@@ -42,10 +42,10 @@ static uint32_t netdev_mtu(int fd, const char *ifname)
 {
 	struct ifreq ifr;
 
-	if (fd < 0)
+	if (fd < 0 || strlen(ifname) >= sizeof(ifr.ifr_name))
 		return 0;
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0)
 		return 0;
 	return (uint32_t)ifr.ifr_mtu;
