@@ -56,6 +56,12 @@ for e in br hub; do
 done
 wait_log "$W/br.log" "steering any@peer: none -> mpls-hub" 5
 check '[[ "$(class_route br 0)" == *"dev sdw1"* ]]' "branch: voip on mpls ($(class_route br 0))"
+# the first path to come up takes every class; when the hub saw inet first,
+# mpls wins "any" back only after the preemption delay: wait for it (≤ 8 s)
+for _ in $(seq 80); do
+	[[ "$(class_route hub 1)" == *"dev sdw1"* ]] && break
+	sleep 0.1
+done
 check '[[ "$(class_route hub 1)" == *"dev sdw1"* ]]' "hub: any on mpls ($(class_route hub 1))"
 check 'nsx br ip rule show | grep -q "1100:.*fwmark 0x5d00/0xffff lookup 23809"' \
 	"branch: class rule 1100 fwmark 0x5d00 → table 23809"
