@@ -230,8 +230,9 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 					    "ike_port",
 					    "ike_port_natt",
 					    NULL };
-	static const char *const orch_keys[] = { "url", "credential_file", "bootstrap_token_file",
-						 NULL };
+	static const char *const orch_keys[] = {
+		"url", "credential_file", "bootstrap_token_file", "insecure_http", "ca_file", NULL
+	};
 	struct edge_config *c = NULL;
 	size_t nerr0 = edge_errors_count(errs);
 	json_error_t jerr;
@@ -326,6 +327,10 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 			c->bootstrap_token_file = path_dup(
 				get_str(v, "orchestrator", "bootstrap_token_file", false, errs),
 				base_dir, &oom);
+			c->orch_insecure_http =
+				get_bool(v, "orchestrator", "insecure_http", false, errs);
+			c->orch_ca_file = path_dup(
+				get_str(v, "orchestrator", "ca_file", false, errs), base_dir, &oom);
 		}
 	}
 
@@ -485,6 +490,7 @@ void edge_config_free(struct edge_config *config)
 	free(config->orch_url);
 	free(config->credential_file);
 	free(config->bootstrap_token_file);
+	free(config->orch_ca_file);
 	free(config->state_dir);
 	free(config->run_dir);
 	free(config->key_file);

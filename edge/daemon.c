@@ -1,9 +1,14 @@
 /* daemon.c — sdwan-edged's event loop, start-up, reload and shutdown (see edge/daemon.h) */
 #include <edge/bundle.h>
+#include <edge/ctl.h>
 #include <edge/daemon.h>
 #include <edge/engine.h>
+#include <edge/events.h>
 #include <edge/lkg.h>
 #include <edge/log.h>
+#include <edge/orch_client.h>
+#include <edge/status_fill.h>
+#include <edge/steering.h>
 
 #include <errno.h>
 #include <event2/event.h>
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,10 +35,15 @@ struct edge_daemon {
 	bool own_nl;
 	void *ike_ctx;
 	struct edge_engine *engine;
+	struct edge_events *events;	/* created first, freed last */
+	struct edge_steering *steering; /* probes, health, steering */
+	struct edge_orch *orch;		/* NULL: no orchestrator configured */
+	struct edge_ctl *ctl;		/* <run_dir>/control.sock */
 
 	uint8_t *running_buf; /* the applied bundle, packed (what LKG holds) */
 	size_t running_len;
 	uint64_t running_version;
+	Sdwan__V1__ConfigBundle *running_bundle; /* running_buf unpacked, for status */
 	char *pid_path;
 	int exit_code;
 };
@@ -95,10 +106,28 @@ static void op_logger(void *arg, const char *what, int result)
 		log_debug("netlink %s", what);
 }
 
+/* the refusal reasons joined with "; " into err (errlen > 0) */
+static void join_errors(const struct edge_errors *errs, char *err, size_t errlen)
+{
+	size_t used = 0;
+
+	err[0] = '\0';
+	for (size_t i = 0; i < errs->n && used + 1 < errlen; i++) {
+		int n = snprintf(err + used, errlen - used, "%s%s", i ? "; " : "", errs->msg[i]);
+
+		if (n < 0)
+			break;
+		used += (size_t)n < errlen - used ? (size_t)n : errlen - used - 1;
+	}
+	if (errs->oom && used + 1 < errlen)
+		snprintf(err + used, errlen - used, "%sout of memory", used ? "; " : "");
+}
+
 /* Apply a packed bundle (validated first); on success it becomes the running
- * bundle and the LKG.  source names it in logs. */
+ * bundle and the LKG, and steering follows it.  source names it in logs.  err
+ * (may be NULL) receives the refusal reasons joined. */
 static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, const char *source,
-			bool save_lkg)
+			bool save_lkg, char *err, size_t errlen)
 {
 	struct edge_errors errs = EDGE_ERRORS_INIT;
 	Sdwan__V1__ConfigBundle *b = NULL;
@@ -106,9 +135,13 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	uint8_t *copy = NULL;
 	int r;
 
+	if (err && errlen)
+		err[0] = '\0';
 	r = edge_bundle_unpack(buf, len, &b);
 	if (r < 0) {
 		log_warnx("%s: not a ConfigBundle: refused", source);
+		if (err && errlen)
+			snprintf(err, errlen, "not a ConfigBundle");
 		return r;
 	}
 	copy = malloc(len ? len : 1);
@@ -120,6 +153,11 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	r = edge_engine_apply(d->engine, b, &errs, &st);
 	if (r < 0) {
 		log_errors(source, &errs);
+		if (err && errlen) {
+			join_errors(&errs, err, errlen);
+			if (!err[0])
+				snprintf(err, errlen, "apply failed: %s", strerror(-r));
+		}
 		log_warnx("%s: bundle version %llu refused%s; running version %llu unchanged",
 			  source, (unsigned long long)b->version,
 			  st.rolled_back ? " and rolled back" : "",
@@ -139,6 +177,17 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	d->running_len = len;
 	d->running_version = b->version;
 	copy = NULL;
+	edge_bundle_free(d->running_bundle);
+	d->running_bundle = b;
+	b = NULL;
+	if (d->steering) {
+		char serr[512];
+
+		/* the netdevs exist now; a refusal keeps the previous steering */
+		if (edge_steering_apply(d->steering, d->running_bundle, d->config, serr,
+					sizeof(serr)) < 0)
+			log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+	}
 	if (save_lkg) {
 		int r2 = edge_lkg_save(d->config->state_dir, buf, len);
 
@@ -195,7 +244,9 @@ static int load_local_bundle(struct edge_daemon *d)
 		r = -ESTALE;
 		goto out;
 	}
-	r = apply_packed(d, buf, len, d->bundle_path, true);
+	r = apply_packed(d, buf, len, d->bundle_path, true, NULL, 0);
+	if (r == 0 && d->orch)
+		edge_orch_set_applied_version(d->orch, d->running_version);
 out:
 	free(buf);
 	return r;
@@ -207,6 +258,8 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 	const struct edge_ike_path *p = edge_engine_ike_path(d->engine, ev->path_id);
 	const char *name = p ? p->name : "?";
 
+	if (d->steering)
+		edge_steering_ike_event(d->steering, ev);
 	switch (ev->type) {
 	case EDGE_IKE_EV_CHILD_UP:
 	case EDGE_IKE_EV_CHILD_REKEY:
@@ -314,6 +367,108 @@ static void ike_log(void *arg, int level, const char *subsystem, const char *msg
 		subsystem, msg);
 }
 
+/* the status snapshot for the control socket and the orchestrator's telemetry */
+static void fill_status(void *arg, struct edge_status *st)
+{
+	struct edge_daemon *d = arg;
+
+	edge_status_fill_running(st, d->config, d->running_bundle,
+				 d->steering ? edge_steering_probe(d->steering) : NULL,
+				 d->steering ? edge_steering_health(d->steering) : NULL,
+				 d->steering ? edge_steering_steer(d->steering) : NULL);
+}
+
+/* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */
+static int on_orch_bundle(void *arg, const uint8_t *raw, size_t len,
+			  const Sdwan__V1__ConfigBundle *bundle, char *err, size_t errlen)
+{
+	struct edge_daemon *d = arg;
+	char src[64];
+	int r;
+
+	snprintf(src, sizeof(src), "orchestrator bundle %llu",
+		 (unsigned long long)(bundle ? bundle->version : 0));
+	r = apply_packed(d, raw, len, src, true, err, errlen);
+	if (r < 0 && errlen && !err[0])
+		snprintf(err, errlen, "refused: %s", strerror(-r));
+	return r < 0 ? r : 0;
+}
+
+static void orch_log(void *arg, int level, const char *msg)
+{
+	log_msg(level, "%s", msg); /* already names the orchestrator */
+}
+
+static uint64_t unix_time_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static int start_orch(struct edge_daemon *d)
+{
+	struct edge_orch_params op = { 0 };
+	int r;
+
+	if (!d->config->orch_url)
+		return 0;
+	r = edge_ike_key_load_or_create(d->config->key_file, op.public_key, NULL);
+	if (r < 0) {
+		log_warnx("orchestrator: own key %s: %s", d->config->key_file, strerror(-r));
+		return r;
+	}
+	op.url = d->config->orch_url;
+	op.allow_http = d->config->orch_insecure_http;
+	op.ca_file = d->config->orch_ca_file;
+	op.site = d->config->site;
+	op.credential_file = d->config->credential_file;
+	op.bootstrap_token_file = d->config->bootstrap_token_file;
+	op.applied_version = d->running_buf ? d->running_version : 0;
+	op.events = d->events;
+	op.on_bundle = on_orch_bundle;
+	op.fill_status = fill_status;
+	op.log = orch_log;
+	op.cb_arg = d;
+	r = edge_orch_new(d->base, &op, &d->orch);
+	if (r < 0) {
+		if (r == -EPROTONOSUPPORT)
+			log_warnx("orchestrator %s: http:// needs orchestrator.insecure_http (lab "
+				  "only)",
+				  d->config->orch_url);
+		else
+			log_warnx("orchestrator %s: %s", d->config->orch_url, strerror(-r));
+		return r;
+	}
+	log_info("orchestrator client started: %s", d->config->orch_url);
+	return 0;
+}
+
+static int start_ctl(struct edge_daemon *d)
+{
+	struct edge_ctl_params cp = { 0 };
+	char *path = NULL;
+	int r;
+
+	if (asprintf(&path, "%s/%s", d->config->run_dir, EDGE_CONTROL_SOCK) < 0)
+		return -ENOMEM;
+	cp.path = path;
+	cp.mode = 0600;
+	cp.gid = (gid_t)-1;
+	cp.events = d->events;
+	cp.orch = d->orch;
+	cp.fill_status = fill_status;
+	cp.cb_arg = d;
+	r = edge_ctl_new(d->base, &cp, &d->ctl);
+	if (r < 0)
+		log_warnx("control socket %s: %s", path, strerror(-r));
+	else
+		log_info("control socket %s", path);
+	free(path);
+	return r;
+}
+
 static int start(struct edge_daemon *d)
 {
 	uint8_t *buf = NULL;
@@ -334,6 +489,12 @@ static int start(struct edge_daemon *d)
 	if (r < 0) {
 		if (r != -EEXIST)
 			log_warnx("pid file in %s: %s", d->config->run_dir, strerror(-r));
+		return r;
+	}
+	/* the events ring before anything emits (steering, health, IKE) */
+	r = edge_events_new(0, unix_time_us(), &d->events);
+	if (r < 0) {
+		log_warnx("events: %s", strerror(-r));
 		return r;
 	}
 
@@ -379,13 +540,30 @@ static int start(struct edge_daemon *d)
 	}
 	log_info("reconcile: %zu objects of ours found in the kernel", adopted);
 
+	/* steering follows every applied bundle, from the LKG on */
+	{
+		struct edge_steering_opts so = {
+			.base = d->base,
+			.nl = d->nl,
+			.nl_ctx = d->nl_ctx,
+			.events = d->events,
+			.require_sa = d->opts.ike != NULL,
+		};
+
+		r = edge_steering_new(&so, &d->steering);
+		if (r < 0) {
+			log_warnx("steering: %s", strerror(-r));
+			return r;
+		}
+	}
+
 	/* last-known-good first: the site comes up before any orchestrator answers */
 	r = edge_lkg_load(d->config->state_dir, &buf, &len);
 	if (r == 0) {
 		char src[64];
 
 		snprintf(src, sizeof(src), "last-known-good");
-		if (apply_packed(d, buf, len, src, false) < 0)
+		if (apply_packed(d, buf, len, src, false, NULL, 0) < 0)
 			log_warnx("last-known-good in %s refused; continuing without it",
 				  d->config->state_dir);
 		free(buf);
@@ -403,7 +581,11 @@ static int start(struct edge_daemon *d)
 		edge_errors_clear(&errs);
 		log_notice("no bundle yet: waiting (nothing installed)");
 	}
-	return 0;
+
+	r = start_orch(d);
+	if (r < 0)
+		return r;
+	return start_ctl(d);
 }
 
 #define EDGE_STOP_IKE_TIMEOUT_S 10
@@ -421,9 +603,21 @@ static void on_stop_timeout(int sig)
 
 static void stop(struct edge_daemon *d)
 {
+	/* nothing answers or fetches while we go down */
+	edge_ctl_free(d->ctl);
+	d->ctl = NULL;
+	edge_orch_free(d->orch);
+	d->orch = NULL;
 	if (d->engine && !d->opts.keep_state) {
 		struct edge_errors errs = EDGE_ERRORS_INIT;
 		struct edge_apply_stats st = { 0 };
+
+		if (d->steering) {
+			int r = edge_steering_flush(d->steering);
+
+			if (r < 0)
+				log_warnx("shutdown: steering flush: %s", strerror(-r));
+		}
 
 		if (edge_engine_apply(d->engine, NULL, &errs, &st) < 0)
 			log_errors("shutdown", &errs);
@@ -492,14 +686,19 @@ void edge_daemon_free(struct edge_daemon *d)
 		event_free(d->ev_int);
 	if (d->ev_hup)
 		event_free(d->ev_hup);
+	edge_ctl_free(d->ctl);
+	edge_orch_free(d->orch);
+	edge_steering_free(d->steering);
 	if (d->base)
 		event_base_free(d->base);
 	edge_engine_free(d->engine);
 	if (d->own_nl && d->nl && d->nl->free)
 		d->nl->free(d->nl_ctx);
 	free(d->running_buf);
+	edge_bundle_free(d->running_bundle);
 	free(d->bundle_path);
 	free(d->pid_path);
 	edge_config_free(d->config);
+	edge_events_free(d->events); /* last: everything that emits is gone */
 	free(d);
 }

@@ -208,6 +208,22 @@ done
 ip netns exec $BR-lan ping -q -c 5 -i 0.05 -W 2 10.11.0.10 >/dev/null || fail "LAN-to-LAN ping failed"
 log "LAN to LAN: 10.101.0.10 -> 10.11.0.10 ok"
 
+# the control socket answers (sdwanctl edge status) and lists both paths
+SDWANCTL=$BUILD/orchestrator/sdwanctl
+sock=$WORK/br1/run/control.sock
+[[ -S $sock ]] || fail "br1: no control socket at $sock"
+[[ $(stat -c %a "$sock") == 600 ]] || fail "br1: control socket mode $(stat -c %a "$sock"), not 600"
+st=$("$SDWANCTL" edge status --json --socket "$sock" 2>"$WORK/sdwanctl.log") ||
+	fail "sdwanctl edge status failed: $(cat "$WORK/sdwanctl.log")"
+paths=$(echo "$st" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+st = j.get("status", j)
+print(" ".join(sorted("%s:%s:%s" % (p.get("netdev"), p.get("name"), p.get("tunnel", "?")) for p in st.get("paths", []))))
+') || fail "sdwanctl edge status: not JSON: $st"
+[[ $paths == sdw1:*" "sdw2:* ]] || fail "control socket status does not list both paths: $paths"
+log "control socket: sdwanctl edge status lists $paths"
+
 # nothing in clear, on either side
 for ns in $BR $HUB; do
 	for c in vxlan_clear inner_clear inner_clear_d; do

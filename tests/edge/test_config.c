@@ -21,7 +21,8 @@ static void test_valid_full(void **state)
 		"{\"label\":\"lte\",\"interface\":\"lte0\",\"address\":\"198.18.3.101/24\","
 		"\"metered\":true}],"
 		"\"orchestrator\":{\"url\":\"http://198.18.2.1:8080\",\"credential_file\":\"cred\","
-		"\"bootstrap_token_file\":\"/etc/token\"},"
+		"\"bootstrap_token_file\":\"/etc/token\",\"insecure_http\":true,"
+		"\"ca_file\":\"ca.pem\"},"
 		"\"state_dir\":\"state\",\"run_dir\":\"/run/x\",\"tunnel_driver\":\"xfrmi\","
 		"\"kernel_libipsec\":false,\"bundle\":\"b.pb\",\"log_level\":\"debug\","
 		"\"ike_port\":1500,\"ike_port_natt\":14500}";
@@ -42,6 +43,8 @@ static void test_valid_full(void **state)
 	/* relative paths resolved against the config's directory */
 	assert_string_equal(c->credential_file, "/etc/sdwan/cred");
 	assert_string_equal(c->bootstrap_token_file, "/etc/token");
+	assert_true(c->orch_insecure_http);
+	assert_string_equal(c->orch_ca_file, "/etc/sdwan/ca.pem");
 	assert_string_equal(c->state_dir, "/etc/sdwan/state");
 	assert_string_equal(c->key_file, "/etc/sdwan/state/edge.key");
 	assert_string_equal(c->bundle_file, "/etc/sdwan/b.pb");
@@ -67,6 +70,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->driver, EDGE_DRIVER_VXLAN);
 	assert_true(c->kernel_libipsec);
 	assert_null(c->orch_url);
+	assert_false(c->orch_insecure_http);
+	assert_null(c->orch_ca_file);
 	assert_null(c->bundle_file);
 	edge_config_free(c);
 }
@@ -79,7 +84,8 @@ static void test_all_errors_named(void **state)
 		"{\"label\":\"mpls\",\"interface\":\"mpls0\",\"address\":\"198.18.1.101/24\"},"
 		"{\"label\":\"mpls\",\"interface\":\"inet0\",\"address\":\"198.18.2.101\","
 		"\"gateway\":\"x\",\"metered\":\"yes\",\"colour\":1}],"
-		"\"orchestrator\":{\"url\":\"ftp://x\"},\"tunnel_driver\":\"gre\","
+		"\"orchestrator\":{\"url\":\"ftp://x\",\"insecure_http\":\"yes\",\"ca_file\":7},"
+		"\"tunnel_driver\":\"gre\","
 		"\"log_level\":\"loud\",\"ike_port\":70000,\"extra\":true}";
 	static const char *const expect[] = {
 		"site: \"Br 1\" is not a site name",
@@ -91,6 +97,8 @@ static void test_all_errors_named(void **state)
 		"underlays[1].label: \"mpls\" already used by underlays[0]",
 		"orchestrator.url: \"ftp://x\" is not an http:// or https:// URL",
 		"orchestrator.credential_file: missing",
+		"orchestrator.insecure_http: not a boolean",
+		"orchestrator.ca_file: not a string",
 		"tunnel_driver: \"gre\" is neither",
 		"log_level: \"loud\" is not one of",
 		"ike_port: not a port number",

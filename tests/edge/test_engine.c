@@ -89,7 +89,7 @@ static void test_vxlan_ops(void **state)
 		"addr add: addr 100.126.2.1/30 dev sdw2 label sdw2",
 		("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
 		 "via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
-		"rule add: rule pref 1000 lookup 23808",
+		"rule add: rule pref 1900 lookup 23808",
 	};
 	struct fx *f = fx_new();
 	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", NULL);
@@ -145,7 +145,7 @@ static void test_xfrmi_ops(void **state)
 		"addr add: addr 100.126.2.1/30 dev sdw2 label sdw2",
 		("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev sdw1 "
 		 "via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
-		"rule add: rule pref 1000 lookup 23808",
+		"rule add: rule pref 1900 lookup 23808",
 	};
 	struct fx *f = fx_new();
 	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", use_xfrmi);

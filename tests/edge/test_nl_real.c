@@ -129,7 +129,7 @@ static void test_apply_adopt_teardown(void **state)
 	assert_int_equal(sh("ip route show table 23808 | grep -q 'nexthop via 100.126.2.2 dev sdw2 "
 			    "weight 1'"),
 			 0);
-	assert_int_equal(sh("ip rule show pref 1000 | grep -q 'lookup 23808'"), 0);
+	assert_int_equal(sh("ip rule show pref 1900 | grep -q 'lookup 23808'"), 0);
 
 	/* a restarted daemon adopts all of it: nothing written */
 	writes = 0;

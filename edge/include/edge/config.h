@@ -58,6 +58,8 @@ struct edge_config {
 	char *orch_url;		    /* NULL: no orchestrator (local bundle / LKG only) */
 	char *credential_file;	    /* NULL if no orchestrator */
 	char *bootstrap_token_file; /* NULL if no orchestrator */
+	bool orch_insecure_http;    /* accept a http:// url (lab only); default false */
+	char *orch_ca_file;	    /* CA bundle for https; NULL: the system's store */
 
 	char *state_dir; /* LKG bundle, own key; default /var/lib/sdwan-edged */
 	char *run_dir;	 /* pid file, control and vici sockets; default /run/sdwan-edged */

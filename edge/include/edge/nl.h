@@ -36,7 +36,7 @@
 #define EDGE_TABLE_MAIN	       254
 #define EDGE_RULE_PRIO_MIN     1000 /* after strongSwan's 220 (DESIGN §11) */
 #define EDGE_RULE_PRIO_MAX     1999
-#define EDGE_RULE_PRIO_OVERLAY 1000 /* lookup EDGE_TABLE_OVERLAY */
+#define EDGE_RULE_PRIO_OVERLAY 1900 /* lookup EDGE_TABLE_OVERLAY, after steering's 1100 + class */
 #define EDGE_IFNAME_PREFIX     "sdw"
 #define EDGE_LO_LABEL	       "lo:sdw" /* label of our addresses on lo */
 #define EDGE_NL_MAX_NH	       16
