@@ -6,8 +6,11 @@
  * bundle applied before anything else, then the local bundle file if it is
  * newer; signals: SIGTERM/SIGINT clean shutdown (removes everything it
  * installed unless keep_state), SIGHUP reload (config and local bundle);
- * IKE events arrive on the IKE event fd and are logged.  This is the only
- * layer that logs (edge/log.h).
+ * IKE events arrive on the IKE event fd and go to steering (path health)
+ * first.  Also owned here: the events ring, steering (probes, health,
+ * routes, nft), the orchestrator client (when orchestrator.url is set) and
+ * the control socket <run_dir>/control.sock.  This is the only layer that
+ * logs (edge/log.h).
  * Threading: everything runs on the thread that calls edge_daemon_run(); the
  * IKE implementation may log from its own threads through edge/log.h.
  * Ownership: the daemon owns the config given to edge_daemon_new() and
@@ -43,6 +46,6 @@ void edge_daemon_free(struct edge_daemon *daemon);
 
 /* pid file, control socket and the IKE side's vici socket */
 #define EDGE_PID_FILE	  "sdwan-edged.pid"
-#define EDGE_CONTROL_SOCK "control.sock" /* reserved for the control socket */
+#define EDGE_CONTROL_SOCK "control.sock" /* the control socket (edge/CTL-PROTOCOL.md) */
 
 #endif /* EDGE_DAEMON_H */
