@@ -343,36 +343,55 @@ bad:
 	return false;
 }
 
+/*
+ * "A string or a non-empty list of strings" (prefixes, prefix set names): checks the shape and
+ * returns the number of elements, 0 after reporting an error at path. Element i and its path
+ * come from str_or_list_at().
+ */
+static size_t str_or_list_count(struct pctx *c, const char *path, const json_t *v, const char *one,
+				const char *many)
+{
+	if (!json_is_array(v) && !json_is_string(v)) {
+		perr(c, path, "expected %s or a list of %s, got %s %s", one, many, jtype(v),
+		     REPR(v));
+		return 0;
+	}
+	if (json_is_array(v) && json_array_size(v) == 0) {
+		perr(c, path, "empty list");
+		return 0;
+	}
+	return json_is_array(v) ? json_array_size(v) : 1;
+}
+
+static const json_t *str_or_list_at(const json_t *v, size_t i, const char *path, char p[JPATH_MAX])
+{
+	if (!json_is_array(v)) {
+		snprintf(p, JPATH_MAX, "%s", path);
+		return v;
+	}
+	ipath(p, path, i);
+	return json_array_get(v, i);
+}
+
 /* A prefix string or a non-empty list of them. */
 static bool parse_prefixes(struct pctx *c, const char *path, const json_t *v,
 			   struct policy_prefix **ret, size_t *ret_n, unsigned *ret_fam)
 {
 	char p[JPATH_MAX];
-	size_t n = json_is_array(v) ? json_array_size(v) : 1;
+	size_t n = str_or_list_count(c, path, v, "a prefix", "prefixes");
 	struct policy_prefix *out;
 	bool ok = true;
 	unsigned fam = 0;
 
-	if (!json_is_array(v) && !json_is_string(v)) {
-		perr(c, path, "expected a prefix or a list of prefixes, got %s %s", jtype(v),
-		     REPR(v));
+	if (n == 0)
 		return false;
-	}
-	if (n == 0) {
-		perr(c, path, "empty list");
-		return false;
-	}
 	out = calloc(n, sizeof(*out));
 	if (!out) {
 		c->nomem = true;
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-		if (json_is_array(v))
-			ipath(p, path, i);
-		else
-			snprintf(p, sizeof(p), "%s", path);
+		const json_t *e = str_or_list_at(v, i, path, p);
 		if (!parse_prefix(c, p, e, &out[i])) {
 			ok = false;
 			continue;
@@ -671,32 +690,21 @@ static bool parse_set_refs(struct pctx *c, const char *path, const json_t *v, si
 			   size_t *ret_n, unsigned *ret_fam)
 {
 	char p[JPATH_MAX];
-	size_t n = json_is_array(v) ? json_array_size(v) : 1;
+	size_t n = str_or_list_count(c, path, v, "a prefix set name", "them");
 	size_t *out;
 	bool ok = true;
 	unsigned fam = 0;
 
-	if (!json_is_array(v) && !json_is_string(v)) {
-		perr(c, path, "expected a prefix set name or a list of them, got %s %s", jtype(v),
-		     REPR(v));
+	if (n == 0)
 		return false;
-	}
-	if (n == 0) {
-		perr(c, path, "empty list");
-		return false;
-	}
 	out = calloc(n, sizeof(*out));
 	if (!out) {
 		c->nomem = true;
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+		const json_t *e = str_or_list_at(v, i, path, p);
 		int idx;
-		if (json_is_array(v))
-			ipath(p, path, i);
-		else
-			snprintf(p, sizeof(p), "%s", path);
 		if (!want_type(c, p, e, JSON_STRING, "a prefix set name")) {
 			ok = false;
 			continue;
