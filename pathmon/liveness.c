@@ -15,6 +15,12 @@
  * Damping: hold-down = 0 with no remembered flaps, else holddown_base *
  * 2^(flaps-1) up to holddown_max; one flap is forgotten per damp_decay since
  * the last flap (or the last decay step).
+ *
+ * Late replies (after the deadline, within the loss bound) are answers too.
+ * One that answers a probe whose miss made the path DOWN shows that nothing
+ * was lost — the path was only slower for longer than the detection time:
+ *   DOWN/INIT --late reply to a down-making miss--> UP (a delay spike: the
+ *                                                   flap is taken back)
  */
 #include "session_priv.h"
 
@@ -87,7 +93,9 @@ pm_ns pm_session_holddown(const struct pm_session *s, pm_ns now)
 __attribute__((format(printf, 4, 5))) static void set_state(struct pm_session *s, pm_ns now,
 							    enum pm_state to, const char *fmt, ...)
 {
-	struct pm_event ev = { .time = now, .old_state = s->state, .new_state = to };
+	struct pm_event ev = {
+		.time = now, .old_state = s->state, .new_state = to, .delay_spike = s->spike_event
+	};
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(ev.reason, sizeof(ev.reason), fmt, ap);
@@ -96,6 +104,9 @@ __attribute__((format(printf, 4, 5))) static void set_state(struct pm_session *s
 	/* entry actions */
 	damp_decay(s, now);
 	if (to == PM_STATE_DOWN && (s->state == PM_STATE_UP || s->state == PM_STATE_SUSPECT)) {
+		s->spike_armed = true;
+		s->spike_flaps = s->flaps;
+		s->spike_flap_ref = s->flap_ref;
 		if (s->flaps < MAX_FLAPS)
 			s->flaps++;
 		s->flap_ref = now;
@@ -106,6 +117,8 @@ __attribute__((format(printf, 4, 5))) static void set_state(struct pm_session *s
 	}
 	if (to == PM_STATE_SUSPECT)
 		s->consec_miss = 0;
+	if (to == PM_STATE_UP)
+		s->spike_armed = false;
 	s->state = to;
 	pm_session_reschedule(s, now); /* SUSPECT bursts; leaving it slows down */
 
@@ -159,7 +172,10 @@ static void on_up(struct pm_session *s, pm_ns now, enum input in, uint64_t seq)
 {
 	if (in != IN_MISS)
 		return;
+	s->miss_first = seq;
+	s->spike_last = seq;
 	if (s->cfg.detect_mult <= 1) {
+		s->spike_first = seq;
 		set_state(s, now, PM_STATE_DOWN, "probe %llu missed (detect_mult 1)",
 			  (unsigned long long)seq);
 		return;
@@ -176,9 +192,12 @@ static void on_suspect(struct pm_session *s, pm_ns now, enum input in, uint64_t 
 			  s->consec_miss);
 		break;
 	case IN_MISS:
-		if (++s->consec_miss >= s->cfg.detect_mult)
+		s->spike_last = seq;
+		if (++s->consec_miss >= s->cfg.detect_mult) {
+			s->spike_first = s->miss_first;
 			set_state(s, now, PM_STATE_DOWN, "%u consecutive probes missed",
 				  s->consec_miss);
+		}
 		break;
 	case IN_TIMER:
 		break;
@@ -206,6 +225,28 @@ void pm_live_answer(struct pm_session *s, pm_ns now)
 void pm_live_miss(struct pm_session *s, pm_ns now, uint64_t seq)
 {
 	handlers[s->state](s, now, IN_MISS, seq);
+}
+
+bool pm_live_is_spike(const struct pm_session *s, uint64_t seq)
+{
+	return s->spike_armed && (s->state == PM_STATE_DOWN || s->state == PM_STATE_INIT) &&
+	       seq >= s->spike_first && seq <= s->spike_last;
+}
+
+void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt)
+{
+	if (!pm_live_is_spike(s, seq)) {
+		handlers[s->state](s, now, IN_ANSWER, 0);
+		return;
+	}
+	/* the DOWN is taken back with its flap: damping as before it */
+	s->spike_armed = false;
+	s->flaps = s->spike_flaps;
+	s->flap_ref = s->spike_flap_ref;
+	s->spike_event = true;
+	set_state(s, now, PM_STATE_UP, "late reply to probe %llu (rtt %llu ms): delay spike",
+		  (unsigned long long)seq, (unsigned long long)(rtt / PM_NS_PER_MSEC));
+	s->spike_event = false;
 }
 
 void pm_live_timer(struct pm_session *s, pm_ns now)

@@ -61,6 +61,7 @@ void pm_session_cfg_default(struct pm_session_cfg *cfg)
 		.damp_decay = 60 * PM_NS_PER_SEC,
 		.timeout_min = 50 * PM_NS_PER_MSEC,
 		.timeout_max = 2 * PM_NS_PER_SEC,
+		.loss_timeout = PM_NS_PER_SEC,
 		.history = 1024,
 		.window_count = 100,
 		.window_time = 10 * PM_NS_PER_SEC,
@@ -166,11 +167,24 @@ void pm_session_set_wall_offset(struct pm_session *s, int64_t wall_offset_ns)
 	s->cfg.wall_offset_ns = wall_offset_ns;
 }
 
+/*
+ * The liveness deadline of a probe sent now.  RFC 6298 §2: RTO = SRTT +
+ * max(G, 4 RTTVAR), with the margin never below SRTT/2: on a steady path
+ * RTTVAR decays towards 0 between jitter spikes, and a 120 ms LTE path must
+ * not miss its deadline (and turn SUSPECT) on a 45 ms spike.  Paths under
+ * ~33 ms keep the timeout_min floor, i.e. the 150 ms detection.
+ */
 static pm_ns rto(const struct pm_session *s)
 {
 	pm_ns t = s->cfg.timeout_max;
-	if (s->have_srtt) /* RFC 6298 §2: RTO = SRTT + max(G, 4 RTTVAR) */
-		t = s->srtt + (4 * s->rttvar > PM_NS_PER_USEC ? 4 * s->rttvar : PM_NS_PER_USEC);
+	if (s->have_srtt) {
+		pm_ns margin = 4 * s->rttvar;
+		if (margin < s->srtt / 2)
+			margin = s->srtt / 2;
+		if (margin < PM_NS_PER_USEC)
+			margin = PM_NS_PER_USEC;
+		t = s->srtt + margin;
+	}
 	if (t < s->cfg.timeout_min)
 		t = s->cfg.timeout_min;
 	if (t > s->cfg.timeout_max)
@@ -178,20 +192,44 @@ static pm_ns rto(const struct pm_session *s)
 	return t;
 }
 
+/* How long a reply may take and still take back the loss of its probe:
+ * max(loss_timeout, 4 SRTT), never below the liveness deadline. */
+static pm_ns loss_bound(const struct pm_session *s)
+{
+	pm_ns b = s->cfg.loss_timeout;
+	if (s->have_srtt && 4 * s->srtt > b)
+		b = 4 * s->srtt;
+	pm_ns t = rto(s);
+	return b > t ? b : t;
+}
+
 static struct probe *slot(const struct pm_session *s, uint64_t seq)
 {
 	return &s->probes[seq % s->cfg.history];
 }
 
-/* Resolves probes whose deadline has passed, in sequence order. */
+/* A probe passed its deadline: a liveness miss, and lost until a reply within
+ * the loss bound takes it back. */
 static void declare_lost(struct pm_session *s, struct probe *p, pm_ns now)
 {
-	p->state = PROBE_LOST;
+	p->state = PROBE_MISSED;
 	s->pending--;
 	s->counters.lost++;
-	pm_win_push(&s->loss_count, now, 1);
-	pm_win_push(&s->loss_time, now, 1);
+	p->loss_id_count = pm_win_push(&s->loss_count, now, 1);
+	p->loss_id_time = pm_win_push(&s->loss_time, now, 1);
 	pm_live_miss(s, now, p->seq);
+}
+
+/* After a late reply raised SRTT: probes still in flight get the deadline
+ * they would have had, so a path that became slower is not missed again. */
+static void rearm_pending(struct pm_session *s)
+{
+	pm_ns t = rto(s);
+	for (uint64_t q = s->oldest_pending; q < s->next_seq; q++) {
+		struct probe *p = slot(s, q);
+		if (p->seq == q && p->state == PROBE_PENDING && p->t1 + t > p->deadline)
+			p->deadline = p->t1 + t;
+	}
 }
 
 static void expire(struct pm_session *s, pm_ns now)
@@ -340,15 +378,27 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 	}
 	/* a reply after its deadline is late, even if tick() has not run yet */
 	expire(s, rx_time);
-	if (p->state == PROBE_LOST) {
-		p->state = PROBE_LATE;
+	bool late = p->state == PROBE_MISSED, spike = false;
+	if (late) {
 		s->counters.late++;
-		update_srtt(s, rtt); /* the timeout must learn a slower path */
-		return PM_REJECT_NONE;
+		if (rx_time - p->t1 > loss_bound(s)) {
+			/* too late to count: the loss stands */
+			p->state = PROBE_LATE;
+			update_srtt(s, rtt); /* the timeout must learn a slower path */
+			rearm_pending(s);
+			return PM_REJECT_NONE;
+		}
+		/* nothing was lost: the miss was a delay, the loss is taken back
+		 * and the reply is an RTT sample like any other */
+		s->counters.lost--;
+		(void)pm_win_set(&s->loss_count, p->loss_id_count, 0);
+		(void)pm_win_set(&s->loss_time, p->loss_id_time, 0);
+		spike = pm_live_is_spike(s, p->seq);
+	} else {
+		s->pending--;
 	}
 
 	p->state = PROBE_ANSWERED;
-	s->pending--;
 	p->rtt = rtt;
 	s->counters.received++;
 	if (s->have_highest && p->seq < s->highest_answered)
@@ -357,12 +407,22 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 		s->highest_answered = p->seq;
 	s->have_highest = true;
 
+	if (spike) {
+		/* the path went DOWN for a silence that was a delay step: the old
+		 * SRTT is bogus, start again from this sample (RFC 6298 §5 allows
+		 * clearing SRTT/RTTVAR after repeated back-offs; §2.2) */
+		s->have_srtt = false;
+	}
 	update_srtt(s, rtt);
+	if (late)
+		rearm_pending(s);
 	s->rtt_last = rtt;
 	pm_win_push(&s->rtt_count, rx_time, rtt);
 	pm_win_push(&s->rtt_time, rx_time, rtt);
-	pm_win_push(&s->loss_count, rx_time, 0);
-	pm_win_push(&s->loss_time, rx_time, 0);
+	if (!late) {
+		pm_win_push(&s->loss_count, rx_time, 0);
+		pm_win_push(&s->loss_time, rx_time, 0);
+	}
 
 	/* one-way transit times, each with an unknown constant clock offset
 	 * unless both clocks are synchronised */
@@ -398,7 +458,10 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 			pm_win_push(&s->owd_bwd, rx_time, (uint64_t)bwd);
 	}
 
-	pm_live_answer(s, rx_time);
+	if (late)
+		pm_live_late(s, rx_time, p->seq, rtt);
+	else
+		pm_live_answer(s, rx_time);
 	return PM_REJECT_NONE;
 }
 

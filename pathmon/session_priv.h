@@ -7,9 +7,11 @@
 enum probe_state {
 	PROBE_EMPTY,
 	PROBE_PENDING,	/* sent, no reply yet, deadline not passed */
-	PROBE_ANSWERED, /* reply in time */
-	PROBE_LOST,	/* deadline passed without a reply */
-	PROBE_LATE,	/* reply after it was declared lost */
+	PROBE_ANSWERED, /* reply in time, or late but within the loss bound */
+	PROBE_MISSED,	/* deadline passed without a reply: a liveness miss,
+			 * counted lost until a reply within the loss bound
+			 * takes the loss back */
+	PROBE_LATE,	/* reply after the loss bound: the loss stands */
 };
 
 struct probe {
@@ -18,6 +20,7 @@ struct probe {
 	pm_ns deadline;
 	uint64_t t1_ts; /* the timestamp as written, to check the echo */
 	pm_ns rtt;
+	uint64_t loss_id_count, loss_id_time; /* MISSED: the loss samples to take back */
 	uint8_t state;
 };
 
@@ -59,11 +62,24 @@ struct pm_session {
 	pm_ns holddown_until; /* INIT */
 	uint32_t flaps;
 	pm_ns flap_ref; /* decay reference time */
+	/* the misses that made the path DOWN, until a late reply shows them to
+	 * have been a delay spike (liveness.c) */
+	uint64_t miss_first; /* first miss of the current SUSPECT run */
+	bool spike_armed;
+	uint64_t spike_first, spike_last;
+	uint32_t spike_flaps; /* damping as it was before that DOWN */
+	pm_ns spike_flap_ref;
+	bool spike_event; /* set_state(): the event is a spike recovery */
 };
 
 /* liveness.c: the inputs of the state machine */
 void pm_live_answer(struct pm_session *s, pm_ns now);
 void pm_live_miss(struct pm_session *s, pm_ns now, uint64_t seq);
+/* A reply after its deadline but within the loss bound: true when it answers
+ * one of the misses that made the path DOWN (a delay spike) — the caller
+ * restarts SRTT from it, then calls pm_live_late(). */
+bool pm_live_is_spike(const struct pm_session *s, uint64_t seq);
+void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt);
 void pm_live_timer(struct pm_session *s, pm_ns now);
 pm_ns pm_live_wakeup(const struct pm_session *s);
 void pm_live_init(struct pm_session *s, pm_ns now);

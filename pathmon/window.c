@@ -126,7 +126,19 @@ static void dq_push(struct pm_win *w, uint64_t *q, uint32_t *head, uint32_t *len
 	(*len)++;
 }
 
-void pm_win_push(struct pm_win *w, pm_ns t, uint64_t v)
+int pm_win_set(struct pm_win *w, uint64_t id, uint64_t v)
+{
+	if (w->flags & (PM_WIN_MINMAX | PM_WIN_HIST))
+		return -EINVAL;
+	if (id < w->first || id >= w->next)
+		return -ENOENT;
+	struct pm_win_sample *x = &w->ring[id % w->cap];
+	w->sum = w->sum - x->v + v;
+	x->v = v;
+	return 0;
+}
+
+uint64_t pm_win_push(struct pm_win *w, pm_ns t, uint64_t v)
 {
 	if (pm_win_count(w) && t < sample(w, w->next - 1)->t)
 		t = sample(w, w->next - 1)->t; /* keep the ring in time order */
@@ -142,6 +154,7 @@ void pm_win_push(struct pm_win *w, pm_ns t, uint64_t v)
 		dq_push(w, w->minq, &w->minq_head, &w->minq_len, id, v, true);
 		dq_push(w, w->maxq, &w->maxq_head, &w->maxq_len, id, v, false);
 	}
+	return id;
 }
 
 static uint64_t win_min(const struct pm_win *w)

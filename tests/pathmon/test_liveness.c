@@ -1,6 +1,8 @@
 /* Liveness state machine, table-driven on a fake clock: detect time, burst,
  * hold-down, damping growth and decay.  The simulated path answers with a
- * 1 ms RTT except during its dead intervals. */
+ * 1 ms RTT (or the row's) except during its dead intervals; its slow
+ * intervals add delay (a latency step), and every bump_every-th probe takes
+ * bump_ms longer (jitter spikes). */
 #include "pm_harness.h"
 
 #include <setjmp.h>
@@ -25,7 +27,7 @@ struct sim {
 		pm_ns due;
 		size_t len;
 		uint8_t pkt[PM_STAMP_LEN_MAX];
-	} inflight[16];
+	} inflight[64];
 };
 
 static void on_event(void *ctx, const struct pm_event *ev)
@@ -37,6 +39,11 @@ static void on_event(void *ctx, const struct pm_event *ev)
 
 struct interval {
 	int from, to; /* ms, [from, to): probes sent then are lost */
+};
+
+struct slow {
+	int from, to; /* ms, [from, to): probes sent then take extra ms longer */
+	int extra;
 };
 
 struct expect {
@@ -53,7 +60,22 @@ struct row {
 	int end; /* ms */
 	struct interval dead[4];
 	struct expect ev[MAX_EV];
+	int rtt;		 /* ms; 0: 1 ms */
+	struct slow slow[2];	 /* latency steps */
+	int bump_every, bump_ms; /* every Nth probe bump_ms slower */
+	bool any_time;		 /* event times are not checked */
 };
+
+static int delay_of(const struct row *row, int t, int nprobe)
+{
+	int d = row->rtt ? row->rtt : 1;
+	for (int i = 0; i < 2 && row->slow[i].to; i++)
+		if (t >= row->slow[i].from && t < row->slow[i].to)
+			d += row->slow[i].extra;
+	if (row->bump_every && nprobe % row->bump_every == row->bump_every - 1)
+		d += row->bump_ms;
+	return d;
+}
 
 static bool is_dead(const struct row *row, int t)
 {
@@ -68,7 +90,7 @@ static void simulate(struct sim *sim, const struct row *row, int from, int to)
 {
 	for (int t = from; t < to; t++) {
 		pm_ns now = AT(t);
-		for (size_t i = 0; i < 16; i++) {
+		for (size_t i = 0; i < 64; i++) {
 			if (sim->inflight[i].len && sim->inflight[i].due <= now) {
 				assert_int_equal(pm_session_handle_reply(sim->s,
 									 sim->inflight[i].pkt,
@@ -86,15 +108,16 @@ static void simulate(struct sim *sim, const struct row *row, int from, int to)
 			uint8_t pkt[PM_STAMP_LEN_MAX];
 			size_t len = pmh_probe(sim->s, &sim->r, now, US(500), 0, pkt);
 			assert_int_not_equal(len, 0);
+			int d = delay_of(row, t, sim->nprobes);
 			sim->probes_sent[sim->nprobes++ % 64] = (uint64_t)t;
 			if (!is_dead(row, t)) {
 				size_t i = 0;
-				while (sim->inflight[i].len)
+				while (i < 64 && sim->inflight[i].len)
 					i++;
-				assert_true(i < 16);
+				assert_true(i < 64);
 				memcpy(sim->inflight[i].pkt, pkt, len);
 				sim->inflight[i].len = len;
-				sim->inflight[i].due = now + MS(1);
+				sim->inflight[i].due = now + MS(d);
 			}
 		}
 	}
@@ -238,6 +261,59 @@ static const struct row rows[] = {
 			{ 30150, PM_STATE_SUSPECT, PM_STATE_DOWN, "" },
 		},
 	},
+	{
+		/* +150 ms at 2000: no reply for 200 ms, longer than detection,
+		 * so the path is DOWN at 2150 like on a cut; the reply to probe
+		 * 40 (sent at 2000) arrives at 2151 and shows it was a delay */
+		.name = "latency step +150 ms: down for the silence, back at the first late reply",
+		.end = 6000,
+		.slow = { { 2000, 999999, 150 } },
+		.ev = {
+			{ 1, PM_STATE_DOWN, PM_STATE_INIT, "" },
+			{ 101, PM_STATE_INIT, PM_STATE_UP, "" },
+			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "probe 40 missed" },
+			{ 2150, PM_STATE_SUSPECT, PM_STATE_DOWN, "3 consecutive probes missed" },
+			{ 2151, PM_STATE_DOWN, PM_STATE_UP, "late reply to probe 40 (rtt 151 ms): delay spike" },
+		},
+	},
+	{
+		/* +70 ms at 2000: shorter than detection, the late reply to
+		 * probe 40 clears the suspicion; nothing is lost */
+		.name = "latency step +70 ms: suspect, cleared by the late reply",
+		.end = 6000,
+		.slow = { { 2000, 999999, 70 } },
+		.ev = {
+			{ 1, PM_STATE_DOWN, PM_STATE_INIT, "" },
+			{ 101, PM_STATE_INIT, PM_STATE_UP, "" },
+			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "probe 40 missed" },
+			{ 2071, PM_STATE_SUSPECT, PM_STATE_UP, "suspicion cleared" },
+		},
+	},
+	{
+		/* LTE: 120 ms RTT, every 10th probe 45 ms slower */
+		.name = "LTE 120 ms with jitter spikes: never down",
+		.rtt = 120,
+		.bump_every = 10,
+		.bump_ms = 45,
+		.end = 20000,
+		.any_time = true,
+		.ev = {
+			{ 0, PM_STATE_DOWN, PM_STATE_INIT, "" },
+			{ 0, PM_STATE_INIT, PM_STATE_UP, "" },
+		},
+	},
+	{
+		.name = "a cut during a latency step is still a cut",
+		.end = 6000,
+		.slow = { { 2000, 999999, 150 } },
+		.dead = { { 2000, 999999 } },
+		.ev = {
+			{ 1, PM_STATE_DOWN, PM_STATE_INIT, "" },
+			{ 101, PM_STATE_INIT, PM_STATE_UP, "" },
+			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "" },
+			{ 2150, PM_STATE_SUSPECT, PM_STATE_DOWN, "" },
+		},
+	},
 };
 
 static void run_row(const struct row *row)
@@ -249,7 +325,8 @@ static void run_row(const struct row *row)
 	while (want < MAX_EV && row->ev[want].to != row->ev[want].from)
 		want++;
 	for (int i = 0; i < sim.nev || i < want; i++) {
-		if (i >= sim.nev || i >= want || sim.ev[i].time != AT(row->ev[i].t) ||
+		if (i >= sim.nev || i >= want ||
+		    (!row->any_time && sim.ev[i].time != AT(row->ev[i].t)) ||
 		    sim.ev[i].old_state != row->ev[i].from ||
 		    sim.ev[i].new_state != row->ev[i].to ||
 		    !strstr(sim.ev[i].reason, row->ev[i].reason)) {
@@ -323,12 +400,82 @@ static void test_event_metrics_and_damping(void **state)
 	sim_end(&sim);
 }
 
+static const struct row *row_named(const char *prefix)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strncmp(rows[i].name, prefix, strlen(prefix)) == 0)
+			return &rows[i];
+	fail_msg("no row %s", prefix);
+	return NULL;
+}
+
+/* Delay is never loss: after a latency step or jitter spikes every reply is
+ * an RTT sample, no loss remains, no flap is remembered; a cut keeps its
+ * loss and its flap. */
+static void test_delay_is_not_loss(void **state)
+{
+	struct sim sim;
+	struct pm_metrics m;
+	const struct row *row = row_named("latency step +150");
+
+	sim_start(&sim, row);
+	simulate(&sim, row, 0, row->end);
+	pm_session_metrics(sim.s, &m);
+	assert_int_equal(m.counters.lost, 0);
+	assert_int_equal(m.counters.late, 3); /* probes 40, 41, 42 */
+	assert_int_equal(m.counters.received, m.counters.sent - pm_session_pending(sim.s));
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	assert_int_equal(pm_session_flaps(sim.s, AT(row->end)), 0);
+	assert_true(pm_session_holddown(sim.s, AT(row->end)) == 0);
+	/* the spike event says so, and SRTT restarted from the late sample */
+	assert_true(sim.ev[4].delay_spike);
+	assert_false(sim.ev[3].delay_spike);
+	assert_true(sim.ev[4].metrics.srtt == MS(151));
+	assert_true(m.srtt >= MS(150) && m.srtt <= MS(152));
+	assert_true(m.rtt_count.max == MS(151));
+	sim_end(&sim);
+
+	row = row_named("latency step +70");
+	sim_start(&sim, row);
+	simulate(&sim, row, 0, row->end);
+	pm_session_metrics(sim.s, &m);
+	assert_int_equal(m.counters.lost, 0);
+	assert_int_equal(m.counters.late, 1);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	assert_false(sim.ev[3].delay_spike);
+	sim_end(&sim);
+
+	row = row_named("LTE 120 ms");
+	sim_start(&sim, row);
+	simulate(&sim, row, 0, row->end);
+	pm_session_metrics(sim.s, &m);
+	assert_int_equal(m.counters.lost, 0);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	assert_int_equal(pm_session_state(sim.s), PM_STATE_UP);
+	/* the deadline follows the path: above 120 ms, and the 165 ms replies
+	 * were RTT samples */
+	assert_true(m.rto > MS(140));
+	assert_true(m.rtt_count.max == MS(165));
+	sim_end(&sim);
+
+	row = row_named("a cut during");
+	sim_start(&sim, row);
+	simulate(&sim, row, 0, row->end);
+	pm_session_metrics(sim.s, &m);
+	assert_true(m.counters.lost >= 3);
+	assert_int_equal(m.counters.late, 0);
+	assert_int_equal(pm_session_flaps(sim.s, AT(row->end)), 1);
+	assert_int_equal(pm_session_state(sim.s), PM_STATE_DOWN);
+	sim_end(&sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_burst_rate),
 		cmocka_unit_test(test_event_metrics_and_damping),
+		cmocka_unit_test(test_delay_is_not_loss),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

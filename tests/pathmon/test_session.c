@@ -325,7 +325,9 @@ static void test_loss_late_dup_reorder(void **state)
 	fx_free(f);
 }
 
-/* a reply that arrives after its deadline is late even before tick() runs */
+/* a reply that arrives after its deadline is late even before tick() runs;
+ * within the loss bound (max(1 s, 4 srtt)) it takes the loss back and is an
+ * RTT sample, after it the loss stands */
 static void test_late_without_tick(void **state)
 {
 	struct fixture *f = fx_new(false, false);
@@ -338,10 +340,27 @@ static void test_late_without_tick(void **state)
 	assert_int_equal(pm_session_handle_reply(f->s, rep, n, AT(150)), PM_REJECT_NONE);
 	struct pm_metrics m;
 	pm_session_metrics(f->s, &m);
-	assert_int_equal(m.counters.received, 1);
-	assert_int_equal(m.counters.lost, 1);
+	assert_int_equal(m.counters.received, 2);
+	assert_int_equal(m.counters.lost, 0);
 	assert_int_equal(m.counters.late, 1);
+	assert_int_equal(m.loss_n_count, 2);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	assert_int_equal(m.rtt_count.n, 2);
+	assert_true(m.rtt_count.max == MS(100));
 	assert_true(m.rto > MS(50)); /* the slow sample raised the timeout */
+
+	/* missed, then answered after the loss bound (1 s): lost and late */
+	n = pmh_probe(f->s, &f->r, AT(200), MS(1), 0, rep);
+	pm_session_tick(f->s, AT(1200));
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.lost, 1);
+	assert_int_equal(pm_session_handle_reply(f->s, rep, n, AT(1300)), PM_REJECT_NONE);
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.received, 2);
+	assert_int_equal(m.counters.lost, 1);
+	assert_int_equal(m.counters.late, 2);
+	assert_int_equal(m.loss_n_count, 3);
+	assert_float_equal(m.loss_pct_count, 100.0 / 3, 1e-9);
 	fx_free(f);
 }
 

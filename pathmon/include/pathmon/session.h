@@ -59,8 +59,10 @@ struct pm_session_cfg {
 	pm_ns holddown_base;	  /* hold-down after the first flap (1 s) ... */
 	pm_ns holddown_max;	  /* ... doubling per flap up to this (60 s) */
 	pm_ns damp_decay;	  /* one flap forgotten per this much time (60 s) */
-	pm_ns timeout_min;	  /* reply timeout floor (50 ms); the timeout is */
-	pm_ns timeout_max;	  /* srtt + 4 rttvar (RFC 6298) within [min, max] (2 s) */
+	pm_ns timeout_min;	  /* liveness deadline floor (50 ms); the deadline is */
+	pm_ns timeout_max;	  /* srtt + max(4 rttvar, srtt/2) within [min, max] (2 s) */
+	pm_ns loss_timeout;	  /* a reply within max(this, 4 srtt) takes back the loss
+				   * of a missed probe (1 s); later ones do not */
 	uint32_t history;	  /* probes remembered for matching replies (1024) */
 	uint32_t window_count;	  /* count window, samples (100) */
 	pm_ns window_time;	  /* time window (10 s) ... */
@@ -77,6 +79,10 @@ struct pm_session_cfg {
 /* Defaults above, for the active profile. */
 void pm_session_cfg_default(struct pm_session_cfg *cfg);
 
+/* received: replies within the loss bound (late ones included); lost: probes
+ * past their deadline without such a reply (a late reply within the bound
+ * takes its loss back); late: replies after the deadline (within the bound or
+ * not: the latter leave the loss standing). */
 struct pm_counters {
 	uint64_t sent, received, lost, late, duplicate, reordered;
 	uint64_t rejected[PM_REJECT_COUNT_];
@@ -104,6 +110,9 @@ struct pm_event {
 	pm_ns time;
 	enum pm_state old_state, new_state;
 	char reason[96];
+	/* DOWN/INIT -> UP because a late reply answered a probe whose miss made
+	 * the path DOWN: the "outage" was a delay spike (no flap counted) */
+	bool delay_spike;
 	struct pm_metrics metrics; /* at the moment of the transition */
 };
 

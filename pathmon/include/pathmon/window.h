@@ -54,8 +54,13 @@ void pm_win_free(struct pm_win *w);
 void pm_win_reset(struct pm_win *w);
 
 /* Adds a sample taken at @t (non-decreasing across calls); evicts the oldest
- * when full and, for time windows, those older than @t - max_age. */
-void pm_win_push(struct pm_win *w, pm_ns t, uint64_t v);
+ * when full and, for time windows, those older than @t - max_age.  Returns
+ * the sample's id (for pm_win_set()). */
+uint64_t pm_win_push(struct pm_win *w, pm_ns t, uint64_t v);
+/* Changes the value of sample @id while the window still holds it (a loss
+ * taken back when its late reply arrives).  Windows without MINMAX/HIST only.
+ * Returns 0, -ENOENT (evicted or never pushed) or -EINVAL (flags). */
+int pm_win_set(struct pm_win *w, uint64_t id, uint64_t v);
 /* Evicts samples older than @now - max_age (time windows only). */
 void pm_win_expire(struct pm_win *w, pm_ns now);
 
