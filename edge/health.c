@@ -13,6 +13,7 @@ struct hpath {
 	enum policy_path_state state;
 	struct pm_metrics last; /* snapshot of the last probe event */
 	bool have_last;
+	bool spike; /* the last probe transition was a delay-spike recovery */
 };
 
 struct edge_health {
@@ -204,6 +205,7 @@ int edge_health_probe(struct edge_health *h, uint32_t path_id, const struct pm_e
 	if (!p)
 		return -ENOENT;
 	p->probe = ev->new_state;
+	p->spike = ev->delay_spike;
 	p->last = ev->metrics;
 	p->have_last = true;
 	snprintf(why, sizeof(why), "probes %s: %s", pm_state_name(ev->new_state), ev->reason);
@@ -223,6 +225,13 @@ bool edge_health_sa_up(const struct edge_health *h, uint32_t path_id)
 	const struct hpath *p = find(h, path_id);
 
 	return p && p->sa_up;
+}
+
+bool edge_health_delay_spike(const struct edge_health *h, uint32_t path_id)
+{
+	const struct hpath *p = find(h, path_id);
+
+	return p && p->spike;
 }
 
 enum pm_state edge_health_probe_state(const struct edge_health *h, uint32_t path_id)

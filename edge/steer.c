@@ -19,6 +19,7 @@ struct edge_steer {
 	struct policy_path *pp; /* engine input, same order as paths */
 	struct pm_metrics *pm;	/* last metrics per path */
 	bool *have_pm;
+	struct ptime *pt; /* per path: when configured, first UP */
 	size_t n_paths;
 	struct edge_steer_route *routes;
 	size_t n_routes;
@@ -31,6 +32,15 @@ struct edge_steer {
 	uint64_t route_ops;
 	struct event *ev_soon;	/* coalesced decision after metrics changes */
 	struct event *ev_timer; /* hold / preemption deadline */
+	/* the next run returns classes to these paths without the preemption
+	 * delay (edge_steer_path_state_ex()), for this reason */
+	uint64_t waive_mask;
+	const char *waive_why;
+};
+
+struct ptime {
+	uint64_t known_ms;    /* configured */
+	uint64_t first_up_ms; /* 0: never UP yet */
 };
 
 /* ------------------------------------------------------------ nftables */
@@ -216,10 +226,12 @@ static void paths_clear(struct edge_steer *s)
 	free(s->pp);
 	free(s->pm);
 	free(s->have_pm);
+	free(s->pt);
 	s->paths = NULL;
 	s->pp = NULL;
 	s->pm = NULL;
 	s->have_pm = NULL;
+	s->pt = NULL;
 	s->n_paths = 0;
 }
 
@@ -552,18 +564,77 @@ static int install(struct edge_steer *s, const struct policy_decision *d, char *
 	return r;
 }
 
+struct waived {
+	char subject[EDGE_EV_SUBJECT_MAX];
+	int from, to;
+};
+
+/*
+ * Classes waiting out the preemption delay to return to a path of
+ * s->waive_mask move at once: the engine is seeded with that path
+ * (policy_engine_restore()), as if it had chosen it now.  Only single-path
+ * choices (ordered, best); balance classes keep the delay.  Returns how many
+ * moved (recorded in w, at most n).
+ */
+static size_t waive_preempt(struct edge_steer *s, const struct policy_decision *d, uint64_t now,
+			    struct waived *w, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_classes && k < n; i++) {
+		const struct policy_class_decision *c = &d->classes[i];
+		const struct policy_rule *ru = &s->pol->rules[c->class_index];
+		uint32_t id;
+
+		if (c->reason != POLICY_REASON_PREEMPT || c->pending_index < 0 ||
+		    (size_t)c->pending_index >= s->n_paths ||
+		    !((s->waive_mask >> c->pending_index) & 1) || ru->mode == POLICY_MODE_BALANCE)
+			continue;
+		id = s->pp[c->pending_index].id;
+		if (policy_engine_restore(s->eng, c->class_index, c->peer, &id, 1, now) < 0)
+			continue;
+		if (c->peer)
+			snprintf(w[k].subject, sizeof(w[k].subject), "%s@%s", c->app, c->peer);
+		else
+			snprintf(w[k].subject, sizeof(w[k].subject), "%s", c->app);
+		w[k].from = c->n_paths ? c->paths[0].path_index : -1;
+		w[k].to = c->pending_index;
+		k++;
+	}
+	return k;
+}
+
 static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
 {
 	struct policy_decision d;
+	struct waived w[32];
+	size_t nw = 0;
 	int r;
 
-	if (!s->eng)
+	if (!s->eng) {
+		s->waive_mask = 0;
 		return 0;
+	}
 	r = policy_engine_decide(s->eng, s->pp, s->n_paths, now, &d);
+	if (r == 0 && s->waive_mask) {
+		nw = waive_preempt(s, &d, now, w, sizeof(w) / sizeof(w[0]));
+		if (nw) {
+			emit_events(s, &d); /* before the engine's next call */
+			r = policy_engine_decide(s->eng, s->pp, s->n_paths, now, &d);
+		}
+	}
+	s->waive_mask = 0;
 	if (r < 0) {
 		seterr(err, errlen, "decision: %s", strerror(-r));
 		return r;
 	}
+	for (size_t i = 0; i < nw && s->cfg.events; i++)
+		edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, w[i].subject,
+				  w[i].from >= 0 ? s->paths[w[i].from].name : "none",
+				  s->paths[w[i].to].name, NULL,
+				  "switch %s -> %s (preempt, no delay: %s)",
+				  w[i].from >= 0 ? s->paths[w[i].from].name : "none",
+				  s->paths[w[i].to].name, s->waive_why ? s->waive_why : "");
 	s->last = d;
 	s->have_last = true;
 	r = install(s, &d, err, errlen);
@@ -633,6 +704,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct policy_path *npp = NULL;
 	struct pm_metrics *npm = NULL;
 	bool *nhave = NULL;
+	struct ptime *npt = NULL;
 	struct edge_steer_route *nr = NULL;
 	struct edge_steer_underlay *nu = NULL;
 	struct policy_engine *eng = NULL;
@@ -652,9 +724,10 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	npp = calloc(n_paths + 1, sizeof(*npp));
 	npm = calloc(n_paths + 1, sizeof(*npm));
 	nhave = calloc(n_paths + 1, sizeof(*nhave));
+	npt = calloc(n_paths + 1, sizeof(*npt));
 	nr = calloc(n_routes + 1, sizeof(*nr));
 	nu = calloc(n_underlays + 1, sizeof(*nu));
-	if (!np || !npp || !npm || !nhave || !nr || !nu) {
+	if (!np || !npp || !npm || !nhave || !npt || !nr || !nu) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -675,6 +748,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		npp[i].label = np[i].label;
 		npp[i].peer = np[i].peer;
 		npp[i].metered = np[i].metered;
+		npt[i].known_ms = now_ms(s);
 		if (old >= 0) {
 			const struct policy_path *o = &s->pp[old];
 
@@ -686,6 +760,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 			npp[i].loss_samples = o->loss_samples;
 			npm[i] = s->pm[old];
 			nhave[i] = s->have_pm[old];
+			npt[i] = s->pt[old];
 		}
 	}
 	/* 1. the classifier: one transaction, or nothing changes */
@@ -727,6 +802,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	s->pp = npp;
 	s->pm = npm;
 	s->have_pm = nhave;
+	s->pt = npt;
 	s->n_paths = n_paths;
 	free(s->routes);
 	s->routes = nr;
@@ -738,6 +814,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	npp = NULL;
 	npm = NULL;
 	nhave = NULL;
+	npt = NULL;
 	nr = NULL;
 	nu = NULL;
 	/* 2 and 3: rules and tables, by diff against the kernel */
@@ -754,22 +831,47 @@ out:
 	free(npp);
 	free(npm);
 	free(nhave);
+	free(npt);
 	free(nr);
 	free(nu);
 	return r;
 }
 
-int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state)
+int edge_steer_path_state_ex(struct edge_steer *s, uint32_t path_id, enum policy_path_state state,
+			     unsigned flags)
 {
 	ssize_t i = path_index(s, path_id);
+	uint64_t now;
 
 	if (i < 0)
 		return -ENOENT;
 	if (s->pp[i].state == state)
 		return 0;
 	s->pp[i].state = state;
+	now = now_ms(s);
+	if (state == POLICY_PATH_UP) {
+		bool first = s->pt[i].first_up_ms == 0;
+
+		if (first)
+			s->pt[i].first_up_ms = now ? now : 1;
+		if (flags & EDGE_STEER_UP_DELAY_SPIKE) {
+			/* its DOWN was a delay spike: what left it returns now */
+			s->waive_mask |= 1ull << i;
+			s->waive_why = "its down was a delay spike";
+		} else if (first && now - s->pt[i].known_ms <= EDGE_STEER_SETTLE_MS) {
+			/* start-up: the classes went elsewhere before this path was
+			 * ever evaluated; the first settled choice is not delayed */
+			s->waive_mask |= 1ull << i;
+			s->waive_why = "first up at start-up";
+		}
+	}
 	/* a failover is never delayed: decide and install now */
-	return edge_steer_run(s);
+	return run_at(s, now, NULL, 0);
+}
+
+int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state)
+{
+	return edge_steer_path_state_ex(s, path_id, state, 0);
 }
 
 int edge_steer_path_metrics(struct edge_steer *s, uint32_t path_id, const struct pm_metrics *m)

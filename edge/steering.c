@@ -24,6 +24,10 @@ static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
 {
 	struct edge_steering *s = arg;
 
+	/* the metrics of the transition first: the decision it triggers must
+	 * see them (a delay spike restarts SRTT at the new RTT) */
+	if (s->steer)
+		(void)edge_steer_path_metrics(s->steer, id, &ev->metrics);
 	(void)edge_health_probe(s->health, id, ev);
 }
 
@@ -43,7 +47,11 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 
 	/* unknown to steering (no policy yet): nothing to move */
 	if (s->steer)
-		(void)edge_steer_path_state(s->steer, id, to);
+		(void)edge_steer_path_state_ex(
+			s->steer, id, to,
+			to == POLICY_PATH_UP && edge_health_delay_spike(s->health, id)
+				? EDGE_STEER_UP_DELAY_SPIKE
+				: 0);
 }
 
 int edge_steering_new(const struct edge_steering_opts *opts, struct edge_steering **ret)

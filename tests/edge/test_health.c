@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pathmon/reflector.h>
+
 #include "fake_nl.h"
 
 struct change {
@@ -45,7 +47,12 @@ static void on_change(void *arg, uint32_t id, enum policy_path_state from,
 		f->n_ch++;
 	}
 	if (f->s)
-		assert_int_equal(edge_steer_path_state(f->s, id, to), 0);
+		assert_int_equal(edge_steer_path_state_ex(
+					 f->s, id, to,
+					 to == POLICY_PATH_UP && edge_health_delay_spike(f->h, id)
+						 ? EDGE_STEER_UP_DELAY_SPIKE
+						 : 0),
+				 0);
 }
 
 static uint64_t fake_clock(void *arg)
@@ -69,7 +76,7 @@ static int setup(void **state)
 					 { .id = 2, .name = "inet-hub1" } };
 
 	assert_non_null(f);
-	assert_int_equal(edge_events_new(64, 1, &f->ev), 0);
+	assert_int_equal(edge_events_new(256, 1, &f->ev), 0);
 	o.events = f->ev;
 	cbs.arg = f;
 	assert_int_equal(edge_health_new(&o, &cbs, &f->h), 0);
@@ -218,12 +225,343 @@ static void test_sa_down_reroutes_immediately(void **state)
 	assert_int_equal(edge_steer_decision(f->s)->classes[0].paths[0].path_id, 2);
 }
 
+/* ------------------------------------------------------------------
+ * Synthetic timelines: real pathmon sessions (reflected in process, 1 ms
+ * steps on a fake clock) → health → steering, as the daemon wires them.
+ * mpls 20 ms, inet 30 ms; voice has a 150 ms latency SLA, both classes are
+ * ordered mpls → inet, hold 500 ms, preempt 3 s.
+ */
+
+#define TL_PATHS  3
+#define TL_FLIGHT 64
+
+struct tl_path {
+	struct pm_session *s;
+	int rtt_ms;	      /* base */
+	int step_from, step;  /* +step ms for probes sent from step_from */
+	int cut_from, cut_to; /* probes sent in [from, to) get no reply */
+	int bump_every, bump_ms;
+	int nsent;
+	struct {
+		uint64_t due;
+		size_t len;
+		uint8_t pkt[PM_STAMP_LEN_MAX];
+	} fl[TL_FLIGHT];
+};
+
+struct tl {
+	struct fx *f;
+	struct pm_reflector r;
+	struct tl_path p[TL_PATHS];
+	size_t n;
+	uint64_t t; /* ms */
+};
+
+struct tl_ev {
+	struct tl *tl;
+	uint32_t id;
+};
+static struct tl_ev tl_ctx[TL_PATHS];
+
+static void tl_on_event(void *arg, const struct pm_event *ev)
+{
+	struct tl_ev *c = arg;
+
+	/* as edge/steering.c does: the transition's metrics first (a delay
+	 * spike restarts SRTT: the SLA check must see the new RTT) */
+	assert_int_equal(edge_steer_path_metrics(c->tl->f->s, c->id, &ev->metrics), 0);
+	assert_int_equal(edge_health_probe(c->tl->f->h, c->id, ev), 0);
+}
+
+static pm_ns tl_ns(uint64_t ms)
+{
+	return (pm_ns)(1000 + ms) * PM_NS_PER_MSEC;
+}
+
+static void tl_run(struct tl *tl, uint64_t until)
+{
+	for (; tl->t < until; tl->t++) {
+		pm_ns now = tl_ns(tl->t);
+
+		tl->f->now = 1000 + tl->t;
+		for (size_t i = 0; i < tl->n; i++) {
+			struct tl_path *p = &tl->p[i];
+			struct pm_metrics m;
+			bool got = false;
+
+			for (size_t k = 0; k < TL_FLIGHT; k++)
+				if (p->fl[k].len && p->fl[k].due <= now) {
+					assert_int_equal(pm_session_handle_reply(p->s, p->fl[k].pkt,
+										 p->fl[k].len,
+										 p->fl[k].due),
+							 PM_REJECT_NONE);
+					p->fl[k].len = 0;
+					got = true;
+				}
+			pm_session_tick(p->s, now);
+			if (pm_session_next_send(p->s) <= now) {
+				uint8_t req[PM_STAMP_LEN_MAX];
+				int n = pm_session_build_probe(p->s, now, req, sizeof(req));
+				int d = p->rtt_ms;
+				size_t k = 0;
+
+				assert_true(n > 0);
+				if ((int)tl->t >= p->step_from && p->step)
+					d += p->step;
+				if (p->bump_every && p->nsent % p->bump_every == p->bump_every - 1)
+					d += p->bump_ms;
+				p->nsent++;
+				if (!((int)tl->t >= p->cut_from && (int)tl->t < p->cut_to)) {
+					while (k < TL_FLIGHT && p->fl[k].len)
+						k++;
+					assert_true(k < TL_FLIGHT);
+					assert_int_equal(pm_reflect(&tl->r, req, (size_t)n, now,
+								    now, 64, p->fl[k].pkt,
+								    sizeof(p->fl[k].pkt),
+								    &p->fl[k].len),
+							 PM_REJECT_NONE);
+					p->fl[k].due = now + (pm_ns)d * PM_NS_PER_MSEC;
+				}
+			}
+			if (got) {
+				pm_session_metrics(p->s, &m);
+				assert_int_equal(edge_steer_path_metrics(tl->f->s, i + 1, &m), 0);
+			}
+		}
+		/* the daemon's coalesced decision and hold/preempt timers */
+		assert_int_equal(edge_steer_run(tl->f->s), 0);
+	}
+}
+
+static uint32_t tl_class_path(struct tl *tl, size_t cls)
+{
+	const struct policy_decision *d = edge_steer_decision(tl->f->s);
+
+	assert_non_null(d);
+	assert_true(cls < d->n_classes);
+	return d->classes[cls].n_paths ? d->classes[cls].paths[0].path_id : 0;
+}
+
+static void tl_setup(struct fx *f, struct tl *tl, size_t n)
+{
+	static const char pj[] =
+		"{\"sla_classes\": {\"voice\": {\"latency_ms\": 150}},"
+		" \"applications\": {\"voip\": [{\"dscp\": 46}]},"
+		" \"rules\": [{\"app\": \"voip\", \"sla\": \"voice\", \"paths\": [\"mpls\", "
+		"\"inet\"]},"
+		" {\"app\": \"any\", \"paths\": [\"mpls\", \"inet\"], \"last_resort\": [\"lte\"]}],"
+		" \"defaults\": {\"hold_ms\": 500, \"preempt_ms\": 3000}}";
+	static const char *const lbl[TL_PATHS] = { "mpls", "inet", "lte" };
+	struct policy_errors errs = { 0 };
+	struct edge_steer_cfg cfg = { 0 };
+	struct edge_steer_path sp[TL_PATHS] = { 0 };
+	struct edge_health_path hp[TL_PATHS] = { 0 };
+	struct edge_steer_route rt = { .plen = 16, .peer = "hub1" };
+	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
+	struct pm_session_cfg pc;
+
+	memset(tl, 0, sizeof(*tl));
+	tl->f = f;
+	tl->n = n;
+	f->now = 1000;
+	assert_int_equal(policy_parse_json(pj, strlen(pj), &f->pol, &errs), 0);
+	f->nl = fake_nl_new();
+	for (size_t i = 0; i < n; i++) {
+		snprintf(l.name, sizeof(l.name), "sdw%zu", i + 1);
+		assert_int_equal(fake_nl_ops.link_add(f->nl, &l), 0);
+		sp[i].id = (uint32_t)i + 1;
+		hp[i].id = (uint32_t)i + 1;
+		snprintf(sp[i].name, sizeof(sp[i].name), "%s-hub1", lbl[i]);
+		snprintf(hp[i].name, sizeof(hp[i].name), "%s-hub1", lbl[i]);
+		snprintf(sp[i].label, sizeof(sp[i].label), "%s", lbl[i]);
+		snprintf(sp[i].peer, sizeof(sp[i].peer), "hub1");
+		snprintf(sp[i].ifname, sizeof(sp[i].ifname), "sdw%zu", i + 1);
+		sp[i].metered = i == 2;
+		sp[i].gateway.s_addr = htonl(0x64400002u + ((uint32_t)i << 8));
+	}
+	assert_int_equal(edge_health_set_paths(f->h, hp, n), 0);
+	inet_pton(AF_INET, "10.9.0.0", &rt.dst);
+	cfg.nl = &fake_nl_ops;
+	cfg.nl_ctx = f->nl;
+	cfg.nft = &nft_ops;
+	cfg.clock_ms = fake_clock;
+	cfg.arg = f;
+	cfg.per_peer = true;
+	cfg.events = f->ev;
+	assert_int_equal(edge_steer_new(NULL, &cfg, &f->s), 0);
+	assert_int_equal(edge_steer_configure(f->s, f->pol, sp, n, &rt, 1, NULL, 0, NULL, 0), 0);
+	assert_int_equal(pm_reflector_init(&tl->r, NULL, 1, 0), 0);
+	pm_session_cfg_default(&pc);
+	pc.on_event = tl_on_event;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(edge_health_sa(f->h, (uint32_t)i + 1, true, NULL), 0);
+		tl_ctx[i] = (struct tl_ev){ .tl = tl, .id = (uint32_t)i + 1 };
+		pc.ctx = &tl_ctx[i];
+		assert_int_equal(pm_session_new(&pc, tl_ns(0), &tl->p[i].s), 0);
+		tl->p[i].rtt_ms = 20 + 10 * (int)i;
+	}
+}
+
+static void tl_free(struct tl *tl)
+{
+	for (size_t i = 0; i < tl->n; i++)
+		pm_session_free(tl->p[i].s);
+	pm_reflector_wipe(&tl->r);
+}
+
+static bool tl_event(struct fx *f, enum edge_event_kind kind, const char *subject,
+		     const char *reason)
+{
+	for (uint64_t q = edge_events_first_seq(f->ev); q && q <= edge_events_last_seq(f->ev);
+	     q++) {
+		const struct edge_event *e = edge_events_get(f->ev, q);
+
+		if (e && e->kind == kind && strstr(e->subject, subject) &&
+		    strstr(e->reason, reason))
+			return true;
+	}
+	return false;
+}
+
+/* +150 ms on mpls: no reply for longer than detection, so mpls is DOWN and
+ * both classes fail over; the late replies then show a delay spike: mpls is
+ * UP at once, `any` returns without the preemption delay, voice (171 ms now,
+ * over its 150 ms SLA) stays on inet. */
+static void test_timeline_latency_step(void **state)
+{
+	struct fx *f = *state;
+	struct tl tl;
+
+	tl_setup(f, &tl, 2);
+	tl_run(&tl, 3000);
+	assert_int_equal(tl_class_path(&tl, 0), 1);
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	tl.p[0].step_from = 3000;
+	tl.p[0].step = 150;
+	tl_run(&tl, 3160);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_DOWN); /* the silence */
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_run(&tl, 3200);
+	/* back 21 ms after the DOWN, and `any` with it */
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_UP);
+	assert_true(edge_health_delay_spike(f->h, 1));
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	assert_int_equal(tl_class_path(&tl, 0), 2);
+	assert_true(tl_event(f, EDGE_EVENT_STEERING, "any@hub1",
+			     "no delay: its down was a delay spike"));
+	assert_true(tl_event(f, EDGE_EVENT_PATH_STATE, "mpls-hub1", "delay spike"));
+	/* and so it stays: voice only returns once the latency is back and the
+	 * preemption delay (3 s) has passed */
+	tl_run(&tl, 8000);
+	assert_int_equal(tl_class_path(&tl, 0), 2);
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_UP);
+	struct pm_metrics m;
+	pm_session_metrics(tl.p[0].s, &m);
+	assert_int_equal(m.counters.lost, 0);
+	assert_int_equal(pm_session_flaps(tl.p[0].s, tl_ns(tl.t)), 0);
+	tl.p[0].step = 0;
+	tl_run(&tl, 9000);
+	assert_int_equal(tl_class_path(&tl, 0), 2); /* preemption delay running */
+	tl_run(&tl, 12500);
+	assert_int_equal(tl_class_path(&tl, 0), 1);
+	tl_free(&tl);
+}
+
+/* A real cut: DOWN, both classes leave; mpls back after 1 s: hold-down (1 s)
+ * and then the preemption delay (3 s) before they return. */
+static void test_timeline_cut(void **state)
+{
+	struct fx *f = *state;
+	struct tl tl;
+
+	tl_setup(f, &tl, 2);
+	tl_run(&tl, 3000);
+	tl.p[0].cut_from = 3000;
+	tl.p[0].cut_to = 4000;
+	tl_run(&tl, 3200);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_DOWN);
+	assert_false(edge_health_delay_spike(f->h, 1));
+	assert_int_equal(tl_class_path(&tl, 0), 2);
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_run(&tl, 5000);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_DOWN); /* hold-down */
+	tl_run(&tl, 5200);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_UP);
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_run(&tl, 7900);
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_run(&tl, 8400);
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	assert_int_equal(tl_class_path(&tl, 0), 1);
+	struct pm_metrics m;
+	pm_session_metrics(tl.p[0].s, &m);
+	assert_true(m.counters.lost >= 3);
+	tl_free(&tl);
+}
+
+/* LTE at 120 ms with a 45 ms spike every 10th probe: never SUSPECT or DOWN,
+ * no loss, and it carries nothing while mpls and inet are up. */
+static void test_timeline_lte_steady(void **state)
+{
+	struct fx *f = *state;
+	struct tl tl;
+
+	tl_setup(f, &tl, 3);
+	tl.p[2].rtt_ms = 120;
+	tl.p[2].bump_every = 10;
+	tl.p[2].bump_ms = 45;
+	tl_run(&tl, 1000);
+	assert_int_equal(edge_health_state(f->h, 3), POLICY_PATH_UP);
+	size_t before = f->n_ch;
+	tl_run(&tl, 20000);
+	for (size_t i = before; i < f->n_ch; i++)
+		assert_int_not_equal(f->ch[i].id, 3);
+	struct pm_metrics m;
+	pm_session_metrics(tl.p[2].s, &m);
+	assert_int_equal(m.counters.lost, 0);
+	assert_true(m.counters.late == 0);
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	tl_free(&tl);
+}
+
+/* Start-up: inet answers first and takes both classes; mpls, answering from
+ * 600 ms on, takes them when it first comes up, without waiting the
+ * preemption delay (3 s). */
+static void test_timeline_startup(void **state)
+{
+	struct fx *f = *state;
+	struct tl tl;
+
+	tl_setup(f, &tl, 2);
+	tl.p[0].cut_from = 0;
+	tl.p[0].cut_to = 600;
+	tl_run(&tl, 300);
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_run(&tl, 2000);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_UP);
+	assert_int_equal(tl_class_path(&tl, 1), 1);
+	assert_int_equal(tl_class_path(&tl, 0), 1);
+	assert_true(tl_event(f, EDGE_EVENT_STEERING, "any@hub1", "first up at start-up"));
+	/* later returns keep the delay: a cut and mpls back */
+	tl.p[0].cut_from = 3000;
+	tl.p[0].cut_to = 3500;
+	tl_run(&tl, 5000);
+	assert_int_equal(edge_health_state(f->h, 1), POLICY_PATH_UP);
+	assert_int_equal(tl_class_path(&tl, 1), 2);
+	tl_free(&tl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_needs_sa_and_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_events_and_diff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sa_down_reroutes_immediately, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_latency_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_lte_steady, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_startup, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("health", tests, NULL, NULL);

@@ -73,5 +73,9 @@ int edge_health_probe(struct edge_health *h, uint32_t path_id, const struct pm_e
 enum policy_path_state edge_health_state(const struct edge_health *h, uint32_t path_id);
 bool edge_health_sa_up(const struct edge_health *h, uint32_t path_id);
 enum pm_state edge_health_probe_state(const struct edge_health *h, uint32_t path_id);
+/* The path's last probe transition was pathmon's delay-spike recovery (its
+ * DOWN was a silence longer than detection answered late, nothing lost):
+ * read it in the changed callback to return classes without preemption. */
+bool edge_health_delay_spike(const struct edge_health *h, uint32_t path_id);
 
 #endif /* EDGE_HEALTH_H */

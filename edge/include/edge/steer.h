@@ -138,6 +138,23 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 /* A path's state changed: decide and install at once (a failover is never
  * delayed).  0 or -ENOENT. */
 int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state);
+/*
+ * The same, saying why.  Returning to a preferred path normally waits the
+ * rule's preemption delay; this decision skips it for the classes (ordered
+ * and best rules) that would return to this path when it comes UP
+ *   - with EDGE_STEER_UP_DELAY_SPIKE: its DOWN was a delay spike (pathmon's
+ *     pm_event.delay_spike), nothing was lost, it was only silent for longer
+ *     than detection: the classes return unless it now fails their SLA;
+ *   - or for the first time within EDGE_STEER_SETTLE_MS of being configured
+ *     (start-up: whatever came up first took the classes, before this path
+ *     was ever evaluated).
+ * Later returns keep the delay.  Each such move is a steering event
+ * "(preempt, no delay: why)".
+ */
+#define EDGE_STEER_UP_DELAY_SPIKE 1u
+#define EDGE_STEER_SETTLE_MS	  30000u
+int edge_steer_path_state_ex(struct edge_steer *s, uint32_t path_id, enum policy_path_state state,
+			     unsigned flags);
 /* A path's metrics changed: recorded; a decision runs from the loop soon
  * (coalesced: once per loop iteration however many paths changed). */
 int edge_steer_path_metrics(struct edge_steer *s, uint32_t path_id, const struct pm_metrics *m);
