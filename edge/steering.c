@@ -204,15 +204,17 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		errlen = sizeof(dummy);
 	}
 	err[0] = 0;
-	if (!b || !b->policy) {
-		/* nothing to steer: probes stop, steering state goes */
+	if (!b) {
+		/* no bundle: probes stop, steering state goes */
 		r = edge_steering_flush(s);
 		edge_probe_free(s->probe);
 		s->probe = NULL;
 		(void)edge_health_set_paths(s->health, NULL, 0);
 		return r;
 	}
-	r = policy_from_proto(b->policy, &pol, &errs);
+	/* a bundle without a policy: nothing to steer, but every path is still
+	 * probed and supervised (status, telemetry, events) */
+	r = b->policy ? policy_from_proto(b->policy, &pol, &errs) : 0;
 	if (r < 0) {
 		size_t off = (size_t)snprintf(err, errlen, "policy refused");
 		for (size_t i = 0; i < errs.n && off < errlen; i++) {
@@ -249,8 +251,14 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		snprintf(err, errlen, "health: %s", strerror(-r));
 		goto out;
 	}
-	r = edge_steer_configure(s->steer, pol, l.sp, l.n_paths, l.rt, l.n_routes, l.und, l.n_und,
-				 err, errlen);
+	if (pol) {
+		r = edge_steer_configure(s->steer, pol, l.sp, l.n_paths, l.rt, l.n_routes, l.und,
+					 l.n_und, err, errlen);
+	} else {
+		r = edge_steer_flush(s->steer);
+		if (r < 0)
+			snprintf(err, errlen, "steering flush: %s", strerror(-r));
+	}
 	if (r < 0)
 		goto out;
 	policy_free(s->policy);

@@ -177,11 +177,72 @@ static void test_refused(void **state)
 	(void)state;
 }
 
+/* a bundle without a policy: nothing steered, but every path is probed and
+ * supervised (the control socket shows its tunnel and probe state); a
+ * policy arriving later steers over the same sessions */
+static void test_no_policy_still_supervised(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", NULL);
+	Sdwan__V1__ConfigBundle *bp = harness_bundle("br1.json", add_policy);
+	struct edge_config *cfg = harness_config("br1-config.json");
+	struct event_base *base = event_base_new();
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_steering_opts o = { .base = base,
+					.nl = &fake_nl_ops,
+					.nl_ctx = nl,
+					.require_sa = true,
+					.nft = &nft_ops,
+					.probe_test = &pt };
+	struct edge_steering *s = NULL;
+	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1 };
+	char err[256] = "";
+
+	assert_non_null(b);
+	assert_null(b->policy);
+	assert_int_equal(edge_steering_new(&o, &s), 0);
+	nft_calls = 0;
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(nft_calls, 0);
+	assert_int_equal(nl->n_log, 0);
+	assert_non_null(edge_steering_probe(s));
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
+	edge_steering_ike_event(s, &ike);
+	assert_true(edge_health_sa_up(edge_steering_health(s), 1));
+	probe_up(s, 1);
+	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
+	assert_int_equal(nl->n_log, 0);
+	assert_null(edge_steer_decision(edge_steering_steer(s)));
+	/* the policy comes: steering starts from the health it already has */
+	assert_int_equal(edge_steering_apply(s, bp, cfg, err, sizeof(err)), 0);
+	assert_int_equal(nft_calls, 1);
+	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
+					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	/* and goes again without it: flushed, supervision stays */
+	fake_nl_log_clear(nl);
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(fake_nl_log_count(nl, "rule del"), 3);
+	assert_non_null(strstr(nft_text, "delete table inet sdwan"));
+	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
+
+	edge_steering_free(s);
+	fake_nl_free(nl);
+	event_base_free(base);
+	edge_config_free(cfg);
+	edge_bundle_free(b);
+	edge_bundle_free(bp);
+	free(nft_text);
+	nft_text = NULL;
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bundle_to_kernel),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_no_policy_still_supervised),
 	};
 
 	return cmocka_run_group_tests_name("steering", tests, NULL, NULL);
