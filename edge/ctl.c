@@ -613,6 +613,12 @@ void edge_ctl_free(struct edge_ctl *ctl)
 	free(ctl);
 }
 
+void edge_ctl_set_orch(struct edge_ctl *ctl, struct edge_orch *orch)
+{
+	if (ctl)
+		ctl->p.orch = orch;
+}
+
 size_t edge_ctl_clients(const struct edge_ctl *ctl)
 {
 	return ctl ? ctl->n_clients : 0;

@@ -296,11 +296,30 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+static int start_orch(struct edge_daemon *d);
+
+static bool str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* does the orchestrator client built from a have to be rebuilt for b? */
+static bool orch_config_changed(const struct edge_config *a, const struct edge_config *b)
+{
+	return str_differ(a->orch_url, b->orch_url) ||
+	       str_differ(a->credential_file, b->credential_file) ||
+	       str_differ(a->bootstrap_token_file, b->bootstrap_token_file) ||
+	       str_differ(a->orch_ca_file, b->orch_ca_file) ||
+	       a->orch_insecure_http != b->orch_insecure_http || str_differ(a->site, b->site) ||
+	       str_differ(a->key_file, b->key_file);
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct edge_daemon *d = arg;
 	struct edge_errors errs = EDGE_ERRORS_INIT;
 	struct edge_config *c = NULL;
+	bool orch;
 
 	log_notice("SIGHUP: reloading");
 	if (d->opts.config_path) {
@@ -316,8 +335,21 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		if (c->has_log_level)
 			log_set_level((enum edge_log_level)c->log_level);
 		edge_engine_set_config(d->engine, c);
+		orch = orch_config_changed(d->config, c);
 		edge_config_free(d->config);
 		d->config = c;
+		if (orch) {
+			/* a new orchestrator section: a new client (the old one's
+			 * transfers are cancelled); the control socket follows */
+			edge_ctl_set_orch(d->ctl, NULL);
+			edge_orch_free(d->orch);
+			d->orch = NULL;
+			if (!d->config->orch_url)
+				log_notice("reload: orchestrator client stopped");
+			else if (start_orch(d) < 0)
+				log_warnx("reload: orchestrator client not started");
+			edge_ctl_set_orch(d->ctl, d->orch);
+		}
 		if (!d->opts.bundle_path) {
 			free(d->bundle_path);
 			d->bundle_path = c->bundle_file ? strdup(c->bundle_file) : NULL;
@@ -548,6 +580,7 @@ static int start(struct edge_daemon *d)
 			.nl_ctx = d->nl_ctx,
 			.events = d->events,
 			.require_sa = d->opts.ike != NULL,
+			.probe_test = d->opts.probe_test,
 		};
 
 		r = edge_steering_new(&so, &d->steering);

@@ -13,7 +13,10 @@
 #include <edge/daemon.h>
 #include <edge/lkg.h>
 #include <edge/log.h>
+#include <edge/probe.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,11 +190,150 @@ static void test_keep_state(void **state)
 	edge_bundle_free(v1);
 }
 
+/* ---- SIGHUP with a changed orchestrator section ---- */
+
+static char cfg_path[160], sock_path[108], cred_path[160];
+static char status_before[8192], status_after[8192];
+static bool hup_done;
+
+static int drop_probe(void *arg, uint32_t id, const uint8_t *buf, size_t len)
+{
+	return 0;
+}
+
+/* one status request on the control socket; the reply line into out */
+static void ctl_status(char *out, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0;
+
+	out[0] = 0;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (write(fd, "{\"cmd\":\"status\"}\n", 17) == 17) {
+		while (got + 1 < len) {
+			ssize_t n = read(fd, out + got, len - got - 1);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			if (memchr(out, '\n', got))
+				break;
+		}
+	}
+	out[got] = 0;
+	close(fd);
+}
+
+static void write_config(const char *state_dir, const char *run_dir, bool orch)
+{
+	FILE *f = fopen(cfg_path, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"{\"site\": \"br1\", \"role\": \"branch\", \"underlays\": ["
+		"{\"label\": \"mpls\", \"interface\": \"mpls0\", \"address\": \"198.18.1.101/24\"},"
+		"{\"label\": \"inet\", \"interface\": \"inet0\", \"address\": "
+		"\"198.18.2.101/24\"}],"
+		"\"state_dir\": \"%s\", \"run_dir\": \"%s\"",
+		state_dir, run_dir);
+	if (orch)
+		fprintf(f,
+			", \"orchestrator\": {\"url\": \"http://127.0.0.1:9\", "
+			"\"credential_file\": \"%s\", \"insecure_http\": true}",
+			cred_path);
+	fprintf(f, "}\n");
+	fclose(f);
+}
+
+static char hup_state_dir[80], hup_run_dir[80];
+
+static void *hupper(void *arg)
+{
+	for (int i = 0; i < 200 && access(sock_path, F_OK) != 0; i++)
+		usleep(10000);
+	usleep(50000);
+	ctl_status(status_before, sizeof(status_before));
+	write_config(hup_state_dir, hup_run_dir, true);
+	kill(getpid(), SIGHUP);
+	for (int i = 0; i < 100; i++) {
+		usleep(20000);
+		ctl_status(status_after, sizeof(status_after));
+		if (strstr(status_after, "\"enabled\":true"))
+			break;
+	}
+	hup_done = true;
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/* a reload that adds an orchestrator section starts the client, and the
+ * control socket reports it; a bundle without a policy still shows its
+ * paths' probe and SA state */
+static void test_sighup_orchestrator(void **state)
+{
+	Sdwan__V1__ConfigBundle *v1 = harness_bundle("br1.json", NULL);
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_daemon_opts opts = { 0 };
+	struct edge_daemon *d = NULL;
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = NULL;
+	char cmd[256];
+	uint8_t *buf;
+	size_t len;
+	pthread_t t;
+
+	snprintf(dir, sizeof(dir), "/tmp/sdwed-daemon-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(hup_state_dir, sizeof(hup_state_dir), "%s/state", dir);
+	snprintf(hup_run_dir, sizeof(hup_run_dir), "%s/run", dir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/config.json", dir);
+	snprintf(cred_path, sizeof(cred_path), "%s/cred", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/%s", hup_run_dir, EDGE_CONTROL_SOCK);
+	write_config(hup_state_dir, hup_run_dir, false);
+	assert_int_equal(edge_config_load(cfg_path, &c, &errs), 0);
+	buf = pack(v1, &len);
+	assert_int_equal(edge_lkg_save(hup_state_dir, buf, len), 0);
+	free(buf);
+
+	log_init("test", EDGE_LOG_ERR, false);
+	opts.config_path = cfg_path;
+	opts.ike = &fake_ike_ops;
+	opts.nl = &fake_nl_ops;
+	opts.nl_ctx = nl;
+	opts.probe_test = &pt;
+	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
+	assert_int_equal(pthread_create(&t, NULL, hupper, NULL), 0);
+	assert_int_equal(edge_daemon_run(d), 0);
+	pthread_join(t, NULL);
+	edge_daemon_free(d);
+
+	assert_true(hup_done);
+	assert_non_null(strstr(status_before, "\"orchestrator\":{\"enabled\":false"));
+	/* both paths listed with their probe and tunnel state, not missing */
+	assert_non_null(strstr(status_before, "\"name\":\"mpls-hub1-mpls\""));
+	assert_non_null(strstr(status_before, "\"state\":\"down\""));
+	assert_non_null(strstr(status_after, "\"enabled\":true"));
+	assert_null(strstr(status_after, "\"state\":\"disabled\""));
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	fake_nl_free(nl);
+	edge_bundle_free(v1);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lkg_first_then_sigterm),
 		cmocka_unit_test(test_keep_state),
+		cmocka_unit_test(test_sighup_orchestrator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,9 @@ int edge_ctl_new(struct event_base *base, const struct edge_ctl_params *params,
 		 struct edge_ctl **ret_ctl);
 void edge_ctl_free(struct edge_ctl *ctl);
 size_t edge_ctl_clients(const struct edge_ctl *ctl);
+/* The orchestrator client was replaced (reload) or removed (NULL): status
+ * replies read this one from now on.  No-op on a NULL ctl. */
+void edge_ctl_set_orch(struct edge_ctl *ctl, struct edge_orch *orch);
 
 /* ---- the protocol, exposed for tests and the fuzzer */
 

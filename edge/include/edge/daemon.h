@@ -23,6 +23,8 @@
 #include <edge/ike.h>
 #include <edge/nl.h>
 
+struct edge_probe_settings;
+
 #include <stdbool.h>
 
 struct edge_daemon_opts {
@@ -33,6 +35,8 @@ struct edge_daemon_opts {
 	const struct edge_nl_ops *nl;	/* NULL: the real libnl ops */
 	void *nl_ctx;
 	int ike_log_level; /* enum edge_ike_log_level */
+	/* tests: probe engine without sockets (edge_steering_opts.probe_test) */
+	const struct edge_probe_settings *probe_test;
 };
 
 struct edge_daemon;
