@@ -548,7 +548,14 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	if (!bundle.paths || !bundle.peers)
 		goto out;
 	for (size_t i = 0; i < cs->n_pairs; i++) {
-		Sdwan__V1__Path *p = make_path(c, &a, &c->pairs[cs->pairs[i]], branch);
+		const struct cpair *cp = &c->pairs[cs->pairs[i]];
+		Sdwan__V1__Path *p;
+
+		/* no tunnel toward a peer whose edge has not registered: it has no key yet
+		 * (the path's index stays reserved, so it comes with the same numbers later) */
+		if (!c->s[branch ? cp->h : cp->b].site->registered)
+			continue;
+		p = make_path(c, &a, cp, branch);
 		if (!p || !p->name || !p->local_transport || !p->remote_transport ||
 		    !p->local_overlay || !p->remote_overlay)
 			goto out;
@@ -559,7 +566,9 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 
 		if (i == idx || c->s[i].site->role == st->role)
 			continue;
-		if (branch) {
+		if (!c->s[i].site->registered) {
+			linked = false; /* no key yet: not a peer until it registers */
+		} else if (branch) {
 			linked = true; /* every hub: the way to the rest of the network */
 		} else {
 			for (size_t k = 0; k < cs->n_pairs && !linked; k++)
@@ -572,8 +581,9 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	bundle.n_peers = n_peers;
 
 	/* routes: a branch reaches every hub's LANs via that hub and every other
-	 * branch's LANs (aggregated exactly) via each hub; a hub reaches each
-	 * branch's LANs via that branch */
+	 * branch's LANs (aggregated exactly) via its first hub (by name: an edge routes
+	 * each prefix via one peer; the other hubs are not a second way there yet); a
+	 * hub reaches each branch's LANs via that branch */
 	if (branch) {
 		size_t cap = c->n_agg + 129 * st->n_lans + 1;
 
@@ -603,7 +613,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			if (add_route(&a, bundle.routes, &bundle.n_routes, pe->lan_prefixes[k],
 				      pe->site))
 				goto out;
-		for (size_t k = 0; branch && k < n_mine; k++) {
+		for (size_t k = 0; branch && i == 0 && k < n_mine; k++) {
 			char *t = arena_alloc(&a, ORCH_ADDR_MAX);
 			if (!t)
 				goto out;

@@ -382,7 +382,10 @@ static void test_sites_crud(void **state)
 	/* the compiled bundle is there, as JSON */
 	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1/bundle", P.viewer, NULL, &j), 200);
 	assert_string_equal(json_string_value(json_object_get(j, "site")), "br1");
-	assert_true(json_array_size(json_object_get(j, "paths")) >= 1);
+	assert_true(json_array_size(json_object_get(j, "underlays")) >= 1);
+	/* no edge has registered: no peer has a key yet, so no peer and no path */
+	assert_int_equal(json_array_size(json_object_get(j, "paths")), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "peers")), 0);
 	json_decref(j);
 }
 

@@ -71,6 +71,10 @@ static size_t network(struct orch_site *v)
 	site(&v[4], 5, "br3", ORCH_ROLE_BRANCH);
 	ul(&v[4], "mpls", "198.18.1.3", false);
 	lan(&v[4], "10.1.2.0/23");
+	for (size_t i = 1; i < 5; i++) { /* every edge registered (hub1 above) */
+		v[i].registered = true;
+		memset(v[i].public_key, 0xa1 + (int)i, 32);
+	}
 	return 5;
 }
 
@@ -228,10 +232,10 @@ static void test_paths_mirrored_and_unique(void **state)
 		}
 	}
 	assert_int_equal(branch_paths, hub_paths);
-	/* the branch knows hub1's key (registered) and not hub2's */
+	/* the branch knows both hubs' keys */
 	assert_int_equal(bb[2]->n_peers, 2);
 	assert_int_equal(bb[2]->peers[0]->public_key.len, 32);
-	assert_int_equal(bb[2]->peers[1]->public_key.len, 0);
+	assert_int_equal(bb[2]->peers[1]->public_key.len, 32);
 	for (size_t i = 0; i < n; i++)
 		sdwan__v1__config_bundle__free_unpacked(bb[i], NULL);
 	orch_compile_out_clear(&out);
@@ -258,11 +262,19 @@ static void test_routes_aggregated_exactly(void **state)
 	 * LAN — and each hub's LAN via that hub */
 	b = unpack(&out, 3);
 	assert_true(has_route(b, "10.1.1.0/24", "hub1"));
-	assert_true(has_route(b, "10.1.2.0/23", "hub2"));
+	assert_true(has_route(b, "10.1.2.0/23", "hub1"));
 	assert_true(has_route(b, "10.100.0.0/16", "hub1"));
+	assert_true(has_route(b, "10.101.0.0/16", "hub2"));
 	assert_false(has_route(b, "10.100.0.0/16", "hub2"));
 	assert_false(has_route(b, "10.1.0.0/24", "hub1"));
-	assert_int_equal(b->n_routes, 6);
+	/* each prefix via one peer only (the edge refuses a prefix twice): the other
+	 * branches via the first hub */
+	assert_false(has_route(b, "10.1.1.0/24", "hub2"));
+	assert_false(has_route(b, "10.1.2.0/23", "hub2"));
+	assert_int_equal(b->n_routes, 4);
+	for (size_t i = 0; i < b->n_routes; i++)
+		for (size_t k = 0; k < i; k++)
+			assert_string_not_equal(b->routes[i]->prefix, b->routes[k]->prefix);
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	/* hub1 reaches each branch's LAN via that branch */
 	b = unpack(&out, 1);
@@ -336,6 +348,42 @@ static void test_allocations_stable(void **state)
 	free_sites(v, n + 1);
 }
 
+/* an edge that has not registered has no key: no peer, no path, no route toward it
+ * until it does (an edge refuses a peer without a key) */
+static void test_unregistered_left_out(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+
+	v[1].registered = false; /* hub2 */
+	v[4].registered = false; /* br3 */
+	compile(v, n, NULL, 0, &out);
+	b = unpack(&out, 3); /* br1: hub1 only */
+	assert_int_equal(b->n_peers, 1);
+	assert_string_equal(b->peers[0]->site, "hub1");
+	assert_int_equal(b->n_paths, 3);
+	for (size_t i = 0; i < b->n_paths; i++)
+		assert_string_equal(b->paths[i]->peer, "hub1");
+	for (size_t i = 0; i < b->n_routes; i++)
+		assert_string_equal(b->routes[i]->peer, "hub1");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	b = unpack(&out, 1); /* hub1: br1 and br2, not br3 */
+	assert_int_equal(b->n_peers, 2);
+	for (size_t i = 0; i < b->n_peers; i++)
+		assert_int_equal(b->peers[i]->public_key.len, 32);
+	for (size_t i = 0; i < b->n_paths; i++)
+		assert_string_not_equal(b->paths[i]->peer, "br3");
+	assert_false(has_route(b, "10.1.2.0/23", "br3"));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	b = unpack(&out, 2); /* hub2 itself: its bundle still lists the registered branches */
+	assert_int_equal(b->n_peers, 2);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_paths_mirrored_and_unique),
 		cmocka_unit_test(test_routes_aggregated_exactly),
 		cmocka_unit_test(test_allocations_stable),
+		cmocka_unit_test(test_unregistered_left_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
