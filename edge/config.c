@@ -2,6 +2,7 @@
 #include <edge/config.h>
 #include <edge/inet.h>
 #include <edge/log.h>
+#include <edge/nl.h>
 
 #include <errno.h>
 #include <jansson.h>
@@ -173,6 +174,25 @@ static bool ifname_ok(const char *s)
 	return true;
 }
 
+/* nftables iifname: what policy/nft.c accepts (a trailing '*' is a prefix) */
+static bool lan_ifname_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '*' && i == n - 1 && n > 1)
+			continue;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == '@'))
+			return false;
+	}
+	return true;
+}
+
 static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *out, bool *oom,
 			   struct edge_errors *errs)
 {
@@ -216,20 +236,11 @@ static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *o
 int edge_config_parse(const char *text, size_t len, const char *base_dir,
 		      struct edge_config **ret_config, struct edge_errors *errs)
 {
-	static const char *const keys[] = { "site",
-					    "role",
-					    "underlays",
-					    "orchestrator",
-					    "state_dir",
-					    "run_dir",
-					    "key_file",
-					    "tunnel_driver",
-					    "kernel_libipsec",
-					    "bundle",
-					    "log_level",
-					    "ike_port",
-					    "ike_port_natt",
-					    NULL };
+	static const char *const keys[] = {
+		"site",	     "role",	  "underlays", "lan_interfaces", "orchestrator",
+		"state_dir", "run_dir",	  "key_file",  "tunnel_driver",	 "kernel_libipsec",
+		"bundle",    "log_level", "ike_port",  "ike_port_natt",	 NULL
+	};
 	static const char *const orch_keys[] = {
 		"url", "credential_file", "bootstrap_token_file", "insecure_http", "ca_file", NULL
 	};
@@ -305,6 +316,56 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 							 "underlays[%zu]",
 							 i, j);
 			}
+	}
+
+	v = json_object_get(root, "lan_interfaces");
+	if (v && (!json_is_array(v) || json_array_size(v) == 0)) {
+		edge_errors_addf(errs, "lan_interfaces: not a non-empty array of interface names");
+	} else if (v) {
+		c->lan_interfaces = calloc(json_array_size(v), sizeof(*c->lan_interfaces));
+		if (!c->lan_interfaces) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *x = json_array_get(v, i);
+			const char *n = json_string_value(x);
+			bool dup = false;
+
+			if (!json_is_string(x) || !lan_ifname_ok(n)) {
+				edge_errors_addf(errs,
+						 "lan_interfaces[%zu]: not an interface name (1-15 "
+						 "of [A-Za-z0-9_.@-], a trailing * for a prefix)",
+						 i);
+				continue;
+			}
+			if (strncmp(n, EDGE_IFNAME_PREFIX, strlen(EDGE_IFNAME_PREFIX)) == 0) {
+				edge_errors_addf(
+					errs,
+					"lan_interfaces[%zu]: \"%s\" is a path netdev name "
+					"(" EDGE_IFNAME_PREFIX "*)",
+					i, n);
+				continue;
+			}
+			for (size_t j = 0; j < c->n_underlays; j++)
+				if (c->underlays[j].interface &&
+				    strcmp(c->underlays[j].interface, n) == 0) {
+					edge_errors_addf(errs,
+							 "lan_interfaces[%zu]: \"%s\" is the "
+							 "interface of underlays[%zu]",
+							 i, n, j);
+					dup = true;
+				}
+			for (size_t j = 0; j < c->n_lan_interfaces && !dup; j++)
+				if (strcmp(c->lan_interfaces[j], n) == 0) {
+					edge_errors_addf(errs,
+							 "lan_interfaces[%zu]: \"%s\" listed twice",
+							 i, n);
+					dup = true;
+				}
+			if (!dup)
+				c->lan_interfaces[c->n_lan_interfaces++] = str_dup(n, &oom);
+		}
 	}
 
 	v = json_object_get(root, "orchestrator");
@@ -485,6 +546,9 @@ void edge_config_free(struct edge_config *config)
 		free(config->underlays[i].interface);
 	}
 	free(config->underlays);
+	for (size_t i = 0; i < config->n_lan_interfaces; i++)
+		free(config->lan_interfaces[i]);
+	free(config->lan_interfaces);
 	free(config->path);
 	free(config->site);
 	free(config->orch_url);

@@ -36,6 +36,10 @@ struct edge_steer {
 	 * delay (edge_steer_path_state_ex()), for this reason */
 	uint64_t waive_mask;
 	const char *waive_why;
+	/* classifier inputs (edge_steer_set_classify(); cfg's at first) */
+	char **lan;
+	size_t n_lan;
+	uint16_t probe_port;
 };
 
 struct ptime {
@@ -104,12 +108,63 @@ static const struct edge_steer_underlay *breakout(const struct policy_rule *r,
 	return NULL;
 }
 
+/*
+ * Without a LAN list the policy's prerouting chain classifies every
+ * interface: traffic arriving from the overlay (a peer's LAN answering, or a
+ * hub's LAN connecting to ours) would be marked like our own LAN's and looked
+ * up in the class tables — where a `direct` class's default route sends it
+ * out of the underlay in clear.  So what enters on a path netdev or an
+ * underlay is never classified: those returns go before the jump.
+ */
+static int exclude_wan(char **text, const struct edge_steer_underlay *u, size_t n)
+{
+	static const char jump[] = "\t\tjump classify\n";
+	char *at = strstr(*text, jump), *out;
+	size_t cap, len;
+
+	if (!at)
+		return -EINVAL;
+	cap = strlen(*text) + 256 + n * (IFNAMSIZ + 4);
+	out = malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	len = (size_t)snprintf(out, cap, "%.*s", (int)(at - *text), *text);
+	len += (size_t)snprintf(out + len, cap - len,
+				"\t\tiifname \"%s*\" return comment \"from the overlay: not "
+				"classified\"\n",
+				EDGE_IFNAME_PREFIX);
+	if (n) {
+		len += (size_t)snprintf(out + len, cap - len, "\t\tiifname { ");
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)snprintf(out + len, cap - len, "%s\"%s\"", i ? ", " : "",
+						u[i].ifname);
+		len += (size_t)snprintf(out + len, cap - len,
+					" } return comment \"from the underlays: not "
+					"classified\"\n");
+	}
+	len += (size_t)snprintf(out + len, cap - len, "%s", at);
+	if (len >= cap) {
+		free(out);
+		return -ENOMEM;
+	}
+	free(*text);
+	*text = out;
+	return 0;
+}
+
 int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret)
 {
+	return edge_steer_ruleset_port(p, lan_ifaces, n_lan, underlays, n_underlays, 0, ret);
+}
+
+int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+			    const struct edge_steer_underlay *underlays, size_t n_underlays,
+			    uint16_t probe_port, char **ret)
+{
 	struct policy_nft_opts o;
 	char *base = NULL, *out = NULL;
-	size_t cap, len;
+	size_t cap, len, n_und = 0;
 	int r;
 
 	if (p->n_rules > EDGE_STEER_CLASSES_MAX)
@@ -117,15 +172,33 @@ int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, si
 	policy_nft_opts_init(&o);
 	o.lan_ifaces = lan_ifaces;
 	o.n_lan_ifaces = n_lan;
+	o.probe_port = probe_port;
+	for (size_t i = 0; i < n_underlays; i++) {
+		if (underlays[i].ifname[0])
+			n_und++;
+		for (const char *c = underlays[i].ifname; *c; c++)
+			if (*c == '"' || *c == '\\' || *c == '\n')
+				return -EINVAL;
+	}
 	r = policy_nft_compile(p, &o, &base);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n_underlays; i++)
-		for (const char *c = underlays[i].ifname; *c; c++)
-			if (*c == '"' || *c == '\\' || *c == '\n') {
-				r = -EINVAL;
-				goto out;
-			}
+	if (!n_lan) {
+		struct edge_steer_underlay *named = calloc(n_und + 1, sizeof(*named));
+
+		if (!named) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n_und = 0;
+		for (size_t i = 0; i < n_underlays; i++)
+			if (underlays[i].ifname[0])
+				named[n_und++] = underlays[i];
+		r = exclude_wan(&base, named, n_und);
+		free(named);
+		if (r < 0)
+			goto out;
+	}
 	cap = strlen(base) + 1024 + 160 * p->n_rules;
 	out = malloc(cap);
 	if (!out) {
@@ -208,6 +281,12 @@ int edge_steer_new(struct event_base *base, const struct edge_steer_cfg *cfg,
 	s->cfg = *cfg;
 	if (!s->cfg.nft)
 		s->cfg.nft = &edge_steer_nft_real;
+	s->cfg.lan_ifaces = NULL; /* the copy below is used */
+	s->cfg.n_lan_ifaces = 0;
+	if (edge_steer_set_classify(s, cfg->lan_ifaces, cfg->n_lan_ifaces, 0) < 0) {
+		edge_steer_free(s);
+		return -ENOMEM;
+	}
 	if (base) {
 		s->ev_soon = event_new(base, -1, 0, soon_cb, s);
 		s->ev_timer = evtimer_new(base, soon_cb, s);
@@ -235,10 +314,43 @@ static void paths_clear(struct edge_steer *s)
 	s->n_paths = 0;
 }
 
+static void lan_clear(struct edge_steer *s)
+{
+	for (size_t i = 0; i < s->n_lan; i++)
+		free(s->lan[i]);
+	free(s->lan);
+	s->lan = NULL;
+	s->n_lan = 0;
+}
+
+int edge_steer_set_classify(struct edge_steer *s, const char *const *lan_ifaces, size_t n_lan,
+			    uint16_t probe_port)
+{
+	char **v = n_lan ? calloc(n_lan, sizeof(*v)) : NULL;
+
+	if (n_lan && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_lan; i++) {
+		v[i] = strdup(lan_ifaces[i] ? lan_ifaces[i] : "");
+		if (!v[i]) {
+			while (i--)
+				free(v[i]);
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	lan_clear(s);
+	s->lan = v;
+	s->n_lan = n_lan;
+	s->probe_port = probe_port;
+	return 0;
+}
+
 void edge_steer_free(struct edge_steer *s)
 {
 	if (!s)
 		return;
+	lan_clear(s);
 	if (s->ev_soon)
 		event_free(s->ev_soon);
 	if (s->ev_timer)
@@ -764,7 +876,8 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		}
 	}
 	/* 1. the classifier: one transaction, or nothing changes */
-	r = edge_steer_ruleset(p, s->cfg.lan_ifaces, s->cfg.n_lan_ifaces, nu, n_underlays, &text);
+	r = edge_steer_ruleset_port(p, (const char *const *)s->lan, s->n_lan, nu, n_underlays,
+				    s->probe_port, &text);
 	if (r < 0) {
 		seterr(err, errlen, "classifier: %s", strerror(-r));
 		goto out;

@@ -252,6 +252,18 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		goto out;
 	}
 	if (pol) {
+		const char *const *lan = s->opts.lan_ifaces;
+		size_t n_lan = s->opts.n_lan_ifaces;
+
+		if (config && config->n_lan_interfaces) {
+			lan = (const char *const *)config->lan_interfaces;
+			n_lan = config->n_lan_interfaces;
+		}
+		r = edge_steer_set_classify(s->steer, lan, n_lan, ps.port);
+		if (r < 0) {
+			snprintf(err, errlen, "classifier: %s", strerror(-r));
+			goto out;
+		}
 		r = edge_steer_configure(s->steer, pol, l.sp, l.n_paths, l.rt, l.n_routes, l.und,
 					 l.n_und, err, errlen);
 	} else {

@@ -20,6 +20,7 @@ static void test_valid_full(void **state)
 		"\"gateway\":\"198.18.1.254\"},"
 		"{\"label\":\"lte\",\"interface\":\"lte0\",\"address\":\"198.18.3.101/24\","
 		"\"metered\":true}],"
+		"\"lan_interfaces\":[\"lan0\",\"vlan*\"],"
 		"\"orchestrator\":{\"url\":\"http://198.18.2.1:8080\",\"credential_file\":\"cred\","
 		"\"bootstrap_token_file\":\"/etc/token\",\"insecure_http\":true,"
 		"\"ca_file\":\"ca.pem\"},"
@@ -52,6 +53,9 @@ static void test_valid_full(void **state)
 	assert_false(c->kernel_libipsec);
 	assert_int_equal(c->log_level, EDGE_LOG_DEBUG);
 	assert_int_equal(c->ike_port, 1500);
+	assert_int_equal(c->n_lan_interfaces, 2);
+	assert_string_equal(c->lan_interfaces[0], "lan0");
+	assert_string_equal(c->lan_interfaces[1], "vlan*");
 	edge_config_free(c);
 }
 
@@ -73,6 +77,7 @@ static void test_defaults(void **state)
 	assert_false(c->orch_insecure_http);
 	assert_null(c->orch_ca_file);
 	assert_null(c->bundle_file);
+	assert_int_equal(c->n_lan_interfaces, 0);
 	edge_config_free(c);
 }
 
@@ -86,6 +91,7 @@ static void test_all_errors_named(void **state)
 		"\"gateway\":\"x\",\"metered\":\"yes\",\"colour\":1}],"
 		"\"orchestrator\":{\"url\":\"ftp://x\",\"insecure_http\":\"yes\",\"ca_file\":7},"
 		"\"tunnel_driver\":\"gre\","
+		"\"lan_interfaces\":[\"lan0\",\"sdw3\",\"mpls0\",\"lan0\",\"a b\",7,\"x\\\"\"],"
 		"\"log_level\":\"loud\",\"ike_port\":70000,\"extra\":true}";
 	static const char *const expect[] = {
 		"site: \"Br 1\" is not a site name",
@@ -100,6 +106,12 @@ static void test_all_errors_named(void **state)
 		"orchestrator.insecure_http: not a boolean",
 		"orchestrator.ca_file: not a string",
 		"tunnel_driver: \"gre\" is neither",
+		"lan_interfaces[1]: \"sdw3\" is a path netdev name",
+		"lan_interfaces[2]: \"mpls0\" is the interface of underlays[0]",
+		"lan_interfaces[3]: \"lan0\" listed twice",
+		"lan_interfaces[4]: not an interface name",
+		"lan_interfaces[5]: not an interface name",
+		"lan_interfaces[6]: not an interface name",
 		"log_level: \"loud\" is not one of",
 		"ike_port: not a port number",
 		"extra: unknown key",

@@ -213,6 +213,25 @@ static void test_ruleset_text(void **state)
 				  "maxseg size set rt mtu"));
 	/* probes and IKE are never marked */
 	assert_non_null(strstr(t, "udp dport { 500, 4500, 862 } return"));
+	/* with a LAN list the overlay and underlays need no exclusion */
+	assert_null(strstr(t, "from the overlay"));
+	free(t);
+
+	/* no LAN list: what comes from the overlay (a peer's LAN, e.g. a hub
+	 * host connecting to ours) or an underlay is never classified, so it
+	 * never meets a class table (a direct class would send it out in
+	 * clear); both returns come before the jump */
+	assert_int_equal(edge_steer_ruleset_port(f->pol, NULL, 0, f->und, 2, 8620, &t), 0);
+	const char *ov = strstr(t, "iifname \"sdw*\" return comment \"from the overlay");
+	const char *un = strstr(t, "iifname { \"inet0\", \"mpls0\" } return comment \"from the "
+				   "underlays");
+	const char *jump = strstr(t, "\t\tjump classify\n");
+	assert_non_null(ov);
+	assert_non_null(un);
+	assert_non_null(jump);
+	assert_true(ov < un && un < jump);
+	/* the bundle's STAMP port is the one never marked */
+	assert_non_null(strstr(t, "udp dport { 500, 4500, 8620 } return"));
 	free(t);
 }
 

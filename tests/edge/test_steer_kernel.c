@@ -121,6 +121,23 @@ static void test_real_kernel(void **state)
 	assert_true(strlen(err) > 0);
 	assert_string_equal(sh("nft list table inet sdwan"), before);
 
+	/* without a LAN list: the overlay and underlay exclusions are valid
+	 * nft and come before the jump */
+	{
+		char *t = NULL;
+
+		assert_int_equal(edge_steer_ruleset_port(pol, NULL, 0, &u, 1, 0, &t), 0);
+		assert_int_equal(edge_steer_nft_real.apply(NULL, t, err, sizeof(err)), 0);
+		free(t);
+		out = sh("nft list chain inet sdwan prerouting");
+		assert_non_null(strstr(out, "iifname \"sdw*\" return"));
+		assert_non_null(strstr(out, "iifname \"inet0\" return"));
+		assert_true(strstr(out, "iifname \"inet0\" return") < strstr(out, "jump classify"));
+		assert_int_equal(edge_steer_ruleset(pol, lan, 1, &u, 1, &t), 0);
+		assert_int_equal(edge_steer_nft_real.apply(NULL, t, err, sizeof(err)), 0);
+		free(t);
+	}
+
 	/* mpls up: one route replace per table of the overlay classes */
 	uint64_t ops = edge_steer_route_ops(s);
 	assert_int_equal(edge_steer_path_state(s, 1, POLICY_PATH_UP), 0);

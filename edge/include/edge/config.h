@@ -54,6 +54,11 @@ struct edge_config {
 	enum edge_role role;
 	struct edge_config_underlay *underlays;
 	size_t n_underlays;
+	/* LAN interfaces: only traffic entering on these is classified and
+	 * steered; none given: every interface but the underlays and the path
+	 * netdevs (sdw*) */
+	char **lan_interfaces;
+	size_t n_lan_interfaces;
 
 	char *orch_url;		    /* NULL: no orchestrator (local bundle / LKG only) */
 	char *credential_file;	    /* NULL if no orchestrator */

@@ -170,9 +170,22 @@ int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t le
 uint64_t edge_steer_route_ops(const struct edge_steer *s);
 
 /* The ruleset text that configure would install (tests, `status`).  The
- * caller frees it.  0, -ERANGE/-EINVAL/-ENOMEM as policy_nft_compile(). */
+ * caller frees it.  0, -ERANGE/-EINVAL/-ENOMEM as policy_nft_compile().
+ * With LAN interfaces only what enters on them is classified; without, what
+ * enters on a path netdev (sdw*) or one of the underlays is not (a peer's
+ * traffic arriving over the overlay must never be marked: a `direct` class
+ * would send it out of the underlay in clear).  IKE, NAT-T, ESP and the
+ * STAMP port (probe_port, 0 = 862) are never marked. */
 int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret);
+int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+			    const struct edge_steer_underlay *underlays, size_t n_underlays,
+			    uint16_t probe_port, char **ret);
+/* The classifier's inputs for the next configure: LAN interfaces (copied;
+ * none = every interface but the overlay and the underlays) and the STAMP
+ * port.  0 or -ENOMEM. */
+int edge_steer_set_classify(struct edge_steer *s, const char *const *lan_ifaces, size_t n_lan,
+			    uint16_t probe_port);
 
 /* Remove every rule and route steering installed and the nft table, and
  * forget the configuration (path state calls then do nothing until the next
