@@ -257,6 +257,11 @@ static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
 	pm_session_cfg_default(&cfg);
 	pp->interval = path_interval(p, &pp->cfg);
 	cfg.interval = pp->interval;
+	/* a profile faster than the 50 ms deadline floor (e.g. 20 ms x 3 for
+	 * sub-100 ms detection) lowers the floor with it; the deadline still
+	 * follows the RTT (srtt + max(4 rttvar, srtt/2)) */
+	if (cfg.interval < cfg.timeout_min)
+		cfg.timeout_min = cfg.interval;
 	if (pr->burst_interval_ms)
 		cfg.burst_interval = (pm_ns)pr->burst_interval_ms * PM_NS_PER_MSEC;
 	if (pr->detect_mult)
