@@ -45,6 +45,18 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 {
 	struct edge_steering *s = arg;
 
+	/*
+	 * SUSPECT is not a steering input: it lasts at most detect_mult - 1
+	 * burst intervals (100 ms) before it becomes DOWN (failover at once) or
+	 * UP again, shorter than any hold time, so the engine could do nothing
+	 * with it but reset pending preemptions and report the SLA unmet and met
+	 * again.  On a loaded machine a reply later than its deadline (a jitter
+	 * spike, not a loss) does that every few seconds: a class waiting out
+	 * its preemption delay never returned (test_failover_ipsec).  Health and
+	 * events still show it.
+	 */
+	if (to == POLICY_PATH_SUSPECT)
+		to = POLICY_PATH_UP;
 	/* unknown to steering (no policy yet): nothing to move */
 	if (s->steer)
 		(void)edge_steer_path_state_ex(

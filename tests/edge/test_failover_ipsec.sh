@@ -1,0 +1,157 @@
+#!/bin/bash
+# test_failover_ipsec.sh — steering over real IPsec (root; ctest labels
+# root;lab, RESOURCE_LOCK edge; ~60 s).  A branch and a hub running
+# sdwan-edged (libcharon, kernel-libipsec, VXLAN path netdevs) from local
+# bundle files on a lab/topo instance (prefix sdwfo, emulated links), three
+# underlays (mpls, inet, lte metered); see failover_lib.sh.  Checks:
+#   1. a hub LAN host's traffic to the branch LAN over the overlay, on the
+#      port of the branch's `direct` class, is delivered to the branch LAN and
+#      never leaves an underlay (the classifier ignores overlay ingress);
+#   2. cut mpls (both directions) under two 1 kpps streams (voip, bulk):
+#      both classes continue on inet on both ends; the longest gap of each
+#      stream is printed (and must stay under 1 s); LTE carries nothing;
+#   3. mpls back: the classes return;
+#   4. latency on mpls raised past the voice SLA (+80 ms, then +150 ms): only
+#      voip moves (any never leaves mpls); latency restored: voip returns
+#      after the preemption delay (3 s), not before;
+#   5. probes keep flowing on all three paths whatever the steering (nft
+#      counters of probes and replies per path netdev);
+#   6. mpls and inet cut: any moves to LTE (last resort), voip is
+#      blackholed; LTE carried no flow packet before.
+#
+#   test_failover_ipsec.sh BUILD_DIR SOURCE_DIR
+set -u
+BUILD=$(realpath "${1:?build dir}")
+SRC=$(realpath "${2:?source dir}")
+P=${SDWFO_PREFIX:-sdwfo}
+W=$(mktemp -d /tmp/sdwfo.XXXXXX)
+. "$SRC/tests/edge/failover_lib.sh"
+
+FAIL=0
+ok() { echo "ok   - $*"; }
+bad() { echo "FAIL - $*"; FAIL=1; }
+check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
+cleanup() {
+	if ((FAIL)); then
+		echo "--- branch events"
+		fo_events br1 2>/dev/null | tail -n 60
+		echo "--- hub events"
+		fo_events hub1 2>/dev/null | tail -n 30
+	fi
+	fo_teardown
+	if ((FAIL)); then
+		for f in "$W"/br1.log "$W"/hub1.log; do
+			[[ -f $f ]] && { echo "--- $f (last 40 lines)"; tail -n 40 "$f"; }
+		done
+	fi
+	[[ -n ${KEEP:-} ]] || rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+for b in "$EDGED" "$BUNDLE" "$IKETOOL" "$FM" "$BUILD/lab/linkemu"; do
+	[[ -x $b ]] || { echo "SKIP: $b not built"; exit 77; }
+done
+
+t0=$(now_ms)
+fo_setup || { bad "setup: topology, daemons, all paths up"; exit 1; }
+ok "setup: 3 paths up on both ends in $(($(now_ms) - t0)) ms"
+check '[[ $(fo_class_dev br1 23809) == sdw1 && $(fo_class_dev br1 23811) == sdw1 ]]' \
+	"branch: voip and any on mpls"
+check '[[ $(fo_class_dev hub1 23809) == sdw1 && $(fo_class_dev hub1 23810) == sdw1 ]]' \
+	"hub: voip and any on mpls (start-up: no preemption wait)"
+check '[[ $(fo_class_dev br1 23810) == inet0 ]]' "branch: web is direct via inet0"
+
+# ---- 1. overlay ingress is not classified (return traffic from the hub)
+fo_flow_start ret 5003 2 hub1 br1
+fo_flow_wait ret
+rx=$(fo_flow_field ret received)
+check '(( ${rx%.*} >= 1900 ))' "hub LAN -> branch LAN on the direct class's port: $rx/2000 delivered"
+check '(( $(fo_count leak) == 0 ))' "no packet for the branch LAN left through an underlay"
+
+# ---- 2. cut the active underlay under two streams
+fo_flow_start voip 5001 7
+fo_flow_start bulk 5002 7
+sleep 2
+tcut=$(now_ms)
+"$LINK" --prefix "$P" br1 mpls down
+fo_wait_class br1 23809 sdw2 3000 && fo_wait_class br1 23811 sdw2 3000 &&
+	ok "cut mpls: branch moved voip and any to inet in $(($(now_ms) - tcut)) ms (polled)" ||
+	bad "cut mpls: branch classes on inet"
+check 'fo_wait_class hub1 23810 sdw2 3000' "cut mpls: hub moved its return traffic to inet"
+sleep 2.5
+"$LINK" --prefix "$P" br1 mpls up
+fo_flow_wait voip
+fo_flow_wait bulk
+for f in voip bulk; do
+	g=$(fo_flow_field $f longest_gap_ms)
+	echo "longest gap $f: $g ms (received $(fo_flow_field $f received)/$(fo_flow_field $f expected))"
+	check "python3 -c 'import sys; sys.exit(not float(\"$g\") < 1000)'" "$f: longest gap < 1 s"
+done
+check '(( $(fo_count flow3) == 0 ))' "LTE carried no flow packet (mpls cut, inet up)"
+
+# ---- 3. mpls back: classes return: any after hold-down (1 s) + preemption
+# (3 s); voip also needs the cut's lost probes out of the 100-probe loss
+# window (5 s at 20/s) before mpls meets its 1 % loss bound again
+tup=$(now_ms)
+fo_wait_class br1 23811 sdw1 12000
+check '[[ $(fo_class_dev br1 23811) == sdw1 ]]' "mpls back: any returned $(($(now_ms) - tup)) ms after the link"
+fo_wait_class br1 23809 sdw1 12000
+check '[[ $(fo_class_dev br1 23809) == sdw1 ]]' "mpls back: voip returned $(($(now_ms) - tup)) ms after the link"
+[[ $(fo_class_dev br1 23809) == sdw1 ]] || { bad "voip not on mpls: the latency phase cannot run"; exit 1; }
+
+# ---- 4. latency past the voice SLA: only voip moves
+fo_wait_paths_up br1 5 mpls-hub1-mpls inet-hub1-inet lte-hub1-inet
+sleep 1
+for c in probe1 probe2 probe3 reply1 reply2 reply3; do declare "B_$c=$(fo_count $c)"; done
+"$LINK" --prefix "$P" br1 mpls set dir=out delay=85ms >/dev/null
+sleep 1.2
+tlat=$(now_ms)
+"$LINK" --prefix "$P" br1 mpls set dir=out delay=155ms >/dev/null
+any_moved=0 moved=
+end=$(($(now_ms) + 8000))
+while (($(now_ms) < end)); do
+	[[ $(fo_class_dev br1 23811) == sdw1 ]] || any_moved=1
+	if [[ -z $moved && $(fo_class_dev br1 23809) == sdw2 ]]; then moved=$(($(now_ms) - tlat)); fi
+	[[ -n $moved ]] && (($(now_ms) > tlat + moved + 2000)) && break
+	sleep 0.02
+done
+check '[[ -n $moved ]]' "latency +150 ms on mpls: voip moved to inet (${moved:-never} ms after the step)"
+check '(( any_moved == 0 ))' "latency: any never left mpls"
+"$LINK" --prefix "$P" br1 mpls set dir=out delay=5ms >/dev/null
+trest=$(now_ms)
+back=
+end=$((trest + 12000))
+while (($(now_ms) < end)); do
+	[[ $(fo_class_dev br1 23811) == sdw1 ]] || any_moved=1
+	if [[ $(fo_class_dev br1 23809) == sdw1 ]]; then back=$(($(now_ms) - trest)); break; fi
+	sleep 0.02
+done
+check '[[ -n $back ]] && (( back >= 3000 ))' \
+	"latency restored: voip back on mpls after ${back:-never} ms (preemption delay 3000 ms)"
+check '(( any_moved == 0 ))' "latency restored: any stayed on mpls"
+
+# ---- 5. probes flow on every path whatever the steering
+for k in 1 2 3; do
+	a=$(fo_count probe$k) b=B_probe$k
+	r=$(fo_count reply$k) rb=B_reply$k
+	check "(( a > ${!b} && r > ${!rb} ))" \
+		"path $k: probes sent $((a - ${!b})), replies $((r - ${!rb})) during the latency phase"
+done
+
+# ---- 6. mpls and inet cut: any on LTE (last resort), voip blackholed
+check '(( $(fo_count flow3) == 0 ))' "LTE carried no flow packet while mpls or inet was up"
+fo_flow_start bulk2 5002 4
+sleep 1
+"$LINK" --prefix "$P" br1 mpls down
+"$LINK" --prefix "$P" br1 inet down
+check 'fo_wait_class br1 23811 sdw3 3000' "mpls and inet cut: any moved to LTE"
+check 'fo_wait_class br1 23809 blackhole 1000' "mpls and inet cut: voip blackholed (no LTE in its list)"
+fo_flow_wait bulk2
+check '(( $(fo_count flow3) > 0 ))' "LTE carried bulk ($(fo_count flow3) packets, $(fo_flow_field bulk2 received) received)"
+"$LINK" --prefix "$P" br1 mpls up
+"$LINK" --prefix "$P" br1 inet up
+
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $FAIL
