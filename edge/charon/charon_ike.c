@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <library.h>
 #include <daemon.h>
@@ -402,6 +403,62 @@ fail:
 	return r;
 }
 
+/* how long charon_stop() keeps deleting IKE_SAs before it lets
+ * libcharon_deinit() have the rest */
+#define EDGE_STOP_DRAIN_MS 2000
+
+/**
+ * Delete every IKE_SA from this thread (a DELETE is sent to the peer, not
+ * waited for) until the manager holds none, at most EDGE_STOP_DRAIN_MS.
+ *
+ * libcharon_deinit() must find the IKE_SA manager empty: its flush() (5.9.8
+ * ike_sa_manager.c) waits on an entry's condvar for the thread that has the
+ * IKE_SA checked out, but that thread may be in checkin_and_destroy() waiting
+ * for a third thread (e.g. a roam job after our addresses went, or a second
+ * message for the same SA) to leave; once that one is gone it destroys the
+ * entry and its condvar, and pthread_cond_destroy() then blocks for ever on
+ * the flush() still waiting on it (gdb: main thread in libcharon_deinit ->
+ * condvar wait, a worker in pthread_cond_destroy on the same condvar; about
+ * 1 stop in 20 after all SAs came up).  Deleting the SAs here goes through
+ * the manager's ordinary checkout/checkin_and_destroy, which counts its
+ * waiters correctly.
+ */
+static void delete_all_ike_sas(void)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	ike_sa_t *ike_sa;
+	uintptr_t id;
+	int waited;
+
+	for (waited = 0; waited <= EDGE_STOP_DRAIN_MS; waited += 10)
+	{
+		ids = linked_list_create();
+		enumerator = charon->controller->create_ike_sa_enumerator(
+			charon->controller, TRUE);
+		while (enumerator->enumerate(enumerator, &ike_sa))
+		{
+			ids->insert_last(ids,
+							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
+		}
+		enumerator->destroy(enumerator);
+		while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+		{
+			charon->controller->terminate_ike(charon->controller, (uint32_t)id,
+											  TRUE, NULL, NULL, 0);
+		}
+		ids->destroy(ids);
+		if (!charon->ike_sa_manager->get_count(charon->ike_sa_manager))
+		{
+			return;
+		}
+		/* an SA still checked in by another thread, or a peer's new one */
+		usleep(10000);
+	}
+	DBG1(DBG_IKE, "%u IKE_SAs left at shutdown",
+		 charon->ike_sa_manager->get_count(charon->ike_sa_manager));
+}
+
 static void charon_stop(void *ctx)
 {
 	private_edge_charon_t *this = ctx;
@@ -414,7 +471,8 @@ static void charon_stop(void *ctx)
 	{
 		this->config->shutdown(this->config);
 	}
-	/* deletes the IKE_SAs, unloads the plugins and our features */
+	delete_all_ike_sas();
+	/* unloads the plugins and our features */
 	charon->bus->remove_logger(charon->bus, &this->logger);
 	libcharon_deinit();
 	library_deinit();
