@@ -149,6 +149,50 @@ for e in json.loads(buf)["events"]["list"]:
 PY
 }
 
+# fo_event_at SITE KIND SUBJECT TO AFTER_MS: Unix ms of the first such event
+# (kind path_state/steering, subject e.g. voip@hub1, to e.g. inet-hub1-inet)
+# at or after AFTER_MS, or nothing
+fo_event_at() {
+	python3 - "$W/$1/run/control.sock" "$2" "$3" "$4" "$5" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"events","max":1000}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    buf += d
+kind, subj, to, after = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+for e in json.loads(buf)["events"]["list"]:
+    if e["kind"] == kind and e["subject"] == subj and e["to"] == to and e["at"] >= after:
+        print(e["at"])
+        break
+PY
+}
+
+# fo_event_count SITE KIND SUBJECT FROM_MS TO_MS: how many such events
+fo_event_count() {
+	python3 - "$W/$1/run/control.sock" "$2" "$3" "$4" "$5" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"events","max":1000}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    buf += d
+kind, subj, t0, t1 = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+print(sum(1 for e in json.loads(buf)["events"]["list"]
+          if e["kind"] == kind and e["subject"] == subj and t0 <= e["at"] <= t1))
+PY
+}
+
 # path_state SITE PATHNAME -> up/down/... from the control socket
 fo_path_state() {
 	fo_ctl "$1" 2>/dev/null | python3 -c '
@@ -231,6 +275,7 @@ fo_setup() {
 		{ cat "$W/topo.log" >&2; return 1; }
 	fo_links_base
 	for s in br1 hub1; do
+		rm -rf "$W/$s/run" "$W/$s/state/bundle.pb" # a previous setup's LKG
 		mkdir -p "$W/$s/state"
 		chmod 700 "$W/$s/state"
 		"$IKETOOL" pubkey --key "$W/$s/state/edge.key" >"$W/$s/pub.hex"

@@ -1,0 +1,165 @@
+#!/bin/bash
+# bench_failover.sh — failover and SLA steering over real IPsec (a bench, not
+# a test; root).  The setup of test_failover_ipsec.sh (failover_lib.sh: a
+# branch and a hub running sdwan-edged on a lab/topo instance, prefix sdwfo,
+# mpls 20 ms RTT, inet 50 ms, lte 120 ms metered), then:
+#   P1  20 cuts of the active underlay (lab/link down, both directions) under a
+#       1 kpps flowmeter stream branch LAN -> hub LAN: the stream's longest gap
+#       per cut, p50/p95/max.  Run with the default probes (50 ms x 3) and
+#       again with 20 ms x 3 (probe profile of the bundle).  Between cuts the
+#       cut link comes back; the next cut takes whichever path is active then
+#       (pathmon hold-down 200 ms, max 1 s here, so alternating cuts do not
+#       wait for damping; preemption 600 s, so a class never returns between
+#       the check of the active path and the cut; neither is what P1 measures).
+#   P2  on the active path (mpls): +150 ms RTT at once (dir=out delay 5 ->
+#       155 ms) -> time until the voip class moved (its steering event), median
+#       of 3; 5 % loss (dir=out) -> time until voip moved, median of 3; then N
+#       minutes of mpls latency oscillating around the voice SLA (RTT = 150 ms
+#       +- 10 %, a sine of period 30 s, set every 0.5 s) -> voip switches
+#       (steering events) beyond the first.
+# Prints `RESULT P1 ...` (50 ms probes), `RESULT P1-20ms ...` and
+# `RESULT P2 ...`, and the load (uptime) before and after.
+#
+#   bench_failover.sh BUILD_DIR SOURCE_DIR [--quick] [--osc-minutes N] [--cuts N]
+set -u
+BUILD=$(realpath "${1:?build dir}")
+SRC=$(realpath "${2:?source dir}")
+shift 2
+OSC_MIN=10 CUTS=20 ONLY=
+while (($#)); do
+	case $1 in
+	--only) ONLY=${2:?}; shift ;;
+	--quick) OSC_MIN=2 ;;
+	--osc-minutes) OSC_MIN=${2:?}; shift ;;
+	--cuts) CUTS=${2:?}; shift ;;
+	*) echo "usage: bench_failover.sh BUILD SRC [--quick] [--osc-minutes N] [--cuts N]" >&2; exit 2 ;;
+	esac
+	shift
+done
+P=${SDWFO_PREFIX:-sdwfo}
+W=$(mktemp -d /tmp/sdwfo.XXXXXX)
+. "$SRC/tests/edge/failover_lib.sh"
+cleanup() { fo_teardown; [[ -n ${KEEP:-} ]] || rm -rf "$W"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
+
+pct() { # P < values -> nearest-rank percentile
+	sort -n | awk -v p="$1" '{a[NR] = $1} END {i = int(p * NR + 0.999999); if (i < 1) i = 1; printf "%.1f", a[i]}'
+}
+median() { pct 0.5; }
+link() { "$LINK" --prefix "$P" "$@" >/dev/null; }
+echo "load before: $(uptime)"
+
+# ------------------------------------------------------------------ P1
+p1() { # TAG -> gaps in $W/gaps-TAG
+	local i act und other t
+	: >"$W/gaps-$1"
+	for ((i = 1; i <= CUTS; i++)); do
+		act=$(fo_class_dev br1 23811)
+		case $act in
+		sdw1) und=mpls other=inet-hub1-inet ;;
+		sdw2) und=inet other=mpls-hub1-mpls ;;
+		*) fo_log "cut $i: any on $act, not mpls/inet"; return 1 ;;
+		esac
+		fo_wait_paths_up br1 15 "$other" || { fo_log "cut $i: $other not up"; return 1; }
+		sleep 0.5
+		fo_flow_start p1 5002 3
+		sleep 1.2
+		t=$(now_ms)
+		link br1 "$und" down
+		sleep 1.3
+		fo_flow_wait p1
+		link br1 "$und" up
+		g=$(fo_flow_field p1 longest_gap_ms)
+		echo "$g" >>"$W/gaps-$1"
+		printf 'cut %2d (%s, active %s): longest gap %s ms, moved to %s\n' "$i" "$1" "$und" \
+			"$g" "$(fo_class_dev br1 23811)"
+		if python3 -c "import sys; sys.exit(not float('$g') > 300)" 2>/dev/null; then
+			echo "  events around that cut (cut at $(date -d @$((t / 1000)) +%T).$((t % 1000))):"
+			fo_events br1 | awk -v from="$(date -d @$((t / 1000 - 2)) +%T)" '$1 >= from' |
+				sed 's/^/    /' | head -20
+		fi
+		fo_wait_paths_up br1 15 "$und-hub1-$und" || { fo_log "cut $i: $und not back"; return 1; }
+	done
+}
+
+p1_result() { # TAG ID PROBE_MS
+	local f=$W/gaps-$1
+	printf 'P1 %s: %d cuts, longest gap p50 %s / p95 %s / max %s ms (probes %s ms x 3)\n' "$1" \
+		"$(wc -l <"$f")" "$(median <"$f")" "$(pct 0.95 <"$f")" "$(pct 1 <"$f")" "$3"
+	echo "RESULT $2 cuts=$(wc -l <"$f") p50_ms=$(median <"$f") p95_ms=$(pct 0.95 <"$f") max_ms=$(pct 1 <"$f") probe_ms=$3"
+}
+
+if [[ -z $ONLY || $ONLY == P1 ]]; then
+	FO_PREEMPT_MS=600000 FO_HOLDDOWN_MS=200 FO_HOLDDOWN_MAX_MS=1000 fo_setup ||
+		{ echo "setup failed" >&2; exit 1; }
+	p1 50ms || exit 1
+	p1_result 50ms P1 50
+	fo_teardown
+	FO_PID=()
+fi
+if [[ -z $ONLY || $ONLY == P1 || $ONLY == P1-20ms ]]; then
+	FO_PREEMPT_MS=600000 FO_PROBE_MS=20 FO_BURST_MS=20 FO_HOLDDOWN_MS=200 \
+		FO_HOLDDOWN_MAX_MS=1000 fo_setup ||
+		{ echo "setup failed" >&2; exit 1; }
+	p1 20ms || exit 1
+	p1_result 20ms P1-20ms 20
+	fo_teardown
+	FO_PID=()
+fi
+[[ -z $ONLY || $ONLY == P2 ]] || exit 0
+
+# ------------------------------------------------------------------ P2
+fo_setup || { echo "setup failed" >&2; exit 1; }
+voip_on_mpls() { # wait until voip is on mpls and mpls' loss window is clean
+	fo_wait_class br1 23809 sdw1 20000 || return 1
+	sleep 6
+}
+lat=() loss=()
+for r in 1 2 3; do
+	voip_on_mpls || { echo "voip not back on mpls" >&2; exit 1; }
+	t=$(now_ms)
+	link br1 mpls set dir=out delay=155ms
+	fo_wait_class br1 23809 sdw2 5000
+	a=$(fo_event_at br1 steering voip@hub1 inet-hub1-inet "$t")
+	link br1 mpls set dir=out delay=5ms
+	[[ -n $a ]] && lat+=("$((a - t))")
+	echo "latency step $r: voip moved $([[ -n $a ]] && echo "$((a - t)) ms" || echo never) after +150 ms; any on $(fo_class_dev br1 23811)"
+done
+for r in 1 2 3; do
+	voip_on_mpls || { echo "voip not back on mpls" >&2; exit 1; }
+	t=$(now_ms)
+	link br1 mpls set dir=out loss=5%
+	fo_wait_class br1 23809 sdw2 15000
+	a=$(fo_event_at br1 steering voip@hub1 inet-hub1-inet "$t")
+	link br1 mpls set dir=out loss=0%
+	[[ -n $a ]] && loss+=("$((a - t))")
+	echo "loss 5 % $r: voip moved $([[ -n $a ]] && echo "$((a - t)) ms" || echo never) after; any on $(fo_class_dev br1 23811)"
+done
+lat_med=$(printf '%s\n' "${lat[@]:-nan}" | median)
+loss_med=$(printf '%s\n' "${loss[@]:-nan}" | median)
+
+# oscillation: one-way extra delay d so that RTT = 20 + d = 150 (1 + 0.1 sin)
+voip_on_mpls || { echo "voip not back on mpls" >&2; exit 1; }
+t0=$(now_ms)
+end=$((t0 + OSC_MIN * 60000))
+switches=0 tw=$t0
+while (($(now_ms) < end)); do
+	d=$(python3 -c "import math; t = ($(now_ms) - $t0) / 1000; print(int(5000 + (150 * (1 + 0.1 * math.sin(2 * math.pi * t / 30)) - 20) * 1000))")
+	link br1 mpls set dir=out delay=${d}us
+	sleep 0.5
+	if (($(now_ms) - tw > 20000)); then
+		n=$(fo_event_count br1 steering voip@hub1 "$tw" "$(now_ms)")
+		switches=$((switches + n))
+		tw=$(($(now_ms) + 1))
+	fi
+done
+n=$(fo_event_count br1 steering voip@hub1 "$tw" "$(now_ms)")
+switches=$((switches + n))
+link br1 mpls set dir=out delay=5ms
+beyond=$((switches > 0 ? switches - 1 : 0))
+echo "oscillation ${OSC_MIN} min (RTT 135-165 ms, period 30 s): $switches voip switches ($beyond beyond the first)"
+echo "P2: +150 ms -> voip moved after ${lat[*]:-never} ms (median $lat_med); 5 % loss -> ${loss[*]:-never} ms (median $loss_med)"
+echo "RESULT P2 latency_move_ms=$lat_med loss_move_ms=$loss_med osc_minutes=$OSC_MIN osc_switches=$beyond"
+echo "load after: $(uptime)"
