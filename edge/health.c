@@ -14,6 +14,11 @@ struct hpath {
 	struct pm_metrics last; /* snapshot of the last probe event */
 	bool have_last;
 	bool spike; /* the last probe transition was a delay-spike recovery */
+	/* SPIs of the newest CHILD_SA up, so the delete of an SA it replaced (the peer
+	 * restarted and initiated anew: new SA up, then the old one deleted) or of a
+	 * rekeyed one is not taken for the path's SA going down; 0 = unknown */
+	uint64_t ike_spi_i, ike_spi_r;
+	uint32_t spi_in;
 };
 
 struct edge_health {
@@ -182,14 +187,32 @@ int edge_health_sa(struct edge_health *h, uint32_t path_id, bool up, const char 
 	return 0;
 }
 
+/* a down event about an SA other than the newest one up on the path (known SPIs differ) */
+static bool stale_down(const struct hpath *p, const struct edge_ike_event *ev)
+{
+	if (ev->type == EDGE_IKE_EV_CHILD_DOWN)
+		return p->spi_in && ev->spi_in && ev->spi_in != p->spi_in;
+	return (p->ike_spi_i || p->ike_spi_r) && (ev->ike_spi_i || ev->ike_spi_r) &&
+	       (ev->ike_spi_i != p->ike_spi_i || ev->ike_spi_r != p->ike_spi_r);
+}
+
 void edge_health_ike_event(struct edge_health *h, const struct edge_ike_event *ev)
 {
+	struct hpath *p = find(h, ev->path_id);
+
 	switch (ev->type) {
 	case EDGE_IKE_EV_CHILD_UP:
+		if (p) {
+			p->ike_spi_i = ev->ike_spi_i;
+			p->ike_spi_r = ev->ike_spi_r;
+			p->spi_in = ev->spi_in;
+		}
 		(void)edge_health_sa(h, ev->path_id, true, NULL);
 		break;
 	case EDGE_IKE_EV_CHILD_DOWN:
 	case EDGE_IKE_EV_IKE_DOWN:
+		if (p && stale_down(p, ev))
+			break; /* an SA already replaced by the one that is up */
 		(void)edge_health_sa(h, ev->path_id, false, edge_ike_reason_name(ev->reason));
 		break;
 	default:

@@ -174,6 +174,39 @@ static void test_ike_events_and_diff(void **state)
 	assert_false(edge_health_sa_up(f->h, 2));
 }
 
+/* the peer restarted: its new SA comes up, then the old one is deleted (charon
+ * replaces the IKE_SA): the path stays up; the newest SA going down takes it down */
+static void test_replaced_sa_down_ignored(void **state)
+{
+	struct fx *f = *state;
+	struct edge_ike_event ev = { .type = EDGE_IKE_EV_CHILD_UP,
+				     .path_id = 2,
+				     .ike_spi_i = 0x11,
+				     .ike_spi_r = 0x12,
+				     .spi_in = 0x1001 };
+
+	edge_health_ike_event(f->h, &ev);
+	probe(f, 2, PM_STATE_INIT, PM_STATE_UP);
+	assert_int_equal(edge_health_state(f->h, 2), POLICY_PATH_UP);
+	ev.ike_spi_i = 0x21; /* the new SA */
+	ev.ike_spi_r = 0x22;
+	ev.spi_in = 0x2001;
+	edge_health_ike_event(f->h, &ev);
+	ev.type = EDGE_IKE_EV_IKE_DOWN; /* the old one deleted */
+	ev.ike_spi_i = 0x11;
+	ev.ike_spi_r = 0x12;
+	edge_health_ike_event(f->h, &ev);
+	ev.type = EDGE_IKE_EV_CHILD_DOWN;
+	ev.spi_in = 0x1001;
+	edge_health_ike_event(f->h, &ev);
+	assert_true(edge_health_sa_up(f->h, 2));
+	assert_int_equal(edge_health_state(f->h, 2), POLICY_PATH_UP);
+	ev.spi_in = 0x2001; /* the current CHILD_SA goes */
+	edge_health_ike_event(f->h, &ev);
+	assert_false(edge_health_sa_up(f->h, 2));
+	assert_int_equal(edge_health_state(f->h, 2), POLICY_PATH_DOWN);
+}
+
 /* the chain the daemon wires: CHILD_SA down → path DOWN → route replace, all
  * inside the one call that delivered the IKE event (before any probe miss) */
 static void test_sa_down_reroutes_immediately(void **state)
@@ -556,6 +589,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_needs_sa_and_probes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_sa_down_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_events_and_diff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sa_down_reroutes_immediately, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeline_latency_step, setup, teardown),
