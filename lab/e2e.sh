@@ -269,10 +269,11 @@ e2e_edge_status() { # SITE
 	"$SDWANCTL" edge status --json --socket "$E2E_DIR/$1/run/control.sock" 2>/dev/null || true
 }
 
-# all paths of SITE: tunnel up and probes up (and there is at least one path)
+# all paths of SITE: tunnel up and probes answering (up, or suspect: a probe missed, being
+# confirmed) — and there is at least one path
 e2e_edge_paths_up() { # SITE
 	e2e_edge_status "$1" | jq -e '(.paths | length) > 0 and
-		all(.paths[]; .state == "up" and .tunnel == "up")' >/dev/null 2>&1
+		all(.paths[]; (.state == "up" or .state == "suspect") and .tunnel == "up")' >/dev/null 2>&1
 }
 
 e2e_all_paths_up() {
@@ -505,3 +506,52 @@ e2e_view() {
 
 # RESULT line helper (benchmark convention)
 e2e_result() { echo "RESULT $*"; }
+
+# events of SITE's ring with seq > SINCE (control socket "events" request), one JSON object per line
+e2e_edge_events() { # SITE [SINCE]
+	python3 - "$E2E_DIR/$1/run/control.sock" "${2:-0}" <<'PY' 2>/dev/null || true
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+since = int(sys.argv[2])
+for _ in range(100):
+    s.sendall((json.dumps({"cmd": "events", "since": since, "max": 1000}) + "\n").encode())
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    ev = json.loads(buf)["events"]["list"]
+    for e in ev:
+        print(json.dumps(e))
+    if len(ev) < 1000:
+        break
+    since = ev[-1]["seq"]
+PY
+}
+
+# newest event seq of SITE (0 when none)
+e2e_edge_last_seq() {
+	e2e_edge_status "$1" | jq -r '.events.last_seq // 0' 2>/dev/null || echo 0
+}
+
+# how many times CLASS@PEER changed path at SITE since event seq SINCE
+e2e_class_switches() { # SITE CLASS PEER SINCE
+	e2e_edge_events "$1" "$4" | jq -s --arg s "$2@$3" \
+		'[.[] | select(.kind == "steering" and .subject == $s)] | length' 2>/dev/null || echo -1
+}
+
+# packets the emulator has seen on SITE's CLOUD link in direction DIR (out = site → cloud)
+e2e_link_pkts() { # SITE CLOUD [DIR]
+	local v="LAB_${2}_CTL"
+	"$LAB_BIN/linkemu" ctl "${!v}" show "$1" 2>/dev/null |
+		awk -v d="${3:-out}" '$2 == d { for (i = 1; i <= NF; i++) if ($i ~ /^pkts=/) { sub(/pkts=/, "", $i); print $i } }'
+}
+
+# state of the path of SITE whose name starts with UNDERLAY-PEER (e.g. mpls-hub1): "up/tunnel"
+e2e_path_state() { # SITE UNDERLAY PEER
+	e2e_edge_status "$1" | jq -r --arg n "$2-$3-" \
+		'[.paths[] | select(.name | startswith($n))][0] | "\(.state)/\(.tunnel)"' 2>/dev/null || echo "?"
+}

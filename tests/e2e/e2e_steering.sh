@@ -1,0 +1,216 @@
+#!/bin/bash
+# tests/e2e/e2e_steering.sh BUILD_DIR — steering scenarios on the real daemons (root; ctest labels
+# root;lab;e2e, RESOURCE_LOCK lab). One network (lab/e2e.sh: orchestrator, 1 hub, 1 branch with
+# mpls + inet + lte, the example policy), the flowmeter as the instrument, four scenarios:
+#   hard-failover   a 1 kpps stream per class br1 → hub1; the underlay it uses is cut: both ends move
+#                   the classes to inet, the streams go on (gap printed), back to mpls after restore
+#   brownout        latency ramped on mpls (20 ms steps every 100 ms) past the voice SLA, then 5 %
+#                   loss: voice (SLA class) leaves mpls, "any" and bulk stay; both come back
+#   oscillation     latency flipping around the voice SLA bound every 2 s: switches counted; at
+#                   least one, at most half the threshold crossings (hold-down, preemption, margin)
+#   lte-last-resort LTE carries nothing while mpls or inet is up; "any" moves to LTE only when both
+#                   are down, and leaves it again after recovery
+# Prints per scenario PASS/FAIL and "N passed, N failed"; exit 1 if any failed, 77 without root.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
+E2E_BUILD=${1:?usage: e2e_steering.sh BUILD_DIR}
+E2E_PREFIX=${E2E_PREFIX:-sdwe2es} E2E_HUBS=1 E2E_BRANCHES=1
+. "$here/../../lab/e2e.sh"
+. "$here/scenario.sh"
+SCENARIOS=(hard-failover brownout oscillation lte-last-resort)
+e2e_init
+trap scenario_exit EXIT
+if ! (set -e; e2e_up); then
+	# e2e_up ran in a subshell so a failure lands here: report every scenario failed
+	for s in "${SCENARIOS[@]}"; do scenario_skip_failed "$s" "network did not come up"; done
+	E2E_FAILED=1
+	exit 1
+fi
+eval "$("$E2E_LAB/topo" env --prefix "$E2E_PREFIX")"
+E2E_URL=http://$LAB_ORCH_ADDR:$E2E_PORT
+
+on() { # SITE CLASS UNDERLAY: the class's primary path at SITE is over UNDERLAY
+	local p
+	p=$(e2e_class_path "$1" "$2")
+	[[ $(e2e_path_underlay "$p") == "$3" ]]
+}
+not_on() { ! on "$@"; }
+includes() { # SITE CLASS UNDERLAY: one of the class's paths is over UNDERLAY
+	[[ ",$(e2e_class_paths "$1" "$2")" == *",$3-"* ]]
+}
+where() { echo "br1 $2=$(e2e_class_paths br1 "$2") hub1 $2=$(e2e_class_paths hub1 "$2")"; }
+settled() { # every class where it belongs on a healthy network (after preemption)
+	on br1 voice mpls && on br1 any mpls && on hub1 voice mpls && on hub1 any mpls &&
+		includes br1 bulk mpls && includes br1 bulk inet
+}
+flow_report() { # NAME → prints and sets GAP RCV EXP FIN
+	GAP=$(e2e_flow_get "$1" longest_gap_ms)
+	RCV=$(e2e_flow_get "$1" received)
+	EXP=$(e2e_flow_get "$1" expected)
+	FIN=$(e2e_flow_get "$1" fin_seen)
+	echo "  $1: received ${RCV:-?} of ${EXP:-?}, longest gap ${GAP:-?} ms, FIN ${FIN:-?}"
+}
+received_pct_ge() { # PCT: RCV ≥ PCT % of EXP
+	[[ -n ${RCV:-} && -n ${EXP:-} ]] && ((EXP > 0 && RCV * 100 >= EXP * $1))
+}
+
+wait_for 20 settled || e2e_log "start: classes not settled: $(where br1 any)"
+
+# ------------------------------------------------------------------ hard failover
+scenario_begin hard-failover
+check "start: voice and any on mpls at both ends ($(where br1 any))" settled
+e2e_flow_start fo-voice br1 hub1 voice 1000 8
+e2e_flow_start fo-any br1 hub1 any 1000 8
+sleep 3
+ul=$(e2e_path_underlay "$(e2e_class_path br1 any)")
+echo "  cutting br1 $ul (the underlay 'any' uses)"
+e2e_link_cut br1 "$ul"
+wait_for 5 on br1 any inet
+check "br1: any moved to inet in ${WAITED_MS} ms ($(where br1 any))" on br1 any inet
+check "br1: voice moved to inet ($(where br1 voice))" on br1 voice inet
+wait_for 5 on hub1 any inet
+check "hub1: any moved to inet too (both ends steer): $(e2e_class_path hub1 any)" on hub1 any inet
+check "LTE not used while inet is up" not_on br1 any lte
+for f in fo-voice fo-any; do
+	if e2e_flow_wait "$f"; then
+		flow_report "$f"
+		check "$f: the stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
+		check "$f: ≥ 90 % received" received_pct_ge 90
+		check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
+		e2e_result P1e2e "flow=$f cut=br1-$ul gap_ms=$GAP received=$RCV expected=$EXP"
+	else
+		bad "$f: no flowmeter report"
+	fi
+done
+e2e_link_restore br1 "$ul"
+wait_for 20 settled
+check "restored: classes back on mpls after ${WAITED_MS} ms ($(where br1 any))" settled
+scenario_end
+
+# ------------------------------------------------------------------ brownout
+scenario_begin brownout
+wait_for 10 settled
+seq0=$(e2e_edge_last_seq br1)
+e2e_flow_start bo-voice br1 hub1 voice 500 14
+sleep 1
+echo "  ramping br1 mpls egress delay 5 → 165 ms in 20 ms steps every 100 ms"
+e2e_link_ramp br1 mpls 5 165 20 0.1
+wait_for 10 not_on br1 voice mpls
+check "latency: voice left mpls ${WAITED_MS} ms after the ramp ($(where br1 voice))" on br1 voice inet
+check "latency: any stayed on mpls ($(where br1 any))" on br1 any mpls
+check "latency: bulk still uses mpls ($(where br1 bulk))" includes br1 bulk mpls
+st=$(e2e_path_state br1 mpls hub1)
+check "latency: mpls path not down (a brownout is not a failover): $st" [ "${st%/*}" = up ]
+check "latency: hub1 any stayed on mpls ($(where br1 any))" on hub1 any mpls
+e2e_result P2e2e "kind=latency move_ms=$WAITED_MS"
+lat_ms=$WAITED_MS
+e2e_link_ramp br1 mpls 165 5 20 0.1
+wait_for 15 on br1 voice mpls
+check "latency removed: voice back on mpls after ${WAITED_MS} ms" on br1 voice mpls
+if e2e_flow_wait bo-voice; then
+	flow_report bo-voice
+	check "bo-voice: ≥ 95 % of the voice stream received through the moves" received_pct_ge 95
+else
+	bad "bo-voice: no flowmeter report"
+fi
+n_any=$(e2e_class_switches br1 any hub1 "$seq0")
+check "latency: 'any' never switched ($n_any switches)" [ "$n_any" = 0 ]
+
+seq0=$(e2e_edge_last_seq br1)
+e2e_link_set br1 mpls loss=5%
+wait_for 15 not_on br1 voice mpls
+check "loss 5 %: voice left mpls ${WAITED_MS} ms after the loss began ($(where br1 voice))" on br1 voice inet
+e2e_result P2e2e "kind=loss move_ms=$WAITED_MS latency_move_ms=$lat_ms"
+check "loss 5 %: any stayed on mpls ($(where br1 any))" on br1 any mpls
+st=$(e2e_path_state br1 mpls hub1)
+check "loss 5 %: mpls path still eligible: $st" [ "${st%/*}" = up -o "${st%/*}" = suspect ]
+e2e_link_reset br1 mpls
+wait_for 20 on br1 voice mpls
+check "loss removed: voice back on mpls after ${WAITED_MS} ms" on br1 voice mpls
+n_any=$(e2e_class_switches br1 any hub1 "$seq0")
+echo "  (info) 'any' switches during the loss phase: $n_any"
+scenario_end
+
+# ------------------------------------------------------------------ oscillation
+scenario_begin oscillation
+wait_for 15 settled
+check "start: voice on mpls" on br1 voice mpls
+# voice SLA: RTT ≤ 150 ms; mpls RTT ≈ 20 ms + the egress delay: 115 ms → ~140, 155 ms → ~180
+e2e_link_ramp br1 mpls 5 115 20 0.1
+sleep 2
+seq0=$(e2e_edge_last_seq br1)
+crossings=0
+# 2 s on each side: longer than the hold-down (500 ms) so the violation counts, shorter than the
+# preemption (3 s) so a return must not happen while it keeps flipping
+for ((i = 0; i < 6; i++)); do
+	if ((i % 2 == 0)); then
+		e2e_link_ramp br1 mpls 115 155 20 0.1
+	else
+		e2e_link_ramp br1 mpls 155 115 20 0.1
+	fi
+	crossings=$((crossings + 1))
+	sleep 1.8
+done
+n=$(e2e_class_switches br1 voice hub1 "$seq0")
+echo "  voice switches at br1 over $crossings threshold crossings in ~12 s: $n"
+e2e_result P2osc "crossings=$crossings switches=$n"
+check "voice reacted to the degradation at least once ($n switches)" [ "$n" -ge 1 ]
+check "damped: $n switches ≤ half of $crossings crossings" [ "$n" -ge 0 -a $((n * 2)) -le "$crossings" ]
+n_any=$(e2e_class_switches br1 any hub1 "$seq0")
+check "any never switched ($n_any)" [ "$n_any" = 0 ]
+e2e_link_ramp br1 mpls 115 5 20 0.1
+e2e_link_reset br1 mpls
+wait_for 20 settled
+check "restored: voice back on mpls" on br1 voice mpls
+scenario_end
+
+# ------------------------------------------------------------------ LTE last resort
+scenario_begin lte-last-resort
+wait_for 15 settled
+e2e_flow_start lte-any br1 hub1 any 1000 16
+sleep 1.5
+p0=$(e2e_link_pkts br1 lte out)
+sleep 1
+p1=$(e2e_link_pkts br1 lte out)
+check "all up: LTE carried $((p1 - p0)) packets in 1 s of a 1 kpps stream (< 20: probes only)" \
+	[ $((p1 - p0)) -lt 20 ]
+e2e_link_cut br1 mpls
+wait_for 5 on br1 any inet
+check "mpls down: any on inet, not LTE ($(where br1 any))" on br1 any inet
+sleep 0.5
+p0=$(e2e_link_pkts br1 lte out)
+sleep 1
+p1=$(e2e_link_pkts br1 lte out)
+check "mpls down: LTE carried $((p1 - p0)) packets in 1 s (< 20)" [ $((p1 - p0)) -lt 20 ]
+e2e_link_cut br1 inet
+wait_for 5 on br1 any lte
+check "mpls and inet down: any moved to LTE in ${WAITED_MS} ms ($(where br1 any))" on br1 any lte
+sleep 0.5
+p0=$(e2e_link_pkts br1 lte out)
+sleep 1
+p1=$(e2e_link_pkts br1 lte out)
+check "mpls and inet down: LTE carried $((p1 - p0)) packets in 1 s (≥ 800 of 1000)" \
+	[ $((p1 - p0)) -ge 800 ]
+check "voice (no LTE in its paths) has no path: $(e2e_class_path br1 voice)" \
+	[ "$(e2e_class_path br1 voice)" = none ]
+e2e_link_restore br1 inet
+e2e_link_restore br1 mpls
+wait_for 20 not_on br1 any lte
+check "recovered: any left LTE after ${WAITED_MS} ms ($(where br1 any))" not_on br1 any lte
+sleep 0.5
+p0=$(e2e_link_pkts br1 lte out)
+sleep 1
+p1=$(e2e_link_pkts br1 lte out)
+check "recovered: LTE carried $((p1 - p0)) packets in 1 s (< 20)" [ $((p1 - p0)) -lt 20 ]
+if e2e_flow_wait lte-any; then
+	flow_report lte-any
+	check "lte-any: the stream went on through both cuts (FIN arrived)" [ "$FIN" = true ]
+	check "lte-any: ≥ 80 % received" received_pct_ge 80
+else
+	bad "lte-any: no flowmeter report"
+fi
+wait_for 20 settled
+check "restored: classes back on mpls" settled
+scenario_end
+
