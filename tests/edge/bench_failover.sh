@@ -36,7 +36,7 @@ while (($#)); do
 	esac
 	shift
 done
-P=${SDWFO_PREFIX:-sdwfo}
+P=${SDWFO_PREFIX:-sdwfo$(($$ % 100000))} # unique: two runs must not share an instance
 W=$(mktemp -d /tmp/sdwfo.XXXXXX)
 . "$SRC/tests/edge/failover_lib.sh"
 cleanup() { fo_teardown; [[ -n ${KEEP:-} ]] || rm -rf "$W"; }

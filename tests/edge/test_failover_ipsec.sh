@@ -23,7 +23,7 @@
 set -u
 BUILD=$(realpath "${1:?build dir}")
 SRC=$(realpath "${2:?source dir}")
-P=${SDWFO_PREFIX:-sdwfo}
+P=${SDWFO_PREFIX:-sdwfo$(($$ % 100000))} # unique: two runs must not share an instance
 W=$(mktemp -d /tmp/sdwfo.XXXXXX)
 . "$SRC/tests/edge/failover_lib.sh"
 
