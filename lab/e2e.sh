@@ -448,8 +448,9 @@ e2e_flow_start() { # NAME SRC DST CLASS [RATE] [DURATION]
 			>\"$E2E_DIR/flows/$name.json\"" "$FLOWMETER"
 	sleep 0.2
 	e2e_spawn "flows-$name" "$E2E_PREFIX-$src-lan" "$E2E_DIR/logs/flow-$name.log" "$FLOWMETER" \
-		send --to "$to:$port" --rate "$rate" --duration "$dur" --quiet "${extra[@]}"
+		send --to "$to:$port" --rate "$rate" --duration "$dur" "${extra[@]}"
 	echo "$dur" >"$E2E_DIR/flows/$name.dur"
+	e2e_now_ms >"$E2E_DIR/flows/$name.t0"
 }
 
 # wait for the stream to end and its report to be written; 0 if there is a report
@@ -461,6 +462,14 @@ e2e_flow_wait() { # NAME
 		[[ -n $p ]] && kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done
+	if [[ -n $p ]] && ! kill -0 "$p" 2>/dev/null; then
+		local st=0 t0 el
+		wait "$p" 2>/dev/null || st=$?
+		t0=$(cat "$E2E_DIR/flows/$name.t0" 2>/dev/null || echo 0)
+		el=$(($(e2e_now_ms) - t0))
+		((el >= dur * 1000)) ||
+			e2e_log "flow $name: sender (pid $p) ended after $el ms of ${dur} s (status $st)"
+	fi
 	e2e_stop "flows-$name" TERM 2
 	p=$(e2e_pid "flowr-$name")
 	for ((n = 0; n < 50; n++)); do
@@ -476,7 +485,7 @@ e2e_flow_wait() { # NAME
 }
 
 e2e_flow_get() { # NAME KEY (longest_gap_ms, received, expected, lost, loss_pct, ...)
-	jq -r ".$2 // empty" "$E2E_DIR/flows/$1.json" 2>/dev/null | awk '{ printf "%s", ($1 ~ /\./ ? sprintf("%.1f", $1) : $1) }'
+	jq -r ".$2 | if . == null then empty else . end" "$E2E_DIR/flows/$1.json" 2>/dev/null | awk '{ printf "%s", ($1 ~ /\./ ? sprintf("%.1f", $1) : $1) }'
 }
 
 # ------------------------------------------------------------------ view

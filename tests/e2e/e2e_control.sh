@@ -161,7 +161,7 @@ check "restarted: every path of br1 up again after ${WAITED_MS} ms" e2e_edge_pat
 settle 20
 wait_for 20 e2e_converged
 check "restarted: br1 connected and converged" e2e_converged
-check "after: every class on mpls again ($(where any); voice $(where voice))" settled
+check "after: every class back where it was (any $(where any); voice $(where voice))" settle 20
 snapshot br1 "$E2E_DIR/after.txt"
 check "after: no duplicate rule/route/link/address" no_dups "$E2E_DIR/after.txt"
 if diff -u "$E2E_DIR/before.txt" "$E2E_DIR/after.txt" >"$E2E_DIR/restart.diff"; then
