@@ -78,6 +78,11 @@ struct private_edge_charon_t
 	 * Bus listener
 	 */
 	edge_charon_listener_t *listener;
+
+	/**
+	 * charon->start() not called yet (settings.defer_run)
+	 */
+	bool deferred;
 };
 
 /**
@@ -282,6 +287,26 @@ static void destroy(private_edge_charon_t *this)
 	free(this);
 }
 
+/**
+ * Block the daemon's signals in the calling thread (and so in the threads it
+ * creates); the old mask goes to saved
+ */
+static void block_daemon_signals(sigset_t *saved)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &block, saved);
+}
+
 static int charon_start(void **ret_ctx,
 						const struct edge_ike_settings *settings)
 {
@@ -296,7 +321,7 @@ static int charon_start(void **ret_ctx,
 		PLUGIN_SDEPEND(PRIVKEY, KEY_ANY),
 	};
 	private_edge_charon_t *this;
-	sigset_t block, saved;
+	sigset_t saved;
 	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
 	char plugins[256], conf[PATH_MAX];
 	int r;
@@ -336,15 +361,7 @@ static int charon_start(void **ret_ctx,
 	}
 
 	/* charon's threads don't take the daemon's signals */
-	sigemptyset(&block);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGUSR2);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	block_daemon_signals(&saved);
 
 	instance = this;
 	dbg_saved = dbg;
@@ -386,7 +403,14 @@ static int charon_start(void **ret_ctx,
 		r = -EADDRINUSE;
 		goto fail_charon;
 	}
-	charon->start(charon);
+	if (settings->defer_run)
+	{ /* the sockets are bound: what arrives waits there until run() */
+		this->deferred = TRUE;
+	}
+	else
+	{
+		charon->start(charon);
+	}
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	*ret_ctx = this;
 	return 0;
@@ -481,6 +505,23 @@ static void charon_stop(void *ctx)
 	destroy(this);
 }
 
+static int charon_run(void *ctx)
+{
+	private_edge_charon_t *this = ctx;
+	sigset_t saved;
+
+	if (!this->deferred)
+	{
+		return 0;
+	}
+	/* charon's threads (created here) don't take the daemon's signals */
+	block_daemon_signals(&saved);
+	charon->start(charon);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	this->deferred = FALSE;
+	return 0;
+}
+
 static int charon_path_add(void *ctx, const struct edge_ike_path *path)
 {
 	private_edge_charon_t *this = ctx;
@@ -541,4 +582,5 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.event_fd = charon_event_fd,
 	.drain = charon_drain,
 	.path_restart = charon_path_restart,
+	.run = charon_run,
 };

@@ -127,6 +127,10 @@ struct edge_ike_settings {
 	uint16_t ike_port_natt; /* local NAT-T port; 0 = 4500 */
 	bool no_vici;		/* don't load vici (unit tests) */
 	uint32_t threads;	/* charon worker threads; 0 = 16 (>= 12: ~8 are long-running) */
+	/* start() binds the IKE sockets but reads and sends nothing until run():
+	 * the daemon adds its paths first, so that a peer's IKE_SA_INIT arriving
+	 * during start-up finds them instead of being refused */
+	bool defer_run;
 };
 
 enum edge_ike_event_type {
@@ -220,6 +224,11 @@ struct edge_ike_ops {
 	 * and lost its SAs).  Added after the first version: may be NULL in
 	 * fakes written before. */
 	int (*path_restart)(void *ctx, uint32_t id);
+
+	/* After start() with settings.defer_run: start processing IKE (what
+	 * arrived meanwhile waited in the socket buffers).  No-op otherwise or
+	 * when called again.  May be NULL (nothing to defer). */
+	int (*run)(void *ctx);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */
