@@ -549,6 +549,8 @@ static int start(struct edge_daemon *d)
 			.log = ike_log,
 			.ike_port = d->config->ike_port,
 			.ike_port_natt = d->config->ike_port_natt,
+			/* IKE answers only once the LKG/bundle paths are in (run()) */
+			.defer_run = true,
 		};
 
 		r = d->opts.ike->start(&d->ike_ctx, &s);
@@ -690,6 +692,11 @@ int edge_daemon_run(struct edge_daemon *d)
 	r = start(d);
 	if (r < 0)
 		goto out;
+	if (d->opts.ike && d->opts.ike->run) {
+		r = d->opts.ike->run(d->ike_ctx);
+		if (r < 0)
+			goto out;
+	}
 	if (d->opts.ike) {
 		d->ev_ike = event_new(d->base, d->opts.ike->event_fd(d->ike_ctx),
 				      EV_READ | EV_PERSIST, on_ike_fd, d);
