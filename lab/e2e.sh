@@ -70,9 +70,17 @@ e2e_init() {
 	[[ $(id -u) == 0 ]] || e2e_die "needs root (network namespaces)"
 	[[ $E2E_PREFIX =~ ^[a-z][a-z0-9]{0,11}$ ]] || e2e_die "bad prefix '$E2E_PREFIX'"
 	e2e_find_build
+	# temp dirs of earlier runs with this prefix whose script died without its teardown (kill -9)
+	local d o
+	for d in /tmp/"$E2E_PREFIX".??????; do
+		[[ -d $d && -f $d/owner ]] || continue
+		o=$(cat "$d/owner" 2>/dev/null || true)
+		[[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null && rm -rf "$d"
+	done
 	if [[ -z $E2E_DIR ]]; then
 		E2E_DIR=$(mktemp -d "/tmp/$E2E_PREFIX.XXXXXX")
 	fi
+	echo $$ >"$E2E_DIR/owner"
 	mkdir -p "$E2E_DIR/logs" "$E2E_DIR/flows" "$E2E_DIR/pids"
 	chmod 755 "$E2E_DIR"
 	trap 'e2e_teardown' EXIT
