@@ -24,6 +24,12 @@
 #include <policy/engine.h>
 
 #define COST_UNKNOWN 1e9 /* a path without metrics sorts after measured ones */
+/* SLA damping: after the k-th switch away for the SLA (degraded) a return
+ * waits preempt_ms * 2^(k-1), k at most SLA_FLAPS_MAX; one is forgotten per
+ * SLA_DECAY_MS (like pathmon's hold-down, for metrics oscillating around a
+ * bound slower than the preemption delay) */
+#define SLA_FLAPS_MAX 6
+#define SLA_DECAY_MS  300000u
 
 struct epath {
 	uint32_t id;
@@ -57,6 +63,10 @@ struct slot {
 	uint64_t pend_since;
 	bool sla_met;
 	bool unmet_reported; /* an SLA_UNMET event is standing */
+	/* SLA damping: switches away for the SLA (degraded) remembered, one
+	 * forgotten per SLA_DECAY_MS since sla_ref */
+	uint32_t sla_flaps;
+	uint64_t sla_ref;
 	/* output */
 	struct policy_choice *out;
 };
@@ -271,6 +281,8 @@ static void carry_state(struct slot *s, const struct slot *old, size_t n_old,
 		s->since = o->since;
 		s->sla_met = o->sla_met;
 		s->unmet_reported = o->unmet_reported;
+		s->sla_flaps = o->sla_flaps;
+		s->sla_ref = o->sla_ref;
 		return;
 	}
 }
@@ -590,6 +602,25 @@ static void emit(struct policy_engine *e, enum policy_event_kind kind, const str
 	ev->at_ms = now;
 }
 
+/* SLA switches still remembered at now (decay applied lazily) */
+static uint32_t sla_flaps_at(const struct slot *s, uint64_t now)
+{
+	uint64_t steps = now > s->sla_ref ? (now - s->sla_ref) / SLA_DECAY_MS : 0;
+
+	return steps >= s->sla_flaps ? 0 : s->sla_flaps - (uint32_t)steps;
+}
+
+static uint32_t preempt_delay(const struct policy *p, const struct policy_rule *r,
+			      const struct slot *s, uint64_t now)
+{
+	uint64_t d = policy_rule_preempt_ms(p, r);
+	uint32_t k = sla_flaps_at(s, now);
+
+	if (k > 1)
+		d <<= k - 1;
+	return d > 3600000u ? 3600000u : (uint32_t)d;
+}
+
 static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, uint64_t now,
 			struct policy_class_decision *d)
 {
@@ -651,7 +682,7 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 			/* best: cheaper by the margin; a preferred label comes back */
 			c = cc && w.rank < cc->rank ? POLICY_SWITCH_PREEMPT : POLICY_SWITCH_BETTER;
 		}
-		delay = c == POLICY_SWITCH_PREEMPT ? policy_rule_preempt_ms(p, r)
+		delay = c == POLICY_SWITCH_PREEMPT ? preempt_delay(p, r, s, now)
 						   : policy_rule_hold_ms(p, r);
 		if (s->pend != w.mask || s->pend_cause != c) {
 			s->pend = w.mask;
@@ -668,6 +699,12 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 		}
 	}
 
+	if (cause == POLICY_SWITCH_DEGRADED) {
+		uint32_t k = sla_flaps_at(s, now);
+
+		s->sla_flaps = k < SLA_FLAPS_MAX ? k + 1 : SLA_FLAPS_MAX;
+		s->sla_ref = now;
+	}
 	if (cause) {
 		s->cur = w.mask;
 		s->cur_last = last;
