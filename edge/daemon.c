@@ -549,8 +549,9 @@ static int start(struct edge_daemon *d)
 			.log = ike_log,
 			.ike_port = d->config->ike_port,
 			.ike_port_natt = d->config->ike_port_natt,
-			/* IKE answers only once the LKG/bundle paths are in (run()) */
-			.defer_run = true,
+			/* a hub answers IKE only once its LKG/bundle paths are in
+			 * (run() below); a branch, which only initiates, at once */
+			.defer_run = d->config->role == EDGE_ROLE_HUB,
 		};
 
 		r = d->opts.ike->start(&d->ike_ctx, &s);
