@@ -515,8 +515,9 @@ e2e_view() {
 		  (if (.orchestrator.config_error // "") != "" then "  refused: \(.orchestrator.config_error)" else "" end),
 		"  path                    SA    probe   rtt p50  jitter  loss %",
 		(.paths[] | "  \(.name | .[0:22] | . + " " * (22 - length))  \(.tunnel | . + " " * (5 - length)) \(.state | . + " " * (8 - length)) \(f(.rtt_ms.p50) | " " * (6 - length) + .)  \(f(.jitter_ms) | " " * (6 - length) + .)  \(f(.loss_pct) | " " * (6 - length) + .)"),
-		"  class → path",
-		(.classes[] | "  \(.name)@\(.peer): " + (if (.paths | length) == 0 then "none" else ([.paths[] | .path + (if .weight > 1 then "×\(.weight)" else "" end)] | join(" + ")) end) + "  (\(.reason))")
+		"  class → path (per peer)",
+		(.classes | group_by(.name)[] | "  \(.[0].name | . + " " * (6 - length)) " +
+		  ([.[] | "\(.peer): " + (if (.paths | length) == 0 then "none" else ([.paths[] | .path + (if .weight > 1 then "×\(.weight)" else "" end)] | join("+")) end)] | join("   ")))
 		' <<<"$st" 2>/dev/null || printf '\n%s: (unreadable status)\n' "$s"
 	done
 }
