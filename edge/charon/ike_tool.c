@@ -8,7 +8,10 @@
  *       start IKE, add the paths, print one line per event to stdout until
  *       SIGTERM/SIGINT or the timeout; a line "ready" once the paths are in;
  *       SIGUSR1 restarts every path (path_restart); SIGUSR2 updates every
- *       path (path_update) to the ESP proposals of --update-esp
+ *       path (path_update) to the ESP proposals of --update-esp;
+ *       --add-delay-ms N waits N ms between start() ("started" line) and
+ *       adding the paths (a slow start-up apply); --defer-run starts with
+ *       settings.defer_run and calls run() once the paths are in
  *
  * SPEC is key=value,...: id, name, local, remote, lts, rts, lid, rid,
  * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
@@ -194,6 +197,7 @@ static void log_stderr(void *arg, int level, const char *subsystem,
 
 static uint64_t t_start;
 static const char *update_esp; /* --update-esp: proposals for SIGUSR2 */
+static int add_delay_ms;	   /* --add-delay-ms */
 
 static void print_event(void *arg, const struct edge_ike_event *ev)
 {
@@ -258,6 +262,13 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 		fprintf(stderr, "start: %s\n", strerror(-r));
 		goto out;
 	}
+	printf("started t_ms=%llu\n",
+		   (unsigned long long)((now_ns() - t_start) / 1000000));
+	fflush(stdout);
+	if (add_delay_ms)
+	{
+		usleep((useconds_t)add_delay_ms * 1000);
+	}
 	for (i = 0; i < npaths; i++)
 	{
 		r = ops->path_add(ctx, &paths[i]);
@@ -266,6 +277,12 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 			fprintf(stderr, "path_add %u: %s\n", paths[i].id, strerror(-r));
 			goto out;
 		}
+	}
+	r = ops->run ? ops->run(ctx) : 0;
+	if (r)
+	{
+		fprintf(stderr, "run: %s\n", strerror(-r));
+		goto out;
 	}
 	printf("ready t_ms=%llu\n",
 		   (unsigned long long)((now_ns() - t_start) / 1000000));
@@ -341,7 +358,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: sdwan-ike-tool pubkey --key FILE\n"
 					"       sdwan-ike-tool run --run-dir DIR --key FILE "
-					"[--log-level N] [--timeout S] --path SPEC...\n");
+					"[--log-level N] [--timeout S] [--add-delay-ms N] "
+					"[--defer-run] --path SPEC...\n");
 }
 
 int main(int argc, char **argv)
@@ -353,6 +371,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "path", required_argument, NULL, 'p' },
 		{ "update-esp", required_argument, NULL, 'u' },
+		{ "add-delay-ms", required_argument, NULL, 'd' },
+		{ "defer-run", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct edge_ike_path paths[MAX_PATHS];
@@ -386,6 +406,12 @@ int main(int argc, char **argv)
 				break;
 			case 'u':
 				update_esp = optarg;
+				break;
+			case 'd':
+				add_delay_ms = atoi(optarg);
+				break;
+			case 'D':
+				s.defer_run = true;
 				break;
 			case 'p':
 				if (npaths == MAX_PATHS || parse_path(optarg, &paths[npaths++]))

@@ -97,7 +97,7 @@ start_tool() { # side run
 	# shellcheck disable=SC2046
 	ip netns exec "$ns" "$TOOL" run --run-dir "$WORK/run-$side-$2" --key "$WORK/$side.key" \
 		--timeout 120 ${LOGLEVEL:+--log-level $LOGLEVEL} --update-esp chacha20poly1305-x25519 \
-		$(paths "$side" "$peerkey") \
+		${TOOL_ARGS:-} $(paths "$side" "$peerkey") \
 		>"$WORK/$side-$2.out" 2>"$WORK/$side-$2.err" &
 	PIDS+=($!)
 }
@@ -309,6 +309,26 @@ done
 (($(grep -c '^event ike-down' "$WORK/b-$run-2.out" || true) >= 4)) ||
 	fail "the responder did not see both IKE_SAs deleted"
 log "stop: the responder saw both IKE_SAs deleted"
+stop_tools
+
+# a responder whose start-up apply is slow (1.5 s between start() and its
+# paths) with defer_run: the initiator's IKE_SA_INIT, sent meanwhile, waits
+# in the responder's socket until run() and is answered with the paths
+# loaded; without defer_run it would be refused (no config) and the
+# initiator would see an ike-failed and retry after its backoff
+TOOL_ARGS="--defer-run --add-delay-ms 1500" start_tool b defer
+for _ in $(seq 100); do grep -q '^started' "$WORK/b-defer.out" && break; sleep 0.05; done
+grep -q '^started' "$WORK/b-defer.out" || fail "deferred responder did not start"
+start_tool a defer
+wait_up a defer 2 >/dev/null || fail "deferred responder: CHILD_SAs not up"
+grep -q '^event ike-failed' "$WORK/a-defer.out" &&
+	fail "the initiator's first attempt failed against the deferred responder: $(grep -m1 '^event ike-failed' "$WORK/a-defer.out")"
+# and it was the first IKE_SA_INIT of each path that got the answer
+grep -q 'retransmit' "$WORK/a-defer.err" &&
+	fail "the initiator retransmitted: its first IKE_SA_INIT was not answered"
+ready_b=$(sed -n 's/^ready t_ms=//p' "$WORK/b-defer.out")
+up_a=$(grep -m1 '^event child-up' "$WORK/a-defer.out" | sed 's/.*t_ms=//')
+log "deferred responder: ready at ${ready_b} ms of its start; the initiator's first IKE_SA_INITs answered, first CHILD_SA up at ${up_a} ms of its own start, no ike-failed"
 stop_tools
 if ((RUNS > 1)); then
 	median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
