@@ -7,7 +7,7 @@
 #                         the edges reconnect, and a policy change made afterwards reaches them all
 #   edge-restart          sdwan-edged of br1 killed (-9) and restarted: ip rule, every route table,
 #                         the links and the nft ruleset are the same as before (no duplicate), the
-#                         tunnels come back and LAN traffic flows
+#                         tunnels come back and LAN traffic flows (to the hub, and br2 → br1 via it)
 #   policy-rollout        a policy change is acked by every site (sdwanctl rollout converged, each
 #                         edge runs the target version) and the edges steer by it
 #   bad-policy            an invalid policy is refused by sdwanctl/orchd (exit 5): no new version, no
@@ -175,7 +175,8 @@ check "restarted edge reconciled (log says what it adopted)" \
 grep "reconcile:" "$E2E_DIR/logs/edge-br1.log" | tail -1 | sed 's/^/  /'
 e2e_flow_start er-any br1 hub1 any 1000 3
 e2e_flow_start er-voice br1 hub1 voice 1000 3
-for f in er-any er-voice; do
+e2e_flow_start er-b2b br2 br1 any 1000 3 # branch to branch, through the hub
+for f in er-any er-voice er-b2b; do
 	if e2e_flow_wait "$f"; then
 		flow_report "$f"
 		check "$f: LAN to LAN through the restarted edge (FIN, ≥ 95 %)" \
