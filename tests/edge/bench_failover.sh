@@ -113,7 +113,8 @@ fi
 # ------------------------------------------------------------------ P2
 fo_setup || { echo "setup failed" >&2; exit 1; }
 voip_on_mpls() { # wait until voip is on mpls and mpls' loss window is clean
-	fo_wait_class br1 23809 sdw1 20000 || return 1
+	# (SLA damping: after k SLA switches the return waits 3 s x 2^(k-1))
+	fo_wait_class br1 23809 sdw1 60000 || return 1
 	sleep 6
 }
 lat=() loss=()
@@ -140,7 +141,11 @@ done
 lat_med=$(printf '%s\n' "${lat[@]:-nan}" | median)
 loss_med=$(printf '%s\n' "${loss[@]:-nan}" | median)
 
-# oscillation: one-way extra delay d so that RTT = 20 + d = 150 (1 + 0.1 sin)
+# oscillation: one-way extra delay d so that RTT = 20 + d = 150 (1 + 0.1 sin);
+# fresh daemons, so the SLA damping starts from nothing
+fo_teardown
+FO_PID=()
+fo_setup || { echo "setup failed" >&2; exit 1; }
 voip_on_mpls || { echo "voip not back on mpls" >&2; exit 1; }
 t0=$(now_ms)
 end=$((t0 + OSC_MIN * 60000))
