@@ -233,9 +233,9 @@ bool pm_live_is_spike(const struct pm_session *s, uint64_t seq)
 	       seq >= s->spike_first && seq <= s->spike_last;
 }
 
-void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt)
+void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt, bool spike)
 {
-	if (!pm_live_is_spike(s, seq)) {
+	if (!spike) {
 		handlers[s->state](s, now, IN_ANSWER, 0);
 		return;
 	}

@@ -220,6 +220,18 @@ static void declare_lost(struct pm_session *s, struct probe *p, pm_ns now)
 	pm_live_miss(s, now, p->seq);
 }
 
+/* Every probe in [first, last] but @except answered (late or not)? */
+static bool range_answered(const struct pm_session *s, uint64_t first, uint64_t last,
+			   uint64_t except)
+{
+	for (uint64_t q = first; q <= last; q++) {
+		const struct probe *p = slot(s, q);
+		if (q != except && (p->seq != q || p->state != PROBE_ANSWERED))
+			return false;
+	}
+	return true;
+}
+
 /* After a late reply raised SRTT: probes still in flight get the deadline
  * they would have had, so a path that became slower is not missed again. */
 static void rearm_pending(struct pm_session *s)
@@ -393,7 +405,10 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 		s->counters.lost--;
 		(void)pm_win_set(&s->loss_count, p->loss_id_count, 0);
 		(void)pm_win_set(&s->loss_time, p->loss_id_time, 0);
-		spike = pm_live_is_spike(s, p->seq);
+		/* a delay spike only when every miss that made the path DOWN
+		 * is answered: one real loss among them and it was an outage */
+		spike = pm_live_is_spike(s, p->seq) &&
+			range_answered(s, s->spike_first, s->spike_last, p->seq);
 	} else {
 		s->pending--;
 	}
@@ -459,7 +474,7 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 	}
 
 	if (late)
-		pm_live_late(s, rx_time, p->seq, rtt);
+		pm_live_late(s, rx_time, p->seq, rtt, spike);
 	else
 		pm_live_answer(s, rx_time);
 	return PM_REJECT_NONE;

@@ -75,11 +75,13 @@ struct pm_session {
 /* liveness.c: the inputs of the state machine */
 void pm_live_answer(struct pm_session *s, pm_ns now);
 void pm_live_miss(struct pm_session *s, pm_ns now, uint64_t seq);
-/* A reply after its deadline but within the loss bound: true when it answers
- * one of the misses that made the path DOWN (a delay spike) — the caller
- * restarts SRTT from it, then calls pm_live_late(). */
+/* A reply after its deadline but within the loss bound: is it one of the
+ * misses that made the path DOWN?  When it is and every other of them is
+ * answered too (session.c checks), it was a delay spike: the caller restarts
+ * SRTT from it and calls pm_live_late(..., true); otherwise a late reply is
+ * an ordinary answer (spike false). */
 bool pm_live_is_spike(const struct pm_session *s, uint64_t seq);
-void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt);
+void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt, bool spike);
 void pm_live_timer(struct pm_session *s, pm_ns now);
 pm_ns pm_live_wakeup(const struct pm_session *s);
 void pm_live_init(struct pm_session *s, pm_ns now);

@@ -263,9 +263,11 @@ static const struct row rows[] = {
 	},
 	{
 		/* +150 ms at 2000: no reply for 200 ms, longer than detection,
-		 * so the path is DOWN at 2150 like on a cut; the reply to probe
-		 * 40 (sent at 2000) arrives at 2151 and shows it was a delay */
-		.name = "latency step +150 ms: down for the silence, back at the first late reply",
+		 * so the path is DOWN at 2150 like on a cut; the replies to
+		 * probes 40-42 (sent at 2000, 2050, 2100) arrive from 2151 on:
+		 * the first starts a bring-up, the last shows that none of the
+		 * down-making probes was lost — a delay spike */
+		.name = "latency step +150 ms: down for the silence, back when every miss is answered",
 		.end = 6000,
 		.slow = { { 2000, 999999, 150 } },
 		.ev = {
@@ -273,7 +275,8 @@ static const struct row rows[] = {
 			{ 101, PM_STATE_INIT, PM_STATE_UP, "" },
 			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "probe 40 missed" },
 			{ 2150, PM_STATE_SUSPECT, PM_STATE_DOWN, "3 consecutive probes missed" },
-			{ 2151, PM_STATE_DOWN, PM_STATE_UP, "late reply to probe 40 (rtt 151 ms): delay spike" },
+			{ 2151, PM_STATE_DOWN, PM_STATE_INIT, "reply received" },
+			{ 2251, PM_STATE_INIT, PM_STATE_UP, "late reply to probe 42 (rtt 151 ms): delay spike" },
 		},
 	},
 	{
@@ -428,9 +431,10 @@ static void test_delay_is_not_loss(void **state)
 	assert_int_equal(pm_session_flaps(sim.s, AT(row->end)), 0);
 	assert_true(pm_session_holddown(sim.s, AT(row->end)) == 0);
 	/* the spike event says so, and SRTT restarted from the late sample */
-	assert_true(sim.ev[4].delay_spike);
+	assert_true(sim.ev[5].delay_spike);
+	assert_false(sim.ev[4].delay_spike);
 	assert_false(sim.ev[3].delay_spike);
-	assert_true(sim.ev[4].metrics.srtt == MS(151));
+	assert_true(sim.ev[5].metrics.srtt == MS(151));
 	assert_true(m.srtt >= MS(150) && m.srtt <= MS(152));
 	assert_true(m.rtt_count.max == MS(151));
 	sim_end(&sim);
@@ -456,6 +460,22 @@ static void test_delay_is_not_loss(void **state)
 	 * were RTT samples */
 	assert_true(m.rto > MS(140));
 	assert_true(m.rtt_count.max == MS(165));
+	sim_end(&sim);
+
+	/* the same step, but the probe sent at 2050 is really lost: one of the
+	 * down-making misses is never answered, so it was an outage: no spike,
+	 * its flap stands (the late replies bring the path up through the
+	 * hold-down) */
+	struct row lossy = *row_named("latency step +150");
+	lossy.dead[0] = (struct interval){ 2050, 2051 };
+	sim_start(&sim, &lossy);
+	simulate(&sim, &lossy, 0, lossy.end);
+	pm_session_metrics(sim.s, &m);
+	for (int i = 0; i < sim.nev; i++)
+		assert_false(sim.ev[i].delay_spike);
+	assert_int_equal(m.counters.lost, 1);
+	assert_int_equal(pm_session_flaps(sim.s, AT(lossy.end)), 1);
+	assert_int_equal(pm_session_state(sim.s), PM_STATE_UP);
 	sim_end(&sim);
 
 	row = row_named("a cut during");
