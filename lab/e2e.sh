@@ -70,13 +70,7 @@ e2e_init() {
 	[[ $(id -u) == 0 ]] || e2e_die "needs root (network namespaces)"
 	[[ $E2E_PREFIX =~ ^[a-z][a-z0-9]{0,11}$ ]] || e2e_die "bad prefix '$E2E_PREFIX'"
 	e2e_find_build
-	# temp dirs of earlier runs with this prefix whose script died without its teardown (kill -9)
-	local d o
-	for d in /tmp/"$E2E_PREFIX".??????; do
-		[[ -d $d && -f $d/owner ]] || continue
-		o=$(cat "$d/owner" 2>/dev/null || true)
-		[[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null && rm -rf "$d"
-	done
+	e2e_reap_stale
 	if [[ -z $E2E_DIR ]]; then
 		E2E_DIR=$(mktemp -d "/tmp/$E2E_PREFIX.XXXXXX")
 	fi
@@ -86,6 +80,28 @@ e2e_init() {
 	trap 'e2e_teardown' EXIT
 	trap 'E2E_FAILED=${E2E_FAILED_ON_SIGNAL:-1}; exit 130' INT
 	trap 'E2E_FAILED=${E2E_FAILED_ON_SIGNAL:-1}; exit 143' TERM
+}
+
+# what earlier runs (prefixes starting with E2E_BASE, default the prefix) left when their script
+# died without its teardown (kill -9): their lab instance and temp dir, once the owner is gone
+e2e_reap_stale() {
+	local base=${E2E_BASE:-$E2E_PREFIX} d o p
+	for d in "${LAB_RUN_BASE:-/run/sdwan-lab}"/"$base"*/; do
+		[[ -f $d/e2e-owner ]] || continue
+		o=$(cat "$d/e2e-owner" 2>/dev/null || true)
+		p=${d%/}
+		p=${p##*/}
+		if [[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null; then
+			e2e_log "removing lab instance $p left by pid $o"
+			"$E2E_LAB/topo" down --prefix "$p" >/dev/null 2>&1 || true
+		fi
+	done
+	for d in /tmp/"$base"*.??????; do
+		[[ -d $d && -f $d/owner ]] || continue
+		o=$(cat "$d/owner" 2>/dev/null || true)
+		[[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null && rm -rf "$d"
+	done
+	return 0
 }
 
 # start a long-running process in a namespace, pid recorded under NAME
@@ -376,6 +392,7 @@ e2e_up() {
 	"$E2E_LAB/topo" "${topo_args[@]}" >"$E2E_DIR/logs/topo.log" 2>&1 ||
 		{ cat "$E2E_DIR/logs/topo.log" >&2; e2e_die "lab/topo up failed"; }
 	eval "$("$E2E_LAB/topo" env --prefix "$E2E_PREFIX")"
+	echo $$ >"$LAB_RUN/e2e-owner"
 	E2E_UP=1
 	e2e_orch_init
 	e2e_sites_add

@@ -20,7 +20,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
 E2E_BUILD=${1:?usage: e2e_control.sh BUILD_DIR}
-E2E_PREFIX=${E2E_PREFIX:-sdwe2ec} E2E_HUBS=1 E2E_BRANCHES=2
+E2E_BASE=sdwe2ec E2E_PREFIX=${E2E_PREFIX:-sdwe2ec$(($$ % 100000))} E2E_HUBS=1 E2E_BRANCHES=2
 . "$here/../../lab/e2e.sh"
 . "$here/scenario.sh"
 SCENARIOS=(orchestrator-restart edge-restart policy-rollout bad-policy bad-bundle)

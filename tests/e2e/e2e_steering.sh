@@ -15,7 +15,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
 E2E_BUILD=${1:?usage: e2e_steering.sh BUILD_DIR}
-E2E_PREFIX=${E2E_PREFIX:-sdwe2es} E2E_HUBS=1 E2E_BRANCHES=1
+E2E_BASE=sdwe2es E2E_PREFIX=${E2E_PREFIX:-sdwe2es$(($$ % 100000))} E2E_HUBS=1 E2E_BRANCHES=1
 . "$here/../../lab/e2e.sh"
 . "$here/scenario.sh"
 SCENARIOS=(hard-failover brownout oscillation lte-last-resort)
