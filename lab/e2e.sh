@@ -84,6 +84,13 @@ e2e_init() {
 
 # what earlier runs (prefixes starting with E2E_BASE, default the prefix) left when their script
 # died without its teardown (kill -9): their lab instance and temp dir, once the owner is gone
+e2e_pid_alive() { # PID: running (a zombie is not)
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(ps -o stat= -p "$1" 2>/dev/null || true)
+	[[ -n $st && $st != Z* ]]
+}
+
 e2e_reap_stale() {
 	local base=${E2E_BASE:-$E2E_PREFIX} d o p
 	for d in "${LAB_RUN_BASE:-/run/sdwan-lab}"/"$base"*/; do
@@ -91,7 +98,7 @@ e2e_reap_stale() {
 		o=$(cat "$d/e2e-owner" 2>/dev/null || true)
 		p=${d%/}
 		p=${p##*/}
-		if [[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null; then
+		if [[ $o =~ ^[0-9]+$ ]] && ! e2e_pid_alive "$o"; then
 			e2e_log "removing lab instance $p left by pid $o"
 			"$E2E_LAB/topo" down --prefix "$p" >/dev/null 2>&1 || true
 		fi
@@ -99,7 +106,7 @@ e2e_reap_stale() {
 	for d in /tmp/"$base"*.??????; do
 		[[ -d $d && -f $d/owner ]] || continue
 		o=$(cat "$d/owner" 2>/dev/null || true)
-		[[ $o =~ ^[0-9]+$ ]] && ! kill -0 "$o" 2>/dev/null && rm -rf "$d"
+		[[ $o =~ ^[0-9]+$ ]] && ! e2e_pid_alive "$o" && rm -rf "$d"
 	done
 	return 0
 }
