@@ -164,6 +164,8 @@ n=$(fo_event_count br1 steering voip@hub1 "$tw" "$(now_ms)")
 switches=$((switches + n))
 link br1 mpls set dir=out delay=5ms
 beyond=$((switches > 0 ? switches - 1 : 0))
+echo "voip steering events kept by the branch (the last ones):"
+fo_events br1 | grep 'steering voip@hub1' | tail -n 30 | sed 's/^/  /'
 echo "oscillation ${OSC_MIN} min (RTT 135-165 ms, period 30 s): $switches voip switches ($beyond beyond the first)"
 echo "P2: +150 ms -> voip moved after ${lat[*]:-never} ms (median $lat_med); 5 % loss -> ${loss[*]:-never} ms (median $loss_med)"
 echo "RESULT P2 latency_move_ms=$lat_med loss_move_ms=$loss_med osc_minutes=$OSC_MIN osc_switches=$beyond"
