@@ -13,6 +13,11 @@
  *   3. hysteresis: a DOWN member or a tier change moves at once; otherwise D
  *      must stay wanted for hold_ms (current fails the SLA, or D is better by
  *      the margin) or preempt_ms (D is a more preferred path coming back).
+ * SLA hysteresis: a path the class left for violating its SLA (a degraded
+ * switch) is remembered in the slot and judged against the bounds shrunk by
+ * return_margin_pct until it carries the class again (leave above 165 ms,
+ * come back below 120 ms for a 150 ms bound), so a metric oscillating around
+ * a bound moves the class once, not every period.
  * The rules are written out in policy/README.md.
  */
 #include <errno.h>
@@ -67,6 +72,9 @@ struct slot {
 	 * forgotten per SLA_DECAY_MS since sla_ref */
 	uint32_t sla_flaps;
 	uint64_t sla_ref;
+	/* SLA hysteresis: paths the class left for their SLA (bit = path
+	 * index), held to the return bounds until chosen again */
+	uint64_t sla_left;
 	/* output */
 	struct policy_choice *out;
 };
@@ -262,21 +270,27 @@ static void carry_state(struct slot *s, const struct slot *old, size_t n_old,
 {
 	for (size_t k = 0; k < n_old; k++) {
 		const struct slot *o = &old[k];
-		uint64_t cur = 0;
+		uint64_t cur = 0, left = 0;
 		if (o->rule != s->rule || !o->have)
 			continue;
 		if ((o->peer == NULL) != (s->peer == NULL) ||
 		    (o->peer && strcmp(o->peer, s->peer) != 0))
 			continue;
 		for (size_t b = 0; b < 64; b++) {
-			if (!(o->cur & (1ull << b)))
+			if (!((o->cur | o->sla_left) & (1ull << b)))
 				continue;
-			for (size_t i = 0; i < n_paths; i++)
-				if (paths[i].id == old_paths[b].id)
+			for (size_t i = 0; i < n_paths; i++) {
+				if (paths[i].id != old_paths[b].id)
+					continue;
+				if (o->cur & (1ull << b))
 					cur |= 1ull << i;
+				if (o->sla_left & (1ull << b))
+					left |= 1ull << i;
+			}
 		}
 		s->have = true;
 		s->cur = cur;
+		s->sla_left = left;
 		s->cur_last = o->cur_last;
 		s->since = o->since;
 		s->sla_met = o->sla_met;
@@ -421,6 +435,26 @@ static inline __attribute__((always_inline)) bool meets(const struct epath *x,
 	return true;
 }
 
+/* Is a path that left the class for its SLA good enough to come back: UP,
+ * measured, and every bound met with factor f < 1 (the return margin); loss
+ * counts only when credible, and must be when the SLA bounds it. */
+static bool meets_clearly(const struct epath *x, const struct policy_sla *sla, double f)
+{
+	if (x->state != POLICY_PATH_UP)
+		return false;
+	if (!sla)
+		return true;
+	if (!x->measured)
+		return false; /* no figures: no evidence of a recovery */
+	if ((sla->has & POLICY_SLA_LATENCY) && x->rtt_ms > sla->latency_ms * f)
+		return false;
+	if ((sla->has & POLICY_SLA_JITTER) && x->jitter_ms > sla->jitter_ms * f)
+		return false;
+	if ((sla->has & POLICY_SLA_LOSS) && (!x->loss_credible || x->loss_pct > sla->loss_pct * f))
+		return false;
+	return true;
+}
+
 /* How far the path is from the SLA: the worst bound's excess relative to the
  * bound (0.5 = 50 % over); <= 0 when it meets. */
 static inline double violation(const struct epath *x, const struct policy_sla *sla)
@@ -491,35 +525,45 @@ static void least_bad(const struct policy_engine *e, const struct cand *c, size_
 	w->rank = c[best].rank;
 }
 
-static void want_of(const struct policy_engine *e, const struct slot *s,
-		    const struct policy_rule *r, const struct cand *c, size_t n, bool last,
-		    double margin, struct want *w)
+/* Does path i qualify for the slot: the current paths with the margin as a
+ * band, the paths in `strict` (left for the SLA) with the return margin, any
+ * other against the bounds themselves. */
+static inline bool fits(const struct policy_engine *e, const struct slot *s, size_t i,
+			const struct policy_sla *sla, double margin, double back, uint64_t strict)
 {
-	const struct policy_sla *sla = r->sla_index >= 0 ? &e->p->slas[r->sla_index] : NULL;
-	double tol = 1.0 + margin;
+	const struct epath *x = &e->paths[i];
+
+	if ((s->cur >> i) & 1)
+		return meets(x, sla, 1.0 + margin);
+	if ((strict >> i) & 1)
+		return meets_clearly(x, sla, 1.0 - back);
+	return meets(x, sla, 1.0);
+}
+
+/* The wanted choice of one pass; returns the candidate index of the primary
+ * or -1 when no path qualifies. */
+static int want_pass(const struct policy_engine *e, const struct slot *s,
+		     const struct policy_rule *r, const struct cand *c, size_t n,
+		     const struct policy_sla *sla, double margin, double back, uint64_t strict,
+		     struct want *w)
+{
 	int pick = -1;
 
 	w->mask = 0;
-	w->primary = -1;
-	w->rank = 0;
-	w->ok = true;
 	switch (r->mode) {
 	case POLICY_MODE_ORDERED:
-		for (size_t k = 0; k < n && pick < 0; k++) {
-			const struct epath *x = &e->paths[c[k].path];
-			if (meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0))
+		for (size_t k = 0; k < n && pick < 0; k++)
+			if (fits(e, s, c[k].path, sla, margin, back, strict))
 				pick = (int)k;
-		}
 		w->reason = POLICY_REASON_PREFERRED;
 		break;
 	case POLICY_MODE_BEST: {
 		int keep = -1;
 		for (size_t k = 0; k < n; k++) {
 			const struct epath *x = &e->paths[c[k].path];
-			bool is_cur = (s->cur >> c[k].path) & 1;
-			if (!meets(x, sla, is_cur ? tol : 1.0))
+			if (!fits(e, s, c[k].path, sla, margin, back, strict))
 				continue;
-			if (is_cur)
+			if ((s->cur >> c[k].path) & 1)
 				keep = (int)k;
 			if (pick < 0 || x->cost < e->paths[c[pick].path].cost)
 				pick = (int)k;
@@ -533,16 +577,14 @@ static void want_of(const struct policy_engine *e, const struct slot *s,
 	}
 	case POLICY_MODE_BALANCE: {
 		bool unmetered = false;
-		for (size_t k = 0; k < n; k++) {
-			const struct epath *x = &e->paths[c[k].path];
-			if (meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0) && !x->metered)
+		for (size_t k = 0; k < n; k++)
+			if (fits(e, s, c[k].path, sla, margin, back, strict) &&
+			    !e->paths[c[k].path].metered)
 				unmetered = true;
-		}
 		for (size_t k = 0; k < n; k++) {
-			const struct epath *x = &e->paths[c[k].path];
-			if (!meets(x, sla, (s->cur >> c[k].path) & 1 ? tol : 1.0))
+			if (!fits(e, s, c[k].path, sla, margin, back, strict))
 				continue;
-			if (unmetered && x->metered)
+			if (unmetered && e->paths[c[k].path].metered)
 				continue;
 			w->mask |= 1ull << c[k].path;
 			if (pick < 0)
@@ -552,6 +594,27 @@ static void want_of(const struct policy_engine *e, const struct slot *s,
 		break;
 	}
 	}
+	return pick;
+}
+
+static void want_of(const struct policy_engine *e, const struct slot *s,
+		    const struct policy_rule *r, const struct cand *c, size_t n, bool last,
+		    double margin, double back, struct want *w)
+{
+	const struct policy_sla *sla = r->sla_index >= 0 ? &e->p->slas[r->sla_index] : NULL;
+	uint64_t strict = s->sla_left & ~s->cur;
+	int pick;
+
+	w->mask = 0;
+	w->primary = -1;
+	w->rank = 0;
+	w->ok = true;
+	/* paths that left for the SLA must clear the return margin; when that
+	 * leaves nothing that meets the SLA, one meeting the bounds is still
+	 * better than the least-bad */
+	pick = want_pass(e, s, r, c, n, sla, margin, back, strict, w);
+	if (pick < 0 && strict)
+		pick = want_pass(e, s, r, c, n, sla, margin, back, 0, w);
 	if (pick < 0) {
 		least_bad(e, c, n, sla, s->cur, margin, w);
 		return;
@@ -627,6 +690,7 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 	const struct policy *p = e->p;
 	const struct policy_rule *r = &p->rules[s->rule];
 	double margin = policy_rule_margin_pct(p, r) / 100.0;
+	double back = p->defaults.return_margin_pct / 100.0;
 	bool prim_up = false, last_up = false, last;
 	struct want w;
 	uint64_t out;
@@ -641,7 +705,7 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 
 	if (prim_up || last_up)
 		want_of(e, s, r, last ? s->last : s->prim, last ? s->n_last : s->n_prim, last,
-			margin, &w);
+			margin, back, &w);
 	else
 		w = (struct want){
 			.mask = 0, .primary = -1, .ok = false, .reason = POLICY_REASON_NO_PATH
@@ -700,12 +764,21 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 	}
 
 	if (cause == POLICY_SWITCH_DEGRADED) {
+		const struct policy_sla *sla = r->sla_index >= 0 ? &p->slas[r->sla_index] : NULL;
 		uint32_t k = sla_flaps_at(s, now);
 
 		s->sla_flaps = k < SLA_FLAPS_MAX ? k + 1 : SLA_FLAPS_MAX;
 		s->sla_ref = now;
+		/* SLA hysteresis: the paths left because their metrics broke
+		 * the bounds (with the band) must clear the return margin */
+		for (uint64_t m = s->cur & ~w.mask; m; m &= m - 1) {
+			const struct epath *x = &e->paths[__builtin_ctzll(m)];
+			if (x->state == POLICY_PATH_UP && !meets(x, sla, 1.0 + margin))
+				s->sla_left |= m & -m;
+		}
 	}
 	if (cause) {
+		s->sla_left &= ~w.mask; /* chosen again: judged like any other */
 		s->cur = w.mask;
 		s->cur_last = last;
 		s->since = now;
@@ -1035,5 +1108,6 @@ int policy_engine_restore(struct policy_engine *e, size_t class_index, const cha
 	s->cur_last = tier == 1;
 	s->since = now_ms;
 	s->pend = 0;
+	s->sla_left &= ~mask;
 	return 0;
 }

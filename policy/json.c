@@ -217,6 +217,7 @@ json_t *policy_to_json(const struct policy *p)
 	r |= oset(defs, "hold_ms", json_integer(p->defaults.hold_ms));
 	r |= oset(defs, "preempt_ms", json_integer(p->defaults.preempt_ms));
 	r |= oset(defs, "margin_pct", num_json(p->defaults.margin_pct));
+	r |= oset(defs, "return_margin_pct", num_json(p->defaults.return_margin_pct));
 	r |= oset(defs, "action", json_string(policy_action_name(p->defaults.action)));
 	r |= oset(root, "sla_classes", slas);
 	slas = NULL;

@@ -1152,7 +1152,8 @@ static void parse_rules(struct pctx *c, const json_t *v)
 
 static void parse_defaults(struct pctx *c, const json_t *v)
 {
-	static const char *const keys[] = { "hold_ms", "preempt_ms", "margin_pct", "action", NULL };
+	static const char *const keys[] = { "hold_ms",		 "preempt_ms", "margin_pct",
+					    "return_margin_pct", "action",     NULL };
 	struct policy_defaults *d = &c->p->defaults;
 	json_t *x;
 	uint64_t u;
@@ -1168,6 +1169,9 @@ static void parse_defaults(struct pctx *c, const json_t *v)
 		d->preempt_ms = (uint32_t)u;
 	if ((x = json_object_get(v, "margin_pct")))
 		get_number(c, "defaults.margin_pct", x, 0, 100, &d->margin_pct);
+	if ((x = json_object_get(v, "return_margin_pct")))
+		get_number(c, "defaults.return_margin_pct", x, 0, POLICY_RETURN_MARGIN_MAX,
+			   &d->return_margin_pct);
 	if ((x = json_object_get(v, "action")))
 		parse_action(c, "defaults.action", x, &d->action);
 }
@@ -1186,6 +1190,7 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 	c.p->defaults.hold_ms = POLICY_DEFAULT_HOLD_MS;
 	c.p->defaults.preempt_ms = POLICY_DEFAULT_PREEMPT_MS;
 	c.p->defaults.margin_pct = POLICY_DEFAULT_MARGIN_PCT;
+	c.p->defaults.return_margin_pct = POLICY_DEFAULT_RETURN_MARGIN_PCT;
 	c.p->defaults.action = POLICY_ACTION_OVERLAY;
 
 	if (!json_is_object(root)) {

@@ -361,6 +361,9 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 	m->defaults->preempt_ms = p->defaults.preempt_ms;
 	m->defaults->margin_pct = p->defaults.margin_pct;
 	m->defaults->action = action_to(p->defaults.action);
+	m->defaults->return_margin_pct = opt_double(p->defaults.return_margin_pct, &nomem);
+	if (nomem)
+		goto fail;
 	*ret = m;
 	return 0;
 fail:
@@ -638,6 +641,10 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 			put(c, d, "preempt_ms", json_integer(m->defaults->preempt_ms));
 			put(c, d, "margin_pct",
 			    dbl(c, "defaults.margin_pct", m->defaults->margin_pct));
+			if (m->defaults->return_margin_pct)
+				put(c, d, "return_margin_pct",
+				    dbl(c, "defaults.return_margin_pct",
+					m->defaults->return_margin_pct->value));
 			if (m->defaults->action !=
 			    SDWAN__V1__RULE_ACTION__RULE_ACTION_UNSPECIFIED) {
 				const char *s = action_from(m->defaults->action);

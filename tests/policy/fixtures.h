@@ -53,6 +53,6 @@ static const char full_policy[] __attribute__((unused)) =
 	"   {'app': 'torrent', 'action': 'drop'},"
 	"   {'app': 'any', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'last_resort': ['lte']}],"
 	" 'defaults': {'hold_ms': 2000, 'preempt_ms': 15000, 'margin_pct': 12.5,"
-	"              'action': 'overlay'}}";
+	"              'return_margin_pct': 25.5, 'action': 'overlay'}}";
 
 #endif

@@ -107,6 +107,27 @@ static void test_full_roundtrip(void **state)
 	assert_int_equal(policy_rule_hold_ms(p, &p->rules[0]), 2000);
 	assert_int_equal(policy_rule_hold_ms(p, &p->rules[5]), 0);
 	assert_true(policy_rule_margin_pct(p, &p->rules[4]) == 0.5);
+	assert_true(p->defaults.return_margin_pct == 25.5);
+	assert_non_null(back->defaults->return_margin_pct);
+	assert_true(back->defaults->return_margin_pct->value == 25.5);
+
+	/* a sender without the field (older orchestrator): the built-in default */
+	{
+		Sdwan__V1__OptDouble *rm = back->defaults->return_margin_pct;
+		struct policy *r = NULL;
+		back->defaults->return_margin_pct = NULL;
+		assert_int_equal(policy_from_proto(back, &r, &errs), 0);
+		assert_true(r->defaults.return_margin_pct == POLICY_DEFAULT_RETURN_MARGIN_PCT);
+		policy_free(r);
+		/* and a bad value is named with its field */
+		back->defaults->return_margin_pct = rm;
+		rm->value = 95;
+		assert_int_equal(policy_from_proto(back, &r, &errs), -EINVAL);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.v[0].path, "defaults.return_margin_pct");
+		assert_non_null(strstr(errs.v[0].message, "95 is out of range (0-90)"));
+		policy_errors_clear(&errs);
+	}
 
 	free(buf);
 	sdwan__v1__policy__free_unpacked(back, NULL);
@@ -140,6 +161,7 @@ static void test_design_example(void **state)
 
 	assert_int_equal(p->defaults.hold_ms, POLICY_DEFAULT_HOLD_MS);
 	assert_int_equal(p->defaults.preempt_ms, POLICY_DEFAULT_PREEMPT_MS);
+	assert_true(p->defaults.return_margin_pct == POLICY_DEFAULT_RETURN_MARGIN_PCT);
 	assert_int_equal(p->rules[1].mode, POLICY_MODE_BALANCE);
 	assert_int_equal(p->rules[2].action, POLICY_ACTION_DIRECT);
 	assert_int_equal(p->apps[2].matches[0].n_dst, 2);
@@ -332,6 +354,14 @@ static const struct bad_case bad_cases[] = {
 	  "defaults.action", "unknown action" },
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'hold': 5}}",
 	  "defaults.hold", "unknown key" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'return_margin_pct': 91}}",
+	  "defaults.return_margin_pct", "91 is out of range (0-90)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'return_margin_pct': -1}}",
+	  "defaults.return_margin_pct", "-1 is out of range (0-90)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'return_margin_pct': '20'}}",
+	  "defaults.return_margin_pct", "expected a number, got a string \"20\"" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls'], 'return_margin_pct': 20}]}",
+	  "rules[0].return_margin_pct", "unknown key" },
 };
 
 static bool has_error(const struct policy_errors *errs, const char *path, const char *msg)

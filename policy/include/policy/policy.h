@@ -27,6 +27,10 @@
 #define POLICY_DEFAULT_HOLD_MS	  1000u
 #define POLICY_DEFAULT_PREEMPT_MS 10000u
 #define POLICY_DEFAULT_MARGIN_PCT 10.0
+/* a path that left a class for its SLA comes back only this much inside every
+ * bound (SLA hysteresis); at most POLICY_RETURN_MARGIN_MAX */
+#define POLICY_DEFAULT_RETURN_MARGIN_PCT 20.0
+#define POLICY_RETURN_MARGIN_MAX	 90.0
 
 /* ------------------------------------------------------------------ errors */
 
@@ -154,6 +158,10 @@ struct policy_defaults {
 	uint32_t hold_ms;
 	uint32_t preempt_ms;
 	double margin_pct;
+	/* SLA hysteresis: a path that a class left for violating its SLA is
+	 * good enough to come back only with every bound met by this much
+	 * (latency <= bound x (1 - pct/100), likewise jitter and credible loss) */
+	double return_margin_pct;
 	enum policy_action action; /* for traffic no rule matches */
 };
 
