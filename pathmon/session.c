@@ -215,8 +215,12 @@ static void declare_lost(struct pm_session *s, struct probe *p, pm_ns now)
 	p->state = PROBE_MISSED;
 	s->pending--;
 	s->counters.lost++;
-	p->loss_id_count = pm_win_push(&s->loss_count, now, 1);
-	p->loss_id_time = pm_win_push(&s->loss_time, now, 1);
+	p->no_loss_sample =
+		s->cfg.loss_from_first_reply && (!s->have_first || p->seq < s->first_answered);
+	if (!p->no_loss_sample) {
+		p->loss_id_count = pm_win_push(&s->loss_count, now, 1);
+		p->loss_id_time = pm_win_push(&s->loss_time, now, 1);
+	}
 	pm_live_miss(s, now, p->seq);
 }
 
@@ -403,8 +407,10 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 		/* nothing was lost: the miss was a delay, the loss is taken back
 		 * and the reply is an RTT sample like any other */
 		s->counters.lost--;
-		(void)pm_win_set(&s->loss_count, p->loss_id_count, 0);
-		(void)pm_win_set(&s->loss_time, p->loss_id_time, 0);
+		if (!p->no_loss_sample) {
+			(void)pm_win_set(&s->loss_count, p->loss_id_count, 0);
+			(void)pm_win_set(&s->loss_time, p->loss_id_time, 0);
+		}
 		/* a delay spike only when every miss that made the path DOWN
 		 * is answered: one real loss among them and it was an outage */
 		spike = pm_live_is_spike(s, p->seq) &&
@@ -416,6 +422,10 @@ enum pm_reject pm_session_handle_reply(struct pm_session *s, const uint8_t *pkt,
 	p->state = PROBE_ANSWERED;
 	p->rtt = rtt;
 	s->counters.received++;
+	if (!s->have_first) {
+		s->have_first = true;
+		s->first_answered = p->seq;
+	}
 	if (s->have_highest && p->seq < s->highest_answered)
 		s->counters.reordered++; /* RFC 4737 §3: arrived after a later probe */
 	else

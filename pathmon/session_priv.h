@@ -22,6 +22,7 @@ struct probe {
 	pm_ns rtt;
 	uint64_t loss_id_count, loss_id_time; /* MISSED: the loss samples to take back */
 	uint8_t state;
+	bool no_loss_sample; /* MISSED without a loss sample (cfg.loss_from_first_reply) */
 };
 
 struct pm_session {
@@ -42,6 +43,8 @@ struct pm_session {
 	/* replies */
 	bool have_highest;
 	uint64_t highest_answered;
+	bool have_first;
+	uint64_t first_answered; /* the first probe ever answered */
 	bool have_prev;
 	pm_ns prev_rtt, prev_fwd, prev_bwd; /* last answered probe, arrival order */
 	int64_t prev_fwd_transit, prev_bwd_transit;

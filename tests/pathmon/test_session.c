@@ -364,6 +364,55 @@ static void test_late_without_tick(void **state)
 	fx_free(f);
 }
 
+/* cfg.loss_from_first_reply: probes missed before the first reply, or older
+ * than the first probe answered, are misses (counted lost) but not loss
+ * samples (a late reply leaves them so); a loss after the first answer is
+ * a sample as usual. */
+static void test_loss_from_first_reply(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	uint8_t rep[6][PM_STAMP_LEN_MAX];
+	size_t len[6];
+	struct pm_metrics m;
+
+	assert_non_null(f);
+	pm_session_cfg_default(&f->cfg);
+	f->cfg.loss_from_first_reply = true;
+	assert_int_equal(pm_session_new(&f->cfg, AT(0), &f->s), 0);
+	assert_int_equal(pm_reflector_init(&f->r, NULL, pm_errest_make(false, US(100)), 0), 0);
+	/* probes 0..3 every 1 s; nothing answers 0 and 1 (no path yet) */
+	for (int i = 0; i < 4; i++)
+		len[i] = pmh_probe(f->s, &f->r, AT(1000 * i), MS(2), 0, rep[i]);
+	/* 0 missed before any reply: lost, no sample */
+	pm_session_tick(f->s, AT(2500));
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.lost, 1);
+	assert_int_equal(m.loss_n_count, 0);
+	/* 2 answered: the first answer */
+	assert_int_equal(pm_session_handle_reply(f->s, rep[2], len[2], AT(2005)), PM_REJECT_NONE);
+	/* 1 (older than the first answer) missed: no sample either */
+	pm_session_tick(f->s, AT(3100));
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.lost, 2);
+	assert_int_equal(m.loss_n_count, 1);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	/* 1's reply after the loss bound (1 s): late, the loss stands, still
+	 * no sample */
+	assert_int_equal(pm_session_handle_reply(f->s, rep[1], len[1], AT(3150)), PM_REJECT_NONE);
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.lost, 2);
+	assert_int_equal(m.counters.late, 1);
+	assert_int_equal(m.loss_n_count, 1);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	/* 3 (after the first answer) missed: a loss sample */
+	pm_session_tick(f->s, AT(9000));
+	pm_session_metrics(f->s, &m);
+	assert_int_equal(m.counters.lost, 3);
+	assert_int_equal(m.loss_n_count, 2);
+	assert_float_equal(m.loss_pct_count, 50.0, 1e-9);
+	fx_free(f);
+}
+
 static void test_rejects(void **state)
 {
 	struct fixture *f = fx_new(false, false);
@@ -517,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_jitter_ipdv),
 		cmocka_unit_test(test_loss_late_dup_reorder),
 		cmocka_unit_test(test_late_without_tick),
+		cmocka_unit_test(test_loss_from_first_reply),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_history_overflow),
 		cmocka_unit_test(test_authenticated_session),

@@ -74,6 +74,12 @@ struct pm_session_cfg {
 	const struct pm_key *key; /* NULL: unauthenticated; copied */
 	void (*on_event)(void *ctx, const struct pm_event *ev);
 	void *ctx;
+	/* probes missed before the first reply, or older than the first probe
+	 * answered, are liveness misses and counted lost, but not loss samples
+	 * of the windows: nothing showed the path to exist when they were sent
+	 * (an edge's tunnel not up yet).  Off by default: a target that never
+	 * answers then has no loss samples at all. */
+	bool loss_from_first_reply;
 };
 
 /* Defaults above, for the active profile. */
