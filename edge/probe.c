@@ -278,6 +278,12 @@ static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
 		cfg.window_count = p->set.window_count;
 	if (p->set.window_ms)
 		cfg.window_time = (pm_ns)p->set.window_ms * PM_NS_PER_MSEC;
+	/* the probes sent before the tunnel carried anything (start-up: the SA
+	 * or the peer not up yet) are misses, not loss samples: counted, they
+	 * kept every path of a fresh edge over a 1 % loss SLA for its first
+	 * 100 probes, and a class with one went to whichever path came up later
+	 * with too few samples to judge (test_health: timeline_startup_loss) */
+	cfg.loss_from_first_reply = true;
 	cfg.wall_offset_ns = wall_offset();
 	cfg.key = p->key.len ? &p->key : NULL;
 	cfg.on_event = on_pm_event;

@@ -192,6 +192,32 @@ static void test_schedule_liveness_burst(void **state)
 	assert_int_equal(edge_probe_metrics(f->p, 2, &m), -ENOENT);
 }
 
+/* Start-up: the probes sent before the tunnel carried anything (the first
+ * 1.5 s: the SA or the peer not up yet) are misses, not loss samples; a loss
+ * once the path has answered is one. */
+static void test_startup_loss(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p = mkpath(1, PM_PROFILE_ACTIVE);
+	struct pm_metrics m;
+	pm_ns t0 = f->now;
+
+	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
+	run_until(f, 1, t0 + 1500 * MS, false);
+	assert_true(f->n_sent >= 2);
+	run_until(f, 1, t0 + 5000 * MS, true);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.state, PM_STATE_UP);
+	assert_true(m.counters.lost >= 2); /* counted, and liveness misses */
+	assert_true(m.loss_n_count >= 10);
+	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
+	/* one probe lost on the working path: a loss sample */
+	run_until(f, 1, f->now + 60 * MS, false);
+	run_until(f, 1, f->now + 2000 * MS, true);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_true(m.loss_pct_count > 0.0);
+}
+
 static void test_metered_budget(void **state)
 {
 	struct fx *f = *state;
@@ -322,6 +348,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_schedule_liveness_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_startup_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metered_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metered_bringup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_keeps_sessions, setup, teardown),
