@@ -913,16 +913,39 @@ static int metrics_text(const struct epath *x, char *buf, size_t len)
 			policy_path_state_name(x->state), x->rtt_ms, x->jitter_ms);
 }
 
+/* "; mpls-hub1 left for the SLA, back within 80 % of it" when an up path is
+ * held to the return margin (SLA hysteresis), else "". */
+static void held_text(const struct policy_engine *e, const struct policy_class_decision *d,
+		      char *buf, size_t len)
+{
+	const struct slot *s =
+		d >= e->dec && d < e->dec + e->n_slots ? &e->slots[d - e->dec] : NULL;
+
+	buf[0] = '\0';
+	if (!s)
+		return;
+	for (uint64_t m = s->sla_left & ~s->cur; m; m &= m - 1) {
+		const struct epath *x = &e->paths[__builtin_ctzll(m)];
+		if (x->state != POLICY_PATH_UP)
+			continue;
+		snprintf(buf, len, "; %s left for the SLA, back within %g %% of it", x->name,
+			 100.0 - e->p->defaults.return_margin_pct);
+		return;
+	}
+}
+
 int policy_engine_reason(const struct policy_engine *e, const struct policy_class_decision *d,
 			 char *buf, size_t len)
 {
 	const struct policy_rule *r = &e->p->rules[d->class_index];
 	const char *sla = r->sla_index >= 0 ? e->p->slas[r->sla_index].name : NULL;
 	const struct epath *x = d->n_paths ? &e->paths[d->paths[0].path_index] : NULL;
-	char m[128] = "";
+	char m[128] = "", held[96] = "";
 
 	if (x)
 		metrics_text(x, m, sizeof(m));
+	if (sla)
+		held_text(e, d, held, sizeof(held));
 	else if (d->reason != POLICY_REASON_ACTION && d->reason != POLICY_REASON_HOLD &&
 		 d->reason != POLICY_REASON_PREEMPT)
 		return snprintf(buf, len, "no path of the rule is up");
@@ -935,16 +958,16 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 	case POLICY_REASON_NO_PATH:
 		return snprintf(buf, len, "no path of the rule is up");
 	case POLICY_REASON_PREFERRED:
-		return snprintf(buf, len, "%s: first path in order %s%s (%s)", x->name,
-				sla ? "meeting " : "that is up", sla ? sla : "", m);
+		return snprintf(buf, len, "%s: first path in order %s%s (%s)%s", x->name,
+				sla ? "meeting " : "that is up", sla ? sla : "", m, held);
 	case POLICY_REASON_BEST:
-		return snprintf(buf, len, "%s: lowest cost %s%s (%s)", x->name,
-				sla ? "meeting " : "of the up paths", sla ? sla : "", m);
+		return snprintf(buf, len, "%s: lowest cost %s%s (%s)%s", x->name,
+				sla ? "meeting " : "of the up paths", sla ? sla : "", m, held);
 	case POLICY_REASON_BALANCE:
-		return snprintf(buf, len, "balanced over %zu path%s %s%s, first %s (%s)",
+		return snprintf(buf, len, "balanced over %zu path%s %s%s, first %s (%s)%s",
 				d->n_paths, d->n_paths == 1 ? "" : "s",
 				sla ? "meeting " : (d->n_paths == 1 ? "that is up" : "that are up"),
-				sla ? sla : "", x->name, m);
+				sla ? sla : "", x->name, m, held);
 	case POLICY_REASON_LEAST_BAD:
 		return snprintf(buf, len, "no path meets %s: least bad is %s (%s)",
 				sla ? sla : "the SLA", x->name, m);

@@ -832,6 +832,14 @@ static void test_sla_oscillation_one_switch(void **state)
 	assert_int_equal(switches, 1);
 	assert_true(first > 0 && first < 60000); /* it did leave, on an early peak */
 	assert_int_equal(d.classes[0].paths[0].path_id, 12);
+	/* and says why mpls, meeting the SLA now and then, is not used */
+	{
+		char why[256];
+		paths[0].rtt_ms = 140;
+		assert_int_equal(policy_engine_decide(e, paths, 3, now, &d), 0);
+		policy_engine_reason(e, &d.classes[0], why, sizeof(why));
+		assert_non_null(strstr(why, "; mpls left for the SLA, back within 80 % of it"));
+	}
 
 	/* a real improvement: back after the preemption delay, not before */
 	t_better = now;
