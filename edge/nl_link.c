@@ -8,8 +8,48 @@
 #include <netlink/route/link/inet6.h>
 #include <netlink/route/link/vxlan.h>
 #include <netlink/route/link/xfrmi.h>
+#include <netlink/route/neighbour.h>
 #include <stdio.h>
 #include <string.h>
+
+static bool mac_set(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return memcmp(mac, zero, 6) != 0;
+}
+
+/* the peer's overlay address as a permanent neighbour (replaced if there) */
+static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
+{
+	struct rtnl_neigh *n = NULL;
+	struct nl_addr *dst = NULL, *ll = NULL;
+	int r;
+
+	if (l->kind != EDGE_LINK_VXLAN || !l->peer.s_addr)
+		return 0;
+	r = edge_nl_ifindex(l->name);
+	if (r < 0)
+		return r;
+	n = rtnl_neigh_alloc();
+	dst = edge_nl_addr4(l->peer, 32);
+	ll = nl_addr_build(AF_LLC, l->peer_mac, 6);
+	if (!n || !dst || !ll) {
+		r = -ENOMEM;
+		goto out;
+	}
+	rtnl_neigh_set_ifindex(n, r);
+	rtnl_neigh_set_family(n, AF_INET);
+	rtnl_neigh_set_dst(n, dst);
+	rtnl_neigh_set_lladdr(n, ll);
+	rtnl_neigh_set_state(n, NUD_PERMANENT);
+	r = edge_nl_errno(rtnl_neigh_add(nl->sk, n, NLM_F_CREATE | NLM_F_REPLACE));
+out:
+	nl_addr_put(ll);
+	nl_addr_put(dst);
+	rtnl_neigh_put(n);
+	return r;
+}
 
 /* after creation: up, rp_filter, addrgenmode */
 static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l, bool with_inet6)
@@ -42,7 +82,7 @@ out:
 int edge_nl_real_link_add(void *ctx, const struct edge_nl_link *l)
 {
 	struct edge_nl_real *nl = ctx;
-	struct nl_addr *local = NULL, *remote = NULL;
+	struct nl_addr *local = NULL, *remote = NULL, *mac = NULL;
 	struct rtnl_link *link = NULL;
 	int r;
 
@@ -78,6 +118,14 @@ int edge_nl_real_link_add(void *ctx, const struct edge_nl_link *l)
 	rtnl_link_set_name(link, l->name);
 	if (l->mtu)
 		rtnl_link_set_mtu(link, l->mtu);
+	if (l->kind == EDGE_LINK_VXLAN && mac_set(l->mac)) {
+		mac = nl_addr_build(AF_LLC, l->mac, 6);
+		if (!mac) {
+			r = -ENOMEM;
+			goto out;
+		}
+		rtnl_link_set_addr(link, mac);
+	}
 	r = edge_nl_errno(rtnl_link_add(nl->sk, link, NLM_F_CREATE | NLM_F_EXCL));
 	if (r < 0)
 		goto out;
@@ -85,11 +133,14 @@ int edge_nl_real_link_add(void *ctx, const struct edge_nl_link *l)
 	/* without IPv6 on the device there is no link-local chatter to stop */
 	if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP || r == -EINVAL)
 		r = link_configure(nl, l, false);
+	if (r >= 0)
+		r = neigh_put(nl, l);
 	if (r < 0)
 		rtnl_link_delete(nl->sk, link); /* all or nothing */
 out:
 	nl_addr_put(local);
 	nl_addr_put(remote);
+	nl_addr_put(mac);
 	rtnl_link_put(link);
 	return r;
 }
@@ -110,7 +161,9 @@ int edge_nl_real_link_del(void *ctx, const char *name)
 
 int edge_nl_real_link_set(void *ctx, const struct edge_nl_link *l)
 {
-	return link_configure(ctx, l, false);
+	int r = link_configure(ctx, l, false);
+
+	return r < 0 ? r : neigh_put(ctx, l);
 }
 
 static void fill_vxlan(struct rtnl_link *link, struct edge_nl_link *out)
@@ -134,6 +187,9 @@ static void fill_vxlan(struct rtnl_link *link, struct edge_nl_link *out)
 	}
 	if (rtnl_link_vxlan_get_port(link, &v) == 0)
 		out->port = (uint16_t)v;
+	a = rtnl_link_get_addr(link); /* not a new reference */
+	if (a && nl_addr_get_len(a) == 6)
+		memcpy(out->mac, nl_addr_get_binary_addr(a), 6);
 }
 
 int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links, struct edge_nl_set *set)
@@ -174,4 +230,38 @@ int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links, stru
 		r = edge_nl_set_add_link(set, &out);
 	}
 	return r;
+}
+
+int edge_nl_real_neigh_dump(struct edge_nl_real *nl, struct nl_cache *links,
+			    struct edge_nl_set *set)
+{
+	struct nl_cache *neighs = NULL;
+	int r;
+
+	r = edge_nl_errno(rtnl_neigh_alloc_cache(nl->sk, &neighs));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(neighs); o; o = nl_cache_get_next(o)) {
+		struct rtnl_neigh *n = (struct rtnl_neigh *)o;
+		struct nl_addr *dst = rtnl_neigh_get_dst(n), *ll = rtnl_neigh_get_lladdr(n);
+		char name[IFNAMSIZ];
+
+		if (rtnl_neigh_get_family(n) != AF_INET ||
+		    !(rtnl_neigh_get_state(n) & NUD_PERMANENT) || !dst ||
+		    nl_addr_get_len(dst) != 4 || !ll || nl_addr_get_len(ll) != 6 ||
+		    !rtnl_link_i2name(links, rtnl_neigh_get_ifindex(n), name, sizeof(name)))
+			continue;
+		/* the first permanent neighbour of one of our vxlan netdevs */
+		for (size_t i = 0; i < set->n_links; i++) {
+			struct edge_nl_link *l = &set->links[i];
+
+			if (l->kind == EDGE_LINK_VXLAN && !l->peer.s_addr &&
+			    strcmp(l->name, name) == 0) {
+				memcpy(&l->peer, nl_addr_get_binary_addr(dst), 4);
+				memcpy(l->peer_mac, nl_addr_get_binary_addr(ll), 6);
+			}
+		}
+	}
+	nl_cache_free(neighs);
+	return 0;
 }

@@ -28,6 +28,9 @@ int edge_nl_real_link_del(void *ctx, const char *name);
 int edge_nl_real_link_set(void *ctx, const struct edge_nl_link *link);
 int edge_nl_real_link_dump(struct edge_nl_real *nl, struct nl_cache *links,
 			   struct edge_nl_set *set);
+/* after the links: fills their peer/peer_mac from permanent neighbours */
+int edge_nl_real_neigh_dump(struct edge_nl_real *nl, struct nl_cache *links,
+			    struct edge_nl_set *set);
 
 int edge_nl_real_addr_add(void *ctx, const struct edge_nl_addr *addr);
 int edge_nl_real_addr_del(void *ctx, const struct edge_nl_addr *addr);

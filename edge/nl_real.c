@@ -78,6 +78,8 @@ static int real_dump(void *ctx, struct edge_nl_set *ret)
 		return r;
 	r = edge_nl_real_link_dump(nl, links, &set);
 	if (r >= 0)
+		r = edge_nl_real_neigh_dump(nl, links, &set);
+	if (r >= 0)
 		r = edge_nl_real_addr_dump(nl, links, &set);
 	if (r >= 0)
 		r = edge_nl_real_route_dump(nl, links, &set);

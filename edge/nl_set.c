@@ -66,6 +66,26 @@ bool edge_nl_rule_is_own(const struct edge_nl_rule *rule)
 	       rule->table >= EDGE_TABLE_MIN && rule->table <= EDGE_TABLE_MAX;
 }
 
+void edge_nl_overlay_mac(struct in_addr overlay, uint8_t mac[6])
+{
+	mac[0] = 0x02; /* locally administered, unicast */
+	mac[1] = 0x5d;
+	memcpy(mac + 2, &overlay.s_addr, 4);
+}
+
+static bool mac_zero(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return memcmp(mac, zero, 6) == 0;
+}
+
+/* all zero on either side: "the kernel's", not compared */
+static bool mac_match(const uint8_t a[6], const uint8_t b[6])
+{
+	return mac_zero(a) || mac_zero(b) || memcmp(a, b, 6) == 0;
+}
+
 bool edge_nl_link_same(const struct edge_nl_link *a, const struct edge_nl_link *b)
 {
 	return strcmp(a->name, b->name) == 0;
@@ -79,7 +99,9 @@ bool edge_nl_link_equal(const struct edge_nl_link *a, const struct edge_nl_link 
 		return false; /* never what we want: re-created */
 	if (a->kind == EDGE_LINK_VXLAN)
 		return a->vni == b->vni && a->local.s_addr == b->local.s_addr &&
-		       a->remote.s_addr == b->remote.s_addr && a->port == b->port;
+		       a->remote.s_addr == b->remote.s_addr && a->port == b->port &&
+		       mac_match(a->mac, b->mac) && a->peer.s_addr == b->peer.s_addr &&
+		       (!a->peer.s_addr || memcmp(a->peer_mac, b->peer_mac, 6) == 0);
 	return a->if_id == b->if_id && strcmp(a->dev, b->dev) == 0;
 }
 

@@ -44,7 +44,12 @@ static int vxlan_path_objects(const struct edge_tunnel_path *p, struct edge_nl_s
 	link.remote = p->remote_transport;
 	link.port = p->port ? p->port : EDGE_VXLAN_PORT;
 	link.addrgenmode_none = true; /* no IPv6 link-local chatter through the SA */
-	link.rp_filter = 2;	      /* loose: return traffic may come over another path */
+	/* no ARP through the SA either: both ends derive both MACs from the
+	 * overlay addresses, and the peer's is a permanent neighbour */
+	edge_nl_overlay_mac(p->overlay, link.mac);
+	link.peer = p->remote_overlay;
+	edge_nl_overlay_mac(p->remote_overlay, link.peer_mac);
+	link.rp_filter = 2; /* loose: return traffic may come over another path */
 	r = edge_nl_set_add_link(set, &link);
 	if (r < 0)
 		return r;

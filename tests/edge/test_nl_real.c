@@ -91,7 +91,7 @@ static void test_apply_adopt_teardown(void **state)
 	struct edge_config *cfg = harness_config("br1-config.json");
 	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", NULL);
 	struct edge_errors errs = EDGE_ERRORS_INIT;
-	struct edge_engine *e1 = NULL, *e2 = NULL;
+	struct edge_engine *e1 = NULL, *e2 = NULL, *e3 = NULL;
 	struct edge_apply_stats st;
 	size_t adopted = 0;
 
@@ -120,6 +120,14 @@ static void test_apply_adopt_teardown(void **state)
 	assert_int_equal(sh("ip -d link show sdw1 | grep -q 'dstport 4789'"), 0);
 	assert_int_equal(sh("ip link show sdw2 | grep -q 'mtu 1350.*state UNKNOWN\\|mtu 1350'"), 0);
 	assert_int_equal(sh("ip -d link show sdw1 | grep -q 'addrgenmode none'"), 0);
+	/* MACs from the overlay addresses, the peer's a permanent neighbour: no ARP */
+	assert_int_equal(sh("ip link show sdw1 | grep -q 'link/ether 02:5d:64:7e:01:01 '"), 0);
+	assert_int_equal(sh("ip neigh show dev sdw1 | grep -q "
+			    "'^100.126.1.2 lladdr 02:5d:64:7e:01:02 PERMANENT'"),
+			 0);
+	assert_int_equal(sh("ip neigh show dev sdw2 | grep -q "
+			    "'^100.126.2.2 lladdr 02:5d:64:7e:02:02 PERMANENT'"),
+			 0);
 	assert_int_equal(sh("test $(sysctl -n net.ipv4.conf.sdw1.rp_filter) = 2"), 0);
 	assert_int_equal(sh("ip addr show dev lo label lo:sdw | grep -q '100.127.2.1/32'"), 0);
 	assert_int_equal(sh("ip route show table main proto 93 | grep -q "
@@ -138,6 +146,19 @@ static void test_apply_adopt_teardown(void **state)
 	assert_int_equal(adopted, 9);
 	assert_int_equal(edge_engine_apply(e2, b, &errs, &st), 0);
 	assert_int_equal(writes, 0);
+
+	/* drift: the peer's neighbour removed by hand is put back by the next
+	 * daemon (the netdev is re-created with it) */
+	assert_int_equal(sh("ip neigh del 100.126.1.2 dev sdw1"), 0);
+	writes = 0;
+	assert_int_equal(edge_engine_new(cfg, &counting_ops, NULL, NULL, NULL, &e3), 0);
+	assert_int_equal(edge_engine_reconcile(e3, &adopted), 0);
+	assert_int_equal(edge_engine_apply(e3, b, &errs, &st), 0);
+	assert_true(writes > 0);
+	assert_int_equal(sh("ip neigh show dev sdw1 | grep -q "
+			    "'^100.126.1.2 lladdr 02:5d:64:7e:01:02 PERMANENT'"),
+			 0);
+	edge_engine_free(e3);
 
 	/* teardown: ours gone, the foreign objects still there */
 	assert_int_equal(edge_engine_apply(e2, NULL, &errs, &st), 0);

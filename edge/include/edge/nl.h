@@ -62,7 +62,17 @@ struct edge_nl_link {
 	/* set at creation, not reported back by every kernel: not compared */
 	bool addrgenmode_none;
 	uint8_t rp_filter; /* 0 = leave, 1 strict, 2 loose */
+	/* vxlan: own MAC (all zero: the kernel's random one; not compared then)
+	 * and the peer's overlay address with its MAC as a permanent neighbour
+	 * (peer 0: none), so that nothing is ever ARPed inside the tunnel */
+	uint8_t mac[6];
+	struct in_addr peer;
+	uint8_t peer_mac[6];
 };
+
+/* the overlay MAC of an overlay address: 02:5d:a:b:c:d (locally
+ * administered, unicast; both ends compute the other's from the bundle) */
+void edge_nl_overlay_mac(struct in_addr overlay, uint8_t mac[6]);
 
 struct edge_nl_addr {
 	char ifname[IFNAMSIZ];
