@@ -225,7 +225,7 @@ static void settings_init(struct compiler *c)
 		pp[i]->up_count = 3;
 		pp[i]->holddown_ms = 1000;
 		pp[i]->holddown_max_ms = 30000;
-		pp[i]->burst_interval_ms = 50;
+		pp[i]->burst_interval_ms = 10;
 		pp[i]->burst_count = 3;
 	}
 	sdwan__v1__probe_settings__init(&c->probe);

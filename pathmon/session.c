@@ -53,7 +53,7 @@ void pm_session_cfg_default(struct pm_session_cfg *cfg)
 {
 	*cfg = (struct pm_session_cfg){
 		.interval = pm_profile_interval(PM_PROFILE_ACTIVE),
-		.burst_interval = 50 * PM_NS_PER_MSEC,
+		.burst_interval = 10 * PM_NS_PER_MSEC,
 		.detect_mult = 3,
 		.up_count = 3,
 		.holddown_base = PM_NS_PER_SEC,

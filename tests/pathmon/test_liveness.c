@@ -54,8 +54,9 @@ struct expect {
 
 struct row {
 	const char *name;
-	pm_ns interval; /* 0: default (50 ms) */
-	pm_ns decay;	/* 0: default (60 s) */
+	pm_ns interval;	    /* 0: default (50 ms) */
+	bool default_burst; /* the library's burst_interval; else 50 ms, as the timelines below */
+	pm_ns decay;	    /* 0: default (60 s) */
 	uint32_t detect_mult;
 	int end; /* ms */
 	struct interval dead[4];
@@ -130,6 +131,8 @@ static void sim_start(struct sim *sim, const struct row *row)
 	pm_session_cfg_default(&c);
 	if (row->interval)
 		c.interval = row->interval;
+	if (!row->default_burst)
+		c.burst_interval = 50 * PM_NS_PER_MSEC;
 	if (row->decay)
 		c.damp_decay = row->decay;
 	if (row->detect_mult)
@@ -315,6 +318,20 @@ static const struct row rows[] = {
 			{ 101, PM_STATE_INIT, PM_STATE_UP, "" },
 			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "" },
 			{ 2150, PM_STATE_SUSPECT, PM_STATE_DOWN, "" },
+		},
+	},
+	{
+		/* the defaults (10 ms burst): the deadline of the probe at 2000 passes at 2050, the
+		 * burst probes go out at 2050 and 2060 and miss at 2100 and 2110 */
+		.name = "detect with the default burst: down 110 ms after the cut",
+		.default_burst = true,
+		.end = 2500,
+		.dead = { { 2000, 999999 } },
+		.ev = {
+			{ 1, PM_STATE_DOWN, PM_STATE_INIT, "reply received" },
+			{ 101, PM_STATE_INIT, PM_STATE_UP, "3 consecutive replies" },
+			{ 2050, PM_STATE_UP, PM_STATE_SUSPECT, "missed: burst" },
+			{ 2110, PM_STATE_SUSPECT, PM_STATE_DOWN, "3 consecutive probes missed" },
 		},
 	},
 };

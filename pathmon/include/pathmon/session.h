@@ -53,7 +53,7 @@ struct pm_event;
 
 struct pm_session_cfg {
 	pm_ns interval;		  /* probe interval of the profile (default 50 ms) */
-	pm_ns burst_interval;	  /* interval while SUSPECT (default 50 ms) */
+	pm_ns burst_interval;	  /* interval while SUSPECT (default 10 ms) */
 	uint32_t detect_mult;	  /* consecutive misses that make a path DOWN (3) */
 	uint32_t up_count;	  /* consecutive replies that make it UP again (3) */
 	pm_ns holddown_base;	  /* hold-down after the first flap (1 s) ... */
