@@ -147,6 +147,13 @@ fo_teardown
 FO_PID=()
 fo_setup || { echo "setup failed" >&2; exit 1; }
 voip_on_mpls || { echo "voip not back on mpls" >&2; exit 1; }
+# ramp mpls from 20 ms to the oscillation's 150 ms RTT in 10 ms steps every
+# 0.5 s: at once it is a silence longer than detection, i.e. a failover (see
+# the latency step above), not what this part measures
+for ((d = 15000; d < 135000; d += 10000)); do
+	link br1 mpls set dir=out delay=${d}us
+	sleep 0.5
+done
 t0=$(now_ms)
 end=$((t0 + OSC_MIN * 60000))
 switches=0 tw=$t0
