@@ -67,10 +67,11 @@ static int64_t wall_offset(void)
 
 /* ------------------------------------------------------------ settings */
 
+/* DESIGN §6; the SUSPECT burst (last field) is 10 ms like pathmon's default: detection 110 ms */
 static const struct edge_probe_profile profile_defaults[PM_PROFILE_COUNT_] = {
-	[PM_PROFILE_ACTIVE] = { 50, 3, 3, 1000, 60000, 50 },
-	[PM_PROFILE_STANDBY] = { 1000, 3, 3, 1000, 60000, 50 },
-	[PM_PROFILE_METERED] = { 10000, 3, 3, 1000, 60000, 50 },
+	[PM_PROFILE_ACTIVE] = { 50, 3, 3, 1000, 60000, 10 },
+	[PM_PROFILE_STANDBY] = { 1000, 3, 3, 1000, 60000, 10 },
+	[PM_PROFILE_METERED] = { 10000, 3, 3, 1000, 60000, 10 },
 };
 
 void edge_probe_settings_init(struct edge_probe_settings *s)
