@@ -284,6 +284,7 @@ static int prepare_sites(struct compiler *c)
 			sdwan__v1__underlay__init(u);
 			u->label = (char *)cs->uls[k]->label;
 			u->address = (char *)cs->uls[k]->address;
+			u->public_address = (char *)cs->uls[k]->public_address;
 			u->metered = cs->uls[k]->metered;
 			u->mtu = cs->uls[k]->mtu;
 			u->bandwidth_kbps = cs->uls[k]->bandwidth_kbps;
@@ -484,8 +485,16 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	m->local_underlay = (char *)lu->label;
 	m->peer = (char *)peer->site->name;
 	m->remote_underlay = (char *)ru->label;
+	/* A branch may have no known address (learnt by its edge) or sit behind
+	 * NAT: it initiates from wherever it is; the hub answers any address and
+	 * knows the path by its IKE identity.  The branch sends to the hub's
+	 * public address when it has one (static 1:1 NAT). */
 	m->local_address = (char *)lu->address;
-	m->remote_address = (char *)ru->address;
+	if (branch_side)
+		m->remote_address =
+			(char *)(hu->public_address[0] ? hu->public_address : hu->address);
+	else
+		m->remote_address = "";
 	/* the branch end takes the even address of the pair, the hub the odd one */
 	m->local_transport = ipv4_str(a, bt + !branch_side, "");
 	m->remote_transport = ipv4_str(a, bt + branch_side, "");

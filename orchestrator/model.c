@@ -309,8 +309,10 @@ static bool check_keys(const json_t *o, const char *path, const char *const *all
 int orch_underlay_from_json(const json_t *j, const char *path, struct orch_underlay *ret_ul,
 			    json_t *errs)
 {
-	static const char *const keys[] = { "label",	      "address",	   "metered", "mtu",
-					    "bandwidth_kbps", "monthly_budget_mb", NULL };
+	static const char *const keys[] = {
+		"label", "address",	   "public_address",	"metered",
+		"mtu",	 "bandwidth_kbps", "monthly_budget_mb", NULL
+	};
 	struct orch_underlay ul = { 0 };
 	size_t before = json_array_size(errs);
 	const char *label, *addr;
@@ -331,15 +333,26 @@ int orch_underlay_from_json(const json_t *j, const char *path, struct orch_under
 		orch_err_add(errs, p, "\"%.40s\": 1 to 15 characters [a-z0-9]", label);
 	else
 		strcpy(ul.label, label);
-	addr = json_string_value(json_object_get(j, "address"));
-	snprintf(p, sizeof(p), "%s.address", path);
-	if (!addr)
-		orch_err_add(errs, p, "required string");
-	else if (strlen(addr) >= ORCH_ADDR_MAX ||
-		 (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1))
-		orch_err_add(errs, p, "\"%.40s\": not an IPv4 or IPv6 address", addr);
-	else
-		strcpy(ul.address, addr);
+	/* absent or "": learnt by the edge from its interface (a branch's DHCP or
+	 * LTE link); whether that is allowed depends on the role (site level) */
+	for (int k = 0; k < 2; k++) {
+		const char *key = k ? "public_address" : "address";
+		char *dst = k ? ul.public_address : ul.address;
+
+		v = json_object_get(j, key);
+		snprintf(p, sizeof(p), "%s.%s", path, key);
+		if (!v || json_is_null(v))
+			continue;
+		addr = json_string_value(v);
+		if (!addr)
+			orch_err_add(errs, p, "must be a string (an address, or \"\" when learnt)");
+		else if (*addr &&
+			 (strlen(addr) >= ORCH_ADDR_MAX || (inet_pton(AF_INET, addr, tmp) != 1 &&
+							    inet_pton(AF_INET6, addr, tmp) != 1)))
+			orch_err_add(errs, p, "\"%.40s\": not an IPv4 or IPv6 address", addr);
+		else
+			strcpy(dst, addr);
+	}
 	v = json_object_get(j, "metered");
 	snprintf(p, sizeof(p), "%s.metered", path);
 	if (v && !json_is_boolean(v))
@@ -448,6 +461,17 @@ int orch_site_from_json(const json_t *j, const char *name_from_url, struct orch_
 			snprintf(p, sizeof(p), "$.underlays[%zu]", i);
 			if (orch_underlay_from_json(v, p, &ul, errs))
 				continue;
+			/* branches initiate (from any address, through any NAT); hubs
+			 * answer, so their peers must know where to send */
+			if (role && s.role == ORCH_ROLE_HUB && !ul.address[0])
+				orch_err_add(
+					errs, p,
+					"address: required for a hub (its branches connect to it)");
+			if (role && s.role == ORCH_ROLE_BRANCH && ul.public_address[0])
+				orch_err_add(errs, p,
+					     "public_address: \"%s\": only a hub has one (a branch "
+					     "initiates; its public address is learnt)",
+					     ul.public_address);
 			for (size_t k = 0; k < s.n_underlays; k++)
 				if (!strcmp(s.underlays[k].label, ul.label))
 					orch_err_add(errs, p, "label \"%s\" used twice", ul.label);
@@ -515,10 +539,14 @@ nomem:
 
 json_t *orch_underlay_to_json(const struct orch_underlay *ul)
 {
-	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "label", ul->label, "address",
-			 ul->address, "metered", ul->metered, "mtu", (json_int_t)ul->mtu,
-			 "bandwidth_kbps", (json_int_t)ul->bandwidth_kbps, "monthly_budget_mb",
-			 (json_int_t)ul->monthly_budget_mb);
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "label", ul->label, "address",
+			      ul->address, "metered", ul->metered, "mtu", (json_int_t)ul->mtu,
+			      "bandwidth_kbps", (json_int_t)ul->bandwidth_kbps, "monthly_budget_mb",
+			      (json_int_t)ul->monthly_budget_mb);
+
+	if (o && ul->public_address[0])
+		json_object_set_new(o, "public_address", json_string(ul->public_address));
+	return o;
 }
 
 json_t *orch_site_to_json(const struct orch_site *site)

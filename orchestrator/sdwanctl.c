@@ -228,8 +228,11 @@ static void site_table(json_t *s)
 		       str(s, "software_version"), str(s, "public_key"));
 	printf("%-10s %-40s %-8s %s\n", "UNDERLAY", "ADDRESS", "METERED", "MTU");
 	json_array_foreach (json_object_get(s, "underlays"), i, u)
-		printf("%-10s %-40s %-8s %lld\n", str(u, "label"), str(u, "address"),
-		       json_is_true(json_object_get(u, "metered")) ? "yes" : "no", num(u, "mtu"));
+		printf("%-10s %-40s %-8s %lld%s%s\n", str(u, "label"),
+		       *str(u, "address") ? str(u, "address") : "(learnt by the edge: dhcp)",
+		       json_is_true(json_object_get(u, "metered")) ? "yes" : "no", num(u, "mtu"),
+		       json_object_get(u, "public_address") ? "  public " : "",
+		       json_object_get(u, "public_address") ? str(u, "public_address") : "");
 	if (json_object_get(s, "bootstrap_token"))
 		printf("bootstrap token (give it to the edge once): %s\n",
 		       str(s, "bootstrap_token"));
@@ -277,30 +280,52 @@ static int site_add(int argc, char **argv)
 		case 'l':
 			json_array_append_new(lans, json_string(optarg));
 			break;
-		case 'u': { /* label=address[,metered][,mtu=N] */
-			char *spec = strdup(optarg), *save = NULL, *tok, *eq;
+		case 'u': { /* label=address|dhcp[,metered][,mtu=N][,public=ADDR] */
+			char *spec = strdup(optarg), *tok, *next, *eq;
 			json_t *u = json_object();
+			bool ok = spec != NULL;
 
-			eq = strchr(spec, '=');
+			eq = spec ? strchr(spec, '=') : NULL;
 			if (!eq) {
-				fprintf(stderr,
-					"sdwanctl: --underlay LABEL=ADDRESS[,metered][,mtu=N]\n");
+				fprintf(stderr, "sdwanctl: --underlay LABEL=ADDRESS|dhcp[,metered]"
+						"[,mtu=N][,public=ADDRESS]\n");
 				free(spec);
 				json_decref(u);
 				goto out;
 			}
 			*eq = '\0';
 			json_object_set_new(u, "label", json_string(spec));
-			tok = strtok_r(eq + 1, ",", &save);
-			json_object_set_new(u, "address", json_string(tok ? tok : ""));
-			while ((tok = strtok_r(NULL, ",", &save))) {
-				if (!strcmp(tok, "metered"))
+			/* the first field is the address; "dhcp" (or nothing): the edge
+			 * learns it from its interface */
+			for (tok = eq + 1, next = NULL; ok && tok; tok = next) {
+				next = strchr(tok, ',');
+				if (next)
+					*next++ = '\0';
+				if (tok == eq + 1)
+					json_object_set_new(
+						u, "address",
+						json_string(strcmp(tok, "dhcp") ? tok : ""));
+				else if (!strcmp(tok, "metered"))
 					json_object_set_new(u, "metered", json_true());
 				else if (!strncmp(tok, "mtu=", 4))
 					json_object_set_new(u, "mtu", json_integer(atoi(tok + 4)));
+				else if (!strncmp(tok, "public=", 7))
+					json_object_set_new(u, "public_address",
+							    json_string(tok + 7));
+				else {
+					fprintf(stderr,
+						"sdwanctl: --underlay %s: unknown option \"%s\" "
+						"(metered, mtu=N, public=ADDRESS)\n",
+						spec, tok);
+					ok = false;
+				}
+			}
+			free(spec);
+			if (!ok) {
+				json_decref(u);
+				goto out;
 			}
 			json_array_append_new(uls, u);
-			free(spec);
 			break;
 		}
 		case 'm': { /* lte=inet */
@@ -327,7 +352,8 @@ static int site_add(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: sdwanctl site add NAME --role branch|hub --underlay "
-			       "LABEL=ADDR[,metered][,mtu=N]... [--lan PREFIX]... "
+			       "LABEL=ADDR|dhcp[,metered][,mtu=N][,public=ADDR]... [--lan "
+			       "PREFIX]... "
 			       "[--path-map LABEL=HUBLABEL]...\n"
 			       "       sdwanctl site add --file SITE.json\n");
 			rc = EXIT_OK;
@@ -384,7 +410,10 @@ static int cmd_site(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage: sdwanctl site add|list|show|rm|bootstrap ...\n"
-		       "  site add NAME --role R --underlay L=ADDR... [--lan P]...  create\n"
+		       "  site add NAME --role R --underlay L=ADDR|dhcp[,metered][,public=A]... "
+		       "[--lan P]...\n"
+		       "                                              create (dhcp: learnt by the "
+		       "edge)\n"
 		       "  site list                      all sites\n"
 		       "  site show NAME [--bundle]      one site, or its compiled bundle\n"
 		       "  site rm NAME                   delete a site\n"
@@ -635,6 +664,22 @@ static void status_site_table(json_t *s)
 		       json_real_value(json_object_get(p, "rtt_avg_ms")),
 		       json_real_value(json_object_get(p, "jitter_ms")),
 		       json_real_value(json_object_get(p, "loss_pct")), num(p, "samples"));
+	/* where each path's IKE/ESP leaves, and what NAT made of it */
+	printf("%-28s %-24s %-24s %-24s %s\n", "PATH", "LOCAL", "REMOTE", "SEEN AS", "NAT");
+	json_array_foreach (json_object_get(s, "paths"), i, p) {
+		bool here = json_is_true(json_object_get(p, "behind_nat")),
+		     there = json_is_true(json_object_get(p, "peer_behind_nat"));
+
+		printf("%-28s %-24s %-24s %-24s %s\n", str(p, "path"),
+		       *str(p, "local_address") ? str(p, "local_address") : "-",
+		       *str(p, "remote_address") ? str(p, "remote_address") : "-",
+		       *str(p, "public_address") ? str(p, "public_address") : "-",
+		       here && there	    ? "both"
+		       : here		    ? "behind NAT"
+		       : there		    ? "peer behind NAT"
+		       : *str(p, "waiting") ? str(p, "waiting")
+					    : "no");
+	}
 	printf("%-20s %-22s %s\n", "CLASS", "ACTION", "PATHS");
 	json_array_foreach (json_object_get(s, "decisions"), i, d) {
 		char paths[256];

@@ -75,6 +75,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX lan_ranges_site ON lan_ranges(site_id);"
 	"CREATE TABLE tokens(hash TEXT PRIMARY KEY, role TEXT NOT NULL"
 	" CHECK(role IN ('admin','viewer')), name TEXT, created_at INTEGER NOT NULL);",
+	/* 2: a hub's public address (static 1:1 NAT); branch addresses may be empty */
+	"ALTER TABLE underlays ADD COLUMN public_address TEXT NOT NULL DEFAULT '';",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -235,7 +237,7 @@ static int put_underlays(struct sq_store *s, const struct orch_site *site)
 	for (size_t i = 0; i < site->n_underlays; i++) {
 		const struct orch_underlay *u = &site->underlays[i];
 
-		p = stmt(s, "INSERT INTO underlays VALUES(?,?,?,?,?,?,?)");
+		p = stmt(s, "INSERT INTO underlays VALUES(?,?,?,?,?,?,?,?)");
 		if (!p)
 			return -EIO;
 		sqlite3_bind_int64(p, 1, site->id);
@@ -245,6 +247,7 @@ static int put_underlays(struct sq_store *s, const struct orch_site *site)
 		sqlite3_bind_int64(p, 5, u->mtu);
 		sqlite3_bind_int64(p, 6, u->bandwidth_kbps);
 		sqlite3_bind_int64(p, 7, u->monthly_budget_mb);
+		sqlite3_bind_text(p, 8, u->public_address, -1, SQLITE_STATIC);
 		if ((r = run(p)))
 			return r;
 	}
@@ -474,6 +477,7 @@ static int ul_from_row(sqlite3_stmt *p, int first, struct orch_underlay *u)
 	u->mtu = (uint32_t)sqlite3_column_int64(p, first + 3);
 	u->bandwidth_kbps = (uint32_t)sqlite3_column_int64(p, first + 4);
 	u->monthly_budget_mb = (uint32_t)sqlite3_column_int64(p, first + 5);
+	snprintf(u->public_address, sizeof(u->public_address), "%s", col_text(p, first + 6));
 	return 0;
 }
 
@@ -507,8 +511,8 @@ static int sq_site_get(struct orch_store *st, const char *name, struct orch_site
 	sqlite3_reset(p);
 	if (r)
 		return r;
-	p = stmt(s, "SELECT label, address, metered, mtu, bandwidth_kbps, monthly_budget_mb"
-		    " FROM underlays WHERE site_id = ? ORDER BY label");
+	p = stmt(s, "SELECT label, address, metered, mtu, bandwidth_kbps, monthly_budget_mb,"
+		    " public_address FROM underlays WHERE site_id = ? ORDER BY label");
 	if (!p) {
 		orch_site_clear(&site);
 		return -EIO;
@@ -566,7 +570,7 @@ static int sq_site_list(struct orch_store *st, struct orch_site **ret_sites, siz
 		goto fail;
 	/* underlays in one pass, both ordered by site id */
 	p = stmt(s, "SELECT site_id, label, address, metered, mtu, bandwidth_kbps,"
-		    " monthly_budget_mb FROM underlays ORDER BY site_id, label");
+		    " monthly_budget_mb, public_address FROM underlays ORDER BY site_id, label");
 	if (!p) {
 		r = -EIO;
 		goto fail;

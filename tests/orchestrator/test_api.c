@@ -389,6 +389,16 @@ static void test_sites_crud(void **state)
 	json_decref(j);
 }
 
+/* true if the 422 body's "errors" mention needle */
+static bool errors_mention(json_t *j, const char *needle)
+{
+	char *t = json_dumps(json_object_get(j, "errors"), 0);
+	bool found = t && strstr(t, needle);
+
+	free(t);
+	return found;
+}
+
 static void test_bad_input_stores_nothing(void **state)
 {
 	size_t sites = count("/api/v1/sites", "sites");
@@ -408,6 +418,30 @@ static void test_bad_input_stores_nothing(void **state)
 				   &j),
 			 422);
 	assert_true(json_array_size(json_object_get(j, "errors")) >= 4);
+	json_decref(j);
+	/* a hub needs an address (its branches connect to it); a branch has no
+	 * public address (it initiates, through whatever NAT) */
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'hubx', 'role': 'hub', "
+				   "'underlays': [{'label': 'inet'}]}",
+				   &j),
+			 422);
+	assert_true(errors_mention(j, "address: required for a hub"));
+	json_decref(j);
+	assert_int_equal(
+		post_json("/api/v1/sites", P.admin,
+			  "{'name': 'brx', 'role': 'branch', "
+			  "'underlays': [{'label': 'inet', 'public_address': '198.51.100.1'}]}",
+			  &j),
+		422);
+	assert_true(errors_mention(j, "only a hub has one"));
+	json_decref(j);
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'hubx', 'role': 'hub', 'underlays': [{'label': "
+				   "'inet', 'address': '198.19.0.9', 'public_address': 'x'}]}",
+				   &j),
+			 422);
+	assert_true(errors_mention(j, "underlays[0].public_address"));
 	json_decref(j);
 	/* not an object at all */
 	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, "[1,2]", NULL), 422);

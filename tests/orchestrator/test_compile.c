@@ -217,7 +217,15 @@ static void test_paths_mirrored_and_unique(void **state)
 				assert_string_equal(q->peer, b->site);
 				assert_string_equal(q->local_transport, p->remote_transport);
 				assert_string_equal(q->remote_transport, p->local_transport);
-				assert_string_equal(q->local_address, p->remote_address);
+				/* the branch initiates to the hub's address; the hub
+				 * answers any (the branch may be behind NAT) */
+				if (p->initiator) {
+					assert_string_equal(q->local_address, p->remote_address);
+					assert_string_equal(q->remote_address, "");
+				} else {
+					assert_string_equal(q->remote_address, p->local_address);
+					assert_string_equal(p->remote_address, "");
+				}
 				assert_string_equal(q->local_underlay, p->remote_underlay);
 				assert_int_not_equal(q->initiator, p->initiator);
 				assert_non_null(strstr(q->local_overlay, "/31"));
@@ -238,6 +246,56 @@ static void test_paths_mirrored_and_unique(void **state)
 	assert_int_equal(bb[2]->peers[1]->public_key.len, 32);
 	for (size_t i = 0; i < n; i++)
 		sdwan__v1__config_bundle__free_unpacked(bb[i], NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
+/* A branch whose inet address is learnt (DHCP behind a home router) and a hub
+ * behind a static 1:1 NAT: the branch's paths carry no local address for inet,
+ * the branch sends to the hub's public address, the hub answers any. */
+static void test_nat_and_learnt_addresses(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+	size_t checked = 0;
+
+	(void)state;
+	v[2].underlays[1].address[0] = '\0';			 /* br1 inet: dhcp */
+	strcpy(v[0].underlays[1].public_address, "203.0.113.1"); /* hub1 inet */
+	compile(v, n, NULL, 0, &out);
+	b = unpack(&out, 3);
+	for (size_t i = 0; i < b->n_underlays; i++)
+		if (!strcmp(b->underlays[i]->label, "inet"))
+			assert_string_equal(b->underlays[i]->address, "");
+	for (size_t i = 0; i < b->n_paths; i++) {
+		const Sdwan__V1__Path *p = b->paths[i];
+
+		if (strcmp(p->local_underlay, "inet"))
+			continue;
+		assert_string_equal(p->local_address, "");
+		assert_string_equal(p->remote_address,
+				    !strcmp(p->peer, "hub1") ? "203.0.113.1" : "198.19.0.2");
+		checked++;
+	}
+	assert_int_equal(checked, 2);
+	for (size_t i = 0; i < b->n_peers; i++)
+		if (!strcmp(b->peers[i]->site, "hub1"))
+			for (size_t k = 0; k < b->peers[i]->n_underlays; k++)
+				if (!strcmp(b->peers[i]->underlays[k]->label, "inet"))
+					assert_string_equal(
+						b->peers[i]->underlays[k]->public_address,
+						"203.0.113.1");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* hub1's own paths keep its interface address as local */
+	b = unpack(&out, 1);
+	for (size_t i = 0; i < b->n_paths; i++) {
+		if (!strcmp(b->paths[i]->local_underlay, "inet"))
+			assert_string_equal(b->paths[i]->local_address, "198.19.0.1");
+		assert_string_equal(b->paths[i]->remote_address, "");
+	}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
 	free_sites(v, n);
 }
@@ -388,6 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_nat_and_learnt_addresses),
 		cmocka_unit_test(test_deterministic_any_order),
 		cmocka_unit_test(test_paths_mirrored_and_unique),
 		cmocka_unit_test(test_routes_aggregated_exactly),

@@ -33,6 +33,20 @@ expect 0 "$ctl" site add hub1 --role hub --underlay mpls=198.18.0.1 --underlay i
 grep -q "bootstrap token" "$dir/out" || fail "no bootstrap token shown"
 expect 0 "$ctl" site add br1 --role branch --underlay inet=198.19.1.1 --underlay lte=198.19.2.1,metered --lan 10.1.0.0/24
 expect 5 "$ctl" site add br2 --role branch --underlay inet=198.19.1.2 --lan 10.1.0.0/25
+# a branch link whose address comes from DHCP, a hub behind a 1:1 NAT
+expect 0 "$ctl" site add br4 --role branch --underlay inet=dhcp --underlay lte=,metered --lan 10.4.0.0/24
+expect 0 "$ctl" site show br4
+grep -q "^inet .*learnt by the edge" "$dir/out" || fail "site show: learnt address"
+grep -q "^lte .*learnt by the edge.* yes" "$dir/out" || fail "site show: lte=,metered"
+expect 0 "$ctl" site add hub9 --role hub --underlay inet=198.19.0.9,public=203.0.113.9
+expect 0 "$ctl" site show hub9
+grep -q "public 203.0.113.9" "$dir/out" || fail "site show: public address"
+expect 2 "$ctl" site add br5 --role branch --underlay inet=dhcp,bogus
+grep -q 'unknown option "bogus"' "$dir/err" || fail "--underlay: unknown option not named"
+expect 5 "$ctl" site add hub8 --role hub --underlay inet=dhcp
+grep -q "required for a hub" "$dir/err" || fail "hub without address: reason"
+expect 0 "$ctl" site rm br4
+expect 0 "$ctl" site rm hub9
 expect 5 "$ctl" site add br3 --role nope --underlay inet=198.19.1.3
 expect 0 "$ctl" site list
 grep -q "^br1 .*branch" "$dir/out" || fail "site list table"

@@ -31,7 +31,8 @@ int orch_role_parse(const char *s, enum orch_role *ret_role);
 
 struct orch_underlay {
 	char label[ORCH_LABEL_MAX];
-	char address[ORCH_ADDR_MAX];
+	char address[ORCH_ADDR_MAX];	    /* "" on a branch: learnt by its edge (DHCP, LTE) */
+	char public_address[ORCH_ADDR_MAX]; /* hubs: where peers send when not `address` */
 	bool metered;
 	uint32_t mtu;
 	uint32_t bandwidth_kbps;
