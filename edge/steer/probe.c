@@ -142,6 +142,14 @@ uint64_t edge_probe_link_bytes_per_month(pm_ns interval, bool authenticated,
 			  (double)PM_NS_PER_SEC / (double)interval);
 }
 
+uint64_t edge_probe_keepalive_bytes_per_month(uint32_t keepalive_s)
+{
+	if (!keepalive_s)
+		return 0;
+	return (EDGE_PROBE_SECONDS_PER_MONTH * EDGE_PROBE_NATT_KEEPALIVE_OCTETS + keepalive_s - 1) /
+	       keepalive_s;
+}
+
 pm_ns edge_probe_metered_interval(uint64_t budget_bytes, bool authenticated,
 				  uint32_t encap_overhead, pm_ns floor_ns)
 {
@@ -222,6 +230,8 @@ int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, cons
 	p.budget_bytes = budget_mb ? (uint64_t)budget_mb * 1000000ull * EDGE_PROBE_BUDGET_PCT / 100
 				   : EDGE_PROBE_BUDGET_DEFAULT;
 	p.encap_overhead = encap_overhead;
+	if (p.profile == PM_PROFILE_METERED && bp->initiator)
+		p.keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S;
 	*ret = p;
 	return 0;
 }
@@ -233,9 +243,15 @@ static pm_ns path_interval(const struct edge_probe *p, const struct edge_probe_p
 	const struct edge_probe_profile *pr = &p->set.profiles[c->profile];
 	pm_ns iv = (pm_ns)(pr->interval_ms ? pr->interval_ms : 50) * PM_NS_PER_MSEC;
 
-	if (c->profile == PM_PROFILE_METERED)
-		iv = edge_probe_metered_interval(c->budget_bytes, p->key.len > 0, c->encap_overhead,
-						 iv);
+	if (c->profile == PM_PROFILE_METERED) {
+		uint64_t budget = c->budget_bytes ? c->budget_bytes : EDGE_PROBE_BUDGET_DEFAULT;
+		uint64_t ka = edge_probe_keepalive_bytes_per_month(c->keepalive_s);
+
+		/* what the NAT keepalives take is not the probes' (a budget
+		 * smaller than them leaves the probes at the slowest rate) */
+		budget = budget > ka ? budget - ka : 1;
+		iv = edge_probe_metered_interval(budget, p->key.len > 0, c->encap_overhead, iv);
+	}
 	return iv;
 }
 

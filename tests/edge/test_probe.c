@@ -245,6 +245,22 @@ static void test_metered_budget(void **state)
 	p.encap_overhead = 112;
 	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
 	assert_int_equal(edge_probe_interval(f->p, 3), 47693 * MS);
+	/* a branch's metered path also pays for its NAT-T keepalives (29 octets
+	 * per 20 s: 3758400 per month): the probes get the rest, and both
+	 * together stay within the budget */
+	assert_int_equal(edge_probe_keepalive_bytes_per_month(0), 0);
+	assert_int_equal(edge_probe_keepalive_bytes_per_month(EDGE_PROBE_NATT_KEEPALIVE_S),
+			 3758400);
+	p.budget_bytes = 20000000;
+	p.keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S;
+	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
+	iv = edge_probe_interval(f->p, 3);
+	assert_int_equal(iv,
+			 edge_probe_metered_interval(20000000 - 3758400, false, 112, 10000 * MS));
+	assert_true(iv > 95386 * MS);
+	assert_true(edge_probe_link_bytes_per_month(iv, false, 112) +
+			    edge_probe_keepalive_bytes_per_month(p.keepalive_s) <=
+		    20000000);
 }
 
 /* a metered path: 10 s while DOWN, 1/s while coming up, UP within ~2 s of
@@ -337,6 +353,9 @@ static void test_from_bundle(void **state)
 	assert_int_equal(edge_probe_path_from_bundle(b, 1, "sdw2", 112, &p), 0);
 	assert_int_equal(p.profile, PM_PROFILE_METERED);
 	assert_int_equal(p.budget_bytes, 5000ull * 1000000 * EDGE_PROBE_BUDGET_PCT / 100);
+	/* the branch initiates: its keepalives count in the metered budget */
+	assert_int_equal(p.keepalive_s, b->paths[1]->initiator ? EDGE_PROBE_NATT_KEEPALIVE_S : 0);
+	assert_true(b->paths[1]->initiator);
 	assert_int_equal(edge_probe_path_from_bundle(b, 2, "sdw3", 0, &p), -EINVAL);
 	assert_int_equal(edge_probe_settings_from_bundle(b->probe, &s), 0);
 	assert_int_equal(s.port, 862);

@@ -94,13 +94,17 @@ struct edge_probe_path {
 	enum pm_profile profile; /* ACTIVE / STANDBY / METERED */
 	uint64_t budget_bytes;	 /* metered: probe budget per month; 0 = default */
 	uint32_t encap_overhead; /* octets the tunnel adds per packet (budget) */
+	/* metered: the IKE side's NAT-T keepalive interval on this path's
+	 * underlay (seconds; 0 = none): its bytes come out of budget_bytes */
+	uint32_t keepalive_s;
 };
 
 /* Path i of a validated bundle (with the tunnel path the daemon parsed: its
  * netdev name and the encapsulation overhead) → a probe path.  The profile is
  * the bundle's, else METERED if either underlay is metered, else ACTIVE; the
  * budget is EDGE_PROBE_BUDGET_PCT % of the smallest monthly budget of the two
- * underlays, else EDGE_PROBE_BUDGET_DEFAULT.  0 or -EINVAL. */
+ * underlays, else EDGE_PROBE_BUDGET_DEFAULT; a metered path we initiate
+ * (a branch's) has keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S.  0 or -EINVAL. */
 int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, const char *ifname,
 				uint32_t encap_overhead, struct edge_probe_path *ret);
 
@@ -110,6 +114,15 @@ int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, cons
  * EDGE_PROBE_METERED_MAX_SEC. */
 pm_ns edge_probe_metered_interval(uint64_t budget_bytes, bool authenticated,
 				  uint32_t encap_overhead, pm_ns floor_ns);
+/* NAT-T keepalives: a branch (the initiator, the side behind NAT) keeps its
+ * NAT mapping alive with one keepalive (IPv4 20 + UDP 8 + 0xff = 29 octets)
+ * per EDGE_PROBE_NATT_KEEPALIVE_S idle seconds on each IKE_SA (charon's
+ * keep_alive): below a carrier-grade NAT's ~30 s UDP timeout.  Counted in a
+ * metered path's budget whether or not a NAT turns out to be there. */
+#define EDGE_PROBE_NATT_KEEPALIVE_S	 20
+#define EDGE_PROBE_NATT_KEEPALIVE_OCTETS 29
+/* Octets per 30-day month of keepalives every keepalive_s (0: none). */
+uint64_t edge_probe_keepalive_bytes_per_month(uint32_t keepalive_s);
 /* Octets per 30-day month of both ends' probes at interval (link total). */
 uint64_t edge_probe_link_bytes_per_month(pm_ns interval, bool authenticated,
 					 uint32_t encap_overhead);
