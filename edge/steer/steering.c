@@ -29,6 +29,11 @@ static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
 	if (s->steer)
 		(void)edge_steer_path_metrics(s->steer, id, &ev->metrics);
 	(void)edge_health_probe(s->health, id, ev);
+	if (s->opts.probe_trouble &&
+	    (ev->new_state == PM_STATE_SUSPECT ||
+	     (ev->new_state == PM_STATE_DOWN && ev->old_state != PM_STATE_SUSPECT)) &&
+	    edge_health_sa_up(s->health, id))
+		s->opts.probe_trouble(s->opts.probe_trouble_arg, id, ev->new_state);
 }
 
 static void on_probe_metrics(void *arg, uint32_t id)

@@ -45,6 +45,12 @@ struct edge_steering_opts {
 	size_t n_lan_ifaces;
 	/* tests: no_reflector, send_hook and clock are taken from here */
 	const struct edge_probe_settings *probe_test;
+	/* The probes of a path just missed (SUSPECT) or lost it (DOWN) while its
+	 * CHILD_SA is up: the tunnel may have lost its way (a NAT re-mapped the
+	 * branch, the peer restarted).  The daemon asks IKE to check the path.
+	 * Called on the main loop from the probe engine's callback; NULL: none. */
+	void (*probe_trouble)(void *arg, uint32_t path_id, enum pm_state state);
+	void *probe_trouble_arg;
 };
 
 struct edge_steering;
