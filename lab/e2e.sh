@@ -28,6 +28,10 @@ E2E_SRC=$(cd "$E2E_LAB/.." && pwd)
 : "${E2E_FAILED:=0}"
 : "${E2E_LOG_LEVEL:=info}"
 : "${E2E_IMPAIR:=1}"
+# real WAN links (issue 14): the LTE cloud is a carrier-grade NAT, br1's inet sits behind a home router
+# that hands out its address by DHCP, the edges install their own source routing, and no branch
+# address is typed anywhere (orchestrator: --underlay inet=dhcp; edge config: interfaces only)
+: "${E2E_NAT:=1}"
 E2E_PORT=8080
 E2E_DIR=${E2E_DIR:-}
 E2E_UP=0
@@ -247,10 +251,14 @@ e2e_sites_add() {
 		args=(site add "$s" --role "$role")
 		local ul="LAB_${s}_UNDERLAYS"
 		for u in ${!ul}; do
+			local a
+			a=$(e2e_addr "$s" "$u")
+			# a branch's addresses are learnt by its edge (with E2E_NAT), a hub's are known
+			[[ $role == branch ]] && ((E2E_NAT)) && a=dhcp
 			if [[ $u == lte ]]; then
-				args+=(--underlay "$u=$(e2e_addr "$s" "$u"),metered")
+				args+=(--underlay "$u=$a,metered")
 			else
-				args+=(--underlay "$u=$(e2e_addr "$s" "$u")")
+				args+=(--underlay "$u=$a")
 			fi
 		done
 		local lan="LAB_${s}_LAN_PREFIX"
@@ -275,8 +283,15 @@ e2e_edge_config() { # SITE → $E2E_DIR/SITE/config.json
 			first=0
 			local ifv="LAB_${s}_${u}_IF" gwv="LAB_${s}_${u}_GW" m=false
 			[[ $u == lte ]] && m=true
-			printf '\n  {"label": "%s", "interface": "%s", "address": "%s/24", "gateway": "%s", "metered": %s}' \
-				"$u" "${!ifv}" "$(e2e_addr "$s" "$u")" "${!gwv}" "$m"
+			if [[ $role == branch ]] && ((E2E_NAT)); then
+				# an interface, nothing else: address, gateway and link state come from
+				# netlink (a DHCP'd link has its gateway from the lease; the others have
+				# none and route via the interface, the cloud answering ARP for all)
+				printf '\n  {"label": "%s", "interface": "%s", "metered": %s}' "$u" "${!ifv}" "$m"
+			else
+				printf '\n  {"label": "%s", "interface": "%s", "address": "%s/24", "gateway": "%s", "metered": %s}' \
+					"$u" "${!ifv}" "$(e2e_addr "$s" "$u")" "${!gwv}" "$m"
+			fi
 		done
 		printf '],\n "orchestrator": {"url": "%s", "credential_file": "%s", "bootstrap_token_file": "%s", "insecure_http": true},\n' \
 			"$E2E_URL" "$d/state/credential" "$d/bootstrap.token"
@@ -396,6 +411,7 @@ e2e_up() {
 	"$E2E_LAB/topo" down --prefix "$E2E_PREFIX" >/dev/null 2>&1 || true
 	local topo_args=(up --prefix "$E2E_PREFIX" --hubs "$E2E_HUBS" --branches "$E2E_BRANCHES")
 	((E2E_IMPAIR)) || topo_args+=(--no-impair)
+	((E2E_NAT)) && topo_args+=(--cgnat --home-nat br1 --no-src-routing)
 	"$E2E_LAB/topo" "${topo_args[@]}" >"$E2E_DIR/logs/topo.log" 2>&1 ||
 		{ cat "$E2E_DIR/logs/topo.log" >&2; e2e_die "lab/topo up failed"; }
 	eval "$("$E2E_LAB/topo" env --prefix "$E2E_PREFIX")"

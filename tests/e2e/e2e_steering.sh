@@ -1,15 +1,24 @@
 #!/bin/bash
 # tests/e2e/e2e_steering.sh BUILD_DIR — steering scenarios on the real daemons (root; ctest labels
 # root;lab;e2e, RESOURCE_LOCK lab). One network (lab/e2e.sh: orchestrator, 1 hub, 1 branch with
-# mpls + inet + lte, the example policy), the flowmeter as the instrument, four scenarios:
-#   hard-failover   a 1 kpps stream per class br1 → hub1; the underlay it uses is cut: both ends move
-#                   the classes to inet, the streams go on (gap printed), back to mpls after restore
+# mpls + inet + lte, the example policy; br1's inet behind a home-router NAT with its address from
+# DHCP, LTE behind a carrier-grade NAT, no branch address typed anywhere), the flowmeter as the
+# instrument, seven scenarios:
+#   nat-view        every path up; the branch learnt its addresses and installed its source routing;
+#                   each end reports who is behind NAT and the address the hub sees
+#   hard-failover   a 1 kpps stream per class br1 → hub1 and one hub1 → br1; the underlay they use is
+#                   cut: both ends move the classes to inet (behind NAT), the streams go on (gap
+#                   printed), back to mpls after restore
 #   brownout        latency ramped on mpls (20 ms steps every 100 ms) past the voice SLA, then 5 %
 #                   loss: voice (SLA class) leaves mpls, "any" and bulk stay; both come back
 #   oscillation     mpls latency flipping every 2 s across inet's (voice is "best" of the two):
 #                   switches counted; at least one, at most half the crossings (hold, preempt, margin)
-#   lte-last-resort LTE carries nothing while mpls or inet is up; "any" moves to LTE only when both
-#                   are down, and leaves it again after recovery
+#   lte-last-resort LTE carries nothing while mpls or inet is up; "any" moves to LTE (through the
+#                   CGNAT, whose 30 s UDP mapping the keepalives kept) only when both are down, in
+#                   both directions, and leaves it again after recovery
+#   dhcp-address    br1's inet gets a new DHCP lease with another address: its paths come back from
+#                   the new address (time printed), no other path's SA or probes touched
+#   nat-rebind      the home router and the CGNAT re-map br1's flows to new ports: the paths recover
 # Prints per scenario PASS/FAIL and "N passed, N failed"; exit 1 if any failed, 77 without root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +27,7 @@ E2E_BUILD=${1:?usage: e2e_steering.sh BUILD_DIR}
 E2E_BASE=sdwe2es E2E_PREFIX=${E2E_PREFIX:-sdwe2es$(($$ % 100000))} E2E_HUBS=1 E2E_BRANCHES=1
 . "$here/../../lab/e2e.sh"
 . "$here/scenario.sh"
-SCENARIOS=(hard-failover brownout oscillation lte-last-resort)
+SCENARIOS=(nat-view hard-failover brownout oscillation lte-last-resort dhcp-address nat-rebind)
 e2e_init
 trap scenario_exit EXIT
 if ! (set -e; e2e_up); then
@@ -57,11 +66,48 @@ received_pct_ge() { # PCT: RCV ≥ PCT % of EXP
 
 wait_for 20 settled || e2e_log "start: classes not settled: $(where br1 any)"
 
+# one field of the first path of SITE whose name starts with UNDERLAY-PEER-
+pfield() { # SITE UNDERLAY PEER FIELD
+	e2e_edge_status "$1" | jq -r --arg n "$2-$3-" --arg f "$4" \
+		'[.paths[] | select(.name | startswith($n))][0][$f] // "" | tostring' 2>/dev/null
+}
+usable() { [[ $(e2e_path_state "$@") == up/up ]]; } # SITE UNDERLAY PEER
+inet_addr() { ip -n "$E2E_PREFIX-br1" -4 -o addr show dev inet0 | awk '{print $4; exit}'; }
+
+# ------------------------------------------------------------------ NAT view
+scenario_begin nat-view
+check "br1's edge config names interfaces only (no address, no gateway)" \
+	jq -e '[.underlays[] | has("address") or has("gateway")] | any | not' "$E2E_DIR/br1/config.json"
+a=$(inet_addr)
+check "br1 inet0 has a DHCP address from the home router: ${a:-none}" [ -n "$a" ]
+for u in mpls inet lte; do
+	la=$(pfield br1 "$u" hub1 local_address)
+	check "br1 $u path: tunnel from the learnt address ${la:-none} ($(e2e_path_state br1 "$u" hub1))" \
+		[ -n "$la" ]
+done
+check "br1 inet path leaves from ${a%/*} (the lease)" [ "$(pfield br1 inet hub1 local_address)" = "${a%/*}" ]
+rules=$(ip -n "$E2E_PREFIX-br1" rule show)
+check "br1's edge installed the source routing of inet: from ${a%/*} lookup its table" \
+	grep -q "from ${a%/*} lookup" <<<"$rules"
+check "br1 inet and lte paths say: behind NAT; mpls: not" \
+	[ "$(pfield br1 inet hub1 behind_nat)/$(pfield br1 lte hub1 behind_nat)/$(pfield br1 mpls hub1 behind_nat)" = true/true/false ]
+hi=$(pfield hub1 inet br1 remote_address)
+hl=$(pfield hub1 lte br1 remote_address)
+[[ -z $hl ]] && hl=$(e2e_edge_status hub1 | jq -r '[.paths[] | select(.peer == "br1" and .remote_underlay == "lte")][0].remote_address // ""')
+echo "  hub1 sees br1's inet as $hi (home router $LAB_br1_inet_PUBLIC), its lte as $hl (CGNAT $LAB_lte_PUBLIC)"
+check "hub1 sees br1's inet from the home router's address" [ "${hi%:*}" = "$LAB_br1_inet_PUBLIC" ]
+check "hub1 sees br1's lte from the CGNAT's address" [ "${hl%:*}" = "$LAB_lte_PUBLIC" ]
+check "hub1 says br1 is behind NAT on inet" [ "$(pfield hub1 inet br1 peer_behind_nat)" = true ]
+LTE_MAPPING0=$hl
+LTE_T0=$(e2e_now_ms)
+scenario_end
+
 # ------------------------------------------------------------------ hard failover
 scenario_begin hard-failover
 check "start: voice and any on mpls at both ends ($(where br1 any))" settled
 e2e_flow_start fo-voice br1 hub1 voice 1000 8
 e2e_flow_start fo-any br1 hub1 any 1000 8
+e2e_flow_start fo-back hub1 br1 any 1000 8
 sleep 3
 ul=$(e2e_path_underlay "$(e2e_class_path br1 any)")
 echo "  cutting br1 $ul (the underlay 'any' uses)"
@@ -72,7 +118,7 @@ check "br1: voice moved to inet ($(where br1 voice))" on br1 voice inet
 wait_for 5 on hub1 any inet
 check "hub1: any moved to inet too (both ends steer): $(e2e_class_path hub1 any)" on hub1 any inet
 check "LTE not used while inet is up" not_on br1 any lte
-for f in fo-voice fo-any; do
+for f in fo-voice fo-any fo-back; do
 	if e2e_flow_wait "$f"; then
 		flow_report "$f"
 		check "$f: the stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
@@ -168,6 +214,10 @@ scenario_end
 # ------------------------------------------------------------------ LTE last resort
 scenario_begin lte-last-resort
 wait_for 15 settled
+hl=$(e2e_edge_status hub1 | jq -r '[.paths[] | select(.peer == "br1" and .remote_underlay == "lte")][0].remote_address // ""')
+check "the CGNAT kept br1's LTE mapping for $((($(e2e_now_ms) - LTE_T0) / 1000)) s (UDP timeout 30 s): hub1 still sees $hl" \
+	[ "$hl" = "$LTE_MAPPING0" ]
+e2e_flow_start lte-back hub1 br1 any 1000 14
 e2e_flow_start lte-any br1 hub1 any 1000 16
 sleep 1.5
 p0=$(e2e_link_pkts br1 lte out)
@@ -210,6 +260,13 @@ if e2e_flow_wait lte-any; then
 else
 	bad "lte-any: no flowmeter report"
 fi
+if e2e_flow_wait lte-back; then
+	flow_report lte-back
+	check "lte-back (hub1 → br1 through the CGNAT): the stream went on through both cuts" [ "$FIN" = true ]
+	check "lte-back: ≥ 80 % received" received_pct_ge 80
+else
+	bad "lte-back: no flowmeter report"
+fi
 # 'any' (ordered, no SLA) returns after the path's hold-down and the preemption delay. voice's
 # return to mpls is damped by its earlier SLA switches (brownout, oscillation: preempt_ms × 2^(k-1),
 # edge/README-steering.md), so here it only has to have a path again.
@@ -222,3 +279,39 @@ check "restored: any back on mpls at both ends after ${WAITED_MS} ms ($(where br
 check "restored: voice has a path at both ends ($(where br1 voice))" voice_has_path
 scenario_end
 
+# ------------------------------------------------------------------ DHCP address change
+others() { e2e_edge_status br1 | jq -r '[.paths[] | select(.local_underlay != "inet") | "\(.name)=\(.ike_spis)"] | join(" ")'; }
+scenario_begin dhcp-address
+wait_for 20 usable br1 inet hub1
+before=$(pfield br1 inet hub1 local_address)
+o0=$(others)
+sent0=$(pfield br1 mpls hub1 probes_sent)
+t0=$(e2e_now_ms)
+"$E2E_LAB/topo" renew --prefix "$E2E_PREFIX" --site br1 --new-address >"$E2E_DIR/logs/renew.log" 2>&1
+check "lab/topo renew --new-address: $(tail -1 "$E2E_DIR/logs/renew.log")" [ $? = 0 ]
+new_and_up() { [[ $(pfield br1 inet hub1 local_address) != "$before" ]] && usable br1 inet hub1; }
+wait_for 20 new_and_up
+check "inet path usable again from $(pfield br1 inet hub1 local_address) (was $before) after $(($(e2e_now_ms) - t0)) ms" new_and_up
+e2e_result P8e2e "ms=$(($(e2e_now_ms) - t0))"
+check "the other paths' IKE SAs untouched ($o0)" [ "$(others)" = "$o0" ]
+sent1=$(pfield br1 mpls hub1 probes_sent)
+check "mpls probes went on ($sent0 → $sent1 sent, not reset)" [ "${sent1:-0}" -gt "${sent0:-0}" ]
+a=$(inet_addr)
+check "source routing follows: from ${a%/*} lookup" grep -q "from ${a%/*} lookup" <<<"$(ip -n "$E2E_PREFIX-br1" rule show)"
+check "no rule left for the old address $before" \
+	bash -c "! ip -n '$E2E_PREFIX-br1' rule show | grep -q 'from $before lookup'"
+scenario_end
+
+# ------------------------------------------------------------------ NAT re-mapping
+scenario_begin nat-rebind
+wait_for 20 usable br1 inet hub1
+hi0=$(pfield hub1 inet br1 remote_address)
+t0=$(e2e_now_ms)
+"$E2E_LAB/topo" rebind --prefix "$E2E_PREFIX" --site br1 >"$E2E_DIR/logs/rebind.log" 2>&1
+check "lab/topo rebind --site br1: $(tail -1 "$E2E_DIR/logs/rebind.log")" [ $? = 0 ]
+# usable at both ends: hub1's probes (and all its return traffic) reach br1 through the new mapping
+remapped() { [[ $(pfield hub1 inet br1 remote_address) != "$hi0" ]] && usable br1 inet hub1 && usable hub1 inet br1; }
+wait_for 20 remapped
+check "hub1 follows br1's new mapping $(pfield hub1 inet br1 remote_address) (was $hi0) after $(($(e2e_now_ms) - t0)) ms" remapped
+e2e_result REBINDe2e "ms=$(($(e2e_now_ms) - t0))"
+scenario_end
