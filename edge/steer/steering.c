@@ -18,6 +18,10 @@ struct edge_steering {
 	struct policy *policy; /* the one steer borrows */
 	struct edge_probe_settings settings;
 	bool have_settings;
+	/* path ids some class uses in the last installed decision */
+	uint32_t *carrying;
+	size_t n_carrying;
+	bool have_carrying; /* false until the first decision: no hints at start */
 };
 
 static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
@@ -29,11 +33,43 @@ static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
 	if (s->steer)
 		(void)edge_steer_path_metrics(s->steer, id, &ev->metrics);
 	(void)edge_health_probe(s->health, id, ev);
-	if (s->opts.probe_trouble &&
+	if (s->opts.check_path &&
 	    (ev->new_state == PM_STATE_SUSPECT ||
 	     (ev->new_state == PM_STATE_DOWN && ev->old_state != PM_STATE_SUSPECT)) &&
 	    edge_health_sa_up(s->health, id))
-		s->opts.probe_trouble(s->opts.probe_trouble_arg, id, ev->new_state);
+		s->opts.check_path(s->opts.check_arg, id, EDGE_STEERING_CHECK_PROBES);
+}
+
+static bool id_in(const uint32_t *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return true;
+	return false;
+}
+
+/* a decision was installed: paths that carry a class now and did not before */
+static void on_installed(void *arg, const struct policy_decision *d)
+{
+	struct edge_steering *s = arg;
+	uint32_t *now = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < d->n_classes; i++)
+		cap += d->classes[i].n_paths;
+	if (cap && !(now = calloc(cap, sizeof(*now))))
+		return; /* a hint only: the next decision tries again */
+	for (size_t i = 0; i < d->n_classes; i++)
+		for (size_t k = 0; k < d->classes[i].n_paths; k++)
+			if (!id_in(now, n, d->classes[i].paths[k].path_id))
+				now[n++] = d->classes[i].paths[k].path_id;
+	for (size_t i = 0; s->opts.check_path && s->have_carrying && i < n; i++)
+		if (!id_in(s->carrying, s->n_carrying, now[i]))
+			s->opts.check_path(s->opts.check_arg, now[i], EDGE_STEERING_CHECK_CARRIES);
+	free(s->carrying);
+	s->carrying = now;
+	s->n_carrying = n;
+	s->have_carrying = true;
 }
 
 static void on_probe_metrics(void *arg, uint32_t id)
@@ -99,6 +135,8 @@ int edge_steering_new(const struct edge_steering_opts *opts, struct edge_steerin
 	sc.lan_ifaces = opts->lan_ifaces;
 	sc.n_lan_ifaces = opts->n_lan_ifaces;
 	sc.per_peer = true;
+	sc.installed = on_installed;
+	sc.arg = s;
 	r = edge_steer_new(opts->base, &sc, &s->steer);
 	if (r < 0)
 		goto out;
@@ -117,6 +155,7 @@ void edge_steering_free(struct edge_steering *s)
 	edge_steer_free(s->steer);
 	edge_health_free(s->health);
 	policy_free(s->policy);
+	free(s->carrying);
 	explicit_bzero(&s->settings, sizeof(s->settings));
 	free(s);
 }

@@ -149,6 +149,76 @@ static void test_bundle_to_kernel(void **state)
 }
 
 /* a NULL base is refused; no bundle: nothing installed, no probe engine */
+static uint32_t checked[8];
+static enum edge_steering_check checked_why[8];
+static size_t n_checked;
+
+static void on_check(void *arg, uint32_t id, enum edge_steering_check why)
+{
+	(void)arg;
+	assert_true(n_checked < 8);
+	checked[n_checked] = id;
+	checked_why[n_checked++] = why;
+}
+
+/* A path that starts to carry a class is handed to check_path once (a
+ * standby path behind NAT may have been re-mapped since its last probe); a
+ * path that keeps carrying is not. */
+static void test_check_path_on_carry(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
+	struct edge_config *cfg = harness_config("br1-config.json");
+	struct event_base *base = event_base_new();
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_steering_opts o = { .base = base,
+					.nl = &fake_nl_ops,
+					.nl_ctx = nl,
+					.require_sa = true,
+					.nft = &nft_ops,
+					.probe_test = &pt,
+					.check_path = on_check };
+	struct edge_steering *s = NULL;
+	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP };
+	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
+	char err[256] = "";
+
+	(void)state;
+	n_checked = 0;
+	for (int i = 1; i <= 2; i++) {
+		snprintf(l.name, sizeof(l.name), "sdw%d", i);
+		assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
+	}
+	assert_int_equal(edge_steering_new(&o, &s), 0);
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(n_checked, 0); /* nothing carries anything yet */
+	for (uint32_t id = 1; id <= 2; id++) {
+		ike.path_id = id;
+		edge_steering_ike_event(s, &ike);
+	}
+	/* mpls up: voip and any on sdw1 — sdw1 checked once */
+	probe_up(s, 1);
+	assert_int_equal(n_checked, 1);
+	assert_int_equal(checked[0], 1);
+	assert_int_equal(checked_why[0], EDGE_STEERING_CHECK_CARRIES);
+	/* inet up too: any (inet first) moves to sdw2 — sdw2 checked; sdw1 keeps
+	 * voip and is not checked again */
+	probe_up(s, 2);
+	assert_int_equal(n_checked, 2);
+	assert_int_equal(checked[1], 2);
+	/* the same bundle again: no new decision for the paths, no check */
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(n_checked, 2);
+
+	edge_steering_free(s);
+	fake_nl_free(nl);
+	event_base_free(base);
+	edge_config_free(cfg);
+	edge_bundle_free(b);
+	free(nft_text);
+	nft_text = NULL;
+}
+
 static void test_refused(void **state)
 {
 	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
@@ -241,6 +311,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bundle_to_kernel),
+		cmocka_unit_test(test_check_path_on_carry),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_no_policy_still_supervised),
 	};

@@ -33,6 +33,11 @@
 
 struct event_base;
 
+enum edge_steering_check {
+	EDGE_STEERING_CHECK_PROBES,  /* probes missed while the SA is up */
+	EDGE_STEERING_CHECK_CARRIES, /* an idle path now carries a class */
+};
+
 struct edge_steering_opts {
 	struct event_base *base;
 	const struct edge_nl_ops *nl;
@@ -45,12 +50,15 @@ struct edge_steering_opts {
 	size_t n_lan_ifaces;
 	/* tests: no_reflector, send_hook and clock are taken from here */
 	const struct edge_probe_settings *probe_test;
-	/* The probes of a path just missed (SUSPECT) or lost it (DOWN) while its
-	 * CHILD_SA is up: the tunnel may have lost its way (a NAT re-mapped the
-	 * branch, the peer restarted).  The daemon asks IKE to check the path.
-	 * Called on the main loop from the probe engine's callback; NULL: none. */
-	void (*probe_trouble)(void *arg, uint32_t path_id, enum pm_state state);
-	void *probe_trouble_arg;
+	/* A path whose tunnel may have lost its way without IKE knowing (a NAT
+	 * re-mapped the branch to a new port, the peer restarted): its probes
+	 * just missed (EDGE_STEERING_CHECK_PROBES: SUSPECT, or DOWN at once)
+	 * while its CHILD_SA is up, or a path that carried nothing now carries a
+	 * class (EDGE_STEERING_CHECK_CARRIES: a standby path probed rarely may
+	 * have been re-mapped since).  The daemon may ask IKE to check the path.
+	 * Called on the main loop; NULL: none. */
+	void (*check_path)(void *arg, uint32_t path_id, enum edge_steering_check why);
+	void *check_arg;
 };
 
 struct edge_steering;
