@@ -178,7 +178,7 @@ static void fmt_addr(const struct edge_underlay_state *s, char *buf, size_t len)
 void edge_underlay_change_format(const struct edge_underlay_state *old,
 				 const struct edge_underlay_state *now, char *buf, size_t len)
 {
-	char oa[32], na[32], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN];
+	char oa[32], na[32], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN], lk[48] = "";
 	const char *olink, *nlink;
 
 	fmt_addr(old, oa, sizeof(oa));
@@ -193,11 +193,15 @@ void edge_underlay_change_format(const struct edge_underlay_state *old,
 		snprintf(ng, sizeof(ng), "none");
 	else
 		edge_inet_ntop4(now->gw, ng);
-	snprintf(buf, len, "link %s%s%s%s, address %s%s%s, gateway %s%s%s", olink,
-		 strcmp(olink, nlink) ? " -> " : "", strcmp(olink, nlink) ? nlink : "",
-		 strcmp(olink, nlink) == 0 && old->up_gen != now->up_gen ? " (flapped)" : "", oa,
-		 strcmp(oa, na) ? " -> " : "", strcmp(oa, na) ? na : "", og,
-		 strcmp(og, ng) ? " -> " : "", strcmp(og, ng) ? ng : "");
+	if (strcmp(olink, nlink) != 0)
+		snprintf(lk, sizeof(lk), "link %s -> %s, ", olink, nlink);
+	else if (old->up_gen != now->up_gen)
+		snprintf(lk, sizeof(lk), "link %s (flapped), ", nlink);
+	else if (!now->up)
+		snprintf(lk, sizeof(lk), "link %s, ", nlink);
+	snprintf(buf, len, "%saddress %s%s%s, gateway %s%s%s", lk, oa, strcmp(oa, na) ? " -> " : "",
+		 strcmp(oa, na) ? na : "", og, strcmp(og, ng) ? " -> " : "",
+		 strcmp(og, ng) ? ng : "");
 }
 
 /* ------------------------------------------------------------ the model */

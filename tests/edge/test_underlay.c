@@ -355,8 +355,8 @@ static void test_debounce(void **state)
 	assert_true(calls.at_ms[0] - t0 >= 30 + EDGE_UNDERLAY_DEBOUNCE_MS - 5);
 	assert_true(calls.at_ms[0] - t0 <= EDGE_UNDERLAY_DEBOUNCE_MAX_MS + 150);
 	edge_underlay_change_format(&calls.old[0], &wan->u[1], text, sizeof(text));
-	assert_string_equal(text, "link up, address 192.168.1.57/24 -> 192.168.1.80/24, gateway "
-				  "192.168.1.1");
+	assert_string_equal(text,
+			    "address 192.168.1.57/24 -> 192.168.1.80/24, gateway 192.168.1.1");
 
 	/* a flap within one debounce: reported once, as a flap */
 	memset(&calls, 0, sizeof(calls));
@@ -368,6 +368,17 @@ static void test_debounce(void **state)
 	edge_underlay_change_format(&calls.old[0], &wan->u[1], text, sizeof(text));
 	assert_string_equal(text, "link up (flapped), address 192.168.1.80/24, gateway "
 				  "192.168.1.1");
+
+	/* link down: reported with the link */
+	memset(&calls, 0, sizeof(calls));
+	link_msg(b.w, RTM_NEWLINK, 5, "inet0", 0);
+	run_for(base, 200);
+	assert_int_equal(calls.n_calls, 1);
+	edge_underlay_change_format(&calls.old[0], &wan->u[1], text, sizeof(text));
+	assert_string_equal(text, "link up -> down, address 192.168.1.80/24, gateway 192.168.1.1 "
+				  "-> none");
+	link_msg(b.w, RTM_NEWLINK, 5, "inet0", UPR);
+	run_for(base, 200);
 
 	/* messages that change nothing: no report */
 	memset(&calls, 0, sizeof(calls));

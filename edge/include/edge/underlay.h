@@ -99,8 +99,10 @@ int edge_underlay_source_routing(const struct edge_underlay_state *s, size_t i,
 int edge_underlay_mismatch(const char *field, struct in_addr given, uint8_t given_plen,
 			   const struct edge_underlay_state *s, char *buf, size_t len);
 
-/* "address 192.168.1.57/24 -> 192.168.1.80/24, gateway 192.168.1.1" (what
- * differs between old and new; unchanged parts once, as context) */
+/* "address 192.168.1.57/24 -> 192.168.1.80/24, gateway 192.168.1.1": what
+ * differs between old and new, unchanged parts once as context; the link
+ * only when it changed ("link down -> up, "), flapped ("link up (flapped), ")
+ * or is not up */
 void edge_underlay_change_format(const struct edge_underlay_state *old,
 				 const struct edge_underlay_state *now, char *buf, size_t len);
 
