@@ -13,7 +13,9 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <edge/ctl.h>
 #include <edge/engine.h>
+#include <edge/status_fill.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +371,66 @@ static void test_without_underlays(void **state)
 	fx_free(f);
 }
 
+/* what the control socket shows: per underlay its state, per path why it waits */
+static void fill(void *arg, struct edge_status *st)
+{
+	struct fx *f = arg;
+	struct edge_status_path *p;
+
+	for (uint32_t id = 1; id <= 2; id++) {
+		p = edge_status_add_path(st);
+		p->id = id;
+		snprintf(p->name, sizeof(p->name), "path%u", id);
+	}
+	edge_status_fill_underlays(st, f->cfg, &f->wan, f->e);
+}
+
+static void test_status(void **state)
+{
+	struct fx *f = fx_new();
+	struct edge_apply_stats st;
+	struct edge_ctl_params cp = { .fill_status = fill };
+	struct edge_ctl_request req = { .cmd = EDGE_CTL_CMD_STATUS };
+	json_t *reply, *s, *u, *p;
+
+	f->wan.u[1].addr.s_addr = 0;
+	f->wan.u[1].gw.s_addr = 0;
+	f->wan.u[1].since_ms = 1764045000123u;
+	assert_int_equal(apply(f, &st), 0);
+	cp.cb_arg = f;
+	reply = edge_ctl_reply(&cp, &req);
+	assert_non_null(reply);
+	s = json_object_get(reply, "status");
+	u = json_object_get(s, "underlays");
+	assert_int_equal(json_array_size(u), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "address")),
+			    "198.18.1.101/24");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "gateway")),
+			    "198.18.1.254");
+	assert_true(json_is_true(json_object_get(json_array_get(u, 0), "link_up")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "waiting")),
+			    "");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 1), "interface")),
+			    "inet0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 1), "address")),
+			    "");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 1), "waiting")),
+			    "inet0 has no address");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(u, 1), "since")),
+			 1764045000123);
+	p = json_object_get(s, "paths");
+	assert_int_equal(json_array_size(p), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "waiting")),
+			    "");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(p, 0), "local_address")),
+		"198.18.1.101");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(p, 1), "waiting")),
+			    "inet0 has no address");
+	json_decref(reply);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_adopts),
 		cmocka_unit_test(test_remote_any),
 		cmocka_unit_test(test_without_underlays),
+		cmocka_unit_test(test_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
