@@ -225,6 +225,7 @@ static void on_underlay_change(void *arg, const size_t *index,
 {
 	struct edge_daemon *d = arg;
 	const struct edge_underlays *wan = edge_underlay_watch_state(d->wan);
+	int r;
 	char what[256], from[EDGE_EV_STATE_MAX], to[EDGE_EV_STATE_MAX],
 		why[EDGE_UNDERLAY_WAITING_MAX];
 
@@ -247,6 +248,10 @@ static void on_underlay_change(void *arg, const size_t *index,
 		edge_events_emitf(d->events, EDGE_EVENT_UNDERLAY, s->label, from, to, NULL,
 				  "%s%s%s", what, why[0] ? "; " : "", why);
 	}
+	/* the kernel may have flushed our routes through it */
+	r = edge_engine_resync_underlays(d->engine);
+	if (r < 0)
+		log_warnx("underlay change: netlink dump: %s", strerror(-r));
 	reapply(d, "underlay change");
 }
 

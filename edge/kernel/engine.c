@@ -144,6 +144,60 @@ out:
 	return r;
 }
 
+static bool underlay_route(const struct edge_nl_route *r)
+{
+	return r->protocol == EDGE_RT_PROTO && r->table >= EDGE_TABLE_UNDERLAY &&
+	       r->table < EDGE_TABLE_UNDERLAY + EDGE_UNDERLAYS_MAX;
+}
+
+static bool underlay_rule(const struct edge_nl_rule *r)
+{
+	return r->priority >= EDGE_RULE_PRIO_UNDERLAY &&
+	       r->priority < EDGE_RULE_PRIO_UNDERLAY + EDGE_UNDERLAYS_MAX &&
+	       r->table >= EDGE_TABLE_UNDERLAY &&
+	       r->table < EDGE_TABLE_UNDERLAY + EDGE_UNDERLAYS_MAX;
+}
+
+int edge_engine_resync_underlays(struct edge_engine *e)
+{
+	struct edge_nl_set dump = { 0 }, next = { 0 };
+	int r;
+
+	r = e->nl->dump(e->nl_ctx, &dump);
+	if (r < 0)
+		return r;
+	r = edge_nl_set_copy(&e->running, &next);
+	if (r < 0)
+		goto out;
+#define DROP(arr, n, pred)                               \
+	do {                                             \
+		size_t w_ = 0;                           \
+		for (size_t i_ = 0; i_ < (n); i_++)      \
+			if (!pred(&(arr)[i_]))           \
+				(arr)[w_++] = (arr)[i_]; \
+		(n) = w_;                                \
+	} while (0)
+	DROP(next.routes, next.n_routes, underlay_route);
+	DROP(next.rules, next.n_rules, underlay_rule);
+#undef DROP
+	for (size_t i = 0; i < dump.n_routes && r >= 0; i++)
+		if (underlay_route(&dump.routes[i]))
+			r = edge_nl_set_add_route(&next, &dump.routes[i]);
+	for (size_t i = 0; i < dump.n_rules && r >= 0; i++)
+		if (underlay_rule(&dump.rules[i]))
+			r = edge_nl_set_add_rule(&next, &dump.rules[i]);
+	if (r < 0)
+		goto out;
+	edge_nl_set_clear(&e->running);
+	e->running = next;
+	next = (struct edge_nl_set){ 0 };
+	r = 0;
+out:
+	edge_nl_set_clear(&dump);
+	edge_nl_set_clear(&next);
+	return r;
+}
+
 /* execute plan, keeping model in step with what succeeded; on failure
  * *ret_failed is the failing op's index */
 static int run_plan(struct edge_engine *e, const struct edge_diff_plan *plan,

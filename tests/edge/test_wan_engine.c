@@ -287,6 +287,37 @@ static void test_flap_restarts(void **state)
 	fx_free(f);
 }
 
+/* the kernel flushed inet's routes (link down and up): a resync lets the
+ * next apply put them back; steering's tables are not taken in */
+static void test_resync(void **state)
+{
+	struct fx *f = fx_new();
+	struct edge_apply_stats st;
+	struct edge_nl_set *k = &f->nl->kernel;
+	struct edge_nl_route steer = {
+		.table = 0x5d01, .protocol = EDGE_RT_PROTO, .type = EDGE_ROUTE_BLACKHOLE, .plen = 16
+	};
+	size_t w = 0;
+
+	assert_int_equal(apply(f, &st), 0);
+	for (size_t i = 0; i < k->n_routes; i++)
+		if (k->routes[i].table != 24049)
+			k->routes[w++] = k->routes[i];
+	assert_int_equal(k->n_routes - w, 2);
+	k->n_routes = w;
+	assert_int_equal(edge_nl_set_add_route(k, &steer), 0);
+	reset_logs(f);
+	assert_int_equal(edge_engine_resync_underlays(f->e), 0);
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(apply(f, &st), 0);
+	assert_int_equal(f->nl->n_log, 2);
+	assert_int_equal(
+		fake_nl_log_count(f->nl, "route replace: route 192.168.1.0/24 table 24049"), 1);
+	assert_int_equal(fake_nl_log_count(f->nl, "route replace: route 0.0.0.0/0 table 24049"), 1);
+	assert_int_equal(f->ike->n_log, 0);
+	fx_free(f);
+}
+
 /* a restart adopts the source routing: zero operations */
 static void test_reconcile_adopts(void **state)
 {
@@ -438,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_address_change_one_underlay),
 		cmocka_unit_test(test_no_address_waits),
 		cmocka_unit_test(test_flap_restarts),
+		cmocka_unit_test(test_resync),
 		cmocka_unit_test(test_reconcile_adopts),
 		cmocka_unit_test(test_remote_any),
 		cmocka_unit_test(test_without_underlays),

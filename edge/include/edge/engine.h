@@ -67,6 +67,13 @@ void edge_engine_set_config(struct edge_engine *engine, const struct edge_config
  * reads them (IKE local addresses, source routing, waiting paths).  NULL:
  * the bundle's addresses, no source routing (the default). */
 void edge_engine_set_underlays(struct edge_engine *engine, const struct edge_underlays *wan);
+/* Re-read the underlays' source routing (tables EDGE_TABLE_UNDERLAY.., rules
+ * EDGE_RULE_PRIO_UNDERLAY..) from the kernel into the running state: the
+ * kernel flushes routes through an interface that went down or lost its last
+ * address without telling us, so before applying an underlay change the
+ * engine must know what is really there.  Nothing else is re-read (steering's
+ * tables are not the engine's).  0 or -errno of the dump. */
+int edge_engine_resync_underlays(struct edge_engine *engine);
 /* why the path with that id is withheld from IKE after the last successful
  * apply ("inet0 has no address"), or NULL if it is not */
 const char *edge_engine_path_waiting(const struct edge_engine *engine, uint32_t id);
