@@ -517,6 +517,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 			d->bundle_path = c->bundle_file ? strdup(c->bundle_file) : NULL;
 		}
 		/* underlays or gateways may differ now */
+		if (d->wan && edge_engine_resync_underlays(d->engine) < 0)
+			log_warnx("reload: netlink dump failed");
 		reapply(d, "reload");
 	}
 	load_local_bundle(d);

@@ -156,6 +156,19 @@ within_2s "default dev mpls0 proto 93" table 24048 >/dev/null || fail "table 240
 within_2s "path 1 waiting= local=198.18.1.101" status >/dev/null || fail "path 1 still waits: $(status)"
 log "mpls0 appeared: its source routing in ${ms} ms (default via dev: no gateway)"
 
+# reload with a configured gateway for inet: it wins over the learnt one
+cat >"$WORK/config.json" <<EOF
+{"site":"br1","role":"branch",
+ "underlays":[{"label":"mpls","interface":"mpls0"},
+              {"label":"inet","interface":"inet0","gateway":"192.168.77.254"}],
+ "state_dir":"$WORK/state","run_dir":"$WORK/run"}
+EOF
+kill -HUP "$PID"
+ms=$(within_2s "default via 192.168.77.254 dev inet0 proto 93" table 24049) ||
+	fail "configured gateway not applied on reload: $(table 24049)"
+rules | grep -qF "1001:	from 192.168.77.80 lookup 24049" || fail "rule lost on reload: $(rules)"
+log "reload with a configured gateway: table 24049 via it in ${ms} ms"
+
 # SIGTERM: ours removed, the foreign rule kept
 kill "$PID"
 for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
