@@ -514,7 +514,7 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, struct edge_underlay_wa
 		struct nlmsghdr nh;
 		struct rtmsg rtm; /* large enough for ifinfomsg and ifaddrmsg */
 	} req;
-	char buf[32768];
+	char buf[65536];
 	int r = 0;
 
 	memset(&req, 0, sizeof(req));
@@ -578,7 +578,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge_underlay_watch *w = arg;
-	char buf[32768];
+	char buf[65536];
 
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
