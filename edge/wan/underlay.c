@@ -286,7 +286,7 @@ static void on_link(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 	char name[IFNAMSIZ] = "";
 	size_t known;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index <= 0)
 		return;
 	na = attr_find(IFLA_RTA(ifi), IFLA_PAYLOAD(nh), IFLA_IFNAME);
 	if (na && RTA_PAYLOAD(na) > 0) {
@@ -328,7 +328,8 @@ static void on_addr(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 	struct iface *f;
 	size_t i, k;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != AF_INET)
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != AF_INET ||
+	    ifa->ifa_prefixlen > 32)
 		return;
 	i = by_index(w, (int)ifa->ifa_index);
 	if (i == SIZE_MAX)
