@@ -169,6 +169,37 @@ static void warn_addresses(struct edge_daemon *d)
 	}
 }
 
+/* Steering follows the running bundle.  Its direct breakout routes go via
+ * each underlay's gateway in use: the configured one, else the learnt one,
+ * so steering sees a shallow copy of the config with those filled in (it
+ * reads the config during the call only). */
+static void steering_apply(struct edge_daemon *d, const char *source)
+{
+	struct edge_config_underlay und[EDGE_UNDERLAYS_MAX];
+	struct edge_config eff = *d->config;
+	char serr[512];
+
+	if (!d->steering || !d->running_bundle)
+		return;
+	if (d->wan && d->config->n_underlays <= EDGE_UNDERLAYS_MAX) {
+		const struct edge_underlays *wan = edge_underlay_watch_state(d->wan);
+
+		memcpy(und, d->config->underlays, d->config->n_underlays * sizeof(und[0]));
+		for (size_t i = 0; i < d->config->n_underlays; i++) {
+			const struct edge_underlay_state *s =
+				edge_underlays_find(wan, und[i].label, NULL);
+
+			if (!und[i].has_gateway && s && s->gw.s_addr) {
+				und[i].has_gateway = true;
+				und[i].gateway = s->gw;
+			}
+		}
+		eff.underlays = und;
+	}
+	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0)
+		log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+}
+
 /* the running bundle's paths over underlay label */
 static size_t paths_over(const struct edge_daemon *d, const char *label)
 {
@@ -253,6 +284,12 @@ static void on_underlay_change(void *arg, const size_t *index,
 	if (r < 0)
 		log_warnx("underlay change: netlink dump: %s", strerror(-r));
 	reapply(d, "underlay change");
+	/* a learnt gateway changed: steering's direct breakout routes follow */
+	for (size_t k = 0; k < n; k++)
+		if (old[k].gw.s_addr != wan->u[index[k]].gw.s_addr) {
+			steering_apply(d, "underlay change");
+			break;
+		}
 }
 
 /* Apply a packed bundle (validated first); on success it becomes the running
@@ -313,12 +350,8 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	d->running_bundle = b;
 	b = NULL;
 	if (d->steering) {
-		char serr[512];
-
 		/* the netdevs exist now; a refusal keeps the previous steering */
-		if (edge_steering_apply(d->steering, d->running_bundle, d->config, serr,
-					sizeof(serr)) < 0)
-			log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+		steering_apply(d, source);
 	}
 	warn_addresses(d);
 	if (save_lkg) {
@@ -520,6 +553,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		if (d->wan && edge_engine_resync_underlays(d->engine) < 0)
 			log_warnx("reload: netlink dump failed");
 		reapply(d, "reload");
+		steering_apply(d, "reload"); /* configured gateways may differ */
 	}
 	load_local_bundle(d);
 }

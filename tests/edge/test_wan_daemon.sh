@@ -4,10 +4,11 @@
 # (--no-ike: the kernel side and the status).  The config and the bundle carry
 # no underlay addresses.  Checks: at start inet0 has no address and mpls0 does
 # not exist (status says why, per underlay and per path); an address and a
-# default route on inet0 → its source routing (rule 1001, table 24049) within
-# 2 s, one log line, one "underlay" event, the path no longer waits; a DHCP-like
+# default route on inet0 → its source routing (rule 1001, table 24049) and a
+# class's direct breakout via the learnt gateway within 2 s, one log line, one "underlay" event, the path no longer waits; a DHCP-like
 # renewal to another address → the rule and table follow within 2 s, the
-# other underlay's objects untouched; mpls0 appearing → its rule 1000;
+# other underlay's objects untouched; mpls0 appearing → its rule 1000; a
+# reload with a configured gateway → it wins (source routing and breakout);
 # SIGTERM → all of it removed, a foreign rule kept.
 #
 #   test_wan_daemon.sh BUILD_DIR SOURCE_DIR
@@ -62,6 +63,13 @@ for u in b["underlays"]:
     u["address"] = ""
 for p in b["paths"]:
     p["local_address"] = ""
+# class 1 (web) breaks out directly via inet: its table 23810 goes via inet's
+# gateway in use (learnt, or configured)
+b["policy"] = {"applications": {"voip": [{"proto": "udp", "dport": 5001}],
+                                "web": [{"proto": "tcp", "dport": 443}]},
+               "rules": [{"app": "voip", "paths": ["mpls", "inet"]},
+                         {"app": "web", "action": "direct", "via": ["inet"]},
+                         {"app": "any", "paths": ["mpls", "inet"]}]}
 json.dump(b, open(sys.argv[2], "w"))
 EOF
 "$BUNDLE" encode "$WORK/br1.json" "$WORK/br1.pb" >/dev/null
@@ -126,6 +134,8 @@ within_2s "default via 192.168.77.1 dev inet0 proto 93" table 24049 >/dev/null |
 table 24049 | grep -qF "192.168.77.0/24 dev inet0 proto 93 scope link src 192.168.77.57" ||
 	fail "table 24049 without the subnet: $(table 24049)"
 log "address and gateway learnt: rule and table in ${ms} ms"
+within_2s "default via 192.168.77.1 dev inet0" table 23810 >/dev/null ||
+	fail "direct breakout not via the learnt gateway: $(table 23810)"
 within_2s "path 2 waiting= local=192.168.77.57" status >/dev/null || fail "path 2 still waits: $(status)"
 grep -qE "underlay inet \(inet0\): .*address none -> 192.168.77.57/24.*rebuilding 1 path" \
 	"$WORK/edged.log" || fail "no underlay log line"
@@ -167,7 +177,9 @@ kill -HUP "$PID"
 ms=$(within_2s "default via 192.168.77.254 dev inet0 proto 93" table 24049) ||
 	fail "configured gateway not applied on reload: $(table 24049)"
 rules | grep -qF "1001:	from 192.168.77.80 lookup 24049" || fail "rule lost on reload: $(rules)"
-log "reload with a configured gateway: table 24049 via it in ${ms} ms"
+within_2s "default via 192.168.77.254 dev inet0" table 23810 >/dev/null ||
+	fail "direct breakout not via the configured gateway: $(table 23810)"
+log "reload with a configured gateway: table 24049 via it in ${ms} ms, direct breakout too"
 
 # SIGTERM: ours removed, the foreign rule kept
 kill "$PID"
