@@ -236,16 +236,19 @@ static void reapply(struct edge_daemon *d, const char *why)
 	edge_errors_clear(&errs);
 }
 
-static void log_underlay(const struct edge_underlay_state *s)
+static void log_underlay(const struct edge_daemon *d, const struct edge_underlay_state *s)
 {
+	const struct edge_config_underlay *cu = edge_config_underlay_find(d->config, s->label);
+	struct in_addr gw = edge_underlay_gateway(s, cu);
 	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
 
 	if (!edge_underlay_ready(s, why, sizeof(why)))
 		log_notice("underlay %s (%s): waiting: %s", s->label, s->ifname, why);
 	else
-		log_notice("underlay %s (%s): address %s/%u, gateway %s", s->label, s->ifname,
+		log_notice("underlay %s (%s): address %s/%u, gateway %s%s", s->label, s->ifname,
 			   edge_inet_ntop4(s->addr, a), s->plen,
-			   s->gw.s_addr ? edge_inet_ntop4(s->gw, g) : "none (via dev)");
+			   gw.s_addr ? edge_inet_ntop4(gw, g) : "none (via dev)",
+			   cu && cu->has_gateway ? " (configured)" : "");
 }
 
 /* underlays changed (debounced): one line and one event each, then the
@@ -775,7 +778,7 @@ static int start(struct edge_daemon *d)
 		}
 		wan = edge_underlay_watch_state(d->wan);
 		for (size_t i = 0; i < wan->n; i++)
-			log_underlay(&wan->u[i]);
+			log_underlay(d, &wan->u[i]);
 	}
 	r = edge_engine_new(d->config, d->nl, d->nl_ctx, d->opts.ike, d->ike_ctx, &d->engine);
 	if (r < 0)
