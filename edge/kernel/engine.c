@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a path withheld from IKE, and why ("inet0 has no address") */
+struct engine_waiting {
+	uint32_t id;
+	char why[EDGE_UNDERLAY_WAITING_MAX];
+};
+
 struct edge_engine {
 	const struct edge_config *config;
 	const struct edge_nl_ops *nl;
@@ -19,10 +25,7 @@ struct edge_engine {
 	uint32_t *ike_gen;		 /* their underlays' up_gen, same order */
 	size_t n_ike_paths;
 	const struct edge_underlays *wan; /* NULL: the bundle's addresses */
-	struct engine_waiting {
-		uint32_t id;
-		char why[EDGE_UNDERLAY_WAITING_MAX];
-	} * waiting; /* paths withheld from IKE */
+	struct engine_waiting *waiting;	  /* paths withheld from IKE */
 	size_t n_waiting;
 	edge_engine_op_fn op_fn;
 	void *op_arg;
