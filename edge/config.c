@@ -218,7 +218,7 @@ static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *o
 		edge_errors_addf(errs, "%s.interface: \"%s\" is not an interface name", where, s);
 	else
 		out->interface = str_dup(s, oom);
-	s = get_str(u, where, "address", true, errs);
+	s = get_str(u, where, "address", false, errs); /* optional: learnt from the interface */
 	if (s && edge_inet_parse_prefix4(s, true, &out->address, &out->plen) < 0)
 		edge_errors_addf(errs, "%s.address: \"%s\" is not an IPv4 address/length", where,
 				 s);
@@ -290,6 +290,9 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 		edge_errors_addf(errs, "underlays: missing");
 	} else if (!json_is_array(v) || json_array_size(v) == 0) {
 		edge_errors_addf(errs, "underlays: not a non-empty array");
+	} else if (json_array_size(v) > EDGE_UNDERLAYS_MAX) {
+		edge_errors_addf(errs, "underlays: %zu underlays, at most %d", json_array_size(v),
+				 EDGE_UNDERLAYS_MAX);
 	} else {
 		c->underlays = calloc(json_array_size(v), sizeof(*c->underlays));
 		if (!c->underlays) {
@@ -310,6 +313,12 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 						"underlays[%zu].label: \"%s\" already used "
 						"by underlays[%zu]",
 						i, a->label, j);
+				if (a->interface && b->interface &&
+				    strcmp(a->interface, b->interface) == 0)
+					edge_errors_addf(errs,
+							 "underlays[%zu].interface: \"%s\" already "
+							 "used by underlays[%zu]",
+							 i, a->interface, j);
 				if (a->address.s_addr && a->address.s_addr == b->address.s_addr)
 					edge_errors_addf(errs,
 							 "underlays[%zu].address: already used by "

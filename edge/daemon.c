@@ -4,11 +4,13 @@
 #include <edge/daemon.h>
 #include <edge/engine.h>
 #include <edge/events.h>
+#include <edge/inet.h>
 #include <edge/lkg.h>
 #include <edge/log.h>
 #include <edge/orch_client.h>
 #include <edge/status_fill.h>
 #include <edge/steering.h>
+#include <edge/underlay.h>
 
 #include <errno.h>
 #include <event2/event.h>
@@ -35,10 +37,14 @@ struct edge_daemon {
 	bool own_nl;
 	void *ike_ctx;
 	struct edge_engine *engine;
-	struct edge_events *events;	/* created first, freed last */
-	struct edge_steering *steering; /* probes, health, steering */
-	struct edge_orch *orch;		/* NULL: no orchestrator configured */
-	struct edge_ctl *ctl;		/* <run_dir>/control.sock */
+	struct edge_events *events;	 /* created first, freed last */
+	struct edge_steering *steering;	 /* probes, health, steering */
+	struct edge_orch *orch;		 /* NULL: no orchestrator configured */
+	struct edge_ctl *ctl;		 /* <run_dir>/control.sock */
+	struct edge_underlay_watch *wan; /* NULL: opts.no_underlay_watch */
+	/* the address warnings last logged per underlay (config, bundle): each
+	 * is logged once per change */
+	char wan_warned[EDGE_UNDERLAYS_MAX][2][256];
 
 	uint8_t *running_buf; /* the applied bundle, packed (what LKG holds) */
 	size_t running_len;
@@ -123,6 +129,172 @@ static void join_errors(const struct edge_errors *errs, char *err, size_t errlen
 		snprintf(err + used, errlen - used, "%sout of memory", used ? "; " : "");
 }
 
+/* An address given for an underlay (config or bundle) that its interface
+ * does not have: a warning, once per change; the learnt one is used. */
+static void warn_addresses(struct edge_daemon *d)
+{
+	const struct edge_underlays *wan;
+
+	if (!d->wan)
+		return;
+	wan = edge_underlay_watch_state(d->wan);
+	for (size_t i = 0; i < wan->n; i++) {
+		const struct edge_underlay_state *s = &wan->u[i];
+		const struct edge_config_underlay *cu =
+			edge_config_underlay_find(d->config, s->label);
+		const Sdwan__V1__Underlay *bu = NULL;
+		char field[64], msg[2][256] = { "", "" };
+		struct in_addr a = { 0 };
+
+		if (cu) {
+			snprintf(field, sizeof(field), "underlays[%zu].address",
+				 (size_t)(cu - d->config->underlays));
+			edge_underlay_mismatch(field, cu->address, cu->plen, s, msg[0],
+					       sizeof(msg[0]));
+		}
+		if (d->running_bundle)
+			bu = edge_bundle_underlay_find(d->running_bundle->underlays,
+						       d->running_bundle->n_underlays, s->label);
+		if (bu && edge_inet_parse4(bu->address, &a) == 0) {
+			snprintf(field, sizeof(field), "bundle underlay %s address", s->label);
+			edge_underlay_mismatch(field, a, 0, s, msg[1], sizeof(msg[1]));
+		}
+		for (int k = 0; k < 2; k++) {
+			if (strcmp(msg[k], d->wan_warned[i][k]) == 0)
+				continue;
+			if (msg[k][0])
+				log_warnx("%s", msg[k]);
+			memcpy(d->wan_warned[i][k], msg[k], sizeof(msg[k]));
+		}
+	}
+}
+
+/* Steering follows the running bundle.  Its direct breakout routes go via
+ * each underlay's gateway in use: the configured one, else the learnt one,
+ * so steering sees a shallow copy of the config with those filled in (it
+ * reads the config during the call only). */
+static void steering_apply(struct edge_daemon *d, const char *source)
+{
+	struct edge_config_underlay und[EDGE_UNDERLAYS_MAX];
+	struct edge_config eff = *d->config;
+	char serr[512];
+
+	if (!d->steering || !d->running_bundle)
+		return;
+	if (d->wan && d->config->n_underlays <= EDGE_UNDERLAYS_MAX) {
+		const struct edge_underlays *wan = edge_underlay_watch_state(d->wan);
+
+		memcpy(und, d->config->underlays, d->config->n_underlays * sizeof(und[0]));
+		for (size_t i = 0; i < d->config->n_underlays; i++) {
+			const struct edge_underlay_state *s =
+				edge_underlays_find(wan, und[i].label, NULL);
+
+			if (!und[i].has_gateway && s && s->gw.s_addr) {
+				und[i].has_gateway = true;
+				und[i].gateway = s->gw;
+			}
+		}
+		eff.underlays = und;
+	}
+	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0)
+		log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+}
+
+/* the running bundle's paths over underlay label */
+static size_t paths_over(const struct edge_daemon *d, const char *label)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; d->running_bundle && i < d->running_bundle->n_paths; i++)
+		if (strcmp(d->running_bundle->paths[i]->local_underlay, label) == 0)
+			n++;
+	return n;
+}
+
+/* the running bundle again, with the current underlays and config: the
+ * engine's diff touches only what changed; a failure is rolled back */
+static void reapply(struct edge_daemon *d, const char *why)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_apply_stats st = { 0 };
+
+	warn_addresses(d);
+	if (!d->running_bundle)
+		return;
+	if (edge_engine_apply(d->engine, d->running_bundle, &errs, &st) < 0) {
+		log_errors(why, &errs);
+		log_warnx("%s: re-apply of bundle version %llu failed%s", why,
+			  (unsigned long long)d->running_version,
+			  st.rolled_back ? " and was rolled back" : "");
+	} else if (st.kernel_ops || st.ike_added || st.ike_updated || st.ike_removed ||
+		   st.ike_restarted) {
+		log_info("%s: bundle version %llu re-applied (%zu netlink ops; ike +%zu ~%zu -%zu, "
+			 "%zu restarted)",
+			 why, (unsigned long long)d->running_version, st.kernel_ops, st.ike_added,
+			 st.ike_updated, st.ike_removed, st.ike_restarted);
+	}
+	edge_errors_clear(&errs);
+}
+
+static void log_underlay(const struct edge_daemon *d, const struct edge_underlay_state *s)
+{
+	const struct edge_config_underlay *cu = edge_config_underlay_find(d->config, s->label);
+	struct in_addr gw = edge_underlay_gateway(s, cu);
+	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
+
+	if (!edge_underlay_ready(s, why, sizeof(why)))
+		log_notice("underlay %s (%s): waiting: %s", s->label, s->ifname, why);
+	else
+		log_notice("underlay %s (%s): address %s/%u, gateway %s%s", s->label, s->ifname,
+			   edge_inet_ntop4(s->addr, a), s->plen,
+			   gw.s_addr ? edge_inet_ntop4(gw, g) : "none (via dev)",
+			   cu && cu->has_gateway ? " (configured)" : "");
+}
+
+/* underlays changed (debounced): one line and one event each, then the
+ * running bundle again with the new addresses; only what changed is touched
+ * (the engine's diff), a failure is rolled back */
+static void on_underlay_change(void *arg, const size_t *index,
+			       const struct edge_underlay_state *old, size_t n)
+{
+	struct edge_daemon *d = arg;
+	const struct edge_underlays *wan = edge_underlay_watch_state(d->wan);
+	int r;
+	char what[256], from[EDGE_EV_STATE_MAX], to[EDGE_EV_STATE_MAX],
+		why[EDGE_UNDERLAY_WAITING_MAX];
+
+	for (size_t k = 0; k < n; k++) {
+		const struct edge_underlay_state *s = &wan->u[index[k]];
+		size_t np = paths_over(d, s->label);
+		char a[INET_ADDRSTRLEN];
+
+		edge_underlay_change_format(&old[k], s, what, sizeof(what));
+		if (edge_underlay_ready(s, why, sizeof(why)))
+			log_notice("underlay %s (%s): %s: rebuilding %zu path%s", s->label,
+				   s->ifname, what, np, np == 1 ? "" : "s");
+		else
+			log_notice("underlay %s (%s): %s: %zu path%s waiting (%s)", s->label,
+				   s->ifname, what, np, np == 1 ? "" : "s", why);
+		snprintf(from, sizeof(from), "%s",
+			 old[k].addr.s_addr ? edge_inet_ntop4(old[k].addr, a) : "none");
+		snprintf(to, sizeof(to), "%s",
+			 s->addr.s_addr ? edge_inet_ntop4(s->addr, a) : "none");
+		edge_events_emitf(d->events, EDGE_EVENT_UNDERLAY, s->label, from, to, NULL,
+				  "%s%s%s", what, why[0] ? "; " : "", why);
+	}
+	/* the kernel may have flushed our routes through it */
+	r = edge_engine_resync_underlays(d->engine);
+	if (r < 0)
+		log_warnx("underlay change: netlink dump: %s", strerror(-r));
+	reapply(d, "underlay change");
+	/* a learnt gateway changed: steering's direct breakout routes follow */
+	for (size_t k = 0; k < n; k++)
+		if (old[k].gw.s_addr != wan->u[index[k]].gw.s_addr) {
+			steering_apply(d, "underlay change");
+			break;
+		}
+}
+
 /* Apply a packed bundle (validated first); on success it becomes the running
  * bundle and the LKG, and steering follows it.  source names it in logs.  err
  * (may be NULL) receives the refusal reasons joined. */
@@ -181,13 +353,10 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	d->running_bundle = b;
 	b = NULL;
 	if (d->steering) {
-		char serr[512];
-
 		/* the netdevs exist now; a refusal keeps the previous steering */
-		if (edge_steering_apply(d->steering, d->running_bundle, d->config, serr,
-					sizeof(serr)) < 0)
-			log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+		steering_apply(d, source);
 	}
+	warn_addresses(d);
 	if (save_lkg) {
 		int r2 = edge_lkg_save(d->config->state_dir, buf, len);
 
@@ -314,6 +483,19 @@ static bool orch_config_changed(const struct edge_config *a, const struct edge_c
 	       str_differ(a->key_file, b->key_file);
 }
 
+/* does the underlay watcher built from a have to be rebuilt for b? */
+static bool underlays_changed(const struct edge_config *a, const struct edge_config *b)
+{
+	if (a->n_underlays != b->n_underlays)
+		return true;
+	for (size_t i = 0; i < a->n_underlays; i++)
+		if (str_differ(a->underlays[i].label, b->underlays[i].label) ||
+		    str_differ(a->underlays[i].interface, b->underlays[i].interface) ||
+		    a->underlays[i].address.s_addr != b->underlays[i].address.s_addr)
+			return true;
+	return false;
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct edge_daemon *d = arg;
@@ -335,6 +517,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		if (c->has_log_level)
 			log_set_level((enum edge_log_level)c->log_level);
 		edge_engine_set_config(d->engine, c);
+		if (d->wan && underlays_changed(d->config, c)) {
+			struct edge_underlay_watch *w = NULL;
+			int r = edge_underlay_watch_new(d->base, c, on_underlay_change, d, &w);
+
+			if (r < 0) {
+				log_warnx("reload: underlays: netlink watcher: %s (keeping the old "
+					  "one)",
+					  strerror(-r));
+			} else {
+				edge_engine_set_underlays(d->engine, edge_underlay_watch_state(w));
+				edge_underlay_watch_free(d->wan);
+				d->wan = w;
+				memset(d->wan_warned, 0, sizeof(d->wan_warned));
+				log_notice("reload: underlays changed: watching them anew");
+			}
+		}
 		orch = orch_config_changed(d->config, c);
 		edge_config_free(d->config);
 		d->config = c;
@@ -354,6 +552,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 			free(d->bundle_path);
 			d->bundle_path = c->bundle_file ? strdup(c->bundle_file) : NULL;
 		}
+		/* underlays or gateways may differ now */
+		if (d->wan && edge_engine_resync_underlays(d->engine) < 0)
+			log_warnx("reload: netlink dump failed");
+		reapply(d, "reload");
+		steering_apply(d, "reload"); /* configured gateways may differ */
 	}
 	load_local_bundle(d);
 }
@@ -408,6 +611,8 @@ static void fill_status(void *arg, struct edge_status *st)
 				 d->steering ? edge_steering_probe(d->steering) : NULL,
 				 d->steering ? edge_steering_health(d->steering) : NULL,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
+	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
+				   d->engine);
 }
 
 /* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */
@@ -562,10 +767,25 @@ static int start(struct edge_daemon *d)
 		log_info("ike (%s) started; vici at %s/charon.vici", d->opts.ike->name,
 			 d->config->run_dir);
 	}
+	/* the underlays as the network has them, before the first apply */
+	if (!d->opts.no_underlay_watch) {
+		const struct edge_underlays *wan;
+
+		r = edge_underlay_watch_new(d->base, d->config, on_underlay_change, d, &d->wan);
+		if (r < 0) {
+			log_warnx("underlays: netlink watcher: %s", strerror(-r));
+			return r;
+		}
+		wan = edge_underlay_watch_state(d->wan);
+		for (size_t i = 0; i < wan->n; i++)
+			log_underlay(d, &wan->u[i]);
+	}
 	r = edge_engine_new(d->config, d->nl, d->nl_ctx, d->opts.ike, d->ike_ctx, &d->engine);
 	if (r < 0)
 		return r;
 	edge_engine_set_op_callback(d->engine, op_logger, d);
+	if (d->wan)
+		edge_engine_set_underlays(d->engine, edge_underlay_watch_state(d->wan));
 
 	/* adopt what a previous run left, before applying anything */
 	r = edge_engine_reconcile(d->engine, &adopted);
@@ -730,6 +950,9 @@ void edge_daemon_free(struct edge_daemon *d)
 	edge_ctl_free(d->ctl);
 	edge_orch_free(d->orch);
 	edge_steering_free(d->steering);
+	if (d->engine)
+		edge_engine_set_underlays(d->engine, NULL);
+	edge_underlay_watch_free(d->wan);
 	if (d->base)
 		event_base_free(d->base);
 	edge_engine_free(d->engine);

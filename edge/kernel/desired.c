@@ -44,9 +44,23 @@ static int parse_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p
 	return 0;
 }
 
+/* the address IKE sends to: the bundle's, else the peer underlay's public
+ * one, else any (a responder that learns it from the peer's packets) */
+static const char *remote_addr(const Sdwan__V1__Path *p, const Sdwan__V1__Peer *peer)
+{
+	const Sdwan__V1__Underlay *ru;
+
+	if (p->remote_address[0])
+		return p->remote_address;
+	ru = edge_bundle_underlay_find(peer->underlays, peer->n_underlays, p->remote_underlay);
+	if (ru && ru->public_address[0])
+		return ru->public_address;
+	return "%any";
+}
+
 static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 		    const struct edge_tunnel_ops *drv, const struct edge_tunnel_path *t,
-		    struct edge_ike_path *ike)
+		    const struct edge_underlay_state *us, struct edge_ike_path *ike)
 {
 	const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, p->peer);
 	int n;
@@ -60,8 +74,11 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	n = snprintf(ike->name, sizeof(ike->name), "%s", p->name);
 	if (n < 0 || (size_t)n >= sizeof(ike->name))
 		return -EINVAL;
-	snprintf(ike->local_addr, sizeof(ike->local_addr), "%s", p->local_address);
-	snprintf(ike->remote_addr, sizeof(ike->remote_addr), "%s", p->remote_address);
+	if (us && us->addr.s_addr)
+		edge_inet_ntop4(us->addr, ike->local_addr); /* the interface wins */
+	else
+		snprintf(ike->local_addr, sizeof(ike->local_addr), "%s", p->local_address);
+	snprintf(ike->remote_addr, sizeof(ike->remote_addr), "%s", remote_addr(p, peer));
 	drv->ike_selectors(t, ike);
 	for (size_t i = 0; i < p->n_ike_proposals; i++)
 		snprintf(ike->ike_proposals[i], sizeof(ike->ike_proposals[i]), "%s",
@@ -139,6 +156,26 @@ static int overlay_routes(const Sdwan__V1__ConfigBundle *b, const struct edge_de
 int edge_desired_build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
 		       struct edge_desired *ret)
 {
+	return edge_desired_build_wan(b, config, NULL, ret);
+}
+
+static int source_routing(const struct edge_config *config, const struct edge_underlays *wan,
+			  struct edge_nl_set *set)
+{
+	for (size_t i = 0; wan && i < wan->n; i++) {
+		const struct edge_config_underlay *cu =
+			config ? edge_config_underlay_find(config, wan->u[i].label) : NULL;
+		int r = edge_underlay_source_routing(&wan->u[i], i, cu, set);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int edge_desired_build_wan(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
+			   const struct edge_underlays *wan, struct edge_desired *ret)
+{
 	struct edge_desired d = { 0 };
 	const struct edge_tunnel_ops *drv;
 	int r;
@@ -153,7 +190,9 @@ int edge_desired_build(const Sdwan__V1__ConfigBundle *b, const struct edge_confi
 	if (b->n_paths) {
 		d.paths = calloc(b->n_paths, sizeof(*d.paths));
 		d.ike = calloc(b->n_paths, sizeof(*d.ike));
-		if (!d.paths || !d.ike) {
+		d.waiting = calloc(b->n_paths, sizeof(*d.waiting));
+		d.up_gen = calloc(b->n_paths, sizeof(*d.up_gen));
+		if (!d.paths || !d.ike || !d.waiting || !d.up_gen) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -170,7 +209,18 @@ int edge_desired_build(const Sdwan__V1__ConfigBundle *b, const struct edge_confi
 		if (r < 0)
 			goto out;
 	}
+	r = source_routing(config, wan, &d.kernel);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < b->n_paths; i++) {
+		const struct edge_underlay_state *us =
+			edge_underlays_find(wan, b->paths[i]->local_underlay, NULL);
+
+		if (wan && !us)
+			snprintf(d.waiting[i], sizeof(d.waiting[i]),
+				 "underlay %s is not configured", b->paths[i]->local_underlay);
+		else if (us && edge_underlay_ready(us, d.waiting[i], sizeof(d.waiting[i])))
+			d.up_gen[i] = us->up_gen;
 		r = parse_path(b, b->paths[i], config, &d.paths[i]);
 		if (r < 0)
 			goto out;
@@ -178,7 +228,7 @@ int edge_desired_build(const Sdwan__V1__ConfigBundle *b, const struct edge_confi
 		r = drv->path_objects(&d.paths[i], &d.kernel);
 		if (r < 0)
 			goto out;
-		r = fill_ike(b, b->paths[i], drv, &d.paths[i], &d.ike[i]);
+		r = fill_ike(b, b->paths[i], drv, &d.paths[i], us, &d.ike[i]);
 		if (r < 0)
 			goto out;
 		d.n_ike++;
@@ -201,5 +251,7 @@ void edge_desired_clear(struct edge_desired *d)
 	edge_nl_set_clear(&d->kernel);
 	free(d->ike);
 	free(d->paths);
+	free(d->waiting);
+	free(d->up_gen);
 	*d = (struct edge_desired){ 0 };
 }

@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a path withheld from IKE, and why ("inet0 has no address") */
+struct engine_waiting {
+	uint32_t id;
+	char why[EDGE_UNDERLAY_WAITING_MAX];
+};
+
 struct edge_engine {
 	const struct edge_config *config;
 	const struct edge_nl_ops *nl;
@@ -16,7 +22,11 @@ struct edge_engine {
 	void *ike_ctx;
 	struct edge_nl_set running;
 	struct edge_ike_path *ike_paths; /* running IKE paths */
+	uint32_t *ike_gen;		 /* their underlays' up_gen, same order */
 	size_t n_ike_paths;
+	const struct edge_underlays *wan; /* NULL: the bundle's addresses */
+	struct engine_waiting *waiting;	  /* paths withheld from IKE */
+	size_t n_waiting;
 	edge_engine_op_fn op_fn;
 	void *op_arg;
 };
@@ -50,6 +60,8 @@ void edge_engine_free(struct edge_engine *e)
 		return;
 	edge_nl_set_clear(&e->running);
 	free(e->ike_paths);
+	free(e->ike_gen);
+	free(e->waiting);
 	free(e);
 }
 
@@ -62,6 +74,19 @@ void edge_engine_set_op_callback(struct edge_engine *e, edge_engine_op_fn fn, vo
 void edge_engine_set_config(struct edge_engine *e, const struct edge_config *config)
 {
 	e->config = config;
+}
+
+void edge_engine_set_underlays(struct edge_engine *e, const struct edge_underlays *wan)
+{
+	e->wan = wan;
+}
+
+const char *edge_engine_path_waiting(const struct edge_engine *e, uint32_t id)
+{
+	for (size_t i = 0; i < e->n_waiting; i++)
+		if (e->waiting[i].id == id)
+			return e->waiting[i].why;
+	return NULL;
 }
 
 const struct edge_nl_set *edge_engine_running(const struct edge_engine *e)
@@ -122,6 +147,60 @@ out:
 	return r;
 }
 
+static bool underlay_route(const struct edge_nl_route *r)
+{
+	return r->protocol == EDGE_RT_PROTO && r->table >= EDGE_TABLE_UNDERLAY &&
+	       r->table < EDGE_TABLE_UNDERLAY + EDGE_UNDERLAYS_MAX;
+}
+
+static bool underlay_rule(const struct edge_nl_rule *r)
+{
+	return r->priority >= EDGE_RULE_PRIO_UNDERLAY &&
+	       r->priority < EDGE_RULE_PRIO_UNDERLAY + EDGE_UNDERLAYS_MAX &&
+	       r->table >= EDGE_TABLE_UNDERLAY &&
+	       r->table < EDGE_TABLE_UNDERLAY + EDGE_UNDERLAYS_MAX;
+}
+
+int edge_engine_resync_underlays(struct edge_engine *e)
+{
+	struct edge_nl_set dump = { 0 }, next = { 0 };
+	int r;
+
+	r = e->nl->dump(e->nl_ctx, &dump);
+	if (r < 0)
+		return r;
+	r = edge_nl_set_copy(&e->running, &next);
+	if (r < 0)
+		goto out;
+#define DROP(arr, n, pred)                               \
+	do {                                             \
+		size_t w_ = 0;                           \
+		for (size_t i_ = 0; i_ < (n); i_++)      \
+			if (!pred(&(arr)[i_]))           \
+				(arr)[w_++] = (arr)[i_]; \
+		(n) = w_;                                \
+	} while (0)
+	DROP(next.routes, next.n_routes, underlay_route);
+	DROP(next.rules, next.n_rules, underlay_rule);
+#undef DROP
+	for (size_t i = 0; i < dump.n_routes && r >= 0; i++)
+		if (underlay_route(&dump.routes[i]))
+			r = edge_nl_set_add_route(&next, &dump.routes[i]);
+	for (size_t i = 0; i < dump.n_rules && r >= 0; i++)
+		if (underlay_rule(&dump.rules[i]))
+			r = edge_nl_set_add_rule(&next, &dump.rules[i]);
+	if (r < 0)
+		goto out;
+	edge_nl_set_clear(&e->running);
+	e->running = next;
+	next = (struct edge_nl_set){ 0 };
+	r = 0;
+out:
+	edge_nl_set_clear(&dump);
+	edge_nl_set_clear(&next);
+	return r;
+}
+
 /* execute plan, keeping model in step with what succeeded; on failure
  * *ret_failed is the failing op's index */
 static int run_plan(struct edge_engine *e, const struct edge_diff_plan *plan,
@@ -133,6 +212,11 @@ static int run_plan(struct edge_engine *e, const struct edge_diff_plan *plan,
 	*ret_done = 0;
 	for (size_t i = 0; i < plan->n_ops; i++) {
 		r = edge_diff_op_exec(&plan->ops[i], e->nl, e->nl_ctx);
+		/* what is to be deleted may be gone already: the kernel flushes
+		 * the routes through an underlay that lost its address or link */
+		if ((r == -ESRCH || r == -ENOENT) && (plan->ops[i].type == EDGE_OP_ROUTE_DEL ||
+						      plan->ops[i].type == EDGE_OP_RULE_DEL))
+			r = 0;
 		if (e->op_fn) {
 			edge_diff_op_format(&plan->ops[i], what, sizeof(what));
 			e->op_fn(e->op_arg, what, r);
@@ -221,8 +305,10 @@ int edge_engine_apply(struct edge_engine *e, const Sdwan__V1__ConfigBundle *bund
 	struct edge_diff_plan plan = { 0 };
 	struct edge_nl_set model = { 0 };
 	struct ike_step *steps = NULL;
-	struct edge_ike_path *new_ike = NULL;
-	size_t n_steps = 0, done_steps = 0, done = 0, failed = 0;
+	struct edge_ike_path *new_ike = NULL, *want = NULL;
+	uint32_t *want_gen = NULL;
+	struct engine_waiting *waiting = NULL;
+	size_t n_steps = 0, done_steps = 0, done = 0, failed = 0, n_want = 0, n_waiting = 0;
 	int r;
 
 	if (bundle) {
@@ -230,7 +316,7 @@ int edge_engine_apply(struct edge_engine *e, const Sdwan__V1__ConfigBundle *bund
 		if (r < 0)
 			goto out;
 	}
-	r = edge_desired_build(bundle, e->config, &d);
+	r = edge_desired_build_wan(bundle, e->config, e->wan, &d);
 	if (r < 0) {
 		edge_errors_addf(errs, "desired state: %s", strerror(-r));
 		goto out;
@@ -240,24 +326,41 @@ int edge_engine_apply(struct edge_engine *e, const Sdwan__V1__ConfigBundle *bund
 		edge_errors_addf(errs, "diff: %s", strerror(-r));
 		goto out;
 	}
+	/* the IKE paths wanted: those whose underlay is ready */
+	want = calloc(d.n_ike + 1, sizeof(*want));
+	want_gen = calloc(d.n_ike + 1, sizeof(*want_gen));
+	waiting = calloc(d.n_ike + 1, sizeof(*waiting));
+	if (!want || !want_gen || !waiting) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < d.n_ike; i++) {
+		if (d.waiting && d.waiting[i][0]) {
+			waiting[n_waiting].id = d.ike[i].id;
+			memcpy(waiting[n_waiting++].why, d.waiting[i], sizeof(waiting[0].why));
+			continue;
+		}
+		want_gen[n_want] = d.up_gen ? d.up_gen[i] : 0;
+		want[n_want++] = d.ike[i];
+	}
 	if (e->ike) {
-		steps = calloc(e->n_ike_paths + d.n_ike + 1, sizeof(*steps));
+		steps = calloc(e->n_ike_paths + n_want + 1, sizeof(*steps));
 		if (!steps) {
 			r = -ENOMEM;
 			goto out;
 		}
 		for (size_t i = 0; i < e->n_ike_paths; i++)
-			if (!find_ike(d.ike, d.n_ike, e->ike_paths[i].id))
+			if (!find_ike(want, n_want, e->ike_paths[i].id))
 				steps[n_steps++] =
 					(struct ike_step){ IKE_REMOVE, NULL, &e->ike_paths[i] };
-		for (size_t i = 0; i < d.n_ike; i++) {
+		for (size_t i = 0; i < n_want; i++) {
 			const struct edge_ike_path *old =
-				find_ike(e->ike_paths, e->n_ike_paths, d.ike[i].id);
+				find_ike(e->ike_paths, e->n_ike_paths, want[i].id);
 
 			if (!old)
-				steps[n_steps++] = (struct ike_step){ IKE_ADD, &d.ike[i], NULL };
-			else if (!ike_path_same_value(old, &d.ike[i]))
-				steps[n_steps++] = (struct ike_step){ IKE_UPDATE, &d.ike[i], old };
+				steps[n_steps++] = (struct ike_step){ IKE_ADD, &want[i], NULL };
+			else if (!ike_path_same_value(old, &want[i]))
+				steps[n_steps++] = (struct ike_step){ IKE_UPDATE, &want[i], old };
 		}
 	}
 	r = edge_nl_set_copy(&e->running, &model);
@@ -296,20 +399,30 @@ int edge_engine_apply(struct edge_engine *e, const Sdwan__V1__ConfigBundle *bund
 				st.ike_removed++;
 		}
 	}
-	/* commit: the running state is the desired one */
-	if (d.n_ike) {
-		new_ike = malloc(d.n_ike * sizeof(*new_ike));
-		if (!new_ike) {
-			/* everything is applied; keep the model in step anyway */
-			r = -ENOMEM;
-			edge_errors_addf(errs, "out of memory after apply");
-			goto rollback;
+	/* a path unchanged whose underlay's link went down and up within one
+	 * debounce: its SAs may be dead; start them again */
+	for (size_t i = 0; e->ike && e->ike->path_restart && i < n_want; i++) {
+		for (size_t k = 0; k < e->n_ike_paths; k++) {
+			if (e->ike_paths[k].id != want[i].id || e->ike_gen[k] == want_gen[i] ||
+			    !ike_path_same_value(&e->ike_paths[k], &want[i]))
+				continue;
+			if (e->ike->path_restart(e->ike_ctx, want[i].id) == 0)
+				st.ike_restarted++;
 		}
-		memcpy(new_ike, d.ike, d.n_ike * sizeof(*new_ike));
 	}
+	/* commit: the running state is the desired one */
+	new_ike = want;
+	want = NULL;
 	free(e->ike_paths);
 	e->ike_paths = new_ike;
-	e->n_ike_paths = d.n_ike;
+	e->n_ike_paths = n_want;
+	free(e->ike_gen);
+	e->ike_gen = want_gen;
+	want_gen = NULL;
+	free(e->waiting);
+	e->waiting = waiting;
+	e->n_waiting = n_waiting;
+	waiting = NULL;
 	edge_nl_set_clear(&e->running);
 	e->running = model;
 	model = (struct edge_nl_set){ 0 };
@@ -337,6 +450,9 @@ out:
 	if (ret_stats)
 		*ret_stats = st;
 	free(steps);
+	free(want);
+	free(want_gen);
+	free(waiting);
 	edge_nl_set_clear(&model);
 	edge_diff_plan_clear(&plan);
 	edge_desired_clear(&d);

@@ -23,7 +23,17 @@ static int build(const struct edge_nl_route *r, bool for_delete, struct rtnl_rou
 	rtnl_route_set_priority(rt, r->metric);
 	rtnl_route_set_protocol(rt, r->protocol);
 	rtnl_route_set_type(rt, r->type == EDGE_ROUTE_BLACKHOLE ? RTN_BLACKHOLE : RTN_UNICAST);
-	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	rtnl_route_set_scope(rt, r->scope);
+	if (r->prefsrc.s_addr && !for_delete) {
+		struct nl_addr *src = edge_nl_addr4(r->prefsrc, 32);
+
+		if (!src || rtnl_route_set_pref_src(rt, src) < 0) {
+			nl_addr_put(src);
+			err = -ENOMEM;
+			goto fail;
+		}
+		nl_addr_put(src);
+	}
 	for (size_t i = 0; !for_delete && i < r->n_nh; i++) {
 		const struct edge_nl_nexthop *n = &r->nh[i];
 		struct rtnl_nexthop *nh;
@@ -142,6 +152,11 @@ int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
 		out.protocol = rtnl_route_get_protocol(rt);
 		out.table = rtnl_route_get_table(rt);
 		out.metric = rtnl_route_get_priority(rt);
+		out.scope = (uint8_t)rtnl_route_get_scope(rt);
+		if (rtnl_route_get_pref_src(rt) &&
+		    nl_addr_get_family(rtnl_route_get_pref_src(rt)) == AF_INET)
+			memcpy(&out.prefsrc, nl_addr_get_binary_addr(rtnl_route_get_pref_src(rt)),
+			       4);
 		if (rtnl_route_get_type(rt) == RTN_BLACKHOLE)
 			out.type = EDGE_ROUTE_BLACKHOLE;
 		else if (rtnl_route_get_type(rt) == RTN_UNICAST)

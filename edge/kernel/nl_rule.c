@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <netlink/route/rule.h>
+#include <string.h>
 
 static struct rtnl_rule *build(const struct edge_nl_rule *r)
 {
@@ -18,6 +19,16 @@ static struct rtnl_rule *build(const struct edge_nl_rule *r)
 	if (r->fwmask) {
 		rtnl_rule_set_mark(ru, r->fwmark);
 		rtnl_rule_set_mask(ru, r->fwmask);
+	}
+	if (r->src_plen) {
+		struct nl_addr *src = edge_nl_addr4(r->src, r->src_plen);
+
+		if (!src || rtnl_rule_set_src(ru, src) < 0) {
+			nl_addr_put(src);
+			rtnl_rule_put(ru);
+			return NULL;
+		}
+		nl_addr_put(src);
 	}
 	return ru;
 }
@@ -60,9 +71,14 @@ int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
 	     o = nl_cache_get_next(o)) {
 		struct rtnl_rule *ru = (struct rtnl_rule *)o;
 		struct edge_nl_rule out = { 0 };
+		struct nl_addr *src = rtnl_rule_get_src(ru);
 
 		if (rtnl_rule_get_action(ru) != FR_ACT_TO_TBL)
 			continue;
+		if (src && nl_addr_get_family(src) == AF_INET && nl_addr_get_prefixlen(src) > 0) {
+			memcpy(&out.src, nl_addr_get_binary_addr(src), 4);
+			out.src_plen = (uint8_t)nl_addr_get_prefixlen(src);
+		}
 		out.priority = rtnl_rule_get_prio(ru);
 		out.table = rtnl_rule_get_table(ru);
 		if (rtnl_rule_get_mask(ru) && rtnl_rule_get_mask(ru) != 0xffffffffu) {

@@ -130,7 +130,7 @@ bool edge_nl_route_same(const struct edge_nl_route *a, const struct edge_nl_rout
 bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_route *b)
 {
 	if (!edge_nl_route_same(a, b) || a->type != b->type || a->protocol != b->protocol ||
-	    a->n_nh != b->n_nh)
+	    a->n_nh != b->n_nh || a->prefsrc.s_addr != b->prefsrc.s_addr || a->scope != b->scope)
 		return false;
 	/* the kernel keeps nexthops in the order given; we always give them
 	 * sorted by interface name, so compare in order */
@@ -147,7 +147,8 @@ bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_rou
 bool edge_nl_rule_same(const struct edge_nl_rule *a, const struct edge_nl_rule *b)
 {
 	return a->priority == b->priority && a->fwmark == b->fwmark && a->fwmask == b->fwmask &&
-	       a->table == b->table;
+	       a->table == b->table && a->src_plen == b->src_plen &&
+	       (a->src_plen == 0 || a->src.s_addr == b->src.s_addr);
 }
 
 bool edge_nl_route_uses(const struct edge_nl_route *route, const char *ifname)
@@ -274,11 +275,21 @@ void edge_nl_route_format(const struct edge_nl_route *r, char *buf, size_t len)
 			off += (size_t)n;
 		}
 	}
+	if (r->prefsrc.s_addr && off < len)
+		off += (size_t)snprintf(buf + off, len - off, " src %s",
+					edge_inet_ntop4(r->prefsrc, a));
+	if (r->scope && off < len)
+		snprintf(buf + off, len - off, " scope %u", r->scope);
 }
 
 void edge_nl_rule_format(const struct edge_nl_rule *r, char *buf, size_t len)
 {
-	if (r->fwmask)
+	char a[INET_ADDRSTRLEN];
+
+	if (r->src_plen)
+		snprintf(buf, len, "rule pref %u from %s/%u lookup %u", r->priority,
+			 edge_inet_ntop4(r->src, a), r->src_plen, r->table);
+	else if (r->fwmask)
 		snprintf(buf, len, "rule pref %u fwmark 0x%x/0x%x lookup %u", r->priority,
 			 r->fwmark, r->fwmask, r->table);
 	else

@@ -246,7 +246,10 @@ static void check_underlays(const char *where, Sdwan__V1__Underlay *const *u, si
 
 		snprintf(w, sizeof(w), "%s[%zu]", where, i);
 		check_label(w, "label", u[i]->label, errs);
-		check_addr(w, "address", u[i]->address, NULL, errs);
+		if (u[i]->address[0]) /* empty: learnt (a branch's underlay) */
+			check_addr(w, "address", u[i]->address, NULL, errs);
+		if (u[i]->public_address[0])
+			check_addr(w, "public_address", u[i]->public_address, NULL, errs);
 		if (u[i]->mtu && (u[i]->mtu < 576 || u[i]->mtu > 65535))
 			edge_errors_addf(errs, "%s.mtu: %u is not in 576..65535", w, u[i]->mtu);
 		for (size_t j = 0; j < i; j++) {
@@ -340,14 +343,19 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 					 "peer \"%s\"",
 					 w, p->remote_underlay, peer->site);
 	}
-	if (check_addr(w, "local_address", p->local_address, NULL, errs) == 0 && lu &&
-	    strcmp(lu->address, p->local_address) != 0)
+	/* empty addresses: the local one is learnt from the interface, the
+	 * remote one is "any" (a responder's path to a branch behind NAT) */
+	if (p->local_address[0] &&
+	    check_addr(w, "local_address", p->local_address, NULL, errs) == 0 && lu &&
+	    lu->address[0] && strcmp(lu->address, p->local_address) != 0)
 		edge_errors_addf(errs,
 				 "%s.local_address: \"%s\" is not the address of underlay "
 				 "\"%s\" (%s)",
 				 w, p->local_address, lu->label, lu->address);
-	if (check_addr(w, "remote_address", p->remote_address, NULL, errs) == 0 && ru &&
-	    strcmp(ru->address, p->remote_address) != 0)
+	if (p->remote_address[0] &&
+	    check_addr(w, "remote_address", p->remote_address, NULL, errs) == 0 && ru &&
+	    ru->address[0] && strcmp(ru->address, p->remote_address) != 0 &&
+	    strcmp(ru->public_address, p->remote_address) != 0)
 		edge_errors_addf(errs,
 				 "%s.remote_address: \"%s\" is not the address of peer "
 				 "underlay \"%s\" (%s)",
@@ -457,7 +465,6 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 	if (config) {
 		for (size_t i = 0; i < b->n_underlays; i++) {
 			const struct edge_config_underlay *cu;
-			struct in_addr a;
 
 			if (!b->underlays[i]->label[0])
 				continue;
@@ -467,12 +474,9 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 						 "underlays[%zu].label: \"%s\" is not an "
 						 "underlay of the local config",
 						 i, b->underlays[i]->label);
-			else if (edge_inet_parse4(b->underlays[i]->address, &a) == 0 &&
-				 a.s_addr != cu->address.s_addr)
-				edge_errors_addf(errs,
-						 "underlays[%zu].address: \"%s\" differs from "
-						 "the local config's address of \"%s\"",
-						 i, b->underlays[i]->address, cu->label);
+			/* an address (the bundle's or the config's) that the
+			 * interface does not have is a warning at apply time
+			 * (edge/underlay.h): the learnt one wins */
 		}
 	}
 	for (size_t i = 0; i < b->n_lan_prefixes; i++) {

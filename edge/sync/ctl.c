@@ -180,14 +180,14 @@ json_t *edge_ctl_event_json(const struct edge_event *ev)
 
 static json_t *path_json(const struct edge_status_path *p)
 {
-	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
-			      "name", p->name, "id", (json_int_t)p->id, "netdev", p->netdev,
-			      "local_underlay", p->local_underlay, "peer", p->peer,
-			      "remote_underlay", p->remote_underlay, "local_address",
-			      p->local_address, "remote_address", p->remote_address, "loss_samples",
-			      (json_int_t)p->loss_samples, "tunnel_since",
-			      (json_int_t)p->tunnel_since, "rekeys", (json_int_t)p->rekeys,
-			      "ike_spis", p->ike_spis, "tunnel_error", p->tunnel_error);
+	json_t *o = json_pack(
+		"{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "name",
+		p->name, "id", (json_int_t)p->id, "netdev", p->netdev, "local_underlay",
+		p->local_underlay, "peer", p->peer, "remote_underlay", p->remote_underlay,
+		"local_address", p->local_address, "remote_address", p->remote_address,
+		"loss_samples", (json_int_t)p->loss_samples, "tunnel_since",
+		(json_int_t)p->tunnel_since, "rekeys", (json_int_t)p->rekeys, "ike_spis",
+		p->ike_spis, "tunnel_error", p->tunnel_error, "waiting", p->waiting);
 	json_t *m = metrics_json(&p->m);
 
 	if (!o || !m || json_object_update(o, m)) {
@@ -197,6 +197,15 @@ static json_t *path_json(const struct edge_status_path *p)
 	}
 	json_decref(m);
 	return o;
+}
+
+static json_t *underlay_json(const struct edge_status_underlay *u)
+{
+	return json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:b, s:s, s:I}", "label", u->label,
+			 "interface", u->interface, "exists", u->exists, "link_up", u->link_up,
+			 "address", u->address, "gateway", u->gateway, "gateway_configured",
+			 u->gateway_configured, "waiting", u->waiting, "since",
+			 (json_int_t)u->since);
 }
 
 static json_t *class_json(const struct edge_status_class *c)
@@ -273,8 +282,8 @@ static uint64_t unix_ms(void)
 static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 {
 	struct edge_status st = EDGE_STATUS_INIT;
-	json_t *paths = json_array(), *classes = json_array(), *o = NULL;
-	bool bad = !paths || !classes;
+	json_t *paths = json_array(), *classes = json_array(), *underlays = json_array(), *o = NULL;
+	bool bad = !paths || !classes || !underlays;
 	uint64_t version;
 
 	if (p->fill_status)
@@ -283,6 +292,8 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		bad = json_array_append_new(paths, path_json(&st.paths[i])) < 0;
 	for (size_t i = 0; !bad && i < st.n_classes; i++)
 		bad = json_array_append_new(classes, class_json(&st.classes[i])) < 0;
+	for (size_t i = 0; !bad && i < st.n_underlays && i < EDGE_STATUS_UNDERLAYS_MAX; i++)
+		bad = json_array_append_new(underlays, underlay_json(&st.underlays[i])) < 0;
 	if (bad)
 		goto out;
 	version = st.config_version;
@@ -293,15 +304,17 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		version = s.applied_version;
 	}
 	o = json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "site", st.site, "role", st.role,
-		"software_version", p->software_version ? p->software_version : "", "time",
+		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "site", st.site, "role",
+		st.role, "software_version", p->software_version ? p->software_version : "", "time",
 		(json_int_t)unix_ms(), "config_version", (json_int_t)version, "orchestrator",
-		orch_json(p->orch), "paths", paths, "classes", classes, "events",
+		orch_json(p->orch), "underlays", underlays, "paths", paths, "classes", classes,
+		"events",
 		events_json(p->events, edge_events_recent_after(p->events, n_events), n_events));
-	paths = classes = NULL;
+	paths = classes = underlays = NULL;
 out:
 	json_decref(paths);
 	json_decref(classes);
+	json_decref(underlays);
 	edge_status_clear(&st);
 	return o;
 }

@@ -39,6 +39,8 @@ const char *edge_event_kind_name(enum edge_event_kind kind)
 		return "config";
 	case EDGE_EVENT_SYNC:
 		return "sync";
+	case EDGE_EVENT_UNDERLAY:
+		return "underlay";
 	}
 	return "unknown";
 }

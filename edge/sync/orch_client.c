@@ -725,6 +725,8 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		if (!p->name[0])
 			continue;
 		b.pmp[np] = pb_metrics(&b.pm[np], p->name, &p->m);
+		if (p->waiting[0])
+			b.pm[np].waiting = (char *)p->waiting;
 		sdwan__v1__tunnel_status__init(&b.ts[np]);
 		b.ts[np].path = (char *)p->name;
 		b.ts[np].state = (Sdwan__V1__TunnelState)p->m.tunnel;

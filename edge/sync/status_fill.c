@@ -2,6 +2,7 @@
  * edge/status_fill.h) */
 #include <edge/status_fill.h>
 
+#include <edge/inet.h>
 #include <edge/nl.h>
 
 #include <net/if.h>
@@ -169,4 +170,47 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 	if (steer)
 		edge_status_fill_classes(st, running, edge_steer_decision(steer), steer,
 					 clock_ms(CLOCK_MONOTONIC), clock_ms(CLOCK_REALTIME));
+}
+
+void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,
+				const struct edge_underlays *wan, const struct edge_engine *engine)
+{
+	char a[INET_ADDRSTRLEN];
+
+	if (!st)
+		return;
+	for (size_t i = 0; wan && i < wan->n && i < EDGE_STATUS_UNDERLAYS_MAX; i++) {
+		const struct edge_underlay_state *s = &wan->u[i];
+		const struct edge_config_underlay *cu =
+			config ? edge_config_underlay_find(config, s->label) : NULL;
+		struct edge_status_underlay *u = &st->underlays[st->n_underlays++];
+		struct in_addr gw = edge_underlay_gateway(s, cu);
+
+		memset(u, 0, sizeof(*u));
+		edge_status_strcpy(u->label, sizeof(u->label), s->label);
+		edge_status_strcpy(u->interface, sizeof(u->interface), s->ifname);
+		u->exists = s->ifindex != 0;
+		u->link_up = s->up;
+		if (s->addr.s_addr)
+			snprintf(u->address, sizeof(u->address), "%s/%u",
+				 edge_inet_ntop4(s->addr, a), s->plen);
+		if (gw.s_addr)
+			edge_status_strcpy(u->gateway, sizeof(u->gateway), edge_inet_ntop4(gw, a));
+		u->gateway_configured = cu && cu->has_gateway;
+		(void)edge_underlay_ready(s, u->waiting, sizeof(u->waiting));
+		u->since = s->since_ms;
+	}
+	for (size_t i = 0; engine && i < st->n_paths; i++) {
+		struct edge_status_path *p = &st->paths[i];
+		const struct edge_ike_path *ike = edge_engine_ike_path(engine, p->id);
+
+		edge_status_strcpy(p->waiting, sizeof(p->waiting),
+				   edge_engine_path_waiting(engine, p->id));
+		if (ike) {
+			edge_status_strcpy(p->local_address, sizeof(p->local_address),
+					   ike->local_addr);
+			edge_status_strcpy(p->remote_address, sizeof(p->remote_address),
+					   ike->remote_addr);
+		}
+	}
 }

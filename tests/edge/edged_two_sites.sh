@@ -260,7 +260,9 @@ if [[ $after != "$before" ]]; then
 	diff <(echo "$before") <(echo "$after") >&2 || true
 	fail "state after restart differs"
 fi
-grep -q "reconcile: 9 objects of ours found" "$WORK/br1-2.log" || fail "restart did not adopt 9 objects"
+# 9 of the overlay + per underlay its source routing (subnet and default
+# route in table 0x5df0 + i, `from ADDR` rule 1000 + i): 15
+grep -q "reconcile: 15 objects of ours found" "$WORK/br1-2.log" || fail "restart did not adopt 15 objects"
 grep -q "last-known-good: bundle version 2 applied (2 paths; 0 netlink ops" "$WORK/br1-2.log" ||
 	fail "restart re-created kernel objects instead of adopting them"
 ip netns exec $BR-lan ping -q -c 3 -i 0.1 -W 3 10.11.0.10 >/dev/null || fail "LAN ping after restart"

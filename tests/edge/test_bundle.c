@@ -38,7 +38,9 @@ static void test_fixtures_valid(void **state)
 	assert_true(harness_has_error(&errs, "site: \"hub1\" is not this edge's site \"br1\""));
 	assert_true(
 		harness_has_error(&errs, "role: the bundle is for a hub, this edge is a branch"));
-	assert_true(harness_has_error(&errs, "underlays[0].address: \"198.18.1.11\" differs"));
+	/* an underlay address the config does not have is no longer a refusal:
+	 * the interface's address wins (a warning at apply time) */
+	assert_false(harness_has_error(&errs, "underlays[0].address"));
 	edge_errors_clear(&errs);
 	edge_bundle_free(b);
 	edge_config_free(c);
@@ -47,6 +49,51 @@ static void test_fixtures_valid(void **state)
 static void set_str(json_t *obj, const char *key, const char *v)
 {
 	json_object_set_new(obj, key, json_string(v));
+}
+
+/* a branch whose underlays' addresses come from the network, and a path
+ * whose remote address is "any" */
+static void empty_addresses(json_t *root)
+{
+	json_t *u = json_object_get(root, "underlays"), *p = json_object_get(root, "paths");
+
+	for (size_t i = 0; i < json_array_size(u); i++)
+		set_str(json_array_get(u, i), "address", "");
+	for (size_t i = 0; i < json_array_size(p); i++)
+		set_str(json_array_get(p, i), "local_address", "");
+	set_str(json_array_get(p, 1), "remote_address", "");
+}
+
+/* a non-empty address must still be right */
+static void wrong_addresses(json_t *root)
+{
+	json_t *p = json_object_get(root, "paths");
+
+	empty_addresses(root);
+	set_str(json_array_get(p, 0), "local_address", "198.18.1.x");
+	set_str(json_array_get(p, 0), "remote_address", "198.18.1.99");
+}
+
+static void test_empty_addresses(void **state)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = harness_config("br1-config.json");
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", empty_addresses);
+
+	assert_int_equal(edge_bundle_validate(b, c, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	edge_bundle_free(b);
+
+	b = harness_bundle("br1.json", wrong_addresses);
+	assert_int_equal(edge_bundle_validate(b, c, &errs), -EINVAL);
+	assert_true(harness_has_error(
+		&errs, "paths[0].local_address: \"198.18.1.x\" is not an IPv4 address"));
+	assert_true(harness_has_error(&errs, "paths[0].remote_address: \"198.18.1.99\" is not "
+					     "the address of peer underlay \"mpls\""));
+	assert_int_equal(errs.n, 2);
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+	edge_config_free(c);
 }
 
 static json_t *path_of(json_t *root, size_t i)
@@ -200,9 +247,13 @@ static void test_policy_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures_valid), cmocka_unit_test(test_errors_all_named),
-		cmocka_unit_test(test_references),     cmocka_unit_test(test_pfs),
-		cmocka_unit_test(test_json_strict),    cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_fixtures_valid),
+		cmocka_unit_test(test_empty_addresses),
+		cmocka_unit_test(test_errors_all_named),
+		cmocka_unit_test(test_references),
+		cmocka_unit_test(test_pfs),
+		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_policy_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

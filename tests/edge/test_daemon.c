@@ -97,6 +97,7 @@ static void test_lkg_first_then_sigterm(void **state)
 	opts.ike = &fake_ike_ops;
 	opts.nl = &fake_nl_ops;
 	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true; /* the fake kernel has no interfaces */
 	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
 	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
 	assert_int_equal(edge_daemon_run(d), 0);
@@ -168,6 +169,7 @@ static void test_keep_state(void **state)
 	opts.ike = &fake_ike_ops;
 	opts.nl = &fake_nl_ops;
 	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true; /* the fake kernel has no interfaces */
 	pid_seen = false;
 	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
 	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
@@ -306,6 +308,7 @@ static void test_sighup_orchestrator(void **state)
 	opts.ike = &fake_ike_ops;
 	opts.nl = &fake_nl_ops;
 	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true; /* the fake kernel has no interfaces */
 	opts.probe_test = &pt;
 	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
 	assert_int_equal(pthread_create(&t, NULL, hupper, NULL), 0);

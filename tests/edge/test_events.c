@@ -198,6 +198,7 @@ static void test_subscribers(void **state)
 static void test_names(void **state)
 {
 	assert_string_equal(edge_event_kind_name(EDGE_EVENT_SYNC), "sync");
+	assert_string_equal(edge_event_kind_name(EDGE_EVENT_UNDERLAY), "underlay");
 	assert_string_equal(edge_event_kind_name((enum edge_event_kind)99), "unknown");
 	assert_string_equal(edge_ev_path_state_name(EDGE_EV_PATH_SUSPECT), "suspect");
 	assert_string_equal(edge_ev_tunnel_state_name(EDGE_EV_TUNNEL_REKEYING), "rekeying");

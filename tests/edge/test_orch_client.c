@@ -362,6 +362,8 @@ static void fill_status(void *arg, struct edge_status *st)
 	p->m.tunnel = EDGE_EV_TUNNEL_UP;
 	p->m.rtt_avg_ms = 12.5;
 	p->m.samples = 100;
+	/* (the daemon fills it from the engine: why the path is not in IKE) */
+	edge_status_strcpy(p->waiting, sizeof(p->waiting), "mpls0 is down");
 	edge_status_strcpy(c->name, sizeof(c->name), "voip");
 	c->action = EDGE_STATUS_ACTION_OVERLAY;
 	edge_status_strcpy(c->paths[0].path, sizeof(c->paths[0].path), "mpls-hub1-mpls");
@@ -875,6 +877,7 @@ static void test_telemetry_on_event(void **state)
 	assert_string_equal(t->paths[0]->path, "mpls-hub1-mpls");
 	assert_true(t->paths[0]->rtt_avg_ms == 12.5);
 	assert_int_equal(t->paths[0]->state, SDWAN__V1__PATH_STATE__PATH_STATE_UP);
+	assert_string_equal(t->paths[0]->waiting, "mpls0 is down");
 	assert_int_equal(t->n_tunnels, 1);
 	assert_int_equal(t->n_decisions, 1);
 	assert_string_equal(t->decisions[0]->traffic_class, "voip");

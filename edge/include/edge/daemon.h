@@ -7,7 +7,9 @@
  * newer; signals: SIGTERM/SIGINT clean shutdown (removes everything it
  * installed unless keep_state), SIGHUP reload (config and local bundle);
  * IKE events arrive on the IKE event fd and go to steering (path health)
- * first.  Also owned here: the events ring, steering (probes, health,
+ * first.  The underlay watcher (edge/underlay.h) starts before the first
+ * apply, so every apply uses the learnt addresses; a change of an underlay
+ * re-applies the running bundle through the engine (rollback on failure).  Also owned here: the events ring, steering (probes, health,
  * routes, nft), the orchestrator client (when orchestrator.url is set) and
  * the control socket <run_dir>/control.sock.  This is the only layer that
  * logs (edge/log.h).
@@ -35,6 +37,9 @@ struct edge_daemon_opts {
 	const struct edge_nl_ops *nl;	/* NULL: the real libnl ops */
 	void *nl_ctx;
 	int ike_log_level; /* enum edge_ike_log_level */
+	/* tests with a fake kernel: no underlay watcher (edge/underlay.h): the
+	 * bundle's addresses are used and no source routing is installed */
+	bool no_underlay_watch;
 	/* tests: probe engine without sockets (edge_steering_opts.probe_test) */
 	const struct edge_probe_settings *probe_test;
 };

@@ -13,6 +13,11 @@
  * keeps only our own tagged objects, and makes them the running state, so the
  * next apply re-creates nothing that is already right and removes our
  * leftovers, and never touches a foreign object.
+ * With learnt underlays (edge_engine_set_underlays()), a path whose
+ * underlay is not ready is withheld from IKE (path_remove if it was there)
+ * while its netdev stays; a path unchanged but whose underlay's link went
+ * down and up (up_gen) gets path_restart (when the ops have it).  A delete of
+ * a route or rule the kernel already dropped (-ESRCH/-ENOENT) counts as done.
  * Threading: main thread only.  Ownership: the engine borrows config and
  * the ops (they must outlive it); it copies bundles' contents it needs.
  */
@@ -24,6 +29,7 @@
 #include <edge/errors.h>
 #include <edge/ike.h>
 #include <edge/nl.h>
+#include <edge/underlay.h>
 
 #include <sdwan.pb-c.h>
 
@@ -33,7 +39,8 @@ struct edge_engine;
 struct edge_apply_stats {
 	size_t kernel_ops; /* netlink operations executed (not counting rollback) */
 	size_t ike_added, ike_updated, ike_removed;
-	size_t rollback_ops; /* operations executed to roll back */
+	size_t ike_restarted; /* unchanged paths restarted after a link flap */
+	size_t rollback_ops;  /* operations executed to roll back */
 	bool rolled_back;
 	bool rollback_failed; /* the kernel state is unknown: reconcile */
 };
@@ -55,6 +62,21 @@ int edge_engine_apply(struct edge_engine *engine, const Sdwan__V1__ConfigBundle 
 
 /* use another config from now on (reload); it must outlive the engine */
 void edge_engine_set_config(struct edge_engine *engine, const struct edge_config *config);
+
+/* Learnt underlays (edge/underlay.h), borrowed: every apply from now on
+ * reads them (IKE local addresses, source routing, waiting paths).  NULL:
+ * the bundle's addresses, no source routing (the default). */
+void edge_engine_set_underlays(struct edge_engine *engine, const struct edge_underlays *wan);
+/* Re-read the underlays' source routing (tables EDGE_TABLE_UNDERLAY.., rules
+ * EDGE_RULE_PRIO_UNDERLAY..) from the kernel into the running state: the
+ * kernel flushes routes through an interface that went down or lost its last
+ * address without telling us, so before applying an underlay change the
+ * engine must know what is really there.  Nothing else is re-read (steering's
+ * tables are not the engine's).  0 or -errno of the dump. */
+int edge_engine_resync_underlays(struct edge_engine *engine);
+/* why the path with that id is withheld from IKE after the last successful
+ * apply ("inet0 has no address"), or NULL if it is not */
+const char *edge_engine_path_waiting(const struct edge_engine *engine, uint32_t id);
 
 const struct edge_nl_set *edge_engine_running(const struct edge_engine *engine);
 /* the IKE path with that id, or NULL */

@@ -38,11 +38,12 @@ enum edge_event_kind {
 	EDGE_EVENT_PATH_STATE = 1,
 	EDGE_EVENT_TUNNEL_STATE = 2,
 	EDGE_EVENT_STEERING = 3,
-	EDGE_EVENT_SLA = 4,    /* no path meets a class's SLA, or again one does */
-	EDGE_EVENT_CONFIG = 5, /* applied, refused, rolled back */
-	EDGE_EVENT_SYNC = 6,   /* orchestrator reachable / unreachable */
+	EDGE_EVENT_SLA = 4,	 /* no path meets a class's SLA, or again one does */
+	EDGE_EVENT_CONFIG = 5,	 /* applied, refused, rolled back */
+	EDGE_EVENT_SYNC = 6,	 /* orchestrator reachable / unreachable */
+	EDGE_EVENT_UNDERLAY = 7, /* an underlay's address, gateway or link changed */
 };
-/* "path_state", "tunnel_state", "steering", "sla", "config", "sync";
+/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay";
  * "unknown" otherwise */
 const char *edge_event_kind_name(enum edge_event_kind kind);
 

@@ -37,9 +37,17 @@
 #define EDGE_RULE_PRIO_MIN     1000 /* after strongSwan's 220 (DESIGN §11) */
 #define EDGE_RULE_PRIO_MAX     1999
 #define EDGE_RULE_PRIO_OVERLAY 1900 /* lookup EDGE_TABLE_OVERLAY, after steering's 1100 + class */
-#define EDGE_IFNAME_PREFIX     "sdw"
-#define EDGE_LO_LABEL	       "lo:sdw" /* label of our addresses on lo */
-#define EDGE_NL_MAX_NH	       16
+/* per-underlay source routing (edge/underlay.h): underlay i (config order)
+ * has table EDGE_TABLE_UNDERLAY + i (its connected subnet and its default
+ * route) and `from ADDR/32 lookup` it at EDGE_RULE_PRIO_UNDERLAY + i, before
+ * steering's class rules (1100 + class) and the overlay rule (1900), after
+ * strongSwan's 220 */
+#define EDGE_TABLE_UNDERLAY	0x5df0 /* .. 0x5dff */
+#define EDGE_RULE_PRIO_UNDERLAY 1000   /* .. 1015 */
+#define EDGE_UNDERLAYS_MAX	16
+#define EDGE_IFNAME_PREFIX	"sdw"
+#define EDGE_LO_LABEL		"lo:sdw" /* label of our addresses on lo */
+#define EDGE_NL_MAX_NH		16
 
 enum edge_link_kind {
 	EDGE_LINK_VXLAN,
@@ -99,13 +107,17 @@ struct edge_nl_route {
 	uint32_t metric;
 	uint8_t protocol; /* EDGE_RT_PROTO for ours */
 	enum edge_route_type type;
-	size_t n_nh; /* 0 for blackhole; 1 = single path; more = multipath */
+	struct in_addr prefsrc; /* `src ADDR`; 0 = none */
+	uint8_t scope;		/* RT_SCOPE_*: 0 universe, 253 link */
+	size_t n_nh;		/* 0 for blackhole; 1 = single path; more = multipath */
 	struct edge_nl_nexthop nh[EDGE_NL_MAX_NH];
 };
 
 struct edge_nl_rule {
 	uint32_t priority;
 	uint32_t fwmark, fwmask; /* 0/0 = any */
+	struct in_addr src;	 /* `from src/src_plen`; src_plen 0 = from all */
+	uint8_t src_plen;
 	uint32_t table;
 };
 

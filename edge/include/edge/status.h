@@ -44,6 +44,23 @@ struct edge_status_path {
 	uint32_t rekeys;
 	char ike_spis[40]; /* "i:r" in hex */
 	char tunnel_error[EDGE_STATUS_TEXT_MAX];
+	/* why the path is not handed to IKE ("inet0 has no address"); "" = it is */
+	char waiting[EDGE_STATUS_TEXT_MAX];
+};
+
+#define EDGE_STATUS_UNDERLAYS_MAX 16
+
+/* one underlay as learnt from its interface (edge/underlay.h) */
+struct edge_status_underlay {
+	char label[EDGE_STATUS_LABEL_MAX];
+	char interface[EDGE_STATUS_LABEL_MAX];
+	bool exists;			    /* the interface is there */
+	bool link_up;			    /* IFF_UP and IFF_RUNNING */
+	char address[EDGE_STATUS_ADDR_MAX]; /* "192.168.1.57/24"; "" = none */
+	char gateway[EDGE_STATUS_ADDR_MAX]; /* "192.168.1.1"; "" = none (via dev) */
+	bool gateway_configured;	    /* from the local config, not learnt */
+	char waiting[EDGE_STATUS_TEXT_MAX]; /* why it carries no paths; "" = it does */
+	uint64_t since;			    /* Unix ms of its last change */
 };
 
 /* numbering = Sdwan__V1__RuleAction */
@@ -79,6 +96,8 @@ struct edge_status {
 	size_t n_paths, cap_paths;
 	struct edge_status_class *classes;
 	size_t n_classes, cap_classes;
+	struct edge_status_underlay underlays[EDGE_STATUS_UNDERLAYS_MAX];
+	size_t n_underlays; /* 0: not learnt (no watcher) */
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -16,6 +16,7 @@
 #define EDGE_STATUS_FILL_H
 
 #include <edge/config.h>
+#include <edge/engine.h>
 #include <edge/health.h>
 #include <edge/probe.h>
 #include <edge/status.h>
@@ -28,6 +29,12 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 			      const Sdwan__V1__ConfigBundle *running,
 			      const struct edge_probe *probe, const struct edge_health *health,
 			      const struct edge_steer *steer);
+
+/* The underlays as learnt (wan may be NULL: nothing), and for every path
+ * already in st: why it waits (engine) and the addresses its IKE path uses
+ * (learnt local address, "%any" remote) instead of the bundle's. */
+void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,
+				const struct edge_underlays *wan, const struct edge_engine *engine);
 
 /* The class part alone: one entry per class decision, path ids named from the
  * bundle; reasons from steer when given, else the reason's name.  now_mono_ms

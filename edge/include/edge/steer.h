@@ -24,7 +24,8 @@
  * Every steering change (and SLA met/unmet) is an event in the ring.
  *
  * Ranges: the class tables and rule priorities are defined here (nl.h has
- * one table and one rule for the unsteered overlay): tables 0x5d01 + i and
+ * one table and one rule for the unsteered overlay): tables 0x5d01 + i (up
+ * to 0x5def; 0x5df0.. are the underlays' source routing, nl.h) and
  * priorities 1100 + i, both inside nl.h's tagged ranges so a restart's
  * reconcile recognises them.  The overlay rule (EDGE_RULE_PRIO_OVERLAY) must
  * sort after the class rules for the class tables to be consulted first.
@@ -56,9 +57,10 @@ struct event_base;
 
 #define EDGE_STEER_TABLE_BASE	  (EDGE_TABLE_OVERLAY + 1) /* class i: 0x5d01 + i */
 #define EDGE_STEER_RULE_PRIO_BASE 1100			   /* class i: 1100 + i */
-#define EDGE_STEER_CLASSES_MAX	  (EDGE_TABLE_MAX - EDGE_STEER_TABLE_BASE + 1) /* 255 */
-#define EDGE_STEER_NAME_MAX	  64
-#define EDGE_STEER_LABEL_MAX	  32
+#define EDGE_STEER_CLASSES_MAX \
+	(EDGE_TABLE_UNDERLAY - EDGE_STEER_TABLE_BASE) /* 239: 0x5df0.. are the underlays' */
+#define EDGE_STEER_NAME_MAX  64
+#define EDGE_STEER_LABEL_MAX 32
 
 /* The nftables boundary: apply one ruleset text as one transaction. */
 struct edge_steer_nft_ops {
