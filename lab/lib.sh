@@ -6,6 +6,10 @@
 #   underlay     198.18.C.ID/24 on interface <cloud>0 of the site, gateway 198.18.C.254,
 #                cloud ids C: mpls=1 inet=2 lte=3, routing table 100+C
 #   LAN          10.ID.0.0/16: router lan0 10.ID.0.1, host eth0 10.ID.0.10
+#   home NAT     (topo up --home-nat brK) namespace P-brK-cpe: wan0 takes the branch's inet address
+#                198.18.2.ID, lan0 192.168.ID.1/24; the branch's inet0 gets 192.168.ID.100+ by DHCP
+#   CGNAT        (topo up --cgnat) branches' LTE traffic toward inet leaves P-lte from 198.19.3.1
+#                (pool 198.19.3.0/24, routed by P-inet to P-lte; rebind --new-address: .2, .1, ...)
 # shellcheck shell=bash
 
 LAB_RUN_BASE=${LAB_RUN_BASE:-/run/sdwan-lab}
@@ -71,6 +75,14 @@ lab_cloud_sites() {
 	done
 	echo
 }
+
+# home NAT: the cpe's LAN, its address, and the N-th DHCP address it hands the branch (N = 0, 1, ...)
+lab_cpe_net() { echo "192.168.$(lab_site_id "$1").0/24"; }
+lab_cpe_lan_addr() { echo "192.168.$(lab_site_id "$1").1"; }
+lab_cpe_lease_addr() { echo "192.168.$(lab_site_id "$1").$((100 + ${2:-0} % 100))"; }
+# CGNAT: public addresses (the N-th one after N rebinds --new-address)
+LAB_CGNAT_NET=198.19.3.0/24
+lab_cgnat_public() { echo "198.19.3.$((1 + ${1:-0} % 2))"; }
 
 lab_addr() { echo "198.18.$(lab_cloud_id "$2").$(lab_site_id "$1")"; }
 lab_gw() { echo "198.18.$(lab_cloud_id "$1").254"; }
