@@ -119,8 +119,15 @@ lab_ctl_sock() { echo "$LAB_RUN_BASE/$1/linkemu-$2.sock"; }
 # out (site → cloud): root qdisc of the site's <cloud>0; in (cloud → site): root qdisc of the cloud's
 # <site> veth.  Parameters are kept in $run/netem/SITE-CLOUD-DIR (a linkemu parameter line), the
 # down flag in $run/netem/SITE-CLOUD-DIR.down.  LAB_TC replaces tc (tests).
+# (With a home router, topo up --home-nat SITE, the site's inet access link starts at the cpe's wan0.)
 lab_netem_dev() { # PREFIX SITE CLOUD DIR → "NAMESPACE DEV"
-	if [[ $4 == out ]]; then echo "$1-$2 ${3}0"; else echo "$1-$3 $2"; fi
+	if [[ $4 == out && $3 == inet && -e /run/netns/$1-$2-cpe ]]; then
+		echo "$1-$2-cpe wan0"
+	elif [[ $4 == out ]]; then
+		echo "$1-$2 ${3}0"
+	else
+		echo "$1-$3 $2"
+	fi
 }
 
 # lab_netem_apply PREFIX SITE CLOUD DIR: (re)install the qdisc from the saved state
