@@ -6,6 +6,10 @@
 #   underlay     198.18.C.ID/24 on interface <cloud>0 of the site, gateway 198.18.C.254,
 #                cloud ids C: mpls=1 inet=2 lte=3, routing table 100+C
 #   LAN          10.ID.0.0/16: router lan0 10.ID.0.1, host eth0 10.ID.0.10
+#   home NAT     (topo up --home-nat brK) namespace P-brK-cpe: wan0 takes the branch's inet address
+#                198.18.2.ID, lan0 192.168.ID.1/24; the branch's inet0 gets 192.168.ID.100+ by DHCP
+#   CGNAT        (topo up --cgnat) branches' LTE traffic toward inet leaves P-lte from 198.19.3.1
+#                (pool 198.19.3.0/24, routed by P-inet to P-lte; rebind --new-address: .2, .1, ...)
 # shellcheck shell=bash
 
 LAB_RUN_BASE=${LAB_RUN_BASE:-/run/sdwan-lab}
@@ -72,6 +76,14 @@ lab_cloud_sites() {
 	echo
 }
 
+# home NAT: the cpe's LAN, its address, and the N-th DHCP address it hands the branch (N = 0, 1, ...)
+lab_cpe_net() { echo "192.168.$(lab_site_id "$1").0/24"; }
+lab_cpe_lan_addr() { echo "192.168.$(lab_site_id "$1").1"; }
+lab_cpe_lease_addr() { echo "192.168.$(lab_site_id "$1").$((100 + ${2:-0} % 100))"; }
+# CGNAT: public addresses (the N-th one after N rebinds --new-address)
+LAB_CGNAT_NET=198.19.3.0/24
+lab_cgnat_public() { echo "198.19.3.$((1 + ${1:-0} % 2))"; }
+
 lab_addr() { echo "198.18.$(lab_cloud_id "$2").$(lab_site_id "$1")"; }
 lab_gw() { echo "198.18.$(lab_cloud_id "$1").254"; }
 lab_table() { echo $((100 + $(lab_cloud_id "$1"))); }
@@ -107,8 +119,15 @@ lab_ctl_sock() { echo "$LAB_RUN_BASE/$1/linkemu-$2.sock"; }
 # out (site → cloud): root qdisc of the site's <cloud>0; in (cloud → site): root qdisc of the cloud's
 # <site> veth.  Parameters are kept in $run/netem/SITE-CLOUD-DIR (a linkemu parameter line), the
 # down flag in $run/netem/SITE-CLOUD-DIR.down.  LAB_TC replaces tc (tests).
+# (With a home router, topo up --home-nat SITE, the site's inet access link starts at the cpe's wan0.)
 lab_netem_dev() { # PREFIX SITE CLOUD DIR → "NAMESPACE DEV"
-	if [[ $4 == out ]]; then echo "$1-$2 ${3}0"; else echo "$1-$3 $2"; fi
+	if [[ $4 == out && $3 == inet && -e /run/netns/$1-$2-cpe ]]; then
+		echo "$1-$2-cpe wan0"
+	elif [[ $4 == out ]]; then
+		echo "$1-$2 ${3}0"
+	else
+		echo "$1-$3 $2"
+	fi
 }
 
 # lab_netem_apply PREFIX SITE CLOUD DIR: (re)install the qdisc from the saved state
