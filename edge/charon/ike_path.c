@@ -64,6 +64,11 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+bool edge_ike_addr_is_any(const char *addr)
+{
+	return !addr[0] || !strcmp(addr, "%any");
+}
+
 static bool terminated(const char *s, size_t size)
 {
 	return memchr(s, '\0', size) != NULL;
@@ -248,8 +253,22 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 	{
 		return fail(err, errlen, "local_addr: not an IP address");
 	}
-	if (!terminated(p->remote_addr, sizeof(p->remote_addr)) ||
-		!(fr = addr_family(p->remote_addr)))
+	if (!terminated(p->remote_addr, sizeof(p->remote_addr)))
+	{
+		return fail(err, errlen, "remote_addr: not an IP address");
+	}
+	if (edge_ike_addr_is_any(p->remote_addr))
+	{ /* any: a responder accepting a peer behind NAT; an initiator must
+	   * know where to send */
+		if (p->initiator)
+		{
+			return fail(err, errlen,
+						"remote_addr: an initiator needs an address, not %s",
+						p->remote_addr[0] ? p->remote_addr : "\"\"");
+		}
+		fr = fl;
+	}
+	else if (!(fr = addr_family(p->remote_addr)))
 	{
 		return fail(err, errlen, "remote_addr: not an IP address");
 	}
@@ -322,6 +341,10 @@ const char *edge_ike_event_type_name(enum edge_ike_event_type type)
 			return "child-down";
 		case EDGE_IKE_EV_CHILD_REKEY:
 			return "child-rekey";
+		case EDGE_IKE_EV_NAT_CHANGE:
+			return "nat-change";
+		case EDGE_IKE_EV_CHECK:
+			return "check";
 	}
 	return "unknown";
 }
@@ -348,4 +371,31 @@ const char *edge_ike_reason_name(enum edge_ike_reason reason)
 			return "other";
 	}
 	return "unknown";
+}
+
+int edge_ike_endpoint_format(const struct edge_ike_endpoint *ep, char *buf,
+							 size_t len)
+{
+	if (!buf || !len || !terminated(ep->addr, sizeof(ep->addr)))
+	{
+		return -EINVAL;
+	}
+	if (!ep->addr[0])
+	{
+		buf[0] = '\0';
+		return 0;
+	}
+	return snprintf(buf, len, strchr(ep->addr, ':') ? "[%s]:%u" : "%s:%u",
+					ep->addr, ep->port);
+}
+
+uint64_t edge_ike_keepalive_bytes(const struct edge_ike_settings *settings,
+								  int family, uint64_t duration_s)
+{
+	/* IP header + UDP header + the one 0xff byte (RFC 3948 section 2.3) */
+	uint64_t size = (family == AF_INET6 ? 40 : 20) + 8 + 1;
+	uint32_t interval =
+		settings->natt_keepalive_s ?: EDGE_IKE_KEEPALIVE_DEFAULT;
+
+	return duration_s / interval * size;
 }
