@@ -15,6 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "" and "%any" are the same remote */
+static bool same_remote(const char *a, const char *b)
+{
+	return edge_ike_addr_is_any(a) ? edge_ike_addr_is_any(b) : !strcmp(a, b);
+}
+
 bool edge_ike_path_equal(const struct edge_ike_path *a,
 						 const struct edge_ike_path *b)
 {
@@ -24,7 +30,7 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 
 	if (a->id != b->id || strcmp(a->name, b->name) ||
 		strcmp(a->local_addr, b->local_addr) ||
-		strcmp(a->remote_addr, b->remote_addr) ||
+		!same_remote(a->remote_addr, b->remote_addr) ||
 		a->remote_port != b->remote_port || strcmp(a->local_ts, b->local_ts) ||
 		strcmp(a->remote_ts, b->remote_ts) || a->if_id != b->if_id ||
 		a->initiator != b->initiator || strcmp(a->local_id, b->local_id) ||

@@ -259,6 +259,15 @@ static void test_equal(void **state)
 	path_init(&b);
 	b.retry_max_ms = 1;
 	assert_false(edge_ike_path_equal(&a, &b));
+	/* "%any" and "" are the same remote, not the same as an address */
+	path_init(&b);
+	a.remote_addr[0] = '\0';
+	strcpy(b.remote_addr, "%any");
+	assert_true(edge_ike_path_equal(&a, &b));
+	assert_true(edge_ike_path_equal(&b, &a));
+	path_init(&a);
+	assert_false(edge_ike_path_equal(&a, &b));
+	assert_false(edge_ike_path_equal(&b, &a));
 }
 
 static void test_names(void **state)

@@ -117,7 +117,8 @@ struct edge_ike_path {
 /* true if a path's remote_addr means "any" ("%any" or "") */
 bool edge_ike_addr_is_any(const char *addr);
 
-/* true if a and b describe the same path in every field */
+/* true if a and b describe the same path in every field (a remote_addr of ""
+ * and one of "%any" are the same) */
 bool edge_ike_path_equal(const struct edge_ike_path *a, const struct edge_ike_path *b);
 
 /* 0 if the path is well-formed (names, addresses, TS, proposals parse, PFS in
