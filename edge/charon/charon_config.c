@@ -1080,8 +1080,8 @@ METHOD(edge_charon_config_t, nat, int, private_edge_charon_config_t *this,
 }
 
 /**
- * A check's time is up and it was not answered: report it, restart an
- * initiator path
+ * A check's time is up and it was not answered: report it; on an initiator
+ * path drop the checked IKE_SA and initiate anew
  */
 static job_requeue_t check_job(check_data_t *data)
 {
@@ -1120,10 +1120,13 @@ static job_requeue_t check_job(check_data_t *data)
 	{
 		this->push(this->push_arg, &ev);
 	}
-	if (initiator && !this->down)
+	if (initiator && !this->down && this->live)
 	{ /* the peer lost the SA (restarted) or does not reach us any more:
-	   * do not wait for charon's retransmits (~40 s) */
-		this->public.restart(&this->public, data->id);
+	   * drop that SA now instead of after charon's retransmits (~40 s) and
+	   * initiate (a no-op if another IKE_SA of the path is up meanwhile) */
+		charon->controller->terminate_ike(charon->controller, unique_id, TRUE,
+										  NULL, NULL, 0);
+		this->public.initiate(&this->public, data->id);
 	}
 	return JOB_REQUEUE_NONE;
 }

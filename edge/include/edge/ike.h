@@ -187,10 +187,10 @@ enum edge_ike_event_type {
 	EDGE_IKE_EV_NAT_CHANGE,
 	/* result of path_check(): reason NONE = the peer answered (ike SPIs of
 	 * the checked SA); UNREACHABLE = no answer within
-	 * settings.check_timeout_ms: on an initiator path its SAs were dropped
-	 * and a new one initiated (as path_restart()); a responder path's SAs
-	 * are left alone (its initiator re-initiates; path_restart() drops
-	 * them) */
+	 * settings.check_timeout_ms: on an initiator path the checked IKE_SA
+	 * was dropped (no DELETE awaited) and a new one initiated; a responder
+	 * path's SAs are left alone (its initiator re-initiates;
+	 * path_restart() drops them) */
 	EDGE_IKE_EV_CHECK,
 };
 const char *edge_ike_event_type_name(enum edge_ike_event_type type);
@@ -338,9 +338,10 @@ struct edge_ike_ops {
 	 * its SA is up: the message leaves through the NAT's current mapping,
 	 * and a hub that gets it moves the SA (and, by a CHILD_SA rekey, the
 	 * ESP) to that mapping.  The result is an EDGE_IKE_EV_CHECK event:
-	 * answered within settings.check_timeout_ms, or not, in which case an
-	 * initiator path's SAs are dropped and a new one initiated (the peer
-	 * lost it: restarted).  Answered but the probes still fail: the caller
+	 * answered (reported as soon as any authenticated IKE message of that
+	 * SA arrives), or not within settings.check_timeout_ms, in which case
+	 * on an initiator path the SA is dropped and a new one initiated (the
+	 * peer lost it: restarted; or the path is dead).  Answered but the probes still fail: the caller
 	 * may path_restart().  0 = check sent, -ENOENT unknown id, -ENOTCONN no
 	 * IKE_SA established (nothing sent: path_initiate() is what applies),
 	 * -EBUSY a check of this path is still waiting.  May be NULL in fakes
