@@ -4,6 +4,7 @@
  */
 #include "charon_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -74,6 +75,22 @@ struct private_edge_charon_config_t
 	 * Counter for entry generations
 	 */
 	uint32_t generation;
+
+	/**
+	 * Checks waiting for an answer (entries with check_sa set)
+	 */
+	u_int checks;
+
+	/**
+	 * Path check timeout, ms
+	 */
+	uint32_t check_ms;
+
+	/**
+	 * Where our own events go, and its argument
+	 */
+	void (*push)(void *arg, struct edge_ike_event *ev);
+	void *push_arg;
 };
 
 /**
@@ -93,6 +110,13 @@ typedef struct
 	bool retrying;
 	/** identifies this entry in scheduled jobs */
 	uint32_t generation;
+	/** unique id of the IKE_SA a pending check waits on, 0 = none */
+	uint32_t check_sa;
+	/** its IKE SPIs (host order), for the event */
+	uint64_t check_spi_i;
+	uint64_t check_spi_r;
+	/** identifies a check in its timeout job */
+	uint32_t check_seq;
 } entry_t;
 
 /**
@@ -113,6 +137,17 @@ typedef struct
 	uint32_t unique_id;
 	bool initiator;
 } dedup_data_t;
+
+/**
+ * Data of a check timeout job.
+ */
+typedef struct
+{
+	private_edge_charon_config_t *this;
+	uint32_t id;
+	uint32_t generation;
+	uint32_t seq;
+} check_data_t;
 
 /**
  * Data of an initiate job.
@@ -294,11 +329,17 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	ike_life = path->ike_lifetime_s ?: DEFAULT_IKE_LIFETIME;
 	child_life = path->child_lifetime_s ?: DEFAULT_CHILD_LIFETIME;
 
+	/* remote %any (responders only): IKE from any address and port; among
+	 * several such ike_cfgs on one local address charon answers
+	 * IKE_SA_INIT with the first (all carry the bundle's proposals), and
+	 * picks the peer_cfg in IKE_AUTH by the identities */
 	ike_cfg_create_t ike = {
 		.version = IKEV2,
 		.local = (char *)path->local_addr,
 		.local_port = ike_port,
-		.remote = (char *)path->remote_addr,
+		.remote = edge_ike_addr_is_any(path->remote_addr)
+					  ? "%any"
+					  : (char *)path->remote_addr,
 		.remote_port = path->remote_port ?: remote_port,
 		.no_certreq = TRUE,
 		.fragmentation = FRAGMENTATION_YES,
@@ -692,6 +733,10 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 		return -ENOENT;
 	}
 	this->paths->remove(this->paths, old, NULL);
+	if (old->check_sa)
+	{ /* its timeout job will not find it */
+		this->checks--;
+	}
 	if (!streq(old->path.name, entry->path.name))
 	{
 		remember_removed(this, old);
@@ -729,6 +774,10 @@ METHOD(edge_charon_config_t, remove_, int, private_edge_charon_config_t *this,
 	{
 		this->paths->remove(this->paths, entry, NULL);
 		remember_removed(this, entry);
+		if (entry->check_sa)
+		{
+			this->checks--;
+		}
 	}
 	this->lock->unlock(this->lock);
 	if (!entry)
@@ -930,6 +979,275 @@ METHOD(edge_charon_config_t, child_up, void, private_edge_charon_config_t *this,
 	this->lock->unlock(this->lock);
 }
 
+/*
+ * Described in header
+ */
+void edge_charon_endpoint(host_t *host, struct edge_ike_endpoint *ep)
+{
+	chunk_t addr;
+
+	memset(ep, 0, sizeof(*ep));
+	if (!host || host->is_anyaddr(host))
+	{
+		return;
+	}
+	addr = host->get_address(host);
+	if (!inet_ntop(host->get_family(host), addr.ptr, ep->addr,
+				   sizeof(ep->addr)))
+	{
+		ep->addr[0] = '\0';
+		return;
+	}
+	ep->port = host->get_port(host);
+}
+
+/**
+ * Find the newest established IKE_SA of a config (highest unique id) and
+ * describe it while the manager's enumerator holds it.  Returns its unique
+ * id, 0 if there is none.
+ */
+static uint32_t newest_sa(const char *name, struct edge_ike_path_nat *nat)
+{
+	enumerator_t *enumerator;
+	ike_sa_t *ike_sa;
+	ike_sa_id_t *sa_id;
+	uint32_t best = 0, id;
+
+	enumerator =
+		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
+	while (enumerator->enumerate(enumerator, &ike_sa))
+	{
+		id = ike_sa->get_unique_id(ike_sa);
+		if (id <= best || !ike_sa->get_peer_cfg(ike_sa) ||
+			!streq(ike_sa->get_name(ike_sa), name) ||
+			(ike_sa->get_state(ike_sa) != IKE_ESTABLISHED &&
+			 ike_sa->get_state(ike_sa) != IKE_REKEYING))
+		{
+			continue;
+		}
+		best = id;
+		memset(nat, 0, sizeof(*nat));
+		edge_charon_endpoint(ike_sa->get_my_host(ike_sa), &nat->local);
+		edge_charon_endpoint(ike_sa->get_other_host(ike_sa), &nat->remote);
+		nat->behind_nat = ike_sa->has_condition(ike_sa, COND_NAT_HERE);
+		nat->peer_behind_nat = ike_sa->has_condition(ike_sa, COND_NAT_THERE);
+		if (!nat->behind_nat)
+		{ /* the peer's NAT-D hash of where it sent to matched us */
+			nat->public = nat->local;
+		}
+		sa_id = ike_sa->get_id(ike_sa);
+		nat->ike_spi_i = be64toh(sa_id->get_initiator_spi(sa_id));
+		nat->ike_spi_r = be64toh(sa_id->get_responder_spi(sa_id));
+	}
+	enumerator->destroy(enumerator);
+	return best;
+}
+
+/**
+ * Copy the name of a live path, FALSE if there is none
+ */
+static bool path_name(private_edge_charon_config_t *this, uint32_t id,
+					  char name[EDGE_IKE_NAME_MAX])
+{
+	entry_t *entry;
+
+	this->lock->read_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry)
+	{
+		memcpy(name, entry->path.name, EDGE_IKE_NAME_MAX);
+	}
+	this->lock->unlock(this->lock);
+	return entry != NULL;
+}
+
+METHOD(edge_charon_config_t, nat, int, private_edge_charon_config_t *this,
+	   uint32_t id, struct edge_ike_path_nat *ret)
+{
+	struct edge_ike_path_nat view;
+	char name[EDGE_IKE_NAME_MAX];
+
+	if (!path_name(this, id, name))
+	{
+		return -ENOENT;
+	}
+	if (!this->live || !newest_sa(name, &view))
+	{
+		return -ENOTCONN;
+	}
+	*ret = view;
+	return 0;
+}
+
+/**
+ * A check's time is up and it was not answered: report it; on an initiator
+ * path drop the checked IKE_SA and initiate anew
+ */
+static job_requeue_t check_job(check_data_t *data)
+{
+	private_edge_charon_config_t *this = data->this;
+	struct edge_ike_event ev = {
+		.type = EDGE_IKE_EV_CHECK,
+		.path_id = data->id,
+	};
+	bool found = FALSE, initiator = FALSE;
+	uint32_t unique_id = 0;
+	entry_t *entry;
+
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, data->id);
+	if (entry && entry->generation == data->generation &&
+		entry->check_seq == data->seq && entry->check_sa)
+	{
+		found = TRUE;
+		initiator = entry->path.initiator;
+		unique_id = entry->check_sa;
+		ev.ike_spi_i = entry->check_spi_i;
+		ev.ike_spi_r = entry->check_spi_r;
+		entry->check_sa = 0;
+		this->checks--;
+	}
+	this->lock->unlock(this->lock);
+	if (!found)
+	{ /* the path went or changed meanwhile */
+		return JOB_REQUEUE_NONE;
+	}
+	/* answered checks are reported by sa_inbound() */
+	ev.reason = EDGE_IKE_REASON_UNREACHABLE;
+	DBG1(DBG_CFG, "path %u: check of IKE_SA [%u] not answered in %u ms",
+		 data->id, unique_id, this->check_ms);
+	if (this->push)
+	{
+		this->push(this->push_arg, &ev);
+	}
+	if (initiator && !this->down && this->live)
+	{ /* the peer lost the SA (restarted) or does not reach us any more:
+	   * drop that SA now instead of after charon's retransmits (~40 s) and
+	   * initiate (a no-op if another IKE_SA of the path is up meanwhile) */
+		charon->controller->terminate_ike(charon->controller, unique_id, TRUE,
+										  NULL, NULL, 0);
+		this->public.initiate(&this->public, data->id);
+	}
+	return JOB_REQUEUE_NONE;
+}
+
+METHOD(edge_charon_config_t, check, int, private_edge_charon_config_t *this,
+	   uint32_t id)
+{
+	struct edge_ike_path_nat view;
+	char name[EDGE_IKE_NAME_MAX];
+	check_data_t *data;
+	entry_t *entry;
+	ike_sa_t *ike_sa;
+	uint32_t unique_id, seq = 0, generation = 0;
+	int r = 0;
+
+	if (!path_name(this, id, name))
+	{
+		return -ENOENT;
+	}
+	unique_id = this->live ? newest_sa(name, &view) : 0;
+	if (!unique_id)
+	{
+		return -ENOTCONN;
+	}
+	/* armed before the DPD leaves: its answer may come at once */
+	this->lock->write_lock(this->lock);
+	entry = find_id(this, id);
+	if (!entry)
+	{
+		r = -ENOENT;
+	}
+	else if (entry->check_sa)
+	{
+		r = -EBUSY;
+	}
+	else
+	{
+		entry->check_sa = unique_id;
+		entry->check_spi_i = view.ike_spi_i;
+		entry->check_spi_r = view.ike_spi_r;
+		seq = ++entry->check_seq;
+		generation = entry->generation;
+		this->checks++;
+	}
+	this->lock->unlock(this->lock);
+	if (r)
+	{
+		return r;
+	}
+
+	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
+													unique_id);
+	if (ike_sa)
+	{ /* DPD is off in our configs: this queues one now (or, if an
+	   * exchange is in the air, its answer will do) */
+		DBG1(DBG_CFG, "path %u: checking IKE_SA [%u]", id, unique_id);
+		if (ike_sa->send_dpd(ike_sa) == DESTROY_ME)
+		{
+			charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
+														ike_sa);
+		}
+		else
+		{
+			charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+		}
+	}
+	INIT(data, .this = this, .id = id, .generation = generation, .seq = seq, );
+	lib->scheduler->schedule_job_ms(
+		lib->scheduler,
+		(job_t *)callback_job_create((callback_job_cb_t)check_job, data, free,
+									 NULL),
+		this->check_ms);
+	return 0;
+}
+
+METHOD(edge_charon_config_t, sa_inbound, void,
+	   private_edge_charon_config_t *this, const char *name, uint32_t unique_id)
+{
+	struct edge_ike_event ev = {
+		.type = EDGE_IKE_EV_CHECK,
+		.reason = EDGE_IKE_REASON_NONE,
+	};
+	entry_t *entry;
+	u_int checks;
+
+	this->lock->read_lock(this->lock);
+	checks = this->checks;
+	this->lock->unlock(this->lock);
+	if (!checks)
+	{ /* the usual case: nothing to look up */
+		return;
+	}
+	this->lock->write_lock(this->lock);
+	entry = find_name(this, name);
+	if (entry && entry->check_sa == unique_id)
+	{ /* answered: reported now, its timeout job finds nothing to do */
+		ev.path_id = entry->path.id;
+		ev.ike_spi_i = entry->check_spi_i;
+		ev.ike_spi_r = entry->check_spi_r;
+		entry->check_sa = 0;
+		this->checks--;
+	}
+	this->lock->unlock(this->lock);
+	if (ev.path_id && this->push)
+	{
+		DBG1(DBG_CFG, "path %u: check of IKE_SA [%u] answered", ev.path_id,
+			 unique_id);
+		this->push(this->push_arg, &ev);
+	}
+}
+
+METHOD(edge_charon_config_t, set_events, void,
+	   private_edge_charon_config_t *this,
+	   void (*push)(void *arg, struct edge_ike_event *ev), void *arg,
+	   uint32_t check_ms)
+{
+	this->push = push;
+	this->push_arg = arg;
+	this->check_ms = check_ms ?: EDGE_IKE_CHECK_TIMEOUT_DEFAULT;
+}
+
 METHOD(edge_charon_config_t, shutdown_, void,
 	   private_edge_charon_config_t *this)
 {
@@ -1044,6 +1362,10 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.sa_gone = _sa_gone,
 			.sa_up = _sa_up,
 			.child_up = _child_up,
+			.nat = _nat,
+			.check = _check,
+			.sa_inbound = _sa_inbound,
+			.set_events = _set_events,
 			.shutdown = _shutdown_,
 			.destroy = _destroy,
 		},
@@ -1054,6 +1376,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 		.ike_port = ike_port,
 		.remote_port = remote_port,
 		.live = live,
+		.check_ms = EDGE_IKE_CHECK_TIMEOUT_DEFAULT,
 	);
 	return &this->public;
 }

@@ -212,6 +212,8 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 	charon->backends->add_backend(charon->backends, &this->config->backend);
 
 	this->listener = edge_charon_listener_create(this->config, this->queue);
+	this->config->set_events(this->config, edge_charon_listener_push_cb,
+							 this->listener, this->settings.check_timeout_ms);
 	charon->bus->add_listener(charon->bus, &this->listener->listener);
 	return TRUE;
 }
@@ -236,6 +238,11 @@ static void settings_apply(private_edge_charon_t *this)
 	s->set_str(s, "%s.retransmit_base", "1.5", lib->ns);
 	s->set_int(s, "%s.retransmit_tries", 5, lib->ns);
 	s->set_int(s, "%s.retransmit_limit", 30, lib->ns);
+	/* NAT-T keepalives, sent by the side behind a NAT when nothing else
+	 * left for this long: below the NAT's UDP mapping timeout */
+	s->set_int(s, "%s.keep_alive",
+			   this->settings.natt_keepalive_s ?: EDGE_IKE_KEEPALIVE_DEFAULT,
+			   lib->ns);
 	/* a path whose CHILD_SA fails is retried as a whole */
 	s->set_bool(s, "%s.close_ike_on_child_failure", TRUE, lib->ns);
 	s->set_bool(s, "%s.make_before_break", TRUE, lib->ns);
@@ -557,6 +564,21 @@ static int charon_path_restart(void *ctx, uint32_t id)
 	return this->config->restart(this->config, id);
 }
 
+static int charon_path_nat(void *ctx, uint32_t id,
+						   struct edge_ike_path_nat *ret)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->nat(this->config, id, ret);
+}
+
+static int charon_path_check(void *ctx, uint32_t id)
+{
+	private_edge_charon_t *this = ctx;
+
+	return this->config->check(this->config, id);
+}
+
 static int charon_event_fd(void *ctx)
 {
 	private_edge_charon_t *this = ctx;
@@ -583,4 +605,6 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.drain = charon_drain,
 	.path_restart = charon_path_restart,
 	.run = charon_run,
+	.path_nat = charon_path_nat,
+	.path_check = charon_path_check,
 };

@@ -176,6 +176,55 @@ static char *sa_name(ike_sa_t *ike_sa)
 }
 
 /**
+ * Queue an event, counting the path's CHILD_SAs
+ */
+static void push(private_edge_charon_listener_t *this,
+				 struct edge_ike_event *ev)
+{
+	this->mutex->lock(this->mutex);
+	if (ev->path_id)
+	{
+		ev->children_up =
+			count_children(this, ev->path_id,
+						   ev->type == EDGE_IKE_EV_CHILD_UP		? 1
+						   : ev->type == EDGE_IKE_EV_CHILD_DOWN ? -1
+																: 0);
+	}
+	edge_ike_evq_push(this->queue, ev);
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Queue an event about an IKE_SA (and a CHILD_SA); ev has type and reason
+ * (and what else its type carries)
+ */
+static void queue_event_ext(private_edge_charon_listener_t *this,
+							struct edge_ike_event *ev, ike_sa_t *ike_sa,
+							child_sa_t *child_sa)
+{
+	ike_sa_id_t *id;
+	char *name;
+
+	name = sa_name(ike_sa);
+	if (name)
+	{
+		ev->path_id = this->config->lookup(this->config, name);
+	}
+	if (ike_sa)
+	{
+		id = ike_sa->get_id(ike_sa);
+		ev->ike_spi_i = be64toh(id->get_initiator_spi(id));
+		ev->ike_spi_r = be64toh(id->get_responder_spi(id));
+	}
+	if (child_sa)
+	{
+		ev->spi_in = ntohl(child_sa->get_spi(child_sa, TRUE));
+		ev->spi_out = ntohl(child_sa->get_spi(child_sa, FALSE));
+	}
+	push(this, ev);
+}
+
+/**
  * Queue an event about an IKE_SA (and a CHILD_SA)
  */
 static void queue_event(private_edge_charon_listener_t *this,
@@ -187,35 +236,8 @@ static void queue_event(private_edge_charon_listener_t *this,
 		.type = type,
 		.reason = reason,
 	};
-	ike_sa_id_t *id;
-	char *name;
 
-	name = sa_name(ike_sa);
-	if (name)
-	{
-		ev.path_id = this->config->lookup(this->config, name);
-	}
-	if (ike_sa)
-	{
-		id = ike_sa->get_id(ike_sa);
-		ev.ike_spi_i = be64toh(id->get_initiator_spi(id));
-		ev.ike_spi_r = be64toh(id->get_responder_spi(id));
-	}
-	if (child_sa)
-	{
-		ev.spi_in = ntohl(child_sa->get_spi(child_sa, TRUE));
-		ev.spi_out = ntohl(child_sa->get_spi(child_sa, FALSE));
-	}
-	this->mutex->lock(this->mutex);
-	if (ev.path_id)
-	{
-		ev.children_up = count_children(this, ev.path_id,
-										type == EDGE_IKE_EV_CHILD_UP	 ? 1
-										: type == EDGE_IKE_EV_CHILD_DOWN ? -1
-																		 : 0);
-	}
-	edge_ike_evq_push(this->queue, &ev);
-	this->mutex->unlock(this->mutex);
+	queue_event_ext(this, &ev, ike_sa, child_sa);
 }
 
 METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
@@ -352,6 +374,47 @@ METHOD(listener_t, child_rekey, bool, private_edge_charon_listener_t *this,
 	return TRUE;
 }
 
+METHOD(listener_t, ike_update, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, host_t *local, host_t *remote)
+{
+	struct edge_ike_event ev = {
+		.type = EDGE_IKE_EV_NAT_CHANGE,
+	};
+	host_t *old = ike_sa->get_other_host(ike_sa);
+
+	/* called before the IKE_SA takes the new hosts; during IKE_AUTH the
+	 * ports float to 4500 (and a NAT maps that anew): not a change of an
+	 * established path, path_nat() tells its endpoints at IKE_UP */
+	if (!sa_name(ike_sa) || remote->equals(remote, old) ||
+		(ike_sa->get_state(ike_sa) != IKE_ESTABLISHED &&
+		 ike_sa->get_state(ike_sa) != IKE_REKEYING))
+	{
+		return TRUE;
+	}
+	edge_charon_endpoint(old, &ev.remote_old);
+	edge_charon_endpoint(remote, &ev.remote_new);
+	queue_event_ext(this, &ev, ike_sa, NULL);
+	return TRUE;
+}
+
+METHOD(listener_t, message_hook, bool, private_edge_charon_listener_t *this,
+	   ike_sa_t *ike_sa, message_t *message, bool incoming, bool plain)
+{
+	char *name;
+
+	/* plain: decrypted and verified, so the peer has the SA */
+	if (incoming && plain)
+	{
+		name = sa_name(ike_sa);
+		if (name)
+		{
+			this->config->sa_inbound(this->config, name,
+									 ike_sa->get_unique_id(ike_sa));
+		}
+	}
+	return TRUE;
+}
+
 METHOD(edge_charon_listener_t, destroy, void,
 	   private_edge_charon_listener_t *this)
 {
@@ -378,6 +441,8 @@ edge_charon_listener_create(edge_charon_config_t *config,
 				.ike_rekey = _ike_rekey,
 				.child_updown = _child_updown,
 				.child_rekey = _child_rekey,
+				.ike_update = _ike_update,
+				.message = _message_hook,
 			},
 			.destroy = _destroy,
 		},
@@ -387,4 +452,12 @@ edge_charon_listener_create(edge_charon_config_t *config,
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 	);
 	return &this->public;
+}
+
+/*
+ * Described in header
+ */
+void edge_charon_listener_push_cb(void *listener, struct edge_ike_event *ev)
+{
+	push((private_edge_charon_listener_t *)listener, ev);
 }

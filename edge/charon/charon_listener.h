@@ -41,4 +41,14 @@ edge_charon_listener_t *
 edge_charon_listener_create(edge_charon_config_t *config,
 							struct edge_ike_evq *queue);
 
+/**
+ * Queue an event that does not come from the bus (the config's path_check
+ * results), counting children_up as the listener's own events do.  Any
+ * thread.
+ *
+ * @param listener		the edge_charon_listener_t
+ * @param ev			event; path_id, children_up filled/overwritten
+ */
+void edge_charon_listener_push_cb(void *listener, struct edge_ike_event *ev);
+
 #endif /* EDGE_CHARON_LISTENER_H_ */

@@ -15,6 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "" and "%any" are the same remote */
+static bool same_remote(const char *a, const char *b)
+{
+	return edge_ike_addr_is_any(a) ? edge_ike_addr_is_any(b) : !strcmp(a, b);
+}
+
 bool edge_ike_path_equal(const struct edge_ike_path *a,
 						 const struct edge_ike_path *b)
 {
@@ -24,7 +30,7 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 
 	if (a->id != b->id || strcmp(a->name, b->name) ||
 		strcmp(a->local_addr, b->local_addr) ||
-		strcmp(a->remote_addr, b->remote_addr) ||
+		!same_remote(a->remote_addr, b->remote_addr) ||
 		a->remote_port != b->remote_port || strcmp(a->local_ts, b->local_ts) ||
 		strcmp(a->remote_ts, b->remote_ts) || a->if_id != b->if_id ||
 		a->initiator != b->initiator || strcmp(a->local_id, b->local_id) ||
@@ -62,6 +68,11 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
+}
+
+bool edge_ike_addr_is_any(const char *addr)
+{
+	return !addr[0] || !strcmp(addr, "%any");
 }
 
 static bool terminated(const char *s, size_t size)
@@ -248,8 +259,22 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 	{
 		return fail(err, errlen, "local_addr: not an IP address");
 	}
-	if (!terminated(p->remote_addr, sizeof(p->remote_addr)) ||
-		!(fr = addr_family(p->remote_addr)))
+	if (!terminated(p->remote_addr, sizeof(p->remote_addr)))
+	{
+		return fail(err, errlen, "remote_addr: not an IP address");
+	}
+	if (edge_ike_addr_is_any(p->remote_addr))
+	{ /* any: a responder accepting a peer behind NAT; an initiator must
+	   * know where to send */
+		if (p->initiator)
+		{
+			return fail(err, errlen,
+						"remote_addr: an initiator needs an address, not %s",
+						p->remote_addr[0] ? p->remote_addr : "\"\"");
+		}
+		fr = fl;
+	}
+	else if (!(fr = addr_family(p->remote_addr)))
 	{
 		return fail(err, errlen, "remote_addr: not an IP address");
 	}
@@ -322,6 +347,10 @@ const char *edge_ike_event_type_name(enum edge_ike_event_type type)
 			return "child-down";
 		case EDGE_IKE_EV_CHILD_REKEY:
 			return "child-rekey";
+		case EDGE_IKE_EV_NAT_CHANGE:
+			return "nat-change";
+		case EDGE_IKE_EV_CHECK:
+			return "check";
 	}
 	return "unknown";
 }
@@ -348,4 +377,31 @@ const char *edge_ike_reason_name(enum edge_ike_reason reason)
 			return "other";
 	}
 	return "unknown";
+}
+
+int edge_ike_endpoint_format(const struct edge_ike_endpoint *ep, char *buf,
+							 size_t len)
+{
+	if (!buf || !len || !terminated(ep->addr, sizeof(ep->addr)))
+	{
+		return -EINVAL;
+	}
+	if (!ep->addr[0])
+	{
+		buf[0] = '\0';
+		return 0;
+	}
+	return snprintf(buf, len, strchr(ep->addr, ':') ? "[%s]:%u" : "%s:%u",
+					ep->addr, ep->port);
+}
+
+uint64_t edge_ike_keepalive_bytes(const struct edge_ike_settings *settings,
+								  int family, uint64_t duration_s)
+{
+	/* IP header + UDP header + the one 0xff byte (RFC 3948 section 2.3) */
+	uint64_t size = (family == AF_INET6 ? 40 : 20) + 8 + 1;
+	uint32_t interval =
+		settings->natt_keepalive_s ?: EDGE_IKE_KEEPALIVE_DEFAULT;
+
+	return duration_s / interval * size;
 }

@@ -11,15 +11,24 @@
  *       path (path_update) to the ESP proposals of --update-esp;
  *       --add-delay-ms N waits N ms between start() ("started" line) and
  *       adding the paths (a slow start-up apply); --defer-run starts with
- *       settings.defer_run and calls run() once the paths are in
+ *       settings.defer_run and calls run() once the paths are in;
+ *       --keepalive S sets settings.natt_keepalive_s, --check-timeout-ms N
+ *       settings.check_timeout_ms; --stdin reads commands, one a line:
+ *         nat ID       print "nat path=ID local=A:P remote=A:P public=A:P
+ *                      behind_nat=0|1 peer_behind_nat=0|1 t_ms=MS" (path_nat;
+ *                      "nat path=ID r=-ERRNO" on failure)
+ *         check ID     path_check: "check path=ID r=R t_ms=MS"
+ *         restart ID   path_restart: "restart path=ID r=R"
  *
- * SPEC is key=value,...: id, name, local, remote, lts, rts, lid, rid,
+ * SPEC is key=value,...: id, name, local, remote ("%any" for a responder
+ * behind-NAT peer), lts, rts, lid, rid,
  * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
  * separated by '+'), ifid, retry (min ms).
  *
  * Every event line: "event TYPE path=ID reason=R ike=SPI_I:SPI_R
  * spi_in=X spi_out=Y children=N t_ms=MS" where t_ms counts from start()
- * and N is the number of the path's CHILD_SAs up after the event.
+ * and N is the number of the path's CHILD_SAs up after the event;
+ * nat-change events add " old=A:P new=A:P".
  */
 #include <edge/ike.h>
 
@@ -198,16 +207,78 @@ static void log_stderr(void *arg, int level, const char *subsystem,
 static uint64_t t_start;
 static const char *update_esp; /* --update-esp: proposals for SIGUSR2 */
 static int add_delay_ms;	   /* --add-delay-ms */
+static bool use_stdin;		   /* --stdin */
+
+static unsigned long long t_ms(uint64_t ns)
+{
+	return (unsigned long long)((ns - t_start) / 1000000);
+}
 
 static void print_event(void *arg, const struct edge_ike_event *ev)
 {
+	char old_ep[EDGE_IKE_ENDPOINT_MAX], new_ep[EDGE_IKE_ENDPOINT_MAX];
+
 	printf("event %s path=%u reason=%s ike=%016llx:%016llx spi_in=%08x "
-		   "spi_out=%08x children=%u t_ms=%llu\n",
+		   "spi_out=%08x children=%u t_ms=%llu",
 		   edge_ike_event_type_name(ev->type), ev->path_id,
 		   edge_ike_reason_name(ev->reason), (unsigned long long)ev->ike_spi_i,
 		   (unsigned long long)ev->ike_spi_r, ev->spi_in, ev->spi_out,
-		   ev->children_up,
-		   (unsigned long long)((ev->time_ns - t_start) / 1000000));
+		   ev->children_up, t_ms(ev->time_ns));
+	if (ev->type == EDGE_IKE_EV_NAT_CHANGE &&
+		edge_ike_endpoint_format(&ev->remote_old, old_ep, sizeof(old_ep)) >=
+			0 &&
+		edge_ike_endpoint_format(&ev->remote_new, new_ep, sizeof(new_ep)) >= 0)
+	{
+		printf(" old=%s new=%s", old_ep, new_ep);
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+/* one command line of --stdin */
+static void command(const struct edge_ike_ops *ops, void *ctx, char *line)
+{
+	char local[EDGE_IKE_ENDPOINT_MAX], remote[EDGE_IKE_ENDPOINT_MAX],
+		pub[EDGE_IKE_ENDPOINT_MAX], cmd[16];
+	struct edge_ike_path_nat nat;
+	unsigned int id;
+	int r;
+
+	if (sscanf(line, "%15s %u", cmd, &id) != 2)
+	{
+		printf("command? %s\n", line);
+	}
+	else if (!strcmp(cmd, "nat"))
+	{
+		r = ops->path_nat ? ops->path_nat(ctx, id, &nat) : -ENOSYS;
+		if (r)
+		{
+			printf("nat path=%u r=%d\n", id, r);
+		}
+		else
+		{
+			edge_ike_endpoint_format(&nat.local, local, sizeof(local));
+			edge_ike_endpoint_format(&nat.remote, remote, sizeof(remote));
+			edge_ike_endpoint_format(&nat.public, pub, sizeof(pub));
+			printf("nat path=%u local=%s remote=%s public=%s behind_nat=%d "
+				   "peer_behind_nat=%d t_ms=%llu\n",
+				   id, local, remote, pub, nat.behind_nat, nat.peer_behind_nat,
+				   t_ms(now_ns()));
+		}
+	}
+	else if (!strcmp(cmd, "check"))
+	{
+		r = ops->path_check ? ops->path_check(ctx, id) : -ENOSYS;
+		printf("check path=%u r=%d t_ms=%llu\n", id, r, t_ms(now_ns()));
+	}
+	else if (!strcmp(cmd, "restart"))
+	{
+		printf("restart path=%u r=%d\n", id, ops->path_restart(ctx, id));
+	}
+	else
+	{
+		printf("command? %s\n", line);
+	}
 	fflush(stdout);
 }
 
@@ -230,7 +301,9 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 				   int npaths, int timeout)
 {
 	const struct edge_ike_ops *ops = &edge_ike_charon_ops;
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
+	char line[256];
+	size_t used = 0;
 	struct signalfd_siginfo si;
 	uint64_t deadline;
 	char err[256];
@@ -246,6 +319,8 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pfd[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
 	pfd[1].events = POLLIN;
+	pfd[2].fd = use_stdin ? STDIN_FILENO : -1;
+	pfd[2].events = POLLIN;
 
 	for (i = 0; i < npaths; i++)
 	{
@@ -305,7 +380,7 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 			}
 			wait = (deadline - now) / 1000000 + 1;
 		}
-		r = poll(pfd, 2, wait);
+		r = poll(pfd, 3, wait);
 		if (r < 0 && errno != EINTR)
 		{
 			goto out;
@@ -313,6 +388,31 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 		if (pfd[0].revents & POLLIN)
 		{
 			ops->drain(ctx, print_event, NULL);
+		}
+		if (pfd[2].revents & (POLLIN | POLLHUP))
+		{ /* read(), not stdio: poll() must see every line */
+			ssize_t n =
+				read(STDIN_FILENO, line + used, sizeof(line) - 1 - used);
+			char *nl;
+
+			if (n <= 0)
+			{ /* EOF: no more commands */
+				pfd[2].fd = -1;
+				continue;
+			}
+			used += n;
+			line[used] = '\0';
+			while ((nl = strchr(line, '\n')))
+			{
+				*nl = '\0';
+				command(ops, ctx, line);
+				used -= nl + 1 - line;
+				memmove(line, nl + 1, used + 1);
+			}
+			if (used == sizeof(line) - 1)
+			{ /* a line too long: drop it */
+				used = 0;
+			}
 		}
 		if (pfd[1].revents & POLLIN)
 		{
@@ -359,7 +459,8 @@ static void usage(void)
 	fprintf(stderr, "usage: sdwan-ike-tool pubkey --key FILE\n"
 					"       sdwan-ike-tool run --run-dir DIR --key FILE "
 					"[--log-level N] [--timeout S] [--add-delay-ms N] "
-					"[--defer-run] --path SPEC...\n");
+					"[--defer-run] [--keepalive S] [--check-timeout-ms N] "
+					"[--stdin] --path SPEC...\n");
 }
 
 int main(int argc, char **argv)
@@ -373,6 +474,9 @@ int main(int argc, char **argv)
 		{ "update-esp", required_argument, NULL, 'u' },
 		{ "add-delay-ms", required_argument, NULL, 'd' },
 		{ "defer-run", no_argument, NULL, 'D' },
+		{ "keepalive", required_argument, NULL, 'K' },
+		{ "check-timeout-ms", required_argument, NULL, 'C' },
+		{ "stdin", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct edge_ike_path paths[MAX_PATHS];
@@ -412,6 +516,15 @@ int main(int argc, char **argv)
 				break;
 			case 'D':
 				s.defer_run = true;
+				break;
+			case 'K':
+				s.natt_keepalive_s = strtoul(optarg, NULL, 0);
+				break;
+			case 'C':
+				s.check_timeout_ms = strtoul(optarg, NULL, 0);
+				break;
+			case 'S':
+				use_stdin = true;
 				break;
 			case 'p':
 				if (npaths == MAX_PATHS || parse_path(optarg, &paths[npaths++]))

@@ -119,6 +119,24 @@ static int fk_path_initiate(void *ctx, uint32_t id)
 	return find(f, id) >= 0 ? 0 : -ENOENT;
 }
 
+/* the fake has no SAs: a known path is never established */
+static int fk_path_nat(void *ctx, uint32_t id, struct edge_ike_path_nat *ret)
+{
+	struct fake_ike *f = ctx;
+
+	(void)ret;
+	logf_(f, "path_nat", id, "");
+	return find(f, id) >= 0 ? -ENOTCONN : -ENOENT;
+}
+
+static int fk_path_check(void *ctx, uint32_t id)
+{
+	struct fake_ike *f = ctx;
+
+	logf_(f, "path_check", id, "");
+	return find(f, id) >= 0 ? -ENOTCONN : -ENOENT;
+}
+
 static int fk_event_fd(void *ctx)
 {
 	return ((struct fake_ike *)ctx)->efd;
@@ -176,4 +194,6 @@ const struct edge_ike_ops fake_ike_ops = {
 	.path_initiate = fk_path_initiate,
 	.event_fd = fk_event_fd,
 	.drain = fk_drain,
+	.path_nat = fk_path_nat,
+	.path_check = fk_path_check,
 };

@@ -435,13 +435,138 @@ static void test_backend(void **state)
 	config->destroy(config);
 }
 
+/* the peer_cfg charon would select in IKE_AUTH for these hosts and IDs:
+ * the first candidate of the backend manager's ranking, NULL if none */
+static char *select_peer(const char *me, const char *other, const char *my_id, const char *other_id,
+			 char *buf, size_t len)
+{
+	host_t *h_me = host_create_from_string((char *)me, 4500);
+	host_t *h_other = host_create_from_string((char *)other, 31337);
+	identification_t *i_me = my_id ? identification_create_from_string((char *)my_id) : NULL;
+	identification_t *i_other = identification_create_from_string((char *)other_id);
+	enumerator_t *e;
+	peer_cfg_t *cfg;
+	char *r = NULL;
+
+	e = charon->backends->create_peer_cfg_enumerator(charon->backends, h_me, h_other, i_me,
+							 i_other, IKEV2);
+	if (e->enumerate(e, &cfg)) {
+		snprintf(buf, len, "%s", cfg->get_name(cfg));
+		r = buf;
+	}
+	e->destroy(e);
+	h_me->destroy(h_me);
+	h_other->destroy(h_other);
+	DESTROY_IF(i_me);
+	i_other->destroy(i_other);
+	return r;
+}
+
+/* the ike_cfg charon would answer an IKE_SA_INIT with: its remote address */
+static char *select_ike(const char *me, const char *other, char *buf, size_t len)
+{
+	host_t *h_me = host_create_from_string((char *)me, 500);
+	host_t *h_other = host_create_from_string((char *)other, 31337);
+	ike_cfg_t *ike;
+	char *r = NULL;
+
+	ike = charon->backends->get_ike_cfg(charon->backends, h_me, h_other, IKEV2);
+	if (ike) {
+		snprintf(buf, len, "%s", ike->get_other_addr(ike));
+		ike->destroy(ike);
+		r = buf;
+	}
+	h_me->destroy(h_me);
+	h_other->destroy(h_other);
+	return r;
+}
+
+/* a hub with two %any paths to a branch behind NAT (identities per branch
+ * underlay) and one pinned path: IKE_SA_INIT from any address finds an
+ * ike_cfg, IKE_AUTH picks the peer_cfg by the branch's identity */
+static void test_hub_any(void **state)
+{
+	edge_charon_config_t *config;
+	struct edge_ike_path inet, lte, pinned;
+	struct edge_ike_path_nat nat;
+	peer_cfg_t *cfg;
+	ike_cfg_t *ike;
+	char buf[64];
+
+	config = edge_charon_config_create(own, 500, 500, FALSE);
+	path_init(&inet, 21, "br1-inet");
+	inet.initiator = false;
+	strcpy(inet.remote_addr, "%any");
+	strcpy(inet.local_id, "inet.hub1");
+	strcpy(inet.remote_id, "inet.br1");
+	lte = inet;
+	lte.id = 22;
+	strcpy(lte.name, "br1-lte");
+	lte.remote_addr[0] = '\0'; /* the same as %any */
+	strcpy(lte.remote_id, "lte.br1");
+	strcpy(lte.local_ts, "10.255.1.2/32");
+	strcpy(lte.remote_ts, "10.255.1.1/32");
+	pinned = inet;
+	pinned.id = 23;
+	strcpy(pinned.name, "br2-mpls");
+	strcpy(pinned.remote_addr, "198.18.9.9");
+	strcpy(pinned.remote_id, "mpls.br2");
+	assert_int_equal(config->add(config, &inet), 0);
+	assert_int_equal(config->add(config, &lte), 0);
+	assert_int_equal(config->add(config, &pinned), 0);
+	/* an initiator cannot be %any */
+	inet.id = 24;
+	strcpy(inet.name, "x");
+	inet.initiator = true;
+	assert_int_equal(config->add(config, &inet), -EINVAL);
+
+	cfg = config->backend.get_peer_cfg_by_name(&config->backend, "br1-lte");
+	ike = cfg->get_ike_cfg(cfg);
+	assert_string_equal(ike->get_other_addr(ike), "%any");
+	assert_string_equal(ike->get_my_addr(ike), "198.18.1.2");
+	cfg->destroy(cfg);
+
+	charon->backends->add_backend(charon->backends, &config->backend);
+	/* IKE_SA_INIT: any source finds an ike_cfg; the pinned path's is the
+	 * better match for its own peer */
+	assert_non_null(select_ike("198.18.1.2", "203.0.113.7", buf, sizeof(buf)));
+	assert_string_equal(buf, "%any");
+	assert_non_null(select_ike("198.18.1.2", "198.18.9.9", buf, sizeof(buf)));
+	assert_string_equal(buf, "198.18.9.9");
+	assert_null(select_ike("198.18.7.7", "203.0.113.7", buf, sizeof(buf)));
+	/* IKE_AUTH: the branch's IDi picks the path, with or without IDr */
+	assert_non_null(
+		select_peer("198.18.1.2", "203.0.113.7", NULL, "lte.br1", buf, sizeof(buf)));
+	assert_string_equal(buf, "br1-lte");
+	assert_non_null(select_peer("198.18.1.2", "203.0.113.8", "inet.hub1", "inet.br1", buf,
+				    sizeof(buf)));
+	assert_string_equal(buf, "br1-inet");
+	assert_non_null(
+		select_peer("198.18.1.2", "198.18.9.9", NULL, "mpls.br2", buf, sizeof(buf)));
+	assert_string_equal(buf, "br2-mpls");
+	/* unknown identity; a pinned path's identity from another address; our
+	 * identity claimed for the wrong local name */
+	assert_null(select_peer("198.18.1.2", "203.0.113.7", NULL, "dsl.br1", buf, sizeof(buf)));
+	assert_null(select_peer("198.18.1.2", "203.0.113.7", NULL, "mpls.br2", buf, sizeof(buf)));
+	assert_null(select_peer("198.18.1.2", "203.0.113.7", "inet.hub2", "inet.br1", buf,
+				sizeof(buf)));
+	charon->backends->remove_backend(charon->backends, &config->backend);
+
+	/* not live: no SA to describe or check */
+	assert_int_equal(config->nat(config, 21, &nat), -ENOTCONN);
+	assert_int_equal(config->nat(config, 99, &nat), -ENOENT);
+	assert_int_equal(config->check(config, 22), -ENOTCONN);
+	assert_int_equal(config->check(config, 99), -ENOENT);
+	config->sa_inbound(config, "br1-inet", 1);
+	config->destroy(config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build),
-		cmocka_unit_test(test_build_responder_xfrmi),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_build),	cmocka_unit_test(test_build_responder_xfrmi),
+		cmocka_unit_test(test_refused), cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_hub_any),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <edge/ike.h>
 
@@ -121,6 +122,20 @@ static void m_retry(struct edge_ike_path *p)
 	p->retry_max_ms = 1000;
 }
 
+static void m_initiator_any(struct edge_ike_path *p)
+{
+	strcpy(p->remote_addr, "%any");
+}
+static void m_initiator_empty(struct edge_ike_path *p)
+{
+	p->remote_addr[0] = '\0';
+}
+static void m_any_typo(struct edge_ike_path *p)
+{
+	p->initiator = false;
+	strcpy(p->remote_addr, "%anyx");
+}
+
 static void test_invalid(void **state)
 {
 	static const struct bad_case cases[] = {
@@ -139,6 +154,9 @@ static void test_invalid(void **state)
 		{ "no peer key", m_key, "remote_pubkey:" },
 		{ "child lifetime", m_life, "child_lifetime_s:" },
 		{ "retry bounds", m_retry, "retry_min_ms:" },
+		{ "initiator to %any", m_initiator_any, "remote_addr: an initiator" },
+		{ "initiator to nowhere", m_initiator_empty, "remote_addr: an initiator" },
+		{ "not %any", m_any_typo, "remote_addr: not an IP" },
 	};
 	struct edge_ike_path p;
 	char err[160];
@@ -157,6 +175,67 @@ static void test_invalid(void **state)
 	m_no_pfs(&p);
 	edge_ike_path_validate(&p, err, sizeof(err));
 	assert_non_null(strstr(err, "PFS"));
+}
+
+/* a hub's path to a branch behind NAT: any remote address, either spelling,
+ * with an IPv4 or IPv6 local address */
+static void test_responder_any(void **state)
+{
+	struct edge_ike_path p;
+	char err[128] = "";
+
+	path_init(&p);
+	p.initiator = false;
+	strcpy(p.remote_addr, "%any");
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	p.remote_addr[0] = '\0';
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	strcpy(p.local_addr, "2001:db8::2");
+	strcpy(p.remote_addr, "%any");
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_true(edge_ike_addr_is_any("%any"));
+	assert_true(edge_ike_addr_is_any(""));
+	assert_false(edge_ike_addr_is_any("0.0.0.0"));
+	assert_false(edge_ike_addr_is_any("198.18.1.1"));
+}
+
+static void test_endpoint(void **state)
+{
+	struct edge_ike_endpoint ep = { .addr = "198.18.1.2", .port = 4500 };
+	char buf[EDGE_IKE_ENDPOINT_MAX];
+
+	assert_int_equal(edge_ike_endpoint_format(&ep, buf, sizeof(buf)), 15);
+	assert_string_equal(buf, "198.18.1.2:4500");
+	strcpy(ep.addr, "2001:db8::1");
+	ep.port = 65535;
+	edge_ike_endpoint_format(&ep, buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8::1]:65535");
+	/* the longest address fits */
+	strcpy(ep.addr, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+	assert_true(edge_ike_endpoint_format(&ep, buf, sizeof(buf)) < (int)sizeof(buf));
+	memset(&ep, 0, sizeof(ep));
+	strcpy(buf, "x");
+	assert_int_equal(edge_ike_endpoint_format(&ep, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	memset(ep.addr, 'a', sizeof(ep.addr));
+	assert_int_equal(edge_ike_endpoint_format(&ep, buf, sizeof(buf)), -EINVAL);
+}
+
+/* the LTE budget's share of keepalives: one 29 B (IPv4) / 49 B (IPv6)
+ * packet per interval when nothing else is sent */
+static void test_keepalive_bytes(void **state)
+{
+	struct edge_ike_settings s = { 0 };
+	const uint64_t month = 30 * 86400;
+
+	/* default 20 s: 129600 keepalives, 3758400 B (~3.6 MiB) a month */
+	assert_int_equal(edge_ike_keepalive_bytes(&s, AF_INET, month), 129600 * 29);
+	assert_int_equal(edge_ike_keepalive_bytes(&s, AF_INET6, month), 129600 * 49);
+	s.natt_keepalive_s = 25;
+	assert_int_equal(edge_ike_keepalive_bytes(&s, AF_INET, month), 103680 * 29);
+	assert_int_equal(edge_ike_keepalive_bytes(&s, AF_INET, 24), 0);
+	assert_int_equal(edge_ike_keepalive_bytes(&s, AF_INET, 50), 58);
 }
 
 static void test_equal(void **state)
@@ -180,12 +259,23 @@ static void test_equal(void **state)
 	path_init(&b);
 	b.retry_max_ms = 1;
 	assert_false(edge_ike_path_equal(&a, &b));
+	/* "%any" and "" are the same remote, not the same as an address */
+	path_init(&b);
+	a.remote_addr[0] = '\0';
+	strcpy(b.remote_addr, "%any");
+	assert_true(edge_ike_path_equal(&a, &b));
+	assert_true(edge_ike_path_equal(&b, &a));
+	path_init(&a);
+	assert_false(edge_ike_path_equal(&a, &b));
+	assert_false(edge_ike_path_equal(&b, &a));
 }
 
 static void test_names(void **state)
 {
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHILD_UP), "child-up");
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_IKE_REKEY), "ike-rekey");
+	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_NAT_CHANGE), "nat-change");
+	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHECK), "check");
 	assert_string_equal(edge_ike_event_type_name((enum edge_ike_event_type)99), "unknown");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_AUTH_FAILED), "auth-failed");
 	assert_string_equal(edge_ike_reason_name((enum edge_ike_reason)99), "unknown");
@@ -194,9 +284,9 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_valid),		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_responder_any),	cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_keepalive_bytes), cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_names),
 	};
 

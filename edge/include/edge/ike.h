@@ -47,6 +47,20 @@
 #define EDGE_IKE_TS_MAX	       52  /* "2001:db8::/64" incl. NUL */
 #define EDGE_IKE_PROPOSAL_MAX  128 /* one proposal string incl. NUL */
 #define EDGE_IKE_PROPOSALS_MAX 4   /* proposals per path and protocol */
+#define EDGE_IKE_ENDPOINT_MAX  56  /* "[2001:db8::1]:65535" incl. NUL */
+
+#define EDGE_IKE_KEEPALIVE_DEFAULT     20   /* s, settings.natt_keepalive_s = 0 */
+#define EDGE_IKE_CHECK_TIMEOUT_DEFAULT 1000 /* ms, settings.check_timeout_ms = 0 */
+
+/* an IKE/ESP-in-UDP endpoint; addr "" = none (port then 0) */
+struct edge_ike_endpoint {
+	char addr[EDGE_IKE_ADDR_MAX];
+	uint16_t port;
+};
+
+/* "198.18.1.2:4500", "[2001:db8::1]:4500", "" for none; returns the length
+ * written (snprintf's), or -EINVAL */
+int edge_ike_endpoint_format(const struct edge_ike_endpoint *ep, char *buf, size_t len);
 
 /*
  * One overlay path: (local underlay, peer, peer's underlay).  All strings are
@@ -56,9 +70,15 @@ struct edge_ike_path {
 	uint32_t id;		      /* unique within the site, != 0 */
 	char name[EDGE_IKE_NAME_MAX]; /* unique, [A-Za-z0-9._:-]+; shown by swanctl */
 
-	/* underlay addresses the IKE and ESP-in-UDP packets use (pinned) */
+	/* underlay addresses the IKE and ESP-in-UDP packets use (pinned).
+	 * remote_addr "%any" (or "", the same) on a responder path only: IKE is
+	 * accepted from any address and port (a branch behind NAT); the path is
+	 * then selected by the peer's identity (IDi == remote_id) and
+	 * authenticated by remote_pubkey.  An initiator path needs an address
+	 * (a hub behind a static 1:1 NAT: its public address).  local_addr is
+	 * always the interface's own address (never the NAT's). */
 	char local_addr[EDGE_IKE_ADDR_MAX];  /* "198.18.1.2" */
-	char remote_addr[EDGE_IKE_ADDR_MAX]; /* "198.18.1.1" */
+	char remote_addr[EDGE_IKE_ADDR_MAX]; /* "198.18.1.1", "%any" */
 	uint16_t remote_port;		     /* peer's IKE port; 0 = settings.ike_port */
 
 	/* CHILD_SA traffic selectors, CIDR.  vxlan driver: the two transport
@@ -94,11 +114,16 @@ struct edge_ike_path {
 	uint32_t retry_max_ms;
 };
 
-/* true if a and b describe the same path in every field */
+/* true if a path's remote_addr means "any" ("%any" or "") */
+bool edge_ike_addr_is_any(const char *addr);
+
+/* true if a and b describe the same path in every field (a remote_addr of ""
+ * and one of "%any" are the same) */
 bool edge_ike_path_equal(const struct edge_ike_path *a, const struct edge_ike_path *b);
 
 /* 0 if the path is well-formed (names, addresses, TS, proposals parse, PFS in
- * every ESP proposal, at least one proposal each); else -EINVAL and, if
+ * every ESP proposal, at least one proposal each, remote_addr an address of
+ * local_addr's family or, responders only, "%any"/""); else -EINVAL and, if
  * err/errlen are given, a message naming the field ("esp_proposals[0]: no key
  * exchange method (PFS required)").  Does not need start(). */
 int edge_ike_path_validate(const struct edge_ike_path *path, char *err, size_t errlen);
@@ -127,6 +152,19 @@ struct edge_ike_settings {
 	uint16_t ike_port_natt; /* local NAT-T port; 0 = 4500 */
 	bool no_vici;		/* don't load vici (unit tests) */
 	uint32_t threads;	/* charon worker threads; 0 = 16 (>= 12: ~8 are long-running) */
+	/* NAT-T keepalive interval, seconds; 0 = EDGE_IKE_KEEPALIVE_DEFAULT
+	 * (20).  Sent only by the side behind a NAT (NAT-D), and only when
+	 * nothing else (IKE or ESP) left through the IKE_SA for that long: each
+	 * one is a 1-byte UDP payload to the peer's NAT-T port, 29 B at the IP
+	 * level (IPv4; 49 B IPv6), see edge_ike_keepalive_bytes().  Must stay
+	 * below the NAT's UDP mapping timeout (carrier-grade NATs: 30 s and
+	 * less). */
+	uint32_t natt_keepalive_s;
+	/* path_check(): how long to wait for the answer, ms; 0 =
+	 * EDGE_IKE_CHECK_TIMEOUT_DEFAULT (1000).  Shorter than charon's first
+	 * retransmit (2 s): an unanswered check ends the SA after this, not
+	 * after charon's retransmits (~40 s) */
+	uint32_t check_timeout_ms;
 	/* start() binds the IKE sockets but reads and sends nothing until run():
 	 * the daemon adds its paths first, so that a peer's IKE_SA_INIT arriving
 	 * during start-up finds them instead of being refused */
@@ -141,6 +179,19 @@ enum edge_ike_event_type {
 	EDGE_IKE_EV_CHILD_UP,	 /* CHILD_SA installed: traffic can flow */
 	EDGE_IKE_EV_CHILD_DOWN,	 /* CHILD_SA removed */
 	EDGE_IKE_EV_CHILD_REKEY, /* CHILD_SA rekeyed: spi_* are the new SA's */
+	/* the remote endpoint of an established IKE_SA changed (implicit
+	 * update: an authenticated IKE message came from a new address or port,
+	 * e.g. a hub sees a branch re-mapped by its NAT): remote_old/remote_new.
+	 * Its CHILD_SAs follow by a CHILD_SA rekey (kernel-libipsec cannot
+	 * update an SA in place): a CHILD_REKEY event comes next. */
+	EDGE_IKE_EV_NAT_CHANGE,
+	/* result of path_check(): reason NONE = the peer answered (ike SPIs of
+	 * the checked SA); UNREACHABLE = no answer within
+	 * settings.check_timeout_ms: on an initiator path the checked IKE_SA
+	 * was dropped (no DELETE awaited) and a new one initiated; a responder
+	 * path's SAs are left alone (its initiator re-initiates;
+	 * path_restart() drops them) */
+	EDGE_IKE_EV_CHECK,
 };
 const char *edge_ike_event_type_name(enum edge_ike_event_type type);
 
@@ -176,7 +227,53 @@ struct edge_ike_event {
 	uint32_t spi_out;
 	uint64_t time_ns;     /* CLOCK_MONOTONIC when queued */
 	uint32_t children_up; /* CHILD_SAs of path_id up after this event */
+	/* NAT_CHANGE only: where we sent to before and send to now */
+	struct edge_ike_endpoint remote_old;
+	struct edge_ike_endpoint remote_new;
 };
+
+/*
+ * What a path's newest established IKE_SA knows about addresses and NATs
+ * (path_nat()).  Meaning of each field:
+ *  - local: our address:port its IKE and ESP-in-UDP packets leave from (the
+ *    interface's address; port 4500 once floated, which charon always does
+ *    with kernel-libipsec).
+ *  - remote: where we send them.  On a responder whose peer is behind a NAT
+ *    this IS the peer's public mapping (the NAT's outer address:port), as
+ *    learnt from the last authenticated IKE message; on an initiator it is
+ *    the configured address (a hub behind a 1:1 NAT: its public address).
+ *  - behind_nat: we are behind a NAT on this path (charon's COND_NAT_HERE:
+ *    the peer's NAT-D hash of where it sent to does not match our local
+ *    endpoint).  Sound; our side sends NAT-T keepalives iff it is set.
+ *  - peer_behind_nat: charon's COND_NAT_THERE: the peer's NAT-D hash of its
+ *    source does not match where its packets come from.  NOT a proof: a
+ *    peer on kernel-libipsec (every edge here) fakes that hash to force UDP
+ *    encapsulation, so against our own edges it is always true.  The peer's
+ *    own behind_nat is the sound answer.
+ *  - public: our address:port as the peer sees it, when known: when we are
+ *    not behind a NAT it is `local`; behind a NAT IKEv2 does not tell (NAT-D
+ *    carries only a hash), so it is empty.  (A hub knows a branch's public
+ *    mapping: that is the hub's `remote`.)
+ *  - ike_spi_i/ike_spi_r: the IKE_SA described (as in events).
+ */
+struct edge_ike_path_nat {
+	struct edge_ike_endpoint local;
+	struct edge_ike_endpoint remote;
+	struct edge_ike_endpoint public;
+	bool behind_nat;
+	bool peer_behind_nat;
+	uint64_t ike_spi_i;
+	uint64_t ike_spi_r;
+};
+
+/* worst-case NAT-T keepalive bytes at the IP level over duration_s seconds
+ * with the given settings (natt_keepalive_s) for one path whose side is
+ * behind a NAT and sends nothing else (family AF_INET or AF_INET6): one
+ * 29 B (IPv4) / 49 B (IPv6) packet per interval.  Any ESP or IKE packet
+ * within an interval replaces that interval's keepalive, so a path that
+ * probes at least once per interval pays none. */
+uint64_t edge_ike_keepalive_bytes(const struct edge_ike_settings *settings, int family,
+				  uint64_t duration_s);
 
 typedef void (*edge_ike_event_fn)(void *arg, const struct edge_ike_event *ev);
 
@@ -229,6 +326,27 @@ struct edge_ike_ops {
 	 * arrived meanwhile waited in the socket buffers).  No-op otherwise or
 	 * when called again.  May be NULL (nothing to defer). */
 	int (*run)(void *ctx);
+
+	/* The NAT view of the path's newest established IKE_SA, see struct
+	 * edge_ike_path_nat; -ENOENT unknown id, -ENOTCONN no IKE_SA
+	 * established (ret untouched).  Added after the first version: may be
+	 * NULL in fakes written before. */
+	int (*path_nat)(void *ctx, uint32_t id, struct edge_ike_path_nat *ret);
+
+	/* Liveness check now: an empty INFORMATIONAL (DPD) on the path's newest
+	 * established IKE_SA.  For a path behind a NAT whose probes fail while
+	 * its SA is up: the message leaves through the NAT's current mapping,
+	 * and a hub that gets it moves the SA (and, by a CHILD_SA rekey, the
+	 * ESP) to that mapping.  The result is an EDGE_IKE_EV_CHECK event:
+	 * answered (reported as soon as any authenticated IKE message of that
+	 * SA arrives), or not within settings.check_timeout_ms, in which case
+	 * on an initiator path the SA is dropped and a new one initiated (the
+	 * peer lost it: restarted; or the path is dead).  Answered but the probes still fail: the caller
+	 * may path_restart().  0 = check sent, -ENOENT unknown id, -ENOTCONN no
+	 * IKE_SA established (nothing sent: path_initiate() is what applies),
+	 * -EBUSY a check of this path is still waiting.  May be NULL in fakes
+	 * written before. */
+	int (*path_check)(void *ctx, uint32_t id);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */
