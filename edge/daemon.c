@@ -441,10 +441,59 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 			   edge_ike_event_type_name(ev->type), (unsigned long long)ev->ike_spi_i,
 			   (unsigned long long)ev->ike_spi_r);
 		break;
+	case EDGE_IKE_EV_NAT_CHANGE: {
+		char from[EDGE_IKE_ENDPOINT_MAX] = "", to[EDGE_IKE_ENDPOINT_MAX] = "";
+
+		(void)edge_ike_endpoint_format(&ev->remote_old, from, sizeof(from));
+		(void)edge_ike_endpoint_format(&ev->remote_new, to, sizeof(to));
+		log_notice("path %u (%s): peer re-mapped by a NAT: %s -> %s (following it)",
+			   ev->path_id, name, from, to);
+		if (d->events)
+			edge_events_emitf(d->events, EDGE_EVENT_NAT, name, from, to, NULL,
+					  "the peer's packets come from a new address or port "
+					  "(a NAT re-mapped it): tunnel follows");
+		break;
+	}
+	case EDGE_IKE_EV_CHECK:
+		log_notice("path %u (%s): IKE liveness check %s", ev->path_id, name,
+			   ev->reason == EDGE_IKE_REASON_NONE
+				   ? "answered"
+				   : "unanswered: SA dropped, initiating a new one");
+		break;
 	default:
 		log_notice("path %u (%s): %s (%s)", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), edge_ike_reason_name(ev->reason));
 	}
+}
+
+/*
+ * Steering says a path may have lost its way without IKE knowing: its probes
+ * miss while the SA is up, or an idle path starts to carry traffic.  Behind a
+ * NAT that is a re-mapping (new public port or address) the peer has not
+ * seen: a liveness check leaves through the current mapping and the peer
+ * moves the SA there (edge/charon/README.md, "Branches behind NAT").  Only
+ * for paths we initiate whose IKE_SA says we are behind a NAT: elsewhere a
+ * missed probe is a link problem the probes and failover already handle.
+ */
+static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
+{
+	struct edge_daemon *d = arg;
+	const struct edge_ike_path *p = edge_engine_ike_path(d->engine, id);
+	struct edge_ike_path_nat nat;
+	int r;
+
+	if (!p || !p->initiator || !d->opts.ike || !d->opts.ike->path_nat ||
+	    !d->opts.ike->path_check)
+		return;
+	if (d->opts.ike->path_nat(d->ike_ctx, id, &nat) < 0 || !nat.behind_nat)
+		return;
+	r = d->opts.ike->path_check(d->ike_ctx, id);
+	if (r == 0)
+		log_info("path %u (%s): behind NAT and %s: IKE liveness check sent", id, p->name,
+			 why == EDGE_STEERING_CHECK_PROBES ? "its probes miss"
+							   : "it starts to carry traffic");
+	else if (r != -EBUSY)
+		log_info("path %u (%s): liveness check: %s", id, p->name, strerror(-r));
 }
 
 static void on_ike_fd(evutil_socket_t fd, short what, void *arg)
@@ -613,6 +662,7 @@ static void fill_status(void *arg, struct edge_status *st)
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
 	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
 				   d->engine);
+	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 }
 
 /* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */
@@ -757,6 +807,8 @@ static int start(struct edge_daemon *d)
 			/* a hub answers IKE only once its LKG/bundle paths are in
 			 * (run() below); a branch, which only initiates, at once */
 			.defer_run = d->config->role == EDGE_ROLE_HUB,
+			/* the metered probe budget counts these (edge/probe.h) */
+			.natt_keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S,
 		};
 
 		r = d->opts.ike->start(&d->ike_ctx, &s);
@@ -804,6 +856,8 @@ static int start(struct edge_daemon *d)
 			.events = d->events,
 			.require_sa = d->opts.ike != NULL,
 			.probe_test = d->opts.probe_test,
+			.check_path = on_check_path,
+			.check_arg = d,
 		};
 
 		r = edge_steering_new(&so, &d->steering);

@@ -225,6 +225,40 @@ static void print_status(json_t *st)
 	if (!json_array_size(json_object_get(st, "paths")))
 		printf("(no paths)\n");
 
+	/* the underlays as the edge learnt them, and where each path's IKE/ESP
+	 * leaves, what the peer sees of it, and who is behind a NAT */
+	if (json_array_size(json_object_get(st, "underlays"))) {
+		printf("\n%-8s %-10s %-5s %-20s %-16s %s\n", "UNDERLAY", "INTERFACE", "LINK",
+		       "ADDRESS", "GATEWAY", "WAITING");
+		json_array_foreach (json_object_get(st, "underlays"), i, v)
+			printf("%-8s %-10s %-5s %-20s %-16s %s\n", str(v, "label"),
+			       str(v, "interface"),
+			       !json_is_true(json_object_get(v, "exists"))   ? "none"
+			       : json_is_true(json_object_get(v, "link_up")) ? "up"
+									     : "down",
+			       *str(v, "address") ? str(v, "address") : "-",
+			       *str(v, "gateway") ? str(v, "gateway") : "(via dev)",
+			       str(v, "waiting"));
+	}
+	if (json_array_size(json_object_get(st, "paths"))) {
+		printf("\n%-22s %-22s %-22s %-22s %s\n", "PATH", "LOCAL", "REMOTE", "SEEN AS",
+		       "NAT");
+		json_array_foreach (json_object_get(st, "paths"), i, v) {
+			bool here = json_is_true(json_object_get(v, "behind_nat")),
+			     there = json_is_true(json_object_get(v, "peer_behind_nat"));
+
+			printf("%-22s %-22s %-22s %-22s %s\n", str(v, "name"),
+			       *str(v, "local_address") ? str(v, "local_address") : "-",
+			       *str(v, "remote_address") ? str(v, "remote_address") : "-",
+			       *str(v, "public_address") ? str(v, "public_address") : "-",
+			       *str(v, "waiting") ? str(v, "waiting")
+			       : here && there	  ? "both behind NAT"
+			       : here		  ? "behind NAT"
+			       : there		  ? "peer behind NAT"
+						  : "no");
+		}
+	}
+
 	printf("\n%-16s %-8s %-8s %-34s %-5s %s\n", "CLASS", "PEER", "ACTION", "PATHS", "SLA",
 	       "REASON");
 	json_array_foreach (json_object_get(st, "classes"), i, v) {

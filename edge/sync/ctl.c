@@ -196,6 +196,12 @@ static json_t *path_json(const struct edge_status_path *p)
 		return NULL;
 	}
 	json_decref(m);
+	if (json_object_set_new(o, "public_address", json_string(p->public_address)) ||
+	    json_object_set_new(o, "behind_nat", json_boolean(p->behind_nat)) ||
+	    json_object_set_new(o, "peer_behind_nat", json_boolean(p->peer_behind_nat))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

@@ -41,6 +41,8 @@ const char *edge_event_kind_name(enum edge_event_kind kind)
 		return "sync";
 	case EDGE_EVENT_UNDERLAY:
 		return "underlay";
+	case EDGE_EVENT_NAT:
+		return "nat";
 	}
 	return "unknown";
 }

@@ -727,6 +727,11 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		b.pmp[np] = pb_metrics(&b.pm[np], p->name, &p->m);
 		if (p->waiting[0])
 			b.pm[np].waiting = (char *)p->waiting;
+		b.pm[np].local_address = (char *)p->local_address;
+		b.pm[np].remote_address = (char *)p->remote_address;
+		b.pm[np].public_address = (char *)p->public_address;
+		b.pm[np].behind_nat = p->behind_nat;
+		b.pm[np].peer_behind_nat = p->peer_behind_nat;
 		sdwan__v1__tunnel_status__init(&b.ts[np]);
 		b.ts[np].path = (char *)p->name;
 		b.ts[np].state = (Sdwan__V1__TunnelState)p->m.tunnel;

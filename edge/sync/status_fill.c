@@ -2,6 +2,7 @@
  * edge/status_fill.h) */
 #include <edge/status_fill.h>
 
+#include <edge/bundle.h>
 #include <edge/inet.h>
 #include <edge/nl.h>
 
@@ -212,5 +213,32 @@ void edge_status_fill_underlays(struct edge_status *st, const struct edge_config
 			edge_status_strcpy(p->remote_address, sizeof(p->remote_address),
 					   ike->remote_addr);
 		}
+	}
+}
+
+void edge_status_fill_nat(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
+			  const struct edge_ike_ops *ops, void *ctx)
+{
+	for (size_t i = 0; st && ops && ops->path_nat && i < st->n_paths; i++) {
+		struct edge_status_path *p = &st->paths[i];
+		const Sdwan__V1__Peer *peer =
+			running ? edge_bundle_peer_find(running, p->peer) : NULL;
+		const Sdwan__V1__Underlay *ru =
+			peer ? edge_bundle_underlay_find(peer->underlays, peer->n_underlays,
+							 p->remote_underlay)
+			     : NULL;
+		struct edge_ike_path_nat nat;
+
+		if (ops->path_nat(ctx, p->id, &nat) < 0)
+			continue;
+		(void)edge_ike_endpoint_format(&nat.local, p->local_address,
+					       sizeof(p->local_address));
+		(void)edge_ike_endpoint_format(&nat.remote, p->remote_address,
+					       sizeof(p->remote_address));
+		(void)edge_ike_endpoint_format(&nat.public, p->public_address,
+					       sizeof(p->public_address));
+		p->behind_nat = nat.behind_nat;
+		p->peer_behind_nat = nat.peer_behind_nat && (!ru || !ru->address[0] ||
+							     strcmp(ru->address, nat.remote.addr));
 	}
 }

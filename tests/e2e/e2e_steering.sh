@@ -66,12 +66,15 @@ received_pct_ge() { # PCT: RCV ≥ PCT % of EXP
 
 wait_for 20 settled || e2e_log "start: classes not settled: $(where br1 any)"
 
-# one field of the first path of SITE whose name starts with UNDERLAY-PEER-
-pfield() { # SITE UNDERLAY PEER FIELD
-	e2e_edge_status "$1" | jq -r --arg n "$2-$3-" --arg f "$4" \
-		'[.paths[] | select(.name | startswith($n))][0][$f] // "" | tostring' 2>/dev/null
+# one field of SITE's path over its UNDERLAY to PEER (to PEER's REMOTE underlay: default the same)
+pfield() { # SITE UNDERLAY PEER FIELD [REMOTE]
+	e2e_edge_status "$1" | jq -r --arg l "$2" --arg p "$3" --arg f "$4" --arg r "${5:-$2}" \
+		'[.paths[] | select(.local_underlay == $l and .peer == $p and .remote_underlay == $r)][0][$f]
+		 | if . == null then "" else tostring end' 2>/dev/null
 }
-usable() { [[ $(e2e_path_state "$@") == up/up ]]; } # SITE UNDERLAY PEER
+usable() { # SITE UNDERLAY PEER [REMOTE]
+	[[ $(pfield "$@" state)/$(pfield "$@" tunnel) == up/up ]]
+}
 inet_addr() { ip -n "$E2E_PREFIX-br1" -4 -o addr show dev inet0 | awk '{print $4; exit}'; }
 
 # ------------------------------------------------------------------ NAT view
@@ -81,19 +84,21 @@ check "br1's edge config names interfaces only (no address, no gateway)" \
 a=$(inet_addr)
 check "br1 inet0 has a DHCP address from the home router: ${a:-none}" [ -n "$a" ]
 for u in mpls inet lte; do
-	la=$(pfield br1 "$u" hub1 local_address)
+	r=$u
+	[[ $u == lte ]] && r=inet
+	la=$(pfield br1 "$u" hub1 local_address "$r")
 	check "br1 $u path: tunnel from the learnt address ${la:-none} ($(e2e_path_state br1 "$u" hub1))" \
 		[ -n "$la" ]
 done
-check "br1 inet path leaves from ${a%/*} (the lease)" [ "$(pfield br1 inet hub1 local_address)" = "${a%/*}" ]
+la=$(pfield br1 inet hub1 local_address)
+check "br1 inet path leaves from ${a%/*} (the lease): $la" [ "${la%:*}" = "${a%/*}" ]
 rules=$(ip -n "$E2E_PREFIX-br1" rule show)
 check "br1's edge installed the source routing of inet: from ${a%/*} lookup its table" \
 	grep -q "from ${a%/*} lookup" <<<"$rules"
 check "br1 inet and lte paths say: behind NAT; mpls: not" \
-	[ "$(pfield br1 inet hub1 behind_nat)/$(pfield br1 lte hub1 behind_nat)/$(pfield br1 mpls hub1 behind_nat)" = true/true/false ]
+	[ "$(pfield br1 inet hub1 behind_nat)/$(pfield br1 lte hub1 behind_nat inet)/$(pfield br1 mpls hub1 behind_nat)" = true/true/false ]
 hi=$(pfield hub1 inet br1 remote_address)
-hl=$(pfield hub1 lte br1 remote_address)
-[[ -z $hl ]] && hl=$(e2e_edge_status hub1 | jq -r '[.paths[] | select(.peer == "br1" and .remote_underlay == "lte")][0].remote_address // ""')
+hl=$(pfield hub1 inet br1 remote_address lte)
 echo "  hub1 sees br1's inet as $hi (home router $LAB_br1_inet_PUBLIC), its lte as $hl (CGNAT $LAB_lte_PUBLIC)"
 check "hub1 sees br1's inet from the home router's address" [ "${hi%:*}" = "$LAB_br1_inet_PUBLIC" ]
 check "hub1 sees br1's lte from the CGNAT's address" [ "${hl%:*}" = "$LAB_lte_PUBLIC" ]
@@ -214,7 +219,7 @@ scenario_end
 # ------------------------------------------------------------------ LTE last resort
 scenario_begin lte-last-resort
 wait_for 15 settled
-hl=$(e2e_edge_status hub1 | jq -r '[.paths[] | select(.peer == "br1" and .remote_underlay == "lte")][0].remote_address // ""')
+hl=$(pfield hub1 inet br1 remote_address lte)
 check "the CGNAT kept br1's LTE mapping for $((($(e2e_now_ms) - LTE_T0) / 1000)) s (UDP timeout 30 s): hub1 still sees $hl" \
 	[ "$hl" = "$LTE_MAPPING0" ]
 e2e_flow_start lte-back hub1 br1 any 1000 14
@@ -298,8 +303,8 @@ sent1=$(pfield br1 mpls hub1 probes_sent)
 check "mpls probes went on ($sent0 → $sent1 sent, not reset)" [ "${sent1:-0}" -gt "${sent0:-0}" ]
 a=$(inet_addr)
 check "source routing follows: from ${a%/*} lookup" grep -q "from ${a%/*} lookup" <<<"$(ip -n "$E2E_PREFIX-br1" rule show)"
-check "no rule left for the old address $before" \
-	bash -c "! ip -n '$E2E_PREFIX-br1' rule show | grep -q 'from $before lookup'"
+check "no rule left for the old address ${before%:*}" \
+	bash -c "! ip -n '$E2E_PREFIX-br1' rule show | grep -q 'from ${before%:*} lookup'"
 scenario_end
 
 # ------------------------------------------------------------------ NAT re-mapping

@@ -8,6 +8,7 @@
 #include <edge/health.h>
 #include <edge/status_fill.h>
 
+#include <errno.h>
 #include <string.h>
 
 static Sdwan__V1__Path p1 = SDWAN__V1__PATH__INIT, p2 = SDWAN__V1__PATH__INIT;
@@ -74,6 +75,81 @@ static void test_paths(void **state)
 	edge_health_free(h);
 }
 
+/* path 1 (mpls): not behind NAT, the hub's mpls address as in the bundle;
+ * path 2 (inet): behind NAT; any other id: no IKE_SA */
+static int nat_of(void *ctx, uint32_t id, struct edge_ike_path_nat *ret)
+{
+	(void)ctx;
+	if (id != 1 && id != 2)
+		return -ENOTCONN;
+	memset(ret, 0, sizeof(*ret));
+	strcpy(ret->local.addr, id == 1 ? "198.18.1.1" : "192.168.101.100");
+	ret->local.port = 4500;
+	strcpy(ret->remote.addr, id == 1 ? "198.18.0.1" : "198.18.2.11");
+	ret->remote.port = 4500;
+	if (id == 1)
+		ret->public = ret->local;
+	ret->behind_nat = id == 2;
+	ret->peer_behind_nat = true; /* kernel-libipsec peers forge NAT-D */
+	return 0;
+}
+
+static void test_nat(void **state)
+{
+	static const struct edge_ike_ops ops = { .name = "nat-test", .path_nat = nat_of };
+	static Sdwan__V1__Underlay hu = SDWAN__V1__UNDERLAY__INIT, hi = SDWAN__V1__UNDERLAY__INIT;
+	static Sdwan__V1__Underlay *hus[] = { &hu, &hi };
+	static Sdwan__V1__Peer hub = SDWAN__V1__PEER__INIT;
+	static Sdwan__V1__Peer *peers[] = { &hub };
+	struct edge_status st = EDGE_STATUS_INIT;
+	struct edge_config cfg = { .site = "br1", .role = EDGE_ROLE_BRANCH };
+
+	(void)state;
+	make_bundle();
+	hu.label = "mpls";
+	hu.address = "198.18.0.1";
+	hi.label = "inet";
+	hi.address = "198.18.2.11";
+	hub.site = "hub1";
+	hub.n_underlays = 2;
+	hub.underlays = hus;
+	bundle.n_peers = 1;
+	bundle.peers = peers;
+	p1.id = 1;
+	p2.id = 2;
+	edge_status_fill_running(&st, &cfg, &bundle, NULL, NULL, NULL);
+	edge_status_fill_nat(&st, &bundle, &ops, NULL);
+	assert_string_equal(st.paths[0].local_address, "198.18.1.1:4500");
+	assert_string_equal(st.paths[0].remote_address, "198.18.0.1:4500");
+	assert_string_equal(st.paths[0].public_address, "198.18.1.1:4500");
+	assert_false(st.paths[0].behind_nat);
+	/* NAT-D says so, but the hub's packets come from its bundle address */
+	assert_false(st.paths[0].peer_behind_nat);
+	assert_string_equal(st.paths[1].local_address, "192.168.101.100:4500");
+	assert_string_equal(st.paths[1].public_address, "");
+	assert_true(st.paths[1].behind_nat);
+	edge_status_clear(&st);
+	/* a hub's view of a branch with no bundle address: IKE's word stands */
+	hi.address = "";
+	p2.id = 2;
+	edge_status_fill_running(&st, &cfg, &bundle, NULL, NULL, NULL);
+	edge_status_fill_nat(&st, &bundle, &ops, NULL);
+	assert_true(st.paths[1].peer_behind_nat);
+	/* no IKE_SA: the bundle's addresses stay */
+	p2.id = 9;
+	edge_status_clear(&st);
+	edge_status_fill_running(&st, &cfg, &bundle, NULL, NULL, NULL);
+	edge_status_fill_nat(&st, &bundle, &ops, NULL);
+	assert_string_equal(st.paths[1].local_address, "");
+	assert_false(st.paths[1].behind_nat);
+	/* no ops: nothing */
+	edge_status_fill_nat(&st, &bundle, NULL, NULL);
+	edge_status_clear(&st);
+	bundle.n_peers = 0;
+	bundle.peers = NULL;
+	p2.id = 2;
+}
+
 static void test_classes(void **state)
 {
 	struct policy_choice ch[2] = { { .path_id = 2, .weight = 3 },
@@ -122,6 +198,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_classes),
 	};
 

@@ -42,8 +42,9 @@ enum edge_event_kind {
 	EDGE_EVENT_CONFIG = 5,	 /* applied, refused, rolled back */
 	EDGE_EVENT_SYNC = 6,	 /* orchestrator reachable / unreachable */
 	EDGE_EVENT_UNDERLAY = 7, /* an underlay's address, gateway or link changed */
+	EDGE_EVENT_NAT = 8,	 /* a path's NAT mapping appeared or changed */
 };
-/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay";
+/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay", "nat";
  * "unknown" otherwise */
 const char *edge_event_kind_name(enum edge_event_kind kind);
 

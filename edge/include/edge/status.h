@@ -46,6 +46,11 @@ struct edge_status_path {
 	char tunnel_error[EDGE_STATUS_TEXT_MAX];
 	/* why the path is not handed to IKE ("inet0 has no address"); "" = it is */
 	char waiting[EDGE_STATUS_TEXT_MAX];
+	/* NAT view of its IKE_SA (edge_ike_path_nat): with an SA up,
+	 * local_address/remote_address above are "addr:port" endpoints */
+	char public_address[EDGE_STATUS_ADDR_MAX]; /* ours as the peer sees it; "" unknown */
+	bool behind_nat;			   /* we are behind a NAT on this path */
+	bool peer_behind_nat;			   /* the peer is (see status_fill.h) */
 };
 
 #define EDGE_STATUS_UNDERLAYS_MAX 16

@@ -18,6 +18,7 @@
 #include <edge/config.h>
 #include <edge/engine.h>
 #include <edge/health.h>
+#include <edge/ike.h>
 #include <edge/probe.h>
 #include <edge/status.h>
 #include <edge/steer.h>
@@ -35,6 +36,15 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
  * (learnt local address, "%any" remote) instead of the bundle's. */
 void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,
 				const struct edge_underlays *wan, const struct edge_engine *engine);
+
+/* The NAT view of every path in st with an IKE_SA up (ops->path_nat; NULL
+ * ops or path_nat: nothing): local and remote endpoints, our public one when
+ * known, behind_nat.  peer_behind_nat is IKE's word (NAT-D) only where the
+ * peer's packets do not come from the address the bundle gives its underlay
+ * (or it gives none): an edge on kernel-libipsec forges NAT-D to force UDP
+ * encapsulation, so IKE alone says "peer behind NAT" for every path. */
+void edge_status_fill_nat(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
+			  const struct edge_ike_ops *ops, void *ctx);
 
 /* The class part alone: one entry per class decision, path ids named from the
  * bundle; reasons from steer when given, else the reason's name.  now_mono_ms
