@@ -254,6 +254,20 @@ static void log_underlay(const struct edge_daemon *d, const struct edge_underlay
 /* underlays changed (debounced): one line and one event each, then the
  * running bundle again with the new addresses; only what changed is touched
  * (the engine's diff), a failure is rolled back */
+/* a planned outage (edge_probe_excuse()): from this long before it was
+ * noticed (a DHCP client deletes the old address, the debounce waits; the
+ * probes miss a NAT re-mapping before IKE hears of it) until the tunnel is
+ * surely rebuilt */
+#define EXCUSE_BACK_NS	(3 * PM_NS_PER_SEC)
+#define EXCUSE_AHEAD_NS (5 * PM_NS_PER_SEC)
+
+static void excuse(struct edge_daemon *d, uint32_t id)
+{
+	if (d->steering && edge_steering_probe(d->steering))
+		(void)edge_probe_excuse(edge_steering_probe(d->steering), id, EXCUSE_BACK_NS,
+					EXCUSE_AHEAD_NS);
+}
+
 static void on_underlay_change(void *arg, const size_t *index,
 			       const struct edge_underlay_state *old, size_t n)
 {
@@ -281,6 +295,16 @@ static void on_underlay_change(void *arg, const size_t *index,
 			 s->addr.s_addr ? edge_inet_ntop4(s->addr, a) : "none");
 		edge_events_emitf(d->events, EDGE_EVENT_UNDERLAY, s->label, from, to, NULL,
 				  "%s%s%s", what, why[0] ? "; " : "", why);
+	}
+	/* the paths over a changed underlay are rebuilt on purpose: the probes'
+	 * outage (since the old address went, until the new tunnel is up) is no
+	 * flap, or every DHCP renewal with a new address would add damping */
+	for (size_t k = 0; k < n && d->steering && edge_steering_probe(d->steering); k++) {
+		const char *label = wan->u[index[k]].label;
+
+		for (size_t i = 0; d->running_bundle && i < d->running_bundle->n_paths; i++)
+			if (strcmp(d->running_bundle->paths[i]->local_underlay, label) == 0)
+				excuse(d, d->running_bundle->paths[i]->id);
 	}
 	/* the kernel may have flushed our routes through it */
 	r = edge_engine_resync_underlays(d->engine);
@@ -448,6 +472,7 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 		(void)edge_ike_endpoint_format(&ev->remote_new, to, sizeof(to));
 		log_notice("path %u (%s): peer re-mapped by a NAT: %s -> %s (following it)",
 			   ev->path_id, name, from, to);
+		excuse(d, ev->path_id); /* the mapping, not the path, was lost */
 		if (d->events)
 			edge_events_emitf(d->events, EDGE_EVENT_NAT, name, from, to, NULL,
 					  "the peer's packets come from a new address or port "
@@ -455,6 +480,10 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 		break;
 	}
 	case EDGE_IKE_EV_CHECK:
+		/* answered while the probes missed: the peer is there, the NAT
+		 * mapping was lost (it follows now): no flap */
+		if (ev->reason == EDGE_IKE_REASON_NONE)
+			excuse(d, ev->path_id);
 		log_notice("path %u (%s): IKE liveness check %s", ev->path_id, name,
 			   ev->reason == EDGE_IKE_REASON_NONE
 				   ? "answered"

@@ -107,9 +107,16 @@ __attribute__((format(printf, 4, 5))) static void set_state(struct pm_session *s
 		s->spike_armed = true;
 		s->spike_flaps = s->flaps;
 		s->spike_flap_ref = s->flap_ref;
-		if (s->flaps < MAX_FLAPS)
-			s->flaps++;
-		s->flap_ref = now;
+		/* a planned outage (pm_session_excuse()) is no flap */
+		if (now < s->excuse_since || now > s->excuse_until) {
+			s->last_flap_counted = true;
+			s->last_flap_at = now;
+			s->pre_flap_flaps = s->flaps;
+			s->pre_flap_ref = s->flap_ref;
+			if (s->flaps < MAX_FLAPS)
+				s->flaps++;
+			s->flap_ref = now;
+		}
 	}
 	if (to == PM_STATE_INIT) {
 		s->consec_ok = 0;
@@ -247,6 +254,34 @@ void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt, bool
 	set_state(s, now, PM_STATE_UP, "late reply to probe %llu (rtt %llu ms): delay spike",
 		  (unsigned long long)seq, (unsigned long long)(rtt / PM_NS_PER_MSEC));
 	s->spike_event = false;
+}
+
+int pm_live_excuse(struct pm_session *s, pm_ns since, pm_ns until, pm_ns now)
+{
+	pm_ns before;
+
+	s->excuse_since = since;
+	s->excuse_until = until;
+	if (!s->last_flap_counted || s->last_flap_at < since || s->last_flap_at > until)
+		return 0;
+	/* the flap that outage caused is taken back: damping as before it */
+	damp_decay(s, now);
+	before = holddown_for(s, s->flaps);
+	s->last_flap_counted = false;
+	s->flaps = s->pre_flap_flaps;
+	s->flap_ref = s->pre_flap_ref;
+	damp_decay(s, now);
+	s->spike_flaps = s->flaps;
+	s->spike_flap_ref = s->flap_ref;
+	if (s->state == PM_STATE_INIT) {
+		pm_ns after = holddown_for(s, s->flaps);
+
+		s->holddown_until = s->holddown_until > before - after + now
+					    ? s->holddown_until - (before - after)
+					    : now;
+		try_up(s, now);
+	}
+	return 1;
 }
 
 void pm_live_timer(struct pm_session *s, pm_ns now)

@@ -263,6 +263,13 @@ static void expire(struct pm_session *s, pm_ns now)
 	}
 }
 
+int pm_session_excuse(struct pm_session *s, pm_ns since, pm_ns until, pm_ns now)
+{
+	if (!s || since > until)
+		return 0;
+	return pm_live_excuse(s, since, until, now);
+}
+
 pm_ns pm_session_next_wakeup(const struct pm_session *s)
 {
 	pm_ns w = pm_live_wakeup(s);

@@ -73,6 +73,13 @@ struct pm_session {
 	uint32_t spike_flaps; /* damping as it was before that DOWN */
 	pm_ns spike_flap_ref;
 	bool spike_event; /* set_state(): the event is a spike recovery */
+	/* planned outages (pm_session_excuse()): a DOWN in [since, until] is
+	 * no flap; the last counted flap and the damping before it */
+	pm_ns excuse_since, excuse_until;
+	bool last_flap_counted;
+	pm_ns last_flap_at;
+	uint32_t pre_flap_flaps;
+	pm_ns pre_flap_ref;
 };
 
 /* liveness.c: the inputs of the state machine */
@@ -87,6 +94,7 @@ bool pm_live_is_spike(const struct pm_session *s, uint64_t seq);
 void pm_live_late(struct pm_session *s, pm_ns now, uint64_t seq, pm_ns rtt, bool spike);
 void pm_live_timer(struct pm_session *s, pm_ns now);
 pm_ns pm_live_wakeup(const struct pm_session *s);
+int pm_live_excuse(struct pm_session *s, pm_ns since, pm_ns until, pm_ns now);
 void pm_live_init(struct pm_session *s, pm_ns now);
 
 /* session.c: reschedules after the state machine changed the interval */

@@ -938,6 +938,21 @@ int edge_probe_set_profile(struct edge_probe *p, uint32_t path_id, enum pm_profi
 	return 0;
 }
 
+int edge_probe_excuse(struct edge_probe *p, uint32_t path_id, pm_ns back, pm_ns ahead)
+{
+	struct ppath *pp = find(p, path_id);
+	pm_ns now = mono(p);
+	int r;
+
+	if (!pp)
+		return -ENOENT;
+	if (!pp->s)
+		return 0;
+	r = pm_session_excuse(pp->s, now > back ? now - back : 0, now + ahead, now);
+	arm(pp, now); /* a hold-down may have ended */
+	return r;
+}
+
 size_t edge_probe_n_paths(const struct edge_probe *p)
 {
 	return p->n_paths;

@@ -90,6 +90,8 @@ static int nat_of(void *ctx, uint32_t id, struct edge_ike_path_nat *ret)
 	if (id == 1)
 		ret->public = ret->local;
 	ret->behind_nat = id == 2;
+	ret->ike_spi_i = 0x1122334455667788ull;
+	ret->ike_spi_r = id;
 	ret->peer_behind_nat = true; /* kernel-libipsec peers forge NAT-D */
 	return 0;
 }
@@ -123,6 +125,7 @@ static void test_nat(void **state)
 	assert_string_equal(st.paths[0].remote_address, "198.18.0.1:4500");
 	assert_string_equal(st.paths[0].public_address, "198.18.1.1:4500");
 	assert_false(st.paths[0].behind_nat);
+	assert_string_equal(st.paths[0].ike_spis, "1122334455667788:0000000000000001");
 	/* NAT-D says so, but the hub's packets come from its bundle address */
 	assert_false(st.paths[0].peer_behind_nat);
 	assert_string_equal(st.paths[1].local_address, "192.168.101.100:4500");

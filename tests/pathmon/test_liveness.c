@@ -420,6 +420,45 @@ static void test_event_metrics_and_damping(void **state)
 	sim_end(&sim);
 }
 
+static const struct row *row_named(const char *prefix);
+
+/* A planned outage (the tunnel rebuilt from a new underlay address): the
+ * flaps of the damping row's three cuts are excused one by one, so every
+ * return takes the undamped 100 ms instead of 1 s, 2 s, 4 s; a DOWN outside
+ * the span still counts. */
+static void test_excused_outage(void **state)
+{
+	const struct row *row = row_named("damping: hold-down 1 s");
+	struct sim sim;
+	int up_at[3] = { 0 }, k = 0;
+
+	(void)state;
+	sim_start(&sim, row);
+	simulate(&sim, row, 0, 2200); /* DOWN at 2150: one flap */
+	assert_int_equal(pm_session_flaps(sim.s, AT(2200)), 1);
+	/* excused after the fact (the rebuild is noticed late): taken back */
+	assert_int_equal(pm_session_excuse(sim.s, AT(2000), AT(5000), AT(2200)), 1);
+	assert_int_equal(pm_session_flaps(sim.s, AT(2200)), 0);
+	/* the second cut falls inside a span given beforehand: never counted */
+	simulate(&sim, row, 2200, 5900);
+	assert_int_equal(pm_session_excuse(sim.s, AT(5900), AT(8000), AT(5900)), 0);
+	simulate(&sim, row, 5900, 9800);
+	assert_int_equal(pm_session_flaps(sim.s, AT(9800)), 0);
+	/* the third cut is not excused: a flap as usual (its hold-down is 1 s,
+	 * the first of the remembered ones) */
+	simulate(&sim, row, 9800, 16000);
+	assert_int_equal(pm_session_flaps(sim.s, AT(16000)), 1);
+	for (int i = 0; i < sim.nev; i++)
+		if (sim.ev[i].new_state == PM_STATE_UP && sim.ev[i].old_state == PM_STATE_INIT &&
+		    k < 3 && sim.ev[i].time > AT(2000))
+			up_at[k++] = (int)((sim.ev[i].time - AT(0)) / PM_NS_PER_MSEC);
+	assert_int_equal(k, 3);
+	assert_true(up_at[0] >= 3001 && up_at[0] <= 3150);   /* not 4001 */
+	assert_true(up_at[1] >= 7001 && up_at[1] <= 7150);   /* not 9001 */
+	assert_true(up_at[2] >= 11900 && up_at[2] <= 12100); /* 1 s hold-down */
+	sim_end(&sim);
+}
+
 static const struct row *row_named(const char *prefix)
 {
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -511,6 +550,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_burst_rate),
+		cmocka_unit_test(test_excused_outage),
 		cmocka_unit_test(test_event_metrics_and_damping),
 		cmocka_unit_test(test_delay_is_not_loss),
 	};

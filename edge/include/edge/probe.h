@@ -152,6 +152,11 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 int edge_probe_set_settings(struct edge_probe *p, const struct edge_probe_settings *settings);
 /* Change a path's profile at run time (e.g. metered path carrying traffic). */
 int edge_probe_set_profile(struct edge_probe *p, uint32_t path_id, enum pm_profile profile);
+/* A planned outage of the path from `back` ns ago to `ahead` ns from now
+ * (pm_session_excuse(): its tunnel is rebuilt from a new underlay address, or
+ * its NAT re-mapped it): no flap counted, one already counted taken back.
+ * 1 if a flap was taken back, 0 if not, -ENOENT unknown path. */
+int edge_probe_excuse(struct edge_probe *p, uint32_t path_id, pm_ns back, pm_ns ahead);
 
 size_t edge_probe_n_paths(const struct edge_probe *p);
 /* 0 or -ENOENT */

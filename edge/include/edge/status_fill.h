@@ -39,7 +39,7 @@ void edge_status_fill_underlays(struct edge_status *st, const struct edge_config
 
 /* The NAT view of every path in st with an IKE_SA up (ops->path_nat; NULL
  * ops or path_nat: nothing): local and remote endpoints, our public one when
- * known, behind_nat.  peer_behind_nat is IKE's word (NAT-D) only where the
+ * known, the IKE SPIs (ike_spis), behind_nat.  peer_behind_nat is IKE's word (NAT-D) only where the
  * peer's packets do not come from the address the bundle gives its underlay
  * (or it gives none): an edge on kernel-libipsec forges NAT-D to force UDP
  * encapsulation, so IKE alone says "peer behind NAT" for every path. */

@@ -157,6 +157,16 @@ const struct pm_counters *pm_session_counters(const struct pm_session *s);
 /* Probes sent and not yet answered or declared lost. */
 uint64_t pm_session_pending(const struct pm_session *s);
 void pm_session_metrics(const struct pm_session *s, struct pm_metrics *ret);
+/*
+ * A planned outage of the path from @since to @until (e.g. its tunnel is
+ * rebuilt from a new underlay address, or the peer answered that its NAT
+ * mapping, not the path, was lost): a DOWN in that span is no flap, and one
+ * already counted in it is taken back (damping, and the hold-down of a path
+ * in INIT, as before it; it may go UP at once).  Returns 1 if a flap was
+ * taken back, else 0.  Events as usual; the caller re-reads
+ * pm_session_next_wakeup().
+ */
+int pm_session_excuse(struct pm_session *s, pm_ns since, pm_ns until, pm_ns now);
 /* Current damping: flaps remembered and the hold-down they impose at @now. */
 uint32_t pm_session_flaps(const struct pm_session *s, pm_ns now);
 pm_ns pm_session_holddown(const struct pm_session *s, pm_ns now);
