@@ -125,6 +125,13 @@ struct edge_charon_config_t
 					   uint32_t unique_id);
 
 	/**
+	 * We sent a request on an IKE_SA of the named config (tells a check
+	 * whether its DPD left).
+	 */
+	void (*sa_outbound)(edge_charon_config_t *this, const char *name,
+						uint32_t unique_id);
+
+	/**
 	 * Where the config's own events (EDGE_IKE_EV_CHECK) go, and the check
 	 * timeout.  Until called, checks are answered by nobody (unit tests).
 	 *

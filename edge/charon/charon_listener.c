@@ -402,15 +402,18 @@ METHOD(listener_t, message_hook, bool, private_edge_charon_listener_t *this,
 {
 	char *name;
 
-	/* plain: decrypted and verified, so the peer has the SA */
-	if (incoming && plain)
+	/* plain: decrypted and verified, so the peer has the SA; outbound:
+	 * before encryption, in the thread that has the SA checked out */
+	name = plain ? sa_name(ike_sa) : NULL;
+	if (name && incoming)
 	{
-		name = sa_name(ike_sa);
-		if (name)
-		{
-			this->config->sa_inbound(this->config, name,
-									 ike_sa->get_unique_id(ike_sa));
-		}
+		this->config->sa_inbound(this->config, name,
+								 ike_sa->get_unique_id(ike_sa));
+	}
+	else if (name && message->get_request(message))
+	{
+		this->config->sa_outbound(this->config, name,
+								  ike_sa->get_unique_id(ike_sa));
 	}
 	return TRUE;
 }

@@ -14,7 +14,7 @@
 #    branch at exactly the NAT's mapping (conntrack), knows it is behind a
 #    1:1 NAT on path 22 and not on path 21;
 #  - NAT-T keepalives from the branch at the configured interval when idle;
-#  - rebinding (twice): the NAT's mapping of the branch moves to another
+#  - rebinding (4 times, IKE_SAs rekeyed before the 2nd): the NAT's mapping of the branch moves to another
 #    address/port range (snat rule replaced, conntrack entries deleted);
 #    traffic is broken, path_check on the branch, traffic passes again
 #    within 2 s, the hub reports nat-change and shows the new mapping;
@@ -254,9 +254,19 @@ rebind() { # new address, port range low
 	ip netns exec $NAT conntrack -D -p udp --orig-src 192.168.77.2 >/dev/null 2>&1 || true
 }
 rounds=0
-for target in "198.18.220.3 40000" "198.18.220.1 50000"; do
+for target in "198.18.220.3 40000" "198.18.220.1 50000" "198.18.220.3 50000" "198.18.220.1 40000"; do
 	set -- $target
 	rounds=$((rounds + 1))
+	if ((rounds == 2)); then
+		# the second rebinding meets IKE_SAs rekeyed meanwhile (by either
+		# side): the new ones inherit what makes the hub follow the branch
+		ip netns exec $HUB swanctl --rekey --ike br1-inet --uri "unix://$WORK/run-$HUBN/charon.vici" >/dev/null ||
+			fail "swanctl --rekey --ike at the hub"
+		ip netns exec $BR swanctl --rekey --ike nat-b --uri "unix://$WORK/run-$BRN/charon.vici" >/dev/null ||
+			fail "swanctl --rekey --ike at the branch"
+		wait_line $BRN '^event ike-rekey path=2 ' 1 && wait_line $HUBN '^event ike-rekey path=21 ' 1 ||
+			fail "IKE rekeys not reported"
+	fi
 	nc_before=$(grep -c '^event nat-change path=21 ' "$WORK/$HUBN.out" || true)
 	checks_before=$(grep -c '^event check path=1 reason=none' "$WORK/$BRN.out" || true)
 	rebind "$1" "$2"
