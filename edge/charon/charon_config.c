@@ -24,6 +24,10 @@
  * (see follow_job()), ms */
 #define FOLLOW_MS 200
 
+/* after an IKE_SA moved to a new remote endpoint, how long the peer has to
+ * answer the request then in flight (see nudge_job()), ms */
+#define NUDGE_MS 300
+
 /* removed paths whose names are still resolved for late events */
 #define REMOVED_KEEP 64
 
@@ -167,6 +171,7 @@ typedef struct
 {
 	uint32_t id;
 	uint32_t unique_id;
+	/** the peer's next request ID at the check = our check's request ID */
 	uint32_t peer_mid;
 } follow_data_t;
 
@@ -1276,6 +1281,8 @@ METHOD(edge_charon_config_t, check, int, private_edge_charon_config_t *this,
  * After an answered check whose request had the message ID of the peer's
  * next request: if the peer sent nothing since, rekey the CHILD_SAs here.
  *
+ * Or, if our check's request is still unanswered then, retransmit it.
+ *
  * Why: a hub that gets the check from a new NAT mapping moves the IKE_SA
  * and, as kernel-libipsec cannot update an SA, rekeys the CHILD_SA: it sends
  * that CREATE_CHILD_SA request just before the check's answer.  When both
@@ -1287,6 +1294,9 @@ METHOD(edge_charon_config_t, check, int, private_edge_charon_config_t *this,
  * until then.  Our own rekey installs the new SAs at the hub with the new
  * mapping at once (the hub's late request then finds the old SA gone).
  * If the hub did not move (no rebinding), this costs one needless rekey.
+ * The race the other way round (the request is processed, the check's
+ * answer dropped) leaves our DPD in flight for 2 s, and a check meanwhile
+ * would find the IKE_SA busy.
  */
 static job_requeue_t follow_job(follow_data_t *data)
 {
@@ -1304,7 +1314,19 @@ static job_requeue_t follow_job(follow_data_t *data)
 		return JOB_REQUEUE_NONE;
 	}
 	if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
-		ike_sa->get_message_id(ike_sa, FALSE) == data->peer_mid)
+		ike_sa->get_message_id(ike_sa, TRUE) == data->peer_mid)
+	{ /* the other way round: the peer's request was processed and our
+	   * check's answer dropped, our DPD waits for its retransmit (2 s):
+	   * send it now, the peer answers from its cache (the check already
+	   * counted the request as its answer) */
+		DBG1(DBG_CFG,
+			 "path %u: check's answer lost (message ID %u race), "
+			 "retransmitting it now",
+			 data->id, data->peer_mid);
+		status = ike_sa->retransmit(ike_sa, data->peer_mid);
+	}
+	else if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
+			 ike_sa->get_message_id(ike_sa, FALSE) == data->peer_mid)
 	{
 		enumerator = ike_sa->create_child_sa_enumerator(ike_sa);
 		while (n < countof(spis) &&
@@ -1335,6 +1357,69 @@ static job_requeue_t follow_job(follow_data_t *data)
 		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
 	}
 	return JOB_REQUEUE_NONE;
+}
+
+/**
+ * Some time after an IKE_SA moved to a new remote endpoint: if the request
+ * in flight then (the CHILD_SA rekey charon starts when it cannot update
+ * the SAs in place) is still unanswered, retransmit it now.
+ *
+ * Why: the move happens while charon processes the peer's request (our
+ * peer's path_check), and the rekey request leaves before that request is
+ * answered.  If both have the same message ID and the peer answers the
+ * rekey before we are done processing its request, charon 5.9.8 drops the
+ * answer here ("ignoring request with ID N, already processing"), and the
+ * rekey -- so the ESP towards the peer's new mapping -- waits for the
+ * retransmit after 2 s.  An answer that is merely slow gets a duplicate
+ * request (answered from the peer's cache).
+ */
+static job_requeue_t nudge_job(follow_data_t *data)
+{
+	status_t status = SUCCESS;
+	ike_sa_t *ike_sa;
+
+	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
+													data->unique_id);
+	if (!ike_sa)
+	{
+		return JOB_REQUEUE_NONE;
+	}
+	if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
+		ike_sa->get_message_id(ike_sa, TRUE) == data->peer_mid)
+	{ /* a no-op if no request with that ID is in flight */
+		DBG1(DBG_CFG,
+			 "path %u: request %u still unanswered %u ms after "
+			 "the move, retransmitting",
+			 data->id, data->peer_mid, NUDGE_MS);
+		status = ike_sa->retransmit(ike_sa, data->peer_mid);
+	}
+	if (status == DESTROY_ME)
+	{
+		charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
+													ike_sa);
+	}
+	else
+	{
+		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+	}
+	return JOB_REQUEUE_NONE;
+}
+
+METHOD(edge_charon_config_t, sa_moved, void, private_edge_charon_config_t *this,
+	   uint32_t id, uint32_t unique_id, uint32_t mid)
+{
+	follow_data_t *data;
+
+	if (!this->live || this->down)
+	{
+		return;
+	}
+	INIT(data, .id = id, .unique_id = unique_id, .peer_mid = mid, );
+	lib->scheduler->schedule_job_ms(
+		lib->scheduler,
+		(job_t *)callback_job_create((callback_job_cb_t)nudge_job, data, free,
+									 NULL),
+		NUDGE_MS);
 }
 
 METHOD(edge_charon_config_t, sa_inbound, void,
@@ -1537,6 +1622,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.check = _check,
 			.sa_inbound = _sa_inbound,
 			.sa_outbound = _sa_outbound,
+			.sa_moved = _sa_moved,
 			.set_events = _set_events,
 			.shutdown = _shutdown_,
 			.destroy = _destroy,

@@ -394,6 +394,12 @@ METHOD(listener_t, ike_update, bool, private_edge_charon_listener_t *this,
 	edge_charon_endpoint(old, &ev.remote_old);
 	edge_charon_endpoint(remote, &ev.remote_new);
 	queue_event_ext(this, &ev, ike_sa, NULL);
+	if (ev.path_id)
+	{
+		this->config->sa_moved(this->config, ev.path_id,
+							   ike_sa->get_unique_id(ike_sa),
+							   ike_sa->get_message_id(ike_sa, TRUE));
+	}
 	return TRUE;
 }
 
