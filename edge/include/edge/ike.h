@@ -344,11 +344,13 @@ struct edge_ike_ops {
 	 * answered (reported as soon as any authenticated IKE message of that
 	 * SA arrives), or not within settings.check_timeout_ms, in which case
 	 * on an initiator path the SA is dropped and a new one initiated (the
-	 * peer lost it: restarted; or the path is dead).  Answered but the probes still fail: the caller
-	 * may path_restart().  0 = check sent, -ENOENT unknown id, -ENOTCONN no
-	 * IKE_SA established (nothing sent: path_initiate() is what applies),
-	 * -EBUSY a check of this path is still waiting.  May be NULL in fakes
-	 * written before. */
+	 * peer lost it: restarted; or the path is dead); or, if an exchange of
+	 * the SA was in flight, an initiator path re-established at once
+	 * (reason OTHER).  Answered but the probes still fail: the caller may
+	 * path_restart().  0 = check sent (or re-established), -ENOENT unknown
+	 * id, -ENOTCONN no IKE_SA established (nothing sent: path_initiate()
+	 * is what applies), -EBUSY a check of this path is still waiting.  May
+	 * be NULL in fakes written before. */
 	int (*path_check)(void *ctx, uint32_t id);
 };
 
