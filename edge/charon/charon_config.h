@@ -125,6 +125,22 @@ struct edge_charon_config_t
 					   uint32_t unique_id);
 
 	/**
+	 * We sent a request on an IKE_SA of the named config (tells a check
+	 * whether its DPD left).
+	 */
+	void (*sa_outbound)(edge_charon_config_t *this, const char *name,
+						uint32_t unique_id);
+
+	/**
+	 * An established IKE_SA of a path is about to move to a new remote
+	 * endpoint (implicit update), while our next request ID is mid: its
+	 * CHILD_SA rekey (our request mid) gets retransmitted early if it is
+	 * still unanswered a little later.
+	 */
+	void (*sa_moved)(edge_charon_config_t *this, uint32_t id,
+					 uint32_t unique_id, uint32_t mid);
+
+	/**
 	 * Where the config's own events (EDGE_IKE_EV_CHECK) go, and the check
 	 * timeout.  Until called, checks are answered by nobody (unit tests).
 	 *

@@ -394,6 +394,12 @@ METHOD(listener_t, ike_update, bool, private_edge_charon_listener_t *this,
 	edge_charon_endpoint(old, &ev.remote_old);
 	edge_charon_endpoint(remote, &ev.remote_new);
 	queue_event_ext(this, &ev, ike_sa, NULL);
+	if (ev.path_id)
+	{
+		this->config->sa_moved(this->config, ev.path_id,
+							   ike_sa->get_unique_id(ike_sa),
+							   ike_sa->get_message_id(ike_sa, TRUE));
+	}
 	return TRUE;
 }
 
@@ -402,15 +408,18 @@ METHOD(listener_t, message_hook, bool, private_edge_charon_listener_t *this,
 {
 	char *name;
 
-	/* plain: decrypted and verified, so the peer has the SA */
-	if (incoming && plain)
+	/* plain: decrypted and verified, so the peer has the SA; outbound:
+	 * before encryption, in the thread that has the SA checked out */
+	name = plain ? sa_name(ike_sa) : NULL;
+	if (name && incoming)
 	{
-		name = sa_name(ike_sa);
-		if (name)
-		{
-			this->config->sa_inbound(this->config, name,
-									 ike_sa->get_unique_id(ike_sa));
-		}
+		this->config->sa_inbound(this->config, name,
+								 ike_sa->get_unique_id(ike_sa));
+	}
+	else if (name && message->get_request(message))
+	{
+		this->config->sa_outbound(this->config, name,
+								  ike_sa->get_unique_id(ike_sa));
 	}
 	return TRUE;
 }

@@ -558,6 +558,8 @@ static void test_hub_any(void **state)
 	assert_int_equal(config->check(config, 22), -ENOTCONN);
 	assert_int_equal(config->check(config, 99), -ENOENT);
 	config->sa_inbound(config, "br1-inet", 1);
+	config->sa_outbound(config, "br1-inet", 1);
+	config->sa_moved(config, 21, 1, 0);
 	config->destroy(config);
 }
 

@@ -31,7 +31,8 @@
  *
  * Errors: 0 or -errno (-EINVAL invalid path or proposal, -EEXIST/-ENOENT
  * for ids, -EALREADY start twice, -EADDRINUSE IKE port taken, -EIO strongSwan
- * refused).  The library never prints; it logs through settings.log.
+ * refused, -ENOTCONN no IKE_SA established, -EBUSY a check still pending).
+ * The library never prints; it logs through settings.log.
  */
 #ifndef EDGE_IKE_H
 #define EDGE_IKE_H
@@ -79,7 +80,7 @@ struct edge_ike_path {
 	 * always the interface's own address (never the NAT's). */
 	char local_addr[EDGE_IKE_ADDR_MAX];  /* "198.18.1.2" */
 	char remote_addr[EDGE_IKE_ADDR_MAX]; /* "198.18.1.1", "%any" */
-	uint16_t remote_port;		     /* peer's IKE port; 0 = settings.ike_port */
+	uint16_t remote_port;		     /* peer's IKE port; 0 = 500; unused with %any */
 
 	/* CHILD_SA traffic selectors, CIDR.  vxlan driver: the two transport
 	 * /32s; xfrmi driver: "0.0.0.0/0" both ways and if_id set. */
@@ -190,7 +191,9 @@ enum edge_ike_event_type {
 	 * settings.check_timeout_ms: on an initiator path the checked IKE_SA
 	 * was dropped (no DELETE awaited) and a new one initiated; a responder
 	 * path's SAs are left alone (its initiator re-initiates;
-	 * path_restart() drops them) */
+	 * path_restart() drops them); OTHER = no check could be sent (an
+	 * exchange of that IKE_SA was in flight, and retransmits do not move a
+	 * peer): an initiator path was re-established at once instead */
 	EDGE_IKE_EV_CHECK,
 };
 const char *edge_ike_event_type_name(enum edge_ike_event_type type);
@@ -341,11 +344,13 @@ struct edge_ike_ops {
 	 * answered (reported as soon as any authenticated IKE message of that
 	 * SA arrives), or not within settings.check_timeout_ms, in which case
 	 * on an initiator path the SA is dropped and a new one initiated (the
-	 * peer lost it: restarted; or the path is dead).  Answered but the probes still fail: the caller
-	 * may path_restart().  0 = check sent, -ENOENT unknown id, -ENOTCONN no
-	 * IKE_SA established (nothing sent: path_initiate() is what applies),
-	 * -EBUSY a check of this path is still waiting.  May be NULL in fakes
-	 * written before. */
+	 * peer lost it: restarted; or the path is dead); or, if an exchange of
+	 * the SA was in flight, an initiator path re-established at once
+	 * (reason OTHER).  Answered but the probes still fail: the caller may
+	 * path_restart().  0 = check sent (or re-established), -ENOENT unknown
+	 * id, -ENOTCONN no IKE_SA established (nothing sent: path_initiate()
+	 * is what applies), -EBUSY a check of this path is still waiting.  May
+	 * be NULL in fakes written before. */
 	int (*path_check)(void *ctx, uint32_t id);
 };
 

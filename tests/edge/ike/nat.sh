@@ -14,7 +14,7 @@
 #    branch at exactly the NAT's mapping (conntrack), knows it is behind a
 #    1:1 NAT on path 22 and not on path 21;
 #  - NAT-T keepalives from the branch at the configured interval when idle;
-#  - rebinding (twice): the NAT's mapping of the branch moves to another
+#  - rebinding (4 times, IKE_SAs rekeyed before the 2nd): the NAT's mapping of the branch moves to another
 #    address/port range (snat rule replaced, conntrack entries deleted);
 #    traffic is broken, path_check on the branch, traffic passes again
 #    within 2 s, the hub reports nat-change and shows the new mapping;
@@ -254,11 +254,22 @@ rebind() { # new address, port range low
 	ip netns exec $NAT conntrack -D -p udp --orig-src 192.168.77.2 >/dev/null 2>&1 || true
 }
 rounds=0
-for target in "198.18.220.3 40000" "198.18.220.1 50000"; do
+busy=0
+for target in "198.18.220.3 40000" "198.18.220.1 50000" "198.18.220.3 50000" "198.18.220.1 40000"; do
 	set -- $target
 	rounds=$((rounds + 1))
+	if ((rounds == 2)); then
+		# the second rebinding meets IKE_SAs rekeyed meanwhile (by either
+		# side): the new ones inherit what makes the hub follow the branch
+		ip netns exec $HUB swanctl --rekey --ike br1-inet --uri "unix://$WORK/run-$HUBN/charon.vici" >/dev/null ||
+			fail "swanctl --rekey --ike at the hub"
+		ip netns exec $BR swanctl --rekey --ike nat-b --uri "unix://$WORK/run-$BRN/charon.vici" >/dev/null ||
+			fail "swanctl --rekey --ike at the branch"
+		wait_line $BRN '^event ike-rekey path=2 ' 1 && wait_line $HUBN '^event ike-rekey path=21 ' 1 ||
+			fail "IKE rekeys not reported"
+	fi
 	nc_before=$(grep -c '^event nat-change path=21 ' "$WORK/$HUBN.out" || true)
-	checks_before=$(grep -c '^event check path=1 reason=none' "$WORK/$BRN.out" || true)
+	checks_before=$(grep -c '^event check path=1 reason=\(none\|other\)' "$WORK/$BRN.out" || true)
 	rebind "$1" "$2"
 	ping_ok 0 0.5 && fail "round $rounds: traffic still passes after the rebinding (test broken)"
 	t0=$(now_ms)
@@ -271,16 +282,53 @@ for target in "198.18.220.3 40000" "198.18.220.1 50000"; do
 	t1=$(now_ms)
 	[[ -n $ok ]] || fail "round $rounds: no traffic 5 s after path_check"
 	((t1 - t0 <= REBIND_MAX_MS)) || fail "round $rounds: traffic back after $((t1 - t0)) ms > $REBIND_MAX_MS ms"
-	wait_line $HUBN '^event nat-change path=21 ' $((nc_before + 1)) || fail "hub: no nat-change for path 21"
-	nc=$(grep '^event nat-change path=21 ' "$WORK/$HUBN.out" | tail -1)
-	[[ $(field "$nc" new) == "$1":* ]] || fail "nat-change new endpoint: $nc"
-	wait_line $BRN '^event check path=1 reason=none' $((checks_before + 1)) || fail "check 1 not answered"
-	tc=$(grep '^check path=1 ' "$WORK/$BRN.out" | tail -1 | sed 's/.*t_ms=//')
-	ta=$(grep '^event check path=1 reason=none' "$WORK/$BRN.out" | tail -1 | sed 's/.*t_ms=//')
+	# answered, the hub moved (nat-change); or the IKE_SA was busy (an
+	# exchange in flight) and re-established from the new mapping
+	wait_line $BRN '^event check path=1 reason=\(none\|other\)' $((checks_before + 1)) ||
+		fail "check 1 not answered"
+	ce=$(grep '^event check path=1 reason=\(none\|other\)' "$WORK/$BRN.out" | tail -1)
+	if [[ $(field "$ce" reason) == none ]]; then
+		wait_line $HUBN '^event nat-change path=21 ' $((nc_before + 1)) || fail "hub: no nat-change for path 21"
+		nc=$(grep '^event nat-change path=21 ' "$WORK/$HUBN.out" | tail -1)
+		[[ $(field "$nc" new) == "$1":* ]] || fail "nat-change new endpoint: $nc"
+		how="answered after $(($(field "$ce" t_ms) - $(grep '^check path=1 ' "$WORK/$BRN.out" | tail -1 | sed 's/.*t_ms=//'))) ms; $(echo "$nc" | sed 's/.*\(old=.*\)/\1/')"
+	else
+		busy=$((busy + 1))
+		how="IKE_SA busy: re-established"
+	fi
 	sleep 0.3 # the CHILD_SA rekeys settle
 	check_views "$1" "$2"
-	log "rebinding $rounds to $1:$2-: check answered after $((ta - tc)) ms, traffic on both paths $((t1 - t0)) ms after path_check; $(echo "$nc" | sed 's/.*\(old=.*\)/\1/')"
+	log "rebinding $rounds to $1:$2-: traffic on both paths $((t1 - t0)) ms after path_check; check $how"
 done
+
+# a check while an exchange of the IKE_SA is in flight (a CHILD_SA rekey
+# whose answer the NAT drops) cannot send a new request: the path is
+# re-established at once instead (reason other).  The NAT drops the hub's
+# IKE messages of that IKE_SA only (its initiator SPI after the UDP header
+# and the 4-byte non-ESP marker)
+spi=$(grep "^event .* path=1 " "$WORK/$BRN.out" | tail -1 | sed 's/.* ike=\([0-9a-f]*\):.*/\1/')
+ip netns exec $NAT nft -f - <<NFT
+table ip sdwike_block {
+	chain blk {
+		type filter hook forward priority 0; policy accept;
+		ip daddr 192.168.77.2 udp sport 4500 @th,96,64 0x$spi counter drop
+	}
+}
+NFT
+ip netns exec $BR swanctl --rekey --child nat-a --uri "unix://$WORK/run-$BRN/charon.vici" >/dev/null ||
+	fail "swanctl --rekey --child at the branch"
+sleep 0.2
+ups=$(grep -c '^event child-up path=1 ' "$WORK/$BRN.out")
+reply $BRN "check 1" "check path=1 " | grep -q ' r=0 ' || fail "path_check 1 refused (exchange in flight)"
+wait_line $BRN '^event check path=1 reason=other' 1 || fail "busy IKE_SA: no check event with reason other"
+wait_line $BRN '^event child-up path=1 ' $((ups + 1)) || fail "path 1 not re-established after the busy check"
+ip netns exec $NAT nft list table ip sdwike_block | grep -q 'packets [1-9]' ||
+	fail "the block of the old IKE_SA matched nothing (test broken)"
+ip netns exec $NAT nft delete table ip sdwike_block
+until ping_ok 0 0.2; do sleep 0.1; done
+tc=$(grep '^check path=1 ' "$WORK/$BRN.out" | tail -1 | sed 's/.*t_ms=//')
+tu=$(grep '^event child-up path=1 ' "$WORK/$BRN.out" | tail -1 | sed 's/.*t_ms=//')
+log "check during an exchange in flight: path 1 re-established $((tu - tc)) ms after path_check"
 
 # the branch restarts (kill -9) behind a new mapping: the hub selects the
 # same paths for the new IKE_SAs and replaces the old ones (one IKE_SA per
