@@ -553,8 +553,11 @@ e2e_view() {
 		"\n\(.site) (\(.role))  config v\(.config_version)  orchestrator \(.orchestrator.state)" +
 		  " applied v\(.orchestrator.applied_version // 0)" +
 		  (if (.orchestrator.config_error // "") != "" then "  refused: \(.orchestrator.config_error)" else "" end),
-		"  path                    SA    probe   rtt p50  jitter  loss %",
-		(.paths[] | "  \(.name | .[0:22] | . + " " * (22 - length))  \(.tunnel | . + " " * (5 - length)) \(.state | . + " " * (8 - length)) \(f(.rtt_ms.p50) | " " * (6 - length) + .)  \(f(.jitter_ms) | " " * (6 - length) + .)  \(f(.loss_pct) | " " * (6 - length) + .)"),
+		"  path                    SA    probe   rtt p50  jitter  loss %  from → to (NAT)",
+		(.paths[] | "  \(.name | .[0:22] | . + " " * (22 - length))  \(.tunnel | . + " " * (5 - length)) \(.state | . + " " * (8 - length)) \(f(.rtt_ms.p50) | " " * (6 - length) + .)  \(f(.jitter_ms) | " " * (6 - length) + .)  \(f(.loss_pct) | " " * (6 - length) + .)  " +
+		  (if (.waiting // "") != "" then "waiting: \(.waiting)"
+		   else "\(.local_address // "-") → \(.remote_address // "-")" +
+		     (if .behind_nat then " (behind NAT)" elif .peer_behind_nat then " (peer behind NAT)" else "" end) end)),
 		"  class → path (per peer)",
 		(.classes | group_by(.name)[] | "  \(.[0].name | . + " " * (6 - length)) " +
 		  ([.[] | "\(.peer): " + (if (.paths | length) == 0 then "none" else ([.paths[] | .path + (if .weight > 1 then "×\(.weight)" else "" end)] | join("+")) end)] | join("   ")))

@@ -230,7 +230,8 @@ int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, cons
 	p.budget_bytes = budget_mb ? (uint64_t)budget_mb * 1000000ull * EDGE_PROBE_BUDGET_PCT / 100
 				   : EDGE_PROBE_BUDGET_DEFAULT;
 	p.encap_overhead = encap_overhead;
-	if (p.profile == PM_PROFILE_METERED && bp->initiator)
+	/* both ends: the budget is the link's total, whichever end computes it */
+	if (p.profile == PM_PROFILE_METERED)
 		p.keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S;
 	*ret = p;
 	return 0;

@@ -353,9 +353,13 @@ static void test_from_bundle(void **state)
 	assert_int_equal(edge_probe_path_from_bundle(b, 1, "sdw2", 112, &p), 0);
 	assert_int_equal(p.profile, PM_PROFILE_METERED);
 	assert_int_equal(p.budget_bytes, 5000ull * 1000000 * EDGE_PROBE_BUDGET_PCT / 100);
-	/* the branch initiates: its keepalives count in the metered budget */
-	assert_int_equal(p.keepalive_s, b->paths[1]->initiator ? EDGE_PROBE_NATT_KEEPALIVE_S : 0);
-	assert_true(b->paths[1]->initiator);
+	/* the branch's keepalives count in the metered budget, at both ends */
+	assert_int_equal(p.keepalive_s, EDGE_PROBE_NATT_KEEPALIVE_S);
+	b->paths[1]->initiator = !b->paths[1]->initiator;
+	assert_int_equal(edge_probe_path_from_bundle(b, 1, "sdw2", 112, &p), 0);
+	assert_int_equal(p.keepalive_s, EDGE_PROBE_NATT_KEEPALIVE_S);
+	assert_int_equal(edge_probe_path_from_bundle(b, 0, "sdw1", 112, &p), 0);
+	assert_int_equal(p.keepalive_s, 0); /* not metered */
 	assert_int_equal(edge_probe_path_from_bundle(b, 2, "sdw3", 0, &p), -EINVAL);
 	assert_int_equal(edge_probe_settings_from_bundle(b->probe, &s), 0);
 	assert_int_equal(s.port, 862);

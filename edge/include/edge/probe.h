@@ -103,8 +103,9 @@ struct edge_probe_path {
  * netdev name and the encapsulation overhead) → a probe path.  The profile is
  * the bundle's, else METERED if either underlay is metered, else ACTIVE; the
  * budget is EDGE_PROBE_BUDGET_PCT % of the smallest monthly budget of the two
- * underlays, else EDGE_PROBE_BUDGET_DEFAULT; a metered path we initiate
- * (a branch's) has keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S.  0 or -EINVAL. */
+ * underlays, else EDGE_PROBE_BUDGET_DEFAULT; a metered path has keepalive_s =
+ * EDGE_PROBE_NATT_KEEPALIVE_S at both ends (the budget is the link's total:
+ * the hub must leave room for the branch's keepalives too).  0 or -EINVAL. */
 int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, const char *ifname,
 				uint32_t encap_overhead, struct edge_probe_path *ret);
 
