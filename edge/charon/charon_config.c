@@ -4,7 +4,6 @@
  */
 #include "charon_config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -19,14 +18,6 @@
 #define DEFAULT_CHILD_LIFETIME 3600
 #define DEFAULT_RETRY_MIN 1000
 #define DEFAULT_RETRY_MAX 30000
-
-/* after an answered check, how long the peer has for its CHILD_SA rekey
- * (see follow_job()), ms */
-#define FOLLOW_MS 200
-
-/* after an IKE_SA moved to a new remote endpoint, how long the peer has to
- * answer the request then in flight (see nudge_job()), ms */
-#define NUDGE_MS 300
 
 /* removed paths whose names are still resolved for late events */
 #define REMOVED_KEEP 64
@@ -83,22 +74,6 @@ struct private_edge_charon_config_t
 	 * Counter for entry generations
 	 */
 	uint32_t generation;
-
-	/**
-	 * Checks waiting for an answer (entries with check_sa set)
-	 */
-	u_int checks;
-
-	/**
-	 * Path check timeout, ms
-	 */
-	uint32_t check_ms;
-
-	/**
-	 * Where our own events go, and its argument
-	 */
-	void (*push)(void *arg, struct edge_ike_event *ev);
-	void *push_arg;
 };
 
 /**
@@ -118,20 +93,6 @@ typedef struct
 	bool retrying;
 	/** identifies this entry in scheduled jobs */
 	uint32_t generation;
-	/** unique id of the IKE_SA a pending check waits on, 0 = none */
-	uint32_t check_sa;
-	/** its IKE SPIs (host order), for the event */
-	uint64_t check_spi_i;
-	uint64_t check_spi_r;
-	/** identifies a check in its timeout job */
-	uint32_t check_seq;
-	/** our next request's message ID was the peer's next one when the check
-	 * was sent (see follow_job()) */
-	bool check_collide;
-	/** the peer's next request message ID then */
-	uint32_t check_peer_mid;
-	/** the check's request left (not so if an exchange was in flight) */
-	bool check_sent;
 } entry_t;
 
 /**
@@ -152,28 +113,6 @@ typedef struct
 	uint32_t unique_id;
 	bool initiator;
 } dedup_data_t;
-
-/**
- * Data of a check timeout job.
- */
-typedef struct
-{
-	private_edge_charon_config_t *this;
-	uint32_t id;
-	uint32_t generation;
-	uint32_t seq;
-} check_data_t;
-
-/**
- * Data of a job checking that the peer followed up an answered check.
- */
-typedef struct
-{
-	uint32_t id;
-	uint32_t unique_id;
-	/** the peer's next request ID at the check = our check's request ID */
-	uint32_t peer_mid;
-} follow_data_t;
 
 /**
  * Data of an initiate job.
@@ -759,10 +698,6 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 		return -ENOENT;
 	}
 	this->paths->remove(this->paths, old, NULL);
-	if (old->check_sa)
-	{ /* its timeout job will not find it */
-		this->checks--;
-	}
 	if (!streq(old->path.name, entry->path.name))
 	{
 		remember_removed(this, old);
@@ -800,10 +735,6 @@ METHOD(edge_charon_config_t, remove_, int, private_edge_charon_config_t *this,
 	{
 		this->paths->remove(this->paths, entry, NULL);
 		remember_removed(this, entry);
-		if (entry->check_sa)
-		{
-			this->checks--;
-		}
 	}
 	this->lock->unlock(this->lock);
 	if (!entry)
@@ -1005,75 +936,9 @@ METHOD(edge_charon_config_t, child_up, void, private_edge_charon_config_t *this,
 	this->lock->unlock(this->lock);
 }
 
-/*
- * Described in header
- */
-void edge_charon_endpoint(host_t *host, struct edge_ike_endpoint *ep)
-{
-	chunk_t addr;
-
-	memset(ep, 0, sizeof(*ep));
-	if (!host || host->is_anyaddr(host))
-	{
-		return;
-	}
-	addr = host->get_address(host);
-	if (!inet_ntop(host->get_family(host), addr.ptr, ep->addr,
-				   sizeof(ep->addr)))
-	{
-		ep->addr[0] = '\0';
-		return;
-	}
-	ep->port = host->get_port(host);
-}
-
-/**
- * Find the newest established IKE_SA of a config (highest unique id) and
- * describe it while the manager's enumerator holds it.  Returns its unique
- * id, 0 if there is none.
- */
-static uint32_t newest_sa(const char *name, struct edge_ike_path_nat *nat)
-{
-	enumerator_t *enumerator;
-	ike_sa_t *ike_sa;
-	ike_sa_id_t *sa_id;
-	uint32_t best = 0, id;
-
-	enumerator =
-		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
-	while (enumerator->enumerate(enumerator, &ike_sa))
-	{
-		id = ike_sa->get_unique_id(ike_sa);
-		if (id <= best || !ike_sa->get_peer_cfg(ike_sa) ||
-			!streq(ike_sa->get_name(ike_sa), name) ||
-			(ike_sa->get_state(ike_sa) != IKE_ESTABLISHED &&
-			 ike_sa->get_state(ike_sa) != IKE_REKEYING))
-		{
-			continue;
-		}
-		best = id;
-		memset(nat, 0, sizeof(*nat));
-		edge_charon_endpoint(ike_sa->get_my_host(ike_sa), &nat->local);
-		edge_charon_endpoint(ike_sa->get_other_host(ike_sa), &nat->remote);
-		nat->behind_nat = ike_sa->has_condition(ike_sa, COND_NAT_HERE);
-		nat->peer_behind_nat = ike_sa->has_condition(ike_sa, COND_NAT_THERE);
-		if (!nat->behind_nat)
-		{ /* the peer's NAT-D hash of where it sent to matched us */
-			nat->public = nat->local;
-		}
-		sa_id = ike_sa->get_id(ike_sa);
-		nat->ike_spi_i = be64toh(sa_id->get_initiator_spi(sa_id));
-		nat->ike_spi_r = be64toh(sa_id->get_responder_spi(sa_id));
-	}
-	enumerator->destroy(enumerator);
-	return best;
-}
-
-/**
- * Copy the name of a live path, FALSE if there is none
- */
-static bool path_name(private_edge_charon_config_t *this, uint32_t id,
-					  char name[EDGE_IKE_NAME_MAX])
+METHOD(edge_charon_config_t, path_info, bool,
+	   private_edge_charon_config_t *this, uint32_t id,
+	   char name[EDGE_IKE_NAME_MAX], bool *initiator)
 {
 	entry_t *entry;
 
@@ -1082,426 +947,10 @@ static bool path_name(private_edge_charon_config_t *this, uint32_t id,
 	if (entry)
 	{
 		memcpy(name, entry->path.name, EDGE_IKE_NAME_MAX);
+		*initiator = entry->path.initiator;
 	}
 	this->lock->unlock(this->lock);
 	return entry != NULL;
-}
-
-METHOD(edge_charon_config_t, nat, int, private_edge_charon_config_t *this,
-	   uint32_t id, struct edge_ike_path_nat *ret)
-{
-	struct edge_ike_path_nat view;
-	char name[EDGE_IKE_NAME_MAX];
-
-	if (!path_name(this, id, name))
-	{
-		return -ENOENT;
-	}
-	if (!this->live || !newest_sa(name, &view))
-	{
-		return -ENOTCONN;
-	}
-	*ret = view;
-	return 0;
-}
-
-/**
- * A check's time is up and it was not answered: report it; on an initiator
- * path drop the checked IKE_SA and initiate anew
- */
-static job_requeue_t check_job(check_data_t *data)
-{
-	private_edge_charon_config_t *this = data->this;
-	struct edge_ike_event ev = {
-		.type = EDGE_IKE_EV_CHECK,
-		.path_id = data->id,
-	};
-	bool found = FALSE, initiator = FALSE;
-	uint32_t unique_id = 0;
-	entry_t *entry;
-
-	this->lock->write_lock(this->lock);
-	entry = find_id(this, data->id);
-	if (entry && entry->generation == data->generation &&
-		entry->check_seq == data->seq && entry->check_sa)
-	{
-		found = TRUE;
-		initiator = entry->path.initiator;
-		unique_id = entry->check_sa;
-		ev.ike_spi_i = entry->check_spi_i;
-		ev.ike_spi_r = entry->check_spi_r;
-		entry->check_sa = 0;
-		this->checks--;
-	}
-	this->lock->unlock(this->lock);
-	if (!found)
-	{ /* the path went or changed meanwhile */
-		return JOB_REQUEUE_NONE;
-	}
-	/* answered checks are reported by sa_inbound() */
-	ev.reason = EDGE_IKE_REASON_UNREACHABLE;
-	DBG1(DBG_CFG, "path %u: check of IKE_SA [%u] not answered in %u ms",
-		 data->id, unique_id, this->check_ms);
-	if (this->push)
-	{
-		this->push(this->push_arg, &ev);
-	}
-	if (initiator && !this->down && this->live)
-	{ /* the peer lost the SA (restarted) or does not reach us any more:
-	   * drop that SA now instead of after charon's retransmits (~40 s) and
-	   * initiate (a no-op if another IKE_SA of the path is up meanwhile) */
-		charon->controller->terminate_ike(charon->controller, unique_id, TRUE,
-										  NULL, NULL, 0);
-		this->public.initiate(&this->public, data->id);
-	}
-	return JOB_REQUEUE_NONE;
-}
-
-METHOD(edge_charon_config_t, check, int, private_edge_charon_config_t *this,
-	   uint32_t id)
-{
-	struct edge_ike_path_nat view;
-	char name[EDGE_IKE_NAME_MAX];
-	check_data_t *data;
-	entry_t *entry;
-	ike_sa_t *ike_sa;
-	uint32_t unique_id, seq = 0, generation = 0;
-	bool busy = FALSE;
-	int r = 0;
-
-	if (!path_name(this, id, name))
-	{
-		return -ENOENT;
-	}
-	unique_id = this->live ? newest_sa(name, &view) : 0;
-	if (!unique_id)
-	{
-		return -ENOTCONN;
-	}
-	/* armed before the DPD leaves: its answer may come at once */
-	this->lock->write_lock(this->lock);
-	entry = find_id(this, id);
-	if (!entry)
-	{
-		r = -ENOENT;
-	}
-	else if (entry->check_sa)
-	{
-		r = -EBUSY;
-	}
-	else
-	{
-		entry->check_sa = unique_id;
-		entry->check_sent = FALSE;
-		entry->check_spi_i = view.ike_spi_i;
-		entry->check_spi_r = view.ike_spi_r;
-		seq = ++entry->check_seq;
-		generation = entry->generation;
-		this->checks++;
-	}
-	this->lock->unlock(this->lock);
-	if (r)
-	{
-		return r;
-	}
-
-	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
-													unique_id);
-	if (ike_sa)
-	{ /* DPD is off in our configs: this queues one now (or, if an
-	   * exchange is in the air, its answer will do; else the timeout) */
-		DBG1(DBG_CFG, "path %u: checking IKE_SA [%u]", id, unique_id);
-		this->lock->write_lock(this->lock);
-		entry = find_id(this, id);
-		if (entry && entry->check_seq == seq)
-		{
-			entry->check_peer_mid = ike_sa->get_message_id(ike_sa, FALSE);
-			entry->check_collide =
-				ike_sa->get_message_id(ike_sa, TRUE) == entry->check_peer_mid;
-		}
-		this->lock->unlock(this->lock);
-		if (ike_sa->send_dpd(ike_sa) == DESTROY_ME)
-		{
-			charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
-														ike_sa);
-		}
-		else
-		{
-			charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
-		}
-	}
-	/* sa_outbound() saw the DPD leave (synchronously, in this thread)? */
-	this->lock->write_lock(this->lock);
-	entry = find_id(this, id);
-	if (entry && entry->check_seq == seq && entry->check_sa &&
-		!entry->check_sent && entry->path.initiator)
-	{ /* an exchange was in flight: its request went out before, maybe
-	   * through a mapping the NAT has dropped, and its retransmits would
-	   * not move the peer (a retransmitted request is answered without
-	   * charon's address update).  No new request can leave before it
-	   * ends: re-establish the path from here instead */
-		entry->check_sa = 0;
-		this->checks--;
-		busy = TRUE;
-	}
-	this->lock->unlock(this->lock);
-	if (busy)
-	{
-		struct edge_ike_event ev = {
-			.type = EDGE_IKE_EV_CHECK,
-			.path_id = id,
-			.reason = EDGE_IKE_REASON_OTHER,
-			.ike_spi_i = view.ike_spi_i,
-			.ike_spi_r = view.ike_spi_r,
-		};
-
-		DBG1(DBG_CFG,
-			 "path %u: IKE_SA [%u] busy, re-establishing instead "
-			 "of checking",
-			 id, unique_id);
-		if (this->push)
-		{
-			this->push(this->push_arg, &ev);
-		}
-		charon->controller->terminate_ike(charon->controller, unique_id, TRUE,
-										  NULL, NULL, 0);
-		this->public.initiate(&this->public, id);
-		return 0;
-	}
-	INIT(data, .this = this, .id = id, .generation = generation, .seq = seq, );
-	lib->scheduler->schedule_job_ms(
-		lib->scheduler,
-		(job_t *)callback_job_create((callback_job_cb_t)check_job, data, free,
-									 NULL),
-		this->check_ms);
-	return 0;
-}
-
-/**
- * After an answered check whose request had the message ID of the peer's
- * next request: if the peer sent nothing since, rekey the CHILD_SAs here.
- *
- * Or, if our check's request is still unanswered then, retransmit it.
- *
- * Why: a hub that gets the check from a new NAT mapping moves the IKE_SA
- * and, as kernel-libipsec cannot update an SA, rekeys the CHILD_SA: it sends
- * that CREATE_CHILD_SA request just before the check's answer.  When both
- * carry the same message ID, charon 5.9.8 here drops the request if it
- * arrives while the answer is being processed (ike_sa_manager.c
- * checkout_by_message(): "ignoring request with ID N, already processing" --
- * it compares the ID only, request or response alike), and the hub
- * retransmits it after 2 s: ESP towards us would go to the old mapping
- * until then.  Our own rekey installs the new SAs at the hub with the new
- * mapping at once (the hub's late request then finds the old SA gone).
- * If the hub did not move (no rebinding), this costs one needless rekey.
- * The race the other way round (the request is processed, the check's
- * answer dropped) leaves our DPD in flight for 2 s, and a check meanwhile
- * would find the IKE_SA busy.
- */
-static job_requeue_t follow_job(follow_data_t *data)
-{
-	enumerator_t *enumerator;
-	child_sa_t *child_sa;
-	ike_sa_t *ike_sa;
-	status_t status = SUCCESS;
-	uint32_t spis[4];
-	u_int i, n = 0;
-
-	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
-													data->unique_id);
-	if (!ike_sa)
-	{
-		return JOB_REQUEUE_NONE;
-	}
-	if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
-		ike_sa->get_message_id(ike_sa, TRUE) == data->peer_mid)
-	{ /* the other way round: the peer's request was processed and our
-	   * check's answer dropped, our DPD waits for its retransmit (2 s):
-	   * send it now, the peer answers from its cache (the check already
-	   * counted the request as its answer) */
-		DBG1(DBG_CFG,
-			 "path %u: check's answer lost (message ID %u race), "
-			 "retransmitting it now",
-			 data->id, data->peer_mid);
-		status = ike_sa->retransmit(ike_sa, data->peer_mid);
-	}
-	else if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
-			 ike_sa->get_message_id(ike_sa, FALSE) == data->peer_mid)
-	{
-		enumerator = ike_sa->create_child_sa_enumerator(ike_sa);
-		while (n < countof(spis) &&
-			   enumerator->enumerate(enumerator, &child_sa))
-		{
-			if (child_sa->get_state(child_sa) == CHILD_INSTALLED)
-			{
-				spis[n++] = child_sa->get_spi(child_sa, TRUE);
-			}
-		}
-		enumerator->destroy(enumerator);
-		DBG1(DBG_CFG,
-			 "path %u: no request from the peer %u ms after the "
-			 "check (message ID %u race), rekeying %u CHILD_SA(s)",
-			 data->id, FOLLOW_MS, data->peer_mid, n);
-		for (i = 0; i < n && status != DESTROY_ME; i++)
-		{
-			status = ike_sa->rekey_child_sa(ike_sa, PROTO_ESP, spis[i]);
-		}
-	}
-	if (status == DESTROY_ME)
-	{
-		charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
-													ike_sa);
-	}
-	else
-	{
-		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
-	}
-	return JOB_REQUEUE_NONE;
-}
-
-/**
- * Some time after an IKE_SA moved to a new remote endpoint: if the request
- * in flight then (the CHILD_SA rekey charon starts when it cannot update
- * the SAs in place) is still unanswered, retransmit it now.
- *
- * Why: the move happens while charon processes the peer's request (our
- * peer's path_check), and the rekey request leaves before that request is
- * answered.  If both have the same message ID and the peer answers the
- * rekey before we are done processing its request, charon 5.9.8 drops the
- * answer here ("ignoring request with ID N, already processing"), and the
- * rekey -- so the ESP towards the peer's new mapping -- waits for the
- * retransmit after 2 s.  An answer that is merely slow gets a duplicate
- * request (answered from the peer's cache).
- */
-static job_requeue_t nudge_job(follow_data_t *data)
-{
-	status_t status = SUCCESS;
-	ike_sa_t *ike_sa;
-
-	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
-													data->unique_id);
-	if (!ike_sa)
-	{
-		return JOB_REQUEUE_NONE;
-	}
-	if (ike_sa->get_state(ike_sa) == IKE_ESTABLISHED &&
-		ike_sa->get_message_id(ike_sa, TRUE) == data->peer_mid)
-	{ /* a no-op if no request with that ID is in flight */
-		DBG1(DBG_CFG,
-			 "path %u: request %u still unanswered %u ms after "
-			 "the move, retransmitting",
-			 data->id, data->peer_mid, NUDGE_MS);
-		status = ike_sa->retransmit(ike_sa, data->peer_mid);
-	}
-	if (status == DESTROY_ME)
-	{
-		charon->ike_sa_manager->checkin_and_destroy(charon->ike_sa_manager,
-													ike_sa);
-	}
-	else
-	{
-		charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
-	}
-	return JOB_REQUEUE_NONE;
-}
-
-METHOD(edge_charon_config_t, sa_moved, void, private_edge_charon_config_t *this,
-	   uint32_t id, uint32_t unique_id, uint32_t mid)
-{
-	follow_data_t *data;
-
-	if (!this->live || this->down)
-	{
-		return;
-	}
-	INIT(data, .id = id, .unique_id = unique_id, .peer_mid = mid, );
-	lib->scheduler->schedule_job_ms(
-		lib->scheduler,
-		(job_t *)callback_job_create((callback_job_cb_t)nudge_job, data, free,
-									 NULL),
-		NUDGE_MS);
-}
-
-METHOD(edge_charon_config_t, sa_inbound, void,
-	   private_edge_charon_config_t *this, const char *name, uint32_t unique_id)
-{
-	struct edge_ike_event ev = {
-		.type = EDGE_IKE_EV_CHECK,
-		.reason = EDGE_IKE_REASON_NONE,
-	};
-	follow_data_t *follow = NULL;
-	entry_t *entry;
-	u_int checks;
-
-	this->lock->read_lock(this->lock);
-	checks = this->checks;
-	this->lock->unlock(this->lock);
-	if (!checks)
-	{ /* the usual case: nothing to look up */
-		return;
-	}
-	this->lock->write_lock(this->lock);
-	entry = find_name(this, name);
-	if (entry && entry->check_sa == unique_id)
-	{ /* answered: reported now, its timeout job finds nothing to do */
-		ev.path_id = entry->path.id;
-		ev.ike_spi_i = entry->check_spi_i;
-		ev.ike_spi_r = entry->check_spi_r;
-		entry->check_sa = 0;
-		this->checks--;
-		if (entry->check_collide && this->live)
-		{
-			INIT(follow, .id = entry->path.id, .unique_id = unique_id,
-				 .peer_mid = entry->check_peer_mid, );
-		}
-	}
-	this->lock->unlock(this->lock);
-	if (follow)
-	{
-		lib->scheduler->schedule_job_ms(
-			lib->scheduler,
-			(job_t *)callback_job_create((callback_job_cb_t)follow_job, follow,
-										 free, NULL),
-			FOLLOW_MS);
-	}
-	if (ev.path_id && this->push)
-	{
-		DBG1(DBG_CFG, "path %u: check of IKE_SA [%u] answered", ev.path_id,
-			 unique_id);
-		this->push(this->push_arg, &ev);
-	}
-}
-
-METHOD(edge_charon_config_t, sa_outbound, void,
-	   private_edge_charon_config_t *this, const char *name, uint32_t unique_id)
-{
-	entry_t *entry;
-	u_int checks;
-
-	this->lock->read_lock(this->lock);
-	checks = this->checks;
-	this->lock->unlock(this->lock);
-	if (!checks)
-	{
-		return;
-	}
-	this->lock->write_lock(this->lock);
-	entry = find_name(this, name);
-	if (entry && entry->check_sa == unique_id)
-	{
-		entry->check_sent = TRUE;
-	}
-	this->lock->unlock(this->lock);
-}
-
-METHOD(edge_charon_config_t, set_events, void,
-	   private_edge_charon_config_t *this,
-	   void (*push)(void *arg, struct edge_ike_event *ev), void *arg,
-	   uint32_t check_ms)
-{
-	this->push = push;
-	this->push_arg = arg;
-	this->check_ms = check_ms ?: EDGE_IKE_CHECK_TIMEOUT_DEFAULT;
 }
 
 METHOD(edge_charon_config_t, shutdown_, void,
@@ -1618,12 +1067,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.sa_gone = _sa_gone,
 			.sa_up = _sa_up,
 			.child_up = _child_up,
-			.nat = _nat,
-			.check = _check,
-			.sa_inbound = _sa_inbound,
-			.sa_outbound = _sa_outbound,
-			.sa_moved = _sa_moved,
-			.set_events = _set_events,
+			.path_info = _path_info,
 			.shutdown = _shutdown_,
 			.destroy = _destroy,
 		},
@@ -1634,7 +1078,6 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 		.ike_port = ike_port,
 		.remote_port = remote_port,
 		.live = live,
-		.check_ms = EDGE_IKE_CHECK_TIMEOUT_DEFAULT,
 	);
 	return &this->public;
 }

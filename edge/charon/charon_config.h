@@ -100,57 +100,14 @@ struct edge_charon_config_t
 	void (*child_up)(edge_charon_config_t *this, const char *name);
 
 	/**
-	 * NAT view of the path's newest established IKE_SA.
+	 * Name and role of a live path.
 	 *
-	 * @param ret		receives the view (untouched on failure)
-	 * @return			0, -ENOENT (no path), -ENOTCONN (no IKE_SA up)
+	 * @param name		receives the name
+	 * @param initiator	receives TRUE for an initiator path
+	 * @return			FALSE if there is no such path
 	 */
-	int (*nat)(edge_charon_config_t *this, uint32_t id,
-			   struct edge_ike_path_nat *ret);
-
-	/**
-	 * Send a liveness check (DPD) on the path's newest established IKE_SA;
-	 * the result is an EDGE_IKE_EV_CHECK event after at most the check
-	 * timeout.
-	 *
-	 * @return			0, -ENOENT, -ENOTCONN, -EBUSY (a check is pending)
-	 */
-	int (*check)(edge_charon_config_t *this, uint32_t id);
-
-	/**
-	 * An authenticated IKE message arrived on an IKE_SA of the named
-	 * config (answers a pending check).
-	 */
-	void (*sa_inbound)(edge_charon_config_t *this, const char *name,
-					   uint32_t unique_id);
-
-	/**
-	 * We sent a request on an IKE_SA of the named config (tells a check
-	 * whether its DPD left).
-	 */
-	void (*sa_outbound)(edge_charon_config_t *this, const char *name,
-						uint32_t unique_id);
-
-	/**
-	 * An established IKE_SA of a path is about to move to a new remote
-	 * endpoint (implicit update), while our next request ID is mid: its
-	 * CHILD_SA rekey (our request mid) gets retransmitted early if it is
-	 * still unanswered a little later.
-	 */
-	void (*sa_moved)(edge_charon_config_t *this, uint32_t id,
-					 uint32_t unique_id, uint32_t mid);
-
-	/**
-	 * Where the config's own events (EDGE_IKE_EV_CHECK) go, and the check
-	 * timeout.  Until called, checks are answered by nobody (unit tests).
-	 *
-	 * @param push		queues an event (fills children_up), any thread
-	 * @param arg		first argument of push
-	 * @param check_ms	check timeout in ms, 0 = the default
-	 */
-	void (*set_events)(edge_charon_config_t *this,
-					   void (*push)(void *arg, struct edge_ike_event *ev),
-					   void *arg, uint32_t check_ms);
+	bool (*path_info)(edge_charon_config_t *this, uint32_t id,
+					  char name[EDGE_IKE_NAME_MAX], bool *initiator);
 
 	/**
 	 * Stop initiating and retrying (shutdown in progress).
@@ -196,13 +153,5 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 						   uint16_t ike_port, uint16_t remote_port,
 						   peer_cfg_t **cfg, mem_cred_t **creds, char *err,
 						   size_t errlen);
-
-/**
- * Fill an endpoint from a host (empty for NULL or %any).
- *
- * @param host			address and port, or NULL
- * @param ep			receives the endpoint
- */
-void edge_charon_endpoint(host_t *host, struct edge_ike_endpoint *ep);
 
 #endif /* EDGE_CHARON_CONFIG_H_ */

@@ -12,6 +12,7 @@
  */
 #include <edge/ike.h>
 
+#include "charon_check.h"
 #include "charon_config.h"
 #include "charon_listener.h"
 #include "ike_internal.h"
@@ -73,6 +74,11 @@ struct private_edge_charon_t
 	 * Paths
 	 */
 	edge_charon_config_t *config;
+
+	/**
+	 * NAT views and checks
+	 */
+	edge_charon_check_t *check;
 
 	/**
 	 * Bus listener
@@ -169,6 +175,11 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 			this->listener->destroy(this->listener);
 			this->listener = NULL;
 		}
+		if (this->check)
+		{
+			this->check->destroy(this->check);
+			this->check = NULL;
+		}
 		if (this->config)
 		{
 			charon->backends->remove_backend(charon->backends,
@@ -211,9 +222,12 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 	pub->destroy(pub);
 	charon->backends->add_backend(charon->backends, &this->config->backend);
 
-	this->listener = edge_charon_listener_create(this->config, this->queue);
-	this->config->set_events(this->config, edge_charon_listener_push_cb,
-							 this->listener, this->settings.check_timeout_ms);
+	this->check = edge_charon_check_create(
+		this->config, this->settings.check_timeout_ms, TRUE);
+	this->listener =
+		edge_charon_listener_create(this->config, this->check, this->queue);
+	this->check->set_events(this->check, edge_charon_listener_push_cb,
+							this->listener);
 	charon->bus->add_listener(charon->bus, &this->listener->listener);
 	return TRUE;
 }
@@ -569,14 +583,14 @@ static int charon_path_nat(void *ctx, uint32_t id,
 {
 	private_edge_charon_t *this = ctx;
 
-	return this->config->nat(this->config, id, ret);
+	return this->check->nat(this->check, id, ret);
 }
 
 static int charon_path_check(void *ctx, uint32_t id)
 {
 	private_edge_charon_t *this = ctx;
 
-	return this->config->check(this->config, id);
+	return this->check->check(this->check, id);
 }
 
 static int charon_event_fd(void *ctx)

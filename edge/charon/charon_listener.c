@@ -47,6 +47,11 @@ struct private_edge_charon_listener_t
 	edge_charon_config_t *config;
 
 	/**
+	 * NAT views and checks
+	 */
+	edge_charon_check_t *check;
+
+	/**
 	 * Where the events go
 	 */
 	struct edge_ike_evq *queue;
@@ -396,9 +401,9 @@ METHOD(listener_t, ike_update, bool, private_edge_charon_listener_t *this,
 	queue_event_ext(this, &ev, ike_sa, NULL);
 	if (ev.path_id)
 	{
-		this->config->sa_moved(this->config, ev.path_id,
-							   ike_sa->get_unique_id(ike_sa),
-							   ike_sa->get_message_id(ike_sa, TRUE));
+		this->check->sa_moved(this->check, ev.path_id,
+							  ike_sa->get_unique_id(ike_sa),
+							  ike_sa->get_message_id(ike_sa, TRUE));
 	}
 	return TRUE;
 }
@@ -413,13 +418,13 @@ METHOD(listener_t, message_hook, bool, private_edge_charon_listener_t *this,
 	name = plain ? sa_name(ike_sa) : NULL;
 	if (name && incoming)
 	{
-		this->config->sa_inbound(this->config, name,
-								 ike_sa->get_unique_id(ike_sa));
+		this->check->sa_inbound(this->check, name,
+								ike_sa->get_unique_id(ike_sa));
 	}
 	else if (name && message->get_request(message))
 	{
-		this->config->sa_outbound(this->config, name,
-								  ike_sa->get_unique_id(ike_sa));
+		this->check->sa_outbound(this->check, name,
+								 ike_sa->get_unique_id(ike_sa));
 	}
 	return TRUE;
 }
@@ -437,6 +442,7 @@ METHOD(edge_charon_listener_t, destroy, void,
  */
 edge_charon_listener_t *
 edge_charon_listener_create(edge_charon_config_t *config,
+							edge_charon_check_t *check,
 							struct edge_ike_evq *queue)
 {
 	private_edge_charon_listener_t *this;
@@ -456,6 +462,7 @@ edge_charon_listener_create(edge_charon_config_t *config,
 			.destroy = _destroy,
 		},
 		.config = config,
+		.check = check,
 		.queue = queue,
 		.children = linked_list_create(),
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),

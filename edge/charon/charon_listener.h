@@ -8,6 +8,7 @@
 #ifndef EDGE_CHARON_LISTENER_H_
 #define EDGE_CHARON_LISTENER_H_
 
+#include "charon_check.h"
 #include "charon_config.h"
 #include "ike_internal.h"
 
@@ -35,14 +36,16 @@ struct edge_charon_listener_t
  * Create the listener.
  *
  * @param config		paths (names to ids, retries), not owned
+ * @param check			NAT views and checks (message hooks), not owned
  * @param queue			event queue, not owned
  */
 edge_charon_listener_t *
 edge_charon_listener_create(edge_charon_config_t *config,
+							edge_charon_check_t *check,
 							struct edge_ike_evq *queue);
 
 /**
- * Queue an event that does not come from the bus (the config's path_check
+ * Queue an event that does not come from the bus (path_check
  * results), counting children_up as the listener's own events do.  Any
  * thread.
  *

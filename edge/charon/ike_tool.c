@@ -15,7 +15,8 @@
  *       --keepalive S sets settings.natt_keepalive_s, --check-timeout-ms N
  *       settings.check_timeout_ms; --stdin reads commands, one a line:
  *         nat ID       print "nat path=ID local=A:P remote=A:P public=A:P
- *                      behind_nat=0|1 peer_behind_nat=0|1 t_ms=MS" (path_nat;
+ *                      behind_nat=0|1 peer_behind_nat=0|1 ike=SPI_I:SPI_R
+ *                      t_ms=MS" (path_nat;
  *                      "nat path=ID r=-ERRNO" on failure)
  *         check ID     path_check: "check path=ID r=R t_ms=MS"
  *         restart ID   path_restart: "restart path=ID r=R"
@@ -261,9 +262,10 @@ static void command(const struct edge_ike_ops *ops, void *ctx, char *line)
 			edge_ike_endpoint_format(&nat.remote, remote, sizeof(remote));
 			edge_ike_endpoint_format(&nat.public, pub, sizeof(pub));
 			printf("nat path=%u local=%s remote=%s public=%s behind_nat=%d "
-				   "peer_behind_nat=%d t_ms=%llu\n",
+				   "peer_behind_nat=%d ike=%016llx:%016llx t_ms=%llu\n",
 				   id, local, remote, pub, nat.behind_nat, nat.peer_behind_nat,
-				   t_ms(now_ns()));
+				   (unsigned long long)nat.ike_spi_i,
+				   (unsigned long long)nat.ike_spi_r, t_ms(now_ns()));
 		}
 	}
 	else if (!strcmp(cmd, "check"))

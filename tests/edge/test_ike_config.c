@@ -21,6 +21,7 @@
 #include <daemon.h>
 #include <credentials/certificates/certificate.h>
 
+#include "charon_check.h"
 #include "charon_config.h"
 #include "ike_internal.h"
 
@@ -487,6 +488,7 @@ static char *select_ike(const char *me, const char *other, char *buf, size_t len
 static void test_hub_any(void **state)
 {
 	edge_charon_config_t *config;
+	edge_charon_check_t *check;
 	struct edge_ike_path inet, lte, pinned;
 	struct edge_ike_path_nat nat;
 	peer_cfg_t *cfg;
@@ -553,13 +555,15 @@ static void test_hub_any(void **state)
 	charon->backends->remove_backend(charon->backends, &config->backend);
 
 	/* not live: no SA to describe or check */
-	assert_int_equal(config->nat(config, 21, &nat), -ENOTCONN);
-	assert_int_equal(config->nat(config, 99, &nat), -ENOENT);
-	assert_int_equal(config->check(config, 22), -ENOTCONN);
-	assert_int_equal(config->check(config, 99), -ENOENT);
-	config->sa_inbound(config, "br1-inet", 1);
-	config->sa_outbound(config, "br1-inet", 1);
-	config->sa_moved(config, 21, 1, 0);
+	check = edge_charon_check_create(config, 0, FALSE);
+	assert_int_equal(check->nat(check, 21, &nat), -ENOTCONN);
+	assert_int_equal(check->nat(check, 99, &nat), -ENOENT);
+	assert_int_equal(check->check(check, 22), -ENOTCONN);
+	assert_int_equal(check->check(check, 99), -ENOENT);
+	check->sa_inbound(check, "br1-inet", 1);
+	check->sa_outbound(check, "br1-inet", 1);
+	check->sa_moved(check, 21, 1, 0);
+	check->destroy(check);
 	config->destroy(config);
 }
 
