@@ -240,7 +240,7 @@ void edge_status_fill_nat(struct edge_status *st, const Sdwan__V1__ConfigBundle 
 		snprintf(p->ike_spis, sizeof(p->ike_spis), "%016llx:%016llx",
 			 (unsigned long long)nat.ike_spi_i, (unsigned long long)nat.ike_spi_r);
 		p->behind_nat = nat.behind_nat;
-		p->peer_behind_nat = nat.peer_behind_nat && (!ru || !ru->address[0] ||
-							     strcmp(ru->address, nat.remote.addr));
+		p->peer_behind_nat = nat.peer_behind_nat && ru && ru->address[0] &&
+				     strcmp(ru->address, nat.remote.addr) != 0;
 	}
 }

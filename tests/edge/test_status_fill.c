@@ -132,12 +132,19 @@ static void test_nat(void **state)
 	assert_string_equal(st.paths[1].public_address, "");
 	assert_true(st.paths[1].behind_nat);
 	edge_status_clear(&st);
-	/* a hub's view of a branch with no bundle address: IKE's word stands */
-	hi.address = "";
+	/* the peer's packets come from elsewhere than its bundle address: known */
+	hi.address = "198.18.2.99";
 	p2.id = 2;
 	edge_status_fill_running(&st, &cfg, &bundle, NULL, NULL, NULL);
 	edge_status_fill_nat(&st, &bundle, &ops, NULL);
 	assert_true(st.paths[1].peer_behind_nat);
+	edge_status_clear(&st);
+	/* a hub's view of a branch with no bundle address: not known, IKE's
+	 * (forged) word alone does not count */
+	hi.address = "";
+	edge_status_fill_running(&st, &cfg, &bundle, NULL, NULL, NULL);
+	edge_status_fill_nat(&st, &bundle, &ops, NULL);
+	assert_false(st.paths[1].peer_behind_nat);
 	/* no IKE_SA: the bundle's addresses stay */
 	p2.id = 9;
 	edge_status_clear(&st);

@@ -39,10 +39,13 @@ void edge_status_fill_underlays(struct edge_status *st, const struct edge_config
 
 /* The NAT view of every path in st with an IKE_SA up (ops->path_nat; NULL
  * ops or path_nat: nothing): local and remote endpoints, our public one when
- * known, the IKE SPIs (ike_spis), behind_nat.  peer_behind_nat is IKE's word (NAT-D) only where the
- * peer's packets do not come from the address the bundle gives its underlay
- * (or it gives none): an edge on kernel-libipsec forges NAT-D to force UDP
- * encapsulation, so IKE alone says "peer behind NAT" for every path. */
+ * known, the IKE SPIs (ike_spis), behind_nat (sound: the peer's NAT-D of
+ * where it sent to).  peer_behind_nat only where it is known: IKE says so
+ * AND the peer's packets come from another address than the one the bundle
+ * gives its underlay.  IKE's word alone is worthless here (an edge on
+ * kernel-libipsec forges NAT-D to force UDP encapsulation), and a branch
+ * whose address is learnt has none in the bundle: the peer's own behind_nat
+ * (its telemetry) is the answer then. */
 void edge_status_fill_nat(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
 			  const struct edge_ike_ops *ops, void *ctx);
 
