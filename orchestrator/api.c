@@ -711,23 +711,55 @@ enum MHD_Result api_status_site(struct req *r)
 	return reply_json(r, 200, o);
 }
 
+/* an optional integer query parameter in [lo, hi]; false after a 400 reply
+ * naming the parameter and the value */
+static bool query_range(struct req *r, const char *key, uint64_t lo, uint64_t hi, uint64_t *ret,
+			enum MHD_Result *ret_reply)
+{
+	const char *v = query(r, key);
+	uint64_t x;
+
+	if (!v)
+		return true;
+	if (!parse_u64(v, &x) || x < lo || x > hi) {
+		*ret_reply = reply_error(r, 400, "%s \"%.40s\": an integer %" PRIu64 "..%" PRIu64,
+					 key, v, lo, hi);
+		return false;
+	}
+	*ret = x;
+	return true;
+}
+
 enum MHD_Result api_events(struct req *r)
 {
-	const char *site = query(r, "site"), *qa = query(r, "after"), *ql = query(r, "limit");
+	const char *site = query(r, "site");
 	uint64_t after = 0, limit = 100;
-	json_t *a = NULL;
+	enum MHD_Result ret;
+	json_t *a = NULL, *last;
+	bool forward, more;
+	int64_t next;
 	int e;
 
-	if ((qa && !parse_u64(qa, &after)) || (ql && (!parse_u64(ql, &limit) || !limit)))
-		return reply_error(r, 400, "after and limit are non-negative integers");
-	if (limit > 1000)
-		limit = 1000;
+	if (!query_range(r, "after", 0, INT64_MAX, &after, &ret) ||
+	    !query_range(r, "limit", 1, 1000, &limit, &ret))
+		return ret;
 	if (site && !orch_name_valid(site))
-		return reply_error(r, 400, "\"%.40s\": not a site name", site);
-	e = r->d->store->ops->event_list(r->d->store, site, (int64_t)after, (unsigned)limit, &a);
+		return reply_error(r, 400, "site \"%.40s\": not a site name", site);
+	/* after given: page forward from it (after=0: from the oldest kept); else
+	 * the newest.  One more than asked tells whether more are waiting. */
+	forward = query(r, "after") != NULL;
+	e = r->d->store->ops->event_list(r->d->store, site, forward ? (int64_t)after : -1,
+					 (unsigned)limit + 1, &a);
 	if (e)
 		return reply_store_error(r, e, "events");
-	return reply_json(r, 200, json_pack("{s:o}", "events", a));
+	more = json_array_size(a) > limit;
+	if (more)
+		json_array_remove(a, forward ? json_array_size(a) - 1 : 0);
+	last = json_array_get(a, json_array_size(a) - 1);
+	next = last ? (int64_t)json_integer_value(json_object_get(last, "id")) : (int64_t)after;
+	return reply_json(r, 200,
+			  json_pack("{s:o, s:I, s:b}", "events", a, "next", (json_int_t)next,
+				    "more", forward && more));
 }
 
 enum MHD_Result api_health(struct req *r)

@@ -37,6 +37,7 @@ struct orchd_config {
 	const char *transport_prefix;
 	bool metrics_public;
 	unsigned online_window_s;
+	unsigned events_per_site; /* events kept per site from its edge */
 };
 
 void orchd_config_defaults(struct orchd_config *cfg);

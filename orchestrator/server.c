@@ -18,6 +18,7 @@
 #include <policy/policy.h>
 
 #include <orch/compile.h>
+#include <orch/text.h>
 
 #include "orchd.h"
 
@@ -69,6 +70,7 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->conn_limit = 30000;
 	cfg->conn_memory = 16 * 1024;
 	cfg->online_window_s = 35;
+	cfg->events_per_site = 1000;
 }
 
 int64_t orchd_now_ms(void)
@@ -403,8 +405,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		char addr[INET6_ADDRSTRLEN] = "-";
 		time_t now = time(NULL);
 		struct tm tm;
-		char ts[32];
+		char ts[32], url[4 * sizeof(r->url)], method[4 * sizeof(r->method)];
 
+		/* the URL arrives percent-decoded: a %0A must not start a forged line */
+		orch_text_escape(url, sizeof(url), r->url, sizeof(r->url),
+				 ORCH_TEXT_CTL | ORCH_TEXT_SPACE | ORCH_TEXT_BACKSLASH);
+		orch_text_escape(method, sizeof(method), r->method, sizeof(r->method),
+				 ORCH_TEXT_CTL | ORCH_TEXT_SPACE | ORCH_TEXT_BACKSLASH);
 		if (ci && ci->client_addr) {
 			const struct sockaddr *sa = ci->client_addr;
 			if (sa->sa_family == AF_INET)
@@ -416,10 +423,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		}
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(d->access_log, "%s %s %s %s %u %zu %.3fms%s%s%s\n", ts, addr, r->method,
-			r->url, r->status, r->resp_bytes, (double)us / 1000.0,
-			r->site[0] ? " site=" : "", r->site,
-			toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (aborted)" : "");
+		fprintf(d->access_log, "%s %s %s %s %u %zu %.3fms%s%s%s\n", ts, addr, method, url,
+			r->status, r->resp_bytes, (double)us / 1000.0, r->site[0] ? " site=" : "",
+			r->site, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (aborted)" : "");
 	}
 	pthread_mutex_lock(&d->lock);
 	if (r->waiting) { /* cannot normally happen: a suspended request is not completed */

@@ -13,10 +13,12 @@
 #include <sqlite3.h>
 
 #include <orch/store.h>
+#include <orch/text.h>
 
 #define STMT_CACHE	 64
 #define HISTORY_PER_SITE 256
-#define EVENTS_KEPT	 100000
+#define EVENTS_KEPT	 100000	 /* the orchestrator's own events (operators, compiler) */
+#define EDGE_EVENTS_KEPT 2000000 /* all edges' events together, besides each site's quota */
 #define BUSY_TIMEOUT_MS	 10000
 
 struct sq_store {
@@ -77,6 +79,11 @@ static const char *const migrations[] = {
 	" CHECK(role IN ('admin','viewer')), name TEXT, created_at INTEGER NOT NULL);",
 	/* 2: a hub's public address (static 1:1 NAT); branch addresses may be empty */
 	"ALTER TABLE underlays ADD COLUMN public_address TEXT NOT NULL DEFAULT '';",
+	/* 3: events from edges are kept per site, apart from the orchestrator's own */
+	"ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'orch';"
+	"UPDATE events SET origin = 'edge' WHERE kind LIKE 'EVENT\\_KIND\\_%' ESCAPE '\\';"
+	"CREATE INDEX events_origin_site ON events(origin, site, id);"
+	"CREATE INDEX events_origin ON events(origin, id);",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1009,8 +1016,8 @@ static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, cons
 	sqlite3_stmt *p;
 	int r;
 
-	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message)"
-		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?)");
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'orch')");
 	if (!p)
 		return -EIO;
 	sqlite3_bind_int64(p, 1, site_id);
@@ -1021,13 +1028,77 @@ static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, cons
 	if ((r = run(p)))
 		return r;
 	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
-		p = stmt(s, "DELETE FROM events WHERE id <= ?");
+		/* keep the newest EVENTS_KEPT of the orchestrator's own events */
+		p = stmt(s, "DELETE FROM events WHERE origin = 'orch' AND id <= (SELECT id FROM"
+			    " events WHERE origin = 'orch' ORDER BY id DESC LIMIT 1 OFFSET ?)");
 		if (!p)
 			return -EIO;
-		sqlite3_bind_int64(p, 1, sqlite3_last_insert_rowid(s->db) - EVENTS_KEPT);
+		sqlite3_bind_int64(p, 1, EVENTS_KEPT);
 		return run(p);
 	}
 	return 0;
+}
+
+static int sq_edge_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			     const char *subject, const char *message)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int r;
+
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'edge')");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, at);
+	sqlite3_bind_text(p, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, subject ? subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 5, message ? message : "", -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
+		/* deleted sites' events are not trimmed per site: a global bound too */
+		p = stmt(s, "DELETE FROM events WHERE origin = 'edge' AND id <= (SELECT id FROM"
+			    " events WHERE origin = 'edge' ORDER BY id DESC LIMIT 1 OFFSET ?)");
+		if (!p)
+			return -EIO;
+		sqlite3_bind_int64(p, 1, EDGE_EVENTS_KEPT);
+		return run(p);
+	}
+	return 0;
+}
+
+static int sq_edge_events_trim(struct orch_store *st, int64_t site_id, unsigned keep)
+{
+	sqlite3_stmt *p =
+		stmt(sq(st),
+		     "DELETE FROM events WHERE origin = 'edge' AND site = (SELECT name FROM sites"
+		     " WHERE id = ?1) AND id <= (SELECT id FROM events WHERE origin = 'edge' AND"
+		     " site = (SELECT name FROM sites WHERE id = ?1) ORDER BY id DESC LIMIT 1"
+		     " OFFSET ?2)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, keep);
+	return run(p);
+}
+
+/* a column's text made safe (rows written before ingest cleaning, or by hand) */
+static json_t *col_clean(sqlite3_stmt *p, int i)
+{
+	const char *t = col_text(p, i);
+	size_t n = (size_t)sqlite3_column_bytes(p, i);
+	char *c;
+	json_t *j;
+
+	if (orch_text_is_clean(t, n))
+		return json_stringn(t, n);
+	c = orch_text_clean(t, n, ORCH_TEXT_CTL, 0);
+	j = c ? json_string(c) : NULL;
+	free(c);
+	return j;
 }
 
 static int sq_event_list(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
@@ -1036,14 +1107,22 @@ static int sq_event_list(struct orch_store *st, const char *site, int64_t after_
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *p;
 	json_t *a = json_array();
+	bool forward = after_id >= 0;
 	int rc;
 
-	if (site)
-		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
-			    " AND site = ? ORDER BY id DESC LIMIT ?");
+	/* after_id >= 0: the next `limit` events after it, oldest first; else the newest */
+	if (site && forward)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? AND site = ? ORDER BY id LIMIT ?");
+	else if (forward)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? ORDER BY id LIMIT ?");
+	else if (site)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? AND site = ? ORDER BY id DESC LIMIT ?");
 	else
-		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
-			    " ORDER BY id DESC LIMIT ?");
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? ORDER BY id DESC LIMIT ?");
 	if (!p || !a) {
 		json_decref(a);
 		return -EIO;
@@ -1052,13 +1131,22 @@ static int sq_event_list(struct orch_store *st, const char *site, int64_t after_
 	if (site)
 		sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, site ? 3 : 2, (int)limit);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_insert_new(a, 0,
-				      json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "id",
-						sqlite3_column_int64(p, 0), "site", col_text(p, 1),
-						"at", sqlite3_column_int64(p, 2), "kind",
-						col_text(p, 3), "subject", col_text(p, 4),
-						"message", col_text(p, 5)));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *e = json_pack("{s:I, s:o?, s:I, s:o?, s:o?, s:o?, s:s}", "id",
+				      sqlite3_column_int64(p, 0), "site", col_clean(p, 1), "at",
+				      sqlite3_column_int64(p, 2), "kind", col_clean(p, 3),
+				      "subject", col_clean(p, 4), "message", col_clean(p, 5),
+				      "origin", col_text(p, 6));
+
+		if (!e) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (forward)
+			json_array_append_new(a, e);
+		else
+			json_array_insert_new(a, 0, e);
+	}
 	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
 		json_decref(a);
@@ -1284,6 +1372,8 @@ static const struct orch_store_ops sqlite_ops = {
 	.telemetry_put = sq_telemetry_put,
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
+	.edge_event_add = sq_edge_event_add,
+	.edge_events_trim = sq_edge_events_trim,
 	.rollout = sq_rollout,
 	.status = sq_status,
 	.counts = sq_counts,

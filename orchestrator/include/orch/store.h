@@ -98,8 +98,16 @@ struct orch_store_ops {
 			     const char *config_error);
 	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			 const char *subject, const char *message);
+	/* after_id >= 0: the first `limit` events with id > after_id; < 0: the newest
+	 * `limit`; both oldest first.  Text columns come back as clean UTF-8. */
 	int (*event_list)(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
 			  json_t **ret_array);
+	/* an event reported by a site's edge: counted against that site's quota, never
+	 * against the orchestrator's own events (event_add) */
+	int (*edge_event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			      const char *subject, const char *message);
+	/* keep only the newest `keep` events the site's edge reported */
+	int (*edge_events_trim)(struct orch_store *st, int64_t site_id, unsigned keep);
 	int (*rollout)(struct orch_store *st, json_t **ret_array);
 	int (*status)(struct orch_store *st, const char *site, int64_t online_since, json_t **ret);
 	int (*counts)(struct orch_store *st, int64_t online_since, json_t **ret_object);

@@ -1,0 +1,295 @@
+/*
+ * What operators see: events (forward paging with a cursor, per-site quotas,
+ * edge text made safe), the access log (no forged lines), /metrics (per site,
+ * path and class; process metrics; only real counters), against a real
+ * sdwan-orchd on 127.0.0.1.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <sdwan.pb-c.h>
+
+#include "orch_harness.h"
+
+static struct orch_proc P;
+static char hub_cred[65], br_cred[65];
+
+static const char policy[] =
+	"{\"sla_classes\": {\"voice\": {\"latency_ms\": 150, \"jitter_ms\": 30, \"loss_pct\": 1}},"
+	" \"applications\": {\"voip\": [{\"dscp\": 46}]},"
+	" \"rules\": [{\"app\": \"voip\", \"sla\": \"voice\", \"paths\": [\"inet\"], \"mode\": "
+	"\"best\"}, {\"app\": \"any\", \"paths\": [\"inet\"], \"mode\": \"ordered\"}]}";
+
+static void site_create(const char *body, char ret_token[65])
+{
+	json_t *j = NULL;
+
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, body, &j), 201);
+	strcpy(ret_token, json_string_value(json_object_get(j, "bootstrap_token")));
+	json_decref(j);
+}
+
+static void edge_register(const char *site, const char *token, uint8_t key_byte, char ret_cred[65])
+{
+	Sdwan__V1__Register m = SDWAN__V1__REGISTER__INIT;
+	uint8_t key[32], buf[512];
+	struct http_resp r;
+	size_t len;
+
+	memset(key, key_byte, sizeof(key));
+	m.site = (char *)site;
+	m.bootstrap_token = (char *)token;
+	m.public_key.data = key;
+	m.public_key.len = 32;
+	m.hostname = "edge";
+	m.software_version = "t";
+	len = sdwan__v1__register__pack(&m, buf);
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", NULL, "application/x-protobuf",
+				 buf, len, &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	Sdwan__V1__RegisterReply *rep =
+		sdwan__v1__register_reply__unpack(NULL, r.len, (uint8_t *)r.body);
+	assert_non_null(rep);
+	strcpy(ret_cred, rep->credential);
+	sdwan__v1__register_reply__free_unpacked(rep, NULL);
+	http_resp_clear(&r);
+}
+
+static long post_telemetry(const char *cred, Sdwan__V1__Telemetry *t)
+{
+	size_t len = sdwan__v1__telemetry__get_packed_size(t);
+	uint8_t *buf = malloc(len + 1);
+	struct http_resp r;
+	long st;
+
+	assert_non_null(buf);
+	sdwan__v1__telemetry__pack(t, buf);
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/telemetry", cred, "application/x-protobuf",
+				 buf, len, &r),
+			 0);
+	st = r.status;
+	http_resp_clear(&r);
+	free(buf);
+	return st;
+}
+
+/* n events of one edge, each with `reason` */
+static long push_events(const char *cred, size_t n, const char *reason)
+{
+	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__Event *ev = calloc(n, sizeof(*ev)), **evs = calloc(n, sizeof(*evs));
+	long st;
+
+	assert_non_null(ev);
+	assert_non_null(evs);
+	for (size_t i = 0; i < n; i++) {
+		sdwan__v1__event__init(&ev[i]);
+		ev[i].kind = SDWAN__V1__EVENT_KIND__EVENT_KIND_PATH_STATE;
+		ev[i].subject = "inet-hub1-inet";
+		ev[i].from = "up";
+		ev[i].to = "down";
+		ev[i].reason = (char *)reason;
+		evs[i] = &ev[i];
+	}
+	t.n_events = n;
+	t.events = evs;
+	t.applied_version = 1;
+	st = post_telemetry(cred, &t);
+	free(ev);
+	free(evs);
+	return st;
+}
+
+static json_t *get(const char *path, long want)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(http_json(&P, "GET", path, P.viewer, NULL, &j), want);
+	assert_non_null(j);
+	return j;
+}
+
+static int group_setup(void **state)
+{
+	static const char *const args[] = { "--events-per-site", "10", "--online-window", "5",
+					    NULL };
+	char tok[65];
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (orch_start(&P, args))
+		return -1;
+	site_create("{\"name\": \"hub1\", \"role\": \"hub\", \"lan_prefixes\": [\"10.100.0.0/16\"],"
+		    " \"underlays\": [{\"label\": \"inet\", \"address\": \"198.19.0.1\"}]}",
+		    tok);
+	edge_register("hub1", tok, 1, hub_cred);
+	site_create("{\"name\": \"br1\", \"role\": \"branch\", \"lan_prefixes\": [\"10.1.0.0/24\"],"
+		    " \"underlays\": [{\"label\": \"inet\", \"address\": \"\"}]}",
+		    tok);
+	edge_register("br1", tok, 2, br_cred);
+	return http_json(&P, "POST", "/api/v1/policy", P.admin, policy, NULL) == 201 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	int rc = orch_stop(&P);
+
+	curl_global_cleanup();
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- events */
+
+static void test_events_page_forward(void **state)
+{
+	json_t *j, *all;
+	int64_t after = 0, prev = 0;
+	size_t seen = 0, total;
+	char path[128];
+
+	all = get("/api/v1/events?limit=1000", 200);
+	total = json_array_size(json_object_get(all, "events"));
+	assert_true(total >= 5); /* sites created, edges registered, policy, compiles */
+	json_decref(all);
+	/* pages of 2 from the start: ascending, nothing twice, nothing missed */
+	for (int guard = 0; guard < 1000; guard++) {
+		json_t *e;
+		size_t i;
+		bool more;
+
+		snprintf(path, sizeof(path), "/api/v1/events?after=%lld&limit=2", (long long)after);
+		j = get(path, 200);
+		assert_true(json_array_size(json_object_get(j, "events")) <= 2);
+		json_array_foreach (json_object_get(j, "events"), i, e) {
+			int64_t id = json_integer_value(json_object_get(e, "id"));
+			assert_true(id > prev);
+			prev = id;
+			seen++;
+		}
+		more = json_is_true(json_object_get(j, "more"));
+		after = json_integer_value(json_object_get(j, "next"));
+		assert_int_equal(after, prev);
+		json_decref(j);
+		if (!more)
+			break;
+	}
+	assert_int_equal(seen, total);
+	/* at the end: empty, and the cursor stays */
+	snprintf(path, sizeof(path), "/api/v1/events?after=%lld", (long long)after);
+	j = get(path, 200);
+	assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "next")), after);
+	json_decref(j);
+	/* out of range is refused, naming the parameter and the value */
+	j = get("/api/v1/events?limit=5000", 400);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "limit \"5000\""));
+	json_decref(j);
+	json_decref(get("/api/v1/events?limit=0", 400));
+	json_decref(get("/api/v1/events?after=-1", 400));
+	json_decref(get("/api/v1/events?after=x", 400));
+}
+
+static void test_events_edge_text_safe(void **state)
+{
+	/* an escape sequence, a newline, invalid UTF-8 (a lone continuation byte and
+	 * a truncated sequence) and a C1 control */
+	static const char evil[] = "\x1b[31mred\nline2 \xff\x80 ok \xc3 \xc2\x9b end";
+	json_t *j, *e;
+	const char *msg;
+	size_t n;
+
+	assert_int_equal(push_events(br_cred, 1, evil), 204);
+	j = get("/api/v1/events?site=br1&limit=1", 200);
+	n = json_array_size(json_object_get(j, "events"));
+	assert_int_equal(n, 1); /* kept, not dropped */
+	e = json_array_get(json_object_get(j, "events"), 0);
+	msg = json_string_value(json_object_get(e, "message"));
+	assert_non_null(msg);
+	assert_string_equal(json_string_value(json_object_get(e, "origin")), "edge");
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		assert_true(*p >= 0x20 && *p != 0x7f);
+	assert_non_null(strstr(msg, "\\x1b[31mred\\x0aline2 \xef\xbf\xbd\xef\xbf\xbd ok "
+				    "\xef\xbf\xbd \\u009b end"));
+	json_decref(j);
+}
+
+static void test_events_site_quota(void **state)
+{
+	json_t *j, *e;
+	size_t i, edge = 0, orch = 0;
+
+	/* br1's edge floods: it keeps its newest 10, everyone else keeps theirs */
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(push_events(br_cred, 40, "flap"), 204);
+	assert_int_equal(push_events(hub_cred, 3, "hub flap"), 204);
+	j = get("/api/v1/events?after=0&limit=1000", 200);
+	json_array_foreach (json_object_get(j, "events"), i, e) {
+		const char *site = json_string_value(json_object_get(e, "site"));
+		bool from_edge = !strcmp(json_string_value(json_object_get(e, "origin")), "edge");
+
+		if (from_edge && site && !strcmp(site, "br1"))
+			edge++;
+		if (!from_edge)
+			orch++;
+	}
+	assert_int_equal(edge, 10);
+	assert_true(orch >= 5); /* "site created", "edge registered", "policy v1 applied" */
+	json_decref(j);
+	j = get("/api/v1/events?site=hub1&limit=1000", 200);
+	{
+		size_t hub_edge = 0;
+		json_array_foreach (json_object_get(j, "events"), i, e)
+			hub_edge +=
+				!strcmp(json_string_value(json_object_get(e, "origin")), "edge");
+		assert_int_equal(hub_edge, 3);
+	}
+	json_decref(j);
+}
+
+static void test_access_log_no_forged_lines(void **state)
+{
+	struct http_resp r;
+	char path[400], line[2048];
+	FILE *f;
+	bool found = false;
+
+	assert_int_equal(http_do(&P, "GET", "/x%0A2026-01-01T00:00:00Z%20forged%0D%1B[2J", P.viewer,
+				 NULL, NULL, 0, &r),
+			 0);
+	assert_int_equal(r.status, 404);
+	http_resp_clear(&r);
+	usleep(100000);
+	snprintf(path, sizeof(path), "%s/access.log", P.dir);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		assert_true(!strncmp(line, "20", 2)); /* every line is a real entry */
+		assert_null(strstr(line, "\x1b"));
+		assert_null(strstr(line, "\r"));
+		if (strstr(line, " GET /x\\x0a2026-01-01T00:00:00Z\\x20forged\\x0d\\x1b[2J 404 "))
+			found = true;
+	}
+	fclose(f);
+	assert_true(found);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_events_page_forward),
+		cmocka_unit_test(test_events_edge_text_safe),
+		cmocka_unit_test(test_events_site_quota),
+		cmocka_unit_test(test_access_log_no_forged_lines),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
