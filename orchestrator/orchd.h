@@ -145,6 +145,7 @@ struct orchd {
 	pthread_t compiler, timer;
 	bool compiler_started, timer_started;
 	struct metrics m;
+	int64_t start_ms; /* process_start_time_seconds */
 };
 
 int64_t orchd_now_ms(void);
@@ -157,6 +158,9 @@ enum MHD_Result reply_errors(struct req *r, unsigned status, const char *msg, js
 enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, const void *buf,
 			    size_t len);
 enum MHD_Result reply_empty(struct req *r, unsigned status);
+/* takes `buf` (malloc'd): MHD frees it once sent */
+enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ctype, char *buf,
+				  size_t len);
 /* map a store error to an HTTP error reply */
 enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
 

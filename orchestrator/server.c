@@ -120,6 +120,14 @@ enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, c
 		     ctype);
 }
 
+enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ctype, char *buf,
+				  size_t len)
+{
+	r->resp_bytes = len;
+	return queue(r, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
+		     ctype);
+}
+
 enum MHD_Result reply_empty(struct req *r, unsigned status)
 {
 	return queue(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT),
@@ -805,6 +813,7 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	if (!d)
 		return r;
 	d->cfg = *cfg;
+	d->start_ms = orchd_now_ms();
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	r = -EINVAL;

@@ -1314,6 +1314,78 @@ static int sq_counts(struct orch_store *st, int64_t online_since, json_t **ret_o
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
+static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, void *ud,
+		      uint64_t *ret_policy_version)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	uint64_t pv = 0;
+	int rc, r = 0;
+
+	if ((r = sq_begin_read(st)))
+		return r;
+	p = stmt(s,
+		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
+		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
+		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
+		 " (SELECT ifnull(max(version), 0) FROM policies)"
+		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
+		 " ORDER BY s.name");
+	if (!p) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_obs_site o = {
+			.name = col_text(p, 0),
+			.role = col_text(p, 1),
+			.registered = sqlite3_column_int(p, 2),
+			.last_seen = sqlite3_column_int64(p, 3),
+			.target_version = (uint64_t)sqlite3_column_int64(p, 4),
+			.applied_version = (uint64_t)sqlite3_column_int64(p, 5),
+			.config_error = col_text(p, 6),
+			.decisions =
+				sqlite3_column_type(p, 7) == SQLITE_NULL ? NULL : col_text(p, 7),
+			.refused = sqlite3_column_int(p, 8),
+		};
+
+		pv = (uint64_t)sqlite3_column_int64(p, 9);
+		if ((r = ops->site(ud, &o)))
+			break;
+	}
+	sqlite3_reset(p);
+	if (r || rc != SQLITE_DONE) {
+		r = r ? r : map_rc(rc);
+		goto out;
+	}
+	p = stmt(s, "SELECT s.name, m.metrics FROM path_metrics m JOIN sites s ON s.id = m.site_id"
+		    " ORDER BY s.name, m.path");
+	if (!p) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		if ((r = ops->path(ud, col_text(p, 0), col_text(p, 1))))
+			break;
+	sqlite3_reset(p);
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	if (!r && !pv) {
+		sqlite3_stmt *q = stmt(s, "SELECT ifnull(max(version), 0) FROM policies");
+
+		if (q && sqlite3_step(q) == SQLITE_ROW)
+			pv = (uint64_t)sqlite3_column_int64(q, 0);
+		if (q)
+			sqlite3_reset(q);
+	}
+out:
+	sq_commit(st);
+	if (!r)
+		*ret_policy_version = pv;
+	return r;
+}
+
 static int sq_token_insert(struct orch_store *st, const char *hash, const char *role,
 			   const char *name, int64_t now)
 {
@@ -1377,6 +1449,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.rollout = sq_rollout,
 	.status = sq_status,
 	.counts = sq_counts,
+	.observe = sq_observe,
 	.token_insert = sq_token_insert,
 	.token_role = sq_token_role,
 };

@@ -47,6 +47,25 @@ struct orch_bundle_row {
 	int64_t generated_at;
 };
 
+/* One site as a metrics scrape sees it (strings valid during the callback). */
+struct orch_obs_site {
+	const char *name;
+	const char *role;
+	bool registered;
+	int64_t last_seen;	  /* ms since the epoch; 0: never */
+	uint64_t target_version;  /* newest bundle; 0: none */
+	uint64_t applied_version; /* as the edge last reported */
+	bool refused;		  /* the edge refused the newest bundle */
+	const char *config_error; /* "" when none */
+	const char *decisions;	  /* JSON array of ClassDecision, NULL: no telemetry */
+};
+
+struct orch_obs_ops {
+	int (*site)(void *ud, const struct orch_obs_site *s);
+	/* a path's latest metrics: JSON object of PathMetrics */
+	int (*path)(void *ud, const char *site, const char *metrics_json);
+};
+
 struct orch_store_ops {
 	const char *name;
 	void (*close)(struct orch_store *st);
@@ -111,6 +130,10 @@ struct orch_store_ops {
 	int (*rollout)(struct orch_store *st, json_t **ret_array);
 	int (*status)(struct orch_store *st, const char *site, int64_t online_since, json_t **ret);
 	int (*counts)(struct orch_store *st, int64_t online_since, json_t **ret_object);
+	/* a scrape in two statements whatever the number of sites: every site (by
+	 * name), then every path (by site, path); a callback's error stops it */
+	int (*observe)(struct orch_store *st, const struct orch_obs_ops *ops, void *ud,
+		       uint64_t *ret_policy_version);
 
 	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
 			    const char *name, int64_t now);
