@@ -766,3 +766,196 @@ enum MHD_Result api_health(struct req *r)
 {
 	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
+
+/* ---- webhooks */
+
+static bool url_valid(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n >= ORCH_URL_MAX || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= ' ' || (unsigned char)u[i] >= 0x7f)
+			return false;
+	return strlen(u) > (u[4] == 's' ? 8u : 7u);
+}
+
+static bool kind_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (!n || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-' || k[i] == '.'))
+			return false;
+	return true;
+}
+
+/* every error at once, each naming the field and the value */
+static int webhook_from_json(const json_t *j, struct orch_webhook *w, json_t *errs)
+{
+	const char *key;
+	json_t *v, *kinds;
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	if (!json_is_object(j)) {
+		orch_err_add(errs, "$", "a JSON object is required");
+		return -EINVAL;
+	}
+	json_object_foreach ((json_t *)j, key, v)
+		if (strcmp(key, "name") && strcmp(key, "url") && strcmp(key, "kinds") &&
+		    strcmp(key, "secret"))
+			orch_err_add(errs, "$", "unknown field \"%.40s\"", key);
+	v = json_object_get(j, "name");
+	if (!json_is_string(v) || !orch_name_valid(json_string_value(v)))
+		orch_err_add(errs, "$.name", "%s%.40s%s: 1..31 characters of [a-z0-9-] required",
+			     json_is_string(v) ? "\"" : "",
+			     json_is_string(v) ? json_string_value(v) : "missing",
+			     json_is_string(v) ? "\"" : "");
+	else
+		snprintf(w->name, sizeof(w->name), "%s", json_string_value(v));
+	v = json_object_get(j, "url");
+	if (!json_is_string(v) || !url_valid(json_string_value(v)))
+		orch_err_add(errs, "$.url",
+			     "%s%.80s%s: an http:// or https:// URL (at most %d characters, no "
+			     "spaces) required",
+			     json_is_string(v) ? "\"" : "",
+			     json_is_string(v) ? json_string_value(v) : "missing",
+			     json_is_string(v) ? "\"" : "", ORCH_URL_MAX - 1);
+	else
+		snprintf(w->url, sizeof(w->url), "%s", json_string_value(v));
+	v = json_object_get(j, "secret");
+	if (!json_is_string(v) || strlen(json_string_value(v)) < 16 ||
+	    strlen(json_string_value(v)) >= ORCH_SECRET_MAX)
+		orch_err_add(errs, "$.secret", "%s: 16..%d characters required (the HMAC key)",
+			     json_is_string(v) ? "too short or too long" : "missing",
+			     ORCH_SECRET_MAX - 1);
+	else
+		snprintf(w->secret, sizeof(w->secret), "%s", json_string_value(v));
+	kinds = json_object_get(j, "kinds");
+	if (kinds && !json_is_array(kinds))
+		orch_err_add(errs, "$.kinds", "an array of event kinds required (absent: all)");
+	json_array_foreach (kinds, i, v) {
+		size_t n = strlen(w->kinds);
+		char path[32];
+
+		snprintf(path, sizeof(path), "$.kinds[%zu]", i);
+		if (!json_is_string(v) || !kind_valid(json_string_value(v)))
+			orch_err_add(errs, path, "%s%.70s%s: an event kind ([A-Za-z0-9_.-], 1..64)",
+				     json_is_string(v) ? "\"" : "",
+				     json_is_string(v) ? json_string_value(v) : "not a string",
+				     json_is_string(v) ? "\"" : "");
+		else if (n + strlen(json_string_value(v)) + 2 > sizeof(w->kinds))
+			orch_err_add(errs, path, "too many kinds (at most %zu characters in all)",
+				     sizeof(w->kinds) - 1);
+		else
+			snprintf(w->kinds + n, sizeof(w->kinds) - n, "%s%s", n ? "," : "",
+				 json_string_value(v));
+	}
+	return json_array_size(errs) ? -EINVAL : 0;
+}
+
+static json_t *webhook_json(struct req *r, const struct orch_webhook *w)
+{
+	json_t *kinds = json_array(), *o, *st;
+	char buf[ORCH_KINDS_MAX], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", w->kinds);
+	for (char *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save))
+		json_array_append_new(kinds, json_string(k));
+	/* the secret never leaves: it signs */
+	o = json_pack("{s:s, s:s, s:o, s:b, s:I}", "name", w->name, "url", w->url, "kinds", kinds,
+		      "secret_set", 1, "created_at", (json_int_t)w->created_at);
+	st = notify_state_json(r->d->notify, w->name);
+	if (o)
+		json_object_set_new(
+			o, "delivery",
+			st ? st
+			   : json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:i, s:i}",
+				       "queued", 0, "delivered", 0, "failed_attempts", 0, "dropped",
+				       0, "given_up", 0, "last_status", 0, "last_error", "",
+				       "last_attempt", 0, "last_success", 0, "next_attempt", 0));
+	return o;
+}
+
+enum MHD_Result api_webhooks_list(struct req *r)
+{
+	struct orch_webhook *v = NULL;
+	size_t n = 0;
+	json_t *a;
+	int e = r->d->store->ops->webhook_list(r->d->store, &v, &n);
+
+	if (e)
+		return reply_store_error(r, e, "webhooks");
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, webhook_json(r, &v[i]));
+	orch_webhooks_free(v, n);
+	return reply_json(r, 200, json_pack("{s:o}", "webhooks", a));
+}
+
+enum MHD_Result api_webhook_create(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_webhook w;
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs;
+	int e;
+
+	if (!j)
+		return ret;
+	errs = json_array();
+	e = webhook_from_json(j, &w, errs);
+	json_decref(j);
+	if (e) {
+		ret = reply_errors(r, 422, "invalid webhook", errs);
+		json_decref(errs);
+		explicit_bzero(&w, sizeof(w));
+		return ret;
+	}
+	json_decref(errs);
+	w.created_at = orchd_now_ms();
+	if ((e = st->ops->begin(st))) {
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "transaction");
+	}
+	if ((e = st->ops->webhook_insert(st, &w))) {
+		st->ops->rollback(st);
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "a webhook of that name");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", w.name, "webhook added");
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "commit");
+	}
+	notify_reload(r->d->notify);
+	ret = reply_json(r, 201, webhook_json(r, &w));
+	explicit_bzero(&w, sizeof(w));
+	return ret;
+}
+
+enum MHD_Result api_webhook_delete(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->webhook_delete(st, r->params[0]))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "webhook");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", r->params[0], "webhook removed");
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	notify_reload(r->d->notify);
+	return reply_empty(r, 204);
+}

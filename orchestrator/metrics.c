@@ -414,6 +414,7 @@ enum MHD_Result api_metrics(struct req *r)
 		"sdwan_orch_bundle_versions %" PRIu64 "\n",
 		sc.sites, sc.registered, sc.online, policy_version, sc.converged, sc.version_sum);
 	own_metrics(f, r->d);
+	notify_metrics_print(r->d->notify, f);
 	process_metrics(f, r->d);
 	if (fclose(f)) {
 		f = NULL;

@@ -21,6 +21,8 @@
 
 #include <orch/store.h>
 
+#include "notify.h"
+
 struct orchd_config {
 	const char *db_path;
 	const char *listen_addr;
@@ -145,7 +147,8 @@ struct orchd {
 	pthread_t compiler, timer;
 	bool compiler_started, timer_started;
 	struct metrics m;
-	int64_t start_ms; /* process_start_time_seconds */
+	int64_t start_ms;	 /* process_start_time_seconds */
+	struct notifier *notify; /* its own thread and store connection */
 };
 
 int64_t orchd_now_ms(void);
@@ -190,6 +193,9 @@ enum MHD_Result api_status(struct req *r);
 enum MHD_Result api_status_site(struct req *r);
 enum MHD_Result api_events(struct req *r);
 enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_webhooks_list(struct req *r);
+enum MHD_Result api_webhook_create(struct req *r);
+enum MHD_Result api_webhook_delete(struct req *r);
 enum MHD_Result api_health(struct req *r);
 enum MHD_Result edge_register(struct req *r);
 enum MHD_Result edge_config(struct req *r);

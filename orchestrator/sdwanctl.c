@@ -1059,6 +1059,122 @@ static int cmd_events(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- webhooks */
+
+static void webhooks_table(json_t *j)
+{
+	json_t *w;
+	size_t i;
+
+	printf("%-16s %-40s %-24s %-7s %-9s %-7s %-7s %s\n", "WEBHOOK", "URL", "KINDS", "QUEUED",
+	       "DELIVERED", "FAILED", "DROPPED", "LAST");
+	json_array_foreach (json_object_get(j, "webhooks"), i, w) {
+		json_t *dl = json_object_get(w, "delivery");
+		char kinds[256];
+
+		join(json_object_get(w, "kinds"), NULL, kinds, sizeof(kinds));
+		printf("%-16s %-40s %-24s %-7lld %-9lld %-7lld %-7lld %s\n", str(w, "name"),
+		       str(w, "url"), kinds[0] ? kinds : "(all)", num(dl, "queued"),
+		       num(dl, "delivered"), num(dl, "failed_attempts"), num(dl, "dropped"),
+		       *str(dl, "last_error")	? str(dl, "last_error")
+		       : num(dl, "last_status") ? "ok"
+						: "-");
+	}
+}
+
+static int cmd_webhook(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl webhook add NAME --url URL (--secret S | --secret-file F) "
+		"[--kind K]...\n"
+		"       sdwanctl webhook list | rm NAME\n"
+		"  each event of the kinds given (default: all) is POSTed to URL as JSON with\n"
+		"  X-Sdwan-Signature: sha256=<hex HMAC-SHA-256 of the body keyed with the "
+		"secret>;\n"
+		"  failures are retried with exponential backoff; list shows delivery state\n";
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "list"))
+		return get_and_show("/api/v1/webhooks", webhooks_table);
+	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
+		fprintf(stderr, "sdwanctl: webhook %s: NAME required\n", safe(argv[1]));
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "rm")) {
+		snprintf(path, sizeof(path), "/api/v1/webhooks/%s", argv[2]);
+		st = call("DELETE", path, NULL, &resp);
+		if (st != 204)
+			return fail(st, resp);
+		printf(g.json ? "{}\n" : "webhook %s removed\n", argv[2]);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "add")) {
+		json_t *w = json_object(), *kinds = json_array();
+		char secret[512] = "", *body;
+		int rc = EXIT_USAGE;
+
+		json_object_set_new(w, "name", json_string(argv[2]));
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--url") && i + 1 < argc) {
+				json_object_set_new(w, "url", json_string(argv[++i]));
+			} else if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
+				json_array_append_new(kinds, json_string(argv[++i]));
+			} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+				snprintf(secret, sizeof(secret), "%s", argv[++i]);
+			} else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc) {
+				FILE *f = fopen(argv[++i], "re");
+
+				if (!f || !fgets(secret, sizeof(secret), f)) {
+					fprintf(stderr, "sdwanctl: --secret-file %s: %s\n",
+						safe(argv[i]), f ? "empty" : strerror(errno));
+					if (f)
+						fclose(f);
+					goto add_out;
+				}
+				fclose(f);
+				secret[strcspn(secret, "\r\n")] = '\0';
+			} else {
+				fprintf(stderr, "sdwanctl: webhook add: unexpected \"%s\"\n%s",
+					safe(argv[i]), help);
+				goto add_out;
+			}
+		}
+		/* missing or bad fields are named by the server, all at once */
+		if (secret[0])
+			json_object_set_new(w, "secret", json_string(secret));
+		if (json_array_size(kinds))
+			json_object_set(w, "kinds", kinds);
+		body = json_dumps(w, JSON_COMPACT);
+		st = call("POST", "/api/v1/webhooks", body, &resp);
+		if (body) {
+			explicit_bzero(body, strlen(body));
+			free(body);
+		}
+		if (st != 201)
+			rc = fail(st, resp);
+		else if (g.json)
+			rc = print_json(resp);
+		else {
+			printf("webhook %s added: %s\n", str(resp, "name"), str(resp, "url"));
+			json_decref(resp);
+			rc = EXIT_OK;
+		}
+add_out:
+		explicit_bzero(secret, sizeof(secret));
+		json_decref(w);
+		json_decref(kinds);
+		return rc;
+	}
+	fprintf(stderr, "sdwanctl: webhook: unknown command %s\n", safe(argv[1]));
+	return EXIT_USAGE;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1071,6 +1187,7 @@ static void usage(FILE *f)
 		"  status [SITE] [--watch]           sites online, paths, decisions\n"
 		"  events [--site S] [--limit N] [--after ID] [--follow]\n"
 		"                                    events, oldest first; --follow for new ones\n"
+		"  webhook add|list|rm               alert webhooks and their delivery state\n"
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
 		"options:\n"
@@ -1171,6 +1288,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(argc, argv);
 	else if (!strcmp(argv[0], "events"))
 		rc = cmd_events(argc, argv);
+	else if (!strcmp(argv[0], "webhook"))
+		rc = cmd_webhook(argc, argv);
 	else if (!strcmp(argv[0], "edge"))
 		rc = sdwanctl_edge_main(argc, argv, g.json);
 	else {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <policy/policy.h>
 
 #include <orch/compile.h>
@@ -48,6 +49,9 @@ static const struct route routes[] = {
 	{ "GET", "/edge/v1/config", AUTH_EDGE, BODY_NONE, edge_config },
 	{ "POST", "/edge/v1/ack", AUTH_EDGE, BODY_PROTO, edge_ack },
 	{ "POST", "/edge/v1/telemetry", AUTH_EDGE, BODY_PROTO, edge_telemetry },
+	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
+	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
+	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
 };
@@ -865,6 +869,15 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		snprintf(err, errlen, "database %s: %s", cfg->db_path, strerror(-r));
 		goto fail;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
+	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
+						.online_window_s = cfg->online_window_s,
+						.user_agent = "sdwan-orchd/" SDWAN_VERSION },
+		       &d->notify);
+	if (r) {
+		snprintf(err, errlen, "notifier: %s", strerror(-r));
+		goto fail;
+	}
 	/* the first compile happens before anyone can ask for a bundle */
 	if ((r = compile_once(d, &pc))) {
 		snprintf(err, errlen, "initial compile: %s", strerror(-r));
@@ -964,6 +977,7 @@ void orchd_free(struct orchd *d)
 		}
 		MHD_stop_daemon(d->mhd);
 	}
+	notify_free(d->notify);
 	for (size_t i = 0; i < d->n_cache; i++)
 		free(d->cache[i].buf);
 	free(d->cache);

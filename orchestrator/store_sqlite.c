@@ -84,6 +84,10 @@ static const char *const migrations[] = {
 	"UPDATE events SET origin = 'edge' WHERE kind LIKE 'EVENT\\_KIND\\_%' ESCAPE '\\';"
 	"CREATE INDEX events_origin_site ON events(origin, site, id);"
 	"CREATE INDEX events_origin ON events(origin, id);",
+	/* 4: alert webhooks; a site's offline state, for offline/online events */
+	"CREATE TABLE webhooks(name TEXT PRIMARY KEY, url TEXT NOT NULL, kinds TEXT NOT NULL,"
+	" secret TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"ALTER TABLE sites ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1386,6 +1390,149 @@ out:
 	return r;
 }
 
+static int sq_webhook_insert(struct orch_store *st, const struct orch_webhook *w)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO webhooks VALUES(?,?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, w->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, w->kinds, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, w->secret, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, w->created_at);
+	return run(p);
+}
+
+static int sq_webhook_delete(struct orch_store *st, const char *name)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "DELETE FROM webhooks WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+void orch_webhooks_free(struct orch_webhook *w, size_t n)
+{
+	if (!w)
+		return;
+	explicit_bzero(w, n * sizeof(*w));
+	free(w);
+}
+
+static int sq_webhook_list(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT name, url, kinds, secret, created_at FROM webhooks"
+				       " ORDER BY name");
+	struct orch_webhook *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_webhook *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].name, sizeof(v[n].name), "%s", col_text(p, 0));
+		snprintf(v[n].url, sizeof(v[n].url), "%s", col_text(p, 1));
+		snprintf(v[n].kinds, sizeof(v[n].kinds), "%s", col_text(p, 2));
+		snprintf(v[n].secret, sizeof(v[n].secret), "%s", col_text(p, 3));
+		v[n].created_at = sqlite3_column_int64(p, 4);
+		n++;
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		orch_webhooks_free(v, n);
+		return map_rc(rc);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int sq_event_last_id(struct orch_store *st, int64_t *ret_id)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT ifnull(max(id), 0) FROM events");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		*ret_id = sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+static int sq_sites_liveness(struct orch_store *st, int64_t online_since, int64_t now,
+			     unsigned window_s, unsigned *ret_changed)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	unsigned changed = 0;
+	char msg[96];
+	int r;
+
+	if ((r = sq_begin(st)))
+		return r;
+	snprintf(msg, sizeof(msg), "offline: no telemetry for %u s", window_s);
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " SELECT name, ?2, 'site', name, ?3, 'orch' FROM sites WHERE offline = 0"
+		    " AND registered_at IS NOT NULL AND ifnull(last_seen, registered_at) < ?1"
+		    " ORDER BY name");
+	r = -EIO;
+	if (!p)
+		goto fail;
+	sqlite3_bind_int64(p, 1, online_since);
+	sqlite3_bind_int64(p, 2, now);
+	sqlite3_bind_text(p, 3, msg, -1, SQLITE_TRANSIENT);
+	if ((r = run(p)))
+		goto fail;
+	changed += (unsigned)sqlite3_changes(s->db);
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " SELECT name, ?2, 'site', name, 'online again', 'orch' FROM sites"
+		    " WHERE offline = 1 AND ifnull(last_seen, 0) >= ?1 ORDER BY name");
+	r = -EIO;
+	if (!p)
+		goto fail;
+	sqlite3_bind_int64(p, 1, online_since);
+	sqlite3_bind_int64(p, 2, now);
+	if ((r = run(p)))
+		goto fail;
+	changed += (unsigned)sqlite3_changes(s->db);
+	if (changed) {
+		p = stmt(s,
+			 "UPDATE sites SET offline = (registered_at IS NOT NULL AND"
+			 " ifnull(last_seen, registered_at) < ?1) WHERE offline != (registered_at"
+			 " IS NOT NULL AND ifnull(last_seen, registered_at) < ?1)");
+		r = -EIO;
+		if (!p)
+			goto fail;
+		sqlite3_bind_int64(p, 1, online_since);
+		if ((r = run(p)))
+			goto fail;
+	}
+	if ((r = sq_commit(st)))
+		goto fail;
+	*ret_changed = changed;
+	return 0;
+fail:
+	sq_rollback(st);
+	return r;
+}
+
 static int sq_token_insert(struct orch_store *st, const char *hash, const char *role,
 			   const char *name, int64_t now)
 {
@@ -1450,6 +1597,11 @@ static const struct orch_store_ops sqlite_ops = {
 	.status = sq_status,
 	.counts = sq_counts,
 	.observe = sq_observe,
+	.webhook_insert = sq_webhook_insert,
+	.webhook_delete = sq_webhook_delete,
+	.webhook_list = sq_webhook_list,
+	.event_last_id = sq_event_last_id,
+	.sites_liveness = sq_sites_liveness,
 	.token_insert = sq_token_insert,
 	.token_role = sq_token_role,
 };

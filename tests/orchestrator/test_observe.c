@@ -12,8 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <curl/curl.h>
 #include <sdwan.pb-c.h>
@@ -453,6 +461,309 @@ static void test_metrics_promtool(void **state)
 		fail_msg("promtool check metrics (exit %d): %s", rc, out);
 }
 
+/* ---- webhooks: a real HTTP receiver on 127.0.0.1 */
+
+#define HOOK_SECRET "0123456789abcdef-hook-secret"
+
+struct hook_req {
+	char sig[128];
+	char *body;
+	long status_sent;
+};
+
+static struct {
+	int fd;
+	uint16_t port;
+	pthread_t th;
+	pthread_mutex_t lock;
+	struct hook_req req[64];
+	size_t n;
+	unsigned fail_first; /* answer 500 to this many requests first */
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *receiver(void *arg)
+{
+	for (;;) {
+		char buf[16384], *hdr_end, *p;
+		size_t got = 0, clen = 0;
+		struct hook_req q = { 0 };
+		int c = accept(R.fd, NULL, NULL);
+		ssize_t k;
+
+		if (c < 0)
+			return NULL;
+		while (got < sizeof(buf) - 1 &&
+		       (k = read(c, buf + got, sizeof(buf) - 1 - got)) > 0) {
+			got += (size_t)k;
+			buf[got] = '\0';
+			hdr_end = strstr(buf, "\r\n\r\n");
+			if (!hdr_end)
+				continue;
+			p = strcasestr(buf, "\r\nContent-Length:");
+			clen = p ? strtoul(p + 17, NULL, 10) : 0;
+			if (got >= (size_t)(hdr_end + 4 - buf) + clen)
+				break;
+		}
+		hdr_end = strstr(buf, "\r\n\r\n");
+		if (hdr_end) {
+			p = strcasestr(buf, "\r\nX-Sdwan-Signature: ");
+			if (p)
+				snprintf(q.sig, sizeof(q.sig), "%.*s", (int)strcspn(p + 21, "\r\n"),
+					 p + 21);
+			q.body = strndup(hdr_end + 4, clen);
+		}
+		pthread_mutex_lock(&R.lock);
+		q.status_sent = R.n < R.fail_first ? 500 : 200;
+		if (R.n < 64)
+			R.req[R.n++] = q;
+		else
+			free(q.body);
+		pthread_mutex_unlock(&R.lock);
+		snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 q.status_sent);
+		if (write(c, buf, strlen(buf)) < 0)
+			perror("receiver write");
+		close(c);
+	}
+}
+
+static void receiver_start(unsigned fail_first)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	R.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(R.fd >= 0);
+	assert_int_equal(bind(R.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(R.fd, 16), 0);
+	assert_int_equal(getsockname(R.fd, (struct sockaddr *)&sin, &sl), 0);
+	R.port = ntohs(sin.sin_port);
+	R.fail_first = fail_first;
+	assert_int_equal(pthread_create(&R.th, NULL, receiver, NULL), 0);
+}
+
+static size_t received(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&R.lock);
+	n = R.n;
+	pthread_mutex_unlock(&R.lock);
+	return n;
+}
+
+static bool wait_received(size_t n, int ms)
+{
+	for (int i = 0; i < ms / 50; i++) {
+		if (received() >= n)
+			return true;
+		usleep(50000);
+	}
+	return received() >= n;
+}
+
+/* request k as received (a copy: assertions never run under R.lock) */
+static struct hook_req req_get(size_t k)
+{
+	struct hook_req q = { 0 };
+
+	pthread_mutex_lock(&R.lock);
+	if (k < R.n) {
+		q = R.req[k];
+		q.body = R.req[k].body ? strdup(R.req[k].body) : NULL;
+	}
+	pthread_mutex_unlock(&R.lock);
+	return q;
+}
+
+static void expect_signed(const struct hook_req *q)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	char want[80] = "sha256=";
+
+	assert_non_null(q->body);
+	HMAC(EVP_sha256(), HOOK_SECRET, (int)strlen(HOOK_SECRET), (const unsigned char *)q->body,
+	     strlen(q->body), md, &len);
+	assert_int_equal(len, 32);
+	for (int i = 0; i < 32; i++)
+		sprintf(want + 7 + 2 * i, "%02x", md[i]);
+	assert_string_equal(q->sig, want);
+}
+
+static void test_webhook_signed_retried(void **state)
+{
+	char body[512];
+	json_t *j, *w, *errs, *ev;
+	long long failed, delivered;
+	size_t i;
+	char *m;
+
+	receiver_start(1); /* the first delivery gets a 500 */
+	/* bad input: every field named with its value, nothing stored */
+	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.admin,
+				   "{\"name\": \"Bad Name\", \"url\": \"ftp://x\", "
+				   "\"secret\": \"short\", \"kinds\": [\"site\", 7], \"extra\": 1}",
+				   &j),
+			 422);
+	errs = json_object_get(j, "errors");
+	{
+		char *t = json_dumps(errs, 0);
+		assert_non_null(strstr(t, "$.name"));
+		assert_non_null(strstr(t, "\\\"Bad Name\\\""));
+		assert_non_null(strstr(t, "$.url"));
+		assert_non_null(strstr(t, "ftp://x"));
+		assert_non_null(strstr(t, "$.secret"));
+		assert_non_null(strstr(t, "$.kinds[1]"));
+		assert_non_null(strstr(t, "extra"));
+		free(t);
+	}
+	json_decref(j);
+	j = get("/api/v1/webhooks", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "webhooks")), 0);
+	json_decref(j);
+	/* a viewer may not add one */
+	snprintf(body, sizeof(body),
+		 "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%u/hook\", "
+		 "\"secret\": \"" HOOK_SECRET "\", \"kinds\": [\"site\"]}",
+		 R.port);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.viewer, body, NULL), 403);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.admin, body, &j), 201);
+	assert_null(json_object_get(j, "secret")); /* never shown again */
+	json_decref(j);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.admin, body, NULL), 409);
+	/* an event of another kind is not sent; a "site" one is, retried after the 500 */
+	assert_int_equal(http_json(&P, "POST", "/api/v1/policy?comment=x", P.admin,
+				   "{\"rules\": [{\"app\": \"any\", \"paths\": [\"inet\"], "
+				   "\"mode\": \"balance\"}]}",
+				   NULL),
+			 201);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap", P.admin, NULL, NULL),
+			 201);
+	assert_true(wait_received(2, 8000));
+	{
+		struct hook_req q0 = req_get(0), q1 = req_get(1);
+
+		assert_int_equal(q0.status_sent, 500);
+		assert_int_equal(q1.status_sent, 200);
+		assert_non_null(q0.body);
+		assert_non_null(q1.body);
+		assert_string_equal(q0.body, q1.body); /* the same event again */
+		expect_signed(&q0);
+		expect_signed(&q1);
+		j = json_loads(q1.body, 0, NULL);
+		free(q0.body);
+		free(q1.body);
+	}
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "webhook")), "ops");
+	ev = json_object_get(j, "event");
+	assert_string_equal(json_string_value(json_object_get(ev, "kind")), "site");
+	json_decref(j);
+	/* the bootstrap's event arrives (an "offline" one may come first: hub1 is
+	 * silent and the online window is 5 s); no policy event ever does */
+	{
+		bool seen = false;
+
+		for (int k = 0; k < 100 && !seen; k++) {
+			size_t n = received();
+
+			for (i = 0; i < n && !seen; i++) {
+				struct hook_req q = req_get(i);
+
+				seen = strstr(q.body, "\"new bootstrap token issued\"") &&
+				       strstr(q.body, "\"subject\":\"br1\"");
+				free(q.body);
+			}
+			if (!seen)
+				usleep(50000);
+		}
+		assert_true(seen);
+		for (i = 0; i < received(); i++) {
+			struct hook_req q = req_get(i);
+
+			expect_signed(&q);
+			assert_null(strstr(q.body, "\"kind\":\"policy\""));
+			free(q.body);
+		}
+	}
+	/* delivery state: API and metrics */
+	usleep(200000);
+	j = get("/api/v1/webhooks", 200);
+	w = json_array_get(json_object_get(j, "webhooks"), 0);
+	assert_non_null(w);
+	failed = json_integer_value(
+		json_object_get(json_object_get(w, "delivery"), "failed_attempts"));
+	delivered =
+		json_integer_value(json_object_get(json_object_get(w, "delivery"), "delivered"));
+	assert_int_equal(failed, 1);
+	assert_true(delivered >= 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(w, "delivery"), "last_status")),
+		200);
+	json_decref(j);
+	m = scrape();
+	has(m, "# TYPE sdwan_webhook_deliveries_total counter\n");
+	has(m, "sdwan_webhook_failed_attempts_total{webhook=\"ops\"} 1\n");
+	has(m, "sdwan_webhook_queue_length{webhook=\"ops\"} 0\n");
+	has(m, "sdwan_webhook_dropped_total{webhook=\"ops\"} 0\n");
+	free(m);
+}
+
+/* registered sites not heard from within --online-window (5 s here) become
+ * "offline" events, and "online again" with the next telemetry; the webhook
+ * hears both */
+static void test_site_offline_online_events(void **state)
+{
+	json_t *j, *e;
+	size_t i, before = received();
+	bool offline = false, online = false;
+
+	for (int k = 0; k < 200 && !offline; k++) {
+		j = get("/api/v1/events?site=br1&limit=50", 200);
+		json_array_foreach (json_object_get(j, "events"), i, e)
+			offline |= !strcmp(json_string_value(json_object_get(e, "kind")), "site") &&
+				   !strncmp(json_string_value(json_object_get(e, "message")),
+					    "offline", 7);
+		json_decref(j);
+		if (!offline)
+			usleep(100000);
+	}
+	assert_true(offline);
+	assert_int_equal(push_events(br_cred, 0, ""), 204);
+	for (int k = 0; k < 40 && !online; k++) {
+		j = get("/api/v1/events?site=br1&limit=5", 200);
+		json_array_foreach (json_object_get(j, "events"), i, e)
+			online |= !strcmp(json_string_value(json_object_get(e, "message")),
+					  "online again");
+		json_decref(j);
+		if (!online)
+			usleep(100000);
+	}
+	assert_true(online);
+	assert_true(wait_received(before + 2, 5000));
+	{
+		bool saw_off = false, saw_on = false;
+		size_t n = received();
+
+		for (size_t k = before; k < n; k++) {
+			struct hook_req q = req_get(k);
+
+			expect_signed(&q);
+			saw_off |= strstr(q.body, "\"offline: no telemetry for 5 s\"") != NULL;
+			saw_on |= strstr(q.body, "\"online again\"") != NULL;
+			free(q.body);
+		}
+		assert_true(saw_off);
+		assert_true(saw_on);
+	}
+	/* removing the webhook stops deliveries */
+	assert_int_equal(http_json(&P, "DELETE", "/api/v1/webhooks/ops", P.admin, NULL, NULL), 204);
+	assert_int_equal(http_json(&P, "DELETE", "/api/v1/webhooks/ops", P.admin, NULL, NULL), 404);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +773,8 @@ int main(void)
 		cmocka_unit_test(test_access_log_no_forged_lines),
 		cmocka_unit_test(test_metrics_sites_paths_classes),
 		cmocka_unit_test(test_metrics_promtool),
+		cmocka_unit_test(test_webhook_signed_retried),
+		cmocka_unit_test(test_site_offline_online_events),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -112,6 +112,20 @@ expect 0 "$ctl" rollout --watch --interval 0.1 --count 2
 [[ $(grep -c '^converged' "$dir/out") == 2 ]] || fail "rollout --watch --count 2"
 expect 4 "$ctl" status nosuch --watch --interval 0.1 --count 5
 expect 2 "$ctl" status --watch --count 0
+# webhooks: bad input named, then add, list (no secret shown), rm
+expect 0 "$ctl" --url http://127.0.0.1:1 webhook add --help
+expect 5 "$ctl" webhook add ops --url ftp://nowhere --secret short
+grep -q '\$.url: "ftp://nowhere"' "$dir/err" || { cat "$dir/err"; fail "webhook add: bad url not named"; }
+grep -q '\$.secret' "$dir/err" || fail "webhook add: short secret not named"
+printf 'a-secret-of-some-length\n' >"$dir/secret"
+expect 0 "$ctl" webhook add ops --url http://127.0.0.1:9/hook --secret-file "$dir/secret" --kind site --kind config
+expect 0 "$ctl" webhook list
+grep -q '^ops .*http://127.0.0.1:9/hook .*site,config' "$dir/out" || { cat "$dir/out"; fail "webhook list"; }
+expect 0 "$ctl" --json webhook list
+grep -q 'a-secret-of-some-length' "$dir/out" && fail "webhook list shows the secret"
+expect 3 "$ctl" --token "$viewer" webhook rm ops
+expect 0 "$ctl" webhook rm ops
+expect 4 "$ctl" webhook rm ops
 expect 3 "$ctl" --token "$viewer" site rm br1
 expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1

@@ -66,6 +66,20 @@ struct orch_obs_ops {
 	int (*path)(void *ud, const char *site, const char *metrics_json);
 };
 
+#define ORCH_URL_MAX	513
+#define ORCH_SECRET_MAX 257
+#define ORCH_KINDS_MAX	512
+
+/* An alert webhook: events of `kinds` are POSTed to `url`, signed with `secret`
+ * (stored as is: it is a key for HMAC, not a password; wiped when freed). */
+struct orch_webhook {
+	char name[ORCH_NAME_MAX];
+	char url[ORCH_URL_MAX];
+	char kinds[ORCH_KINDS_MAX]; /* comma-separated event kinds; "": every kind */
+	char secret[ORCH_SECRET_MAX];
+	int64_t created_at;
+};
+
 struct orch_store_ops {
 	const char *name;
 	void (*close)(struct orch_store *st);
@@ -135,6 +149,18 @@ struct orch_store_ops {
 	int (*observe)(struct orch_store *st, const struct orch_obs_ops *ops, void *ud,
 		       uint64_t *ret_policy_version);
 
+	int (*webhook_insert)(struct orch_store *st, const struct orch_webhook *w);
+	int (*webhook_delete)(struct orch_store *st, const char *name);
+	/* sorted by name; free with orch_webhooks_free() */
+	int (*webhook_list)(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n);
+	/* the newest event id (0 when none) */
+	int (*event_last_id)(struct orch_store *st, int64_t *ret_id);
+	/* Registered sites not heard from since `online_since` become offline and
+	 * those heard from again online, each change one event ("site" kind) in one
+	 * transaction; *ret_changed counts them. */
+	int (*sites_liveness)(struct orch_store *st, int64_t online_since, int64_t now,
+			      unsigned window_s, unsigned *ret_changed);
+
 	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
 			    const char *name, int64_t now);
 	int (*token_role)(struct orch_store *st, const char *hash, char ret_role[16]);
@@ -151,6 +177,7 @@ void orch_store_free(struct orch_store *st);
 
 void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n);
 void orch_sites_free(struct orch_site *sites, size_t n);
+void orch_webhooks_free(struct orch_webhook *w, size_t n);
 
 /* helpers: SHA-256 hex digest of a secret; a fresh random secret (hex) */
 void orch_secret_hash(const char *secret, char ret_hex[65]);
