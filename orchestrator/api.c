@@ -711,23 +711,55 @@ enum MHD_Result api_status_site(struct req *r)
 	return reply_json(r, 200, o);
 }
 
+/* an optional integer query parameter in [lo, hi]; false after a 400 reply
+ * naming the parameter and the value */
+static bool query_range(struct req *r, const char *key, uint64_t lo, uint64_t hi, uint64_t *ret,
+			enum MHD_Result *ret_reply)
+{
+	const char *v = query(r, key);
+	uint64_t x;
+
+	if (!v)
+		return true;
+	if (!parse_u64(v, &x) || x < lo || x > hi) {
+		*ret_reply = reply_error(r, 400, "%s \"%.40s\": an integer %" PRIu64 "..%" PRIu64,
+					 key, v, lo, hi);
+		return false;
+	}
+	*ret = x;
+	return true;
+}
+
 enum MHD_Result api_events(struct req *r)
 {
-	const char *site = query(r, "site"), *qa = query(r, "after"), *ql = query(r, "limit");
+	const char *site = query(r, "site");
 	uint64_t after = 0, limit = 100;
-	json_t *a = NULL;
+	enum MHD_Result ret;
+	json_t *a = NULL, *last;
+	bool forward, more;
+	int64_t next;
 	int e;
 
-	if ((qa && !parse_u64(qa, &after)) || (ql && (!parse_u64(ql, &limit) || !limit)))
-		return reply_error(r, 400, "after and limit are non-negative integers");
-	if (limit > 1000)
-		limit = 1000;
+	if (!query_range(r, "after", 0, INT64_MAX, &after, &ret) ||
+	    !query_range(r, "limit", 1, 1000, &limit, &ret))
+		return ret;
 	if (site && !orch_name_valid(site))
-		return reply_error(r, 400, "\"%.40s\": not a site name", site);
-	e = r->d->store->ops->event_list(r->d->store, site, (int64_t)after, (unsigned)limit, &a);
+		return reply_error(r, 400, "site \"%.40s\": not a site name", site);
+	/* after given: page forward from it (after=0: from the oldest kept); else
+	 * the newest.  One more than asked tells whether more are waiting. */
+	forward = query(r, "after") != NULL;
+	e = r->d->store->ops->event_list(r->d->store, site, forward ? (int64_t)after : -1,
+					 (unsigned)limit + 1, &a);
 	if (e)
 		return reply_store_error(r, e, "events");
-	return reply_json(r, 200, json_pack("{s:o}", "events", a));
+	more = json_array_size(a) > limit;
+	if (more)
+		json_array_remove(a, forward ? json_array_size(a) - 1 : 0);
+	last = json_array_get(a, json_array_size(a) - 1);
+	next = last ? (int64_t)json_integer_value(json_object_get(last, "id")) : (int64_t)after;
+	return reply_json(r, 200,
+			  json_pack("{s:o, s:I, s:b}", "events", a, "next", (json_int_t)next,
+				    "more", forward && more));
 }
 
 enum MHD_Result api_health(struct req *r)
@@ -735,102 +767,195 @@ enum MHD_Result api_health(struct req *r)
 	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-enum MHD_Result api_metrics(struct req *r)
-{
-	static const char *const cls[] = { "api", "edge", "other" };
-	static const char *const le[] = { "0.001", "0.005", "0.01", "0.05", "0.1",
-					  "0.5",   "1",	    "5",    "+Inf" };
-	struct metrics *m = &r->d->m;
-	json_t *c = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	uint64_t cum = 0;
-	enum MHD_Result ret;
+/* ---- webhooks */
 
-	if (!f)
-		return reply_error(r, 500, "out of memory");
-	if (r->d->store->ops->counts(r->d->store, online_since(r), &c) == 0) {
-		fprintf(f,
-			"# HELP sdwan_orch_sites Sites configured.\n# TYPE sdwan_orch_sites gauge\n"
-			"sdwan_orch_sites %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "sites")));
-		fprintf(f,
-			"# HELP sdwan_orch_edges_registered Sites whose edge registered.\n"
-			"# TYPE sdwan_orch_edges_registered gauge\n"
-			"sdwan_orch_edges_registered %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "registered")));
-		fprintf(f,
-			"# HELP sdwan_orch_edges_online Edges heard from recently.\n"
-			"# TYPE sdwan_orch_edges_online gauge\n"
-			"sdwan_orch_edges_online %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "online")));
-		fprintf(f,
-			"# HELP sdwan_orch_policy_version Current policy version.\n"
-			"# TYPE sdwan_orch_policy_version gauge\n"
-			"sdwan_orch_policy_version %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "policy_version")));
-		fprintf(f,
-			"# HELP sdwan_orch_sites_converged Sites that applied their newest "
-			"bundle.\n# TYPE sdwan_orch_sites_converged gauge\n"
-			"sdwan_orch_sites_converged %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "converged")));
-		fprintf(f,
-			"# HELP sdwan_orch_bundle_versions_total Sum of all sites' bundle "
-			"versions.\n# TYPE sdwan_orch_bundle_versions_total counter\n"
-			"sdwan_orch_bundle_versions_total %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(c, "bundle_versions_total")));
-		json_decref(c);
+static bool url_valid(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n >= ORCH_URL_MAX || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= ' ' || (unsigned char)u[i] >= 0x7f)
+			return false;
+	return strlen(u) > (u[4] == 's' ? 8u : 7u);
+}
+
+static bool kind_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (!n || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-' || k[i] == '.'))
+			return false;
+	return true;
+}
+
+/* every error at once, each naming the field and the value */
+static int webhook_from_json(const json_t *j, struct orch_webhook *w, json_t *errs)
+{
+	const char *key;
+	json_t *v, *kinds;
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	if (!json_is_object(j)) {
+		orch_err_add(errs, "$", "a JSON object is required");
+		return -EINVAL;
 	}
-	fprintf(f, "# HELP sdwan_orch_requests_total HTTP requests by API and status class.\n"
-		   "# TYPE sdwan_orch_requests_total counter\n");
-	for (int i = 0; i < 3; i++)
-		for (int k = 1; k < 6; k++)
-			fprintf(f,
-				"sdwan_orch_requests_total{api=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
-				cls[i], k, (uint64_t)m->requests[i][k]);
-	fprintf(f, "# HELP sdwan_orch_api_request_seconds Operator API latency.\n"
-		   "# TYPE sdwan_orch_api_request_seconds histogram\n");
-	for (int b = 0; b < 9; b++) {
-		cum += m->api_latency_bucket[b];
-		fprintf(f, "sdwan_orch_api_request_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", le[b],
-			cum);
+	json_object_foreach ((json_t *)j, key, v)
+		if (strcmp(key, "name") && strcmp(key, "url") && strcmp(key, "kinds") &&
+		    strcmp(key, "secret"))
+			orch_err_add(errs, "$", "unknown field \"%.40s\"", key);
+	v = json_object_get(j, "name");
+	if (!json_is_string(v) || !orch_name_valid(json_string_value(v)))
+		orch_err_add(errs, "$.name", "%s%.40s%s: 1..31 characters of [a-z0-9-] required",
+			     json_is_string(v) ? "\"" : "",
+			     json_is_string(v) ? json_string_value(v) : "missing",
+			     json_is_string(v) ? "\"" : "");
+	else
+		snprintf(w->name, sizeof(w->name), "%s", json_string_value(v));
+	v = json_object_get(j, "url");
+	if (!json_is_string(v) || !url_valid(json_string_value(v)))
+		orch_err_add(errs, "$.url",
+			     "%s%.80s%s: an http:// or https:// URL (at most %d characters, no "
+			     "spaces) required",
+			     json_is_string(v) ? "\"" : "",
+			     json_is_string(v) ? json_string_value(v) : "missing",
+			     json_is_string(v) ? "\"" : "", ORCH_URL_MAX - 1);
+	else
+		snprintf(w->url, sizeof(w->url), "%s", json_string_value(v));
+	v = json_object_get(j, "secret");
+	if (!json_is_string(v) || strlen(json_string_value(v)) < 16 ||
+	    strlen(json_string_value(v)) >= ORCH_SECRET_MAX)
+		orch_err_add(errs, "$.secret", "%s: 16..%d characters required (the HMAC key)",
+			     json_is_string(v) ? "too short or too long" : "missing",
+			     ORCH_SECRET_MAX - 1);
+	else
+		snprintf(w->secret, sizeof(w->secret), "%s", json_string_value(v));
+	kinds = json_object_get(j, "kinds");
+	if (kinds && !json_is_array(kinds))
+		orch_err_add(errs, "$.kinds", "an array of event kinds required (absent: all)");
+	json_array_foreach (kinds, i, v) {
+		size_t n = strlen(w->kinds);
+		char path[32];
+
+		snprintf(path, sizeof(path), "$.kinds[%zu]", i);
+		if (!json_is_string(v) || !kind_valid(json_string_value(v)))
+			orch_err_add(errs, path, "%s%.70s%s: an event kind ([A-Za-z0-9_.-], 1..64)",
+				     json_is_string(v) ? "\"" : "",
+				     json_is_string(v) ? json_string_value(v) : "not a string",
+				     json_is_string(v) ? "\"" : "");
+		else if (n + strlen(json_string_value(v)) + 2 > sizeof(w->kinds))
+			orch_err_add(errs, path, "too many kinds (at most %zu characters in all)",
+				     sizeof(w->kinds) - 1);
+		else
+			snprintf(w->kinds + n, sizeof(w->kinds) - n, "%s%s", n ? "," : "",
+				 json_string_value(v));
 	}
-	fprintf(f,
-		"sdwan_orch_api_request_seconds_sum %.6f\n"
-		"sdwan_orch_api_request_seconds_count %" PRIu64 "\n",
-		(double)m->api_latency_sum_us / 1e6, (uint64_t)m->api_latency_count);
-	fprintf(f,
-		"# HELP sdwan_orch_longpolls_held Config long-polls waiting now.\n"
-		"# TYPE sdwan_orch_longpolls_held gauge\nsdwan_orch_longpolls_held %" PRIu64 "\n"
-		"# HELP sdwan_orch_longpolls_answered_total Long-polls answered with a bundle.\n"
-		"# TYPE sdwan_orch_longpolls_answered_total counter\n"
-		"sdwan_orch_longpolls_answered_total %" PRIu64 "\n"
-		"# HELP sdwan_orch_longpolls_timed_out_total Long-polls answered 304.\n"
-		"# TYPE sdwan_orch_longpolls_timed_out_total counter\n"
-		"sdwan_orch_longpolls_timed_out_total %" PRIu64 "\n"
-		"# HELP sdwan_orch_compiles_total Compiler runs.\n"
-		"# TYPE sdwan_orch_compiles_total counter\nsdwan_orch_compiles_total %" PRIu64 "\n"
-		"# HELP sdwan_orch_compile_last_seconds Duration of the last compile.\n"
-		"# TYPE sdwan_orch_compile_last_seconds gauge\n"
-		"sdwan_orch_compile_last_seconds %.6f\n"
-		"# HELP sdwan_orch_bundles_changed_total Bundles whose version was bumped.\n"
-		"# TYPE sdwan_orch_bundles_changed_total counter\n"
-		"sdwan_orch_bundles_changed_total %" PRIu64 "\n"
-		"# HELP sdwan_orch_telemetry_total Telemetry reports received.\n"
-		"# TYPE sdwan_orch_telemetry_total counter\nsdwan_orch_telemetry_total %" PRIu64
-		"\n"
-		"# HELP sdwan_orch_acks_total Acks received.\n"
-		"# TYPE sdwan_orch_acks_total counter\nsdwan_orch_acks_total %" PRIu64 "\n"
-		"# HELP sdwan_orch_bad_requests_total Requests refused with a 4xx.\n"
-		"# TYPE sdwan_orch_bad_requests_total counter\n"
-		"sdwan_orch_bad_requests_total %" PRIu64 "\n",
-		(uint64_t)m->longpolls_held, (uint64_t)m->longpolls_answered,
-		(uint64_t)m->longpolls_timed_out, (uint64_t)m->compiles,
-		(double)m->compile_last_us / 1e6, (uint64_t)m->bundles_changed,
-		(uint64_t)m->telemetry, (uint64_t)m->acks, (uint64_t)m->bad_requests);
-	fclose(f);
-	ret = reply_bytes(r, 200, "text/plain; version=0.0.4", buf, len);
-	free(buf);
+	return json_array_size(errs) ? -EINVAL : 0;
+}
+
+static json_t *webhook_json(struct req *r, const struct orch_webhook *w)
+{
+	json_t *kinds = json_array(), *o, *st;
+	char buf[ORCH_KINDS_MAX], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", w->kinds);
+	for (char *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save))
+		json_array_append_new(kinds, json_string(k));
+	/* the secret never leaves: it signs */
+	o = json_pack("{s:s, s:s, s:o, s:b, s:I}", "name", w->name, "url", w->url, "kinds", kinds,
+		      "secret_set", 1, "created_at", (json_int_t)w->created_at);
+	st = notify_state_json(r->d->notify, w->name);
+	if (o)
+		json_object_set_new(
+			o, "delivery",
+			st ? st
+			   : json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:i, s:i}",
+				       "queued", 0, "delivered", 0, "failed_attempts", 0, "dropped",
+				       0, "given_up", 0, "last_status", 0, "last_error", "",
+				       "last_attempt", 0, "last_success", 0, "next_attempt", 0));
+	return o;
+}
+
+enum MHD_Result api_webhooks_list(struct req *r)
+{
+	struct orch_webhook *v = NULL;
+	size_t n = 0;
+	json_t *a;
+	int e = r->d->store->ops->webhook_list(r->d->store, &v, &n);
+
+	if (e)
+		return reply_store_error(r, e, "webhooks");
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, webhook_json(r, &v[i]));
+	orch_webhooks_free(v, n);
+	return reply_json(r, 200, json_pack("{s:o}", "webhooks", a));
+}
+
+enum MHD_Result api_webhook_create(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_webhook w;
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs;
+	int e;
+
+	if (!j)
+		return ret;
+	errs = json_array();
+	e = webhook_from_json(j, &w, errs);
+	json_decref(j);
+	if (e) {
+		ret = reply_errors(r, 422, "invalid webhook", errs);
+		json_decref(errs);
+		explicit_bzero(&w, sizeof(w));
+		return ret;
+	}
+	json_decref(errs);
+	w.created_at = orchd_now_ms();
+	if ((e = st->ops->begin(st))) {
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "transaction");
+	}
+	if ((e = st->ops->webhook_insert(st, &w))) {
+		st->ops->rollback(st);
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "a webhook of that name");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", w.name, "webhook added");
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		explicit_bzero(&w, sizeof(w));
+		return reply_store_error(r, e, "commit");
+	}
+	notify_reload(r->d->notify);
+	ret = reply_json(r, 201, webhook_json(r, &w));
+	explicit_bzero(&w, sizeof(w));
 	return ret;
+}
+
+enum MHD_Result api_webhook_delete(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->webhook_delete(st, r->params[0]))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "webhook");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", r->params[0], "webhook removed");
+	if ((e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	notify_reload(r->d->notify);
+	return reply_empty(r, 204);
 }

@@ -13,6 +13,7 @@
 #include <sdwan.pb-c.h>
 
 #include <orch/compile.h>
+#include <orch/text.h>
 
 #include "orchd.h"
 
@@ -278,16 +279,30 @@ enum MHD_Result edge_telemetry(struct req *r)
 		ret = reply_store_error(r, e, "transaction");
 		goto out;
 	}
-	e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec,
-				   m->config_error);
+	{
+		char cerr[1100];
+
+		orch_text_escape(cerr, sizeof(cerr), m->config_error, SIZE_MAX, ORCH_TEXT_CTL);
+		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec,
+					   cerr);
+	}
 	for (size_t i = 0; !e && i < m->n_events; i++) {
 		const Sdwan__V1__Event *ev = m->events[i];
-		char msg[512];
+		char subject[200], from[120], to[120], reason[300], msg[600];
 
-		snprintf(msg, sizeof(msg), "%.100s → %.100s: %.200s", ev->from, ev->to, ev->reason);
-		e = st->ops->event_add(st, r->site_id, ev->at ? (int64_t)ev->at : now,
-				       event_kind(ev->kind), ev->subject, msg);
+		/* an edge's text reaches terminals and browsers: valid UTF-8 (U+FFFD
+		 * for what is not), control characters as visible escapes */
+		orch_text_escape(subject, sizeof(subject), ev->subject, SIZE_MAX, ORCH_TEXT_CTL);
+		orch_text_escape(from, sizeof(from), ev->from, SIZE_MAX, ORCH_TEXT_CTL);
+		orch_text_escape(to, sizeof(to), ev->to, SIZE_MAX, ORCH_TEXT_CTL);
+		orch_text_escape(reason, sizeof(reason), ev->reason, SIZE_MAX, ORCH_TEXT_CTL);
+		snprintf(msg, sizeof(msg), "%s → %s: %s", from, to, reason);
+		e = st->ops->edge_event_add(st, r->site_id, ev->at ? (int64_t)ev->at : now,
+					    event_kind(ev->kind), subject, msg);
 	}
+	/* one edge cannot push out other sites' or the operators' events */
+	if (!e && m->n_events)
+		e = st->ops->edge_events_trim(st, r->site_id, r->d->cfg.events_per_site);
 	if (e || (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		ret = reply_store_error(r, e, "telemetry");

@@ -21,6 +21,8 @@
 
 #include <orch/store.h>
 
+#include "notify.h"
+
 struct orchd_config {
 	const char *db_path;
 	const char *listen_addr;
@@ -37,6 +39,7 @@ struct orchd_config {
 	const char *transport_prefix;
 	bool metrics_public;
 	unsigned online_window_s;
+	unsigned events_per_site; /* events kept per site from its edge */
 };
 
 void orchd_config_defaults(struct orchd_config *cfg);
@@ -144,6 +147,8 @@ struct orchd {
 	pthread_t compiler, timer;
 	bool compiler_started, timer_started;
 	struct metrics m;
+	int64_t start_ms;	 /* process_start_time_seconds */
+	struct notifier *notify; /* its own thread and store connection */
 };
 
 int64_t orchd_now_ms(void);
@@ -156,6 +161,9 @@ enum MHD_Result reply_errors(struct req *r, unsigned status, const char *msg, js
 enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, const void *buf,
 			    size_t len);
 enum MHD_Result reply_empty(struct req *r, unsigned status);
+/* takes `buf` (malloc'd): MHD frees it once sent */
+enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ctype, char *buf,
+				  size_t len);
 /* map a store error to an HTTP error reply */
 enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
 
@@ -185,6 +193,9 @@ enum MHD_Result api_status(struct req *r);
 enum MHD_Result api_status_site(struct req *r);
 enum MHD_Result api_events(struct req *r);
 enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_webhooks_list(struct req *r);
+enum MHD_Result api_webhook_create(struct req *r);
+enum MHD_Result api_webhook_delete(struct req *r);
 enum MHD_Result api_health(struct req *r);
 enum MHD_Result edge_register(struct req *r);
 enum MHD_Result edge_config(struct req *r);

@@ -34,8 +34,29 @@ static void usage(FILE *f)
 		   "  --conn-memory BYTES    per-connection buffer (default 16384)\n"
 		   "  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
 		   "  --metrics-public       serve /metrics without a token\n"
+		   "  --online-window S      a site is online when heard from within S seconds\n"
+		   "                         (default 35; 5..86400)\n"
+		   "  --events-per-site N    events kept per site from its edge (default 1000;\n"
+		   "                         10..100000); the orchestrator's own are kept apart\n"
+		   "  --version              print the version and exit\n"
 		   "  --list-routes          print METHOD PATH of every endpoint and exit\n"
 		   "  -h, --help             this text\n");
+}
+
+/* 0, or -EINVAL after saying which option and value are wrong */
+static int parse_range(const char *opt, const char *val, unsigned lo, unsigned hi, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || !*val || *end || *val == '-' || v < lo || v > hi) {
+		fprintf(stderr, "sdwan-orchd: %s \"%s\": an integer %u..%u\n", opt, val, lo, hi);
+		return -EINVAL;
+	}
+	*ret = (unsigned)v;
+	return 0;
 }
 
 static int token_add(int argc, char **argv)
@@ -110,6 +131,9 @@ int main(int argc, char **argv)
 		{ "transport-prefix", required_argument, NULL, 't' },
 		{ "metrics-public", no_argument, NULL, 'x' },
 		{ "list-routes", no_argument, NULL, 'R' },
+		{ "online-window", required_argument, NULL, 'O' },
+		{ "events-per-site", required_argument, NULL, 'E' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,6 +188,18 @@ int main(int argc, char **argv)
 		case 'x':
 			cfg.metrics_public = true;
 			break;
+		case 'O':
+			if (parse_range("--online-window", optarg, 5, 86400, &cfg.online_window_s))
+				return 2;
+			break;
+		case 'E':
+			if (parse_range("--events-per-site", optarg, 10, 100000,
+					&cfg.events_per_site))
+				return 2;
+			break;
+		case 'V':
+			printf("sdwan-orchd %s\n", SDWAN_VERSION);
+			return 0;
 		case 'R':
 			orchd_routes_print(stdout);
 			return 0;

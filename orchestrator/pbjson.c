@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <orch/compile.h>
+#include <orch/text.h>
 
 static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 {
@@ -35,8 +36,19 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 			protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
 		return ev ? json_string(ev->name) : json_integer(*(const int *)p);
 	}
-	case PROTOBUF_C_TYPE_STRING:
-		return json_string(*(char *const *)p ? *(char *const *)p : "");
+	case PROTOBUF_C_TYPE_STRING: {
+		/* protobuf-c does not check UTF-8: an edge's text is cleaned, not lost */
+		const char *t = *(char *const *)p ? *(char *const *)p : "";
+		char *c;
+		json_t *j;
+
+		if (orch_text_is_clean(t, strlen(t)))
+			return json_string(t);
+		c = orch_text_clean(t, strlen(t), ORCH_TEXT_CTL, 0);
+		j = c ? json_string(c) : NULL;
+		free(c);
+		return j;
+	}
 	case PROTOBUF_C_TYPE_BYTES: {
 		const ProtobufCBinaryData *b = p;
 		char *hex = malloc(b->len * 2 + 1);

@@ -5,6 +5,7 @@
  * 413, 415, 422), 6 cannot reach the orchestrator.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+
+#include <orch/text.h>
 
 /* cli_edge.c: `sdwanctl edge ...` (the local sdwan-edged control socket) */
 int sdwanctl_edge_main(int argc, char **argv, bool json_out);
@@ -107,6 +110,26 @@ static long call(const char *method, const char *path, const char *body, json_t 
 	return status;
 }
 
+/* Text from the server made safe for a terminal: control characters shown as
+ * \x1b and the like, invalid UTF-8 as U+FFFD.  A ring of buffers, so that one
+ * printf() can take several. */
+static const char *safe(const char *t)
+{
+	static char ring[24][2048];
+	static unsigned next;
+	char *b = ring[next++ % 24];
+
+	if (!t)
+		return "";
+	orch_text_escape(b, sizeof(ring[0]), t, strlen(t), ORCH_TEXT_CTL);
+	return b;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	return safe(json_string_value(json_object_get(o, k)));
+}
+
 static int exit_for(long status)
 {
 	if (status < 0)
@@ -131,10 +154,9 @@ static int fail(long status, json_t *body)
 	if (status < 0)
 		return EXIT_CONNECT;
 	fprintf(stderr, "sdwanctl: HTTP %ld: %s\n", status,
-		json_string_value(json_object_get(body, "error")) ?: "(no message)");
+		json_object_get(body, "error") ? str(body, "error") : "(no message)");
 	json_array_foreach (errs, i, e)
-		fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "path")) ?: "?",
-			json_string_value(json_object_get(e, "message")) ?: "?");
+		fprintf(stderr, "  %s: %s\n", str(e, "path"), str(e, "message"));
 	json_decref(body);
 	return exit_for(status);
 }
@@ -145,11 +167,6 @@ static int print_json(json_t *j)
 	putchar('\n');
 	json_decref(j);
 	return EXIT_OK;
-}
-
-static const char *str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k)) ?: "";
 }
 
 static long long num(const json_t *o, const char *k)
@@ -190,13 +207,22 @@ static void join(const json_t *a, const char *key, char *out, size_t len)
 
 	out[0] = '\0';
 	json_array_foreach (a, i, v) {
-		const char *s = key ? str(v, key) : json_string_value(v);
+		const char *s = key ? str(v, key) : safe(json_string_value(v));
 		size_t n = strlen(out);
 		snprintf(out + n, len - n, "%s%s", i ? "," : "", s ? s : "");
 	}
 }
 
 /* ---- site */
+
+/* `--help` anywhere among a command's arguments: show help, send nothing */
+static bool has_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
 
 static void sites_table(json_t *j)
 {
@@ -408,7 +434,7 @@ static int cmd_site(int argc, char **argv)
 	json_t *resp;
 	long st;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || (strcmp(argv[1], "add") && has_help(argc, argv))) {
 		printf("usage: sdwanctl site add|list|show|rm|bootstrap ...\n"
 		       "  site add NAME --role R --underlay L=ADDR|dhcp[,metered][,public=A]... "
 		       "[--lan P]...\n"
@@ -516,7 +542,7 @@ static int cmd_policy(int argc, char **argv)
 	json_t *resp;
 	long st;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || has_help(argc, argv)) {
 		printf("usage: sdwanctl policy apply|show|diff|rollback|history ...\n"
 		       "  policy apply FILE [--comment TEXT]   validate and apply (new version)\n"
 		       "  policy show [VERSION]                the current or a given version\n"
@@ -688,75 +714,465 @@ static void status_site_table(json_t *s)
 	}
 }
 
+static void event_row(const json_t *e)
+{
+	if (g.json) { /* one JSON object per line (follow mode) */
+		json_dumpf(e, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		putchar('\n');
+		return;
+	}
+	printf("%-8lld ", num(e, "id"));
+	print_time(num(e, "at"));
+	printf(" %-16s %-12s %-20s %s\n", str(e, "site"), str(e, "kind"), str(e, "subject"),
+	       str(e, "message"));
+}
+
+static void events_header(void)
+{
+	if (!g.json)
+		printf("%-8s %-20s %-16s %-12s %-20s %s\n", "ID", "TIME (UTC)", "SITE", "KIND",
+		       "SUBJECT", "MESSAGE");
+}
+
 static void events_table(json_t *j)
 {
 	json_t *e;
 	size_t i;
 
-	printf("%-8s %-20s %-16s %-12s %-20s %s\n", "ID", "TIME (UTC)", "SITE", "KIND", "SUBJECT",
-	       "MESSAGE");
-	json_array_foreach (json_object_get(j, "events"), i, e) {
-		printf("%-8lld ", num(e, "id"));
-		print_time(num(e, "at"));
-		printf(" %-16s %-12s %-20s %s\n", str(e, "site"), str(e, "kind"), str(e, "subject"),
-		       str(e, "message"));
-	}
+	events_header();
+	json_array_foreach (json_object_get(j, "events"), i, e)
+		event_row(e);
 }
+
+/* ---- --watch and --follow: bounded intervals, a clean stop on SIGINT/SIGTERM */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void stop_signals_catch(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* sleeps `ms` in short steps; false when a signal asked to stop */
+static bool nap(unsigned ms)
+{
+	while (ms && !stop_flag) {
+		unsigned step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, (long)step * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return !stop_flag;
+}
+
+struct repeat {
+	bool on;
+	unsigned interval_ms;
+	unsigned long count; /* 0: until interrupted */
+};
+
+/* parses "S" (seconds, decimals allowed) into 100 ms .. 1 h */
+static bool interval_parse(const char *v, unsigned *ret_ms)
+{
+	char *end;
+	double sec;
+
+	errno = 0;
+	sec = strtod(v, &end);
+	if (errno || end == v || *end || !(sec >= 0.1 && sec <= 3600))
+		return false;
+	*ret_ms = (unsigned)(sec * 1000 + 0.5);
+	return true;
+}
+
+static bool count_parse(const char *v, unsigned long *ret)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || !*v || *end || *v == '-' || n == 0 || n > 100000000UL)
+		return false;
+	*ret = n;
+	return true;
+}
+
+/* --watch, --interval S, --count N at argv[*i]: 1 taken, 0 not ours, -1 bad value */
+static int repeat_opt(int argc, char **argv, int *i, struct repeat *rp, const char *cmd)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "--watch") || !strcmp(a, "-w")) {
+		rp->on = true;
+		return 1;
+	}
+	if ((!strcmp(a, "--interval") || !strcmp(a, "--count")) && *i + 1 >= argc) {
+		fprintf(stderr, "sdwanctl: %s %s: a value is required\n", cmd, a);
+		return -1;
+	}
+	if (!strcmp(a, "--interval")) {
+		if (!interval_parse(argv[++*i], &rp->interval_ms)) {
+			fprintf(stderr, "sdwanctl: %s --interval \"%s\": seconds, 0.1..3600\n", cmd,
+				argv[*i]);
+			return -1;
+		}
+		return 1;
+	}
+	if (!strcmp(a, "--count")) {
+		if (!count_parse(argv[++*i], &rp->count)) {
+			fprintf(stderr, "sdwanctl: %s --count \"%s\": a positive integer\n", cmd,
+				argv[*i]);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* GET and show once, or every interval until --count or a signal */
+static int watch_show(const char *path, void (*table)(json_t *), const struct repeat *rp,
+		      const char *title)
+{
+	int rc = EXIT_OK;
+
+	if (!rp->on)
+		return get_and_show(path, table);
+	stop_signals_catch();
+	for (unsigned long n = 0; !stop_flag && (!rp->count || n < rp->count); n++) {
+		time_t now = time(NULL);
+		char ts[32];
+		struct tm tm;
+
+		if (n && !nap(rp->interval_ms))
+			break;
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		if (isatty(STDOUT_FILENO))
+			fputs("\033[H\033[2J", stdout);
+		else if (n)
+			putchar('\n');
+		if (!g.json)
+			printf("every %.1fs: %s   %s UTC\n", rp->interval_ms / 1000.0, title, ts);
+		rc = get_and_show(path, table);
+		fflush(stdout);
+		/* refused, gone or bad: no point in asking again; unreachable: retry */
+		if (rc == EXIT_AUTH || rc == EXIT_NOTFOUND || rc == EXIT_INVALID)
+			return rc;
+	}
+	return stop_flag ? EXIT_OK : rc;
+}
+
+static const char watch_help[] =
+	"  --watch, -w      redraw every --interval seconds until ^C (SIGINT/SIGTERM)\n"
+	"  --interval S     seconds between redraws (default 2; 0.1..3600)\n"
+	"  --count N        stop after N redraws\n";
 
 static int cmd_rollout(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: sdwanctl rollout\n  which site has acked which bundle version\n");
-		return EXIT_OK;
+	struct repeat rp = { .interval_ms = 2000 };
+
+	for (int i = 1; i < argc; i++) {
+		int t;
+
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: sdwanctl rollout [--watch [--interval S] [--count N]]\n"
+			       "  which site has acked which bundle version\n%s",
+			       watch_help);
+			return EXIT_OK;
+		}
+		if ((t = repeat_opt(argc, argv, &i, &rp, "rollout")) < 0)
+			return EXIT_USAGE;
+		if (!t) {
+			fprintf(stderr, "sdwanctl: rollout: unknown argument \"%s\"\n",
+				safe(argv[i]));
+			return EXIT_USAGE;
+		}
 	}
-	if (argc > 1) {
-		fprintf(stderr, "sdwanctl: rollout takes no arguments\n");
-		return EXIT_USAGE;
-	}
-	return get_and_show("/api/v1/rollout", rollout_table);
+	return watch_show("/api/v1/rollout", rollout_table, &rp, "sdwanctl rollout");
 }
 
 static int cmd_status(int argc, char **argv)
 {
-	char path[256];
+	struct repeat rp = { .interval_ms = 2000 };
+	const char *site = NULL;
+	char path[256], title[128];
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: sdwanctl status [SITE]\n  all sites, or one site's paths and "
-		       "decisions\n");
-		return EXIT_OK;
+	for (int i = 1; i < argc; i++) {
+		int t;
+
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: sdwanctl status [SITE] [--watch [--interval S] [--count "
+			       "N]]\n"
+			       "  all sites, or one site's paths and decisions\n%s",
+			       watch_help);
+			return EXIT_OK;
+		}
+		if ((t = repeat_opt(argc, argv, &i, &rp, "status")) < 0)
+			return EXIT_USAGE;
+		if (t)
+			continue;
+		if (site || argv[i][0] == '-') {
+			fprintf(stderr, "sdwanctl: status [SITE] [--watch]: unexpected \"%s\"\n",
+				safe(argv[i]));
+			return EXIT_USAGE;
+		}
+		site = argv[i];
 	}
-	if (argc > 2) {
-		fprintf(stderr, "sdwanctl: status [SITE]\n");
+	if (site && strlen(site) > 64) {
+		fprintf(stderr, "sdwanctl: status: site name longer than 64 characters\n");
 		return EXIT_USAGE;
 	}
-	if (argc == 2) {
-		snprintf(path, sizeof(path), "/api/v1/status/%.64s", argv[1]);
-		return get_and_show(path, status_site_table);
+	snprintf(title, sizeof(title), "sdwanctl status%s%s", site ? " " : "", site ? site : "");
+	if (site) {
+		snprintf(path, sizeof(path), "/api/v1/status/%s", site);
+		return watch_show(path, status_site_table, &rp, title);
 	}
-	return get_and_show("/api/v1/status", status_table);
+	return watch_show("/api/v1/status", status_table, &rp, title);
+}
+
+/* GET one page of events: 0, or an exit code after printing the error */
+static int events_page(const char *path, json_t **ret)
+{
+	long st = call("GET", path, NULL, ret);
+
+	if (st < 200 || st >= 300)
+		return fail(st, *ret);
+	return EXIT_OK;
 }
 
 static int cmd_events(int argc, char **argv)
 {
-	char path[256] = "/api/v1/events?limit=";
-	const char *site = NULL, *limit = "50";
+	static const char help[] =
+		"usage: sdwanctl events [--site SITE] [--limit N] [--after ID]\n"
+		"                       [--follow [--interval S] [--max N]]\n"
+		"  the newest N events (default 50), or those after event ID, oldest first\n"
+		"  --follow, -f     then print new events as they come until ^C\n"
+		"                   (SIGINT/SIGTERM); with --json one JSON object a line\n"
+		"  --interval S     seconds between polls (default 2; 0.1..3600)\n"
+		"  --max N          stop after printing N events\n";
+	const char *site = NULL, *limit = "50", *after = NULL;
+	struct repeat rp = { .interval_ms = 2000 };
+	unsigned long max = 0, printed = 0;
+	char path[512], sitearg[80] = "";
+	long long next;
+	json_t *j = NULL, *e;
+	size_t i;
+	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: sdwanctl events [--site SITE] [--limit N]\n");
+	for (int k = 1; k < argc; k++) {
+		const char *a = argv[k];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(help, stdout);
 			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--site") && i + 1 < argc) {
-			site = argv[++i];
-		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-			limit = argv[++i];
+		} else if (!strcmp(a, "--follow") || !strcmp(a, "-f")) {
+			rp.on = true;
+		} else if (!strcmp(a, "--site") && k + 1 < argc) {
+			site = argv[++k];
+		} else if (!strcmp(a, "--limit") && k + 1 < argc) {
+			limit = argv[++k];
+		} else if (!strcmp(a, "--after") && k + 1 < argc) {
+			after = argv[++k];
+		} else if (!strcmp(a, "--interval") && k + 1 < argc) {
+			if (!interval_parse(argv[++k], &rp.interval_ms)) {
+				fprintf(stderr,
+					"sdwanctl: events --interval \"%s\": seconds, 0.1..3600\n",
+					safe(argv[k]));
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--max") && k + 1 < argc) {
+			if (!count_parse(argv[++k], &max)) {
+				fprintf(stderr,
+					"sdwanctl: events --max \"%s\": a positive integer\n",
+					safe(argv[k]));
+				return EXIT_USAGE;
+			}
 		} else {
-			fprintf(stderr, "sdwanctl: events [--site SITE] [--limit N]\n");
+			fprintf(stderr, "sdwanctl: events: unexpected \"%s\"\n%s", safe(a), help);
 			return EXIT_USAGE;
 		}
 	}
-	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%.10s%s%.64s", limit,
-		 site ? "&site=" : "", site ? site : "");
-	return get_and_show(path, events_table);
+	/* values go to the server as they are: it names what is wrong with them */
+	if (strlen(limit) > 20 || (after && strlen(after) > 20) || (site && strlen(site) > 64)) {
+		fprintf(stderr, "sdwanctl: events: --limit, --after or --site too long\n");
+		return EXIT_USAGE;
+	}
+	if (site)
+		snprintf(sitearg, sizeof(sitearg), "&site=%s", site);
+	if (!rp.on) {
+		snprintf(path, sizeof(path), "/api/v1/events?limit=%s%s%s%s", limit,
+			 after ? "&after=" : "", after ? after : "", sitearg);
+		return get_and_show(path, events_table);
+	}
+	stop_signals_catch();
+	snprintf(path, sizeof(path), "/api/v1/events?limit=%s%s%s%s", limit, after ? "&after=" : "",
+		 after ? after : "", sitearg);
+	if ((rc = events_page(path, &j)))
+		return rc;
+	events_header();
+	for (;;) {
+		json_array_foreach (json_object_get(j, "events"), i, e) {
+			if (max && printed >= max)
+				break;
+			event_row(e);
+			printed++;
+		}
+		fflush(stdout);
+		next = num(j, "next");
+		bool more = json_is_true(json_object_get(j, "more"));
+		json_decref(j);
+		j = NULL;
+		if ((max && printed >= max) || stop_flag)
+			break;
+		if (!more && !nap(rp.interval_ms))
+			break;
+		snprintf(path, sizeof(path), "/api/v1/events?after=%lld&limit=1000%s", next,
+			 sitearg);
+		/* unreachable for a while: keep following; refused or bad: stop */
+		for (;;) {
+			long st = call("GET", path, NULL, &j);
+
+			if (st >= 200 && st < 300)
+				break;
+			if (st >= 0 && st != 503)
+				return fail(st, j);
+			json_decref(j);
+			j = NULL;
+			if (!nap(rp.interval_ms))
+				return EXIT_OK;
+		}
+	}
+	return EXIT_OK;
+}
+
+/* ---- webhooks */
+
+static void webhooks_table(json_t *j)
+{
+	json_t *w;
+	size_t i;
+
+	printf("%-16s %-40s %-24s %-7s %-9s %-7s %-7s %s\n", "WEBHOOK", "URL", "KINDS", "QUEUED",
+	       "DELIVERED", "FAILED", "DROPPED", "LAST");
+	json_array_foreach (json_object_get(j, "webhooks"), i, w) {
+		json_t *dl = json_object_get(w, "delivery");
+		char kinds[256];
+
+		join(json_object_get(w, "kinds"), NULL, kinds, sizeof(kinds));
+		printf("%-16s %-40s %-24s %-7lld %-9lld %-7lld %-7lld %s\n", str(w, "name"),
+		       str(w, "url"), kinds[0] ? kinds : "(all)", num(dl, "queued"),
+		       num(dl, "delivered"), num(dl, "failed_attempts"), num(dl, "dropped"),
+		       *str(dl, "last_error")	? str(dl, "last_error")
+		       : num(dl, "last_status") ? "ok"
+						: "-");
+	}
+}
+
+static int cmd_webhook(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl webhook add NAME --url URL (--secret S | --secret-file F) "
+		"[--kind K]...\n"
+		"       sdwanctl webhook list | rm NAME\n"
+		"  each event of the kinds given (default: all) is POSTed to URL as JSON with\n"
+		"  X-Sdwan-Signature: sha256=<hex HMAC-SHA-256 of the body keyed with the "
+		"secret>;\n"
+		"  failures are retried with exponential backoff; list shows delivery state\n";
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "list"))
+		return get_and_show("/api/v1/webhooks", webhooks_table);
+	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
+		fprintf(stderr, "sdwanctl: webhook %s: NAME required\n", safe(argv[1]));
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "rm")) {
+		snprintf(path, sizeof(path), "/api/v1/webhooks/%s", argv[2]);
+		st = call("DELETE", path, NULL, &resp);
+		if (st != 204)
+			return fail(st, resp);
+		printf(g.json ? "{}\n" : "webhook %s removed\n", argv[2]);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "add")) {
+		json_t *w = json_object(), *kinds = json_array();
+		char secret[512] = "", *body;
+		int rc = EXIT_USAGE;
+
+		json_object_set_new(w, "name", json_string(argv[2]));
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--url") && i + 1 < argc) {
+				json_object_set_new(w, "url", json_string(argv[++i]));
+			} else if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
+				json_array_append_new(kinds, json_string(argv[++i]));
+			} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+				snprintf(secret, sizeof(secret), "%s", argv[++i]);
+			} else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc) {
+				FILE *f = fopen(argv[++i], "re");
+
+				if (!f || !fgets(secret, sizeof(secret), f)) {
+					fprintf(stderr, "sdwanctl: --secret-file %s: %s\n",
+						safe(argv[i]), f ? "empty" : strerror(errno));
+					if (f)
+						fclose(f);
+					goto add_out;
+				}
+				fclose(f);
+				secret[strcspn(secret, "\r\n")] = '\0';
+			} else {
+				fprintf(stderr, "sdwanctl: webhook add: unexpected \"%s\"\n%s",
+					safe(argv[i]), help);
+				goto add_out;
+			}
+		}
+		/* missing or bad fields are named by the server, all at once */
+		if (secret[0])
+			json_object_set_new(w, "secret", json_string(secret));
+		if (json_array_size(kinds))
+			json_object_set(w, "kinds", kinds);
+		body = json_dumps(w, JSON_COMPACT);
+		st = call("POST", "/api/v1/webhooks", body, &resp);
+		if (body) {
+			explicit_bzero(body, strlen(body));
+			free(body);
+		}
+		if (st != 201)
+			rc = fail(st, resp);
+		else if (g.json)
+			rc = print_json(resp);
+		else {
+			printf("webhook %s added: %s\n", str(resp, "name"), str(resp, "url"));
+			json_decref(resp);
+			rc = EXIT_OK;
+		}
+add_out:
+		explicit_bzero(secret, sizeof(secret));
+		json_decref(w);
+		json_decref(kinds);
+		return rc;
+	}
+	fprintf(stderr, "sdwanctl: webhook: unknown command %s\n", safe(argv[1]));
+	return EXIT_USAGE;
 }
 
 static void usage(FILE *f)
@@ -767,9 +1183,11 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  site add|list|show|rm|bootstrap   sites and their underlays\n"
 		"  policy apply|show|diff|rollback|history\n"
-		"  rollout                           which site acked which version\n"
-		"  status [SITE]                     sites online, paths, decisions\n"
-		"  events [--site S] [--limit N]     recent events\n"
+		"  rollout [--watch]                 which site acked which version\n"
+		"  status [SITE] [--watch]           sites online, paths, decisions\n"
+		"  events [--site S] [--limit N] [--after ID] [--follow]\n"
+		"                                    events, oldest first; --follow for new ones\n"
+		"  webhook add|list|rm               alert webhooks and their delivery state\n"
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
 		"options:\n"
@@ -779,6 +1197,7 @@ static void usage(FILE *f)
 		"  --cacert F        CA certificate to verify the orchestrator with\n"
 		"  --insecure        do not verify the TLS certificate\n"
 		"  --json            print the API's JSON instead of tables\n"
+		"  --version         print the version\n"
 		"  -h, --help        this text; COMMAND --help for each command\n"
 		"\n"
 		"exit codes: 0 ok, 1 error, 2 usage, 3 refused (401/403), 4 not found,\n"
@@ -794,6 +1213,7 @@ int main(int argc, char **argv)
 					      { "insecure", no_argument, NULL, 'k' },
 					      { "json", no_argument, NULL, 'j' },
 					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
 					      { NULL, 0, NULL, 0 } };
 	static char tokbuf[512];
 	int c, rc;
@@ -835,6 +1255,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case 'V':
+			printf("sdwanctl %s\n", SDWAN_VERSION);
+			return EXIT_OK;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -865,6 +1288,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(argc, argv);
 	else if (!strcmp(argv[0], "events"))
 		rc = cmd_events(argc, argv);
+	else if (!strcmp(argv[0], "webhook"))
+		rc = cmd_webhook(argc, argv);
 	else if (!strcmp(argv[0], "edge"))
 		rc = sdwanctl_edge_main(argc, argv, g.json);
 	else {

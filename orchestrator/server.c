@@ -15,9 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <policy/policy.h>
 
 #include <orch/compile.h>
+#include <orch/text.h>
 
 #include "orchd.h"
 
@@ -47,6 +49,9 @@ static const struct route routes[] = {
 	{ "GET", "/edge/v1/config", AUTH_EDGE, BODY_NONE, edge_config },
 	{ "POST", "/edge/v1/ack", AUTH_EDGE, BODY_PROTO, edge_ack },
 	{ "POST", "/edge/v1/telemetry", AUTH_EDGE, BODY_PROTO, edge_telemetry },
+	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
+	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
+	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
 };
@@ -69,6 +74,7 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->conn_limit = 30000;
 	cfg->conn_memory = 16 * 1024;
 	cfg->online_window_s = 35;
+	cfg->events_per_site = 1000;
 }
 
 int64_t orchd_now_ms(void)
@@ -115,6 +121,14 @@ enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, c
 	r->resp_bytes = len;
 	return queue(r, status,
 		     MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_MUST_COPY),
+		     ctype);
+}
+
+enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ctype, char *buf,
+				  size_t len)
+{
+	r->resp_bytes = len;
+	return queue(r, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
 		     ctype);
 }
 
@@ -403,8 +417,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		char addr[INET6_ADDRSTRLEN] = "-";
 		time_t now = time(NULL);
 		struct tm tm;
-		char ts[32];
+		char ts[32], url[4 * sizeof(r->url)], method[4 * sizeof(r->method)];
 
+		/* the URL arrives percent-decoded: a %0A must not start a forged line */
+		orch_text_escape(url, sizeof(url), r->url, sizeof(r->url),
+				 ORCH_TEXT_CTL | ORCH_TEXT_SPACE | ORCH_TEXT_BACKSLASH);
+		orch_text_escape(method, sizeof(method), r->method, sizeof(r->method),
+				 ORCH_TEXT_CTL | ORCH_TEXT_SPACE | ORCH_TEXT_BACKSLASH);
 		if (ci && ci->client_addr) {
 			const struct sockaddr *sa = ci->client_addr;
 			if (sa->sa_family == AF_INET)
@@ -416,10 +435,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		}
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(d->access_log, "%s %s %s %s %u %zu %.3fms%s%s%s\n", ts, addr, r->method,
-			r->url, r->status, r->resp_bytes, (double)us / 1000.0,
-			r->site[0] ? " site=" : "", r->site,
-			toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (aborted)" : "");
+		fprintf(d->access_log, "%s %s %s %s %u %zu %.3fms%s%s%s\n", ts, addr, method, url,
+			r->status, r->resp_bytes, (double)us / 1000.0, r->site[0] ? " site=" : "",
+			r->site, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (aborted)" : "");
 	}
 	pthread_mutex_lock(&d->lock);
 	if (r->waiting) { /* cannot normally happen: a suspended request is not completed */
@@ -799,6 +817,7 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	if (!d)
 		return r;
 	d->cfg = *cfg;
+	d->start_ms = orchd_now_ms();
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	r = -EINVAL;
@@ -848,6 +867,15 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	if ((r = orch_store_sqlite_open(cfg->db_path, &d->store)) ||
 	    (r = orch_store_sqlite_open(cfg->db_path, &d->cstore))) {
 		snprintf(err, errlen, "database %s: %s", cfg->db_path, strerror(-r));
+		goto fail;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
+	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
+						.online_window_s = cfg->online_window_s,
+						.user_agent = "sdwan-orchd/" SDWAN_VERSION },
+		       &d->notify);
+	if (r) {
+		snprintf(err, errlen, "notifier: %s", strerror(-r));
 		goto fail;
 	}
 	/* the first compile happens before anyone can ask for a bundle */
@@ -949,6 +977,7 @@ void orchd_free(struct orchd *d)
 		}
 		MHD_stop_daemon(d->mhd);
 	}
+	notify_free(d->notify);
 	for (size_t i = 0; i < d->n_cache; i++)
 		free(d->cache[i].buf);
 	free(d->cache);

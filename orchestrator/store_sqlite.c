@@ -13,10 +13,12 @@
 #include <sqlite3.h>
 
 #include <orch/store.h>
+#include <orch/text.h>
 
 #define STMT_CACHE	 64
 #define HISTORY_PER_SITE 256
-#define EVENTS_KEPT	 100000
+#define EVENTS_KEPT	 100000	 /* the orchestrator's own events (operators, compiler) */
+#define EDGE_EVENTS_KEPT 2000000 /* all edges' events together, besides each site's quota */
 #define BUSY_TIMEOUT_MS	 10000
 
 struct sq_store {
@@ -77,6 +79,15 @@ static const char *const migrations[] = {
 	" CHECK(role IN ('admin','viewer')), name TEXT, created_at INTEGER NOT NULL);",
 	/* 2: a hub's public address (static 1:1 NAT); branch addresses may be empty */
 	"ALTER TABLE underlays ADD COLUMN public_address TEXT NOT NULL DEFAULT '';",
+	/* 3: events from edges are kept per site, apart from the orchestrator's own */
+	"ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'orch';"
+	"UPDATE events SET origin = 'edge' WHERE kind LIKE 'EVENT\\_KIND\\_%' ESCAPE '\\';"
+	"CREATE INDEX events_origin_site ON events(origin, site, id);"
+	"CREATE INDEX events_origin ON events(origin, id);",
+	/* 4: alert webhooks; a site's offline state, for offline/online events */
+	"CREATE TABLE webhooks(name TEXT PRIMARY KEY, url TEXT NOT NULL, kinds TEXT NOT NULL,"
+	" secret TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"ALTER TABLE sites ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1009,8 +1020,8 @@ static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, cons
 	sqlite3_stmt *p;
 	int r;
 
-	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message)"
-		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?)");
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'orch')");
 	if (!p)
 		return -EIO;
 	sqlite3_bind_int64(p, 1, site_id);
@@ -1021,13 +1032,77 @@ static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, cons
 	if ((r = run(p)))
 		return r;
 	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
-		p = stmt(s, "DELETE FROM events WHERE id <= ?");
+		/* keep the newest EVENTS_KEPT of the orchestrator's own events */
+		p = stmt(s, "DELETE FROM events WHERE origin = 'orch' AND id <= (SELECT id FROM"
+			    " events WHERE origin = 'orch' ORDER BY id DESC LIMIT 1 OFFSET ?)");
 		if (!p)
 			return -EIO;
-		sqlite3_bind_int64(p, 1, sqlite3_last_insert_rowid(s->db) - EVENTS_KEPT);
+		sqlite3_bind_int64(p, 1, EVENTS_KEPT);
 		return run(p);
 	}
 	return 0;
+}
+
+static int sq_edge_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			     const char *subject, const char *message)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int r;
+
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'edge')");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, at);
+	sqlite3_bind_text(p, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, subject ? subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 5, message ? message : "", -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
+		/* deleted sites' events are not trimmed per site: a global bound too */
+		p = stmt(s, "DELETE FROM events WHERE origin = 'edge' AND id <= (SELECT id FROM"
+			    " events WHERE origin = 'edge' ORDER BY id DESC LIMIT 1 OFFSET ?)");
+		if (!p)
+			return -EIO;
+		sqlite3_bind_int64(p, 1, EDGE_EVENTS_KEPT);
+		return run(p);
+	}
+	return 0;
+}
+
+static int sq_edge_events_trim(struct orch_store *st, int64_t site_id, unsigned keep)
+{
+	sqlite3_stmt *p =
+		stmt(sq(st),
+		     "DELETE FROM events WHERE origin = 'edge' AND site = (SELECT name FROM sites"
+		     " WHERE id = ?1) AND id <= (SELECT id FROM events WHERE origin = 'edge' AND"
+		     " site = (SELECT name FROM sites WHERE id = ?1) ORDER BY id DESC LIMIT 1"
+		     " OFFSET ?2)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, keep);
+	return run(p);
+}
+
+/* a column's text made safe (rows written before ingest cleaning, or by hand) */
+static json_t *col_clean(sqlite3_stmt *p, int i)
+{
+	const char *t = col_text(p, i);
+	size_t n = (size_t)sqlite3_column_bytes(p, i);
+	char *c;
+	json_t *j;
+
+	if (orch_text_is_clean(t, n))
+		return json_stringn(t, n);
+	c = orch_text_clean(t, n, ORCH_TEXT_CTL, 0);
+	j = c ? json_string(c) : NULL;
+	free(c);
+	return j;
 }
 
 static int sq_event_list(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
@@ -1036,14 +1111,22 @@ static int sq_event_list(struct orch_store *st, const char *site, int64_t after_
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *p;
 	json_t *a = json_array();
+	bool forward = after_id >= 0;
 	int rc;
 
-	if (site)
-		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
-			    " AND site = ? ORDER BY id DESC LIMIT ?");
+	/* after_id >= 0: the next `limit` events after it, oldest first; else the newest */
+	if (site && forward)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? AND site = ? ORDER BY id LIMIT ?");
+	else if (forward)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? ORDER BY id LIMIT ?");
+	else if (site)
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? AND site = ? ORDER BY id DESC LIMIT ?");
 	else
-		p = stmt(s, "SELECT id, site, at, kind, subject, message FROM events WHERE id > ?"
-			    " ORDER BY id DESC LIMIT ?");
+		p = stmt(s, "SELECT id, site, at, kind, subject, message, origin FROM events"
+			    " WHERE id > ? ORDER BY id DESC LIMIT ?");
 	if (!p || !a) {
 		json_decref(a);
 		return -EIO;
@@ -1052,13 +1135,22 @@ static int sq_event_list(struct orch_store *st, const char *site, int64_t after_
 	if (site)
 		sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int(p, site ? 3 : 2, (int)limit);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_insert_new(a, 0,
-				      json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "id",
-						sqlite3_column_int64(p, 0), "site", col_text(p, 1),
-						"at", sqlite3_column_int64(p, 2), "kind",
-						col_text(p, 3), "subject", col_text(p, 4),
-						"message", col_text(p, 5)));
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *e = json_pack("{s:I, s:o?, s:I, s:o?, s:o?, s:o?, s:s}", "id",
+				      sqlite3_column_int64(p, 0), "site", col_clean(p, 1), "at",
+				      sqlite3_column_int64(p, 2), "kind", col_clean(p, 3),
+				      "subject", col_clean(p, 4), "message", col_clean(p, 5),
+				      "origin", col_text(p, 6));
+
+		if (!e) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (forward)
+			json_array_append_new(a, e);
+		else
+			json_array_insert_new(a, 0, e);
+	}
 	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
 		json_decref(a);
@@ -1226,6 +1318,221 @@ static int sq_counts(struct orch_store *st, int64_t online_since, json_t **ret_o
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
+static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, void *ud,
+		      uint64_t *ret_policy_version)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	uint64_t pv = 0;
+	int rc, r = 0;
+
+	if ((r = sq_begin_read(st)))
+		return r;
+	p = stmt(s,
+		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
+		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
+		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
+		 " (SELECT ifnull(max(version), 0) FROM policies)"
+		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
+		 " ORDER BY s.name");
+	if (!p) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_obs_site o = {
+			.name = col_text(p, 0),
+			.role = col_text(p, 1),
+			.registered = sqlite3_column_int(p, 2),
+			.last_seen = sqlite3_column_int64(p, 3),
+			.target_version = (uint64_t)sqlite3_column_int64(p, 4),
+			.applied_version = (uint64_t)sqlite3_column_int64(p, 5),
+			.config_error = col_text(p, 6),
+			.decisions =
+				sqlite3_column_type(p, 7) == SQLITE_NULL ? NULL : col_text(p, 7),
+			.refused = sqlite3_column_int(p, 8),
+		};
+
+		pv = (uint64_t)sqlite3_column_int64(p, 9);
+		if ((r = ops->site(ud, &o)))
+			break;
+	}
+	sqlite3_reset(p);
+	if (r || rc != SQLITE_DONE) {
+		r = r ? r : map_rc(rc);
+		goto out;
+	}
+	p = stmt(s, "SELECT s.name, m.metrics FROM path_metrics m JOIN sites s ON s.id = m.site_id"
+		    " ORDER BY s.name, m.path");
+	if (!p) {
+		r = -EIO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		if ((r = ops->path(ud, col_text(p, 0), col_text(p, 1))))
+			break;
+	sqlite3_reset(p);
+	if (!r && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	if (!r && !pv) {
+		sqlite3_stmt *q = stmt(s, "SELECT ifnull(max(version), 0) FROM policies");
+
+		if (q && sqlite3_step(q) == SQLITE_ROW)
+			pv = (uint64_t)sqlite3_column_int64(q, 0);
+		if (q)
+			sqlite3_reset(q);
+	}
+out:
+	sq_commit(st);
+	if (!r)
+		*ret_policy_version = pv;
+	return r;
+}
+
+static int sq_webhook_insert(struct orch_store *st, const struct orch_webhook *w)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO webhooks VALUES(?,?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, w->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, w->kinds, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, w->secret, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, w->created_at);
+	return run(p);
+}
+
+static int sq_webhook_delete(struct orch_store *st, const char *name)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "DELETE FROM webhooks WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+void orch_webhooks_free(struct orch_webhook *w, size_t n)
+{
+	if (!w)
+		return;
+	explicit_bzero(w, n * sizeof(*w));
+	free(w);
+}
+
+static int sq_webhook_list(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT name, url, kinds, secret, created_at FROM webhooks"
+				       " ORDER BY name");
+	struct orch_webhook *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_webhook *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].name, sizeof(v[n].name), "%s", col_text(p, 0));
+		snprintf(v[n].url, sizeof(v[n].url), "%s", col_text(p, 1));
+		snprintf(v[n].kinds, sizeof(v[n].kinds), "%s", col_text(p, 2));
+		snprintf(v[n].secret, sizeof(v[n].secret), "%s", col_text(p, 3));
+		v[n].created_at = sqlite3_column_int64(p, 4);
+		n++;
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		orch_webhooks_free(v, n);
+		return map_rc(rc);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int sq_event_last_id(struct orch_store *st, int64_t *ret_id)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT ifnull(max(id), 0) FROM events");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW)
+		*ret_id = sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+static int sq_sites_liveness(struct orch_store *st, int64_t online_since, int64_t now,
+			     unsigned window_s, unsigned *ret_changed)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	unsigned changed = 0;
+	char msg[96];
+	int r;
+
+	if ((r = sq_begin(st)))
+		return r;
+	snprintf(msg, sizeof(msg), "offline: no telemetry for %u s", window_s);
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " SELECT name, ?2, 'site', name, ?3, 'orch' FROM sites WHERE offline = 0"
+		    " AND registered_at IS NOT NULL AND ifnull(last_seen, registered_at) < ?1"
+		    " ORDER BY name");
+	r = -EIO;
+	if (!p)
+		goto fail;
+	sqlite3_bind_int64(p, 1, online_since);
+	sqlite3_bind_int64(p, 2, now);
+	sqlite3_bind_text(p, 3, msg, -1, SQLITE_TRANSIENT);
+	if ((r = run(p)))
+		goto fail;
+	changed += (unsigned)sqlite3_changes(s->db);
+	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+		    " SELECT name, ?2, 'site', name, 'online again', 'orch' FROM sites"
+		    " WHERE offline = 1 AND ifnull(last_seen, 0) >= ?1 ORDER BY name");
+	r = -EIO;
+	if (!p)
+		goto fail;
+	sqlite3_bind_int64(p, 1, online_since);
+	sqlite3_bind_int64(p, 2, now);
+	if ((r = run(p)))
+		goto fail;
+	changed += (unsigned)sqlite3_changes(s->db);
+	if (changed) {
+		p = stmt(s,
+			 "UPDATE sites SET offline = (registered_at IS NOT NULL AND"
+			 " ifnull(last_seen, registered_at) < ?1) WHERE offline != (registered_at"
+			 " IS NOT NULL AND ifnull(last_seen, registered_at) < ?1)");
+		r = -EIO;
+		if (!p)
+			goto fail;
+		sqlite3_bind_int64(p, 1, online_since);
+		if ((r = run(p)))
+			goto fail;
+	}
+	if ((r = sq_commit(st)))
+		goto fail;
+	*ret_changed = changed;
+	return 0;
+fail:
+	sq_rollback(st);
+	return r;
+}
+
 static int sq_token_insert(struct orch_store *st, const char *hash, const char *role,
 			   const char *name, int64_t now)
 {
@@ -1284,9 +1591,17 @@ static const struct orch_store_ops sqlite_ops = {
 	.telemetry_put = sq_telemetry_put,
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
+	.edge_event_add = sq_edge_event_add,
+	.edge_events_trim = sq_edge_events_trim,
 	.rollout = sq_rollout,
 	.status = sq_status,
 	.counts = sq_counts,
+	.observe = sq_observe,
+	.webhook_insert = sq_webhook_insert,
+	.webhook_delete = sq_webhook_delete,
+	.webhook_list = sq_webhook_list,
+	.event_last_id = sq_event_last_id,
+	.sites_liveness = sq_sites_liveness,
 	.token_insert = sq_token_insert,
 	.token_role = sq_token_role,
 };

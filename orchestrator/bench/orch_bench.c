@@ -552,6 +552,8 @@ struct result {
 	long rss_kb, hwm_kb;
 	double setup_s;
 	unsigned converged;
+	double metrics_ms; /* median time of a /metrics scrape */
+	size_t metrics_bytes;
 };
 
 static double median(double *v, unsigned n)
@@ -745,6 +747,24 @@ static struct result run_size(unsigned n)
 	proc_sample(o.pid, &cpu1, &rss, &hwm);
 	res.cpu_steady_pct = (cpu1 - cpu0) * 100.0 / opt.settle_s;
 	api_latency(&api, o.token, &res.api_p50, &res.api_p99);
+	{
+		/* a Prometheus scrape with every site's telemetry in: time and size */
+		double t[5];
+
+		for (int k = 0; k < 5; k++) {
+			char *resp = NULL;
+			size_t len = 0;
+			int64_t t0 = now_us();
+
+			if (sync_req(&api, "GET", "/metrics", o.token, NULL, NULL, 0, &resp,
+				     &len) != 200)
+				die("metrics");
+			t[k] = (double)(now_us() - t0) / 1000.0;
+			res.metrics_bytes = len;
+			free(resp);
+		}
+		res.metrics_ms = median(t, 5);
+	}
 
 	for (unsigned r = 0; r < opt.runs; r++) {
 		const char *pj = policy_json(r);
@@ -816,10 +836,10 @@ static void print_result(const struct result *r, const struct result *base)
 {
 	printf("N=%-6u received p50 %7.1f ms  p99 %7.1f ms | acked p50 %7.1f ms  p99 %7.1f ms  "
 	       "max %7.1f ms | RSS %6.1f MB (peak %6.1f MB) | CPU %.2f s per rollout, %.1f%% "
-	       "steady | API p50 %.2f ms p99 %.2f ms | setup %.0f s\n",
+	       "steady | API p50 %.2f ms p99 %.2f ms | setup %.0f s | /metrics %.0f ms %.1f MB\n",
 	       r->n, r->recv_p50, r->recv_p99, r->ack_p50, r->ack_p99, r->ack_max,
 	       r->rss_kb / 1024.0, r->hwm_kb / 1024.0, r->cpu_rollout_s, r->cpu_steady_pct,
-	       r->api_p50, r->api_p99, r->setup_s);
+	       r->api_p50, r->api_p99, r->setup_s, r->metrics_ms, r->metrics_bytes / 1e6);
 	if (base && base != r)
 		printf("       ratio to N=%u: ack p99 ×%.1f, RSS ×%.1f, API p99 ×%.1f\n", base->n,
 		       r->ack_p99 / (base->ack_p99 > 0 ? base->ack_p99 : 1),

@@ -71,6 +71,61 @@ expect 4 "$ctl" policy rollback 99
 expect 0 "$ctl" rollout
 expect 0 "$ctl" status
 expect 0 "$ctl" events --limit 5
+# --version, and every --help answers without sending anything (no server here)
+expect 0 "$ctl" --version
+grep -q '^sdwanctl [0-9]' "$dir/out" || fail "--version"
+for c in "site add" "site show" "site rm" "policy apply" "policy diff" "policy show" \
+	"policy rollback" "policy history" rollout status events "status br1"; do
+	# shellcheck disable=SC2086
+	expect 0 "$ctl" --url http://127.0.0.1:1 $c --help
+	[[ -s $dir/out ]] || fail "$c --help printed nothing"
+done
+# events: paging forward, bounded follow, a clean stop on SIGTERM
+expect 0 "$ctl" events --after 0 --limit 2
+[[ $(grep -c '^[0-9]' "$dir/out") == 2 ]] || fail "events --after 0 --limit 2"
+expect 5 "$ctl" events --limit 5000
+grep -q 'limit "5000"' "$dir/err" || fail "events --limit 5000: the value is not named"
+expect 2 "$ctl" events --follow --interval 0
+expect 0 "$ctl" events --after 0 --follow --max 3 --interval 0.1
+[[ $(grep -c '^[0-9]' "$dir/out") == 3 ]] || fail "events --follow --max 3"
+"$ctl" events --follow --limit 1 --interval 0.1 >"$dir/follow" 2>&1 &
+fpid=$!
+sleep 0.5
+"$ctl" site add br7 --role branch --underlay inet=dhcp --lan 10.7.0.0/24 >/dev/null || fail "br7"
+for _ in $(seq 50); do grep -q 'br7 .*created' "$dir/follow" && break; sleep 0.1; done
+kill -TERM "$fpid"
+wait "$fpid"; frc=$?
+[[ $frc == 0 ]] || fail "events --follow: exit $frc on SIGTERM"
+grep -q 'br7 .*created' "$dir/follow" || { cat "$dir/follow"; fail "--follow missed the new event"; }
+"$ctl" --json events --follow --after 0 --max 2 --interval 0.1 >"$dir/nd" || fail "--json --follow"
+[[ $(wc -l <"$dir/nd") == 2 ]] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$dir/nd" ||
+	fail "--json --follow is not one JSON object a line"
+# control characters in text never reach the terminal
+expect 0 "$ctl" policy apply "$dir/p2.json" --comment $'\e[2Jgone\a'
+expect 0 "$ctl" events --limit 3
+grep -q $'\e' "$dir/out" && fail "an escape character reached the terminal"
+grep -q '\\x1b\[2Jgone\\x07' "$dir/out" || { cat "$dir/out"; fail "escaped comment not shown"; }
+# --watch: bounded redraws
+expect 0 "$ctl" status --watch --interval 0.1 --count 3
+[[ $(grep -c '^every 0.1s: sdwanctl status' "$dir/out") == 3 ]] || fail "status --watch --count 3"
+expect 0 "$ctl" rollout --watch --interval 0.1 --count 2
+[[ $(grep -c '^converged' "$dir/out") == 2 ]] || fail "rollout --watch --count 2"
+expect 4 "$ctl" status nosuch --watch --interval 0.1 --count 5
+expect 2 "$ctl" status --watch --count 0
+# webhooks: bad input named, then add, list (no secret shown), rm
+expect 0 "$ctl" --url http://127.0.0.1:1 webhook add --help
+expect 5 "$ctl" webhook add ops --url ftp://nowhere --secret short
+grep -q '\$.url: "ftp://nowhere"' "$dir/err" || { cat "$dir/err"; fail "webhook add: bad url not named"; }
+grep -q '\$.secret' "$dir/err" || fail "webhook add: short secret not named"
+printf 'a-secret-of-some-length\n' >"$dir/secret"
+expect 0 "$ctl" webhook add ops --url http://127.0.0.1:9/hook --secret-file "$dir/secret" --kind site --kind config
+expect 0 "$ctl" webhook list
+grep -q '^ops .*http://127.0.0.1:9/hook .*site,config' "$dir/out" || { cat "$dir/out"; fail "webhook list"; }
+expect 0 "$ctl" --json webhook list
+grep -q 'a-secret-of-some-length' "$dir/out" && fail "webhook list shows the secret"
+expect 3 "$ctl" --token "$viewer" webhook rm ops
+expect 0 "$ctl" webhook rm ops
+expect 4 "$ctl" webhook rm ops
 expect 3 "$ctl" --token "$viewer" site rm br1
 expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1

@@ -47,6 +47,39 @@ struct orch_bundle_row {
 	int64_t generated_at;
 };
 
+/* One site as a metrics scrape sees it (strings valid during the callback). */
+struct orch_obs_site {
+	const char *name;
+	const char *role;
+	bool registered;
+	int64_t last_seen;	  /* ms since the epoch; 0: never */
+	uint64_t target_version;  /* newest bundle; 0: none */
+	uint64_t applied_version; /* as the edge last reported */
+	bool refused;		  /* the edge refused the newest bundle */
+	const char *config_error; /* "" when none */
+	const char *decisions;	  /* JSON array of ClassDecision, NULL: no telemetry */
+};
+
+struct orch_obs_ops {
+	int (*site)(void *ud, const struct orch_obs_site *s);
+	/* a path's latest metrics: JSON object of PathMetrics */
+	int (*path)(void *ud, const char *site, const char *metrics_json);
+};
+
+#define ORCH_URL_MAX	513
+#define ORCH_SECRET_MAX 257
+#define ORCH_KINDS_MAX	512
+
+/* An alert webhook: events of `kinds` are POSTed to `url`, signed with `secret`
+ * (stored as is: it is a key for HMAC, not a password; wiped when freed). */
+struct orch_webhook {
+	char name[ORCH_NAME_MAX];
+	char url[ORCH_URL_MAX];
+	char kinds[ORCH_KINDS_MAX]; /* comma-separated event kinds; "": every kind */
+	char secret[ORCH_SECRET_MAX];
+	int64_t created_at;
+};
+
 struct orch_store_ops {
 	const char *name;
 	void (*close)(struct orch_store *st);
@@ -98,11 +131,35 @@ struct orch_store_ops {
 			     const char *config_error);
 	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			 const char *subject, const char *message);
+	/* after_id >= 0: the first `limit` events with id > after_id; < 0: the newest
+	 * `limit`; both oldest first.  Text columns come back as clean UTF-8. */
 	int (*event_list)(struct orch_store *st, const char *site, int64_t after_id, unsigned limit,
 			  json_t **ret_array);
+	/* an event reported by a site's edge: counted against that site's quota, never
+	 * against the orchestrator's own events (event_add) */
+	int (*edge_event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			      const char *subject, const char *message);
+	/* keep only the newest `keep` events the site's edge reported */
+	int (*edge_events_trim)(struct orch_store *st, int64_t site_id, unsigned keep);
 	int (*rollout)(struct orch_store *st, json_t **ret_array);
 	int (*status)(struct orch_store *st, const char *site, int64_t online_since, json_t **ret);
 	int (*counts)(struct orch_store *st, int64_t online_since, json_t **ret_object);
+	/* a scrape in two statements whatever the number of sites: every site (by
+	 * name), then every path (by site, path); a callback's error stops it */
+	int (*observe)(struct orch_store *st, const struct orch_obs_ops *ops, void *ud,
+		       uint64_t *ret_policy_version);
+
+	int (*webhook_insert)(struct orch_store *st, const struct orch_webhook *w);
+	int (*webhook_delete)(struct orch_store *st, const char *name);
+	/* sorted by name; free with orch_webhooks_free() */
+	int (*webhook_list)(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n);
+	/* the newest event id (0 when none) */
+	int (*event_last_id)(struct orch_store *st, int64_t *ret_id);
+	/* Registered sites not heard from since `online_since` become offline and
+	 * those heard from again online, each change one event ("site" kind) in one
+	 * transaction; *ret_changed counts them. */
+	int (*sites_liveness)(struct orch_store *st, int64_t online_since, int64_t now,
+			      unsigned window_s, unsigned *ret_changed);
 
 	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
 			    const char *name, int64_t now);
@@ -120,6 +177,7 @@ void orch_store_free(struct orch_store *st);
 
 void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n);
 void orch_sites_free(struct orch_site *sites, size_t n);
+void orch_webhooks_free(struct orch_webhook *w, size_t n);
 
 /* helpers: SHA-256 hex digest of a secret; a fresh random secret (hex) */
 void orch_secret_hash(const char *secret, char ret_hex[65]);
