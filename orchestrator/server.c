@@ -54,6 +54,11 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
+	/* the dashboard's static files: no data in them; the data come from the
+	 * API with the operator's token */
+	{ "GET", "/", AUTH_NONE, BODY_NONE, api_dashboard },
+	{ "GET", "/dashboard/{file}", AUTH_NONE, BODY_NONE, api_dashboard },
+	{ "GET", "/favicon.ico", AUTH_NONE, BODY_NONE, api_favicon },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -130,6 +135,25 @@ enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ct
 	r->resp_bytes = len;
 	return queue(r, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
 		     ctype);
+}
+
+enum MHD_Result reply_static(struct req *r, const char *ctype, const void *buf, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_PERSISTENT);
+
+	if (resp) {
+		/* only our own files and our own API: no inline script, no framing */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; script-src 'self'; style-src 'self'; "
+					"connect-src 'self'; img-src 'self'; base-uri 'none'; "
+					"form-action 'self'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	}
+	r->resp_bytes = len;
+	return queue(r, 200, resp, ctype);
 }
 
 enum MHD_Result reply_empty(struct req *r, unsigned status)
@@ -225,7 +249,7 @@ static const struct route *route_find(const char *method, const char *url, char 
 	*ret_path_known = false;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		bool ok = false;
-		char p[2][64];
+		char p[2][64] = { { 0 } };
 
 		if (!match(routes[i].pattern, url, p, &ok))
 			continue;
