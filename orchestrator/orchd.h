@@ -98,6 +98,7 @@ struct req {
 	int64_t start_us;
 	unsigned status;
 	size_t resp_bytes;
+	char allow[48]; /* a 405's Allow header */
 	/* auth */
 	char role[16];
 	int64_t site_id;
