@@ -13,6 +13,7 @@
 
 #include <orch/compile.h>
 
+#include "dashboard.h"
 #include "orchd.h"
 
 static const char *query(struct req *r, const char *key)
@@ -760,6 +761,24 @@ enum MHD_Result api_events(struct req *r)
 	return reply_json(r, 200,
 			  json_pack("{s:o, s:I, s:b}", "events", a, "next", (json_int_t)next,
 				    "more", forward && more));
+}
+
+/* GET / and GET /dashboard/{file}: the embedded dashboard */
+enum MHD_Result api_dashboard(struct req *r)
+{
+	const char *name = r->params[0][0] ? r->params[0] : "index.html";
+
+	for (size_t i = 0; i < orchd_n_assets; i++)
+		if (!strcmp(orchd_assets[i].name, name))
+			return reply_static(r, orchd_assets[i].ctype, orchd_assets[i].data,
+					    orchd_assets[i].len);
+	return reply_error(r, 404, "no such dashboard file: %.64s", name);
+}
+
+/* browsers ask for it: nothing, rather than an error in their console */
+enum MHD_Result api_favicon(struct req *r)
+{
+	return reply_empty(r, 204);
 }
 
 enum MHD_Result api_health(struct req *r)

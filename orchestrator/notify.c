@@ -49,6 +49,7 @@ struct notifier {
 	size_t n_hooks;
 	int64_t cursor; /* the last event id seen */
 	int64_t liveness_ms;
+	int64_t grace_until_ms; /* no liveness verdicts before: edges reconnect */
 };
 
 static int64_t now_ms(void)
@@ -355,7 +356,7 @@ static void *notify_main(void *arg)
 		pthread_mutex_unlock(&n->lock);
 		if (reload)
 			hooks_reload(n);
-		if (t - n->liveness_ms >= 1000) {
+		if (t >= n->grace_until_ms && t - n->liveness_ms >= 1000) {
 			unsigned changed = 0;
 
 			n->liveness_ms = t;
@@ -407,6 +408,9 @@ int notify_new(const struct notify_config *cfg, struct notifier **ret)
 	pthread_cond_init(&n->cond, NULL);
 	if ((r = orch_store_sqlite_open(cfg->db_path, &n->st)))
 		goto fail;
+	/* after a restart, give edges one online window to be heard from again
+	 * before calling anyone offline (no burst of offline/online pairs) */
+	n->grace_until_ms = now_ms() + (int64_t)cfg->online_window_s * 1000;
 	/* new events only: what happened before this start is not replayed */
 	if ((r = n->st->ops->event_last_id(n->st, &n->cursor)) || (r = hooks_reload(n)))
 		goto fail;

@@ -98,6 +98,7 @@ struct req {
 	int64_t start_us;
 	unsigned status;
 	size_t resp_bytes;
+	char allow[48]; /* a 405's Allow header */
 	/* auth */
 	char role[16];
 	int64_t site_id;
@@ -161,6 +162,8 @@ enum MHD_Result reply_errors(struct req *r, unsigned status, const char *msg, js
 enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, const void *buf,
 			    size_t len);
 enum MHD_Result reply_empty(struct req *r, unsigned status);
+/* a static file (never freed) with the dashboard's security headers */
+enum MHD_Result reply_static(struct req *r, const char *ctype, const void *buf, size_t len);
 /* takes `buf` (malloc'd): MHD frees it once sent */
 enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ctype, char *buf,
 				  size_t len);
@@ -193,6 +196,8 @@ enum MHD_Result api_status(struct req *r);
 enum MHD_Result api_status_site(struct req *r);
 enum MHD_Result api_events(struct req *r);
 enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_dashboard(struct req *r);
+enum MHD_Result api_favicon(struct req *r);
 enum MHD_Result api_webhooks_list(struct req *r);
 enum MHD_Result api_webhook_create(struct req *r);
 enum MHD_Result api_webhook_delete(struct req *r);

@@ -54,6 +54,11 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
+	/* the dashboard's static files: no data in them; the data come from the
+	 * API with the operator's token */
+	{ "GET", "/", AUTH_NONE, BODY_NONE, api_dashboard },
+	{ "GET", "/dashboard/{file}", AUTH_NONE, BODY_NONE, api_dashboard },
+	{ "GET", "/favicon.ico", AUTH_NONE, BODY_NONE, api_favicon },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -104,6 +109,8 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 		return MHD_NO;
 	if (ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"sdwan\"");
@@ -130,6 +137,25 @@ enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ct
 	r->resp_bytes = len;
 	return queue(r, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
 		     ctype);
+}
+
+enum MHD_Result reply_static(struct req *r, const char *ctype, const void *buf, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)buf, MHD_RESPMEM_PERSISTENT);
+
+	if (resp) {
+		/* only our own files and our own API: no inline script, no framing */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; script-src 'self'; style-src 'self'; "
+					"connect-src 'self'; img-src 'self'; base-uri 'none'; "
+					"form-action 'self'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	}
+	r->resp_bytes = len;
+	return queue(r, 200, resp, ctype);
 }
 
 enum MHD_Result reply_empty(struct req *r, unsigned status)
@@ -219,13 +245,27 @@ static bool match(const char *pattern, const char *path, char params[2][64], boo
 	return true;
 }
 
+/* the methods `url` takes, "GET, POST", for the Allow header of a 405 */
+static void route_methods(const char *url, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		char p[2][64];
+		bool ok = false;
+		size_t n = strlen(out);
+
+		if (match(routes[i].pattern, url, p, &ok) && !strstr(out, routes[i].method))
+			snprintf(out + n, len - n, "%s%s", n ? ", " : "", routes[i].method);
+	}
+}
+
 static const struct route *route_find(const char *method, const char *url, char params[2][64],
 				      bool *ret_path_known)
 {
 	*ret_path_known = false;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		bool ok = false;
-		char p[2][64];
+		char p[2][64] = { { 0 } };
 
 		if (!match(routes[i].pattern, url, p, &ok))
 			continue;
@@ -331,10 +371,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		snprintf(r->url, sizeof(r->url), "%s", url);
 		r->route = route_find(method, url, r->params, &known);
+		if (!r->route && known) {
+			route_methods(url, r->allow, sizeof(r->allow));
+			return reply_error(r, 405,
+					   "method %.8s not allowed on %.200s (allowed: %s)",
+					   method, url, r->allow);
+		}
 		if (!r->route)
-			return known ? reply_error(r, 405, "method %.8s not allowed on %.200s",
-						   method, url)
-				     : reply_error(r, 404, "no such endpoint: %.200s", url);
+			return reply_error(r, 404, "no such endpoint: %.200s", url);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > body_limit(r))

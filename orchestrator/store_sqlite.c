@@ -1220,6 +1220,8 @@ static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_sin
 		      sqlite3_column_int64(row, 6), "config_error", col_text(row, 7));
 	if (!o)
 		return -ENOMEM;
+	json_object_set_new(o, "paths_total", json_integer(sqlite3_column_int64(row, 9)));
+	json_object_set_new(o, "paths_up", json_integer(sqlite3_column_int64(row, 10)));
 	if (details) {
 		paths = json_array();
 		p = stmt(s, "SELECT metrics FROM path_metrics WHERE site_id = ? ORDER BY path");
@@ -1253,10 +1255,13 @@ static int sq_status(struct orch_store *st, const char *site, int64_t online_sin
 	json_t *arr = NULL, *o;
 	int rc, r = 0;
 
-#define STATUS_SQL                                                              \
-	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version," \
-	" t.applied_version, t.config_error, t.decisions FROM sites s"          \
-	" LEFT JOIN bundles b ON b.site_id = s.id LEFT JOIN telemetry t ON t.site_id = s.id"
+#define STATUS_SQL                                                                           \
+	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"              \
+	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)" \
+	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                              \
+	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"  \
+	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"      \
+	" GROUP BY site_id) pm ON pm.site_id = s.id"
 	if (site) {
 		/* the site's row stays current while site_status() steps other statements */
 		sqlite3_stmt *one = NULL;

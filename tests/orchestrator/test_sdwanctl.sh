@@ -71,6 +71,9 @@ expect 4 "$ctl" policy rollback 99
 expect 0 "$ctl" rollout
 expect 0 "$ctl" status
 expect 0 "$ctl" events --limit 5
+# a 405 says which methods the path takes
+curl -si -X PATCH "$SDWAN_URL/api/v1/sites/br1" >"$dir/405"
+grep -q '^HTTP/1.1 405' "$dir/405" && grep -qi '^Allow: GET, PUT, DELETE' "$dir/405" || { cat "$dir/405"; fail "405 without Allow"; }
 # --version, and every --help answers without sending anything (no server here)
 expect 0 "$ctl" --version
 grep -q '^sdwanctl [0-9]' "$dir/out" || fail "--version"
