@@ -441,7 +441,8 @@ static int feed(struct edge_underlay_watch *w, const void *buf, size_t len)
 {
 	const struct nlmsghdr *nh = buf;
 	struct edge_underlays before = w->cur;
-	int l = (int)len, r = 0;
+	size_t l = len;
+	int r = 0;
 
 	for (; NLMSG_OK(nh, l); nh = NLMSG_NEXT(nh, l)) {
 		switch (nh->nlmsg_type) {
@@ -529,13 +530,14 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, struct edge_underlay_wa
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		const struct nlmsghdr *nh = (const void *)buf;
-		int l = (int)n;
+		size_t l;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		l = (size_t)n;
 		for (; NLMSG_OK(nh, l); nh = NLMSG_NEXT(nh, l)) {
 			if (nh->nlmsg_seq != seq)
 				continue;
