@@ -437,6 +437,23 @@ static void arm(struct edge_underlay_watch *w)
 	evtimer_add(w->ev_timer, &tv);
 }
 
+/* NLMSG_OK/NLMSG_NEXT without their mixed signedness: a last message whose
+ * aligned length runs past the buffer ends the walk instead of wrapping */
+static bool nl_ok(const struct nlmsghdr *nh, size_t l)
+{
+	return l >= sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) && nh->nlmsg_len <= l;
+}
+
+static const struct nlmsghdr *nl_next(const struct nlmsghdr *nh, size_t *l)
+{
+	size_t step = NLMSG_ALIGN(nh->nlmsg_len);
+
+	if (step > *l)
+		step = *l;
+	*l -= step;
+	return (const struct nlmsghdr *)((const char *)nh + step);
+}
+
 static int feed(struct edge_underlay_watch *w, const void *buf, size_t len)
 {
 	const struct nlmsghdr *nh = buf;
@@ -444,7 +461,7 @@ static int feed(struct edge_underlay_watch *w, const void *buf, size_t len)
 	size_t l = len;
 	int r = 0;
 
-	for (; NLMSG_OK(nh, l); nh = NLMSG_NEXT(nh, l)) {
+	for (; nl_ok(nh, l); nh = nl_next(nh, &l)) {
 		switch (nh->nlmsg_type) {
 		case RTM_NEWLINK:
 		case RTM_DELLINK:
@@ -538,7 +555,7 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, struct edge_underlay_wa
 			return -errno;
 		}
 		l = (size_t)n;
-		for (; NLMSG_OK(nh, l); nh = NLMSG_NEXT(nh, l)) {
+		for (; nl_ok(nh, l); nh = nl_next(nh, &l)) {
 			if (nh->nlmsg_seq != seq)
 				continue;
 			if (nh->nlmsg_type == NLMSG_DONE)
