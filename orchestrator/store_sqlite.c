@@ -1013,15 +1013,19 @@ out:
 	return r;
 }
 
-static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
-			const char *subject, const char *message)
+/* one event of `origin` ('orch' or 'edge'); every 1000th insert trims that
+ * origin to its newest `kept` (the edge's per-site quota is trimmed apart) */
+static int event_insert(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			const char *subject, const char *message, bool edge, int64_t kept)
 {
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *p;
 	int r;
 
-	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
-		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'orch')");
+	p = edge ? stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+			   " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'edge')")
+		 : stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
+			   " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'orch')");
 	if (!p)
 		return -EIO;
 	sqlite3_bind_int64(p, 1, site_id);
@@ -1031,46 +1035,30 @@ static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, cons
 	sqlite3_bind_text(p, 5, message ? message : "", -1, SQLITE_STATIC);
 	if ((r = run(p)))
 		return r;
-	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
-		/* keep the newest EVENTS_KEPT of the orchestrator's own events */
-		p = stmt(s, "DELETE FROM events WHERE origin = 'orch' AND id <= (SELECT id FROM"
-			    " events WHERE origin = 'orch' ORDER BY id DESC LIMIT 1 OFFSET ?)");
-		if (!p)
-			return -EIO;
-		sqlite3_bind_int64(p, 1, EVENTS_KEPT);
-		return run(p);
-	}
-	return 0;
+	if (sqlite3_last_insert_rowid(s->db) % 1000 != 0)
+		return 0;
+	p = edge ? stmt(s, "DELETE FROM events WHERE origin = 'edge' AND id <= (SELECT id FROM"
+			   " events WHERE origin = 'edge' ORDER BY id DESC LIMIT 1 OFFSET ?)")
+		 : stmt(s, "DELETE FROM events WHERE origin = 'orch' AND id <= (SELECT id FROM"
+			   " events WHERE origin = 'orch' ORDER BY id DESC LIMIT 1 OFFSET ?)");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, kept);
+	return run(p);
+}
+
+static int sq_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
+			const char *subject, const char *message)
+{
+	/* keep the newest EVENTS_KEPT of the orchestrator's own events */
+	return event_insert(st, site_id, at, kind, subject, message, false, EVENTS_KEPT);
 }
 
 static int sq_edge_event_add(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			     const char *subject, const char *message)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *p;
-	int r;
-
-	p = stmt(s, "INSERT INTO events(site, at, kind, subject, message, origin)"
-		    " VALUES((SELECT name FROM sites WHERE id = ?),?,?,?,?,'edge')");
-	if (!p)
-		return -EIO;
-	sqlite3_bind_int64(p, 1, site_id);
-	sqlite3_bind_int64(p, 2, at);
-	sqlite3_bind_text(p, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(p, 4, subject ? subject : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(p, 5, message ? message : "", -1, SQLITE_STATIC);
-	if ((r = run(p)))
-		return r;
-	if (sqlite3_last_insert_rowid(s->db) % 1000 == 0) {
-		/* deleted sites' events are not trimmed per site: a global bound too */
-		p = stmt(s, "DELETE FROM events WHERE origin = 'edge' AND id <= (SELECT id FROM"
-			    " events WHERE origin = 'edge' ORDER BY id DESC LIMIT 1 OFFSET ?)");
-		if (!p)
-			return -EIO;
-		sqlite3_bind_int64(p, 1, EDGE_EVENTS_KEPT);
-		return run(p);
-	}
-	return 0;
+	/* deleted sites' events are not trimmed per site: a global bound too */
+	return event_insert(st, site_id, at, kind, subject, message, true, EDGE_EVENTS_KEPT);
 }
 
 static int sq_edge_events_trim(struct orch_store *st, int64_t site_id, unsigned keep)
