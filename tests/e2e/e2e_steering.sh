@@ -18,7 +18,8 @@
 #                   both directions, and leaves it again after recovery
 #   dhcp-address    br1's inet gets a new DHCP lease with another address: its paths come back from
 #                   the new address (time printed), no other path's SA or probes touched
-#   nat-rebind      the home router and the CGNAT re-map br1's flows to new ports: the paths recover
+#   nat-rebind      the home router re-maps br1's inet flows to new ports (the old ones held by another
+#                   LAN host): both ends of the inet path follow the new mapping
 # Prints per scenario PASS/FAIL and "N passed, N failed"; exit 1 if any failed, 77 without root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -297,7 +298,8 @@ o0=$(others)
 sent0=$(pfield br1 mpls hub1 probes_sent)
 t0=$(e2e_now_ms)
 "$E2E_LAB/topo" renew --prefix "$E2E_PREFIX" --site br1 --new-address >"$E2E_DIR/logs/renew.log" 2>&1
-check "lab/topo renew --new-address: $(tail -1 "$E2E_DIR/logs/renew.log")" [ $? = 0 ]
+rc=$?
+check "lab/topo renew --new-address: $(tail -1 "$E2E_DIR/logs/renew.log")" [ $rc = 0 ]
 new_and_up() { [[ $(pfield br1 inet hub1 local_address) != "$before" ]] && usable br1 inet hub1; }
 wait_for 20 new_and_up
 check "inet path usable again from $(pfield br1 inet hub1 local_address) (was $before) after $(($(e2e_now_ms) - t0)) ms" new_and_up
@@ -319,7 +321,8 @@ wait_for 20 usable br1 inet hub1
 hi0=$(pfield hub1 inet br1 remote_address)
 t0=$(e2e_now_ms)
 "$E2E_LAB/topo" rebind --prefix "$E2E_PREFIX" --site br1 >"$E2E_DIR/logs/rebind.log" 2>&1
-check "lab/topo rebind --site br1: $(tail -1 "$E2E_DIR/logs/rebind.log")" [ $? = 0 ]
+rc=$?
+check "lab/topo rebind --site br1: $(tail -1 "$E2E_DIR/logs/rebind.log")" [ $rc = 0 ]
 # usable at both ends: hub1's probes (and all its return traffic) reach br1 through the new mapping
 remapped() { [[ $(pfield hub1 inet br1 remote_address) != "$hi0" ]] && usable br1 inet hub1 && usable hub1 inet br1; }
 wait_for 20 remapped
