@@ -1,6 +1,9 @@
 /* steer.c — classifier, class tables, decisions → routes (see edge/steer.h) */
 #include <edge/steer.h>
 
+#include "via.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <nftables/libnftables.h>
@@ -23,6 +26,8 @@ struct edge_steer {
 	size_t n_paths;
 	struct edge_steer_route *routes;
 	size_t n_routes;
+	struct edge_via *via; /* per class and prefix group: which peer */
+	uint64_t via_t0;      /* first configured (start-up settling) */
 	struct edge_steer_underlay *underlays;
 	size_t n_underlays;
 	struct edge_nl_set inst; /* the rules and routes steering installed */
@@ -358,6 +363,7 @@ void edge_steer_free(struct edge_steer *s)
 	policy_engine_free(s->eng);
 	paths_clear(s);
 	free(s->routes);
+	edge_via_free(s->via);
 	free(s->underlays);
 	edge_nl_set_clear(&s->inst);
 	free(s);
@@ -437,14 +443,26 @@ static void fill_nexthops(const struct edge_steer *s, const struct policy_class_
 	}
 }
 
+/* how many decisions, from d->classes[at], belong to the same class (one per peer) */
+static size_t class_span(const struct policy_decision *d, size_t at)
+{
+	size_t n = 1;
+
+	while (at + n < d->n_classes && d->classes[at + n].class_index == d->classes[at].class_index)
+		n++;
+	return n;
+}
+
 static int add_class_routes(const struct edge_steer *s, const struct policy_decision *d,
 			    struct edge_nl_set *set)
 {
-	for (size_t c = 0; c < d->n_classes; c++) {
+	for (size_t c = 0, n; c < d->n_classes; c += n) {
 		const struct policy_class_decision *cd = &d->classes[c];
 		const struct policy_rule *ru = &s->pol->rules[cd->class_index];
 		struct edge_nl_route rt;
 		int r;
+
+		n = class_span(d, c);
 
 		if (cd->action == POLICY_ACTION_DROP)
 			continue;
@@ -465,20 +483,78 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 				return r;
 			continue;
 		}
+		/* every remote prefix, through the peer via.c chose for its group
+		 * (a blackhole when that peer has no decision: never in clear) */
+		edge_via_load(s->via, cd, n);
 		for (size_t i = 0; i < s->n_routes; i++) {
 			const struct edge_steer_route *sr = &s->routes[i];
+			const struct policy_class_decision *x =
+				edge_via_decision(s->via, cd->class_index, edge_via_group_of(s->via, i));
 
-			/* per peer: this decision serves that peer's prefixes */
-			if (cd->peer && strcmp(cd->peer, sr->peer) != 0)
-				continue;
 			route_init(&rt, cd->class_index, sr->dst, sr->plen);
-			fill_nexthops(s, cd, &rt);
+			if (x)
+				fill_nexthops(s, x, &rt);
 			r = edge_nl_set_add_route(set, &rt);
 			if (r < 0)
 				return r;
 		}
 	}
 	return 0;
+}
+
+static void group_label(const struct edge_steer *s, size_t g, char *buf, size_t len)
+{
+	size_t first, n;
+	char a[INET_ADDRSTRLEN];
+
+	edge_via_group_routes(s->via, g, &first, &n);
+	inet_ntop(AF_INET, &s->routes[first].dst, a, sizeof(a));
+	if (n > 1)
+		snprintf(buf, len, "%s/%u+%zu", a, s->routes[first].plen, n - 1);
+	else
+		snprintf(buf, len, "%s/%u", a, s->routes[first].plen);
+}
+
+/*
+ * Which peer carries each prefix group, per overlay class (via.c), from the
+ * decision d; a change toward a group with several peers is a steering
+ * event.  *wait_ms is lowered to the next preemption due.
+ */
+static void via_run(struct edge_steer *s, const struct policy_decision *d, uint64_t now,
+		    uint64_t *wait_ms)
+{
+	for (size_t c = 0, n; c < d->n_classes; c += n) {
+		const struct policy_class_decision *cd = &d->classes[c];
+		const struct policy_rule *ru = &s->pol->rules[cd->class_index];
+		uint32_t preempt = policy_rule_preempt_ms(s->pol, ru);
+
+		n = class_span(d, c);
+		if (cd->action != POLICY_ACTION_OVERLAY)
+			continue;
+		edge_via_load(s->via, cd, n);
+		for (size_t g = 0; g < edge_via_n_groups(s->via); g++) {
+			struct edge_via_change ch;
+			struct edge_via_info info;
+			char subject[160], label[64], why[160]; /* the event ring truncates */
+
+			if (!edge_via_step(s->via, cd->class_index, g, preempt,
+					   now - s->via_t0 < EDGE_STEER_SETTLE_MS, now, &ch, wait_ms) ||
+			    !ch.from || !edge_via_peer_name(s->via, g, 1) || !s->cfg.events)
+				continue;
+			group_label(s, g, label, sizeof(label));
+			snprintf(subject, sizeof(subject), "%s@%s", cd->app, label);
+			edge_via_info(s->via, cd->class_index, g, preempt, now, &info, why, sizeof(why));
+			if (ch.failover)
+				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, ch.from,
+						  ch.to, NULL, "%s: via %s -> %s (failover: %s)", cd->app,
+						  ch.from, ch.to, why);
+			else
+				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, ch.from,
+						  ch.to, NULL,
+						  "%s: via %s -> %s (preempt: %s usable for %u ms)",
+						  cd->app, ch.from, ch.to, ch.to, ch.held_ms);
+		}
+	}
 }
 
 /* ------------------------------------------------------------ installing */
@@ -644,9 +720,8 @@ static void emit_events(struct edge_steer *s, const struct policy_decision *d)
 	}
 }
 
-static void arm_deadline(struct edge_steer *s, const struct policy_decision *d)
+static void arm_deadline(struct edge_steer *s, const struct policy_decision *d, uint64_t left)
 {
-	uint64_t left = UINT64_MAX;
 
 	if (!s->ev_timer)
 		return;
@@ -721,6 +796,7 @@ static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
 	struct policy_decision d;
 	struct waived w[32];
 	size_t nw = 0;
+	uint64_t wait = UINT64_MAX;
 	int r;
 
 	if (!s->eng) {
@@ -749,9 +825,10 @@ static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
 				  s->paths[w[i].to].name, s->waive_why ? s->waive_why : "");
 	s->last = d;
 	s->have_last = true;
+	via_run(s, &d, now, &wait);
 	r = install(s, &d, err, errlen);
 	emit_events(s, &d);
-	arm_deadline(s, &d);
+	arm_deadline(s, &d, wait);
 	if (s->cfg.installed)
 		s->cfg.installed(s->cfg.arg, &d);
 	return r;
@@ -819,6 +896,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct ptime *npt = NULL;
 	struct edge_steer_route *nr = NULL;
 	struct edge_steer_underlay *nu = NULL;
+	struct edge_via *nv = NULL;
 	struct policy_engine *eng = NULL;
 	char *text = NULL;
 	int r;
@@ -849,6 +927,14 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		memcpy(nr, routes, n_routes * sizeof(*nr));
 	if (n_underlays)
 		memcpy(nu, underlays, n_underlays * sizeof(*nu));
+	r = edge_via_new(nr, n_routes, p->n_rules, &nv);
+	if (r < 0) {
+		seterr(err, errlen, "routes: %s", r == -EINVAL ? "a route without a peer" : strerror(-r));
+		goto out;
+	}
+	edge_via_carry(nv, p, s->via, s->pol);
+	if (!s->via)
+		s->via_t0 = now_ms(s);
 	for (size_t i = 0; i < n_paths; i++) {
 		ssize_t old = path_index(s, np[i].id);
 
@@ -920,6 +1006,9 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	free(s->routes);
 	s->routes = nr;
 	s->n_routes = n_routes;
+	edge_via_free(s->via);
+	s->via = nv;
+	nv = NULL;
 	free(s->underlays);
 	s->underlays = nu;
 	s->n_underlays = n_underlays;
@@ -947,6 +1036,7 @@ out:
 	free(npt);
 	free(nr);
 	free(nu);
+	edge_via_free(nv);
 	return r;
 }
 
@@ -1021,6 +1111,45 @@ int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t le
 	return policy_engine_reason(s->eng, &s->last.classes[i], buf, len);
 }
 
+size_t edge_steer_via_count(const struct edge_steer *s)
+{
+	return s->via && s->pol ? s->pol->n_rules * edge_via_n_groups(s->via) : 0;
+}
+
+int edge_steer_via_get(const struct edge_steer *s, size_t i, struct edge_steer_via *ret)
+{
+	size_t ng, c, g, first;
+	const struct policy_rule *ru;
+	struct edge_via_info info;
+
+	if (i >= edge_steer_via_count(s))
+		return -ENOENT;
+	ng = edge_via_n_groups(s->via);
+	c = i / ng;
+	g = i % ng;
+	ru = &s->pol->rules[c];
+	if (ru->action != POLICY_ACTION_OVERLAY || !edge_via_peer_name(s->via, g, 1))
+		return -EAGAIN;
+	memset(ret, 0, sizeof(*ret));
+	ret->class_index = c;
+	ret->app = ru->app;
+	edge_via_group_routes(s->via, g, &first, &ret->n_prefixes);
+	ret->dst = s->routes[first].dst;
+	ret->plen = s->routes[first].plen;
+	for (; ret->n_peers < EDGE_STEER_VIA_MAX &&
+	       (ret->peers[ret->n_peers] = edge_via_peer_name(s->via, g, ret->n_peers));
+	     ret->n_peers++)
+		;
+	edge_via_info(s->via, c, g, policy_rule_preempt_ms(s->pol, ru), now_ms(s), &info, ret->why,
+		      sizeof(ret->why));
+	ret->peer = info.peer;
+	ret->pending = info.pending;
+	ret->pending_left_ms = info.pending_left_ms;
+	ret->since_ms = info.since_ms;
+	ret->usable = info.usable;
+	return 0;
+}
+
 uint64_t edge_steer_route_ops(const struct edge_steer *s)
 {
 	return s->route_ops;
@@ -1052,5 +1181,7 @@ int edge_steer_flush(struct edge_steer *s)
 	s->pol = NULL;
 	s->have_last = false;
 	paths_clear(s);
+	edge_via_free(s->via);
+	s->via = NULL;
 	return r;
 }

@@ -563,6 +563,29 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 		else if (!edge_bundle_peer_find(b, r->peer))
 			edge_errors_addf(errs, "routes[%zu].peer: \"%s\" is not a known peer", i,
 					 r->peer);
+		if (r->n_next_peers >= EDGE_BUNDLE_VIA_MAX)
+			edge_errors_addf(errs, "routes[%zu].next_peers: %zu peers, at most %d", i,
+					 r->n_next_peers, EDGE_BUNDLE_VIA_MAX - 1);
+		for (size_t k = 0; k < r->n_next_peers; k++) {
+			const char *np = r->next_peers[k];
+
+			if (!edge_bundle_peer_find(b, np))
+				edge_errors_addf(errs,
+						 "routes[%zu].next_peers[%zu]: \"%s\" is not a known "
+						 "peer",
+						 i, k, np);
+			else if (strcmp(np, r->peer) == 0)
+				edge_errors_addf(errs,
+						 "routes[%zu].next_peers[%zu]: \"%s\" is already "
+						 "the route's peer",
+						 i, k, np);
+			for (size_t j = 0; j < k; j++)
+				if (strcmp(np, r->next_peers[j]) == 0)
+					edge_errors_addf(errs,
+							 "routes[%zu].next_peers[%zu]: \"%s\" "
+							 "listed twice",
+							 i, k, np);
+		}
 		for (size_t j = 0; j < i; j++)
 			if (r->prefix[0] && strcmp(r->prefix, b->routes[j]->prefix) == 0)
 				edge_errors_addf(errs,

@@ -218,7 +218,7 @@ static void test_sa_down_reroutes_immediately(void **state)
 	struct policy_errors errs = { 0 };
 	struct edge_steer_cfg cfg = { 0 };
 	struct edge_steer_path sp[2] = { 0 };
-	struct edge_steer_route rt = { .plen = 16, .peer = "hub1" };
+	struct edge_steer_route rt = { .plen = 16, .peer = { "hub1" }, .n_peers = 1 };
 	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350, .name = "sdw1" };
 	struct edge_ike_event ev = { .type = EDGE_IKE_EV_CHILD_DOWN, .path_id = 1 };
 
@@ -393,7 +393,7 @@ static void tl_setup_ex(struct fx *f, struct tl *tl, size_t n, const char *pj,
 	struct edge_steer_cfg cfg = { 0 };
 	struct edge_steer_path sp[TL_PATHS] = { 0 };
 	struct edge_health_path hp[TL_PATHS] = { 0 };
-	struct edge_steer_route rt = { .plen = 16, .peer = "hub1" };
+	struct edge_steer_route rt = { .plen = 16, .peer = { "hub1" }, .n_peers = 1 };
 	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
 	struct pm_session_cfg pc;
 

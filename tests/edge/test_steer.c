@@ -118,10 +118,12 @@ static int setup(void **state)
 	mkpath(&f->paths[2], 3, "lte", "100.64.3.2");
 	inet_pton(AF_INET, "10.1.0.0", &f->routes[0].dst);
 	f->routes[0].plen = 16;
-	snprintf(f->routes[0].peer, sizeof(f->routes[0].peer), "hub1");
+	snprintf(f->routes[0].peer[0], sizeof(f->routes[0].peer[0]), "hub1");
+	f->routes[0].n_peers = 1;
 	inet_pton(AF_INET, "10.2.0.0", &f->routes[1].dst);
 	f->routes[1].plen = 16;
-	snprintf(f->routes[1].peer, sizeof(f->routes[1].peer), "hub1");
+	snprintf(f->routes[1].peer[0], sizeof(f->routes[1].peer[0]), "hub1");
+	f->routes[1].n_peers = 1;
 	snprintf(f->und[0].label, sizeof(f->und[0].label), "inet");
 	snprintf(f->und[0].ifname, sizeof(f->und[0].ifname), "inet0");
 	f->und[0].has_gateway = true;
@@ -481,6 +483,114 @@ static void test_reconfigure_and_flush(void **state)
 	assert_int_equal(f->nl->n_log, 0);
 }
 
+/* a prefix via two hubs: each class goes through the preferred hub while it
+ * has a usable path, to the other one at once when it has none, back after
+ * the preemption delay; nowhere to go: blackhole; status says why */
+static void test_prefix_via_two_hubs(void **state)
+{
+	struct fx *f = *state;
+	struct edge_steer_path p[4];
+	struct edge_steer_route rt[2] = { 0 };
+	struct edge_steer_via v;
+	char err[256] = "";
+	uint64_t t = 1000000;
+	size_t found = 0;
+
+	add_link(f->nl, "sdw4");
+	add_link(f->nl, "sdw5");
+	mkpath(&p[0], 1, "mpls", "100.64.1.2");
+	mkpath(&p[1], 2, "inet", "100.64.2.2");
+	mkpath(&p[2], 4, "mpls", "100.64.4.2");
+	mkpath(&p[3], 5, "inet", "100.64.5.2");
+	for (size_t i = 2; i < 4; i++) {
+		snprintf(p[i].peer, sizeof(p[i].peer), "hub2");
+		snprintf(p[i].name, sizeof(p[i].name), "%s-hub2", p[i].label);
+	}
+	/* another branch's LAN via hub1 then hub2; hub2's own LAN via hub2 only */
+	inet_pton(AF_INET, "10.102.0.0", &rt[0].dst);
+	rt[0].plen = 16;
+	snprintf(rt[0].peer[0], sizeof(rt[0].peer[0]), "hub1");
+	snprintf(rt[0].peer[1], sizeof(rt[0].peer[1]), "hub2");
+	rt[0].n_peers = 2;
+	inet_pton(AF_INET, "10.12.0.0", &rt[1].dst);
+	rt[1].plen = 16;
+	snprintf(rt[1].peer[0], sizeof(rt[1].peer[0]), "hub2");
+	rt[1].n_peers = 1;
+	f->now = t - 100;
+	assert_int_equal(edge_steer_configure(f->s, f->pol, p, 4, rt, 2, f->und, 2, err, sizeof(err)),
+			 0);
+	for (uint32_t id = 1; id <= 5; id++)
+		if (id != 3)
+			up(f, id, id < 4 ? 20 : 25);
+	/* hub2 first: it takes 10.102/16; hub1 was never usable: no delay (start-up) */
+	set_state(f, 4, POLICY_PATH_UP, t);
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
+	fake_nl_log_clear(f->nl);
+	set_state(f, 1, POLICY_PATH_UP, t + 10);
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
+	set_state(f, 2, POLICY_PATH_UP, t + 20);
+	set_state(f, 5, POLICY_PATH_UP, t + 30);
+
+	/* every path to hub1 down: to hub2 at once, in every overlay class */
+	fake_nl_log_clear(f->nl);
+	set_state(f, 1, POLICY_PATH_DOWN, t + 40000);
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2"));
+	set_state(f, 2, POLICY_PATH_DOWN, t + 40010);
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23809 proto 93 metric 0 nexthop dev sdw4"));
+	assert_false(log_has(f, "table 23811")); /* saas (direct) untouched */
+	for (size_t i = 0; i < edge_steer_via_count(f->s); i++) {
+		if (edge_steer_via_get(f->s, i, &v) != 0)
+			continue;
+		found++;
+		assert_string_equal(v.peer, "hub2");
+		assert_int_equal(v.n_peers, 2);
+		assert_string_equal(v.peers[0], "hub1");
+		assert_string_equal(v.why, "hub2: hub1 has no usable path");
+	}
+	assert_int_equal(found, 3); /* voip, backup, any: the overlay classes */
+
+	/* hub1 back: traffic stays on hub2 for preempt_ms (5 s), then returns */
+	fake_nl_log_clear(f->nl);
+	set_state(f, 1, POLICY_PATH_UP, t + 50000);
+	assert_false(log_has(f, "10.102.0.0/16 table 23813"));
+	assert_int_equal(edge_steer_via_get(f->s, C_ANY * 2, &v), 0);
+	assert_string_equal(v.peer, "hub2");
+	assert_string_equal(v.pending, "hub1");
+	assert_string_equal(v.why, "hub2: hub1 usable again, back in 5.0 s (preempt)");
+	run_at(f, t + 54000);
+	assert_false(log_has(f, "10.102.0.0/16 table 23813"));
+	run_at(f, t + 55001);
+	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
+	assert_int_equal(edge_steer_via_get(f->s, C_ANY * 2, &v), 0);
+	assert_string_equal(v.why, "hub1: preferred");
+
+	/* both hubs unreachable: blackhole, never the underlay */
+	fake_nl_log_clear(f->nl);
+	for (uint32_t id = 1; id <= 5; id++)
+		if (id != 3)
+			set_state(f, id, POLICY_PATH_DOWN, t + 60000 + id);
+	assert_true(log_has(f, "route blackhole 10.102.0.0/16 table 23813"));
+	assert_int_equal(edge_steer_via_get(f->s, C_ANY * 2, &v), 0);
+	assert_string_equal(v.why, "no usable path to any of hub1, hub2: blackhole");
+
+	/* the events say which way and why */
+	bool failover = false, preempt = false;
+	for (uint64_t q = edge_events_first_seq(f->ev); q && q <= edge_events_last_seq(f->ev);
+	     q++) {
+		const struct edge_event *e = edge_events_get(f->ev, q);
+
+		if (!e || e->kind != EDGE_EVENT_STEERING || strcmp(e->subject, "any@10.102.0.0/16"))
+			continue;
+		failover |= strcmp(e->from, "hub1") == 0 && strcmp(e->to, "hub2") == 0 &&
+			    strstr(e->reason, "failover: hub2: hub1 has no usable path") != NULL;
+		preempt |= strcmp(e->from, "hub2") == 0 && strcmp(e->to, "hub1") == 0 &&
+			   strstr(e->reason, "preempt: hub1 usable for 5001 ms") != NULL;
+	}
+	assert_true(failover);
+	assert_true(preempt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decisions_to_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sla_moves_only_its_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconfigure_and_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_via_two_hubs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);

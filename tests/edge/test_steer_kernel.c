@@ -71,7 +71,7 @@ static void test_real_kernel(void **state)
 	struct edge_steer *s = NULL;
 	struct edge_steer_cfg cfg = { 0 };
 	struct edge_steer_path p[2] = { 0 };
-	struct edge_steer_route rt = { .plen = 16, .peer = "hub1" };
+	struct edge_steer_route rt = { .plen = 16, .peer = { "hub1" }, .n_peers = 1 };
 	struct edge_steer_underlay u = { .label = "inet", .ifname = "inet0", .has_gateway = true };
 	const char *lan[] = { "lan0" };
 	char err[512] = "", before[16384], *out;

@@ -201,7 +201,8 @@ static int parse_route(const char *arg, struct edge_steer_route *rt)
 	if (inet_pton(AF_INET, buf, &rt->dst) != 1)
 		return -EINVAL;
 	rt->plen = (uint8_t)atoi(slash + 1);
-	snprintf(rt->peer, sizeof(rt->peer), "peer");
+	snprintf(rt->peer[0], sizeof(rt->peer[0]), "peer");
+	rt->n_peers = 1;
 	return 0;
 }
 

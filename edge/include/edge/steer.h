@@ -81,11 +81,15 @@ struct edge_steer_path {
 	struct in_addr gateway; /* peer's overlay address (next hop) */
 };
 
-/* a remote LAN prefix and the peer that owns it (ConfigBundle.routes) */
+#define EDGE_STEER_VIA_MAX 8 /* peers a remote prefix can be reached through */
+
+/* a remote LAN prefix and the peers that lead there, most preferred first
+ * (ConfigBundle.routes: peer, then next_peers) */
 struct edge_steer_route {
 	struct in_addr dst;
 	uint8_t plen;
-	char peer[EDGE_STEER_NAME_MAX];
+	char peer[EDGE_STEER_VIA_MAX][EDGE_STEER_NAME_MAX];
+	size_t n_peers; /* 1.. EDGE_STEER_VIA_MAX */
 };
 
 /* a local underlay, for `direct` breakout */
@@ -168,6 +172,32 @@ int edge_steer_run(struct edge_steer *s);
 const struct policy_decision *edge_steer_decision(const struct edge_steer *s);
 /* reason text of class decision i of the last decision */
 int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t len);
+/*
+ * Remote prefixes reached through several peers (a branch's hubs): per
+ * overlay class and group of prefixes with the same peers, which peer
+ * carries them and why (steer/via.h), as of the last decision.  Entries
+ * i = 0 .. edge_steer_via_count() - 1; edge_steer_via_get() returns 0,
+ * -EAGAIN for an entry that is not one (a class that is not overlay, a
+ * prefix with one peer) or -ENOENT past the end.
+ */
+struct edge_steer_via {
+	size_t class_index;
+	const char *app;
+	struct in_addr dst; /* the group's first prefix */
+	uint8_t plen;
+	size_t n_prefixes;
+	const char *peers[EDGE_STEER_VIA_MAX]; /* most preferred first */
+	size_t n_peers;
+	const char *peer;    /* carrying them; NULL before the first decision */
+	const char *pending; /* a more preferred peer waiting out the preemption delay */
+	uint64_t pending_left_ms;
+	uint64_t since_ms;
+	bool usable; /* the carrying peer has a usable path (else blackholes) */
+	char why[160];
+};
+size_t edge_steer_via_count(const struct edge_steer *s);
+int edge_steer_via_get(const struct edge_steer *s, size_t i, struct edge_steer_via *ret);
+
 /* How many route replaces were sent in total (figures, tests). */
 uint64_t edge_steer_route_ops(const struct edge_steer *s);
 
