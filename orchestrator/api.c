@@ -99,6 +99,46 @@ static enum MHD_Result lan_conflicts(struct req *r, const struct orch_site *s, b
 	return MHD_YES;
 }
 
+/* a branch's preferred hubs must be hubs (inside the caller's transaction) */
+static enum MHD_Result hub_refs(struct req *r, const struct orch_site *s, bool *ret_bad)
+{
+	struct orch_store *st = r->d->store;
+	json_t *errs = json_array();
+	enum MHD_Result ret = MHD_YES;
+
+	*ret_bad = false;
+	for (size_t i = 0; errs && i < s->n_hubs; i++) {
+		struct orch_site h;
+		char p[32];
+		int e = st->ops->site_get(st, s->hubs[i], &h);
+
+		snprintf(p, sizeof(p), "$.hubs[%zu]", i);
+		if (e == -ENOENT) {
+			orch_err_add(errs, p, "no site \"%s\"", s->hubs[i]);
+			continue;
+		}
+		if (e) {
+			*ret_bad = true;
+			json_decref(errs);
+			return reply_store_error(r, e, "hub check");
+		}
+		if (h.role != ORCH_ROLE_HUB)
+			orch_err_add(errs, p, "\"%s\" is a %s, not a hub", s->hubs[i],
+				     orch_role_name(h.role));
+		orch_site_clear(&h);
+	}
+	if (!errs) {
+		*ret_bad = true;
+		return reply_error(r, 500, "out of memory");
+	}
+	if (json_array_size(errs)) {
+		*ret_bad = true;
+		ret = reply_errors(r, 422, "invalid site", errs);
+	}
+	json_decref(errs);
+	return ret;
+}
+
 enum MHD_Result api_site_create(struct req *r)
 {
 	struct orch_store *st = r->d->store;
@@ -132,6 +172,8 @@ enum MHD_Result api_site_create(struct req *r)
 		return reply_store_error(r, e, "transaction");
 	}
 	ret = lan_conflicts(r, &s, &bad);
+	if (!bad)
+		ret = hub_refs(r, &s, &bad);
 	if (bad)
 		goto rollback;
 	e = st->ops->site_insert(st, &s, hash, orchd_now_ms());
@@ -179,6 +221,8 @@ static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const ch
 	int e;
 
 	ret = lan_conflicts(r, s, &bad);
+	if (!bad)
+		ret = hub_refs(r, s, &bad);
 	if (bad)
 		goto rollback;
 	if ((e = st->ops->site_update(st, s))) {

@@ -259,8 +259,8 @@ static void print_status(json_t *st)
 		}
 	}
 
-	printf("\n%-16s %-8s %-8s %-34s %-5s %s\n", "CLASS", "PEER", "ACTION", "PATHS", "SLA",
-	       "REASON");
+	printf("\n%-16s %-8s %-20s %-8s %-34s %-5s %s\n", "CLASS", "PEER", "PREFIXES", "ACTION",
+	       "PATHS", "SLA", "REASON");
 	json_array_foreach (json_object_get(st, "classes"), i, v) {
 		char paths[256] = "";
 		size_t j, off = 0;
@@ -278,8 +278,9 @@ static void print_status(json_t *st)
 				break;
 			off += (size_t)w;
 		}
-		printf("%-16s %-8s %-8s %-34s %-5s %s\n", str(v, "name"), str(v, "peer"),
-		       str(v, "action"), paths[0] ? paths : "-",
+		printf("%-16s %-8s %-20s %-8s %-34s %-5s %s\n", str(v, "name"), str(v, "peer"),
+		       *str(v, "prefixes") ? str(v, "prefixes") : "-", str(v, "action"),
+		       paths[0] ? paths : "-",
 		       json_is_true(json_object_get(v, "sla_met")) ? "met" : "NOT",
 		       str(v, "reason"));
 	}

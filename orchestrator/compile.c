@@ -526,6 +526,14 @@ static int add_route(struct arena *a, Sdwan__V1__Route **v, size_t *n, const cha
 	return 0;
 }
 
+static bool in_order(char *const *order, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(order[i], name))
+			return true;
+	return false;
+}
+
 static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *ret)
 {
 	struct csite *cs = &c->s[idx];
@@ -534,7 +542,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
 	struct arena a = { 0 };
 	struct orch_prefix *mine = NULL;
-	size_t n_mine = 0, n_hubs = 0, n_peers = 0, max_routes;
+	char **order = NULL; /* a branch's hubs, most preferred first */
+	size_t n_mine = 0, n_hubs = 0, n_peers = 0, n_order = 0, max_routes;
 	uint8_t *buf = NULL;
 	int r = -ENOMEM;
 
@@ -589,24 +598,36 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	}
 	bundle.n_peers = n_peers;
 
-	/* routes: a branch reaches every hub's LANs via that hub and every other
-	 * branch's LANs (aggregated exactly) via its first hub (by name: an edge routes
-	 * each prefix via one peer; the other hubs are not a second way there yet); a
-	 * hub reaches each branch's LANs via that branch */
+	/* routes.  A hub reaches each branch's LANs via that branch.  A branch
+	 * reaches every other branch's LANs (aggregated exactly) via all hubs, in
+	 * its order of preference (its `hubs` first, the rest by name), each class
+	 * through the most preferred one it has a usable path to; and each hub's
+	 * LANs via that hub (then via the other hubs when the hubs' LANs are
+	 * connected: --hubs-connected). */
 	if (branch) {
 		size_t cap = c->n_agg + 129 * st->n_lans + 1;
 
 		mine = malloc(cap * sizeof(*mine));
-		if (!mine)
+		order = calloc(n_peers + 1, sizeof(*order));
+		if (!mine || !order)
 			goto out;
 		memcpy(mine, c->agg, c->n_agg * sizeof(*mine));
 		n_mine = c->n_agg;
 		for (size_t k = 0; k < cs->n_lans; k++)
 			if (orch_prefixes_subtract(mine, &n_mine, cap, &cs->lans[k]) == -ENOSPC)
 				goto out;
-		max_routes = 0;
+		/* preferred hubs first (those that are peers), then the others */
+		for (size_t k = 0; k < st->n_hubs; k++)
+			for (size_t i = 0; i < n_peers; i++)
+				if (!strcmp(bundle.peers[i]->site, st->hubs[k]) &&
+				    !in_order(order, n_order, bundle.peers[i]->site))
+					order[n_order++] = bundle.peers[i]->site;
 		for (size_t i = 0; i < n_peers; i++)
-			max_routes += bundle.peers[i]->n_lan_prefixes + n_mine;
+			if (!in_order(order, n_order, bundle.peers[i]->site))
+				order[n_order++] = bundle.peers[i]->site;
+		max_routes = n_mine;
+		for (size_t i = 0; i < n_peers; i++)
+			max_routes += bundle.peers[i]->n_lan_prefixes;
 	} else {
 		max_routes = 0;
 		for (size_t i = 0; i < n_peers; i++)
@@ -617,19 +638,34 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		goto out;
 	for (size_t i = 0; i < n_peers; i++) {
 		Sdwan__V1__Peer *pe = bundle.peers[i];
+		char **next = NULL;
+		size_t n_next = 0;
 
-		for (size_t k = 0; k < pe->n_lan_prefixes; k++)
+		if (branch && n_order > 1 && c->in->hubs_connected) { /* the other hubs, in order */
+			next = arena_array(&a, n_order - 1, sizeof(*next));
+			if (!next)
+				goto out;
+			for (size_t k = 0; k < n_order; k++)
+				if (strcmp(order[k], pe->site))
+					next[n_next++] = order[k];
+		}
+		for (size_t k = 0; k < pe->n_lan_prefixes; k++) {
 			if (add_route(&a, bundle.routes, &bundle.n_routes, pe->lan_prefixes[k],
 				      pe->site))
 				goto out;
-		for (size_t k = 0; branch && i == 0 && k < n_mine; k++) {
-			char *t = arena_alloc(&a, ORCH_ADDR_MAX);
-			if (!t)
-				goto out;
-			orch_prefix_format(&mine[k], t);
-			if (add_route(&a, bundle.routes, &bundle.n_routes, t, pe->site))
-				goto out;
+			bundle.routes[bundle.n_routes - 1]->n_next_peers = n_next;
+			bundle.routes[bundle.n_routes - 1]->next_peers = next;
 		}
+	}
+	for (size_t k = 0; branch && n_order && k < n_mine; k++) {
+		char *t = arena_alloc(&a, ORCH_ADDR_MAX);
+		if (!t)
+			goto out;
+		orch_prefix_format(&mine[k], t);
+		if (add_route(&a, bundle.routes, &bundle.n_routes, t, order[0]))
+			goto out;
+		bundle.routes[bundle.n_routes - 1]->n_next_peers = n_order - 1;
+		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
 	}
 	(void)n_hubs;
 	if (a.failed)
@@ -644,6 +680,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	r = 0;
 out:
 	free(mine);
+	free(order);
 	arena_free(&a);
 	return r;
 }

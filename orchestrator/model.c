@@ -379,7 +379,8 @@ int orch_site_from_json(const json_t *j, const char *name_from_url, struct orch_
 			json_t *errs)
 {
 	static const char *const keys[] = { "name",	 "role",     "lan_prefixes",
-					    "underlays", "path_map", NULL };
+					    "underlays", "path_map", "hubs",
+					    NULL };
 	struct orch_site s = { 0 };
 	size_t before = json_array_size(errs);
 	const char *name, *role, *key;
@@ -525,6 +526,32 @@ int orch_site_from_json(const json_t *j, const char *name_from_url, struct orch_
 			}
 		}
 	}
+	v = json_object_get(j, "hubs");
+	if (v && !json_is_array(v)) {
+		orch_err_add(errs, "$.hubs", "must be an array of hub names, preferred first");
+	} else if (v && json_array_size(v) && s.role != ORCH_ROLE_BRANCH) {
+		orch_err_add(errs, "$.hubs", "only a branch has preferred hubs");
+	} else if (v) {
+		json_t *t;
+
+		json_array_foreach (v, i, t) {
+			const char *h = json_string_value(t);
+
+			snprintf(p, sizeof(p), "$.hubs[%zu]", i);
+			if (i >= ORCH_SITE_HUBS_MAX) {
+				orch_err_add(errs, "$.hubs", "at most %d hubs", ORCH_SITE_HUBS_MAX);
+				break;
+			}
+			if (!h || !orch_name_valid(h)) {
+				orch_err_add(errs, p, "not a site name");
+				continue;
+			}
+			for (size_t k = 0; k < s.n_hubs; k++)
+				if (!strcmp(s.hubs[k], h))
+					orch_err_add(errs, p, "\"%s\" listed twice", h);
+			snprintf(s.hubs[s.n_hubs++], sizeof(s.hubs[0]), "%s", h);
+		}
+	}
 done:
 	if (json_array_size(errs) != before) {
 		orch_site_clear(&s);
@@ -573,6 +600,13 @@ json_t *orch_site_to_json(const struct orch_site *site)
 		      (json_int_t)site->id, "role", orch_role_name(site->role), "lan_prefixes",
 		      lans, "underlays", uls, "path_map", map, "registered", site->registered,
 		      "created_at", (json_int_t)site->created_at);
+	if (o && site->role == ORCH_ROLE_BRANCH) {
+		json_t *h = json_array();
+
+		for (size_t i = 0; h && i < site->n_hubs; i++)
+			json_array_append_new(h, json_string(site->hubs[i]));
+		json_object_set_new(o, "hubs", h);
+	}
 	if (o && site->registered) {
 		json_object_set_new(o, "public_key", json_string(hex));
 		json_object_set_new(o, "hostname", json_string(site->hostname));

@@ -37,6 +37,7 @@ struct orchd_config {
 	unsigned conn_limit;
 	size_t conn_memory;
 	const char *transport_prefix;
+	bool hubs_connected; /* --hubs-connected: see orch_compile_in */
 	bool metrics_public;
 	unsigned online_window_s;
 	unsigned events_per_site; /* events kept per site from its edge */

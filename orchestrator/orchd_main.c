@@ -33,6 +33,9 @@ static void usage(FILE *f)
 		   "  --max-connections N    concurrent connections (default 30000)\n"
 		   "  --conn-memory BYTES    per-connection buffer (default 16384)\n"
 		   "  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
+		   "  --hubs-connected       the hubs' LANs reach each other without the overlay (a\n"
+		   "                         data-center interconnect): branches may reach a hub's\n"
+		   "                         LANs through another hub\n"
 		   "  --metrics-public       serve /metrics without a token\n"
 		   "  --online-window S      a site is online when heard from within S seconds\n"
 		   "                         (default 35; 5..86400)\n"
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "conn-memory", required_argument, NULL, 'M' },
 		{ "transport-prefix", required_argument, NULL, 't' },
+		{ "hubs-connected", no_argument, NULL, 'H' },
 		{ "metrics-public", no_argument, NULL, 'x' },
 		{ "list-routes", no_argument, NULL, 'R' },
 		{ "online-window", required_argument, NULL, 'O' },
@@ -184,6 +188,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			cfg.transport_prefix = optarg;
+			break;
+		case 'H':
+			cfg.hubs_connected = true;
 			break;
 		case 'x':
 			cfg.metrics_public = true;

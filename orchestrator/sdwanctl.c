@@ -706,11 +706,15 @@ static void status_site_table(json_t *s)
 		       : *str(p, "waiting") ? str(p, "waiting")
 					    : "no");
 	}
-	printf("%-20s %-22s %s\n", "CLASS", "ACTION", "PATHS");
+	printf("%-16s %-10s %-20s %-22s %-34s %s\n", "CLASS", "PEER", "PREFIXES", "ACTION",
+	       "PATHS", "WHY");
 	json_array_foreach (json_object_get(s, "decisions"), i, d) {
 		char paths[256];
 		join(json_object_get(d, "paths"), "path", paths, sizeof(paths));
-		printf("%-20s %-22s %s\n", str(d, "traffic_class"), str(d, "action"), paths);
+		printf("%-16s %-10s %-20s %-22s %-34s %s\n", str(d, "traffic_class"),
+		       *str(d, "peer") ? str(d, "peer") : "-",
+		       *str(d, "prefixes") ? str(d, "prefixes") : "-", str(d, "action"),
+		       paths[0] ? paths : "-", str(d, "reason"));
 	}
 }
 

@@ -673,7 +673,8 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 						    .policy = pc->msg,
 						    .allocs = allocs,
 						    .n_allocs = n_allocs,
-						    .transport_prefix = d->cfg.transport_prefix },
+						    .transport_prefix = d->cfg.transport_prefix,
+						    .hubs_connected = d->cfg.hubs_connected },
 			 &out);
 	if (r)
 		goto out;

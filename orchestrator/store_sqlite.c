@@ -88,6 +88,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE webhooks(name TEXT PRIMARY KEY, url TEXT NOT NULL, kinds TEXT NOT NULL,"
 	" secret TEXT NOT NULL, created_at INTEGER NOT NULL);"
 	"ALTER TABLE sites ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
+	/* 5: a branch's preferred hubs, comma-separated, primary first */
+	"ALTER TABLE sites ADD COLUMN hubs TEXT NOT NULL DEFAULT '';",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -340,18 +342,30 @@ static int sq_lan_conflict(struct orch_store *st, int64_t self_id, const char *p
 	return r;
 }
 
+/* a branch's preferred hubs as stored: "hub2,hub1" */
+static void hubs_text(const struct orch_site *site, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < site->n_hubs && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? "," : "", site->hubs[i]);
+}
+
 static int sq_site_insert(struct orch_store *st, struct orch_site *site, const char *bootstrap_hash,
 			  int64_t now)
 {
 	struct sq_store *s = sq(st);
 	char *lans = lans_json(site), *map = map_json(site);
+	char hubs[ORCH_SITE_HUBS_MAX * ORCH_NAME_MAX];
 	sqlite3_stmt *p;
 	int r = -ENOMEM;
 
+	hubs_text(site, hubs, sizeof(hubs));
 	if (!lans || !map)
 		goto out;
-	p = stmt(s, "INSERT INTO sites(name, role, lans, path_map, created_at, bootstrap_hash)"
-		    " VALUES(?,?,?,?,?,?)");
+	p = stmt(s, "INSERT INTO sites(name, role, lans, path_map, created_at, bootstrap_hash,"
+		    " hubs) VALUES(?,?,?,?,?,?,?)");
 	r = -EIO;
 	if (!p)
 		goto out;
@@ -361,6 +375,7 @@ static int sq_site_insert(struct orch_store *st, struct orch_site *site, const c
 	sqlite3_bind_text(p, 4, map, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(p, 5, now);
 	sqlite3_bind_text(p, 6, bootstrap_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 7, hubs, -1, SQLITE_STATIC);
 	if ((r = run(p)))
 		goto out;
 	site->id = sqlite3_last_insert_rowid(s->db);
@@ -378,19 +393,22 @@ static int sq_site_update(struct orch_store *st, const struct orch_site *site)
 {
 	struct sq_store *s = sq(st);
 	char *lans = lans_json(site), *map = map_json(site);
+	char hubs[ORCH_SITE_HUBS_MAX * ORCH_NAME_MAX];
 	sqlite3_stmt *p;
 	int r = -ENOMEM;
 
+	hubs_text(site, hubs, sizeof(hubs));
 	if (!lans || !map)
 		goto out;
-	p = stmt(s, "UPDATE sites SET role = ?, lans = ?, path_map = ? WHERE id = ?");
+	p = stmt(s, "UPDATE sites SET role = ?, lans = ?, path_map = ?, hubs = ? WHERE id = ?");
 	r = -EIO;
 	if (!p)
 		goto out;
 	sqlite3_bind_text(p, 1, orch_role_name(site->role), -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 2, lans, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 3, map, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(p, 4, site->id);
+	sqlite3_bind_text(p, 4, hubs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 5, site->id);
 	if ((r = run(p)))
 		goto out;
 	r = -ENOENT;
@@ -423,7 +441,7 @@ static int sq_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at"
+	" registered_at, hubs"
 
 /* fills everything but the underlays from a row of SITE_COLS */
 static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
@@ -470,6 +488,13 @@ static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
 	snprintf(site->hostname, sizeof(site->hostname), "%s", col_text(p, 7));
 	snprintf(site->software_version, sizeof(site->software_version), "%s", col_text(p, 8));
 	site->registered_at = sqlite3_column_int64(p, 9);
+	for (const char *h = col_text(p, 10), *e; *h && site->n_hubs < ORCH_SITE_HUBS_MAX; h = e) {
+		e = strchr(h, ',');
+		e = e ? e : h + strlen(h);
+		snprintf(site->hubs[site->n_hubs++], ORCH_NAME_MAX, "%.*s", (int)(e - h), h);
+		if (*e)
+			e++;
+	}
 	r = 0;
 out:
 	json_decref(lans);

@@ -225,9 +225,10 @@ static json_t *class_json(const struct edge_status_class *c)
 			return json_decref(paths), NULL;
 	if (!paths)
 		return NULL;
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:b, s:I}", "name", c->name, "peer", c->peer,
-			 "action", edge_status_action_name(c->action), "paths", paths, "reason",
-			 c->reason, "sla_met", c->sla_met, "since", (json_int_t)c->since);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:I}", "name", c->name, "peer",
+			 c->peer, "prefixes", c->prefixes, "action",
+			 edge_status_action_name(c->action), "paths", paths, "reason", c->reason,
+			 "sla_met", c->sla_met, "since", (json_int_t)c->since);
 }
 
 static json_t *orch_json(struct edge_orch *orch)

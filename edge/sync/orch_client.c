@@ -750,6 +750,8 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 
 		sdwan__v1__class_decision__init(d);
 		d->traffic_class = (char *)c->name;
+		d->peer = (char *)c->peer;
+		d->prefixes = (char *)c->prefixes;
 		d->action = (Sdwan__V1__RuleAction)c->action;
 		d->reason = (char *)c->reason;
 		d->sla_met = c->sla_met;

@@ -7,6 +7,7 @@
 #include <edge/nl.h>
 
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -74,6 +75,56 @@ static enum edge_status_action action_of(enum policy_action a)
 	return EDGE_STATUS_ACTION_OVERLAY;
 }
 
+/* remote prefixes with several peers: one entry per class and prefix group,
+ * with the carrying peer, its paths for the class and why that peer */
+static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
+		     const struct policy_decision *decision, const struct edge_steer *steer,
+		     uint64_t now_mono_ms, uint64_t now_unix_ms)
+{
+	struct edge_steer_via v;
+
+	for (size_t i = 0; steer && decision && i < edge_steer_via_count(steer); i++) {
+		const struct policy_class_decision *d = NULL;
+		struct edge_status_class *c;
+		char a[INET_ADDRSTRLEN];
+
+		if (edge_steer_via_get(steer, i, &v) != 0 || !v.peer)
+			continue;
+		for (size_t k = 0; k < decision->n_classes && !d; k++)
+			if (decision->classes[k].class_index == v.class_index &&
+			    (!decision->classes[k].peer || !strcmp(decision->classes[k].peer, v.peer)))
+				d = &decision->classes[k];
+		c = edge_status_add_class(st);
+		if (!c)
+			return;
+		edge_status_strcpy(c->name, sizeof(c->name), v.app);
+		edge_status_strcpy(c->peer, sizeof(c->peer), v.peer);
+		inet_ntop(AF_INET, &v.dst, a, sizeof(a));
+		if (v.n_prefixes > 1)
+			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u +%zu", a, v.plen,
+				 v.n_prefixes - 1);
+		else
+			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u", a, v.plen);
+		c->action = EDGE_STATUS_ACTION_OVERLAY;
+		edge_status_strcpy(c->reason, sizeof(c->reason), v.why);
+		if (v.since_ms && v.since_ms <= now_mono_ms && now_mono_ms - v.since_ms < now_unix_ms)
+			c->since = now_unix_ms - (now_mono_ms - v.since_ms);
+		if (!d || !v.usable)
+			continue;
+		c->sla_met = d->sla_met;
+		for (size_t j = 0; j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+			const char *name = path_name(running, d->paths[j].path_id);
+			struct edge_status_choice *ch = &c->paths[c->n_paths++];
+
+			if (name)
+				edge_status_strcpy(ch->path, sizeof(ch->path), name);
+			else
+				snprintf(ch->path, sizeof(ch->path), "path-%u", d->paths[j].path_id);
+			ch->weight = d->paths[j].weight;
+		}
+	}
+}
+
 void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
 			      const struct policy_decision *decision,
 			      const struct edge_steer *steer, uint64_t now_mono_ms,
@@ -117,6 +168,7 @@ void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBun
 			edge_status_strcpy(c->reason, sizeof(c->reason),
 					   policy_reason_name(d->reason));
 	}
+	fill_via(st, running, decision, steer, now_mono_ms, now_unix_ms);
 }
 
 void edge_status_fill_running(struct edge_status *st, const struct edge_config *config,

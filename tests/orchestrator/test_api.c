@@ -443,6 +443,33 @@ static void test_bad_input_stores_nothing(void **state)
 			 422);
 	assert_true(errors_mention(j, "underlays[0].public_address"));
 	json_decref(j);
+	/* preferred hubs: each must be a hub; only a branch has them */
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
+				   "'hubs': ['hub1', 'nosuch']}",
+				   &j),
+			 422);
+	assert_true(errors_mention(j, "$.hubs[1]"));
+	assert_true(errors_mention(j, "no site \\\"nosuch\\\""));
+	json_decref(j);
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
+				   "'hubs': ['br1']}", &j),
+			 422);
+	assert_true(errors_mention(j, "is a branch, not a hub"));
+	json_decref(j);
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'hubx', 'role': 'hub', 'hubs': ['hub1'], 'underlays': "
+				   "[{'label': 'inet', 'address': '198.19.0.9'}]}",
+				   &j),
+			 422);
+	assert_true(errors_mention(j, "only a branch has preferred hubs"));
+	json_decref(j);
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'brx', 'role': 'branch', 'hubs': ['hub1', 'hub1']}", &j),
+			 422);
+	assert_true(errors_mention(j, "listed twice"));
+	json_decref(j);
 	/* not an object at all */
 	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, "[1,2]", NULL), 422);
 	/* wrong content type */

@@ -325,15 +325,59 @@ static void test_routes_aggregated_exactly(void **state)
 	assert_true(has_route(b, "10.101.0.0/16", "hub2"));
 	assert_false(has_route(b, "10.100.0.0/16", "hub2"));
 	assert_false(has_route(b, "10.1.0.0/24", "hub1"));
-	/* each prefix via one peer only (the edge refuses a prefix twice): the other
-	 * branches via the first hub */
+	/* each prefix once (the edge refuses a prefix twice): the other branches
+	 * via the first hub by name, then the other one; a hub's LAN via that hub
+	 * only (hub2 has no way to hub1's LAN) */
 	assert_false(has_route(b, "10.1.1.0/24", "hub2"));
 	assert_false(has_route(b, "10.1.2.0/23", "hub2"));
 	assert_int_equal(b->n_routes, 4);
-	for (size_t i = 0; i < b->n_routes; i++)
+	for (size_t i = 0; i < b->n_routes; i++) {
+		const Sdwan__V1__Route *rt = b->routes[i];
+
 		for (size_t k = 0; k < i; k++)
-			assert_string_not_equal(b->routes[i]->prefix, b->routes[k]->prefix);
+			assert_string_not_equal(rt->prefix, b->routes[k]->prefix);
+		if (!strncmp(rt->prefix, "10.1.", 5)) {
+			assert_int_equal(rt->n_next_peers, 1);
+			assert_string_equal(rt->next_peers[0], "hub2");
+		} else {
+			assert_int_equal(rt->n_next_peers, 0);
+		}
+	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+
+	/* br1 prefers hub2: the other branches via hub2 first, then hub1 */
+	snprintf(v[2].hubs[0], sizeof(v[2].hubs[0]), "hub2");
+	v[2].n_hubs = 1;
+	compile(v, n, NULL, 0, &out);
+	b = unpack(&out, 3);
+	assert_true(has_route(b, "10.1.1.0/24", "hub2"));
+	assert_true(has_route(b, "10.1.2.0/23", "hub2"));
+	assert_true(has_route(b, "10.100.0.0/16", "hub1"));
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (!strcmp(b->routes[i]->prefix, "10.1.1.0/24")) {
+			assert_int_equal(b->routes[i]->n_next_peers, 1);
+			assert_string_equal(b->routes[i]->next_peers[0], "hub1");
+		}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+
+	/* hubs whose LANs are connected: a hub's LAN through the other hub too */
+	{
+		struct orch_compile_in in = { .sites = v, .n_sites = n, .hubs_connected = true };
+
+		assert_int_equal(orch_compile(&in, &out), 0);
+	}
+	b = unpack(&out, 3);
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (!strcmp(b->routes[i]->prefix, "10.100.0.0/16")) {
+			assert_int_equal(b->routes[i]->n_next_peers, 1);
+			assert_string_equal(b->routes[i]->next_peers[0], "hub2");
+		}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	v[2].n_hubs = 0;
+	orch_compile_out_clear(&out);
+	compile(v, n, NULL, 0, &out);
 	/* hub1 reaches each branch's LAN via that branch */
 	b = unpack(&out, 1);
 	assert_true(has_route(b, "10.1.0.0/24", "br1"));

@@ -85,6 +85,9 @@ struct edge_status_choice {
 struct edge_status_class {
 	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application ("any") */
 	char peer[EDGE_STATUS_NAME_MAX]; /* "" when not per peer */
+	/* "" for the class's decision toward `peer`; else remote prefixes with
+	 * several peers ("10.102.0.0/16 +1"): `peer` carries them, reason says why */
+	char prefixes[EDGE_STATUS_NAME_MAX];
 	enum edge_status_action action;
 	struct edge_status_choice paths[EDGE_STATUS_CLASS_PATHS_MAX]; /* first = primary */
 	size_t n_paths;

@@ -14,6 +14,7 @@
 #ifndef ORCH_COMPILE_H
 #define ORCH_COMPILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ struct orch_compile_in {
 	size_t n_allocs;
 	const char *transport_prefix; /* NULL: ORCH_TRANSPORT_DEFAULT */
 	const char *tunnel_driver;    /* NULL: "vxlan" */
+	/* the hubs' LANs reach each other without the overlay (a data-center
+	 * interconnect): a branch may reach a hub's LANs through another hub */
+	bool hubs_connected;
 };
 
 struct orch_compiled {

@@ -17,6 +17,7 @@
 
 #define ORCH_NAME_MAX  32 /* site names: [a-z0-9-], 1..31 chars */
 #define ORCH_LABEL_MAX 16 /* underlay labels: [a-z0-9], 1..15 chars */
+#define ORCH_SITE_HUBS_MAX 7 /* a branch's preferred hubs (a route names at most 8 peers) */
 #define ORCH_ADDR_MAX  64 /* an address or prefix in text form */
 #define ORCH_MAX_LANS  64
 #define ORCH_MAX_ULS   8
@@ -56,6 +57,10 @@ struct orch_site {
 	size_t n_underlays;
 	struct orch_label_map *map;
 	size_t n_map;
+	/* a branch's hubs in order of preference (its primary first); the hubs
+	 * not named follow by name.  Each must name a hub (checked by the API) */
+	char hubs[ORCH_SITE_HUBS_MAX][ORCH_NAME_MAX];
+	size_t n_hubs;
 	/* set by the edge at registration */
 	bool registered;
 	uint8_t public_key[32];
