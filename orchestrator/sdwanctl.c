@@ -277,8 +277,13 @@ static void bundle_table(json_t *b)
 		       str(p, "local_transport"), str(p, "remote_transport"), num(p, "vni"),
 		       json_is_true(json_object_get(p, "initiator")) ? "yes" : "no");
 	printf("%-24s %s\n", "ROUTE", "VIA");
-	json_array_foreach (json_object_get(b, "routes"), i, r)
-		printf("%-24s %s\n", str(r, "prefix"), str(r, "peer"));
+	json_array_foreach (json_object_get(b, "routes"), i, r) {
+		char next[256] = "";
+
+		join(json_object_get(r, "next_peers"), NULL, next, sizeof(next));
+		printf("%-24s %s%s%s\n", str(r, "prefix"), str(r, "peer"), next[0] ? ", then " : "",
+		       next);
+	}
 }
 
 static int site_add(int argc, char **argv)
@@ -287,11 +292,12 @@ static int site_add(int argc, char **argv)
 					      { "lan", required_argument, NULL, 'l' },
 					      { "underlay", required_argument, NULL, 'u' },
 					      { "path-map", required_argument, NULL, 'm' },
+					      { "hub", required_argument, NULL, 'H' },
 					      { "file", required_argument, NULL, 'f' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	json_t *site = json_object(), *lans = json_array(), *uls = json_array(),
-	       *map = json_object(), *resp;
+	       *map = json_object(), *hubs = json_array(), *resp;
 	const char *file = NULL;
 	char *body;
 	long st;
@@ -373,6 +379,9 @@ static int site_add(int argc, char **argv)
 				json_array_append_new(a, json_string(eq + 1));
 			break;
 		}
+		case 'H': /* a branch's preferred hubs, in order */
+			json_array_append_new(hubs, json_string(optarg));
+			break;
 		case 'f':
 			file = optarg;
 			break;
@@ -380,7 +389,9 @@ static int site_add(int argc, char **argv)
 			printf("usage: sdwanctl site add NAME --role branch|hub --underlay "
 			       "LABEL=ADDR|dhcp[,metered][,mtu=N][,public=ADDR]... [--lan "
 			       "PREFIX]... "
-			       "[--path-map LABEL=HUBLABEL]...\n"
+			       "[--path-map LABEL=HUBLABEL]... [--hub HUB]...\n"
+			       "       (--hub: a branch's preferred hubs, primary first; the others\n"
+			       "       follow by name)\n"
 			       "       sdwanctl site add --file SITE.json\n");
 			rc = EXIT_OK;
 			goto out;
@@ -407,6 +418,8 @@ static int site_add(int argc, char **argv)
 		json_object_set(site, "underlays", uls);
 		if (json_object_size(map))
 			json_object_set(site, "path_map", map);
+		if (json_array_size(hubs))
+			json_object_set(site, "hubs", hubs);
 	}
 	body = json_dumps(site, JSON_COMPACT);
 	st = call("POST", "/api/v1/sites", body, &resp);
@@ -425,6 +438,7 @@ out:
 	json_decref(lans);
 	json_decref(uls);
 	json_decref(map);
+	json_decref(hubs);
 	return rc;
 }
 
