@@ -511,16 +511,20 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 	struct edge_ike_path_nat nat;
 	int r;
 
-	if (!p || !p->initiator || !d->opts.ike || !d->opts.ike->path_nat ||
-	    !d->opts.ike->path_check)
+	if (!p || !p->initiator || !d->opts.ike || !d->opts.ike->path_check)
 		return;
-	if (d->opts.ike->path_nat(d->ike_ctx, id, &nat) < 0 || !nat.behind_nat)
+	/* Behind NAT: the mapping may have moved.  Any path whose probes miss
+	 * while its SA looks up: the peer may have lost the SA (a hub's daemon
+	 * restarted): the check re-establishes when nothing answers. */
+	if (why == EDGE_STEERING_CHECK_CARRIES &&
+	    (!d->opts.ike->path_nat || d->opts.ike->path_nat(d->ike_ctx, id, &nat) < 0 ||
+	     !nat.behind_nat))
 		return;
 	r = d->opts.ike->path_check(d->ike_ctx, id);
 	if (r == 0)
-		log_info("path %u (%s): behind NAT and %s: IKE liveness check sent", id, p->name,
+		log_info("path %u (%s): %s: IKE liveness check sent", id, p->name,
 			 why == EDGE_STEERING_CHECK_PROBES ? "its probes miss"
-							   : "it starts to carry traffic");
+							   : "behind NAT and starts to carry traffic");
 	else if (r != -EBUSY)
 		log_info("path %u (%s): liveness check: %s", id, p->name, strerror(-r));
 }

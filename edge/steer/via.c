@@ -17,7 +17,8 @@ struct vstate {
 	uint8_t cur;	 /* index into the group's peers */
 	int8_t pending;	 /* a more preferred usable peer, or -1 */
 	uint8_t usable;	 /* bit k: the group's peer k was usable at the last step */
-	uint8_t seen;	 /* bit k: ... at some step */
+	uint8_t primary; /* bit k: ... through a path that is not last resort */
+	uint8_t seen;	 /* bit k: primary at some step */
 	uint64_t pending_ms, since_ms;
 };
 
@@ -226,25 +227,36 @@ static bool usable(const struct policy_class_decision *cd)
 	return cd && cd->n_paths > 0;
 }
 
+static bool primary(const struct policy_class_decision *cd)
+{
+	return usable(cd) && cd->reason != POLICY_REASON_LAST_RESORT;
+}
+
 bool edge_via_step(struct edge_via *v, size_t cls, size_t g, uint32_t preempt_ms, bool settling,
 		   uint64_t now_ms, struct edge_via_change *ch, uint64_t *wait_ms)
 {
 	const struct group *gr = &v->groups[g];
 	struct vstate *st = &v->st[cls * v->n_groups + g];
 	int first = -1;
-	uint8_t from;
+	uint8_t from, best;
 
-	st->usable = 0;
-	for (size_t k = 0; k < gr->n; k++)
-		if (usable(v->cd[gr->peer[k]])) {
+	st->usable = st->primary = 0;
+	for (size_t k = 0; k < gr->n; k++) {
+		if (usable(v->cd[gr->peer[k]]))
 			st->usable |= (uint8_t)(1u << k);
-			if (first < 0)
-				first = (int)k;
-		}
+		if (primary(v->cd[gr->peer[k]]))
+			st->primary |= (uint8_t)(1u << k);
+	}
+	/* a peer reached by a path of the rule's `paths` beats a more preferred
+	 * one reached only by last resort (LTE only when nothing else is up) */
+	best = st->primary ? st->primary : st->usable;
+	for (size_t k = 0; k < gr->n && first < 0; k++)
+		if (best >> k & 1)
+			first = (int)k;
 	memset(ch, 0, sizeof(*ch));
 	if (settling && first >= 0 && !(st->seen >> first & 1))
 		preempt_ms = 0; /* start-up: it was never usable before, nothing to wait out */
-	st->seen |= st->usable;
+	st->seen |= st->primary;
 	if (!st->chosen) {
 		st->chosen = true;
 		st->cur = first >= 0 ? (uint8_t)first : 0;
@@ -254,7 +266,7 @@ bool edge_via_step(struct edge_via *v, size_t cls, size_t g, uint32_t preempt_ms
 		return true;
 	}
 	from = st->cur;
-	if (!(st->usable >> st->cur & 1)) {
+	if (!(best >> st->cur & 1)) {
 		st->pending = -1;
 		if (first < 0)
 			return false; /* nowhere to go: blackholes toward the current one */
@@ -338,11 +350,19 @@ void edge_via_info(const struct edge_via *v, size_t cls, size_t g, uint32_t pree
 	} else {
 		size_t n = 0;
 
+		size_t m = 0;
+
 		ADD("%s: ", cur);
 		for (size_t k = 0; k < st->cur; k++)
 			if (!(st->usable >> k & 1))
 				ADD("%s%s", n++ ? ", " : "", v->names[gr->peer[k]]);
-		ADD(" %s no usable path", n > 1 ? "have" : "has");
+		if (n)
+			ADD(" %s no usable path", n > 1 ? "have" : "has");
+		for (size_t k = 0; k < st->cur; k++)
+			if ((st->usable >> k & 1) && !(st->primary >> k & 1))
+				ADD("%s%s", m++ ? ", " : n ? "; " : "", v->names[gr->peer[k]]);
+		if (m)
+			ADD(" only last resort");
 	}
 #undef ADD
 }

@@ -489,7 +489,7 @@ static void test_reconfigure_and_flush(void **state)
 static void test_prefix_via_two_hubs(void **state)
 {
 	struct fx *f = *state;
-	struct edge_steer_path p[4];
+	struct edge_steer_path p[5];
 	struct edge_steer_route rt[2] = { 0 };
 	struct edge_steer_via v;
 	char err[256] = "";
@@ -502,6 +502,7 @@ static void test_prefix_via_two_hubs(void **state)
 	mkpath(&p[1], 2, "inet", "100.64.2.2");
 	mkpath(&p[2], 4, "mpls", "100.64.4.2");
 	mkpath(&p[3], 5, "inet", "100.64.5.2");
+	mkpath(&p[4], 3, "lte", "100.64.3.2"); /* to hub1, last resort */
 	for (size_t i = 2; i < 4; i++) {
 		snprintf(p[i].peer, sizeof(p[i].peer), "hub2");
 		snprintf(p[i].name, sizeof(p[i].name), "%s-hub2", p[i].label);
@@ -517,11 +518,11 @@ static void test_prefix_via_two_hubs(void **state)
 	snprintf(rt[1].peer[0], sizeof(rt[1].peer[0]), "hub2");
 	rt[1].n_peers = 1;
 	f->now = t - 100;
-	assert_int_equal(edge_steer_configure(f->s, f->pol, p, 4, rt, 2, f->und, 2, err, sizeof(err)),
+	assert_int_equal(edge_steer_configure(f->s, f->pol, p, 5, rt, 2, f->und, 2, err, sizeof(err)),
 			 0);
 	for (uint32_t id = 1; id <= 5; id++)
-		if (id != 3)
-			up(f, id, id < 4 ? 20 : 25);
+		up(f, id, id < 4 ? 20 : 25);
+	set_state(f, 3, POLICY_PATH_UP, t - 50);
 	/* hub2 first: it takes 10.102/16; hub1 was never usable: no delay (start-up) */
 	set_state(f, 4, POLICY_PATH_UP, t);
 	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
@@ -531,7 +532,8 @@ static void test_prefix_via_two_hubs(void **state)
 	set_state(f, 2, POLICY_PATH_UP, t + 20);
 	set_state(f, 5, POLICY_PATH_UP, t + 30);
 
-	/* every path to hub1 down: to hub2 at once, in every overlay class */
+	/* every path to hub1 down but LTE (last resort): to hub2 at once, in
+	 * every overlay class (LTE only when nothing else is up) */
 	fake_nl_log_clear(f->nl);
 	set_state(f, 1, POLICY_PATH_DOWN, t + 40000);
 	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2"));
@@ -546,7 +548,10 @@ static void test_prefix_via_two_hubs(void **state)
 		assert_string_equal(v.peer, "hub2");
 		assert_int_equal(v.n_peers, 2);
 		assert_string_equal(v.peers[0], "hub1");
-		assert_string_equal(v.why, "hub2: hub1 has no usable path");
+		if (v.class_index == C_ANY)
+			assert_string_equal(v.why, "hub2: hub1 only last resort");
+		else
+			assert_string_equal(v.why, "hub2: hub1 has no usable path");
 	}
 	assert_int_equal(found, 3); /* voip, backup, any: the overlay classes */
 
@@ -568,8 +573,7 @@ static void test_prefix_via_two_hubs(void **state)
 	/* both hubs unreachable: blackhole, never the underlay */
 	fake_nl_log_clear(f->nl);
 	for (uint32_t id = 1; id <= 5; id++)
-		if (id != 3)
-			set_state(f, id, POLICY_PATH_DOWN, t + 60000 + id);
+		set_state(f, id, POLICY_PATH_DOWN, t + 60000 + id);
 	assert_true(log_has(f, "route blackhole 10.102.0.0/16 table 23813"));
 	assert_int_equal(edge_steer_via_get(f->s, C_ANY * 2, &v), 0);
 	assert_string_equal(v.why, "no usable path to any of hub1, hub2: blackhole");
@@ -583,7 +587,7 @@ static void test_prefix_via_two_hubs(void **state)
 		if (!e || e->kind != EDGE_EVENT_STEERING || strcmp(e->subject, "any@10.102.0.0/16"))
 			continue;
 		failover |= strcmp(e->from, "hub1") == 0 && strcmp(e->to, "hub2") == 0 &&
-			    strstr(e->reason, "failover: hub2: hub1 has no usable path") != NULL;
+			    strstr(e->reason, "failover: hub2: hub1 only last resort") != NULL;
 		preempt |= strcmp(e->from, "hub2") == 0 && strcmp(e->to, "hub1") == 0 &&
 			   strstr(e->reason, "preempt: hub1 usable for 5001 ms") != NULL;
 	}
