@@ -523,8 +523,9 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 	r = d->opts.ike->path_check(d->ike_ctx, id);
 	if (r == 0)
 		log_info("path %u (%s): %s: IKE liveness check sent", id, p->name,
-			 why == EDGE_STEERING_CHECK_PROBES ? "its probes miss"
-							   : "behind NAT and starts to carry traffic");
+			 why == EDGE_STEERING_CHECK_PROBES
+				 ? "its probes miss"
+				 : "behind NAT and starts to carry traffic");
 	else if (r != -EBUSY)
 		log_info("path %u (%s): liveness check: %s", id, p->name, strerror(-r));
 }

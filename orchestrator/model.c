@@ -378,9 +378,8 @@ static const char *const reserved_ranges[] = { "100.64.0.0/15", "127.0.0.0/8", "
 int orch_site_from_json(const json_t *j, const char *name_from_url, struct orch_site *ret_site,
 			json_t *errs)
 {
-	static const char *const keys[] = { "name",	 "role",     "lan_prefixes",
-					    "underlays", "path_map", "hubs",
-					    NULL };
+	static const char *const keys[] = { "name", "role", "lan_prefixes", "underlays", "path_map",
+					    "hubs", NULL };
 	struct orch_site s = { 0 };
 	size_t before = json_array_size(errs);
 	const char *name, *role, *key;

@@ -390,7 +390,8 @@ static int site_add(int argc, char **argv)
 			       "LABEL=ADDR|dhcp[,metered][,mtu=N][,public=ADDR]... [--lan "
 			       "PREFIX]... "
 			       "[--path-map LABEL=HUBLABEL]... [--hub HUB]...\n"
-			       "       (--hub: a branch's preferred hubs, primary first; the others\n"
+			       "       (--hub: a branch's preferred hubs, primary first; the "
+			       "others\n"
 			       "       follow by name)\n"
 			       "       sdwanctl site add --file SITE.json\n");
 			rc = EXIT_OK;
@@ -720,8 +721,8 @@ static void status_site_table(json_t *s)
 		       : *str(p, "waiting") ? str(p, "waiting")
 					    : "no");
 	}
-	printf("%-16s %-10s %-20s %-22s %-34s %s\n", "CLASS", "PEER", "PREFIXES", "ACTION",
-	       "PATHS", "WHY");
+	printf("%-16s %-10s %-20s %-22s %-34s %s\n", "CLASS", "PEER", "PREFIXES", "ACTION", "PATHS",
+	       "WHY");
 	json_array_foreach (json_object_get(s, "decisions"), i, d) {
 		char paths[256];
 		join(json_object_get(d, "paths"), "path", paths, sizeof(paths));

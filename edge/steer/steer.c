@@ -448,7 +448,8 @@ static size_t class_span(const struct policy_decision *d, size_t at)
 {
 	size_t n = 1;
 
-	while (at + n < d->n_classes && d->classes[at + n].class_index == d->classes[at].class_index)
+	while (at + n < d->n_classes &&
+	       d->classes[at + n].class_index == d->classes[at].class_index)
 		n++;
 	return n;
 }
@@ -488,8 +489,8 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 		edge_via_load(s->via, cd, n);
 		for (size_t i = 0; i < s->n_routes; i++) {
 			const struct edge_steer_route *sr = &s->routes[i];
-			const struct policy_class_decision *x =
-				edge_via_decision(s->via, cd->class_index, edge_via_group_of(s->via, i));
+			const struct policy_class_decision *x = edge_via_decision(
+				s->via, cd->class_index, edge_via_group_of(s->via, i));
 
 			route_init(&rt, cd->class_index, sr->dst, sr->plen);
 			if (x)
@@ -538,19 +539,22 @@ static void via_run(struct edge_steer *s, const struct policy_decision *d, uint6
 			char subject[160], label[64], why[160]; /* the event ring truncates */
 
 			if (!edge_via_step(s->via, cd->class_index, g, preempt,
-					   now - s->via_t0 < EDGE_STEER_SETTLE_MS, now, &ch, wait_ms) ||
+					   now - s->via_t0 < EDGE_STEER_SETTLE_MS, now, &ch,
+					   wait_ms) ||
 			    !ch.from || !edge_via_peer_name(s->via, g, 1) || !s->cfg.events)
 				continue;
 			group_label(s, g, label, sizeof(label));
 			snprintf(subject, sizeof(subject), "%s@%s", cd->app, label);
-			edge_via_info(s->via, cd->class_index, g, preempt, now, &info, why, sizeof(why));
+			edge_via_info(s->via, cd->class_index, g, preempt, now, &info, why,
+				      sizeof(why));
 			if (ch.failover)
-				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, ch.from,
-						  ch.to, NULL, "%s: via %s -> %s (failover: %s)", cd->app,
+				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject,
+						  ch.from, ch.to, NULL,
+						  "%s: via %s -> %s (failover: %s)", cd->app,
 						  ch.from, ch.to, why);
 			else
-				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, ch.from,
-						  ch.to, NULL,
+				edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject,
+						  ch.from, ch.to, NULL,
 						  "%s: via %s -> %s (preempt: %s usable for %u ms)",
 						  cd->app, ch.from, ch.to, ch.to, ch.held_ms);
 		}
@@ -722,7 +726,6 @@ static void emit_events(struct edge_steer *s, const struct policy_decision *d)
 
 static void arm_deadline(struct edge_steer *s, const struct policy_decision *d, uint64_t left)
 {
-
 	if (!s->ev_timer)
 		return;
 	for (size_t i = 0; i < d->n_classes; i++)
@@ -929,7 +932,8 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		memcpy(nu, underlays, n_underlays * sizeof(*nu));
 	r = edge_via_new(nr, n_routes, p->n_rules, &nv);
 	if (r < 0) {
-		seterr(err, errlen, "routes: %s", r == -EINVAL ? "a route without a peer" : strerror(-r));
+		seterr(err, errlen, "routes: %s",
+		       r == -EINVAL ? "a route without a peer" : strerror(-r));
 		goto out;
 	}
 	edge_via_carry(nv, p, s->via, s->pol);

@@ -168,7 +168,8 @@ static bool settings_equal(const struct edge_probe_settings *a, const struct edg
 	       a->window_count == b->window_count && a->window_ms == b->window_ms;
 }
 
-_Static_assert(EDGE_STEER_VIA_MAX == EDGE_BUNDLE_VIA_MAX, "a route's peers: bundle and steering agree");
+_Static_assert(EDGE_STEER_VIA_MAX == EDGE_BUNDLE_VIA_MAX,
+	       "a route's peers: bundle and steering agree");
 
 struct lists {
 	struct edge_probe_path *pp;
@@ -233,8 +234,8 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		if (edge_inet_parse_prefix4(b->routes[i]->prefix, false, &rt->dst, &rt->plen) < 0)
 			continue; /* validated bundles have none */
 		snprintf(rt->peer[rt->n_peers++], sizeof(rt->peer[0]), "%s", b->routes[i]->peer);
-		for (size_t k = 0; k < b->routes[i]->n_next_peers && rt->n_peers < EDGE_STEER_VIA_MAX;
-		     k++)
+		for (size_t k = 0;
+		     k < b->routes[i]->n_next_peers && rt->n_peers < EDGE_STEER_VIA_MAX; k++)
 			snprintf(rt->peer[rt->n_peers++], sizeof(rt->peer[0]), "%s",
 				 b->routes[i]->next_peers[k]);
 		l->n_routes++;

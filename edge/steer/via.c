@@ -330,10 +330,10 @@ void edge_via_info(const struct edge_via *v, size_t cls, size_t g, uint32_t pree
 		ret->pending = v->names[gr->peer[st->pending]];
 		ret->pending_left_ms = held < preempt_ms ? preempt_ms - held : 0;
 	}
-#define ADD(...)                                                                     \
-	do {                                                                         \
-		if (at < len)                                                        \
-			at += (size_t)snprintf(buf + at, len - at, __VA_ARGS__);     \
+#define ADD(...)                                                                 \
+	do {                                                                     \
+		if (at < len)                                                    \
+			at += (size_t)snprintf(buf + at, len - at, __VA_ARGS__); \
 	} while (0)
 	if (len)
 		buf[0] = 0;

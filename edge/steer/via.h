@@ -71,10 +71,10 @@ struct edge_via_info {
 	const char *peer;      /* carrying peer; NULL before the first decision */
 	const char *preferred; /* the group's first peer */
 	size_t n_peers;
-	const char *pending;   /* a more preferred peer waiting out preempt_ms */
+	const char *pending; /* a more preferred peer waiting out preempt_ms */
 	uint64_t pending_left_ms;
 	uint64_t since_ms;
-	bool usable;	       /* the carrying peer has a usable path */
+	bool usable; /* the carrying peer has a usable path */
 };
 /* State of group g for class cls, and a one-line reason ("hub2: hub1 has no
  * usable path", "hub1: preferred", "hub2: hub1 usable again, back in 12.3 s

@@ -570,10 +570,11 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			const char *np = r->next_peers[k];
 
 			if (!edge_bundle_peer_find(b, np))
-				edge_errors_addf(errs,
-						 "routes[%zu].next_peers[%zu]: \"%s\" is not a known "
-						 "peer",
-						 i, k, np);
+				edge_errors_addf(
+					errs,
+					"routes[%zu].next_peers[%zu]: \"%s\" is not a known "
+					"peer",
+					i, k, np);
 			else if (strcmp(np, r->peer) == 0)
 				edge_errors_addf(errs,
 						 "routes[%zu].next_peers[%zu]: \"%s\" is already "

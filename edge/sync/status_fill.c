@@ -92,7 +92,8 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 			continue;
 		for (size_t k = 0; k < decision->n_classes && !d; k++)
 			if (decision->classes[k].class_index == v.class_index &&
-			    (!decision->classes[k].peer || !strcmp(decision->classes[k].peer, v.peer)))
+			    (!decision->classes[k].peer ||
+			     !strcmp(decision->classes[k].peer, v.peer)))
 				d = &decision->classes[k];
 		c = edge_status_add_class(st);
 		if (!c)
@@ -107,19 +108,22 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u", a, v.plen);
 		c->action = EDGE_STATUS_ACTION_OVERLAY;
 		edge_status_strcpy(c->reason, sizeof(c->reason), v.why);
-		if (v.since_ms && v.since_ms <= now_mono_ms && now_mono_ms - v.since_ms < now_unix_ms)
+		if (v.since_ms && v.since_ms <= now_mono_ms &&
+		    now_mono_ms - v.since_ms < now_unix_ms)
 			c->since = now_unix_ms - (now_mono_ms - v.since_ms);
 		if (!d || !v.usable)
 			continue;
 		c->sla_met = d->sla_met;
-		for (size_t j = 0; j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+		for (size_t j = 0; j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX;
+		     j++) {
 			const char *name = path_name(running, d->paths[j].path_id);
 			struct edge_status_choice *ch = &c->paths[c->n_paths++];
 
 			if (name)
 				edge_status_strcpy(ch->path, sizeof(ch->path), name);
 			else
-				snprintf(ch->path, sizeof(ch->path), "path-%u", d->paths[j].path_id);
+				snprintf(ch->path, sizeof(ch->path), "path-%u",
+					 d->paths[j].path_id);
 			ch->weight = d->paths[j].weight;
 		}
 	}

@@ -518,17 +518,19 @@ static void test_prefix_via_two_hubs(void **state)
 	snprintf(rt[1].peer[0], sizeof(rt[1].peer[0]), "hub2");
 	rt[1].n_peers = 1;
 	f->now = t - 100;
-	assert_int_equal(edge_steer_configure(f->s, f->pol, p, 5, rt, 2, f->und, 2, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		edge_steer_configure(f->s, f->pol, p, 5, rt, 2, f->und, 2, err, sizeof(err)), 0);
 	for (uint32_t id = 1; id <= 5; id++)
 		up(f, id, id < 4 ? 20 : 25);
 	set_state(f, 3, POLICY_PATH_UP, t - 50);
 	/* hub2 first: it takes 10.102/16; hub1 was never usable: no delay (start-up) */
 	set_state(f, 4, POLICY_PATH_UP, t);
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
 	fake_nl_log_clear(f->nl);
 	set_state(f, 1, POLICY_PATH_UP, t + 10);
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
 	set_state(f, 2, POLICY_PATH_UP, t + 20);
 	set_state(f, 5, POLICY_PATH_UP, t + 30);
 
@@ -536,10 +538,13 @@ static void test_prefix_via_two_hubs(void **state)
 	 * every overlay class (LTE only when nothing else is up) */
 	fake_nl_log_clear(f->nl);
 	set_state(f, 1, POLICY_PATH_DOWN, t + 40000);
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2"));
 	set_state(f, 2, POLICY_PATH_DOWN, t + 40010);
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23809 proto 93 metric 0 nexthop dev sdw4"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw4"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23809 proto 93 metric 0 nexthop dev sdw4"));
 	assert_false(log_has(f, "table 23811")); /* saas (direct) untouched */
 	for (size_t i = 0; i < edge_steer_via_count(f->s); i++) {
 		if (edge_steer_via_get(f->s, i, &v) != 0)
@@ -566,7 +571,8 @@ static void test_prefix_via_two_hubs(void **state)
 	run_at(f, t + 54000);
 	assert_false(log_has(f, "10.102.0.0/16 table 23813"));
 	run_at(f, t + 55001);
-	assert_true(log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
+	assert_true(
+		log_has(f, "route 10.102.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw1"));
 	assert_int_equal(edge_steer_via_get(f->s, C_ANY * 2, &v), 0);
 	assert_string_equal(v.why, "hub1: preferred");
 

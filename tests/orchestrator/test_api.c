@@ -444,18 +444,21 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(errors_mention(j, "underlays[0].public_address"));
 	json_decref(j);
 	/* preferred hubs: each must be a hub; only a branch has them */
-	assert_int_equal(post_json("/api/v1/sites", P.admin,
-				   "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
-				   "'hubs': ['hub1', 'nosuch']}",
-				   &j),
-			 422);
+	assert_int_equal(
+		post_json("/api/v1/sites", P.admin,
+			  "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
+			  "'hubs': ['hub1', 'nosuch']}",
+			  &j),
+		422);
 	assert_true(errors_mention(j, "$.hubs[1]"));
 	assert_true(errors_mention(j, "no site \\\"nosuch\\\""));
 	json_decref(j);
-	assert_int_equal(post_json("/api/v1/sites", P.admin,
-				   "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
-				   "'hubs': ['br1']}", &j),
-			 422);
+	assert_int_equal(
+		post_json("/api/v1/sites", P.admin,
+			  "{'name': 'brx', 'role': 'branch', 'underlays': [{'label': 'inet'}], "
+			  "'hubs': ['br1']}",
+			  &j),
+		422);
 	assert_true(errors_mention(j, "is a branch, not a hub"));
 	json_decref(j);
 	assert_int_equal(post_json("/api/v1/sites", P.admin,
@@ -466,7 +469,8 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(errors_mention(j, "only a branch has preferred hubs"));
 	json_decref(j);
 	assert_int_equal(post_json("/api/v1/sites", P.admin,
-				   "{'name': 'brx', 'role': 'branch', 'hubs': ['hub1', 'hub1']}", &j),
+				   "{'name': 'brx', 'role': 'branch', 'hubs': ['hub1', 'hub1']}",
+				   &j),
 			 422);
 	assert_true(errors_mention(j, "listed twice"));
 	json_decref(j);

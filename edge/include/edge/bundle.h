@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define EDGE_BUNDLE_MAX_SIZE (16u << 20) /* refuse larger bundle files */
-#define EDGE_BUNDLE_VIA_MAX  8	     /* peers a route may name: peer + next_peers */
+#define EDGE_BUNDLE_VIA_MAX  8		 /* peers a route may name: peer + next_peers */
 
 /* 0, or -EINVAL with every problem in errs.  config (may be NULL) adds the
  * checks against the local config: site, role, underlay labels/addresses. */

@@ -15,12 +15,12 @@
 
 #include <jansson.h>
 
-#define ORCH_NAME_MAX  32 /* site names: [a-z0-9-], 1..31 chars */
-#define ORCH_LABEL_MAX 16 /* underlay labels: [a-z0-9], 1..15 chars */
-#define ORCH_SITE_HUBS_MAX 7 /* a branch's preferred hubs (a route names at most 8 peers) */
-#define ORCH_ADDR_MAX  64 /* an address or prefix in text form */
-#define ORCH_MAX_LANS  64
-#define ORCH_MAX_ULS   8
+#define ORCH_NAME_MAX	   32 /* site names: [a-z0-9-], 1..31 chars */
+#define ORCH_LABEL_MAX	   16 /* underlay labels: [a-z0-9], 1..15 chars */
+#define ORCH_SITE_HUBS_MAX 7  /* a branch's preferred hubs (a route names at most 8 peers) */
+#define ORCH_ADDR_MAX	   64 /* an address or prefix in text form */
+#define ORCH_MAX_LANS	   64
+#define ORCH_MAX_ULS	   8
 
 enum orch_role {
 	ORCH_ROLE_BRANCH = 1,
