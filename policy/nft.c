@@ -286,6 +286,38 @@ static void set_def(struct sbuf *b, const struct policy_prefix_set *s, int fam)
 	sb_printf(b, " }\n\t}\n");
 }
 
+static void never_marked(struct sbuf *b, uint16_t probe)
+{
+	sb_printf(b, "\t\tudp dport { 500, 4500, %u } return comment \"IKE, NAT-T, STAMP\"\n",
+		  probe);
+	sb_printf(b, "\t\tudp sport { 500, 4500, %u } return\n", probe);
+	sb_printf(b, "\t\tmeta l4proto esp return comment \"ESP\"\n");
+}
+
+/* the class rules, in order; overlay_only: without direct and drop classes */
+static void classes(struct sbuf *b, const struct policy *p, const struct policy_nft_opts *o,
+		    bool overlay_only)
+{
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+
+		if (overlay_only && r->action != POLICY_ACTION_OVERLAY)
+			continue;
+		sb_printf(b, "\t\t# class %zu: %s -> %s", i, r->app, policy_action_name(r->action));
+		if (r->action != POLICY_ACTION_DROP)
+			sb_printf(b, ", mark 0x%x", policy_nft_class_mark(o, i));
+		sb_printf(b, "\n");
+		if (r->app_index < 0) {
+			sb_printf(b, "\t\t");
+			verdict(b, o, r, i);
+			continue;
+		}
+		const struct policy_app *a = &p->apps[r->app_index];
+		for (size_t j = 0; j < a->n_matches; j++)
+			match_rules(b, p, o, r, i, &a->matches[j]);
+	}
+}
+
 int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opts, char **ret)
 {
 	struct policy_nft_opts o;
@@ -303,6 +335,9 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 		return -EINVAL;
 	for (size_t i = 0; i < o.n_lan_ifaces; i++)
 		if (!o.lan_ifaces[i] || !valid_ifname(o.lan_ifaces[i]))
+			return -EINVAL;
+	for (size_t i = 0; i < o.n_transit_ifaces; i++)
+		if (!o.transit_ifaces[i] || !valid_ifname(o.transit_ifaces[i]))
 			return -EINVAL;
 	/* every class mark must lie within the mask (and not be 0: unmarked) */
 	if (o.mark_mask == 0 || (o.mark_base & ~o.mark_mask) ||
@@ -327,6 +362,12 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 		  "\tchain prerouting {\n\t\ttype filter hook prerouting priority %d; policy "
 		  "accept;\n",
 		  o.priority);
+	if (o.n_transit_ifaces) {
+		sb_printf(&b, "\t\tiifname { ");
+		for (size_t i = 0; i < o.n_transit_ifaces; i++)
+			sb_printf(&b, "%s\"%s\"", i ? ", " : "", o.transit_ifaces[i]);
+		sb_printf(&b, " } jump transit comment \"passing through\"\n");
+	}
 	if (o.n_lan_ifaces) {
 		sb_printf(&b, "\t\tiifname { ");
 		for (size_t i = 0; i < o.n_lan_ifaces; i++)
@@ -338,27 +379,16 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 	sb_printf(&b, "\t}\n\tchain classify {\n");
 	/* DESIGN §11: a mark on IKE/ESP or probe packets loops them into the
 	 * overlay; they keep the main table. */
-	sb_printf(&b, "\t\tudp dport { 500, 4500, %u } return comment \"IKE, NAT-T, STAMP\"\n",
-		  probe);
-	sb_printf(&b, "\t\tudp sport { 500, 4500, %u } return\n", probe);
-	sb_printf(&b, "\t\tmeta l4proto esp return comment \"ESP\"\n");
-	for (size_t i = 0; i < p->n_rules; i++) {
-		const struct policy_rule *r = &p->rules[i];
-		sb_printf(&b, "\t\t# class %zu: %s -> %s", i, r->app,
-			  policy_action_name(r->action));
-		if (r->action != POLICY_ACTION_DROP)
-			sb_printf(&b, ", mark 0x%x", policy_nft_class_mark(&o, i));
-		sb_printf(&b, "\n");
-		if (r->app_index < 0) {
-			sb_printf(&b, "\t\t");
-			verdict(&b, &o, r, i);
-			continue;
-		}
-		const struct policy_app *a = &p->apps[r->app_index];
-		for (size_t j = 0; j < a->n_matches; j++)
-			match_rules(&b, p, &o, r, i, &a->matches[j]);
+	never_marked(&b, probe);
+	classes(&b, p, &o, false);
+	sb_printf(&b, "\t}\n");
+	if (o.n_transit_ifaces) {
+		sb_printf(&b, "\tchain transit {\n");
+		never_marked(&b, probe);
+		classes(&b, p, &o, true);
+		sb_printf(&b, "\t}\n");
 	}
-	sb_printf(&b, "\t}\n}\n");
+	sb_printf(&b, "}\n");
 	if (b.oom) {
 		free(b.p);
 		return -ENOMEM;

@@ -157,6 +157,11 @@ static int exclude_wan(char **text, const struct edge_steer_underlay *u, size_t 
 	return 0;
 }
 
+static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+			 const struct edge_steer_underlay *underlays, size_t n_underlays,
+			 uint16_t probe_port, const char *const *transit, size_t n_transit,
+			 char **ret);
+
 int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret)
 {
@@ -166,6 +171,15 @@ int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, si
 int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 			    const struct edge_steer_underlay *underlays, size_t n_underlays,
 			    uint16_t probe_port, char **ret)
+{
+	return ruleset_build(p, lan_ifaces, n_lan, underlays, n_underlays, probe_port, NULL, 0,
+			     ret);
+}
+
+static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
+			 const struct edge_steer_underlay *underlays, size_t n_underlays,
+			 uint16_t probe_port, const char *const *transit, size_t n_transit,
+			 char **ret)
 {
 	struct policy_nft_opts o;
 	char *base = NULL, *out = NULL;
@@ -178,6 +192,8 @@ int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_iface
 	o.lan_ifaces = lan_ifaces;
 	o.n_lan_ifaces = n_lan;
 	o.probe_port = probe_port;
+	o.transit_ifaces = transit;
+	o.n_transit_ifaces = n_transit;
 	for (size_t i = 0; i < n_underlays; i++) {
 		if (underlays[i].ifname[0])
 			n_und++;
@@ -901,6 +917,8 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct edge_steer_underlay *nu = NULL;
 	struct edge_via *nv = NULL;
 	struct policy_engine *eng = NULL;
+	const char **transit = NULL;
+	size_t n_transit = 0;
 	char *text = NULL;
 	int r;
 
@@ -966,8 +984,16 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		}
 	}
 	/* 1. the classifier: one transaction, or nothing changes */
-	r = edge_steer_ruleset_port(p, (const char *const *)s->lan, s->n_lan, nu, n_underlays,
-				    s->probe_port, &text);
+	transit = calloc(n_paths + 1, sizeof(*transit));
+	if (!transit) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_paths; i++)
+		if (np[i].transit)
+			transit[n_transit++] = np[i].ifname;
+	r = ruleset_build(p, (const char *const *)s->lan, s->n_lan, nu, n_underlays, s->probe_port,
+			  transit, n_transit, &text);
 	if (r < 0) {
 		seterr(err, errlen, "classifier: %s", strerror(-r));
 		goto out;
@@ -1040,6 +1066,7 @@ out:
 	free(npt);
 	free(nr);
 	free(nu);
+	free(transit);
 	edge_via_free(nv);
 	return r;
 }

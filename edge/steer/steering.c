@@ -207,6 +207,7 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 	for (size_t i = 0; i < n; i++) {
 		const struct edge_tunnel_path *t = &d->paths[i];
 		const Sdwan__V1__Path *bp = b->paths[i];
+		const Sdwan__V1__Peer *pe;
 		const Sdwan__V1__Underlay *lu =
 			edge_bundle_underlay_find(b->underlays, b->n_underlays, bp->local_underlay);
 		uint32_t encap = (d->driver == EDGE_DRIVER_VXLAN ? EDGE_VXLAN_OVERHEAD : 0) +
@@ -225,6 +226,9 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		snprintf(l->sp[i].peer, sizeof(l->sp[i].peer), "%s", bp->peer);
 		memcpy(l->sp[i].ifname, t->ifname, sizeof(l->sp[i].ifname));
 		l->sp[i].gateway = t->remote_overlay;
+		pe = edge_bundle_peer_find(b, bp->peer);
+		l->sp[i].transit = b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB && pe &&
+				   pe->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH;
 		l->sp[i].metered = (lu && lu->metered) || l->pp[i].profile == PM_PROFILE_METERED;
 	}
 	l->n_paths = n;

@@ -483,6 +483,35 @@ static void test_reconfigure_and_flush(void **state)
 	assert_int_equal(f->nl->n_log, 0);
 }
 
+/* a hub: what arrives over a path to a branch and goes on is steered by the
+ * overlay classes only (chain transit: no direct, no drop class) */
+static void test_transit_classified(void **state)
+{
+	struct fx *f = *state;
+	const char *t, *chain;
+
+	f->paths[0].transit = true;
+	f->paths[1].transit = true;
+	assert_int_equal(configure(f), 0);
+	t = f->nft.last;
+	assert_non_null(t);
+	assert_non_null(strstr(t, "iifname { \"sdw1\", \"sdw2\" } jump transit"));
+	chain = strstr(t, "chain transit {");
+	assert_non_null(chain);
+	/* the jump comes before "from the overlay: not classified" */
+	assert_true(strstr(t, "jump transit") < strstr(t, "from the overlay: not classified"));
+	assert_non_null(strstr(chain, "comment \"voip\""));
+	assert_non_null(strstr(chain, "comment \"any\""));
+	assert_null(strstr(chain, "comment \"saas\""));
+	assert_null(strstr(chain, "comment \"p2p\""));
+	assert_non_null(strstr(chain, "udp dport { 500, 4500, 862 } return"));
+	/* a branch (no transit path): no chain */
+	f->paths[0].transit = false;
+	f->paths[1].transit = false;
+	assert_int_equal(configure(f), 0);
+	assert_null(strstr(f->nft.last, "transit"));
+}
+
 /* a prefix via two hubs: each class goes through the preferred hub while it
  * has a usable path, to the other one at once when it has none, back after
  * the preemption delay; nowhere to go: blackhole; status says why */
@@ -612,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sla_moves_only_its_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconfigure_and_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_via_two_hubs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transit_classified, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);

@@ -79,6 +79,11 @@ struct edge_steer_path {
 	bool metered;
 	char ifname[IFNAMSIZ];	/* path netdev */
 	struct in_addr gateway; /* peer's overlay address (next hop) */
+	/* a hub's path to a branch: what arrives over it and goes on to another
+	 * peer is steered by the overlay classes (nft chain "transit"); what
+	 * arrives from another hub is not (it takes the overlay table: straight
+	 * to the branch, never back to a hub) */
+	bool transit;
 };
 
 #define EDGE_STEER_VIA_MAX 8 /* peers a remote prefix can be reached through */

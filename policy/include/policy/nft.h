@@ -30,6 +30,11 @@ struct policy_nft_opts {
 	const char *const *lan_ifaces; /* classify only what enters here; */
 	size_t n_lan_ifaces;	       /* none = every interface */
 	uint16_t probe_port;	       /* STAMP port never marked; 0 = 862 */
+	/* what enters here is a peer's traffic passing through (a hub's paths
+	 * to branches): classified by the overlay classes only, in chain
+	 * "transit" (a direct or drop class is the site's own LAN's business) */
+	const char *const *transit_ifaces;
+	size_t n_transit_ifaces;
 	int priority;		       /* prerouting hook priority (mangle = -150) */
 };
 
