@@ -152,6 +152,8 @@ struct compiler {
 	uint32_t max_pair;
 	uint32_t transport_base; /* host order */
 	struct arena shared;
+	size_t (*hub_links)[2]; /* hubs with a path between them (site indices) */
+	size_t n_hub_links;
 	struct orch_prefix *agg; /* all branch LANs, aggregated */
 	size_t n_agg;
 	Sdwan__V1__ProbeSettings probe;
@@ -354,6 +356,44 @@ static int add_pair(struct compiler *c, const struct cpair *p)
 	return 0;
 }
 
+/* one path pair: the initiator's (b) underlay bu × the responder's (h) hu,
+ * with its stored numbers, or new ones (returned in out->new_allocs) */
+static int plan_pair(struct compiler *c, struct orch_compile_out *out, struct orch_alloc *known,
+		     size_t n_known, size_t b, size_t bu, size_t h, size_t hu)
+{
+	struct csite *br = &c->s[b], *hub = &c->s[h];
+	struct orch_alloc key = { 0 }, *found;
+	struct cpair p = { b, bu, h, hu, 0, 0, 0 };
+	int r;
+
+	key.branch_id = br->site->id;
+	strcpy(key.branch_ul, br->uls[bu]->label);
+	key.hub_id = hub->site->id;
+	strcpy(key.hub_ul, hub->uls[hu]->label);
+	found = bsearch(&key, known, n_known, sizeof(key), alloc_key_cmp);
+	if (found) {
+		p.pair = found->pair;
+		p.bpid = found->branch_pid;
+		p.hpid = found->hub_pid;
+	} else {
+		struct orch_alloc *na;
+
+		if ((r = idset_take(&c->pair_ids, c->max_pair, &p.pair)) ||
+		    (r = idset_take(&br->pids, UINT32_MAX / 2, &p.bpid)) ||
+		    (r = idset_take(&hub->pids, UINT32_MAX / 2, &p.hpid)))
+			return r;
+		na = realloc(out->new_allocs, (out->n_new + 1) * sizeof(*na));
+		if (!na)
+			return -ENOMEM;
+		out->new_allocs = na;
+		key.pair = p.pair;
+		key.branch_pid = p.bpid;
+		key.hub_pid = p.hpid;
+		na[out->n_new++] = key;
+	}
+	return add_pair(c, &p);
+}
+
 static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 {
 	struct orch_alloc *known = NULL;
@@ -398,48 +438,42 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 				if (hub->site->role != ORCH_ROLE_HUB)
 					continue;
 				for (size_t hu = 0; hu < hub->site->n_underlays; hu++) {
-					struct orch_alloc key = { 0 }, *found;
-					struct cpair p = { b, bu, h, hu, 0, 0, 0 };
 					bool match = false;
 
 					for (size_t t = 0; t < nt; t++)
 						match |= !strcmp(targets[t], hub->uls[hu]->label);
-					if (!match)
-						continue;
-					key.branch_id = br->site->id;
-					strcpy(key.branch_ul, br->uls[bu]->label);
-					key.hub_id = hub->site->id;
-					strcpy(key.hub_ul, hub->uls[hu]->label);
-					found = bsearch(&key, known, n_known, sizeof(key),
-							alloc_key_cmp);
-					if (found) {
-						p.pair = found->pair;
-						p.bpid = found->branch_pid;
-						p.hpid = found->hub_pid;
-					} else {
-						struct orch_alloc *na;
-
-						if ((r = idset_take(&c->pair_ids, c->max_pair,
-								    &p.pair)) ||
-						    (r = idset_take(&br->pids, UINT32_MAX / 2,
-								    &p.bpid)) ||
-						    (r = idset_take(&hub->pids, UINT32_MAX / 2,
-								    &p.hpid)))
-							goto out;
-						na = realloc(out->new_allocs,
-							     (out->n_new + 1) * sizeof(*na));
-						r = -ENOMEM;
-						if (!na)
-							goto out;
-						out->new_allocs = na;
-						key.pair = p.pair;
-						key.branch_pid = p.bpid;
-						key.hub_pid = p.hpid;
-						na[out->n_new++] = key;
-					}
-					if ((r = add_pair(c, &p)))
+					if (match &&
+					    (r = plan_pair(c, out, known, n_known, b, bu, h, hu)))
 						goto out;
 				}
+			}
+		}
+	}
+	/* hub to hub: every two hubs over each underlay label they share, the one
+	 * first by name initiating; not when their LANs are connected otherwise */
+	for (size_t x = 0; !c->in->hubs_connected && x < c->n; x++) {
+		if (c->s[x].site->role != ORCH_ROLE_HUB)
+			continue;
+		for (size_t y = x + 1; y < c->n; y++) {
+			if (c->s[y].site->role != ORCH_ROLE_HUB)
+				continue;
+			size_t n0 = c->n_pairs;
+
+			for (size_t xu = 0; xu < c->s[x].site->n_underlays; xu++)
+				for (size_t yu = 0; yu < c->s[y].site->n_underlays; yu++)
+					if (!strcmp(c->s[x].uls[xu]->label,
+						    c->s[y].uls[yu]->label) &&
+					    (r = plan_pair(c, out, known, n_known, x, xu, y, yu)))
+						goto out;
+			if (c->n_pairs > n0) {
+				size_t(*nl)[2] =
+					realloc(c->hub_links, (c->n_hub_links + 1) * sizeof(*nl));
+				r = -ENOMEM;
+				if (!nl)
+					goto out;
+				c->hub_links = nl;
+				nl[c->n_hub_links][0] = x;
+				nl[c->n_hub_links++][1] = y;
 			}
 		}
 	}
@@ -526,6 +560,52 @@ static int add_route(struct arena *a, Sdwan__V1__Route **v, size_t *n, const cha
 	return 0;
 }
 
+/* can hub x reach hub y's LANs: a path between them, or connected LANs */
+static bool hub_reaches(const struct compiler *c, size_t x, size_t y)
+{
+	if (c->in->hubs_connected)
+		return true;
+	for (size_t i = 0; i < c->n_hub_links; i++)
+		if ((c->hub_links[i][0] == x && c->hub_links[i][1] == y) ||
+		    (c->hub_links[i][0] == y && c->hub_links[i][1] == x))
+			return true;
+	return false;
+}
+
+/* does site x have a path with site y */
+static bool paired(const struct compiler *c, size_t x, size_t y)
+{
+	const struct csite *a = &c->s[x];
+
+	for (size_t k = 0; k < a->n_pairs; k++) {
+		const struct cpair *p = &c->pairs[a->pairs[k]];
+
+		if ((p->b == x && p->h == y) || (p->h == x && p->b == y))
+			return true;
+	}
+	return false;
+}
+
+static ssize_t site_index_by_name(const struct compiler *c, const char *name)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) { /* c->s is sorted by name */
+		size_t mid = (lo + hi) / 2;
+		int d = strcmp(c->s[mid].site->name, name);
+
+		if (!d)
+			return (ssize_t)mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+#define EDGE_ROUTE_NEXT_MAX ORCH_SITE_HUBS_MAX /* an edge takes a peer + 7 next ones */
+
 static bool in_order(char *const *order, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -542,7 +622,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
 	struct arena a = { 0 };
 	struct orch_prefix *mine = NULL;
-	char **order = NULL; /* a branch's hubs, most preferred first */
+	char **order = NULL;	  /* a branch's hubs, most preferred first; a hub's hub peers */
+	size_t *order_idx = NULL; /* a hub's: their site indices */
 	size_t n_mine = 0, n_hubs = 0, n_peers = 0, n_order = 0, max_routes;
 	uint8_t *buf = NULL;
 	int r = -ENOMEM;
@@ -571,9 +652,9 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 
 		/* no tunnel toward a peer whose edge has not registered: it has no key yet
 		 * (the path's index stays reserved, so it comes with the same numbers later) */
-		if (!c->s[branch ? cp->h : cp->b].site->registered)
+		if (!c->s[cp->b == idx ? cp->h : cp->b].site->registered)
 			continue;
-		p = make_path(c, &a, cp, branch);
+		p = make_path(c, &a, cp, cp->b == idx);
 		if (!p || !p->name || !p->local_transport || !p->remote_transport ||
 		    !p->local_overlay || !p->remote_overlay)
 			goto out;
@@ -582,15 +663,16 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	for (size_t i = 0; i < c->n; i++) {
 		bool linked = false;
 
-		if (i == idx || c->s[i].site->role == st->role)
+		if (i == idx || (branch && c->s[i].site->role == ORCH_ROLE_BRANCH))
 			continue;
 		if (!c->s[i].site->registered) {
 			linked = false; /* no key yet: not a peer until it registers */
 		} else if (branch) {
 			linked = true; /* every hub: the way to the rest of the network */
-		} else {
+		} else {	       /* a hub: the branches and hubs it has paths with */
 			for (size_t k = 0; k < cs->n_pairs && !linked; k++)
-				linked = c->pairs[cs->pairs[k]].b == i;
+				linked = c->pairs[cs->pairs[k]].b == i ||
+					 c->pairs[cs->pairs[k]].h == i;
 		}
 		if (linked)
 			bundle.peers[n_peers++] = c->s[i].peer;
@@ -598,12 +680,15 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	}
 	bundle.n_peers = n_peers;
 
-	/* routes.  A hub reaches each branch's LANs via that branch.  A branch
-	 * reaches every other branch's LANs (aggregated exactly) via all hubs, in
-	 * its order of preference (its `hubs` first, the rest by name), each class
-	 * through the most preferred one it has a usable path to; and each hub's
-	 * LANs via that hub (then via the other hubs when the hubs' LANs are
-	 * connected: --hubs-connected). */
+	/* routes, each class through the most preferred peer it has a usable path
+	 * to.  A branch reaches every other branch's LANs (aggregated exactly) via
+	 * all hubs, in its order of preference (its `hubs` first, the rest by
+	 * name), and each hub's LANs via that hub, then via the other hubs that
+	 * reach them (a hub-to-hub path, or --hubs-connected).  A hub reaches each
+	 * branch's LANs via that branch, then via the other hubs it has a path to
+	 * that have one to the branch; each other hub's LANs via that hub.  What a
+	 * hub receives from another hub is not steered on (it takes the overlay
+	 * table: straight to the branch), so nothing loops between hubs. */
 	if (branch) {
 		size_t cap = c->n_agg + 129 * st->n_lans + 1;
 
@@ -629,9 +714,22 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		for (size_t i = 0; i < n_peers; i++)
 			max_routes += bundle.peers[i]->n_lan_prefixes;
 	} else {
+		/* the other hubs this hub has a path to, by name */
+		order = calloc(n_peers + 1, sizeof(*order));
+		order_idx = calloc(n_peers + 1, sizeof(*order_idx));
+		if (!order || !order_idx)
+			goto out;
 		max_routes = 0;
-		for (size_t i = 0; i < n_peers; i++)
+		for (size_t i = 0; i < n_peers; i++) {
+			ssize_t ki = site_index_by_name(c, bundle.peers[i]->site);
+
 			max_routes += bundle.peers[i]->n_lan_prefixes;
+			if (ki >= 0 && c->s[ki].site->role == ORCH_ROLE_HUB &&
+			    hub_reaches(c, idx, (size_t)ki) && !c->in->hubs_connected) {
+				order_idx[n_order] = (size_t)ki;
+				order[n_order++] = bundle.peers[i]->site;
+			}
+		}
 	}
 	bundle.routes = arena_array(&a, max_routes, sizeof(*bundle.routes));
 	if (!bundle.routes)
@@ -641,14 +739,26 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		char **next = NULL;
 		size_t n_next = 0;
 
-		if (branch && n_order > 1 && c->in->hubs_connected) { /* the other hubs, in order */
-			next = arena_array(&a, n_order - 1, sizeof(*next));
-			if (!next)
-				goto out;
+		ssize_t pi = site_index_by_name(c, pe->site);
+
+		next = arena_array(&a, n_order + 1, sizeof(*next));
+		if (!next || pi < 0)
+			goto out;
+		if (branch) { /* pe is a hub: the other hubs that reach its LANs, in order */
+			for (size_t k = 0; k < n_order; k++) {
+				ssize_t ki = site_index_by_name(c, order[k]);
+
+				if (ki >= 0 && ki != pi && hub_reaches(c, (size_t)ki, (size_t)pi))
+					next[n_next++] = order[k];
+			}
+		} else if (c->s[pi].site->role == ORCH_ROLE_BRANCH) {
+			/* the hubs this hub has a path to that have one to the branch */
 			for (size_t k = 0; k < n_order; k++)
-				if (strcmp(order[k], pe->site))
+				if (paired(c, (size_t)pi, order_idx[k]))
 					next[n_next++] = order[k];
 		}
+		if (n_next > EDGE_ROUTE_NEXT_MAX)
+			n_next = EDGE_ROUTE_NEXT_MAX;
 		for (size_t k = 0; k < pe->n_lan_prefixes; k++) {
 			if (add_route(&a, bundle.routes, &bundle.n_routes, pe->lan_prefixes[k],
 				      pe->site))
@@ -664,7 +774,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		orch_prefix_format(&mine[k], t);
 		if (add_route(&a, bundle.routes, &bundle.n_routes, t, order[0]))
 			goto out;
-		bundle.routes[bundle.n_routes - 1]->n_next_peers = n_order - 1;
+		bundle.routes[bundle.n_routes - 1]->n_next_peers =
+			n_order - 1 > EDGE_ROUTE_NEXT_MAX ? EDGE_ROUTE_NEXT_MAX : n_order - 1;
 		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
 	}
 	(void)n_hubs;
@@ -681,6 +792,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 out:
 	free(mine);
 	free(order);
+	free(order_idx);
 	arena_free(&a);
 	return r;
 }
@@ -743,6 +855,7 @@ out:
 		free(c.s[i].pids.bits);
 	free(c.s);
 	free(c.pairs);
+	free(c.hub_links);
 	free(c.pair_ids.bits);
 	free(c.agg);
 	arena_free(&c.shared);

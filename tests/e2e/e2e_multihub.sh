@@ -8,6 +8,9 @@
 #               direction printed); the status says why; restored: back to hub1 after the preemption
 #               delay, with the streams running and nothing lost on the way back
 #   hub-kill    hub1's sdwan-edged killed (kill -9) instead: the same; restarted: back to hub1
+#   hub-lan     the hubs reach each other's LANs over their hub-to-hub paths; br1 cut off from hub1
+#               alone (its packets to hub1's addresses dropped): br1 ↔ hub1's LAN goes through hub2
+#               in both directions (br1 via hub2; hub1 via hub2, which forwards straight to br1)
 # Prints per scenario PASS/FAIL and "N passed, N failed"; exit 1 if any failed, 77 without root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +19,7 @@ E2E_BUILD=${1:?usage: e2e_multihub.sh BUILD_DIR}
 E2E_BASE=sdwe2em E2E_PREFIX=${E2E_PREFIX:-sdwe2em$(($$ % 100000))} E2E_HUBS=2 E2E_BRANCHES=2 E2E_NAT=0
 . "$here/../../lab/e2e.sh"
 . "$here/scenario.sh"
-SCENARIOS=(hub-cut hub-kill)
+SCENARIOS=(hub-cut hub-kill hub-lan)
 e2e_init
 trap scenario_exit EXIT
 if ! (set -e; e2e_up); then
@@ -104,4 +107,63 @@ start_hub1() {
 scenario_begin hub-kill
 wait_for 30 hub_paths_up br1 hub1
 hub_failure kill kill_hub1 start_hub1
+scenario_end
+
+# ------------------------------------------------------------------ hub LANs over hub-to-hub paths
+# the peer that carries PEER_OF's LAN for CLASS at SITE (the group whose first prefix is hub1's LAN)
+via_lan() { # SITE CLASS PREFIX
+	e2e_edge_status "$1" | jq -r --arg c "$2" --arg p "$3" \
+		'[.classes[] | select(.name == $c and (.prefixes | startswith($p)))][0].peer // ""' 2>/dev/null
+}
+hub_lan=$LAB_hub1_LAN_PREFIX
+br1_lan=$LAB_br1_LAN_PREFIX
+block() { # br1 drops what it sends to hub1's underlay addresses (both directions die for its paths)
+	e2e_nsx br1 nft -f - <<-EOF
+		table ip e2e_block {
+			chain out {
+				type filter hook output priority filter; policy accept;
+				ip daddr { $LAB_hub1_mpls_ADDR, $LAB_hub1_inet_ADDR } drop
+			}
+		}
+	EOF
+}
+unblock() { e2e_nsx br1 nft delete table ip e2e_block 2>/dev/null || true; }
+hubs_linked() { usable_hub hub1 hub2 && usable_hub hub2 hub1; }
+usable_hub() { # SITE PEER: some path of SITE to PEER up/up
+	e2e_edge_status "$1" | jq -e --arg p "$2" '[.paths[] | select(.peer == $p and .state == "up" and .tunnel == "up")] | length > 0' >/dev/null 2>&1
+}
+scenario_begin hub-lan
+wait_for 30 hubs_linked
+check "hub1 and hub2 have a path up to each other (hub-to-hub)" hubs_linked
+e2e_flow_start hl-h2h1 hub2 hub1 any 1000 4
+e2e_flow_start hl-h1h2 hub1 hub2 any 1000 4
+for f in hl-h2h1 hl-h1h2; do
+	if e2e_flow_wait "$f"; then
+		flow_report "$f"
+		check "$f: hub LAN to hub LAN over the overlay (≥ 99 % received)" received_pct_ge 990
+	else
+		bad "$f: no flowmeter report"
+	fi
+done
+wait_for 30 hub_paths_up br1 hub1
+check "br1 reaches hub1's LAN ($hub_lan) through hub1 ($(via_lan br1 any "$hub_lan"))" \
+	[ "$(via_lan br1 any "$hub_lan")" = hub1 ]
+block
+echo "  br1 cut off from hub1 (nft drop in br1 toward hub1's addresses)"
+e2e_flow_start hl-fwd br1 hub1 any 1000 8
+e2e_flow_start hl-back hub1 br1 any 1000 8
+moved() { [[ $(via_lan br1 any "$hub_lan") == hub2 && $(via_lan hub1 any "$br1_lan") == hub2 ]]; }
+wait_for 10 moved
+check "br1 → hub1's LAN via hub2 ($(via_lan br1 any "$hub_lan")); hub1 → br1's LAN via hub2 ($(via_lan hub1 any "$br1_lan"))" moved
+for f in hl-fwd hl-back; do
+	if e2e_flow_wait "$f"; then
+		flow_report "$f"
+		check "$f: went on through hub2 (FIN arrived)" [ "$FIN" = true ]
+		check "$f: ≥ 80 % received" received_pct_ge 800
+		check "$f: longest gap $GAP ms < 2000 ms" num_lt "$GAP" 2000
+	else
+		bad "$f: no flowmeter report"
+	fi
+done
+unblock
 scenario_end

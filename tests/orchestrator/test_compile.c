@@ -170,13 +170,13 @@ static void test_paths_mirrored_and_unique(void **state)
 	struct orch_compile_out out = { 0 };
 	Sdwan__V1__ConfigBundle *bb[5] = { 0 };
 	char seen_transport[64][20];
-	size_t n_seen = 0, branch_paths = 0, hub_paths = 0;
+	size_t n_seen = 0, branch_paths = 0, hub_paths = 0, hub_hub = 0;
 
 	compile(v, n, NULL, 0, &out);
 	for (size_t i = 0; i < n; i++)
 		bb[i] = unpack(&out, v[i].id);
 	/* br1: mpls×2 hubs, inet×2, lte→inet×2 = 6; br2: inet×2 (lte mapped to none);
-	 * br3: mpls×2 */
+	 * br3: mpls×2; hub1 ↔ hub2: mpls and inet (hub1 initiates: first by name) */
 	assert_int_equal(bb[2]->n_paths, 6);
 	assert_int_equal(bb[3]->n_paths, 2);
 	assert_int_equal(bb[4]->n_paths, 2);
@@ -189,7 +189,11 @@ static void test_paths_mirrored_and_unique(void **state)
 			Sdwan__V1__ConfigBundle *peer = NULL;
 			bool mirrored = false;
 
-			assert_int_equal(p->initiator, branch);
+			bool to_hub = !strncmp(p->peer, "hub", 3);
+
+			/* branches initiate; between hubs the first by name */
+			assert_int_equal(p->initiator,
+					 branch || (to_hub && strcmp(b->site, p->peer) < 0));
 			assert_string_equal(p->ike_proposals[0], "aes256gcm16-prfsha256-x25519");
 			assert_string_equal(p->esp_proposals[0], "aes256gcm16-x25519");
 			for (size_t m = 0; m < k; m++)
@@ -235,11 +239,14 @@ static void test_paths_mirrored_and_unique(void **state)
 			assert_true(mirrored);
 			if (branch)
 				branch_paths++;
+			else if (to_hub)
+				hub_hub++;
 			else
 				hub_paths++;
 		}
 	}
 	assert_int_equal(branch_paths, hub_paths);
+	assert_int_equal(hub_hub, 4); /* 2 per hub: mpls and inet */
 	/* the branch knows both hubs' keys */
 	assert_int_equal(bb[2]->n_peers, 2);
 	assert_int_equal(bb[2]->peers[0]->public_key.len, 32);
@@ -288,12 +295,19 @@ static void test_nat_and_learnt_addresses(void **state)
 						b->peers[i]->underlays[k]->public_address,
 						"203.0.113.1");
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
-	/* hub1's own paths keep its interface address as local */
+	/* hub1's own paths keep its interface address as local; it answers
+	 * branches from any address and initiates to hub2 at its address */
 	b = unpack(&out, 1);
 	for (size_t i = 0; i < b->n_paths; i++) {
 		if (!strcmp(b->paths[i]->local_underlay, "inet"))
 			assert_string_equal(b->paths[i]->local_address, "198.19.0.1");
-		assert_string_equal(b->paths[i]->remote_address, "");
+		if (!strcmp(b->paths[i]->peer, "hub2"))
+			assert_string_equal(b->paths[i]->remote_address,
+					    strcmp(b->paths[i]->local_underlay, "inet")
+						    ? "198.18.0.2"
+						    : "198.19.0.2");
+		else
+			assert_string_equal(b->paths[i]->remote_address, "");
 	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
@@ -326,8 +340,8 @@ static void test_routes_aggregated_exactly(void **state)
 	assert_false(has_route(b, "10.100.0.0/16", "hub2"));
 	assert_false(has_route(b, "10.1.0.0/24", "hub1"));
 	/* each prefix once (the edge refuses a prefix twice): the other branches
-	 * via the first hub by name, then the other one; a hub's LAN via that hub
-	 * only (hub2 has no way to hub1's LAN) */
+	 * via the first hub by name, then the other one; a hub's LAN via that hub,
+	 * then via the other hub (a hub-to-hub path leads there) */
 	assert_false(has_route(b, "10.1.1.0/24", "hub2"));
 	assert_false(has_route(b, "10.1.2.0/23", "hub2"));
 	assert_int_equal(b->n_routes, 4);
@@ -336,12 +350,8 @@ static void test_routes_aggregated_exactly(void **state)
 
 		for (size_t k = 0; k < i; k++)
 			assert_string_not_equal(rt->prefix, b->routes[k]->prefix);
-		if (!strncmp(rt->prefix, "10.1.", 5)) {
-			assert_int_equal(rt->n_next_peers, 1);
-			assert_string_equal(rt->next_peers[0], "hub2");
-		} else {
-			assert_int_equal(rt->n_next_peers, 0);
-		}
+		assert_int_equal(rt->n_next_peers, 1);
+		assert_string_equal(rt->next_peers[0], strcmp(rt->peer, "hub1") ? "hub1" : "hub2");
 	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
@@ -378,11 +388,20 @@ static void test_routes_aggregated_exactly(void **state)
 	v[2].n_hubs = 0;
 	orch_compile_out_clear(&out);
 	compile(v, n, NULL, 0, &out);
-	/* hub1 reaches each branch's LAN via that branch */
+	/* hub1 reaches each branch's LAN via that branch, then via hub2 (a
+	 * hub-to-hub path); hub2's LAN via hub2 only */
 	b = unpack(&out, 1);
 	assert_true(has_route(b, "10.1.0.0/24", "br1"));
 	assert_true(has_route(b, "10.1.2.0/23", "br3"));
-	assert_int_equal(b->n_routes, 3);
+	assert_true(has_route(b, "10.101.0.0/16", "hub2"));
+	assert_int_equal(b->n_routes, 4);
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (!strncmp(b->routes[i]->peer, "br", 2)) {
+			assert_int_equal(b->routes[i]->n_next_peers, 1);
+			assert_string_equal(b->routes[i]->next_peers[0], "hub2");
+		} else {
+			assert_int_equal(b->routes[i]->n_next_peers, 0);
+		}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
 	free_sites(v, n);
@@ -417,7 +436,7 @@ static void test_allocations_stable(void **state)
 	Sdwan__V1__ConfigBundle *x, *y;
 
 	compile(v, n, NULL, 0, &a);
-	assert_int_equal(a.n_new, 10 * 2 / 2); /* 6 + 2 + 2 pairs */
+	assert_int_equal(a.n_new, 12); /* 6 + 2 + 2 pairs, hub1 ↔ hub2: 2 */
 	/* a new branch sorting first ("aa") must not move anyone's allocations */
 	site(&v[5], 6, "aa", ORCH_ROLE_BRANCH);
 	ul(&v[5], "inet", "198.19.1.9", false);
@@ -479,8 +498,9 @@ static void test_unregistered_left_out(void **state)
 		assert_string_not_equal(b->paths[i]->peer, "br3");
 	assert_false(has_route(b, "10.1.2.0/23", "br3"));
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
-	b = unpack(&out, 2); /* hub2 itself: its bundle still lists the registered branches */
-	assert_int_equal(b->n_peers, 2);
+	b = unpack(&out,
+		   2); /* hub2 itself: its bundle still lists the registered branches, and hub1 */
+	assert_int_equal(b->n_peers, 3);
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
 	free_sites(v, n);

@@ -4,8 +4,10 @@
  *
  * Pure and deterministic: the same input gives byte-identical output.  Paths
  * are branch underlays × hub underlays matched by label (mpls↔mpls, inet↔inet,
- * lte→inet, overridable per branch with path_map); branches initiate, hubs
- * respond; each path appears mirrored in both sites' bundles.  Allocations
+ * lte→inet, overridable per branch with path_map), plus hub × hub by equal
+ * label (unless hubs_connected); branches initiate, hubs respond, between
+ * hubs the first by name initiates; each path appears mirrored in both sites'
+ * bundles.  Allocations
  * already stored are reused; new ones are returned for the caller to store.
  * Output bundles are canonical: version and generated_at are 0, so equal bytes
  * mean an unchanged bundle.  Threading: none; everything returned is the

@@ -35,7 +35,7 @@ struct policy_nft_opts {
 	 * "transit" (a direct or drop class is the site's own LAN's business) */
 	const char *const *transit_ifaces;
 	size_t n_transit_ifaces;
-	int priority;		       /* prerouting hook priority (mangle = -150) */
+	int priority; /* prerouting hook priority (mangle = -150) */
 };
 
 /* Defaults: table "sdwan", base 0x5d00, mask 0xffff (so `ip rule fwmark
