@@ -312,9 +312,11 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	/* rekey at 90 % minus up to 10 % jitter, hard limit at 110 % */
 	peer_cfg_create_t peer = {
 		.cert_policy = CERT_NEVER_SEND,
-		/* charon's policies match by identities (and INITIAL_CONTACT kills
-		 * every IKE_SA with the peer's identity): all paths to a peer share
-		 * them, so duplicates are handled per path by sa_up() instead */
+		/* duplicates are handled per path by sa_up() (the newest IKE_SA
+		 * stays, the old one's CHILD_SA goes down with the new one already
+		 * up).  UNIQUE_REPLACE would send INITIAL_CONTACT, but the peer then
+		 * deletes the old SA before the new CHILD_SA is installed: a restarted
+		 * branch's paths would flap at the hub (test_ike_nat) */
 		.unique = UNIQUE_NEVER,
 		.keyingtries = 0,
 		.rekey_time = ike_life / 10 * 9,
@@ -334,6 +336,12 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 			},
 		},
 		.mode = MODE_TUNNEL,
+		/* a reqid of the path's own, outside charon's allocator (which
+		 * counts up from 1): a path re-created at once with every other
+		 * (close/DPD action after a peer's restart) can never take another
+		 * path's reqid and send its traffic over that path's SA (5.9.8's
+		 * allocator does not check a reused reqid; fixed only in 5.9.12) */
+		.reqid = EDGE_IKE_REQID(path->id),
 		.if_id_in = path->if_id,
 		.if_id_out = path->if_id,
 		.start_action = ACTION_NONE,

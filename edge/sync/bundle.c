@@ -312,8 +312,8 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 				 w, p->name, PATH_NAME_MAX - 1);
 	if (p->id == 0)
 		edge_errors_addf(errs, "%s.id: missing (0)", w);
-	else if (edge_nl_path_ifname(p->id, ifname) < 0)
-		edge_errors_addf(errs, "%s.id: %u too large", w, p->id);
+	else if (p->id > 0x7fffffffu || edge_nl_path_ifname(p->id, ifname) < 0)
+		edge_errors_addf(errs, "%s.id: %u too large (at most 2147483647)", w, p->id);
 
 	if (!p->local_underlay[0]) {
 		edge_errors_addf(errs, "%s.local_underlay: missing", w);

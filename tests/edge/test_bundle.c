@@ -244,16 +244,48 @@ static void test_policy_roundtrip(void **state)
 	edge_errors_clear(&errs);
 }
 
+static void break_routes(json_t *root)
+{
+	json_t *np = json_array();
+
+	json_array_append_new(np, json_string("hub1"));
+	json_array_append_new(np, json_string("nosuch"));
+	json_array_append_new(np, json_string("nosuch"));
+	json_object_set_new(json_array_get(json_object_get(root, "routes"), 0), "next_peers", np);
+	json_object_set_new(path_of(root, 1), "id",
+			    json_integer(2147483648)); /* reqid is id | 2^31 */
+}
+
+/* a route's next peers must be other known peers, once each; a path id fits 31 bits */
+static void test_route_next_peers(void **state)
+{
+	static const char *const expect[] = {
+		"routes[0].next_peers[0]: \"hub1\" is already the route's peer",
+		"routes[0].next_peers[1]: \"nosuch\" is not a known peer",
+		"routes[0].next_peers[2]: \"nosuch\" listed twice",
+		"paths[1].id: 2147483648 too large (at most 2147483647)",
+	};
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_routes);
+
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		if (!harness_has_error(&errs, expect[i])) {
+			harness_print_errors(&errs);
+			fail_msg("missing error: %s", expect[i]);
+		}
+	}
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures_valid),
-		cmocka_unit_test(test_empty_addresses),
-		cmocka_unit_test(test_errors_all_named),
-		cmocka_unit_test(test_references),
-		cmocka_unit_test(test_pfs),
-		cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_fixtures_valid),	 cmocka_unit_test(test_empty_addresses),
+		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
+		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
+		cmocka_unit_test(test_json_strict),	 cmocka_unit_test(test_policy_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,6 +226,9 @@ static void test_build(void **state)
 	child = first_child(cfg);
 	assert_string_equal(child->get_name(child), "mpls-hub1-mpls");
 	assert_int_equal(child->get_mode(child), MODE_TUNNEL);
+	/* a reqid of the path's own, outside charon's allocator (1, 2, ...) */
+	assert_int_equal(child->get_reqid(child), EDGE_IKE_REQID(p.id));
+	assert_int_equal(child->get_reqid(child), 0x80000000u | p.id);
 	check_ts(child, TRUE, "10.255.0.2", "10.255.0.2");
 	check_ts(child, FALSE, "10.255.0.1", "10.255.0.1");
 	props = child->get_proposals(child, FALSE);

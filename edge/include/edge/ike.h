@@ -67,8 +67,11 @@ int edge_ike_endpoint_format(const struct edge_ike_endpoint *ep, char *buf, size
  * One overlay path: (local underlay, peer, peer's underlay).  All strings are
  * NUL-terminated; unused proposal slots are empty strings.
  */
+/* the CHILD_SA reqid of path id (< 2^31): fixed per path, never charon's */
+#define EDGE_IKE_REQID(id) ((uint32_t)(id) | 0x80000000u)
+
 struct edge_ike_path {
-	uint32_t id;		      /* unique within the site, != 0 */
+	uint32_t id;		      /* unique within the site, != 0, < 2^31 */
 	char name[EDGE_IKE_NAME_MAX]; /* unique, [A-Za-z0-9._:-]+; shown by swanctl */
 
 	/* underlay addresses the IKE and ESP-in-UDP packets use (pinned).
