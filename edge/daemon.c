@@ -498,11 +498,13 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 /*
  * Steering says a path may have lost its way without IKE knowing: its probes
  * miss while the SA is up, or an idle path starts to carry traffic.  Behind a
- * NAT that is a re-mapping (new public port or address) the peer has not
+ * NAT that may be a re-mapping (new public port or address) the peer has not
  * seen: a liveness check leaves through the current mapping and the peer
- * moves the SA there (edge/charon/README.md, "Branches behind NAT").  Only
- * for paths we initiate whose IKE_SA says we are behind a NAT: elsewhere a
- * missed probe is a link problem the probes and failover already handle.
+ * moves the SA there (edge/charon/README.md, "Branches behind NAT").  Any
+ * path whose probes miss may also lead to a peer that lost its SAs (its
+ * daemon restarted): unanswered, the check re-establishes the path.  Only
+ * for paths we initiate; an idle path starting to carry is checked only
+ * behind a NAT (elsewhere nothing can have moved).
  */
 static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 {
