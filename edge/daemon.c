@@ -30,7 +30,14 @@ struct edge_daemon {
 	char *bundle_path; /* opts->bundle_path or the config's */
 
 	struct event_base *base;
-	struct event *ev_term, *ev_int, *ev_hup, *ev_ike;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_ike, *ev_stale;
+	/* per running path (same index): its SA looks stale (stale_tick) */
+	struct stale {
+		uint32_t id;
+		uint64_t next_ms;    /* next liveness check; 0: probes not down */
+		uint32_t backoff_ms; /* since the previous one */
+	} * stale;
+	size_t n_stale;
 
 	const struct edge_nl_ops *nl;
 	void *nl_ctx;
@@ -498,13 +505,12 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 /*
  * Steering says a path may have lost its way without IKE knowing: its probes
  * miss while the SA is up, or an idle path starts to carry traffic.  Behind a
- * NAT that may be a re-mapping (new public port or address) the peer has not
+ * NAT that is a re-mapping (new public port or address) the peer has not
  * seen: a liveness check leaves through the current mapping and the peer
- * moves the SA there (edge/charon/README.md, "Branches behind NAT").  Any
- * path whose probes miss may also lead to a peer that lost its SAs (its
- * daemon restarted): unanswered, the check re-establishes the path.  Only
- * for paths we initiate; an idle path starting to carry is checked only
- * behind a NAT (elsewhere nothing can have moved).
+ * moves the SA there (edge/charon/README.md, "Branches behind NAT").  Only
+ * for paths we initiate whose IKE_SA says we are behind a NAT: elsewhere a
+ * missed probe is a link problem the probes and failover already handle (a
+ * peer that lost its SAs is stale_tick()'s).
  */
 static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 {
@@ -513,23 +519,86 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 	struct edge_ike_path_nat nat;
 	int r;
 
-	if (!p || !p->initiator || !d->opts.ike || !d->opts.ike->path_check)
+	if (!p || !p->initiator || !d->opts.ike || !d->opts.ike->path_nat ||
+	    !d->opts.ike->path_check)
 		return;
-	/* Behind NAT: the mapping may have moved.  Any path whose probes miss
-	 * while its SA looks up: the peer may have lost the SA (a hub's daemon
-	 * restarted): the check re-establishes when nothing answers. */
-	if (why == EDGE_STEERING_CHECK_CARRIES &&
-	    (!d->opts.ike->path_nat || d->opts.ike->path_nat(d->ike_ctx, id, &nat) < 0 ||
-	     !nat.behind_nat))
+	if (d->opts.ike->path_nat(d->ike_ctx, id, &nat) < 0 || !nat.behind_nat)
 		return;
 	r = d->opts.ike->path_check(d->ike_ctx, id);
 	if (r == 0)
-		log_info("path %u (%s): %s: IKE liveness check sent", id, p->name,
-			 why == EDGE_STEERING_CHECK_PROBES
-				 ? "its probes miss"
-				 : "behind NAT and starts to carry traffic");
+		log_info("path %u (%s): behind NAT and %s: IKE liveness check sent", id, p->name,
+			 why == EDGE_STEERING_CHECK_PROBES ? "its probes miss"
+							   : "it starts to carry traffic");
 	else if (r != -EBUSY)
 		log_info("path %u (%s): liveness check: %s", id, p->name, strerror(-r));
+}
+
+/*
+ * A path we initiate whose probes have been DOWN for EDGE_DAEMON_STALE_MS
+ * while its SA says up: the peer may have lost its SAs (its daemon was
+ * killed and restarted; DPD is off).  An IKE liveness check: answered, the
+ * SA stays (a link problem: failover handles it, the SA resumes when the
+ * link does); unanswered, the path is re-established.  Not sooner: a cut
+ * link that comes back within that time finds its SA in place, and a lost
+ * check under heavy loss costs nothing; a longer cut gets a new SA (up at
+ * the next IKE retransmit once the link is back).  Each path's checks back
+ * off (x2, up to EDGE_DAEMON_STALE_MAX_MS) while its probes stay down.
+ */
+#define EDGE_DAEMON_STALE_MS	 10000u
+#define EDGE_DAEMON_STALE_MAX_MS 120000u
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void stale_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_daemon *d = arg;
+	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
+	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
+	uint64_t now = mono_ms();
+
+	if (!h || !b || !d->opts.ike->path_check)
+		return;
+	if (b->n_paths > d->n_stale) {
+		struct stale *v = realloc(d->stale, b->n_paths * sizeof(*v));
+
+		if (!v)
+			return;
+		memset(v + d->n_stale, 0, (b->n_paths - d->n_stale) * sizeof(*v));
+		d->stale = v;
+		d->n_stale = b->n_paths;
+	}
+	for (size_t i = 0; i < b->n_paths; i++) {
+		const Sdwan__V1__Path *bp = b->paths[i];
+		struct stale *x = &d->stale[i];
+
+		if (x->id != bp->id || !bp->initiator ||
+		    edge_health_probe_state(h, bp->id) != PM_STATE_DOWN ||
+		    !edge_health_sa_up(h, bp->id)) {
+			*x = (struct stale){ .id = bp->id };
+			continue;
+		}
+		if (!x->next_ms) {
+			x->next_ms = now + EDGE_DAEMON_STALE_MS;
+			x->backoff_ms = EDGE_DAEMON_STALE_MS;
+			continue;
+		}
+		if (now < x->next_ms)
+			continue;
+		if (d->opts.ike->path_check(d->ike_ctx, bp->id) == 0)
+			log_notice("path %u (%s): probes down for %u s or more with the SA up: IKE "
+				   "liveness check (the peer may have lost its SAs)",
+				   bp->id, bp->name, (unsigned)(x->backoff_ms / 1000));
+		x->backoff_ms = x->backoff_ms * 2 > EDGE_DAEMON_STALE_MAX_MS
+					? EDGE_DAEMON_STALE_MAX_MS
+					: x->backoff_ms * 2;
+		x->next_ms = now + x->backoff_ms;
+	}
 }
 
 static void on_ike_fd(evutil_socket_t fd, short what, void *arg)
@@ -1009,9 +1078,13 @@ int edge_daemon_run(struct edge_daemon *d)
 			goto out;
 	}
 	if (d->opts.ike) {
+		struct timeval sec = { .tv_sec = 1 };
+
 		d->ev_ike = event_new(d->base, d->opts.ike->event_fd(d->ike_ctx),
 				      EV_READ | EV_PERSIST, on_ike_fd, d);
-		if (!d->ev_ike || event_add(d->ev_ike, NULL) < 0) {
+		d->ev_stale = event_new(d->base, -1, EV_PERSIST, stale_tick, d);
+		if (!d->ev_ike || event_add(d->ev_ike, NULL) < 0 || !d->ev_stale ||
+		    event_add(d->ev_stale, &sec) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -1031,6 +1104,9 @@ void edge_daemon_free(struct edge_daemon *d)
 		return;
 	if (d->ev_ike)
 		event_free(d->ev_ike);
+	if (d->ev_stale)
+		event_free(d->ev_stale);
+	free(d->stale);
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
