@@ -76,25 +76,58 @@ static enum edge_status_action action_of(enum policy_action a)
 }
 
 /* remote prefixes with several peers: one entry per class and prefix group,
- * with the carrying peer, its paths for the class and why that peer */
+ * with the carrying peer, its paths for the class and why that peer.  Up to
+ * EDGE_STATUS_VIA_ALL entries (a branch: its hubs) all are listed; beyond
+ * (a hub: one group per branch) only those off their preferred peer or with
+ * none usable, at most EDGE_STATUS_VIA_MAX: what an operator must see, in a
+ * report the orchestrator accepts. */
+#define EDGE_STATUS_VIA_ALL 64
+#define EDGE_STATUS_VIA_MAX 256
+
+/* the decision of class cls toward peer (decisions: class order, then peer) */
+static const struct policy_class_decision *decision_of(const struct policy_decision *decision,
+						       size_t cls, const char *peer)
+{
+	size_t lo = 0, hi = decision->n_classes;
+
+	while (lo < hi) { /* the first of the class */
+		size_t mid = (lo + hi) / 2;
+
+		if (decision->classes[mid].class_index < cls)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k < decision->n_classes && decision->classes[k].class_index == cls; k++)
+		if (!decision->classes[k].peer || !strcmp(decision->classes[k].peer, peer))
+			return &decision->classes[k];
+	return NULL;
+}
+
 static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
 		     const struct policy_decision *decision, const struct edge_steer *steer,
 		     uint64_t now_mono_ms, uint64_t now_unix_ms)
 {
 	struct edge_steer_via v;
+	size_t total = 0, listed = 0;
+	bool all;
 
-	for (size_t i = 0; steer && decision && i < edge_steer_via_count(steer); i++) {
-		const struct policy_class_decision *d = NULL;
+	if (!steer || !decision)
+		return;
+	for (size_t i = 0; i < edge_steer_via_count(steer); i++)
+		total += edge_steer_via_get(steer, i, &v) == 0 && v.peer;
+	all = total <= EDGE_STATUS_VIA_ALL;
+	for (size_t i = 0; i < edge_steer_via_count(steer) && listed < EDGE_STATUS_VIA_MAX; i++) {
+		const struct policy_class_decision *d;
 		struct edge_status_class *c;
 		char a[INET_ADDRSTRLEN];
 
 		if (edge_steer_via_get(steer, i, &v) != 0 || !v.peer)
 			continue;
-		for (size_t k = 0; k < decision->n_classes && !d; k++)
-			if (decision->classes[k].class_index == v.class_index &&
-			    (!decision->classes[k].peer ||
-			     !strcmp(decision->classes[k].peer, v.peer)))
-				d = &decision->classes[k];
+		if (!all && v.usable && !strcmp(v.peer, v.peers[0]))
+			continue; /* on its preferred peer: as expected */
+		listed++;
+		d = decision_of(decision, v.class_index, v.peer);
 		c = edge_status_add_class(st);
 		if (!c)
 			return;

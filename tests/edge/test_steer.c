@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <edge/events.h>
+#include <edge/status_fill.h>
 #include <edge/steer.h>
 
 #include <arpa/inet.h>
@@ -512,6 +513,51 @@ static void test_transit_classified(void **state)
 	assert_null(strstr(f->nft.last, "transit"));
 }
 
+/* a hub's status: one prefix group per branch; beyond 64 groups only those
+ * off their preferred peer (or with none usable) are listed, at most 256 */
+static void test_status_many_groups(void **state)
+{
+	struct fx *f = *state;
+	enum {
+		N = 70
+	};
+	struct edge_steer_route rt[N];
+	struct edge_status st = EDGE_STATUS_INIT;
+	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
+	char err[256] = "";
+	size_t blackholed = 0;
+
+	memset(rt, 0, sizeof(rt));
+	for (size_t i = 0; i < N; i++) { /* 10.(i).0.0/16 via hub1, then a peer of its own */
+		rt[i].dst.s_addr = htonl(0x0a000000u | (uint32_t)i << 16);
+		rt[i].plen = 16;
+		snprintf(rt[i].peer[0], sizeof(rt[i].peer[0]), "hub1");
+		snprintf(rt[i].peer[1], sizeof(rt[i].peer[1]), "p%zu", i);
+		rt[i].n_peers = 2;
+	}
+	assert_int_equal(
+		edge_steer_configure(f->s, f->pol, f->paths, 3, rt, N, f->und, 2, err, sizeof(err)),
+		0);
+	up(f, 1, 20);
+	set_state(f, 1, POLICY_PATH_UP, 100000);
+	edge_status_fill_classes(&st, &bundle, edge_steer_decision(f->s), f->s, 100000,
+				 1700000000000ull);
+	for (size_t i = 0; i < st.n_classes; i++)
+		assert_string_equal(st.classes[i].prefixes, ""); /* all on hub1: not listed */
+	edge_status_clear(&st);
+
+	set_state(f, 1, POLICY_PATH_DOWN, 100010); /* mpls down; inet and lte never up */
+	edge_status_fill_classes(&st, &bundle, edge_steer_decision(f->s), f->s, 100010,
+				 1700000000010ull);
+	for (size_t i = 0; i < st.n_classes; i++)
+		if (st.classes[i].prefixes[0]) {
+			blackholed++;
+			assert_non_null(strstr(st.classes[i].reason, "blackhole"));
+		}
+	assert_int_equal(blackholed, 3 * N < 256 ? 3 * N : 256); /* voip, backup, any */
+	edge_status_clear(&st);
+}
+
 /* a prefix via two hubs: each class goes through the preferred hub while it
  * has a usable path, to the other one at once when it has none, back after
  * the preemption delay; nowhere to go: blackhole; status says why */
@@ -642,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconfigure_and_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_via_two_hubs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transit_classified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_many_groups, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);
