@@ -149,8 +149,12 @@ enum MHD_Result edge_config(struct req *r)
 		if (wait) {
 			errno = 0;
 			w = strtoull(wait, &end, 10);
-			if (errno || *end || !*wait || *wait == '-')
-				return reply_error(r, 400, "wait: seconds (integer >= 0)");
+			if (errno || *end || !*wait || *wait == '-' || w > ORCH_LONGPOLL_WAIT_MAX)
+				return reply_error(r, 400,
+						   "wait: seconds, an integer 0..%u (got %.20s)",
+						   ORCH_LONGPOLL_WAIT_MAX, wait);
+			/* in range: held at most the operator's --longpoll-max
+			 * (a 304 says "ask again"; not an error) */
 			if (w > d->cfg.longpoll_max_s)
 				w = d->cfg.longpoll_max_s;
 		}
