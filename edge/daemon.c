@@ -465,26 +465,33 @@ static uint32_t path_id_of(const struct edge_daemon *d, const char *name)
 static void log_event(const struct edge_event *ev, void *arg)
 {
 	const struct edge_daemon *d = arg;
+	const char *reason = ev->reason;
+	size_t sl = strlen(ev->subject);
 	char m[160] = "";
 
+	/* the engine's texts repeat the class ("voip@hub1: ..."): once is enough */
+	if (sl && strncmp(reason, ev->subject, sl) == 0 && reason[sl] == ':' &&
+	    reason[sl + 1] == ' ')
+		reason += sl + 2;
 	if (ev->has_metrics && ev->metrics.samples)
-		snprintf(m, sizeof(m), "; rtt %.1f ms, jitter %.1f ms, loss %.1f %% (%u samples)",
-			 ev->metrics.rtt_avg_ms, ev->metrics.jitter_ms, ev->metrics.loss_pct,
-			 ev->metrics.samples);
+		snprintf(m, sizeof(m),
+			 "; %s%srtt %.1f ms, jitter %.1f ms, loss %.1f %% (%u samples)",
+			 ev->kind == EDGE_EVENT_PATH_STATE ? "" : ev->to,
+			 ev->kind == EDGE_EVENT_PATH_STATE ? "" : ": ", ev->metrics.rtt_avg_ms,
+			 ev->metrics.jitter_ms, ev->metrics.loss_pct, ev->metrics.samples);
 	switch (ev->kind) {
 	case EDGE_EVENT_PATH_STATE:
-		log_msg(strcmp(ev->to, "up") == 0 ? EDGE_LOG_NOTICE : EDGE_LOG_WARNING,
+		log_msg(strcmp(ev->to, "down") == 0 ? EDGE_LOG_WARNING : EDGE_LOG_NOTICE,
 			"path %u (%s): %s (was %s: %s%s)", path_id_of(d, ev->subject), ev->subject,
-			ev->to, ev->from, ev->reason, m);
+			ev->to, ev->from, reason, m);
 		break;
 	case EDGE_EVENT_STEERING: {
-		/* the engine's reason reads "APP: switch A -> B (CAUSE)": the
-		 * line says the move once and keeps what explains it */
-		const char *why = strstr(ev->reason, " -> ");
+		/* the reason reads "switch A -> B (CAUSE)": the line says the
+		 * move once and keeps what explains it */
+		const char *why = strstr(reason, " -> ");
 		const char *paren = why ? strchr(why, '(') : NULL;
-		const char *cause = paren ? paren + 1 : ev->reason;
+		const char *cause = paren ? paren + 1 : reason;
 		size_t n = paren ? strcspn(cause, ")") : strlen(cause);
-
 		char more[EDGE_EV_SUBJECT_MAX + 48] = "";
 		struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
 		uint32_t from = path_id_of(d, ev->from);
@@ -500,7 +507,7 @@ static void log_event(const struct edge_event *ev, void *arg)
 	}
 	case EDGE_EVENT_SLA:
 		log_msg(strcmp(ev->to, "met") == 0 ? EDGE_LOG_NOTICE : EDGE_LOG_WARNING,
-			"class %s: SLA %s (%s)%s", ev->subject, ev->to, ev->reason, m);
+			"class %s: SLA %s (%s)%s", ev->subject, ev->to, reason, m);
 		break;
 	default:
 		break; /* logged where they happen */
