@@ -13,6 +13,11 @@
 
 #include "steer_priv.h"
 
+struct ctraffic {
+	char app[EDGE_STEER_NAME_MAX];
+	struct edge_counter packets, bytes;
+};
+
 struct edge_steer {
 	struct event_base *base;
 	struct edge_steer_cfg cfg;
@@ -49,11 +54,10 @@ struct edge_steer {
 	bool ct_installed; /* the installed ruleset has the counter objects */
 	struct ctraffic *ct;
 	size_t n_ct;
-};
-
-struct ctraffic {
-	char app[EDGE_STEER_NAME_MAX];
-	struct edge_counter packets, bytes;
+	/* the totals of classes no longer in the policy (or flushed), by
+	 * application: one that comes back continues from them */
+	struct ctraffic gone[EDGE_STEER_CLASSES_MAX];
+	size_t n_gone;
 };
 
 struct ptime {
@@ -864,25 +868,60 @@ static int counters_read(struct edge_steer *s)
 	return r;
 }
 
+/* a class leaves the running policy: its totals are kept by application
+ * (the oldest forgotten when full) */
+static void counters_retire(struct edge_steer *s, const struct ctraffic *c)
+{
+	struct ctraffic x = *c;
+	size_t k;
+
+	edge_counter_rebase(&x.packets);
+	edge_counter_rebase(&x.bytes);
+	for (k = 0; k < s->n_gone && strcmp(s->gone[k].app, x.app) != 0; k++)
+		;
+	if (k < s->n_gone) { /* two rules of one application: their sum */
+		s->gone[k].packets.base += x.packets.base;
+		s->gone[k].bytes.base += x.bytes.base;
+		return;
+	}
+	if (s->n_gone == EDGE_STEER_CLASSES_MAX)
+		memmove(&s->gone[0], &s->gone[1], --s->n_gone * sizeof(s->gone[0]));
+	s->gone[s->n_gone++] = x;
+}
+
 /* a new table with new counter objects (all 0) is installed for p: each class
- * takes over the totals of the old class with the same application */
+ * takes over the totals of the old class with the same application, or of
+ * one that left an earlier policy; the old classes that have no successor
+ * are retired */
 static void counters_carry(struct edge_steer *s, const struct policy *p, struct ctraffic *nct)
 {
 	bool *used = calloc(s->n_ct + 1, sizeof(*used));
 
 	for (size_t i = 0; i < p->n_rules; i++) {
+		bool found = false;
+
 		snprintf(nct[i].app, sizeof(nct[i].app), "%s", p->rules[i].app);
-		for (size_t k = 0; used && k < s->n_ct; k++) {
+		for (size_t k = 0; used && k < s->n_ct && !found; k++) {
 			if (used[k] || strcmp(s->ct[k].app, nct[i].app) != 0)
 				continue;
-			used[k] = true;
+			used[k] = found = true;
 			nct[i].packets = s->ct[k].packets;
 			nct[i].bytes = s->ct[k].bytes;
-			edge_counter_rebase(&nct[i].packets);
-			edge_counter_rebase(&nct[i].bytes);
-			break;
 		}
+		for (size_t k = 0; k < s->n_gone && !found; k++) {
+			if (strcmp(s->gone[k].app, nct[i].app) != 0)
+				continue;
+			found = true;
+			nct[i].packets = s->gone[k].packets;
+			nct[i].bytes = s->gone[k].bytes;
+			s->gone[k] = s->gone[--s->n_gone];
+		}
+		edge_counter_rebase(&nct[i].packets);
+		edge_counter_rebase(&nct[i].bytes);
 	}
+	for (size_t k = 0; used && k < s->n_ct; k++)
+		if (!used[k])
+			counters_retire(s, &s->ct[k]);
 	free(used);
 	free(s->ct);
 	s->ct = nct;
@@ -1145,6 +1184,7 @@ int edge_steer_flush(struct edge_steer *s)
 	int r;
 
 	r = converge(s, &none, NULL, 0);
+	(void)counters_read(s); /* what they counted since the last read */
 	if (s->nft_installed) {
 		char cmd[96];
 		int q;
@@ -1156,7 +1196,10 @@ int edge_steer_flush(struct edge_steer *s)
 			r = q;
 		s->nft_installed = false;
 	}
-	/* the table and its counters are gone: so are the classes */
+	/* the table and its counters are gone: the classes' totals are kept
+	 * for a next policy */
+	for (size_t k = 0; k < s->n_ct; k++)
+		counters_retire(s, &s->ct[k]);
 	free(s->ct);
 	s->ct = NULL;
 	s->n_ct = 0;

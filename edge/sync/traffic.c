@@ -44,10 +44,15 @@ static struct tpath *tpath_of(const struct edge_traffic *t, uint32_t id)
 	return NULL;
 }
 
+/* paths that left the bundle keep their totals (a path that comes back
+ * continues from them), up to this many */
+#define TRAFFIC_PATHS_MAX 4096
+
 static void fill_paths(struct edge_status *st, struct edge_traffic *t,
 		       const struct edge_nl_link_stats *ls)
 {
-	struct tpath *np = calloc(st->n_paths + 1, sizeof(*np));
+	struct tpath *np = calloc(st->n_paths + t->n + 1, sizeof(*np));
+	size_t n = st->n_paths;
 
 	if (!np)
 		return; /* the counters are left out of this snapshot */
@@ -75,10 +80,17 @@ static void fill_paths(struct edge_status *st, struct edge_traffic *t,
 		p->tx_packets = edge_counter_value(&x->c[2]);
 		p->tx_bytes = edge_counter_value(&x->c[3]);
 	}
-	/* paths no longer in the bundle are forgotten */
+	for (size_t k = 0; k < t->n && n < TRAFFIC_PATHS_MAX; k++) {
+		bool current = false;
+
+		for (size_t i = 0; i < st->n_paths && !current; i++)
+			current = st->paths[i].id == t->p[k].id;
+		if (!current)
+			np[n++] = t->p[k];
+	}
 	free(t->p);
 	t->p = np;
-	t->n = st->n_paths;
+	t->n = n;
 }
 
 void edge_status_fill_traffic(struct edge_status *st, struct edge_traffic *t,

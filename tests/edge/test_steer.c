@@ -577,10 +577,37 @@ static void test_class_traffic(void **state)
 	f->nft.reads = 0;
 	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), -EOPNOTSUPP);
 	assert_int_equal(f->nft.reads, 0);
-	/* a flush forgets the classes */
+	/* a flush: nothing configured, nothing to read */
 	edge_steer_set_counters(f->s, true);
 	assert_int_equal(edge_steer_flush(f->s), 0);
 	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), -ENOENT);
+	/* the classes come back (a new bundle): their totals did not go away */
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_string_equal(ct[0].app, "voip");
+	assert_true(ct[0].packets == 14 && ct[0].bytes == 1400);
+	assert_true(ct[3].packets == 4 && ct[3].bytes == 240);
+	/* a policy without backup, then with it again: backup resumes */
+	f->nft.pk[1] = 7, f->nft.by[1] = 700; /* backup */
+	{
+		struct policy *nob = NULL;
+		const char *j = "{\"applications\": {\"voip\": [{\"dscp\": 46}]},"
+				" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\"]},"
+				" {\"app\": \"any\", \"paths\": [\"mpls\"]}]}";
+
+		assert_int_equal(policy_parse_json(j, strlen(j), &nob, &errs), 0);
+		assert_int_equal(edge_steer_configure(f->s, nob, f->paths, 3, f->routes, 2, f->und,
+						      2, NULL, 0),
+				 0);
+		assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 2);
+		assert_true(ct[0].packets == 14); /* voip kept */
+		assert_int_equal(configure(f), 0);
+		assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+		assert_string_equal(ct[1].app, "backup");
+		assert_true(ct[1].packets == 7 && ct[1].bytes == 700);
+		assert_true(ct[0].packets == 14);
+		policy_free(nob);
+	}
 	policy_free(swapped);
 	free(json);
 }

@@ -212,8 +212,9 @@ struct edge_steer_class_traffic {
  * from the kernel now.  They never go down while this object lives: each
  * configure replaces the nft table (its counters restart at 0), so it reads
  * them just before and carries the totals over to the class with the same
- * application in the new policy (a class that is new starts at 0; one that
- * goes is forgotten).  Writes at most max entries; returns how many classes
+ * application in the new policy; a class that leaves the policy (or a flush)
+ * keeps its totals by application, and continues from them when it comes
+ * back (a new application starts at 0).  Writes at most max entries; returns how many classes
  * there are, or -errno (-EOPNOTSUPP: counters off or the nft ops cannot read
  * them; -ENOENT: nothing configured).
  */
