@@ -239,7 +239,8 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 	static const char *const keys[] = {
 		"site",	     "role",	  "underlays", "lan_interfaces", "orchestrator",
 		"state_dir", "run_dir",	  "key_file",  "tunnel_driver",	 "kernel_libipsec",
-		"bundle",    "log_level", "ike_port",  "ike_port_natt",	 NULL
+		"bundle",    "log_level", "ike_port",  "ike_port_natt",	 "class_counters",
+		NULL
 	};
 	static const char *const orch_keys[] = {
 		"url", "credential_file", "bootstrap_token_file", "insecure_http", "ca_file", NULL
@@ -421,6 +422,7 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 		edge_errors_addf(errs, "tunnel_driver: \"%s\" is neither \"vxlan\" nor \"xfrmi\"",
 				 s);
 	c->kernel_libipsec = get_bool(root, "", "kernel_libipsec", true, errs);
+	c->class_counters = get_bool(root, "", "class_counters", true, errs);
 	c->bundle_file = path_dup(get_str(root, "", "bundle", false, errs), base_dir, &oom);
 
 	s = get_str(root, "", "log_level", false, errs);

@@ -49,6 +49,7 @@ struct edge_daemon {
 	struct edge_orch *orch;		 /* NULL: no orchestrator configured */
 	struct edge_ctl *ctl;		 /* <run_dir>/control.sock */
 	struct edge_underlay_watch *wan; /* NULL: opts.no_underlay_watch */
+	struct edge_traffic *traffic;	 /* path counters kept monotonic */
 	/* the address warnings last logged per underlay (config, bundle): each
 	 * is logged once per change */
 	char wan_warned[EDGE_UNDERLAYS_MAX][2][256];
@@ -452,16 +453,108 @@ out:
 	return r;
 }
 
+/* a path's id from its name in the running bundle; 0 when unknown */
+static uint32_t path_id_of(const struct edge_daemon *d, const char *name)
+{
+	for (size_t i = 0; d->running_bundle && i < d->running_bundle->n_paths; i++)
+		if (strcmp(d->running_bundle->paths[i]->name, name) == 0)
+			return d->running_bundle->paths[i]->id;
+	return 0;
+}
+
+/*
+ * Every change the edge records as an event is one line of its log, with its
+ * reason (README.md, "Log lines"): path states, steering and SLA changes,
+ * orchestrator sync.  Tunnel up/down, NAT re-mappings, underlay changes and
+ * config applies are logged where they happen (on_ike_event, log_underlay,
+ * apply_packed) with more detail than the event carries: not twice.
+ */
+static void log_event(const struct edge_event *ev, void *arg)
+{
+	const struct edge_daemon *d = arg;
+	const char *reason = ev->reason;
+	size_t sl = strlen(ev->subject);
+	char m[160] = "";
+
+	/* the engine's texts repeat the class ("voip@hub1: ..."): once is enough */
+	if (sl && strncmp(reason, ev->subject, sl) == 0 && reason[sl] == ':' &&
+	    reason[sl + 1] == ' ')
+		reason += sl + 2;
+	if (ev->has_metrics && ev->metrics.samples)
+		snprintf(m, sizeof(m),
+			 "; %s%srtt %.1f ms, jitter %.1f ms, loss %.1f %% (%u samples)",
+			 ev->kind == EDGE_EVENT_PATH_STATE ? "" : ev->to,
+			 ev->kind == EDGE_EVENT_PATH_STATE ? "" : ": ", ev->metrics.rtt_avg_ms,
+			 ev->metrics.jitter_ms, ev->metrics.loss_pct, ev->metrics.samples);
+	switch (ev->kind) {
+	case EDGE_EVENT_PATH_STATE:
+		log_msg(strcmp(ev->to, "down") == 0 ? EDGE_LOG_WARNING : EDGE_LOG_NOTICE,
+			"path %u (%s): %s (was %s: %s%s)", path_id_of(d, ev->subject), ev->subject,
+			ev->to, ev->from, reason, m);
+		break;
+	case EDGE_EVENT_STEERING: {
+		/* the reason reads "switch A -> B (CAUSE)": the line says the
+		 * move once and keeps what explains it */
+		const char *why = strstr(reason, " -> ");
+		const char *paren = why ? strchr(why, '(') : NULL;
+		const char *cause = paren ? paren + 1 : reason;
+		size_t n = paren ? strcspn(cause, ")") : strlen(cause);
+		char more[EDGE_EV_SUBJECT_MAX + 48] = "";
+		struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
+		uint32_t from = path_id_of(d, ev->from);
+
+		if (h && from && n == strlen("failover") && !strncmp(cause, "failover", n))
+			snprintf(more, sizeof(more), ": %s %s", ev->from,
+				 policy_path_state_name(edge_health_state(h, from)));
+		else if (n == strlen("degraded") && !strncmp(cause, "degraded", n))
+			snprintf(more, sizeof(more), ": %s misses the SLA", ev->from);
+		log_notice("class %s: %s -> %s (%.*s%s)%s", ev->subject, ev->from, ev->to, (int)n,
+			   cause, more, m);
+		break;
+	}
+	case EDGE_EVENT_SLA:
+		log_msg(strcmp(ev->to, "met") == 0 ? EDGE_LOG_NOTICE : EDGE_LOG_WARNING,
+			"class %s: SLA %s (%s)%s", ev->subject, ev->to, reason, m);
+		break;
+	default:
+		break; /* logged where they happen */
+	}
+}
+
 static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 {
 	struct edge_daemon *d = arg;
 	const struct edge_ike_path *p = edge_engine_ike_path(d->engine, ev->path_id);
 	const char *name = p ? p->name : "?";
+	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
+	bool was_up = h && edge_health_sa_up(h, ev->path_id);
 
 	if (d->steering)
 		edge_steering_ike_event(d->steering, ev);
+	/* one "tunnel up" / "tunnel down" line per change of the path's SA
+	 * state as health sees it; IKE events that change nothing are info */
 	switch (ev->type) {
 	case EDGE_IKE_EV_CHILD_UP:
+		if (was_up)
+			log_info(
+				"path %u (%s): child-up, SPIs in %08x out %08x (tunnel already up)",
+				ev->path_id, name, ev->spi_in, ev->spi_out);
+		else
+			log_notice("path %u (%s): tunnel up (child-up, SPIs in %08x out %08x)",
+				   ev->path_id, name, ev->spi_in, ev->spi_out);
+		break;
+	case EDGE_IKE_EV_CHILD_DOWN:
+	case EDGE_IKE_EV_IKE_DOWN:
+		if (h && was_up == edge_health_sa_up(h, ev->path_id))
+			log_info("path %u (%s): %s (%s): tunnel %s", ev->path_id, name,
+				 edge_ike_event_type_name(ev->type),
+				 edge_ike_reason_name(ev->reason),
+				 was_up ? "stays up (a replaced SA)" : "was not up");
+		else
+			log_warnx("path %u (%s): tunnel down (%s: %s)", ev->path_id, name,
+				  edge_ike_event_type_name(ev->type),
+				  edge_ike_reason_name(ev->reason));
+		break;
 	case EDGE_IKE_EV_CHILD_REKEY:
 		log_notice("path %u (%s): %s, SPIs in %08x out %08x", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), ev->spi_in, ev->spi_out);
@@ -768,6 +861,8 @@ static void fill_status(void *arg, struct edge_status *st)
 	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
 				   d->engine);
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
+	edge_status_fill_traffic(st, d->traffic,
+				 d->steering ? edge_steering_steer(d->steering) : NULL);
 }
 
 /* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */
@@ -885,6 +980,10 @@ static int start(struct edge_daemon *d)
 	}
 	/* the events ring before anything emits (steering, health, IKE) */
 	r = edge_events_new(0, unix_time_us(), &d->events);
+	if (r == 0)
+		r = edge_events_subscribe(d->events, log_event, d);
+	if (r == 0)
+		r = edge_traffic_new(&d->traffic);
 	if (r < 0) {
 		log_warnx("events: %s", strerror(-r));
 		return r;
@@ -1130,5 +1229,6 @@ void edge_daemon_free(struct edge_daemon *d)
 	free(d->pid_path);
 	edge_config_free(d->config);
 	edge_events_free(d->events); /* last: everything that emits is gone */
+	edge_traffic_free(d->traffic);
 	free(d);
 }

@@ -510,13 +510,24 @@ static int cmd_recv(int argc, char **argv)
 	return rc;
 }
 
+/* --help or -h anywhere before "--": help on stdout, exit 0, nothing else done */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "send"))
+	bool help = wants_help(argc, argv);
+
+	if (!help && argc >= 2 && !strcmp(argv[1], "send"))
 		return cmd_send(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "recv"))
+	if (!help && argc >= 2 && !strcmp(argv[1], "recv"))
 		return cmd_recv(argc - 1, argv + 1);
-	fprintf(stderr,
+	fprintf(help ? stdout : stderr,
 		"usage: flowmeter send --to ADDR:PORT --rate PPS [--size B] [--dscp D]\n"
 		"                      [--duration S | --count N] [--bind-dev DEV] [--from ADDR]\n"
 		"                      [--rt] [--quiet]   (--rt: SCHED_FIFO sender)\n"
@@ -524,5 +535,5 @@ int main(int argc, char **argv)
 		"                      [--linger MS] [--timeline] [--bind-dev DEV] [--report "
 		"FILE]\n"
 		"  recv prints its report at the end and on SIGUSR1\n");
-	return 2;
+	return help ? 0 : 2;
 }

@@ -787,13 +787,26 @@ static int params_cmd(int argc, char **argv)
 	return 0;
 }
 
+static void usage_to(FILE *f)
+{
+	fprintf(f, "usage: linkemu --ctl SOCKET [--pidfile FILE] [--rt] [--seed N] "
+		   "--link NAME:QUEUE_OUT:QUEUE_IN ...\n"
+		   "       linkemu ctl SOCKET COMMAND [ARGS...]\n"
+		   "       linkemu params KEY=VALUE...   (parameter line and netem arguments)\n");
+}
+
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: linkemu --ctl SOCKET [--pidfile FILE] [--rt] [--seed N] "
-		"--link NAME:QUEUE_OUT:QUEUE_IN ...\n"
-		"       linkemu ctl SOCKET COMMAND [ARGS...]\n"
-		"       linkemu params KEY=VALUE...   (parameter line and netem arguments)\n");
+	usage_to(stderr);
+}
+
+/* --help or -h anywhere before "--": help on stdout, exit 0, nothing else done */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
 }
 
 static int add_link(struct emu *e, const char *spec, uint64_t seed)
@@ -831,6 +844,10 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	struct epoll_event ev;
 
+	if (wants_help(argc, argv)) {
+		usage_to(stdout);
+		return 0;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return ctl_client(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "params"))

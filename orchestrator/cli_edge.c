@@ -182,6 +182,56 @@ static void clock_of(int64_t at_ms, char *buf, size_t size)
 		 (int)(at_ms % 1000));
 }
 
+/* 1234 -> "1234", 12345678 -> "12.3M" (bytes or packets) */
+static const char *qty(uint64_t v, char *buf, size_t size)
+{
+	static const char unit[] = "kMGTPE";
+	double x = (double)v;
+	int u = -1;
+
+	if (v < 10000) {
+		snprintf(buf, size, "%" PRIu64, v);
+		return buf;
+	}
+	while (x >= 1000.0 && u < 5) {
+		x /= 1000.0;
+		u++;
+	}
+	snprintf(buf, size, "%.1f%c", x, unit[u]);
+	return buf;
+}
+
+static void print_traffic(json_t *st)
+{
+	json_t *v;
+	size_t i;
+	char a[24], b[24], c[24], d[24];
+	bool any = false;
+
+	json_array_foreach (json_object_get(st, "paths"), i, v) {
+		json_t *t = json_object_get(v, "traffic");
+
+		if (!t)
+			continue;
+		if (!any)
+			printf("\n%-22s %10s %10s %10s %10s\n", "PATH TRAFFIC", "RX PKTS",
+			       "RX BYTES", "TX PKTS", "TX BYTES");
+		any = true;
+		printf("%-22s %10s %10s %10s %10s\n", str(v, "name"),
+		       qty((uint64_t)num(t, "rx_packets"), a, sizeof(a)),
+		       qty((uint64_t)num(t, "rx_bytes"), b, sizeof(b)),
+		       qty((uint64_t)num(t, "tx_packets"), c, sizeof(c)),
+		       qty((uint64_t)num(t, "tx_bytes"), d, sizeof(d)));
+	}
+	if (!json_array_size(json_object_get(st, "class_traffic")))
+		return;
+	printf("\n%-22s %10s %10s\n", "CLASS TRAFFIC", "PACKETS", "BYTES");
+	json_array_foreach (json_object_get(st, "class_traffic"), i, v)
+		printf("%-22s %10s %10s\n", str(v, "class"),
+		       qty((uint64_t)num(v, "packets"), a, sizeof(a)),
+		       qty((uint64_t)num(v, "bytes"), b, sizeof(b)));
+}
+
 static void print_status(json_t *st)
 {
 	json_t *orch = json_object_get(st, "orchestrator"), *v;
@@ -286,6 +336,9 @@ static void print_status(json_t *st)
 	}
 	if (!json_array_size(json_object_get(st, "classes")))
 		printf("(no classes)\n");
+
+	/* kernel counters: per path its netdev, per class its nft counter */
+	print_traffic(st);
 
 	printf("\nrecent events (%" PRId64 " dropped from the ring):\n", num(evs, "dropped"));
 	json_array_foreach (json_object_get(evs, "list"), i, v) {

@@ -149,8 +149,12 @@ enum MHD_Result edge_config(struct req *r)
 		if (wait) {
 			errno = 0;
 			w = strtoull(wait, &end, 10);
-			if (errno || *end || !*wait || *wait == '-')
-				return reply_error(r, 400, "wait: seconds (integer >= 0)");
+			if (errno || *end || !*wait || *wait == '-' || w > ORCH_LONGPOLL_WAIT_MAX)
+				return reply_error(r, 400,
+						   "wait: seconds, an integer 0..%u (got %.20s)",
+						   ORCH_LONGPOLL_WAIT_MAX, wait);
+			/* in range: held at most the operator's --longpoll-max
+			 * (a 304 says "ask again"; not an error) */
 			if (w > d->cfg.longpoll_max_s)
 				w = d->cfg.longpoll_max_s;
 		}
@@ -245,7 +249,7 @@ enum MHD_Result edge_telemetry(struct req *r)
 {
 	struct orch_store *st = r->d->store;
 	Sdwan__V1__Telemetry *m = sdwan__v1__telemetry__unpack(NULL, r->len, (uint8_t *)r->body);
-	json_t *paths = NULL, *dec = NULL;
+	json_t *paths = NULL, *dec = NULL, *ct = NULL;
 	enum MHD_Result ret;
 	int64_t now = orchd_now_ms();
 	int e;
@@ -256,12 +260,25 @@ enum MHD_Result edge_telemetry(struct req *r)
 		ret = reply_error(r, 403, "credential is for site %s, not %.40s", r->site, m->site);
 		goto out;
 	}
-	if (m->n_paths > 65536 || m->n_events > 4096 || m->n_decisions > 4096) {
-		ret = reply_error(r, 413, "too many paths, events or decisions in one report");
+	if (m->n_paths > 65536 || m->n_events > 4096 || m->n_decisions > 4096 ||
+	    m->n_class_traffic > 4096) {
+		ret = reply_error(r, 413,
+				  "too many paths, events, decisions or classes in one report");
 		goto out;
 	}
 	paths = json_array();
 	dec = json_array();
+	ct = json_array();
+	for (size_t i = 0; ct && i < m->n_class_traffic; i++) {
+		if (!printable(m->class_traffic[i]->traffic_class, 128) ||
+		    !m->class_traffic[i]->traffic_class[0]) {
+			ret = reply_error(
+				r, 400, "Telemetry.class_traffic[%zu].traffic_class: a class name",
+				i);
+			goto out;
+		}
+		json_array_append_new(ct, orch_pb_to_json(&m->class_traffic[i]->base));
+	}
 	for (size_t i = 0; paths && i < m->n_paths; i++) {
 		if (!printable(m->paths[i]->path, 128) || !m->paths[i]->path[0]) {
 			ret = reply_error(r, 400, "Telemetry.paths[%zu].path: a path name", i);
@@ -271,7 +288,7 @@ enum MHD_Result edge_telemetry(struct req *r)
 	}
 	for (size_t i = 0; dec && i < m->n_decisions; i++)
 		json_array_append_new(dec, orch_pb_to_json(&m->decisions[i]->base));
-	if (!paths || !dec) {
+	if (!paths || !dec || !ct) {
 		ret = reply_error(r, 500, "out of memory");
 		goto out;
 	}
@@ -283,7 +300,7 @@ enum MHD_Result edge_telemetry(struct req *r)
 		char cerr[1100];
 
 		orch_text_escape(cerr, sizeof(cerr), m->config_error, SIZE_MAX, ORCH_TEXT_CTL);
-		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec,
+		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec, ct,
 					   cerr);
 	}
 	for (size_t i = 0; !e && i < m->n_events; i++) {
@@ -313,6 +330,7 @@ enum MHD_Result edge_telemetry(struct req *r)
 out:
 	json_decref(paths);
 	json_decref(dec);
+	json_decref(ct);
 	sdwan__v1__telemetry__free_unpacked(m, NULL);
 	return ret;
 }

@@ -38,6 +38,12 @@ enum fam {
 	F_PATH_LOSS,
 	F_PATH_NAT,
 	F_PATH_PEER_NAT,
+	F_PATH_RX_BYTES,
+	F_PATH_TX_BYTES,
+	F_PATH_RX_PACKETS,
+	F_PATH_TX_PACKETS,
+	F_CLASS_BYTES,
+	F_CLASS_PACKETS,
 	F_N,
 };
 
@@ -82,6 +88,21 @@ static const struct {
 			 "1 when this end of the path is behind a NAT." },
 	[F_PATH_PEER_NAT] = { "sdwan_path_peer_behind_nat", "gauge",
 			      "1 when the far end of the path is behind a NAT." },
+	/* kernel counters of the edge, monotonic while it runs (edge/counter.h):
+	 * they reset only when the edge restarts */
+	[F_PATH_RX_BYTES] = { "sdwan_path_receive_bytes_total", "counter",
+			      "Bytes received on the path's netdev (inner packets)." },
+	[F_PATH_TX_BYTES] = { "sdwan_path_transmit_bytes_total", "counter",
+			      "Bytes sent on the path's netdev (inner packets)." },
+	[F_PATH_RX_PACKETS] = { "sdwan_path_receive_packets_total", "counter",
+				"Packets received on the path's netdev." },
+	[F_PATH_TX_PACKETS] = { "sdwan_path_transmit_packets_total", "counter",
+				"Packets sent on the path's netdev." },
+	[F_CLASS_BYTES] = { "sdwan_class_bytes_total", "counter",
+			    "Bytes classified into the traffic class at a site (from its LAN)." },
+	[F_CLASS_PACKETS] = { "sdwan_class_packets_total", "counter",
+			      "Packets classified into the traffic class at a site (from its "
+			      "LAN)." },
 };
 
 struct scrape {
@@ -200,6 +221,26 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 		}
 	}
 	json_decref(dec);
+	dec = s->class_traffic ? json_loads(s->class_traffic, 0, NULL) : NULL;
+	json_array_foreach (dec, i, d) {
+		const char *cls = json_string_value(json_object_get(d, "traffic_class"));
+
+		if (!cls || !*cls)
+			continue;
+		f = sc->f[F_CLASS_BYTES];
+		fputs("sdwan_class_bytes_total{", f);
+		label(f, "site", s->name, true);
+		label(f, "class", cls, false);
+		fprintf(f, "} %" PRIu64 "\n",
+			(uint64_t)json_integer_value(json_object_get(d, "bytes")));
+		f = sc->f[F_CLASS_PACKETS];
+		fputs("sdwan_class_packets_total{", f);
+		label(f, "site", s->name, true);
+		label(f, "class", cls, false);
+		fprintf(f, "} %" PRIu64 "\n",
+			(uint64_t)json_integer_value(json_object_get(d, "packets")));
+	}
+	json_decref(dec);
 	return 0;
 }
 
@@ -258,6 +299,24 @@ static int on_path(void *ud, const char *site, const char *metrics)
 	path_sample(sc, F_PATH_NAT, site, path, json_is_true(json_object_get(m, "behind_nat")));
 	path_sample(sc, F_PATH_PEER_NAT, site, path,
 		    json_is_true(json_object_get(m, "peer_behind_nat")));
+	if (json_is_true(json_object_get(m, "traffic_known"))) {
+		static const struct {
+			enum fam fm;
+			const char *key;
+		} ctr[] = { { F_PATH_RX_BYTES, "rx_bytes" },
+			    { F_PATH_TX_BYTES, "tx_bytes" },
+			    { F_PATH_RX_PACKETS, "rx_packets" },
+			    { F_PATH_TX_PACKETS, "tx_packets" } };
+
+		for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++) {
+			f = sc->f[ctr[k].fm];
+			fprintf(f, "%s{", fams[ctr[k].fm].name);
+			label(f, "site", site, true);
+			label(f, "path", path, false);
+			fprintf(f, "} %" PRIu64 "\n",
+				(uint64_t)json_integer_value(json_object_get(m, ctr[k].key)));
+		}
+	}
 	json_decref(m);
 	return 0;
 }

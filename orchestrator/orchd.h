@@ -23,6 +23,9 @@
 
 #include "notify.h"
 
+/* the edge API's long-poll `wait` range (s); --longpoll-max lies within it */
+#define ORCH_LONGPOLL_WAIT_MAX 300u
+
 struct orchd_config {
 	const char *db_path;
 	const char *listen_addr;

@@ -223,8 +223,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cfg.longpoll_max_s < 1 || cfg.longpoll_max_s > 300) {
-		fprintf(stderr, "sdwan-orchd: --longpoll-max must be 1..300 seconds\n");
+	if (cfg.longpoll_max_s < 1 || cfg.longpoll_max_s > ORCH_LONGPOLL_WAIT_MAX) {
+		fprintf(stderr, "sdwan-orchd: --longpoll-max must be 1..%u seconds\n",
+			ORCH_LONGPOLL_WAIT_MAX);
 		return 2;
 	}
 	{

@@ -90,6 +90,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE sites ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
 	/* 5: a branch's preferred hubs, comma-separated, primary first */
 	"ALTER TABLE sites ADD COLUMN hubs TEXT NOT NULL DEFAULT '';",
+	/* 6: the edge's per-class traffic counters (JSON array of ClassTraffic) */
+	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -964,25 +966,28 @@ static int sq_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const char *config_error)
+			    const json_t *class_traffic, const char *config_error)
 {
 	struct sq_store *s = sq(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
+	char *ct = class_traffic ? json_dumps(class_traffic, JSON_COMPACT) : strdup("[]");
 	sqlite3_stmt *p;
 	size_t i;
 	json_t *m;
 	int r = -ENOMEM;
 
-	if (!dec)
+	if (!dec || !ct)
 		goto out;
 	r = -EIO;
-	if (!(p = stmt(s, "INSERT OR REPLACE INTO telemetry VALUES(?,?,?,?,?)")))
+	if (!(p = stmt(s, "INSERT OR REPLACE INTO telemetry(site_id, at, applied_version,"
+			  " decisions, config_error, class_traffic) VALUES(?,?,?,?,?,?)")))
 		goto out;
 	sqlite3_bind_int64(p, 1, site_id);
 	sqlite3_bind_int64(p, 2, at);
 	sqlite3_bind_int64(p, 3, (int64_t)applied_version);
 	sqlite3_bind_text(p, 4, dec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 5, config_error, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 6, ct, -1, SQLITE_STATIC);
 	if ((r = run(p)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1035,6 +1040,7 @@ static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	r = run(p);
 out:
 	free(dec);
+	free(ct);
 	return r;
 }
 
@@ -1252,6 +1258,10 @@ static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_sin
 				 0, NULL);
 		json_object_set_new(o, "paths", paths);
 		json_object_set_new(o, "decisions", dec ? dec : json_array());
+		dec = json_loads(sqlite3_column_type(row, 11) == SQLITE_NULL ? "[]"
+									     : col_text(row, 11),
+				 0, NULL);
+		json_object_set_new(o, "class_traffic", dec ? dec : json_array());
 	}
 	*ret = o;
 	return 0;
@@ -1268,12 +1278,13 @@ static int sq_status(struct orch_store *st, const char *site, int64_t online_sin
 	json_t *arr = NULL, *o;
 	int rc, r = 0;
 
-#define STATUS_SQL                                                                           \
-	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"              \
-	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)" \
-	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                              \
-	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"  \
-	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"      \
+#define STATUS_SQL                                                                            \
+	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"               \
+	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)," \
+	" t.class_traffic"                                                                    \
+	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                               \
+	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"   \
+	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"       \
 	" GROUP BY site_id) pm ON pm.site_id = s.id"
 	if (site) {
 		/* the site's row stays current while site_status() steps other statements */
@@ -1350,7 +1361,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
 		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
 		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
-		 " (SELECT ifnull(max(version), 0) FROM policies)"
+		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name");
@@ -1370,6 +1381,8 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.decisions =
 				sqlite3_column_type(p, 7) == SQLITE_NULL ? NULL : col_text(p, 7),
 			.refused = sqlite3_column_int(p, 8),
+			.class_traffic =
+				sqlite3_column_type(p, 10) == SQLITE_NULL ? NULL : col_text(p, 10),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);

@@ -944,11 +944,13 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 
 	if (x)
 		metrics_text(x, m, sizeof(m));
-	if (sla)
-		held_text(e, d, held, sizeof(held));
 	else if (d->reason != POLICY_REASON_ACTION && d->reason != POLICY_REASON_HOLD &&
 		 d->reason != POLICY_REASON_PREEMPT)
 		return snprintf(buf, len, "no path of the rule is up");
+	/* a class without an SLA is placed by order, cost or balance over the
+	 * paths that are up: its text has no SLA words */
+	if (sla)
+		held_text(e, d, held, sizeof(held));
 	switch (d->reason) {
 	case POLICY_REASON_ACTION:
 		if (d->action == POLICY_ACTION_DROP)
@@ -969,8 +971,10 @@ int policy_engine_reason(const struct policy_engine *e, const struct policy_clas
 				sla ? "meeting " : (d->n_paths == 1 ? "that is up" : "that are up"),
 				sla ? sla : "", x->name, m, held);
 	case POLICY_REASON_LEAST_BAD:
-		return snprintf(buf, len, "no path meets %s: least bad is %s (%s)",
-				sla ? sla : "the SLA", x->name, m);
+		if (!sla) /* not reached: without bounds every up path qualifies */
+			return snprintf(buf, len, "%s: best of the up paths (%s)", x->name, m);
+		return snprintf(buf, len, "no path meets %s: least bad is %s (%s)", sla, x->name,
+				m);
 	case POLICY_REASON_LAST_RESORT:
 		return snprintf(buf, len, "only last-resort paths are up: %s (%s)", x->name, m);
 	case POLICY_REASON_HOLD:

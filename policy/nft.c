@@ -80,6 +80,11 @@ void policy_nft_opts_init(struct policy_nft_opts *o)
 	o->priority = -150;
 }
 
+void policy_nft_counter_name(size_t class_index, char *buf, size_t len)
+{
+	snprintf(buf, len, POLICY_NFT_COUNTER_PREFIX "%zu", class_index);
+}
+
 uint32_t policy_nft_class_mark(const struct policy_nft_opts *o, size_t class_index)
 {
 	return o->mark_base + (uint32_t)class_index;
@@ -196,6 +201,8 @@ static void addr(struct sbuf *b, const struct alt *a, int fam, const char *dir)
 static void verdict(struct sbuf *b, const struct policy_nft_opts *o, const struct policy_rule *r,
 		    size_t idx)
 {
+	if (o->counters)
+		sb_printf(b, "counter name \"" POLICY_NFT_COUNTER_PREFIX "%zu\" ", idx);
 	if (r->action == POLICY_ACTION_DROP)
 		sb_printf(b, "drop comment \"%s\"\n", r->app);
 	else
@@ -358,6 +365,10 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 		set_def(&b, &p->prefix_sets[i], 4);
 		set_def(&b, &p->prefix_sets[i], 6);
 	}
+	for (size_t i = 0; o.counters && i < p->n_rules; i++)
+		sb_printf(&b,
+			  "\tcounter " POLICY_NFT_COUNTER_PREFIX "%zu {\n\t\tcomment \"%s\"\n\t}\n",
+			  i, p->rules[i].app);
 	sb_printf(&b,
 		  "\tchain prerouting {\n\t\ttype filter hook prerouting priority %d; policy "
 		  "accept;\n",

@@ -456,13 +456,27 @@ out:
 	return rc;
 }
 
+static void usage_to(FILE *f)
+{
+	fprintf(f, "usage: sdwan-ike-tool pubkey --key FILE\n"
+			   "       sdwan-ike-tool run --run-dir DIR --key FILE "
+			   "[--log-level N] [--timeout S] [--add-delay-ms N] "
+			   "[--defer-run] [--keepalive S] [--check-timeout-ms N] "
+			   "[--stdin] --path SPEC...\n");
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: sdwan-ike-tool pubkey --key FILE\n"
-					"       sdwan-ike-tool run --run-dir DIR --key FILE "
-					"[--log-level N] [--timeout S] [--add-delay-ms N] "
-					"[--defer-run] [--keepalive S] [--check-timeout-ms N] "
-					"[--stdin] --path SPEC...\n");
+	usage_to(stderr);
+}
+
+/* --help or -h anywhere before "--": help on stdout, exit 0, nothing else done */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -488,6 +502,11 @@ int main(int argc, char **argv)
 	};
 	int c, npaths = 0, timeout = 0;
 
+	if (wants_help(argc, argv))
+	{
+		usage_to(stdout);
+		return 0;
+	}
 	if (argc < 2)
 	{
 		usage();

@@ -1,4 +1,5 @@
 /* steer.c — classifier, class tables, decisions → routes (see edge/steer.h) */
+#include <edge/counter.h>
 #include <edge/steer.h>
 
 #include "via.h"
@@ -12,6 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "steer_priv.h"
+
+struct ctraffic {
+	char app[EDGE_STEER_NAME_MAX];
+	struct edge_counter packets, bytes;
+};
 
 struct edge_steer {
 	struct event_base *base;
@@ -45,6 +53,16 @@ struct edge_steer {
 	char **lan;
 	size_t n_lan;
 	uint16_t probe_port;
+	/* per-class traffic counters (edge_steer_class_traffic()), in the
+	 * installed policy's rule order */
+	bool no_counters;
+	bool ct_installed; /* the installed ruleset has the counter objects */
+	struct ctraffic *ct;
+	size_t n_ct;
+	/* the totals of classes no longer in the policy (or flushed), by
+	 * application: one that comes back continues from them */
+	struct ctraffic gone[EDGE_STEER_CLASSES_MAX];
+	size_t n_gone;
 };
 
 struct ptime {
@@ -76,7 +94,8 @@ static int nft_real_apply(void *ctx, const char *text, char *err, size_t errlen)
 	return r;
 }
 
-const struct edge_steer_nft_ops edge_steer_nft_real = { .apply = nft_real_apply };
+const struct edge_steer_nft_ops edge_steer_nft_real = { .apply = nft_real_apply,
+							.counters = edge_steer_nft_real_counters };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -160,7 +179,7 @@ static int exclude_wan(char **text, const struct edge_steer_underlay *u, size_t 
 static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 			 const struct edge_steer_underlay *underlays, size_t n_underlays,
 			 uint16_t probe_port, const char *const *transit, size_t n_transit,
-			 char **ret);
+			 bool counters, char **ret);
 
 int edge_steer_ruleset(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 		       const struct edge_steer_underlay *underlays, size_t n_underlays, char **ret)
@@ -173,13 +192,13 @@ int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_iface
 			    uint16_t probe_port, char **ret)
 {
 	return ruleset_build(p, lan_ifaces, n_lan, underlays, n_underlays, probe_port, NULL, 0,
-			     ret);
+			     true, ret);
 }
 
 static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, size_t n_lan,
 			 const struct edge_steer_underlay *underlays, size_t n_underlays,
 			 uint16_t probe_port, const char *const *transit, size_t n_transit,
-			 char **ret)
+			 bool counters, char **ret)
 {
 	struct policy_nft_opts o;
 	char *base = NULL, *out = NULL;
@@ -194,6 +213,7 @@ static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, 
 	o.probe_port = probe_port;
 	o.transit_ifaces = transit;
 	o.n_transit_ifaces = n_transit;
+	o.counters = counters;
 	for (size_t i = 0; i < n_underlays; i++) {
 		if (underlays[i].ifname[0])
 			n_und++;
@@ -381,6 +401,7 @@ void edge_steer_free(struct edge_steer *s)
 	free(s->routes);
 	edge_via_free(s->via);
 	free(s->underlays);
+	free(s->ct);
 	edge_nl_set_clear(&s->inst);
 	free(s);
 }
@@ -902,6 +923,114 @@ static int adopt(struct edge_steer *s)
 	return 0;
 }
 
+/* ------------------------------------------------------------ counters */
+
+void edge_steer_set_counters(struct edge_steer *s, bool on)
+{
+	s->no_counters = !on;
+}
+
+/* the kernel's class counters into s->ct; 0 or -errno */
+static int counters_read(struct edge_steer *s)
+{
+	uint64_t *pk, *by;
+	int r;
+
+	if (!s->ct_installed || !s->n_ct)
+		return s->ct_installed ? 0 : -EOPNOTSUPP;
+	if (!s->cfg.nft->counters)
+		return -EOPNOTSUPP;
+	pk = calloc(s->n_ct, sizeof(*pk));
+	by = calloc(s->n_ct, sizeof(*by));
+	r = pk && by ? s->cfg.nft->counters(s->cfg.nft_ctx, POLICY_NFT_TABLE, pk, by, s->n_ct)
+		     : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < s->n_ct; i++) {
+		edge_counter_update(&s->ct[i].packets, pk[i]);
+		edge_counter_update(&s->ct[i].bytes, by[i]);
+	}
+	free(pk);
+	free(by);
+	return r;
+}
+
+/* a class leaves the running policy: its totals are kept by application
+ * (the oldest forgotten when full) */
+static void counters_retire(struct edge_steer *s, const struct ctraffic *c)
+{
+	struct ctraffic x = *c;
+	size_t k;
+
+	edge_counter_rebase(&x.packets);
+	edge_counter_rebase(&x.bytes);
+	for (k = 0; k < s->n_gone && strcmp(s->gone[k].app, x.app) != 0; k++)
+		;
+	if (k < s->n_gone) { /* two rules of one application: their sum */
+		s->gone[k].packets.base += x.packets.base;
+		s->gone[k].bytes.base += x.bytes.base;
+		return;
+	}
+	if (s->n_gone == EDGE_STEER_CLASSES_MAX)
+		memmove(&s->gone[0], &s->gone[1], --s->n_gone * sizeof(s->gone[0]));
+	s->gone[s->n_gone++] = x;
+}
+
+/* a new table with new counter objects (all 0) is installed for p: each class
+ * takes over the totals of the old class with the same application, or of
+ * one that left an earlier policy; the old classes that have no successor
+ * are retired */
+static void counters_carry(struct edge_steer *s, const struct policy *p, struct ctraffic *nct)
+{
+	bool *used = calloc(s->n_ct + 1, sizeof(*used));
+
+	for (size_t i = 0; i < p->n_rules; i++) {
+		bool found = false;
+
+		snprintf(nct[i].app, sizeof(nct[i].app), "%s", p->rules[i].app);
+		for (size_t k = 0; used && k < s->n_ct && !found; k++) {
+			if (used[k] || strcmp(s->ct[k].app, nct[i].app) != 0)
+				continue;
+			used[k] = found = true;
+			nct[i].packets = s->ct[k].packets;
+			nct[i].bytes = s->ct[k].bytes;
+		}
+		for (size_t k = 0; k < s->n_gone && !found; k++) {
+			if (strcmp(s->gone[k].app, nct[i].app) != 0)
+				continue;
+			found = true;
+			nct[i].packets = s->gone[k].packets;
+			nct[i].bytes = s->gone[k].bytes;
+			s->gone[k] = s->gone[--s->n_gone];
+		}
+		edge_counter_rebase(&nct[i].packets);
+		edge_counter_rebase(&nct[i].bytes);
+	}
+	for (size_t k = 0; used && k < s->n_ct; k++)
+		if (!used[k])
+			counters_retire(s, &s->ct[k]);
+	free(used);
+	free(s->ct);
+	s->ct = nct;
+	s->n_ct = p->n_rules;
+	s->ct_installed = !s->no_counters;
+}
+
+int edge_steer_class_traffic(struct edge_steer *s, struct edge_steer_class_traffic *out, size_t max)
+{
+	int r;
+
+	if (!s->pol)
+		return -ENOENT;
+	r = counters_read(s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < s->n_ct && i < max; i++) {
+		snprintf(out[i].app, sizeof(out[i].app), "%s", s->ct[i].app);
+		out[i].packets = edge_counter_value(&s->ct[i].packets);
+		out[i].bytes = edge_counter_value(&s->ct[i].bytes);
+	}
+	return (int)s->n_ct;
+}
+
 int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 			 const struct edge_steer_path *paths, size_t n_paths,
 			 const struct edge_steer_route *routes, size_t n_routes,
@@ -919,6 +1048,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct policy_engine *eng = NULL;
 	const char **transit = NULL;
 	size_t n_transit = 0;
+	struct ctraffic *nct = NULL;
 	char *text = NULL;
 	int r;
 
@@ -993,7 +1123,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		if (np[i].transit)
 			transit[n_transit++] = np[i].ifname;
 	r = ruleset_build(p, (const char *const *)s->lan, s->n_lan, nu, n_underlays, s->probe_port,
-			  transit, n_transit, &text);
+			  transit, n_transit, !s->no_counters, &text);
 	if (r < 0) {
 		seterr(err, errlen, "classifier: %s", strerror(-r));
 		goto out;
@@ -1014,10 +1144,20 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		seterr(err, errlen, "decision engine: %s", strerror(-r));
 		goto out;
 	}
+	nct = calloc(p->n_rules + 1, sizeof(*nct));
+	if (!nct) {
+		r = -ENOMEM;
+		seterr(err, errlen, "classifier: %s", strerror(-r));
+		goto out;
+	}
+	/* the replace restarts the kernel's counters: read them just before */
+	(void)counters_read(s);
 	r = s->cfg.nft->apply(s->cfg.nft_ctx, text, err, errlen);
 	if (r < 0)
 		goto out;
 	s->nft_installed = true;
+	counters_carry(s, p, nct);
+	nct = NULL;
 	/* commit */
 	if (eng) {
 		policy_engine_free(s->eng);
@@ -1058,6 +1198,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	r = run_at(s, now_ms(s), err, errlen);
 out:
 	policy_engine_free(eng);
+	free(nct);
 	free(text);
 	free(np);
 	free(npp);
@@ -1192,6 +1333,7 @@ int edge_steer_flush(struct edge_steer *s)
 	int r;
 
 	r = converge(s, &none, NULL, 0);
+	(void)counters_read(s); /* what they counted since the last read */
 	if (s->nft_installed) {
 		char cmd[96];
 		int q;
@@ -1203,6 +1345,14 @@ int edge_steer_flush(struct edge_steer *s)
 			r = q;
 		s->nft_installed = false;
 	}
+	/* the table and its counters are gone: the classes' totals are kept
+	 * for a next policy */
+	for (size_t k = 0; k < s->n_ct; k++)
+		counters_retire(s, &s->ct[k]);
+	free(s->ct);
+	s->ct = NULL;
+	s->n_ct = 0;
+	s->ct_installed = false;
 	/* forget the configuration: nothing is re-installed until the next
 	 * edge_steer_configure() */
 	if (s->ev_timer)

@@ -327,6 +327,7 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 			lan = (const char *const *)config->lan_interfaces;
 			n_lan = config->n_lan_interfaces;
 		}
+		edge_steer_set_counters(s->steer, !config || config->class_counters);
 		r = edge_steer_set_classify(s->steer, lan, n_lan, ps.port);
 		if (r < 0) {
 			snprintf(err, errlen, "classifier: %s", strerror(-r));

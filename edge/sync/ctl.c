@@ -190,6 +190,17 @@ static json_t *path_json(const struct edge_status_path *p)
 		p->ike_spis, "tunnel_error", p->tunnel_error, "waiting", p->waiting);
 	json_t *m = metrics_json(&p->m);
 
+	/* the netdev's counters: absent until it exists */
+	if (o && p->has_traffic &&
+	    json_object_set_new(
+		    o, "traffic",
+		    json_pack("{s:I, s:I, s:I, s:I}", "rx_packets", (json_int_t)p->rx_packets,
+			      "rx_bytes", (json_int_t)p->rx_bytes, "tx_packets",
+			      (json_int_t)p->tx_packets, "tx_bytes", (json_int_t)p->tx_bytes)) <
+		    0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (!o || !m || json_object_update(o, m)) {
 		json_decref(o);
 		json_decref(m);
@@ -290,7 +301,8 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 {
 	struct edge_status st = EDGE_STATUS_INIT;
 	json_t *paths = json_array(), *classes = json_array(), *underlays = json_array(), *o = NULL;
-	bool bad = !paths || !classes || !underlays;
+	json_t *traffic = json_array();
+	bool bad = !paths || !classes || !underlays || !traffic;
 	uint64_t version;
 
 	if (p->fill_status)
@@ -301,6 +313,12 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		bad = json_array_append_new(classes, class_json(&st.classes[i])) < 0;
 	for (size_t i = 0; !bad && i < st.n_underlays && i < EDGE_STATUS_UNDERLAYS_MAX; i++)
 		bad = json_array_append_new(underlays, underlay_json(&st.underlays[i])) < 0;
+	for (size_t i = 0; !bad && i < st.n_class_traffic; i++)
+		bad = json_array_append_new(
+			      traffic,
+			      json_pack("{s:s, s:I, s:I}", "class", st.class_traffic[i].name,
+					"packets", (json_int_t)st.class_traffic[i].packets, "bytes",
+					(json_int_t)st.class_traffic[i].bytes)) < 0;
 	if (bad)
 		goto out;
 	version = st.config_version;
@@ -311,17 +329,18 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		version = s.applied_version;
 	}
 	o = json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "site", st.site, "role",
+		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "site", st.site, "role",
 		st.role, "software_version", p->software_version ? p->software_version : "", "time",
 		(json_int_t)unix_ms(), "config_version", (json_int_t)version, "orchestrator",
 		orch_json(p->orch), "underlays", underlays, "paths", paths, "classes", classes,
-		"events",
+		"class_traffic", traffic, "events",
 		events_json(p->events, edge_events_recent_after(p->events, n_events), n_events));
-	paths = classes = underlays = NULL;
+	paths = classes = underlays = traffic = NULL;
 out:
 	json_decref(paths);
 	json_decref(classes);
 	json_decref(underlays);
+	json_decref(traffic);
 	edge_status_clear(&st);
 	return o;
 }

@@ -665,6 +665,7 @@ struct tele_build {
 	struct edge_event *ev;
 	Sdwan__V1__Event *pe, **pep;
 	Sdwan__V1__PathMetrics *epm;
+	Sdwan__V1__ClassTraffic *ct, **ctp;
 };
 
 static void tele_build_free(struct tele_build *b)
@@ -682,6 +683,8 @@ static void tele_build_free(struct tele_build *b)
 	free(b->pe);
 	free(b->pep);
 	free(b->epm);
+	free(b->ct);
+	free(b->ctp);
 }
 
 #define ALLOC_N(p, n) ((p) = calloc((n) ? (n) : 1, sizeof(*(p))))
@@ -709,7 +712,8 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	    !ALLOC_N(b.ts, b.st.n_paths) || !ALLOC_N(b.tsp, b.st.n_paths) ||
 	    !ALLOC_N(b.cd, b.st.n_classes) || !ALLOC_N(b.cdp, b.st.n_classes) ||
 	    !ALLOC_N(b.wp, n_wp) || !ALLOC_N(b.wpp, n_wp) || !ALLOC_N(b.pe, n_ev) ||
-	    !ALLOC_N(b.pep, n_ev) || !ALLOC_N(b.epm, n_ev))
+	    !ALLOC_N(b.pep, n_ev) || !ALLOC_N(b.epm, n_ev) ||
+	    !ALLOC_N(b.ct, b.st.n_class_traffic) || !ALLOC_N(b.ctp, b.st.n_class_traffic))
 		goto out;
 
 	t.site = o->site;
@@ -732,6 +736,11 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		b.pm[np].public_address = (char *)p->public_address;
 		b.pm[np].behind_nat = p->behind_nat;
 		b.pm[np].peer_behind_nat = p->peer_behind_nat;
+		b.pm[np].traffic_known = p->has_traffic;
+		b.pm[np].rx_packets = p->rx_packets;
+		b.pm[np].rx_bytes = p->rx_bytes;
+		b.pm[np].tx_packets = p->tx_packets;
+		b.pm[np].tx_bytes = p->tx_bytes;
 		sdwan__v1__tunnel_status__init(&b.ts[np]);
 		b.ts[np].path = (char *)p->name;
 		b.ts[np].state = (Sdwan__V1__TunnelState)p->m.tunnel;
@@ -769,6 +778,15 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	}
 	t.n_decisions = b.st.n_classes;
 	t.decisions = b.cdp;
+	for (size_t i = 0; i < b.st.n_class_traffic; i++) {
+		sdwan__v1__class_traffic__init(&b.ct[i]);
+		b.ct[i].traffic_class = b.st.class_traffic[i].name;
+		b.ct[i].packets = b.st.class_traffic[i].packets;
+		b.ct[i].bytes = b.st.class_traffic[i].bytes;
+		b.ctp[i] = &b.ct[i];
+	}
+	t.n_class_traffic = b.st.n_class_traffic;
+	t.class_traffic = b.ctp;
 	for (size_t i = 0; i < n_ev; i++) {
 		const struct edge_event *e = &b.ev[i];
 		Sdwan__V1__Event *pe = &b.pe[i];

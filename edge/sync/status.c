@@ -66,6 +66,19 @@ struct edge_status_class *edge_status_add_class(struct edge_status *st)
 	return c;
 }
 
+struct edge_status_class_traffic *edge_status_add_class_traffic(struct edge_status *st)
+{
+	void *arr;
+	struct edge_status_class_traffic *c;
+
+	if (!st)
+		return NULL;
+	arr = st->class_traffic;
+	c = add(&arr, &st->n_class_traffic, &st->cap_class_traffic, sizeof(*st->class_traffic));
+	st->class_traffic = arr;
+	return c;
+}
+
 void edge_status_strcpy(char *dst, size_t size, const char *src)
 {
 	size_t n;
@@ -87,5 +100,6 @@ void edge_status_clear(struct edge_status *st)
 		return;
 	free(st->paths);
 	free(st->classes);
+	free(st->class_traffic);
 	memset(st, 0, sizeof(*st));
 }

@@ -143,9 +143,18 @@ static int cmd_check(const char *in, const char *config_path)
 	return r;
 }
 
+/* --help or -h anywhere before "--": help on stdout, exit 0, nothing else done */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+	if (wants_help(argc, argv)) {
 		usage(stdout);
 		return 0;
 	}

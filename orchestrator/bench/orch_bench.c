@@ -45,6 +45,10 @@ static struct {
 	unsigned n, base_n, runs;
 	unsigned settle_s;
 	bool keep;
+	/* --steady S: only N edges sending telemetry for S seconds, no rollout
+	 * (CPU and RSS of the daemon in steady state); --scrape I: GET
+	 * /metrics every I s meanwhile, as a Prometheus would (0: never) */
+	unsigned steady_s, scrape_s;
 } opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12 };
 
 static int64_t now_us(void)
@@ -344,7 +348,11 @@ static void telemetry_body(unsigned i, uint8_t **ret, size_t *ret_len)
 {
 	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
 	Sdwan__V1__PathMetrics pm[2], *pms[2];
+	Sdwan__V1__ClassTraffic ct[4], *cts[4];
+	static const char *const cls[4] = { "voip", "web", "backup", "any" };
 	char names[2][32];
+	/* counters as an edge reports them: growing with every report */
+	uint64_t k0 = telemetry_sent / (opt.n ? opt.n : 1) + 1;
 
 	for (int k = 0; k < 2; k++) {
 		sdwan__v1__path_metrics__init(&pm[k]);
@@ -354,8 +362,22 @@ static void telemetry_body(unsigned i, uint8_t **ret, size_t *ret_len)
 		pm[k].state = SDWAN__V1__PATH_STATE__PATH_STATE_UP;
 		pm[k].rtt_avg_ms = 10 + k * 15 + (i % 7);
 		pm[k].samples = 100;
+		pm[k].traffic_known = true;
+		pm[k].rx_packets = k0 * 1000 + i;
+		pm[k].rx_bytes = pm[k].rx_packets * 700;
+		pm[k].tx_packets = k0 * 900 + i;
+		pm[k].tx_bytes = pm[k].tx_packets * 600;
 		pms[k] = &pm[k];
 	}
+	for (int k = 0; k < 4; k++) {
+		sdwan__v1__class_traffic__init(&ct[k]);
+		ct[k].traffic_class = (char *)cls[k];
+		ct[k].packets = k0 * 100 * (uint64_t)(k + 1);
+		ct[k].bytes = ct[k].packets * 500;
+		cts[k] = &ct[k];
+	}
+	t.n_class_traffic = 4;
+	t.class_traffic = cts;
 	t.applied_version = E[i].version;
 	t.n_paths = 2;
 	t.paths = pms;
@@ -597,6 +619,58 @@ static void api_latency(struct conn *api, const char *token, double *ret_p50, do
 	*ret_p99 = pct(v, 60, 0.99);
 }
 
+/*
+ * --steady: the daemon with N edges reporting telemetry every 10 s (each
+ * report with 2 paths' metrics and byte counters, 4 classes' counters) for
+ * opt.steady_s seconds, /metrics scraped every opt.scrape_s seconds (or
+ * never); its CPU over that window and its RSS at the end.  The first
+ * telemetry round (every site's first report: inserts, not updates) is
+ * let run before the window opens.
+ */
+static void steady_only(const struct orch *o, struct conn *api, struct result *res)
+{
+	double cpu0 = 0, cpu1 = 0, t[4096];
+	long rss = 0, hwm = 0;
+	unsigned k = 0;
+	int64_t t0, end, next;
+
+	loop(now_us() + (TELEMETRY_S + 2) * 1000000ll, NULL);
+	proc_sample(o->pid, &cpu0, &rss, &hwm);
+	t0 = now_us();
+	end = t0 + (int64_t)opt.steady_s * 1000000;
+	next = opt.scrape_s ? t0 + (int64_t)opt.scrape_s * 1000000 : end;
+	while (now_us() < end) {
+		loop(next < end ? next : end, NULL);
+		if (!opt.scrape_s || now_us() >= end)
+			break;
+		{
+			char *resp = NULL;
+			size_t len = 0;
+			int64_t s0 = now_us();
+
+			if (sync_req(api, "GET", "/metrics", o->token, NULL, NULL, 0, &resp,
+				     &len) != 200)
+				die("metrics");
+			if (k < sizeof(t) / sizeof(t[0]))
+				t[k++] = (double)(now_us() - s0) / 1000.0;
+			res->metrics_bytes = len;
+			free(resp);
+		}
+		next += (int64_t)opt.scrape_s * 1000000;
+	}
+	proc_sample(o->pid, &cpu1, &res->rss_kb, &res->hwm_kb);
+	res->cpu_steady_pct = (cpu1 - cpu0) * 100.0 / ((double)(now_us() - t0) / 1e6);
+	res->metrics_ms = k ? median(t, k) : 0;
+	printf("STEADY n=%u seconds=%u scrape_s=%u scrapes=%u cpu_pct=%.2f rss_mb=%.1f "
+	       "hwm_mb=%.1f scrape_ms=%.1f scrape_mb=%.2f telemetry_sent=%llu telemetry_ok=%llu "
+	       "bad=%llu\n",
+	       opt.n, opt.steady_s, opt.scrape_s, k, res->cpu_steady_pct, res->rss_kb / 1024.0,
+	       res->hwm_kb / 1024.0, res->metrics_ms, res->metrics_bytes / 1e6,
+	       (unsigned long long)telemetry_sent, (unsigned long long)telemetry_ok,
+	       (unsigned long long)bad);
+	fflush(stdout);
+}
+
 static struct result run_size(unsigned n)
 {
 	struct result res = { .n = n };
@@ -742,6 +816,10 @@ static struct result run_size(unsigned n)
 	res.setup_s = (double)(now_us() - t_setup) / 1e6;
 	/* steady state: N long-polls held, telemetry every 10 s per edge */
 	tel_start = now_us();
+	if (opt.steady_s) {
+		steady_only(&o, &api, &res);
+		goto done;
+	}
 	proc_sample(o.pid, &cpu0, &rss, &hwm);
 	loop(now_us() + (int64_t)opt.settle_s * 1000000, NULL);
 	proc_sample(o.pid, &cpu1, &rss, &hwm);
@@ -809,6 +887,7 @@ static struct result run_size(unsigned n)
 	res.ack_max = median(ack_max, opt.runs);
 	res.cpu_rollout_s /= opt.runs;
 	proc_sample(o.pid, &cpu1, &res.rss_kb, &res.hwm_kb);
+done:
 	fprintf(stderr,
 		"  telemetry: %llu sent, %llu accepted; unexpected replies: %llu; "
 		"reconnects: %llu\n",
@@ -855,6 +934,8 @@ int main(int argc, char **argv)
 					      { "runs", required_argument, NULL, 'r' },
 					      { "settle", required_argument, NULL, 's' },
 					      { "keep", no_argument, NULL, 'k' },
+					      { "steady", required_argument, NULL, 'S' },
+					      { "scrape", required_argument, NULL, 'P' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct rlimit rl = { 200000, 200000 };
@@ -881,9 +962,20 @@ int main(int argc, char **argv)
 		case 'k':
 			opt.keep = true;
 			break;
+		case 'S':
+			opt.steady_s = (unsigned)atoi(optarg);
+			break;
+		case 'P':
+			opt.scrape_s = (unsigned)atoi(optarg);
+			break;
 		case 'h':
 			printf("usage: orch-bench --orchd PATH [--n N] [--baseline N0] [--runs R] "
-			       "[--settle S] [--keep]\n");
+			       "[--settle S] [--keep]\n"
+			       "       orch-bench --orchd PATH --steady S [--scrape I] [--n N]\n"
+			       "  --steady S   only N edges sending telemetry for S s: the "
+			       "daemon's CPU "
+			       "and RSS (a STEADY line)\n"
+			       "  --scrape I   meanwhile GET /metrics every I s (0: never)\n");
 			return 0;
 		default:
 			return 2;
@@ -902,6 +994,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	atexit(kill_orch);
+	if (opt.steady_s) {
+		(void)run_size(opt.n);
+		return 0;
+	}
 	{
 		unsigned n = opt.n;
 		fprintf(stderr, "orch-bench: baseline N=%u\n", opt.base_n);

@@ -229,6 +229,10 @@ int main(int argc, char **argv)
 {
 	int runs = 5, nsess = 1000, rounds = 200, echo_n = 50000;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: %s [--runs N] [--sessions P]\n", argv[0]);
+			return 0;
+		}
 		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--sessions") && i + 1 < argc)

@@ -89,6 +89,10 @@ static char *make_policy(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: bench_decide [runs>=3] [decisions-per-run>=1]\n");
+		return 0;
+	}
 	int runs = argc > 1 ? atoi(argv[1]) : 31;
 	int per_run = argc > 2 ? atoi(argv[2]) : 2000;
 	struct policy_path base[N_PATHS], snap[N_SNAP][N_PATHS];

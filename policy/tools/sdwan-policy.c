@@ -496,14 +496,31 @@ static const struct {
 	{ "nft", cmd_nft, "nft FILE [--lan IFACE]... [--table NAME] [--probe-port N]" },
 };
 
+/* --help or -h anywhere before "--": help on stdout, exit 0, nothing else done */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2)
-		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-			if (strcmp(argv[1], commands[i].name) == 0)
-				return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "usage: sdwan-policy COMMAND ...\n");
+	bool help = wants_help(argc, argv);
+	FILE *out = help ? stdout : stderr;
+
+	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (help) {
+			printf("usage: sdwan-policy %s\n", commands[i].help);
+			return 0;
+		}
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(out, "usage: sdwan-policy COMMAND ...\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stderr, "  %s\n", commands[i].help);
-	return 2;
+		fprintf(out, "  %s\n", commands[i].help);
+	return help ? 0 : 2;
 }

@@ -145,7 +145,7 @@ stop_edged() {
 	unset "PID[$1]"
 }
 child_ups() { # site tag -> number of distinct paths with child-up
-	grep -o 'path [0-9]* ([^)]*): child-up' "$WORK/$1-$2.log" 2>/dev/null | awk '{print $2}' | sort -u | wc -l
+	grep -o 'path [0-9]* ([^)]*): tunnel up (child-up' "$WORK/$1-$2.log" 2>/dev/null | awk '{print $2}' | sort -u | wc -l
 }
 
 start_edged hub1 0

@@ -106,6 +106,42 @@ for f in voip bulk; do
 done
 check '(( $(fo_count flow3) == 0 ))' "LTE carried no flow packet (mpls cut, inet up)"
 
+# ---- 2b. the branch's log: one line per change, with its reason
+# (README.md "Log lines"); as many lines as the daemon has events, no more
+n_down_ev=$(fo_events br1 | grep -c ' path_state mpls-hub1-mpls [a-z_]* -> down ')
+n_down_log=$(grep -c 'path [0-9]* (mpls-hub1-mpls): down (was [a-z_]*: ' "$W/br1.log")
+check '(( n_down_ev >= 1 && n_down_log == n_down_ev ))' \
+	"log: mpls down logged once per change ($n_down_log lines, $n_down_ev events): $(grep -m1 'path [0-9]* (mpls-hub1-mpls): down' "$W/br1.log" | cut -c1-160)"
+n_sw_ev=$(fo_events br1 | grep -c ' steering voip@hub1 mpls-hub1-mpls -> inet-hub1-inet ')
+n_sw_log=$(grep -c 'class voip@hub1: mpls-hub1-mpls -> inet-hub1-inet (failover: mpls-hub1-mpls down)' "$W/br1.log")
+check '(( n_sw_ev >= 1 && n_sw_log == n_sw_ev ))' \
+	"log: voip failover logged once with its cause ($n_sw_log lines, $n_sw_ev events)"
+check '(( $(grep -o "path [0-9]* ([^)]*): tunnel up (child-up" "$W/br1.log" | sort -u | wc -l) == 3 ))' \
+	"log: tunnel up once for each of the 3 paths"
+check 'grep -q "path [0-9]* (mpls-hub1-mpls): up (was down: " "$W/br1.log"' "log: mpls up again"
+
+# ---- 2c. traffic counters (kernel): per class from the classifier, per
+# path from its netdev; kept to check they never go down
+fo_traffic() { # SITE -> "voip=BYTES any=... mpls-hub1-mpls=TX_BYTES ..."
+	fo_ctl "$1" | python3 -c '
+import json, sys
+st = json.load(sys.stdin)["status"]
+kv = ["%s=%d" % (c["class"], c["bytes"]) for c in st.get("class_traffic", [])]
+kv += ["%s=%d" % (p["name"], p["traffic"]["tx_bytes"]) for p in st["paths"] if "traffic" in p]
+print(" ".join(kv))'
+}
+T1=$(fo_traffic br1)
+echo "counters after the cut: $T1"
+tv() { sed -n "s/.*\b$2=\([0-9]*\).*/\1/p" <<<"$1"; }
+check '(( $(tv "$T1" voip) > 7000 * 50 && $(tv "$T1" any) > 7000 * 50 ))' \
+	"counters: voip $(tv "$T1" voip) and any $(tv "$T1" any) bytes classified (two 7 s streams at 1 kpps)"
+check '(( $(tv "$T1" inet-hub1-inet) > 2000 * 50 && $(tv "$T1" mpls-hub1-mpls) > 2000 * 50 ))' \
+	"counters: both mpls ($(tv "$T1" mpls-hub1-mpls)) and inet ($(tv "$T1" inet-hub1-inet)) carried bytes out"
+check '[[ $(tv "$T1" lte-hub1-inet) =~ ^[0-9]+$ ]]' "counters: LTE's netdev counted too ($(tv "$T1" lte-hub1-inet) bytes: probes)"
+"$BUILD/orchestrator/sdwanctl" edge status --socket "$W/br1/run/control.sock" >"$W/sdwanctl-edge.txt" 2>&1
+check 'grep -q "^CLASS TRAFFIC" "$W/sdwanctl-edge.txt" && grep -q "^PATH TRAFFIC" "$W/sdwanctl-edge.txt"' \
+	"sdwanctl edge status shows path and class traffic"
+
 # ---- 3. mpls back: classes return: any after hold-down (1 s) + preemption
 # (3 s); voip also needs the cut's lost probes out of the 100-probe loss
 # window (5 s at 20/s) before mpls meets its 1 % loss bound again
@@ -168,6 +204,16 @@ fo_flow_wait bulk2
 check '(( $(fo_count flow3) > 0 ))' "LTE carried bulk ($(fo_count flow3) packets, $(fo_flow_field bulk2 received) received)"
 "$LINK" --prefix "$P" br1 mpls up
 "$LINK" --prefix "$P" br1 inet up
+
+# counters never went down (the phases above re-steered, none restarted)
+T2=$(fo_traffic br1)
+echo "counters at the end: $T2"
+down=
+for kv in $T1; do
+	k=${kv%%=*}
+	(( $(tv "$T2" "$k") >= ${kv#*=} )) || down+=" $k"
+done
+check '[[ -z $down ]]' "counters: none went down between the cut and the end${down:+ (down:$down)}"
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $FAIL

@@ -43,6 +43,9 @@ struct fake_nft {
 	char *last;
 	int calls;
 	int fail;
+	/* the kernel's class counter objects: a table replace zeroes them */
+	uint64_t pk[8], by[8];
+	int reads;
 };
 
 static int fake_nft_apply(void *ctx, const char *text, char *err, size_t errlen)
@@ -57,10 +60,29 @@ static int fake_nft_apply(void *ctx, const char *text, char *err, size_t errlen)
 	}
 	free(f->last);
 	f->last = strdup(text);
+	if (strstr(text, "delete table inet sdwan")) {
+		memset(f->pk, 0, sizeof(f->pk));
+		memset(f->by, 0, sizeof(f->by));
+	}
 	return 0;
 }
 
-static const struct edge_steer_nft_ops fake_nft_ops = { .apply = fake_nft_apply };
+static int fake_nft_counters(void *ctx, const char *table, uint64_t *packets, uint64_t *bytes,
+			     size_t n)
+{
+	struct fake_nft *f = ctx;
+
+	assert_string_equal(table, "sdwan");
+	f->reads++;
+	for (size_t i = 0; i < n; i++) {
+		packets[i] = i < 8 ? f->pk[i] : 0;
+		bytes[i] = i < 8 ? f->by[i] : 0;
+	}
+	return 0;
+}
+
+static const struct edge_steer_nft_ops fake_nft_ops = { .apply = fake_nft_apply,
+							.counters = fake_nft_counters };
 
 struct fx {
 	struct policy *pol;
@@ -206,9 +228,13 @@ static void test_ruleset_text(void **state)
 	assert_non_null(strstr(t, "table inet sdwan\ndelete table inet sdwan\ntable inet sdwan {"));
 	assert_non_null(strstr(t, "iifname { \"lan0\" } jump classify"));
 	/* classes 0..4 → 0x5d00 + i; direct saas = class 2 */
-	assert_non_null(strstr(t, "ip dscp 46 meta mark set meta mark & 0xffff0000 | 0x00005d00"));
+	assert_non_null(strstr(t, "ip dscp 46 counter name \"class_0\" meta mark set meta mark & "
+				  "0xffff0000 | 0x00005d00"));
 	assert_non_null(strstr(t, "| 0x00005d04 return comment \"any\""));
-	assert_non_null(strstr(t, "tcp dport 6881 drop"));
+	assert_non_null(strstr(t, "tcp dport 6881 counter name \"class_3\" drop"));
+	/* one counter object per class, declared before the rules use it */
+	assert_non_null(strstr(t, "\tcounter class_4 {\n\t\tcomment \"any\"\n\t}\n"));
+	assert_true(strstr(t, "counter class_0 {") < strstr(t, "counter name \"class_0\""));
 	assert_non_null(strstr(t, "type nat hook postrouting priority srcnat"));
 	assert_non_null(strstr(t, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d02 "
 				  "masquerade comment \"saas direct\""));
@@ -676,6 +702,111 @@ static void test_prefix_via_two_hubs(void **state)
 	assert_true(preempt);
 }
 
+/* per-class counters: read from the nft counter objects, carried over a
+ * table replace (every configure) by application, never going down */
+static void test_class_traffic(void **state)
+{
+	struct fx *f = *state;
+	struct edge_steer_class_traffic ct[8];
+	struct policy *swapped = NULL;
+	struct policy_errors errs = { 0 };
+	char *json = strdup(POLICY_JSON);
+
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), -ENOENT); /* nothing yet */
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_string_equal(ct[0].app, "voip");
+	assert_string_equal(ct[4].app, "any");
+	assert_true(ct[0].packets == 0 && ct[0].bytes == 0);
+	f->nft.pk[0] = 10, f->nft.by[0] = 1000; /* voip */
+	f->nft.pk[3] = 4, f->nft.by[3] = 240;	/* p2p (dropped) */
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_true(ct[0].packets == 10 && ct[0].bytes == 1000);
+	assert_true(ct[3].packets == 4 && ct[3].bytes == 240);
+	/* more traffic, then a configure: the kernel's counters restart at 0
+	 * (fake_nft_apply), the totals must not; traffic between the last
+	 * read and the replace is read just before it */
+	f->nft.pk[0] = 12, f->nft.by[0] = 1200;
+	assert_int_equal(configure(f), 0);
+	assert_true(f->nft.pk[0] == 0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_true(ct[0].packets == 12 && ct[0].bytes == 1200);
+	f->nft.pk[0] = 1, f->nft.by[0] = 100;
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_true(ct[0].packets == 13 && ct[0].bytes == 1300);
+
+	/* a new policy with voip and backup swapped: the totals follow the
+	 * application, not the index */
+	assert_non_null(json);
+	{
+		/* rewrite the two rules in swapped order */
+		char buf[2048];
+		const char *r0 = "  {\"app\": \"backup\", \"paths\": [\"inet\", \"mpls\"], "
+				 "\"mode\": "
+				 "\"balance\",   \"weights\": {\"inet\": 3, \"mpls\": 1}},";
+		const char *r1 = "  {\"app\": \"voip\", \"sla\": \"voice\", \"paths\": [\"mpls\", "
+				 "\"inet\"]},";
+		char *rules = strstr(json, "\"rules\": [") + strlen("\"rules\": [");
+		char *saas = strstr(json, "  {\"app\": \"saas\"");
+
+		snprintf(buf, sizeof(buf), "%.*s%s%s%s", (int)(rules - json), json, r0, r1, saas);
+		assert_int_equal(policy_parse_json(buf, strlen(buf), &swapped, &errs), 0);
+	}
+	f->nft.pk[0] = 2, f->nft.by[0] = 200; /* voip, read before the replace */
+	assert_int_equal(
+		edge_steer_configure(f->s, swapped, f->paths, 3, f->routes, 2, f->und, 2, NULL, 0),
+		0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_string_equal(ct[0].app, "backup");
+	assert_string_equal(ct[1].app, "voip");
+	assert_true(ct[0].packets == 0 && ct[0].bytes == 0);
+	assert_true(ct[1].packets == 14 && ct[1].bytes == 1400);
+	assert_true(ct[3].packets == 4 && ct[3].bytes == 240);
+
+	/* counters off: the next ruleset has none and nothing is read */
+	edge_steer_set_counters(f->s, false);
+	assert_int_equal(
+		edge_steer_configure(f->s, swapped, f->paths, 3, f->routes, 2, f->und, 2, NULL, 0),
+		0);
+	assert_null(strstr(f->nft.last, "counter"));
+	f->nft.reads = 0;
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), -EOPNOTSUPP);
+	assert_int_equal(f->nft.reads, 0);
+	/* a flush: nothing configured, nothing to read */
+	edge_steer_set_counters(f->s, true);
+	assert_int_equal(edge_steer_flush(f->s), 0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), -ENOENT);
+	/* the classes come back (a new bundle): their totals did not go away */
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+	assert_string_equal(ct[0].app, "voip");
+	assert_true(ct[0].packets == 14 && ct[0].bytes == 1400);
+	assert_true(ct[3].packets == 4 && ct[3].bytes == 240);
+	/* a policy without backup, then with it again: backup resumes */
+	f->nft.pk[1] = 7, f->nft.by[1] = 700; /* backup */
+	{
+		struct policy *nob = NULL;
+		const char *j = "{\"applications\": {\"voip\": [{\"dscp\": 46}]},"
+				" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\"]},"
+				" {\"app\": \"any\", \"paths\": [\"mpls\"]}]}";
+
+		assert_int_equal(policy_parse_json(j, strlen(j), &nob, &errs), 0);
+		assert_int_equal(edge_steer_configure(f->s, nob, f->paths, 3, f->routes, 2, f->und,
+						      2, NULL, 0),
+				 0);
+		assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 2);
+		assert_true(ct[0].packets == 14); /* voip kept */
+		assert_int_equal(configure(f), 0);
+		assert_int_equal(edge_steer_class_traffic(f->s, ct, 8), 5);
+		assert_string_equal(ct[1].app, "backup");
+		assert_true(ct[1].packets == 7 && ct[1].bytes == 700);
+		assert_true(ct[0].packets == 14);
+		policy_free(nob);
+	}
+	policy_free(swapped);
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +820,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prefix_via_two_hubs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transit_classified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_many_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_class_traffic, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <edge/nl.h>
+#include <edge/status_fill.h>
 #include <edge/steer.h>
 
 #include <arpa/inet.h>
@@ -24,6 +26,11 @@ static const char POLICY_JSON[] =
 	" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\", \"inet\"]},"
 	"  {\"app\": \"web\", \"action\": \"direct\", \"via\": [\"inet\"]},"
 	"  {\"app\": \"any\", \"paths\": [\"mpls\", \"inet\"]}]}";
+
+/* the table as the kernel holds it, the class counters' values left out
+ * (whatever enters lan0 meanwhile moves them) */
+#define LIST_NO_COUNTS \
+	"nft list table inet sdwan | sed 's/packets [0-9]* bytes [0-9]*/packets - bytes -/'"
 
 /* output of a shell command (inside our namespace) */
 static char *sh(const char *cmd)
@@ -48,7 +55,12 @@ static int setup(void **state)
 		return -1;
 	}
 	/* two path netdevs and a LAN and an underlay, all veth, in this netns */
-	if (system("ip link set lo up && "
+	/* no IPv6: its router solicitations and MLD reports would enter
+	 * lan0 and leave sdw1 at random moments (the class "any" and the path
+	 * netdevs count them) */
+	if (system("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+		   "net.ipv6.conf.default.disable_ipv6=1 && "
+		   "ip link set lo up && "
 		   "ip link add sdw1 type veth peer name sdw1p && "
 		   "ip link add sdw2 type veth peer name sdw2p && "
 		   "ip link add lan0 type veth peer name lan0p && "
@@ -97,7 +109,7 @@ static void test_real_kernel(void **state)
 	assert_int_equal(edge_steer_configure(s, pol, p, 2, &rt, 1, &u, 1, err, sizeof(err)), 0);
 
 	/* the classifier, NAT and MSS clamp, as the kernel holds them */
-	out = sh("nft list table inet sdwan");
+	out = sh(LIST_NO_COUNTS);
 	assert_non_null(strstr(out, "chain classify"));
 	assert_non_null(strstr(out, "iifname \"lan0\" jump classify"));
 	assert_non_null(strstr(out, "masquerade"));
@@ -119,7 +131,7 @@ static void test_real_kernel(void **state)
 			    "table inet sdwan { chain c { ip daddr @nosuch drop; } }\n",
 			    err, sizeof(err)) < 0);
 	assert_true(strlen(err) > 0);
-	assert_string_equal(sh("nft list table inet sdwan"), before);
+	assert_string_equal(sh(LIST_NO_COUNTS), before);
 
 	/* without a LAN list: the overlay and underlay exclusions are valid
 	 * nft and come before the jump */
@@ -173,10 +185,193 @@ static void test_real_kernel(void **state)
 	(void)state;
 }
 
+/* UDP datagrams of len bytes payload into lan0 (from its veth peer): they
+ * enter lan0, where the classifier counts them in prerouting */
+static void send_lan(int n, int dport)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "bash -c 'for i in $(seq %d); do echo -n 0123456789 >/dev/udp/10.11.0.1/%d; "
+		 "done' 2>/dev/null",
+		 n, dport);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* the classifier's counters and the path netdevs' counters, from the kernel */
+static void test_real_counters(void **state)
+{
+	const struct edge_nl_ops *nl = NULL;
+	void *nl_ctx = NULL;
+	struct policy *pol = NULL;
+	struct policy_errors errs = { 0 };
+	struct edge_steer *s = NULL;
+	struct edge_steer_cfg cfg = { 0 };
+	struct edge_steer_path p = {
+		.id = 1, .name = "mpls-hub1", .label = "mpls", .peer = "hub1", .ifname = "sdw1"
+	};
+	struct edge_steer_route rt = { .plen = 16, .peer = { "hub1" }, .n_peers = 1 };
+	const char *lan[] = { "lan0" };
+	struct edge_steer_class_traffic ct[4];
+	struct edge_nl_link_stats ls[3], ls2[3];
+	const char *names[] = { "sdw1", "nosuch0", NULL };
+	uint64_t voip_bytes;
+
+	/* a LAN host behind lan0p: 10.11.0.0/16 leaves through lan0p and so
+	 * enters lan0 */
+	assert_int_equal(
+		system("ip addr add 192.168.77.1/24 dev lan0 && "
+		       "ip addr add 192.168.77.2/24 dev lan0p && "
+		       "ip route add 10.11.0.0/16 via 192.168.77.1 dev lan0p && "
+		       /* both ends are ours: ARP between them would be
+				 * refused (a local source), so a static neighbour */
+		       "ip neigh replace 192.168.77.1 dev lan0p nud permanent lladdr "
+		       "$(ip -o link show lan0 | sed 's/.*link.ether \\([^ ]*\\).*/\\1/')"),
+		0);
+	assert_int_equal(edge_nl_real_new(&nl, &nl_ctx), 0);
+	assert_int_equal(policy_parse_json(POLICY_JSON, strlen(POLICY_JSON), &pol, &errs), 0);
+	inet_pton(AF_INET, "10.11.0.0", &rt.dst);
+	p.gateway.s_addr = htonl(0x64400102u);
+	cfg.nl = nl;
+	cfg.nl_ctx = nl_ctx;
+	cfg.lan_ifaces = lan;
+	cfg.n_lan_ifaces = 1;
+	assert_int_equal(edge_steer_new(NULL, &cfg, &s), 0);
+	assert_int_equal(edge_steer_configure(s, pol, &p, 1, &rt, 1, NULL, 0, NULL, 0), 0);
+	assert_non_null(strstr(sh("nft list counters table inet sdwan"), "counter class_0"));
+
+	send_lan(5, 5001); /* voip */
+	send_lan(2, 7000); /* any */
+	assert_int_equal(edge_steer_class_traffic(s, ct, 4), 3);
+	assert_string_equal(ct[0].app, "voip");
+	assert_int_equal(ct[0].packets, 5);
+	/* IPv4 20 + UDP 8 + 10 bytes, as they enter */
+	assert_int_equal(ct[0].bytes, 5 * 38);
+	assert_int_equal(ct[1].packets, 0); /* web: nothing */
+	assert_int_equal(ct[2].packets, 2);
+	voip_bytes = ct[0].bytes;
+
+	/* a new bundle replaces the table: the totals carry over */
+	assert_int_equal(edge_steer_configure(s, pol, &p, 1, &rt, 1, NULL, 0, NULL, 0), 0);
+	assert_non_null(strstr(sh("nft list counter inet sdwan class_0"), "packets 0 bytes 0"));
+	assert_int_equal(edge_steer_class_traffic(s, ct, 4), 3);
+	assert_int_equal(ct[0].bytes, voip_bytes);
+	send_lan(1, 5001);
+	assert_int_equal(edge_steer_class_traffic(s, ct, 4), 3);
+	assert_int_equal(ct[0].packets, 6);
+	assert_int_equal(ct[0].bytes, voip_bytes + 38);
+
+	/* per path: the netdev's IFLA_STATS64; one that does not exist is not found */
+	assert_int_equal(edge_nl_links_stats(names, 3, ls), 0);
+	assert_true(ls[0].found);
+	assert_true(ls[0].ifindex > 0);
+	assert_false(ls[1].found);
+	assert_false(ls[2].found);
+	/* 3 datagrams out of sdw1 (its peer has no address: ARP goes out, and
+	 * the datagrams once resolved or not, the tx counter moves) */
+	assert_int_equal(system("ip neigh replace 100.64.1.2 lladdr 02:00:00:00:00:01 dev sdw1 && "
+				"bash -c 'for i in 1 2 3; do echo -n x >/dev/udp/100.64.1.2/9; "
+				"done'"),
+			 0);
+	assert_int_equal(edge_nl_links_stats(names, 3, ls2), 0);
+	assert_int_equal(ls2[0].tx_packets - ls[0].tx_packets, 3);
+	assert_int_equal(ls2[0].tx_bytes - ls[0].tx_bytes, 3 * (14 + 20 + 8 + 1));
+
+	edge_steer_flush(s);
+	edge_steer_free(s);
+	policy_free(pol);
+	nl->free(nl_ctx);
+	(void)state;
+}
+
+/* datagrams out of a veth whose peer has no address: counted on tx */
+static void send_out(const char *dev, const char *dst, int n)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip neigh replace %s lladdr 02:00:00:00:00:01 dev %s && "
+		 "bash -c 'for i in $(seq %d); do echo -n x >/dev/udp/%s/9; done'",
+		 dst, dev, n, dst);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* one status snapshot of path 7 (sdw7), or of none (absent: the path is
+ * not in the bundle); its tx packets, or 0 */
+static uint64_t snap_tx(struct edge_traffic *t, bool absent)
+{
+	struct edge_status st = EDGE_STATUS_INIT;
+	struct edge_status_path *p = edge_status_add_path(&st);
+	uint64_t v;
+
+	assert_non_null(p);
+	p->id = 7;
+	snprintf(p->netdev, sizeof(p->netdev), "sdw7");
+	if (absent)
+		st.n_paths = 0;
+	edge_status_fill_traffic(&st, t, NULL);
+	assert_true(absent || p->has_traffic);
+	v = p->tx_packets;
+	edge_status_clear(&st);
+	return v;
+}
+
+#define MK_SDW7                                                                 \
+	"ip link add sdw7 type veth peer name sdw7p && ip link set sdw7 up && " \
+	"ip link set sdw7p up && ip addr add 100.64.7.1/30 dev sdw7"
+
+/* the per-path counters of the status snapshot: they count, and a netdev
+ * re-created (new ifindex, its counters from 0) or a path that leaves the
+ * bundle and comes back does not make them go down */
+static void test_path_traffic(void **state)
+{
+	const char *names[] = { "sdw7" };
+	struct edge_nl_link_stats ls;
+	struct edge_traffic *t = NULL;
+	uint64_t a, b, c, d, e;
+
+	assert_int_equal(system(MK_SDW7), 0);
+	assert_int_equal(edge_traffic_new(&t), 0);
+	a = snap_tx(t, false);
+	send_out("sdw7", "100.64.7.2", 5);
+	b = snap_tx(t, false);
+	assert_true(b >= a + 5);
+	/* re-created: the kernel's count restarts below ours */
+	assert_int_equal(system("ip link del sdw7 && " MK_SDW7), 0);
+	assert_int_equal(edge_nl_links_stats(names, 1, &ls), 0);
+	assert_true(ls.found && ls.tx_packets < b);
+	c = snap_tx(t, false);
+	assert_true(c >= b);
+	send_out("sdw7", "100.64.7.2", 5);
+	d = snap_tx(t, false);
+	assert_true(d >= c + 5);
+	/* the path leaves the bundle, its netdev goes; both come back */
+	(void)snap_tx(t, true);
+	assert_int_equal(system("ip link del sdw7 && " MK_SDW7), 0);
+	e = snap_tx(t, false);
+	assert_true(e >= d);
+	/* no netdev: no counters */
+	{
+		struct edge_status st = EDGE_STATUS_INIT;
+		struct edge_status_path *p = edge_status_add_path(&st);
+
+		p->id = 8;
+		snprintf(p->netdev, sizeof(p->netdev), "sdw8");
+		edge_status_fill_traffic(&st, t, NULL);
+		assert_false(p->has_traffic);
+		edge_status_clear(&st);
+	}
+	edge_traffic_free(t);
+	assert_int_equal(system("ip link del sdw7"), 0);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_kernel),
+		cmocka_unit_test(test_real_counters),
+		cmocka_unit_test(test_path_traffic),
 	};
 
 	return cmocka_run_group_tests_name("steer_kernel", tests, setup, NULL);

@@ -617,6 +617,22 @@ static void test_edge_register_config_ack_telemetry(void **state)
 	assert_int_equal(edge_config(br1_cred, v, 0, NULL), 304);
 	assert_int_equal(http_json(&P, "GET", "/edge/v1/config?have=-1", br1_cred, NULL, NULL),
 			 400);
+	/* out of range: refused naming the parameter, not clamped */
+	{
+		json_t *e = NULL;
+
+		assert_int_equal(
+			http_json(&P, "GET", "/edge/v1/config?have=0&wait=301", br1_cred, NULL, &e),
+			400);
+		assert_non_null(strstr(json_string_value(json_object_get(e, "error")), "wait"));
+		json_decref(e);
+		assert_int_equal(http_json(&P, "GET",
+					   "/edge/v1/config?have=0&wait=99999999999999999999",
+					   br1_cred, NULL, NULL),
+				 400);
+		/* the edge of the range is accepted (have=0: answered at once) */
+		assert_int_equal(edge_config(br1_cred, 0, 300, NULL), 200);
+	}
 
 	/* ack: unknown version refused, the real one converges the rollout */
 	assert_int_equal(edge_ack(br1_cred, v + 5, true, NULL), 409);

@@ -315,7 +315,18 @@ static long push_paths(bool lte_up)
 	Sdwan__V1__PathMetrics pm[2], *pms[2] = { &pm[0], &pm[1] };
 	Sdwan__V1__ClassDecision cd[3], *cds[3] = { &cd[0], &cd[1], &cd[2] };
 	Sdwan__V1__WeightedPath wp = SDWAN__V1__WEIGHTED_PATH__INIT, *wps[1] = { &wp };
+	Sdwan__V1__ClassTraffic ct[2], *cts[2] = { &ct[0], &ct[1] };
+	static uint64_t round; /* the edge's counters grow with every report */
 
+	round++;
+	for (int i = 0; i < 2; i++)
+		sdwan__v1__class_traffic__init(&ct[i]);
+	ct[0].traffic_class = "voip";
+	ct[0].packets = 10 * round;
+	ct[0].bytes = 5000 * round;
+	ct[1].traffic_class = "bulk";
+	t.n_class_traffic = 2;
+	t.class_traffic = cts;
 	for (int i = 0; i < 2; i++)
 		sdwan__v1__path_metrics__init(&pm[i]);
 	for (int i = 0; i < 3; i++)
@@ -329,6 +340,12 @@ static long push_paths(bool lte_up)
 	pm[0].behind_nat = true;
 	pm[0].local_address = "192.168.1.10:4500";
 	pm[0].public_address = "203.0.113.7:61024";
+	/* the netdev's counters; lte's netdev is not there (traffic unknown) */
+	pm[0].traffic_known = true;
+	pm[0].rx_packets = 20 * round;
+	pm[0].rx_bytes = 7000 * round;
+	pm[0].tx_packets = 30 * round;
+	pm[0].tx_bytes = 6000 * round;
 	pm[1].path = "lte-hub1-inet";
 	pm[1].state = lte_up ? SDWAN__V1__PATH_STATE__PATH_STATE_UP
 			     : SDWAN__V1__PATH_STATE__PATH_STATE_DOWN;
@@ -402,6 +419,19 @@ static void test_metrics_sites_paths_classes(void **state)
 	has(m, "sdwan_class_sla_met{site=\"br1\",class=\"voip\"} 1\n");
 	has(m, "sdwan_class_path_weight{site=\"br1\",class=\"voip\",path=\"inet-hub1-inet\"} "
 	       "100\n");
+	/* kernel counters of the edge: per path (only where the netdev
+	 * exists) and per class, as counters */
+	has(m, "# TYPE sdwan_path_receive_bytes_total counter\n");
+	has(m, "# TYPE sdwan_class_bytes_total counter\n");
+	has(m, "sdwan_path_receive_bytes_total{site=\"br1\",path=\"inet-hub1-inet\"} 7000\n");
+	has(m, "sdwan_path_transmit_bytes_total{site=\"br1\",path=\"inet-hub1-inet\"} 6000\n");
+	has(m, "sdwan_path_receive_packets_total{site=\"br1\",path=\"inet-hub1-inet\"} 20\n");
+	has(m, "sdwan_path_transmit_packets_total{site=\"br1\",path=\"inet-hub1-inet\"} 30\n");
+	assert_null(
+		strstr(m, "sdwan_path_transmit_bytes_total{site=\"br1\",path=\"lte-hub1-inet\"}"));
+	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"voip\"} 5000\n");
+	has(m, "sdwan_class_packets_total{site=\"br1\",class=\"voip\"} 10\n");
+	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"bulk\"} 0\n");
 	/* label values escaped per the exposition format (the newline arrived
 	 * already made visible by the ingest cleaning) */
 	has(m, "class=\"we\\\"ird\\\\cls\\\\x0a\"");
@@ -427,7 +457,20 @@ static void test_metrics_sites_paths_classes(void **state)
 	m = scrape();
 	has(m, "sdwan_path_state{site=\"br1\",path=\"lte-hub1-inet\",state=\"up\"} 1\n");
 	assert_null(strstr(m, "state=\"down\""));
+	/* the next report's counters */
+	has(m, "sdwan_path_transmit_bytes_total{site=\"br1\",path=\"inet-hub1-inet\"} 12000\n");
+	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"voip\"} 10000\n");
 	free(m);
+	/* a class without a name is refused, naming the field */
+	{
+		Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+		Sdwan__V1__ClassTraffic c = SDWAN__V1__CLASS_TRAFFIC__INIT, *cs[1] = { &c };
+
+		c.traffic_class = "";
+		t.n_class_traffic = 1;
+		t.class_traffic = cs;
+		assert_int_equal(post_telemetry(br_cred, &t), 400);
+	}
 }
 
 /* promtool (Debian's prometheus package) lints a live scrape */

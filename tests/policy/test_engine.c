@@ -531,6 +531,58 @@ static void test_set_paths_keeps_choice(void **state)
 
 /* After an edge restart: the choice found installed is seeded, so the engine
  * does not move traffic just because it starts from nothing. */
+/* the reason text of classes without an SLA names what really decided
+ * (order, cost, balance, no path up) and no SLA words ("meet", "SLA") */
+static void test_reason_without_sla(void **state)
+{
+	struct policy *p =
+		load("{" DEFS ", 'applications': {'bulk': [{'dscp': 8}], 'web': [{'dscp': 10}], "
+		     "'p2p': [{'dscp': 12}]}, 'rules': ["
+		     "{'app': 'bulk', 'paths': ['mpls', 'inet'], 'last_resort': ['lte']}, "
+		     "{'app': 'web', 'paths': ['inet', 'mpls'], 'mode': 'best'}, "
+		     "{'app': 'p2p', 'paths': ['inet', 'mpls'], 'mode': 'balance'}, "
+		     "{'app': 'any', 'paths': ['mpls']}]}");
+	static const struct {
+		const char *set;
+		const char *want[4]; /* per class: a substring of its reason */
+	} steps[] = {
+		{ ALLUP,
+		  { "mpls: first path in order that is up", "lowest cost of the up paths",
+		    "balanced over 2 paths that are up", "mpls: first path in order that is up" } },
+		{ "mpls=down",
+		  { "inet: first path in order that is up", "lowest cost of the up paths",
+		    "balanced over 1 path that is up", "no path of the rule is up" } },
+		{ "inet=down",
+		  { "only last-resort paths are up: lte", "no path of the rule is up",
+		    "no path of the rule is up", "no path of the rule is up" } },
+	};
+	struct policy_path paths[3];
+	struct policy_engine *e = NULL;
+	struct policy_decision d;
+	char why[256];
+
+	memcpy(paths, site1, sizeof(paths));
+	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
+	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		apply_set(paths, 3, steps[k].set);
+		assert_int_equal(policy_engine_decide(e, paths, 3, 1000 * (k + 1), &d), 0);
+		assert_int_equal(d.n_classes, 4);
+		for (size_t i = 0; i < 4; i++) {
+			policy_engine_reason(e, &d.classes[i], why, sizeof(why));
+			if (!strstr(why, steps[k].want[i]) || strstr(why, "meet") ||
+			    strstr(why, "SLA")) {
+				print_error("step %zu class %zu: want \"%s\", got \"%s\"\n", k, i,
+					    steps[k].want[i], why);
+				fail();
+			}
+		}
+	}
+	policy_engine_free(e);
+	policy_free(p);
+	(void)state;
+}
+
 static void test_restore_and_json(void **state)
 {
 	struct policy *p =
@@ -873,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_per_peer),
 		cmocka_unit_test(test_set_paths_keeps_choice),
 		cmocka_unit_test(test_restore_and_json),
+		cmocka_unit_test(test_reason_without_sla),
 		cmocka_unit_test(test_prop_never_down_last_resort),
 		cmocka_unit_test(test_prop_oscillation),
 		cmocka_unit_test(test_sla_oscillation_one_switch),

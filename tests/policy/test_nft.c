@@ -256,19 +256,70 @@ static void test_nft_accepts(void **state)
 		t = compile(p, &o);
 		nft_check(t);
 		free(t);
+		o.counters = true; /* the counter objects and statements are nft too */
+		t = compile(p, &o);
+		nft_check(t);
+		free(t);
+		o.counters = false;
 		policy_free(p);
 	}
 }
 #endif
 
+/* counters: one named counter object per class, counted by every rule of
+ * the class (drop classes too) before its verdict; off by default */
+static void test_counters(void **state)
+{
+	struct policy *p = load(full_policy);
+	struct policy_nft_opts o;
+	char *t, name[24];
+
+	policy_nft_opts_init(&o);
+	assert_false(o.counters);
+	t = compile(p, &o);
+	assert_null(strstr(t, "counter"));
+	free(t);
+	o.counters = true;
+	t = compile(p, &o);
+	for (size_t i = 0; i < p->n_rules; i++) {
+		char decl[64], use[64];
+
+		policy_nft_counter_name(i, name, sizeof(name));
+		snprintf(decl, sizeof(decl), "\tcounter %s {\n\t\tcomment \"%s\"", name,
+			 p->rules[i].app);
+		snprintf(use, sizeof(use), "counter name \"%s\" ", name);
+		assert_non_null(strstr(t, decl));
+		assert_true(line_of(t, decl) < line_of(t, "chain classify"));
+		assert_non_null(strstr(t, use));
+	}
+	assert_string_equal((policy_nft_counter_name(12, name, sizeof(name)), name), "class_12");
+	/* every verdict of a class counts (marks and drops), nothing else does */
+	{
+		size_t verdicts = 0;
+		char *copy = strdup(t), *save = NULL;
+
+		assert_non_null(copy);
+		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			bool v = strstr(l, "mark set") || strstr(l, " drop comment");
+
+			verdicts += v;
+			assert_true(v == (strstr(l, "counter name \"class_") != NULL));
+		}
+		assert_true(verdicts >= p->n_rules);
+		free(copy);
+	}
+	free(t);
+	policy_free(p);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout),
-		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_layout),	    cmocka_unit_test(test_options),
+		cmocka_unit_test(test_counters),
 #ifdef NFT_CHECK
-		cmocka_unit_test(test_nft_accepts),
-		cmocka_unit_test(test_nft_applies),
+		cmocka_unit_test(test_nft_accepts), cmocka_unit_test(test_nft_applies),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

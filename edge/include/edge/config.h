@@ -71,6 +71,7 @@ struct edge_config {
 	char *key_file;	 /* own Ed25519 key; default <state_dir>/edge.key */
 	enum edge_driver driver;
 	bool kernel_libipsec; /* ESP in user space over a TUN (MTU 1400); default true */
+	bool class_counters;  /* an nft counter per traffic class; default true */
 	char *bundle_file;    /* local bundle (protobuf binary), or NULL */
 	bool has_log_level;
 	int log_level;		/* enum edge_log_level, when has_log_level */

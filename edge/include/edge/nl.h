@@ -187,6 +187,19 @@ void edge_nl_addr_format(const struct edge_nl_addr *addr, char *buf, size_t len)
 void edge_nl_route_format(const struct edge_nl_route *route, char *buf, size_t len);
 void edge_nl_rule_format(const struct edge_nl_rule *rule, char *buf, size_t len);
 
+/* A netdev's counters (IFLA_STATS64), as the kernel counts them: they restart
+ * at 0 when the netdev is re-created (a new ifindex). */
+struct edge_nl_link_stats {
+	bool found; /* the netdev exists */
+	int ifindex;
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+};
+/* The counters of the netdevs names[0..n) (NULL names are skipped) into
+ * out[0..n), read with one RTM_GETLINK dump in the caller's namespace: a
+ * read-only query of its own (not through the ops: nothing is installed).
+ * Netdevs that do not exist get found = false.  0 or -errno. */
+int edge_nl_links_stats(const char *const *names, size_t n, struct edge_nl_link_stats *out);
+
 /* the real implementation over libnl-route-3, in the caller's namespace */
 int edge_nl_real_new(const struct edge_nl_ops **ret_ops, void **ret_ctx);
 

@@ -51,6 +51,18 @@ struct edge_status_path {
 	char public_address[EDGE_STATUS_ADDR_MAX]; /* ours as the peer sees it; "" unknown */
 	bool behind_nat;			   /* we are behind a NAT on this path */
 	bool peer_behind_nat;			   /* the peer is (see status_fill.h) */
+	/* the path netdev's kernel counters (IFLA_STATS64), kept monotonic
+	 * across re-creations of the netdev (edge/counter.h); has_traffic is
+	 * false while the netdev does not exist yet */
+	bool has_traffic;
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+};
+
+/* one traffic class's kernel counters (its nft counter object), monotonic
+ * while the edge runs (edge_steer_class_traffic()) */
+struct edge_status_class_traffic {
+	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application */
+	uint64_t packets, bytes;
 };
 
 #define EDGE_STATUS_UNDERLAYS_MAX 16
@@ -106,6 +118,10 @@ struct edge_status {
 	size_t n_classes, cap_classes;
 	struct edge_status_underlay underlays[EDGE_STATUS_UNDERLAYS_MAX];
 	size_t n_underlays; /* 0: not learnt (no watcher) */
+	/* per-class counters in rule order; none while steering has no policy
+	 * or counters are off (config class_counters) */
+	struct edge_status_class_traffic *class_traffic;
+	size_t n_class_traffic, cap_class_traffic;
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */
@@ -120,6 +136,7 @@ typedef void (*edge_status_fill_cb)(void *arg, struct edge_status *st);
  * reached).  Pointers stay valid until the next add or clear. */
 struct edge_status_path *edge_status_add_path(struct edge_status *st);
 struct edge_status_class *edge_status_add_class(struct edge_status *st);
+struct edge_status_class_traffic *edge_status_add_class_traffic(struct edge_status *st);
 /* convenience for the fixed-size fields: truncating copy, NULL = "" */
 void edge_status_strcpy(char *dst, size_t size, const char *src);
 void edge_status_clear(struct edge_status *st);

@@ -57,4 +57,18 @@ void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBun
 			      const struct edge_steer *steer, uint64_t now_mono_ms,
 			      uint64_t now_unix_ms);
 
+/*
+ * Traffic counters, read from the kernel now (no per-packet work in user
+ * space): per path the netdev's IFLA_STATS64 (rx/tx packets and bytes, one
+ * rtnetlink dump for all paths already in st), per class the classifier's
+ * nft counters (steer; NULL: none).  The path totals are kept in t so that a
+ * re-created netdev (a new ifindex, counters from 0) does not make them go
+ * down; t may be NULL (no path counters).
+ */
+struct edge_traffic;
+int edge_traffic_new(struct edge_traffic **ret);
+void edge_traffic_free(struct edge_traffic *t);
+void edge_status_fill_traffic(struct edge_status *st, struct edge_traffic *t,
+			      struct edge_steer *steer);
+
 #endif /* EDGE_STATUS_FILL_H */

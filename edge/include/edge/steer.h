@@ -67,6 +67,11 @@ struct edge_steer_nft_ops {
 	/* 0 or -errno; on failure the kernel's ruleset is unchanged and err
 	 * (if given) holds nft's message */
 	int (*apply)(void *ctx, const char *text, char *err, size_t errlen);
+	/* optional: read the class counter objects (policy_nft_counter_name)
+	 * of table inet `table`: packets[i] and bytes[i] for class i < n
+	 * (classes without a counter object keep 0).  0 or -errno (-ENOENT:
+	 * no such table) */
+	int (*counters)(void *ctx, const char *table, uint64_t *packets, uint64_t *bytes, size_t n);
 };
 /* libnftables in the caller's namespace; ctx NULL */
 extern const struct edge_steer_nft_ops edge_steer_nft_real;
@@ -223,6 +228,33 @@ int edge_steer_ruleset_port(const struct policy *p, const char *const *lan_iface
  * port.  0 or -ENOMEM. */
 int edge_steer_set_classify(struct edge_steer *s, const char *const *lan_ifaces, size_t n_lan,
 			    uint16_t probe_port);
+
+/*
+ * Per-class traffic counters: kernel counters (an nft counter object per
+ * class, counted by the classifier's rules as packets enter from the LAN;
+ * dropped ones included), no per-packet work in user space.  On by default;
+ * the next configure installs the ruleset with or without them.
+ */
+void edge_steer_set_counters(struct edge_steer *s, bool on);
+
+struct edge_steer_class_traffic {
+	char app[EDGE_STEER_NAME_MAX]; /* the rule's application */
+	uint64_t packets, bytes;
+};
+
+/*
+ * The counters of every class of the running policy, in rule order, read
+ * from the kernel now.  They never go down while this object lives: each
+ * configure replaces the nft table (its counters restart at 0), so it reads
+ * them just before and carries the totals over to the class with the same
+ * application in the new policy; a class that leaves the policy (or a flush)
+ * keeps its totals by application, and continues from them when it comes
+ * back (a new application starts at 0).  Writes at most max entries; returns how many classes
+ * there are, or -errno (-EOPNOTSUPP: counters off or the nft ops cannot read
+ * them; -ENOENT: nothing configured).
+ */
+int edge_steer_class_traffic(struct edge_steer *s, struct edge_steer_class_traffic *out,
+			     size_t max);
 
 /* Remove every rule and route steering installed and the nft table, and
  * forget the configuration (path state calls then do nothing until the next

@@ -52,12 +52,13 @@ struct orch_obs_site {
 	const char *name;
 	const char *role;
 	bool registered;
-	int64_t last_seen;	  /* ms since the epoch; 0: never */
-	uint64_t target_version;  /* newest bundle; 0: none */
-	uint64_t applied_version; /* as the edge last reported */
-	bool refused;		  /* the edge refused the newest bundle */
-	const char *config_error; /* "" when none */
-	const char *decisions;	  /* JSON array of ClassDecision, NULL: no telemetry */
+	int64_t last_seen;	   /* ms since the epoch; 0: never */
+	uint64_t target_version;   /* newest bundle; 0: none */
+	uint64_t applied_version;  /* as the edge last reported */
+	bool refused;		   /* the edge refused the newest bundle */
+	const char *config_error;  /* "" when none */
+	const char *decisions;	   /* JSON array of ClassDecision, NULL: no telemetry */
+	const char *class_traffic; /* JSON array of ClassTraffic, NULL: no telemetry */
 };
 
 struct orch_obs_ops {
@@ -128,7 +129,7 @@ struct orch_store_ops {
 	/* latest per-path metrics (JSON per path), decisions, bounded history */
 	int (*telemetry_put)(struct orch_store *st, int64_t site_id, int64_t at,
 			     uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			     const char *config_error);
+			     const json_t *class_traffic, const char *config_error);
 	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			 const char *subject, const char *message);
 	/* after_id >= 0: the first `limit` events with id > after_id; < 0: the newest

@@ -13,6 +13,7 @@
 #ifndef POLICY_NFT_H
 #define POLICY_NFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,17 +31,25 @@ struct policy_nft_opts {
 	const char *const *lan_ifaces; /* classify only what enters here; */
 	size_t n_lan_ifaces;	       /* none = every interface */
 	uint16_t probe_port;	       /* STAMP port never marked; 0 = 862 */
+	int priority;		       /* prerouting hook priority (mangle = -150) */
 	/* what enters here is a peer's traffic passing through (a hub's paths
 	 * to branches): classified by the overlay classes only, in chain
 	 * "transit" (a direct or drop class is the site's own LAN's business) */
 	const char *const *transit_ifaces;
 	size_t n_transit_ifaces;
-	int priority; /* prerouting hook priority (mangle = -150) */
+	/* per class a named counter object POLICY_NFT_COUNTER_PREFIX "<i>"
+	 * ("class_3"), counted by every rule of the class before its verdict
+	 * (packets and bytes as they enter, dropped ones included) */
+	bool counters;
 };
+
+#define POLICY_NFT_COUNTER_PREFIX "class_"
+/* the counter object name of class i ("class_3"); buf of at least 24 */
+void policy_nft_counter_name(size_t class_index, char *buf, size_t len);
 
 /* Defaults: table "sdwan", base 0x5d00, mask 0xffff (so `ip rule fwmark
  * 0x5d03/0xffff`; the upper 16 mark bits are left alone), no LAN list, port
- * 862, priority -150 (mangle). */
+ * 862, priority -150 (mangle), no counters. */
 void policy_nft_opts_init(struct policy_nft_opts *o);
 
 /* The fwmark of class i under opts. */
