@@ -72,6 +72,7 @@ static int token_add(int argc, char **argv)
 					      { NULL, 0, NULL, 0 } };
 	const char *db = NULL, *role = NULL, *name = "";
 	struct orch_store *st = NULL;
+	char err[512] = "";
 	char tok[65], hash[65];
 	int c, e;
 
@@ -99,8 +100,8 @@ static int token_add(int argc, char **argv)
 		fprintf(stderr, "sdwan-orchd token add: --db and --role admin|viewer required\n");
 		return 2;
 	}
-	if ((e = orch_store_sqlite_open(db, &st))) {
-		fprintf(stderr, "sdwan-orchd: database %s: %s\n", db, strerror(-e));
+	if ((e = orch_store_open(db, &st, err, sizeof(err)))) {
+		fprintf(stderr, "sdwan-orchd: database: %s\n", err);
 		return 1;
 	}
 	if (orch_secret_new(tok)) {
