@@ -16,14 +16,21 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sdwan-orchd --db FILE [options]\n"
-		"       sdwan-orchd token add --db FILE --role admin|viewer [--name NAME]\n"
+		"usage: sdwan-orchd --db FILE|CONNINFO [options]\n"
+		"       sdwan-orchd token add --db FILE|CONNINFO --role admin|viewer [--name "
+		"NAME]\n"
 		"       sdwan-orchd --list-routes\n"
 		"\n"
 		"The SD-WAN orchestrator: operator API /api/v1 (JSON), edge API /edge/v1\n"
 		"(protobuf, long-poll), /metrics (Prometheus).\n"
 		"\n"
 		"  --db FILE              SQLite database (created and migrated as needed)\n"
+		"  --db CONNINFO          PostgreSQL instead, for several instances on one\n"
+		"                         database: postgresql://... or postgres://..., or\n"
+		"                         libpq key=value pairs ('host=/run/postgresql\n"
+		"                         dbname=sdwan'); the schema is created and migrated;\n"
+		"                         one instance compiles (advisory lock), the others\n"
+		"                         serve its bundles and take over when it dies\n"
 		"  --listen ADDR          address to listen on (default 127.0.0.1)\n"
 		"  --port N               TCP port (default 8443; 0 = any free port)\n"
 		"  --port-file FILE       write the bound port there once listening\n"
