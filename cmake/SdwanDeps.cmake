@@ -9,6 +9,7 @@ pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 pkg_check_modules(EVENT REQUIRED IMPORTED_TARGET libevent)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq) # orchestrator: the PostgreSQL store
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 

@@ -406,7 +406,7 @@ int notify_new(const struct notify_config *cfg, struct notifier **ret)
 		n->cfg.timeout_ms = 5000;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
-	if ((r = orch_store_sqlite_open(cfg->db_path, &n->st)))
+	if ((r = orch_store_open(cfg->db_path, &n->st, NULL, 0)))
 		goto fail;
 	/* after a restart, give edges one online window to be heard from again
 	 * before calling anyone offline (no burst of offline/online pairs) */

@@ -4,7 +4,10 @@
  *
  * Threads: libmicrohttpd's single epoll thread runs every request handler and
  * owns `d->store`; the compiler thread owns `d->cstore` and publishes bundles
- * into the cache; the timer thread expires long-polls.  `d->lock` guards the
+ * into the cache (or, on PostgreSQL when another instance holds the compile
+ * lock, loads the bundles that one stored); the timer thread expires
+ * long-polls; on PostgreSQL the listener thread owns `d->lstore` and turns
+ * other instances' NOTIFYs into wake-ups.  `d->lock` guards the
  * bundle cache, the waiter list and the compile generations; MHD connections
  * are suspended and resumed only under it.
  */
@@ -137,6 +140,7 @@ struct orchd {
 	uint16_t port;
 	struct orch_store *store;  /* MHD thread */
 	struct orch_store *cstore; /* compiler thread */
+	struct orch_store *lstore; /* listener thread (PostgreSQL: several instances) */
 	FILE *access_log;
 	char *cert_pem, *key_pem;
 
@@ -144,13 +148,18 @@ struct orchd {
 	pthread_cond_t cond;
 	bool stopping;
 	bool dirty;
-	uint64_t intent_gen_seen;  /* newest intent generation signalled */
-	uint64_t compiled_gen;	   /* intent generation of the published bundles */
+	bool multi;		  /* several instances on one database (PostgreSQL) */
+	bool leader;		  /* multi: this instance holds the compile lock */
+	bool reload;		  /* multi: another instance stored new bundles */
+	bool db_down;		  /* multi: the compile lock could not be asked for (logged once) */
+	uint64_t intent_gen_seen; /* newest intent generation signalled */
+	uint64_t compiled_gen;	  /* intent generation of the published bundles */
 	struct cache_entry *cache; /* sorted by site id */
 	size_t n_cache;
 	struct req *waiters; /* long-polls held */
 	pthread_t compiler, timer;
-	bool compiler_started, timer_started;
+	pthread_t listener;
+	bool compiler_started, timer_started, listener_started;
 	struct metrics m;
 	int64_t start_ms;	 /* process_start_time_seconds */
 	struct notifier *notify; /* its own thread and store connection */

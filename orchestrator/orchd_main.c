@@ -16,14 +16,21 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sdwan-orchd --db FILE [options]\n"
-		"       sdwan-orchd token add --db FILE --role admin|viewer [--name NAME]\n"
+		"usage: sdwan-orchd --db FILE|CONNINFO [options]\n"
+		"       sdwan-orchd token add --db FILE|CONNINFO --role admin|viewer [--name "
+		"NAME]\n"
 		"       sdwan-orchd --list-routes\n"
 		"\n"
 		"The SD-WAN orchestrator: operator API /api/v1 (JSON), edge API /edge/v1\n"
 		"(protobuf, long-poll), /metrics (Prometheus).\n"
 		"\n"
 		"  --db FILE              SQLite database (created and migrated as needed)\n"
+		"  --db CONNINFO          PostgreSQL instead, for several instances on one\n"
+		"                         database: postgresql://... or postgres://..., or\n"
+		"                         libpq key=value pairs ('host=/run/postgresql\n"
+		"                         dbname=sdwan'); the schema is created and migrated;\n"
+		"                         one instance compiles (advisory lock), the others\n"
+		"                         serve its bundles and take over when it dies\n"
 		"  --listen ADDR          address to listen on (default 127.0.0.1)\n"
 		"  --port N               TCP port (default 8443; 0 = any free port)\n"
 		"  --port-file FILE       write the bound port there once listening\n"
@@ -72,6 +79,7 @@ static int token_add(int argc, char **argv)
 					      { NULL, 0, NULL, 0 } };
 	const char *db = NULL, *role = NULL, *name = "";
 	struct orch_store *st = NULL;
+	char err[512] = "";
 	char tok[65], hash[65];
 	int c, e;
 
@@ -99,8 +107,8 @@ static int token_add(int argc, char **argv)
 		fprintf(stderr, "sdwan-orchd token add: --db and --role admin|viewer required\n");
 		return 2;
 	}
-	if ((e = orch_store_sqlite_open(db, &st))) {
-		fprintf(stderr, "sdwan-orchd: database %s: %s\n", db, strerror(-e));
+	if ((e = orch_store_open(db, &st, err, sizeof(err)))) {
+		fprintf(stderr, "sdwan-orchd: database: %s\n", err);
 		return 1;
 	}
 	if (orch_secret_new(tok)) {

@@ -732,6 +732,17 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 					    &cache[i].len)))
 			goto fail_tx;
 	}
+	if (d->multi) {
+		/* still the compiling instance? (the lock dies with a lost connection) */
+		int l = st->ops->leader_try(st);
+
+		if (l != 1) {
+			r = l < 0 ? l : -ENOLCK;
+			goto fail_tx;
+		}
+		if ((r = st->ops->compiled_gen_set(st, gen)))
+			goto fail_tx;
+	}
 	if (n_changed) {
 		char msg[128];
 
@@ -786,6 +797,107 @@ out:
 	return r;
 }
 
+/* Another instance compiles (several instances on one database): take the
+ * bundles it stored into the cache and answer the long-polls of the sites
+ * whose version changed. */
+static int reload_once(struct orchd *d)
+{
+	struct orch_store *st = d->cstore;
+	struct orch_bundle_row *rows = NULL;
+	struct cache_entry *cache = NULL;
+	int64_t *changed = NULL;
+	size_t n_rows = 0, n_changed = 0, n = 0;
+	uint64_t gen = 0;
+	int r;
+
+	if ((r = st->ops->begin_read(st)))
+		return r;
+	if ((r = st->ops->compiled_gen(st, &gen)) ||
+	    (r = st->ops->bundle_list(st, &rows, &n_rows))) {
+		st->ops->rollback(st);
+		goto out;
+	}
+	st->ops->commit(st);
+	r = -ENOMEM;
+	cache = calloc(n_rows ? n_rows : 1, sizeof(*cache));
+	changed = calloc(n_rows ? n_rows : 1, sizeof(*changed));
+	if (!cache || !changed)
+		goto out;
+	for (; n < n_rows; n++) {
+		const struct orch_bundle_row *b = &rows[n];
+		uint64_t ov = 0;
+		int oi = orchd_cache_version(d, b->site_id, &ov); /* only this thread writes it */
+
+		cache[n].site_id = b->site_id;
+		cache[n].version = b->version;
+		if (oi >= 0 && ov == b->version) {
+			cache[n].len = d->cache[oi].len;
+			if (!(cache[n].buf = malloc(cache[n].len ? cache[n].len : 1)))
+				goto out;
+			memcpy(cache[n].buf, d->cache[oi].buf, cache[n].len);
+			continue;
+		}
+		if ((r = orch_bundle_finish(b->content, b->len, b->version,
+					    (uint64_t)b->generated_at, &cache[n].buf,
+					    &cache[n].len)))
+			goto out;
+		r = -ENOMEM;
+		changed[n_changed++] = b->site_id;
+	}
+	pthread_mutex_lock(&d->lock);
+	{
+		struct cache_entry *old = d->cache;
+		size_t n_old = d->n_cache;
+
+		d->cache = cache;
+		d->n_cache = n_rows;
+		cache = old;
+		n = n_old;
+	}
+	if (gen > d->compiled_gen)
+		d->compiled_gen = gen;
+	for (struct req *w = d->waiters, *next; w; w = next) {
+		next = w->wnext;
+		if (bsearch(&w->site_id, changed, n_changed, sizeof(*changed), id_cmp))
+			wake_locked(d, w);
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	d->m.bundles_changed += n_changed;
+	r = 0;
+out:
+	if (cache) {
+		for (size_t i = 0; i < n; i++)
+			free(cache[i].buf);
+		free(cache);
+	}
+	free(changed);
+	orch_bundle_rows_free(rows, n_rows);
+	return r;
+}
+
+/* several instances: become the compiling one when the lock is free (lock held) */
+static void leader_try_locked(struct orchd *d)
+{
+	int l;
+
+	pthread_mutex_unlock(&d->lock);
+	l = d->cstore->ops->leader_try(d->cstore);
+	pthread_mutex_lock(&d->lock);
+	if (l == 1) {
+		d->leader = true;
+		d->dirty = true; /* whatever the last one did not compile */
+		fprintf(stderr, "sdwan-orchd: this instance compiles now (took the compile "
+				"lock)\n");
+	} else if (l < 0 && !d->db_down) {
+		d->db_down = true;
+		fprintf(stderr, "sdwan-orchd: compile lock: %s\n",
+			d->cstore->ops->last_error(d->cstore));
+	} else if (l >= 0) {
+		d->db_down = false;
+	}
+}
+
 static void *compiler_main(void *arg)
 {
 	struct orchd *d = arg;
@@ -794,18 +906,56 @@ static void *compiler_main(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stopping) {
-		if (!d->dirty) {
-			pthread_cond_wait(&d->cond, &d->lock);
+		bool compile, reload;
+		int r;
+
+		if (d->multi && !d->leader)
+			leader_try_locked(d);
+		if (d->stopping)
+			break;
+		if (!d->dirty && !d->reload) {
+			if (d->multi && !d->leader) {
+				/* retry the compile lock each second: the compiling
+				 * instance may have died */
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+			} else {
+				pthread_cond_wait(&d->cond, &d->lock);
+			}
 			continue;
 		}
+		compile = d->dirty && (!d->multi || d->leader);
+		reload = d->reload && d->multi && !d->leader;
 		d->dirty = false;
+		d->reload = false;
 		pthread_mutex_unlock(&d->lock);
-		if (compile_once(d, &pc)) {
+		r = compile ? compile_once(d, &pc) : reload ? reload_once(d) : 0;
+		if (r == -ENOLCK) {
+			fprintf(stderr, "sdwan-orchd: lost the compile lock; another instance "
+					"compiles\n");
+			pthread_mutex_lock(&d->lock);
+			d->leader = false;
+			d->reload = true;
+			continue;
+		}
+		if (r) {
 			/* e.g. a site deleted under us: try again shortly, bounded */
+			if (d->multi && failures == 0)
+				fprintf(stderr, "sdwan-orchd: %s: %s\n",
+					compile ? "compile" : "loading bundles",
+					d->cstore->ops->last_error(d->cstore));
 			if (++failures < 50) {
 				usleep(20000);
 				pthread_mutex_lock(&d->lock);
-				d->dirty = true;
+				if (compile)
+					d->dirty = true;
+				else
+					d->reload = true;
+				if (d->multi && d->leader && r == -EIO)
+					d->leader = false; /* the connection may be new */
 				continue;
 			}
 			fprintf(stderr, "sdwan-orchd: compile keeps failing; waiting for the "
@@ -818,6 +968,54 @@ static void *compiler_main(void *arg)
 	pthread_mutex_unlock(&d->lock);
 	if (pc.msg)
 		policy_proto_free(pc.msg);
+	return NULL;
+}
+
+/* Several instances: what the others announce on the database wakes this
+ * one (its own thread and connection; libpq's socket in poll()). */
+static void *listener_main(void *arg)
+{
+	struct orchd *d = arg;
+	bool down = false, first = true;
+
+	for (;;) {
+		unsigned notes = 0;
+		int r;
+
+		pthread_mutex_lock(&d->lock);
+		if (d->stopping) {
+			pthread_mutex_unlock(&d->lock);
+			break;
+		}
+		pthread_mutex_unlock(&d->lock);
+		r = d->lstore->ops->listen_wait(d->lstore, 250, &notes);
+		if (r) {
+			if (!down)
+				fprintf(stderr,
+					"sdwan-orchd: database notifications: %s; reconnecting\n",
+					d->lstore->ops->last_error(d->lstore));
+			down = true;
+			continue;
+		}
+		if (notes & ORCH_NOTE_RECONNECTED) {
+			if (down)
+				fprintf(stderr, "sdwan-orchd: database notifications: "
+						"connected again\n");
+			down = false;
+			if (first) {
+				first = false;
+				continue; /* the start-up compile or load just read it all */
+			}
+		}
+		if (notes & ORCH_NOTE_INTENT)
+			orchd_intent_changed(d);
+		if (notes & ORCH_NOTE_BUNDLES) {
+			pthread_mutex_lock(&d->lock);
+			d->reload = true;
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+		}
+	}
 	return NULL;
 }
 
@@ -909,11 +1107,18 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		}
 		setvbuf(d->access_log, NULL, _IOLBF, 0);
 	}
-	if ((r = orch_store_sqlite_open(cfg->db_path, &d->store)) ||
-	    (r = orch_store_sqlite_open(cfg->db_path, &d->cstore))) {
-		snprintf(err, errlen, "database %s: %s", cfg->db_path, strerror(-r));
-		goto fail;
+	{
+		char e[400] = "";
+
+		if ((r = orch_store_open(cfg->db_path, &d->store, e, sizeof(e))) ||
+		    (r = orch_store_open(cfg->db_path, &d->cstore, e, sizeof(e))) ||
+		    (d->store->ops->listen_wait &&
+		     (r = orch_store_open(cfg->db_path, &d->lstore, e, sizeof(e))))) {
+			snprintf(err, errlen, "database: %s", e[0] ? e : strerror(-r));
+			goto fail;
+		}
 	}
+	d->multi = d->cstore->ops->leader_try != NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
 	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
 						.online_window_s = cfg->online_window_s,
@@ -923,9 +1128,26 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		snprintf(err, errlen, "notifier: %s", strerror(-r));
 		goto fail;
 	}
-	/* the first compile happens before anyone can ask for a bundle */
-	if ((r = compile_once(d, &pc))) {
-		snprintf(err, errlen, "initial compile: %s", strerror(-r));
+	/* the first compile (or load, when another instance compiles) happens
+	 * before anyone can ask for a bundle */
+	if (d->multi) {
+		int l = d->cstore->ops->leader_try(d->cstore);
+
+		if (l < 0) {
+			r = l;
+			snprintf(err, errlen, "compile lock: %s",
+				 d->cstore->ops->last_error(d->cstore));
+			goto fail;
+		}
+		d->leader = l == 1;
+		fprintf(stderr, "sdwan-orchd: PostgreSQL, several instances: %s\n",
+			d->leader ? "this instance compiles (holds the compile lock)"
+				  : "another instance compiles; this one serves its bundles");
+	}
+	r = d->multi && !d->leader ? reload_once(d) : compile_once(d, &pc);
+	if (r) {
+		snprintf(err, errlen, "initial %s: %s", d->multi && !d->leader ? "load" : "compile",
+			 d->multi ? d->cstore->ops->last_error(d->cstore) : strerror(-r));
 		if (pc.msg)
 			policy_proto_free(pc.msg);
 		goto fail;
@@ -980,6 +1202,11 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	if (pthread_create(&d->timer, NULL, timer_main, d))
 		goto fail;
 	d->timer_started = true;
+	if (d->lstore) {
+		if (pthread_create(&d->listener, NULL, listener_main, d))
+			goto fail;
+		d->listener_started = true;
+	}
 	*ret = d;
 	return 0;
 fail:
@@ -1011,6 +1238,8 @@ void orchd_free(struct orchd *d)
 		pthread_join(d->timer, NULL);
 	if (d->compiler_started)
 		pthread_join(d->compiler, NULL);
+	if (d->listener_started)
+		pthread_join(d->listener, NULL);
 	if (d->mhd) {
 		/* give resumed long-polls a moment to be answered */
 		for (int i = 0; i < 50; i++) {
@@ -1028,6 +1257,7 @@ void orchd_free(struct orchd *d)
 	free(d->cache);
 	orch_store_free(d->store);
 	orch_store_free(d->cstore);
+	orch_store_free(d->lstore);
 	if (d->access_log && d->access_log != stderr)
 		fclose(d->access_log);
 	free(d->cert_pem);

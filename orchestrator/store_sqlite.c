@@ -1696,6 +1696,18 @@ fail:
 	return r;
 }
 
+int orch_store_open(const char *db, struct orch_store **ret_store, char *err, size_t errlen)
+{
+	int r;
+
+	if (orch_store_is_pg(db))
+		return orch_store_pg_open(db, ret_store, err, errlen);
+	r = orch_store_sqlite_open(db, ret_store);
+	if (r && err && errlen)
+		snprintf(err, errlen, "SQLite %s: %s", db, strerror(-r));
+	return r;
+}
+
 void orch_store_free(struct orch_store *st)
 {
 	if (st)

@@ -42,7 +42,51 @@ static int run_capture(const char *const argv[], char *out, size_t len)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+static void pg_tool(const char *tool, const char *name)
+{
+	const char *bin = getenv("ORCH_TEST_PG_BIN"), *host = getenv("ORCH_TEST_PG_HOST");
+	char path[512], out[512];
+
+	snprintf(path, sizeof(path), "%s/%s", bin ? bin : "/usr/lib/postgresql/15/bin", tool);
+	{
+		const char *a[] = { path, "-h", host ? host : "/tmp", "-U", "sdwan", name, NULL };
+		if (run_capture(a, out, sizeof(out)))
+			fprintf(stderr, "harness: %s %s failed\n", tool, name);
+	}
+}
+
+int orch_pg_create(char *ret_conninfo, size_t len, char ret_name[64])
+{
+	static unsigned seq;
+	const char *ci = getenv("ORCH_TEST_PG");
+
+	if (!ci)
+		return -1;
+	snprintf(ret_name, 64, "orch_%d_%u", (int)getpid(), ++seq);
+	pg_tool("createdb", ret_name);
+	snprintf(ret_conninfo, len, "%s dbname=%s", ci, ret_name);
+	return 0;
+}
+
+void orch_pg_drop(const char *name)
+{
+	if (name[0])
+		pg_tool("dropdb", name);
+}
+
+static int start(struct orch_proc *p, const char *db, const char *const *extra_args);
+
 int orch_start(struct orch_proc *p, const char *const *extra_args)
+{
+	return start(p, NULL, extra_args);
+}
+
+int orch_start_db(struct orch_proc *p, const char *db, const char *const *extra_args)
+{
+	return start(p, db, extra_args);
+}
+
+static int start(struct orch_proc *p, const char *db, const char *const *extra_args)
 {
 	char portfile[320], log[320];
 	const char *argv[32];
@@ -52,7 +96,13 @@ int orch_start(struct orch_proc *p, const char *const *extra_args)
 	snprintf(p->dir, sizeof(p->dir), "/tmp/orch-test-XXXXXX");
 	if (!mkdtemp(p->dir))
 		return -1;
-	snprintf(p->db, sizeof(p->db), "%s/orch.db", p->dir);
+	if (db)
+		snprintf(p->db, sizeof(p->db), "%s", db);
+	else if (getenv("ORCH_TEST_PG")) {
+		if (orch_pg_create(p->db, sizeof(p->db), p->pg_db))
+			return -1;
+	} else
+		snprintf(p->db, sizeof(p->db), "%s/orch.db", p->dir);
 	snprintf(portfile, sizeof(portfile), "%s/port", p->dir);
 	snprintf(log, sizeof(log), "%s/access.log", p->dir);
 	{
@@ -118,6 +168,7 @@ int orch_stop(struct orch_proc *p)
 	for (int i = 0; i < 1000; i++) { /* up to 10 s */
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
+			orch_pg_drop(p->pg_db);
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
 			if (!getenv("ORCH_TEST_KEEP") && system(cmd) != 0)
 				fprintf(stderr, "could not remove %s\n", p->dir);
@@ -128,6 +179,7 @@ int orch_stop(struct orch_proc *p)
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, &status, 0);
 	p->pid = 0;
+	orch_pg_drop(p->pg_db);
 	return -1;
 }
 

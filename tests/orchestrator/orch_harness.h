@@ -2,6 +2,9 @@
  * A real sdwan-orchd for tests: started on 127.0.0.1 with a free port and a
  * SQLite file in a fresh temporary directory, driven with libcurl, stopped
  * with SIGTERM (and its exit status checked).  One per test group.
+ * With ORCH_TEST_PG set (a libpq conninfo without dbname, and ORCH_TEST_PG_BIN
+ * the server's bin directory: tests/orchestrator/pg_run sets both), the store
+ * is a fresh PostgreSQL database instead, dropped at the end.
  */
 #ifndef ORCH_HARNESS_H
 #define ORCH_HARNESS_H
@@ -16,7 +19,8 @@ struct orch_proc {
 	pid_t pid;
 	char dir[256];
 	char db[300];
-	char base[64]; /* http://127.0.0.1:PORT */
+	char pg_db[64]; /* the PostgreSQL database this process created ("": none) */
+	char base[64];	/* http://127.0.0.1:PORT */
 	char admin[65];
 	char viewer[65];
 };
@@ -30,6 +34,11 @@ struct http_resp {
 
 /* 0 on success */
 int orch_start(struct orch_proc *p, const char *const *extra_args);
+/* the same on an existing database `db` (another instance of one network) */
+int orch_start_db(struct orch_proc *p, const char *db, const char *const *extra_args);
+/* a fresh PostgreSQL database (ORCH_TEST_PG): its conninfo and name; 0 on success */
+int orch_pg_create(char *ret_conninfo, size_t len, char ret_name[64]);
+void orch_pg_drop(const char *name);
 /* SIGTERM and wait (bounded); returns the exit status, or -1 */
 int orch_stop(struct orch_proc *p);
 

@@ -1,6 +1,7 @@
 /*
- * orch/store.h — the orchestrator's persistent state behind an ops struct, so
- * that PostgreSQL can sit next to the embedded SQLite store later.
+ * orch/store.h — the orchestrator's persistent state behind an ops struct: the
+ * embedded SQLite store (one orchestrator process) and PostgreSQL (several
+ * instances on one database: orch_store_open() picks by the --db string).
  *
  * Threading: one struct orch_store is one connection and belongs to one thread
  * at a time; open one per thread (the daemon has two: the HTTP thread and the
@@ -165,6 +166,28 @@ struct orch_store_ops {
 	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
 			    const char *name, int64_t now);
 	int (*token_role)(struct orch_store *st, const char *hash, char ret_role[16]);
+
+	/* Several instances on one database: NULL in a store one process owns
+	 * (SQLite), where this process always compiles and nobody else writes. */
+	/* the compile lock, held by this connection's session until it closes:
+	 * 1 held (taken now or before), 0 another instance holds it, or -errno */
+	int (*leader_try)(struct orch_store *st);
+	/* waits at most timeout_ms for what other instances announce (changes
+	 * made through this process are not reported): ORCH_NOTE_* bits, 0 when
+	 * nothing came.  Call it on a connection of its own; it reconnects, and
+	 * after a (re)connect reports every bit (what was missed is unknown). */
+	int (*listen_wait)(struct orch_store *st, int timeout_ms, unsigned *ret_notes);
+	/* the intent generation the stored bundles were compiled from */
+	int (*compiled_gen)(struct orch_store *st, uint64_t *ret_gen);
+	int (*compiled_gen_set)(struct orch_store *st, uint64_t gen);
+	/* the last failure in words (what failed and the server's message) */
+	const char *(*last_error)(struct orch_store *st);
+};
+
+enum {
+	ORCH_NOTE_INTENT = 1 << 0,	/* intent changed: the compiling instance compiles */
+	ORCH_NOTE_BUNDLES = 1 << 1,	/* new bundles stored: the others reload them */
+	ORCH_NOTE_RECONNECTED = 1 << 2, /* the listening connection was (re)made */
 };
 
 struct orch_store {
@@ -174,6 +197,20 @@ struct orch_store {
 /* Opens (creating and migrating as needed) the SQLite database at `path`:
  * WAL, foreign keys on, busy timeout. */
 int orch_store_sqlite_open(const char *path, struct orch_store **ret_store);
+
+/* Opens (creating the schema and migrating as needed) the PostgreSQL database
+ * of a libpq connection string (postgresql://… or key=value …); on failure
+ * err says what failed, with the server's message. */
+int orch_store_pg_open(const char *conninfo, struct orch_store **ret_store, char *err,
+		       size_t errlen);
+
+/* true when `db` names PostgreSQL: it starts with postgresql:// or
+ * postgres://, or with a libpq keyword and '=' ("host=/run/x dbname=sdwan");
+ * anything else is a SQLite file path */
+bool orch_store_is_pg(const char *db);
+
+/* either of the above by orch_store_is_pg(); err (may be NULL) as above */
+int orch_store_open(const char *db, struct orch_store **ret_store, char *err, size_t errlen);
 void orch_store_free(struct orch_store *st);
 
 void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n);
