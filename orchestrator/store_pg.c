@@ -114,6 +114,8 @@ static const char *const migrations[] = {
 	" CHECK(role IN ('admin','viewer')), name TEXT, created_at BIGINT NOT NULL);"
 	"CREATE TABLE webhooks(name TEXT PRIMARY KEY, url TEXT NOT NULL, kinds TEXT NOT NULL,"
 	" secret TEXT NOT NULL, created_at BIGINT NOT NULL);",
+	/* 2: the edge's per-class traffic counters (JSON array of ClassTraffic) */
+	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -1355,18 +1357,22 @@ static int pg_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const char *config_error)
+			    const json_t *class_traffic, const char *config_error)
 {
 	struct pg_store *s = pg(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
+	char *ct = class_traffic ? json_dumps(class_traffic, JSON_COMPACT) : strdup("[]");
 	struct prm p = { 0 };
 	size_t i;
 	json_t *m;
 	bool own = false;
 	int r = -ENOMEM;
 
-	if (!dec)
+	if (!dec || !ct) {
+		free(dec);
+		free(ct);
 		return r;
+	}
 	if ((r = unit_begin(s, &own)))
 		goto out;
 	pi(&p, site_id);
@@ -1374,10 +1380,13 @@ static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	pi(&p, (int64_t)applied_version);
 	ps(&p, dec);
 	ps(&p, config_error);
+	ps(&p, ct);
 	if ((r = run(s,
-		     "INSERT INTO telemetry VALUES($1,$2,$3,$4,$5) ON CONFLICT (site_id) DO UPDATE"
+		     "INSERT INTO telemetry(site_id, at, applied_version, decisions, config_error,"
+		     " class_traffic) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (site_id) DO UPDATE"
 		     " SET at = excluded.at, applied_version = excluded.applied_version,"
-		     " decisions = excluded.decisions, config_error = excluded.config_error",
+		     " decisions = excluded.decisions, config_error = excluded.config_error,"
+		     " class_traffic = excluded.class_traffic",
 		     &p, NULL)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1420,6 +1429,7 @@ static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 out:
 	r = unit_end(s, own, r);
 	free(dec);
+	free(ct);
 	return r;
 }
 
@@ -1603,12 +1613,13 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 	return 0;
 }
 
-#define STATUS_SQL                                                                               \
-	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"                  \
-	" t.applied_version, t.config_error, t.decisions, coalesce(pm.n, 0), coalesce(pm.up, 0)" \
-	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                                  \
-	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"      \
-	" count(*) FILTER (WHERE metrics::jsonb->>'state' = 'PATH_STATE_UP') up"                 \
+#define STATUS_SQL                                                                                \
+	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"                   \
+	" t.applied_version, t.config_error, t.decisions, coalesce(pm.n, 0), coalesce(pm.up, 0)," \
+	" t.class_traffic"                                                                        \
+	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                                   \
+	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"       \
+	" count(*) FILTER (WHERE metrics::jsonb->>'state' = 'PATH_STATE_UP') up"                  \
 	" FROM path_metrics GROUP BY site_id) pm ON pm.site_id = s.id"
 
 static json_t *status_obj(const PGresult *row, int64_t online_since)
@@ -1691,9 +1702,11 @@ static int pg_status(struct orch_store *st, const char *site, int64_t online_sin
 	}
 	PQclear(pm);
 	dec = json_loads(gnull(res, 0, 8) ? "[]" : gv(res, 0, 8), 0, NULL);
-	PQclear(res);
 	json_object_set_new(o, "paths", paths);
 	json_object_set_new(o, "decisions", dec ? dec : json_array());
+	dec = json_loads(gnull(res, 0, 11) ? "[]" : gv(res, 0, 11), 0, NULL);
+	PQclear(res);
+	json_object_set_new(o, "class_traffic", dec ? dec : json_array());
 	*ret = o;
 	return 0;
 }
@@ -1741,6 +1754,7 @@ static int obs_site_row(void *ud, const PGresult *res)
 		.config_error = gv(res, 0, 6),
 		.decisions = gnull(res, 0, 7) ? NULL : gv(res, 0, 7),
 		.refused = gi(res, 0, 8) != 0,
+		.class_traffic = gnull(res, 0, 10) ? NULL : gv(res, 0, 10),
 	};
 
 	a->pv = (uint64_t)gi(res, 0, 9);
@@ -1768,7 +1782,7 @@ static int pg_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 " coalesce(s.last_seen, 0), coalesce(b.version, 0),"
 		 " coalesce(t.applied_version, 0), coalesce(t.config_error, ''), t.decisions,"
 		 " (a.version IS NOT NULL AND a.version = b.version AND a.applied = 0)::int,"
-		 " (SELECT coalesce(max(version), 0) FROM policies)"
+		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name COLLATE \"C\"",
