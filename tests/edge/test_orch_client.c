@@ -135,9 +135,16 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 		uint8_t out[256];
 		size_t n;
 
+		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		char want[80];
+
+		/* like sdwan-orchd: the token in the header (checked before the
+		 * body is read), never in the body */
+		snprintf(want, sizeof(want), "Bearer %s", f->token);
 		f->n_register++;
-		if (!m || strcmp(m->bootstrap_token, f->token) || strcmp(m->site, "br1") ||
-		    m->public_key.len != 32 || m->public_key.data[0] != 0xab) {
+		if (!m || !h || strcmp(h, want) || m->bootstrap_token[0] ||
+		    strcmp(m->site, "br1") || m->public_key.len != 32 ||
+		    m->public_key.data[0] != 0xab) {
 			if (m)
 				sdwan__v1__register__free_unpacked(m, NULL);
 			pthread_mutex_unlock(&f->lock);
