@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <gnutls/gnutls.h>
 #include <policy/policy.h>
 
 #include <orch/compile.h>
@@ -1039,6 +1040,16 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 			"lab use only, credentials travel in clear\n",
 			cfg->listen_addr);
 	if (cfg->cert_file) {
+		gnutls_priority_t prio;
+		const char *at = NULL;
+
+		/* MHD would only say that it failed: say where */
+		if (gnutls_priority_init2(&prio, tls_priority(cfg), &at, 0) < 0) {
+			snprintf(err, errlen, "--tls-priority \"%s\": GnuTLS refuses it at \"%s\"",
+				 tls_priority(cfg), at ? at : "?");
+			goto fail;
+		}
+		gnutls_priority_deinit(prio);
 		d->cert_pem = slurp(cfg->cert_file);
 		d->key_pem = cfg->key_file ? slurp(cfg->key_file) : NULL;
 		if (!d->cert_pem || !d->key_pem) {
@@ -1146,12 +1157,8 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	}
 	if (!d->mhd) {
 		/* MHD says why on stderr (MHD_USE_ERROR_LOG) */
-		snprintf(err, errlen, "cannot listen on %s port %u%s%s%s", cfg->listen_addr,
-			 cfg->port,
-			 cfg->cert_file ? " (or TLS setup failed: certificate, key, "
-					  "priority string \""
-					: "",
-			 cfg->cert_file ? tls_priority(cfg) : "", cfg->cert_file ? "\")" : "");
+		snprintf(err, errlen, "cannot listen on %s port %u%s", cfg->listen_addr, cfg->port,
+			 cfg->cert_file ? " (or the TLS certificate and key were refused)" : "");
 		r = -EADDRINUSE;
 		goto fail;
 	}

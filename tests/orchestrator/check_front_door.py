@@ -327,6 +327,11 @@ def test_tls(tmp):
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "2", "-subj", "/CN=orch"], check=True, capture_output=True)
     os.chmod(key, 0o600)
+    p = subprocess.run([ORCHD, "--db", os.path.join(tmp, "bad.db"), "--port", "0", "--cert", cert,
+                        "--key", key, "--tls-priority", "SECURE128:+NOSUCH:-VERS-ALL"],
+                       capture_output=True, text=True, timeout=10)
+    check(p.returncode == 1 and 'refuses it at "+NOSUCH' in p.stderr,
+          f"a bad --tls-priority is refused at start, naming where: {p.stderr.strip()!r}")
     o = Orchd(tmp, "tls", tls=(cert, key))
     # SECLEVEL=0 so that our client offers what old clients would
     for v in ("-tls1", "-tls1_1"):
