@@ -1047,7 +1047,10 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		goto out;
 	}
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 500) {
+	/* 429: too many failed authentications from our address (another host
+	 * behind the same NAT?): away for now like a 5xx — back off, and keep
+	 * the ack and the report for later instead of dropping them */
+	if (status >= 500 || status == 429) {
 		char ex[160];
 
 		body_excerpt(q, ex, sizeof(ex));
