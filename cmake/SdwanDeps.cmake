@@ -8,6 +8,8 @@ pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 pkg_check_modules(EVENT REQUIRED IMPORTED_TARGET libevent)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# the orchestrator checks its TLS priority string with the GnuTLS that MHD uses
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq) # orchestrator: the PostgreSQL store
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)

@@ -36,6 +36,7 @@ enum MHD_Result edge_register(struct req *r)
 	struct orch_store *st = r->d->store;
 	Sdwan__V1__Register *m = sdwan__v1__register__unpack(NULL, r->len, (uint8_t *)r->body);
 	Sdwan__V1__RegisterReply reply = SDWAN__V1__REGISTER_REPLY__INIT;
+	const char *tok = bearer_token(r);
 	char cred[65], cred_hash[65], boot_hash[65], msg[160];
 	uint64_t version = 0;
 	uint8_t *buf = NULL;
@@ -50,8 +51,11 @@ enum MHD_Result edge_register(struct req *r)
 		ret = reply_error(r, 400, "Register.site: not a site name");
 		goto out;
 	}
-	if (!m->bootstrap_token[0] || strlen(m->bootstrap_token) > 128) {
-		ret = reply_error(r, 400, "Register.bootstrap_token: required");
+	/* the token came in the Authorization header and named the site (the
+	 * front door, before the body was read); the body must agree */
+	if (!tok || strcmp(m->site, r->site) ||
+	    (m->bootstrap_token[0] && strcmp(m->bootstrap_token, tok))) {
+		ret = reply_error(r, 401, "unknown site or wrong bootstrap token");
 		goto out;
 	}
 	if (m->public_key.len != 32) {
@@ -71,7 +75,7 @@ enum MHD_Result edge_register(struct req *r)
 		goto out;
 	}
 	orch_secret_hash(cred, cred_hash);
-	orch_secret_hash(m->bootstrap_token, boot_hash);
+	orch_secret_hash(tok, boot_hash);
 	if ((e = st->ops->begin(st))) {
 		ret = reply_store_error(r, e, "transaction");
 		goto out;
@@ -80,12 +84,9 @@ enum MHD_Result edge_register(struct req *r)
 				   m->software_version, cred_hash, orchd_now_ms(), &id);
 	if (e) {
 		st->ops->rollback(st);
-		if (e == -EACCES)
+		/* used up meanwhile by another request: a wrong secret now */
+		if (e == -EACCES || e == -EALREADY)
 			ret = reply_error(r, 401, "unknown site or wrong bootstrap token");
-		else if (e == -EALREADY)
-			ret = reply_error(r, 409,
-					  "bootstrap token already used: ask the operator "
-					  "for a new one (sdwanctl site bootstrap)");
 		else
 			ret = reply_store_error(r, e, "registration");
 		goto out;

@@ -428,6 +428,25 @@ static void own_metrics(FILE *f, const struct orchd *d)
 		(uint64_t)m->longpolls_timed_out, (uint64_t)m->compiles,
 		(double)m->compile_last_us / 1e6, (uint64_t)m->bundles_changed,
 		(uint64_t)m->telemetry, (uint64_t)m->acks, (uint64_t)m->bad_requests);
+	fprintf(f,
+		"# HELP sdwan_orch_auth_failures_total Requests refused 401 (no or unknown "
+		"token, credential or bootstrap token).\n"
+		"# TYPE sdwan_orch_auth_failures_total counter\n"
+		"sdwan_orch_auth_failures_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_auth_throttled_total Requests refused 429 after too many "
+		"failed authentications from their address.\n"
+		"# TYPE sdwan_orch_auth_throttled_total counter\n"
+		"sdwan_orch_auth_throttled_total %" PRIu64 "\n"
+		"# HELP sdwan_orch_unauthenticated_connections Connections on which no request "
+		"has authenticated yet.\n"
+		"# TYPE sdwan_orch_unauthenticated_connections gauge\n"
+		"sdwan_orch_unauthenticated_connections %" PRIu64 "\n"
+		"# HELP sdwan_orch_unauthenticated_refused_total Connections refused at accept: "
+		"too many not yet authenticated.\n"
+		"# TYPE sdwan_orch_unauthenticated_refused_total counter\n"
+		"sdwan_orch_unauthenticated_refused_total %" PRIu64 "\n",
+		(uint64_t)m->auth_failures, (uint64_t)m->auth_throttled, (uint64_t)m->unauth_conns,
+		(uint64_t)m->unauth_refused);
 }
 
 enum MHD_Result api_metrics(struct req *r)

@@ -47,7 +47,19 @@ struct orchd_config {
 	bool metrics_public;
 	unsigned online_window_s;
 	unsigned events_per_site; /* events kept per site from its edge */
+	/* the front door (README.md, Security) */
+	const char *tls_priority;    /* GnuTLS priority string; NULL: ORCHD_TLS_PRIORITY */
+	unsigned auth_fail_limit;    /* failed authentications per source and window */
+	unsigned auth_fail_window_s; /* ... before 429 until the window ends */
+	unsigned auth_fail_slots;    /* sources tracked (fixed table) */
+	unsigned unauth_timeout_s;   /* idle timeout until a request authenticated */
+	unsigned unauth_conn_limit;  /* connections not yet authenticated, at once */
 };
+
+/* TLS 1.2 and 1.3 only, AEAD suites only, forward-secret key exchange only */
+#define ORCHD_TLS_PRIORITY                                                                     \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:" \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 void orchd_config_defaults(struct orchd_config *cfg);
 
@@ -55,7 +67,8 @@ struct orchd;
 int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, size_t errlen);
 uint16_t orchd_port(const struct orchd *d);
 void orchd_free(struct orchd *d);
-/* "METHOD path" of every route, one per line, for the OpenAPI check */
+/* "METHOD path auth" of every route, one per line, for the OpenAPI check
+ * (auth: none, viewer, admin, edge, metrics, bootstrap) */
 void orchd_routes_print(FILE *f);
 
 /* ---- private from here on */
@@ -66,6 +79,7 @@ enum auth_kind {
 	AUTH_ADMIN,
 	AUTH_EDGE,
 	AUTH_METRICS,
+	AUTH_BOOTSTRAP, /* /edge/v1/register: a site's one-time bootstrap token */
 };
 
 enum body_kind {
@@ -105,7 +119,9 @@ struct req {
 	int64_t start_us;
 	unsigned status;
 	size_t resp_bytes;
-	char allow[48]; /* a 405's Allow header */
+	char allow[48];	      /* a 405's Allow header */
+	unsigned retry_after; /* a 429's Retry-After (seconds) */
+	bool unwanted_body;   /* a body sent where none is taken: dropped unread */
 	/* auth */
 	char role[16];
 	int64_t site_id;
@@ -132,6 +148,10 @@ struct metrics {
 	atomic_uint_fast64_t telemetry;
 	atomic_uint_fast64_t acks;
 	atomic_uint_fast64_t bad_requests;
+	atomic_uint_fast64_t auth_failures;  /* 401s */
+	atomic_uint_fast64_t auth_throttled; /* 429s */
+	atomic_uint_fast64_t unauth_refused; /* connections refused at accept */
+	atomic_uint_fast64_t unauth_conns;   /* connections not yet authenticated */
 };
 
 struct orchd {
@@ -161,8 +181,9 @@ struct orchd {
 	pthread_t listener;
 	bool compiler_started, timer_started, listener_started;
 	struct metrics m;
-	int64_t start_ms;	 /* process_start_time_seconds */
-	struct notifier *notify; /* its own thread and store connection */
+	int64_t start_ms;	   /* process_start_time_seconds */
+	struct notifier *notify;   /* its own thread and store connection */
+	struct authfail *authfail; /* MHD thread only */
 };
 
 int64_t orchd_now_ms(void);
@@ -182,6 +203,9 @@ enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ct
 				  size_t len);
 /* map a store error to an HTTP error reply */
 enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
+
+/* the request's "Authorization: Bearer" secret, or NULL */
+const char *bearer_token(struct req *r);
 
 /* the compiler: wake it after a change of intent; generation from the store */
 void orchd_intent_changed(struct orchd *d);

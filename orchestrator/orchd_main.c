@@ -49,8 +49,18 @@ static void usage(FILE *f)
 		"                         (default 35; 5..86400)\n"
 		"  --events-per-site N    events kept per site from its edge (default 1000;\n"
 		"                         10..100000); the orchestrator's own are kept apart\n"
+		"  --tls-priority STR     GnuTLS priority string (default: TLS 1.2/1.3,\n"
+		"                         AEAD suites, ECDHE only; see README.md Security)\n"
+		"  --auth-fail-limit N    failed authentications per address and window before\n"
+		"                         429 (default 10; 1..100000)\n"
+		"  --auth-fail-window S   that window in seconds (default 60; 1..86400)\n"
+		"  --unauth-timeout S     idle timeout of a connection until a request on it\n"
+		"                         authenticated (default 10; 1..300)\n"
+		"  --max-unauth-connections N\n"
+		"                         connections not yet authenticated, at once; more are\n"
+		"                         refused at accept (default 2048)\n"
 		"  --version              print the version and exit\n"
-		"  --list-routes          print METHOD PATH of every endpoint and exit\n"
+		"  --list-routes          print METHOD PATH AUTH of every endpoint and exit\n"
 		"  -h, --help             this text\n");
 }
 
@@ -146,6 +156,11 @@ int main(int argc, char **argv)
 		{ "list-routes", no_argument, NULL, 'R' },
 		{ "online-window", required_argument, NULL, 'O' },
 		{ "events-per-site", required_argument, NULL, 'E' },
+		{ "tls-priority", required_argument, NULL, 'T' },
+		{ "auth-fail-limit", required_argument, NULL, 'F' },
+		{ "auth-fail-window", required_argument, NULL, 'W' },
+		{ "unauth-timeout", required_argument, NULL, 'U' },
+		{ "max-unauth-connections", required_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -211,6 +226,28 @@ int main(int argc, char **argv)
 		case 'E':
 			if (parse_range("--events-per-site", optarg, 10, 100000,
 					&cfg.events_per_site))
+				return 2;
+			break;
+		case 'T':
+			cfg.tls_priority = optarg;
+			break;
+		case 'F':
+			if (parse_range("--auth-fail-limit", optarg, 1, 100000,
+					&cfg.auth_fail_limit))
+				return 2;
+			break;
+		case 'W':
+			if (parse_range("--auth-fail-window", optarg, 1, 86400,
+					&cfg.auth_fail_window_s))
+				return 2;
+			break;
+		case 'U':
+			if (parse_range("--unauth-timeout", optarg, 1, 300, &cfg.unauth_timeout_s))
+				return 2;
+			break;
+		case 'N':
+			if (parse_range("--max-unauth-connections", optarg, 1, 1000000,
+					&cfg.unauth_conn_limit))
 				return 2;
 			break;
 		case 'V':

@@ -1,7 +1,7 @@
 /*
  * sdwanctl: the operator API (/api/v1) from the command line.  Human tables by
  * default, the API's JSON with --json.  Exit codes: 0 ok, 1 server or other
- * error, 2 usage, 3 refused (401/403), 4 not found, 5 invalid input (400, 409,
+ * error, 2 usage, 3 refused (401/403/429), 4 not found, 5 invalid input (400, 409,
  * 413, 415, 422), 6 cannot reach the orchestrator.
  */
 #include <errno.h>
@@ -136,7 +136,7 @@ static int exit_for(long status)
 		return EXIT_CONNECT;
 	if (status < 300)
 		return EXIT_OK;
-	if (status == 401 || status == 403)
+	if (status == 401 || status == 403 || status == 429)
 		return EXIT_AUTH;
 	if (status == 404)
 		return EXIT_NOTFOUND;
@@ -1219,7 +1219,7 @@ static void usage(FILE *f)
 		"  --version         print the version\n"
 		"  -h, --help        this text; COMMAND --help for each command\n"
 		"\n"
-		"exit codes: 0 ok, 1 error, 2 usage, 3 refused (401/403), 4 not found,\n"
+		"exit codes: 0 ok, 1 error, 2 usage, 3 refused (401/403/429), 4 not found,\n"
 		"            5 invalid input (400/409/413/415/422), 6 orchestrator unreachable\n");
 }
 

@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <gnutls/gnutls.h>
 #include <policy/policy.h>
 
 #include <orch/compile.h>
 #include <orch/text.h>
 
+#include "authfail.h"
 #include "orchd.h"
 
 static const struct route routes[] = {
@@ -45,7 +47,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/status", AUTH_VIEWER, BODY_NONE, api_status },
 	{ "GET", "/api/v1/status/{site}", AUTH_VIEWER, BODY_NONE, api_status_site },
 	{ "GET", "/api/v1/events", AUTH_VIEWER, BODY_NONE, api_events },
-	{ "POST", "/edge/v1/register", AUTH_NONE, BODY_PROTO, edge_register },
+	{ "POST", "/edge/v1/register", AUTH_BOOTSTRAP, BODY_PROTO, edge_register },
 	{ "GET", "/edge/v1/config", AUTH_EDGE, BODY_NONE, edge_config },
 	{ "POST", "/edge/v1/ack", AUTH_EDGE, BODY_PROTO, edge_ack },
 	{ "POST", "/edge/v1/telemetry", AUTH_EDGE, BODY_PROTO, edge_telemetry },
@@ -64,8 +66,13 @@ static const struct route routes[] = {
 
 void orchd_routes_print(FILE *f)
 {
+	static const char *const auth[] = {
+		[AUTH_NONE] = "none", [AUTH_VIEWER] = "viewer",	  [AUTH_ADMIN] = "admin",
+		[AUTH_EDGE] = "edge", [AUTH_METRICS] = "metrics", [AUTH_BOOTSTRAP] = "bootstrap"
+	};
+
 	for (size_t i = 0; i < N_ROUTES; i++)
-		fprintf(f, "%s %s\n", routes[i].method, routes[i].pattern);
+		fprintf(f, "%s %s %s\n", routes[i].method, routes[i].pattern, auth[routes[i].auth]);
 }
 
 void orchd_config_defaults(struct orchd_config *cfg)
@@ -80,6 +87,11 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->conn_memory = 16 * 1024;
 	cfg->online_window_s = 35;
 	cfg->events_per_site = 1000;
+	cfg->auth_fail_limit = 10;
+	cfg->auth_fail_window_s = 60;
+	cfg->auth_fail_slots = 4096;
+	cfg->unauth_timeout_s = 10;
+	cfg->unauth_conn_limit = 2048;
 }
 
 int64_t orchd_now_ms(void)
@@ -114,6 +126,12 @@ static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"sdwan\"");
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS && r->retry_after) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
 	if (r->d->cfg.cert_file)
 		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	ret = MHD_queue_response(r->conn, status, resp);
@@ -278,7 +296,7 @@ static const struct route *route_find(const char *method, const char *url, char 
 	return NULL;
 }
 
-static const char *bearer(struct req *r)
+const char *bearer_token(struct req *r)
 {
 	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -291,37 +309,145 @@ static const char *bearer(struct req *r)
 	return *h ? h : NULL;
 }
 
-/* 0 when allowed, else the reply was queued and *ret holds its result */
+/* ---- the front door: every refusal is decided from the headers, in the
+ * first call for a request, before MHD has read any of its body */
+
+/* one per connection (MHD_OPTION_NOTIFY_CONNECTION): has any of its requests
+ * authenticated?  Until one has, the connection counts against
+ * unauth_conn_limit and lives under the short unauth_timeout_s. */
+struct conn_state {
+	bool authed;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct orchd *d = cls;
+	struct conn_state *cs = *socket_context;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_state)); /* NULL: never authed */
+		d->m.unauth_conns++;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!cs || !cs->authed)
+			d->m.unauth_conns--;
+		free(cs);
+		*socket_context = NULL;
+	}
+}
+
+/* MHD_OPTION_ACCEPT_POLICY_CALLBACK: the global cap on connections that
+ * have not authenticated (each may hold up to conn_memory of headers) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct orchd *d = cls;
+
+	(void)addr;
+	(void)addrlen;
+	if (d->m.unauth_conns >= d->cfg.unauth_conn_limit) {
+		d->m.unauth_refused++;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void conn_authenticated(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_state *cs = ci ? ci->socket_context : NULL;
+
+	if (!cs || cs->authed)
+		return;
+	cs->authed = true;
+	r->d->m.unauth_conns--;
+	/* an edge's keep-alive connection waits between reports and long-polls */
+	MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+				  r->d->cfg.longpoll_max_s + 30);
+}
+
+static int64_t mono_ms(void)
+{
+	return mono_us() / 1000;
+}
+
+/* true when allowed; else the reply (401, 403, 429, 5xx) was queued and *ret
+ * holds its result.  Only a secret that was presented and is unknown counts
+ * as a failure for the throttle; a missing one costs nothing to refuse. */
 static bool authorize(struct req *r, enum MHD_Result *ret)
 {
 	const struct route *rt = r->route;
-	const char *tok;
+	struct orchd *d = r->d;
+	const union MHD_ConnectionInfo *ci;
+	const char *tok, *why;
+	uint8_t key[16];
+	bool keyed;
+	unsigned wait;
 	char hash[65];
 	int e;
 
-	if (rt->auth == AUTH_NONE || (rt->auth == AUTH_METRICS && r->d->cfg.metrics_public))
+	if (rt->auth == AUTH_NONE || (rt->auth == AUTH_METRICS && d->cfg.metrics_public))
 		return true;
-	tok = bearer(r);
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	keyed = ci && authfail_key(ci->client_addr, key);
+	if (keyed && (wait = authfail_blocked(d->authfail, key, mono_ms()))) {
+		d->m.auth_throttled++;
+		r->retry_after = wait;
+		*ret = reply_error(r, 429,
+				   "too many failed authentications from this address: "
+				   "retry in %u s",
+				   wait);
+		return false;
+	}
+	tok = bearer_token(r);
 	if (!tok || strlen(tok) > 256) {
+		d->m.auth_failures++;
 		*ret = reply_error(r, 401, "missing bearer token");
 		return false;
 	}
 	orch_secret_hash(tok, hash);
-	if (rt->auth == AUTH_EDGE) {
-		e = r->d->store->ops->site_by_credential(r->d->store, hash, &r->site_id, r->site);
-		if (e) {
-			*ret = e == -EACCES ? reply_error(r, 401, "unknown site credential")
-					    : reply_store_error(r, e, "credential");
-			return false;
-		}
-		return true;
+	switch (rt->auth) {
+	case AUTH_EDGE:
+		why = "unknown site credential";
+		e = d->store->ops->site_by_credential(d->store, hash, &r->site_id, r->site);
+		break;
+	case AUTH_BOOTSTRAP:
+		/* the site comes from the token; Register.site must name it */
+		why = "unknown site or wrong bootstrap token";
+		e = d->store->ops->site_by_bootstrap(d->store, hash, &r->site_id, r->site);
+		break;
+	default:
+		why = "unknown token";
+		e = d->store->ops->token_role(d->store, hash, r->role);
+		break;
 	}
-	e = r->d->store->ops->token_role(r->d->store, hash, r->role);
-	if (e) {
-		*ret = e == -EACCES ? reply_error(r, 401, "unknown token")
-				    : reply_store_error(r, e, "token");
+	explicit_bzero(hash, sizeof(hash));
+	if (e == -EACCES) {
+		d->m.auth_failures++;
+		if (keyed && (wait = authfail_record(d->authfail, key, mono_ms()))) {
+			char addr[INET6_ADDRSTRLEN] = "?";
+			const struct sockaddr *sa = ci->client_addr;
+
+			if (sa->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+					  addr, sizeof(addr));
+			else
+				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+					  addr, sizeof(addr));
+			fprintf(stderr,
+				"sdwan-orchd: %s: %u failed authentications (the last on %s "
+				"%s): refused 429 for %u s\n",
+				addr, d->cfg.auth_fail_limit, r->method, rt->pattern, wait);
+		}
+		*ret = reply_error(r, 401, "%s", why);
 		return false;
 	}
+	if (e) {
+		*ret = reply_store_error(r, e, "credential");
+		return false;
+	}
+	conn_authenticated(r);
 	if (rt->auth == AUTH_ADMIN && strcmp(r->role, "admin")) {
 		*ret = reply_error(r, 403, "role \"%s\" may not %s %s (admin only)", r->role,
 				   r->method, rt->pattern);
@@ -349,18 +475,44 @@ static size_t body_limit(const struct req *r)
 							: r->d->cfg.max_api_body;
 }
 
+/* The first call for a request: its headers are in, none of its body has
+ * been read.  A refusal queued here makes MHD answer at once and close the
+ * connection without reading the body (so nothing is buffered for it). */
+static enum MHD_Result front_door(struct req *r)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+	enum MHD_Result ret;
+
+	if (!authorize(r, &ret))
+		return ret;
+	if (len > body_limit(r))
+		return reply_error(r, 413, "body larger than %zu bytes", body_limit(r));
+	if (r->route->body == BODY_NONE) {
+		if (len || (!cl && te))
+			return reply_error(r, 400, "this endpoint takes no body");
+		return MHD_YES;
+	}
+	if (!content_type_ok(r))
+		return reply_error(r, 415, "Content-Type must be %s",
+				   r->route->body == BODY_JSON ? "application/json"
+							       : "application/x-protobuf");
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct orchd *d = cls;
 	struct req *r = *con_cls;
-	enum MHD_Result ret;
 	bool known;
 
+	(void)version;
 	if (!r) {
-		const char *cl;
-
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
@@ -379,13 +531,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (!r->route)
 			return reply_error(r, 404, "no such endpoint: %.200s", url);
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > body_limit(r))
-			return reply_error(r, 413, "body larger than %zu bytes", body_limit(r));
-		return MHD_YES;
+		return front_door(r);
 	}
-	if (r->status) /* an early reply is queued; drain and drop the body */
+	if (r->status) /* an early reply is queued; drop anything that still comes */
 	{
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -394,6 +542,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (r->route->body == BODY_NONE) {
+			r->unwanted_body = true;
+			return MHD_YES;
+		}
 		if (r->too_big || r->len + n > body_limit(r)) {
 			r->too_big = true;
 			return MHD_YES;
@@ -420,13 +572,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return r->route->fn(r);
 	if (r->too_big)
 		return reply_error(r, 413, "body larger than %zu bytes", body_limit(r));
-	if (!authorize(r, &ret))
-		return ret;
-	if (r->route->body != BODY_NONE && !content_type_ok(r))
-		return reply_error(r, 415, "Content-Type must be %s",
-				   r->route->body == BODY_JSON ? "application/json"
-							       : "application/x-protobuf");
-	if (r->route->body == BODY_NONE && r->len)
+	if (r->unwanted_body)
 		return reply_error(r, 400, "this endpoint takes no body");
 	return r->route->fn(r);
 }
@@ -1039,6 +1185,11 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+static const char *tls_priority(const struct orchd_config *cfg)
+{
+	return cfg->tls_priority ? cfg->tls_priority : ORCHD_TLS_PRIORITY;
+}
+
 static bool is_loopback(const char *addr)
 {
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
@@ -1087,6 +1238,16 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 			"lab use only, credentials travel in clear\n",
 			cfg->listen_addr);
 	if (cfg->cert_file) {
+		gnutls_priority_t prio;
+		const char *at = NULL;
+
+		/* MHD would only say that it failed: say where */
+		if (gnutls_priority_init2(&prio, tls_priority(cfg), &at, 0) < 0) {
+			snprintf(err, errlen, "--tls-priority \"%s\": GnuTLS refuses it at \"%s\"",
+				 tls_priority(cfg), at ? at : "?");
+			goto fail;
+		}
+		gnutls_priority_deinit(prio);
 		d->cert_pem = slurp(cfg->cert_file);
 		d->key_pem = cfg->key_file ? slurp(cfg->key_file) : NULL;
 		if (!d->cert_pem || !d->key_pem) {
@@ -1106,6 +1267,21 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 			goto fail;
 		}
 		setvbuf(d->access_log, NULL, _IOLBF, 0);
+	}
+	{
+		uint64_t seed = 0;
+
+		if (getentropy(&seed, sizeof(seed)))
+			seed = (uint64_t)mono_us() ^ (uint64_t)getpid();
+		d->authfail = authfail_new(cfg->auth_fail_slots, cfg->auth_fail_limit,
+					   cfg->auth_fail_window_s, seed);
+		if (!d->authfail) {
+			snprintf(err, errlen,
+				 "failed-authentication table: limit and window must be "
+				 "at least 1");
+			r = cfg->auth_fail_limit && cfg->auth_fail_window_s ? -ENOMEM : -EINVAL;
+			goto fail;
+		}
 	}
 	{
 		char e[400] = "";
@@ -1173,23 +1349,38 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		goto fail;
 	}
 	(void)sl;
-	if (cfg->cert_file)
-		d->mhd = MHD_start_daemon(
-			flags, cfg->port, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
-			cfg->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->longpoll_max_s + 30),
-			MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, MHD_OPTION_HTTPS_MEM_CERT,
-			d->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, d->key_pem, MHD_OPTION_END);
-	else
-		d->mhd = MHD_start_daemon(
-			flags, cfg->port, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
-			cfg->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->longpoll_max_s + 30),
-			MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, MHD_OPTION_END);
+	{
+		struct MHD_OptionItem o[12];
+		size_t n = 0;
+
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+						  (intptr_t)on_completed, d };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+						  (intptr_t)on_connection, d };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit,
+						  NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						  (intptr_t)cfg->conn_memory, NULL };
+		/* until a request authenticates; then longpoll_max_s + 30 */
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+						  cfg->unauth_timeout_s, NULL };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL };
+		if (cfg->cert_file) {
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+							  d->cert_pem };
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, d->key_pem };
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+							  (void *)tls_priority(cfg) };
+		}
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+		d->mhd = MHD_start_daemon(flags, cfg->port, on_accept, d, on_request, d,
+					  MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+	}
 	if (!d->mhd) {
-		snprintf(err, errlen, "cannot listen on %s port %u", cfg->listen_addr, cfg->port);
+		/* MHD says why on stderr (MHD_USE_ERROR_LOG) */
+		snprintf(err, errlen, "cannot listen on %s port %u%s", cfg->listen_addr, cfg->port,
+			 cfg->cert_file ? " (or the TLS certificate and key were refused)" : "");
 		r = -EADDRINUSE;
 		goto fail;
 	}
@@ -1252,6 +1443,7 @@ void orchd_free(struct orchd *d)
 		MHD_stop_daemon(d->mhd);
 	}
 	notify_free(d->notify);
+	authfail_free(d->authfail);
 	for (size_t i = 0; i < d->n_cache; i++)
 		free(d->cache[i].buf);
 	free(d->cache);

@@ -715,6 +715,24 @@ static int sq_site_by_credential(struct orch_store *st, const char *credential_h
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
 }
 
+static int sq_site_by_bootstrap(struct orch_store *st, const char *bootstrap_hash, int64_t *ret_id,
+				char ret_name[ORCH_NAME_MAX])
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT id, name FROM sites WHERE bootstrap_hash = ?");
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, bootstrap_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(p, 0);
+		snprintf(ret_name, ORCH_NAME_MAX, "%s", col_text(p, 1));
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
+}
+
 /* ---- policy */
 
 static int sq_policy_insert(struct orch_store *st, const char *json, const char *comment,
@@ -1609,6 +1627,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.site_set_bootstrap = sq_site_set_bootstrap,
 	.site_register = sq_site_register,
 	.site_by_credential = sq_site_by_credential,
+	.site_by_bootstrap = sq_site_by_bootstrap,
 	.lan_conflict = sq_lan_conflict,
 	.policy_insert = sq_policy_insert,
 	.policy_get = sq_policy_get,

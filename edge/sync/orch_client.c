@@ -445,6 +445,9 @@ static void req_free(struct orch_req *q)
 			curl_multi_remove_handle(q->o->multi, q->easy);
 		curl_easy_cleanup(q->easy);
 	}
+	for (struct curl_slist *h = q->hdrs; h; h = h->next)
+		if (!strncmp(h->data, "Authorization:", 14)) /* it holds a secret */
+			explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(q->hdrs);
 	if (q->body)
 		explicit_bzero(q->body, q->body_len);
@@ -453,9 +456,11 @@ static void req_free(struct orch_req *q)
 	free(q);
 }
 
-/* Start a request; body (may be NULL = GET) is taken over.  0 or -errno. */
+/* Start a request; body (may be NULL = GET) is taken over.  `secret` goes in
+ * "Authorization: Bearer": the site credential, or for register the bootstrap
+ * token (checked from the headers, before the body is read).  0 or -errno. */
 static int req_start(struct edge_orch *o, enum req_kind kind, const char *path, uint8_t *body,
-		     size_t body_len, long timeout_ms, uint64_t tag)
+		     size_t body_len, const char *secret, long timeout_ms, uint64_t tag)
 {
 	struct orch_req *q;
 	char *url = NULL, *auth = NULL;
@@ -484,8 +489,8 @@ static int req_start(struct edge_orch *o, enum req_kind kind, const char *path, 
 		h = curl_slist_append(q->hdrs, "Content-Type: " PROTOBUF_TYPE);
 	if (h && body)
 		h = curl_slist_append(q->hdrs, "Expect:");
-	if (h && kind != REQ_REGISTER) {
-		if (asprintf(&auth, "Authorization: Bearer %s", o->credential) < 0) {
+	if (h && secret) {
+		if (asprintf(&auth, "Authorization: Bearer %s", secret) < 0) {
 			auth = NULL;
 			goto out;
 		}
@@ -577,17 +582,18 @@ static void start_register(struct edge_orch *o)
 		backoff(o);
 		return;
 	}
-	m.site = o->site;
-	m.bootstrap_token = token;
+	m.site = o->site; /* the token travels in the header only */
 	m.public_key.data = o->public_key;
 	m.public_key.len = sizeof(o->public_key);
 	m.software_version = o->sw_version;
 	m.hostname = o->hostname;
 	buf = pack(&m.base, &len);
+	r = buf ? req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len, token,
+			    (long)o->req_timeout_ms, 0)
+		: -ENOMEM;
 	explicit_bzero(token, strlen(token));
 	free(token);
-	if (!buf || req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len,
-			      (long)o->req_timeout_ms, 0) < 0) {
+	if (r < 0) {
 		set_error(o, "register: out of memory");
 		backoff(o);
 	}
@@ -608,7 +614,8 @@ static void start_poll(struct edge_orch *o)
 	o->last_poll_mono_ms = now;
 	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32,
 		 o->sync.have_version, wait);
-	if (req_start(o, REQ_POLL, path, NULL, 0, ((long)wait + POLL_GRACE_S) * 1000L, 0) < 0) {
+	if (req_start(o, REQ_POLL, path, NULL, 0, o->credential,
+		      ((long)wait + POLL_GRACE_S) * 1000L, 0) < 0) {
 		set_error(o, "config: out of memory");
 		backoff(o);
 	}
@@ -625,8 +632,8 @@ static void start_ack(struct edge_orch *o)
 	m.error = o->ack_applied ? "" : o->ack_error;
 	m.at = unix_ms();
 	buf = pack(&m.base, &len);
-	if (!buf || req_start(o, REQ_ACK, "/edge/v1/ack", buf, len, (long)o->req_timeout_ms,
-			      o->ack_version) < 0)
+	if (!buf || req_start(o, REQ_ACK, "/edge/v1/ack", buf, len, o->credential,
+			      (long)o->req_timeout_ms, o->ack_version) < 0)
 		set_error(o, "ack: out of memory");
 }
 
@@ -819,7 +826,7 @@ static void start_telemetry(struct edge_orch *o)
 	uint8_t *buf = telemetry_pack(o, &len, &upto);
 
 	o->tele_due = false;
-	if (!buf || req_start(o, REQ_TELEMETRY, "/edge/v1/telemetry", buf, len,
+	if (!buf || req_start(o, REQ_TELEMETRY, "/edge/v1/telemetry", buf, len, o->credential,
 			      (long)o->req_timeout_ms, upto) < 0)
 		set_error(o, "telemetry: out of memory");
 }
@@ -1058,7 +1065,10 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		goto out;
 	}
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 500) {
+	/* 429: too many failed authentications from our address (another host
+	 * behind the same NAT?): away for now like a 5xx — back off, and keep
+	 * the ack and the report for later instead of dropping them */
+	if (status >= 500 || status == 429) {
 		char ex[160];
 
 		body_excerpt(q, ex, sizeof(ex));

@@ -51,7 +51,8 @@ class Unauthorized extends Error {}
 
 async function api(path) {
   const r = await fetch(path, { headers: { Authorization: 'Bearer ' + state.token }, cache: 'no-store' });
-  if (r.status === 401 || r.status === 403) throw new Unauthorized((await r.json()).error || 'refused');
+  // 429: too many failed authentications from here; back to the form with the reason
+  if (r.status === 401 || r.status === 403 || r.status === 429) throw new Unauthorized((await r.json()).error || 'refused');
   if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
   return r.json();
 }

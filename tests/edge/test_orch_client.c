@@ -135,9 +135,16 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 		uint8_t out[256];
 		size_t n;
 
+		const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		char want[80];
+
+		/* like sdwan-orchd: the token in the header (checked before the
+		 * body is read), never in the body */
+		snprintf(want, sizeof(want), "Bearer %s", f->token);
 		f->n_register++;
-		if (!m || strcmp(m->bootstrap_token, f->token) || strcmp(m->site, "br1") ||
-		    m->public_key.len != 32 || m->public_key.data[0] != 0xab) {
+		if (!m || !h || strcmp(h, want) || m->bootstrap_token[0] ||
+		    strcmp(m->site, "br1") || m->public_key.len != 32 ||
+		    m->public_key.data[0] != 0xab) {
 			if (m)
 				sdwan__v1__register__free_unpacked(m, NULL);
 			pthread_mutex_unlock(&f->lock);
@@ -671,15 +678,18 @@ static bool recovered(struct edge *e)
 	return s.state == EDGE_ORCH_CONNECTED && s.failures == 0;
 }
 
-static void test_backoff_5xx(void **state)
+/* 5xx, and 429 (too many failed authentications from this address — maybe
+ * another host behind the same NAT): the orchestrator is away for now; back
+ * off, keep acks and reports for later */
+static void backoff_on(struct edge *e, int status)
 {
-	struct edge *e = *state;
 	struct edge_orch_sync s;
 	uint64_t t[MAX_TIMES];
+	char code[8];
 	int n;
 
 	write_file(e->cred, "cred-abc123\n", 0600);
-	e->f.fail_status = 503;
+	e->f.fail_status = status;
 	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
 	run_until(e, always_false, 1500);
 
@@ -695,7 +705,8 @@ static void test_backoff_5xx(void **state)
 	assert_false(s.connected);
 	assert_true(s.failures >= 5);
 	assert_true(s.retry_delay_ms <= 160 && s.retry_delay_ms >= 80);
-	assert_non_null(strstr(s.last_error, "503"));
+	snprintf(code, sizeof(code), "%d", status);
+	assert_non_null(strstr(s.last_error, code));
 
 	/* one SYNC event for the change, not one per retry */
 	{
@@ -716,6 +727,16 @@ static void test_backoff_5xx(void **state)
 	assert_true(run_until(e, recovered, 3000));
 	edge_orch_sync_get(e->orch, &s);
 	assert_true(s.connected);
+}
+
+static void test_backoff_5xx(void **state)
+{
+	backoff_on(*state, 503);
+}
+
+static void test_backoff_429(void **state)
+{
+	backoff_on(*state, 429);
 }
 
 static bool many_failures(struct edge *e)
@@ -1021,6 +1042,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_bundle_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longpoll_304_repoll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_5xx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_429, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_protobuf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_bundle_acked, setup, teardown),

@@ -86,6 +86,7 @@ def main():
         check_schema(s, f"components/schemas/{name}")
 
     spec_routes = set()
+    spec_codes = {}
     op_ids = set()
     for path, item in (doc.get("paths") or {}).items():
         if not path.startswith("/"):
@@ -100,6 +101,8 @@ def main():
                 continue
             where = f"{method.upper()} {path}"
             spec_routes.add((method.upper(), re.sub(r"{[^}]+}", "{}", path)))
+            spec_codes[(method.upper(), re.sub(r"{[^}]+}", "{}", path))] = {
+                str(c) for c in (op.get("responses") or {})}
             oid = op.get("operationId")
             if not oid or oid in op_ids:
                 err(where, "operationId missing or duplicate")
@@ -140,8 +143,16 @@ def main():
                          text=True).stdout
     served = set()
     for line in out.splitlines():
-        method, path = line.split()
-        served.add((method, re.sub(r"{[^}]+}", "{}", path)))
+        method, path, auth = line.split()
+        route = (method, re.sub(r"{[^}]+}", "{}", path))
+        served.add(route)
+        # the front door answers 401 and 429 on every route that takes a
+        # secret, and neither on the others
+        codes = spec_codes.get(route, set())
+        for code in ("401", "429"):
+            if (auth != "none") != (code in codes):
+                err(f"{method} {path}", f"auth {auth}: {code} "
+                    f"{'not documented' if auth != 'none' else 'documented but never sent'}")
     for m, p in sorted(served - spec_routes):
         err("routes", f"{m} {p} is served but not in the OpenAPI file")
     for m, p in sorted(spec_routes - served):

@@ -62,13 +62,12 @@ static int do_register(const char *site, const char *token, uint8_t key_byte, ch
 
 	memset(key, key_byte, sizeof(key));
 	m.site = (char *)site;
-	m.bootstrap_token = (char *)token;
 	m.public_key.data = key;
 	m.public_key.len = 32;
 	m.hostname = (char *)site;
 	m.software_version = "feed";
 	len = sdwan__v1__register__pack(&m, buf);
-	if (http_do(&P, "POST", "/edge/v1/register", NULL, "application/x-protobuf", buf, len,
+	if (http_do(&P, "POST", "/edge/v1/register", token, "application/x-protobuf", buf, len,
 		    &r) ||
 	    r.status != 200)
 		return -1;

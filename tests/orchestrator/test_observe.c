@@ -55,13 +55,12 @@ static void edge_register(const char *site, const char *token, uint8_t key_byte,
 
 	memset(key, key_byte, sizeof(key));
 	m.site = (char *)site;
-	m.bootstrap_token = (char *)token;
 	m.public_key.data = key;
 	m.public_key.len = 32;
 	m.hostname = "edge";
 	m.software_version = "t";
 	len = sdwan__v1__register__pack(&m, buf);
-	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", NULL, "application/x-protobuf",
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", token, "application/x-protobuf",
 				 buf, len, &r),
 			 0);
 	assert_int_equal(r.status, 200);
@@ -283,9 +282,15 @@ static void test_access_log_no_forged_lines(void **state)
 	struct http_resp r;
 	char path[400], line[2048];
 	FILE *f;
-	bool found = false;
+	bool found = false, found2 = false;
 
 	assert_int_equal(http_do(&P, "GET", "/x%0A2026-01-01T00:00:00Z%20forged%0D%1B[2J", P.viewer,
+				 NULL, NULL, 0, &r),
+			 0);
+	assert_int_equal(r.status, 404);
+	http_resp_clear(&r);
+	/* no token at all: the same (the line is written for every request) */
+	assert_int_equal(http_do(&P, "GET", "/api/v1/x%0D%0A2026-01-01T00:00:00Z%20forged2", NULL,
 				 NULL, NULL, 0, &r),
 			 0);
 	assert_int_equal(r.status, 404);
@@ -300,9 +305,12 @@ static void test_access_log_no_forged_lines(void **state)
 		assert_null(strstr(line, "\r"));
 		if (strstr(line, " GET /x\\x0a2026-01-01T00:00:00Z\\x20forged\\x0d\\x1b[2J 404 "))
 			found = true;
+		if (strstr(line, " GET /api/v1/x\\x0d\\x0a2026-01-01T00:00:00Z\\x20forged2 404 "))
+			found2 = true;
 	}
 	fclose(f);
 	assert_true(found);
+	assert_true(found2);
 }
 
 /* ---- /metrics */

@@ -134,4 +134,10 @@ expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1
 expect 4 "$ctl" site rm br1
 expect 6 "$ctl" --url http://127.0.0.1:1 site list
+# last (it locks this address out for a minute): after 10 unknown tokens even
+# the right one is refused 429 (exit 3, the reason shown)
+for _ in $(seq 9); do expect 3 "$ctl" --token wrong site list; done
+expect 3 "$ctl" site list
+grep -q 'HTTP 429: too many failed authentications from this address: retry in [0-9]* s' "$dir/err" ||
+	{ cat "$dir/err"; fail "429 after 10 unknown tokens"; }
 echo "sdwanctl: all checks passed"

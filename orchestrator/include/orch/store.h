@@ -110,6 +110,10 @@ struct orch_store_ops {
 			    char ret_site[ORCH_NAME_MAX]);
 	int (*site_by_credential)(struct orch_store *st, const char *credential_hash,
 				  int64_t *ret_id, char ret_name[ORCH_NAME_MAX]);
+	/* the site whose unused bootstrap token hashes to `bootstrap_hash`;
+	 * -EACCES when none (unknown, or already used) */
+	int (*site_by_bootstrap)(struct orch_store *st, const char *bootstrap_hash, int64_t *ret_id,
+				 char ret_name[ORCH_NAME_MAX]);
 
 	int (*policy_insert)(struct orch_store *st, const char *json, const char *comment,
 			     int64_t now, uint64_t *ret_version);
