@@ -137,7 +137,7 @@ snapshot() { # SITE FILE
 		echo "## addresses"
 		e2e_nsx "$1" ip -o addr show | awk '{ print $2, $3, $4 }' | sort
 		echo "## nft"
-		e2e_nsx "$1" nft list ruleset | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'
+		e2e_nsx "$1" nft list ruleset | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/^(\s*)packets [0-9]+ bytes [0-9]+$/\1packets bytes/'
 	} >"$2" 2>&1
 }
 no_dups() { # FILE: no line twice within the rules/routes/links/addresses sections
