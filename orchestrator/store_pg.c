@@ -1051,6 +1051,27 @@ static int pg_site_by_credential(struct orch_store *st, const char *credential_h
 	return r;
 }
 
+/* the site a (not yet used) bootstrap token belongs to: -EACCES if none */
+static int pg_site_by_bootstrap(struct orch_store *st, const char *bootstrap_hash, int64_t *ret_id,
+				char ret_name[ORCH_NAME_MAX])
+{
+	struct prm p = { 0 };
+	PGresult *res;
+	int r;
+
+	ps(&p, bootstrap_hash);
+	if (!(res = q(pg(st), "SELECT id, name FROM sites WHERE bootstrap_hash = $1", &p, &r)))
+		return r;
+	r = -EACCES;
+	if (PQntuples(res) == 1) {
+		*ret_id = gi(res, 0, 0);
+		snprintf(ret_name, ORCH_NAME_MAX, "%s", gv(res, 0, 1));
+		r = 0;
+	}
+	PQclear(res);
+	return r;
+}
+
 /* ---- policy */
 
 static int pg_policy_insert(struct orch_store *st, const char *json, const char *comment,
@@ -2063,6 +2084,7 @@ static const struct orch_store_ops pg_ops = {
 	.site_set_bootstrap = pg_site_set_bootstrap,
 	.site_register = pg_site_register,
 	.site_by_credential = pg_site_by_credential,
+	.site_by_bootstrap = pg_site_by_bootstrap,
 	.lan_conflict = pg_lan_conflict,
 	.policy_insert = pg_policy_insert,
 	.policy_get = pg_policy_get,

@@ -80,7 +80,8 @@ static void edge_register(const struct orch_proc *p, const char *site, const cha
 	m.hostname = "edge-host";
 	m.software_version = "test-1";
 	len = sdwan__v1__register__pack(&m, buf);
-	assert_int_equal(http_do(p, "POST", "/edge/v1/register", NULL, "application/x-protobuf",
+	/* the bootstrap token travels as the bearer token, checked before the body */
+	assert_int_equal(http_do(p, "POST", "/edge/v1/register", token, "application/x-protobuf",
 				 buf, len, &r),
 			 0);
 	assert_int_equal(r.status, 200);
