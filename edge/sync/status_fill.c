@@ -75,6 +75,30 @@ static enum edge_status_action action_of(enum policy_action a)
 	return EDGE_STATUS_ACTION_OVERLAY;
 }
 
+/* a monotonic time of the past as Unix ms (0: none, or not in the past) */
+static uint64_t unix_ms(uint64_t mono_ms, uint64_t now_mono_ms, uint64_t now_unix_ms)
+{
+	if (!mono_ms || mono_ms > now_mono_ms || now_mono_ms - mono_ms >= now_unix_ms)
+		return 0;
+	return now_unix_ms - (now_mono_ms - mono_ms);
+}
+
+/* the decision's paths, by name (or "path-ID" when not in the bundle), with weights */
+static void fill_choices(struct edge_status_class *c, const Sdwan__V1__ConfigBundle *running,
+			 const struct policy_class_decision *d)
+{
+	for (size_t j = 0; j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+		const char *name = path_name(running, d->paths[j].path_id);
+		struct edge_status_choice *ch = &c->paths[c->n_paths++];
+
+		if (name)
+			edge_status_strcpy(ch->path, sizeof(ch->path), name);
+		else
+			snprintf(ch->path, sizeof(ch->path), "path-%u", d->paths[j].path_id);
+		ch->weight = d->paths[j].weight;
+	}
+}
+
 /* remote prefixes with several peers: one entry per class and prefix group,
  * with the carrying peer, its paths for the class and why that peer.  Up to
  * EDGE_STATUS_VIA_ALL entries (a branch: its hubs) all are listed; beyond
@@ -141,24 +165,11 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u", a, v.plen);
 		c->action = EDGE_STATUS_ACTION_OVERLAY;
 		edge_status_strcpy(c->reason, sizeof(c->reason), v.why);
-		if (v.since_ms && v.since_ms <= now_mono_ms &&
-		    now_mono_ms - v.since_ms < now_unix_ms)
-			c->since = now_unix_ms - (now_mono_ms - v.since_ms);
+		c->since = unix_ms(v.since_ms, now_mono_ms, now_unix_ms);
 		if (!d || !v.usable)
 			continue;
 		c->sla_met = d->sla_met;
-		for (size_t j = 0; j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX;
-		     j++) {
-			const char *name = path_name(running, d->paths[j].path_id);
-			struct edge_status_choice *ch = &c->paths[c->n_paths++];
-
-			if (name)
-				edge_status_strcpy(ch->path, sizeof(ch->path), name);
-			else
-				snprintf(ch->path, sizeof(ch->path), "path-%u",
-					 d->paths[j].path_id);
-			ch->weight = d->paths[j].weight;
-		}
+		fill_choices(c, running, d);
 	}
 }
 
@@ -177,9 +188,7 @@ void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBun
 		edge_status_strcpy(c->peer, sizeof(c->peer), d->peer);
 		c->action = action_of(d->action);
 		c->sla_met = d->sla_met;
-		if (d->since_ms && d->since_ms <= now_mono_ms &&
-		    now_mono_ms - d->since_ms < now_unix_ms)
-			c->since = now_unix_ms - (now_mono_ms - d->since_ms);
+		c->since = unix_ms(d->since_ms, now_mono_ms, now_unix_ms);
 		if (d->action == POLICY_ACTION_DIRECT) {
 			for (size_t j = 0; j < d->n_via && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX;
 			     j++) {
@@ -188,18 +197,7 @@ void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBun
 				c->paths[c->n_paths++].weight = 1;
 			}
 		} else {
-			for (size_t j = 0;
-			     j < d->n_paths && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
-				const char *name = path_name(running, d->paths[j].path_id);
-				struct edge_status_choice *ch = &c->paths[c->n_paths++];
-
-				if (name)
-					edge_status_strcpy(ch->path, sizeof(ch->path), name);
-				else
-					snprintf(ch->path, sizeof(ch->path), "path-%u",
-						 d->paths[j].path_id);
-				ch->weight = d->paths[j].weight;
-			}
+			fill_choices(c, running, d);
 		}
 		if (!steer || edge_steer_reason(steer, i, c->reason, sizeof(c->reason)) < 0)
 			edge_status_strcpy(c->reason, sizeof(c->reason),
