@@ -119,6 +119,23 @@ static void break_many(json_t *root)
 	set_str(json_object_get(root, "tunnel"), "driver", "gre");
 }
 
+/* br1.json broken by `breaker` is refused, naming at least every error of expect */
+static void expect_refused(void (*breaker)(json_t *), const char *const *expect, size_t n)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", breaker);
+
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
+	for (size_t i = 0; i < n; i++) {
+		if (!harness_has_error(&errs, expect[i])) {
+			harness_print_errors(&errs);
+			fail_msg("missing error: %s", expect[i]);
+		}
+	}
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+}
+
 static void test_errors_all_named(void **state)
 {
 	static const char *const expect[] = {
@@ -135,18 +152,7 @@ static void test_errors_all_named(void **state)
 		"peers[0].public_key: 3 octets, an Ed25519 key has 32",
 		"tunnel.driver: \"gre\" is neither",
 	};
-	struct edge_errors errs = EDGE_ERRORS_INIT;
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_many);
-
-	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
-	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-		if (!harness_has_error(&errs, expect[i])) {
-			harness_print_errors(&errs);
-			fail_msg("missing error: %s", expect[i]);
-		}
-	}
-	edge_errors_clear(&errs);
-	edge_bundle_free(b);
+	expect_refused(break_many, expect, sizeof(expect) / sizeof(expect[0]));
 }
 
 static void break_refs(json_t *root)
@@ -265,18 +271,7 @@ static void test_route_next_peers(void **state)
 		"routes[0].next_peers[2]: \"nosuch\" listed twice",
 		"paths[1].id: 2147483648 too large (at most 2147483647)",
 	};
-	struct edge_errors errs = EDGE_ERRORS_INIT;
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_routes);
-
-	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
-	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-		if (!harness_has_error(&errs, expect[i])) {
-			harness_print_errors(&errs);
-			fail_msg("missing error: %s", expect[i]);
-		}
-	}
-	edge_errors_clear(&errs);
-	edge_bundle_free(b);
+	expect_refused(break_routes, expect, sizeof(expect) / sizeof(expect[0]));
 }
 
 int main(void)
