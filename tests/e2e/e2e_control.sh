@@ -58,14 +58,6 @@ edges_run_targets() {
 		[[ -n $t && $t == "$(e2e_edge_version "$s")" ]] || return 1
 	done
 }
-flow_report() {
-	GAP=$(e2e_flow_get "$1" longest_gap_ms)
-	RCV=$(e2e_flow_get "$1" received)
-	EXP=$(e2e_flow_get "$1" expected)
-	FIN=$(e2e_flow_get "$1" fin_seen)
-	echo "  $1: received ${RCV:-?} of ${EXP:-?}, longest gap ${GAP:-?} ms, FIN ${FIN:-?}"
-}
-received_pct_ge() { [[ -n ${RCV:-} && -n ${EXP:-} ]] && ((EXP > 0 && RCV * 100 >= EXP * $1)); }
 # every class where the example policy puts it on a healthy network, at every site; waited for
 # site by site (a probe lost on a real link may move a class for a moment)
 includes() { [[ ",$(e2e_class_paths "$1" "$2")" == *",$3-"* ]]; }

@@ -54,16 +54,6 @@ settled() { # every class where it belongs on a healthy network (after preemptio
 	on br1 voice mpls && on br1 any mpls && on hub1 voice mpls && on hub1 any mpls &&
 		includes br1 bulk mpls && includes br1 bulk inet
 }
-flow_report() { # NAME → prints and sets GAP RCV EXP FIN
-	GAP=$(e2e_flow_get "$1" longest_gap_ms)
-	RCV=$(e2e_flow_get "$1" received)
-	EXP=$(e2e_flow_get "$1" expected)
-	FIN=$(e2e_flow_get "$1" fin_seen)
-	echo "  $1: received ${RCV:-?} of ${EXP:-?}, longest gap ${GAP:-?} ms, FIN ${FIN:-?}"
-}
-received_pct_ge() { # PCT: RCV ≥ PCT % of EXP
-	[[ -n ${RCV:-} && -n ${EXP:-} ]] && ((EXP > 0 && RCV * 100 >= EXP * $1))
-}
 
 wait_for 20 settled || e2e_log "start: classes not settled: $(where br1 any)"
 

@@ -80,6 +80,20 @@ scenario_summary() {
 num_lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 < b + 0) }'; }
 num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
 
+# a finished flowmeter stream (lab/e2e.sh e2e_flow_wait): prints and sets GAP RCV EXP FIN
+flow_report() { # NAME
+	GAP=$(e2e_flow_get "$1" longest_gap_ms)
+	RCV=$(e2e_flow_get "$1" received)
+	EXP=$(e2e_flow_get "$1" expected)
+	FIN=$(e2e_flow_get "$1" fin_seen)
+	echo "  $1: received ${RCV:-?} of ${EXP:-?}, longest gap ${GAP:-?} ms, FIN ${FIN:-?}"
+}
+# of the last flow_report: RCV ≥ PCT % of EXP (PCT may have decimals)
+received_pct_ge() { # PCT
+	[[ -n ${RCV:-} && -n ${EXP:-} ]] &&
+		awk -v r="$RCV" -v e="$EXP" -v p="$1" 'BEGIN { exit !(e > 0 && r * 100 >= e * p) }'
+}
+
 # EXIT trap of a scenario script: the summary, then lab/e2e.sh's teardown; exit 1 on any failure
 scenario_exit() {
 	local rc=$?
