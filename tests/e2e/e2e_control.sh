@@ -133,7 +133,7 @@ snapshot() { # SITE FILE
 	} >"$2" 2>&1
 }
 no_dups() { # FILE: no line twice within the rules/routes/links/addresses sections
-	! awk '/^## nft/ { exit } { print }' "$1" | sort | uniq -d | grep -q .
+	! awk '/^## nft/ { exit } { print }' "$1" | sort | uniq -d | grep . >/dev/null
 }
 
 scenario_begin edge-restart

@@ -95,7 +95,7 @@ check "hub1 sees br1's inet from the home router's address" [ "${hi%:*}" = "$LAB
 check "hub1 sees br1's lte from the CGNAT's address" [ "${hl%:*}" = "$LAB_lte_PUBLIC" ]
 check "hub1 does not claim br1's mpls is NAT'd (it cannot know: IKE's NAT-D is forged)" \
 	[ "$(pfield hub1 mpls br1 peer_behind_nat)" = false ]
-orch_sees_nat() { e2e_ctl status br1 2>/dev/null | grep -q '^inet-hub1-inet .*behind NAT'; }
+orch_sees_nat() { e2e_ctl status br1 2>/dev/null | grep '^inet-hub1-inet .*behind NAT' >/dev/null; }
 wait_for 15 orch_sees_nat
 check "the orchestrator shows it too (sdwanctl status br1, from telemetry)" orch_sees_nat
 LTE_MAPPING0=$hl

@@ -220,12 +220,12 @@ max=$(printf '%s\n' "${times[@]}" | sort -n | tail -1)
 echo "start -> all 6 paths' CHILD_SAs up (1 branch x 3 underlays x 2 hubs): median ${med} ms over $RUNS runs (${times[*]})"
 p6="RESULT P6 runs=$RUNS median_ms=$med min_ms=$min max_ms=$max"
 # the control socket's figures only when every run had them
-if ! printf '%s\n' "${tunnels[@]}" | grep -q na; then
+if ! printf '%s\n' "${tunnels[@]}" | grep na >/dev/null; then
 	tmed=$(printf '%s\n' "${tunnels[@]}" | median)
 	echo "start -> every path usable (probes and tunnel up): median ${tmed} ms (${tunnels[*]})"
 	p6+=" tunnels_ms=$tmed"
 fi
-if ! printf '%s\n' "${steers[@]}" | grep -q na; then
+if ! printf '%s\n' "${steers[@]}" | grep na >/dev/null; then
 	smed=$(printf '%s\n' "${steers[@]}" | median)
 	echo "start -> every traffic class on a path: median ${smed} ms (${steers[*]})"
 	p6+=" steering_ms=$smed"

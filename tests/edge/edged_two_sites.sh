@@ -243,7 +243,7 @@ for _ in $(seq 50); do
 done
 grep -q "bundle version 2 applied (2 paths; 1 netlink ops; ike +0 ~0 -0)" "$WORK/br1-1.log" ||
 	fail "reload: version 2 not applied as exactly one change"
-ip -n $BR link show sdw2 | grep -q "mtu 1300" || fail "reload: sdw2 MTU not changed"
+ip -n $BR link show sdw2 | grep "mtu 1300" >/dev/null || fail "reload: sdw2 MTU not changed"
 [[ $(ip -n $BR -o link show sdw1 | cut -d: -f1) == "$idx1" ]] || fail "reload: sdw1 was re-created"
 ip netns exec $BR ping -q -c 2 -i 0.1 -W 2 -I sdw1 100.126.1.2 >/dev/null || fail "path 1 broken by reload"
 log "SIGHUP: version 2 applied as one netlink op (sdw2 mtu 1300), path 1 untouched"

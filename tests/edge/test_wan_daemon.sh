@@ -104,7 +104,7 @@ within_2s() {
 	shift
 	t0=$(date +%s%3N)
 	while :; do
-		if "$@" 2>/dev/null | grep -qF -- "$want"; then
+		if "$@" 2>/dev/null | grep -F -- "$want" >/dev/null; then
 			now=$(date +%s%3N)
 			echo $((now - t0))
 			return 0
@@ -131,7 +131,7 @@ ip -n "$NS" route add default via 192.168.77.1 dev inet0
 ms=$(within_2s "1001:	from 192.168.77.57 lookup 24049" rules) || fail "no rule 1001 after 2 s: $(rules)"
 within_2s "default via 192.168.77.1 dev inet0 proto 93" table 24049 >/dev/null ||
 	fail "table 24049: $(table 24049)"
-table 24049 | grep -qF "192.168.77.0/24 dev inet0 proto 93 scope link src 192.168.77.57" ||
+table 24049 | grep -F "192.168.77.0/24 dev inet0 proto 93 scope link src 192.168.77.57" >/dev/null ||
 	fail "table 24049 without the subnet: $(table 24049)"
 log "address and gateway learnt: rule and table in ${ms} ms"
 within_2s "default via 192.168.77.1 dev inet0" table 23810 >/dev/null ||
@@ -139,7 +139,7 @@ within_2s "default via 192.168.77.1 dev inet0" table 23810 >/dev/null ||
 within_2s "path 2 waiting= local=192.168.77.57" status >/dev/null || fail "path 2 still waits: $(status)"
 grep -qE "underlay inet \(inet0\): .*address none -> 192.168.77.57/24.*rebuilding 1 path" \
 	"$WORK/edged.log" || fail "no underlay log line"
-status | grep -qF "event underlay inet none -> 192.168.77.57" || fail "no underlay event: $(status)"
+status | grep -F "event underlay inet none -> 192.168.77.57" >/dev/null || fail "no underlay event: $(status)"
 
 # renewal with another address
 ip -n "$NS" addr del 192.168.77.57/24 dev inet0
@@ -150,8 +150,8 @@ within_2s "192.168.77.0/24 dev inet0 proto 93 scope link src 192.168.77.80" tabl
 	fail "table 24049 not moved: $(table 24049)"
 within_2s "default via 192.168.77.1 dev inet0 proto 93" table 24049 >/dev/null ||
 	fail "table 24049 lost its default: $(table 24049)"
-rules | grep -q "from 192.168.77.57 lookup 24049" && fail "old rule left: $(rules)"
-rules | grep -qF "101:	from 192.168.77.57 lookup 101" || fail "foreign rule touched: $(rules)"
+rules | grep "from 192.168.77.57 lookup 24049" >/dev/null && fail "old rule left: $(rules)"
+rules | grep -F "101:	from 192.168.77.57 lookup 101" >/dev/null || fail "foreign rule touched: $(rules)"
 grep -qF "address 192.168.77.57/24 -> 192.168.77.80/24, gateway 192.168.77.1: rebuilding 1 path" \
 	"$WORK/edged.log" || fail "no renewal log line"
 log "renewal 192.168.77.57 -> .80: rule and table followed in ${ms} ms"
@@ -176,7 +176,7 @@ EOF
 kill -HUP "$PID"
 ms=$(within_2s "default via 192.168.77.254 dev inet0 proto 93" table 24049) ||
 	fail "configured gateway not applied on reload: $(table 24049)"
-rules | grep -qF "1001:	from 192.168.77.80 lookup 24049" || fail "rule lost on reload: $(rules)"
+rules | grep -F "1001:	from 192.168.77.80 lookup 24049" >/dev/null || fail "rule lost on reload: $(rules)"
 within_2s "default via 192.168.77.254 dev inet0" table 23810 >/dev/null ||
 	fail "direct breakout not via the configured gateway: $(table 23810)"
 log "reload with a configured gateway: table 24049 via it in ${ms} ms, direct breakout too"
@@ -186,8 +186,8 @@ kill "$PID"
 for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$PID" 2>/dev/null && fail "still running after SIGTERM"
 PID=
-rules | grep -qE "lookup 2404[89]" && fail "rules left after SIGTERM: $(rules)"
+rules | grep -E "lookup 2404[89]" >/dev/null && fail "rules left after SIGTERM: $(rules)"
 [[ -z $(table 24048 2>/dev/null) && -z $(table 24049 2>/dev/null) ]] || fail "routes left"
-rules | grep -qF "101:	from 192.168.77.57 lookup 101" || fail "foreign rule removed: $(rules)"
+rules | grep -F "101:	from 192.168.77.57 lookup 101" >/dev/null || fail "foreign rule removed: $(rules)"
 log "SIGTERM: source routing removed, the foreign rule kept"
 log "PASS"

@@ -12,7 +12,7 @@ trap '"$topo" down --prefix "$prefix" >/dev/null 2>&1 || true' EXIT
 
 leftovers() {
 	local what=$1 pids=$2 p
-	if ip netns list | awk '{print $1}' | grep -q "^$prefix-"; then
+	if ip netns list | awk '{print $1}' | grep "^$prefix-" >/dev/null; then
 		echo "FAIL ($what): namespaces left: $(ip netns list | grep "^$prefix-" | tr '\n' ' ')"
 		fail=1
 	fi
@@ -31,7 +31,7 @@ leftovers() {
 		fail=1
 	fi
 	# the lab never writes nftables rules into the root namespace; make sure of it
-	if nft list ruleset 2>/dev/null | grep -q "$prefix"; then
+	if nft list ruleset 2>/dev/null | grep "$prefix" >/dev/null; then
 		echo "FAIL ($what): nft rules naming '$prefix' in the root namespace"
 		fail=1
 	fi
