@@ -36,6 +36,8 @@ struct edge_daemon {
 		uint32_t id;
 		uint64_t next_ms;    /* next liveness check; 0: probes not down */
 		uint32_t backoff_ms; /* since the previous one */
+		uint64_t down_ms;    /* probes down with the SA up since */
+		uint64_t lost_ms;    /* a check went unanswered (peer_lost_sas()) */
 	} * stale;
 	size_t n_stale;
 
@@ -269,11 +271,16 @@ static void log_underlay(const struct edge_daemon *d, const struct edge_underlay
 #define EXCUSE_BACK_NS	(3 * PM_NS_PER_SEC)
 #define EXCUSE_AHEAD_NS (5 * PM_NS_PER_SEC)
 
-static void excuse(struct edge_daemon *d, uint32_t id)
+static void excuse_since(struct edge_daemon *d, uint32_t id, pm_ns back)
 {
 	if (d->steering && edge_steering_probe(d->steering))
-		(void)edge_probe_excuse(edge_steering_probe(d->steering), id, EXCUSE_BACK_NS,
+		(void)edge_probe_excuse(edge_steering_probe(d->steering), id, back,
 					EXCUSE_AHEAD_NS);
+}
+
+static void excuse(struct edge_daemon *d, uint32_t id)
+{
+	excuse_since(d, id, EXCUSE_BACK_NS);
 }
 
 static void on_underlay_change(void *arg, const size_t *index,
@@ -521,6 +528,10 @@ static void log_event(const struct edge_event *ev, void *arg)
 	}
 }
 
+static struct stale *stale_of(struct edge_daemon *d, uint32_t id);
+static void peer_lost_sas(struct edge_daemon *d, uint32_t id, const char *name);
+static uint64_t mono_ms(void);
+
 static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 {
 	struct edge_daemon *d = arg;
@@ -535,6 +546,7 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 	 * state as health sees it; IKE events that change nothing are info */
 	switch (ev->type) {
 	case EDGE_IKE_EV_CHILD_UP:
+		peer_lost_sas(d, ev->path_id, name);
 		if (was_up)
 			log_info(
 				"path %u (%s): child-up, SPIs in %08x out %08x (tunnel already up)",
@@ -545,6 +557,10 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 		break;
 	case EDGE_IKE_EV_CHILD_DOWN:
 	case EDGE_IKE_EV_IKE_DOWN:
+		/* deleted (the peer's daemon stops, or a reconfiguration): a
+		 * planned outage, no flap; the close action re-initiates */
+		if (ev->reason == EDGE_IKE_REASON_DELETED)
+			excuse(d, ev->path_id);
 		if (h && was_up == edge_health_sa_up(h, ev->path_id))
 			log_info("path %u (%s): %s (%s): tunnel %s", ev->path_id, name,
 				 edge_ike_event_type_name(ev->type),
@@ -579,16 +595,23 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 					  "(a NAT re-mapped it): tunnel follows");
 		break;
 	}
-	case EDGE_IKE_EV_CHECK:
+	case EDGE_IKE_EV_CHECK: {
+		struct stale *x = stale_of(d, ev->path_id);
+
 		/* answered while the probes missed: the peer is there, the NAT
-		 * mapping was lost (it follows now): no flap */
+		 * mapping was lost (it follows now): no flap.  Unanswered: the
+		 * SA is dropped and a new one initiated; if it comes up at once,
+		 * the peer had lost the old one (peer_lost_sas()) */
 		if (ev->reason == EDGE_IKE_REASON_NONE)
 			excuse(d, ev->path_id);
+		else if (x)
+			x->lost_ms = mono_ms();
 		log_notice("path %u (%s): IKE liveness check %s", ev->path_id, name,
 			   ev->reason == EDGE_IKE_REASON_NONE
 				   ? "answered"
 				   : "unanswered: SA dropped, initiating a new one");
 		break;
+	}
 	default:
 		log_notice("path %u (%s): %s (%s)", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), edge_ike_reason_name(ev->reason));
@@ -629,16 +652,20 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 /*
  * A path we initiate whose probes have been DOWN for EDGE_DAEMON_STALE_MS
  * while its SA says up: the peer may have lost its SAs (its daemon was
- * killed and restarted; DPD is off).  An IKE liveness check: answered, the
- * SA stays (a link problem: failover handles it, the SA resumes when the
- * link does); unanswered, the path is re-established.  Not sooner: a cut
- * link that comes back within that time finds its SA in place, and a lost
- * check under heavy loss costs nothing; a longer cut gets a new SA (up at
- * the next IKE retransmit once the link is back).  Each path's checks back
- * off (x2, up to EDGE_DAEMON_STALE_MAX_MS) while its probes stay down.
+ * killed and restarted).  An IKE liveness check: answered, the SA stays (a
+ * link problem: failover handles it, the SA resumes when the link does);
+ * unanswered, the path is re-established (issue 19: usable again within 5 s
+ * of the peer's return).  Not at the first missed probe: under loss a lost
+ * check would replace an SA that still works; after 2 s of DOWN the path
+ * carries nothing (failover moved it), so replacing its SA costs one
+ * handshake once the link answers again, at charon's next IKE_SA_INIT
+ * retransmit (at most 3 s apart, charon_ike.c).  Each path's checks back off
+ * (x2, up to EDGE_DAEMON_STALE_MAX_MS) while answered checks say the peer is
+ * there and the probes stay down.
  */
-#define EDGE_DAEMON_STALE_MS	 10000u
-#define EDGE_DAEMON_STALE_MAX_MS 120000u
+#define EDGE_DAEMON_STALE_MS	 2000u
+#define EDGE_DAEMON_STALE_MAX_MS 30000u
+#define EDGE_DAEMON_STALE_TICK_MS 250u
 
 static uint64_t mono_ms(void)
 {
@@ -646,6 +673,40 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static struct stale *stale_of(struct edge_daemon *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->n_stale; i++)
+		if (d->stale[i].id == id)
+			return &d->stale[i];
+	return NULL;
+}
+
+/*
+ * A new CHILD_SA on a path whose liveness check went unanswered at most
+ * EDGE_DAEMON_LOST_MS ago: the peer answered a new IKE_SA at once, so it was
+ * there and had lost the old one (its daemon was killed and restarted) — the
+ * outage was the peer's, not the path's, and pathmon counts no flap for it
+ * (no damped hold-down on every path to a hub each time it restarts).  A
+ * link that comes back within that time is excused the same way: one flap.
+ */
+#define EDGE_DAEMON_LOST_MS 2000u
+
+static void peer_lost_sas(struct edge_daemon *d, uint32_t id, const char *name)
+{
+	struct stale *x = stale_of(d, id);
+	uint64_t now = mono_ms();
+
+	if (!x || !x->lost_ms || now - x->lost_ms > EDGE_DAEMON_LOST_MS)
+		return;
+	log_notice("path %u (%s): the peer had lost its SAs (restarted?): a new one at once, "
+		   "the outage is not counted as a flap",
+		   id, name);
+	excuse_since(d, id,
+		     (pm_ns)(now - (x->down_ms ? x->down_ms : x->lost_ms) + 1000) *
+			     PM_NS_PER_MSEC);
+	x->lost_ms = x->down_ms = 0;
 }
 
 static void stale_tick(evutil_socket_t fd, short what, void *arg)
@@ -670,13 +731,18 @@ static void stale_tick(evutil_socket_t fd, short what, void *arg)
 		const Sdwan__V1__Path *bp = b->paths[i];
 		struct stale *x = &d->stale[i];
 
-		if (x->id != bp->id || !bp->initiator ||
-		    edge_health_probe_state(h, bp->id) != PM_STATE_DOWN ||
-		    !edge_health_sa_up(h, bp->id)) {
+		if (x->id != bp->id) {
 			*x = (struct stale){ .id = bp->id };
+		}
+		if (!bp->initiator || edge_health_probe_state(h, bp->id) != PM_STATE_DOWN ||
+		    !edge_health_sa_up(h, bp->id)) {
+			x->next_ms = 0; /* down_ms, lost_ms: for peer_lost_sas() */
+			if (x->lost_ms && now - x->lost_ms > EDGE_DAEMON_LOST_MS)
+				x->lost_ms = x->down_ms = 0;
 			continue;
 		}
 		if (!x->next_ms) {
+			x->down_ms = now;
 			x->next_ms = now + EDGE_DAEMON_STALE_MS;
 			x->backoff_ms = EDGE_DAEMON_STALE_MS;
 			continue;
@@ -684,9 +750,9 @@ static void stale_tick(evutil_socket_t fd, short what, void *arg)
 		if (now < x->next_ms)
 			continue;
 		if (d->opts.ike->path_check(d->ike_ctx, bp->id) == 0)
-			log_notice("path %u (%s): probes down for %u s or more with the SA up: IKE "
-				   "liveness check (the peer may have lost its SAs)",
-				   bp->id, bp->name, (unsigned)(x->backoff_ms / 1000));
+			log_notice("path %u (%s): probes down for %.1f s or more with the SA up: "
+				   "IKE liveness check (the peer may have lost its SAs)",
+				   bp->id, bp->name, x->backoff_ms / 1000.0);
 		x->backoff_ms = x->backoff_ms * 2 > EDGE_DAEMON_STALE_MAX_MS
 					? EDGE_DAEMON_STALE_MAX_MS
 					: x->backoff_ms * 2;
@@ -1177,13 +1243,13 @@ int edge_daemon_run(struct edge_daemon *d)
 			goto out;
 	}
 	if (d->opts.ike) {
-		struct timeval sec = { .tv_sec = 1 };
+		struct timeval tick = { .tv_usec = EDGE_DAEMON_STALE_TICK_MS * 1000 };
 
 		d->ev_ike = event_new(d->base, d->opts.ike->event_fd(d->ike_ctx),
 				      EV_READ | EV_PERSIST, on_ike_fd, d);
 		d->ev_stale = event_new(d->base, -1, EV_PERSIST, stale_tick, d);
 		if (!d->ev_ike || event_add(d->ev_ike, NULL) < 0 || !d->ev_stale ||
-		    event_add(d->ev_stale, &sec) < 0) {
+		    event_add(d->ev_stale, &tick) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}

@@ -245,13 +245,16 @@ static void settings_apply(private_edge_charon_t *this)
 	s->set_int(s, "%s.port_nat_t",
 			   this->settings.ike_port_natt ?: IKEV2_NATT_PORT, lib->ns);
 	s->set_int(s, "%s.threads", this->settings.threads ?: 16, lib->ns);
-	/* an IKE_SA_INIT without answer is retried after 2, 3, 4.5, 6.75, 10.1 s
-	 * (then given up after 15.2 s more): keyingtries = 0 then starts over,
-	 * forever */
+	/* a request without answer is retried after 2, 3, 3, 3, 3 s (then
+	 * given up, 17 s after it left; keyingtries = 0 starts an IKE_SA_INIT
+	 * over, forever).  The 3 s ceiling bounds how long a path waits for a
+	 * peer that comes back (a restarted hub: issue 19, usable again within
+	 * 5 s); while the peer is away that is one IKE_SA_INIT per path every
+	 * 3 s, ~300 B. */
 	s->set_str(s, "%s.retransmit_timeout", "2.0", lib->ns);
 	s->set_str(s, "%s.retransmit_base", "1.5", lib->ns);
 	s->set_int(s, "%s.retransmit_tries", 5, lib->ns);
-	s->set_int(s, "%s.retransmit_limit", 30, lib->ns);
+	s->set_int(s, "%s.retransmit_limit", 3, lib->ns); /* s, an int */
 	/* NAT-T keepalives, sent by the side behind a NAT when nothing else
 	 * left for this long: below the NAT's UDP mapping timeout */
 	s->set_int(s, "%s.keep_alive",
