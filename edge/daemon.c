@@ -663,8 +663,8 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
  * (x2, up to EDGE_DAEMON_STALE_MAX_MS) while answered checks say the peer is
  * there and the probes stay down.
  */
-#define EDGE_DAEMON_STALE_MS	 2000u
-#define EDGE_DAEMON_STALE_MAX_MS 30000u
+#define EDGE_DAEMON_STALE_MS	  2000u
+#define EDGE_DAEMON_STALE_MAX_MS  30000u
 #define EDGE_DAEMON_STALE_TICK_MS 250u
 
 static uint64_t mono_ms(void)
@@ -704,8 +704,7 @@ static void peer_lost_sas(struct edge_daemon *d, uint32_t id, const char *name)
 		   "the outage is not counted as a flap",
 		   id, name);
 	excuse_since(d, id,
-		     (pm_ns)(now - (x->down_ms ? x->down_ms : x->lost_ms) + 1000) *
-			     PM_NS_PER_MSEC);
+		     (pm_ns)(now - (x->down_ms ? x->down_ms : x->lost_ms) + 1000) * PM_NS_PER_MSEC);
 	x->lost_ms = x->down_ms = 0;
 }
 
