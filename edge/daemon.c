@@ -34,10 +34,12 @@ struct edge_daemon {
 	/* per running path (same index): its SA looks stale (stale_tick) */
 	struct stale {
 		uint32_t id;
-		uint64_t next_ms;    /* next liveness check; 0: probes not down */
-		uint32_t backoff_ms; /* since the previous one */
-		uint64_t down_ms;    /* probes down with the SA up since */
-		uint64_t lost_ms;    /* a check went unanswered (peer_lost_sas()) */
+		uint64_t next_ms;	     /* next liveness check; 0: probes not down */
+		uint32_t backoff_ms;	     /* since the previous one */
+		uint64_t down_ms;	     /* probes down with the SA up since */
+		uint64_t lost_ms;	     /* a check went unanswered (peer_lost_sas()) */
+		enum edge_ike_reason failed; /* last IKE failure said (ike_failed()) */
+		uint64_t failed_ms;	     /* ... when */
 	} * stale;
 	size_t n_stale;
 
@@ -531,6 +533,9 @@ static void log_event(const struct edge_event *ev, void *arg)
 static struct stale *stale_of(struct edge_daemon *d, uint32_t id);
 static void peer_lost_sas(struct edge_daemon *d, uint32_t id, const char *name);
 static uint64_t mono_ms(void);
+static void ike_failed(struct edge_daemon *d, uint32_t id, const char *name,
+		       enum edge_ike_reason reason);
+static void ike_works(struct edge_daemon *d, uint32_t id, const char *name);
 
 static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 {
@@ -547,6 +552,7 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 	switch (ev->type) {
 	case EDGE_IKE_EV_CHILD_UP:
 		peer_lost_sas(d, ev->path_id, name);
+		ike_works(d, ev->path_id, name);
 		if (was_up)
 			log_info(
 				"path %u (%s): child-up, SPIs in %08x out %08x (tunnel already up)",
@@ -595,6 +601,9 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 					  "(a NAT re-mapped it): tunnel follows");
 		break;
 	}
+	case EDGE_IKE_EV_IKE_FAILED:
+		ike_failed(d, ev->path_id, name, ev->reason);
+		break;
 	case EDGE_IKE_EV_CHECK: {
 		struct stale *x = stale_of(d, ev->path_id);
 
@@ -675,9 +684,33 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* d->stale follows the running bundle's paths (same index) */
+static bool stale_sync(struct edge_daemon *d)
+{
+	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
+
+	if (!b)
+		return false;
+	if (b->n_paths > d->n_stale) {
+		struct stale *v = realloc(d->stale, b->n_paths * sizeof(*v));
+
+		if (!v)
+			return false;
+		memset(v + d->n_stale, 0, (b->n_paths - d->n_stale) * sizeof(*v));
+		d->stale = v;
+		d->n_stale = b->n_paths;
+	}
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (d->stale[i].id != b->paths[i]->id)
+			d->stale[i] = (struct stale){ .id = b->paths[i]->id };
+	return true;
+}
+
 static struct stale *stale_of(struct edge_daemon *d, uint32_t id)
 {
-	for (size_t i = 0; i < d->n_stale; i++)
+	if (!stale_sync(d))
+		return NULL;
+	for (size_t i = 0; i < d->running_bundle->n_paths; i++)
 		if (d->stale[i].id == id)
 			return &d->stale[i];
 	return NULL;
@@ -708,6 +741,74 @@ static void peer_lost_sas(struct edge_daemon *d, uint32_t id, const char *name)
 	x->lost_ms = x->down_ms = 0;
 }
 
+/*
+ * An IKE negotiation of a path failed: why, in words, at the default log
+ * level and as an "ike" event (issue 19: "initiating IKE_SA" over and over
+ * said nothing).  charon retries by itself (an unreachable peer: every round
+ * of retransmits), so the same reason is said again only after
+ * EDGE_DAEMON_IKE_REPEAT_MS; a new reason at once.
+ */
+#define EDGE_DAEMON_IKE_REPEAT_MS 300000u
+
+static const char *ike_failure_text(enum edge_ike_reason reason)
+{
+	switch (reason) {
+	case EDGE_IKE_REASON_UNREACHABLE:
+		return "the peer does not answer (timeout)";
+	case EDGE_IKE_REASON_AUTH_FAILED:
+		return "authentication failed (a wrong or unknown key, or no common signature "
+		       "scheme)";
+	case EDGE_IKE_REASON_PROPOSAL_MISMATCH:
+		return "no proposal chosen (no common IKE or ESP algorithms)";
+	case EDGE_IKE_REASON_TS_MISMATCH:
+		return "traffic selectors refused";
+	case EDGE_IKE_REASON_INSTALL_FAILED:
+		return "the SA could not be installed";
+	case EDGE_IKE_REASON_DELETED:
+		return "deleted during the negotiation";
+	default:
+		return "the negotiation ended without an SA";
+	}
+}
+
+static void ike_failed(struct edge_daemon *d, uint32_t id, const char *name,
+		       enum edge_ike_reason reason)
+{
+	struct stale *x = stale_of(d, id);
+	uint64_t now = mono_ms();
+	const char *why = ike_failure_text(reason);
+
+	if (x && x->failed == reason && now - x->failed_ms < EDGE_DAEMON_IKE_REPEAT_MS) {
+		log_info("path %u (%s): IKE failed again: %s", id, name, why);
+		return;
+	}
+	log_warnx("path %u (%s): IKE failed: %s (%s); retrying", id, name, why,
+		  edge_ike_reason_name(reason));
+	if (d->events)
+		edge_events_emitf(d->events, EDGE_EVENT_IKE, name,
+				  x && x->failed ? edge_ike_reason_name(x->failed) : "",
+				  edge_ike_reason_name(reason), NULL, "IKE failed: %s", why);
+	if (x) {
+		x->failed = reason;
+		x->failed_ms = now;
+	}
+}
+
+static void ike_works(struct edge_daemon *d, uint32_t id, const char *name)
+{
+	struct stale *x = stale_of(d, id);
+
+	if (!x || !x->failed)
+		return;
+	log_notice("path %u (%s): IKE works again (after %s)", id, name,
+		   edge_ike_reason_name(x->failed));
+	if (d->events)
+		edge_events_emitf(d->events, EDGE_EVENT_IKE, name, edge_ike_reason_name(x->failed),
+				  "ok", NULL, "IKE works again");
+	x->failed = EDGE_IKE_REASON_NONE;
+	x->failed_ms = 0;
+}
+
 static void stale_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge_daemon *d = arg;
@@ -715,24 +816,12 @@ static void stale_tick(evutil_socket_t fd, short what, void *arg)
 	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
 	uint64_t now = mono_ms();
 
-	if (!h || !b || !d->opts.ike->path_check)
+	if (!h || !b || !d->opts.ike->path_check || !stale_sync(d))
 		return;
-	if (b->n_paths > d->n_stale) {
-		struct stale *v = realloc(d->stale, b->n_paths * sizeof(*v));
-
-		if (!v)
-			return;
-		memset(v + d->n_stale, 0, (b->n_paths - d->n_stale) * sizeof(*v));
-		d->stale = v;
-		d->n_stale = b->n_paths;
-	}
 	for (size_t i = 0; i < b->n_paths; i++) {
 		const Sdwan__V1__Path *bp = b->paths[i];
 		struct stale *x = &d->stale[i];
 
-		if (x->id != bp->id) {
-			*x = (struct stale){ .id = bp->id };
-		}
 		if (!bp->initiator || edge_health_probe_state(h, bp->id) != PM_STATE_DOWN ||
 		    !edge_health_sa_up(h, bp->id)) {
 			x->next_ms = 0; /* down_ms, lost_ms: for peer_lost_sas() */

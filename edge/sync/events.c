@@ -43,6 +43,8 @@ const char *edge_event_kind_name(enum edge_event_kind kind)
 		return "underlay";
 	case EDGE_EVENT_NAT:
 		return "nat";
+	case EDGE_EVENT_IKE:
+		return "ike";
 	}
 	return "unknown";
 }

@@ -34,6 +34,9 @@ static void logf_(struct fake_ike *f, const char *op, uint32_t id, const char *n
 		snprintf(f->log[f->n_log++], sizeof(f->log[0]), "%s %u %s", op, id, name);
 }
 
+struct edge_ike_event fake_ike_preload[16];
+size_t fake_ike_n_preload;
+
 static int fk_start(void **ret_ctx, const struct edge_ike_settings *s)
 {
 	struct fake_ike *f = fake_ike_new();
@@ -43,6 +46,8 @@ static int fk_start(void **ret_ctx, const struct edge_ike_settings *s)
 		return -EINVAL;
 	}
 	f->started = true;
+	for (size_t i = 0; i < fake_ike_n_preload; i++)
+		fake_ike_push(f, &fake_ike_preload[i]);
 	*ret_ctx = f;
 	return 0;
 }

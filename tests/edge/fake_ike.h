@@ -25,6 +25,10 @@ struct fake_ike {
 
 extern const struct edge_ike_ops fake_ike_ops;
 
+/* events a start() queues at once (delivered when the daemon's loop runs) */
+extern struct edge_ike_event fake_ike_preload[16];
+extern size_t fake_ike_n_preload;
+
 /* the ctx a start() would give; tests may also call start() */
 struct fake_ike *fake_ike_new(void);
 void fake_ike_free(struct fake_ike *f);

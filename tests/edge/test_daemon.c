@@ -203,8 +203,8 @@ static int drop_probe(void *arg, uint32_t id, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* one status request on the control socket; the reply line into out */
-static void ctl_status(char *out, size_t len)
+/* one request on the control socket; the reply line into out */
+static void ctl_request(const char *req, char *out, size_t len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -217,7 +217,7 @@ static void ctl_status(char *out, size_t len)
 			close(fd);
 		return;
 	}
-	if (write(fd, "{\"cmd\":\"status\"}\n", 17) == 17) {
+	if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
 		while (got + 1 < len) {
 			ssize_t n = read(fd, out + got, len - got - 1);
 			if (n <= 0)
@@ -229,6 +229,11 @@ static void ctl_status(char *out, size_t len)
 	}
 	out[got] = 0;
 	close(fd);
+}
+
+static void ctl_status(char *out, size_t len)
+{
+	ctl_request("{\"cmd\":\"status\"}\n", out, len);
 }
 
 static void write_config(const char *state_dir, const char *run_dir, bool orch)
@@ -331,12 +336,113 @@ static void test_sighup_orchestrator(void **state)
 	(void)state;
 }
 
+/* ---- IKE failures said once per reason, and when IKE works again ---- */
+
+static char ike_events[16384];
+
+static void *ike_watcher(void *arg)
+{
+	for (int i = 0; i < 200 && access(sock_path, F_OK) != 0; i++)
+		usleep(10000);
+	for (int i = 0; i < 100; i++) {
+		ctl_request("{\"cmd\":\"events\"}\n", ike_events, sizeof(ike_events));
+		if (strstr(ike_events, "\"to\":\"ok\""))
+			break;
+		usleep(20000);
+	}
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* charon reports an unreachable peer every round of retransmits: one "ike"
+ * event for it, another for a new reason, one when a CHILD_SA comes up */
+static void test_ike_failures_said(void **state)
+{
+	Sdwan__V1__ConfigBundle *v1 = harness_bundle("br1.json", NULL);
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_daemon_opts opts = { 0 };
+	struct edge_daemon *d = NULL;
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = NULL;
+	char cmd[256];
+	uint8_t *buf;
+	size_t len;
+	pthread_t t;
+	const struct edge_ike_event evs[] = {
+		{ .type = EDGE_IKE_EV_IKE_FAILED,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_UNREACHABLE },
+		{ .type = EDGE_IKE_EV_IKE_FAILED,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_UNREACHABLE },
+		{ .type = EDGE_IKE_EV_IKE_FAILED,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_AUTH_FAILED },
+		{ .type = EDGE_IKE_EV_IKE_FAILED,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_AUTH_FAILED },
+		{ .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1, .spi_in = 0x1000, .spi_out = 0x2000 },
+	};
+
+	snprintf(dir, sizeof(dir), "/tmp/sdwed-daemon-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(hup_state_dir, sizeof(hup_state_dir), "%s/state", dir);
+	snprintf(hup_run_dir, sizeof(hup_run_dir), "%s/run", dir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/config.json", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/%s", hup_run_dir, EDGE_CONTROL_SOCK);
+	write_config(hup_state_dir, hup_run_dir, false);
+	assert_int_equal(edge_config_load(cfg_path, &c, &errs), 0);
+	buf = pack(v1, &len);
+	assert_int_equal(edge_lkg_save(hup_state_dir, buf, len), 0);
+	free(buf);
+	memcpy(fake_ike_preload, evs, sizeof(evs));
+	fake_ike_n_preload = sizeof(evs) / sizeof(evs[0]);
+
+	log_init("test", EDGE_LOG_ERR, false);
+	opts.config_path = cfg_path;
+	opts.ike = &fake_ike_ops;
+	opts.nl = &fake_nl_ops;
+	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true;
+	opts.probe_test = &pt;
+	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
+	assert_int_equal(pthread_create(&t, NULL, ike_watcher, NULL), 0);
+	assert_int_equal(edge_daemon_run(d), 0);
+	pthread_join(t, NULL);
+	edge_daemon_free(d);
+	fake_ike_n_preload = 0;
+
+	assert_int_equal(count(ike_events, "\"kind\":\"ike\""), 3);
+	assert_non_null(strstr(ike_events, "\"kind\":\"ike\",\"subject\":\"mpls-hub1-mpls\","
+					   "\"from\":\"\",\"to\":\"unreachable\""));
+	assert_non_null(strstr(ike_events, "\"from\":\"unreachable\",\"to\":\"auth-failed\","
+					   "\"reason\":\"IKE failed: authentication failed"));
+	assert_non_null(strstr(ike_events, "\"from\":\"auth-failed\",\"to\":\"ok\""));
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	fake_nl_free(nl);
+	edge_bundle_free(v1);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lkg_first_then_sigterm),
 		cmocka_unit_test(test_keep_state),
 		cmocka_unit_test(test_sighup_orchestrator),
+		cmocka_unit_test(test_ike_failures_said),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

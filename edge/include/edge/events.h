@@ -43,8 +43,9 @@ enum edge_event_kind {
 	EDGE_EVENT_SYNC = 6,	 /* orchestrator reachable / unreachable */
 	EDGE_EVENT_UNDERLAY = 7, /* an underlay's address, gateway or link changed */
 	EDGE_EVENT_NAT = 8,	 /* a path's NAT mapping appeared or changed */
+	EDGE_EVENT_IKE = 9,	 /* a path's IKE negotiation failed (why), or works again */
 };
-/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay", "nat";
+/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay", "nat", "ike";
  * "unknown" otherwise */
 const char *edge_event_kind_name(enum edge_event_kind kind);
 
