@@ -312,12 +312,17 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	/* rekey at 90 % minus up to 10 % jitter, hard limit at 110 % */
 	peer_cfg_create_t peer = {
 		.cert_policy = CERT_NEVER_SEND,
-		/* duplicates are handled per path by sa_up() (the newest IKE_SA
-		 * stays, the old one's CHILD_SA goes down with the new one already
-		 * up).  UNIQUE_REPLACE would send INITIAL_CONTACT, but the peer then
-		 * deletes the old SA before the new CHILD_SA is installed: a restarted
-		 * branch's paths would flap at the hub (test_ike_nat) */
-		.unique = UNIQUE_NEVER,
+		/* the initiator sends INITIAL_CONTACT on a path's first IKE_SA
+		 * (charon: unique policy not NO/NEVER and no other SA between the
+		 * path's two identities, which are per underlay): a peer that
+		 * still holds SAs of ours from before our restart drops them at
+		 * once (a stock strongSwan hub kept 4 IKE_SAs for 2 paths).  A
+		 * responder never replaces: duplicates are handled per path by
+		 * sa_up() (the newest IKE_SA stays, the old one's CHILD_SA goes
+		 * down with the new one already up); with REPLACE there, the hub
+		 * deleted the old SA before the new CHILD_SA was installed and a
+		 * restarted branch's paths flapped (test_ike_nat) */
+		.unique = path->initiator ? UNIQUE_REPLACE : UNIQUE_NEVER,
 		.keyingtries = 0,
 		.rekey_time = ike_life / 10 * 9,
 		.jitter_time = ike_life / 10,

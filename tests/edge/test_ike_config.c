@@ -214,9 +214,10 @@ static void test_build(void **state)
 	/* MOBIKE off, keyingtries 0 (forever), no DPD */
 	assert_false(cfg->use_mobike(cfg));
 	assert_int_equal(cfg->get_keyingtries(cfg), 0);
-	/* duplicates are removed per path by the adapter: charon's policies
-	 * (by identity) would kill the other paths to the same peer */
-	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_NEVER);
+	/* an initiator replaces (and so sends INITIAL_CONTACT on a path's
+	 * first IKE_SA: its identities are per underlay, so per path); a
+	 * responder never does (test_build_responder_xfrmi) */
+	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_REPLACE);
 	assert_int_equal(cfg->get_dpd(cfg), 0);
 	assert_int_equal(cfg->get_rekey_time(cfg, FALSE), 900);
 	assert_int_equal(cfg->get_over_time(cfg), 200);
@@ -280,7 +281,9 @@ static void test_build_responder_xfrmi(void **state)
 	child = first_child(cfg);
 	assert_int_equal(child->get_if_id(child, TRUE), 42);
 	assert_int_equal(child->get_if_id(child, FALSE), 42);
-	/* a responder does not restart what the initiator closed */
+	/* a responder does not restart what the initiator closed, and never
+	 * replaces by identity (sa_up() keeps the newest per path) */
+	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_NEVER);
 	assert_int_equal(child->get_close_action(child), ACTION_NONE);
 	assert_int_equal(child->get_dpd_action(child), ACTION_NONE);
 	check_ts(child, TRUE, "0.0.0.0", "255.255.255.255");

@@ -17,6 +17,8 @@
 #            and started again; then killed (SIGKILL) and started again: each
 #            time both paths up/up again (within 30 s; the timing figure is
 #            lab/bench-restart's) with distinct reqids at the hub, traffic passes
+#   branch   our daemon killed (SIGKILL) and started again: its first IKE_SAs
+#            carry INITIAL_CONTACT, the hub drops the old ones: 2 IKE_SAs, not 4
 #   refused  a hub that expects another key for the branch: the branch's path
 #            says why (an "ike" event auth-failed) instead of retrying silently
 # Namespaces "$P-*" (lab/topo), removed on every exit; the hub's charon runs in
@@ -273,6 +275,18 @@ for sig in TERM KILL; do
 	pings
 	log "restart (SIG$sig): both paths usable ${ms} ms after the hub's start, reqids distinct, traffic passes"
 done
+
+# the branch restarts (a crash): INITIAL_CONTACT clears its old SAs at the hub
+stop_pid "$EDGE_PID" KILL
+edge_start
+wait_for 30 "both paths up/up after the branch's restart" paths_up
+hub_ike_sas() { swanctl_hub --list-sas 2>/dev/null | grep -c '^[a-z]*: #[0-9]*, ESTABLISHED' || true; }
+two_ike_sas() { [[ $(hub_ike_sas) == 2 ]]; }
+wait_for 5 "2 IKE_SAs at the hub after the branch's restart (INITIAL_CONTACT)" two_ike_sas
+grep 'INITIAL_CONTACT\|N(INIT_CONTACT)' "$W/charon.log" >/dev/null ||
+	fail "no INITIAL_CONTACT seen by the hub"
+pings
+log "branch restart: the hub holds $(hub_ike_sas) IKE_SAs for 2 paths (INITIAL_CONTACT), traffic passes"
 
 # refused: the hub now expects another key for the branch's mpls path
 openssl genpkey -algorithm ed25519 2>/dev/null | openssl pkey -pubout -out "$W/swanctl/pubkey/other.pem"
