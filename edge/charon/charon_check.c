@@ -341,7 +341,7 @@ METHOD(edge_charon_check_t, check, int, private_edge_charon_check_t *this,
 	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
 													mine->unique_id);
 	if (ike_sa)
-	{ /* DPD is off in our configs: this queues one now (unless an
+	{ /* initiators run no DPD: this queues one now (unless an
 	   * exchange is in the air, see below) */
 		DBG1(DBG_CFG, "path %u: checking IKE_SA [%u]", id, mine->unique_id);
 		this->mutex->lock(this->mutex);

@@ -328,7 +328,13 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 		.jitter_time = ike_life / 10,
 		.over_time = ike_life / 5,
 		.no_mobike = TRUE,
-		.dpd = 0,
+		/* dead-peer detection only as the responder's backstop: a branch
+		 * that vanished (unplugged, revoked) has its SAs cleared after
+		 * EDGE_IKE_DPD_RESPONDER_S without a packet from it (libipsec
+		 * reports no use time: every that many seconds, ~200 B a path,
+		 * also over metered links).  Initiators: our probes decide
+		 * (the daemon's stale-SA watch, path_check()) */
+		.dpd = path->initiator ? 0 : EDGE_IKE_DPD_RESPONDER_S,
 		.if_id_in = path->if_id,
 		.if_id_out = path->if_id,
 	};

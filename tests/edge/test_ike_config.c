@@ -211,7 +211,7 @@ static void test_build(void **state)
 	assert_int_equal(alg, CURVE_25519);
 	props->destroy_offset(props, offsetof(proposal_t, destroy));
 
-	/* MOBIKE off, keyingtries 0 (forever), no DPD */
+	/* MOBIKE off, keyingtries 0 (forever), no DPD on an initiator */
 	assert_false(cfg->use_mobike(cfg));
 	assert_int_equal(cfg->get_keyingtries(cfg), 0);
 	/* an initiator replaces (and so sends INITIAL_CONTACT on a path's
@@ -282,8 +282,10 @@ static void test_build_responder_xfrmi(void **state)
 	assert_int_equal(child->get_if_id(child, TRUE), 42);
 	assert_int_equal(child->get_if_id(child, FALSE), 42);
 	/* a responder does not restart what the initiator closed, and never
-	 * replaces by identity (sa_up() keeps the newest per path) */
+	 * replaces by identity (sa_up() keeps the newest per path); its DPD is
+	 * the backstop that clears a vanished branch's SAs */
 	assert_int_equal(cfg->get_unique_policy(cfg), UNIQUE_NEVER);
+	assert_int_equal(cfg->get_dpd(cfg), EDGE_IKE_DPD_RESPONDER_S);
 	assert_int_equal(child->get_close_action(child), ACTION_NONE);
 	assert_int_equal(child->get_dpd_action(child), ACTION_NONE);
 	check_ts(child, TRUE, "0.0.0.0", "255.255.255.255");

@@ -52,6 +52,7 @@
 
 #define EDGE_IKE_KEEPALIVE_DEFAULT     20   /* s, settings.natt_keepalive_s = 0 */
 #define EDGE_IKE_CHECK_TIMEOUT_DEFAULT 1000 /* ms, settings.check_timeout_ms = 0 */
+#define EDGE_IKE_DPD_RESPONDER_S       300  /* responders' DPD delay (initiators: none) */
 
 /* an IKE/ESP-in-UDP endpoint; addr "" = none (port then 0) */
 struct edge_ike_endpoint {
@@ -323,7 +324,7 @@ struct edge_ike_ops {
 
 	/* Drop the path's SAs at once, without waiting for the peer, and (for an
 	 * initiator) initiate anew.  For when the probes say a path is dead
-	 * while IKE still thinks it is up (DPD is off: e.g. the peer restarted
+	 * while IKE still thinks it is up (initiators run no DPD: e.g. the peer restarted
 	 * and lost its SAs).  Added after the first version: may be NULL in
 	 * fakes written before. */
 	int (*path_restart)(void *ctx, uint32_t id);
