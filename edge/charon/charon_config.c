@@ -265,6 +265,38 @@ static void add_auth(peer_cfg_t *cfg, mem_cred_t *creds, bool local,
 	cfg->add_auth_cfg(cfg, auth, local);
 }
 
+/**
+ * Add an auth round: pre-shared key (the key itself is in the path's creds)
+ */
+static void add_psk_auth(peer_cfg_t *cfg, bool local, identification_t *id)
+{
+	auth_cfg_t *auth = auth_cfg_create();
+
+	auth->add(auth, AUTH_RULE_AUTH_CLASS, AUTH_CLASS_PSK);
+	auth->add(auth, AUTH_RULE_IDENTITY, id);
+	cfg->add_auth_cfg(cfg, auth, local);
+}
+
+/**
+ * The peer's public key: 32 octets are a raw Ed25519 key (our edges), more a
+ * DER SubjectPublicKeyInfo (a third-party peer's ECDSA or RSA key; its kind
+ * and size were checked by edge_ike_path_validate())
+ */
+static public_key_t *peer_public_key(const struct edge_ike_path *path)
+{
+	size_t len = edge_ike_path_peer_key_len(path);
+
+	if (len == EDGE_IKE_PUBKEY_LEN)
+	{
+		return lib->creds->create(
+			lib->creds, CRED_PUBLIC_KEY, KEY_ED25519, BUILD_EDDSA_PUB,
+			chunk_create((u_char *)path->remote_pubkey, len), BUILD_END);
+	}
+	return lib->creds->create(
+		lib->creds, CRED_PUBLIC_KEY, KEY_ANY, BUILD_BLOB_ASN1_DER,
+		chunk_create((u_char *)path->remote_pubkey, len), BUILD_END);
+}
+
 /*
  * Described in header
  */
@@ -391,13 +423,26 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 
 	local_id = identification_create_from_string((char *)path->local_id);
 	remote_id = identification_create_from_string((char *)path->remote_id);
-	peer_key = lib->creds->create(
-		lib->creds, CRED_PUBLIC_KEY, KEY_ED25519, BUILD_EDDSA_PUB,
-		chunk_create((u_char *)path->remote_pubkey, EDGE_IKE_PUBKEY_LEN),
-		BUILD_END);
+	creds = mem_cred_create();
+	if (path->psk_len)
+	{ /* a third-party peer that can do nothing else: both sides prove
+	   * the key; the shared key is found by the two identities */
+		creds->add_shared(
+			creds,
+			shared_key_create(
+				SHARED_IKE,
+				chunk_clone(chunk_create((u_char *)path->psk, path->psk_len))),
+			local_id->clone(local_id), remote_id->clone(remote_id), NULL);
+		add_psk_auth(peer_cfg, TRUE, local_id);
+		add_psk_auth(peer_cfg, FALSE, remote_id);
+		local_id = remote_id = NULL;
+		goto done;
+	}
+	peer_key = peer_public_key(path);
 	if (!peer_key)
 	{
-		fail(err, errlen, "remote_pubkey", 0, "not an Ed25519 key", "");
+		fail(err, errlen, "remote_pubkey", 0,
+			 "not an Ed25519, ECDSA P-256 or RSA public key", "");
 		goto out;
 	}
 	local_cert = pubkey_cert(own, local_id);
@@ -407,12 +452,12 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 		fail(err, errlen, "pubkey", 0, "no trusted-pubkey certificate", "");
 		goto out;
 	}
-	creds = mem_cred_create();
 	add_auth(peer_cfg, creds, TRUE, local_id, local_cert);
 	add_auth(peer_cfg, creds, FALSE, remote_id, remote_cert);
 	local_id = remote_id = NULL;
 	local_cert = remote_cert = NULL;
 
+done:
 	*out_cfg = peer_cfg;
 	*out_creds = creds;
 	peer_cfg = NULL;

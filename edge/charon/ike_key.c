@@ -22,6 +22,77 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+int edge_ike_peer_key_check(const uint8_t *key, size_t len, char *kind,
+							size_t kindlen)
+{
+	const unsigned char *p = key;
+	EVP_PKEY *k;
+	char group[64] = "";
+	int bits, r = -EINVAL;
+
+	if (len == EDGE_IKE_PUBKEY_LEN)
+	{
+		snprintf(kind, kindlen, "ed25519");
+		return 0;
+	}
+	if (len == 0 || len > EDGE_IKE_PEERKEY_MAX)
+	{
+		snprintf(kind, kindlen,
+				 "%zu octets: neither a raw Ed25519 key (32) nor a "
+				 "SubjectPublicKeyInfo (at most %d)",
+				 len, EDGE_IKE_PEERKEY_MAX);
+		return -EINVAL;
+	}
+	k = d2i_PUBKEY(NULL, &p, (long)len);
+	if (!k || p != key + len)
+	{
+		snprintf(kind, kindlen,
+				 "%zu octets: neither a raw Ed25519 key (32 octets) nor a DER "
+				 "SubjectPublicKeyInfo",
+				 len);
+		EVP_PKEY_free(k);
+		return -EINVAL;
+	}
+	bits = EVP_PKEY_get_bits(k);
+	switch (EVP_PKEY_get_id(k))
+	{
+		case EVP_PKEY_EC:
+			if (EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
+				(!strcmp(group, "prime256v1") || !strcmp(group, "P-256")))
+			{
+				snprintf(kind, kindlen, "ecdsa-p256");
+				r = 0;
+			}
+			else
+			{
+				snprintf(kind, kindlen, "an ECDSA key on %s (only P-256)",
+						 group[0] ? group : "an unknown curve");
+			}
+			break;
+		case EVP_PKEY_RSA:
+			if (bits >= 2048 && bits <= 4096)
+			{
+				snprintf(kind, kindlen, "rsa-%d", bits);
+				r = 0;
+			}
+			else
+			{
+				snprintf(kind, kindlen, "an RSA key of %d bits (2048 to 4096)",
+						 bits);
+			}
+			break;
+		case EVP_PKEY_ED25519:
+			snprintf(kind, kindlen,
+					 "an Ed25519 key as SubjectPublicKeyInfo "
+					 "(give its 32 raw octets)");
+			break;
+		default:
+			snprintf(kind, kindlen, "a key of an unsupported type");
+	}
+	EVP_PKEY_free(k);
+	return r;
+}
+
 static int pubkey_raw(EVP_PKEY *key, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN])
 {
 	size_t len = EDGE_IKE_PUBKEY_LEN;

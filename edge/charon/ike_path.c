@@ -21,6 +21,15 @@ static bool same_remote(const char *a, const char *b)
 	return edge_ike_addr_is_any(a) ? edge_ike_addr_is_any(b) : !strcmp(a, b);
 }
 
+size_t edge_ike_path_peer_key_len(const struct edge_ike_path *p)
+{
+	if (p->remote_pubkey_len > EDGE_IKE_PEERKEY_MAX)
+	{
+		return EDGE_IKE_PEERKEY_MAX;
+	}
+	return p->remote_pubkey_len ?: EDGE_IKE_PUBKEY_LEN;
+}
+
 bool edge_ike_path_equal(const struct edge_ike_path *a,
 						 const struct edge_ike_path *b)
 {
@@ -35,7 +44,10 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 		strcmp(a->remote_ts, b->remote_ts) || a->if_id != b->if_id ||
 		a->initiator != b->initiator || strcmp(a->local_id, b->local_id) ||
 		strcmp(a->remote_id, b->remote_id) ||
-		memcmp(a->remote_pubkey, b->remote_pubkey, EDGE_IKE_PUBKEY_LEN) ||
+		edge_ike_path_peer_key_len(a) != edge_ike_path_peer_key_len(b) ||
+		memcmp(a->remote_pubkey, b->remote_pubkey,
+			   edge_ike_path_peer_key_len(a)) ||
+		a->psk_len != b->psk_len || memcmp(a->psk, b->psk, a->psk_len) ||
 		a->ike_lifetime_s != b->ike_lifetime_s ||
 		a->child_lifetime_s != b->child_lifetime_s ||
 		a->retry_min_ms != b->retry_min_ms ||
@@ -309,9 +321,29 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 	{
 		return fail(err, errlen, "remote_id: empty");
 	}
-	if (!memcmp(p->remote_pubkey, zero, sizeof(zero)))
+	if (p->psk_len)
+	{
+		if (p->psk_len < EDGE_IKE_PSK_MIN || p->psk_len > EDGE_IKE_PSK_MAX)
+		{
+			return fail(err, errlen, "psk: %zu octets, %d to %d", p->psk_len,
+						EDGE_IKE_PSK_MIN, EDGE_IKE_PSK_MAX);
+		}
+	}
+	else if (!p->remote_pubkey_len &&
+			 !memcmp(p->remote_pubkey, zero, sizeof(zero)))
 	{
 		return fail(err, errlen, "remote_pubkey: missing");
+	}
+	else if (p->remote_pubkey_len)
+	{
+		char kind[128];
+
+		if (edge_ike_peer_key_check(p->remote_pubkey,
+									edge_ike_path_peer_key_len(p), kind,
+									sizeof(kind)) < 0)
+		{
+			return fail(err, errlen, "remote_pubkey: %s", kind);
+		}
 	}
 	if (p->ike_lifetime_s && p->ike_lifetime_s < 120)
 	{

@@ -23,7 +23,7 @@
  *
  * SPEC is key=value,...: id, name, local, remote ("%any" for a responder
  * behind-NAT peer), lts, rts, lid, rid,
- * rkey (64 hex digits), init (0|1), ike, esp (proposals, several
+ * rkey (64 hex digits: raw Ed25519; or a DER SubjectPublicKeyInfo of ECDSA P-256 or RSA), psk (hex, 16..128 octets), init (0|1), ike, esp (proposals, several
  * separated by '+'), ifid, retry (min ms).
  *
  * Every event line: "event TYPE path=ID reason=R ike=SPI_I:SPI_R
@@ -165,8 +165,19 @@ static int parse_path(char *spec, struct edge_ike_path *p)
 			r = set_str(p->remote_id, sizeof(p->remote_id), v);
 		}
 		else if (!strcmp(kv, "rkey"))
+		{ /* 32 octets: raw Ed25519; more: DER SubjectPublicKeyInfo */
+			size_t n = strlen(v) / 2;
+
+			r = n > EDGE_IKE_PEERKEY_MAX ? -EINVAL
+										 : parse_hex(v, p->remote_pubkey, n);
+			p->remote_pubkey_len = n;
+		}
+		else if (!strcmp(kv, "psk"))
 		{
-			r = parse_hex(v, p->remote_pubkey, EDGE_IKE_PUBKEY_LEN);
+			size_t n = strlen(v) / 2;
+
+			r = n > EDGE_IKE_PSK_MAX ? -EINVAL : parse_hex(v, p->psk, n);
+			p->psk_len = n;
 		}
 		else if (!strcmp(kv, "init"))
 		{

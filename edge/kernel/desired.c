@@ -66,8 +66,8 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	int n;
 
 	memset(ike, 0, sizeof(*ike));
-	if (!peer || peer->public_key.len != EDGE_IKE_PUBKEY_LEN ||
-	    p->n_ike_proposals > EDGE_IKE_PROPOSALS_MAX ||
+	if (!peer || peer->public_key.len > EDGE_IKE_PEERKEY_MAX ||
+	    peer->psk.len > EDGE_IKE_PSK_MAX || p->n_ike_proposals > EDGE_IKE_PROPOSALS_MAX ||
 	    p->n_esp_proposals > EDGE_IKE_PROPOSALS_MAX)
 		return -EINVAL;
 	ike->id = p->id;
@@ -91,7 +91,12 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	 * from their bundles; the keys authenticate, the ids only select */
 	snprintf(ike->local_id, sizeof(ike->local_id), "%s.%s", p->local_underlay, b->site);
 	snprintf(ike->remote_id, sizeof(ike->remote_id), "%s.%s", p->remote_underlay, p->peer);
-	memcpy(ike->remote_pubkey, peer->public_key.data, EDGE_IKE_PUBKEY_LEN);
+	if (peer->public_key.len)
+		memcpy(ike->remote_pubkey, peer->public_key.data, peer->public_key.len);
+	ike->remote_pubkey_len = peer->public_key.len;
+	if (peer->psk.len)
+		memcpy(ike->psk, peer->psk.data, peer->psk.len);
+	ike->psk_len = peer->psk.len;
 	if (b->ike) {
 		ike->ike_lifetime_s = b->ike->ike_lifetime_s;
 		ike->child_lifetime_s = b->ike->child_lifetime_s;

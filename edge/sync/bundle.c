@@ -1,6 +1,7 @@
 /* bundle.c — ConfigBundle reading and validation (see edge/bundle.h) */
 #include <edge/bundle.h>
 #include <edge/inet.h>
+#include <edge/ike.h>
 #include <edge/nl.h>
 
 #include <policy/policy.h>
@@ -498,9 +499,16 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 		if (p->role != SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH &&
 		    p->role != SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB)
 			edge_errors_addf(errs, "%s.role: missing or unknown (%d)", w, (int)p->role);
-		if (p->public_key.len != 32)
-			edge_errors_addf(errs, "%s.public_key: %zu octets, an Ed25519 key has 32",
-					 w, p->public_key.len);
+		if (p->psk.len && (p->psk.len < EDGE_IKE_PSK_MIN || p->psk.len > EDGE_IKE_PSK_MAX))
+			edge_errors_addf(errs, "%s.psk: %zu octets, a pre-shared key has %d to %d",
+					 w, p->psk.len, EDGE_IKE_PSK_MIN, EDGE_IKE_PSK_MAX);
+		if (!p->psk.len || p->public_key.len) {
+			char kind[128];
+
+			if (edge_ike_peer_key_check(p->public_key.data, p->public_key.len, kind,
+						    sizeof(kind)) < 0)
+				edge_errors_addf(errs, "%s.public_key: %s", w, kind);
+		}
 		{
 			char uw[160];
 

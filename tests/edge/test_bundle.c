@@ -116,6 +116,8 @@ static void break_many(json_t *root)
 	json_array_set_new(json_object_get(root, "lan_prefixes"), 0, json_string("10.101.0.1/16"));
 	json_object_set_new(json_array_get(json_object_get(root, "peers"), 0), "public_key",
 			    json_string("AAAA"));
+	json_object_set_new(json_array_get(json_object_get(root, "peers"), 0), "psk",
+			    json_string("AAAA"));
 	set_str(json_object_get(root, "tunnel"), "driver", "gre");
 }
 
@@ -149,7 +151,9 @@ static void test_errors_all_named(void **state)
 		"paths[1].remote_overlay: \"100.126.9.9\" is not in the subnet of local_overlay",
 		"routes[0].peer: \"hub7\" is not a known peer",
 		"lan_prefixes[0]: \"10.101.0.1/16\" has host bits set",
-		"peers[0].public_key: 3 octets, an Ed25519 key has 32",
+		("peers[0].public_key: 3 octets: neither a raw Ed25519 key (32 octets) nor a DER "
+		 "SubjectPublicKeyInfo"),
+		"peers[0].psk: 3 octets, a pre-shared key has 16 to 128",
 		"tunnel.driver: \"gre\" is neither",
 	};
 	expect_refused(break_many, expect, sizeof(expect) / sizeof(expect[0]));

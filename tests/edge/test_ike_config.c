@@ -20,6 +20,8 @@
 #include <library.h>
 #include <daemon.h>
 #include <credentials/certificates/certificate.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "charon_check.h"
 #include "charon_config.h"
@@ -342,6 +344,121 @@ static void test_refused(void **state)
 	assert_non_null(strstr(err, "ike_proposals[0]"));
 }
 
+/* a fresh key as DER SubjectPublicKeyInfo: "EC" with a group, or "RSA" with bits */
+static size_t spki(const char *type, const char *group, unsigned bits, uint8_t *out, size_t max)
+{
+	EVP_PKEY *k = group ? EVP_PKEY_Q_keygen(NULL, NULL, type, group)
+			    : EVP_PKEY_Q_keygen(NULL, NULL, type, (size_t)bits);
+	unsigned char *p = out;
+	int n;
+
+	assert_non_null(k);
+	n = i2d_PUBKEY(k, NULL);
+	assert_true(n > 0 && (size_t)n <= max);
+	assert_int_equal(i2d_PUBKEY(k, &p), n);
+	EVP_PKEY_free(k);
+	return (size_t)n;
+}
+
+static auth_cfg_t *auth_of(peer_cfg_t *cfg, bool local)
+{
+	enumerator_t *e = cfg->create_auth_cfg_enumerator(cfg, local);
+	auth_cfg_t *auth = NULL;
+
+	assert_true(e->enumerate(e, &auth));
+	e->destroy(e);
+	return auth;
+}
+
+/* third-party peers (issue 19): an ECDSA P-256 or RSA peer key given as
+ * SubjectPublicKeyInfo, or a pre-shared key for both sides; what is not
+ * allowed is refused by name */
+static void test_third_party_auth(void **state)
+{
+	static const struct {
+		const char *type, *group;
+		unsigned bits;
+		key_type_t want;
+	} ok[] = {
+		{ "EC", "P-256", 0, KEY_ECDSA },
+		{ "RSA", NULL, 2048, KEY_RSA },
+	};
+	struct edge_ike_path p;
+	peer_cfg_t *cfg = NULL;
+	mem_cred_t *creds = NULL;
+	char err[160];
+	certificate_t *cert;
+	public_key_t *key;
+	enumerator_t *e;
+	shared_key_t *shared;
+	identification_t *me, *other;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		path_init(&p, 7, "inet-dc1-inet");
+		p.remote_pubkey_len = spki(ok[i].type, ok[i].group, ok[i].bits, p.remote_pubkey,
+					   sizeof(p.remote_pubkey));
+		assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+		assert_int_equal(
+			edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			0);
+		cert = auth_of(cfg, FALSE)->get(auth_of(cfg, FALSE), AUTH_RULE_SUBJECT_CERT);
+		assert_non_null(cert);
+		key = cert->get_public_key(cert);
+		assert_non_null(key);
+		assert_int_equal(key->get_type(key), ok[i].want);
+		key->destroy(key);
+		/* our side still signs with the edge's own Ed25519 key */
+		assert_int_equal((uintptr_t)auth_of(cfg, TRUE)->get(auth_of(cfg, TRUE),
+								    AUTH_RULE_AUTH_CLASS),
+				 AUTH_CLASS_PUBKEY);
+		cfg->destroy(cfg);
+		creds->destroy(creds);
+	}
+
+	/* refused before charon sees them: a curve we do not take, a short RSA key */
+	path_init(&p, 7, "x");
+	p.remote_pubkey_len = spki("EC", "P-384", 0, p.remote_pubkey, sizeof(p.remote_pubkey));
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "remote_pubkey: an ECDSA key on secp384r1 (only P-256)"));
+	p.remote_pubkey_len = spki("RSA", NULL, 1024, p.remote_pubkey, sizeof(p.remote_pubkey));
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "remote_pubkey: an RSA key of 1024 bits (2048 to 4096)"));
+	p.remote_pubkey_len = 40; /* neither raw Ed25519 nor DER */
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "remote_pubkey: 40 octets: neither a raw Ed25519 key"));
+
+	/* a pre-shared key: both rounds PSK, the key found by the two ids */
+	path_init(&p, 7, "inet-dc1-inet");
+	memset(p.remote_pubkey, 0, sizeof(p.remote_pubkey));
+	memcpy(p.psk, "0123456789abcdef0123", 20);
+	p.psk_len = 20;
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
+			 0);
+	assert_int_equal(
+		(uintptr_t)auth_of(cfg, TRUE)->get(auth_of(cfg, TRUE), AUTH_RULE_AUTH_CLASS),
+		AUTH_CLASS_PSK);
+	assert_int_equal(
+		(uintptr_t)auth_of(cfg, FALSE)->get(auth_of(cfg, FALSE), AUTH_RULE_AUTH_CLASS),
+		AUTH_CLASS_PSK);
+	me = identification_create_from_string("br1.sdwan");
+	other = identification_create_from_string("hub1.sdwan");
+	e = creds->set.create_shared_enumerator(&creds->set, SHARED_IKE, me, other);
+	assert_true(e->enumerate(e, &shared, NULL, NULL));
+	assert_true(chunk_equals(shared->get_key(shared),
+				 chunk_create((u_char *)"0123456789abcdef0123", 20)));
+	e->destroy(e);
+	me->destroy(me);
+	other->destroy(other);
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+	/* too short a PSK */
+	p.psk_len = 8;
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "psk: 8 octets, 16 to 128"));
+	(void)state;
+}
+
 static int count_cfgs(edge_charon_config_t *config)
 {
 	enumerator_t *e;
@@ -580,7 +697,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),	cmocka_unit_test(test_build_responder_xfrmi),
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_backend),
-		cmocka_unit_test(test_hub_any),
+		cmocka_unit_test(test_hub_any), cmocka_unit_test(test_third_party_auth),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -41,7 +41,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDGE_IKE_PUBKEY_LEN    32  /* raw Ed25519 public key (RFC 8032) */
+#define EDGE_IKE_PUBKEY_LEN 32 /* raw Ed25519 public key (RFC 8032) */
+/* a peer's public key: EDGE_IKE_PUBKEY_LEN raw Ed25519 octets, or a DER
+ * SubjectPublicKeyInfo of an ECDSA P-256 or RSA 2048..4096 key (third-party
+ * peers that do not speak Ed25519) */
+#define EDGE_IKE_PEERKEY_MAX   800
+#define EDGE_IKE_PSK_MIN       16 /* octets */
+#define EDGE_IKE_PSK_MAX       128
 #define EDGE_IKE_NAME_MAX      64  /* path name incl. NUL: peer_cfg/child_cfg name */
 #define EDGE_IKE_ID_MAX	       128 /* identity incl. NUL */
 #define EDGE_IKE_ADDR_MAX      48  /* "2001:db8::1" incl. NUL */
@@ -102,10 +108,15 @@ struct edge_ike_path {
 	/* identities: strongSwan identity syntax ("br1.sdwan" is an FQDN,
 	 * "198.18.1.2" an address, "fqdn:x", "email:x" ...).  The local side
 	 * authenticates with the edge's own key (settings.key_file); the peer must
-	 * sign with the private half of remote_pubkey. */
+	 * sign with the private half of remote_pubkey.  With a PSK (psk_len > 0:
+	 * a third-party peer that can do nothing else, never between our own
+	 * edges by default) both sides authenticate with it instead. */
 	char local_id[EDGE_IKE_ID_MAX];
 	char remote_id[EDGE_IKE_ID_MAX];
-	uint8_t remote_pubkey[EDGE_IKE_PUBKEY_LEN];
+	uint8_t remote_pubkey[EDGE_IKE_PEERKEY_MAX];
+	size_t remote_pubkey_len; /* 0 = EDGE_IKE_PUBKEY_LEN (raw Ed25519) */
+	uint8_t psk[EDGE_IKE_PSK_MAX];
+	size_t psk_len;
 
 	/* lifetimes in seconds; 0 = default (IKE 4 h, CHILD 1 h).  Rekeying starts
 	 * at ~90 % with jitter; the hard limit is 110 %. */
@@ -125,6 +136,8 @@ bool edge_ike_addr_is_any(const char *addr);
 /* true if a and b describe the same path in every field (a remote_addr of ""
  * and one of "%any" are the same) */
 bool edge_ike_path_equal(const struct edge_ike_path *a, const struct edge_ike_path *b);
+/* remote_pubkey's length (remote_pubkey_len, 0 = raw Ed25519) */
+size_t edge_ike_path_peer_key_len(const struct edge_ike_path *p);
 
 /* 0 if the path is well-formed (names, addresses, TS, proposals parse, PFS in
  * every ESP proposal, at least one proposal each, remote_addr an address of
@@ -377,6 +390,11 @@ extern const struct edge_ike_ops edge_ike_charon_ops;
  * ret_created (optional) says which happened.
  */
 int edge_ike_key_load(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN]);
+/* A peer's public key as a bundle carries it: 32 octets = raw Ed25519, else
+ * DER SubjectPublicKeyInfo of ECDSA P-256 or RSA 2048..4096 bits.  0 and the
+ * kind ("ed25519", "ecdsa-p256", "rsa-3072") in kind; -EINVAL and why in kind
+ * otherwise. */
+int edge_ike_peer_key_check(const uint8_t *key, size_t len, char *kind, size_t kindlen);
 int edge_ike_key_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN]);
 int edge_ike_key_load_or_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN],
 				bool *ret_created);

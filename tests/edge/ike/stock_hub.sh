@@ -21,6 +21,10 @@
 #            carry INITIAL_CONTACT, the hub drops the old ones: 2 IKE_SAs, not 4
 #   refused  a hub that expects another key for the branch: the branch's path
 #            says why (an "ike" event auth-failed) instead of retrying silently
+#   psk      both ends switched to a pre-shared key (a third-party peer that can
+#            do nothing else): both paths up/up again, traffic passes
+# The hub signs with an ECDSA P-256 key (our bundle carries it as a DER
+# SubjectPublicKeyInfo); the branch signs with its Ed25519 key.
 # Namespaces "$P-*" (lab/topo), removed on every exit; the hub's charon runs in
 # a private mount namespace (its pid file and sockets in a tmpfs /run).
 #
@@ -68,7 +72,7 @@ trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 nsx() { ip netns exec "$P-$1" "${@:2}"; }
 
 # ---- the hub: stock charon + swanctl, raw Ed25519 keys ----
-hub_files() { # BRANCH_PUBKEY_PEM
+hub_files() { # BRANCH_PUBKEY_PEM [AUTH: pubkey | psk]
 	mkdir -p "$W/swanctl/pkcs8" "$W/swanctl/pubkey"
 	cp "$1" "$W/swanctl/pubkey/br1.pem"
 	cat >"$W/strongswan.conf" <<-EOF
@@ -84,11 +88,19 @@ hub_files() { # BRANCH_PUBKEY_PEM
 				hub { path = $W/charon.log
 				      default = 1
 				      ike = 1
-				      time_format = %T }
+				      time_format = %T
+				      flush_line = yes }
 			}
 		}
 	EOF
-	local k u
+	local k u auth=${2:-pubkey} lk rk
+	if [[ $auth == psk ]]; then
+		lk="auth = psk" rk="auth = psk"
+	else
+		lk="auth = pubkey
+						pubkeys = hub1.pem" rk="auth = pubkey
+						pubkeys = br1.pem"
+	fi
 	{
 		echo "connections {"
 		for k in 1 2; do
@@ -99,12 +111,10 @@ hub_files() { # BRANCH_PUBKEY_PEM
 					local_addrs = 198.18.$k.11
 					remote_addrs = 198.18.$k.101
 					proposals = aes128gcm16-prfsha256-x25519
-					local { auth = pubkey
-						id = $u.hub1
-						pubkeys = hub1.pem }
-					remote { auth = pubkey
-						id = $u.br1
-						pubkeys = br1.pem }
+					local { $lk
+						id = $u.hub1 }
+					remote { $rk
+						id = $u.br1 }
 					children { $u {
 						local_ts = 100.127.$k.2/32
 						remote_ts = 100.127.$k.1/32
@@ -114,6 +124,15 @@ hub_files() { # BRANCH_PUBKEY_PEM
 			EOF
 		done
 		echo "}"
+		if [[ $auth == psk ]]; then
+			echo "secrets {"
+			for u in mpls inet; do
+				echo "	ike-$u { id-a = $u.hub1
+					id-b = $u.br1
+					secret = 0x$PSK_HEX }"
+			done
+			echo "}"
+		fi
 	} >"$W/swanctl/swanctl.conf"
 }
 hub_start() {
@@ -161,10 +180,10 @@ hub_overlay() {
 }
 
 # ---- the branch: our daemon from a local bundle ----
-branch_files() { # HUB_PUBKEY_HEX
-	python3 - "$W" "$1" <<'PY'
+branch_files() { # HUB_PUBKEY_HEX [PSK_HEX VERSION]
+	python3 - "$W" "$1" "${2:-}" "${3:-1}" <<'PY'
 import base64, json, sys
-w, hubhex = sys.argv[1], sys.argv[2]
+w, hubhex, pskhex, version = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 und = {"br1": [{"label": "mpls", "address": "198.18.1.101", "mtu": 1500},
                {"label": "inet", "address": "198.18.2.101", "mtu": 1500}],
        "hub1": [{"label": "mpls", "address": "198.18.1.11", "mtu": 1500},
@@ -178,7 +197,7 @@ paths = [dict(name=f"{u}-hub1-{u}", id=k, local_underlay=u, peer="hub1", remote_
          for k, u in ((1, "mpls"), (2, "inet"))]
 policy = {"applications": {}, "rules": [{"app": "any", "paths": ["mpls", "inet"]}],
           "defaults": {"preempt_ms": 1000}}
-b = dict(version=1, site="br1", site_id=101, role="branch", underlays=und["br1"],
+b = dict(version=version, site="br1", site_id=101, role="branch", underlays=und["br1"],
          lan_prefixes=["10.101.0.0/16"],
          peers=[dict(site="hub1", site_id=11, role="hub",
                      public_key=base64.b64encode(bytes.fromhex(hubhex)).decode(),
@@ -187,6 +206,9 @@ b = dict(version=1, site="br1", site_id=101, role="branch", underlays=und["br1"]
          ike={"retry_initial_ms": 500, "retry_max_ms": 2000},
          tunnel={"driver": "vxlan", "transport_prefix": "100.127.0.0/16"},
          probe={"port": 862, "active": {"interval_ms": 50}}, policy=policy)
+if pskhex:
+    b["peers"][0]["psk"] = base64.b64encode(bytes.fromhex(pskhex)).decode()
+    del b["peers"][0]["public_key"]
 json.dump(b, open(f"{w}/br1.json", "w"), indent=1)
 cu = [{"label": u["label"], "interface": u["label"] + "0", "address": u["address"] + "/24",
        "gateway": u["address"].rsplit(".", 1)[0] + ".254"} for u in und["br1"]]
@@ -195,8 +217,8 @@ json.dump(dict(site="br1", role="branch", state_dir=f"{w}/br1/state", run_dir=f"
 PY
 	"$BUNDLE" encode "$W/br1.json" "$W/br1.pb"
 }
-edge_start() {
-	nsx br1 "$EDGED" --config "$W/br1-config.json" --foreground --bundle "$W/br1.pb" \
+edge_start() { # ip netns exec execs the daemon: $! is its pid (for SIGKILL)
+	ip netns exec "$P-br1" "$EDGED" --config "$W/br1-config.json" --foreground --bundle "$W/br1.pb" \
 		--log-level info >>"$W/br1.log" 2>&1 &
 	EDGE_PID=$!
 }
@@ -218,7 +240,15 @@ reqids_distinct() {
 	c=$(hub_children)
 	[[ $(wc -l <<<"$c") == 2 && $(awk '{print $2}' <<<"$c" | sort -u | wc -l) == 2 ]]
 }
-pings() { # both ways, 5 each, all answered
+lan_diag() {
+	echo "br1: $(nsx br1 ip route get 10.11.0.10 from 10.101.0.10 iif "$(nsx br1 ip -o link | awk -F': ' '/lan/ {print $2; exit}' | cut -d@ -f1)" 2>&1 | head -1)"
+	echo "br1 sdw1: $(nsx br1 ip -s -o link show sdw1 2>&1 | tr -s ' ' | cut -c1-300)"
+	echo "hub1 vx1: $(nsx hub1 ip -s -o link show vx1 2>&1 | tr -s ' ' | cut -c1-300)"
+	echo "hub1 route: $(nsx hub1 ip route get 10.101.0.10 2>&1 | head -1)"
+}
+one_ping() { nsx br1-lan ping -n -q -c 1 -W 1 10.11.0.10 >/dev/null 2>&1; }
+pings() { # both ways, 5 each, all answered (once the class carries LAN traffic)
+	wait_for 5 "LAN to LAN (br1-lan -> hub1-lan) $(lan_diag)" one_ping
 	nsx br1-lan ping -n -q -c 5 -i 0.2 -W 1 10.11.0.10 >"$W/ping1.out" 2>&1 ||
 		fail "ping br1-lan -> hub1-lan: $(tail -2 "$W/ping1.out")"
 	nsx hub1-lan ping -n -q -c 5 -i 0.2 -W 1 10.101.0.10 >"$W/ping2.out" 2>&1 ||
@@ -235,10 +265,13 @@ chmod 700 "$W/br1/state"
 "$IKETOOL" pubkey --key "$W/br1/state/edge.key" >/dev/null
 openssl pkey -in "$W/br1/state/edge.key" -pubout -out "$W/br1.pub.pem"
 hub_files "$W/br1.pub.pem"
-openssl genpkey -algorithm ed25519 -out "$W/swanctl/pkcs8/hub1.pem" 2>/dev/null
+# the hub's key: ECDSA P-256 (what many third-party gateways use); in our bundle
+# as a DER SubjectPublicKeyInfo
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/swanctl/pkcs8/hub1.pem" 2>/dev/null
 chmod 600 "$W/swanctl/pkcs8/hub1.pem"
 openssl pkey -in "$W/swanctl/pkcs8/hub1.pem" -pubout -out "$W/swanctl/pubkey/hub1.pem"
-hubhex=$(openssl pkey -in "$W/swanctl/pkcs8/hub1.pem" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')
+hubhex=$(openssl pkey -in "$W/swanctl/pkcs8/hub1.pem" -pubout -outform DER | od -An -tx1 | tr -d ' \n')
+PSK_HEX=$(openssl rand -hex 32)
 branch_files "$hubhex"
 hub_overlay
 hub_start
@@ -277,7 +310,9 @@ for sig in TERM KILL; do
 done
 
 # the branch restarts (a crash): INITIAL_CONTACT clears its old SAs at the hub
+old=$EDGE_PID
 stop_pid "$EDGE_PID" KILL
+kill -0 "$old" 2>/dev/null && fail "the branch's daemon survived SIGKILL"
 edge_start
 wait_for 30 "both paths up/up after the branch's restart" paths_up
 hub_ike_sas() { swanctl_hub --list-sas 2>/dev/null | grep -c '^[a-z]*: #[0-9]*, ESTABLISHED' || true; }
@@ -298,4 +333,20 @@ wait_for 30 "the branch says why path 1 is refused" said
 grep -E 'path 1 \(mpls-hub1-mpls\): IKE failed: authentication failed' "$W/br1.log" >/dev/null ||
 	fail "the auth failure is not path 1's: $(grep 'IKE failed' "$W/br1.log")"
 log "refused: $(grep -m1 'IKE failed' "$W/br1.log" | sed 's/^[^ ]* //')"
+
+# psk: both ends switched to a pre-shared key
+hub_files "$W/br1.pub.pem" psk
+hub_stop TERM
+hub_start
+stop_pid "$EDGE_PID"
+branch_files "$hubhex" "$PSK_HEX" 2
+edge_start
+wait_for 30 "both paths up/up with a pre-shared key" paths_up
+psk_seen() {
+	grep "authentication of 'mpls.br1' with pre-shared key successful" "$W/charon.log" >/dev/null &&
+		grep "authentication of 'inet.br1' with pre-shared key successful" "$W/charon.log" >/dev/null
+}
+wait_for 5 "the hub authenticates both paths of the branch by PSK ($(grep -i 'authentication of' "$W/charon.log" | tail -2))" psk_seen
+pings
+log "psk: both paths up/up with a pre-shared key, traffic passes"
 log PASS
