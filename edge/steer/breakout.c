@@ -407,6 +407,14 @@ int edge_inet_prober_set(struct edge_inet_prober *p, const struct edge_inet_targ
 	return 0;
 }
 
+bool edge_inet_prober_probes(const struct edge_inet_prober *p, const char *label)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (strcmp(p->u[i].cfg.label, label) == 0)
+			return p->u[i].cfg.n_targets > 0;
+	return false;
+}
+
 enum edge_inet_state edge_inet_prober_state(const struct edge_inet_prober *p, const char *label,
 					    struct edge_inet_live *ret_live)
 {

@@ -492,6 +492,11 @@ struct edge_health *edge_steering_health(const struct edge_steering *s)
 	return s->health;
 }
 
+struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s)
+{
+	return s->inet;
+}
+
 struct edge_steer *edge_steering_steer(const struct edge_steering *s)
 {
 	return s->steer;

@@ -108,6 +108,8 @@ void edge_inet_prober_free(struct edge_inet_prober *p);
  */
 int edge_inet_prober_set(struct edge_inet_prober *p, const struct edge_inet_target_cfg *u,
 			 size_t n);
+/* whether underlay `label` is probed (a direct rule names it, with a target) */
+bool edge_inet_prober_probes(const struct edge_inet_prober *p, const char *label);
 /* the state of underlay `label` (UNKNOWN when not probed); *ret_live if wanted */
 enum edge_inet_state edge_inet_prober_state(const struct edge_inet_prober *p, const char *label,
 					    struct edge_inet_live *ret_live);
