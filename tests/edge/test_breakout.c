@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "fake_nl.h"
 
@@ -340,6 +343,83 @@ static void test_steer_fails_over_and_back(void **state)
 	assert_string_equal(b.via, "lte");
 }
 
+/* ------------------------------------------------------------ prober */
+
+struct pfx {
+	int changes;
+	enum edge_inet_state last;
+};
+
+static void on_change(void *arg, const char *label, enum edge_inet_state from,
+		      enum edge_inet_state to, const struct edge_inet_live *l)
+{
+	struct pfx *x = arg;
+
+	assert_string_equal(label, "lo");
+	x->changes++;
+	x->last = to;
+}
+
+static void loop_ms(struct event_base *b, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	event_base_loopexit(b, &tv);
+	event_base_dispatch(b);
+}
+
+/* the real prober on loopback (raw ICMP: root only): answered → up; the same
+ * underlay again keeps its state; a target that never answers → down */
+static void test_prober_loopback(void **state)
+{
+	struct event_base *b;
+	struct edge_inet_prober *p = NULL;
+	/* 3 unanswered rounds of 100 ms for a down: a loaded machine's late
+	 * loopback reply does not make one */
+	struct edge_inet_target_cfg c = { .interval_ms = 100, .down_count = 3, .up_count = 2 };
+	struct edge_inet_live l;
+	struct pfx x = { 0 };
+
+	if (geteuid() != 0)
+		skip();
+	b = event_base_new();
+	assert_non_null(b);
+	snprintf(c.label, sizeof(c.label), "lo");
+	snprintf(c.ifname, sizeof(c.ifname), "lo");
+	inet_pton(AF_INET, "127.0.0.1", &c.src);
+	inet_pton(AF_INET, "127.0.0.1", &c.targets[0]);
+	c.n_targets = 1;
+	assert_int_equal(edge_inet_prober_new(b, on_change, &x, &p), 0);
+	assert_int_equal(edge_inet_prober_set(p, &c, 1), 0);
+	assert_true(edge_inet_prober_probes(p, "lo"));
+	assert_false(edge_inet_prober_probes(p, "inet"));
+	loop_ms(b, 350);
+	assert_int_equal(edge_inet_prober_state(p, "lo", &l), EDGE_INET_UP);
+	assert_int_equal(x.changes, 1);
+	assert_true(l.answered >= 2);
+
+	/* the same underlay, a new rate: kept, no change */
+	c.interval_ms = 90;
+	assert_int_equal(edge_inet_prober_set(p, &c, 1), 0);
+	loop_ms(b, 300);
+	assert_int_equal(edge_inet_prober_state(p, "lo", NULL), EDGE_INET_UP);
+	assert_int_equal(x.changes, 1);
+
+	/* another target (TEST-NET, never answers): a new underlay, down */
+	inet_pton(AF_INET, "192.0.2.1", &c.targets[0]);
+	assert_int_equal(edge_inet_prober_set(p, &c, 1), 0);
+	assert_int_equal(edge_inet_prober_state(p, "lo", NULL), EDGE_INET_UNKNOWN);
+	loop_ms(b, 900);
+	assert_int_equal(edge_inet_prober_state(p, "lo", NULL), EDGE_INET_DOWN);
+	assert_int_equal(x.last, EDGE_INET_DOWN);
+
+	/* nothing to probe */
+	assert_int_equal(edge_inet_prober_set(p, NULL, 0), 0);
+	assert_int_equal(edge_inet_prober_state(p, "lo", NULL), EDGE_INET_UNKNOWN);
+	edge_inet_prober_free(p);
+	event_base_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_step_failover_and_preempt),
 		cmocka_unit_test(test_step_all_down_and_unknown),
 		cmocka_unit_test_setup_teardown(test_steer_fails_over_and_back, setup, teardown),
+		cmocka_unit_test(test_prober_loopback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
