@@ -147,7 +147,11 @@ stream_start() { # N
 	ip netns exec "$P-net" "$FM" recv --listen 192.0.2.53:5001 --duration 60 \
 		>"$W/recv.$1.log" 2>&1 &
 	RECV_PID=$!
-	sleep 0.2
+	local i
+	for ((i = 0; i < 40; i++)); do # listening (bounded: 2 s)
+		[[ -n $(in_ns net ss -Hlun 'sport = :5001' 2>/dev/null) ]] && break
+		sleep 0.05
+	done
 	ip netns exec "$P-lan" "$FM" send --to 192.0.2.53:5001 --rate 500 --duration 60 \
 		--quiet >"$W/send.$1.log" 2>&1 &
 	SEND_PID=$!
@@ -161,6 +165,8 @@ stream_stop() { # N: prints the longest gap in ms (recv reports on SIGTERM)
 	wait "$RECV_PID" 2>/dev/null
 	RECV_PID=
 	sed -n 's/.*gap *longest \([0-9.]*\) ms.*/\1/p' "$W/recv.$1.log" | head -n 1
+	grep -E "gap +longest" "$W/recv.$1.log" >/dev/null ||
+		sed 's/^/  recv: /' "$W/recv.$1.log" "$W/send.$1.log" >&2
 }
 
 for ((c = 1; c <= CUTS; c++)); do
