@@ -907,6 +907,25 @@ static bool parse_action(struct pctx *c, const char *path, const json_t *v, enum
 	return true;
 }
 
+/* a rule's "sla": the name of an SLA class */
+static bool parse_rule_sla(struct pctx *c, const char *path, const json_t *v, struct policy_rule *r)
+{
+	char kp[JPATH_MAX];
+	json_t *x = json_object_get(v, "sla");
+
+	if (!x)
+		return true;
+	kpath(kp, path, "sla");
+	if (!want_type(c, kp, x, JSON_STRING, "an SLA class name"))
+		return false;
+	r->sla_index = policy_sla_find(c->p, json_string_value(x));
+	if (r->sla_index >= 0)
+		return true;
+	if (!defined_raw(c->raw_slas, json_string_value(x)))
+		perr(c, kp, "unknown class %s", REPR(x));
+	return false;
+}
+
 static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t idx,
 		       struct policy_rule *r, bool *ok_out)
 {
@@ -960,7 +979,10 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 
 	if (r->action == POLICY_ACTION_DIRECT || r->action == POLICY_ACTION_DROP) {
 		for (size_t i = 0; not_direct[i]; i++)
-			if (json_object_get(v, not_direct[i])) {
+			if (json_object_get(v, not_direct[i]) &&
+			    /* a direct class's SLA judges its breakout vias (edge) */
+			    !(r->action == POLICY_ACTION_DIRECT &&
+			      strcmp(not_direct[i], "sla") == 0)) {
 				kpath(kp, path, not_direct[i]);
 				perr(c, kp, "not allowed with action \"%s\"",
 				     policy_action_name(r->action));
@@ -980,6 +1002,8 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 		perr(c, kp, "only allowed with action \"direct\"");
 		ok = false;
 	}
+	if (r->action == POLICY_ACTION_DIRECT)
+		ok &= parse_rule_sla(c, path, v, r);
 	if (r->action != POLICY_ACTION_OVERLAY) {
 		*ok_out = ok;
 		return;
@@ -1007,19 +1031,7 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 			ok = false;
 		}
 	}
-	if ((x = json_object_get(v, "sla"))) {
-		kpath(kp, path, "sla");
-		if (want_type(c, kp, x, JSON_STRING, "an SLA class name")) {
-			r->sla_index = policy_sla_find(p, json_string_value(x));
-			if (r->sla_index < 0) {
-				if (!defined_raw(c->raw_slas, json_string_value(x)))
-					perr(c, kp, "unknown class %s", REPR(x));
-				ok = false;
-			}
-		} else {
-			ok = false;
-		}
-	}
+	ok &= parse_rule_sla(c, path, v, r);
 	if ((x = json_object_get(v, "mode"))) {
 		kpath(kp, path, "mode");
 		if (want_type(c, kp, x, JSON_STRING, "\"ordered\", \"best\" or \"balance\"")) {

@@ -297,9 +297,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (u->started) {
 		enum edge_inet_state from = u->live.state;
 
-		if (edge_inet_live_round(&u->live, u->answered, u->best_rtt, u->cfg.down_count,
-					 u->cfg.up_count, mono_ns() / 1000000u) &&
-		    u->p->cb)
+		(void)edge_inet_live_round(&u->live, u->answered, u->best_rtt, u->cfg.down_count,
+					   u->cfg.up_count, mono_ns() / 1000000u);
+		if (u->p->cb)
 			u->p->cb(u->p->arg, u->cfg.label, from, u->live.state, &u->live);
 	}
 	send_round(u);

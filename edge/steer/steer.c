@@ -37,7 +37,7 @@ struct edge_steer {
 	struct edge_via *via; /* per class and prefix group: which peer */
 	uint64_t via_t0;      /* first configured (start-up settling) */
 	struct edge_steer_underlay *underlays;
-	enum edge_inet_state *inet; /* per underlay: its internet (breakout.h) */
+	struct uinet *inet; /* per underlay: its internet (breakout.h) */
 	size_t n_underlays;
 	/* local breakout, per class (policy rule index): which via carries it */
 	struct edge_breakout_class bo[EDGE_STEER_CLASSES_MAX];
@@ -67,6 +67,12 @@ struct edge_steer {
 	 * application: one that comes back continues from them */
 	struct ctraffic gone[EDGE_STEER_CLASSES_MAX];
 	size_t n_gone;
+};
+
+/* an underlay's internet, as the breakout prober last said */
+struct uinet {
+	enum edge_inet_state st;
+	double rtt_ms; /* SRTT of its probe rounds, 0 = none */
 };
 
 struct ptime {
@@ -858,14 +864,67 @@ static size_t waive_preempt(struct edge_steer *s, const struct policy_decision *
 struct bo_move {
 	size_t class_index;
 	struct edge_breakout_move m;
+	bool sla;		 /* the via left was up but over the class's SLA */
+	double rtt_ms, bound_ms; /* ... its SRTT and the bound */
 };
+
+static double via_rtt(const struct edge_steer *s, const char *label)
+{
+	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0 && s->underlays[i].ifname[0])
+			return s->inet[i].rtt_ms;
+	return 0;
+}
+
+/* the latency bound of a direct rule's SLA, 0 = none */
+static double sla_latency(const struct policy *p, const struct policy_rule *ru)
+{
+	const struct policy_sla *sla = ru->sla_index >= 0 && (size_t)ru->sla_index < p->n_slas
+					       ? &p->slas[ru->sla_index]
+					       : NULL;
+
+	return sla && (sla->has & POLICY_SLA_LATENCY) ? sla->latency_ms : 0;
+}
+
+/*
+ * A via that is up but whose SRTT misses the class's latency bound counts
+ * as down for this class: left above bound + margin, taken back only at
+ * bound - return margin (the overlay engine's SLA hysteresis), so a link
+ * hovering at the bound does not bounce the class.
+ */
+static void sla_filter(const struct edge_steer *s, const struct policy_rule *ru,
+		       struct edge_breakout_class *c, enum edge_inet_state *st, size_t n)
+{
+	double bound = sla_latency(s->pol, ru);
+
+	for (size_t v = 0; bound > 0 && v < n; v++) {
+		double rtt = via_rtt(s, ru->via[v]);
+		uint32_t bit = 1u << v;
+		bool ok;
+
+		if (st[v] != EDGE_INET_UP || rtt <= 0) {
+			c->sla_left &= ~bit;
+			continue;
+		}
+		if (c->sla_left & bit)
+			ok = rtt <= bound * (1 - s->pol->defaults.return_margin_pct / 100);
+		else
+			ok = rtt <= bound * (1 + policy_rule_margin_pct(s->pol, ru) / 100);
+		if (ok) {
+			c->sla_left &= ~bit;
+		} else {
+			c->sla_left |= bit;
+			st[v] = EDGE_INET_DOWN;
+		}
+	}
+}
 
 /* the internet of a via: a link this site does not have is down */
 static enum edge_inet_state via_state(const struct edge_steer *s, const char *label)
 {
 	for (size_t i = 0; i < s->n_underlays; i++)
 		if (strcmp(s->underlays[i].label, label) == 0 && s->underlays[i].ifname[0])
-			return s->inet ? s->inet[i] : EDGE_INET_UNKNOWN;
+			return s->inet ? s->inet[i].st : EDGE_INET_UNKNOWN;
 	return EDGE_INET_DOWN;
 }
 
@@ -884,10 +943,17 @@ static size_t breakout_run(struct edge_steer *s, uint64_t now, uint64_t *wait, s
 			continue;
 		for (size_t v = 0; v < n; v++)
 			st[v] = via_state(s, ru->via[v]);
+		sla_filter(s, ru, &s->bo[i], st, n);
 		if (edge_breakout_step(&s->bo[i], st, n, policy_rule_preempt_ms(s->pol, ru), now,
 				       &mv[n_mv].m, wait)) {
-			mv[n_mv].class_index = i;
-			n_mv++;
+			struct bo_move *m = &mv[n_mv++];
+			int f = m->m.from;
+
+			m->class_index = i;
+			m->sla = f >= 0 && via_state(s, ru->via[f]) != EDGE_INET_DOWN &&
+				 (s->bo[i].sla_left & (1u << f));
+			m->rtt_ms = f >= 0 ? via_rtt(s, ru->via[f]) : 0;
+			m->bound_ms = sla_latency(s->pol, ru);
 		}
 	}
 	return n_mv;
@@ -919,7 +985,13 @@ static void breakout_moved(struct edge_steer *s, const struct bo_move *mv, uint6
 	if (!s->cfg.events)
 		return;
 	snprintf(subject, sizeof(subject), "%s", ru->app);
-	if (mv->m.failover)
+	if (mv->m.failover && mv->sla)
+		edge_events_emitf(
+			s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, NULL,
+			"class %s: %s -> %s (SLA: %s's internet at %.0f ms, bound %.0f ms; "
+			"%s)",
+			ru->app, from, to, from, mv->rtt_ms, mv->bound_ms, cleared);
+	else if (mv->m.failover)
 		edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, NULL,
 				  "class %s: %s -> %s (internet down; %s)", ru->app, from, to,
 				  cleared);
@@ -939,12 +1011,32 @@ int edge_steer_underlay_inet(struct edge_steer *s, const char *label, enum edge_
 
 	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
 		if (strcmp(s->underlays[i].label, label) == 0) {
-			s->inet[i] = state;
+			s->inet[i].st = state;
 			found = true;
 		}
 	if (!found)
 		return -ENOENT;
 	(void)run_at(s, now_ms(s), NULL, 0);
+	return 0;
+}
+
+int edge_steer_underlay_rtt(struct edge_steer *s, const char *label, double srtt_ms)
+{
+	bool found = false, sla = false;
+
+	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0) {
+			s->inet[i].rtt_ms = srtt_ms;
+			found = true;
+		}
+	if (!found)
+		return -ENOENT;
+	/* a decision per round only where a direct class has a latency SLA */
+	for (size_t i = 0; s->pol && i < s->pol->n_rules && !sla; i++)
+		sla = s->pol->rules[i].action == POLICY_ACTION_DIRECT &&
+		      sla_latency(s->pol, &s->pol->rules[i]) > 0;
+	if (sla)
+		(void)run_at(s, now_ms(s), NULL, 0);
 	return 0;
 }
 
@@ -1202,8 +1294,8 @@ static bool same_vias(const struct policy_rule *a, const struct policy_rule *b)
 }
 
 static void breakout_carry(const struct edge_steer *s, const struct policy *p,
-			   const struct edge_steer_underlay *nu, size_t n_nu,
-			   enum edge_inet_state *nin, struct bo_carry *c)
+			   const struct edge_steer_underlay *nu, size_t n_nu, struct uinet *nin,
+			   struct bo_carry *c)
 {
 	for (size_t i = 0; i < n_nu; i++)
 		for (size_t j = 0; s->inet && j < s->n_underlays; j++)
@@ -1239,7 +1331,7 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct edge_steer_route *nr = NULL;
 	struct edge_steer_underlay *nu = NULL;
 	struct edge_via *nv = NULL;
-	enum edge_inet_state *nin = NULL;
+	struct uinet *nin = NULL;
 	struct bo_carry *nbo = NULL;
 	struct policy_engine *eng = NULL;
 	const char **transit = NULL;

@@ -81,6 +81,12 @@ static void on_inet(void *arg, const char *label, enum edge_inet_state from,
 	struct edge_steering *s = arg;
 	char subject[64];
 
+	if (from == to) {
+		/* a round: the SRTT, for the classes with a latency SLA */
+		if (s->steer)
+			(void)edge_steer_underlay_rtt(s->steer, label, l->srtt_ms);
+		return;
+	}
 	if (s->opts.events) {
 		snprintf(subject, sizeof(subject), "internet@%s", label);
 		edge_events_emitf(
@@ -91,8 +97,10 @@ static void on_inet(void *arg, const char *label, enum edge_inet_state from,
 			label, edge_inet_state_name(to), (unsigned long long)l->answered,
 			(unsigned long long)l->rounds, l->srtt_ms);
 	}
-	if (s->steer)
+	if (s->steer) {
+		(void)edge_steer_underlay_rtt(s->steer, label, l->srtt_ms);
 		(void)edge_steer_underlay_inet(s->steer, label, to);
+	}
 }
 
 /*

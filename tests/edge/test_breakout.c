@@ -214,8 +214,10 @@ static int setup(void **state)
 	struct policy_errors errs = { 0 };
 	char err[256] = "";
 
+	const char *json = *state ? *state : POLICY_JSON; /* prestate: another policy */
+
 	assert_non_null(f);
-	assert_int_equal(policy_parse_json(POLICY_JSON, strlen(POLICY_JSON), &f->pol, &errs), 0);
+	assert_int_equal(policy_parse_json(json, strlen(json), &f->pol, &errs), 0);
 	f->nl = fake_nl_new();
 	assert_non_null(f->nl);
 	for (size_t i = 0; i < 2; i++) {
@@ -343,6 +345,62 @@ static void test_steer_fails_over_and_back(void **state)
 	assert_string_equal(b.via, "lte");
 }
 
+/* a class with a latency SLA: an up via over it is left (bound + margin
+ * 10 %), taken back at bound - return margin (20 %) after the preemption */
+static const char POLICY_SLA_JSON[] =
+	"{\"sla_classes\": {\"fast\": {\"latency_ms\": 100}},"
+	" \"applications\": {\"saas\": [{\"dst\": \"198.51.100.0/24\"}]},"
+	" \"rules\": ["
+	"  {\"app\": \"saas\", \"sla\": \"fast\", \"action\": \"direct\", \"via\": [\"inet\", "
+	"\"lte\"]},"
+	"  {\"app\": \"any\", \"paths\": [\"inet\"]}],"
+	" \"defaults\": {\"hold_ms\": 500, \"preempt_ms\": 3000, \"margin_pct\": 10}}";
+
+static void test_steer_sla(void **state)
+{
+	struct fx *f = *state;
+	struct edge_steer_breakout b;
+
+	assert_int_equal(edge_steer_underlay_inet(f->s, "inet", EDGE_INET_UP), 0);
+	assert_int_equal(edge_steer_underlay_inet(f->s, "lte", EDGE_INET_UP), 0);
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "lte", 60), 0);
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "nope", 60), -ENOENT);
+	/* within bound + margin (110 ms): stays */
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 108), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.via, "inet");
+	/* over it: to lte at once, said as an SLA move */
+	f->now = 2000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 130), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.via, "lte");
+	assert_true(event_has(f, "class saas: inet -> lte (SLA: inet's internet at 130 ms, bound "
+				 "100 ms; 3 sessions cleared)"));
+	/* back under the bound but not under 80 ms: stays on lte */
+	f->now = 3000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 95), 0);
+	f->now = 9000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 90), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.via, "lte");
+	assert_null(b.pending);
+	/* at 80 ms: pending, back after the preemption delay */
+	f->now = 10000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 79), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.pending, "inet");
+	f->now = 13000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 79), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.via, "inet");
+	/* both over the SLA: stays where it is */
+	f->now = 14000;
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "lte", 300), 0);
+	assert_int_equal(edge_steer_underlay_rtt(f->s, "inet", 300), 0);
+	assert_int_equal(edge_steer_breakout_get(f->s, 0, &b), 0);
+	assert_string_equal(b.via, "inet");
+}
+
 /* ------------------------------------------------------------ prober */
 
 struct pfx {
@@ -356,6 +414,8 @@ static void on_change(void *arg, const char *label, enum edge_inet_state from,
 	struct pfx *x = arg;
 
 	assert_string_equal(label, "lo");
+	if (from == to)
+		return; /* a round without a change */
 	x->changes++;
 	x->last = to;
 }
@@ -427,6 +487,8 @@ int main(void)
 		cmocka_unit_test(test_step_failover_and_preempt),
 		cmocka_unit_test(test_step_all_down_and_unknown),
 		cmocka_unit_test_setup_teardown(test_steer_fails_over_and_back, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_steer_sla, setup, teardown,
+							 (void *)POLICY_SLA_JSON),
 		cmocka_unit_test(test_prober_loopback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

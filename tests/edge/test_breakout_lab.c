@@ -57,6 +57,9 @@ static void on_inet(void *arg, const char *label, enum edge_inet_state from,
 {
 	struct lab *l = arg;
 
+	(void)edge_steer_underlay_rtt(l->steer, label, lv->srtt_ms);
+	if (from == to)
+		return;
 	printf("%9.3f INTERNET %s: %s -> %s (%llu/%llu rounds answered, srtt %.1f ms)\n", since(l),
 	       label, edge_inet_state_name(from), edge_inet_state_name(to),
 	       (unsigned long long)lv->answered, (unsigned long long)lv->rounds, lv->srtt_ms);

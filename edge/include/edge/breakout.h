@@ -57,6 +57,7 @@ struct edge_breakout_class {
 	int pending;		/* a more preferred via waiting out preemption, -1 */
 	uint64_t pending_since; /* ... up since */
 	uint64_t since_ms;	/* cur since */
+	uint32_t sla_left;	/* vias (bit i) left for the class's SLA (steer.c) */
 };
 void edge_breakout_class_init(struct edge_breakout_class *c);
 
@@ -92,7 +93,8 @@ struct edge_inet_target_cfg {
 };
 
 struct edge_inet_prober;
-/* called on every state change of underlay `label` */
+/* called after every probe round of underlay `label`: from != to when its
+ * state changed (l: the rounds and SRTT) */
 typedef void (*edge_inet_cb)(void *arg, const char *label, enum edge_inet_state from,
 			     enum edge_inet_state to, const struct edge_inet_live *l);
 

@@ -235,6 +235,16 @@ int edge_steer_via_get(const struct edge_steer *s, size_t i, struct edge_steer_v
  * 0 or -ENOENT (no such underlay).
  */
 int edge_steer_underlay_inet(struct edge_steer *s, const char *label, enum edge_inet_state state);
+/*
+ * The SRTT of underlay `label`'s internet probes (0 = none), after each
+ * round.  A direct class with an SLA latency bound treats a via whose SRTT
+ * is over the bound as unusable (leaves it at once, event "(SLA: ...)"),
+ * and takes it back only at the bound less the policy's return_margin_pct
+ * (SLA hysteresis, as overlay classes), after the preemption delay.  Only
+ * latency: jitter and loss bounds are not judged for breakout.
+ * 0 or -ENOENT.
+ */
+int edge_steer_underlay_rtt(struct edge_steer *s, const char *label, double srtt_ms);
 /* Breakout classes, i = 0 .. policy rules - 1: 0, -EAGAIN (rule i is not
  * direct) or -ENOENT past the end. */
 struct edge_steer_breakout {
