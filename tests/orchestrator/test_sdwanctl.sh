@@ -134,6 +134,18 @@ expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1
 expect 4 "$ctl" site rm br1
 expect 6 "$ctl" --url http://127.0.0.1:1 site list
+# several instances: an unreachable one is skipped (reads and changes: a
+# refused connection sent nothing), an answer (4xx too) is final
+expect 0 "$ctl" --url http://127.0.0.1:1 --url "$SDWAN_URL" site list
+grep -q "trying $SDWAN_URL" "$dir/err" || { cat "$dir/err"; fail "--url twice: no move said"; }
+grep -q '^hub1 ' "$dir/out" || fail "--url twice: no answer from the second"
+SDWAN_URL="http://127.0.0.1:1,$SDWAN_URL" expect 0 "$ctl" policy apply "$dir/p1.json" --comment failover
+grep -q "trying" "$dir/err" || fail "SDWAN_URL list: no move said"
+expect 4 "$ctl" --url "$SDWAN_URL,http://127.0.0.1:1" site show nosuch
+grep -q "trying" "$dir/err" && fail "a 404 moved to the next URL"
+expect 6 "$ctl" --url http://127.0.0.1:1,http://127.0.0.1:2 site list
+expect 2 "$ctl" --url "$SDWAN_URL,ftp://x" site list
+grep -q '"ftp://x" is not an http' "$dir/err" || fail "bad URL in a list not named"
 # last (it locks this address out for a minute): after 10 unknown tokens even
 # the right one is refused 429 (exit 3, the reason shown)
 for _ in $(seq 9); do expect 3 "$ctl" --token wrong site list; done
