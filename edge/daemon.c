@@ -1076,6 +1076,8 @@ static int start_orch(struct edge_daemon *d)
 	op.credential_file = d->config->credential_file;
 	op.bootstrap_token_file = d->config->bootstrap_token_file;
 	op.applied_version = d->running_buf ? d->running_version : 0;
+	/* from the last-known-good bundle: which database's versions we run */
+	op.network_id = d->running_bundle ? d->running_bundle->network_id : NULL;
 	op.events = d->events;
 	op.on_bundle = on_orch_bundle;
 	op.fill_status = fill_status;

@@ -630,6 +630,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 
 	bundle.site = (char *)st->name;
 	bundle.site_id = (uint32_t)st->id;
+	if (c->in->network_id)
+		bundle.network_id = (char *)c->in->network_id;
 	bundle.role = branch ? SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH
 			     : SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB;
 	bundle.n_underlays = st->n_underlays;

@@ -130,6 +130,7 @@ struct req {
 	bool waiting;
 	bool woken;
 	uint64_t have;
+	bool reissue_checked; /* config: a restored database's check done once */
 	int64_t deadline_ms;
 	struct req *wprev, *wnext;
 };
@@ -174,7 +175,8 @@ struct orchd {
 	bool db_down;		  /* multi: the compile lock could not be asked for (logged once) */
 	uint64_t intent_gen_seen; /* newest intent generation signalled */
 	uint64_t compiled_gen;	  /* intent generation of the published bundles */
-	struct cache_entry *cache; /* sorted by site id */
+	char network_id[ORCH_NETWORK_ID_MAX]; /* the database's identity (read at start) */
+	struct cache_entry *cache;	      /* sorted by site id */
 	size_t n_cache;
 	struct req *waiters; /* long-polls held */
 	pthread_t compiler, timer;
@@ -209,6 +211,9 @@ const char *bearer_token(struct req *r);
 
 /* the compiler: wake it after a change of intent; generation from the store */
 void orchd_intent_changed(struct orchd *d);
+/* a bundle row was written outside the compiler (a re-issue): the published
+ * cache follows it (compile, or reload where another instance compiles) */
+void orchd_bundles_stored(struct orchd *d);
 /* copy of the cached bundle for a site, or -ENOENT */
 int orchd_cache_version(struct orchd *d, int64_t site_id, uint64_t *ret_version);
 

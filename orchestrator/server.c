@@ -739,6 +739,17 @@ void orchd_intent_changed(struct orchd *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void orchd_bundles_stored(struct orchd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->multi && !d->leader)
+		d->reload = true;
+	else
+		d->dirty = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 struct policy_cache {
 	uint64_t version;
 	Sdwan__V1__Policy *msg;
@@ -820,7 +831,8 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 						    .allocs = allocs,
 						    .n_allocs = n_allocs,
 						    .transport_prefix = d->cfg.transport_prefix,
-						    .hubs_connected = d->cfg.hubs_connected },
+						    .hubs_connected = d->cfg.hubs_connected,
+						    .network_id = d->network_id },
 			 &out);
 	if (r)
 		goto out;
@@ -1295,6 +1307,10 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		}
 	}
 	d->multi = d->cstore->ops->leader_try != NULL;
+	if ((r = d->cstore->ops->network_id(d->cstore, d->network_id))) {
+		snprintf(err, errlen, "database: network id: %s", strerror(-r));
+		goto fail;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
 	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
 						.online_window_s = cfg->online_window_s,

@@ -116,6 +116,9 @@ static const char *const migrations[] = {
 	" secret TEXT NOT NULL, created_at BIGINT NOT NULL);",
 	/* 2: the edge's per-class traffic counters (JSON array of ClassTraffic) */
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
+	/* 3 (issue 17, ha-clients): the database's identity, made once here */
+	"CREATE TABLE network(id TEXT NOT NULL);"
+	"INSERT INTO network VALUES(replace(gen_random_uuid()::text, '-', ''));",
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -526,6 +529,25 @@ static int meta_get(struct pg_store *s, const char *sql, uint64_t *ret)
 static int pg_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 {
 	return meta_get(pg(st), "SELECT value FROM meta WHERE key = 'intent_gen'", ret_gen);
+}
+
+static int pg_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX])
+{
+	struct pg_store *s = pg(st);
+	const char *sql = "SELECT id FROM network LIMIT 1";
+	int e;
+	PGresult *res = q(s, sql, NULL, &e);
+
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		set_err(s, sql, "no row");
+		return -EIO;
+	}
+	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", gv(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 static int pg_compiled_gen(struct orch_store *st, uint64_t *ret_gen)
@@ -2076,6 +2098,7 @@ static const struct orch_store_ops pg_ops = {
 	.rollback = pg_rollback,
 	.begin_read = pg_begin_read,
 	.intent_gen = pg_intent_gen,
+	.network_id = pg_network_id,
 	.site_insert = pg_site_insert,
 	.site_update = pg_site_update,
 	.site_delete = pg_site_delete,

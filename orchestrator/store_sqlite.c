@@ -92,6 +92,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE sites ADD COLUMN hubs TEXT NOT NULL DEFAULT '';",
 	/* 6: the edge's per-class traffic counters (JSON array of ClassTraffic) */
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
+	/* 7 (issue 17, ha-clients): the database's identity, made once here */
+	"CREATE TABLE network(id TEXT NOT NULL);"
+	"INSERT INTO network VALUES(lower(hex(randomblob(16))));",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -203,6 +206,22 @@ static int sq_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 	if (!p || sqlite3_step(p) != SQLITE_ROW)
 		return -EIO;
 	*ret_gen = (uint64_t)sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int sq_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX])
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT id FROM network LIMIT 1");
+	const char *t;
+
+	if (!p || sqlite3_step(p) != SQLITE_ROW) {
+		if (p)
+			sqlite3_reset(p);
+		return -EIO;
+	}
+	t = (const char *)sqlite3_column_text(p, 0);
+	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", t ? t : "");
 	sqlite3_reset(p);
 	return 0;
 }
@@ -1619,6 +1638,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.begin_read = sq_begin_read,
 	.intent_gen = sq_intent_gen,
+	.network_id = sq_network_id,
 	.site_insert = sq_site_insert,
 	.site_update = sq_site_update,
 	.site_delete = sq_site_delete,

@@ -91,7 +91,8 @@ struct edge_orch {
 	uint32_t (*random)(void *arg);
 	uint32_t rng;
 
-	char *credential; /* NULL: not registered */
+	char net_poll[72]; /* network id of the newest bundle applied or refused (net=) */
+	char *credential;  /* NULL: not registered */
 	struct edge_orch_sync sync;
 	bool ack_pending;
 	uint64_t ack_version;
@@ -654,7 +655,7 @@ static void start_register(struct edge_orch *o)
 
 static void start_poll(struct edge_orch *o)
 {
-	char path[128];
+	char path[256];
 	uint64_t now = mono_ms();
 	/* until it has answered, ask with wait=0: an instant answer tells us
 	 * the orchestrator is back; then hold long-polls */
@@ -665,8 +666,8 @@ static void start_poll(struct edge_orch *o)
 		return;
 	}
 	o->last_poll_mono_ms = now;
-	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32,
-		 o->sync.have_version, wait);
+	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32 "%s%s",
+		 o->sync.have_version, wait, o->net_poll[0] ? "&net=" : "", o->net_poll);
 	if (req_start(o, REQ_POLL, path, NULL, 0, o->credential,
 		      ((long)wait + POLL_GRACE_S) * 1000L, 0) < 0) {
 		set_error(o, "config: out of memory");
@@ -977,6 +978,7 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 {
 	Sdwan__V1__ConfigBundle *b = sdwan__v1__config_bundle__unpack(NULL, q->resp_len, q->resp);
 	char err[256] = "", msg[300];
+	bool same_net, new_poll_net;
 	uint64_t v;
 	int r;
 
@@ -998,7 +1000,8 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 	}
 	v = b->version;
 	o->sync.bundles++;
-	if (o->sync.applied_version && v <= o->sync.applied_version) {
+	same_net = !strcmp(b->network_id, o->sync.network_id);
+	if (same_net && o->sync.applied_version && v <= o->sync.applied_version) {
 		/* an instance (or a restored database) behind the one we had:
 		 * never go back to an older bundle of the same network */
 		set_text(msg, sizeof(msg),
@@ -1012,12 +1015,29 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 		backoff(o);
 		return;
 	}
+	if (!same_net && o->sync.network_id[0])
+		olog(o, L_NOTICE,
+		     "orchestrator %s: bundle version %" PRIu64 " is of another network (%s; ours "
+		     "%s): its database was rebuilt, taken whatever our version %" PRIu64,
+		     o->url, v, b->network_id[0] ? b->network_id : "none", o->sync.network_id,
+		     o->sync.applied_version);
+	/* sanitised: network ids are hex from the orchestrator */
+	if (strlen(b->network_id) >= sizeof(o->net_poll) ||
+	    strspn(b->network_id, "0123456789abcdefABCDEF") != strlen(b->network_id)) {
+		set_text(msg, sizeof(msg), "bundle refused: network_id is not a hex id");
+		set_error(o, msg);
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+		backoff(o);
+		return;
+	}
+	new_poll_net = strcmp(b->network_id, o->net_poll) != 0;
 	r = o->on_bundle(o->cb_arg, q->resp, q->resp_len, b, err, sizeof(err));
 	if (r == 0) {
 		char from[32];
 
 		snprintf(from, sizeof(from), "%" PRIu64, o->sync.applied_version);
 		o->sync.applied_version = v;
+		snprintf(o->sync.network_id, sizeof(o->sync.network_id), "%s", b->network_id);
 		o->sync.config_error[0] = '\0';
 		queue_ack(o, v, true, NULL);
 		set_text(msg, sizeof(msg), "bundle version %" PRIu64 " applied", v);
@@ -1035,8 +1055,10 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 		     o->sync.config_error, o->sync.applied_version);
 		emit_event(o, EDGE_EVENT_CONFIG, "bundle", "", "refused", o->sync.config_error);
 	}
-	if (v > o->sync.have_version)
+	/* have= counts within one network: another one's starts it afresh */
+	if (v > o->sync.have_version || new_poll_net)
 		o->sync.have_version = v;
+	snprintf(o->net_poll, sizeof(o->net_poll), "%s", b->network_id);
 	o->sync.failures = 0;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	o->tele_due = true;
@@ -1396,6 +1418,11 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 		sync_url(o);
 	o->sync.applied_version = p->applied_version;
 	o->sync.have_version = p->applied_version;
+	if (p->network_id && strlen(p->network_id) < sizeof(o->net_poll) &&
+	    strspn(p->network_id, "0123456789abcdefABCDEF") == strlen(p->network_id)) {
+		snprintf(o->sync.network_id, sizeof(o->sync.network_id), "%s", p->network_id);
+		snprintf(o->net_poll, sizeof(o->net_poll), "%s", p->network_id);
+	}
 	if (o->events)
 		o->sync.event_seq_sent =
 			edge_events_first_seq(o->events) ? edge_events_first_seq(o->events) - 1 : 0;

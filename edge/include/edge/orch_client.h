@@ -19,7 +19,9 @@
  *     short jittered delay, each round that failed as a whole backs off
  *     further; each move is logged and a SYNC event names both URLs;
  *   - a bundle from the same database (network id) that is not newer than
- *     the running one is never handed to on_bundle.
+ *     the running one is never handed to on_bundle; one of another database
+ *     (rebuilt: a new network id) is, whatever its version — versions compare
+ *     only within one network id.  The poll says which one we run (net=).
  * HTTPS verifies the server (system CAs or ca_file) by default; a http:// URL
  * is accepted only with allow_http (lab, loopback).
  *
@@ -69,6 +71,7 @@ struct edge_orch_params {
 	const char *software_version;	  /* NULL = "" */
 	const char *hostname;		  /* NULL = gethostname() */
 	uint64_t applied_version;	  /* running bundle at start (LKG), 0 none */
+	const char *network_id;		  /* its ConfigBundle.network_id; NULL/"" none */
 
 	uint32_t longpoll_wait_s;	/* 0 = 25 */
 	uint32_t poll_min_interval_ms;	/* between two polls' starts; 0 = 1000 */
@@ -114,7 +117,8 @@ struct edge_orch_sync {
 	char url[256];		  /* the instance in use now */
 	uint32_t url_index;	  /* its place in the list, 0-based */
 	uint32_t n_urls;
-	uint64_t url_moves; /* moves to another instance */
+	uint64_t url_moves;  /* moves to another instance */
+	char network_id[72]; /* the running bundle's orchestrator database ("" none) */
 	uint64_t bundles, acks, telemetry_reports, polls, registrations;
 };
 

@@ -41,6 +41,7 @@ struct orch_compile_in {
 	/* the hubs' LANs reach each other without the overlay (a data-center
 	 * interconnect): a branch may reach a hub's LANs through another hub */
 	bool hubs_connected;
+	const char *network_id; /* ConfigBundle.network_id; NULL: none */
 };
 
 struct orch_compiled {

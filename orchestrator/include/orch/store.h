@@ -68,9 +68,10 @@ struct orch_obs_ops {
 	int (*path)(void *ud, const char *site, const char *metrics_json);
 };
 
-#define ORCH_URL_MAX	513
-#define ORCH_SECRET_MAX 257
-#define ORCH_KINDS_MAX	512
+#define ORCH_URL_MAX	    513
+#define ORCH_NETWORK_ID_MAX 65 /* hex, with its NUL */
+#define ORCH_SECRET_MAX	    257
+#define ORCH_KINDS_MAX	    512
 
 /* An alert webhook: events of `kinds` are POSTed to `url`, signed with `secret`
  * (stored as is: it is a key for HMAC, not a password; wiped when freed). */
@@ -93,6 +94,10 @@ struct orch_store_ops {
 
 	/* a counter bumped by every change of intent (sites, policy, keys) */
 	int (*intent_gen)(struct orch_store *st, uint64_t *ret_gen);
+	/* the database's identity: random hex made when the database was created
+	 * (a restored copy keeps it, a rebuilt database has a new one); every
+	 * bundle carries it (ConfigBundle.network_id) */
+	int (*network_id)(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX]);
 
 	int (*site_insert)(struct orch_store *st, struct orch_site *site,
 			   const char *bootstrap_hash, int64_t now);
