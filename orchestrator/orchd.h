@@ -176,6 +176,7 @@ struct orchd {
 	uint64_t intent_gen_seen; /* newest intent generation signalled */
 	uint64_t compiled_gen;	  /* intent generation of the published bundles */
 	char network_id[ORCH_NETWORK_ID_MAX]; /* the database's identity (read at start) */
+	atomic_bool db_unreachable;	      /* the last store call lost the database */
 	struct cache_entry *cache;	      /* sorted by site id */
 	size_t n_cache;
 	struct req *waiters; /* long-polls held */
@@ -214,6 +215,9 @@ void orchd_intent_changed(struct orchd *d);
 /* a bundle row was written outside the compiler (a re-issue): the published
  * cache follows it (compile, or reload where another instance compiles) */
 void orchd_bundles_stored(struct orchd *d);
+/* the database answered (up) or is unreachable: logged once per change;
+ * st names the failure */
+void orchd_db_state(struct orchd *d, bool up, struct orch_store *st);
 /* copy of the cached bundle for a site, or -ENOENT */
 int orchd_cache_version(struct orchd *d, int64_t site_id, uint64_t *ret_version);
 

@@ -230,6 +230,11 @@ enum MHD_Result reply_store_error(struct req *r, int err, const char *what)
 		return reply_error(r, 409, "%s already exists or conflicts", what);
 	case -EBUSY:
 		return reply_error(r, 503, "store busy, retry");
+	case -ENOTCONN:
+		/* nothing was written: a transaction in flight was rolled back */
+		orchd_db_state(r->d, false, r->d->store);
+		return reply_error(r, 503, "database unavailable (%s): nothing changed; retry",
+				   what);
 	default:
 		return reply_error(r, 500, "store error on %s: %s", what, strerror(-err));
 	}
@@ -737,6 +742,19 @@ void orchd_intent_changed(struct orchd *d)
 	d->dirty = true;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void orchd_db_state(struct orchd *d, bool up, struct orch_store *st)
+{
+	bool was_down = atomic_exchange(&d->db_unreachable, !up);
+
+	if (!up && !was_down)
+		fprintf(stderr,
+			"sdwan-orchd: database unreachable: %s; answering 503 and /healthz "
+			"not ready until it is back (reconnecting on each request)\n",
+			st->ops->last_error ? st->ops->last_error(st) : "connection lost");
+	else if (up && was_down)
+		fprintf(stderr, "sdwan-orchd: database reachable again: serving\n");
 }
 
 void orchd_bundles_stored(struct orchd *d)

@@ -196,18 +196,24 @@ static int map_state(const char *sqlstate)
 		return -EBUSY; /* serialization, deadlock, lock timeout, cancelled */
 	if (!strcmp(sqlstate, "53200"))
 		return -ENOMEM;
+	/* connection exception; the server shutting down or starting up */
+	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
+		return -ENOTCONN;
 	return -EIO;
 }
 
-/* after a failure: a dropped connection spoils the transaction it was in */
-static void check_conn(struct pg_store *s)
+/* after a failure: a dropped connection spoils the transaction it was in;
+ * err, or -ENOTCONN when the connection is gone (the database is away: the
+ * caller answers 503, not 500) */
+static int check_conn(struct pg_store *s, int err)
 {
 	if (PQstatus(s->conn) != CONNECTION_BAD)
-		return;
+		return err;
 	if (s->in_tx)
 		s->tx_lost = true;
 	s->leader = false;
 	s->listening = false;
+	return -ENOTCONN;
 }
 
 /* 0 when the connection can take a statement (reconnecting outside a transaction) */
@@ -215,14 +221,14 @@ static int ensure_conn(struct pg_store *s)
 {
 	if (s->tx_lost) {
 		set_err(s, "connection", "lost inside a transaction (rolled back)");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->in_tx) {
 		s->tx_lost = true;
 		set_err(s, "connection", "lost inside a transaction (rolled back)");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	PQreset(s->conn);
 	s->n_cache = 0;
@@ -230,7 +236,7 @@ static int ensure_conn(struct pg_store *s)
 	s->listening = false;
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_err(s, "reconnect", PQerrorMessage(s->conn));
-		return -EIO;
+		return -ENOTCONN;
 	}
 	return 0;
 }
@@ -249,7 +255,7 @@ static PGresult *raw(struct pg_store *s, const char *sql, int *ret_err)
 	*ret_err = res ? map_state(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : -ENOMEM;
 	set_err(s, sql, PQerrorMessage(s->conn));
 	PQclear(res);
-	check_conn(s);
+	*ret_err = check_conn(s, *ret_err);
 	return NULL;
 }
 
@@ -283,8 +289,7 @@ static int prepared(struct pg_store *s, const char *sql, char name[16], bool *re
 
 		set_err(s, sql, PQerrorMessage(s->conn));
 		PQclear(res);
-		check_conn(s);
-		return e;
+		return check_conn(s, e);
 	}
 	PQclear(res);
 	s->cache[s->n_cache++].sql = sql;
@@ -316,7 +321,7 @@ static PGresult *q(struct pg_store *s, const char *sql, const struct prm *p, int
 	*ret_err = res ? map_state(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : -ENOMEM;
 	set_err(s, sql, PQerrorMessage(s->conn));
 	PQclear(res);
-	check_conn(s);
+	*ret_err = check_conn(s, *ret_err);
 	return NULL;
 }
 
@@ -354,8 +359,7 @@ static int each(struct pg_store *s, const char *sql, const struct prm *p, row_fn
 		sent = PQsendQueryParams(s->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0);
 	if (!sent) {
 		set_err(s, sql, PQerrorMessage(s->conn));
-		check_conn(s);
-		return -EIO;
+		return check_conn(s, -EIO);
 	}
 	PQsetSingleRowMode(s->conn);
 	while ((res = PQgetResult(s->conn))) {
@@ -371,7 +375,7 @@ static int each(struct pg_store *s, const char *sql, const struct prm *p, row_fn
 		PQclear(res);
 	}
 	if (r)
-		check_conn(s);
+		r = check_conn(s, r);
 	return r;
 }
 
@@ -443,7 +447,7 @@ static int pg_commit(struct orch_store *st)
 	if (s->tx_lost) {
 		s->in_tx = s->tx_lost = false;
 		set_err(s, "commit", "connection lost inside the transaction");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	if (s->pending)
 		note_send(s, s->pending);
@@ -2057,7 +2061,7 @@ static int pg_listen_wait(struct orch_store *st, int timeout_ms, unsigned *ret_n
 		return errno == EINTR ? 0 : -errno;
 	if (!PQconsumeInput(s->conn)) {
 		set_err(s, "listen", PQerrorMessage(s->conn));
-		check_conn(s);
+		check_conn(s, 0);
 		s->listening = false;
 		return -EIO;
 	}
