@@ -13,6 +13,8 @@
 
 #include "orchd.h"
 
+#define OPT_DB_WAIT 1000 /* long-only options */
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -38,6 +40,8 @@ static void usage(FILE *f)
 		"  --insecure-http        plain HTTP: loopback and lab only\n"
 		"  --access-log FILE      access log (default stderr; '-' = none)\n"
 		"  --longpoll-max S       longest config long-poll hold (default 30)\n"
+		"  --db-wait S            at start, wait up to S seconds for an unreachable\n"
+		"                         PostgreSQL, retrying every 2 s (default 300; 0: exit)\n"
 		"  --max-connections N    concurrent connections (default 30000)\n"
 		"  --conn-memory BYTES    per-connection buffer (default 16384)\n"
 		"  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
@@ -136,6 +140,31 @@ static int token_add(int argc, char **argv)
 	return 0;
 }
 
+/* Start; while the database cannot be reached (PostgreSQL away: -ENOTCONN)
+ * say so once and try again every 2 s, at most wait_s seconds, stopped by
+ * SIGTERM/SIGINT (then 1).  0, 1, or the start's -errno. */
+static int start_waiting(struct orchd_config *cfg, struct orchd **ret_d, char *err, size_t errlen,
+			 unsigned long wait_s, const sigset_t *stop)
+{
+	struct timespec two_s = { .tv_sec = 2 };
+	unsigned long waited = 0;
+	int e;
+
+	while ((e = orchd_new(cfg, ret_d, err, errlen)) == -ENOTCONN && waited < wait_s) {
+		if (!waited)
+			fprintf(stderr,
+				"sdwan-orchd: %s: the database is unreachable; waiting for it "
+				"(retrying every 2 s, at most %lu s: --db-wait)\n",
+				err, wait_s);
+		if (sigtimedwait(stop, NULL, &two_s) > 0)
+			return 1;
+		waited += 2;
+	}
+	if (!e && waited)
+		fprintf(stderr, "sdwan-orchd: the database answered after %lu s\n", waited);
+	return e;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -161,10 +190,13 @@ int main(int argc, char **argv)
 		{ "auth-fail-window", required_argument, NULL, 'W' },
 		{ "unauth-timeout", required_argument, NULL, 'U' },
 		{ "max-unauth-connections", required_argument, NULL, 'N' },
+		{ "db-wait", required_argument, NULL, OPT_DB_WAIT },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long db_wait_s = 300;
+	char *end;
 	struct orchd_config cfg;
 	struct orchd *d = NULL;
 	const char *port_file = NULL;
@@ -203,6 +235,16 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			cfg.longpoll_max_s = (unsigned)atoi(optarg);
+			break;
+		case OPT_DB_WAIT:
+			errno = 0;
+			db_wait_s = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || db_wait_s > 86400) {
+				fprintf(stderr,
+					"sdwan-orchd: --db-wait: \"%s\" is not 0..86400 seconds\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'm':
 			cfg.conn_limit = (unsigned)atoi(optarg);
@@ -287,7 +329,10 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((e = orchd_new(&cfg, &d, err, sizeof(err)))) {
+	e = start_waiting(&cfg, &d, err, sizeof(err), db_wait_s, &set);
+	if (e == 1)
+		return 0; /* stopped by a signal while waiting for the database */
+	if (e) {
 		fprintf(stderr, "sdwan-orchd: %s\n", err[0] ? err : strerror(-e));
 		return 1;
 	}

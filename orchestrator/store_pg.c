@@ -2224,6 +2224,7 @@ int orch_store_pg_open(const char *conninfo, struct orch_store **ret_store, char
 	s->conn = PQconnectdb(conninfo);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_err(s, "connect", PQerrorMessage(s->conn));
+		r = -ENOTCONN; /* away (or a wrong address): the caller may wait */
 		goto fail;
 	}
 	if ((r = exec(s, "SET lock_timeout = '10s'")) ||

@@ -9,7 +9,7 @@ orchd=$1
 host=$ORCH_TEST_PG_HOST bin=$ORCH_TEST_PG_BIN
 dir=$(mktemp -d /tmp/orch-down-XXXXXX)
 db=orch_down_$$
-pid=
+pid= pid2=
 as=()
 [[ $(id -u) == 0 ]] && as=(runuser -u nobody --)
 pg_start() {
@@ -18,6 +18,7 @@ pg_start() {
 }
 cleanup() {
 	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid"
+	[[ -n $pid2 ]] && kill "$pid2" 2>/dev/null && wait "$pid2"
 	pg_start 2>/dev/null # pg_run stops it; dropdb needs it
 	"$bin/dropdb" -h "$host" -U sdwan "$db" 2>/dev/null
 	rm -rf "$dir"
@@ -62,6 +63,15 @@ kill -0 "$pid" || fail "sdwan-orchd died with its database"
 grep -q 'database unreachable: ' "$dir/log" || fail "no log line says the database is unreachable"
 [[ $(grep -c 'database unreachable: ' "$dir/log") == 1 ]] || fail "the outage logged more than once"
 
+# an instance started while the database is away waits for it (bounded)
+"$orchd" --db "$conninfo" --insecure-http --listen 127.0.0.1 --port 0 --db-wait 60 \
+	--port-file "$dir/port2" 2>"$dir/log2" &
+pid2=$!
+for _ in $(seq 100); do grep -q 'unreachable; waiting' "$dir/log2" && break; sleep 0.1; done
+grep -q 'unreachable; waiting for it' "$dir/log2" || { cat "$dir/log2"; fail "start without the database: no log line"; }
+[[ -s $dir/port2 ]] && fail "started without its database"
+kill -0 "$pid2" || { cat "$dir/log2"; fail "start without the database: exited"; }
+
 # back: served again by itself, nothing of the refused change written
 pg_start || fail "pg_ctl start"
 ok=
@@ -75,4 +85,9 @@ grep -q '"br1"' "$dir/body" || fail "br1 lost"
 grep -q '"br2"' "$dir/body" && fail "the change refused with 503 was written"
 [[ $(code POST /api/v1/sites "$(site br2 10.2.0.0/24 198.19.1.2)") == 201 ]] || fail "br2 after: $(cat "$dir/body")"
 grep -q 'database reachable again' "$dir/log" || fail "no log line says the database is back"
+for _ in $(seq 100); do [[ -s $dir/port2 ]] && break; sleep 0.1; done
+[[ -s $dir/port2 ]] || { cat "$dir/log2"; fail "the waiting instance did not start once the database was back"; }
+url=http://127.0.0.1:$(cat "$dir/port2")
+[[ $(code GET /healthz) == 200 ]] || fail "the instance that waited: healthz $(cat "$dir/body")"
+grep -q 'the database answered after' "$dir/log2" || fail "the waiting instance did not say it is up"
 echo "database down: 503 and healthz not ready, back: served again (no restart)"
