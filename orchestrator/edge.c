@@ -173,6 +173,7 @@ static int reissue_above(struct req *r, struct orch_bundle_row *ret_row)
 			 ", above this database's v%" PRIu64 " (restored from an older copy?)",
 			 row.version, r->have, from);
 		if ((e = st->ops->bundle_put(st, &row)) ||
+		    (e = st->ops->reissue_note(st, r->site_id, from, row.version, now)) ||
 		    (e = st->ops->event_add(st, r->site_id, now, "config", r->site, msg)))
 			goto fail;
 	}

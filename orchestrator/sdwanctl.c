@@ -742,10 +742,16 @@ static void rollout_table(json_t *j)
 
 	printf("%-20s %-7s %-8s %-8s %-13s %s\n", "SITE", "ROLE", "TARGET", "ACKED", "STATE",
 	       "ERROR");
-	json_array_foreach (json_object_get(j, "sites"), i, s)
-		printf("%-20s %-7s %-8lld %-8lld %-13s %s\n", str(s, "site"), str(s, "role"),
+	json_array_foreach (json_object_get(j, "sites"), i, s) {
+		printf("%-20s %-7s %-8lld %-8lld %-13s %s", str(s, "site"), str(s, "role"),
 		       num(s, "target_version"), num(s, "acked_version"), str(s, "state"),
 		       str(s, "error"));
+		/* a restored database: the target was re-issued above the edge's */
+		if (num(s, "reissued_from"))
+			printf("%sre-issued from v%lld (the edge was ahead: database restored?)",
+			       *str(s, "error") ? "; " : "", num(s, "reissued_from"));
+		printf("\n");
+	}
 	printf("converged %lld, pending %lld, refused %lld, unregistered %lld\n",
 	       num(sum, "converged"), num(sum, "pending"), num(sum, "refused"),
 	       num(sum, "unregistered"));

@@ -118,7 +118,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 	/* 3 (issue 17, ha-clients): the database's identity, made once here */
 	"CREATE TABLE network(id TEXT NOT NULL);"
-	"INSERT INTO network VALUES(replace(gen_random_uuid()::text, '-', ''));",
+	"INSERT INTO network VALUES(replace(gen_random_uuid()::text, '-', ''));"
+	"CREATE TABLE reissues(site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" from_version BIGINT NOT NULL, to_version BIGINT NOT NULL, at BIGINT NOT NULL);",
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -552,6 +554,22 @@ static int pg_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX]
 	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", gv(res, 0, 0));
 	PQclear(res);
 	return 0;
+}
+
+static int pg_reissue_note(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			   int64_t at)
+{
+	struct prm p = { 0 };
+
+	pi(&p, site_id);
+	pi(&p, (int64_t)from);
+	pi(&p, (int64_t)to);
+	pi(&p, at);
+	return run(pg(st),
+		   "INSERT INTO reissues VALUES($1, $2, $3, $4) ON CONFLICT (site_id) DO UPDATE"
+		   " SET from_version = EXCLUDED.from_version, to_version = EXCLUDED.to_version,"
+		   " at = EXCLUDED.at",
+		   &p, NULL);
 }
 
 static int pg_compiled_gen(struct orch_store *st, uint64_t *ret_gen)
@@ -1631,11 +1649,12 @@ static int rollout_row(void *ud, const PGresult *res)
 		state = "refused";
 	else
 		state = "pending";
-	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s}",
+	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I}",
 						   "site", gv(res, 0, 0), "role", gv(res, 0, 1),
 						   "target_version", target, "acked_version", acked,
 						   "applied", applied, "error", gv(res, 0, 5),
-						   "acked_at", gi(res, 0, 6), "state", state))
+						   "acked_at", gi(res, 0, 6), "state", state,
+						   "reissued_from", gi(res, 0, 8)))
 		       ? -ENOMEM
 		       : 0;
 }
@@ -1649,8 +1668,11 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 		return -ENOMEM;
 	r = each(pg(st),
 		 "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-		 " s.registered_at FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
-		 " LEFT JOIN acks a ON a.site_id = s.id ORDER BY s.name COLLATE \"C\"",
+		 " s.registered_at, r.from_version FROM sites s"
+		 " LEFT JOIN bundles b ON b.site_id = s.id"
+		 " LEFT JOIN acks a ON a.site_id = s.id"
+		 " LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
+		 " ORDER BY s.name COLLATE \"C\"",
 		 NULL, rollout_row, arr);
 	if (r) {
 		json_decref(arr);
@@ -2103,6 +2125,7 @@ static const struct orch_store_ops pg_ops = {
 	.begin_read = pg_begin_read,
 	.intent_gen = pg_intent_gen,
 	.network_id = pg_network_id,
+	.reissue_note = pg_reissue_note,
 	.site_insert = pg_site_insert,
 	.site_update = pg_site_update,
 	.site_delete = pg_site_delete,

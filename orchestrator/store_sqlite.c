@@ -94,7 +94,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 	/* 7 (issue 17, ha-clients): the database's identity, made once here */
 	"CREATE TABLE network(id TEXT NOT NULL);"
-	"INSERT INTO network VALUES(lower(hex(randomblob(16))));",
+	"INSERT INTO network VALUES(lower(hex(randomblob(16))));"
+	"CREATE TABLE reissues(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" from_version INTEGER NOT NULL, to_version INTEGER NOT NULL, at INTEGER NOT NULL);",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -962,6 +964,20 @@ static int sq_bundle_get(struct orch_store *st, int64_t site_id, struct orch_bun
 	return r;
 }
 
+static int sq_reissue_note(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			   int64_t at)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT OR REPLACE INTO reissues VALUES(?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, (int64_t)from);
+	sqlite3_bind_int64(p, 3, (int64_t)to);
+	sqlite3_bind_int64(p, 4, at);
+	return run(p);
+}
+
 static int sq_bundle_put(struct orch_store *st, const struct orch_bundle_row *row)
 {
 	sqlite3_stmt *p = stmt(sq(st), "INSERT OR REPLACE INTO bundles VALUES(?,?,?,?)");
@@ -1220,8 +1236,11 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 {
 	sqlite3_stmt *p = stmt(
 		sq(st), "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-			" s.registered_at FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
-			" LEFT JOIN acks a ON a.site_id = s.id ORDER BY s.name");
+			" s.registered_at, r.from_version FROM sites s"
+			" LEFT JOIN bundles b ON b.site_id = s.id"
+			" LEFT JOIN acks a ON a.site_id = s.id"
+			" LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
+			" ORDER BY s.name");
 	json_t *arr = json_array();
 	int rc;
 
@@ -1244,12 +1263,13 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 			state = "refused";
 		else
 			state = "pending";
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s}",
-						     "site", col_text(p, 0), "role", col_text(p, 1),
-						     "target_version", target, "acked_version",
-						     acked, "applied", applied, "error",
-						     col_text(p, 5), "acked_at",
-						     sqlite3_column_int64(p, 6), "state", state));
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I}", "site",
+				  col_text(p, 0), "role", col_text(p, 1), "target_version", target,
+				  "acked_version", acked, "applied", applied, "error",
+				  col_text(p, 5), "acked_at", sqlite3_column_int64(p, 6), "state",
+				  state, "reissued_from", sqlite3_column_int64(p, 8)));
 	}
 	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
@@ -1657,6 +1677,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.bundle_list = sq_bundle_list,
 	.bundle_get = sq_bundle_get,
 	.bundle_put = sq_bundle_put,
+	.reissue_note = sq_reissue_note,
 	.ack_put = sq_ack_put,
 	.telemetry_put = sq_telemetry_put,
 	.event_add = sq_event_add,

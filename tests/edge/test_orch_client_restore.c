@@ -310,6 +310,14 @@ static void test_restore_and_rebuild(void **state)
 	assert_string_equal(sync_of(&e).network_id, net1);
 	check_converged(v2 + 1);
 	assert_true(events_say("re-issued as v"));
+	{
+		/* the rollout says it: re-issued from this database's version */
+		json_t *r = rollout_br1();
+
+		assert_int_equal(json_integer_value(json_object_get(r, "reissued_from")),
+				 (json_int_t)v1);
+		json_decref(r);
+	}
 	assert_int_equal(orch_stop(&P), 0);
 	rm_rf(P.dir);
 	rm_rf(first_dir);
@@ -324,6 +332,12 @@ static void test_restore_and_rebuild(void **state)
 	assert_int_equal(strlen(sync_of(&e).network_id), 32);
 	assert_string_not_equal(sync_of(&e).network_id, net1);
 	check_converged(e.want);
+	{
+		json_t *r = rollout_br1();
+
+		assert_int_equal(json_integer_value(json_object_get(r, "reissued_from")), 0);
+		json_decref(r);
+	}
 	assert_int_equal(orch_stop(&P), 0);
 	rm_rf(P.dir);
 

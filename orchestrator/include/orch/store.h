@@ -133,6 +133,10 @@ struct orch_store_ops {
 	int (*bundle_list)(struct orch_store *st, struct orch_bundle_row **ret, size_t *ret_n);
 	int (*bundle_get)(struct orch_store *st, int64_t site_id, struct orch_bundle_row *ret);
 	int (*bundle_put)(struct orch_store *st, const struct orch_bundle_row *row);
+	/* a site's bundle re-issued above an edge's version (a restored database):
+	 * the rollout says so (reissued_from) while `to` is the site's version */
+	int (*reissue_note)(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			    int64_t at);
 
 	int (*ack_put)(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
 		       const char *error, int64_t at);
