@@ -151,6 +151,10 @@ static int start_waiting(struct orchd_config *cfg, struct orchd **ret_d, char *e
 	int e;
 
 	while ((e = orchd_new(cfg, ret_d, err, errlen)) == -ENOTCONN && waited < wait_s) {
+		/* one line: libpq's message spans two */
+		for (char *c = err; *c; c++)
+			if (*c == '\n' || *c == '\t')
+				*c = ' ';
 		if (!waited)
 			fprintf(stderr,
 				"sdwan-orchd: %s: the database is unreachable; waiting for it "

@@ -747,13 +747,19 @@ void orchd_intent_changed(struct orchd *d)
 void orchd_db_state(struct orchd *d, bool up, struct orch_store *st)
 {
 	bool was_down = atomic_exchange(&d->db_unreachable, !up);
+	char why[400];
 
-	if (!up && !was_down)
+	if (!up && !was_down) {
+		snprintf(why, sizeof(why), "%s",
+			 st->ops->last_error ? st->ops->last_error(st) : "connection lost");
+		for (char *c = why; *c; c++) /* one line: libpq's messages span several */
+			if (*c == '\n' || *c == '\t')
+				*c = ' ';
 		fprintf(stderr,
 			"sdwan-orchd: database unreachable: %s; answering 503 and /healthz "
 			"not ready until it is back (reconnecting on each request)\n",
-			st->ops->last_error ? st->ops->last_error(st) : "connection lost");
-	else if (up && was_down)
+			why);
+	} else if (up && was_down)
 		fprintf(stderr, "sdwan-orchd: database reachable again: serving\n");
 }
 
