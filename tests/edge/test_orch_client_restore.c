@@ -1,7 +1,8 @@
 /* test_orch_client_restore.c — a running edge (the real orchestrator client)
  * across restores and a rebuild of the orchestrator's SQLite database
  * (issue 17, "Restores and rebuilt databases"), sdwan-orchd always on the same
- * 127.0.0.1 port so the edge just reconnects:
+ * 127.0.0.1 port so the edge just reconnects; on SQLite (files copied), and on
+ * PostgreSQL through pg_run (createdb -T copies):
  *   1. the edge converges on v1 (policy 1); the database file is copied;
  *   2. policy 2 → the edge runs v2;
  *   3. the copy is restored under it (same network id, br1 behind the edge):
@@ -199,11 +200,65 @@ static void copy_file(const char *from, const char *to)
 
 static void rm_rf(const char *dir)
 {
-	char cmd[400];
+	char cmd[1100];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* SQLite files in the edge's directory, or PostgreSQL databases (pg_run) */
+static bool pg_mode;
+static char names[2][64]; /* PostgreSQL: the database and the rebuilt one */
+
+static void pg_cmd(const char *tool, const char *args)
+{
+	char cmd[2400];
+
+	snprintf(cmd, sizeof(cmd), "'%s/%s' -h '%s' -U sdwan %s", getenv("ORCH_TEST_PG_BIN"), tool,
+		 getenv("ORCH_TEST_PG_HOST"), args);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void db_new(const char *dir, int k, char db[300])
+{
+	if (pg_mode)
+		assert_int_equal(orch_pg_create(db, 300, names[k]), 0);
+	else
+		snprintf(db, 300, "%s/orch-%d.db", dir, k);
+}
+
+/* a copy of the database as it is now (no instance runs on it) */
+static void db_save(const char *db)
+{
+	char args[330];
+
+	if (!pg_mode) {
+		snprintf(args, sizeof(args), "%s.copy", db);
+		copy_file(db, args);
+		return;
+	}
+	snprintf(args, sizeof(args), "-T %s %s_copy", names[0], names[0]);
+	pg_cmd("createdb", args);
+}
+
+/* the copy back in its place */
+static void db_restore(const char *db)
+{
+	char args[330];
+
+	if (!pg_mode) {
+		snprintf(args, sizeof(args), "%s.copy", db);
+		copy_file(args, db);
+		snprintf(args, sizeof(args), "%s-wal", db);
+		unlink(args);
+		snprintf(args, sizeof(args), "%s-shm", db);
+		unlink(args);
+		return;
+	}
+	pg_cmd("dropdb", names[0]);
+	snprintf(args, sizeof(args), "-T %s_copy %s", names[0], names[0]);
+	pg_cmd("createdb", args);
 }
 
 static bool events_say(const char *text)
@@ -225,12 +280,12 @@ static void test_restore_and_rebuild(void **state)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sin);
 	struct edge e = { 0 };
-	char db[300], backup[200], first_dir[256], net1[72];
+	char db[300], net1[72];
 	uint64_t v1, v2;
 	int fd;
 
 	(void)state;
-	setenv("ORCH_TEST_KEEP", "1", 1); /* the database outlives each process */
+	pg_mode = getenv("ORCH_TEST_PG") != NULL;
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
@@ -238,16 +293,13 @@ static void test_restore_and_rebuild(void **state)
 	close(fd);
 	snprintf(port_arg, sizeof(port_arg), "%u", ntohs(sin.sin_port));
 
-	assert_int_equal(orch_start(&P, fixed_port), 0);
-	snprintf(db, sizeof(db), "%s", P.db);
-	snprintf(first_dir, sizeof(first_dir), "%s", P.dir);
-	snprintf(dirs[0], sizeof(dirs[0]), "%s", P.dir);
 	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-restore-XXXXXX");
 	assert_non_null(mkdtemp(e.dir));
 	snprintf(dirs[1], sizeof(dirs[1]), "%s", e.dir);
 	snprintf(e.cred, sizeof(e.cred), "%s/credential", e.dir);
 	snprintf(e.token, sizeof(e.token), "%s/token", e.dir);
-	snprintf(backup, sizeof(backup), "%s/orch.db.copy", e.dir);
+	db_new(e.dir, 0, db);
+	assert_int_equal(orch_start_db(&P, db, fixed_port), 0);
 	populate(&e);
 
 	e.base = event_base_new();
@@ -279,7 +331,7 @@ static void test_restore_and_rebuild(void **state)
 	assert_int_equal(strlen(net1), 32);
 	check_converged(v1);
 	assert_int_equal(orch_stop(&P), 0);
-	copy_file(db, backup);
+	db_save(db);
 
 	/* 2: policy 2 → v2 */
 	assert_int_equal(orch_start_db(&P, db, fixed_port), 0);
@@ -290,18 +342,9 @@ static void test_restore_and_rebuild(void **state)
 	assert_true(v2 > v1);
 	assert_int_equal(e.rules, 1);
 	assert_int_equal(orch_stop(&P), 0);
-	rm_rf(P.dir);
 
 	/* 3: the copy restored: br1 is at v1 there, the edge runs v2 */
-	copy_file(backup, db);
-	{
-		char side[330];
-
-		snprintf(side, sizeof(side), "%s-wal", db);
-		unlink(side);
-		snprintf(side, sizeof(side), "%s-shm", db);
-		unlink(side);
-	}
+	db_restore(db);
 	assert_int_equal(orch_start_db(&P, db, fixed_port), 0);
 	e.want = v2 + 1;
 	e.acks_was = sync_of(&e).acks;
@@ -319,11 +362,10 @@ static void test_restore_and_rebuild(void **state)
 		json_decref(r);
 	}
 	assert_int_equal(orch_stop(&P), 0);
-	rm_rf(P.dir);
-	rm_rf(first_dir);
 
 	/* 4: a fresh database: another network id, versions from 1 again */
-	assert_int_equal(orch_start(&P, fixed_port), 0);
+	db_new(e.dir, 1, db);
+	assert_int_equal(orch_start_db(&P, db, fixed_port), 0);
 	populate(&e);
 	want_target(&e);
 	assert_true(e.want <= v2); /* lower than what the edge runs */
@@ -339,7 +381,6 @@ static void test_restore_and_rebuild(void **state)
 		json_decref(r);
 	}
 	assert_int_equal(orch_stop(&P), 0);
-	rm_rf(P.dir);
 
 	edge_orch_free(e.orch);
 	edge_events_free(e.events);
@@ -354,6 +395,15 @@ static int teardown(void **state)
 		orch_stop(&P);
 	if (P.dir[0])
 		rm_rf(P.dir);
+	for (int k = 0; pg_mode && k < 2; k++) {
+		char copy[160];
+
+		if (!names[k][0])
+			continue;
+		orch_pg_drop(names[k]);
+		snprintf(copy, sizeof(copy), "%s_copy", names[k]);
+		orch_pg_drop(copy);
+	}
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (dirs[i][0])
 			rm_rf(dirs[i]);
