@@ -5,8 +5,8 @@
  * through B, and kill -9 of A (the compiling instance) right after: every edge
  * converges through B, every ack is in (the rollout view through B says
  * "converged" at the target version for every site), the edges that were on A
- * say they moved.  A restarted on the same database rejoins: a change made
- * through it reaches every edge. */
+ * say they moved; sdwanctl given A and B answers through B.  A restarted on
+ * the same database rejoins: a change made through it reaches every edge. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -233,7 +233,7 @@ static void test_edges_fail_over(void **state)
 {
 	json_t *j = NULL;
 	struct timespec t0, t1;
-	char body[400];
+	char body[400], A_base[64];
 	int moved = 0;
 
 	(void)state;
@@ -270,6 +270,7 @@ static void test_edges_fail_over(void **state)
 
 	/* a rollout through B, and kill -9 of A (which compiles) at once */
 	assert_int_equal(http_json(&B, "POST", "/api/v1/policy", B.admin, policy_b, NULL), 201);
+	snprintf(A_base, sizeof(A_base), "%s", A.base);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kill(A.pid, SIGKILL);
 	waitpid(A.pid, NULL, 0);
@@ -286,6 +287,18 @@ static void test_edges_fail_over(void **state)
 			assert_true(s.url_moves >= 1);
 			moved++;
 		}
+	}
+	{
+		/* sdwanctl given both: A refuses the connection, B answers */
+		char cmd[900];
+
+		snprintf(cmd, sizeof(cmd),
+			 "SDWAN_TOKEN=%s '%s' --url %s --url %s rollout >/dev/null 2>&1", B.viewer,
+			 SDWANCTL_PATH, A_base, B.base);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "SDWAN_TOKEN=%s '%s' --url %s rollout >/dev/null 2>&1",
+			 B.viewer, SDWANCTL_PATH, A_base);
+		assert_int_equal(WEXITSTATUS(system(cmd)), 6); /* A alone: unreachable */
 	}
 	/* printed, not asserted: figures belong to lab/bench */
 	print_message("kill -9 of A during a rollout: %d edges moved to B, all %d converged and "
