@@ -162,6 +162,15 @@ enum MHD_Result edge_config(struct req *r)
 		r->deadline_ms = orchd_now_ms() + (int64_t)w * 1000;
 		if (r->deadline_ms == 0)
 			r->deadline_ms = 1;
+	} else { /* woken: the site may have been revoked or re-provisioned meanwhile */
+		int64_t id;
+		char name[ORCH_NAME_MAX];
+		int e = d->store->ops->site_by_credential(d->store, r->cred_hash, &id, name);
+
+		if (e == -EACCES || (!e && id != r->site_id))
+			return reply_error(r, 401, "site credential revoked");
+		if (e)
+			return reply_store_error(r, e, "credential");
 	}
 	pthread_mutex_lock(&d->lock);
 	if (d->stopping) {

@@ -691,8 +691,11 @@ static void test_webhook_signed_retried(void **state)
 				   "\"mode\": \"balance\"}]}",
 				   NULL),
 			 201);
-	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap", P.admin, NULL, NULL),
+	/* re-provisioning ends br1's credential: its edge registers again */
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap", P.admin, NULL, &j),
 			 201);
+	edge_register("br1", json_string_value(json_object_get(j, "bootstrap_token")), 2, br_cred);
+	json_decref(j);
 	assert_true(wait_received(2, 8000));
 	{
 		struct hook_req q0 = req_get(0), q1 = req_get(1);
