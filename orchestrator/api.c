@@ -63,12 +63,11 @@ static json_t *with_gen(json_t *o, uint64_t gen)
 
 /* ---- the audit log */
 
-/* One audit record inside the open transaction: the actor (the operator
- * token's name), the action, the object, and the object before and after
- * (both taken; NULL: none).  A change that cannot be recorded is not made:
- * the caller rolls back on an error. */
-static int audit(struct req *r, const char *action, const char *object, json_t *before,
-		 json_t *after)
+/* One audit record inside the open transaction: the actor, the action, the
+ * object, and the object before and after (both taken; NULL: none).  A change
+ * that cannot be recorded is not made: the caller rolls back on an error. */
+int orchd_audit(struct req *r, const char *actor, const char *action, const char *object,
+		json_t *before, json_t *after)
 {
 	struct orch_store *st = r->d->store;
 	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
@@ -78,13 +77,20 @@ static int audit(struct req *r, const char *action, const char *object, json_t *
 	int e = -ENOMEM;
 
 	if ((!before || b) && (!after || a))
-		e = st->ops->audit_add(st, now, r->actor, action, object, b, a,
+		e = st->ops->audit_add(st, now, actor, action, object, b, a,
 				       now - (int64_t)r->d->cfg.audit_keep_days * 86400000);
 	free(b);
 	free(a);
 	json_decref(before);
 	json_decref(after);
 	return e;
+}
+
+/* an operator's change: the actor is the token's name */
+static int audit(struct req *r, const char *action, const char *object, json_t *before,
+		 json_t *after)
+{
+	return orchd_audit(r, r->actor, action, object, before, after);
 }
 
 /* the stored site as JSON (NULL when absent): an audit record's before/after */

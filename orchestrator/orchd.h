@@ -208,6 +208,11 @@ enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ct
 /* map a store error to an HTTP error reply */
 enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
 
+/* an audit record in the open transaction (before/after taken; NULL: none);
+ * an error means the change must be rolled back */
+int orchd_audit(struct req *r, const char *actor, const char *action, const char *object,
+		json_t *before, json_t *after);
+
 /* the request's "Authorization: Bearer" secret, or NULL */
 const char *bearer_token(struct req *r);
 

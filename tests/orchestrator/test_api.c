@@ -1069,6 +1069,13 @@ static void test_site_revoke_and_bootstrap_expiry(void **state)
 	assert_int_equal(edge_register("br1", tok, 7, br1_cred), 200);
 	settle();
 	assert_true(hub1_sees("br1"));
+	rec = audit_find("site.register", "br1"); /* the key changed hands: to which edge */
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "actor")), "edge:br1");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rec, "after"), "public_key")),
+		"0707070707070707070707070707070707070707070707070707070707070707");
+	json_decref(rec);
 
 	/* re-provisioning ends the credential at once, and the peers learn it */
 	strcpy(old, br1_cred);
