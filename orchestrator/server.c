@@ -428,7 +428,7 @@ static bool authorize(struct req *r, enum MHD_Result *ret)
 						     r->site);
 		break;
 	default:
-		why = "unknown, expired or revoked token";
+		why = "unknown token (or expired, or revoked)";
 		e = d->store->ops->token_check(d->store, hash, orchd_now_ms(), r->role, r->actor);
 		break;
 	}
