@@ -423,7 +423,7 @@ static bool authorize(struct req *r, enum MHD_Result *ret)
 		break;
 	case AUTH_BOOTSTRAP:
 		/* the site comes from the token; Register.site must name it */
-		why = "unknown site or wrong (or expired) bootstrap token";
+		why = "unknown site or wrong bootstrap token"; /* expired: wrong too */
 		e = d->store->ops->site_by_bootstrap(d->store, hash, orchd_now_ms(), &r->site_id,
 						     r->site);
 		break;
