@@ -149,6 +149,16 @@ expect 5 "$ctl" token revoke ro1
 expect 4 "$ctl" token revoke nosuch
 expect 0 "$ctl" token list
 grep -q '^ro1 .*revoked$' "$dir/out" || { cat "$dir/out"; fail "token list: revoked"; }
+# sdwan-orchd token add: names checked and unique, an expiry that holds
+expect 2 "$orchd" token add --db "$dir/db" --role viewer --name "Bad Name"
+expect 2 "$orchd" token add --db "$dir/db" --role viewer --name brief --expires soon
+expect 0 "$orchd" token add --db "$dir/db" --role viewer --name brief --expires 1s
+brief=$(<"$dir/out")
+expect 1 "$orchd" token add --db "$dir/db" --role viewer --name brief
+grep -q 'a token named "brief" exists' "$dir/err" || fail "token add: duplicate name not said"
+expect 0 "$ctl" --token "$brief" site list
+sleep 1.2
+expect 3 "$ctl" --token "$brief" site list
 # site credentials: revoke, re-provision with a chosen life
 expect 4 "$ctl" site revoke nosuch
 expect 3 "$ctl" --token "$viewer" site revoke br1
