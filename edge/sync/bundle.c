@@ -402,6 +402,9 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	check_proposals(w, "esp_proposals", p->esp_proposals, p->n_esp_proposals, true, errs);
 	if (p->mtu && (p->mtu < 576 || p->mtu > 9000))
 		edge_errors_addf(errs, "%s.mtu: %u is not in 576..9000", w, p->mtu);
+	if (p->probe_key.len && (p->probe_key.len < 16 || p->probe_key.len > 64))
+		edge_errors_addf(errs, "%s.probe_key: %zu octets, a STAMP key has 16 to 64", w,
+				 p->probe_key.len);
 
 	for (size_t j = 0; j < i; j++) {
 		const Sdwan__V1__Path *q = b->paths[j];

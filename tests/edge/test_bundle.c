@@ -113,6 +113,7 @@ static void break_many(json_t *root)
 	json_array_set_new(json_object_get(p1, "esp_proposals"), 0, json_string("aes256gcm16"));
 	json_array_set_new(json_object_get(p0, "ike_proposals"), 0,
 			   json_string("3des-sha1-modp1024"));
+	set_str(p0, "probe_key", "AAAA");
 	set_str(p1, "remote_overlay", "100.126.9.9");
 	set_str(json_array_get(json_object_get(root, "routes"), 0), "peer", "hub7");
 	json_array_set_new(json_object_get(root, "lan_prefixes"), 0, json_string("10.101.0.1/16"));
@@ -152,6 +153,7 @@ static void test_errors_all_named(void **state)
 		 "required)"),
 		("paths[0].ike_proposals[0]: \"3des-sha1-modp1024\" refused: 3des: weak "
 		 "encryption"),
+		"paths[0].probe_key: 3 octets, a STAMP key has 16 to 64",
 		"paths[1].remote_overlay: \"100.126.9.9\" is not in the subnet of local_overlay",
 		"routes[0].peer: \"hub7\" is not a known peer",
 		"lan_prefixes[0]: \"10.101.0.1/16\" has host bits set",
