@@ -563,10 +563,21 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	m->local_overlay = ipv4_str(a, ov + !branch_side, "/31");
 	m->remote_overlay = ipv4_str(a, ov + branch_side, "");
 	m->vni = 10000 + p->pair;
-	m->n_ike_proposals = 1;
-	m->ike_proposals = c->ike_props;
-	m->n_esp_proposals = 1;
-	m->esp_proposals = c->esp_props;
+	/* the policy's proposals (validated against the floor when applied), else ours */
+	if (c->in->policy && c->in->policy->n_ike_proposals) {
+		m->n_ike_proposals = c->in->policy->n_ike_proposals;
+		m->ike_proposals = c->in->policy->ike_proposals;
+	} else {
+		m->n_ike_proposals = 1;
+		m->ike_proposals = c->ike_props;
+	}
+	if (c->in->policy && c->in->policy->n_esp_proposals) {
+		m->n_esp_proposals = c->in->policy->n_esp_proposals;
+		m->esp_proposals = c->in->policy->esp_proposals;
+	} else {
+		m->n_esp_proposals = 1;
+		m->esp_proposals = c->esp_props;
+	}
 	m->initiator = branch_side;
 	if (c->in->probe_secret && probe_key(c, a, p, &m->probe_key))
 		return NULL;

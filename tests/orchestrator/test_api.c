@@ -522,6 +522,19 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(json_array_size(json_object_get(j, "errors")) >= 2);
 	assert_non_null(json_object_get(json_array_get(json_object_get(j, "errors"), 0), "path"));
 	json_decref(j);
+	/* a proposal under the floor (issue 18): 422 naming the field and the proposal */
+	assert_int_equal(post_json("/api/v1/policy", P.admin,
+				   "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': "
+				   "{'ike_proposals': ['3des-sha1-modp1024']}}",
+				   &j),
+			 422);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "errors"), 0), "path")),
+			    "ike.ike_proposals[0]");
+	assert_non_null(strstr(json_string_value(json_object_get(
+				       json_array_get(json_object_get(j, "errors"), 0), "message")),
+			       "\"3des-sha1-modp1024\" refused: 3des"));
+	json_decref(j);
 	/* invalid protobuf on the edge API */
 	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", boot, "application/x-protobuf",
 				 "\xff\xff\xff", 3, &r),

@@ -500,6 +500,42 @@ static void test_probe_keys(void **state)
 	free_sites(v, n + 1);
 }
 
+/* issue 18: the policy's proposals go to every path; without: the defaults */
+static void test_policy_proposals(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	char *ike[] = { "aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp3072" };
+	char *esp[] = { "chacha20poly1305-x25519" };
+	Sdwan__V1__Policy pol = SDWAN__V1__POLICY__INIT;
+	struct orch_compile_in in = { .sites = v, .n_sites = n, .policy = &pol };
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+
+	pol.n_ike_proposals = 2;
+	pol.ike_proposals = ike;
+	assert_int_equal(orch_compile(&in, &out), 0);
+	b = unpack(&out, 3);
+	assert_true(b->n_paths > 0);
+	for (size_t i = 0; i < b->n_paths; i++) {
+		assert_int_equal(b->paths[i]->n_ike_proposals, 2);
+		assert_string_equal(b->paths[i]->ike_proposals[1], "aes256-sha256-modp3072");
+		assert_int_equal(b->paths[i]->n_esp_proposals, 1);
+		assert_string_equal(b->paths[i]->esp_proposals[0], ORCH_ESP_PROPOSAL);
+	}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	pol.n_esp_proposals = 1;
+	pol.esp_proposals = esp;
+	assert_int_equal(orch_compile(&in, &out), 0);
+	b = unpack(&out, 1);
+	for (size_t i = 0; i < b->n_paths; i++)
+		assert_string_equal(b->paths[i]->esp_proposals[0], "chacha20poly1305-x25519");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
 static void test_allocations_stable(void **state)
 {
 	struct orch_site v[6];
@@ -588,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_routes_aggregated_exactly),
 		cmocka_unit_test(test_allocations_stable),
 		cmocka_unit_test(test_probe_keys),
+		cmocka_unit_test(test_policy_proposals),
 		cmocka_unit_test(test_unregistered_left_out),
 	};
 

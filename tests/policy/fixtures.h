@@ -53,6 +53,8 @@ static const char full_policy[] __attribute__((unused)) =
 	"   {'app': 'torrent', 'action': 'drop'},"
 	"   {'app': 'any', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'last_resort': ['lte']}],"
 	" 'defaults': {'hold_ms': 2000, 'preempt_ms': 15000, 'margin_pct': 12.5,"
-	"              'return_margin_pct': 25.5, 'action': 'overlay'}}";
+	"              'return_margin_pct': 25.5, 'action': 'overlay'},"
+	" 'ike': {'ike_proposals': ['aes256gcm16-prfsha384-ecp384', 'aes256-sha256-modp3072'],"
+	"         'esp_proposals': ['chacha20poly1305-x25519-esn']}}";
 
 #endif
