@@ -118,9 +118,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 	/* 3: per-network secrets, made once: 'probe' derives each path's STAMP key
 	 * (gen_random_uuid() draws on pg_strong_random; two of them, hashed) */
-	"CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT INTO secrets VALUES('probe', encode(sha256(convert_to("
-	"gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'));",
+	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "INSERT INTO secrets VALUES('probe', encode(sha256(convert_to("
+	 "gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'));"),
 };
 
 static struct pg_store *pg(struct orch_store *st)

@@ -93,8 +93,8 @@ static const char *const migrations[] = {
 	/* 6: the edge's per-class traffic counters (JSON array of ClassTraffic) */
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
 	/* 7: per-network secrets, made once: 'probe' derives each path's STAMP key */
-	"CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));",
+	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));"),
 };
 
 static struct sq_store *sq(struct orch_store *st)

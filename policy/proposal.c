@@ -113,6 +113,8 @@ static const struct {
 	{ "default", "\"default\" cannot be checked: name the algorithms" },
 };
 
+static bool fail(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static bool fail(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
