@@ -42,6 +42,7 @@ struct edge_probe {
 	struct pm_key key;
 	struct edge_probe_cbs cbs;
 	struct ppath **paths;
+	struct ppath **by_local; /* the same, by local overlay address (the reflector's lookup) */
 	size_t n_paths;
 	struct pm_reflector refl; /* counters of the paths gone, and its socket's mode */
 	bool refl_init;
@@ -593,14 +594,34 @@ static void rx_cb(evutil_socket_t fd, short what, void *arg)
  * edge an internet-facing reflector.  The netdev is checked by index, looked
  * up again when it does not match (the netdev may have been re-created).
  */
+static int local_cmp(const void *a, const void *b)
+{
+	uint32_t x = ntohl((*(struct ppath *const *)a)->cfg.local.s_addr);
+	uint32_t y = ntohl((*(struct ppath *const *)b)->cfg.local.s_addr);
+
+	return x < y ? -1 : x > y;
+}
+
 static struct ppath *refl_path(struct edge_probe *p, const struct in_pktinfo *pi,
 			       const struct sockaddr_in *from)
 {
-	for (size_t i = 0; i < p->n_paths; i++) {
-		struct ppath *pp = p->paths[i];
+	uint32_t dst = ntohl(pi->ipi_addr.s_addr);
+	size_t lo = 0, hi = p->n_paths;
 
-		if (pi->ipi_addr.s_addr != pp->cfg.local.s_addr ||
-		    from->sin_addr.s_addr != pp->cfg.remote.s_addr)
+	/* the first path with our address (a hub has thousands: no linear scan per probe) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ntohl(p->by_local[mid]->cfg.local.s_addr) < dst)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo;
+	     i < p->n_paths && p->by_local[i]->cfg.local.s_addr == pi->ipi_addr.s_addr; i++) {
+		struct ppath *pp = p->by_local[i];
+
+		if (from->sin_addr.s_addr != pp->cfg.remote.s_addr)
 			continue;
 		if (pp->ifindex != pi->ipi_ifindex)
 			pp->ifindex = (int)if_nametoindex(pp->cfg.ifname);
@@ -866,6 +887,7 @@ void edge_probe_free(struct edge_probe *p)
 	for (size_t i = 0; i < p->n_paths; i++)
 		ppath_free(p->paths[i]);
 	free(p->paths);
+	free(p->by_local);
 	refl_close(p);
 	pm_key_wipe(&p->key);
 	explicit_bzero(&p->set, sizeof(p->set));
@@ -896,7 +918,7 @@ static void start_path(struct ppath *pp, pm_ns now)
 int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *paths, size_t n)
 {
 	pm_ns now = mono(p);
-	struct ppath **next = NULL, **fresh = NULL;
+	struct ppath **next = NULL, **fresh = NULL, **by_local = NULL;
 	size_t n_fresh = 0;
 	int r = 0;
 
@@ -912,7 +934,8 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 	if (n) {
 		next = calloc(n, sizeof(*next));
 		fresh = calloc(n, sizeof(*fresh));
-		if (!next || !fresh) {
+		by_local = calloc(n, sizeof(*by_local));
+		if (!next || !fresh || !by_local) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -962,6 +985,13 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 	free(p->paths);
 	p->paths = next;
 	p->n_paths = n;
+	if (n) {
+		memcpy(by_local, next, n * sizeof(*by_local));
+		qsort(by_local, n, sizeof(*by_local), local_cmp);
+	}
+	free(p->by_local);
+	p->by_local = by_local;
+	by_local = NULL;
 	next = NULL;
 	n_fresh = 0;
 out:
@@ -969,6 +999,7 @@ out:
 		ppath_free(fresh[i]);
 	free(fresh);
 	free(next);
+	free(by_local);
 	return r;
 }
 
