@@ -650,8 +650,17 @@ static void test_edge_register_config_ack_telemetry(void **state)
 	assert_int_equal(b->n_peers, 1);
 	assert_int_equal(b->peers[0]->public_key.len, 32); /* hub1's key */
 	assert_int_equal(b->peers[0]->public_key.data[0], 2);
+	/* issue 18: every path has its STAMP key (the store's secret); the API
+	 * shows the bundle without it */
+	assert_true(b->n_paths >= 1);
+	assert_int_equal(b->paths[0]->probe_key.len, 32); /* ORCH_PROBE_KEY_LEN */
 	v = b->version;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1/bundle", P.viewer, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "paths"), 0), "probe_key")),
+			    "(32 octets, not shown)");
+	json_decref(j);
 	/* up to date: 304 after the wait */
 	assert_int_equal(edge_config(br1_cred, v, 1, NULL), 304);
 	assert_int_equal(edge_config(br1_cred, v, 0, NULL), 304);
