@@ -13,6 +13,7 @@ pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq) # orchestrator: the PostgreSQL store
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)
+pkg_check_modules(NFCT REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 
 find_program(PROTOC_C protoc-c REQUIRED)

@@ -205,6 +205,9 @@ static void steering_apply(struct edge_daemon *d, const char *source)
 				und[i].has_gateway = true;
 				und[i].gateway = s->gw;
 			}
+			/* breakout probes leave from it, conntrack clears by it */
+			if (!und[i].address.s_addr && s && s->addr.s_addr)
+				und[i].address = s->addr;
 		}
 		eff.underlays = und;
 	}
@@ -1014,6 +1017,7 @@ static void fill_status(void *arg, struct edge_status *st)
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
 	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
 				   d->engine);
+	edge_status_fill_internet(st, d->steering ? edge_steering_inet(d->steering) : NULL);
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 	edge_status_fill_traffic(st, d->traffic,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);

@@ -283,17 +283,17 @@ static void print_status(json_t *st)
 	/* the underlays as the edge learnt them, and where each path's IKE/ESP
 	 * leaves, what the peer sees of it, and who is behind a NAT */
 	if (json_array_size(json_object_get(st, "underlays"))) {
-		printf("\n%-8s %-10s %-5s %-20s %-16s %s\n", "UNDERLAY", "INTERFACE", "LINK",
-		       "ADDRESS", "GATEWAY", "WAITING");
+		printf("\n%-8s %-10s %-5s %-20s %-16s %-8s %s\n", "UNDERLAY", "INTERFACE", "LINK",
+		       "ADDRESS", "GATEWAY", "INTERNET", "WAITING");
 		json_array_foreach (json_object_get(st, "underlays"), i, v)
-			printf("%-8s %-10s %-5s %-20s %-16s %s\n", str(v, "label"),
+			printf("%-8s %-10s %-5s %-20s %-16s %-8s %s\n", str(v, "label"),
 			       str(v, "interface"),
 			       !json_is_true(json_object_get(v, "exists"))   ? "none"
 			       : json_is_true(json_object_get(v, "link_up")) ? "up"
 									     : "down",
 			       *str(v, "address") ? str(v, "address") : "-",
 			       *str(v, "gateway") ? str(v, "gateway") : "(via dev)",
-			       str(v, "waiting"));
+			       *str(v, "internet") ? str(v, "internet") : "-", str(v, "waiting"));
 	}
 	if (json_array_size(json_object_get(st, "paths"))) {
 		printf("\n%-22s %-22s %-22s %-22s %s\n", "PATH", "LOCAL", "REMOTE", "SEEN AS",

@@ -32,6 +32,7 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_JSON, api_site_put },
 	{ "DELETE", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_NONE, api_site_delete },
 	{ "POST", "/api/v1/sites/{site}/bootstrap", AUTH_ADMIN, BODY_NONE, api_site_bootstrap },
+	{ "POST", "/api/v1/sites/{site}/revoke", AUTH_ADMIN, BODY_NONE, api_site_revoke },
 	{ "GET", "/api/v1/sites/{site}/bundle", AUTH_VIEWER, BODY_NONE, api_site_bundle },
 	{ "PUT", "/api/v1/sites/{site}/underlays/{label}", AUTH_ADMIN, BODY_JSON,
 	  api_underlay_put },
@@ -54,6 +55,10 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
 	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
+	{ "GET", "/api/v1/tokens", AUTH_ADMIN, BODY_NONE, api_tokens_list },
+	{ "POST", "/api/v1/tokens", AUTH_ADMIN, BODY_JSON, api_token_create },
+	{ "DELETE", "/api/v1/tokens/{name}", AUTH_ADMIN, BODY_NONE, api_token_revoke },
+	{ "GET", "/api/v1/audit", AUTH_ADMIN, BODY_NONE, api_audit },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
 	/* the dashboard's static files: no data in them; the data come from the
@@ -87,6 +92,8 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->conn_memory = 16 * 1024;
 	cfg->online_window_s = 35;
 	cfg->events_per_site = 1000;
+	cfg->bootstrap_ttl_s = 7 * 86400;
+	cfg->audit_keep_days = 365;
 	cfg->auth_fail_limit = 10;
 	cfg->auth_fail_window_s = 60;
 	cfg->auth_fail_slots = 4096;
@@ -411,15 +418,18 @@ static bool authorize(struct req *r, enum MHD_Result *ret)
 	case AUTH_EDGE:
 		why = "unknown site credential";
 		e = d->store->ops->site_by_credential(d->store, hash, &r->site_id, r->site);
+		/* a held long-poll checks it again when woken: revoked meanwhile? */
+		memcpy(r->cred_hash, hash, sizeof(hash));
 		break;
 	case AUTH_BOOTSTRAP:
 		/* the site comes from the token; Register.site must name it */
-		why = "unknown site or wrong bootstrap token";
-		e = d->store->ops->site_by_bootstrap(d->store, hash, &r->site_id, r->site);
+		why = "unknown site or wrong bootstrap token"; /* expired: wrong too */
+		e = d->store->ops->site_by_bootstrap(d->store, hash, orchd_now_ms(), &r->site_id,
+						     r->site);
 		break;
 	default:
-		why = "unknown token";
-		e = d->store->ops->token_role(d->store, hash, r->role);
+		why = "unknown token (or expired, or revoked)";
+		e = d->store->ops->token_check(d->store, hash, orchd_now_ms(), r->role, r->actor);
 		break;
 	}
 	explicit_bzero(hash, sizeof(hash));

@@ -1,6 +1,7 @@
 /*
  * json.c — struct policy → its canonical JSON form (policy/README.md).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,34 @@ static json_t *rule_json(const struct policy *p, const struct policy_rule *ru)
 	return o;
 }
 
+static json_t *breakout_json(const struct policy_breakout *b)
+{
+	json_t *o = json_object(), *t = json_array();
+	int r = 0;
+
+	if (!o || !t) {
+		json_decref(o);
+		json_decref(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < b->n_targets; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &b->targets[i], a, sizeof(a));
+		r |= json_array_append_new(t, json_string(a));
+	}
+	r |= oset(o, "targets", t); /* steals t */
+	r |= oset(o, "interval_ms", json_integer(b->interval_ms));
+	r |= oset(o, "metered_interval_ms", json_integer(b->metered_interval_ms));
+	r |= oset(o, "down_count", json_integer(b->down_count));
+	r |= oset(o, "up_count", json_integer(b->up_count));
+	if (r) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *policy_to_json(const struct policy *p)
 {
 	json_t *root = json_object(), *slas = json_object(), *sets = json_object(),
@@ -229,6 +258,8 @@ json_t *policy_to_json(const struct policy *p)
 	rules = NULL;
 	r |= oset(root, "defaults", defs);
 	defs = NULL;
+	if (policy_breakout_given(p))
+		r |= oset(root, "breakout", breakout_json(&p->breakout));
 	if (p->n_ike_proposals || p->n_esp_proposals) {
 		json_t *ike = json_object(), *l;
 

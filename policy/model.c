@@ -143,6 +143,16 @@ static void match_free(struct policy_match *m)
 	free(m->dst_sets);
 }
 
+bool policy_breakout_given(const struct policy *p)
+{
+	const struct policy_breakout *b = &p->breakout;
+
+	return b->n_targets || b->interval_ms != POLICY_DEFAULT_BREAKOUT_INTERVAL_MS ||
+	       b->metered_interval_ms != POLICY_DEFAULT_BREAKOUT_METERED_MS ||
+	       b->down_count != POLICY_DEFAULT_BREAKOUT_DOWN_COUNT ||
+	       b->up_count != POLICY_DEFAULT_BREAKOUT_UP_COUNT;
+}
+
 void policy_free(struct policy *p)
 {
 	if (!p)

@@ -907,6 +907,25 @@ static bool parse_action(struct pctx *c, const char *path, const json_t *v, enum
 	return true;
 }
 
+/* a rule's "sla": the name of an SLA class */
+static bool parse_rule_sla(struct pctx *c, const char *path, const json_t *v, struct policy_rule *r)
+{
+	char kp[JPATH_MAX];
+	json_t *x = json_object_get(v, "sla");
+
+	if (!x)
+		return true;
+	kpath(kp, path, "sla");
+	if (!want_type(c, kp, x, JSON_STRING, "an SLA class name"))
+		return false;
+	r->sla_index = policy_sla_find(c->p, json_string_value(x));
+	if (r->sla_index >= 0)
+		return true;
+	if (!defined_raw(c->raw_slas, json_string_value(x)))
+		perr(c, kp, "unknown class %s", REPR(x));
+	return false;
+}
+
 static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t idx,
 		       struct policy_rule *r, bool *ok_out)
 {
@@ -960,7 +979,10 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 
 	if (r->action == POLICY_ACTION_DIRECT || r->action == POLICY_ACTION_DROP) {
 		for (size_t i = 0; not_direct[i]; i++)
-			if (json_object_get(v, not_direct[i])) {
+			if (json_object_get(v, not_direct[i]) &&
+			    /* a direct class's SLA judges its breakout vias (edge) */
+			    !(r->action == POLICY_ACTION_DIRECT &&
+			      strcmp(not_direct[i], "sla") == 0)) {
 				kpath(kp, path, not_direct[i]);
 				perr(c, kp, "not allowed with action \"%s\"",
 				     policy_action_name(r->action));
@@ -980,6 +1002,8 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 		perr(c, kp, "only allowed with action \"direct\"");
 		ok = false;
 	}
+	if (r->action == POLICY_ACTION_DIRECT)
+		ok &= parse_rule_sla(c, path, v, r);
 	if (r->action != POLICY_ACTION_OVERLAY) {
 		*ok_out = ok;
 		return;
@@ -1007,19 +1031,7 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 			ok = false;
 		}
 	}
-	if ((x = json_object_get(v, "sla"))) {
-		kpath(kp, path, "sla");
-		if (want_type(c, kp, x, JSON_STRING, "an SLA class name")) {
-			r->sla_index = policy_sla_find(p, json_string_value(x));
-			if (r->sla_index < 0) {
-				if (!defined_raw(c->raw_slas, json_string_value(x)))
-					perr(c, kp, "unknown class %s", REPR(x));
-				ok = false;
-			}
-		} else {
-			ok = false;
-		}
-	}
+	ok &= parse_rule_sla(c, path, v, r);
 	if ((x = json_object_get(v, "mode"))) {
 		kpath(kp, path, "mode");
 		if (want_type(c, kp, x, JSON_STRING, "\"ordered\", \"best\" or \"balance\"")) {
@@ -1176,6 +1188,66 @@ static void parse_defaults(struct pctx *c, const json_t *v)
 		parse_action(c, "defaults.action", x, &d->action);
 }
 
+/* "breakout": how the underlays of `direct` rules are probed toward the
+ * internet.  Targets are unicast IPv4 addresses, each once. */
+static void parse_breakout(struct pctx *c, const json_t *v)
+{
+	static const char *const keys[] = { "targets",	  "interval_ms", "metered_interval_ms",
+					    "down_count", "up_count",	 NULL };
+	struct policy_breakout *b = &c->p->breakout;
+	char p[JPATH_MAX];
+	json_t *x;
+	uint64_t u;
+
+	if (!want_type(c, "breakout", v, JSON_OBJECT, "an object"))
+		return;
+	check_keys(c, "breakout", v, keys);
+	if ((x = json_object_get(v, "targets")) &&
+	    want_type(c, "breakout.targets", x, JSON_ARRAY, "an array of IPv4 addresses")) {
+		if (json_array_size(x) > POLICY_BREAKOUT_TARGETS_MAX)
+			perr(c, "breakout.targets", "%zu targets, at most %d", json_array_size(x),
+			     POLICY_BREAKOUT_TARGETS_MAX);
+		for (size_t i = 0; i < json_array_size(x) && i < POLICY_BREAKOUT_TARGETS_MAX; i++) {
+			const json_t *t = json_array_get(x, i);
+			struct in_addr a;
+			uint32_t h;
+			bool dup = false;
+
+			ipath(p, "breakout.targets", i);
+			if (!want_type(c, p, t, JSON_STRING, "an IPv4 address"))
+				continue;
+			if (inet_pton(AF_INET, json_string_value(t), &a) != 1) {
+				perr(c, p, "\"%s\" is not an IPv4 address", json_string_value(t));
+				continue;
+			}
+			h = ntohl(a.s_addr);
+			if (h == 0 || h >> 24 == 127 || h >> 28 == 0xe || h == 0xffffffffu) {
+				perr(c, p, "\"%s\" is not a unicast address a probe can reach",
+				     json_string_value(t));
+				continue;
+			}
+			for (size_t j = 0; j < b->n_targets; j++)
+				dup |= b->targets[j] == a.s_addr;
+			if (dup) {
+				perr(c, p, "\"%s\" is listed twice", json_string_value(t));
+				continue;
+			}
+			b->targets[b->n_targets++] = a.s_addr;
+		}
+	}
+	if ((x = json_object_get(v, "interval_ms")) &&
+	    get_uint(c, "breakout.interval_ms", x, 100, 600000, &u))
+		b->interval_ms = (uint32_t)u;
+	if ((x = json_object_get(v, "metered_interval_ms")) &&
+	    get_uint(c, "breakout.metered_interval_ms", x, 1000, POLICY_TIME_MAX, &u))
+		b->metered_interval_ms = (uint32_t)u;
+	if ((x = json_object_get(v, "down_count")) &&
+	    get_uint(c, "breakout.down_count", x, 1, 10, &u))
+		b->down_count = (uint32_t)u;
+	if ((x = json_object_get(v, "up_count")) && get_uint(c, "breakout.up_count", x, 1, 10, &u))
+		b->up_count = (uint32_t)u;
+}
+
 /* "ike": {"ike_proposals": [...], "esp_proposals": [...]}, each proposal past
  * the floor, refused by name otherwise (issue 18) */
 static void parse_proposals(struct pctx *c, const json_t *v, const char *key, bool esp,
@@ -1223,8 +1295,9 @@ static void parse_ike(struct pctx *c, const json_t *v)
 
 int policy_from_json(const json_t *root, struct policy **ret, struct policy_errors *errs)
 {
-	static const char *const keys[] = { "version", "sla_classes", "prefix_sets", "applications",
-					    "rules",   "defaults",    "ike",	     NULL };
+	static const char *const keys[] = { "version",	    "sla_classes", "prefix_sets",
+					    "applications", "rules",	   "defaults",
+					    "breakout",	    "ike",	   NULL };
 	struct pctx c = { .errs = errs };
 	json_t *x;
 	int r;
@@ -1237,6 +1310,10 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 	c.p->defaults.margin_pct = POLICY_DEFAULT_MARGIN_PCT;
 	c.p->defaults.return_margin_pct = POLICY_DEFAULT_RETURN_MARGIN_PCT;
 	c.p->defaults.action = POLICY_ACTION_OVERLAY;
+	c.p->breakout.interval_ms = POLICY_DEFAULT_BREAKOUT_INTERVAL_MS;
+	c.p->breakout.metered_interval_ms = POLICY_DEFAULT_BREAKOUT_METERED_MS;
+	c.p->breakout.down_count = POLICY_DEFAULT_BREAKOUT_DOWN_COUNT;
+	c.p->breakout.up_count = POLICY_DEFAULT_BREAKOUT_UP_COUNT;
 
 	if (!json_is_object(root)) {
 		perr(&c, "", "a policy is a JSON object, got %s", jtype(root));
@@ -1260,6 +1337,8 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 		perr(&c, "rules", "missing: a policy needs at least one rule");
 	if ((x = json_object_get(root, "defaults")))
 		parse_defaults(&c, x);
+	if ((x = json_object_get(root, "breakout")))
+		parse_breakout(&c, x);
 	if ((x = json_object_get(root, "ike")))
 		parse_ike(&c, x);
 done:

@@ -7,6 +7,7 @@
  * its errors carry the same paths.  Conversion is lossless both ways:
  * policy → proto → policy gives an equal policy (same canonical JSON).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -276,6 +277,31 @@ static int proposals_to(const char (*v)[POLICY_PROPOSAL_MAX + 1], size_t n, char
 	return 0;
 }
 
+static int breakout_to(const struct policy_breakout *b, Sdwan__V1__BreakoutProbe **ret)
+{
+	Sdwan__V1__BreakoutProbe *o = malloc(sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	sdwan__v1__breakout_probe__init(o);
+	*ret = o; /* freed with the message from here on */
+	o->interval_ms = b->interval_ms;
+	o->metered_interval_ms = b->metered_interval_ms;
+	o->down_count = b->down_count;
+	o->up_count = b->up_count;
+	if (b->n_targets && !(o->targets = calloc(b->n_targets, sizeof(*o->targets))))
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n_targets; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &b->targets[i], a, sizeof(a));
+		if (!(o->targets[i] = strdup(a)))
+			return -ENOMEM;
+		o->n_targets = i + 1;
+	}
+	return 0;
+}
+
 int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 {
 	Sdwan__V1__Policy *m = malloc(sizeof(*m));
@@ -380,6 +406,8 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 	m->defaults->action = action_to(p->defaults.action);
 	m->defaults->return_margin_pct = opt_double(p->defaults.return_margin_pct, &nomem);
 	if (nomem)
+		goto fail;
+	if (policy_breakout_given(p) && breakout_to(&p->breakout, &m->breakout) < 0)
 		goto fail;
 	if (proposals_to(p->ike_proposals, p->n_ike_proposals, &m->ike_proposals,
 			 &m->n_ike_proposals) ||
@@ -678,6 +706,24 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 			}
 		}
 		put(c, root, "defaults", d);
+	}
+	if (m->breakout) {
+		const Sdwan__V1__BreakoutProbe *b = m->breakout;
+		json_t *o = json_object();
+
+		if (o) {
+			put(c, o, "targets", strv(c, b->targets, b->n_targets));
+			if (b->interval_ms)
+				put(c, o, "interval_ms", json_integer(b->interval_ms));
+			if (b->metered_interval_ms)
+				put(c, o, "metered_interval_ms",
+				    json_integer(b->metered_interval_ms));
+			if (b->down_count)
+				put(c, o, "down_count", json_integer(b->down_count));
+			if (b->up_count)
+				put(c, o, "up_count", json_integer(b->up_count));
+		}
+		put(c, root, "breakout", o);
 	}
 	put(c, root, "sla_classes", slas);
 	put(c, root, "prefix_sets", sets);

@@ -37,7 +37,11 @@ struct edge_steer {
 	struct edge_via *via; /* per class and prefix group: which peer */
 	uint64_t via_t0;      /* first configured (start-up settling) */
 	struct edge_steer_underlay *underlays;
+	struct uinet *inet; /* per underlay: its internet (breakout.h) */
 	size_t n_underlays;
+	/* local breakout, per class (policy rule index): which via carries it */
+	struct edge_breakout_class bo[EDGE_STEER_CLASSES_MAX];
+	uint64_t bo_moves[EDGE_STEER_CLASSES_MAX], bo_cleared[EDGE_STEER_CLASSES_MAX];
 	struct edge_nl_set inst; /* the rules and routes steering installed */
 	struct policy_decision last;
 	bool have_last;
@@ -63,6 +67,12 @@ struct edge_steer {
 	 * application: one that comes back continues from them */
 	struct ctraffic gone[EDGE_STEER_CLASSES_MAX];
 	size_t n_gone;
+};
+
+/* an underlay's internet, as the breakout prober last said */
+struct uinet {
+	enum edge_inet_state st;
+	double rtt_ms; /* SRTT of its probe rounds, 0 = none */
 };
 
 struct ptime {
@@ -120,10 +130,14 @@ static const struct edge_steer_underlay *underlay_find(const struct edge_steer_u
 	return NULL;
 }
 
-/* the breakout underlay of a direct rule: the first `via` we have */
+/* the breakout underlay of a direct rule: the via its class chose
+ * (edge_breakout_step()), else the first one we have */
 static const struct edge_steer_underlay *breakout(const struct policy_rule *r,
+						  const struct edge_breakout_class *c,
 						  const struct edge_steer_underlay *u, size_t n)
 {
+	if (c && c->cur >= 0 && (size_t)c->cur < r->n_via)
+		return underlay_find(u, n, r->via[c->cur]);
 	for (size_t i = 0; i < r->n_via; i++) {
 		const struct edge_steer_underlay *x = underlay_find(u, n, r->via[i]);
 		if (x)
@@ -240,7 +254,7 @@ static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, 
 		if (r < 0)
 			goto out;
 	}
-	cap = strlen(base) + 1024 + 160 * p->n_rules;
+	cap = strlen(base) + 1024 + 160 * p->n_rules * (1 + n_underlays);
 	out = malloc(cap);
 	if (!out) {
 		r = -ENOMEM;
@@ -253,20 +267,27 @@ static int ruleset_build(const struct policy *p, const char *const *lan_ifaces, 
 				"\tchain postrouting {\n"
 				"\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
 				POLICY_NFT_TABLE);
+	/* masquerade on every via of a direct class (a failover changes only
+	 * its route), copying the class into the ct mark: a move clears the
+	 * class's entries masqueraded on the link it left (edge_steer_ct_ops) */
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct policy_rule *ru = &p->rules[i];
-		const struct edge_steer_underlay *u;
 
 		if (ru->action != POLICY_ACTION_DIRECT)
 			continue;
-		u = breakout(ru, underlays, n_underlays);
-		if (!u)
-			continue;
-		len += (size_t)snprintf(out + len, cap - len,
-					"\t\toifname \"%s\" meta mark & 0x%08x == 0x%08x "
-					"masquerade comment \"%s direct\"\n",
-					u->ifname, o.mark_mask, policy_nft_class_mark(&o, i),
-					ru->app);
+		for (size_t v = 0; v < ru->n_via; v++) {
+			const struct edge_steer_underlay *u =
+				underlay_find(underlays, n_underlays, ru->via[v]);
+
+			if (!u)
+				continue;
+			len += (size_t)snprintf(out + len, cap - len,
+						"\t\toifname \"%s\" meta mark & 0x%08x == 0x%08x "
+						"ct mark set meta mark masquerade comment \"%s "
+						"direct\"\n",
+						u->ifname, o.mark_mask,
+						policy_nft_class_mark(&o, i), ru->app);
+		}
 	}
 	len += (size_t)snprintf(out + len, cap - len,
 				"\t}\n"
@@ -322,6 +343,10 @@ int edge_steer_new(struct event_base *base, const struct edge_steer_cfg *cfg,
 	s->cfg = *cfg;
 	if (!s->cfg.nft)
 		s->cfg.nft = &edge_steer_nft_real;
+	if (!s->cfg.ct)
+		s->cfg.ct = &edge_steer_ct_real;
+	for (size_t i = 0; i < EDGE_STEER_CLASSES_MAX; i++)
+		edge_breakout_class_init(&s->bo[i]);
 	s->cfg.lan_ifaces = NULL; /* the copy below is used */
 	s->cfg.n_lan_ifaces = 0;
 	if (edge_steer_set_classify(s, cfg->lan_ifaces, cfg->n_lan_ifaces, 0) < 0) {
@@ -401,6 +426,7 @@ void edge_steer_free(struct edge_steer *s)
 	free(s->routes);
 	edge_via_free(s->via);
 	free(s->underlays);
+	free(s->inet);
 	free(s->ct);
 	edge_nl_set_clear(&s->inst);
 	free(s);
@@ -506,7 +532,7 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 			continue;
 		if (cd->action == POLICY_ACTION_DIRECT) {
 			const struct edge_steer_underlay *u =
-				breakout(ru, s->underlays, s->n_underlays);
+				breakout(ru, &s->bo[cd->class_index], s->underlays, s->n_underlays);
 
 			route_init(&rt, cd->class_index, (struct in_addr){ 0 }, 0);
 			if (u) {
@@ -831,11 +857,225 @@ static size_t waive_preempt(struct edge_steer *s, const struct policy_decision *
 	return k;
 }
 
+/* ------------------------------------------------------------ breakout */
+
+#define BO_VIA_MAX 16 /* vias of a direct rule considered, in order */
+
+struct bo_move {
+	size_t class_index;
+	struct edge_breakout_move m;
+	bool sla;		 /* the via left was up but over the class's SLA */
+	double rtt_ms, bound_ms; /* ... its SRTT and the bound */
+};
+
+static double via_rtt(const struct edge_steer *s, const char *label)
+{
+	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0 && s->underlays[i].ifname[0])
+			return s->inet[i].rtt_ms;
+	return 0;
+}
+
+/* the latency bound of a direct rule's SLA, 0 = none */
+static double sla_latency(const struct policy *p, const struct policy_rule *ru)
+{
+	const struct policy_sla *sla = ru->sla_index >= 0 && (size_t)ru->sla_index < p->n_slas
+					       ? &p->slas[ru->sla_index]
+					       : NULL;
+
+	return sla && (sla->has & POLICY_SLA_LATENCY) ? sla->latency_ms : 0;
+}
+
+/*
+ * A via that is up but whose SRTT misses the class's latency bound counts
+ * as down for this class: left above bound + margin, taken back only at
+ * bound - return margin (the overlay engine's SLA hysteresis), so a link
+ * hovering at the bound does not bounce the class.
+ */
+static void sla_filter(const struct edge_steer *s, const struct policy_rule *ru,
+		       struct edge_breakout_class *c, enum edge_inet_state *st, size_t n)
+{
+	double bound = sla_latency(s->pol, ru);
+
+	for (size_t v = 0; bound > 0 && v < n; v++) {
+		double rtt = via_rtt(s, ru->via[v]);
+		uint32_t bit = 1u << v;
+		bool ok;
+
+		if (st[v] != EDGE_INET_UP || rtt <= 0) {
+			c->sla_left &= ~bit;
+			continue;
+		}
+		if (c->sla_left & bit)
+			ok = rtt <= bound * (1 - s->pol->defaults.return_margin_pct / 100);
+		else
+			ok = rtt <= bound * (1 + policy_rule_margin_pct(s->pol, ru) / 100);
+		if (ok) {
+			c->sla_left &= ~bit;
+		} else {
+			c->sla_left |= bit;
+			st[v] = EDGE_INET_DOWN;
+		}
+	}
+}
+
+/* the internet of a via: a link this site does not have is down */
+static enum edge_inet_state via_state(const struct edge_steer *s, const char *label)
+{
+	for (size_t i = 0; i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0 && s->underlays[i].ifname[0])
+			return s->inet ? s->inet[i].st : EDGE_INET_UNKNOWN;
+	return EDGE_INET_DOWN;
+}
+
+/* each direct class's via (breakout.h); the moves into mv, *wait lowered to
+ * the next preemption due */
+static size_t breakout_run(struct edge_steer *s, uint64_t now, uint64_t *wait, struct bo_move *mv)
+{
+	size_t n_mv = 0;
+
+	for (size_t i = 0; i < s->pol->n_rules; i++) {
+		const struct policy_rule *ru = &s->pol->rules[i];
+		enum edge_inet_state st[BO_VIA_MAX];
+		size_t n = ru->n_via < BO_VIA_MAX ? ru->n_via : BO_VIA_MAX;
+
+		if (ru->action != POLICY_ACTION_DIRECT || !n)
+			continue;
+		for (size_t v = 0; v < n; v++)
+			st[v] = via_state(s, ru->via[v]);
+		sla_filter(s, ru, &s->bo[i], st, n);
+		if (edge_breakout_step(&s->bo[i], st, n, policy_rule_preempt_ms(s->pol, ru), now,
+				       &mv[n_mv].m, wait)) {
+			struct bo_move *m = &mv[n_mv++];
+			int f = m->m.from;
+
+			m->class_index = i;
+			m->sla = f >= 0 && via_state(s, ru->via[f]) != EDGE_INET_DOWN &&
+				 (s->bo[i].sla_left & (1u << f));
+			m->rtt_ms = f >= 0 ? via_rtt(s, ru->via[f]) : 0;
+			m->bound_ms = sla_latency(s->pol, ru);
+		}
+	}
+	return n_mv;
+}
+
+/* after the routes moved: the class's sessions masqueraded on the link it
+ * left are cleared (their replies would come back to the old address), and
+ * the move is a steering event saying how many */
+static void breakout_moved(struct edge_steer *s, const struct bo_move *mv, uint64_t now)
+{
+	const struct policy_rule *ru = &s->pol->rules[mv->class_index];
+	const char *from = ru->via[mv->m.from], *to = ru->via[mv->m.to];
+	const struct edge_steer_underlay *u = underlay_find(s->underlays, s->n_underlays, from);
+	struct policy_nft_opts o;
+	char cleared[64], subject[EDGE_EV_SUBJECT_MAX];
+	int n = -ENOENT;
+
+	policy_nft_opts_init(&o);
+	if (u && s->cfg.ct->clear)
+		n = s->cfg.ct->clear(s->cfg.ct_ctx, policy_nft_class_mark(&o, mv->class_index),
+				     o.mark_mask, u->address);
+	if (n >= 0) {
+		s->bo_cleared[mv->class_index] += (uint64_t)n;
+		snprintf(cleared, sizeof(cleared), "%d session%s cleared", n, n == 1 ? "" : "s");
+	} else {
+		snprintf(cleared, sizeof(cleared), "conntrack: %s", strerror(-n));
+	}
+	s->bo_moves[mv->class_index]++;
+	if (!s->cfg.events)
+		return;
+	snprintf(subject, sizeof(subject), "%s", ru->app);
+	if (mv->m.failover && mv->sla)
+		edge_events_emitf(
+			s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, NULL,
+			"class %s: %s -> %s (SLA: %s's internet at %.0f ms, bound %.0f ms; "
+			"%s)",
+			ru->app, from, to, from, mv->rtt_ms, mv->bound_ms, cleared);
+	else if (mv->m.failover)
+		edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, NULL,
+				  "class %s: %s -> %s (internet down; %s)", ru->app, from, to,
+				  cleared);
+	else
+		edge_events_emitf(s->cfg.events, EDGE_EVENT_STEERING, subject, from, to, NULL,
+				  "class %s: %s -> %s (preempt: %s's internet up for %llu ms; %s)",
+				  ru->app, from, to, to, (unsigned long long)mv->m.held_ms,
+				  cleared);
+	(void)now;
+}
+
+static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen);
+
+int edge_steer_underlay_inet(struct edge_steer *s, const char *label, enum edge_inet_state state)
+{
+	bool found = false;
+
+	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0) {
+			s->inet[i].st = state;
+			found = true;
+		}
+	if (!found)
+		return -ENOENT;
+	(void)run_at(s, now_ms(s), NULL, 0);
+	return 0;
+}
+
+int edge_steer_underlay_rtt(struct edge_steer *s, const char *label, double srtt_ms)
+{
+	bool found = false, sla = false;
+
+	for (size_t i = 0; s->inet && i < s->n_underlays; i++)
+		if (strcmp(s->underlays[i].label, label) == 0) {
+			s->inet[i].rtt_ms = srtt_ms;
+			found = true;
+		}
+	if (!found)
+		return -ENOENT;
+	/* a decision per round only where a direct class has a latency SLA */
+	for (size_t i = 0; s->pol && i < s->pol->n_rules && !sla; i++)
+		sla = s->pol->rules[i].action == POLICY_ACTION_DIRECT &&
+		      sla_latency(s->pol, &s->pol->rules[i]) > 0;
+	if (sla)
+		(void)run_at(s, now_ms(s), NULL, 0);
+	return 0;
+}
+
+int edge_steer_breakout_get(const struct edge_steer *s, size_t i, struct edge_steer_breakout *ret)
+{
+	const struct policy_rule *ru;
+	const struct edge_breakout_class *c;
+	uint64_t now;
+
+	if (!s->pol || i >= s->pol->n_rules)
+		return -ENOENT;
+	ru = &s->pol->rules[i];
+	if (ru->action != POLICY_ACTION_DIRECT)
+		return -EAGAIN;
+	c = &s->bo[i];
+	now = now_ms(s);
+	memset(ret, 0, sizeof(*ret));
+	ret->app = ru->app;
+	if (c->cur >= 0 && (size_t)c->cur < ru->n_via) {
+		ret->via = ru->via[c->cur];
+		ret->since_ms = now - c->since_ms;
+	}
+	if (c->pending >= 0 && (size_t)c->pending < ru->n_via) {
+		uint64_t held = now - c->pending_since, pre = policy_rule_preempt_ms(s->pol, ru);
+
+		ret->pending = ru->via[c->pending];
+		ret->pending_left_ms = held < pre ? pre - held : 0;
+	}
+	ret->moves = s->bo_moves[i];
+	ret->ct_cleared = s->bo_cleared[i];
+	return 0;
+}
+
 static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
 {
 	struct policy_decision d;
 	struct waived w[32];
-	size_t nw = 0;
+	struct bo_move mv[EDGE_STEER_CLASSES_MAX];
+	size_t nw = 0, n_mv;
 	uint64_t wait = UINT64_MAX;
 	int r;
 
@@ -866,7 +1106,11 @@ static int run_at(struct edge_steer *s, uint64_t now, char *err, size_t errlen)
 	s->last = d;
 	s->have_last = true;
 	via_run(s, &d, now, &wait);
+	n_mv = breakout_run(s, now, &wait, mv);
 	r = install(s, &d, err, errlen);
+	for (size_t i = 0; i < n_mv; i++)
+		if (mv[i].m.from >= 0)
+			breakout_moved(s, &mv[i], now);
 	emit_events(s, &d);
 	arm_deadline(s, &d, wait);
 	if (s->cfg.installed)
@@ -1031,6 +1275,48 @@ int edge_steer_class_traffic(struct edge_steer *s, struct edge_steer_class_traff
 	return (int)s->n_ct;
 }
 
+/* what a new configuration keeps of breakout: a direct class with the same
+ * application and vias keeps its choice, an underlay with the same label its
+ * internet state; the rest starts afresh */
+struct bo_carry {
+	struct edge_breakout_class bo[EDGE_STEER_CLASSES_MAX];
+	uint64_t moves[EDGE_STEER_CLASSES_MAX], cleared[EDGE_STEER_CLASSES_MAX];
+};
+
+static bool same_vias(const struct policy_rule *a, const struct policy_rule *b)
+{
+	if (a->n_via != b->n_via || strcmp(a->app, b->app) != 0)
+		return false;
+	for (size_t i = 0; i < a->n_via; i++)
+		if (strcmp(a->via[i], b->via[i]) != 0)
+			return false;
+	return true;
+}
+
+static void breakout_carry(const struct edge_steer *s, const struct policy *p,
+			   const struct edge_steer_underlay *nu, size_t n_nu, struct uinet *nin,
+			   struct bo_carry *c)
+{
+	for (size_t i = 0; i < n_nu; i++)
+		for (size_t j = 0; s->inet && j < s->n_underlays; j++)
+			if (strcmp(nu[i].label, s->underlays[j].label) == 0)
+				nin[i] = s->inet[j];
+	for (size_t i = 0; i < EDGE_STEER_CLASSES_MAX; i++)
+		edge_breakout_class_init(&c->bo[i]);
+	for (size_t i = 0; i < p->n_rules && s->pol; i++) {
+		if (p->rules[i].action != POLICY_ACTION_DIRECT)
+			continue;
+		for (size_t j = 0; j < s->pol->n_rules; j++)
+			if (s->pol->rules[j].action == POLICY_ACTION_DIRECT &&
+			    same_vias(&p->rules[i], &s->pol->rules[j])) {
+				c->bo[i] = s->bo[j];
+				c->moves[i] = s->bo_moves[j];
+				c->cleared[i] = s->bo_cleared[j];
+				break;
+			}
+	}
+}
+
 int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 			 const struct edge_steer_path *paths, size_t n_paths,
 			 const struct edge_steer_route *routes, size_t n_routes,
@@ -1045,6 +1331,8 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	struct edge_steer_route *nr = NULL;
 	struct edge_steer_underlay *nu = NULL;
 	struct edge_via *nv = NULL;
+	struct uinet *nin = NULL;
+	struct bo_carry *nbo = NULL;
 	struct policy_engine *eng = NULL;
 	const char **transit = NULL;
 	size_t n_transit = 0;
@@ -1078,6 +1366,13 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 		memcpy(nr, routes, n_routes * sizeof(*nr));
 	if (n_underlays)
 		memcpy(nu, underlays, n_underlays * sizeof(*nu));
+	nin = calloc(n_underlays + 1, sizeof(*nin));
+	nbo = calloc(1, sizeof(*nbo));
+	if (!nin || !nbo) {
+		r = -ENOMEM;
+		goto out;
+	}
+	breakout_carry(s, p, nu, n_underlays, nin, nbo);
 	r = edge_via_new(nr, n_routes, p->n_rules, &nv);
 	if (r < 0) {
 		seterr(err, errlen, "routes: %s",
@@ -1182,6 +1477,12 @@ int edge_steer_configure(struct edge_steer *s, const struct policy *p,
 	free(s->underlays);
 	s->underlays = nu;
 	s->n_underlays = n_underlays;
+	free(s->inet);
+	s->inet = nin;
+	nin = NULL;
+	memcpy(s->bo, nbo->bo, sizeof(s->bo));
+	memcpy(s->bo_moves, nbo->moves, sizeof(s->bo_moves));
+	memcpy(s->bo_cleared, nbo->cleared, sizeof(s->bo_cleared));
 	np = NULL;
 	npp = NULL;
 	npm = NULL;
@@ -1207,6 +1508,8 @@ out:
 	free(npt);
 	free(nr);
 	free(nu);
+	free(nin);
+	free(nbo);
 	free(transit);
 	edge_via_free(nv);
 	return r;

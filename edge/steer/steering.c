@@ -13,6 +13,7 @@
 struct edge_steering {
 	struct edge_steering_opts opts;
 	struct edge_probe *probe;
+	struct edge_inet_prober *inet; /* breakout underlays' internet */
 	struct edge_health *health;
 	struct edge_steer *steer;
 	struct policy *policy; /* the one steer borrows */
@@ -70,6 +71,92 @@ static void on_installed(void *arg, const struct policy_decision *d)
 	s->carrying = now;
 	s->n_carrying = n;
 	s->have_carrying = true;
+}
+
+/* an underlay's internet came or went: a path_state-like event, then the
+ * breakout classes decide */
+static void on_inet(void *arg, const char *label, enum edge_inet_state from,
+		    enum edge_inet_state to, const struct edge_inet_live *l)
+{
+	struct edge_steering *s = arg;
+	char subject[64];
+
+	if (from == to) {
+		/* a round: the SRTT, for the classes with a latency SLA */
+		if (s->steer)
+			(void)edge_steer_underlay_rtt(s->steer, label, l->srtt_ms);
+		return;
+	}
+	if (s->opts.events) {
+		snprintf(subject, sizeof(subject), "internet@%s", label);
+		edge_events_emitf(
+			s->opts.events, EDGE_EVENT_PATH_STATE, subject, edge_inet_state_name(from),
+			edge_inet_state_name(to), NULL,
+			"internet via %s %s (%llu of %llu probe rounds answered, srtt %.1f "
+			"ms)",
+			label, edge_inet_state_name(to), (unsigned long long)l->answered,
+			(unsigned long long)l->rounds, l->srtt_ms);
+	}
+	if (s->steer) {
+		(void)edge_steer_underlay_rtt(s->steer, label, l->srtt_ms);
+		(void)edge_steer_underlay_inet(s->steer, label, to);
+	}
+}
+
+/*
+ * Every underlay a direct rule names is probed toward the internet: the
+ * policy's targets, else the underlay's gateway; metered ones at the slower
+ * rate.  Without a policy (or a direct rule) nothing is probed.
+ */
+static int inet_targets(struct edge_steering *s, const struct policy *pol,
+			const struct edge_config *config)
+{
+	struct edge_inet_target_cfg *t;
+	size_t n = 0;
+	int r;
+
+	if (!s->inet) {
+		r = edge_inet_prober_new(s->opts.base, on_inet, s, &s->inet);
+		if (r < 0)
+			return r;
+	}
+	t = calloc((config ? config->n_underlays : 0) + 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; pol && config && i < config->n_underlays; i++) {
+		const struct edge_config_underlay *u = &config->underlays[i];
+		const struct policy_breakout *b = &pol->breakout;
+		bool used = false;
+
+		for (size_t k = 0; k < pol->n_rules && !used; k++)
+			for (size_t v = 0; v < pol->rules[k].n_via && !used; v++)
+				used = pol->rules[k].action == POLICY_ACTION_DIRECT &&
+				       strcmp(pol->rules[k].via[v], u->label) == 0;
+		if (!used)
+			continue;
+		snprintf(t[n].label, sizeof(t[n].label), "%s", u->label);
+		snprintf(t[n].ifname, sizeof(t[n].ifname), "%s", u->interface);
+		t[n].src = u->address;
+		for (size_t k = 0; k < b->n_targets && k < EDGE_INET_TARGETS_MAX; k++)
+			t[n].targets[t[n].n_targets++].s_addr = b->targets[k];
+		if (!t[n].n_targets && u->has_gateway)
+			t[n].targets[t[n].n_targets++] = u->gateway;
+		t[n].interval_ms = u->metered ? b->metered_interval_ms : b->interval_ms;
+		t[n].down_count = b->down_count;
+		t[n].up_count = b->up_count;
+		n++;
+	}
+	r = edge_inet_prober_set(s->inet, t, n);
+	free(t);
+	/* a re-configured steer keeps the states it knew; tell it the rest */
+	for (size_t i = 0; r == 0 && s->steer && config && i < config->n_underlays; i++) {
+		enum edge_inet_state st =
+			edge_inet_prober_state(s->inet, config->underlays[i].label, NULL);
+
+		if (st != EDGE_INET_UNKNOWN)
+			(void)edge_steer_underlay_inet(s->steer, config->underlays[i].label, st);
+	}
+	return r;
 }
 
 static void on_probe_metrics(void *arg, uint32_t id)
@@ -152,6 +239,7 @@ void edge_steering_free(struct edge_steering *s)
 	if (!s)
 		return;
 	edge_probe_free(s->probe);
+	edge_inet_prober_free(s->inet);
 	edge_steer_free(s->steer);
 	edge_health_free(s->health);
 	policy_free(s->policy);
@@ -252,6 +340,8 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		snprintf(x->ifname, sizeof(x->ifname), "%s", u->interface);
 		x->has_gateway = u->has_gateway;
 		x->gateway = u->gateway;
+		x->address = u->address;
+		x->metered = u->metered;
 	}
 	return 0;
 }
@@ -277,6 +367,8 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		r = edge_steering_flush(s);
 		edge_probe_free(s->probe);
 		s->probe = NULL;
+		edge_inet_prober_free(s->inet);
+		s->inet = NULL;
 		(void)edge_health_set_paths(s->health, NULL, 0);
 		return r;
 	}
@@ -335,7 +427,13 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		}
 		r = edge_steer_configure(s->steer, pol, l.sp, l.n_paths, l.rt, l.n_routes, l.und,
 					 l.n_und, err, errlen);
+		if (r == 0) {
+			r = inet_targets(s, pol, config);
+			if (r < 0)
+				snprintf(err, errlen, "breakout probes: %s", strerror(-r));
+		}
 	} else {
+		(void)inet_targets(s, NULL, config);
 		r = edge_steer_flush(s->steer);
 		if (r < 0)
 			snprintf(err, errlen, "steering flush: %s", strerror(-r));
@@ -400,6 +498,11 @@ struct edge_probe *edge_steering_probe(const struct edge_steering *s)
 struct edge_health *edge_steering_health(const struct edge_steering *s)
 {
 	return s->health;
+}
+
+struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s)
+{
+	return s->inet;
 }
 
 struct edge_steer *edge_steering_steer(const struct edge_steering *s)

@@ -218,11 +218,12 @@ static json_t *path_json(const struct edge_status_path *p)
 
 static json_t *underlay_json(const struct edge_status_underlay *u)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:b, s:s, s:I}", "label", u->label,
-			 "interface", u->interface, "exists", u->exists, "link_up", u->link_up,
-			 "address", u->address, "gateway", u->gateway, "gateway_configured",
-			 u->gateway_configured, "waiting", u->waiting, "since",
-			 (json_int_t)u->since);
+	return json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:b, s:s, s:I, s:s, s:f}", "label",
+			 u->label, "interface", u->interface, "exists", u->exists, "link_up",
+			 u->link_up, "address", u->address, "gateway", u->gateway,
+			 "gateway_configured", u->gateway_configured, "waiting", u->waiting,
+			 "since", (json_int_t)u->since, "internet", u->internet, "internet_rtt_ms",
+			 u->internet_rtt_ms);
 }
 
 static json_t *class_json(const struct edge_status_class *c)

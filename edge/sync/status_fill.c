@@ -173,6 +173,35 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 	}
 }
 
+/* a direct class: the via carrying it first (breakout failover), then the
+ * others in order; the reason says which and why */
+static void fill_breakout(struct edge_status_class *c, const struct policy_class_decision *d,
+			  const struct edge_steer *steer, uint64_t now_unix_ms)
+{
+	struct edge_steer_breakout b;
+	bool have = steer && edge_steer_breakout_get(steer, d->class_index, &b) == 0 && b.via;
+
+	if (have) {
+		edge_status_strcpy(c->paths[0].path, sizeof(c->paths[0].path), b.via);
+		c->paths[c->n_paths++].weight = 1;
+		if (b.pending)
+			snprintf(c->reason, sizeof(c->reason),
+				 "breakout via %s; %s back in %.1f s (preempt)", b.via, b.pending,
+				 (double)b.pending_left_ms / 1000.0);
+		else
+			snprintf(c->reason, sizeof(c->reason),
+				 "breakout via %s (%llu moves, %llu sessions cleared)", b.via,
+				 (unsigned long long)b.moves, (unsigned long long)b.ct_cleared);
+		c->since = now_unix_ms - b.since_ms;
+	}
+	for (size_t j = 0; j < d->n_via && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX; j++) {
+		if (have && strcmp(d->via[j], b.via) == 0)
+			continue;
+		edge_status_strcpy(c->paths[c->n_paths].path, sizeof(c->paths[0].path), d->via[j]);
+		c->paths[c->n_paths++].weight = 1;
+	}
+}
+
 void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBundle *running,
 			      const struct policy_decision *decision,
 			      const struct edge_steer *steer, uint64_t now_mono_ms,
@@ -190,12 +219,7 @@ void edge_status_fill_classes(struct edge_status *st, const Sdwan__V1__ConfigBun
 		c->sla_met = d->sla_met;
 		c->since = unix_ms(d->since_ms, now_mono_ms, now_unix_ms);
 		if (d->action == POLICY_ACTION_DIRECT) {
-			for (size_t j = 0; j < d->n_via && c->n_paths < EDGE_STATUS_CLASS_PATHS_MAX;
-			     j++) {
-				edge_status_strcpy(c->paths[c->n_paths].path,
-						   sizeof(c->paths[0].path), d->via[j]);
-				c->paths[c->n_paths++].weight = 1;
-			}
+			fill_breakout(c, d, steer, now_unix_ms);
 		} else {
 			fill_choices(c, running, d);
 		}
@@ -262,6 +286,20 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 	if (steer)
 		edge_status_fill_classes(st, running, edge_steer_decision(steer), steer,
 					 clock_ms(CLOCK_MONOTONIC), clock_ms(CLOCK_REALTIME));
+}
+
+void edge_status_fill_internet(struct edge_status *st, const struct edge_inet_prober *inet)
+{
+	for (size_t i = 0; st && inet && i < st->n_underlays; i++) {
+		struct edge_status_underlay *u = &st->underlays[i];
+		struct edge_inet_live l;
+
+		if (!edge_inet_prober_probes(inet, u->label))
+			continue;
+		(void)edge_inet_prober_state(inet, u->label, &l);
+		edge_status_strcpy(u->internet, sizeof(u->internet), edge_inet_state_name(l.state));
+		u->internet_rtt_ms = l.srtt_ms;
+	}
 }
 
 void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,

@@ -237,7 +237,7 @@ static void test_ruleset_text(void **state)
 	assert_true(strstr(t, "counter class_0 {") < strstr(t, "counter name \"class_0\""));
 	assert_non_null(strstr(t, "type nat hook postrouting priority srcnat"));
 	assert_non_null(strstr(t, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d02 "
-				  "masquerade comment \"saas direct\""));
+				  "ct mark set meta mark masquerade comment \"saas direct\""));
 	assert_non_null(strstr(t, "oifname \"sdw*\" tcp flags & (syn | rst) == syn tcp option "
 				  "maxseg size set rt mtu"));
 	/* probes and IKE are never marked */

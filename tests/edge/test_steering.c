@@ -91,7 +91,7 @@ static void test_bundle_to_kernel(void **state)
 	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
 	assert_int_equal(nft_calls, 1);
 	assert_non_null(strstr(nft_text, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d01 "
-					 "masquerade"));
+					 "ct mark set meta mark masquerade"));
 	assert_int_equal(fake_nl_log_count(nl, "rule add"), 3);
 	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
 	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23811") >= 0);

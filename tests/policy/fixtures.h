@@ -49,11 +49,13 @@ static const char full_policy[] __attribute__((unused)) =
 	"   {'app': 'ssh', 'paths': ['mpls'], 'mode': 'ordered', 'last_resort': ['inet', 'lte']},"
 	"   {'app': 'ping6', 'paths': ['inet'], 'mode': 'best', 'margin_pct': 0.5},"
 	"   {'app': 'gre', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'hold_ms': 0},"
-	"   {'app': 'saas', 'action': 'direct', 'via': ['inet', 'lte']},"
+	"   {'app': 'saas', 'action': 'direct', 'sla': 'voice', 'via': ['inet', 'lte']},"
 	"   {'app': 'torrent', 'action': 'drop'},"
 	"   {'app': 'any', 'paths': ['mpls', 'inet'], 'mode': 'ordered', 'last_resort': ['lte']}],"
 	" 'defaults': {'hold_ms': 2000, 'preempt_ms': 15000, 'margin_pct': 12.5,"
 	"              'return_margin_pct': 25.5, 'action': 'overlay'},"
+	" 'breakout': {'targets': ['192.0.2.53', '198.51.100.1'], 'interval_ms': 500,"
+	"              'metered_interval_ms': 30000, 'down_count': 2, 'up_count': 4},"
 	" 'ike': {'ike_proposals': ['aes256gcm16-prfsha384-ecp384', 'aes256-sha256-modp3072'],"
 	"         'esp_proposals': ['chacha20poly1305-x25519-esn']}}";
 

@@ -2,6 +2,7 @@
  * test_parse.c — policy JSON parsing, validation errors and the lossless
  * JSON → protobuf → JSON round trip.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,10 @@ static void test_full_roundtrip(void **state)
 	assert_json_equal(want, j2);
 
 	/* the model itself */
+	assert_int_equal(p->breakout.n_targets, 2);
+	assert_int_equal(p->breakout.targets[1], htonl(0xc6336401));
+	assert_int_equal(p->breakout.interval_ms, 500);
+	assert_int_equal(back->breakout->metered_interval_ms, 30000);
 	assert_int_equal(p->n_rules, 9);
 	assert_int_equal(p->rules[8].app_index, -1);
 	assert_int_equal(p->rules[0].sla_index, policy_sla_find(p, "voice"));
@@ -320,8 +325,10 @@ static const struct bad_case bad_cases[] = {
 	  "rules[0].last_resort[0]", "also in paths" },
 	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'paths': ['inet'], 'via': ['inet']}"),
 	  "rules[0].paths", "not allowed with action \"direct\"" },
-	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'sla': 'voice', 'via': ['inet']}"),
-	  "rules[0].sla", "not allowed with action \"direct\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'sla': 'voic', 'via': ['inet']}"),
+	  "rules[0].sla", "unknown class \"voic\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'drop', 'sla': 'voice'}"), "rules[0].sla",
+	  "not allowed with action \"drop\"" },
 	{ WRAP_RULES("{'app': 'voip', 'action': 'direct'}"), "rules[0].via", "missing" },
 	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'via': ['inet']}"), "rules[0].via",
 	  "only allowed with action \"direct\"" },
@@ -366,6 +373,38 @@ static const struct bad_case bad_cases[] = {
 	  "defaults.return_margin_pct", "expected a number, got a string \"20\"" },
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls'], 'return_margin_pct': 20}]}",
 	  "rules[0].return_margin_pct", "unknown key" },
+	/* 7 breakout probing */
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': "
+	  "['192.0.2.300']}}",
+	  "breakout.targets[0]", "\"192.0.2.300\" is not an IPv4 address" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': ['192.0.2.1', "
+	  "'192.0.2.1']}}",
+	  "breakout.targets[1]", "\"192.0.2.1\" is listed twice" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': ['224.0.0.1']}}",
+	  "breakout.targets[0]", "not a unicast address" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': ['127.0.0.1']}}",
+	  "breakout.targets[0]", "not a unicast address" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': [53]}}",
+	  "breakout.targets[0]", "expected an IPv4 address" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': '192.0.2.1'}}",
+	  "breakout.targets", "expected an array of IPv4 addresses" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'targets': "
+	  "['1.1.1.1','1.1.1.2','1.1.1.3','1.1.1.4','1.1.1.5','1.1.1.6','1.1.1.7','1.1.1.8','1.1.1."
+	  "9']}}",
+	  "breakout.targets", "9 targets, at most 8" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'interval_ms': 50}}",
+	  "breakout.interval_ms", "50 is out of range (100-600000)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'metered_interval_ms': "
+	  "999}}",
+	  "breakout.metered_interval_ms", "999 is out of range" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'down_count': 0}}",
+	  "breakout.down_count", "0 is out of range (1-10)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'up_count': 11}}",
+	  "breakout.up_count", "11 is out of range (1-10)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': {'target': ['192.0.2.1']}}",
+	  "breakout.target", "unknown key" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': []}", "breakout",
+	  "expected an object" },
 	/* the IKE proposal floor (issue 18), by field and proposal */
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}],"
 	  " 'ike': {'ike_proposals': ['aes256gcm16-prfsha256-x25519', '3des-sha1-modp1024']}}",

@@ -78,6 +78,10 @@ struct edge_status_underlay {
 	bool gateway_configured;	    /* from the local config, not learnt */
 	char waiting[EDGE_STATUS_TEXT_MAX]; /* why it carries no paths; "" = it does */
 	uint64_t since;			    /* Unix ms of its last change */
+	/* breakout probing (edge/breakout.h): "up", "down", "unknown"; "" =
+	 * not probed (no direct rule names it) */
+	char internet[16];
+	double internet_rtt_ms; /* SRTT of the answered rounds, 0 = none */
 };
 
 /* numbering = Sdwan__V1__RuleAction */

@@ -36,6 +36,9 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
  * (learnt local address, "%any" remote) instead of the bundle's. */
 void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,
 				const struct edge_underlays *wan, const struct edge_engine *engine);
+/* each underlay's internet state, for those the breakout prober probes */
+struct edge_inet_prober;
+void edge_status_fill_internet(struct edge_status *st, const struct edge_inet_prober *inet);
 
 /* The NAT view of every path in st with an IKE_SA up (ops->path_nat; NULL
  * ops or path_nat: nothing): local and remote endpoints, our public one when

@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include <edge/events.h>
+#include <edge/breakout.h>
 #include <edge/nl.h>
 #include <pathmon/session.h>
 #include <policy/engine.h>
@@ -108,13 +109,29 @@ struct edge_steer_underlay {
 	char ifname[IFNAMSIZ];
 	bool has_gateway;
 	struct in_addr gateway;
+	struct in_addr address; /* ours on it (masquerade source); 0 = unknown */
+	bool metered;
 };
+
+/*
+ * Conntrack entries of a breakout class that were masqueraded on a link the
+ * class left: deleted so its sessions re-establish on the new link.  clear()
+ * deletes the entries whose ct mark & mask == mark, that were source-NATed,
+ * and whose reply goes to nat_addr (any, when 0); returns how many, or
+ * -errno.  Real: steer/conntrack.c (ctnetlink via libnetfilter_conntrack).
+ */
+struct edge_steer_ct_ops {
+	int (*clear)(void *ctx, uint32_t mark, uint32_t mask, struct in_addr nat_addr);
+};
+extern const struct edge_steer_ct_ops edge_steer_ct_real;
 
 struct edge_steer_cfg {
 	const struct edge_nl_ops *nl;
 	void *nl_ctx;
 	const struct edge_steer_nft_ops *nft; /* NULL = edge_steer_nft_real */
 	void *nft_ctx;
+	const struct edge_steer_ct_ops *ct; /* NULL = edge_steer_ct_real */
+	void *ct_ctx;
 	struct edge_events *events;    /* NULL: none */
 	const char *const *lan_ifaces; /* classify what enters here; none = all */
 	size_t n_lan_ifaces;
@@ -207,6 +224,38 @@ struct edge_steer_via {
 };
 size_t edge_steer_via_count(const struct edge_steer *s);
 int edge_steer_via_get(const struct edge_steer *s, size_t i, struct edge_steer_via *ret);
+
+/*
+ * Local breakout (edge/breakout.h): the internet state of underlay `label`
+ * changed (the prober's verdict).  The direct classes re-decide at once:
+ * off a via whose internet is down immediately, back to a preferred one
+ * after the class's preemption delay; each move is a steering event
+ * "class saas: inet -> lte (internet down; 3 sessions cleared)" and clears
+ * the class's conntrack entries masqueraded on the link it left.
+ * 0 or -ENOENT (no such underlay).
+ */
+int edge_steer_underlay_inet(struct edge_steer *s, const char *label, enum edge_inet_state state);
+/*
+ * The SRTT of underlay `label`'s internet probes (0 = none), after each
+ * round.  A direct class with an SLA latency bound treats a via whose SRTT
+ * is over the bound as unusable (leaves it at once, event "(SLA: ...)"),
+ * and takes it back only at the bound less the policy's return_margin_pct
+ * (SLA hysteresis, as overlay classes), after the preemption delay.  Only
+ * latency: jitter and loss bounds are not judged for breakout.
+ * 0 or -ENOENT.
+ */
+int edge_steer_underlay_rtt(struct edge_steer *s, const char *label, double srtt_ms);
+/* Breakout classes, i = 0 .. policy rules - 1: 0, -EAGAIN (rule i is not
+ * direct) or -ENOENT past the end. */
+struct edge_steer_breakout {
+	const char *app;
+	const char *via;     /* the underlay label carrying it; NULL = none */
+	const char *pending; /* a preferred via waiting out the preemption */
+	uint64_t pending_left_ms;
+	uint64_t since_ms; /* how long on via */
+	uint64_t moves, ct_cleared;
+};
+int edge_steer_breakout_get(const struct edge_steer *s, size_t i, struct edge_steer_breakout *ret);
 
 /* How many route replaces were sent in total (figures, tests). */
 uint64_t edge_steer_route_ops(const struct edge_steer *s);

@@ -81,5 +81,8 @@ int edge_steering_flush(struct edge_steering *s);
 struct edge_probe *edge_steering_probe(const struct edge_steering *s);
 struct edge_health *edge_steering_health(const struct edge_steering *s);
 struct edge_steer *edge_steering_steer(const struct edge_steering *s);
+/* the breakout underlays' internet prober (edge/breakout.h), NULL before a
+ * policy */
+struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s);
 
 #endif /* EDGE_STEERING_H */

@@ -33,6 +33,13 @@
 #define POLICY_DEFAULT_RETURN_MARGIN_PCT 20.0
 #define POLICY_RETURN_MARGIN_MAX	 90.0
 
+/* Internet probing of the breakout underlays ("breakout", policy/README.md) */
+#define POLICY_BREAKOUT_TARGETS_MAX	    8
+#define POLICY_DEFAULT_BREAKOUT_INTERVAL_MS 1000u
+#define POLICY_DEFAULT_BREAKOUT_METERED_MS  60000u
+#define POLICY_DEFAULT_BREAKOUT_DOWN_COUNT  3u
+#define POLICY_DEFAULT_BREAKOUT_UP_COUNT    3u
+
 /* ------------------------------------------------------------------ errors */
 
 /* One validation error: where (e.g. "rules[3].sla") and what
@@ -166,6 +173,18 @@ struct policy_defaults {
 	enum policy_action action; /* for traffic no rule matches */
 };
 
+/* How each underlay a `direct` rule names is probed toward the internet:
+ * ICMP echo to every target (none given: the underlay's gateway) once per
+ * interval; the internet is down after down_count rounds without any reply,
+ * up again after up_count rounds with one. */
+struct policy_breakout {
+	uint32_t targets[POLICY_BREAKOUT_TARGETS_MAX]; /* IPv4, network order */
+	size_t n_targets;
+	uint32_t interval_ms;	      /* unmetered underlays */
+	uint32_t metered_interval_ms; /* metered ones (LTE): slower */
+	uint32_t down_count, up_count;
+};
+
 struct policy {
 	uint64_t version; /* 0 = not given */
 	struct policy_sla *slas;
@@ -177,6 +196,7 @@ struct policy {
 	struct policy_rule *rules; /* priority order */
 	size_t n_rules;
 	struct policy_defaults defaults;
+	struct policy_breakout breakout;
 	/* "ike": the network's proposals, each past the floor (policy/proposal.h);
 	 * none given: the orchestrator's defaults */
 	char ike_proposals[POLICY_PROPOSALS_MAX][POLICY_PROPOSAL_MAX + 1];
@@ -186,6 +206,10 @@ struct policy {
 };
 
 void policy_free(struct policy *p);
+
+/* true when "breakout" differs from the built-in defaults (only then is it
+ * written to JSON and protobuf, so bundles without it stay as they were) */
+bool policy_breakout_given(const struct policy *p);
 
 /* Effective hysteresis parameters of a rule (its override or the default). */
 uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r);
