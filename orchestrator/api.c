@@ -477,7 +477,17 @@ enum MHD_Result api_site_bundle(struct req *r)
 	orch_site_clear(&s);
 	if (!b)
 		return reply_error(r, 404, "no bundle compiled yet for site %s", r->params[0]);
+	/* the paths' probe keys are secrets: only the edge gets them (issue 18) */
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (b->paths[i]->probe_key.len)
+			explicit_bzero(b->paths[i]->probe_key.data, b->paths[i]->probe_key.len);
 	o = orch_pb_to_json(&b->base);
+	for (size_t i = 0; o && i < b->n_paths; i++)
+		if (b->paths[i]->probe_key.len)
+			json_object_set_new(json_array_get(json_object_get(o, "paths"), i),
+					    "probe_key",
+					    json_sprintf("(%zu octets, not shown)",
+							 b->paths[i]->probe_key.len));
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	return reply_json(r, 200, o);
 }

@@ -799,6 +799,38 @@ static int bundle_row_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The network's probe secret (store migration 7 makes it), decoded: the
+ * compiler derives each path's STAMP key from it (issue 18). */
+static int probe_secret(struct orch_store *st, uint8_t *buf, size_t size, size_t *ret_len)
+{
+	char *hex = NULL;
+	size_t n;
+	int r = st->ops->secret_get ? st->ops->secret_get(st, "probe", &hex) : -ENOENT;
+
+	*ret_len = 0;
+	if (r == -ENOENT)
+		return 0; /* a store without one: paths go without keys */
+	if (r)
+		return r;
+	n = strlen(hex);
+	r = -EINVAL;
+	if (n < 32 || n % 2 || n / 2 > size)
+		goto out;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			goto out;
+		buf[i] = (uint8_t)v;
+	}
+	*ret_len = n / 2;
+	r = 0;
+out:
+	explicit_bzero(hex, n);
+	free(hex);
+	return r;
+}
+
 /* One compile: read the intent in a snapshot, compile without any lock, write
  * the changed bundles in one short transaction, then publish and wake. */
 static int compile_once(struct orchd *d, struct policy_cache *pc)
@@ -813,12 +845,15 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0;
 	uint64_t gen = 0;
 	int64_t t0 = mono_us(), now = orchd_now_ms();
+	uint8_t secret[64];
+	size_t secret_len = 0;
 	int r;
 
 	if ((r = st->ops->begin_read(st)))
 		return r;
 	if ((r = st->ops->intent_gen(st, &gen)) || (r = st->ops->site_list(st, &sites, &n_sites)) ||
-	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc))) {
+	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc)) ||
+	    (r = probe_secret(st, secret, sizeof(secret), &secret_len))) {
 		st->ops->rollback(st);
 		goto out;
 	}
@@ -830,7 +865,9 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 						    .allocs = allocs,
 						    .n_allocs = n_allocs,
 						    .transport_prefix = d->cfg.transport_prefix,
-						    .hubs_connected = d->cfg.hubs_connected },
+						    .hubs_connected = d->cfg.hubs_connected,
+						    .probe_secret = secret_len ? secret : NULL,
+						    .probe_secret_len = secret_len },
 			 &out);
 	if (r)
 		goto out;
@@ -950,6 +987,7 @@ out:
 	orch_sites_free(sites, n_sites);
 	free(allocs);
 	orch_bundle_rows_free(rows, n_rows);
+	explicit_bzero(secret, sizeof(secret));
 	return r;
 }
 

@@ -132,6 +132,11 @@ static const char *const migrations[] = {
 	" before_json TEXT, after_json TEXT);"
 	"CREATE INDEX audit_at ON audit(at);"
 	"ALTER TABLE sites ADD COLUMN bootstrap_expires BIGINT NOT NULL DEFAULT 0;",
+	/* 4: per-network secrets, made once: 'probe' derives each path's STAMP key
+	 * (gen_random_uuid() draws on pg_strong_random; two of them, hashed) */
+	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "INSERT INTO secrets VALUES('probe', encode(sha256(convert_to("
+	 "gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'));"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -542,6 +547,25 @@ static int meta_get(struct pg_store *s, const char *sql, uint64_t *ret)
 static int pg_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 {
 	return meta_get(pg(st), "SELECT value FROM meta WHERE key = 'intent_gen'", ret_gen);
+}
+
+static int pg_secret_get(struct orch_store *st, const char *name, char **ret_hex)
+{
+	struct pg_store *s = pg(st);
+	const char *sql = "SELECT value FROM secrets WHERE name = $1";
+	PGresult *res;
+	int e;
+
+	res = q(s, sql, &(struct prm){ .n = 1, .v = { name } }, &e);
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*ret_hex = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return *ret_hex ? 0 : -ENOMEM;
 }
 
 static int pg_compiled_gen(struct orch_store *st, uint64_t *ret_gen)
@@ -2267,6 +2291,7 @@ static const struct orch_store_ops pg_ops = {
 	.rollback = pg_rollback,
 	.begin_read = pg_begin_read,
 	.intent_gen = pg_intent_gen,
+	.secret_get = pg_secret_get,
 	.site_insert = pg_site_insert,
 	.site_update = pg_site_update,
 	.site_delete = pg_site_delete,

@@ -107,6 +107,9 @@ static const char *const migrations[] = {
 	" action TEXT NOT NULL, object TEXT NOT NULL, before_json TEXT, after_json TEXT);"
 	"CREATE INDEX audit_at ON audit(at);"
 	"ALTER TABLE sites ADD COLUMN bootstrap_expires INTEGER NOT NULL DEFAULT 0;",
+	/* 8: per-network secrets, made once: 'probe' derives each path's STAMP key */
+	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -220,6 +223,24 @@ static int sq_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 	*ret_gen = (uint64_t)sqlite3_column_int64(p, 0);
 	sqlite3_reset(p);
 	return 0;
+}
+
+static int sq_secret_get(struct orch_store *st, const char *name, char **ret_hex)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT value FROM secrets WHERE name = ?");
+	const unsigned char *t;
+	int r = -ENOENT;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		t = sqlite3_column_text(p, 0);
+		*ret_hex = t ? strdup((const char *)t) : NULL;
+		r = *ret_hex ? 0 : -ENOMEM;
+	}
+	sqlite3_reset(p);
+	return r;
 }
 
 /* ---- sites */
@@ -1814,6 +1835,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.begin_read = sq_begin_read,
 	.intent_gen = sq_intent_gen,
+	.secret_get = sq_secret_get,
 	.site_insert = sq_site_insert,
 	.site_update = sq_site_update,
 	.site_delete = sq_site_delete,

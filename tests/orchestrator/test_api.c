@@ -528,6 +528,19 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(json_array_size(json_object_get(j, "errors")) >= 2);
 	assert_non_null(json_object_get(json_array_get(json_object_get(j, "errors"), 0), "path"));
 	json_decref(j);
+	/* a proposal under the floor (issue 18): 422 naming the field and the proposal */
+	assert_int_equal(post_json("/api/v1/policy", P.admin,
+				   "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': "
+				   "{'ike_proposals': ['3des-sha1-modp1024']}}",
+				   &j),
+			 422);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "errors"), 0), "path")),
+			    "ike.ike_proposals[0]");
+	assert_non_null(strstr(json_string_value(json_object_get(
+				       json_array_get(json_object_get(j, "errors"), 0), "message")),
+			       "\"3des-sha1-modp1024\" refused: 3des"));
+	json_decref(j);
 	/* invalid protobuf on the edge API */
 	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", boot, "application/x-protobuf",
 				 "\xff\xff\xff", 3, &r),
@@ -643,8 +656,17 @@ static void test_edge_register_config_ack_telemetry(void **state)
 	assert_int_equal(b->n_peers, 1);
 	assert_int_equal(b->peers[0]->public_key.len, 32); /* hub1's key */
 	assert_int_equal(b->peers[0]->public_key.data[0], 2);
+	/* issue 18: every path has its STAMP key (the store's secret); the API
+	 * shows the bundle without it */
+	assert_true(b->n_paths >= 1);
+	assert_int_equal(b->paths[0]->probe_key.len, 32); /* ORCH_PROBE_KEY_LEN */
 	v = b->version;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1/bundle", P.viewer, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "paths"), 0), "probe_key")),
+			    "(32 octets, not shown)");
+	json_decref(j);
 	/* up to date: 304 after the wait */
 	assert_int_equal(edge_config(br1_cred, v, 1, NULL), 304);
 	assert_int_equal(edge_config(br1_cred, v, 0, NULL), 304);

@@ -93,6 +93,9 @@ struct orch_store_ops {
 
 	/* a counter bumped by every change of intent (sites, policy, keys) */
 	int (*intent_gen)(struct orch_store *st, uint64_t *ret_gen);
+	/* a per-network secret made by the schema ("probe"), hex; malloc'd;
+	 * -ENOENT if there is none */
+	int (*secret_get)(struct orch_store *st, const char *name, char **ret_hex);
 
 	/* bootstrap_expires: ms since the epoch after which the token is refused */
 	int (*site_insert)(struct orch_store *st, struct orch_site *site,
