@@ -12,6 +12,7 @@
 #include <policy/policy.h>
 
 #include <orch/compile.h>
+#include <orch/text.h>
 
 #include "dashboard.h"
 #include "orchd.h"
@@ -58,6 +59,69 @@ static json_t *with_gen(json_t *o, uint64_t gen)
 	if (o)
 		json_object_set_new(o, "generation", json_integer((json_int_t)gen));
 	return o;
+}
+
+/* ---- the audit log */
+
+/* One audit record inside the open transaction: the actor, the action, the
+ * object, and the object before and after (both taken; NULL: none).  A change
+ * that cannot be recorded is not made: the caller rolls back on an error. */
+int orchd_audit(struct req *r, const char *actor, const char *action, const char *object,
+		json_t *before, json_t *after)
+{
+	struct orch_store *st = r->d->store;
+	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+	char *b = before ? json_dumps(before, flags) : NULL;
+	char *a = after ? json_dumps(after, flags) : NULL;
+	int64_t now = orchd_now_ms();
+	int e = -ENOMEM;
+
+	if ((!before || b) && (!after || a))
+		e = st->ops->audit_add(st, now, actor, action, object, b, a,
+				       now - (int64_t)r->d->cfg.audit_keep_days * 86400000);
+	free(b);
+	free(a);
+	json_decref(before);
+	json_decref(after);
+	return e;
+}
+
+/* an operator's change: the actor is the token's name */
+static int audit(struct req *r, const char *action, const char *object, json_t *before,
+		 json_t *after)
+{
+	return orchd_audit(r, r->actor, action, object, before, after);
+}
+
+/* the stored site as JSON (NULL when absent): an audit record's before/after */
+static json_t *site_json_stored(struct req *r, const char *name)
+{
+	struct orch_site s;
+	json_t *o;
+
+	if (r->d->store->ops->site_get(r->d->store, name, &s))
+		return NULL;
+	o = orch_site_to_json(&s);
+	orch_site_clear(&s);
+	return o;
+}
+
+/* a bootstrap token's expiry (ms) from the `bootstrap_ttl` query parameter
+ * (a duration, 1 s..365 d) or --bootstrap-ttl; false after a 400 reply */
+static bool bootstrap_expiry(struct req *r, int64_t *ret, enum MHD_Result *ret_reply)
+{
+	const char *v = query(r, "bootstrap_ttl");
+	unsigned long long ttl = r->d->cfg.bootstrap_ttl_s;
+
+	if (v && !orch_duration_parse(v, 365ull * 86400, &ttl)) {
+		*ret_reply = reply_error(r, 400,
+					 "bootstrap_ttl \"%.40s\": a duration 1s..365d "
+					 "(seconds, or a number and s, m, h or d)",
+					 v);
+		return false;
+	}
+	*ret = orchd_now_ms() + (int64_t)ttl * 1000;
+	return true;
 }
 
 /* ---- sites */
@@ -147,11 +211,16 @@ enum MHD_Result api_site_create(struct req *r)
 	json_t *j = body_json(r, &ret), *errs, *o;
 	char token[65], hash[65];
 	uint64_t gen = 0;
+	int64_t expires;
 	bool bad;
 	int e;
 
 	if (!j)
 		return ret;
+	if (!bootstrap_expiry(r, &expires, &ret)) {
+		json_decref(j);
+		return ret;
+	}
 	errs = json_array();
 	e = orch_site_from_json(j, NULL, &s, errs);
 	json_decref(j);
@@ -176,19 +245,21 @@ enum MHD_Result api_site_create(struct req *r)
 		ret = hub_refs(r, &s, &bad);
 	if (bad)
 		goto rollback;
-	e = st->ops->site_insert(st, &s, hash, orchd_now_ms());
+	e = st->ops->site_insert(st, &s, hash, expires, orchd_now_ms());
 	if (e) {
 		ret = reply_store_error(r, e, e == -EEXIST ? "a site of that name" : "site");
 		goto rollback;
 	}
 	st->ops->event_add(st, s.id, orchd_now_ms(), "site", s.name, "created");
-	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+	if ((e = audit(r, "site.create", s.name, NULL, orch_site_to_json(&s))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
 		ret = reply_store_error(r, e, "commit");
 		goto rollback;
 	}
 	orchd_intent_changed(r->d);
 	o = orch_site_to_json(&s);
 	json_object_set_new(o, "bootstrap_token", json_string(token));
+	json_object_set_new(o, "bootstrap_expires_at", json_integer(expires));
 	explicit_bzero(token, sizeof(token));
 	orch_site_clear(&s);
 	return reply_json(r, 201, with_gen(o, gen));
@@ -212,11 +283,13 @@ enum MHD_Result api_site_get(struct req *r)
 }
 
 /* Apply `s` (id taken from the stored site of the URL's name) in a transaction. */
-static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const char *what)
+static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const char *what,
+				    const char *action)
 {
 	struct orch_store *st = r->d->store;
 	enum MHD_Result ret;
 	uint64_t gen = 0;
+	json_t *before;
 	bool bad;
 	int e;
 
@@ -225,12 +298,15 @@ static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const ch
 		ret = hub_refs(r, s, &bad);
 	if (bad)
 		goto rollback;
+	before = site_json_stored(r, s->name);
 	if ((e = st->ops->site_update(st, s))) {
+		json_decref(before);
 		ret = reply_store_error(r, e, "site");
 		goto rollback;
 	}
 	st->ops->event_add(st, s->id, orchd_now_ms(), "site", s->name, what);
-	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+	if ((e = audit(r, action, s->name, before, site_json_stored(r, s->name))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
 		ret = reply_store_error(r, e, "commit");
 		goto rollback;
 	}
@@ -281,7 +357,7 @@ enum MHD_Result api_site_put(struct req *r)
 	}
 	s.id = old.id;
 	orch_site_clear(&old);
-	ret = site_replace(r, &s, "updated");
+	ret = site_replace(r, &s, "updated", "site.update");
 	orch_site_clear(&s);
 	return ret;
 }
@@ -291,14 +367,19 @@ enum MHD_Result api_site_delete(struct req *r)
 	struct orch_store *st = r->d->store;
 	int e;
 
+	json_t *before;
+
 	if ((e = st->ops->begin(st)))
 		return reply_store_error(r, e, "transaction");
+	before = site_json_stored(r, r->params[0]);
 	if ((e = st->ops->site_delete(st, r->params[0]))) {
+		json_decref(before);
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "site");
 	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "deleted");
-	if ((e = st->ops->commit(st))) {
+	if ((e = audit(r, "site.delete", r->params[0], before, NULL)) ||
+	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "commit");
 	}
@@ -306,23 +387,75 @@ enum MHD_Result api_site_delete(struct req *r)
 	return reply_empty(r, 204);
 }
 
+/* Re-provisioning: a new one-time bootstrap token; the site's credential and
+ * key end now (its edge gets 401; its peers' next bundles drop it). */
 enum MHD_Result api_site_bootstrap(struct req *r)
 {
 	struct orch_store *st = r->d->store;
 	char token[65], hash[65];
-	json_t *o;
+	enum MHD_Result ret;
+	uint64_t gen = 0;
+	int64_t expires;
+	json_t *o, *before;
 	int e;
 
+	if (!bootstrap_expiry(r, &expires, &ret))
+		return ret;
 	if (orch_secret_new(token))
 		return reply_error(r, 500, "no randomness");
 	orch_secret_hash(token, hash);
-	if ((e = st->ops->site_set_bootstrap(st, r->params[0], hash)))
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	before = site_json_stored(r, r->params[0]);
+	if ((e = st->ops->site_set_bootstrap(st, r->params[0], hash, expires))) {
+		json_decref(before);
+		st->ops->rollback(st);
 		return reply_store_error(r, e, "site");
+	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0],
 			   "new bootstrap token issued");
-	o = json_pack("{s:s, s:s}", "site", r->params[0], "bootstrap_token", token);
+	if ((e = audit(r, "site.bootstrap", r->params[0], before,
+		       site_json_stored(r, r->params[0]))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		explicit_bzero(token, sizeof(token));
+		return reply_store_error(r, e, "commit");
+	}
+	orchd_intent_changed(r->d);
+	o = json_pack("{s:s, s:s, s:I}", "site", r->params[0], "bootstrap_token", token,
+		      "bootstrap_expires_at", (json_int_t)expires);
 	explicit_bzero(token, sizeof(token));
-	return reply_json(r, 201, o);
+	return reply_json(r, 201, with_gen(o, gen));
+}
+
+/* The site's credential, key and bootstrap token end now: its edge gets 401,
+ * and the compiler drops it from every peer's next bundle (its tunnels go).
+ * A new `bootstrap` brings it back. */
+enum MHD_Result api_site_revoke(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	uint64_t gen = 0;
+	json_t *before;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	before = site_json_stored(r, r->params[0]);
+	if ((e = st->ops->site_revoke(st, r->params[0]))) {
+		json_decref(before);
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "site credential revoked");
+	if ((e = audit(r, "site.revoke", r->params[0], before,
+		       site_json_stored(r, r->params[0]))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	orchd_intent_changed(r->d);
+	return reply_json(
+		r, 200, with_gen(json_pack("{s:s, s:b}", "site", r->params[0], "revoked", 1), gen));
 }
 
 enum MHD_Result api_site_bundle(struct req *r)
@@ -344,7 +477,17 @@ enum MHD_Result api_site_bundle(struct req *r)
 	orch_site_clear(&s);
 	if (!b)
 		return reply_error(r, 404, "no bundle compiled yet for site %s", r->params[0]);
+	/* the paths' probe keys are secrets: only the edge gets them (issue 18) */
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (b->paths[i]->probe_key.len)
+			explicit_bzero(b->paths[i]->probe_key.data, b->paths[i]->probe_key.len);
 	o = orch_pb_to_json(&b->base);
+	for (size_t i = 0; o && i < b->n_paths; i++)
+		if (b->paths[i]->probe_key.len)
+			json_object_set_new(json_array_get(json_object_get(o, "paths"), i),
+					    "probe_key",
+					    json_sprintf("(%zu octets, not shown)",
+							 b->paths[i]->probe_key.len));
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	return reply_json(r, 200, o);
 }
@@ -409,7 +552,7 @@ enum MHD_Result api_underlay_put(struct req *r)
 		s.n_underlays++;
 	}
 	s.underlays[i] = ul;
-	ret = site_replace(r, &s, "underlay set");
+	ret = site_replace(r, &s, "underlay set", "underlay.set");
 	orch_site_clear(&s);
 	return ret;
 }
@@ -443,7 +586,7 @@ enum MHD_Result api_underlay_delete(struct req *r)
 	memmove(&s.underlays[i], &s.underlays[i + 1],
 		(s.n_underlays - i - 1) * sizeof(*s.underlays));
 	s.n_underlays--;
-	ret = site_replace(r, &s, "underlay removed");
+	ret = site_replace(r, &s, "underlay removed", "underlay.delete");
 	orch_site_clear(&s);
 	return ret;
 }
@@ -476,11 +619,13 @@ enum MHD_Result api_policy_get(struct req *r)
 
 /* Store `canon` (canonical policy JSON) as a new version unless it equals the
  * current one.  Replies 201 (new) or 200 (unchanged). */
-static enum MHD_Result policy_store(struct req *r, const char *canon, const char *comment)
+static enum MHD_Result policy_store(struct req *r, const char *canon, const char *comment,
+				    const char *action)
 {
 	struct orch_store *st = r->d->store;
 	char *cur = NULL;
 	uint64_t v = 0, gen = 0;
+	json_t *before = NULL;
 	int e;
 
 	if ((e = st->ops->begin(st)))
@@ -494,16 +639,21 @@ static enum MHD_Result policy_store(struct req *r, const char *canon, const char
 		return reply_json(
 			r, 200, json_pack("{s:I, s:b}", "version", (json_int_t)v, "unchanged", 1));
 	}
+	if (cur)
+		before = policy_object(v, cur);
 	free(cur);
-	if ((e = st->ops->policy_insert(st, canon, comment, orchd_now_ms(), &v)))
+	if ((e = st->ops->policy_insert(st, canon, comment, orchd_now_ms(), &v))) {
+		json_decref(before);
 		goto fail;
+	}
 	{
 		char msg[160];
 		snprintf(msg, sizeof(msg), "policy v%" PRIu64 " applied%s%.100s", v,
 			 comment && *comment ? ": " : "", comment ? comment : "");
 		st->ops->event_add(st, 0, orchd_now_ms(), "policy", "policy", msg);
 	}
-	if ((e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st)))
+	if ((e = audit(r, action, "policy", before, policy_object(v, canon))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st)))
 		goto fail;
 	orchd_intent_changed(r->d);
 	return reply_json(
@@ -559,7 +709,7 @@ enum MHD_Result api_policy_apply(struct req *r)
 		free(canon);
 		return reply_error(r, 400, "comment longer than 200 characters");
 	}
-	ret = policy_store(r, canon, comment);
+	ret = policy_store(r, canon, comment, "policy.apply");
 	free(canon);
 	return ret;
 }
@@ -696,7 +846,7 @@ enum MHD_Result api_policy_rollback(struct req *r)
 	if (!canon)
 		return ret;
 	snprintf(comment, sizeof(comment), "rollback to v%" PRIu64, got);
-	ret = policy_store(r, canon, comment);
+	ret = policy_store(r, canon, comment, "policy.rollback");
 	free(canon);
 	return ret;
 }
@@ -961,6 +1111,12 @@ static json_t *webhook_json(struct req *r, const struct orch_webhook *w)
 	return o;
 }
 
+/* a webhook in the audit log: never its secret */
+static json_t *webhook_audit_json(const struct orch_webhook *w)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", w->name, "url", w->url, "kinds", w->kinds);
+}
+
 enum MHD_Result api_webhooks_list(struct req *r)
 {
 	struct orch_webhook *v = NULL;
@@ -1008,7 +1164,8 @@ enum MHD_Result api_webhook_create(struct req *r)
 		return reply_store_error(r, e, "a webhook of that name");
 	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", w.name, "webhook added");
-	if ((e = st->ops->commit(st))) {
+	if ((e = audit(r, "webhook.create", w.name, NULL, webhook_audit_json(&w))) ||
+	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		explicit_bzero(&w, sizeof(w));
 		return reply_store_error(r, e, "commit");
@@ -1022,19 +1179,182 @@ enum MHD_Result api_webhook_create(struct req *r)
 enum MHD_Result api_webhook_delete(struct req *r)
 {
 	struct orch_store *st = r->d->store;
+	struct orch_webhook *v = NULL;
+	json_t *before = NULL;
+	size_t n = 0;
 	int e;
 
 	if ((e = st->ops->begin(st)))
 		return reply_store_error(r, e, "transaction");
+	if (!st->ops->webhook_list(st, &v, &n))
+		for (size_t i = 0; i < n && !before; i++)
+			if (!strcmp(v[i].name, r->params[0]))
+				before = webhook_audit_json(&v[i]);
+	orch_webhooks_free(v, n);
 	if ((e = st->ops->webhook_delete(st, r->params[0]))) {
+		json_decref(before);
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "webhook");
 	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "webhook", r->params[0], "webhook removed");
-	if ((e = st->ops->commit(st))) {
+	if ((e = audit(r, "webhook.delete", r->params[0], before, NULL)) ||
+	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "commit");
 	}
 	notify_reload(r->d->notify);
 	return reply_empty(r, 204);
+}
+
+/* ---- operator tokens */
+
+enum MHD_Result api_tokens_list(struct req *r)
+{
+	json_t *a = NULL;
+	int e = r->d->store->ops->token_list(r->d->store, &a);
+
+	if (e)
+		return reply_store_error(r, e, "tokens");
+	return reply_json(r, 200, json_pack("{s:o}", "tokens", a));
+}
+
+/* {"name", "role", "expires_in"}: expires_in a duration (1s..3650d) or absent
+ * (never).  The secret is in the reply only; the store keeps its digest. */
+enum MHD_Result api_token_create(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	enum MHD_Result ret;
+	json_t *j = body_json(r, &ret), *errs, *o;
+	const char *name, *role, *exp = NULL, *key;
+	unsigned long long ttl = 0;
+	char token[65], hash[65];
+	int64_t now = orchd_now_ms(), expires;
+	json_t *v;
+	int e;
+
+	if (!j)
+		return ret;
+	errs = json_array();
+	if (!json_is_object(j)) {
+		orch_err_add(errs, "$", "a JSON object is required");
+		goto invalid;
+	}
+	json_object_foreach (j, key, v)
+		if (strcmp(key, "name") && strcmp(key, "role") && strcmp(key, "expires_in"))
+			orch_err_add(errs, "$", "unknown field \"%.40s\"", key);
+	name = json_string_value(json_object_get(j, "name"));
+	role = json_string_value(json_object_get(j, "role"));
+	v = json_object_get(j, "expires_in");
+	if (!name || !orch_name_valid(name))
+		orch_err_add(errs, "$.name", "\"%.40s\": 1 to 31 characters [a-z0-9-]",
+			     name ? name : "(missing)");
+	if (!role || (strcmp(role, "admin") && strcmp(role, "viewer")))
+		orch_err_add(errs, "$.role", "\"%.40s\": admin or viewer",
+			     role ? role : "(missing)");
+	if (v && !json_is_null(v)) {
+		exp = json_string_value(v);
+		if (!exp || !orch_duration_parse(exp, 3650ull * 86400, &ttl))
+			orch_err_add(errs, "$.expires_in",
+				     "\"%.40s\": a duration 1s..3650d (\"90d\", \"12h\", "
+				     "\"3600s\")",
+				     exp ? exp : "(not a string)");
+	}
+	if (json_array_size(errs))
+		goto invalid;
+	if (orch_secret_new(token)) {
+		json_decref(j);
+		json_decref(errs);
+		return reply_error(r, 500, "no randomness");
+	}
+	orch_secret_hash(token, hash);
+	expires = ttl ? now + (int64_t)ttl * 1000 : 0;
+	o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", name, "role", role, "created_at",
+		      (json_int_t)now, "expires_at", (json_int_t)expires, "created_by", r->actor);
+	if ((e = st->ops->begin(st)))
+		goto fail;
+	if ((e = st->ops->token_insert(st, hash, role, name, now, expires, r->actor))) {
+		st->ops->rollback(st);
+		json_decref(o);
+		ret = e == -EEXIST ? reply_error(r, 409,
+						 "a token named \"%s\" exists (a revoked "
+						 "token's name stays taken)",
+						 name)
+				   : reply_store_error(r, e, "token");
+		goto out;
+	}
+	st->ops->event_add(st, 0, now, "token", name, "operator token created");
+	if ((e = audit(r, "token.create", name, NULL, json_deep_copy(o))) ||
+	    (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		goto fail;
+	}
+	json_object_set_new(o, "token", json_string(token));
+	ret = reply_json(r, 201, o);
+out:
+	explicit_bzero(token, sizeof(token));
+	json_decref(j);
+	json_decref(errs);
+	return ret;
+fail:
+	json_decref(o);
+	ret = reply_store_error(r, e, "token");
+	goto out;
+invalid:
+	ret = reply_errors(r, 422, "invalid token request", errs);
+	json_decref(j);
+	json_decref(errs);
+	return ret;
+}
+
+/* revoked at once: the next request with it is 401 */
+enum MHD_Result api_token_revoke(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	int64_t now = orchd_now_ms();
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->token_revoke(st, r->params[0], now))) {
+		st->ops->rollback(st);
+		if (e == -EALREADY)
+			return reply_error(r, 409, "token \"%s\" was revoked before", r->params[0]);
+		return reply_store_error(r, e, "token");
+	}
+	st->ops->event_add(st, 0, now, "token", r->params[0], "operator token revoked");
+	if ((e = audit(r, "token.revoke", r->params[0], json_pack("{s:I}", "revoked_at", 0),
+		       json_pack("{s:I}", "revoked_at", (json_int_t)now))) ||
+	    (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	return reply_empty(r, 204);
+}
+
+/* GET /api/v1/audit: paged as /api/v1/events (after, limit, next, more) */
+enum MHD_Result api_audit(struct req *r)
+{
+	uint64_t after = 0, limit = 100;
+	enum MHD_Result ret;
+	json_t *a = NULL, *last;
+	bool forward, more;
+	int64_t next;
+	int e;
+
+	if (!query_range(r, "after", 0, INT64_MAX, &after, &ret) ||
+	    !query_range(r, "limit", 1, 1000, &limit, &ret))
+		return ret;
+	forward = query(r, "after") != NULL;
+	e = r->d->store->ops->audit_list(r->d->store, forward ? (int64_t)after : -1,
+					 (unsigned)limit + 1, &a);
+	if (e)
+		return reply_store_error(r, e, "audit");
+	more = json_array_size(a) > limit;
+	if (more)
+		json_array_remove(a, forward ? json_array_size(a) - 1 : 0);
+	last = json_array_get(a, json_array_size(a) - 1);
+	next = last ? (int64_t)json_integer_value(json_object_get(last, "id")) : (int64_t)after;
+	return reply_json(r, 200,
+			  json_pack("{s:o, s:I, s:b}", "records", a, "next", (json_int_t)next,
+				    "more", forward && more));
 }

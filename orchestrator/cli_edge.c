@@ -261,6 +261,11 @@ static void print_status(json_t *st)
 		if (json_string_length(json_object_get(orch, "config_error")))
 			printf("  config: %s\n", str(orch, "config_error"));
 	}
+	v = json_object_get(st, "reflector");
+	if (v)
+		printf("probe reflector: %" PRId64 " answered, %" PRId64
+		       " dropped (outside the overlay or not authenticated)\n",
+		       num(v, "reflected"), num(v, "dropped"));
 
 	printf("\n%-22s %-6s %-6s %-8s %-10s %-10s %8s %7s %6s %8s %5s\n", "PATH", "LOCAL",
 	       "REMOTE", "PEER", "PROBE", "SA", "RTT ms", "JIT ms", "LOSS%", "SAMPLES", "MTU");

@@ -5,6 +5,8 @@
  * released right after packing, so a compile of thousands of sites stays small.
  */
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -501,6 +503,32 @@ out:
 	return r;
 }
 
+/*
+ * A path's STAMP key (issue 18): HMAC-SHA-256 of the pair's identity under
+ * the network's probe secret.  Both ends of a pair get the same key; the pair
+ * number and the sites' ids and labels are stored allocations, so a recompile
+ * gives the same key and a rollout does not break the probes.
+ */
+static int probe_key(const struct compiler *c, struct arena *a, const struct cpair *p,
+		     ProtobufCBinaryData *ret)
+{
+	const struct csite *b = &c->s[p->b], *h = &c->s[p->h];
+	unsigned int len = ORCH_PROBE_KEY_LEN;
+	uint8_t *key = arena_alloc(a, ORCH_PROBE_KEY_LEN);
+	char *id = arena_printf(a, "sdwan probe key v1\n%u\n%lld %s\n%lld %s", p->pair,
+				(long long)b->site->id, b->uls[p->bu]->label,
+				(long long)h->site->id, h->uls[p->hu]->label);
+
+	if (!key || !id ||
+	    !HMAC(EVP_sha256(), c->in->probe_secret, (int)c->in->probe_secret_len,
+		  (const unsigned char *)id, strlen(id), key, &len) ||
+	    len != ORCH_PROBE_KEY_LEN)
+		return -ENOMEM;
+	ret->data = key;
+	ret->len = len;
+	return 0;
+}
+
 static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const struct cpair *p,
 				  bool branch_side)
 {
@@ -535,11 +563,24 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	m->local_overlay = ipv4_str(a, ov + !branch_side, "/31");
 	m->remote_overlay = ipv4_str(a, ov + branch_side, "");
 	m->vni = 10000 + p->pair;
-	m->n_ike_proposals = 1;
-	m->ike_proposals = c->ike_props;
-	m->n_esp_proposals = 1;
-	m->esp_proposals = c->esp_props;
+	/* the policy's proposals (validated against the floor when applied), else ours */
+	if (c->in->policy && c->in->policy->n_ike_proposals) {
+		m->n_ike_proposals = c->in->policy->n_ike_proposals;
+		m->ike_proposals = c->in->policy->ike_proposals;
+	} else {
+		m->n_ike_proposals = 1;
+		m->ike_proposals = c->ike_props;
+	}
+	if (c->in->policy && c->in->policy->n_esp_proposals) {
+		m->n_esp_proposals = c->in->policy->n_esp_proposals;
+		m->esp_proposals = c->in->policy->esp_proposals;
+	} else {
+		m->n_esp_proposals = 1;
+		m->esp_proposals = c->esp_props;
+	}
 	m->initiator = branch_side;
+	if (c->in->probe_secret && probe_key(c, a, p, &m->probe_key))
+		return NULL;
 	m->probe_profile = (bu->metered || hu->metered)
 				   ? SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED
 				   : SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE;

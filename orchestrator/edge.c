@@ -37,7 +37,8 @@ enum MHD_Result edge_register(struct req *r)
 	Sdwan__V1__Register *m = sdwan__v1__register__unpack(NULL, r->len, (uint8_t *)r->body);
 	Sdwan__V1__RegisterReply reply = SDWAN__V1__REGISTER_REPLY__INIT;
 	const char *tok = bearer_token(r);
-	char cred[65], cred_hash[65], boot_hash[65], msg[160];
+	char cred[65], cred_hash[65], boot_hash[65], msg[160], key_hex[65];
+	char actor[ORCH_NAME_MAX + 8];
 	uint64_t version = 0;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -94,7 +95,15 @@ enum MHD_Result edge_register(struct req *r)
 	snprintf(msg, sizeof(msg), "edge registered (host %s, software %s)", m->hostname,
 		 m->software_version);
 	st->ops->event_add(st, id, orchd_now_ms(), "edge", m->site, msg);
-	if ((e = st->ops->commit(st))) {
+	/* the site's key changed hands: the audit log says to which edge */
+	snprintf(actor, sizeof(actor), "edge:%s", m->site);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(key_hex + 2 * i, 3, "%02x", m->public_key.data[i]);
+	if ((e = orchd_audit(r, actor, "site.register", m->site, NULL,
+			     json_pack("{s:s, s:s, s:s}", "hostname", m->hostname,
+				       "software_version", m->software_version, "public_key",
+				       key_hex))) ||
+	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		ret = reply_store_error(r, e, "commit");
 		goto out;
@@ -238,6 +247,15 @@ enum MHD_Result edge_config(struct req *r)
 		r->deadline_ms = orchd_now_ms() + (int64_t)w * 1000;
 		if (r->deadline_ms == 0)
 			r->deadline_ms = 1;
+	} else { /* woken: the site may have been revoked or re-provisioned meanwhile */
+		int64_t id;
+		char name[ORCH_NAME_MAX];
+		int e = d->store->ops->site_by_credential(d->store, r->cred_hash, &id, name);
+
+		if (e == -EACCES || (!e && id != r->site_id))
+			return reply_error(r, 401, "site credential revoked");
+		if (e)
+			return reply_store_error(r, e, "credential");
 	}
 	pthread_mutex_lock(&d->lock);
 	if (d->stopping) {

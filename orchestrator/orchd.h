@@ -47,6 +47,8 @@ struct orchd_config {
 	bool metrics_public;
 	unsigned online_window_s;
 	unsigned events_per_site; /* events kept per site from its edge */
+	unsigned bootstrap_ttl_s; /* a bootstrap token's life unless the call says */
+	unsigned audit_keep_days; /* the audit log's retention */
 	/* the front door (README.md, Security) */
 	const char *tls_priority;    /* GnuTLS priority string; NULL: ORCHD_TLS_PRIORITY */
 	unsigned auth_fail_limit;    /* failed authentications per source and window */
@@ -124,6 +126,8 @@ struct req {
 	bool unwanted_body;   /* a body sent where none is taken: dropped unread */
 	/* auth */
 	char role[16];
+	char actor[ORCH_NAME_MAX]; /* the operator token's name */
+	char cred_hash[65];	   /* AUTH_EDGE: the credential's digest */
 	int64_t site_id;
 	char site[ORCH_NAME_MAX];
 	/* long-poll */
@@ -207,6 +211,11 @@ enum MHD_Result reply_buffer_free(struct req *r, unsigned status, const char *ct
 /* map a store error to an HTTP error reply */
 enum MHD_Result reply_store_error(struct req *r, int err, const char *what);
 
+/* an audit record in the open transaction (before/after taken; NULL: none);
+ * an error means the change must be rolled back */
+int orchd_audit(struct req *r, const char *actor, const char *action, const char *object,
+		json_t *before, json_t *after);
+
 /* the request's "Authorization: Bearer" secret, or NULL */
 const char *bearer_token(struct req *r);
 
@@ -229,6 +238,11 @@ enum MHD_Result api_site_put(struct req *r);
 enum MHD_Result api_site_delete(struct req *r);
 enum MHD_Result api_site_bootstrap(struct req *r);
 enum MHD_Result api_site_bundle(struct req *r);
+enum MHD_Result api_site_revoke(struct req *r);
+enum MHD_Result api_tokens_list(struct req *r);
+enum MHD_Result api_token_create(struct req *r);
+enum MHD_Result api_token_revoke(struct req *r);
+enum MHD_Result api_audit(struct req *r);
 enum MHD_Result api_underlay_put(struct req *r);
 enum MHD_Result api_underlay_delete(struct req *r);
 enum MHD_Result api_policy_get(struct req *r);

@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <orch/text.h>
+
 #include "orchd.h"
 
 #define OPT_DB_WAIT 1000 /* long-only options */
@@ -21,6 +23,7 @@ static void usage(FILE *f)
 		"usage: sdwan-orchd --db FILE|CONNINFO [options]\n"
 		"       sdwan-orchd token add --db FILE|CONNINFO --role admin|viewer [--name "
 		"NAME]\n"
+		"                         [--expires DURATION]\n"
 		"       sdwan-orchd --list-routes\n"
 		"\n"
 		"The SD-WAN orchestrator: operator API /api/v1 (JSON), edge API /edge/v1\n"
@@ -63,6 +66,10 @@ static void usage(FILE *f)
 		"  --max-unauth-connections N\n"
 		"                         connections not yet authenticated, at once; more are\n"
 		"                         refused at accept (default 2048)\n"
+		"  --bootstrap-ttl D      a new bootstrap token's life unless the call says\n"
+		"                         (default 7d; 1s..365d; units s m h d)\n"
+		"  --audit-retention DAYS audit records kept (default 365; 1..36500), apart\n"
+		"                         from events\n"
 		"  --version              print the version and exit\n"
 		"  --list-routes          print METHOD PATH AUTH of every endpoint and exit\n"
 		"  -h, --help             this text\n");
@@ -89,12 +96,15 @@ static int token_add(int argc, char **argv)
 	static const struct option opts[] = { { "db", required_argument, NULL, 'd' },
 					      { "role", required_argument, NULL, 'r' },
 					      { "name", required_argument, NULL, 'n' },
+					      { "expires", required_argument, NULL, 'e' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	const char *db = NULL, *role = NULL, *name = "";
+	const char *db = NULL, *role = NULL, *name = NULL;
 	struct orch_store *st = NULL;
-	char err[512] = "";
+	char err[512] = "", defname[ORCH_NAME_MAX];
 	char tok[65], hash[65];
+	unsigned long long ttl = 0;
+	int64_t now = orchd_now_ms();
 	int c, e;
 
 	optind = 0; /* GNU getopt: full re-initialisation (permutes NAME last) */
@@ -109,6 +119,15 @@ static int token_add(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
+		case 'e':
+			if (!orch_duration_parse(optarg, 3650ull * 86400, &ttl)) {
+				fprintf(stderr,
+					"sdwan-orchd token add: --expires \"%s\": a duration "
+					"1s..3650d (units s m h d)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -121,6 +140,13 @@ static int token_add(int argc, char **argv)
 		fprintf(stderr, "sdwan-orchd token add: --db and --role admin|viewer required\n");
 		return 2;
 	}
+	if (name && !orch_name_valid(name)) {
+		fprintf(stderr,
+			"sdwan-orchd token add: --name \"%s\": 1 to 31 characters "
+			"[a-z0-9-], not starting with '-'\n",
+			name);
+		return 2;
+	}
 	if ((e = orch_store_open(db, &st, err, sizeof(err)))) {
 		fprintf(stderr, "sdwan-orchd: database: %s\n", err);
 		return 1;
@@ -130,8 +156,20 @@ static int token_add(int argc, char **argv)
 		return 1;
 	}
 	orch_secret_hash(tok, hash);
-	e = st->ops->token_insert(st, hash, role, name, orchd_now_ms());
+	if (!name) { /* every token has a name: the audit log's actor */
+		snprintf(defname, sizeof(defname), "%s-%.8s", role, hash);
+		name = defname;
+	}
+	e = st->ops->token_insert(st, hash, role, name, now, ttl ? now + (int64_t)ttl * 1000 : 0,
+				  "");
 	orch_store_free(st);
+	if (e == -EEXIST) {
+		fprintf(stderr,
+			"sdwan-orchd: a token named \"%s\" exists (names stay taken "
+			"after revocation)\n",
+			name);
+		return 1;
+	}
 	if (e) {
 		fprintf(stderr, "sdwan-orchd: storing the token: %s\n", strerror(-e));
 		return 1;
@@ -195,6 +233,8 @@ int main(int argc, char **argv)
 		{ "unauth-timeout", required_argument, NULL, 'U' },
 		{ "max-unauth-connections", required_argument, NULL, 'N' },
 		{ "db-wait", required_argument, NULL, OPT_DB_WAIT },
+		{ "bootstrap-ttl", required_argument, NULL, 'B' },
+		{ "audit-retention", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -276,6 +316,24 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			cfg.tls_priority = optarg;
+			break;
+		case 'B': {
+			unsigned long long ttl;
+
+			if (!orch_duration_parse(optarg, 365ull * 86400, &ttl)) {
+				fprintf(stderr,
+					"sdwan-orchd: --bootstrap-ttl \"%s\": a duration "
+					"1s..365d (units s m h d)\n",
+					optarg);
+				return 2;
+			}
+			cfg.bootstrap_ttl_s = (unsigned)ttl;
+			break;
+		}
+		case 'A':
+			if (parse_range("--audit-retention", optarg, 1, 36500,
+					&cfg.audit_keep_days))
+				return 2;
 			break;
 		case 'F':
 			if (parse_range("--auth-fail-limit", optarg, 1, 100000,

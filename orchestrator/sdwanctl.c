@@ -290,6 +290,18 @@ static void join(const json_t *a, const char *key, char *out, size_t len)
 	}
 }
 
+/* a duration option (seconds, or N and s, m, h or d), checked before sending */
+static bool duration_ok(const char *opt, const char *v, unsigned long long max_s)
+{
+	unsigned long long x;
+
+	if (orch_duration_parse(v, max_s, &x))
+		return true;
+	fprintf(stderr, "sdwanctl: %s \"%s\": a duration such as 3600, 90m, 12h or 7d\n", opt,
+		safe(v));
+	return false;
+}
+
 /* ---- site */
 
 /* `--help` anywhere among a command's arguments: show help, send nothing */
@@ -336,9 +348,13 @@ static void site_table(json_t *s)
 		       json_is_true(json_object_get(u, "metered")) ? "yes" : "no", num(u, "mtu"),
 		       json_object_get(u, "public_address") ? "  public " : "",
 		       json_object_get(u, "public_address") ? str(u, "public_address") : "");
-	if (json_object_get(s, "bootstrap_token"))
+	if (json_object_get(s, "bootstrap_token")) {
 		printf("bootstrap token (give it to the edge once): %s\n",
 		       str(s, "bootstrap_token"));
+		printf("bootstrap token expires: ");
+		print_time(num(s, "bootstrap_expires_at"));
+		printf(" UTC\n");
+	}
 }
 
 static void bundle_table(json_t *b)
@@ -371,8 +387,11 @@ static int site_add(int argc, char **argv)
 					      { "path-map", required_argument, NULL, 'm' },
 					      { "hub", required_argument, NULL, 'H' },
 					      { "file", required_argument, NULL, 'f' },
+					      { "bootstrap-ttl", required_argument, NULL, 'B' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
+	const char *ttl = NULL;
+	char path[128];
 	json_t *site = json_object(), *lans = json_array(), *uls = json_array(),
 	       *map = json_object(), *hubs = json_array(), *resp;
 	const char *file = NULL;
@@ -385,6 +404,11 @@ static int site_add(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			json_object_set_new(site, "role", json_string(optarg));
+			break;
+		case 'B':
+			if (!duration_ok("--bootstrap-ttl", optarg, 365ull * 86400))
+				goto out;
+			ttl = optarg;
 			break;
 		case 'l':
 			json_array_append_new(lans, json_string(optarg));
@@ -500,7 +524,9 @@ static int site_add(int argc, char **argv)
 			json_object_set(site, "hubs", hubs);
 	}
 	body = json_dumps(site, JSON_COMPACT);
-	st = call("POST", "/api/v1/sites", body, &resp);
+	snprintf(path, sizeof(path), "/api/v1/sites%s%s", ttl ? "?bootstrap_ttl=" : "",
+		 ttl ? ttl : "");
+	st = call("POST", path, body, &resp);
 	free(body);
 	if (st != 201)
 		rc = fail(st, resp);
@@ -527,15 +553,22 @@ static int cmd_site(int argc, char **argv)
 	long st;
 
 	if (argc < 2 || (strcmp(argv[1], "add") && has_help(argc, argv))) {
-		printf("usage: sdwanctl site add|list|show|rm|bootstrap ...\n"
+		printf("usage: sdwanctl site add|list|show|rm|bootstrap|revoke ...\n"
 		       "  site add NAME --role R --underlay L=ADDR|dhcp[,metered][,public=A]... "
 		       "[--lan P]...\n"
-		       "                                              create (dhcp: learnt by the "
+		       "           [--bootstrap-ttl D]                create (dhcp: learnt by the "
 		       "edge)\n"
 		       "  site list                      all sites\n"
 		       "  site show NAME [--bundle]      one site, or its compiled bundle\n"
 		       "  site rm NAME                   delete a site\n"
-		       "  site bootstrap NAME            issue a new one-time bootstrap token\n");
+		       "  site bootstrap NAME [--ttl D]  re-provision: a new one-time bootstrap "
+		       "token;\n"
+		       "                                 the old credential ends now (edge 401,\n"
+		       "                                 peers drop the site's tunnels)\n"
+		       "  site revoke NAME               end the site's credential now (a stolen\n"
+		       "                                 edge); `bootstrap` brings it back\n"
+		       "  bootstrap tokens expire after D (default the orchestrator's\n"
+		       "  --bootstrap-ttl, 7d): seconds, or N and s, m, h or d (1s..365d)\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	if (!strcmp(argv[1], "add"))
@@ -567,8 +600,31 @@ static int cmd_site(int argc, char **argv)
 			printf("{}\n");
 		return EXIT_OK;
 	}
+	if (!strcmp(argv[1], "revoke")) {
+		snprintf(path, sizeof(path), "/api/v1/sites/%s/revoke", argv[2]);
+		st = call("POST", path, NULL, &resp);
+		if (st != 200)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf("site %s revoked: its edge is refused, its peers drop its tunnels\n",
+		       argv[2]);
+		json_decref(resp);
+		return EXIT_OK;
+	}
 	if (!strcmp(argv[1], "bootstrap")) {
-		snprintf(path, sizeof(path), "/api/v1/sites/%s/bootstrap", argv[2]);
+		const char *ttl = NULL;
+
+		if (argc == 5 && !strcmp(argv[3], "--ttl")) {
+			if (!duration_ok("--ttl", argv[4], 365ull * 86400))
+				return EXIT_USAGE;
+			ttl = argv[4];
+		} else if (argc != 3) {
+			fprintf(stderr, "sdwanctl: site bootstrap NAME [--ttl DURATION]\n");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "/api/v1/sites/%s/bootstrap%s%s", argv[2],
+			 ttl ? "?bootstrap_ttl=" : "", ttl ? ttl : "");
 		st = call("POST", path, NULL, &resp);
 		if (st != 201)
 			return fail(st, resp);
@@ -1277,19 +1333,193 @@ add_out:
 	return EXIT_USAGE;
 }
 
+/* ---- operator tokens and the audit log */
+
+static void tokens_table(json_t *j)
+{
+	json_t *t;
+	size_t i;
+	long long now = (long long)time(NULL) * 1000;
+
+	printf("%-24s %-7s %-20s %-20s %-16s %s\n", "NAME", "ROLE", "CREATED (UTC)",
+	       "EXPIRES (UTC)", "BY", "STATE");
+	json_array_foreach (json_object_get(j, "tokens"), i, t) {
+		long long exp = num(t, "expires_at");
+
+		printf("%-24s %-7s ", str(t, "name"), str(t, "role"));
+		print_time(num(t, "created_at"));
+		putchar(' ');
+		if (exp)
+			print_time(exp);
+		else
+			printf("%-20s", "never");
+		printf(" %-16s %s\n", *str(t, "created_by") ? str(t, "created_by") : "-",
+		       num(t, "revoked_at") ? "revoked"
+		       : exp && exp <= now  ? "expired"
+					    : "active");
+	}
+}
+
+static int cmd_token(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl token create NAME --role admin|viewer [--expires D]\n"
+		"       sdwanctl token list | revoke NAME\n"
+		"  create prints the token's secret once (the orchestrator keeps only its\n"
+		"  digest); D: seconds, or N and s, m, h or d (1s..3650d; default never).\n"
+		"  An expired or revoked token is refused (401) at once; a revoked token's\n"
+		"  name stays taken.  Admin only.\n";
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "list"))
+		return get_and_show("/api/v1/tokens", tokens_table);
+	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
+		fprintf(stderr, "sdwanctl: token %s: NAME required\n", safe(argv[1]));
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "revoke")) {
+		snprintf(path, sizeof(path), "/api/v1/tokens/%s", argv[2]);
+		st = call("DELETE", path, NULL, &resp);
+		if (st != 204)
+			return fail(st, resp);
+		printf(g.json ? "{}\n" : "token %s revoked\n", argv[2]);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "create")) {
+		json_t *t = json_pack("{s:s}", "name", argv[2]);
+		char *body;
+		int i;
+
+		for (i = 3; i + 1 < argc; i += 2) {
+			if (!strcmp(argv[i], "--role"))
+				json_object_set_new(t, "role", json_string(argv[i + 1]));
+			else if (!strcmp(argv[i], "--expires")) {
+				if (!duration_ok("--expires", argv[i + 1], 3650ull * 86400))
+					break;
+				json_object_set_new(t, "expires_in", json_string(argv[i + 1]));
+			} else
+				break;
+		}
+		if (i != argc || !json_object_get(t, "role")) {
+			json_decref(t);
+			fputs(help, stderr);
+			return EXIT_USAGE;
+		}
+		body = json_dumps(t, JSON_COMPACT);
+		json_decref(t);
+		st = call("POST", "/api/v1/tokens", body, &resp);
+		free(body);
+		if (st != 201)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		/* the secret alone on stdout (scripts: TOKEN=$(sdwanctl token create ...)) */
+		printf("%s\n", str(resp, "token"));
+		fprintf(stderr, "token %s (%s) created; expires: ", str(resp, "name"),
+			str(resp, "role"));
+		if (num(resp, "expires_at")) {
+			time_t t2 = (time_t)(num(resp, "expires_at") / 1000);
+			struct tm tm;
+			char tb[32];
+
+			gmtime_r(&t2, &tm);
+			strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			fprintf(stderr, "%s\n", tb);
+		} else {
+			fprintf(stderr, "never\n");
+		}
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "sdwanctl: token: unknown command %s\n", safe(argv[1]));
+	return EXIT_USAGE;
+}
+
+static void audit_table(json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	printf("%-8s %-20s %-16s %-16s %-20s %s\n", "ID", "TIME (UTC)", "ACTOR", "ACTION", "OBJECT",
+	       "BEFORE -> AFTER");
+	json_array_foreach (json_object_get(j, "records"), i, e) {
+		char *b = json_dumps(json_object_get(e, "before"), JSON_COMPACT | JSON_ENCODE_ANY);
+		char *a = json_dumps(json_object_get(e, "after"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		printf("%-8lld ", num(e, "id"));
+		print_time(num(e, "at"));
+		printf(" %-16s %-16s %-20s %.200s -> %.200s\n", str(e, "actor"), str(e, "action"),
+		       str(e, "object"), safe(b), safe(a));
+		free(b);
+		free(a);
+	}
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl audit [--limit N] [--after ID]\n"
+		"  who changed what through the API: the actor (operator token name), the\n"
+		"  action, the object and its JSON before and after; without --after the\n"
+		"  newest N (default 50, 1..1000), with --after the next N after that id.\n"
+		"  Admin only; kept --audit-retention days by the orchestrator.\n";
+	unsigned long limit = 50, after = 0;
+	bool have_after = false;
+	char path[128];
+
+	if (has_help(argc, argv)) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	for (int i = 1; i < argc; i += 2) {
+		bool ok = i + 1 < argc;
+
+		if (ok && !strcmp(argv[i], "--limit"))
+			ok = count_parse(argv[i + 1], &limit) && limit >= 1 && limit <= 1000;
+		else if (ok && !strcmp(argv[i], "--after")) {
+			char *end;
+
+			errno = 0;
+			after = strtoul(argv[i + 1], &end, 10);
+			ok = !errno && *argv[i + 1] && !*end && *argv[i + 1] != '-';
+			have_after = true;
+		} else
+			ok = false;
+		if (!ok) {
+			fprintf(stderr, "sdwanctl: audit: bad argument %s\n", safe(argv[i]));
+			fputs(help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (have_after)
+		snprintf(path, sizeof(path), "/api/v1/audit?limit=%lu&after=%lu", limit, after);
+	else
+		snprintf(path, sizeof(path), "/api/v1/audit?limit=%lu", limit);
+	return get_and_show(path, audit_table);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sdwanctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
 		"\n"
 		"commands:\n"
-		"  site add|list|show|rm|bootstrap   sites and their underlays\n"
+		"  site add|list|show|rm|bootstrap|revoke\n"
+		"                                    sites, their underlays and credentials\n"
 		"  policy apply|show|diff|rollback|history\n"
 		"  rollout [--watch]                 which site acked which version\n"
 		"  status [SITE] [--watch]           sites online, paths, decisions\n"
 		"  events [--site S] [--limit N] [--after ID] [--follow]\n"
 		"                                    events, oldest first; --follow for new ones\n"
 		"  webhook add|list|rm               alert webhooks and their delivery state\n"
+		"  token create|list|revoke          operator tokens (admin)\n"
+		"  audit [--limit N] [--after ID]    who changed what, before and after (admin)\n"
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
 		"options:\n"
@@ -1412,6 +1642,10 @@ int main(int argc, char **argv)
 		rc = cmd_events(argc, argv);
 	else if (!strcmp(argv[0], "webhook"))
 		rc = cmd_webhook(argc, argv);
+	else if (!strcmp(argv[0], "token"))
+		rc = cmd_token(argc, argv);
+	else if (!strcmp(argv[0], "audit"))
+		rc = cmd_audit(argc, argv);
 	else if (!strcmp(argv[0], "edge"))
 		rc = sdwanctl_edge_main(argc, argv, g.json);
 	else {

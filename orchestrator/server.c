@@ -32,6 +32,7 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_JSON, api_site_put },
 	{ "DELETE", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_NONE, api_site_delete },
 	{ "POST", "/api/v1/sites/{site}/bootstrap", AUTH_ADMIN, BODY_NONE, api_site_bootstrap },
+	{ "POST", "/api/v1/sites/{site}/revoke", AUTH_ADMIN, BODY_NONE, api_site_revoke },
 	{ "GET", "/api/v1/sites/{site}/bundle", AUTH_VIEWER, BODY_NONE, api_site_bundle },
 	{ "PUT", "/api/v1/sites/{site}/underlays/{label}", AUTH_ADMIN, BODY_JSON,
 	  api_underlay_put },
@@ -54,6 +55,10 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
 	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
+	{ "GET", "/api/v1/tokens", AUTH_ADMIN, BODY_NONE, api_tokens_list },
+	{ "POST", "/api/v1/tokens", AUTH_ADMIN, BODY_JSON, api_token_create },
+	{ "DELETE", "/api/v1/tokens/{name}", AUTH_ADMIN, BODY_NONE, api_token_revoke },
+	{ "GET", "/api/v1/audit", AUTH_ADMIN, BODY_NONE, api_audit },
 	{ "GET", "/metrics", AUTH_METRICS, BODY_NONE, api_metrics },
 	{ "GET", "/healthz", AUTH_NONE, BODY_NONE, api_health },
 	/* the dashboard's static files: no data in them; the data come from the
@@ -87,6 +92,8 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->conn_memory = 16 * 1024;
 	cfg->online_window_s = 35;
 	cfg->events_per_site = 1000;
+	cfg->bootstrap_ttl_s = 7 * 86400;
+	cfg->audit_keep_days = 365;
 	cfg->auth_fail_limit = 10;
 	cfg->auth_fail_window_s = 60;
 	cfg->auth_fail_slots = 4096;
@@ -416,15 +423,18 @@ static bool authorize(struct req *r, enum MHD_Result *ret)
 	case AUTH_EDGE:
 		why = "unknown site credential";
 		e = d->store->ops->site_by_credential(d->store, hash, &r->site_id, r->site);
+		/* a held long-poll checks it again when woken: revoked meanwhile? */
+		memcpy(r->cred_hash, hash, sizeof(hash));
 		break;
 	case AUTH_BOOTSTRAP:
 		/* the site comes from the token; Register.site must name it */
-		why = "unknown site or wrong bootstrap token";
-		e = d->store->ops->site_by_bootstrap(d->store, hash, &r->site_id, r->site);
+		why = "unknown site or wrong bootstrap token"; /* expired: wrong too */
+		e = d->store->ops->site_by_bootstrap(d->store, hash, orchd_now_ms(), &r->site_id,
+						     r->site);
 		break;
 	default:
-		why = "unknown token";
-		e = d->store->ops->token_role(d->store, hash, r->role);
+		why = "unknown token (or expired, or revoked)";
+		e = d->store->ops->token_check(d->store, hash, orchd_now_ms(), r->role, r->actor);
 		break;
 	}
 	explicit_bzero(hash, sizeof(hash));
@@ -824,6 +834,38 @@ static int bundle_row_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The network's probe secret (store migration 7 makes it), decoded: the
+ * compiler derives each path's STAMP key from it (issue 18). */
+static int probe_secret(struct orch_store *st, uint8_t *buf, size_t size, size_t *ret_len)
+{
+	char *hex = NULL;
+	size_t n;
+	int r = st->ops->secret_get ? st->ops->secret_get(st, "probe", &hex) : -ENOENT;
+
+	*ret_len = 0;
+	if (r == -ENOENT)
+		return 0; /* a store without one: paths go without keys */
+	if (r)
+		return r;
+	n = strlen(hex);
+	r = -EINVAL;
+	if (n < 32 || n % 2 || n / 2 > size)
+		goto out;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			goto out;
+		buf[i] = (uint8_t)v;
+	}
+	*ret_len = n / 2;
+	r = 0;
+out:
+	explicit_bzero(hex, n);
+	free(hex);
+	return r;
+}
+
 /* One compile: read the intent in a snapshot, compile without any lock, write
  * the changed bundles in one short transaction, then publish and wake. */
 static int compile_once(struct orchd *d, struct policy_cache *pc)
@@ -838,12 +880,15 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0;
 	uint64_t gen = 0;
 	int64_t t0 = mono_us(), now = orchd_now_ms();
+	uint8_t secret[64];
+	size_t secret_len = 0;
 	int r;
 
 	if ((r = st->ops->begin_read(st)))
 		return r;
 	if ((r = st->ops->intent_gen(st, &gen)) || (r = st->ops->site_list(st, &sites, &n_sites)) ||
-	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc))) {
+	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc)) ||
+	    (r = probe_secret(st, secret, sizeof(secret), &secret_len))) {
 		st->ops->rollback(st);
 		goto out;
 	}
@@ -856,7 +901,9 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 						    .n_allocs = n_allocs,
 						    .transport_prefix = d->cfg.transport_prefix,
 						    .hubs_connected = d->cfg.hubs_connected,
-						    .network_id = d->network_id },
+						    .network_id = d->network_id,
+						    .probe_secret = secret_len ? secret : NULL,
+						    .probe_secret_len = secret_len },
 			 &out);
 	if (r)
 		goto out;
@@ -976,6 +1023,7 @@ out:
 	orch_sites_free(sites, n_sites);
 	free(allocs);
 	orch_bundle_rows_free(rows, n_rows);
+	explicit_bzero(secret, sizeof(secret));
 	return r;
 }
 

@@ -15,7 +15,7 @@
 #include <orch/store.h>
 #include <orch/text.h>
 
-#define STMT_CACHE	 64
+#define STMT_CACHE	 96
 #define HISTORY_PER_SITE 256
 #define EVENTS_KEPT	 100000	 /* the orchestrator's own events (operators, compiler) */
 #define EDGE_EVENTS_KEPT 2000000 /* all edges' events together, besides each site's quota */
@@ -92,7 +92,25 @@ static const char *const migrations[] = {
 	"ALTER TABLE sites ADD COLUMN hubs TEXT NOT NULL DEFAULT '';",
 	/* 6: the edge's per-class traffic counters (JSON array of ClassTraffic) */
 	"ALTER TABLE telemetry ADD COLUMN class_traffic TEXT NOT NULL DEFAULT '[]';",
-	/* 7 (issue 17, ha-clients): the database's identity, made once here */
+	/* 7 (issue 18): operator tokens get a unique name (unnamed ones become
+	 * ROLE-HASH8), an expiry, a revocation time and their creator; the audit
+	 * log; a bootstrap token's expiry (0: never, as before) */
+	"UPDATE tokens SET name = role || '-' || substr(hash, 1, 8)"
+	" WHERE name IS NULL OR name = '';"
+	"UPDATE tokens SET name = name || '-' || substr(hash, 1, 8)"
+	" WHERE name IN (SELECT name FROM tokens GROUP BY name HAVING count(*) > 1);"
+	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';"
+	"CREATE UNIQUE INDEX tokens_name ON tokens(name);"
+	"CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+	" action TEXT NOT NULL, object TEXT NOT NULL, before_json TEXT, after_json TEXT);"
+	"CREATE INDEX audit_at ON audit(at);"
+	"ALTER TABLE sites ADD COLUMN bootstrap_expires INTEGER NOT NULL DEFAULT 0;",
+	/* 8: per-network secrets, made once: 'probe' derives each path's STAMP key */
+	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	 "INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));"),
+	/* 9 (issue 17): the database's identity, made once here */
 	"CREATE TABLE network(id TEXT NOT NULL);"
 	"INSERT INTO network VALUES(lower(hex(randomblob(16))));"
 	"CREATE TABLE reissues(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
@@ -226,6 +244,24 @@ static int sq_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX]
 	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", t ? t : "");
 	sqlite3_reset(p);
 	return 0;
+}
+
+static int sq_secret_get(struct orch_store *st, const char *name, char **ret_hex)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT value FROM secrets WHERE name = ?");
+	const unsigned char *t;
+	int r = -ENOENT;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		t = sqlite3_column_text(p, 0);
+		*ret_hex = t ? strdup((const char *)t) : NULL;
+		r = *ret_hex ? 0 : -ENOMEM;
+	}
+	sqlite3_reset(p);
+	return r;
 }
 
 /* ---- sites */
@@ -376,7 +412,7 @@ static void hubs_text(const struct orch_site *site, char *buf, size_t len)
 }
 
 static int sq_site_insert(struct orch_store *st, struct orch_site *site, const char *bootstrap_hash,
-			  int64_t now)
+			  int64_t bootstrap_expires, int64_t now)
 {
 	struct sq_store *s = sq(st);
 	char *lans = lans_json(site), *map = map_json(site);
@@ -388,7 +424,7 @@ static int sq_site_insert(struct orch_store *st, struct orch_site *site, const c
 	if (!lans || !map)
 		goto out;
 	p = stmt(s, "INSERT INTO sites(name, role, lans, path_map, created_at, bootstrap_hash,"
-		    " hubs) VALUES(?,?,?,?,?,?,?)");
+		    " hubs, bootstrap_expires) VALUES(?,?,?,?,?,?,?,?)");
 	r = -EIO;
 	if (!p)
 		goto out;
@@ -399,6 +435,7 @@ static int sq_site_insert(struct orch_store *st, struct orch_site *site, const c
 	sqlite3_bind_int64(p, 5, now);
 	sqlite3_bind_text(p, 6, bootstrap_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 7, hubs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 8, bootstrap_expires);
 	if ((r = run(p)))
 		goto out;
 	site->id = sqlite3_last_insert_rowid(s->db);
@@ -659,19 +696,43 @@ fail:
 	return r;
 }
 
-static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const char *hash)
+static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const char *hash,
+				 int64_t expires)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = ? WHERE name = ?");
+	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = ?, bootstrap_expires = ?,"
+				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
+				  " WHERE name = ?");
 	int r;
 
 	if (!p)
 		return -EIO;
 	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(p, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 2, expires);
+	sqlite3_bind_text(p, 3, name, -1, SQLITE_STATIC);
 	if ((r = run(p)))
 		return r;
-	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return bump_gen(s); /* peers' bundles drop the old key */
+}
+
+static int sq_site_revoke(struct orch_store *st, const char *name)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
+				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
+				  " WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return bump_gen(s);
 }
 
 static int sq_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -679,8 +740,9 @@ static int sq_site_register(struct orch_store *st, const char *name, const char 
 			    const char *credential_hash, int64_t now, int64_t *ret_id)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "SELECT id, bootstrap_hash FROM sites WHERE name = ?");
-	int64_t id;
+	sqlite3_stmt *p =
+		stmt(s, "SELECT id, bootstrap_hash, bootstrap_expires FROM sites WHERE name = ?");
+	int64_t id, expires;
 	int r, rc;
 	bool used, match;
 
@@ -695,10 +757,11 @@ static int sq_site_register(struct orch_store *st, const char *name, const char 
 	id = sqlite3_column_int64(p, 0);
 	used = sqlite3_column_type(p, 1) == SQLITE_NULL;
 	match = !used && !strcmp(col_text(p, 1), bootstrap_hash);
+	expires = sqlite3_column_int64(p, 2);
 	sqlite3_reset(p);
 	if (used)
 		return -EALREADY;
-	if (!match)
+	if (!match || (expires && now >= expires))
 		return -EACCES;
 	p = stmt(s, "UPDATE sites SET bootstrap_hash = NULL, credential_hash = ?, public_key = ?,"
 		    " hostname = ?, software_version = ?, registered_at = ?, last_seen = ?"
@@ -736,15 +799,17 @@ static int sq_site_by_credential(struct orch_store *st, const char *credential_h
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
 }
 
-static int sq_site_by_bootstrap(struct orch_store *st, const char *bootstrap_hash, int64_t *ret_id,
-				char ret_name[ORCH_NAME_MAX])
+static int sq_site_by_bootstrap(struct orch_store *st, const char *bootstrap_hash, int64_t now,
+				int64_t *ret_id, char ret_name[ORCH_NAME_MAX])
 {
-	sqlite3_stmt *p = stmt(sq(st), "SELECT id, name FROM sites WHERE bootstrap_hash = ?");
+	sqlite3_stmt *p = stmt(sq(st), "SELECT id, name FROM sites WHERE bootstrap_hash = ?"
+				       " AND (bootstrap_expires = 0 OR bootstrap_expires > ?)");
 	int rc;
 
 	if (!p)
 		return -EIO;
 	sqlite3_bind_text(p, 1, bootstrap_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 2, now);
 	rc = sqlite3_step(p);
 	if (rc == SQLITE_ROW) {
 		*ret_id = sqlite3_column_int64(p, 0);
@@ -1622,32 +1687,183 @@ fail:
 }
 
 static int sq_token_insert(struct orch_store *st, const char *hash, const char *role,
-			   const char *name, int64_t now)
+			   const char *name, int64_t now, int64_t expires_at,
+			   const char *created_by)
 {
-	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO tokens VALUES(?,?,?,?)");
+	sqlite3_stmt *p =
+		stmt(sq(st), "INSERT INTO tokens(hash, role, name, created_at, expires_at,"
+			     " created_by) VALUES(?,?,?,?,?,?)");
 
 	if (!p)
 		return -EIO;
 	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 2, role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(p, 3, name ? name : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(p, 4, now);
+	sqlite3_bind_int64(p, 5, expires_at);
+	sqlite3_bind_text(p, 6, created_by ? created_by : "", -1, SQLITE_STATIC);
 	return run(p);
 }
 
-static int sq_token_role(struct orch_store *st, const char *hash, char ret_role[16])
+static int sq_token_check(struct orch_store *st, const char *hash, int64_t now, char ret_role[16],
+			  char ret_name[ORCH_NAME_MAX])
 {
-	sqlite3_stmt *p = stmt(sq(st), "SELECT role FROM tokens WHERE hash = ?");
+	sqlite3_stmt *p =
+		stmt(sq(st), "SELECT role, name FROM tokens WHERE hash = ?"
+			     " AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?)");
 	int rc;
 
 	if (!p)
 		return -EIO;
 	sqlite3_bind_text(p, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 2, now);
 	rc = sqlite3_step(p);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		snprintf(ret_role, 16, "%s", col_text(p, 0));
+		snprintf(ret_name, ORCH_NAME_MAX, "%s", col_text(p, 1));
+	}
 	sqlite3_reset(p);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
+}
+
+static int sq_token_list(struct orch_store *st, json_t **ret_array)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT name, role, created_at, created_by, expires_at,"
+				       " revoked_at FROM tokens ORDER BY name");
+	json_t *a = json_array();
+	int rc;
+
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *t = json_pack("{s:o?, s:s, s:I, s:o?, s:I, s:I}", "name", col_clean(p, 0),
+				      "role", col_text(p, 1), "created_at",
+				      sqlite3_column_int64(p, 2), "created_by", col_clean(p, 3),
+				      "expires_at", sqlite3_column_int64(p, 4), "revoked_at",
+				      sqlite3_column_int64(p, 5));
+
+		if (!t || json_array_append_new(a, t)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
+static int sq_token_revoke(struct orch_store *st, const char *name, int64_t now)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT revoked_at FROM tokens WHERE name = ?");
+	int rc;
+	int64_t was;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	was = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	if (was)
+		return -EALREADY;
+	p = stmt(s, "UPDATE tokens SET revoked_at = ? WHERE name = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	sqlite3_bind_text(p, 2, name, -1, SQLITE_STATIC);
+	return run(p);
+}
+
+/* ---- the audit log */
+
+static int sq_audit_add(struct orch_store *st, int64_t at, const char *actor, const char *action,
+			const char *object, const char *before, const char *after,
+			int64_t keep_since)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "INSERT INTO audit(at, actor, action, object, before_json,"
+				  " after_json) VALUES(?,?,?,?,?,?)");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, at);
+	sqlite3_bind_text(p, 2, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 4, object, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 5, before, -1, SQLITE_STATIC); /* NULL binds NULL */
+	sqlite3_bind_text(p, 6, after, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	p = stmt(s, "DELETE FROM audit WHERE at < ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, keep_since);
+	return run(p);
+}
+
+/* a stored JSON column, parsed; null when absent */
+static json_t *col_json(sqlite3_stmt *p, int i)
+{
+	json_t *j;
+
+	if (sqlite3_column_type(p, i) == SQLITE_NULL)
+		return json_null();
+	j = json_loads(col_text(p, i), JSON_DECODE_ANY, NULL);
+	return j ? j : json_null();
+}
+
+static int sq_audit_list(struct orch_store *st, int64_t after_id, unsigned limit,
+			 json_t **ret_array)
+{
+	struct sq_store *s = sq(st);
+	bool forward = after_id >= 0;
+	sqlite3_stmt *p =
+		forward ? stmt(s, "SELECT id, at, actor, action, object, before_json, after_json"
+				  " FROM audit WHERE id > ? ORDER BY id LIMIT ?")
+			: stmt(s, "SELECT id, at, actor, action, object, before_json, after_json"
+				  " FROM audit WHERE id > ? ORDER BY id DESC LIMIT ?");
+	json_t *a = json_array();
+	int rc;
+
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	sqlite3_bind_int64(p, 1, after_id);
+	sqlite3_bind_int(p, 2, (int)limit);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *e = json_pack("{s:I, s:I, s:o?, s:s, s:o?, s:o, s:o}", "id",
+				      sqlite3_column_int64(p, 0), "at", sqlite3_column_int64(p, 1),
+				      "actor", col_clean(p, 2), "action", col_text(p, 3), "object",
+				      col_clean(p, 4), "before", col_json(p, 5), "after",
+				      col_json(p, 6));
+
+		if (!e) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (forward)
+			json_array_append_new(a, e);
+		else
+			json_array_insert_new(a, 0, e);
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
 }
 
 static const struct orch_store_ops sqlite_ops = {
@@ -1659,12 +1875,14 @@ static const struct orch_store_ops sqlite_ops = {
 	.begin_read = sq_begin_read,
 	.intent_gen = sq_intent_gen,
 	.network_id = sq_network_id,
+	.secret_get = sq_secret_get,
 	.site_insert = sq_site_insert,
 	.site_update = sq_site_update,
 	.site_delete = sq_site_delete,
 	.site_get = sq_site_get,
 	.site_list = sq_site_list,
 	.site_set_bootstrap = sq_site_set_bootstrap,
+	.site_revoke = sq_site_revoke,
 	.site_register = sq_site_register,
 	.site_by_credential = sq_site_by_credential,
 	.site_by_bootstrap = sq_site_by_bootstrap,
@@ -1694,7 +1912,11 @@ static const struct orch_store_ops sqlite_ops = {
 	.event_last_id = sq_event_last_id,
 	.sites_liveness = sq_sites_liveness,
 	.token_insert = sq_token_insert,
-	.token_role = sq_token_role,
+	.token_check = sq_token_check,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.audit_add = sq_audit_add,
+	.audit_list = sq_audit_list,
 };
 
 static int migrate(struct sq_store *s)

@@ -3,6 +3,7 @@
  * surrogates, nothing above U+10FFFF) with U+FFFD for each maximal invalid
  * subpart, and visible escapes for control characters.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,5 +173,40 @@ bool orch_text_is_clean(const char *s, size_t len)
 			return false;
 		i += k;
 	}
+	return true;
+}
+
+bool orch_duration_parse(const char *s, unsigned long long max_s, unsigned long long *ret_s)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		return false;
+	}
+	if (*end && end[1])
+		return false;
+	if (v == 0 || v > max_s / mul)
+		return false;
+	*ret_s = v * mul;
 	return true;
 }

@@ -260,6 +260,24 @@ json_t *policy_to_json(const struct policy *p)
 	defs = NULL;
 	if (policy_breakout_given(p))
 		r |= oset(root, "breakout", breakout_json(&p->breakout));
+	if (p->n_ike_proposals || p->n_esp_proposals) {
+		json_t *ike = json_object(), *l;
+
+		r |= !ike;
+		if (ike && p->n_ike_proposals) {
+			l = json_array();
+			for (size_t i = 0; l && i < p->n_ike_proposals; i++)
+				r |= json_array_append_new(l, json_string(p->ike_proposals[i]));
+			r |= oset(ike, "ike_proposals", l);
+		}
+		if (ike && p->n_esp_proposals) {
+			l = json_array();
+			for (size_t i = 0; l && i < p->n_esp_proposals; i++)
+				r |= json_array_append_new(l, json_string(p->esp_proposals[i]));
+			r |= oset(ike, "esp_proposals", l);
+		}
+		r |= oset(root, "ike", ike);
+	}
 	if (r)
 		goto fail;
 	return root;

@@ -1248,10 +1248,56 @@ static void parse_breakout(struct pctx *c, const json_t *v)
 		b->up_count = (uint32_t)u;
 }
 
+/* "ike": {"ike_proposals": [...], "esp_proposals": [...]}, each proposal past
+ * the floor, refused by name otherwise (issue 18) */
+static void parse_proposals(struct pctx *c, const json_t *v, const char *key, bool esp,
+			    char (*out)[POLICY_PROPOSAL_MAX + 1], size_t *n_out)
+{
+	char path[JPATH_MAX], why[160];
+	const json_t *l = json_object_get(v, key);
+	size_t i;
+	json_t *e;
+
+	if (!l)
+		return;
+	snprintf(path, sizeof(path), "ike.%s", key);
+	if (!want_type(c, path, l, JSON_ARRAY, "a list of proposals"))
+		return;
+	if (json_array_size(l) == 0 || json_array_size(l) > POLICY_PROPOSALS_MAX) {
+		perr(c, path, "%zu proposals, 1 to %d", json_array_size(l), POLICY_PROPOSALS_MAX);
+		return;
+	}
+	json_array_foreach (l, i, e) {
+		const char *s = json_string_value(e);
+
+		ipath(path, esp ? "ike.esp_proposals" : "ike.ike_proposals", i);
+		if (!want_type(c, path, e, JSON_STRING, "a proposal string"))
+			continue;
+		if (!policy_proposal_check(s, esp, why, sizeof(why))) {
+			perr(c, path, "\"%.*s\" refused: %s", POLICY_PROPOSAL_MAX, s, why);
+			continue;
+		}
+		snprintf(out[*n_out], sizeof(out[*n_out]), "%s", s);
+		(*n_out)++;
+	}
+}
+
+static void parse_ike(struct pctx *c, const json_t *v)
+{
+	static const char *const keys[] = { "ike_proposals", "esp_proposals", NULL };
+
+	if (!want_type(c, "ike", v, JSON_OBJECT, "an object"))
+		return;
+	check_keys(c, "ike", v, keys);
+	parse_proposals(c, v, "ike_proposals", false, c->p->ike_proposals, &c->p->n_ike_proposals);
+	parse_proposals(c, v, "esp_proposals", true, c->p->esp_proposals, &c->p->n_esp_proposals);
+}
+
 int policy_from_json(const json_t *root, struct policy **ret, struct policy_errors *errs)
 {
-	static const char *const keys[] = { "version", "sla_classes", "prefix_sets", "applications",
-					    "rules",   "defaults",    "breakout",    NULL };
+	static const char *const keys[] = { "version",	    "sla_classes", "prefix_sets",
+					    "applications", "rules",	   "defaults",
+					    "breakout",	    "ike",	   NULL };
 	struct pctx c = { .errs = errs };
 	json_t *x;
 	int r;
@@ -1293,6 +1339,8 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 		parse_defaults(&c, x);
 	if ((x = json_object_get(root, "breakout")))
 		parse_breakout(&c, x);
+	if ((x = json_object_get(root, "ike")))
+		parse_ike(&c, x);
 done:
 	free(c.set_families);
 	if (c.nomem) {

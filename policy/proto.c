@@ -260,6 +260,23 @@ void policy_proto_free(Sdwan__V1__Policy *msg)
 		protobuf_c_message_free_unpacked(&msg->base, NULL);
 }
 
+static int proposals_to(const char (*v)[POLICY_PROPOSAL_MAX + 1], size_t n, char ***ret,
+			size_t *ret_n)
+{
+	if (!n)
+		return 0;
+	*ret = calloc(n, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*ret)[i] = strdup(v[i]);
+		if (!(*ret)[i])
+			return -ENOMEM; /* freed with the message: n counts the filled */
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
 static int breakout_to(const struct policy_breakout *b, Sdwan__V1__BreakoutProbe **ret)
 {
 	Sdwan__V1__BreakoutProbe *o = malloc(sizeof(*o));
@@ -391,6 +408,11 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 	if (nomem)
 		goto fail;
 	if (policy_breakout_given(p) && breakout_to(&p->breakout, &m->breakout) < 0)
+		goto fail;
+	if (proposals_to(p->ike_proposals, p->n_ike_proposals, &m->ike_proposals,
+			 &m->n_ike_proposals) ||
+	    proposals_to(p->esp_proposals, p->n_esp_proposals, &m->esp_proposals,
+			 &m->n_esp_proposals))
 		goto fail;
 	*ret = m;
 	return 0;
@@ -707,6 +729,23 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 	put(c, root, "prefix_sets", sets);
 	put(c, root, "applications", apps);
 	put(c, root, "rules", rules);
+	if (m->n_ike_proposals || m->n_esp_proposals) {
+		json_t *ike = json_object(), *l;
+
+		if (ike && m->n_ike_proposals) {
+			l = json_array();
+			for (size_t i = 0; l && i < m->n_ike_proposals; i++)
+				append(c, l, jstr(m->ike_proposals[i]));
+			put(c, ike, "ike_proposals", l);
+		}
+		if (ike && m->n_esp_proposals) {
+			l = json_array();
+			for (size_t i = 0; l && i < m->n_esp_proposals; i++)
+				append(c, l, jstr(m->esp_proposals[i]));
+			put(c, ike, "esp_proposals", l);
+		}
+		put(c, root, "ike", ike);
+	}
 	return root;
 }
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@ struct ppath {
 	pm_ns next_open; /* earliest retry of a failed socket */
 	struct event *ev_rx;
 	struct event *ev_timer;
+	struct pm_key key;	  /* the path's own (Path.probe_key); len 0: p->key */
+	struct pm_reflector refl; /* answers the peer's probes on this path only */
+	bool refl_init;
+	int ifindex; /* of cfg.ifname, resolved when a probe comes in */
 };
 
 struct edge_probe {
@@ -37,9 +42,11 @@ struct edge_probe {
 	struct pm_key key;
 	struct edge_probe_cbs cbs;
 	struct ppath **paths;
+	struct ppath **by_local; /* the same, by local overlay address (the reflector's lookup) */
 	size_t n_paths;
-	struct pm_reflector refl;
+	struct pm_reflector refl; /* counters of the paths gone, and its socket's mode */
 	bool refl_init;
+	uint64_t refl_outside; /* not from a path's peer on its netdev: dropped */
 	int refl_fd;
 	uint16_t refl_port;
 	struct event *ev_refl;
@@ -233,7 +240,13 @@ int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, cons
 	/* both ends: the budget is the link's total, whichever end computes it */
 	if (p.profile == PM_PROFILE_METERED)
 		p.keepalive_s = EDGE_PROBE_NATT_KEEPALIVE_S;
+	if (bp->probe_key.len > sizeof(p.key))
+		return -EINVAL;
+	if (bp->probe_key.len)
+		memcpy(p.key, bp->probe_key.data, bp->probe_key.len);
+	p.key_len = bp->probe_key.len;
 	*ret = p;
+	explicit_bzero(&p, sizeof(p));
 	return 0;
 }
 
@@ -251,7 +264,8 @@ static pm_ns path_interval(const struct edge_probe *p, const struct edge_probe_p
 		/* what the NAT keepalives take is not the probes' (a budget
 		 * smaller than them leaves the probes at the slowest rate) */
 		budget = budget > ka ? budget - ka : 1;
-		iv = edge_probe_metered_interval(budget, p->key.len > 0, c->encap_overhead, iv);
+		iv = edge_probe_metered_interval(budget, p->key.len > 0 || c->key_len > 0,
+						 c->encap_overhead, iv);
 	}
 	return iv;
 }
@@ -263,6 +277,33 @@ static void on_pm_event(void *ctx, const struct pm_event *ev)
 
 	if (p->cbs.state)
 		p->cbs.state(p->cbs.arg, pp->cfg.id, ev);
+}
+
+/* the path's own key, else the bundle's, else none (unauthenticated) */
+static const struct pm_key *path_key(const struct edge_probe *p, const struct ppath *pp)
+{
+	if (pp->key.len)
+		return &pp->key;
+	return p->key.len ? &p->key : NULL;
+}
+
+/* (re)makes the path's reflector with its key: after the settings' key changed */
+static int path_refl_make(struct edge_probe *p, struct ppath *pp)
+{
+	struct pm_reflector r;
+	int e = pm_reflector_init(&r, path_key(p, pp), pm_errest_make(false, PM_NS_PER_MSEC), 0);
+
+	if (e < 0)
+		return e;
+	if (pp->refl_init) {
+		/* the counters carry over */
+		r.reflected = pp->refl.reflected;
+		memcpy(r.rejected, pp->refl.rejected, sizeof(r.rejected));
+		pm_reflector_wipe(&pp->refl);
+	}
+	pp->refl = r;
+	pp->refl_init = true;
+	return 0;
 }
 
 static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
@@ -303,7 +344,7 @@ static int session_make(struct edge_probe *p, struct ppath *pp, pm_ns now)
 	 * with too few samples to judge (test_health: timeline_startup_loss) */
 	cfg.loss_from_first_reply = true;
 	cfg.wall_offset_ns = wall_offset();
-	cfg.key = p->key.len ? &p->key : NULL;
+	cfg.key = path_key(p, pp);
 	cfg.on_event = on_pm_event;
 	cfg.ctx = pp;
 	r = pm_session_new(&cfg, now, &s);
@@ -545,6 +586,51 @@ static void rx_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ reflector */
 
+/*
+ * The path a probe belongs to, or NULL (issue 18): the reflector answers only
+ * inside the overlay, a probe from a path's peer overlay address to ours on
+ * that path's netdev (inside its tunnel).  Anything else, e.g. sent to an
+ * underlay address or with a forged source, is dropped: it would make every
+ * edge an internet-facing reflector.  The netdev is checked by index, looked
+ * up again when it does not match (the netdev may have been re-created).
+ */
+static int local_cmp(const void *a, const void *b)
+{
+	uint32_t x = ntohl((*(struct ppath *const *)a)->cfg.local.s_addr);
+	uint32_t y = ntohl((*(struct ppath *const *)b)->cfg.local.s_addr);
+
+	return x < y ? -1 : x > y;
+}
+
+static struct ppath *refl_path(struct edge_probe *p, const struct in_pktinfo *pi,
+			       const struct sockaddr_in *from)
+{
+	uint32_t dst = ntohl(pi->ipi_addr.s_addr);
+	size_t lo = 0, hi = p->n_paths;
+
+	/* the first path with our address (a hub has thousands: no linear scan per probe) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ntohl(p->by_local[mid]->cfg.local.s_addr) < dst)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo;
+	     i < p->n_paths && p->by_local[i]->cfg.local.s_addr == pi->ipi_addr.s_addr; i++) {
+		struct ppath *pp = p->by_local[i];
+
+		if (from->sin_addr.s_addr != pp->cfg.remote.s_addr)
+			continue;
+		if (pp->ifindex != pi->ipi_ifindex)
+			pp->ifindex = (int)if_nametoindex(pp->cfg.ifname);
+		if (pp->ifindex && pp->ifindex == pi->ipi_ifindex)
+			return pp;
+	}
+	return NULL;
+}
+
 static void refl_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge_probe *p = arg;
@@ -563,6 +649,7 @@ static void refl_cb(evutil_socket_t fd, short what, void *arg)
 			.msg_controllen = sizeof(cbuf),
 		};
 		struct in_pktinfo pi = { 0 };
+		struct ppath *pp;
 		bool have_pi = false;
 		pm_ns rx = 0;
 		uint8_t ttl = 0;
@@ -589,9 +676,14 @@ static void refl_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!rx)
 			rx = clock_ns(CLOCK_REALTIME);
-		if (pm_reflect(&p->refl, in, (size_t)n, rx, clock_ns(CLOCK_REALTIME), ttl, out,
+		pp = have_pi ? refl_path(p, &pi, &from) : NULL;
+		if (!pp) {
+			p->refl_outside++;
+			continue;
+		}
+		if (pm_reflect(&pp->refl, in, (size_t)n, rx, clock_ns(CLOCK_REALTIME), ttl, out,
 			       sizeof(out), &out_len) != PM_REJECT_NONE)
-			continue; /* counted in p->refl.rejected */
+			continue; /* counted in pp->refl.rejected */
 		/* answer from the address the probe was sent to, out of the
 		 * interface it came in on: the same path back */
 		char obuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = { 0 };
@@ -682,6 +774,17 @@ static void ppath_free(struct ppath *pp)
 		event_free(pp->ev_timer);
 	sock_close(pp);
 	pm_session_free(pp->s);
+	if (pp->refl_init) {
+		/* its counters stay in the totals */
+		struct pm_reflector *all = &pp->owner->refl;
+
+		all->reflected += pp->refl.reflected;
+		for (int i = 0; i < PM_REJECT_COUNT_; i++)
+			all->rejected[i] += pp->refl.rejected[i];
+		pm_reflector_wipe(&pp->refl);
+	}
+	pm_key_wipe(&pp->key);
+	explicit_bzero(&pp->cfg, sizeof(pp->cfg));
 	free(pp);
 }
 
@@ -696,6 +799,14 @@ static int ppath_new(struct edge_probe *p, const struct edge_probe_path *c, pm_n
 	pp->owner = p;
 	pp->cfg = *c;
 	pp->fd = -1;
+	if (c->key_len) {
+		r = pm_key_init(&pp->key, c->key, c->key_len);
+		if (r < 0)
+			goto out;
+	}
+	r = path_refl_make(p, pp);
+	if (r < 0)
+		goto out;
 	r = session_make(p, pp, now);
 	if (r < 0)
 		goto out;
@@ -776,6 +887,7 @@ void edge_probe_free(struct edge_probe *p)
 	for (size_t i = 0; i < p->n_paths; i++)
 		ppath_free(p->paths[i]);
 	free(p->paths);
+	free(p->by_local);
 	refl_close(p);
 	pm_key_wipe(&p->key);
 	explicit_bzero(&p->set, sizeof(p->set));
@@ -793,7 +905,8 @@ static struct ppath *find(const struct edge_probe *p, uint32_t id)
 static bool same_session(const struct edge_probe_path *a, const struct edge_probe_path *b)
 {
 	return a->id == b->id && strcmp(a->ifname, b->ifname) == 0 &&
-	       a->local.s_addr == b->local.s_addr && a->remote.s_addr == b->remote.s_addr;
+	       a->local.s_addr == b->local.s_addr && a->remote.s_addr == b->remote.s_addr &&
+	       a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }
 
 static void start_path(struct ppath *pp, pm_ns now)
@@ -805,7 +918,7 @@ static void start_path(struct ppath *pp, pm_ns now)
 int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *paths, size_t n)
 {
 	pm_ns now = mono(p);
-	struct ppath **next = NULL, **fresh = NULL;
+	struct ppath **next = NULL, **fresh = NULL, **by_local = NULL;
 	size_t n_fresh = 0;
 	int r = 0;
 
@@ -821,7 +934,8 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 	if (n) {
 		next = calloc(n, sizeof(*next));
 		fresh = calloc(n, sizeof(*fresh));
-		if (!next || !fresh) {
+		by_local = calloc(n, sizeof(*by_local));
+		if (!next || !fresh || !by_local) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -871,6 +985,13 @@ int edge_probe_set_paths(struct edge_probe *p, const struct edge_probe_path *pat
 	free(p->paths);
 	p->paths = next;
 	p->n_paths = n;
+	if (n) {
+		memcpy(by_local, next, n * sizeof(*by_local));
+		qsort(by_local, n, sizeof(*by_local), local_cmp);
+	}
+	free(p->by_local);
+	p->by_local = by_local;
+	by_local = NULL;
 	next = NULL;
 	n_fresh = 0;
 out:
@@ -878,6 +999,7 @@ out:
 		ppath_free(fresh[i]);
 	free(fresh);
 	free(next);
+	free(by_local);
 	return r;
 }
 
@@ -911,6 +1033,9 @@ int edge_probe_set_settings(struct edge_probe *p, const struct edge_probe_settin
 
 		sock_close(pp);
 		pp->next_open = 0;
+		r = path_refl_make(p, pp);
+		if (r < 0)
+			return r;
 		r = session_make(p, pp, now);
 		if (r < 0)
 			return r;
@@ -978,7 +1103,23 @@ pm_ns edge_probe_interval(const struct edge_probe *p, uint32_t path_id)
 
 uint64_t edge_probe_reflected(const struct edge_probe *p)
 {
-	return p->refl.reflected;
+	uint64_t n = p->refl.reflected;
+
+	for (size_t i = 0; i < p->n_paths; i++)
+		n += p->paths[i]->refl.reflected;
+	return n;
+}
+
+uint64_t edge_probe_refl_dropped(const struct edge_probe *p)
+{
+	uint64_t n = p->refl_outside;
+
+	for (int k = 0; k < PM_REJECT_COUNT_; k++) {
+		n += p->refl.rejected[k];
+		for (size_t i = 0; i < p->n_paths; i++)
+			n += p->paths[i]->refl.rejected[k];
+	}
+	return n;
 }
 
 uint16_t edge_probe_reflector_port(const struct edge_probe *p)

@@ -5,6 +5,7 @@
 #include <edge/nl.h>
 
 #include <policy/policy.h>
+#include <policy/proposal.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +276,7 @@ static void check_proposals(const char *where, const char *field, char *const *p
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(p[i]);
 		bool ok = len > 0 && len < PROPOSAL_MAX;
+		char why[160];
 
 		for (size_t k = 0; ok && k < len; k++)
 			if (!((p[i][k] >= 'a' && p[i][k] <= 'z') ||
@@ -284,11 +286,10 @@ static void check_proposals(const char *where, const char *field, char *const *p
 		if (!ok)
 			edge_errors_addf(errs, "%s.%s[%zu]: \"%s\" is not a proposal", where, field,
 					 i, p[i]);
-		else if (esp && !edge_esp_proposal_has_pfs(p[i]))
-			edge_errors_addf(errs,
-					 "%s.%s[%zu]: \"%s\" has no key exchange method (PFS "
-					 "required)",
-					 where, field, i, p[i]);
+		else if (!policy_proposal_check(p[i], esp, why, sizeof(why)))
+			/* the floor (issue 18): the same check as the orchestrator's */
+			edge_errors_addf(errs, "%s.%s[%zu]: \"%s\" refused: %s", where, field, i,
+					 p[i], why);
 	}
 }
 
@@ -401,6 +402,9 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	check_proposals(w, "esp_proposals", p->esp_proposals, p->n_esp_proposals, true, errs);
 	if (p->mtu && (p->mtu < 576 || p->mtu > 9000))
 		edge_errors_addf(errs, "%s.mtu: %u is not in 576..9000", w, p->mtu);
+	if (p->probe_key.len && (p->probe_key.len < 16 || p->probe_key.len > 64))
+		edge_errors_addf(errs, "%s.probe_key: %zu octets, a STAMP key has 16 to 64", w,
+				 p->probe_key.len);
 
 	for (size_t j = 0; j < i; j++) {
 		const Sdwan__V1__Path *q = b->paths[j];

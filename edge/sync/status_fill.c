@@ -243,6 +243,10 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 		edge_status_strcpy(st->site, sizeof(st->site), config->site);
 		edge_status_strcpy(st->role, sizeof(st->role), edge_role_name(config->role));
 	}
+	if (probe) {
+		st->probes_reflected = edge_probe_reflected(probe);
+		st->probes_refl_dropped = edge_probe_refl_dropped(probe);
+	}
 	if (!running)
 		return;
 	st->config_version = running->version;

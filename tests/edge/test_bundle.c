@@ -111,6 +111,9 @@ static void break_many(json_t *root)
 	json_object_set_new(p1, "vni", json_integer(1001)); /* duplicate */
 	json_object_set_new(p1, "id", json_integer(1));	    /* duplicate */
 	json_array_set_new(json_object_get(p1, "esp_proposals"), 0, json_string("aes256gcm16"));
+	json_array_set_new(json_object_get(p0, "ike_proposals"), 0,
+			   json_string("3des-sha1-modp1024"));
+	set_str(p0, "probe_key", "AAAA");
 	set_str(p1, "remote_overlay", "100.126.9.9");
 	set_str(json_array_get(json_object_get(root, "routes"), 0), "peer", "hub7");
 	json_array_set_new(json_object_get(root, "lan_prefixes"), 0, json_string("10.101.0.1/16"));
@@ -146,8 +149,11 @@ static void test_errors_all_named(void **state)
 		"paths[0].peer: \"hub9\" is not a known peer",
 		"paths[1].vni: 1001 already used by paths[0]",
 		"paths[1].id: 1 already used by paths[0]",
-		("paths[1].esp_proposals[0]: \"aes256gcm16\" has no key exchange method (PFS "
+		("paths[1].esp_proposals[0]: \"aes256gcm16\" refused: no key exchange method (PFS "
 		 "required)"),
+		("paths[0].ike_proposals[0]: \"3des-sha1-modp1024\" refused: 3des: weak "
+		 "encryption"),
+		"paths[0].probe_key: 3 octets, a STAMP key has 16 to 64",
 		"paths[1].remote_overlay: \"100.126.9.9\" is not in the subnet of local_overlay",
 		"routes[0].peer: \"hub7\" is not a known peer",
 		"lan_prefixes[0]: \"10.101.0.1/16\" has host bits set",

@@ -95,6 +95,8 @@ static void fill(void *arg, struct edge_status *st)
 	edge_status_strcpy(st->site, sizeof(st->site), "br1");
 	edge_status_strcpy(st->role, sizeof(st->role), "branch");
 	st->config_version = 12;
+	st->probes_reflected = 7;
+	st->probes_refl_dropped = 333;
 	for (int i = 0; i < 2; i++) {
 		p = edge_status_add_path(st);
 		assert_non_null(p);
@@ -152,6 +154,13 @@ static void test_status_shape(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(s, "orchestrator"), "state")),
 		"disabled");
+
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(s, "reflector"), "dropped")),
+		333);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(s, "reflector"), "reflected")),
+		7);
 
 	assert_int_equal(json_array_size(json_object_get(s, "paths")), 2);
 	path = json_array_get(json_object_get(s, "paths"), 0);

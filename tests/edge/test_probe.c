@@ -326,6 +326,63 @@ static void test_diff_keeps_sessions(void **state)
 	assert_int_equal(edge_probe_n_paths(f->p), 1);
 }
 
+/* issue 18: a path's own key authenticates its probes (112 octets, that key's
+ * HMAC), a path without one stays in the settings' mode, a new key is a new
+ * session; the bundle's probe_key reaches the path */
+static void test_path_keys(void **state)
+{
+	struct fx *f = *state;
+	struct edge_probe_path p[2] = { mkpath(1, PM_PROFILE_ACTIVE),
+					mkpath(2, PM_PROFILE_ACTIVE) };
+	struct pm_key k1, other;
+	struct pm_reflector r1, rother;
+	uint8_t out[PM_STAMP_LEN_MAX];
+	struct pm_metrics m;
+	size_t n;
+
+	memset(p[0].key, 0x5a, 32);
+	p[0].key_len = 32;
+	assert_int_equal(pm_key_init(&k1, p[0].key, 32), 0);
+	memset(out, 0x33, 32);
+	assert_int_equal(pm_key_init(&other, out, 32), 0);
+	assert_int_equal(pm_reflector_init(&r1, &k1, pm_errest_make(false, MS), 0), 0);
+	assert_int_equal(pm_reflector_init(&rother, &other, pm_errest_make(false, MS), 0), 0);
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+
+	f->n_sent = 0;
+	edge_probe_run(f->p, 1, f->now);
+	assert_int_equal(f->n_sent, 1);
+	assert_int_equal(f->sent[0].len, PM_STAMP_LEN_AUTH);
+	/* the path's key verifies it, another key does not */
+	assert_int_equal(
+		pm_reflect(&r1, f->sent[0].buf, f->sent[0].len, 1, 2, 255, out, sizeof(out), &n),
+		PM_REJECT_NONE);
+	assert_int_equal(pm_reflect(&rother, f->sent[0].buf, f->sent[0].len, 1, 2, 255, out,
+				    sizeof(out), &n),
+			 PM_REJECT_HMAC);
+	/* path 2 has none: unauthenticated (the settings have no key) */
+	edge_probe_run(f->p, 2, f->now);
+	assert_int_equal(f->n_sent, 2);
+	assert_int_equal(f->sent[1].len, PM_STAMP_LEN_UNAUTH);
+
+	/* the same key again keeps the session; a new key starts a new one */
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, 1);
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, 1);
+	p[0].key[0] ^= 1;
+	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
+	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
+	assert_int_equal(m.counters.sent, 0);
+	assert_int_equal(edge_probe_refl_dropped(f->p), 0);
+
+	pm_reflector_wipe(&r1);
+	pm_reflector_wipe(&rother);
+	pm_key_wipe(&k1);
+	pm_key_wipe(&other);
+}
+
 static void make_inet_metered(json_t *root)
 {
 	json_t *u = json_array_get(json_object_get(root, "underlays"), 1);
@@ -360,6 +417,14 @@ static void test_from_bundle(void **state)
 	assert_int_equal(p.keepalive_s, EDGE_PROBE_NATT_KEEPALIVE_S);
 	assert_int_equal(edge_probe_path_from_bundle(b, 0, "sdw1", 112, &p), 0);
 	assert_int_equal(p.keepalive_s, 0); /* not metered */
+	assert_int_equal(p.key_len, 0);	    /* no probe_key: the settings' key */
+	b->paths[0]->probe_key.data = (uint8_t *)"0123456789abcdef0123";
+	b->paths[0]->probe_key.len = 20;
+	assert_int_equal(edge_probe_path_from_bundle(b, 0, "sdw1", 112, &p), 0);
+	assert_int_equal(p.key_len, 20);
+	assert_memory_equal(p.key, "0123456789abcdef0123", 20);
+	b->paths[0]->probe_key.data = NULL;
+	b->paths[0]->probe_key.len = 0;
 	assert_int_equal(edge_probe_path_from_bundle(b, 2, "sdw3", 0, &p), -EINVAL);
 	assert_int_equal(edge_probe_settings_from_bundle(b->probe, &s), 0);
 	assert_int_equal(s.port, 862);
@@ -376,6 +441,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metered_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metered_bringup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff_keeps_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_keys, setup, teardown),
 		cmocka_unit_test(test_from_bundle),
 	};
 

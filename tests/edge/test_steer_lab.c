@@ -97,8 +97,9 @@ static void print_status(struct lab *l)
 	const struct policy_decision *d = edge_steer_decision(l->steer);
 	char buf[256];
 
-	printf("%9.3f STATUS reflected %llu route_ops %llu\n", since(l),
+	printf("%9.3f STATUS reflected %llu refl_dropped %llu route_ops %llu\n", since(l),
 	       (unsigned long long)edge_probe_reflected(l->probe),
+	       (unsigned long long)edge_probe_refl_dropped(l->probe),
 	       (unsigned long long)edge_steer_route_ops(l->steer));
 	for (size_t i = 0; i < l->n_ids; i++) {
 		struct pm_metrics m;
@@ -211,13 +212,15 @@ static int usage(void)
 	fprintf(stderr, "usage: test_steer_lab --policy FILE --lan IF --path "
 			"ID,NAME,LABEL,IFNAME,LOCAL,REMOTE[,metered] --route PREFIX "
 			"[--duration S] [--ready FILE] [--metered-ms MS] [--holddown-ms MS] "
-			"[--holddown-max-ms MS]\n");
+			"[--holddown-max-ms MS] [--probe-key HEX]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	struct edge_probe_path pp[MAX_PATHS];
+	uint8_t probe_key[PM_KEY_MAX];
+	size_t probe_key_len = 0;
 	struct edge_steer_path sp[MAX_PATHS];
 	struct edge_health_path hp[MAX_PATHS];
 	struct edge_steer_route rt[MAX_ROUTES];
@@ -269,12 +272,30 @@ int main(int argc, char **argv)
 			metered_ms = atoi(v);
 		} else if (strcmp(a, "--ready") == 0) {
 			ready = v;
+		} else if (strcmp(a, "--probe-key") == 0) {
+			/* hex, every path's STAMP key (Path.probe_key) */
+			size_t hl = strlen(v);
+
+			if (hl < 32 || hl > 2 * PM_KEY_MAX || hl % 2)
+				return usage();
+			for (size_t k = 0; k < hl / 2; k++) {
+				unsigned x;
+
+				if (sscanf(v + 2 * k, "%2x", &x) != 1)
+					return usage();
+				probe_key[k] = (uint8_t)x;
+			}
+			probe_key_len = hl / 2;
 		} else {
 			return usage();
 		}
 	}
 	if (!policy_file || !n_paths || duration <= 0 || duration > 3600)
 		return usage();
+	for (size_t k = 0; k < n_paths; k++) {
+		memcpy(pp[k].key, probe_key, probe_key_len);
+		pp[k].key_len = probe_key_len;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &l.t0);
 	text = read_file(policy_file, &len);
 	if (!text) {

@@ -282,6 +282,12 @@ static const struct {
 	{ "GET", "/api/v1/status/x", false },
 	{ "GET", "/api/v1/events", false },
 	{ "GET", "/metrics", false },
+	/* admin only, reads too ("write": a viewer gets 403) */
+	{ "POST", "/api/v1/sites/x/revoke", true },
+	{ "GET", "/api/v1/tokens", true },
+	{ "POST", "/api/v1/tokens", true },
+	{ "DELETE", "/api/v1/tokens/x", true },
+	{ "GET", "/api/v1/audit", true },
 };
 
 static void test_auth_refusals(void **state)
@@ -522,6 +528,19 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(json_array_size(json_object_get(j, "errors")) >= 2);
 	assert_non_null(json_object_get(json_array_get(json_object_get(j, "errors"), 0), "path"));
 	json_decref(j);
+	/* a proposal under the floor (issue 18): 422 naming the field and the proposal */
+	assert_int_equal(post_json("/api/v1/policy", P.admin,
+				   "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': "
+				   "{'ike_proposals': ['3des-sha1-modp1024']}}",
+				   &j),
+			 422);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "errors"), 0), "path")),
+			    "ike.ike_proposals[0]");
+	assert_non_null(strstr(json_string_value(json_object_get(
+				       json_array_get(json_object_get(j, "errors"), 0), "message")),
+			       "\"3des-sha1-modp1024\" refused: 3des"));
+	json_decref(j);
 	/* invalid protobuf on the edge API */
 	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", boot, "application/x-protobuf",
 				 "\xff\xff\xff", 3, &r),
@@ -637,8 +656,17 @@ static void test_edge_register_config_ack_telemetry(void **state)
 	assert_int_equal(b->n_peers, 1);
 	assert_int_equal(b->peers[0]->public_key.len, 32); /* hub1's key */
 	assert_int_equal(b->peers[0]->public_key.data[0], 2);
+	/* issue 18: every path has its STAMP key (the store's secret); the API
+	 * shows the bundle without it */
+	assert_true(b->n_paths >= 1);
+	assert_int_equal(b->paths[0]->probe_key.len, 32); /* ORCH_PROBE_KEY_LEN */
 	v = b->version;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1/bundle", P.viewer, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "paths"), 0), "probe_key")),
+			    "(32 octets, not shown)");
+	json_decref(j);
 	/* up to date: 304 after the wait */
 	assert_int_equal(edge_config(br1_cred, v, 1, NULL), 304);
 	assert_int_equal(edge_config(br1_cred, v, 0, NULL), 304);
@@ -835,6 +863,271 @@ static void test_concurrent_writers_lose_nothing(void **state)
 			 200);
 }
 
+/* ---- operator tokens and the audit log (issue 18) */
+
+/* a token made through the API: its secret into ret (65), the reply's status */
+static long token_create(const char *sq_body, char ret[65], json_t **ret_json)
+{
+	json_t *j = NULL;
+	long st = post_json("/api/v1/tokens", P.admin, sq_body, &j);
+
+	if (st == 201) {
+		assert_int_equal(strlen(json_string_value(json_object_get(j, "token"))), 64);
+		strcpy(ret, json_string_value(json_object_get(j, "token")));
+	}
+	if (ret_json)
+		*ret_json = j;
+	else
+		json_decref(j);
+	return st;
+}
+
+/* the newest audit record of `action` on `object`, or NULL (the caller's) */
+static json_t *audit_find(const char *action, const char *object)
+{
+	json_t *j = NULL, *rec, *found = NULL;
+	size_t i;
+
+	assert_int_equal(http_json(&P, "GET", "/api/v1/audit?limit=1000", P.admin, NULL, &j), 200);
+	json_array_foreach (json_object_get(j, "records"), i, rec)
+		if (!strcmp(json_string_value(json_object_get(rec, "action")), action) &&
+		    !strcmp(json_string_value(json_object_get(rec, "object")), object)) {
+			json_decref(found);
+			found = json_incref(rec);
+		}
+	json_decref(j);
+	return found;
+}
+
+static void test_operator_tokens(void **state)
+{
+	char ro[65], adm[65], brief[65], junk[65];
+	json_t *j = NULL, *t, *rec;
+	struct http_resp r;
+	bool seen = false;
+	size_t i;
+
+	/* a viewer token with an expiry: reads, may not write */
+	assert_int_equal(
+		token_create("{'name': 'ops-ro', 'role': 'viewer', 'expires_in': '1h'}", ro, &j),
+		201);
+	assert_true(json_integer_value(json_object_get(j, "expires_at")) >
+		    json_integer_value(json_object_get(j, "created_at")) + 3599000);
+	assert_string_equal(json_string_value(json_object_get(j, "role")), "viewer");
+	assert_true(!strncmp(json_string_value(json_object_get(j, "created_by")), "admin-", 6));
+	json_decref(j);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites", ro, NULL, NULL), 200);
+	assert_int_equal(post_json("/api/v1/sites", ro, br2, NULL), 403);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/tokens", ro, NULL, NULL), 403);
+
+	/* refusals name the field; nothing is stored */
+	j = NULL;
+	assert_int_equal(token_create("{'name': 'x1', 'role': 'root'}", junk, &j), 422);
+	assert_true(errors_mention(j, "$.role"));
+	json_decref(j);
+	j = NULL;
+	assert_int_equal(
+		token_create("{'name': 'x1', 'role': 'admin', 'expires_in': '7x'}", junk, &j), 422);
+	assert_true(errors_mention(j, "$.expires_in"));
+	json_decref(j);
+	j = NULL;
+	assert_int_equal(token_create("{'name': 'Bad Name', 'role': 'admin'}", junk, &j), 422);
+	assert_true(errors_mention(j, "$.name"));
+	json_decref(j);
+	assert_int_equal(
+		token_create("{'name': 'x1', 'role': 'admin', 'scope': 'all'}", junk, NULL), 422);
+	assert_int_equal(token_create("{'name': 'ops-ro', 'role': 'admin'}", junk, NULL), 409);
+
+	/* expired: 401 at once, on the next request */
+	assert_int_equal(
+		token_create("{'name': 'brief', 'role': 'admin', 'expires_in': '1s'}", brief, NULL),
+		201);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/tokens", brief, NULL, NULL), 200);
+	usleep(1200 * 1000);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/tokens", brief, NULL, &j), 401);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "expired"));
+	json_decref(j);
+
+	/* revoked: 401 at once; again: 409; unknown: 404 */
+	assert_int_equal(http_json(&P, "DELETE", "/api/v1/tokens/ops-ro", P.admin, NULL, NULL),
+			 204);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites", ro, NULL, NULL), 401);
+	assert_int_equal(http_json(&P, "DELETE", "/api/v1/tokens/ops-ro", P.admin, NULL, NULL),
+			 409);
+	assert_int_equal(http_json(&P, "DELETE", "/api/v1/tokens/nope", P.admin, NULL, NULL), 404);
+
+	/* the list: states, never a secret or its digest */
+	assert_int_equal(http_do(&P, "GET", "/api/v1/tokens", P.admin, NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, ro));
+	assert_null(strstr(r.body, "hash"));
+	j = json_loads(r.body, 0, NULL);
+	http_resp_clear(&r);
+	json_array_foreach (json_object_get(j, "tokens"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "name")), "ops-ro"))
+			continue;
+		seen = true;
+		assert_true(json_integer_value(json_object_get(t, "revoked_at")) > 0);
+		assert_null(json_object_get(t, "token"));
+	}
+	json_decref(j);
+	assert_true(seen);
+
+	/* every change carries its actor, action, object, before and after */
+	assert_int_equal(token_create("{'name': 'ops-admin', 'role': 'admin'}", adm, NULL), 201);
+	assert_int_equal(http_json(&P, "PUT", "/api/v1/sites/hub1/underlays/lte", adm,
+				   "{\"address\": \"198.20.0.1\", \"metered\": true}", NULL),
+			 200);
+	rec = audit_find("underlay.set", "hub1");
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "actor")), "ops-admin");
+	assert_int_equal(
+		json_array_size(json_object_get(json_object_get(rec, "after"), "underlays")),
+		json_array_size(json_object_get(json_object_get(rec, "before"), "underlays")) + 1);
+	json_decref(rec);
+	assert_int_equal(
+		http_json(&P, "DELETE", "/api/v1/sites/hub1/underlays/lte", adm, NULL, NULL), 200);
+	rec = audit_find("token.revoke", "ops-ro");
+	assert_non_null(rec);
+	assert_true(!strncmp(json_string_value(json_object_get(rec, "actor")), "admin-", 6));
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(rec, "before"), "revoked_at")),
+		0);
+	assert_true(json_integer_value(
+			    json_object_get(json_object_get(rec, "after"), "revoked_at")) > 0);
+	json_decref(rec);
+	rec = audit_find("token.create", "brief");
+	assert_non_null(rec);
+	assert_true(json_is_null(json_object_get(rec, "before")));
+	assert_null(json_object_get(json_object_get(rec, "after"), "token")); /* no secret */
+	json_decref(rec);
+	rec = audit_find("policy.apply", "policy"); /* policy_b in test_longpoll_wakeup */
+	assert_non_null(rec);
+	assert_true(json_is_object(json_object_get(json_object_get(rec, "before"), "policy")));
+	assert_true(json_integer_value(json_object_get(json_object_get(rec, "after"), "version")) >
+		    json_integer_value(json_object_get(json_object_get(rec, "before"), "version")));
+	json_decref(rec);
+	/* paged as the events; a refused change left no record */
+	assert_int_equal(http_json(&P, "GET", "/api/v1/audit?after=0&limit=1", P.admin, NULL, &j),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(j, "records")), 1);
+	assert_true(json_is_true(json_object_get(j, "more")));
+	json_decref(j);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/audit?limit=0", P.admin, NULL, NULL), 400);
+	rec = audit_find("token.create", "x1");
+	assert_null(rec);
+}
+
+/* has hub1's bundle a peer or a path toward `site`? */
+static bool hub1_sees(const char *site)
+{
+	Sdwan__V1__ConfigBundle *b = NULL;
+	bool seen = false;
+
+	assert_int_equal(edge_config(hub1_cred, 0, 0, &b), 200);
+	for (size_t i = 0; i < b->n_peers; i++)
+		seen |= !strcmp(b->peers[i]->site, site);
+	for (size_t i = 0; i < b->n_paths; i++)
+		seen |= strstr(b->paths[i]->name, site) != NULL;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	return seen;
+}
+
+static void test_site_revoke_and_bootstrap_expiry(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = NULL;
+	struct poll_arg a = { 0 };
+	char tok[65], old[65], junk[65];
+	json_t *j = NULL, *rec;
+	int64_t now_ms;
+	pthread_t th;
+	int i;
+
+	settle();
+	assert_true(hub1_sees("br1"));
+	/* br1's edge holds a long-poll: the revocation answers it 401 */
+	assert_int_equal(edge_config(br1_cred, 0, 0, &b), 200);
+	a.have = b->version;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	assert_int_equal(pthread_create(&th, NULL, poll_thread, &a), 0);
+	for (i = 0; i < 500 && metric("sdwan_orch_longpolls_held") != 1; i++)
+		usleep(10000);
+	assert_int_equal(metric("sdwan_orch_longpolls_held"), 1);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/revoke", P.viewer, NULL, NULL),
+			 403);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/nope/revoke", P.admin, NULL, NULL),
+			 404);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/revoke", P.admin, NULL, NULL),
+			 200);
+	pthread_join(th, NULL);
+	assert_int_equal(a.status, 401);
+	assert_int_equal(edge_config(br1_cred, 0, 0, NULL), 401);
+	assert_int_equal(edge_ack(br1_cred, 1, true, ""), 401);
+	settle();
+	assert_false(hub1_sees("br1")); /* no peer, no path: hub1 tears them down */
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1", P.admin, NULL, &j), 200);
+	assert_true(json_is_false(json_object_get(j, "registered")));
+	json_decref(j);
+	rec = audit_find("site.revoke", "br1");
+	assert_non_null(rec);
+	assert_true(json_is_true(json_object_get(json_object_get(rec, "before"), "registered")));
+	assert_true(json_is_false(json_object_get(json_object_get(rec, "after"), "registered")));
+	json_decref(rec);
+
+	/* back with a new edge: a bootstrap token with a chosen life */
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap?bootstrap_ttl=7x",
+				   P.admin, NULL, &j),
+			 400);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "bootstrap_ttl"));
+	json_decref(j);
+	now_ms = (int64_t)time(NULL) * 1000;
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap?bootstrap_ttl=10m",
+				   P.admin, NULL, &j),
+			 201);
+	assert_true(llabs(json_integer_value(json_object_get(j, "bootstrap_expires_at")) -
+			  (now_ms + 600000)) < 5000);
+	strcpy(tok, json_string_value(json_object_get(j, "bootstrap_token")));
+	json_decref(j);
+	assert_int_equal(edge_register("br1", tok, 7, br1_cred), 200);
+	settle();
+	assert_true(hub1_sees("br1"));
+	rec = audit_find("site.register", "br1"); /* the key changed hands: to which edge */
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "actor")), "edge:br1");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(rec, "after"), "public_key")),
+		"0707070707070707070707070707070707070707070707070707070707070707");
+	json_decref(rec);
+
+	/* re-provisioning ends the credential at once, and the peers learn it */
+	strcpy(old, br1_cred);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/bootstrap", P.admin, NULL, &j),
+			 201);
+	strcpy(tok, json_string_value(json_object_get(j, "bootstrap_token")));
+	json_decref(j);
+	assert_int_equal(edge_config(old, 0, 0, NULL), 401);
+	settle();
+	assert_false(hub1_sees("br1"));
+	assert_int_equal(edge_register("br1", tok, 8, br1_cred), 200);
+	assert_int_equal(edge_config(br1_cred, 0, 0, NULL), 200);
+	settle();
+	assert_true(hub1_sees("br1"));
+	(void)junk;
+
+	/* an expired bootstrap token is a wrong secret (401) */
+	j = NULL;
+	assert_int_equal(post_json("/api/v1/sites?bootstrap_ttl=1s", P.admin,
+				   "{'name': 'exp1', 'role': 'branch', 'lan_prefixes': "
+				   "['10.77.0.0/24'], 'underlays': [{'label': 'inet', 'address': "
+				   "''}]}",
+				   &j),
+			 201);
+	strcpy(tok, json_string_value(json_object_get(j, "bootstrap_token")));
+	json_decref(j);
+	usleep(1200 * 1000);
+	assert_int_equal(edge_register("exp1", tok, 9, junk), 401);
+}
+
 static void test_shutdown_answers_held_polls(void **state)
 {
 	struct orch_proc saved = P;
@@ -866,6 +1159,8 @@ int main(void)
 		cmocka_unit_test(test_edge_register_config_ack_telemetry),
 		cmocka_unit_test(test_longpoll_wakeup),
 		cmocka_unit_test(test_concurrent_writers_lose_nothing),
+		cmocka_unit_test(test_operator_tokens),
+		cmocka_unit_test(test_site_revoke_and_bootstrap_expiry),
 		cmocka_unit_test(test_shutdown_answers_held_polls),
 	};
 

@@ -428,6 +428,114 @@ static void test_routes_aggregated_exactly(void **state)
 	}
 }
 
+static void compile_keyed(const struct orch_site *sites, size_t n, const struct orch_alloc *allocs,
+			  size_t n_allocs, const uint8_t *secret, struct orch_compile_out *out)
+{
+	struct orch_compile_in in = { .sites = sites,
+				      .n_sites = n,
+				      .allocs = allocs,
+				      .n_allocs = n_allocs,
+				      .probe_secret = secret,
+				      .probe_secret_len = 32 };
+	assert_int_equal(orch_compile(&in, out), 0);
+}
+
+static const Sdwan__V1__Path *path_named(const Sdwan__V1__ConfigBundle *b, const char *name)
+{
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (!strcmp(b->paths[i]->name, name))
+			return b->paths[i];
+	fail_msg("%s: no path %s", b->site, name);
+	return NULL;
+}
+
+/* issue 18: a STAMP key per path, the same at both ends, the same after a
+ * recompile (a new site elsewhere included), another per pair and per secret */
+static void test_probe_keys(void **state)
+{
+	struct orch_site v[6];
+	size_t n = network(v);
+	uint8_t s1[32], s2[32];
+	struct orch_compile_out a = { 0 }, b = { 0 }, c = { 0 };
+	Sdwan__V1__ConfigBundle *br1, *hub1, *br1b, *br1c;
+	const Sdwan__V1__Path *x, *y;
+
+	memset(s1, 0x11, sizeof(s1));
+	memset(s2, 0x22, sizeof(s2));
+	compile_keyed(v, n, NULL, 0, s1, &a);
+	br1 = unpack(&a, 3);
+	hub1 = unpack(&a, 1);
+	x = path_named(br1, "inet-hub1-inet");
+	y = path_named(hub1, "inet-br1-inet");
+	assert_int_equal(x->probe_key.len, ORCH_PROBE_KEY_LEN);
+	assert_int_equal(y->probe_key.len, ORCH_PROBE_KEY_LEN);
+	assert_memory_equal(x->probe_key.data, y->probe_key.data, ORCH_PROBE_KEY_LEN);
+	for (size_t i = 0; i < br1->n_paths; i++)
+		if (br1->paths[i] != x)
+			assert_memory_not_equal(br1->paths[i]->probe_key.data, x->probe_key.data,
+						ORCH_PROBE_KEY_LEN);
+	/* a new branch, with the stored allocations: br1's keys unchanged */
+	site(&v[5], 6, "aa", ORCH_ROLE_BRANCH);
+	ul(&v[5], "inet", "198.19.1.9", false);
+	lan(&v[5], "10.1.4.0/24");
+	v[5].registered = true;
+	compile_keyed(v, n + 1, a.new_allocs, a.n_new, s1, &b);
+	br1b = unpack(&b, 3);
+	assert_int_equal(br1b->n_paths, br1->n_paths);
+	for (size_t i = 0; i < br1->n_paths; i++)
+		assert_memory_equal(br1b->paths[i]->probe_key.data, br1->paths[i]->probe_key.data,
+				    ORCH_PROBE_KEY_LEN);
+	/* another network's secret: other keys */
+	compile_keyed(v, n + 1, a.new_allocs, a.n_new, s2, &c);
+	br1c = unpack(&c, 3);
+	assert_memory_not_equal(path_named(br1c, "inet-hub1-inet")->probe_key.data,
+				x->probe_key.data, ORCH_PROBE_KEY_LEN);
+	sdwan__v1__config_bundle__free_unpacked(br1, NULL);
+	sdwan__v1__config_bundle__free_unpacked(hub1, NULL);
+	sdwan__v1__config_bundle__free_unpacked(br1b, NULL);
+	sdwan__v1__config_bundle__free_unpacked(br1c, NULL);
+	orch_compile_out_clear(&a);
+	orch_compile_out_clear(&b);
+	orch_compile_out_clear(&c);
+	free_sites(v, n + 1);
+}
+
+/* issue 18: the policy's proposals go to every path; without: the defaults */
+static void test_policy_proposals(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	char *ike[] = { "aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp3072" };
+	char *esp[] = { "chacha20poly1305-x25519" };
+	Sdwan__V1__Policy pol = SDWAN__V1__POLICY__INIT;
+	struct orch_compile_in in = { .sites = v, .n_sites = n, .policy = &pol };
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+
+	pol.n_ike_proposals = 2;
+	pol.ike_proposals = ike;
+	assert_int_equal(orch_compile(&in, &out), 0);
+	b = unpack(&out, 3);
+	assert_true(b->n_paths > 0);
+	for (size_t i = 0; i < b->n_paths; i++) {
+		assert_int_equal(b->paths[i]->n_ike_proposals, 2);
+		assert_string_equal(b->paths[i]->ike_proposals[1], "aes256-sha256-modp3072");
+		assert_int_equal(b->paths[i]->n_esp_proposals, 1);
+		assert_string_equal(b->paths[i]->esp_proposals[0], ORCH_ESP_PROPOSAL);
+	}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	pol.n_esp_proposals = 1;
+	pol.esp_proposals = esp;
+	assert_int_equal(orch_compile(&in, &out), 0);
+	b = unpack(&out, 1);
+	for (size_t i = 0; i < b->n_paths; i++)
+		assert_string_equal(b->paths[i]->esp_proposals[0], "chacha20poly1305-x25519");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
 static void test_allocations_stable(void **state)
 {
 	struct orch_site v[6];
@@ -515,6 +623,8 @@ int main(void)
 		cmocka_unit_test(test_paths_mirrored_and_unique),
 		cmocka_unit_test(test_routes_aggregated_exactly),
 		cmocka_unit_test(test_allocations_stable),
+		cmocka_unit_test(test_probe_keys),
+		cmocka_unit_test(test_policy_proposals),
 		cmocka_unit_test(test_unregistered_left_out),
 	};
 

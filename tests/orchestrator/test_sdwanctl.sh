@@ -129,6 +129,60 @@ grep -q 'a-secret-of-some-length' "$dir/out" && fail "webhook list shows the sec
 expect 3 "$ctl" --token "$viewer" webhook rm ops
 expect 0 "$ctl" webhook rm ops
 expect 4 "$ctl" webhook rm ops
+# operator tokens: the secret once on stdout, listed without it, revoked at once
+expect 0 "$ctl" token --help
+expect 2 "$ctl" token create ro1 --role viewer --expires 7x
+grep -q -- '--expires "7x"' "$dir/err" || fail "token create: bad duration not named"
+expect 5 "$ctl" token create ro1 --role root
+grep -q '\$.role' "$dir/err" || fail "token create: bad role not named"
+expect 0 "$ctl" token create ro1 --role viewer --expires 1d
+ro1=$(<"$dir/out")
+[[ ${#ro1} == 64 ]] || fail "token create: the secret"
+expect 0 "$ctl" --token "$ro1" site list
+expect 3 "$ctl" --token "$ro1" token list
+expect 0 "$ctl" token list
+grep -q '^ro1 .*viewer .*active$' "$dir/out" || { cat "$dir/out"; fail "token list"; }
+grep -q "$ro1" "$dir/out" && fail "token list shows a secret"
+expect 0 "$ctl" token revoke ro1
+expect 3 "$ctl" --token "$ro1" site list
+expect 5 "$ctl" token revoke ro1
+expect 4 "$ctl" token revoke nosuch
+expect 0 "$ctl" token list
+grep -q '^ro1 .*revoked$' "$dir/out" || { cat "$dir/out"; fail "token list: revoked"; }
+# sdwan-orchd token add: names checked and unique, an expiry that holds
+expect 2 "$orchd" token add --db "$dir/db" --role viewer --name "Bad Name"
+expect 2 "$orchd" token add --db "$dir/db" --role viewer --name brief --expires soon
+expect 0 "$orchd" token add --db "$dir/db" --role viewer --name brief --expires 1s
+brief=$(<"$dir/out")
+expect 1 "$orchd" token add --db "$dir/db" --role viewer --name brief
+grep -q 'a token named "brief" exists' "$dir/err" || fail "token add: duplicate name not said"
+expect 0 "$ctl" --token "$brief" site list
+sleep 1.2
+expect 3 "$ctl" --token "$brief" site list
+# site credentials: revoke, re-provision with a chosen life
+expect 4 "$ctl" site revoke nosuch
+expect 3 "$ctl" --token "$viewer" site revoke br1
+expect 0 "$ctl" site revoke br1
+expect 2 "$ctl" site bootstrap br1 --ttl soon
+expect 0 "$ctl" site bootstrap br1 --ttl 2h
+[[ $(wc -c <"$dir/out") == 65 ]] || fail "site bootstrap: the token"
+# the audit log: actor, action, object, before -> after
+expect 3 "$ctl" --token "$viewer" audit
+expect 0 "$ctl" audit --limit 50
+grep -q ' token.revoke *ro1 ' "$dir/out" || { cat "$dir/out"; fail "audit: token.revoke"; }
+grep -q ' site.revoke *br1 *{"created_at":.* -> {"created_at":' "$dir/out" ||
+	{ cat "$dir/out"; fail "audit: site.revoke before/after"; }
+grep -q ' site.bootstrap *br1 ' "$dir/out" || { cat "$dir/out"; fail "audit: site.bootstrap"; }
+expect 2 "$ctl" audit --limit 0
+expect 0 "$ctl" --json audit --after 0 --limit 1000
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = [x for x in d["records"] if x["action"] == "token.create" and x["object"] == "ro1"]
+assert len(r) == 1 and r[0]["actor"].startswith("admin-") and r[0]["before"] is None, r
+assert r[0]["after"]["role"] == "viewer" and "token" not in r[0]["after"], r
+assert any(x["action"] == "site.create" and x["object"] == "hub1" for x in d["records"])
+' "$dir/out" || fail "--json audit"
 expect 3 "$ctl" --token "$viewer" site rm br1
 expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1

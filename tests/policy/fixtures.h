@@ -55,6 +55,8 @@ static const char full_policy[] __attribute__((unused)) =
 	" 'defaults': {'hold_ms': 2000, 'preempt_ms': 15000, 'margin_pct': 12.5,"
 	"              'return_margin_pct': 25.5, 'action': 'overlay'},"
 	" 'breakout': {'targets': ['192.0.2.53', '198.51.100.1'], 'interval_ms': 500,"
-	"              'metered_interval_ms': 30000, 'down_count': 2, 'up_count': 4}}";
+	"              'metered_interval_ms': 30000, 'down_count': 2, 'up_count': 4},"
+	" 'ike': {'ike_proposals': ['aes256gcm16-prfsha384-ecp384', 'aes256-sha256-modp3072'],"
+	"         'esp_proposals': ['chacha20poly1305-x25519-esn']}}";
 
 #endif

@@ -113,6 +113,10 @@ static void test_full_roundtrip(void **state)
 	assert_int_equal(policy_rule_hold_ms(p, &p->rules[5]), 0);
 	assert_true(policy_rule_margin_pct(p, &p->rules[4]) == 0.5);
 	assert_true(p->defaults.return_margin_pct == 25.5);
+	assert_int_equal(back->n_ike_proposals, 2);
+	assert_string_equal(back->ike_proposals[1], "aes256-sha256-modp3072");
+	assert_int_equal(q->n_esp_proposals, 1);
+	assert_string_equal(q->esp_proposals[0], "chacha20poly1305-x25519-esn");
 	assert_non_null(back->defaults->return_margin_pct);
 	assert_true(back->defaults->return_margin_pct->value == 25.5);
 
@@ -401,6 +405,20 @@ static const struct bad_case bad_cases[] = {
 	  "breakout.target", "unknown key" },
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'breakout': []}", "breakout",
 	  "expected an object" },
+	/* the IKE proposal floor (issue 18), by field and proposal */
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}],"
+	  " 'ike': {'ike_proposals': ['aes256gcm16-prfsha256-x25519', '3des-sha1-modp1024']}}",
+	  "ike.ike_proposals[1]", "\"3des-sha1-modp1024\" refused: 3des: weak encryption" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': {'esp_proposals': "
+	  "['aes256gcm16']}}",
+	  "ike.esp_proposals[0]",
+	  "\"aes256gcm16\" refused: no key exchange method (PFS required)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': {'esp_proposals': []}}",
+	  "ike.esp_proposals", "0 proposals, 1 to 8" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': {'dpd': 30}}", "ike.dpd",
+	  "unknown key" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': {'ike_proposals': [3]}}",
+	  "ike.ike_proposals[0]", "expected a proposal string" },
 };
 
 static bool has_error(const struct policy_errors *errs, const char *path, const char *msg)

@@ -97,6 +97,10 @@ struct edge_probe_path {
 	/* metered: the IKE side's NAT-T keepalive interval on this path's
 	 * underlay (seconds; 0 = none): its bytes come out of budget_bytes */
 	uint32_t keepalive_s;
+	/* the path's STAMP key (Path.probe_key): its probes and the replies to
+	 * its peer's; key_len 0: the settings' key (ProbeSettings.auth_key) */
+	uint8_t key[PM_KEY_MAX];
+	size_t key_len;
 };
 
 /* Path i of a validated bundle (with the tunnel path the daemon parsed: its
@@ -166,6 +170,10 @@ int edge_probe_metrics(const struct edge_probe *p, uint32_t path_id, struct pm_m
 pm_ns edge_probe_interval(const struct edge_probe *p, uint32_t path_id);
 /* packets answered by the reflector */
 uint64_t edge_probe_reflected(const struct edge_probe *p);
+/* Probes the reflector dropped (issue 18): not from a path's peer to its
+ * overlay address on its netdev (spoofed, or from an underlay), or refused
+ * by STAMP (wrong or missing HMAC, malformed) */
+uint64_t edge_probe_refl_dropped(const struct edge_probe *p);
 /* the reflector's bound port (tests use port 0 = any) */
 uint16_t edge_probe_reflector_port(const struct edge_probe *p);
 

@@ -126,6 +126,9 @@ struct edge_status {
 	 * or counters are off (config class_counters) */
 	struct edge_status_class_traffic *class_traffic;
 	size_t n_class_traffic, cap_class_traffic;
+	/* the STAMP reflector: probes answered, and dropped (not from a path's
+	 * peer on its netdev, or a wrong or missing HMAC: issue 18) */
+	uint64_t probes_reflected, probes_refl_dropped;
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -42,7 +42,13 @@ struct orch_compile_in {
 	 * interconnect): a branch may reach a hub's LANs through another hub */
 	bool hubs_connected;
 	const char *network_id; /* ConfigBundle.network_id; NULL: none */
+	/* the network's probe secret (the store's): each path's STAMP key is
+	 * HMAC-SHA-256(secret, the pair's identity); NULL: no probe keys */
+	const uint8_t *probe_secret;
+	size_t probe_secret_len;
 };
+
+#define ORCH_PROBE_KEY_LEN 32
 
 struct orch_compiled {
 	int64_t site_id;

@@ -98,15 +98,25 @@ struct orch_store_ops {
 	 * (a restored copy keeps it, a rebuilt database has a new one); every
 	 * bundle carries it (ConfigBundle.network_id) */
 	int (*network_id)(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX]);
+	/* a per-network secret made by the schema ("probe"), hex; malloc'd;
+	 * -ENOENT if there is none */
+	int (*secret_get)(struct orch_store *st, const char *name, char **ret_hex);
 
+	/* bootstrap_expires: ms since the epoch after which the token is refused */
 	int (*site_insert)(struct orch_store *st, struct orch_site *site,
-			   const char *bootstrap_hash, int64_t now);
+			   const char *bootstrap_hash, int64_t bootstrap_expires, int64_t now);
 	int (*site_update)(struct orch_store *st, const struct orch_site *site);
 	int (*site_delete)(struct orch_store *st, const char *name);
 	int (*site_get)(struct orch_store *st, const char *name, struct orch_site *ret_site);
 	int (*site_list)(struct orch_store *st, struct orch_site **ret_sites, size_t *ret_n);
-	int (*site_set_bootstrap)(struct orch_store *st, const char *name, const char *hash);
-	/* one-time: checks and burns the bootstrap token, stores key and credential */
+	/* re-provisioning: a new bootstrap token, and the site's credential and key
+	 * end now (its edge gets 401, its peers' next bundles drop it) */
+	int (*site_set_bootstrap)(struct orch_store *st, const char *name, const char *hash,
+				  int64_t expires);
+	/* the site's credential, key and any bootstrap token end now; -ENOENT */
+	int (*site_revoke)(struct orch_store *st, const char *name);
+	/* one-time: checks and burns the bootstrap token (-EACCES when wrong or
+	 * expired at `now`), stores key and credential */
 	int (*site_register)(struct orch_store *st, const char *name, const char *bootstrap_hash,
 			     const uint8_t key[32], const char *hostname, const char *software,
 			     const char *credential_hash, int64_t now, int64_t *ret_id);
@@ -116,9 +126,9 @@ struct orch_store_ops {
 	int (*site_by_credential)(struct orch_store *st, const char *credential_hash,
 				  int64_t *ret_id, char ret_name[ORCH_NAME_MAX]);
 	/* the site whose unused bootstrap token hashes to `bootstrap_hash`;
-	 * -EACCES when none (unknown, or already used) */
-	int (*site_by_bootstrap)(struct orch_store *st, const char *bootstrap_hash, int64_t *ret_id,
-				 char ret_name[ORCH_NAME_MAX]);
+	 * -EACCES when none (unknown, already used, or expired at `now`) */
+	int (*site_by_bootstrap)(struct orch_store *st, const char *bootstrap_hash, int64_t now,
+				 int64_t *ret_id, char ret_name[ORCH_NAME_MAX]);
 
 	int (*policy_insert)(struct orch_store *st, const char *json, const char *comment,
 			     int64_t now, uint64_t *ret_version);
@@ -176,9 +186,30 @@ struct orch_store_ops {
 	int (*sites_liveness)(struct orch_store *st, int64_t online_since, int64_t now,
 			      unsigned window_s, unsigned *ret_changed);
 
+	/* operator tokens: names are unique (a revoked token's name stays taken);
+	 * expires_at 0: never; created_by: the creating token's name, "" from the
+	 * command line */
 	int (*token_insert)(struct orch_store *st, const char *hash, const char *role,
-			    const char *name, int64_t now);
-	int (*token_role)(struct orch_store *st, const char *hash, char ret_role[16]);
+			    const char *name, int64_t now, int64_t expires_at,
+			    const char *created_by);
+	/* a live token's role and name; -EACCES when unknown, expired or revoked */
+	int (*token_check)(struct orch_store *st, const char *hash, int64_t now, char ret_role[16],
+			   char ret_name[ORCH_NAME_MAX]);
+	/* every token by name: name, role, created_at, created_by, expires_at,
+	 * revoked_at (never the hash) */
+	int (*token_list)(struct orch_store *st, json_t **ret_array);
+	/* -ENOENT no such token, -EALREADY revoked before */
+	int (*token_revoke)(struct orch_store *st, const char *name, int64_t now);
+
+	/* the audit log: who (token name) did what to which object, and the
+	 * object before and after (JSON text, NULL: none); rows older than
+	 * keep_since (ms) are removed in the same call (its own retention) */
+	int (*audit_add)(struct orch_store *st, int64_t at, const char *actor, const char *action,
+			 const char *object, const char *before, const char *after,
+			 int64_t keep_since);
+	/* as event_list: after_id >= 0 the first `limit` after it, else the newest */
+	int (*audit_list)(struct orch_store *st, int64_t after_id, unsigned limit,
+			  json_t **ret_array);
 
 	/* Several instances on one database: NULL in a store one process owns
 	 * (SQLite), where this process always compiles and nobody else writes. */

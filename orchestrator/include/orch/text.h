@@ -32,4 +32,8 @@ size_t orch_text_escape(char *out, size_t outlen, const char *in, size_t len, un
 /* true when `s` is valid UTF-8 without control characters (nothing to clean) */
 bool orch_text_is_clean(const char *s, size_t len);
 
+/* A duration as operators type it: an integer and a unit s, m, h or d (a bare
+ * integer is seconds), 1 second .. max_s; false when malformed or out of range. */
+bool orch_duration_parse(const char *s, unsigned long long max_s, unsigned long long *ret_s);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <policy/proposal.h>
 #include <sdwan.pb-c.h>
 
 #define POLICY_NAME_MAX	  32	   /* names of classes, apps, sets, labels */
@@ -196,6 +197,12 @@ struct policy {
 	size_t n_rules;
 	struct policy_defaults defaults;
 	struct policy_breakout breakout;
+	/* "ike": the network's proposals, each past the floor (policy/proposal.h);
+	 * none given: the orchestrator's defaults */
+	char ike_proposals[POLICY_PROPOSALS_MAX][POLICY_PROPOSAL_MAX + 1];
+	size_t n_ike_proposals;
+	char esp_proposals[POLICY_PROPOSALS_MAX][POLICY_PROPOSAL_MAX + 1];
+	size_t n_esp_proposals;
 };
 
 void policy_free(struct policy *p);
