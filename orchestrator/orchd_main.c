@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,42 @@
 #include "orchd.h"
 
 #define OPT_DB_WAIT 1000 /* long-only options */
+
+/* file descriptors kept for everything but edge connections: the database,
+ * logs, the listening socket, webhook deliveries */
+#define FD_RESERVE 64
+
+/*
+ * One fd per connection, and an edge holds one long-poll at a time: raise the
+ * soft open-file limit to the hard one and say how many edges that makes room
+ * for, so an operator learns it at start rather than from refused edges.
+ */
+static void raise_fd_limit(unsigned conn_limit)
+{
+	struct rlimit rl;
+	unsigned long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > ULONG_MAX ? ULONG_MAX
+								       : (unsigned long)rl.rlim_cur;
+	room = room > FD_RESERVE ? room - FD_RESERVE : 0;
+	if (room >= conn_limit) {
+		fprintf(stderr,
+			"sdwan-orchd: open files %lu: room for %u edges (--max-connections)\n",
+			room + FD_RESERVE, conn_limit);
+	} else {
+		fprintf(stderr,
+			"sdwan-orchd: open files %lu (hard limit): room for only %lu of "
+			"--max-connections %u edges; raise LimitNOFILE / ulimit -Hn\n",
+			room + FD_RESERVE, room, conn_limit);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -377,14 +414,7 @@ int main(int argc, char **argv)
 			ORCH_LONGPOLL_WAIT_MAX);
 		return 2;
 	}
-	{
-		/* one fd per connection: make room for --max-connections */
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	raise_fd_limit(cfg.conn_limit);
 	/* signals are taken by sigwait() below; threads inherit the mask */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
