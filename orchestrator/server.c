@@ -1106,6 +1106,18 @@ out:
 	return r;
 }
 
+/* several instances: does this one compile (and so deliver webhooks)? */
+static bool compiles_now(void *ud)
+{
+	struct orchd *d = ud;
+	bool l;
+
+	pthread_mutex_lock(&d->lock);
+	l = d->leader;
+	pthread_mutex_unlock(&d->lock);
+	return l;
+}
+
 /* several instances: become the compiling one when the lock is free (lock held) */
 static void leader_try_locked(struct orchd *d)
 {
@@ -1386,7 +1398,9 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
 	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
 						.online_window_s = cfg->online_window_s,
-						.user_agent = "sdwan-orchd/" SDWAN_VERSION },
+						.user_agent = "sdwan-orchd/" SDWAN_VERSION,
+						.delivers = d->multi ? compiles_now : NULL,
+						.delivers_ud = d },
 		       &d->notify);
 	if (r) {
 		snprintf(err, errlen, "notifier: %s", strerror(-r));

@@ -2239,6 +2239,34 @@ static int pg_audit_list(struct orch_store *st, int64_t after_id, unsigned limit
 
 /* ---- several instances */
 
+static int pg_webhook_cursor(struct orch_store *st, int64_t *ret_id)
+{
+	struct pg_store *s = pg(st);
+	int e;
+	PGresult *res = q(s, "SELECT value FROM meta WHERE key = 'webhook_cursor'", NULL, &e);
+
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*ret_id = gi(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_webhook_cursor_set(struct orch_store *st, int64_t id)
+{
+	struct prm p = { 0 };
+
+	pi(&p, id);
+	return run(pg(st),
+		   "INSERT INTO meta VALUES('webhook_cursor', $1) ON CONFLICT (key) DO UPDATE"
+		   " SET value = EXCLUDED.value",
+		   &p, NULL);
+}
+
 static int pg_leader_try(struct orch_store *st)
 {
 	struct pg_store *s = pg(st);
@@ -2383,6 +2411,8 @@ static const struct orch_store_ops pg_ops = {
 	.audit_add = pg_audit_add,
 	.audit_list = pg_audit_list,
 	.leader_try = pg_leader_try,
+	.webhook_cursor = pg_webhook_cursor,
+	.webhook_cursor_set = pg_webhook_cursor_set,
 	.listen_wait = pg_listen_wait,
 	.compiled_gen = pg_compiled_gen,
 	.compiled_gen_set = pg_compiled_gen_set,

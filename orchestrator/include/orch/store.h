@@ -224,6 +224,11 @@ struct orch_store_ops {
 	/* the intent generation the stored bundles were compiled from */
 	int (*compiled_gen)(struct orch_store *st, uint64_t *ret_gen);
 	int (*compiled_gen_set)(struct orch_store *st, uint64_t gen);
+	/* the event id up to which webhooks were delivered by whichever instance
+	 * delivers them (the compiling one), so the next one resumes there;
+	 * -ENOENT before the first */
+	int (*webhook_cursor)(struct orch_store *st, int64_t *ret_id);
+	int (*webhook_cursor_set)(struct orch_store *st, int64_t id);
 	/* the last failure in words (what failed and the server's message) */
 	const char *(*last_error)(struct orch_store *st);
 };
