@@ -154,6 +154,8 @@ struct compiler {
 	uint32_t max_pair;
 	uint32_t transport_base; /* host order */
 	struct arena shared;
+	size_t *hubs; /* the hubs' site indices, in name order */
+	size_t n_hubs;
 	size_t (*hub_links)[2]; /* hubs with a path between them (site indices) */
 	size_t n_hub_links;
 	struct orch_prefix *agg; /* all branch LANs, aggregated */
@@ -316,6 +318,12 @@ static int prepare_sites(struct compiler *c)
 		for (size_t k = 0; k < st->n_lans; k++)
 			peer->lan_prefixes[k] = (char *)st->lans[k];
 	}
+	c->hubs = calloc(c->n ? c->n : 1, sizeof(*c->hubs));
+	if (!c->hubs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->s[i].site->role == ORCH_ROLE_HUB)
+			c->hubs[c->n_hubs++] = i;
 	return 0;
 }
 
@@ -434,11 +442,10 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 			const char *targets[8];
 			size_t nt = orch_site_targets(br->site, br->uls[bu]->label, targets, 8);
 
-			for (size_t h = 0; h < c->n; h++) {
+			for (size_t hi = 0; hi < c->n_hubs; hi++) { /* never all sites: N² */
+				size_t h = c->hubs[hi];
 				struct csite *hub = &c->s[h];
 
-				if (hub->site->role != ORCH_ROLE_HUB)
-					continue;
 				for (size_t hu = 0; hu < hub->site->n_underlays; hu++) {
 					bool match = false;
 
@@ -453,13 +460,9 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 	}
 	/* hub to hub: every two hubs over each underlay label they share, the one
 	 * first by name initiating; not when their LANs are connected otherwise */
-	for (size_t x = 0; !c->in->hubs_connected && x < c->n; x++) {
-		if (c->s[x].site->role != ORCH_ROLE_HUB)
-			continue;
-		for (size_t y = x + 1; y < c->n; y++) {
-			if (c->s[y].site->role != ORCH_ROLE_HUB)
-				continue;
-			size_t n0 = c->n_pairs;
+	for (size_t xi = 0; !c->in->hubs_connected && xi < c->n_hubs; xi++) {
+		for (size_t yi = xi + 1; yi < c->n_hubs; yi++) {
+			size_t x = c->hubs[xi], y = c->hubs[yi], n0 = c->n_pairs;
 
 			for (size_t xu = 0; xu < c->s[x].site->n_underlays; xu++)
 				for (size_t yu = 0; yu < c->s[y].site->n_underlays; yu++)
@@ -665,7 +668,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	struct orch_prefix *mine = NULL;
 	char **order = NULL;	  /* a branch's hubs, most preferred first; a hub's hub peers */
 	size_t *order_idx = NULL; /* a hub's: their site indices */
-	size_t n_mine = 0, n_hubs = 0, n_peers = 0, n_order = 0, max_routes;
+	bool *partner = NULL;	  /* a hub's: the sites it has a path with */
+	size_t n_mine = 0, n_peers = 0, n_order = 0, max_routes;
 	uint8_t *buf = NULL;
 	int r = -ENOMEM;
 
@@ -684,9 +688,12 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	bundle.ike = &c->ike;
 	bundle.tunnel = &c->tunnel;
 
-	/* paths, in plan order, and the peers they lead to (each once, by name) */
+	/* paths, in plan order, and the peers they lead to (each once, by name).
+	 * Peers come from the hubs (a branch) or the pairs (a hub), never from
+	 * every site: a bundle costs what it holds, so a compile stays linear in
+	 * the number of sites (issue 17). */
 	bundle.paths = arena_array(&a, cs->n_pairs, sizeof(*bundle.paths));
-	bundle.peers = arena_array(&a, cs->n_pairs + c->n, sizeof(*bundle.peers));
+	bundle.peers = arena_array(&a, branch ? c->n_hubs : cs->n_pairs, sizeof(*bundle.peers));
 	if (!bundle.paths || !bundle.peers)
 		goto out;
 	for (size_t i = 0; i < cs->n_pairs; i++) {
@@ -703,23 +710,23 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			goto out;
 		bundle.paths[bundle.n_paths++] = p;
 	}
-	for (size_t i = 0; i < c->n; i++) {
-		bool linked = false;
+	/* a peer has no key until its edge registered: not a peer until then */
+	if (branch) { /* every hub: the way to the rest of the network */
+		for (size_t h = 0; h < c->n_hubs; h++)
+			if (c->s[c->hubs[h]].site->registered)
+				bundle.peers[n_peers++] = c->s[c->hubs[h]].peer;
+	} else { /* a hub: the branches and hubs it has paths with */
+		partner = calloc(c->n ? c->n : 1, sizeof(*partner));
+		if (!partner)
+			goto out;
+		for (size_t k = 0; k < cs->n_pairs; k++) {
+			const struct cpair *cp = &c->pairs[cs->pairs[k]];
 
-		if (i == idx || (branch && c->s[i].site->role == ORCH_ROLE_BRANCH))
-			continue;
-		if (!c->s[i].site->registered) {
-			linked = false; /* no key yet: not a peer until it registers */
-		} else if (branch) {
-			linked = true; /* every hub: the way to the rest of the network */
-		} else {	       /* a hub: the branches and hubs it has paths with */
-			for (size_t k = 0; k < cs->n_pairs && !linked; k++)
-				linked = c->pairs[cs->pairs[k]].b == i ||
-					 c->pairs[cs->pairs[k]].h == i;
+			partner[cp->b == idx ? cp->h : cp->b] = true;
 		}
-		if (linked)
-			bundle.peers[n_peers++] = c->s[i].peer;
-		n_hubs += branch;
+		for (size_t i = 0; i < c->n; i++)
+			if (i != idx && partner[i] && c->s[i].site->registered)
+				bundle.peers[n_peers++] = c->s[i].peer;
 	}
 	bundle.n_peers = n_peers;
 
@@ -821,7 +828,6 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			n_order - 1 > EDGE_ROUTE_NEXT_MAX ? EDGE_ROUTE_NEXT_MAX : n_order - 1;
 		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
 	}
-	(void)n_hubs;
 	if (a.failed)
 		goto out;
 	ret->len = sdwan__v1__config_bundle__get_packed_size(&bundle);
@@ -836,6 +842,7 @@ out:
 	free(mine);
 	free(order);
 	free(order_idx);
+	free(partner);
 	arena_free(&a);
 	return r;
 }
@@ -899,6 +906,7 @@ out:
 	free(c.s);
 	free(c.pairs);
 	free(c.hub_links);
+	free(c.hubs);
 	free(c.pair_ids.bits);
 	free(c.agg);
 	arena_free(&c.shared);
