@@ -24,8 +24,11 @@
 #             selector clash)
 #   restore   the link back: mpls up/up again, the class back on mpls, the
 #             peer's mpls SA carries the traffic again
-#   refused   a bundle with three prefixes behind a peer but a local list of
-#             nine: refused by name before anything is applied
+#   icmp      the reflector stopped, the bundle switched to ICMP echo probes
+#             (Peer.probe_icmp) toward the peer's LAN host 10.11.0.10: both
+#             paths up/up again, an mpls cut moves the traffic to inet
+#   refused   a bundle with nine local prefixes toward the peer: refused by
+#             name before anything is applied
 # Namespaces "$P-*" (lab/topo), removed on every exit; the peer's charon runs
 # in a private mount namespace (its pid file and sockets in a tmpfs /run).
 #
@@ -157,16 +160,17 @@ peer_bytes_in() {
 }
 
 # ---- the branch: our daemon from a local bundle ----
-branch_files() { # PEER_PUBKEY_HEX [LOCAL_PREFIXES VERSION ORDER]
-	python3 - "$W" "$1" "${2:-10.101.0.0/16}" "${3:-1}" "${4:-mpls,inet}" <<'PY'
+branch_files() { # PEER_PUBKEY_HEX [LOCAL_PREFIXES VERSION ORDER ICMP]
+	python3 - "$W" "$1" "${2:-10.101.0.0/16}" "${3:-1}" "${4:-mpls,inet}" "${5:-}" <<'PY'
 import base64, json, sys
 w, peerhex, local = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
-version, order = int(sys.argv[4]), sys.argv[5].split(",")
+version, order, icmp = int(sys.argv[4]), sys.argv[5].split(","), sys.argv[6] == "icmp"
 und = [{"label": "mpls", "address": "198.18.1.101", "mtu": 1500},
        {"label": "inet", "address": "198.18.2.101", "mtu": 1500}]
 paths = [dict(name=f"{u}-vpn1", id=k, local_underlay=u, peer="vpn1", remote_underlay=f"gw{k}",
               local_address=f"198.18.{k}.101", remote_address=f"198.18.{k}.11",
-              local_overlay=f"100.64.{k}.1/32", remote_overlay="10.11.0.1", initiator=True,
+              local_overlay=f"100.64.{k}.1/32", remote_overlay="10.11.0.10" if icmp else "10.11.0.1",
+              initiator=True,
               ike_proposals=["aes128gcm16-prfsha256-x25519"], esp_proposals=["aes128gcm16-x25519"],
               probe_profile="active")
          for k, u in ((1, "mpls"), (2, "inet"))]
@@ -174,7 +178,7 @@ policy = {"applications": {}, "rules": [{"app": "any", "paths": order}],
           "defaults": {"preempt_ms": 1000}}
 b = dict(version=version, site="br1", site_id=101, role="branch", underlays=und, lan_prefixes=local,
          peers=[dict(site="vpn1", site_id=11, role="hub", third_party=True,
-                     ike_id="vpn1.example.net", dpd_s=5,
+                     ike_id="vpn1.example.net", dpd_s=5, probe_icmp=icmp,
                      public_key=base64.b64encode(bytes.fromhex(peerhex)).decode(),
                      underlays=[{"label": "gw1", "address": "198.18.1.11"},
                                 {"label": "gw2", "address": "198.18.2.11"}],
@@ -327,4 +331,24 @@ for ((c = 1; c <= CUTS; c++)); do
 		wait_for 10 "traffic back on mpls" carries mpls
 	fi
 done
+if ((CUTS == 1)); then
+	# icmp: no STAMP reflector at the peer; the probes are ICMP echoes to its
+	# LAN host (the selectors' probe pair changes: the SAs are re-created)
+	stop_pid "$REFL_PID"
+	REFL_PID=
+	branch_files "$peerhex" 10.101.0.0/16 4 mpls,inet icmp
+	"$BUNDLE" encode "$W/br1.json" "$W/br1.pb"
+	kill -HUP "$EDGE_PID"
+	sleep 1
+	wait_for 30 "both paths up/up with ICMP echo probes (no reflector)" both_up
+	wait_for 10 "the peer's mpls SA carries the LAN traffic (ICMP probes)" carries mpls
+	flow_start 6
+	sleep 2
+	"$LINK" --prefix "$P" br1 mpls down >/dev/null
+	flow_wait
+	log "icmp: both paths up/up on ICMP echo probes to 10.11.0.10; mpls cut: gap $(flow_gap) ms"
+	wait_for 5 "the peer's inet SA carries the LAN traffic after the cut (ICMP probes)" carries inet
+	"$LINK" --prefix "$P" br1 mpls up >/dev/null
+	wait_for 30 "mpls up/up again (ICMP probes)" path_up mpls-vpn1
+fi
 log PASS
