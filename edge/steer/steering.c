@@ -10,6 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a path to a third-party peer, and whether it is the one its peer's
+ * traffic takes (opts.prefer_path) */
+struct tp_path {
+	uint32_t id;
+	char peer[EDGE_STEER_NAME_MAX];
+	bool preferred;
+};
+
 struct edge_steering {
 	struct edge_steering_opts opts;
 	struct edge_probe *probe;
@@ -23,13 +31,7 @@ struct edge_steering {
 	uint32_t *carrying;
 	size_t n_carrying;
 	bool have_carrying; /* false until the first decision: no hints at start */
-	/* paths to third-party peers, and per path whether it is the one its
-	 * peer's traffic takes (prefer_path) */
-	struct tp_path {
-		uint32_t id;
-		char peer[EDGE_STEER_NAME_MAX];
-		bool preferred;
-	} * tp;
+	struct tp_path *tp; /* the paths to third-party peers */
 	size_t n_tp;
 };
 
@@ -52,11 +54,11 @@ static void prefer_third_party(struct edge_steering *s, const struct policy_deci
 	for (size_t i = 0; i < d->n_classes; i++) {
 		const struct policy_class_decision *cd = &d->classes[i];
 		struct tp_path *t = cd->n_paths ? tp_find(s, cd->paths[0].path_id) : NULL;
+		bool was;
 
 		if (!t || decided[t - s->tp])
 			continue;
-		bool was = t->preferred;
-
+		was = t->preferred;
 		for (size_t k = 0; k < s->n_tp; k++) {
 			if (strcmp(s->tp[k].peer, t->peer) != 0)
 				continue;
