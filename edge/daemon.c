@@ -661,6 +661,23 @@ static void on_check_path(void *arg, uint32_t id, enum edge_steering_check why)
 		log_info("path %u (%s): liveness check: %s", id, p->name, strerror(-r));
 }
 
+/* steering chose the path a third-party peer's traffic takes (steering.h) */
+static void on_prefer_path(void *arg, uint32_t id)
+{
+	struct edge_daemon *d = arg;
+	const struct edge_ike_path *p = edge_engine_ike_path(d->engine, id);
+	int r;
+
+	if (!p || !d->opts.ike || !d->opts.ike->path_prefer)
+		return;
+	r = d->opts.ike->path_prefer(d->ike_ctx, id);
+	if (r == 0)
+		log_info("path %u (%s): carries the traffic to its third-party peer", id, p->name);
+	else if (r != -ENOTSUP)
+		log_warnx("path %u (%s): cannot carry its third-party peer's traffic: %s", id,
+			  p->name, strerror(-r));
+}
+
 /*
  * A path we initiate whose probes have been DOWN for EDGE_DAEMON_STALE_MS
  * while its SA says up: the peer may have lost its SAs (its daemon was
@@ -1228,6 +1245,8 @@ static int start(struct edge_daemon *d)
 			.probe_test = d->opts.probe_test,
 			.check_path = on_check_path,
 			.check_arg = d,
+			.prefer_path = on_prefer_path,
+			.prefer_arg = d,
 		};
 
 		r = edge_steering_new(&so, &d->steering);

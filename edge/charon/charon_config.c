@@ -172,6 +172,36 @@ static traffic_selector_t *ts_parse(const char *str)
 }
 
 /**
+ * Add a comma-separated list of selectors (validated) to one side
+ */
+static int add_ts_list(child_cfg_t *child_cfg, bool local, const char *list,
+					   char *err, size_t errlen)
+{
+	char one[EDGE_IKE_TS_MAX];
+	traffic_selector_t *ts;
+	size_t len;
+
+	do
+	{
+		len = strcspn(list, ",");
+		if (len >= sizeof(one))
+		{
+			return fail(err, errlen, "ts", 0, "invalid traffic selector", list);
+		}
+		memcpy(one, list, len);
+		one[len] = '\0';
+		ts = ts_parse(one);
+		if (!ts)
+		{
+			return fail(err, errlen, "ts", 0, "invalid traffic selector", one);
+		}
+		child_cfg->add_traffic_selector(child_cfg, local, ts);
+		list += len;
+	} while (*list++ == ',');
+	return 0;
+}
+
+/**
  * Whether a proposal requires a key exchange: at least one method and never
  * "none" (which would make it optional)
  */
@@ -309,7 +339,6 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	ike_cfg_t *ike_cfg = NULL;
 	peer_cfg_t *peer_cfg = NULL;
 	child_cfg_t *child_cfg = NULL;
-	traffic_selector_t *ts_local = NULL, *ts_remote = NULL;
 	identification_t *local_id = NULL, *remote_id = NULL;
 	public_key_t *peer_key = NULL;
 	certificate_t *local_cert = NULL, *remote_cert = NULL;
@@ -366,7 +395,7 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 		 * reports no use time: every that many seconds, ~200 B a path,
 		 * also over metered links).  Initiators: our probes decide
 		 * (the daemon's stale-SA watch, path_check()) */
-		.dpd = path->initiator ? 0 : EDGE_IKE_DPD_RESPONDER_S,
+		.dpd = path->initiator ? path->dpd_s : EDGE_IKE_DPD_RESPONDER_S,
 		.if_id_in = path->if_id,
 		.if_id_out = path->if_id,
 	};
@@ -407,17 +436,14 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	{
 		goto out;
 	}
-	ts_local = ts_parse(path->local_ts);
-	ts_remote = ts_parse(path->remote_ts);
-	if (!ts_local || !ts_remote)
+	if (add_ts_list(child_cfg, TRUE, path->local_ts, err, errlen) ||
+		add_ts_list(child_cfg, FALSE, path->remote_ts, err, errlen) ||
+		(path->probe_local[0] &&
+		 (add_ts_list(child_cfg, TRUE, path->probe_local, err, errlen) ||
+		  add_ts_list(child_cfg, FALSE, path->probe_remote, err, errlen))))
 	{
-		fail(err, errlen, "ts", 0, "invalid traffic selector",
-			 ts_local ? path->remote_ts : path->local_ts);
 		goto out;
 	}
-	child_cfg->add_traffic_selector(child_cfg, TRUE, ts_local);
-	child_cfg->add_traffic_selector(child_cfg, FALSE, ts_remote);
-	ts_local = ts_remote = NULL;
 	peer_cfg->add_child_cfg(peer_cfg, child_cfg);
 	child_cfg = NULL;
 
@@ -468,8 +494,6 @@ out:
 	DESTROY_IF(ike_cfg);
 	DESTROY_IF(peer_cfg);
 	DESTROY_IF(child_cfg);
-	DESTROY_IF(ts_local);
-	DESTROY_IF(ts_remote);
 	DESTROY_IF(local_id);
 	DESTROY_IF(remote_id);
 	DESTROY_IF(peer_key);
@@ -1017,6 +1041,21 @@ METHOD(edge_charon_config_t, path_info, bool,
 	return entry != NULL;
 }
 
+METHOD(edge_charon_config_t, get, bool, private_edge_charon_config_t *this,
+	   uint32_t id, struct edge_ike_path *ret)
+{
+	entry_t *entry;
+
+	this->lock->read_lock(this->lock);
+	entry = find_id(this, id);
+	if (entry)
+	{
+		*ret = entry->path;
+	}
+	this->lock->unlock(this->lock);
+	return entry != NULL;
+}
+
 METHOD(edge_charon_config_t, shutdown_, void,
 	   private_edge_charon_config_t *this)
 {
@@ -1132,6 +1171,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.sa_up = _sa_up,
 			.child_up = _child_up,
 			.path_info = _path_info,
+			.get = _get,
 			.shutdown = _shutdown_,
 			.destroy = _destroy,
 		},

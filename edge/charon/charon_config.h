@@ -110,6 +110,15 @@ struct edge_charon_config_t
 					  char name[EDGE_IKE_NAME_MAX], bool *initiator);
 
 	/**
+	 * A copy of a live path.
+	 *
+	 * @param ret		receives the path
+	 * @return			FALSE if there is no such path
+	 */
+	bool (*get)(edge_charon_config_t *this, uint32_t id,
+				struct edge_ike_path *ret);
+
+	/**
 	 * Stop initiating and retrying (shutdown in progress).
 	 */
 	void (*shutdown)(edge_charon_config_t *this);

@@ -15,6 +15,7 @@
 #include "charon_check.h"
 #include "charon_config.h"
 #include "charon_listener.h"
+#include "charon_prefer.h"
 #include "ike_internal.h"
 
 #include <errno.h>
@@ -79,6 +80,11 @@ struct private_edge_charon_t
 	 * NAT views and checks
 	 */
 	edge_charon_check_t *check;
+
+	/**
+	 * Preferred paths among paths with the same selectors
+	 */
+	edge_charon_prefer_t *prefer;
 
 	/**
 	 * Bus listener
@@ -180,6 +186,11 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 			this->check->destroy(this->check);
 			this->check = NULL;
 		}
+		if (this->prefer)
+		{
+			this->prefer->destroy(this->prefer);
+			this->prefer = NULL;
+		}
 		if (this->config)
 		{
 			charon->backends->remove_backend(charon->backends,
@@ -222,6 +233,7 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 	pub->destroy(pub);
 	charon->backends->add_backend(charon->backends, &this->config->backend);
 
+	this->prefer = edge_charon_prefer_create();
 	this->check = edge_charon_check_create(
 		this->config, this->settings.check_timeout_ms, TRUE);
 	this->listener =
@@ -556,7 +568,17 @@ static int charon_path_add(void *ctx, const struct edge_ike_path *path)
 static int charon_path_update(void *ctx, const struct edge_ike_path *path)
 {
 	private_edge_charon_t *this = ctx;
+	struct edge_ike_path old;
 
+	/* a preference was installed with the old selectors and addresses */
+	if (this->prefer && this->config->get(this->config, path->id, &old) &&
+		(strcmp(old.local_ts, path->local_ts) ||
+		 strcmp(old.remote_ts, path->remote_ts) ||
+		 strcmp(old.local_addr, path->local_addr) ||
+		 strcmp(old.remote_addr, path->remote_addr)))
+	{
+		this->prefer->drop(this->prefer, path->id);
+	}
 	return this->config->update(this->config, path);
 }
 
@@ -564,7 +586,23 @@ static int charon_path_remove(void *ctx, uint32_t id)
 {
 	private_edge_charon_t *this = ctx;
 
+	if (this->prefer)
+	{
+		this->prefer->drop(this->prefer, id);
+	}
 	return this->config->remove(this->config, id);
+}
+
+static int charon_path_prefer(void *ctx, uint32_t id)
+{
+	private_edge_charon_t *this = ctx;
+	struct edge_ike_path path;
+
+	if (!this->prefer || !this->config->get(this->config, id, &path))
+	{
+		return -ENOENT;
+	}
+	return this->prefer->prefer(this->prefer, &path);
 }
 
 static int charon_path_initiate(void *ctx, uint32_t id)
@@ -624,4 +662,5 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.run = charon_run,
 	.path_nat = charon_path_nat,
 	.path_check = charon_path_check,
+	.path_prefer = charon_path_prefer,
 };

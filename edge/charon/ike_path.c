@@ -51,7 +51,9 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 		a->ike_lifetime_s != b->ike_lifetime_s ||
 		a->child_lifetime_s != b->child_lifetime_s ||
 		a->retry_min_ms != b->retry_min_ms ||
-		a->retry_max_ms != b->retry_max_ms)
+		a->retry_max_ms != b->retry_max_ms ||
+		strcmp(a->probe_local, b->probe_local) ||
+		strcmp(a->probe_remote, b->probe_remote) || a->dpd_s != b->dpd_s)
 	{
 		return false;
 	}
@@ -108,6 +110,35 @@ static int addr_family(const char *s)
 }
 
 /* "addr/len" (or a bare address, meaning the host); returns the family or 0 */
+static int cidr_family(const char *s);
+
+/* "a/n,b/m,..." (1..EDGE_IKE_TS_N prefixes of one family); the family or 0 */
+static int cidr_list_family(const char *s)
+{
+	char one[EDGE_IKE_TS_MAX];
+	int family = 0, f, n = 0;
+	size_t len;
+
+	do
+	{
+		len = strcspn(s, ",");
+		if (len == 0 || len >= sizeof(one) || ++n > EDGE_IKE_TS_N)
+		{
+			return 0;
+		}
+		memcpy(one, s, len);
+		one[len] = '\0';
+		f = cidr_family(one);
+		if (!f || (family && f != family))
+		{
+			return 0;
+		}
+		family = f;
+		s += len;
+	} while (*s++ == ',');
+	return family;
+}
+
 static int cidr_family(const char *s)
 {
 	char addr[EDGE_IKE_TS_MAX], *slash, *end;
@@ -295,18 +326,38 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 		return fail(err, errlen, "remote_addr: family differs from local_addr");
 	}
 	if (!terminated(p->local_ts, sizeof(p->local_ts)) ||
-		!(fl = cidr_family(p->local_ts)))
+		!(fl = cidr_list_family(p->local_ts)))
 	{
-		return fail(err, errlen, "local_ts: not a prefix");
+		return fail(err, errlen,
+					"local_ts: not a prefix or a list of up to %d prefixes "
+					"of one family",
+					EDGE_IKE_TS_N);
 	}
 	if (!terminated(p->remote_ts, sizeof(p->remote_ts)) ||
-		!(fr = cidr_family(p->remote_ts)))
+		!(fr = cidr_list_family(p->remote_ts)))
 	{
-		return fail(err, errlen, "remote_ts: not a prefix");
+		return fail(err, errlen,
+					"remote_ts: not a prefix or a list of up to %d prefixes "
+					"of one family",
+					EDGE_IKE_TS_N);
 	}
 	if (fl != fr)
 	{
 		return fail(err, errlen, "remote_ts: family differs from local_ts");
+	}
+	if (!terminated(p->probe_local, sizeof(p->probe_local)) ||
+		!terminated(p->probe_remote, sizeof(p->probe_remote)) ||
+		!p->probe_local[0] != !p->probe_remote[0])
+	{
+		return fail(err, errlen, "probe_local: set without probe_remote");
+	}
+	if (p->probe_local[0] && (addr_family(p->probe_local) != fl ||
+							  addr_family(p->probe_remote) != fl))
+	{
+		return fail(err, errlen,
+					"probe_local/probe_remote: not addresses of the "
+					"selectors' family: %s, %s",
+					p->probe_local, p->probe_remote);
 	}
 	if (check_proposals(p->ike_proposals, "ike_proposals", err, errlen) ||
 		check_proposals(p->esp_proposals, "esp_proposals", err, errlen))

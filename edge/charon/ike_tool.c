@@ -22,7 +22,8 @@
  *         restart ID   path_restart: "restart path=ID r=R"
  *
  * SPEC is key=value,...: id, name, local, remote ("%any" for a responder
- * behind-NAT peer), lts, rts, lid, rid,
+ * behind-NAT peer), lts, rts (several prefixes separated by '+'), plocal and
+ * premote (a third-party path's probe pair), dpd (s), lid, rid,
  * rkey (64 hex digits: raw Ed25519; or a DER SubjectPublicKeyInfo of ECDSA P-256 or RSA), psk (hex, 16..128 octets), init (0|1), ike, esp (proposals, several
  * separated by '+'), ifid, retry (min ms).
  *
@@ -115,6 +116,17 @@ static int set_proposals(char (*dst)[EDGE_IKE_PROPOSAL_MAX], const char *v)
 	return 0;
 }
 
+static void plus_to_comma(char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s == '+')
+		{
+			*s = ',';
+		}
+	}
+}
+
 static int parse_path(char *spec, struct edge_ike_path *p)
 {
 	char *kv, *save, *v;
@@ -149,12 +161,26 @@ static int parse_path(char *spec, struct edge_ike_path *p)
 			r = set_str(p->remote_addr, sizeof(p->remote_addr), v);
 		}
 		else if (!strcmp(kv, "lts"))
-		{
+		{ /* a list separated by '+' ("," separates the keys) */
 			r = set_str(p->local_ts, sizeof(p->local_ts), v);
+			plus_to_comma(p->local_ts);
 		}
 		else if (!strcmp(kv, "rts"))
 		{
 			r = set_str(p->remote_ts, sizeof(p->remote_ts), v);
+			plus_to_comma(p->remote_ts);
+		}
+		else if (!strcmp(kv, "plocal"))
+		{
+			r = set_str(p->probe_local, sizeof(p->probe_local), v);
+		}
+		else if (!strcmp(kv, "premote"))
+		{
+			r = set_str(p->probe_remote, sizeof(p->probe_remote), v);
+		}
+		else if (!strcmp(kv, "dpd"))
+		{
+			p->dpd_s = strtoul(v, NULL, 0);
 		}
 		else if (!strcmp(kv, "lid"))
 		{

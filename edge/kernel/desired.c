@@ -14,9 +14,14 @@ static int parse_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p
 	const Sdwan__V1__Underlay *lu;
 	const struct edge_config_underlay *cu;
 
+	const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, p->peer);
+
 	memset(t, 0, sizeof(*t));
 	t->id = p->id;
-	if (edge_nl_path_ifname(p->id, t->ifname) < 0)
+	t->third_party = peer && peer->third_party;
+	if (t->third_party) /* no netdev of its own: the SAs' one TUN */
+		snprintf(t->ifname, sizeof(t->ifname), "%s", EDGE_LIBIPSEC_TUN_NAME);
+	else if (edge_nl_path_ifname(p->id, t->ifname) < 0)
 		return -EINVAL;
 	if (edge_inet_parse_prefix4(p->local_overlay, true, &t->overlay, &t->overlay_plen) < 0 ||
 	    edge_inet_parse4(p->remote_overlay, &t->remote_overlay) < 0)
@@ -91,6 +96,18 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	 * from their bundles; the keys authenticate, the ids only select */
 	snprintf(ike->local_id, sizeof(ike->local_id), "%s.%s", p->local_underlay, b->site);
 	snprintf(ike->remote_id, sizeof(ike->remote_id), "%s.%s", p->remote_underlay, p->peer);
+	if (peer->third_party) {
+		/* its own identity (or its address), ours as configured for it;
+		 * LAN prefixes both ways as selectors; DPD as a backstop */
+		if (p->local_id[0])
+			snprintf(ike->local_id, sizeof(ike->local_id), "%s", p->local_id);
+		snprintf(ike->remote_id, sizeof(ike->remote_id), "%s",
+			 peer->ike_id[0] ? peer->ike_id : ike->remote_addr);
+		if (edge_tunnel_esp_selectors(t, b->lan_prefixes, b->n_lan_prefixes,
+					      peer->lan_prefixes, peer->n_lan_prefixes, ike) < 0)
+			return -EINVAL;
+		ike->dpd_s = peer->dpd_s ? peer->dpd_s : EDGE_THIRD_PARTY_DPD_S;
+	}
 	if (peer->public_key.len)
 		memcpy(ike->remote_pubkey, peer->public_key.data, peer->public_key.len);
 	ike->remote_pubkey_len = peer->public_key.len;
@@ -134,7 +151,9 @@ static int overlay_routes(const Sdwan__V1__ConfigBundle *b, const struct edge_de
 				continue;
 			nh = &route.nh[route.n_nh++];
 			memcpy(nh->ifname, d->paths[k].ifname, sizeof(nh->ifname));
-			nh->gw = d->paths[k].remote_overlay;
+			/* a third-party path: straight into the TUN, no next hop */
+			if (!d->paths[k].third_party)
+				nh->gw = d->paths[k].remote_overlay;
 			nh->weight = 1;
 		}
 		if (route.n_nh == 0)
@@ -182,7 +201,7 @@ int edge_desired_build_wan(const Sdwan__V1__ConfigBundle *b, const struct edge_c
 			   const struct edge_underlays *wan, struct edge_desired *ret)
 {
 	struct edge_desired d = { 0 };
-	const struct edge_tunnel_ops *drv;
+	const struct edge_tunnel_ops *drv, *pdrv;
 	int r;
 
 	if (!b) {
@@ -230,10 +249,11 @@ int edge_desired_build_wan(const Sdwan__V1__ConfigBundle *b, const struct edge_c
 		if (r < 0)
 			goto out;
 		d.n_paths++;
-		r = drv->path_objects(&d.paths[i], &d.kernel);
+		pdrv = d.paths[i].third_party ? &edge_tunnel_esp_ops : drv;
+		r = pdrv->path_objects(&d.paths[i], &d.kernel);
 		if (r < 0)
 			goto out;
-		r = fill_ike(b, b->paths[i], drv, &d.paths[i], us, &d.ike[i]);
+		r = fill_ike(b, b->paths[i], pdrv, &d.paths[i], us, &d.ike[i]);
 		if (r < 0)
 			goto out;
 		d.n_ike++;

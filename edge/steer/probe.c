@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <linux/icmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ struct ppath {
 	struct pm_reflector refl; /* answers the peer's probes on this path only */
 	bool refl_init;
 	int ifindex; /* of cfg.ifname, resolved when a probe comes in */
+	/* cfg.icmp: reflects the echoed STAMP packets locally (while fd open) */
+	struct pm_reflector echo;
+	bool echo_init;
+	uint16_t echo_seq;
 };
 
 struct edge_probe {
@@ -245,6 +250,11 @@ int edge_probe_path_from_bundle(const Sdwan__V1__ConfigBundle *b, size_t i, cons
 	if (bp->probe_key.len)
 		memcpy(p.key, bp->probe_key.data, bp->probe_key.len);
 	p.key_len = bp->probe_key.len;
+	{
+		const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, bp->peer);
+
+		p.icmp = peer && peer->third_party && peer->probe_icmp;
+	}
 	*ret = p;
 	explicit_bzero(&p, sizeof(p));
 	return 0;
@@ -401,6 +411,10 @@ static void sock_close(struct ppath *pp)
 		close(pp->fd);
 		pp->fd = -1;
 	}
+	if (pp->echo_init) {
+		pm_reflector_wipe(&pp->echo);
+		pp->echo_init = false;
+	}
 }
 
 static int sock_common(int fd, uint8_t dscp)
@@ -425,9 +439,33 @@ static int sock_open(struct edge_probe *p, struct ppath *pp)
 				      .sin_port = htons(p->set.port) };
 	int fd, r, on = 1;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (pp->cfg.icmp) {
+		/* only echo replies; a connected raw socket gets only the
+		 * reflector's (root: the daemon's ping socket would need
+		 * net.ipv4.ping_group_range) */
+		struct icmp_filter filt = { .data = ~(1u << ICMP_ECHOREPLY) };
+
+		fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+		if (fd < 0)
+			return -errno;
+		if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &filt, sizeof(filt)) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		r = pm_reflector_init(&pp->echo, path_key(p, pp),
+				      pm_errest_make(false, PM_NS_PER_MSEC), 0);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+		pp->echo_init = true;
+		remote.sin_port = 0;
+	} else {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, pp->cfg.ifname,
 		       (socklen_t)strlen(pp->cfg.ifname)) < 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) < 0) {
@@ -455,16 +493,57 @@ out:
 		pp->ev_rx = NULL;
 	}
 	close(fd);
+	if (pp->echo_init) {
+		pm_reflector_wipe(&pp->echo);
+		pp->echo_init = false;
+	}
 	return r;
+}
+
+static uint16_t inet_csum(const uint8_t *b, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)b[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* the echo id of a path: its id's low bits (a raw socket sees every
+ * reply; the connected source and this id select the path's) */
+static uint16_t echo_id(const struct ppath *pp)
+{
+	return (uint16_t)(pp->cfg.id ^ (pp->cfg.id >> 16));
+}
+
+/* an ICMP echo request around the STAMP packet (n octets at buf + 8) */
+static size_t echo_wrap(struct ppath *pp, uint8_t *buf, size_t n)
+{
+	struct icmphdr h = {
+		.type = ICMP_ECHO,
+		.un.echo.id = htons(echo_id(pp)),
+		.un.echo.sequence = htons(pp->echo_seq++),
+	};
+	uint16_t c;
+
+	memcpy(buf, &h, sizeof(h));
+	c = inet_csum(buf, sizeof(h) + n);
+	memcpy(buf + offsetof(struct icmphdr, checksum), &c, sizeof(c));
+	return sizeof(h) + n;
 }
 
 static void send_probe(struct ppath *pp, pm_ns now)
 {
 	struct edge_probe *p = pp->owner;
-	uint8_t buf[PM_STAMP_LEN_MAX];
+	uint8_t frame[sizeof(struct icmphdr) + PM_STAMP_LEN_MAX];
+	uint8_t *buf = frame + sizeof(struct icmphdr);
 	int n;
 
-	n = pm_session_build_probe(pp->s, now, buf, sizeof(buf));
+	n = pm_session_build_probe(pp->s, now, buf, PM_STAMP_LEN_MAX);
 	if (n < 0)
 		return;
 	if (p->set.send_hook) {
@@ -474,6 +553,10 @@ static void send_probe(struct ppath *pp, pm_ns now)
 	if (pp->fd < 0 && now >= pp->next_open) {
 		if (sock_open(p, pp) < 0)
 			pp->next_open = now + REOPEN_NS;
+	}
+	if (pp->fd >= 0 && pp->cfg.icmp) {
+		n = (int)echo_wrap(pp, frame, (size_t)n);
+		buf = frame;
 	}
 	if (pp->fd >= 0 && send(pp->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
 	    errno != ENOBUFS && errno != ECONNREFUSED) {
@@ -560,6 +643,27 @@ static void handle_reply(struct ppath *pp, const uint8_t *pkt, size_t len, pm_ns
 		p->cbs.metrics(p->cbs.arg, pp->cfg.id);
 }
 
+/* an echo reply (IP header first: a raw socket) of ours: its payload, our
+ * STAMP packet, is reflected here with the receive time as both reflector
+ * times, then handled as a reply */
+static void echo_reply(struct ppath *pp, const uint8_t *pkt, size_t len, pm_ns rx, int64_t off)
+{
+	uint8_t out[PM_STAMP_LEN_MAX];
+	size_t ihl, out_len;
+	struct icmphdr h;
+	pm_ns wall = (pm_ns)((int64_t)rx + off);
+
+	if (len < 20 || (ihl = (size_t)(pkt[0] & 0x0f) * 4) < 20 || len < ihl + sizeof(h))
+		return;
+	memcpy(&h, pkt + ihl, sizeof(h));
+	if (h.type != ICMP_ECHOREPLY || ntohs(h.un.echo.id) != echo_id(pp))
+		return;
+	if (pm_reflect(&pp->echo, pkt + ihl + sizeof(h), len - ihl - sizeof(h), wall, wall, pkt[8],
+		       out, sizeof(out), &out_len) != PM_REJECT_NONE)
+		return;
+	handle_reply(pp, out, out_len, rx);
+}
+
 static void rx_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ppath *pp = arg;
@@ -579,6 +683,10 @@ static void rx_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			break; /* EAGAIN, or an ICMP error: the probe is lost */
+		if (pp->cfg.icmp) {
+			echo_reply(pp, buf, (size_t)n, rx_time_of(pp->owner, &mh, off), off);
+			continue;
+		}
 		handle_reply(pp, buf, (size_t)n, rx_time_of(pp->owner, &mh, off));
 	}
 	arm(pp, mono(pp->owner));
@@ -904,7 +1012,7 @@ static struct ppath *find(const struct edge_probe *p, uint32_t id)
 
 static bool same_session(const struct edge_probe_path *a, const struct edge_probe_path *b)
 {
-	return a->id == b->id && strcmp(a->ifname, b->ifname) == 0 &&
+	return a->id == b->id && a->icmp == b->icmp && strcmp(a->ifname, b->ifname) == 0 &&
 	       a->local.s_addr == b->local.s_addr && a->remote.s_addr == b->remote.s_addr &&
 	       a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }

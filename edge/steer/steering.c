@@ -10,6 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a path to a third-party peer, and whether it is the one its peer's
+ * traffic takes (opts.prefer_path) */
+struct tp_path {
+	uint32_t id;
+	char peer[EDGE_STEER_NAME_MAX];
+	bool preferred;
+};
+
 struct edge_steering {
 	struct edge_steering_opts opts;
 	struct edge_probe *probe;
@@ -23,7 +31,45 @@ struct edge_steering {
 	uint32_t *carrying;
 	size_t n_carrying;
 	bool have_carrying; /* false until the first decision: no hints at start */
+	struct tp_path *tp; /* the paths to third-party peers */
+	size_t n_tp;
 };
+
+static struct tp_path *tp_find(struct edge_steering *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n_tp; i++)
+		if (s->tp[i].id == id)
+			return &s->tp[i];
+	return NULL;
+}
+
+/* per third-party peer: the primary path of the first class that uses one
+ * of its paths becomes the one its traffic takes */
+static void prefer_third_party(struct edge_steering *s, const struct policy_decision *d)
+{
+	bool *decided;
+
+	if (!s->opts.prefer_path || !d || !s->n_tp || !(decided = calloc(s->n_tp, sizeof(bool))))
+		return;
+	for (size_t i = 0; i < d->n_classes; i++) {
+		const struct policy_class_decision *cd = &d->classes[i];
+		struct tp_path *t = cd->n_paths ? tp_find(s, cd->paths[0].path_id) : NULL;
+		bool was;
+
+		if (!t || decided[t - s->tp])
+			continue;
+		was = t->preferred;
+		for (size_t k = 0; k < s->n_tp; k++) {
+			if (strcmp(s->tp[k].peer, t->peer) != 0)
+				continue;
+			decided[k] = true;
+			s->tp[k].preferred = &s->tp[k] == t;
+		}
+		if (!was) /* decisions come with every metrics change */
+			s->opts.prefer_path(s->opts.prefer_arg, t->id);
+	}
+	free(decided);
+}
 
 static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
 {
@@ -71,6 +117,7 @@ static void on_installed(void *arg, const struct policy_decision *d)
 	s->carrying = now;
 	s->n_carrying = n;
 	s->have_carrying = true;
+	prefer_third_party(s, d);
 }
 
 /* an underlay's internet came or went: a path_state-like event, then the
@@ -244,6 +291,7 @@ void edge_steering_free(struct edge_steering *s)
 	edge_health_free(s->health);
 	policy_free(s->policy);
 	free(s->carrying);
+	free(s->tp);
 	explicit_bzero(&s->settings, sizeof(s->settings));
 	free(s);
 }
@@ -298,8 +346,10 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		const Sdwan__V1__Peer *pe;
 		const Sdwan__V1__Underlay *lu =
 			edge_bundle_underlay_find(b->underlays, b->n_underlays, bp->local_underlay);
-		uint32_t encap = (d->driver == EDGE_DRIVER_VXLAN ? EDGE_VXLAN_OVERHEAD : 0) +
-				 t->esp_overhead;
+		uint32_t encap =
+			(d->driver == EDGE_DRIVER_VXLAN && !t->third_party ? EDGE_VXLAN_OVERHEAD
+									   : 0) +
+			t->esp_overhead;
 
 		r = edge_probe_path_from_bundle(b, i, t->ifname, encap, &l->pp[i]);
 		if (r < 0) {
@@ -313,7 +363,9 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		snprintf(l->sp[i].label, sizeof(l->sp[i].label), "%s", bp->local_underlay);
 		snprintf(l->sp[i].peer, sizeof(l->sp[i].peer), "%s", bp->peer);
 		memcpy(l->sp[i].ifname, t->ifname, sizeof(l->sp[i].ifname));
-		l->sp[i].gateway = t->remote_overlay;
+		/* a third-party path: into the TUN, no next hop (the reflector
+		 * behind the peer is no neighbour) */
+		l->sp[i].gateway = t->third_party ? (struct in_addr){ 0 } : t->remote_overlay;
 		pe = edge_bundle_peer_find(b, bp->peer);
 		l->sp[i].transit = b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB && pe &&
 				   pe->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH;
@@ -343,6 +395,34 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		x->address = u->address;
 		x->metered = u->metered;
 	}
+	return 0;
+}
+
+/* after an apply: the paths to third-party peers, keeping their preferences
+ * (an updated path lost its policy in IKE: it is given again) */
+static int third_party_paths(struct edge_steering *s, const struct edge_desired *d,
+			     const struct lists *l)
+{
+	struct tp_path *tp = NULL, *old;
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_paths; i++) {
+		if (!d->paths[i].third_party)
+			continue;
+		if (!tp && !(tp = calloc(d->n_paths, sizeof(*tp))))
+			return -ENOMEM;
+		tp[n].id = l->sp[i].id;
+		memcpy(tp[n].peer, l->sp[i].peer, sizeof(tp[n].peer));
+		old = tp_find(s, tp[n].id);
+		tp[n].preferred = old && old->preferred && !strcmp(old->peer, tp[n].peer);
+		n++;
+	}
+	free(s->tp);
+	s->tp = tp;
+	s->n_tp = n;
+	for (size_t i = 0; s->opts.prefer_path && i < n; i++)
+		if (tp[i].preferred)
+			s->opts.prefer_path(s->opts.prefer_arg, tp[i].id);
 	return 0;
 }
 
@@ -469,8 +549,13 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 	s->settings = ps;
 	s->have_settings = true;
 	r = edge_probe_set_paths(s->probe, l.pp, l.n_paths);
-	if (r < 0)
+	if (r < 0) {
 		snprintf(err, errlen, "probe paths: %s", strerror(-r));
+		goto out;
+	}
+	r = third_party_paths(s, &d, &l);
+	if (r < 0)
+		snprintf(err, errlen, "third-party paths: %s", strerror(-r));
 out:
 	explicit_bzero(&ps, sizeof(ps));
 	lists_free(&l);

@@ -293,6 +293,51 @@ static void check_proposals(const char *where, const char *field, char *const *p
 	}
 }
 
+/* paths that are VXLAN netdevs (not to a third-party peer) */
+static size_t vxlan_paths(const Sdwan__V1__ConfigBundle *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n_paths; i++) {
+		const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, b->paths[i]->peer);
+
+		n += !(peer && peer->third_party);
+	}
+	return n;
+}
+
+/* a path to a third-party peer: LAN prefixes as selectors (both sides, at
+ * most EDGE_IKE_TS_N each), a probe source /32 of its own and the reflector
+ * behind the peer; no transport addresses or VNI */
+static void check_third_party_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
+				   const Sdwan__V1__Peer *peer, const char *w,
+				   struct edge_errors *errs)
+{
+	struct in_addr a;
+	uint8_t plen;
+
+	if (b->n_lan_prefixes == 0 || b->n_lan_prefixes > EDGE_IKE_TS_N)
+		edge_errors_addf(errs,
+				 "%s: to third-party peer \"%s\": lan_prefixes has %zu prefixes, "
+				 "the selectors take 1 to %d",
+				 w, peer->site, b->n_lan_prefixes, EDGE_IKE_TS_N);
+	if (peer->n_lan_prefixes == 0 || peer->n_lan_prefixes > EDGE_IKE_TS_N)
+		edge_errors_addf(errs,
+				 "%s: third-party peer \"%s\" has %zu lan_prefixes, the "
+				 "selectors take 1 to %d",
+				 w, peer->site, peer->n_lan_prefixes, EDGE_IKE_TS_N);
+	if (!p->local_overlay[0])
+		edge_errors_addf(errs, "%s.local_overlay: missing (the probes' source /32)", w);
+	else if (edge_inet_parse_prefix4(p->local_overlay, true, &a, &plen) < 0 || plen != 32)
+		edge_errors_addf(errs,
+				 "%s.local_overlay: \"%s\" is not an IPv4 address/32 (a "
+				 "third-party path's probe source)",
+				 w, p->local_overlay);
+	(void)check_addr(w, "remote_overlay", p->remote_overlay, &a, errs);
+	if (strlen(p->local_id) >= EDGE_IKE_ID_MAX)
+		edge_errors_addf(errs, "%s.local_id: longer than %d", w, EDGE_IKE_ID_MAX - 1);
+}
+
 static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_driver driver,
 		       bool have_tp, struct in_addr tp_net, uint8_t tp_plen,
 		       struct edge_errors *errs)
@@ -363,7 +408,9 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 				 "underlay \"%s\" (%s)",
 				 w, p->remote_address, ru->label, ru->address);
 
-	if (driver == EDGE_DRIVER_VXLAN) {
+	if (peer && peer->third_party) {
+		check_third_party_path(b, p, peer, w, errs);
+	} else if (driver == EDGE_DRIVER_VXLAN) {
 		if (check_addr(w, "local_transport", p->local_transport, &a, errs) == 0 &&
 		    have_tp && !edge_inet_in_prefix4(a, tp_net, tp_plen))
 			edge_errors_addf(errs,
@@ -381,7 +428,9 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 		if (p->vni == 0 || p->vni > 0xffffff)
 			edge_errors_addf(errs, "%s.vni: %u is not in 1..16777215", w, p->vni);
 	}
-	if (!p->local_overlay[0]) {
+	if (peer && peer->third_party) {
+		/* checked above: probe source and reflector */
+	} else if (!p->local_overlay[0]) {
 		edge_errors_addf(errs, "%s.local_overlay: missing", w);
 	} else if (edge_inet_parse_prefix4(p->local_overlay, true, &ov, &plen) < 0 || plen == 0 ||
 		   plen > 31) {
@@ -521,6 +570,10 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 				edge_errors_addf(errs, "%s: empty", uw);
 			check_underlays(uw, p->underlays, p->n_underlays, errs);
 		}
+		if (strlen(p->ike_id) >= EDGE_IKE_ID_MAX)
+			edge_errors_addf(errs, "%s.ike_id: longer than %d", w, EDGE_IKE_ID_MAX - 1);
+		if (p->dpd_s > 3600)
+			edge_errors_addf(errs, "%s.dpd_s: %u is not in 0..3600", w, p->dpd_s);
 		for (size_t k = 0; k < p->n_lan_prefixes; k++) {
 			char pw[160];
 
@@ -553,7 +606,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			edge_errors_addf(errs, "tunnel.vxlan_port: %u is not a port",
 					 b->tunnel->vxlan_port);
 	}
-	if (driver == EDGE_DRIVER_VXLAN && b->n_paths > 0 && !have_tp &&
+	if (driver == EDGE_DRIVER_VXLAN && vxlan_paths(b) > 0 && !have_tp &&
 	    !(b->tunnel && b->tunnel->transport_prefix[0]))
 		edge_errors_addf(errs, "tunnel.transport_prefix: missing (the vxlan driver "
 				       "blackholes it so nothing leaves in clear)");

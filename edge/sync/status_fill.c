@@ -5,6 +5,7 @@
 #include <edge/bundle.h>
 #include <edge/inet.h>
 #include <edge/nl.h>
+#include <edge/tunnel.h>
 
 #include <net/if.h>
 #include <arpa/inet.h>
@@ -254,13 +255,17 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 	for (size_t i = 0; i < running->n_paths; i++) {
 		const Sdwan__V1__Path *bp = running->paths[i];
 		struct edge_status_path *p = edge_status_add_path(st);
+		const Sdwan__V1__Peer *peer;
 		struct pm_metrics pm;
 
 		if (!p)
 			break;
 		edge_status_strcpy(p->name, sizeof(p->name), bp->name);
 		p->id = bp->id;
-		if (edge_nl_path_ifname(bp->id, p->netdev) < 0)
+		peer = edge_bundle_peer_find(running, bp->peer);
+		if (peer && peer->third_party) /* no netdev of its own: the SAs' TUN */
+			edge_status_strcpy(p->netdev, sizeof(p->netdev), EDGE_LIBIPSEC_TUN_NAME);
+		else if (edge_nl_path_ifname(bp->id, p->netdev) < 0)
 			p->netdev[0] = '\0';
 		edge_status_strcpy(p->local_underlay, sizeof(p->local_underlay),
 				   bp->local_underlay);

@@ -34,10 +34,10 @@ static struct edge_nl_link *find_link(struct fake_nl *f, const char *name)
 
 static bool dev_exists(struct fake_nl *f, const char *name)
 {
-	/* foreign devices of the model: lo and the underlays */
-	return strcmp(name, "lo") == 0 || strncmp(name, "mpls", 4) == 0 ||
-	       strncmp(name, "inet", 4) == 0 || strncmp(name, "eth", 3) == 0 ||
-	       find_link(f, name) != NULL;
+	/* foreign devices of the model: lo, the underlays, kernel-libipsec's TUN */
+	return strcmp(name, "lo") == 0 || strcmp(name, "ipsec0") == 0 ||
+	       strncmp(name, "mpls", 4) == 0 || strncmp(name, "inet", 4) == 0 ||
+	       strncmp(name, "eth", 3) == 0 || find_link(f, name) != NULL;
 }
 
 static int f_link_add(void *ctx, const struct edge_nl_link *l)

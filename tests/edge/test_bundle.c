@@ -195,6 +195,45 @@ static void test_references(void **state)
 	edge_bundle_free(b);
 }
 
+/* a third-party peer: its paths take LAN prefix selectors and a probe /32 */
+static void break_third_party(json_t *root)
+{
+	json_t *peer = json_array_get(json_object_get(root, "peers"), 0);
+	json_t *lans = json_array();
+
+	json_object_set_new(peer, "third_party", json_true());
+	json_object_set_new(peer, "dpd_s", json_integer(7200));
+	for (int i = 0; i < 9; i++) {
+		char pfx[32];
+
+		snprintf(pfx, sizeof(pfx), "10.%d.0.0/16", 20 + i);
+		json_array_append_new(lans, json_string(pfx));
+	}
+	json_object_set_new(peer, "lan_prefixes", lans);
+	set_str(path_of(root, 0), "local_overlay", "100.64.1.1/30");
+	set_str(path_of(root, 1), "local_overlay", "100.64.2.1/32");
+	set_str(path_of(root, 1), "remote_overlay", "10.11.0.x");
+	json_object_del(root, "tunnel"); /* no VXLAN path left: no transport prefix needed */
+}
+
+static void test_third_party(void **state)
+{
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", break_third_party);
+
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), -EINVAL);
+	assert_true(harness_has_error(&errs, "paths[0].local_overlay: \"100.64.1.1/30\" is not an "
+					     "IPv4 address/32"));
+	assert_true(harness_has_error(&errs, "paths[1].remote_overlay: \"10.11.0.x\""));
+	assert_true(harness_has_error(&errs, "paths[0]: third-party peer \"hub1\" has 9 "
+					     "lan_prefixes, the selectors take 1 to 8"));
+	assert_true(harness_has_error(&errs, "peers[0].dpd_s: 7200 is not in 0..3600"));
+	assert_false(harness_has_error(&errs, "tunnel.transport_prefix"));
+	assert_false(harness_has_error(&errs, "vni"));
+	edge_errors_clear(&errs);
+	edge_bundle_free(b);
+}
+
 static void test_pfs(void **state)
 {
 	assert_true(edge_esp_proposal_has_pfs("aes256gcm16-x25519"));
@@ -290,7 +329,8 @@ int main(void)
 		cmocka_unit_test(test_fixtures_valid),	 cmocka_unit_test(test_empty_addresses),
 		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
 		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
-		cmocka_unit_test(test_json_strict),	 cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_policy_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,58 @@ static void test_xfrmi_ops(void **state)
 	fx_free(f);
 }
 
+/* hub1 as a third-party peer: its paths carry the LAN prefixes in ESP */
+static void use_third_party(json_t *root)
+{
+	json_t *peer = json_array_get(json_object_get(root, "peers"), 0);
+
+	json_object_set_new(peer, "third_party", json_true());
+	json_object_set_new(peer, "ike_id", json_string("vpn1.example.net"));
+	for (size_t i = 0; i < 2; i++) {
+		json_t *p = json_array_get(json_object_get(root, "paths"), i);
+		char a[32];
+
+		snprintf(a, sizeof(a), "100.64.%zu.1/32", i + 1);
+		json_object_set_new(p, "local_overlay", json_string(a));
+		json_object_set_new(p, "remote_overlay", json_string("10.11.0.1"));
+	}
+	json_object_set_new(json_array_get(json_object_get(root, "paths"), 1), "local_id",
+			    json_string("br1@example.net"));
+}
+
+static void test_third_party_ops(void **state)
+{
+	static const char *const expect[] = {
+		"route replace: route blackhole 100.127.0.0/16 table 254 proto 93 metric 0",
+		"addr add: addr 100.64.1.1/32 dev lo label lo:sdw",
+		"addr add: addr 100.64.2.1/32 dev lo label lo:sdw",
+		("route replace: route 10.11.0.0/16 table 23808 proto 93 metric 0 nexthop dev "
+		 "ipsec0 "
+		 "weight 1 nexthop dev ipsec0 weight 1"),
+		"rule add: rule pref 1900 lookup 23808",
+	};
+	struct fx *f = fx_new();
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", use_third_party);
+	const struct edge_ike_path *p;
+
+	assert_int_equal(apply(f, b, NULL), 0);
+	expect_log(f->nl, expect, N(expect)); /* no VXLAN netdev */
+	p = fake_ike_path(f->ike, 1);
+	assert_string_equal(p->local_ts, "10.101.0.0/16");
+	assert_string_equal(p->remote_ts, "10.11.0.0/16");
+	assert_string_equal(p->probe_local, "100.64.1.1");
+	assert_string_equal(p->probe_remote, "10.11.0.1");
+	assert_string_equal(p->local_id, "mpls.br1");
+	assert_string_equal(p->remote_id, "vpn1.example.net");
+	assert_int_equal(p->dpd_s, EDGE_THIRD_PARTY_DPD_S);
+	assert_int_equal(p->if_id, 0);
+	p = fake_ike_path(f->ike, 2);
+	assert_string_equal(p->local_id, "br1@example.net");
+	assert_string_equal(p->probe_local, "100.64.2.1");
+	edge_bundle_free(b);
+	fx_free(f);
+}
+
 static void mtu_path2(json_t *root)
 {
 	json_object_set_new(json_array_get(json_object_get(root, "paths"), 1), "mtu",
@@ -584,6 +636,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vxlan_ops),
 		cmocka_unit_test(test_xfrmi_ops),
+		cmocka_unit_test(test_third_party_ops),
 		cmocka_unit_test(test_diff_only_changed_path),
 		cmocka_unit_test(test_reconcile),
 		cmocka_unit_test(test_rollback_every_step),

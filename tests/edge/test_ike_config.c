@@ -303,6 +303,56 @@ static void test_build_responder_xfrmi(void **state)
 	creds->destroy(creds);
 }
 
+/* the n-th traffic selector of one side: from and to addresses */
+static void check_ts_nth(child_cfg_t *child, bool local, int n, int count, const char *from,
+			 const char *to)
+{
+	linked_list_t *list = child->get_traffic_selectors(child, local, NULL, NULL, FALSE);
+	enumerator_t *e = list->create_enumerator(list);
+	traffic_selector_t *ts = NULL;
+
+	assert_int_equal(list->get_count(list), count);
+	for (int i = 0; i <= n; i++)
+		assert_true(e->enumerate(e, &ts));
+	check_addr(ts->get_from_address(ts), from);
+	check_addr(ts->get_to_address(ts), to);
+	e->destroy(e);
+	list->destroy_offset(list, offsetof(traffic_selector_t, destroy));
+}
+
+/* a third-party peer: LAN prefix lists both ways, the probe pair, DPD */
+static void test_build_third_party(void **state)
+{
+	struct edge_ike_path p;
+	peer_cfg_t *cfg = NULL;
+	mem_cred_t *creds = NULL;
+	child_cfg_t *child;
+
+	path_init(&p, 5, "mpls-vpn1");
+	strcpy(p.local_ts, "10.101.0.0/16,192.168.7.0/24");
+	strcpy(p.remote_ts, "10.11.0.0/16");
+	strcpy(p.probe_local, "100.64.1.1");
+	strcpy(p.probe_remote, "10.11.0.1");
+	p.dpd_s = 10;
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(cfg->get_dpd(cfg), 10);
+	child = first_child(cfg);
+	check_ts_nth(child, TRUE, 0, 3, "10.101.0.0", "10.101.255.255");
+	check_ts_nth(child, TRUE, 1, 3, "192.168.7.0", "192.168.7.255");
+	check_ts_nth(child, TRUE, 2, 3, "100.64.1.1", "100.64.1.1");
+	/* a reflector inside the peer's prefixes is covered by them (charon
+	 * drops contained selectors); one outside is a selector of its own */
+	check_ts_nth(child, FALSE, 0, 1, "10.11.0.0", "10.11.255.255");
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+	strcpy(p.probe_remote, "10.12.0.1");
+	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	child = first_child(cfg);
+	check_ts_nth(child, FALSE, 1, 2, "10.12.0.1", "10.12.0.1");
+	cfg->destroy(cfg);
+	creds->destroy(creds);
+}
+
 static void test_refused(void **state)
 {
 	struct edge_ike_path p;
@@ -695,9 +745,13 @@ static void test_hub_any(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build),	cmocka_unit_test(test_build_responder_xfrmi),
-		cmocka_unit_test(test_refused), cmocka_unit_test(test_backend),
-		cmocka_unit_test(test_hub_any), cmocka_unit_test(test_third_party_auth),
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_build_responder_xfrmi),
+		cmocka_unit_test(test_build_third_party),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_hub_any),
+		cmocka_unit_test(test_third_party_auth),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

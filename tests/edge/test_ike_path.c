@@ -53,6 +53,28 @@ static void test_valid(void **state)
 	assert_int_equal(edge_ike_path_validate(&p, NULL, 0), 0);
 }
 
+/* a third-party peer: LAN prefix lists both ways and a probe pair */
+static void test_valid_lists(void **state)
+{
+	struct edge_ike_path p;
+	char err[160] = "";
+
+	path_init(&p);
+	strcpy(p.local_ts, "10.101.0.0/16,10.102.0.0/16,192.168.7.0/24");
+	strcpy(p.remote_ts, "10.11.0.0/16");
+	strcpy(p.probe_local, "100.64.1.1");
+	strcpy(p.probe_remote, "10.11.0.1");
+	p.dpd_s = 10;
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	/* EDGE_IKE_TS_N prefixes are the most a side takes */
+	strcpy(p.local_ts, "10.1.0.0/16,10.2.0.0/16,10.3.0.0/16,10.4.0.0/16,"
+			   "10.5.0.0/16,10.6.0.0/16,10.7.0.0/16,10.8.0.0/16");
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
+	strcat(p.local_ts, ",10.9.0.0/16");
+	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "local_ts: not a prefix or a list of up to 8"));
+}
+
 struct bad_case {
 	const char *what;
 	void (*mutate)(struct edge_ike_path *p);
@@ -122,6 +144,28 @@ static void m_retry(struct edge_ike_path *p)
 	p->retry_max_ms = 1000;
 }
 
+static void m_ts_list_family(struct edge_ike_path *p)
+{
+	strcpy(p->local_ts, "10.255.0.2/32,2001:db8::/64");
+}
+static void m_ts_list_empty(struct edge_ike_path *p)
+{
+	strcpy(p->remote_ts, "10.255.0.1/32,,10.1.0.0/16");
+}
+static void m_ts_list_trailing(struct edge_ike_path *p)
+{
+	strcpy(p->remote_ts, "10.255.0.1/32,");
+}
+static void m_probe_half(struct edge_ike_path *p)
+{
+	strcpy(p->probe_local, "100.64.1.1");
+}
+static void m_probe_family(struct edge_ike_path *p)
+{
+	strcpy(p->probe_local, "100.64.1.1");
+	strcpy(p->probe_remote, "2001:db8::1");
+}
+
 static void m_initiator_any(struct edge_ike_path *p)
 {
 	strcpy(p->remote_addr, "%any");
@@ -157,6 +201,11 @@ static void test_invalid(void **state)
 		{ "initiator to %any", m_initiator_any, "remote_addr: an initiator" },
 		{ "initiator to nowhere", m_initiator_empty, "remote_addr: an initiator" },
 		{ "not %any", m_any_typo, "remote_addr: not an IP" },
+		{ "list of two families", m_ts_list_family, "local_ts:" },
+		{ "empty list element", m_ts_list_empty, "remote_ts:" },
+		{ "trailing comma", m_ts_list_trailing, "remote_ts:" },
+		{ "probe pair half set", m_probe_half, "probe_local: set without" },
+		{ "probe pair family", m_probe_family, "probe_local/probe_remote:" },
 	};
 	struct edge_ike_path p;
 	char err[160];
@@ -259,6 +308,15 @@ static void test_equal(void **state)
 	path_init(&b);
 	b.retry_max_ms = 1;
 	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	b.dpd_s = 10;
+	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	strcpy(b.probe_local, "100.64.1.1");
+	assert_false(edge_ike_path_equal(&a, &b));
+	path_init(&b);
+	strcat(b.remote_ts, ",10.11.0.0/16");
+	assert_false(edge_ike_path_equal(&a, &b));
 	/* "%any" and "" are the same remote, not the same as an address */
 	path_init(&b);
 	a.remote_addr[0] = '\0';
@@ -284,10 +342,10 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),		cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_responder_any),	cmocka_unit_test(test_endpoint),
-		cmocka_unit_test(test_keepalive_bytes), cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_valid),	 cmocka_unit_test(test_valid_lists),
+		cmocka_unit_test(test_invalid),	 cmocka_unit_test(test_responder_any),
+		cmocka_unit_test(test_endpoint), cmocka_unit_test(test_keepalive_bytes),
+		cmocka_unit_test(test_equal),	 cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,10 +51,12 @@
 #define EDGE_IKE_NAME_MAX      64  /* path name incl. NUL: peer_cfg/child_cfg name */
 #define EDGE_IKE_ID_MAX	       128 /* identity incl. NUL */
 #define EDGE_IKE_ADDR_MAX      48  /* "2001:db8::1" incl. NUL */
-#define EDGE_IKE_TS_MAX	       52  /* "2001:db8::/64" incl. NUL */
-#define EDGE_IKE_PROPOSAL_MAX  128 /* one proposal string incl. NUL */
-#define EDGE_IKE_PROPOSALS_MAX 4   /* proposals per path and protocol */
-#define EDGE_IKE_ENDPOINT_MAX  56  /* "[2001:db8::1]:65535" incl. NUL */
+#define EDGE_IKE_TS_MAX	       52  /* one prefix, "2001:db8::/64" incl. NUL */
+#define EDGE_IKE_TS_N	       8   /* prefixes per side in a selector list */
+#define EDGE_IKE_TS_LIST_MAX   (EDGE_IKE_TS_N * EDGE_IKE_TS_MAX) /* "a/n,b/m" incl. NUL */
+#define EDGE_IKE_PROPOSAL_MAX  128				 /* one proposal string incl. NUL */
+#define EDGE_IKE_PROPOSALS_MAX 4  /* proposals per path and protocol */
+#define EDGE_IKE_ENDPOINT_MAX  56 /* "[2001:db8::1]:65535" incl. NUL */
 
 #define EDGE_IKE_KEEPALIVE_DEFAULT     20   /* s, settings.natt_keepalive_s = 0 */
 #define EDGE_IKE_CHECK_TIMEOUT_DEFAULT 1000 /* ms, settings.check_timeout_ms = 0 */
@@ -92,11 +94,24 @@ struct edge_ike_path {
 	char remote_addr[EDGE_IKE_ADDR_MAX]; /* "198.18.1.1", "%any" */
 	uint16_t remote_port;		     /* peer's IKE port; 0 = 500; unused with %any */
 
-	/* CHILD_SA traffic selectors, CIDR.  vxlan driver: the two transport
-	 * /32s; xfrmi driver: "0.0.0.0/0" both ways and if_id set. */
-	char local_ts[EDGE_IKE_TS_MAX];
-	char remote_ts[EDGE_IKE_TS_MAX];
+	/* CHILD_SA traffic selectors: CIDR prefixes of one family, up to
+	 * EDGE_IKE_TS_N per side separated by commas.  vxlan driver: the two
+	 * transport /32s; xfrmi driver: "0.0.0.0/0" both ways and if_id set;
+	 * a third-party peer: our LAN prefixes and the peer's. */
+	char local_ts[EDGE_IKE_TS_LIST_MAX];
+	char remote_ts[EDGE_IKE_TS_LIST_MAX];
 	uint32_t if_id; /* XFRM interface id for in and out; 0 = none (vxlan) */
+
+	/* third-party peer: one more selector pair of the path's own (host
+	 * addresses: our probe source <-> the reflector behind the peer), so
+	 * that on kernel-libipsec, where every SA shares one TUN and is chosen
+	 * by selectors only, each path's probes leave on that path's SA even
+	 * when two paths have the same LAN selectors.  "" = none. */
+	char probe_local[EDGE_IKE_ADDR_MAX];
+	char probe_remote[EDGE_IKE_ADDR_MAX];
+	/* DPD delay in s on an initiator path; 0 = none (our probes decide).
+	 * Third-party peers: a backstop where no probe runs. */
+	uint32_t dpd_s;
 
 	/* strongSwan proposal syntax.  Every ESP proposal must hold a key
 	 * exchange method (PFS), else the path is refused with -EINVAL. */
@@ -369,6 +384,19 @@ struct edge_ike_ops {
 	 * is what applies), -EBUSY a check of this path is still waiting.  May
 	 * be NULL in fakes written before. */
 	int (*path_check)(void *ctx, uint32_t id);
+
+	/* Make path id's CHILD_SA carry the traffic of its selectors
+	 * (local_ts x remote_ts) where other paths have the same ones: the
+	 * tunnels to one third-party peer over two underlays or to its two
+	 * gateways.  With kernel-libipsec every SA shares one TUN and the SA is
+	 * chosen by selectors only, so routing cannot choose; this puts an
+	 * outbound policy of higher priority for the path's reqid in front of
+	 * the paths' own (the probe pairs stay each path's).  It replaces the
+	 * preference of any path with the same selectors and goes with the path
+	 * (path_remove/path_update).  While the path has no CHILD_SA its
+	 * traffic is dropped, never sent on another SA or in clear: the caller
+	 * moves the preference.  -ENOENT unknown id.  May be NULL. */
+	int (*path_prefer)(void *ctx, uint32_t id);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */

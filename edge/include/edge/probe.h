@@ -101,6 +101,12 @@ struct edge_probe_path {
 	 * its peer's; key_len 0: the settings' key (ProbeSettings.auth_key) */
 	uint8_t key[PM_KEY_MAX];
 	size_t key_len;
+	/* a third-party peer without a STAMP reflector (Peer.probe_icmp): the
+	 * STAMP packet goes as the payload of an ICMP echo request to `remote`
+	 * (any host that answers pings), and the echoed payload is reflected
+	 * here on receipt: RTT, loss and liveness as with STAMP, no one-way
+	 * figures (the "reflector" clock is ours) */
+	bool icmp;
 };
 
 /* Path i of a validated bundle (with the tunnel path the daemon parsed: its

@@ -59,6 +59,14 @@ struct edge_steering_opts {
 	 * Called on the main loop; NULL: none. */
 	void (*check_path)(void *arg, uint32_t path_id, enum edge_steering_check why);
 	void *check_arg;
+	/* Paths to a third-party peer (Peer.third_party) have the same
+	 * selectors (the LAN prefixes): on kernel-libipsec routing cannot tell
+	 * their SAs apart, so per peer the path chosen by the first class (in
+	 * rule order) that sends the peer's prefixes over one is made the SA
+	 * for all of them (ike path_prefer()).  Called on the main loop after a
+	 * decision is installed and after every apply; NULL: none. */
+	void (*prefer_path)(void *arg, uint32_t path_id);
+	void *prefer_arg;
 };
 
 struct edge_steering;

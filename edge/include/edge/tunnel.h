@@ -13,6 +13,15 @@
  *   xfrmi — per path: an XFRM interface with if_id = path id on the
  *           underlay device, the overlay address on it.  Selectors 0/0 and
  *           if_id.  Needs kernel ESP and XFRM interfaces (not on this machine).
+ *   esp   — a path to a third-party peer (Peer.third_party), whatever the
+ *           bundle's driver: no netdev of its own, the LAN prefixes travel
+ *           in ESP directly.  On kernel-libipsec the path's "netdev" is the
+ *           one TUN of every SA (EDGE_LIBIPSEC_TUN_NAME): routes lead there
+ *           and the SA is chosen by selectors, among paths with the same
+ *           ones by path_prefer() (edge/ike.h).  Objects: the probe source
+ *           /32 (local_overlay's address) on lo.  Selectors: our LAN
+ *           prefixes <-> the peer's, plus the probe pair (see
+ *           edge_tunnel_esp_selectors()).
  * Threading: pure functions.  Ownership: objects are appended to the
  * caller's set; nothing is kept.
  */
@@ -27,9 +36,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define EDGE_VXLAN_PORT	      4789
-#define EDGE_VXLAN_OVERHEAD   50   /* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
-#define EDGE_LIBIPSEC_TUN_MTU 1400 /* kernel-libipsec's TUN, fixed in strongSwan 5.9 */
+#define EDGE_VXLAN_PORT	       4789
+#define EDGE_VXLAN_OVERHEAD    50	/* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
+#define EDGE_LIBIPSEC_TUN_MTU  1400	/* kernel-libipsec's TUN, fixed in strongSwan 5.9 */
+#define EDGE_THIRD_PARTY_DPD_S 10	/* Peer.dpd_s = 0 */
+#define EDGE_LIBIPSEC_TUN_NAME "ipsec0" /* ... and its name (the first, the only one) */
 
 /* one path, parsed from a validated bundle */
 struct edge_tunnel_path {
@@ -46,6 +57,7 @@ struct edge_tunnel_path {
 	uint32_t mtu_override;	     /* bundle's path mtu; 0 = compute */
 	uint32_t esp_overhead;	     /* worst case of its ESP proposals */
 	bool kernel_libipsec;	     /* ESP in user space: UDP-encapsulated, TUN 1400 */
+	bool third_party;	     /* the esp driver's: no netdev, no gateway */
 };
 
 struct edge_tunnel_ops {
@@ -63,6 +75,14 @@ struct edge_tunnel_ops {
 
 extern const struct edge_tunnel_ops edge_tunnel_vxlan_ops;
 extern const struct edge_tunnel_ops edge_tunnel_xfrmi_ops;
+extern const struct edge_tunnel_ops edge_tunnel_esp_ops;
+
+/* the esp driver's selectors: local_ts/remote_ts from the two LAN prefix
+ * lists (at most EDGE_IKE_TS_N each), probe_local/probe_remote from the
+ * path's overlay addresses.  0 or -EINVAL (none, too many, too long). */
+int edge_tunnel_esp_selectors(const struct edge_tunnel_path *path, char *const *local_prefixes,
+			      size_t n_local, char *const *remote_prefixes, size_t n_remote,
+			      struct edge_ike_path *ike);
 const struct edge_tunnel_ops *edge_tunnel_ops_get(enum edge_driver driver);
 
 /* Worst-case bytes ESP adds to a packet in tunnel mode over IPv4 with this
