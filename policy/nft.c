@@ -388,6 +388,7 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 				  "%us\n\t}\n",
 				  fam, p->apps[i].name, fam == 4 ? "ipv4_addr" : "ipv6_addr",
 				  o.dns_set_timeout_s ? o.dns_set_timeout_s
+				  : p->has_dns	      ? p->dns.set_timeout_s
 						      : POLICY_DEFAULT_DNS_SET_TIMEOUT_S);
 	for (size_t i = 0; o.counters && i < p->n_rules; i++)
 		sb_printf(&b,

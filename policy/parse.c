@@ -1418,8 +1418,9 @@ static void parse_dns_settings(struct pctx *c, const char *path, const json_t *v
 	static const char *const keys[] = {
 		"internal_domains", "internal_servers", "servers", "set_timeout_s", "sites", NULL
 	};
+	/* set_timeout_s is the network's: the classifier's sets are */
 	static const char *const site_keys[] = { "internal_domains", "internal_servers", "servers",
-						 "set_timeout_s", NULL };
+						 NULL };
 	const json_t *dom = json_object_get(v, "internal_domains"),
 		     *srv = json_object_get(v, "internal_servers"), *x;
 	char kp[JPATH_MAX];

@@ -468,6 +468,9 @@ static const struct bad_case bad_cases[] = {
 	  "{'sites': {}}}}}",
 	  "dns.sites.br2.sites", "unknown key" },
 	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': "
+	  "{'set_timeout_s': 60}}}}",
+	  "dns.sites.br2.set_timeout_s", "unknown key" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': "
 	  "{'internal_servers': ['10.2.0.53']}}}}",
 	  "dns.sites.br2.internal_domains", "go together" },
 	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': {}}}}",
@@ -486,7 +489,8 @@ static void test_dns_roundtrip(void **state)
 		" {'app': 'corp', 'paths': ['mpls']}, {'app': 'any', 'paths': ['mpls']}],"
 		" 'dns': {'internal_domains': ['corp.example', 'ad.corp.example'],"
 		" 'internal_servers': ['10.2.0.53', '10.3.0.53'], 'servers': ['192.0.2.53'],"
-		" 'sites': {'br2': {'servers': ['198.51.100.53'], 'set_timeout_s': 600},"
+		" 'set_timeout_s': 600,"
+		" 'sites': {'br2': {'servers': ['198.51.100.53']},"
 		" 'br3': {'internal_domains': ['other.example'], 'internal_servers': "
 		"['10.9.0.53']}}}}";
 	struct policy *p = parse_ok(text), *q = NULL;
@@ -514,10 +518,9 @@ static void test_dns_roundtrip(void **state)
 	assert_int_equal(d.n_internal_domains, 2);
 	assert_int_equal(d.n_internal_servers, 2);
 	assert_int_equal(d.servers[0], htonl(0xc0000235));
-	assert_int_equal(d.set_timeout_s, POLICY_DEFAULT_DNS_SET_TIMEOUT_S);
+	assert_int_equal(d.set_timeout_s, 600);
 	assert_true(policy_dns_for_site(q, "br2", &d));
 	assert_int_equal(d.servers[0], htonl(0xc6336435));
-	assert_int_equal(d.set_timeout_s, 600);
 	assert_string_equal(d.internal_domains[1], "ad.corp.example");
 	assert_true(policy_dns_for_site(q, "br3", &d));
 	assert_int_equal(d.n_internal_domains, 1);

@@ -43,7 +43,7 @@ struct policy_nft_opts {
 	bool counters;
 	/* lifetime of the elements of the domain sets (an application's
 	 * "domains": set POLICY_NFT_DOMAIN_SET_PREFIX "4_APP" / "6_APP", filled
-	 * by the edge's DNS forwarder); 0 = POLICY_DEFAULT_DNS_SET_TIMEOUT_S */
+	 * by the edge's DNS forwarder); 0 = the policy's dns.set_timeout_s */
 	uint32_t dns_set_timeout_s;
 };
 
