@@ -63,6 +63,7 @@ struct edge_daemon {
 	uint64_t running_version;
 	Sdwan__V1__ConfigBundle *running_bundle; /* running_buf unpacked, for status */
 	char *pid_path;
+	char *dns_dir; /* <run_dir>/dns: the LAN's DNS forwarder (edge/dns.h) */
 	int exit_code;
 };
 
@@ -1018,6 +1019,18 @@ static void fill_status(void *arg, struct edge_status *st)
 	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
 				   d->engine);
 	edge_status_fill_internet(st, d->steering ? edge_steering_inet(d->steering) : NULL);
+	if (d->steering) {
+		struct edge_dns_status ds;
+
+		edge_steering_dns_status(d->steering, &ds);
+		st->dns.enabled = ds.enabled;
+		st->dns.running = ds.running;
+		st->dns.internal_up = ds.internal_up;
+		st->dns.pid = ds.pid;
+		st->dns.restarts = ds.restarts;
+		edge_status_strcpy(st->dns.listen, sizeof(st->dns.listen), ds.listen);
+		edge_status_strcpy(st->dns.error, sizeof(st->dns.error), ds.error);
+	}
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 	edge_status_fill_traffic(st, d->traffic,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
@@ -1210,6 +1223,10 @@ static int start(struct edge_daemon *d)
 	log_info("reconcile: %zu objects of ours found in the kernel", adopted);
 
 	/* steering follows every applied bundle, from the LKG on */
+	if (!d->dns_dir && asprintf(&d->dns_dir, "%s/dns", d->config->run_dir) < 0) {
+		d->dns_dir = NULL;
+		return -ENOMEM;
+	}
 	{
 		struct edge_steering_opts so = {
 			.base = d->base,
@@ -1220,6 +1237,7 @@ static int start(struct edge_daemon *d)
 			.probe_test = d->opts.probe_test,
 			.check_path = on_check_path,
 			.check_arg = d,
+			.dns_dir = d->dns_dir,
 		};
 
 		r = edge_steering_new(&so, &d->steering);
@@ -1385,6 +1403,7 @@ void edge_daemon_free(struct edge_daemon *d)
 	edge_bundle_free(d->running_bundle);
 	free(d->bundle_path);
 	free(d->pid_path);
+	free(d->dns_dir);
 	edge_config_free(d->config);
 	edge_events_free(d->events); /* last: everything that emits is gone */
 	edge_traffic_free(d->traffic);
