@@ -30,6 +30,9 @@
 #define TICK_MS	       250
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* a SIGHUP before dnsmasq has set its handlers would kill it (the default
+ * action): none in its first second, one then if asked meanwhile */
+#define HUP_AFTER_MS 1000
 
 struct edge_dns {
 	struct event_base *base;
@@ -39,6 +42,8 @@ struct edge_dns {
 	bool enabled, internal_up, nft_installed, has_internal;
 	int dns_class;
 	pid_t pid;
+	uint64_t started_ms;
+	bool hup_pending;
 	unsigned restarts;
 	uint32_t backoff_ms;
 	uint64_t next_start_ms;
@@ -153,6 +158,8 @@ static void start(struct edge_dns *d)
 	if (pid == 0)
 		child_exec(d);
 	d->pid = pid;
+	d->started_ms = now_ms();
+	d->hup_pending = false; /* it reads the files as they are now */
 }
 
 /* SIGTERM, then SIGKILL after a second; reaped either way */
@@ -203,6 +210,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	reap(d);
 	if (d->enabled && d->pid <= 0 && d->conf && now_ms() >= d->next_start_ms)
 		start(d);
+	if (d->pid > 0 && d->hup_pending && now_ms() >= d->started_ms + HUP_AFTER_MS) {
+		d->hup_pending = false;
+		kill(d->pid, SIGHUP);
+	}
 }
 
 /* dnsmasq re-reads servers.conf on SIGHUP after dropping to its unprivileged
@@ -325,8 +336,13 @@ static const char *servers_now(const struct edge_dns *d)
 
 static void hup(struct edge_dns *d)
 {
-	if (d->pid > 0)
-		kill(d->pid, SIGHUP);
+	if (d->pid <= 0)
+		return;
+	if (now_ms() < d->started_ms + HUP_AFTER_MS) {
+		d->hup_pending = true;
+		return;
+	}
+	kill(d->pid, SIGHUP);
 }
 
 static bool same(const char *a, const char *b)
@@ -339,8 +355,8 @@ int edge_dns_configure(struct edge_dns *d, const struct policy *pol, const char 
 		       size_t n_underlays, char *err, size_t errlen)
 {
 	struct edge_dns_view v = { .pol = pol, .dir = d->dir, .nft_table = d->nft_table };
-	char *conf = NULL, *up = NULL, *down = NULL, *nft = NULL, a[INET_ADDRSTRLEN];
-	const char *before;
+	char *conf = NULL, *up = NULL, *down = NULL, *nft = NULL, *before = NULL;
+	char a[INET_ADDRSTRLEN];
 	int cls = -1, r;
 
 	if (!pol || !policy_dns_for_site(pol, site, &v.dns)) {
@@ -378,7 +394,12 @@ int edge_dns_configure(struct edge_dns *d, const struct policy *pol, const char 
 	if (!same(nft, d->nft) && (r = nft_apply(nft, err, errlen)) < 0)
 		goto out;
 	d->nft_installed = true;
-	before = d->enabled ? servers_now(d) : NULL;
+	/* a copy: the running texts are replaced below */
+	if (d->enabled && !(before = strdup(servers_now(d)))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		goto out;
+	}
 	free(d->nft);
 	d->nft = nft;
 	nft = NULL;
@@ -420,7 +441,7 @@ render:
 out:
 	if (r < 0)
 		snprintf(d->error, sizeof(d->error), "%s", err);
-	free(conf), free(up), free(down), free(nft);
+	free(conf), free(up), free(down), free(nft), free(before);
 	return r;
 }
 
