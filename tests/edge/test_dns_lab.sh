@@ -40,6 +40,9 @@ cleanup() {
 	[ -n "${CAP_PID:-}" ] && kill "$CAP_PID" 2>/dev/null
 	wait 2>/dev/null
 	topo_down
+	# the public resolver: a process keeps its namespace alive past ip netns del
+	pids=$(ip netns pids "$(ns net)" 2>/dev/null || true)
+	[ -n "$pids" ] && kill $pids 2>/dev/null
 	ip netns del "$(ns net)" 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf "$W"
 }

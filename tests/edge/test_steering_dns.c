@@ -38,6 +38,7 @@ static const char POLICY[] =
 	"[\"10.11.0.53\"], \"servers\": [\"192.0.2.53\"]}}";
 
 static char dir[64], dns_dir[96];
+static int started_pid; /* killed at exit should a failed check leave it */
 
 static void add_policy(json_t *root)
 {
@@ -129,7 +130,7 @@ static void test_dns_follows_bundle(void **state)
 	assert_true(ds.running);
 	assert_string_equal(ds.listen, "127.0.0.1");
 	assert_int_equal(ds.dns_class, 2); /* "any": the first overlay class taking UDP/53 */
-	pid = ds.pid;
+	pid = started_pid = ds.pid;
 	assert_true(pid > 0 && kill(pid, 0) == 0);
 	conf = slurp("dnsmasq.conf");
 	assert_non_null(strstr(conf, "listen-address=127.0.0.1\n"));
@@ -248,6 +249,14 @@ int main(void)
 		return 1;
 	snprintf(dns_dir, sizeof(dns_dir), "%s/dns", dir);
 	r = cmocka_run_group_tests_name("steering_dns", tests, NULL, NULL);
+	if (started_pid > 0)
+		kill(started_pid, SIGKILL);
+	if (r) { /* what a failed check left */
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		(void)system(cmd);
+	}
 	rmdir(dns_dir);
 	rmdir(dir);
 	return r;
