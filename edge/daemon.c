@@ -63,7 +63,8 @@ struct edge_daemon {
 	uint64_t running_version;
 	Sdwan__V1__ConfigBundle *running_bundle; /* running_buf unpacked, for status */
 	char *pid_path;
-	char *dns_dir; /* <run_dir>/dns: the LAN's DNS forwarder (edge/dns.h) */
+	char *dns_dir;	      /* <run_dir>/dns: the LAN's DNS forwarder (edge/dns.h) */
+	char dns_logged[400]; /* its state last logged */
 	int exit_code;
 };
 
@@ -182,6 +183,8 @@ static void warn_addresses(struct edge_daemon *d)
 	}
 }
 
+static void log_dns(struct edge_daemon *d, const char *source);
+
 /* Steering follows the running bundle.  Its direct breakout routes go via
  * each underlay's gateway in use: the configured one, else the learnt one,
  * so steering sees a shallow copy of the config with those filled in (it
@@ -212,8 +215,34 @@ static void steering_apply(struct edge_daemon *d, const char *source)
 		}
 		eff.underlays = und;
 	}
-	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0)
+	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0) {
 		log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+		return;
+	}
+	log_dns(d, source);
+}
+
+/* the LAN's DNS forwarder after an apply: once, when its state says
+ * something new (it never refuses a bundle: edge/README-dns.md) */
+static void log_dns(struct edge_daemon *d, const char *source)
+{
+	struct edge_dns_status ds;
+	char line[sizeof(ds.error) + sizeof(ds.listen) + 64];
+
+	edge_steering_dns_status(d->steering, &ds);
+	if (ds.enabled && ds.running)
+		snprintf(line, sizeof(line), "dnsmasq pid %d on %s", ds.pid, ds.listen);
+	else if (ds.enabled || strcmp(ds.error, "no \"dns\" in the policy") != 0)
+		snprintf(line, sizeof(line), "not running: %s", ds.error);
+	else
+		line[0] = 0;
+	if (strcmp(line, d->dns_logged) == 0)
+		return;
+	snprintf(d->dns_logged, sizeof(d->dns_logged), "%s", line);
+	if (ds.enabled && ds.running)
+		log_info("%s: dns: %s", source, line);
+	else if (line[0])
+		log_warnx("%s: dns: %s", source, line);
 }
 
 /* the running bundle's paths over underlay label */
