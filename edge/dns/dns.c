@@ -6,6 +6,7 @@
  * for the status.
  */
 #include <edge/dns.h>
+#include <edge/nl.h> /* EDGE_IFNAME_PREFIX: the path netdevs */
 
 #include <policy/nft.h>
 
@@ -311,19 +312,39 @@ void edge_dns_free(struct edge_dns *d)
 	free(d);
 }
 
-/* the IPv4 addresses of the LAN interfaces, in interface order */
-static size_t lan_addresses(const char *const *lans, size_t n_lan, struct in_addr *out)
+static bool name_in(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The IPv4 addresses of the LAN interfaces, in interface order; none named:
+ * every interface's but loopback, the underlays and the path netdevs (what
+ * the classifier takes as LAN then, edge/README.md "Local config").
+ */
+static size_t lan_addresses(const char *const *lans, size_t n_lan, const char *const *und,
+			    size_t n_und, struct in_addr *out)
 {
 	struct ifaddrs *ifa = NULL;
 	size_t n = 0;
 
 	if (getifaddrs(&ifa) < 0)
 		return 0;
-	for (size_t i = 0; i < n_lan; i++)
-		for (struct ifaddrs *x = ifa; x && n < EDGE_DNS_LISTEN_MAX; x = x->ifa_next)
-			if (x->ifa_addr && x->ifa_addr->sa_family == AF_INET &&
-			    strcmp(x->ifa_name, lans[i]) == 0)
-				out[n++] = ((struct sockaddr_in *)x->ifa_addr)->sin_addr;
+	for (size_t i = 0; i < (n_lan ? n_lan : 1); i++)
+		for (struct ifaddrs *x = ifa; x && n < EDGE_DNS_LISTEN_MAX; x = x->ifa_next) {
+			if (!x->ifa_addr || x->ifa_addr->sa_family != AF_INET)
+				continue;
+			if (n_lan ? strcmp(x->ifa_name, lans[i]) != 0
+				  : (x->ifa_flags & IFF_LOOPBACK) ||
+					    name_in(und, n_und, x->ifa_name) ||
+					    strncmp(x->ifa_name, EDGE_IFNAME_PREFIX,
+						    strlen(EDGE_IFNAME_PREFIX)) == 0)
+				continue;
+			out[n++] = ((struct sockaddr_in *)x->ifa_addr)->sin_addr;
+		}
 	freeifaddrs(ifa);
 	return n;
 }
@@ -364,7 +385,7 @@ int edge_dns_configure(struct edge_dns *d, const struct policy *pol, const char 
 		d->error[0] = 0;
 		return 0;
 	}
-	v.n_listen = lan_addresses(lan_ifaces, n_lan, v.listen);
+	v.n_listen = lan_addresses(lan_ifaces, n_lan, underlays, n_underlays, v.listen);
 	if (!v.n_listen) {
 		snprintf(err, errlen, "no IPv4 address on the LAN interface%s to listen on",
 			 n_lan == 1 ? "" : "s");

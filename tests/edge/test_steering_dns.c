@@ -211,6 +211,40 @@ static void test_dns_off(void **state)
 	edge_bundle_free(b);
 }
 
+/* no LAN interfaces configured: every interface but loopback, the underlays
+ * and the path netdevs — here only lo: not started, and the status says why */
+static void test_dns_no_lan(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
+	struct edge_config *cfg = harness_config("br1-config.json");
+	struct event_base *base = event_base_new();
+	struct fake_nl *nl = fake_nl_new();
+	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
+	struct edge_steering_opts o = { .base = base,
+					.nl = &fake_nl_ops,
+					.nl_ctx = nl,
+					.require_sa = true,
+					.nft = &nft_ops,
+					.probe_test = &pt,
+					.dns_dir = dns_dir };
+	struct edge_steering *s = NULL;
+	struct edge_dns_status ds;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(edge_steering_new(&o, &s), 0);
+	/* the bundle is applied: DNS never refuses it */
+	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(s, &ds);
+	assert_false(ds.running);
+	assert_non_null(strstr(ds.error, "no IPv4 address on the LAN interfaces to listen on"));
+	edge_steering_free(s);
+	fake_nl_free(nl);
+	event_base_free(base);
+	edge_config_free(cfg);
+	edge_bundle_free(b);
+}
+
 static int lo_up(void)
 {
 	struct ifreq ifr = { 0 };
@@ -232,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dns_follows_bundle),
 		cmocka_unit_test(test_dns_off),
+		cmocka_unit_test(test_dns_no_lan),
 	};
 	int r;
 

@@ -84,7 +84,8 @@ void edge_dns_free(struct edge_dns *d);
 
 /* Configure from a validated policy for `site` (pol NULL or without "dns":
  * the forwarder is stopped).  lan_ifaces: where it listens (their IPv4
- * addresses now); underlays: where internal queries must never go.  Only
+ * addresses now; none: every interface's but loopback, the underlays and the
+ * path netdevs); underlays: where internal queries must never go.  Only
  * what changed is touched: the servers alone → SIGHUP; the rest → restart.
  * 0 or -errno with a message in err (nothing changed then). */
 int edge_dns_configure(struct edge_dns *d, const struct policy *pol, const char *site,
