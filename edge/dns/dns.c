@@ -32,8 +32,9 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 /* a SIGHUP before dnsmasq has set its handlers would kill it (the default
- * action): none in its first second, one then if asked meanwhile */
-#define HUP_AFTER_MS 1000
+ * action): none until it has written its pid file (which it does after
+ * setting them; seen to take over a second on a loaded machine), one then
+ * if asked meanwhile */
 
 struct edge_dns {
 	struct event_base *base;
@@ -43,7 +44,7 @@ struct edge_dns {
 	bool enabled, internal_up, nft_installed, has_internal;
 	int dns_class;
 	pid_t pid;
-	uint64_t started_ms;
+	bool ready; /* its pid file names it: SIGHUP is safe */
 	bool hup_pending;
 	unsigned restarts;
 	uint32_t backoff_ms;
@@ -159,7 +160,7 @@ static void start(struct edge_dns *d)
 	if (pid == 0)
 		child_exec(d);
 	d->pid = pid;
-	d->started_ms = now_ms();
+	d->ready = false;
 	d->hup_pending = false; /* it reads the files as they are now */
 }
 
@@ -203,6 +204,21 @@ static void reap(struct edge_dns *d)
 	d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
 }
 
+static bool pid_file_says(const struct edge_dns *d, pid_t pid)
+{
+	char path[512];
+	long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dnsmasq.pid", d->dir);
+	if (!(f = fopen(path, "re")))
+		return false;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v == (long)pid;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge_dns *d = arg;
@@ -211,7 +227,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	reap(d);
 	if (d->enabled && d->pid <= 0 && d->conf && now_ms() >= d->next_start_ms)
 		start(d);
-	if (d->pid > 0 && d->hup_pending && now_ms() >= d->started_ms + HUP_AFTER_MS) {
+	if (d->pid > 0 && !d->ready)
+		d->ready = pid_file_says(d, d->pid);
+	if (d->pid > 0 && d->ready && d->hup_pending) {
 		d->hup_pending = false;
 		kill(d->pid, SIGHUP);
 	}
@@ -359,7 +377,7 @@ static void hup(struct edge_dns *d)
 {
 	if (d->pid <= 0)
 		return;
-	if (now_ms() < d->started_ms + HUP_AFTER_MS) {
+	if (!d->ready && !(d->ready = pid_file_says(d, d->pid))) {
 		d->hup_pending = true;
 		return;
 	}
