@@ -63,6 +63,8 @@ struct edge_daemon {
 	uint64_t running_version;
 	Sdwan__V1__ConfigBundle *running_bundle; /* running_buf unpacked, for status */
 	char *pid_path;
+	char *dns_dir;	      /* <run_dir>/dns: the LAN's DNS forwarder (edge/dns.h) */
+	char dns_logged[400]; /* its state last logged */
 	int exit_code;
 };
 
@@ -181,6 +183,8 @@ static void warn_addresses(struct edge_daemon *d)
 	}
 }
 
+static void log_dns(struct edge_daemon *d, const char *source);
+
 /* Steering follows the running bundle.  Its direct breakout routes go via
  * each underlay's gateway in use: the configured one, else the learnt one,
  * so steering sees a shallow copy of the config with those filled in (it
@@ -211,8 +215,34 @@ static void steering_apply(struct edge_daemon *d, const char *source)
 		}
 		eff.underlays = und;
 	}
-	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0)
+	if (edge_steering_apply(d->steering, d->running_bundle, &eff, serr, sizeof(serr)) < 0) {
 		log_warnx("%s: steering: %s (previous steering kept)", source, serr);
+		return;
+	}
+	log_dns(d, source);
+}
+
+/* the LAN's DNS forwarder after an apply: once, when its state says
+ * something new (it never refuses a bundle: edge/README-dns.md) */
+static void log_dns(struct edge_daemon *d, const char *source)
+{
+	struct edge_dns_status ds;
+	char line[sizeof(ds.error) + sizeof(ds.listen) + 64];
+
+	edge_steering_dns_status(d->steering, &ds);
+	if (ds.enabled && ds.running)
+		snprintf(line, sizeof(line), "dnsmasq pid %d on %s", ds.pid, ds.listen);
+	else if (ds.enabled || strcmp(ds.error, "no \"dns\" in the policy") != 0)
+		snprintf(line, sizeof(line), "not running: %s", ds.error);
+	else
+		line[0] = 0;
+	if (strcmp(line, d->dns_logged) == 0)
+		return;
+	snprintf(d->dns_logged, sizeof(d->dns_logged), "%s", line);
+	if (ds.enabled && ds.running)
+		log_info("%s: dns: %s", source, line);
+	else if (line[0])
+		log_warnx("%s: dns: %s", source, line);
 }
 
 /* the running bundle's paths over underlay label */
@@ -1039,6 +1069,18 @@ static void fill_status(void *arg, struct edge_status *st)
 	edge_status_fill_underlays(st, d->config, d->wan ? edge_underlay_watch_state(d->wan) : NULL,
 				   d->engine);
 	edge_status_fill_internet(st, d->steering ? edge_steering_inet(d->steering) : NULL);
+	if (d->steering) {
+		struct edge_dns_status ds;
+
+		edge_steering_dns_status(d->steering, &ds);
+		st->dns.enabled = ds.enabled;
+		st->dns.running = ds.running;
+		st->dns.internal_up = ds.internal_up;
+		st->dns.pid = ds.pid;
+		st->dns.restarts = ds.restarts;
+		edge_status_strcpy(st->dns.listen, sizeof(st->dns.listen), ds.listen);
+		edge_status_strcpy(st->dns.error, sizeof(st->dns.error), ds.error);
+	}
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 	edge_status_fill_traffic(st, d->traffic,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
@@ -1235,6 +1277,10 @@ static int start(struct edge_daemon *d)
 	log_info("reconcile: %zu objects of ours found in the kernel", adopted);
 
 	/* steering follows every applied bundle, from the LKG on */
+	if (!d->dns_dir && asprintf(&d->dns_dir, "%s/dns", d->config->run_dir) < 0) {
+		d->dns_dir = NULL;
+		return -ENOMEM;
+	}
 	{
 		struct edge_steering_opts so = {
 			.base = d->base,
@@ -1247,6 +1293,7 @@ static int start(struct edge_daemon *d)
 			.check_arg = d,
 			.prefer_path = on_prefer_path,
 			.prefer_arg = d,
+			.dns_dir = d->dns_dir,
 		};
 
 		r = edge_steering_new(&so, &d->steering);
@@ -1412,6 +1459,7 @@ void edge_daemon_free(struct edge_daemon *d)
 	edge_bundle_free(d->running_bundle);
 	free(d->bundle_path);
 	free(d->pid_path);
+	free(d->dns_dir);
 	edge_config_free(d->config);
 	edge_events_free(d->events); /* last: everything that emits is gone */
 	edge_traffic_free(d->traffic);

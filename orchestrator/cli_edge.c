@@ -261,6 +261,20 @@ static void print_status(json_t *st)
 		if (json_string_length(json_object_get(orch, "config_error")))
 			printf("  config: %s\n", str(orch, "config_error"));
 	}
+	v = json_object_get(st, "dns");
+	if (v && json_is_true(json_object_get(v, "enabled"))) {
+		if (json_is_true(json_object_get(v, "running")))
+			printf("dns: dnsmasq pid %" PRId64 " on %s, internal names %s\n",
+			       num(v, "pid"), str(v, "listen"),
+			       json_is_true(json_object_get(v, "internal_up"))
+				       ? "through the overlay"
+				       : "SERVFAIL (no path to the data center)");
+		else
+			printf("dns: NOT RUNNING: %s\n", str(v, "error"));
+	} else if (v && json_string_length(json_object_get(v, "error")) &&
+		   strcmp(str(v, "error"), "no \"dns\" in the policy") != 0) {
+		printf("dns: off: %s\n", str(v, "error"));
+	}
 	v = json_object_get(st, "reflector");
 	if (v)
 		printf("probe reflector: %" PRId64 " answered, %" PRId64

@@ -205,6 +205,61 @@ static json_t *breakout_json(const struct policy_breakout *b)
 	return o;
 }
 
+static json_t *servers_json(const uint32_t *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		char s[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &v[i], s, sizeof(s));
+		if (json_array_append_new(a, json_string(s)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* one DNS settings object: what was given (a site's override) or all */
+static json_t *dns_json(const struct policy_dns *d)
+{
+	json_t *o = json_object();
+	int r = !o;
+
+	if (o && (d->has & POLICY_DNS_HAS_INTERNAL)) {
+		r |= oset(o, "internal_domains",
+			  names_json(d->internal_domains, d->n_internal_domains));
+		r |= oset(o, "internal_servers",
+			  servers_json(d->internal_servers, d->n_internal_servers));
+	}
+	if (o && (d->has & POLICY_DNS_HAS_SERVERS))
+		r |= oset(o, "servers", servers_json(d->servers, d->n_servers));
+	if (o && (d->has & POLICY_DNS_HAS_TIMEOUT))
+		r |= oset(o, "set_timeout_s", json_integer(d->set_timeout_s));
+	if (r) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *dns_policy_json(const struct policy *p)
+{
+	json_t *o = dns_json(&p->dns), *sites = p->n_dns_sites ? json_object() : NULL;
+	int r = !o;
+
+	for (size_t i = 0; o && sites && i < p->n_dns_sites; i++)
+		r |= oset(sites, p->dns_sites[i].site, dns_json(&p->dns_sites[i].dns));
+	if (o && p->n_dns_sites)
+		r |= oset(o, "sites", sites);
+	if (r) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *policy_to_json(const struct policy *p)
 {
 	json_t *root = json_object(), *slas = json_object(), *sets = json_object(),
@@ -238,6 +293,12 @@ json_t *policy_to_json(const struct policy *p)
 				json_decref(arr);
 				arr = NULL;
 			}
+		if (arr && a->n_domains) {
+			json_t *d = json_object();
+
+			r |= oset(d, "domains", names_json(a->domains, a->n_domains));
+			r |= json_array_append_new(arr, d);
+		}
 		r |= oset(apps, a->name, arr);
 	}
 	for (size_t i = 0; i < p->n_rules; i++)
@@ -278,6 +339,8 @@ json_t *policy_to_json(const struct policy *p)
 		}
 		r |= oset(root, "ike", ike);
 	}
+	if (p->has_dns)
+		r |= oset(root, "dns", dns_policy_json(p));
 	if (r)
 		goto fail;
 	return root;

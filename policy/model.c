@@ -170,6 +170,7 @@ void policy_free(struct policy *p)
 			match_free(&p->apps[i].matches[j]);
 		free(p->apps[i].matches);
 		free(p->apps[i].name);
+		free_strv(p->apps[i].domains, p->apps[i].n_domains);
 	}
 	free(p->apps);
 	for (size_t i = 0; i < p->n_rules; i++) {
@@ -183,7 +184,108 @@ void policy_free(struct policy *p)
 		free(r->weights);
 	}
 	free(p->rules);
+	free_strv(p->dns.internal_domains, p->dns.n_internal_domains);
+	for (size_t i = 0; i < p->n_dns_sites; i++) {
+		free(p->dns_sites[i].site);
+		free_strv(p->dns_sites[i].dns.internal_domains,
+			  p->dns_sites[i].dns.n_internal_domains);
+	}
+	free(p->dns_sites);
 	free(p);
+}
+
+bool sdwpo_domain_check(const char *s, bool wildcard, char *why, size_t len)
+{
+	size_t n = strlen(s), labels = 0, l = 0;
+	bool digits = true;
+
+	if (wildcard && strncmp(s, "*.", 2) == 0) {
+		s += 2;
+		n -= 2;
+	}
+	if (n == 0 || n > POLICY_DNS_DOMAIN_MAX) {
+		snprintf(why, len, "a domain name is 1 to %d characters", POLICY_DNS_DOMAIN_MAX);
+		return false;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		char ch = s[i];
+
+		if (ch == '.' || ch == 0) {
+			if (l == 0) {
+				snprintf(why, len,
+					 "empty label (no leading, trailing or double dots)");
+				return false;
+			}
+			if (s[i - 1] == '-') {
+				snprintf(why, len, "a label ends with '-'");
+				return false;
+			}
+			labels++;
+			l = 0;
+			if (ch == '.')
+				digits = true;
+			continue;
+		}
+		if (ch == '*') {
+			snprintf(why, len,
+				 wildcard ? "'*' only as a leading \"*.\"" : "no wildcards here");
+			return false;
+		}
+		if (ch >= 'A' && ch <= 'Z') {
+			snprintf(why, len, "upper case: write it in lower case");
+			return false;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) {
+			snprintf(why, len, "'%c' is not a letter, digit, '-' or '.'", ch);
+			return false;
+		}
+		if (l == 0 && ch == '-') {
+			snprintf(why, len, "a label starts with '-'");
+			return false;
+		}
+		if (++l > 63) {
+			snprintf(why, len, "a label is longer than 63 characters");
+			return false;
+		}
+		digits &= ch >= '0' && ch <= '9';
+	}
+	if (labels < 2) {
+		snprintf(why, len, "at least two labels (\"corp.example\", not \"corp\")");
+		return false;
+	}
+	if (digits) {
+		snprintf(why, len, "the last label is all digits (an address, not a name)");
+		return false;
+	}
+	return true;
+}
+
+bool policy_dns_for_site(const struct policy *p, const char *site, struct policy_dns *ret)
+{
+	const struct policy_dns *o = NULL;
+
+	if (!p->has_dns)
+		return false;
+	*ret = p->dns;
+	for (size_t i = 0; site && i < p->n_dns_sites; i++)
+		if (strcmp(p->dns_sites[i].site, site) == 0)
+			o = &p->dns_sites[i].dns;
+	if (!o)
+		return true;
+	if (o->has & POLICY_DNS_HAS_INTERNAL) {
+		ret->internal_domains = o->internal_domains;
+		ret->n_internal_domains = o->n_internal_domains;
+		memcpy(ret->internal_servers, o->internal_servers, sizeof(o->internal_servers));
+		ret->n_internal_servers = o->n_internal_servers;
+	}
+	if (o->has & POLICY_DNS_HAS_SERVERS) {
+		memcpy(ret->servers, o->servers, sizeof(o->servers));
+		ret->n_servers = o->n_servers;
+	}
+	if (o->has & POLICY_DNS_HAS_TIMEOUT)
+		ret->set_timeout_s = o->set_timeout_s;
+	ret->has |= o->has;
+	return true;
 }
 
 uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r)

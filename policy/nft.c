@@ -80,6 +80,11 @@ void policy_nft_opts_init(struct policy_nft_opts *o)
 	o->priority = -150;
 }
 
+void policy_nft_domain_set_name(const char *app, int family, char *buf, size_t len)
+{
+	snprintf(buf, len, POLICY_NFT_DOMAIN_SET_PREFIX "%d_%s", family, app);
+}
+
 void policy_nft_counter_name(size_t class_index, char *buf, size_t len)
 {
 	snprintf(buf, len, POLICY_NFT_COUNTER_PREFIX "%zu", class_index);
@@ -322,6 +327,15 @@ static void classes(struct sbuf *b, const struct policy *p, const struct policy_
 		const struct policy_app *a = &p->apps[r->app_index];
 		for (size_t j = 0; j < a->n_matches; j++)
 			match_rules(b, p, o, r, i, &a->matches[j]);
+		/* what the DNS forwarder resolved for the app's domains */
+		for (int fam = 4; a->n_domains && fam <= 6; fam += 2) {
+			sb_printf(b,
+				  "\t\tmeta nfproto %s %s daddr @" POLICY_NFT_DOMAIN_SET_PREFIX
+				  "%d_%s ",
+				  fam == 4 ? "ipv4" : "ipv6", fam == 4 ? "ip" : "ip6", fam,
+				  a->name);
+			verdict(b, o, r, i);
+		}
 	}
 }
 
@@ -365,6 +379,17 @@ int policy_nft_compile(const struct policy *p, const struct policy_nft_opts *opt
 		set_def(&b, &p->prefix_sets[i], 4);
 		set_def(&b, &p->prefix_sets[i], 6);
 	}
+	/* filled by the DNS forwarder (edge/dns); elements expire on their own */
+	for (size_t i = 0; i < p->n_apps; i++)
+		for (int fam = 4; p->apps[i].n_domains && fam <= 6; fam += 2)
+			sb_printf(&b,
+				  "\tset " POLICY_NFT_DOMAIN_SET_PREFIX
+				  "%d_%s {\n\t\ttype %s\n\t\tflags timeout\n\t\ttimeout "
+				  "%us\n\t}\n",
+				  fam, p->apps[i].name, fam == 4 ? "ipv4_addr" : "ipv6_addr",
+				  o.dns_set_timeout_s ? o.dns_set_timeout_s
+				  : p->has_dns	      ? p->dns.set_timeout_s
+						      : POLICY_DEFAULT_DNS_SET_TIMEOUT_S);
 	for (size_t i = 0; o.counters && i < p->n_rules; i++)
 		sb_printf(&b,
 			  "\tcounter " POLICY_NFT_COUNTER_PREFIX "%zu {\n\t\tcomment \"%s\"\n\t}\n",

@@ -825,6 +825,75 @@ static bool parse_match(struct pctx *c, const char *path, const json_t *v, struc
 	return ok;
 }
 
+/* A list of distinct domain names (wildcards when `wildcard`) into *ret. */
+static bool get_domains(struct pctx *c, const char *path, const json_t *v, bool wildcard,
+			char ***ret, size_t *ret_n)
+{
+	char p[JPATH_MAX], why[128];
+	size_t n;
+	char **out;
+	bool ok = true;
+
+	if (!want_type(c, path, v, JSON_ARRAY, "a list of domain names"))
+		return false;
+	n = json_array_size(v);
+	if (n == 0 || n > POLICY_DNS_DOMAINS_MAX) {
+		perr(c, path, "%zu domain names, 1 to %d", n, POLICY_DNS_DOMAINS_MAX);
+		return false;
+	}
+	out = calloc(n, sizeof(*out));
+	if (!out) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(v, i);
+		const char *s;
+
+		ipath(p, path, i);
+		if (!want_type(c, p, e, JSON_STRING, "a domain name")) {
+			ok = false;
+			continue;
+		}
+		s = json_string_value(e);
+		if (!sdwpo_domain_check(s, wildcard, why, sizeof(why))) {
+			perr(c, p, "%s: %s", REPR(e), why);
+			ok = false;
+			continue;
+		}
+		if (has_name(out, *ret_n, s)) {
+			perr(c, p, "%s is listed twice", REPR(e));
+			ok = false;
+			continue;
+		}
+		if (!(out[(*ret_n)++] = strdup(s))) {
+			c->nomem = true;
+			ok = false;
+			break;
+		}
+	}
+	*ret = out; /* the caller frees, even on false */
+	return ok;
+}
+
+/* {"domains": [...]} in an application's list: the application's domain
+ * names, alone in their object, once per application */
+static bool parse_domains(struct pctx *c, const char *path, const json_t *v, struct policy_app *a)
+{
+	char kp[JPATH_MAX];
+
+	if (json_object_size(v) != 1) {
+		perr(c, path, "\"domains\" stands alone in its object (no other match keys)");
+		return false;
+	}
+	kpath(kp, path, "domains");
+	if (a->domains) {
+		perr(c, kp, "an application lists its domains once");
+		return false;
+	}
+	return get_domains(c, kp, json_object_get(v, "domains"), true, &a->domains, &a->n_domains);
+}
+
 static void parse_apps(struct pctx *c, const json_t *v)
 {
 	struct policy *p = c->p;
@@ -863,10 +932,15 @@ static void parse_apps(struct pctx *c, const json_t *v)
 			c->nomem = true;
 			return;
 		}
-		a->n_matches = n;
 		for (size_t i = 0; i < n; i++) {
+			const json_t *m = json_array_get(e, i);
+
 			ipath(mp, path, i);
-			ok &= parse_match(c, mp, json_array_get(e, i), &a->matches[i]);
+			if (json_is_object(m) && json_object_get(m, "domains")) {
+				ok &= parse_domains(c, mp, m, a);
+				continue;
+			}
+			ok &= parse_match(c, mp, m, &a->matches[a->n_matches++]);
 		}
 		if (ok)
 			a->name = strdup(key);
@@ -878,6 +952,9 @@ static void parse_apps(struct pctx *c, const json_t *v)
 			}
 			free(a->matches);
 			free(a->name);
+			for (size_t i = 0; i < a->n_domains; i++)
+				free(a->domains[i]);
+			free(a->domains);
 			memset(a, 0, sizeof(*a));
 			if (ok)
 				c->nomem = true;
@@ -1293,11 +1370,148 @@ static void parse_ike(struct pctx *c, const json_t *v)
 	parse_proposals(c, v, "esp_proposals", true, c->p->esp_proposals, &c->p->n_esp_proposals);
 }
 
+static void get_servers(struct pctx *c, const char *path, const json_t *v, uint32_t *out,
+			size_t *n_out)
+{
+	char p[JPATH_MAX];
+
+	if (!want_type(c, path, v, JSON_ARRAY, "a list of IPv4 addresses"))
+		return;
+	if (json_array_size(v) == 0 || json_array_size(v) > POLICY_DNS_SERVERS_MAX) {
+		perr(c, path, "%zu servers, 1 to %d", json_array_size(v), POLICY_DNS_SERVERS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *t = json_array_get(v, i);
+		struct in_addr a;
+		uint32_t h;
+		bool dup = false;
+
+		ipath(p, path, i);
+		if (!want_type(c, p, t, JSON_STRING, "an IPv4 address"))
+			continue;
+		if (inet_pton(AF_INET, json_string_value(t), &a) != 1) {
+			perr(c, p, "\"%s\" is not an IPv4 address", json_string_value(t));
+			continue;
+		}
+		h = ntohl(a.s_addr);
+		if (h == 0 || h >> 24 == 127 || h >> 28 == 0xe || h == 0xffffffffu) {
+			perr(c, p, "\"%s\" is not a unicast address a resolver can have",
+			     json_string_value(t));
+			continue;
+		}
+		for (size_t j = 0; j < *n_out; j++)
+			dup |= out[j] == a.s_addr;
+		if (dup) {
+			perr(c, p, "\"%s\" is listed twice", json_string_value(t));
+			continue;
+		}
+		out[(*n_out)++] = a.s_addr;
+	}
+}
+
+/* One DNS settings object: the default (every key but "sites" allowed) or a
+ * site's override (the keys given replace the default's). */
+static void parse_dns_settings(struct pctx *c, const char *path, const json_t *v,
+			       struct policy_dns *d, bool top)
+{
+	static const char *const keys[] = {
+		"internal_domains", "internal_servers", "servers", "set_timeout_s", "sites", NULL
+	};
+	/* set_timeout_s is the network's: the classifier's sets are */
+	static const char *const site_keys[] = { "internal_domains", "internal_servers", "servers",
+						 NULL };
+	const json_t *dom = json_object_get(v, "internal_domains"),
+		     *srv = json_object_get(v, "internal_servers"), *x;
+	char kp[JPATH_MAX];
+	uint64_t u;
+
+	check_keys(c, path, v, top ? keys : site_keys);
+	if (dom || srv) {
+		d->has |= POLICY_DNS_HAS_INTERNAL;
+		if (!dom || !srv) {
+			kpath(kp, path, dom ? "internal_servers" : "internal_domains");
+			perr(c, kp, "missing: internal_domains and internal_servers go together");
+		}
+	}
+	if (dom) {
+		kpath(kp, path, "internal_domains");
+		(void)get_domains(c, kp, dom, false, &d->internal_domains, &d->n_internal_domains);
+	}
+	if (srv) {
+		kpath(kp, path, "internal_servers");
+		get_servers(c, kp, srv, d->internal_servers, &d->n_internal_servers);
+	}
+	if ((x = json_object_get(v, "servers"))) {
+		d->has |= POLICY_DNS_HAS_SERVERS;
+		kpath(kp, path, "servers");
+		get_servers(c, kp, x, d->servers, &d->n_servers);
+	}
+	if ((x = json_object_get(v, "set_timeout_s"))) {
+		kpath(kp, path, "set_timeout_s");
+		if (get_uint(c, kp, x, 10, 86400, &u)) {
+			d->has |= POLICY_DNS_HAS_TIMEOUT;
+			d->set_timeout_s = (uint32_t)u;
+		}
+	}
+}
+
+/* "dns": split DNS for the edges' LANs (policy/README.md "dns") */
+static void parse_dns(struct pctx *c, const json_t *v)
+{
+	struct policy *p = c->p;
+	const json_t *sites, *e;
+	const char *key;
+	char path[JPATH_MAX];
+
+	if (!want_type(c, "dns", v, JSON_OBJECT, "an object"))
+		return;
+	p->has_dns = true;
+	p->dns.set_timeout_s = POLICY_DEFAULT_DNS_SET_TIMEOUT_S;
+	parse_dns_settings(c, "dns", v, &p->dns, true);
+	if (!(p->dns.has & POLICY_DNS_HAS_SERVERS))
+		perr(c, "dns.servers", "missing: the resolvers for every other name");
+	if (!(sites = json_object_get(v, "sites")) ||
+	    !want_type(c, "dns.sites", sites, JSON_OBJECT, "an object of site names"))
+		return;
+	if (json_object_size(sites) > POLICY_DNS_SITES_MAX) {
+		perr(c, "dns.sites", "%zu sites, at most %d", json_object_size(sites),
+		     POLICY_DNS_SITES_MAX);
+		return;
+	}
+	p->dns_sites = calloc(json_object_size(sites) + 1, sizeof(*p->dns_sites));
+	if (!p->dns_sites) {
+		c->nomem = true;
+		return;
+	}
+	json_object_foreach ((json_t *)sites, key, e) {
+		struct policy_dns_site *s = &p->dns_sites[p->n_dns_sites];
+
+		kpath(path, "dns.sites", key);
+		if (!valid_name(key)) {
+			name_error(c, path, "site", key);
+			continue;
+		}
+		if (!want_type(c, path, e, JSON_OBJECT, "an object"))
+			continue;
+		if (json_object_size(e) == 0) {
+			perr(c, path, "empty override");
+			continue;
+		}
+		p->n_dns_sites++;
+		if (!(s->site = strdup(key))) {
+			c->nomem = true;
+			return;
+		}
+		parse_dns_settings(c, path, e, &s->dns, false);
+	}
+}
+
 int policy_from_json(const json_t *root, struct policy **ret, struct policy_errors *errs)
 {
-	static const char *const keys[] = { "version",	    "sla_classes", "prefix_sets",
-					    "applications", "rules",	   "defaults",
-					    "breakout",	    "ike",	   NULL };
+	static const char *const keys[] = { "version", "sla_classes", "prefix_sets", "applications",
+					    "rules",   "defaults",    "breakout",    "ike",
+					    "dns",     NULL };
 	struct pctx c = { .errs = errs };
 	json_t *x;
 	int r;
@@ -1341,6 +1555,8 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 		parse_breakout(&c, x);
 	if ((x = json_object_get(root, "ike")))
 		parse_ike(&c, x);
+	if ((x = json_object_get(root, "dns")))
+		parse_dns(&c, x);
 done:
 	free(c.set_families);
 	if (c.nomem) {

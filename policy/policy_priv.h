@@ -17,5 +17,10 @@ int sdwpo_proto_by_name(const char *name);
 const char *sdwpo_proto_name(int num);
 /* tcp, udp and sctp carry ports. */
 bool sdwpo_proto_has_ports(int num);
+/* A domain name as the policy takes it: lower-case LDH labels of 1-63
+ * octets, at least two labels, at most 253 octets, no trailing dot, the last
+ * label not all digits; "*." before it when wildcard is true.  On false, why
+ * says what is wrong. */
+bool sdwpo_domain_check(const char *s, bool wildcard, char *why, size_t len);
 
 #endif

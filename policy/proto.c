@@ -277,6 +277,90 @@ static int proposals_to(const char (*v)[POLICY_PROPOSAL_MAX + 1], size_t n, char
 	return 0;
 }
 
+static int strv_to(char *const *v, size_t n, char ***ret, size_t *ret_n)
+{
+	if (!n)
+		return 0;
+	if (!(*ret = calloc(n, sizeof(**ret))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!((*ret)[i] = strdup(v[i])))
+			return -ENOMEM; /* freed with the message: n counts the filled */
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
+static int servers_to(const uint32_t *v, size_t n, char ***ret, size_t *ret_n)
+{
+	if (!n)
+		return 0;
+	if (!(*ret = calloc(n, sizeof(**ret))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &v[i], a, sizeof(a));
+		if (!((*ret)[i] = strdup(a)))
+			return -ENOMEM;
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
+/* a DNS settings object: only what was given (POLICY_DNS_HAS_*) */
+static int dns_to(const struct policy_dns *d, Sdwan__V1__DnsSettings **ret)
+{
+	Sdwan__V1__DnsSettings *o = malloc(sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	sdwan__v1__dns_settings__init(o);
+	*ret = o; /* freed with the message from here on */
+	if (d->has & POLICY_DNS_HAS_TIMEOUT)
+		o->set_timeout_s = d->set_timeout_s;
+	if ((d->has & POLICY_DNS_HAS_INTERNAL) &&
+	    (strv_to(d->internal_domains, d->n_internal_domains, &o->internal_domains,
+		     &o->n_internal_domains) < 0 ||
+	     servers_to(d->internal_servers, d->n_internal_servers, &o->internal_servers,
+			&o->n_internal_servers) < 0))
+		return -ENOMEM;
+	if ((d->has & POLICY_DNS_HAS_SERVERS) &&
+	    servers_to(d->servers, d->n_servers, &o->servers, &o->n_servers) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int dns_policy_to(const struct policy *p, Sdwan__V1__DnsPolicy **ret)
+{
+	Sdwan__V1__DnsPolicy *o = malloc(sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	sdwan__v1__dns_policy__init(o);
+	*ret = o;
+	if (dns_to(&p->dns, &o->defaults) < 0)
+		return -ENOMEM;
+	if (p->n_dns_sites && !(o->sites = calloc(p->n_dns_sites, sizeof(*o->sites))))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_dns_sites; i++) {
+		Sdwan__V1__DnsSiteSettings *s = malloc(sizeof(*s));
+
+		if (!s)
+			return -ENOMEM;
+		sdwan__v1__dns_site_settings__init(s);
+		o->sites[i] = s;
+		o->n_sites = i + 1;
+		if (!(s->site = strdup(p->dns_sites[i].site))) {
+			s->site = (char *)protobuf_c_empty_string;
+			return -ENOMEM;
+		}
+		if (dns_to(&p->dns_sites[i].dns, &s->dns) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int breakout_to(const struct policy_breakout *b, Sdwan__V1__BreakoutProbe **ret)
 {
 	Sdwan__V1__BreakoutProbe *o = malloc(sizeof(*o));
@@ -373,7 +457,9 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 			o->name = (char *)protobuf_c_empty_string;
 			goto fail;
 		}
-		if (!(o->matches = calloc(a->n_matches, sizeof(*o->matches))))
+		if (strv_to(a->domains, a->n_domains, &o->domains, &o->n_domains) < 0)
+			goto fail;
+		if (a->n_matches && !(o->matches = calloc(a->n_matches, sizeof(*o->matches))))
 			goto fail;
 		for (size_t j = 0; j < a->n_matches; j++) {
 			o->matches[j] = match_to(p, &a->matches[j], &nomem);
@@ -413,6 +499,8 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 			 &m->n_ike_proposals) ||
 	    proposals_to(p->esp_proposals, p->n_esp_proposals, &m->esp_proposals,
 			 &m->n_esp_proposals))
+		goto fail;
+	if (p->has_dns && dns_policy_to(p, &m->dns) < 0)
 		goto fail;
 	*ret = m;
 	return 0;
@@ -557,6 +645,44 @@ static json_t *named(struct fctx *c, json_t *section, const char *sect_name, con
 	return v;
 }
 
+/* a DNS settings message as its JSON object: empty lists and 0 = not given */
+static json_t *dns_from(struct fctx *c, const Sdwan__V1__DnsSettings *d)
+{
+	json_t *o = json_object();
+
+	if (!o) {
+		c->nomem = true;
+		return NULL;
+	}
+	if (!d)
+		return o;
+	if (d->n_internal_domains)
+		put(c, o, "internal_domains", strv(c, d->internal_domains, d->n_internal_domains));
+	if (d->n_internal_servers)
+		put(c, o, "internal_servers", strv(c, d->internal_servers, d->n_internal_servers));
+	if (d->n_servers)
+		put(c, o, "servers", strv(c, d->servers, d->n_servers));
+	if (d->set_timeout_s)
+		put(c, o, "set_timeout_s", json_integer(d->set_timeout_s));
+	return o;
+}
+
+static json_t *dns_policy_from(struct fctx *c, const Sdwan__V1__DnsPolicy *d)
+{
+	json_t *o = dns_from(c, d->defaults), *sites;
+
+	if (!o || !d->n_sites)
+		return o;
+	if (!(sites = json_object())) {
+		c->nomem = true;
+		return o;
+	}
+	for (size_t i = 0; i < d->n_sites; i++)
+		named(c, sites, "dns.sites", d->sites[i]->site, dns_from(c, d->sites[i]->dns));
+	put(c, o, "sites", sites);
+	return o;
+}
+
 static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 {
 	json_t *root = json_object(), *slas = json_object(), *sets = json_object(),
@@ -619,6 +745,13 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 				    strv(c, x->dst_prefix_sets, x->n_dst_prefix_sets));
 			if (x->dscp)
 				put(c, o, "dscp", json_integer(x->dscp->value));
+			append(c, arr, o);
+		}
+		if (arr && a->n_domains) {
+			json_t *o = json_object();
+
+			if (o)
+				put(c, o, "domains", strv(c, a->domains, a->n_domains));
 			append(c, arr, o);
 		}
 		named(c, apps, "applications", a->name, arr);
@@ -746,6 +879,8 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 		}
 		put(c, root, "ike", ike);
 	}
+	if (m->dns)
+		put(c, root, "dns", dns_policy_from(c, m->dns));
 	return root;
 }
 

@@ -33,6 +33,12 @@ struct edge_steering {
 	bool have_carrying; /* false until the first decision: no hints at start */
 	struct tp_path *tp; /* the paths to third-party peers */
 	size_t n_tp;
+	/* split DNS: created at the first policy with "dns" */
+	struct edge_dns *dns;
+	char dns_error[256]; /* why there is no forwarder object */
+	uint32_t *hub_paths; /* ids of the paths to a hub (the data center) */
+	size_t n_hub_paths;
+	bool is_hub;
 };
 
 static struct tp_path *tp_find(struct edge_steering *s, uint32_t id)
@@ -69,6 +75,22 @@ static void prefer_third_party(struct edge_steering *s, const struct policy_deci
 			s->opts.prefer_path(s->opts.prefer_arg, t->id);
 	}
 	free(decided);
+}
+
+static void dns_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *b,
+		      const struct edge_config *config, const struct policy *pol,
+		      const char *const *lan, size_t n_lan);
+
+/* internal names resolve while some path to a hub is usable; a hub's
+ * resolvers are on its own LAN */
+static void dns_reachability(struct edge_steering *s)
+{
+	bool up = s->is_hub;
+
+	for (size_t i = 0; !up && i < s->n_hub_paths; i++)
+		up = edge_health_state(s->health, s->hub_paths[i]) != POLICY_PATH_DOWN;
+	if (s->dns)
+		edge_dns_set_internal_up(s->dns, up);
 }
 
 static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
@@ -232,6 +254,7 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 	 */
 	if (to == POLICY_PATH_SUSPECT)
 		to = POLICY_PATH_UP;
+	dns_reachability(s);
 	/* unknown to steering (no policy yet): nothing to move */
 	if (s->steer)
 		(void)edge_steer_path_state_ex(
@@ -289,6 +312,8 @@ void edge_steering_free(struct edge_steering *s)
 	edge_inet_prober_free(s->inet);
 	edge_steer_free(s->steer);
 	edge_health_free(s->health);
+	edge_dns_free(s->dns);
+	free(s->hub_paths);
 	policy_free(s->policy);
 	free(s->carrying);
 	free(s->tp);
@@ -316,6 +341,8 @@ struct lists {
 	size_t n_routes;
 	struct edge_steer_underlay *und;
 	size_t n_und;
+	uint32_t *hub; /* ids of the paths to a hub */
+	size_t n_hub;
 };
 
 static void lists_free(struct lists *l)
@@ -325,6 +352,7 @@ static void lists_free(struct lists *l)
 	free(l->sp);
 	free(l->rt);
 	free(l->und);
+	free(l->hub);
 }
 
 static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
@@ -338,7 +366,8 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 	l->sp = calloc(n + 1, sizeof(*l->sp));
 	l->rt = calloc(b->n_routes + 1, sizeof(*l->rt));
 	l->und = calloc((config ? config->n_underlays : 0) + 1, sizeof(*l->und));
-	if (!l->pp || !l->hp || !l->sp || !l->rt || !l->und)
+	l->hub = calloc(n + 1, sizeof(*l->hub));
+	if (!l->pp || !l->hp || !l->sp || !l->rt || !l->und || !l->hub)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct edge_tunnel_path *t = &d->paths[i];
@@ -369,6 +398,8 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 		pe = edge_bundle_peer_find(b, bp->peer);
 		l->sp[i].transit = b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB && pe &&
 				   pe->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH;
+		if (pe && pe->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB)
+			l->hub[l->n_hub++] = t->id;
 		l->sp[i].metered = (lu && lu->metered) || l->pp[i].profile == PM_PROFILE_METERED;
 	}
 	l->n_paths = n;
@@ -450,6 +481,8 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		edge_inet_prober_free(s->inet);
 		s->inet = NULL;
 		(void)edge_health_set_paths(s->health, NULL, 0);
+		edge_dns_free(s->dns);
+		s->dns = NULL;
 		return r;
 	}
 	/* a bundle without a policy: nothing to steer, but every path is still
@@ -512,7 +545,15 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 			if (r < 0)
 				snprintf(err, errlen, "breakout probes: %s", strerror(-r));
 		}
+		if (r == 0) {
+			free(s->hub_paths);
+			s->hub_paths = l.hub;
+			s->n_hub_paths = l.n_hub;
+			l.hub = NULL;
+			dns_apply(s, b, config, pol, lan, n_lan);
+		}
 	} else {
+		dns_apply(s, b, config, NULL, NULL, 0);
 		(void)inet_targets(s, NULL, config);
 		r = edge_steer_flush(s->steer);
 		if (r < 0)
@@ -572,6 +613,10 @@ void edge_steering_ike_event(struct edge_steering *s, const struct edge_ike_even
 
 int edge_steering_flush(struct edge_steering *s)
 {
+	char err[8];
+
+	if (s->dns) /* its process, files and nft table too */
+		(void)edge_dns_configure(s->dns, NULL, NULL, NULL, 0, NULL, 0, err, sizeof(err));
 	return edge_steer_flush(s->steer);
 }
 
@@ -588,6 +633,68 @@ struct edge_health *edge_steering_health(const struct edge_steering *s)
 struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s)
 {
 	return s->inet;
+}
+
+void edge_steering_dns_status(const struct edge_steering *s, struct edge_dns_status *ret)
+{
+	if (s->dns) {
+		edge_dns_status(s->dns, ret);
+		return;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->dns_class = -1;
+	snprintf(ret->error, sizeof(ret->error), "%s",
+		 s->dns_error[0] ? s->dns_error : "no \"dns\" in the policy");
+}
+
+/*
+ * The DNS forwarder follows the policy: created when "dns" first appears,
+ * configured on every apply (it touches only what changed), told that the
+ * classifier's sets were emptied.  Its failures never refuse a bundle: they
+ * are in the status (edge_steering_dns_status) and the forwarder is off.
+ */
+static void dns_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *b,
+		      const struct edge_config *config, const struct policy *pol,
+		      const char *const *lan, size_t n_lan)
+{
+	const char *und[EDGE_DNS_UNDERLAYS];
+	size_t n_und = 0;
+	struct policy_dns dd;
+	char err[256] = "";
+	int r;
+
+	s->is_hub = b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB;
+	if (!s->opts.dns_dir || !pol || !policy_dns_for_site(pol, b->site, &dd)) {
+		if (s->dns)
+			(void)edge_dns_configure(s->dns, NULL, NULL, NULL, 0, NULL, 0, err,
+						 sizeof(err));
+		s->dns_error[0] = 0;
+		if (pol && pol->has_dns && !s->opts.dns_dir)
+			snprintf(s->dns_error, sizeof(s->dns_error),
+				 "the policy has \"dns\" but this edge runs no forwarder");
+		return;
+	}
+	if (!s->dns) {
+		struct edge_dns_cfg dc = { .base = s->opts.base,
+					   .dir = s->opts.dns_dir,
+					   .dnsmasq = s->opts.dnsmasq };
+
+		r = edge_dns_new(&dc, &s->dns);
+		if (r < 0) {
+			snprintf(s->dns_error, sizeof(s->dns_error), "%s: %s", s->opts.dns_dir,
+				 r == -EACCES ? "a directory above it does not let dnsmasq "
+						"(unprivileged) through"
+					      : strerror(-r));
+			return;
+		}
+	}
+	for (size_t i = 0; config && i < config->n_underlays && n_und < EDGE_DNS_UNDERLAYS; i++)
+		und[n_und++] = config->underlays[i].interface;
+	(void)edge_dns_configure(s->dns, pol, b->site, lan, n_lan, und, n_und, err, sizeof(err));
+	/* steering just re-created the classifier table: its domain sets are
+	 * empty until dnsmasq answers again from upstream, not from its cache */
+	edge_dns_sets_reset(s->dns);
+	dns_reachability(s);
 }
 
 struct edge_steer *edge_steering_steer(const struct edge_steering *s)

@@ -333,15 +333,18 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		version = s.applied_version;
 	}
 	o = json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}", "site",
-		st.site, "role", st.role, "software_version",
+		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, "
+		"s:{s:b, s:b, s:b, s:i, s:i, s:s, s:s}}",
+		"site", st.site, "role", st.role, "software_version",
 		p->software_version ? p->software_version : "", "time", (json_int_t)unix_ms(),
 		"config_version", (json_int_t)version, "orchestrator", orch_json(p->orch),
 		"underlays", underlays, "paths", paths, "classes", classes, "class_traffic",
 		traffic, "events",
 		events_json(p->events, edge_events_recent_after(p->events, n_events), n_events),
 		"reflector", "reflected", (json_int_t)st.probes_reflected, "dropped",
-		(json_int_t)st.probes_refl_dropped);
+		(json_int_t)st.probes_refl_dropped, "dns", "enabled", st.dns.enabled, "running",
+		st.dns.running, "internal_up", st.dns.internal_up, "pid", st.dns.pid, "restarts",
+		(int)st.dns.restarts, "listen", st.dns.listen, "error", st.dns.error);
 	paths = classes = underlays = traffic = NULL;
 out:
 	json_decref(paths);

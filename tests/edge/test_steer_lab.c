@@ -9,12 +9,18 @@
  *                  --route PREFIX ... [--duration S] [--ready FILE]
  *                  [--metered-ms MS]   (metered probe interval, no budget cap)
  *                  [--holddown-ms MS] [--holddown-max-ms MS]   (damping, benchmarks)
+ *                  [--underlay LABEL,IFNAME,ADDRESS,GATEWAY ...]  (breakout vias)
+ *                  [--dns-site NAME --dns-dir DIR [--dns-underlay IF ...]]
+ *                      split DNS (edge/dns.h) from the policy's "dns" for site
+ *                      NAME, listening on the --lan addresses; internal names
+ *                      fail closed while no path is up
  *
  * Runs in the caller's network namespace until SIGTERM/SIGINT or the
  * duration (default 60 s), then removes its rules, routes and nft table.
  * Prints one line per event (path state, steering, SLA) to stdout, and the
  * decision table on SIGUSR1.  The peer of every path is "peer".
  */
+#include <edge/dns.h>
 #include <edge/events.h>
 #include <edge/health.h>
 #include <edge/nl.h>
@@ -43,6 +49,8 @@ struct lab {
 	struct timespec t0;
 	uint32_t ids[MAX_PATHS];
 	size_t n_ids;
+	struct edge_dns *dns;
+	bool up[MAX_PATHS];
 };
 
 static double since(const struct lab *l)
@@ -87,9 +95,22 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 {
 	struct lab *l = arg;
 	int r = edge_steer_path_state(l->steer, id, to);
+	bool any = false;
 
 	if (r < 0)
 		fprintf(stderr, "steer: path %u: %s\n", id, strerror(-r));
+	/* the one peer is the data center: internal names resolve while a
+	 * path to it is usable */
+	for (size_t i = 0; i < l->n_ids; i++) {
+		if (l->ids[i] == id)
+			l->up[i] = to != POLICY_PATH_DOWN;
+		any |= l->up[i];
+	}
+	if (l->dns) {
+		edge_dns_set_internal_up(l->dns, any);
+		printf("%9.3f DNS internal %s\n", since(l), any ? "up" : "down (SERVFAIL)");
+		fflush(stdout);
+	}
 }
 
 static void print_status(struct lab *l)
@@ -112,6 +133,15 @@ static void print_status(struct lab *l)
 		       (unsigned long long)m.counters.sent, (unsigned long long)m.counters.received,
 		       (unsigned long long)m.counters.lost, (unsigned long long)m.counters.late,
 		       m.loss_pct_count);
+	}
+	if (l->dns) {
+		struct edge_dns_status ds;
+
+		edge_dns_status(l->dns, &ds);
+		printf("          dns %s pid %d listen %s internal %s class %d restarts %u%s%s\n",
+		       ds.running ? "running" : "stopped", ds.pid, ds.listen,
+		       ds.internal_up ? "up" : "down", ds.dns_class, ds.restarts,
+		       ds.error[0] ? " error: " : "", ds.error);
 	}
 	for (size_t i = 0; d && i < d->n_classes; i++) {
 		edge_steer_reason(l->steer, i, buf, sizeof(buf));
@@ -207,12 +237,32 @@ static int parse_route(const char *arg, struct edge_steer_route *rt)
 	return 0;
 }
 
+static int parse_underlay(char *arg, struct edge_steer_underlay *u)
+{
+	char *f[4] = { 0 };
+	size_t n = 0;
+
+	for (char *t = strtok(arg, ","); t && n < 4; t = strtok(NULL, ","))
+		f[n++] = t;
+	memset(u, 0, sizeof(*u));
+	if (n < 4 || strlen(f[0]) >= sizeof(u->label) || strlen(f[1]) >= sizeof(u->ifname) ||
+	    inet_pton(AF_INET, f[2], &u->address) != 1 ||
+	    inet_pton(AF_INET, f[3], &u->gateway) != 1)
+		return -EINVAL;
+	snprintf(u->label, sizeof(u->label), "%s", f[0]);
+	snprintf(u->ifname, sizeof(u->ifname), "%s", f[1]);
+	u->has_gateway = true;
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: test_steer_lab --policy FILE --lan IF --path "
 			"ID,NAME,LABEL,IFNAME,LOCAL,REMOTE[,metered] --route PREFIX "
 			"[--duration S] [--ready FILE] [--metered-ms MS] [--holddown-ms MS] "
-			"[--holddown-max-ms MS] [--probe-key HEX]\n");
+			"[--holddown-max-ms MS] [--probe-key HEX] "
+			"[--underlay LABEL,IFNAME,ADDRESS,GATEWAY]... "
+			"[--dns-site NAME --dns-dir DIR [--dns-underlay IF]...]\n");
 	return 2;
 }
 
@@ -226,7 +276,10 @@ int main(int argc, char **argv)
 	struct edge_steer_route rt[MAX_ROUTES];
 	const char *lans[MAX_LANS];
 	size_t n_paths = 0, n_routes = 0, n_lans = 0;
-	const char *policy_file = NULL, *ready = NULL;
+	const char *policy_file = NULL, *ready = NULL, *dns_site = NULL, *dns_dir = NULL;
+	const char *dns_und[MAX_LANS];
+	size_t n_dns_und = 0, n_und = 0;
+	struct edge_steer_underlay und[MAX_LANS];
 	int duration = 60, metered_ms = 0, hold_ms = 0, hold_max_ms = 0, r, rc = 1;
 	struct lab l = { 0 };
 	struct policy *pol = NULL;
@@ -270,6 +323,21 @@ int main(int argc, char **argv)
 			hold_max_ms = atoi(v);
 		} else if (strcmp(a, "--metered-ms") == 0) {
 			metered_ms = atoi(v);
+		} else if (strcmp(a, "--underlay") == 0 && n_und < MAX_LANS) {
+			char buf[256];
+
+			snprintf(buf, sizeof(buf), "%s", v);
+			if (parse_underlay(buf, &und[n_und]) < 0) {
+				fprintf(stderr, "bad --underlay %s\n", v);
+				return 2;
+			}
+			n_und++;
+		} else if (strcmp(a, "--dns-site") == 0) {
+			dns_site = v;
+		} else if (strcmp(a, "--dns-dir") == 0) {
+			dns_dir = v;
+		} else if (strcmp(a, "--dns-underlay") == 0 && n_dns_und < MAX_LANS) {
+			dns_und[n_dns_und++] = v;
 		} else if (strcmp(a, "--ready") == 0) {
 			ready = v;
 		} else if (strcmp(a, "--probe-key") == 0) {
@@ -290,7 +358,7 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (!policy_file || !n_paths || duration <= 0 || duration > 3600)
+	if (!policy_file || !n_paths || duration <= 0 || duration > 3600 || !dns_site != !dns_dir)
 		return usage();
 	for (size_t k = 0; k < n_paths; k++) {
 		memcpy(pp[k].key, probe_key, probe_key_len);
@@ -350,8 +418,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "setup: %s\n", strerror(-r));
 			goto out;
 		}
-		r = edge_steer_configure(l.steer, pol, sp, n_paths, rt, n_routes, NULL, 0, err,
-					 sizeof(err));
+		r = edge_steer_configure(l.steer, pol, sp, n_paths, rt, n_routes,
+					 n_und ? und : NULL, n_und, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "steer: %s\n", err);
 			goto out;
@@ -361,6 +429,21 @@ int main(int argc, char **argv)
 		if ((r = edge_probe_new(l.base, &ps, &pc, &l.probe)) < 0 ||
 		    (r = edge_probe_set_paths(l.probe, pp, n_paths)) < 0) {
 			fprintf(stderr, "probe: %s\n", strerror(-r));
+			goto out;
+		}
+	}
+	if (dns_site) {
+		struct edge_dns_cfg dc = { .base = l.base, .dir = dns_dir };
+
+		if ((r = edge_dns_new(&dc, &l.dns)) < 0) {
+			fprintf(stderr, "dns: %s\n", strerror(-r));
+			goto out;
+		}
+		/* no path is up yet: internal names fail closed until one is */
+		edge_dns_set_internal_up(l.dns, false);
+		if ((r = edge_dns_configure(l.dns, pol, dns_site, lans, n_lans, dns_und, n_dns_und,
+					    err, sizeof(err))) < 0) {
+			fprintf(stderr, "dns: %s\n", err);
 			goto out;
 		}
 	}
@@ -385,6 +468,7 @@ int main(int argc, char **argv)
 	print_status(&l);
 	rc = 0;
 out:
+	edge_dns_free(l.dns);
 	if (l.steer && edge_steer_flush(l.steer) < 0)
 		rc = 1;
 	for (int i = 0; i < 3; i++)

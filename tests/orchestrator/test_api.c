@@ -541,6 +541,20 @@ static void test_bad_input_stores_nothing(void **state)
 				       json_array_get(json_object_get(j, "errors"), 0), "message")),
 			       "\"3des-sha1-modp1024\" refused: 3des"));
 	json_decref(j);
+	/* a bad domain name and a bad resolver (issue 22): both named */
+	assert_int_equal(
+		post_json("/api/v1/policy", P.admin,
+			  "{'applications': {'zoom': [{'domains': ['*.Zoom.us']}]},"
+			  " 'rules': [{'app': 'zoom', 'action': 'direct', 'via': ['inet']},"
+			  " {'app': 'any', 'paths': ['mpls']}],"
+			  " 'dns': {'servers': ['192.0.2.300'], 'sites': {'br1': {}}}}",
+			  &j),
+		422);
+	assert_true(errors_mention(j, "applications.zoom[0].domains[0]"));
+	assert_true(errors_mention(j, "upper case"));
+	assert_true(errors_mention(j, "dns.servers[0]"));
+	assert_true(errors_mention(j, "dns.sites.br1"));
+	json_decref(j);
 	/* invalid protobuf on the edge API */
 	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", boot, "application/x-protobuf",
 				 "\xff\xff\xff", 3, &r),

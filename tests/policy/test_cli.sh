@@ -50,6 +50,14 @@ grep -q 'state' "$tmp/err" || fail "bad state message: $(cat "$tmp/err")"
 grep -q 'iifname { "lan0" } jump classify' "$tmp/out.nft" || fail "nft lan"
 grep -q 'tcp dport 6881-6889 drop' "$tmp/out.nft" || fail "nft drop"
 
+# split DNS and an application by domain name (issue 22): valid, canonical, its sets
+"$bin" check "$ex/split-dns.json" >"$tmp/out" 2>&1 || fail "check split-dns: $(cat "$tmp/out")"
+"$bin" show "$ex/split-dns.json" >"$tmp/dns.json" || fail "show split-dns"
+grep -q '"internal_domains"' "$tmp/dns.json" || fail "show: no dns: $(cat "$tmp/dns.json")"
+"$bin" show "$tmp/dns.json" | cmp -s - "$tmp/dns.json" || fail "split-dns canonical form is not a fixed point"
+"$bin" nft "$ex/split-dns.json" --lan lan0 >"$tmp/out.nft" || fail "nft split-dns"
+grep -q 'ip daddr @dn4_conferencing meta mark set' "$tmp/out.nft" || fail "nft domain set: $(cat "$tmp/out.nft")"
+
 "$bin" bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "unknown command must exit 2"
 echo ok

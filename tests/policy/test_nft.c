@@ -160,6 +160,45 @@ static void test_options(void **state)
 }
 
 #ifdef NFT_CHECK
+static void nft_check(const char *text);
+#endif
+
+/* An application's "domains": a timeout set per family, matched in the
+ * class's place (issue 22) */
+static void test_domains(void **state)
+{
+	struct policy *p =
+		load("{'applications': {'web': [{'proto': 'tcp', 'dport': 443}],"
+		     " 'zoom': [{'domains': ['*.zoom.us']}, {'proto': 'udp', 'dport': 8801}]},"
+		     " 'rules': [{'app': 'web', 'paths': ['inet']},"
+		     " {'app': 'zoom', 'action': 'direct', 'via': ['inet']},"
+		     " {'app': 'any', 'paths': ['mpls']}]}");
+	struct policy_nft_opts o;
+	char *t, name[64];
+
+	policy_nft_opts_init(&o);
+	o.dns_set_timeout_s = 600;
+	t = compile(p, &o);
+	assert_non_null(strstr(t, "\tset dn4_zoom {\n\t\ttype ipv4_addr\n\t\tflags timeout\n"
+				  "\t\ttimeout 600s\n\t}"));
+	assert_non_null(strstr(t, "\tset dn6_zoom {\n\t\ttype ipv6_addr\n"));
+	assert_null(strstr(t, "dn4_web"));
+	assert_non_null(strstr(t, "meta nfproto ipv4 ip daddr @dn4_zoom meta mark set meta mark & "
+				  "0xffff0000 | 0x00005d01 return comment \"zoom\""));
+	assert_non_null(strstr(t, "meta nfproto ipv6 ip6 daddr @dn6_zoom meta mark set"));
+	/* in rule order: after web's rule, before the catch-all */
+	assert_true(line_of(t, "tcp dport 443") < line_of(t, "@dn4_zoom"));
+	assert_true(line_of(t, "@dn6_zoom") < line_of(t, "comment \"any\""));
+	policy_nft_domain_set_name("zoom", 6, name, sizeof(name));
+	assert_string_equal(name, "dn6_zoom");
+#ifdef NFT_CHECK
+	nft_check(t);
+#endif
+	free(t);
+	policy_free(p);
+}
+
+#ifdef NFT_CHECK
 static void nft_check(const char *text)
 {
 	char path[] = "/tmp/sdwpo-nft-XXXXXX", cmd[128];
@@ -317,7 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),	    cmocka_unit_test(test_options),
-		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_counters),    cmocka_unit_test(test_domains),
 #ifdef NFT_CHECK
 		cmocka_unit_test(test_nft_accepts), cmocka_unit_test(test_nft_applies),
 #endif

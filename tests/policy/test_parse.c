@@ -419,7 +419,126 @@ static const struct bad_case bad_cases[] = {
 	  "unknown key" },
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'ike': {'ike_proposals': [3]}}",
 	  "ike.ike_proposals[0]", "expected a proposal string" },
+	/* 8 applications by domain name, split DNS (issue 22) */
+	{ WRAP_APP("{'domains': ['*.Zoom.us']}"), "applications.x[0].domains[0]",
+	  "\"*.Zoom.us\": upper case: write it in lower case" },
+	{ WRAP_APP("{'domains': ['zoom..us']}"), "applications.x[0].domains[0]", "empty label" },
+	{ WRAP_APP("{'domains': ['zoom.us.']}"), "applications.x[0].domains[0]", "empty label" },
+	{ WRAP_APP("{'domains': ['zoom']}"), "applications.x[0].domains[0]",
+	  "at least two labels" },
+	{ WRAP_APP("{'domains': ['a.*.zoom.us']}"), "applications.x[0].domains[0]",
+	  "'*' only as a leading" },
+	{ WRAP_APP("{'domains': ['*']}"), "applications.x[0].domains[0]", "only as a leading" },
+	{ WRAP_APP("{'domains': ['zoom.us', 'teams.com', 'zoom.us']}"),
+	  "applications.x[0].domains[2]", "\"zoom.us\" is listed twice" },
+	{ WRAP_APP("{'domains': ['-a.zoom.us']}"), "applications.x[0].domains[0]",
+	  "starts with '-'" },
+	{ WRAP_APP("{'domains': ['zoom_us.com']}"), "applications.x[0].domains[0]",
+	  "'_' is not a letter" },
+	{ WRAP_APP("{'domains': ['10.0.0.1']}"), "applications.x[0].domains[0]", "all digits" },
+	{ WRAP_APP("{'domains': []}"), "applications.x[0].domains", "0 domain names, 1 to 64" },
+	{ WRAP_APP("{'domains': 'zoom.us'}"), "applications.x[0].domains",
+	  "expected a list of domain names" },
+	{ WRAP_APP("{'domains': ['zoom.us'], 'proto': 'udp'}"), "applications.x[0]",
+	  "stands alone" },
+	{ WRAP_APP("{'domains': ['zoom.us']}, {'domains': ['a.us']}"), "applications.x[1].domains",
+	  "lists its domains once" },
+	{ "{'rules': [" RULE0 "], 'dns': {'internal_domains': ['corp.example'], 'servers': "
+	  "['192.0.2.53']}}",
+	  "dns.internal_servers", "missing: internal_domains and internal_servers go together" },
+	{ "{'rules': [" RULE0 "], 'dns': {'internal_domains': ['*.corp.example'], "
+	  "'internal_servers': ['10.2.0.53'], 'servers': ['192.0.2.53']}}",
+	  "dns.internal_domains[0]", "no wildcards here" },
+	{ "{'rules': [" RULE0 "], 'dns': {'internal_domains': ['corp.example']}}", "dns.servers",
+	  "missing: the resolvers for every other name" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['192.0.2.300']}}", "dns.servers[0]",
+	  "\"192.0.2.300\" is not an IPv4 address" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['127.0.0.1']}}", "dns.servers[0]",
+	  "not a unicast address" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1', '1.1.1.1']}}", "dns.servers[1]",
+	  "listed twice" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1','1.1.1.2','1.1.1.3','1.1.1.4',"
+	  "'1.1.1.5']}}",
+	  "dns.servers", "5 servers, 1 to 4" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'set_timeout_s': 5}}",
+	  "dns.set_timeout_s", "5 is out of range (10-86400)" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'resolver': 'x'}}",
+	  "dns.resolver", "unknown key" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': "
+	  "{'sites': {}}}}}",
+	  "dns.sites.br2.sites", "unknown key" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': "
+	  "{'set_timeout_s': 60}}}}",
+	  "dns.sites.br2.set_timeout_s", "unknown key" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': "
+	  "{'internal_servers': ['10.2.0.53']}}}}",
+	  "dns.sites.br2.internal_domains", "go together" },
+	{ "{'rules': [" RULE0 "], 'dns': {'servers': ['1.1.1.1'], 'sites': {'br2': {}}}}",
+	  "dns.sites.br2", "empty override" },
+	{ "{'rules': [" RULE0 "], 'dns': ['1.1.1.1']}", "dns", "expected an object" },
 };
+
+/* "domains" and "dns" survive JSON → protobuf → JSON; a site's override
+ * replaces the default field by field */
+static void test_dns_roundtrip(void **state)
+{
+	static const char *text =
+		"{'applications': {'saas': [{'proto': 'udp', 'dport': 3478}, {'domains': "
+		"['*.zoom.us', 'teams.microsoft.com']}], 'corp': [{'domains': ['intra.test']}]},"
+		" 'rules': [{'app': 'saas', 'action': 'direct', 'via': ['inet']},"
+		" {'app': 'corp', 'paths': ['mpls']}, {'app': 'any', 'paths': ['mpls']}],"
+		" 'dns': {'internal_domains': ['corp.example', 'ad.corp.example'],"
+		" 'internal_servers': ['10.2.0.53', '10.3.0.53'], 'servers': ['192.0.2.53'],"
+		" 'set_timeout_s': 600,"
+		" 'sites': {'br2': {'servers': ['198.51.100.53']},"
+		" 'br3': {'internal_domains': ['other.example'], 'internal_servers': "
+		"['10.9.0.53']}}}}";
+	struct policy *p = parse_ok(text), *q = NULL;
+	Sdwan__V1__Policy *msg = NULL;
+	struct policy_errors errs;
+	struct policy_dns d;
+	json_t *j1, *j2;
+
+	assert_int_equal(p->apps[policy_app_find(p, "saas")].n_domains, 2);
+	assert_int_equal(p->apps[policy_app_find(p, "saas")].n_matches, 1);
+	assert_int_equal(p->apps[policy_app_find(p, "corp")].n_matches, 0);
+	assert_string_equal(p->apps[policy_app_find(p, "saas")].domains[0], "*.zoom.us");
+	assert_int_equal(policy_to_proto(p, &msg), 0);
+	assert_int_equal(msg->applications[0]->n_domains + msg->applications[1]->n_domains, 3);
+	assert_non_null(msg->dns);
+	assert_int_equal(msg->dns->n_sites, 2);
+	policy_errors_init(&errs);
+	assert_int_equal(policy_from_proto(msg, &q, &errs), 0);
+	j1 = policy_to_json(p);
+	j2 = policy_to_json(q);
+	assert_json_equal(j1, j2);
+
+	/* the default, br2 (servers and timeout), br3 (internal only) */
+	assert_true(policy_dns_for_site(q, "br1", &d));
+	assert_int_equal(d.n_internal_domains, 2);
+	assert_int_equal(d.n_internal_servers, 2);
+	assert_int_equal(d.servers[0], htonl(0xc0000235));
+	assert_int_equal(d.set_timeout_s, 600);
+	assert_true(policy_dns_for_site(q, "br2", &d));
+	assert_int_equal(d.servers[0], htonl(0xc6336435));
+	assert_string_equal(d.internal_domains[1], "ad.corp.example");
+	assert_true(policy_dns_for_site(q, "br3", &d));
+	assert_int_equal(d.n_internal_domains, 1);
+	assert_string_equal(d.internal_domains[0], "other.example");
+	assert_int_equal(d.n_internal_servers, 1);
+	assert_int_equal(d.servers[0], htonl(0xc0000235));
+
+	/* no "dns": no forwarder */
+	policy_free(p);
+	p = parse_ok("{'rules': [{'app': 'any', 'paths': ['mpls']}]}");
+	assert_false(policy_dns_for_site(p, "br1", &d));
+	json_decref(j1);
+	json_decref(j2);
+	policy_proto_free(msg);
+	policy_free(p);
+	policy_free(q);
+	policy_errors_clear(&errs);
+}
 
 static bool has_error(const struct policy_errors *errs, const char *path, const char *msg)
 {
@@ -596,10 +715,11 @@ static void test_error_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_roundtrip),	   cmocka_unit_test(test_design_example),
-		cmocka_unit_test(test_spellings),	   cmocka_unit_test(test_bad_corpus),
-		cmocka_unit_test(test_all_errors_at_once), cmocka_unit_test(test_proto_errors),
-		cmocka_unit_test(test_proto_minimal),	   cmocka_unit_test(test_error_overflow),
+		cmocka_unit_test(test_full_roundtrip), cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_dns_roundtrip),  cmocka_unit_test(test_spellings),
+		cmocka_unit_test(test_bad_corpus),     cmocka_unit_test(test_all_errors_at_once),
+		cmocka_unit_test(test_proto_errors),   cmocka_unit_test(test_proto_minimal),
+		cmocka_unit_test(test_error_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,15 @@ struct edge_status_class {
 	uint64_t since; /* Unix ms of the current choice */
 };
 
+/* the LAN's DNS forwarder (edge/dns.h), as the control socket shows it */
+struct edge_status_dns {
+	bool enabled, running, internal_up;
+	int pid;
+	unsigned restarts;
+	char listen[128];
+	char error[256]; /* why it is not running, or its last failure */
+};
+
 struct edge_status {
 	char site[EDGE_STATUS_NAME_MAX];
 	char role[16];		 /* "branch", "hub" */
@@ -129,6 +138,7 @@ struct edge_status {
 	/* the STAMP reflector: probes answered, and dropped (not from a path's
 	 * peer on its netdev, or a wrong or missing HMAC: issue 18) */
 	uint64_t probes_reflected, probes_refl_dropped;
+	struct edge_status_dns dns;
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -22,6 +22,7 @@
 #define EDGE_STEERING_H
 
 #include <edge/config.h>
+#include <edge/dns.h>
 #include <edge/events.h>
 #include <edge/health.h>
 #include <edge/ike.h>
@@ -67,6 +68,10 @@ struct edge_steering_opts {
 	 * decision is installed and after every apply; NULL: none. */
 	void (*prefer_path)(void *arg, uint32_t path_id);
 	void *prefer_arg;
+	/* split DNS (edge/dns.h): the forwarder's own directory; NULL: the
+	 * policy's "dns" is ignored (no forwarder) */
+	const char *dns_dir;
+	const char *dnsmasq; /* the binary; NULL: "dnsmasq" */
 };
 
 struct edge_steering;
@@ -92,5 +97,7 @@ struct edge_steer *edge_steering_steer(const struct edge_steering *s);
 /* the breakout underlays' internet prober (edge/breakout.h), NULL before a
  * policy */
 struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s);
+/* the DNS forwarder's state (enabled false without "dns" or dns_dir) */
+void edge_steering_dns_status(const struct edge_steering *s, struct edge_dns_status *ret);
 
 #endif /* EDGE_STEERING_H */

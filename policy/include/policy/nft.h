@@ -41,7 +41,15 @@ struct policy_nft_opts {
 	 * ("class_3"), counted by every rule of the class before its verdict
 	 * (packets and bytes as they enter, dropped ones included) */
 	bool counters;
+	/* lifetime of the elements of the domain sets (an application's
+	 * "domains": set POLICY_NFT_DOMAIN_SET_PREFIX "4_APP" / "6_APP", filled
+	 * by the edge's DNS forwarder); 0 = the policy's dns.set_timeout_s */
+	uint32_t dns_set_timeout_s;
 };
+
+#define POLICY_NFT_DOMAIN_SET_PREFIX "dn"
+/* the domain set of application `app` for family 4 or 6 ("dn4_zoom") */
+void policy_nft_domain_set_name(const char *app, int family, char *buf, size_t len);
 
 #define POLICY_NFT_COUNTER_PREFIX "class_"
 /* the counter object name of class i ("class_3"); buf of at least 24 */

@@ -128,11 +128,16 @@ struct policy_match {
 	size_t n_src_sets, n_dst_sets;
 };
 
-/* An application matches when any of its matches does (OR). */
+/* An application matches when any of its matches does (OR), or when the
+ * destination is an address the edge's DNS forwarder resolved for one of its
+ * domains ("zoom.us": the name and its subdomains; "*.zoom.us": the
+ * subdomains only; lower case, no trailing dot). */
 struct policy_app {
 	char *name;
 	struct policy_match *matches;
 	size_t n_matches;
+	char **domains;
+	size_t n_domains;
 };
 
 struct policy_weight {
@@ -185,6 +190,34 @@ struct policy_breakout {
 	uint32_t down_count, up_count;
 };
 
+/* Split DNS ("dns", policy/README.md): internal domains go to the internal
+ * servers (data-center resolvers, through the overlay) and nowhere else;
+ * everything else to `servers`.  IPv4 addresses in network order. */
+#define POLICY_DNS_SERVERS_MAX		 4
+#define POLICY_DNS_DOMAINS_MAX		 64 /* internal domains; also per application */
+#define POLICY_DNS_DOMAIN_MAX		 253
+#define POLICY_DNS_SITES_MAX		 1024
+#define POLICY_DEFAULT_DNS_SET_TIMEOUT_S 3600u
+enum {
+	POLICY_DNS_HAS_INTERNAL = 1u << 0, /* internal_domains + internal_servers */
+	POLICY_DNS_HAS_SERVERS = 1u << 1,
+	POLICY_DNS_HAS_TIMEOUT = 1u << 2,
+};
+struct policy_dns {
+	unsigned has; /* POLICY_DNS_HAS_*: what was given (overrides) */
+	char **internal_domains;
+	size_t n_internal_domains;
+	uint32_t internal_servers[POLICY_DNS_SERVERS_MAX];
+	size_t n_internal_servers;
+	uint32_t servers[POLICY_DNS_SERVERS_MAX];
+	size_t n_servers;
+	uint32_t set_timeout_s;
+};
+struct policy_dns_site {
+	char *site;
+	struct policy_dns dns;
+};
+
 struct policy {
 	uint64_t version; /* 0 = not given */
 	struct policy_sla *slas;
@@ -203,7 +236,17 @@ struct policy {
 	size_t n_ike_proposals;
 	char esp_proposals[POLICY_PROPOSALS_MAX][POLICY_PROPOSAL_MAX + 1];
 	size_t n_esp_proposals;
+	/* "dns": absent (has_dns false) = no forwarder on the edges */
+	bool has_dns;
+	struct policy_dns dns; /* the network's default */
+	struct policy_dns_site *dns_sites;
+	size_t n_dns_sites;
 };
+
+/* The DNS settings of site `site`: the default with that site's override
+ * applied field by field (borrowed pointers into p; valid while p lives).
+ * Returns false when the policy has no "dns". */
+bool policy_dns_for_site(const struct policy *p, const char *site, struct policy_dns *ret);
 
 void policy_free(struct policy *p);
 
