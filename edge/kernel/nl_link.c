@@ -19,27 +19,32 @@ static bool mac_set(const uint8_t mac[6])
 	return memcmp(mac, zero, 6) != 0;
 }
 
-/* the peer's overlay address as a permanent neighbour (replaced if there) */
-static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
+/* the peer's overlay address (IPv4, or its IPv6 link-local twin,
+ * edge_nl_overlay_ll6()) as a permanent neighbour (replaced if there) */
+static int neigh_put_family(struct edge_nl_real *nl, const struct edge_nl_link *l, int family)
 {
 	struct rtnl_neigh *n = NULL;
 	struct nl_addr *dst = NULL, *ll = NULL;
+	struct in6_addr ll6;
 	int r;
 
-	if (l->kind != EDGE_LINK_VXLAN || !l->peer.s_addr)
-		return 0;
 	r = edge_nl_ifindex(l->name);
 	if (r < 0)
 		return r;
 	n = rtnl_neigh_alloc();
-	dst = edge_nl_addr4(l->peer, 32);
+	if (family == AF_INET6) {
+		edge_nl_overlay_ll6(l->peer, &ll6);
+		dst = nl_addr_build(AF_INET6, &ll6, sizeof(ll6));
+	} else {
+		dst = edge_nl_addr4(l->peer, 32);
+	}
 	ll = nl_addr_build(AF_LLC, l->peer_mac, 6);
 	if (!n || !dst || !ll) {
 		r = -ENOMEM;
 		goto out;
 	}
 	rtnl_neigh_set_ifindex(n, r);
-	rtnl_neigh_set_family(n, AF_INET);
+	rtnl_neigh_set_family(n, family);
 	rtnl_neigh_set_dst(n, dst);
 	rtnl_neigh_set_lladdr(n, ll);
 	rtnl_neigh_set_state(n, NUD_PERMANENT);
@@ -49,6 +54,21 @@ out:
 	nl_addr_put(dst);
 	rtnl_neigh_put(n);
 	return r;
+}
+
+static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
+{
+	int r;
+
+	if (l->kind != EDGE_LINK_VXLAN || !l->peer.s_addr)
+		return 0;
+	r = neigh_put_family(nl, l, AF_INET);
+	if (r < 0)
+		return r;
+	/* IPv6 LAN routes lead to the IPv6 twin; a host or netdev without
+	 * IPv6 refuses it, and has no IPv6 routes to carry either */
+	(void)neigh_put_family(nl, l, AF_INET6);
+	return 0;
 }
 
 /* after creation: up, rp_filter, addrgenmode */
