@@ -71,7 +71,23 @@ static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
 	return 0;
 }
 
-/* after creation: up, rp_filter, addrgenmode */
+/* addrgenmode none, while the netdev is still down: set in the same
+ * change as IFF_UP, the kernel brings it up first and has made a link-local
+ * (and its DAD/MLD chatter through the tunnel) by the time the mode applies */
+static int addrgen_none(struct edge_nl_real *nl, struct rtnl_link *orig)
+{
+	struct rtnl_link *ch = rtnl_link_alloc();
+	int r;
+
+	if (!ch)
+		return -ENOMEM;
+	rtnl_link_inet6_set_addr_gen_mode(ch, IN6_ADDR_GEN_MODE_NONE);
+	r = edge_nl_errno(rtnl_link_change(nl->sk, orig, ch, 0));
+	rtnl_link_put(ch);
+	return r;
+}
+
+/* after creation: addrgenmode, then up, rp_filter */
 static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l, bool with_inet6)
 {
 	struct rtnl_link *orig = NULL, *ch = NULL;
@@ -80,6 +96,11 @@ static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l,
 	r = edge_nl_errno(rtnl_link_get_kernel(nl->sk, 0, l->name, &orig));
 	if (r < 0)
 		return r;
+	if (with_inet6 && l->addrgenmode_none) {
+		r = addrgen_none(nl, orig);
+		if (r < 0)
+			goto out;
+	}
 	ch = rtnl_link_alloc();
 	if (!ch) {
 		r = -ENOMEM;
@@ -90,8 +111,6 @@ static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l,
 		rtnl_link_set_mtu(ch, l->mtu);
 	if (l->rp_filter)
 		rtnl_link_inet_set_conf(ch, IPV4_DEVCONF_RP_FILTER, l->rp_filter);
-	if (with_inet6 && l->addrgenmode_none)
-		rtnl_link_inet6_set_addr_gen_mode(ch, IN6_ADDR_GEN_MODE_NONE);
 	r = edge_nl_errno(rtnl_link_change(nl->sk, orig, ch, 0));
 out:
 	rtnl_link_put(ch);

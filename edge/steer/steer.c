@@ -628,7 +628,8 @@ static void via_run(struct edge_steer *s, const struct policy_decision *d, uint6
 		for (size_t g = 0; g < edge_via_n_groups(s->via); g++) {
 			struct edge_via_change ch;
 			struct edge_via_info info;
-			char subject[160], label[64], why[160]; /* the event ring truncates */
+			char subject[160], label[INET6_ADDRSTRLEN + 32],
+				why[160]; /* the event ring truncates */
 
 			if (!edge_via_step(s->via, cd->class_index, g, preempt,
 					   now - s->via_t0 < EDGE_STEER_SETTLE_MS, now, &ch,

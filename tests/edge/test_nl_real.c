@@ -216,6 +216,9 @@ static void test_ipv6_lan(void **state)
 			 0);
 	assert_int_equal(sh("ip -6 rule show pref 1900 | grep -q 'lookup 23808'"), 0);
 	assert_int_equal(sh("ip -4 route show table 23808 | grep -q '10.11.0.0/16 proto 93'"), 0);
+	/* IPv6 on (this namespace's default), yet no link-local of our own:
+	 * addrgenmode none took effect before the netdev came up */
+	assert_int_equal(sh("test -z \"$(ip -6 addr show dev sdw1)\""), 0);
 
 	/* adopted as it is by the next daemon: the IPv6 route compares equal */
 	writes = 0;
