@@ -7,7 +7,7 @@
 #include <netlink/route/route.h>
 #include <string.h>
 
-/* the kernel gives an IPv6 route without a metric this one; we say 0 */
+/* the metric the kernel gives an IPv6 route that has none; ours say 0 */
 #define IP6_RT_PRIO_USER 1024
 
 /* a nexthop's gateway: the IPv4 address, or for an IPv6 route the peer's
