@@ -1,4 +1,4 @@
-/* inet.c — strict IPv4 address and prefix parsing (see edge/inet.h) */
+/* inet.c — strict IPv4 and IPv6 address and prefix parsing (see edge/inet.h) */
 #include <edge/inet.h>
 
 #include <arpa/inet.h>
@@ -74,5 +74,87 @@ bool edge_inet_in_prefix4(struct in_addr addr, struct in_addr net, uint8_t plen)
 const char *edge_inet_ntop4(struct in_addr addr, char *buf)
 {
 	inet_ntop(AF_INET, &addr, buf, INET_ADDRSTRLEN);
+	return buf;
+}
+
+/* the prefix length after the slash: decimal, no leading zero, <= max */
+static int parse_plen(const char *t, unsigned max, uint8_t *ret)
+{
+	unsigned long len;
+	char *end;
+
+	if (t[0] < '0' || t[0] > '9' || (t[0] == '0' && t[1] != '\0'))
+		return -EINVAL;
+	errno = 0;
+	len = strtoul(t, &end, 10);
+	if (errno || *end || len > max)
+		return -EINVAL;
+	*ret = (uint8_t)len;
+	return 0;
+}
+
+static bool host_bits6(const struct in6_addr *a, uint8_t plen)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+		uint8_t mask = keep ? (uint8_t)(0xffu << (8 - keep)) : 0;
+
+		if (a->s6_addr[i] & (uint8_t)~mask)
+			return true;
+	}
+	return false;
+}
+
+int edge_inet_parse_prefix6(const char *s, bool host_bits_ok, struct in6_addr *ret_addr,
+			    uint8_t *ret_plen)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash;
+	struct in6_addr a;
+	uint8_t plen;
+
+	if (!s)
+		return -EINVAL;
+	slash = strchr(s, '/');
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	/* a dotted quad inside ("::ffff:1.2.3.4") is an IPv4 address in
+	 * disguise: say IPv4 for IPv4 */
+	if (strchr(buf, '.') || inet_pton(AF_INET6, buf, &a) != 1)
+		return -EINVAL;
+	if (parse_plen(slash + 1, 128, &plen) < 0)
+		return -EINVAL;
+	if (!host_bits_ok && host_bits6(&a, plen))
+		return -EINVAL;
+	*ret_addr = a;
+	*ret_plen = plen;
+	return 0;
+}
+
+int edge_inet_parse_prefix(const char *s, bool host_bits_ok, struct edge_inet_prefix *ret)
+{
+	struct edge_inet_prefix p = { 0 };
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if (strchr(s, ':')) {
+		p.family = AF_INET6;
+		r = edge_inet_parse_prefix6(s, host_bits_ok, &p.v6, &p.plen);
+	} else {
+		p.family = AF_INET;
+		r = edge_inet_parse_prefix4(s, host_bits_ok, &p.v4, &p.plen);
+	}
+	if (r < 0)
+		return r;
+	*ret = p;
+	return 0;
+}
+
+const char *edge_inet_ntop6(const struct in6_addr *addr, char *buf)
+{
+	inet_ntop(AF_INET6, addr, buf, INET6_ADDRSTRLEN);
 	return buf;
 }

@@ -32,6 +32,10 @@ E2E_SRC=$(cd "$E2E_LAB/.." && pwd)
 # that hands out its address by DHCP, the edges install their own source routing, and no branch
 # address is typed anywhere (orchestrator: --underlay inet=dhcp; edge config: interfaces only)
 : "${E2E_NAT:=1}"
+# IPv6 LANs (issue 20): every site also announces its LAN's IPv6 /64 (lab/topo gives every LAN one);
+# e2e_flow_start then sends IPv6 when E2E_FLOW_FAMILY=6
+: "${E2E_V6:=0}"
+: "${E2E_FLOW_FAMILY:=4}"
 E2E_PORT=8080
 E2E_DIR=${E2E_DIR:-}
 E2E_UP=0
@@ -207,6 +211,7 @@ e2e_wait() {
 e2e_ns() { echo "$E2E_PREFIX-$1"; }
 e2e_sites() { echo "$LAB_HUBS $LAB_BRANCHES"; }
 e2e_lan_host() { local v="LAB_$1_HOST_ADDR"; echo "${!v}"; }
+e2e_lan_host6() { local v="LAB_$1_HOST_ADDR6"; echo "${!v}"; }
 e2e_addr() { local v="LAB_$1_$2_ADDR"; echo "${!v}"; }
 
 e2e_nsx() { # SITE CMD... (SITE may be br1-lan)
@@ -261,8 +266,9 @@ e2e_sites_add() {
 				args+=(--underlay "$u=$a")
 			fi
 		done
-		local lan="LAB_${s}_LAN_PREFIX"
+		local lan="LAB_${s}_LAN_PREFIX" lan6="LAB_${s}_LAN_PREFIX6"
 		args+=(--lan "${!lan}")
+		((E2E_V6)) && args+=(--lan "${!lan6}")
 		out=$(e2e_ctl --json "${args[@]}") || e2e_die "sdwanctl ${args[*]} failed: $out"
 		tok=$(jq -r .bootstrap_token <<<"$out")
 		[[ -n $tok && $tok != null ]] || e2e_die "no bootstrap token for $s: $out"
@@ -484,11 +490,13 @@ e2e_class_port() {
 
 E2E_FLOW_SEQ=0
 # a stream of CLASS from SRC's LAN host to DST's LAN host, RATE pps for DURATION s, in background
+# (IPv6 between the hosts' IPv6 addresses when E2E_FLOW_FAMILY=6)
 e2e_flow_start() { # NAME SRC DST CLASS [RATE] [DURATION]
 	local name=$1 src=$2 dst=$3 class=$4 rate=${5:-1000} dur=${6:-10} port to extra=()
 	E2E_FLOW_SEQ=$((E2E_FLOW_SEQ + 1))
 	port=$(($(e2e_class_port "$class") + E2E_FLOW_SEQ % 100))
 	to=$(e2e_lan_host "$dst")
+	[[ $E2E_FLOW_FAMILY == 6 ]] && to="[$(e2e_lan_host6 "$dst")]"
 	[[ $class == voice ]] && extra=(--dscp 46)
 	rm -f "$E2E_DIR/flows/$name.json"
 	e2e_spawn "flowr-$name" "$E2E_PREFIX-$dst-lan" "$E2E_DIR/logs/flow-$name.log" \

@@ -7,6 +7,8 @@
  *                  [--timeline] [--bind-dev DEV] [--report FILE] [--dump FILE]
  *
  * --dump writes one line per received data packet: "SEQ ONE_WAY_DELAY_NS".
+ * ADDR:PORT is IPv4 ("10.1.0.10:5000") or IPv6 in brackets ("[2001:db8:1::10]:5000"); --dscp
+ * sets the traffic class for IPv6.
  *
  * The sender schedules packet i at t0 + i/rate on CLOCK_MONOTONIC with clock_nanosleep
  * (TIMER_ABSTIME), so the rate does not drift; each packet carries CLOCK_REALTIME at send.  The
@@ -53,27 +55,68 @@ static uint64_t clock_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int parse_addr(const char *s, struct sockaddr_in *sa)
+/* an IPv4 or IPv6 socket address */
+union fm_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+static socklen_t addr_len(const union fm_addr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
+}
+
+/* an address alone (no port), either family, into a (port 0) */
+static int parse_host(const char *host, union fm_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, host, &a->in.sin_addr) == 1) {
+		a->in.sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "ADDR:PORT", "[ADDR6]:PORT" or "*:PORT" (any IPv4 address) */
+static int parse_addr(const char *s, union fm_addr *sa)
 {
 	char host[64];
 	const char *colon = strrchr(s, ':');
+	size_t hlen;
 	char *end;
 	long port;
 
 	if (!colon || (size_t)(colon - s) >= sizeof(host))
 		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 2 || s[hlen - 1] != ']')
+			return -EINVAL;
+		memcpy(host, s + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	} else {
+		memcpy(host, s, hlen);
+		host[hlen] = '\0';
+	}
 	port = strtol(colon + 1, &end, 10);
 	if (*end || port < 0 || port > 65535)
 		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (!*host || !strcmp(host, "*"))
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
+	if (!*host || !strcmp(host, "*")) {
+		memset(sa, 0, sizeof(*sa));
+		sa->in.sin_family = AF_INET;
+		sa->in.sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (parse_host(host, sa) < 0 || (s[0] == '[') != (sa->sa.sa_family == AF_INET6)) {
+		return -EINVAL; /* IPv6 only in brackets, so the port is never ambiguous */
+	}
+	if (sa->sa.sa_family == AF_INET6)
+		sa->in6.sin6_port = htons((uint16_t)port);
+	else
+		sa->in.sin_port = htons((uint16_t)port);
 	return 0;
 }
 
@@ -115,7 +158,7 @@ static int cmd_send(int argc, char **argv)
 		{ "rt", no_argument, 0, 'p' },
 		{ 0, 0, 0, 0 },
 	};
-	struct sockaddr_in to, from;
+	union fm_addr to, from;
 	bool have_to = false, have_from = false, quiet = false, rt = false;
 	double rate = 0, duration = 0;
 	uint64_t count = 0, sent = 0, errors = 0, late_max = 0, t0, interval;
@@ -133,7 +176,7 @@ static int cmd_send(int argc, char **argv)
 			have_to = true;
 			break;
 		case 'f':
-			if (inet_pton(AF_INET, optarg, &from.sin_addr) != 1)
+			if (parse_host(optarg, &from) < 0)
 				die("bad --from '%s'", optarg);
 			have_from = true;
 			break;
@@ -177,17 +220,20 @@ static int cmd_send(int argc, char **argv)
 	if (interval > UINT32_MAX)
 		die("--rate too low");
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (have_from && from.sa.sa_family != to.sa.sa_family)
+		die("--from and --to must be of one family");
+	fd = socket(to.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	tos = dscp << 2;
-	setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	if (to.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	else
+		setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
 	if (dev && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)) < 0)
 		die("SO_BINDTODEVICE: %s", strerror(errno));
 	if (have_from) {
-		from.sin_family = AF_INET;
-		from.sin_port = 0;
-		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0)
+		if (bind(fd, &from.sa, addr_len(&from)) < 0)
 			die("bind: %s", strerror(errno));
 	}
 	signal(SIGINT, on_signal);
@@ -217,7 +263,7 @@ static int cmd_send(int argc, char **argv)
 		h.seq = i;
 		h.tx_ns = clock_ns(CLOCK_REALTIME);
 		lab_fm_hdr_encode(&h, buf, sizeof(buf));
-		if (sendto(fd, buf, size, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		if (sendto(fd, buf, size, 0, &to.sa, addr_len(&to)) < 0)
 			errors++; /* no route, link down: keep the schedule */
 		else
 			sent++;
@@ -229,7 +275,7 @@ static int cmd_send(int argc, char **argv)
 		h.seq = 0;
 		h.tx_ns = clock_ns(CLOCK_REALTIME);
 		lab_fm_hdr_encode(&h, buf, sizeof(buf));
-		sendto(fd, buf, LAB_FM_HDR_LEN, 0, (struct sockaddr *)&to, sizeof(to));
+		sendto(fd, buf, LAB_FM_HDR_LEN, 0, &to.sa, addr_len(&to));
 		sleep_until(clock_ns(CLOCK_MONOTONIC) + 20000000);
 	}
 	if (!quiet)
@@ -371,7 +417,7 @@ static int cmd_recv(int argc, char **argv)
 		{ "bind-dev", required_argument, 0, 'b' }, { "report", required_argument, 0, 'R' },
 		{ "dump", required_argument, 0, 'P' },	   { 0, 0, 0, 0 },
 	};
-	struct sockaddr_in sa;
+	union fm_addr sa;
 	bool have = false, json = false, exit_on_fin = false, timeline = false;
 	double duration = 0;
 	uint64_t linger_ns = 300000000ull, start, fin_at = 0;
@@ -428,7 +474,7 @@ static int cmd_recv(int argc, char **argv)
 	}
 	if (!have)
 		die("recv needs --listen ADDR:PORT");
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
@@ -436,7 +482,7 @@ static int cmd_recv(int argc, char **argv)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (dev && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev)) < 0)
 		die("SO_BINDTODEVICE: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (bind(fd, &sa.sa, addr_len(&sa)) < 0)
 		die("bind: %s", strerror(errno));
 	st = lab_flowstats_new();
 	if (!st)
@@ -534,6 +580,7 @@ int main(int argc, char **argv)
 		"       flowmeter recv --listen ADDR:PORT [--json] [--duration S] [--exit-on-fin]\n"
 		"                      [--linger MS] [--timeline] [--bind-dev DEV] [--report "
 		"FILE]\n"
+		"  ADDR:PORT: 10.1.0.10:5000 or [2001:db8:1::10]:5000\n"
 		"  recv prints its report at the end and on SIGUSR1\n");
 	return help ? 0 : 2;
 }

@@ -55,6 +55,8 @@ lab_site_underlays() {
 }
 
 lab_site_has_lan() { [[ $1 != orch ]]; }
+# lab_lan6 SITE: the site LAN's IPv6 /64 without the length (2001:db8:ID::; beside 10.ID.0.0/16)
+lab_lan6() { echo "2001:db8:$(lab_site_id "$1")::"; }
 
 # lab_sites HUBS BRANCHES: all sites of an instance, in order
 lab_sites() {

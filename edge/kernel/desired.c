@@ -132,15 +132,20 @@ static int cmp_nh(const void *a, const void *b)
 static int overlay_routes(const Sdwan__V1__ConfigBundle *b, const struct edge_desired *d,
 			  struct edge_nl_set *set)
 {
-	bool any = false;
+	bool any = false, any6 = false;
 	int r;
 
 	for (size_t i = 0; i < b->n_routes; i++) {
 		const Sdwan__V1__Route *rt = b->routes[i];
 		struct edge_nl_route route = { 0 };
+		struct edge_inet_prefix pfx;
 
-		if (edge_inet_parse_prefix4(rt->prefix, false, &route.dst, &route.plen) < 0)
+		if (edge_inet_parse_prefix(rt->prefix, false, &pfx) < 0)
 			return -EINVAL;
+		route.family = pfx.family;
+		route.dst = pfx.v4;
+		route.dst6 = pfx.v6;
+		route.plen = pfx.plen;
 		route.table = EDGE_TABLE_OVERLAY;
 		route.protocol = EDGE_RT_PROTO;
 		route.type = EDGE_ROUTE_UNICAST;
@@ -163,13 +168,19 @@ static int overlay_routes(const Sdwan__V1__ConfigBundle *b, const struct edge_de
 		if (r < 0)
 			return r;
 		any = true;
+		any6 |= pfx.family == AF_INET6;
 	}
-	if (any) {
+	/* the IPv4 rule whenever there is a route (as before IPv6), the IPv6
+	 * one only with an IPv6 route: an IPv4-only site's state is unchanged */
+	for (int fam = 0; fam < 2; fam++) {
 		struct edge_nl_rule rule = {
+			.family = fam ? AF_INET6 : AF_INET,
 			.priority = EDGE_RULE_PRIO_OVERLAY,
 			.table = EDGE_TABLE_OVERLAY,
 		};
 
+		if (!(fam ? any6 : any))
+			continue;
 		r = edge_nl_set_add_rule(set, &rule);
 		if (r < 0)
 			return r;

@@ -19,27 +19,32 @@ static bool mac_set(const uint8_t mac[6])
 	return memcmp(mac, zero, 6) != 0;
 }
 
-/* the peer's overlay address as a permanent neighbour (replaced if there) */
-static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
+/* the peer's overlay address (IPv4, or its IPv6 link-local twin,
+ * edge_nl_overlay_ll6()) as a permanent neighbour (replaced if there) */
+static int neigh_put_family(struct edge_nl_real *nl, const struct edge_nl_link *l, int family)
 {
 	struct rtnl_neigh *n = NULL;
 	struct nl_addr *dst = NULL, *ll = NULL;
+	struct in6_addr ll6;
 	int r;
 
-	if (l->kind != EDGE_LINK_VXLAN || !l->peer.s_addr)
-		return 0;
 	r = edge_nl_ifindex(l->name);
 	if (r < 0)
 		return r;
 	n = rtnl_neigh_alloc();
-	dst = edge_nl_addr4(l->peer, 32);
+	if (family == AF_INET6) {
+		edge_nl_overlay_ll6(l->peer, &ll6);
+		dst = nl_addr_build(AF_INET6, &ll6, sizeof(ll6));
+	} else {
+		dst = edge_nl_addr4(l->peer, 32);
+	}
 	ll = nl_addr_build(AF_LLC, l->peer_mac, 6);
 	if (!n || !dst || !ll) {
 		r = -ENOMEM;
 		goto out;
 	}
 	rtnl_neigh_set_ifindex(n, r);
-	rtnl_neigh_set_family(n, AF_INET);
+	rtnl_neigh_set_family(n, family);
 	rtnl_neigh_set_dst(n, dst);
 	rtnl_neigh_set_lladdr(n, ll);
 	rtnl_neigh_set_state(n, NUD_PERMANENT);
@@ -51,7 +56,38 @@ out:
 	return r;
 }
 
-/* after creation: up, rp_filter, addrgenmode */
+static int neigh_put(struct edge_nl_real *nl, const struct edge_nl_link *l)
+{
+	int r;
+
+	if (l->kind != EDGE_LINK_VXLAN || !l->peer.s_addr)
+		return 0;
+	r = neigh_put_family(nl, l, AF_INET);
+	if (r < 0)
+		return r;
+	/* IPv6 LAN routes lead to the IPv6 twin; a host or netdev without
+	 * IPv6 refuses it, and has no IPv6 routes to carry either */
+	(void)neigh_put_family(nl, l, AF_INET6);
+	return 0;
+}
+
+/* addrgenmode none, while the netdev is still down: set in the same
+ * change as IFF_UP, the kernel brings it up first and has made a link-local
+ * (and its DAD/MLD chatter through the tunnel) by the time the mode applies */
+static int addrgen_none(struct edge_nl_real *nl, struct rtnl_link *orig)
+{
+	struct rtnl_link *ch = rtnl_link_alloc();
+	int r;
+
+	if (!ch)
+		return -ENOMEM;
+	rtnl_link_inet6_set_addr_gen_mode(ch, IN6_ADDR_GEN_MODE_NONE);
+	r = edge_nl_errno(rtnl_link_change(nl->sk, orig, ch, 0));
+	rtnl_link_put(ch);
+	return r;
+}
+
+/* after creation: addrgenmode, then up, rp_filter */
 static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l, bool with_inet6)
 {
 	struct rtnl_link *orig = NULL, *ch = NULL;
@@ -60,6 +96,11 @@ static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l,
 	r = edge_nl_errno(rtnl_link_get_kernel(nl->sk, 0, l->name, &orig));
 	if (r < 0)
 		return r;
+	if (with_inet6 && l->addrgenmode_none) {
+		r = addrgen_none(nl, orig);
+		if (r < 0)
+			goto out;
+	}
 	ch = rtnl_link_alloc();
 	if (!ch) {
 		r = -ENOMEM;
@@ -70,8 +111,6 @@ static int link_configure(struct edge_nl_real *nl, const struct edge_nl_link *l,
 		rtnl_link_set_mtu(ch, l->mtu);
 	if (l->rp_filter)
 		rtnl_link_inet_set_conf(ch, IPV4_DEVCONF_RP_FILTER, l->rp_filter);
-	if (with_inet6 && l->addrgenmode_none)
-		rtnl_link_inet6_set_addr_gen_mode(ch, IN6_ADDR_GEN_MODE_NONE);
 	r = edge_nl_errno(rtnl_link_change(nl->sk, orig, ch, 0));
 out:
 	rtnl_link_put(ch);

@@ -1,5 +1,5 @@
-/* nl_route.c — IPv4 routes (unicast, multipath with weights, blackhole) over
- * libnl-route-3 (see edge/nl.h) */
+/* nl_route.c — IPv4 and IPv6 routes (unicast, multipath with weights,
+ * blackhole) over libnl-route-3 (see edge/nl.h) */
 #include "nl_priv.h"
 
 #include <errno.h>
@@ -7,24 +7,53 @@
 #include <netlink/route/route.h>
 #include <string.h>
 
+/* the metric the kernel gives an IPv6 route that has none; ours say 0 */
+#define IP6_RT_PRIO_USER 1024
+
+/* a nexthop's gateway: the IPv4 address, or for an IPv6 route the peer's
+ * overlay link-local derived from it (edge/nl.h) */
+static struct nl_addr *gateway(int family, struct in_addr gw)
+{
+	struct in6_addr ll;
+
+	if (family == AF_INET)
+		return edge_nl_addr4(gw, 32);
+	edge_nl_overlay_ll6(gw, &ll);
+	return nl_addr_build(AF_INET6, &ll, sizeof(ll));
+}
+
+static struct nl_addr *destination(const struct edge_nl_route *r)
+{
+	struct nl_addr *a;
+
+	if (edge_nl_route_family(r) == AF_INET)
+		return edge_nl_addr4(r->dst, r->plen);
+	a = nl_addr_build(AF_INET6, &r->dst6, sizeof(r->dst6));
+	if (a)
+		nl_addr_set_prefixlen(a, r->plen);
+	return a;
+}
+
 static int build(const struct edge_nl_route *r, bool for_delete, struct rtnl_route **ret)
 {
+	int family = edge_nl_route_family(r);
 	struct rtnl_route *rt = rtnl_route_alloc();
-	struct nl_addr *dst = edge_nl_addr4(r->dst, r->plen);
+	struct nl_addr *dst = destination(r);
 	int err = 0;
 
 	if (!rt || !dst) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_family(rt, (uint8_t)family);
 	rtnl_route_set_table(rt, r->table);
 	rtnl_route_set_dst(rt, dst);
-	rtnl_route_set_priority(rt, r->metric);
+	rtnl_route_set_priority(rt,
+				family == AF_INET6 && !r->metric ? IP6_RT_PRIO_USER : r->metric);
 	rtnl_route_set_protocol(rt, r->protocol);
 	rtnl_route_set_type(rt, r->type == EDGE_ROUTE_BLACKHOLE ? RTN_BLACKHOLE : RTN_UNICAST);
 	rtnl_route_set_scope(rt, r->scope);
-	if (r->prefsrc.s_addr && !for_delete) {
+	if (family == AF_INET && r->prefsrc.s_addr && !for_delete) {
 		struct nl_addr *src = edge_nl_addr4(r->prefsrc, 32);
 
 		if (!src || rtnl_route_set_pref_src(rt, src) < 0) {
@@ -50,7 +79,7 @@ static int build(const struct edge_nl_route *r, bool for_delete, struct rtnl_rou
 		}
 		rtnl_route_nh_set_ifindex(nh, idx);
 		if (n->gw.s_addr) {
-			struct nl_addr *gw = edge_nl_addr4(n->gw, 32);
+			struct nl_addr *gw = gateway(family, n->gw);
 
 			if (!gw) {
 				rtnl_route_nh_free(nh);
@@ -101,6 +130,7 @@ int edge_nl_real_route_del(void *ctx, const struct edge_nl_route *r)
 }
 
 struct nh_walk {
+	int family;
 	struct nl_cache *links;
 	struct edge_nl_route *out;
 	bool bad;
@@ -121,7 +151,16 @@ static void nh_cb(struct rtnl_nexthop *nh, void *arg)
 			      sizeof(n->ifname)))
 		w->bad = true;
 	gw = rtnl_route_nh_get_gateway(nh);
-	if (gw) {
+	if (gw && w->family == AF_INET6) {
+		struct in6_addr ll;
+
+		/* only our overlay link-locals stand for an IPv4 gateway */
+		if (nl_addr_get_family(gw) != AF_INET6 || nl_addr_get_len(gw) != sizeof(ll))
+			w->bad = true;
+		else if (memcpy(&ll, nl_addr_get_binary_addr(gw), sizeof(ll)),
+			 edge_nl_overlay_of_ll6(&ll, &n->gw) < 0)
+			w->bad = true;
+	} else if (gw) {
 		if (nl_addr_get_family(gw) != AF_INET)
 			w->bad = true;
 		else
@@ -130,28 +169,33 @@ static void nh_cb(struct rtnl_nexthop *nh, void *arg)
 	n->weight = (uint16_t)(rtnl_route_nh_get_weight(nh) + 1);
 }
 
-int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
-			    struct edge_nl_set *set)
+static int dump_family(struct edge_nl_real *nl, int family, struct nl_cache *links,
+		       struct edge_nl_set *set)
 {
 	struct nl_cache *cache = NULL;
 	int r;
 
-	r = edge_nl_errno(rtnl_route_alloc_cache(nl->sk, AF_INET, 0, &cache));
+	r = edge_nl_errno(rtnl_route_alloc_cache(nl->sk, family, 0, &cache));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o && r >= 0;
 	     o = nl_cache_get_next(o)) {
 		struct rtnl_route *rt = (struct rtnl_route *)o;
 		struct edge_nl_route out = { 0 };
-		struct nh_walk w = { links, &out, false };
+		struct nh_walk w = { family, links, &out, false };
 		struct nl_addr *dst = rtnl_route_get_dst(rt);
 
-		/* pre-filter: only our protocol can be ours */
-		if (rtnl_route_get_protocol(rt) != EDGE_RT_PROTO)
+		/* pre-filter: only our protocol can be ours (and only the family asked
+		 * for: a cache may hold both) */
+		if (rtnl_route_get_protocol(rt) != EDGE_RT_PROTO ||
+		    rtnl_route_get_family(rt) != family)
 			continue;
+		out.family = family;
 		out.protocol = rtnl_route_get_protocol(rt);
 		out.table = rtnl_route_get_table(rt);
 		out.metric = rtnl_route_get_priority(rt);
+		if (family == AF_INET6 && out.metric == IP6_RT_PRIO_USER)
+			out.metric = 0;
 		out.scope = (uint8_t)rtnl_route_get_scope(rt);
 		if (rtnl_route_get_pref_src(rt) &&
 		    nl_addr_get_family(rtnl_route_get_pref_src(rt)) == AF_INET)
@@ -163,8 +207,10 @@ int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
 			out.type = EDGE_ROUTE_UNICAST;
 		else
 			continue;
-		if (dst && nl_addr_get_len(dst) == 4)
+		if (family == AF_INET && dst && nl_addr_get_len(dst) == 4)
 			memcpy(&out.dst, nl_addr_get_binary_addr(dst), 4);
+		else if (family == AF_INET6 && dst && nl_addr_get_len(dst) == 16)
+			memcpy(&out.dst6, nl_addr_get_binary_addr(dst), 16);
 		out.plen = dst ? (uint8_t)nl_addr_get_prefixlen(dst) : 0;
 		rtnl_route_foreach_nexthop(rt, nh_cb, &w);
 		if (w.bad)
@@ -175,4 +221,12 @@ int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
 	}
 	nl_cache_free(cache);
 	return r;
+}
+
+int edge_nl_real_route_dump(struct edge_nl_real *nl, struct nl_cache *links,
+			    struct edge_nl_set *set)
+{
+	int r = dump_family(nl, AF_INET, links, set);
+
+	return r < 0 ? r : dump_family(nl, AF_INET6, links, set);
 }

@@ -1,4 +1,4 @@
-/* nl_rule.c — IPv4 policy routing rules over libnl-route-3 (see edge/nl.h) */
+/* nl_rule.c — IPv4 and IPv6 policy routing rules over libnl-route-3 (see edge/nl.h) */
 #include "nl_priv.h"
 
 #include <errno.h>
@@ -12,7 +12,7 @@ static struct rtnl_rule *build(const struct edge_nl_rule *r)
 
 	if (!ru)
 		return NULL;
-	rtnl_rule_set_family(ru, AF_INET);
+	rtnl_rule_set_family(ru, edge_nl_rule_family(r));
 	rtnl_rule_set_prio(ru, r->priority);
 	rtnl_rule_set_table(ru, r->table);
 	rtnl_rule_set_action(ru, FR_ACT_TO_TBL);
@@ -20,7 +20,7 @@ static struct rtnl_rule *build(const struct edge_nl_rule *r)
 		rtnl_rule_set_mark(ru, r->fwmark);
 		rtnl_rule_set_mask(ru, r->fwmask);
 	}
-	if (r->src_plen) {
+	if (r->src_plen && edge_nl_rule_family(r) == AF_INET) {
 		struct nl_addr *src = edge_nl_addr4(r->src, r->src_plen);
 
 		if (!src || rtnl_rule_set_src(ru, src) < 0) {
@@ -59,12 +59,12 @@ int edge_nl_real_rule_del(void *ctx, const struct edge_nl_rule *r)
 	return err;
 }
 
-int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
+static int dump_family(struct edge_nl_real *nl, int family, struct edge_nl_set *set)
 {
 	struct nl_cache *cache = NULL;
 	int r;
 
-	r = edge_nl_errno(rtnl_rule_alloc_cache(nl->sk, AF_INET, &cache));
+	r = edge_nl_errno(rtnl_rule_alloc_cache(nl->sk, family, &cache));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o && r >= 0;
@@ -73,8 +73,12 @@ int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
 		struct edge_nl_rule out = { 0 };
 		struct nl_addr *src = rtnl_rule_get_src(ru);
 
-		if (rtnl_rule_get_action(ru) != FR_ACT_TO_TBL)
+		if (rtnl_rule_get_action(ru) != FR_ACT_TO_TBL || rtnl_rule_get_family(ru) != family)
 			continue;
+		/* we never install an IPv6 rule with a source: not ours */
+		if (family == AF_INET6 && src && nl_addr_get_prefixlen(src) > 0)
+			continue;
+		out.family = family;
 		if (src && nl_addr_get_family(src) == AF_INET && nl_addr_get_prefixlen(src) > 0) {
 			memcpy(&out.src, nl_addr_get_binary_addr(src), 4);
 			out.src_plen = (uint8_t)nl_addr_get_prefixlen(src);
@@ -92,4 +96,11 @@ int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
 	}
 	nl_cache_free(cache);
 	return r;
+}
+
+int edge_nl_real_rule_dump(struct edge_nl_real *nl, struct edge_nl_set *set)
+{
+	int r = dump_family(nl, AF_INET, set);
+
+	return r < 0 ? r : dump_family(nl, AF_INET6, set);
 }

@@ -73,6 +73,38 @@ void edge_nl_overlay_mac(struct in_addr overlay, uint8_t mac[6])
 	memcpy(mac + 2, &overlay.s_addr, 4);
 }
 
+void edge_nl_overlay_ll6(struct in_addr overlay, struct in6_addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->s6_addr[0] = 0xfe;
+	ret->s6_addr[1] = 0x80;
+	ret->s6_addr[9] = 0x5d;
+	memcpy(ret->s6_addr + 12, &overlay.s_addr, 4);
+}
+
+int edge_nl_overlay_of_ll6(const struct in6_addr *ll, struct in_addr *ret)
+{
+	struct in6_addr want;
+	struct in_addr a;
+
+	memcpy(&a.s_addr, ll->s6_addr + 12, 4);
+	edge_nl_overlay_ll6(a, &want);
+	if (memcmp(&want, ll, sizeof(want)) != 0)
+		return -EINVAL;
+	*ret = a;
+	return 0;
+}
+
+int edge_nl_route_family(const struct edge_nl_route *route)
+{
+	return route->family == AF_INET6 ? AF_INET6 : AF_INET;
+}
+
+int edge_nl_rule_family(const struct edge_nl_rule *rule)
+{
+	return rule->family == AF_INET6 ? AF_INET6 : AF_INET;
+}
+
 static bool mac_zero(const uint8_t mac[6])
 {
 	static const uint8_t zero[6];
@@ -123,8 +155,14 @@ bool edge_nl_addr_equal(const struct edge_nl_addr *a, const struct edge_nl_addr 
 
 bool edge_nl_route_same(const struct edge_nl_route *a, const struct edge_nl_route *b)
 {
-	return a->table == b->table && a->dst.s_addr == b->dst.s_addr && a->plen == b->plen &&
-	       a->metric == b->metric;
+	int fam = edge_nl_route_family(a);
+
+	if (fam != edge_nl_route_family(b))
+		return false;
+	if (fam == AF_INET6 ? memcmp(&a->dst6, &b->dst6, sizeof(a->dst6)) != 0
+			    : a->dst.s_addr != b->dst.s_addr)
+		return false;
+	return a->table == b->table && a->plen == b->plen && a->metric == b->metric;
 }
 
 bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_route *b)
@@ -146,9 +184,9 @@ bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_rou
 
 bool edge_nl_rule_same(const struct edge_nl_rule *a, const struct edge_nl_rule *b)
 {
-	return a->priority == b->priority && a->fwmark == b->fwmark && a->fwmask == b->fwmask &&
-	       a->table == b->table && a->src_plen == b->src_plen &&
-	       (a->src_plen == 0 || a->src.s_addr == b->src.s_addr);
+	return edge_nl_rule_family(a) == edge_nl_rule_family(b) && a->priority == b->priority &&
+	       a->fwmark == b->fwmark && a->fwmask == b->fwmask && a->table == b->table &&
+	       a->src_plen == b->src_plen && (a->src_plen == 0 || a->src.s_addr == b->src.s_addr);
 }
 
 bool edge_nl_route_uses(const struct edge_nl_route *route, const char *ifname)
@@ -247,13 +285,14 @@ void edge_nl_addr_format(const struct edge_nl_addr *x, char *buf, size_t len)
 
 void edge_nl_route_format(const struct edge_nl_route *r, char *buf, size_t len)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
+	bool v6 = edge_nl_route_family(r) == AF_INET6;
 	size_t off;
 
-	off = (size_t)snprintf(buf, len, "route %s%s/%u table %u proto %u metric %u",
-			       r->type == EDGE_ROUTE_BLACKHOLE ? "blackhole " : "",
-			       edge_inet_ntop4(r->dst, a), r->plen, r->table, r->protocol,
-			       r->metric);
+	off = (size_t)snprintf(buf, len, "route %s%s%s/%u table %u proto %u metric %u",
+			       v6 ? "-6 " : "", r->type == EDGE_ROUTE_BLACKHOLE ? "blackhole " : "",
+			       v6 ? edge_inet_ntop6(&r->dst6, a) : edge_inet_ntop4(r->dst, a),
+			       r->plen, r->table, r->protocol, r->metric);
 	for (size_t i = 0; i < r->n_nh && off < len; i++) {
 		const struct edge_nl_nexthop *nh = &r->nh[i];
 		int n;
@@ -286,7 +325,12 @@ void edge_nl_rule_format(const struct edge_nl_rule *r, char *buf, size_t len)
 {
 	char a[INET_ADDRSTRLEN];
 
-	if (r->src_plen)
+	if (edge_nl_rule_family(r) == AF_INET6 && r->fwmask)
+		snprintf(buf, len, "rule -6 pref %u fwmark 0x%x/0x%x lookup %u", r->priority,
+			 r->fwmark, r->fwmask, r->table);
+	else if (edge_nl_rule_family(r) == AF_INET6)
+		snprintf(buf, len, "rule -6 pref %u lookup %u", r->priority, r->table);
+	else if (r->src_plen)
 		snprintf(buf, len, "rule pref %u from %s/%u lookup %u", r->priority,
 			 edge_inet_ntop4(r->src, a), r->src_plen, r->table);
 	else if (r->fwmask)

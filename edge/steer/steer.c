@@ -454,8 +454,24 @@ static void class_rule(size_t i, struct edge_nl_rule *ru)
 	ru->table = EDGE_STEER_TABLE_BASE + (uint32_t)i;
 }
 
+static bool any_route6(const struct edge_steer *s)
+{
+	for (size_t i = 0; i < s->n_routes; i++)
+		if (s->routes[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
+/*
+ * One rule per class into its table; with an IPv6 remote prefix, the same
+ * rule for IPv6 too, for overlay classes only: an IPv6 packet of a direct
+ * class keeps the main table (breakout is IPv4), and an IPv4-only site's
+ * rules are what they always were.
+ */
 static int add_rules(const struct edge_steer *s, struct edge_nl_set *set)
 {
+	bool v6 = any_route6(s);
+
 	for (size_t i = 0; s->pol && i < s->pol->n_rules; i++) {
 		struct edge_nl_rule ru;
 		int r;
@@ -463,6 +479,12 @@ static int add_rules(const struct edge_steer *s, struct edge_nl_set *set)
 		if (s->pol->rules[i].action == POLICY_ACTION_DROP)
 			continue; /* the classifier drops: no table */
 		class_rule(i, &ru);
+		r = edge_nl_set_add_rule(set, &ru);
+		if (r < 0)
+			return r;
+		if (!v6 || s->pol->rules[i].action != POLICY_ACTION_OVERLAY)
+			continue;
+		ru.family = AF_INET6;
 		r = edge_nl_set_add_rule(set, &ru);
 		if (r < 0)
 			return r;
@@ -476,12 +498,16 @@ static int cmp_nh(const void *a, const void *b)
 		      ((const struct edge_nl_nexthop *)b)->ifname);
 }
 
-static void route_init(struct edge_nl_route *rt, size_t cls, struct in_addr dst, uint8_t plen)
+static void route_init(struct edge_nl_route *rt, size_t cls, const struct edge_steer_route *sr)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->table = EDGE_STEER_TABLE_BASE + (uint32_t)cls;
-	rt->dst = dst;
-	rt->plen = plen;
+	if (sr) {
+		rt->family = sr->family;
+		rt->dst = sr->dst;
+		rt->dst6 = sr->dst6;
+		rt->plen = sr->plen;
+	}
 	rt->protocol = EDGE_RT_PROTO;
 	rt->type = EDGE_ROUTE_BLACKHOLE;
 }
@@ -534,7 +560,7 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 			const struct edge_steer_underlay *u =
 				breakout(ru, &s->bo[cd->class_index], s->underlays, s->n_underlays);
 
-			route_init(&rt, cd->class_index, (struct in_addr){ 0 }, 0);
+			route_init(&rt, cd->class_index, NULL);
 			if (u) {
 				rt.type = EDGE_ROUTE_UNICAST;
 				rt.n_nh = 1;
@@ -555,7 +581,7 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 			const struct policy_class_decision *x = edge_via_decision(
 				s->via, cd->class_index, edge_via_group_of(s->via, i));
 
-			route_init(&rt, cd->class_index, sr->dst, sr->plen);
+			route_init(&rt, cd->class_index, sr);
 			if (x)
 				fill_nexthops(s, x, &rt);
 			r = edge_nl_set_add_route(set, &rt);
@@ -569,10 +595,13 @@ static int add_class_routes(const struct edge_steer *s, const struct policy_deci
 static void group_label(const struct edge_steer *s, size_t g, char *buf, size_t len)
 {
 	size_t first, n;
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
 	edge_via_group_routes(s->via, g, &first, &n);
-	inet_ntop(AF_INET, &s->routes[first].dst, a, sizeof(a));
+	if (s->routes[first].family == AF_INET6)
+		inet_ntop(AF_INET6, &s->routes[first].dst6, a, sizeof(a));
+	else
+		inet_ntop(AF_INET, &s->routes[first].dst, a, sizeof(a));
 	if (n > 1)
 		snprintf(buf, len, "%s/%u+%zu", a, s->routes[first].plen, n - 1);
 	else
@@ -599,7 +628,8 @@ static void via_run(struct edge_steer *s, const struct policy_decision *d, uint6
 		for (size_t g = 0; g < edge_via_n_groups(s->via); g++) {
 			struct edge_via_change ch;
 			struct edge_via_info info;
-			char subject[160], label[64], why[160]; /* the event ring truncates */
+			char subject[160], label[INET6_ADDRSTRLEN + 32],
+				why[160]; /* the event ring truncates */
 
 			if (!edge_via_step(s->via, cd->class_index, g, preempt,
 					   now - s->via_t0 < EDGE_STEER_SETTLE_MS, now, &ch,
@@ -1609,7 +1639,9 @@ int edge_steer_via_get(const struct edge_steer *s, size_t i, struct edge_steer_v
 	ret->class_index = c;
 	ret->app = ru->app;
 	edge_via_group_routes(s->via, g, &first, &ret->n_prefixes);
+	ret->family = s->routes[first].family;
 	ret->dst = s->routes[first].dst;
+	ret->dst6 = s->routes[first].dst6;
 	ret->plen = s->routes[first].plen;
 	for (; ret->n_peers < EDGE_STEER_VIA_MAX &&
 	       (ret->peers[ret->n_peers] = edge_via_peer_name(s->via, g, ret->n_peers));

@@ -405,9 +405,14 @@ static int build(const Sdwan__V1__ConfigBundle *b, const struct edge_config *con
 	l->n_paths = n;
 	for (size_t i = 0; i < b->n_routes; i++) {
 		struct edge_steer_route *rt = &l->rt[l->n_routes];
+		struct edge_inet_prefix pfx;
 
-		if (edge_inet_parse_prefix4(b->routes[i]->prefix, false, &rt->dst, &rt->plen) < 0)
+		if (edge_inet_parse_prefix(b->routes[i]->prefix, false, &pfx) < 0)
 			continue; /* validated bundles have none */
+		rt->family = pfx.family;
+		rt->dst = pfx.v4;
+		rt->dst6 = pfx.v6;
+		rt->plen = pfx.plen;
 		snprintf(rt->peer[rt->n_peers++], sizeof(rt->peer[0]), "%s", b->routes[i]->peer);
 		for (size_t k = 0;
 		     k < b->routes[i]->n_next_peers && rt->n_peers < EDGE_STEER_VIA_MAX; k++)

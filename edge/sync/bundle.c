@@ -240,6 +240,29 @@ static int check_prefix(const char *where, const char *s, struct in_addr *ret_ne
 	return 0;
 }
 
+/* a LAN prefix (lan_prefixes, routes): IPv4 or IPv6 */
+static int check_lan_prefix(const char *where, const char *s, struct edge_errors *errs)
+{
+	struct edge_inet_prefix p;
+
+	if (!s || !s[0] || !strchr(s, ':'))
+		return check_prefix(where, s, NULL, NULL, errs);
+	if (edge_inet_parse_prefix(s, true, &p) < 0) {
+		edge_errors_addf(errs, "%s: \"%s\" is not an IPv4 or IPv6 prefix", where, s);
+		return -EINVAL;
+	}
+	if (edge_inet_parse_prefix(s, false, &p) < 0) {
+		edge_errors_addf(errs, "%s: \"%s\" has host bits set", where, s);
+		return -EINVAL;
+	}
+	/* link-local and multicast are never routed between sites */
+	if (IN6_IS_ADDR_LINKLOCAL(&p.v6) || IN6_IS_ADDR_MULTICAST(&p.v6)) {
+		edge_errors_addf(errs, "%s: \"%s\" is not a routable LAN prefix", where, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void check_underlays(const char *where, Sdwan__V1__Underlay *const *u, size_t n,
 			    struct edge_errors *errs)
 {
@@ -535,7 +558,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 	}
 	for (size_t i = 0; i < b->n_lan_prefixes; i++) {
 		snprintf(w, sizeof(w), "lan_prefixes[%zu]", i);
-		check_prefix(w, b->lan_prefixes[i], NULL, NULL, errs);
+		check_lan_prefix(w, b->lan_prefixes[i], errs);
 	}
 
 	for (size_t i = 0; i < b->n_peers; i++) {
@@ -578,7 +601,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			char pw[160];
 
 			snprintf(pw, sizeof(pw), "%s.lan_prefixes[%zu]", w, k);
-			check_prefix(pw, p->lan_prefixes[k], NULL, NULL, errs);
+			check_lan_prefix(pw, p->lan_prefixes[k], errs);
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (p->site[0] && strcmp(p->site, b->peers[j]->site) == 0)
@@ -622,7 +645,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 		const Sdwan__V1__Route *r = b->routes[i];
 
 		snprintf(w, sizeof(w), "routes[%zu].prefix", i);
-		check_prefix(w, r->prefix, NULL, NULL, errs);
+		check_lan_prefix(w, r->prefix, errs);
 		if (!r->peer[0])
 			edge_errors_addf(errs, "routes[%zu].peer: missing", i);
 		else if (!edge_bundle_peer_find(b, r->peer))

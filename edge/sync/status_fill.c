@@ -145,7 +145,7 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 	for (size_t i = 0; i < edge_steer_via_count(steer) && listed < EDGE_STATUS_VIA_MAX; i++) {
 		const struct policy_class_decision *d;
 		struct edge_status_class *c;
-		char a[INET_ADDRSTRLEN];
+		char a[INET6_ADDRSTRLEN];
 
 		if (edge_steer_via_get(steer, i, &v) != 0 || !v.peer)
 			continue;
@@ -158,12 +158,20 @@ static void fill_via(struct edge_status *st, const Sdwan__V1__ConfigBundle *runn
 			return;
 		edge_status_strcpy(c->name, sizeof(c->name), v.app);
 		edge_status_strcpy(c->peer, sizeof(c->peer), v.peer);
-		inet_ntop(AF_INET, &v.dst, a, sizeof(a));
-		if (v.n_prefixes > 1)
-			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u +%zu", a, v.plen,
-				 v.n_prefixes - 1);
+		if (v.family == AF_INET6)
+			inet_ntop(AF_INET6, &v.dst6, a, sizeof(a));
 		else
-			snprintf(c->prefixes, sizeof(c->prefixes), "%s/%u", a, v.plen);
+			inet_ntop(AF_INET, &v.dst, a, sizeof(a));
+		{
+			/* an IPv6 prefix and a count fit the field; say so to the compiler */
+			char t[INET6_ADDRSTRLEN + 32];
+
+			if (v.n_prefixes > 1)
+				snprintf(t, sizeof(t), "%s/%u +%zu", a, v.plen, v.n_prefixes - 1);
+			else
+				snprintf(t, sizeof(t), "%s/%u", a, v.plen);
+			edge_status_strcpy(c->prefixes, sizeof(c->prefixes), t);
+		}
 		c->action = EDGE_STATUS_ACTION_OVERLAY;
 		edge_status_strcpy(c->reason, sizeof(c->reason), v.why);
 		c->since = unix_ms(v.since_ms, now_mono_ms, now_unix_ms);

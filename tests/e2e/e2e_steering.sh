@@ -3,12 +3,15 @@
 # root;lab;e2e, RESOURCE_LOCK lab). One network (lab/e2e.sh: orchestrator, 1 hub, 1 branch with
 # mpls + inet + lte, the example policy; br1's inet behind a home-router NAT with its address from
 # DHCP, LTE behind a carrier-grade NAT, no branch address typed anywhere), the flowmeter as the
-# instrument, seven scenarios:
+# instrument, every LAN dual-stack (E2E_V6: the sites announce their IPv6 /64s too), eight scenarios:
 #   nat-view        every path up; the branch learnt its addresses and installed its source routing;
 #                   each end reports who is behind NAT and the address the hub sees
 #   hard-failover   a 1 kpps stream per class br1 → hub1 and one hub1 → br1; the underlay they use is
 #                   cut: both ends move the classes to inet (behind NAT), the streams go on (gap
 #                   printed), back to mpls after restore
+#   ipv6-failover   IPv6 LAN to LAN (issue 20): both ends hold the other's /64 in the per-class tables
+#                   (IPv6 rules beside the IPv4 ones); a 1 kpps IPv6 stream each way in class "any", its
+#                   underlay cut: both ends move it, the streams go on (gap printed), back after restore
 #   brownout        latency ramped on mpls (20 ms steps every 100 ms) past the voice SLA, then 5 %
 #                   loss: voice (SLA class) leaves mpls, "any" and bulk stay; both come back
 #   oscillation     mpls latency flipping every 2 s across inet's (voice is "best" of the two):
@@ -25,10 +28,10 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
 E2E_BUILD=${1:?usage: e2e_steering.sh BUILD_DIR}
-E2E_BASE=sdwe2es E2E_PREFIX=${E2E_PREFIX:-sdwe2es$(($$ % 100000))} E2E_HUBS=1 E2E_BRANCHES=1
+E2E_BASE=sdwe2es E2E_PREFIX=${E2E_PREFIX:-sdwe2es$(($$ % 100000))} E2E_HUBS=1 E2E_BRANCHES=1 E2E_V6=1
 . "$here/../../lab/e2e.sh"
 . "$here/scenario.sh"
-SCENARIOS=(nat-view hard-failover brownout oscillation lte-last-resort dhcp-address nat-rebind)
+SCENARIOS=(nat-view hard-failover ipv6-failover brownout oscillation lte-last-resort dhcp-address nat-rebind)
 e2e_init
 trap scenario_exit EXIT
 if ! (set -e; e2e_up); then
@@ -132,6 +135,50 @@ done
 e2e_link_restore br1 "$ul"
 wait_for 20 settled
 check "restored: classes back on mpls after ${WAITED_MS} ms ($(where br1 any))" settled
+scenario_end
+
+# ------------------------------------------------------------------ IPv6 failover
+scenario_begin ipv6-failover
+wait_for 20 settled
+check "start: any on mpls at both ends ($(where br1 any))" on br1 any mpls
+# a class table's IPv6 route leads to the peer overlay's link-local twin (edge/README.md "IPv6 LANs")
+r6=$(ip -n "$E2E_PREFIX-br1" -6 route show table all proto 93)
+check "br1 routes hub1's IPv6 LAN $LAB_hub1_LAN_PREFIX6 via hub1's overlay link-local" \
+	grep -q "^${LAB_hub1_LAN_PREFIX6} via fe80::5d:0:.* dev sdw" <<<"$r6"
+check "br1 has IPv6 class rules (fwmark → class table)" \
+	grep -q "fwmark" <<<"$(ip -n "$E2E_PREFIX-br1" -6 rule show)"
+r6=$(ip -n "$E2E_PREFIX-hub1" -6 route show table all proto 93)
+check "hub1 routes br1's IPv6 LAN $LAB_br1_LAN_PREFIX6 via br1's overlay link-local" \
+	grep -q "^${LAB_br1_LAN_PREFIX6} via fe80::5d:0:.* dev sdw" <<<"$r6"
+E2E_FLOW_FAMILY=6
+e2e_flow_start v6-up br1 hub1 any 1000 8
+e2e_flow_start v6-dn hub1 br1 any 1000 8
+E2E_FLOW_FAMILY=4
+sleep 3
+ul=$(e2e_path_underlay "$(e2e_class_path br1 any)")
+echo "  cutting br1 $ul (the underlay 'any' uses) under IPv6 streams both ways"
+e2e_link_cut br1 "$ul"
+wait_for 5 on br1 any inet
+check "br1: any moved to inet in ${WAITED_MS} ms" on br1 any inet
+wait_for 5 on hub1 any inet
+check "hub1: any moved to inet too: $(e2e_class_path hub1 any)" on hub1 any inet
+for f in v6-up v6-dn; do
+	if e2e_flow_wait "$f"; then
+		flow_report "$f"
+		check "$f: the IPv6 stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
+		check "$f: ≥ 90 % received" received_pct_ge 90
+		check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
+		e2e_result P18e2e "flow=$f cut=br1-$ul gap_ms=$GAP received=$RCV expected=$EXP"
+	else
+		bad "$f: no flowmeter report"
+	fi
+done
+e2e_link_restore br1 "$ul"
+# the second cut of mpls within a minute: its hold-down has grown (damping), so allow it longer
+any_back() { on br1 any mpls && on hub1 any mpls; }
+wait_for 45 any_back
+check "restored: any back on mpls at both ends after ${WAITED_MS} ms ($(where br1 any))" any_back
+wait_for 30 settled || e2e_log "ipv6-failover: classes not settled after 30 s: $(where br1 bulk)"
 scenario_end
 
 # ------------------------------------------------------------------ brownout

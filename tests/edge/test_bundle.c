@@ -6,6 +6,8 @@
 
 #include "harness.h"
 
+#include <edge/inet.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +325,81 @@ static void test_route_next_peers(void **state)
 	expect_refused(break_routes, expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+static void add_route(json_t *root, const char *prefix)
+{
+	json_t *rt = json_object();
+
+	json_object_set_new(rt, "prefix", json_string(prefix));
+	json_object_set_new(rt, "peer", json_string("hub1"));
+	json_array_append_new(json_object_get(root, "routes"), rt);
+}
+
+static void good_v6(json_t *root)
+{
+	json_array_append_new(json_object_get(root, "lan_prefixes"),
+			      json_string("2001:db8:101::/48"));
+	add_route(root, "2001:db8:11::/64");
+	add_route(root, "fd00:5d::/32");
+}
+
+static void bad_v6(json_t *root)
+{
+	json_array_append_new(json_object_get(root, "lan_prefixes"),
+			      json_string("2001:db8:101::1/48"));
+	add_route(root, "2001:db8:11::/129");
+	add_route(root, "fe80::/64");
+	add_route(root, "ff02::/16");
+	add_route(root, "::ffff:10.1.0.0/120");
+	add_route(root, "2001:db8::/064");
+}
+
+/* IPv6 LAN prefixes are accepted like IPv4 ones; bad ones are named */
+static void test_ipv6_prefixes(void **state)
+{
+	static const char *const expect[] = {
+		"lan_prefixes[1]: \"2001:db8:101::1/48\" has host bits set",
+		"routes[1].prefix: \"2001:db8:11::/129\" is not an IPv4 or IPv6 prefix",
+		"routes[2].prefix: \"fe80::/64\" is not a routable LAN prefix",
+		"routes[3].prefix: \"ff02::/16\" is not a routable LAN prefix",
+		"routes[4].prefix: \"::ffff:10.1.0.0/120\" is not an IPv4 or IPv6 prefix",
+		"routes[5].prefix: \"2001:db8::/064\" is not an IPv4 or IPv6 prefix",
+	};
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", good_v6);
+
+	if (edge_bundle_validate(b, NULL, &errs) != 0) {
+		harness_print_errors(&errs);
+		fail();
+	}
+	edge_bundle_free(b);
+	expect_refused(bad_v6, expect, sizeof(expect) / sizeof(expect[0]));
+	/* IPv4 where only IPv4 fits: the transport prefix */
+	{
+		struct edge_inet_prefix p;
+		struct in6_addr a;
+		uint8_t plen;
+
+		assert_int_equal(edge_inet_parse_prefix("10.1.0.0/16", false, &p), 0);
+		assert_int_equal(p.family, AF_INET);
+		assert_int_equal(edge_inet_parse_prefix("2001:db8::/32", false, &p), 0);
+		assert_int_equal(p.family, AF_INET6);
+		assert_int_equal(p.plen, 32);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db9::/31", false, &a, &plen),
+				 -EINVAL);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db9::/31", true, &a, &plen), 0);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db8::/31", false, &a, &plen), 0);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db8::", true, &a, &plen), -EINVAL);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db8::/", true, &a, &plen), -EINVAL);
+		assert_int_equal(edge_inet_parse_prefix6("2001:db8::/1x", true, &a, &plen),
+				 -EINVAL);
+		assert_int_equal(
+			edge_inet_parse_prefix6("2001:db8:1:2:3:4:5:6/128", false, &a, &plen), 0);
+		assert_int_equal(
+			edge_inet_parse_prefix6("2001:db8:1:2:3:4:5:7/127", false, &a, &plen),
+			-EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,7 +407,7 @@ int main(void)
 		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
 		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
 		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_policy_roundtrip),	 cmocka_unit_test(test_ipv6_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

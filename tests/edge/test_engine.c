@@ -631,6 +631,88 @@ static void test_hub(void **state)
 	fx_free(f);
 }
 
+/* an IPv6 LAN behind hub1: its peer prefix and route */
+static void add_lan6(json_t *root)
+{
+	json_t *rt = json_object();
+
+	json_array_append_new(
+		json_object_get(json_array_get(json_object_get(root, "peers"), 0), "lan_prefixes"),
+		json_string("2001:db8:11::/64"));
+	json_object_set_new(rt, "prefix", json_string("2001:db8:11::/64"));
+	json_object_set_new(rt, "peer", json_string("hub1"));
+	json_array_append_new(json_object_get(root, "routes"), rt);
+}
+
+/* IPv6 LAN prefixes: an IPv6 route in the overlay table through the same
+ * path netdevs (next hop: the peer overlay's link-local twin, printed as the
+ * IPv4 overlay address it stands for) and the overlay rule for IPv6 beside
+ * the IPv4 one; removing the prefix removes exactly those two */
+static void test_ipv6_lan(void **state)
+{
+	static const char *const added[] = {
+		("route replace: route -6 2001:db8:11::/64 table 23808 proto 93 metric 0 nexthop "
+		 "dev sdw1 via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
+		"rule add: rule -6 pref 1900 lookup 23808",
+	};
+	static const char *const removed[] = {
+		"rule del: rule -6 pref 1900 lookup 23808",
+		("route del: route -6 2001:db8:11::/64 table 23808 proto 93 metric 0 nexthop dev "
+		 "sdw1 "
+		 "via 100.126.1.2 weight 1 nexthop dev sdw2 via 100.126.2.2 weight 1"),
+	};
+	struct fx *f = fx_new();
+	Sdwan__V1__ConfigBundle *v4 = harness_bundle("br1.json", NULL);
+	Sdwan__V1__ConfigBundle *v6 = harness_bundle("br1.json", add_lan6);
+	struct edge_nl_route want = { .family = AF_INET6, .table = 23808, .plen = 64 };
+
+	assert_non_null(v6);
+	assert_int_equal(apply(f, v4, NULL), 0);
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(apply(f, v6, NULL), 0);
+	expect_log(f->nl, added, N(added));
+	/* the same prefix as IPv4 bits is another route */
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:11::", &want.dst6), 1);
+	{
+		bool found = false;
+
+		for (size_t i = 0; i < f->nl->kernel.n_routes; i++)
+			found |= edge_nl_route_same(&f->nl->kernel.routes[i], &want);
+		assert_true(found);
+		want.family = AF_INET;
+		found = false;
+		for (size_t i = 0; i < f->nl->kernel.n_routes; i++)
+			found |= edge_nl_route_same(&f->nl->kernel.routes[i], &want);
+		assert_false(found);
+	}
+	/* the same again: nothing */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(apply(f, v6, NULL), 0);
+	assert_int_equal(f->nl->n_log, 0);
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(apply(f, v4, NULL), 0);
+	expect_log(f->nl, removed, N(removed));
+	edge_bundle_free(v6);
+	edge_bundle_free(v4);
+	fx_free(f);
+}
+
+/* the overlay link-local twin of an IPv4 overlay address, and back */
+static void test_overlay_ll6(void **state)
+{
+	struct in_addr a, back;
+	struct in6_addr ll;
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_pton(AF_INET, "100.126.1.2", &a);
+	edge_nl_overlay_ll6(a, &ll);
+	assert_string_equal(inet_ntop(AF_INET6, &ll, buf, sizeof(buf)), "fe80::5d:0:647e:102");
+	assert_int_equal(edge_nl_overlay_of_ll6(&ll, &back), 0);
+	assert_int_equal(back.s_addr, a.s_addr);
+	inet_pton(AF_INET6, "fe80::1", &ll);
+	assert_int_equal(edge_nl_overlay_of_ll6(&ll, &back), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +726,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_refused),
 		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_hub),
+		cmocka_unit_test(test_ipv6_lan),
+		cmocka_unit_test(test_overlay_ll6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

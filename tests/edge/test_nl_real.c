@@ -178,10 +178,78 @@ static void test_apply_adopt_teardown(void **state)
 	edge_config_free(cfg);
 }
 
+static void add_lan6(json_t *root)
+{
+	json_t *rt = json_object();
+
+	json_object_set_new(rt, "prefix", json_string("2001:db8:11::/64"));
+	json_object_set_new(rt, "peer", json_string("hub1"));
+	json_array_append_new(json_object_get(root, "routes"), rt);
+}
+
+/* an IPv6 LAN route in the kernel: through the path netdevs to the peers'
+ * overlay link-locals (permanent neighbours), the IPv6 overlay rule; a
+ * restarted daemon adopts both; removing the prefix removes them */
+static void test_ipv6_lan(void **state)
+{
+	struct edge_config *cfg = harness_config("br1-config.json");
+	Sdwan__V1__ConfigBundle *v6 = harness_bundle("br1.json", add_lan6);
+	Sdwan__V1__ConfigBundle *v4 = harness_bundle("br1.json", NULL);
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_engine *e1 = NULL, *e2 = NULL;
+	struct edge_apply_stats st;
+	size_t adopted = 0;
+
+	assert_int_equal(edge_engine_new(cfg, &counting_ops, NULL, NULL, NULL, &e1), 0);
+	assert_int_equal(edge_engine_reconcile(e1, &adopted), 0);
+	if (edge_engine_apply(e1, v6, &errs, &st) < 0) {
+		harness_print_errors(&errs);
+		fail();
+	}
+	assert_int_equal(sh("ip -6 neigh show dev sdw1 | grep -q "
+			    "'^fe80::5d:0:647e:102 lladdr 02:5d:64:7e:01:02 PERMANENT'"),
+			 0);
+	assert_int_equal(sh("ip -6 route show table 23808 | grep -q '2001:db8:11::/64 proto 93'"),
+			 0);
+	assert_int_equal(sh("ip -6 route show table 23808 | grep -q "
+			    "'nexthop via fe80::5d:0:647e:202 dev sdw2 weight 1'"),
+			 0);
+	assert_int_equal(sh("ip -6 rule show pref 1900 | grep -q 'lookup 23808'"), 0);
+	assert_int_equal(sh("ip -4 route show table 23808 | grep -q '10.11.0.0/16 proto 93'"), 0);
+	/* IPv6 on (this namespace's default), yet no link-local of our own:
+	 * addrgenmode none took effect before the netdev came up */
+	assert_int_equal(sh("test -z \"$(ip -6 addr show dev sdw1)\""), 0);
+
+	/* adopted as it is by the next daemon: the IPv6 route compares equal */
+	writes = 0;
+	assert_int_equal(edge_engine_new(cfg, &counting_ops, NULL, NULL, NULL, &e2), 0);
+	assert_int_equal(edge_engine_reconcile(e2, &adopted), 0);
+	assert_int_equal(adopted, 11);
+	assert_int_equal(edge_engine_apply(e2, v6, &errs, &st), 0);
+	assert_int_equal(writes, 0);
+
+	/* the prefix gone: its route and the IPv6 rule go, IPv4 stays */
+	assert_int_equal(edge_engine_apply(e2, v4, &errs, &st), 0);
+	assert_int_equal(writes, 2);
+	assert_int_equal(sh("test -z \"$(ip -6 route show table all proto 93)\""), 0);
+	assert_int_equal(sh("! ip -6 rule show | grep -q 23808"), 0);
+	assert_int_equal(sh("ip -4 rule show pref 1900 | grep -q 'lookup 23808'"), 0);
+	assert_int_equal(edge_engine_apply(e2, NULL, &errs, &st), 0);
+	assert_int_equal(sh("test -z \"$(ip route show table all proto 93)\""), 0);
+
+	edge_engine_free(e1);
+	edge_engine_free(e2);
+	edge_errors_clear(&errs);
+	edge_bundle_free(v4);
+	edge_bundle_free(v6);
+	edge_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply_adopt_teardown),
+		cmocka_unit_test(test_ipv6_lan),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

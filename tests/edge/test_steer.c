@@ -807,6 +807,53 @@ static void test_class_traffic(void **state)
 	free(json);
 }
 
+/* an IPv6 remote prefix: steered per class exactly like the IPv4 one
+ * (blackholed, then via the chosen path, moved on failure), with an IPv6
+ * rule beside the IPv4 one for each overlay class and none for the direct
+ * class (IPv6 breakout keeps the main table) */
+static void test_ipv6_prefix(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = 1000000;
+	char buf[256];
+
+	memset(&f->routes[1].dst, 0, sizeof(f->routes[1].dst));
+	f->routes[1].family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:2::", &f->routes[1].dst6), 1);
+	f->routes[1].plen = 64;
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule add"), 7);
+	for (int c = C_VOIP; c <= C_ANY; c++) {
+		snprintf(buf, sizeof(buf),
+			 "rule add: rule -6 pref %u fwmark 0x5d0%d/0xffff lookup %u",
+			 EDGE_STEER_RULE_PRIO_BASE + c, c, EDGE_STEER_TABLE_BASE + c);
+		assert_int_equal(log_has(f, buf), c == C_VOIP || c == C_BACKUP || c == C_ANY);
+	}
+	assert_true(log_has(f, "route -6 blackhole 2001:db8:2::/64 table 23809 proto 93"));
+	assert_true(log_has(f, "route blackhole 10.1.0.0/16 table 23809 proto 93"));
+	/* nothing IPv6 in the direct class's table */
+	assert_false(log_has(f, "route -6 blackhole 2001:db8:2::/64 table 23811"));
+
+	up(f, 1, 20);
+	up(f, 2, 40);
+	set_state(f, 1, POLICY_PATH_UP, t);
+	set_state(f, 2, POLICY_PATH_UP, t);
+	assert_true(log_has(f, "route -6 2001:db8:2::/64 table 23813 proto 93 metric 0 nexthop "
+			       "dev sdw1 via 100.64.1.2"));
+	fake_nl_log_clear(f->nl);
+	set_state(f, 1, POLICY_PATH_DOWN, t + 10);
+	assert_true(log_has(f, "route -6 2001:db8:2::/64 table 23813 proto 93 metric 0 nexthop "
+			       "dev sdw2 via 100.64.2.2"));
+	assert_true(log_has(f, "route 10.1.0.0/16 table 23813 proto 93 metric 0 nexthop dev sdw2 "
+			       "via 100.64.2.2"));
+	assert_int_equal(fake_nl_log_count(f->nl, "rule"), 0);
+	/* the same configuration again: nothing */
+	fake_nl_log_clear(f->nl);
+	assert_int_equal(configure(f), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "route"), 0);
+	assert_int_equal(fake_nl_log_count(f->nl, "rule"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +868,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transit_classified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_many_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_traffic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_prefix, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("steer", tests, NULL, NULL);

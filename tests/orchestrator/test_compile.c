@@ -614,6 +614,43 @@ static void test_unregistered_left_out(void **state)
 	free_sites(v, n);
 }
 
+/* IPv6 LAN prefixes compile like IPv4 ones (issue 20): in the peers' LAN
+ * lists, aggregated per family, a branch's own left out, each via its hub */
+static void test_ipv6_lans(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+
+	lan(&v[0], "2001:db8:100::/48");
+	lan(&v[2], "2001:db8:1::/64");
+	lan(&v[3], "2001:db8:1:1::/64");
+	compile(v, n, NULL, 0, &out);
+	/* br1: br2's /64 via hub1 (the two /64s are not merged: br1's own is
+	 * subtracted), hub1's /48 via hub1, its own never */
+	b = unpack(&out, 3);
+	assert_true(has_route(b, "2001:db8:1:1::/64", "hub1"));
+	assert_true(has_route(b, "2001:db8:100::/48", "hub1"));
+	assert_false(has_route(b, "2001:db8:1::/64", "hub1"));
+	assert_false(has_route(b, "2001:db8::/63", "hub1"));
+	assert_true(has_route(b, "10.1.1.0/24", "hub1")); /* IPv4 unchanged */
+	assert_int_equal(b->n_lan_prefixes, 2);
+	assert_string_equal(b->lan_prefixes[1], "2001:db8:1::/64");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* hub1: each branch's IPv6 LAN via that branch */
+	b = unpack(&out, 1);
+	assert_true(has_route(b, "2001:db8:1::/64", "br1"));
+	assert_true(has_route(b, "2001:db8:1:1::/64", "br2"));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* br3 (no IPv6 LAN): both branches' /64s aggregated exactly into one */
+	b = unpack(&out, 5);
+	assert_true(has_route(b, "2001:db8:1::/63", "hub1"));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_probe_keys),
 		cmocka_unit_test(test_policy_proposals),
 		cmocka_unit_test(test_unregistered_left_out),
+		cmocka_unit_test(test_ipv6_lans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

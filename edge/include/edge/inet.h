@@ -2,8 +2,10 @@
  * edge/inet.h — strict parsing of IPv4 addresses and prefixes in text form.
  *
  * Purpose: the one place where "198.18.1.2" and "10.1.0.0/16" are turned
- * into numbers, for the local config and the bundle (IPv4 only for now: the
- * overlay and the lab are IPv4).  Pure functions, no allocation, any thread.
+ * into numbers, for the local config and the bundle.  The overlay itself
+ * (overlay and transport addresses) is IPv4; LAN prefixes may be IPv6
+ * ("2001:db8:1::/64", edge_inet_parse_prefix()).  Pure functions, no
+ * allocation, any thread.
  */
 #ifndef EDGE_INET_H
 #define EDGE_INET_H
@@ -28,5 +30,24 @@ bool edge_inet_in_prefix4(struct in_addr addr, struct in_addr net, uint8_t plen)
 
 /* "a.b.c.d" into buf (at least INET_ADDRSTRLEN) and return buf */
 const char *edge_inet_ntop4(struct in_addr addr, char *buf);
+
+/* an IPv4 or IPv6 prefix: family AF_INET (v4 set) or AF_INET6 (v6 set) */
+struct edge_inet_prefix {
+	int family;
+	struct in_addr v4;
+	struct in6_addr v6;
+	uint8_t plen;
+};
+
+/* "x:y::z/len" (len 0..128, no leading zeros; the address as inet_pton takes
+ * it, IPv4-mapped forms refused); 0 or -EINVAL.  host_bits_ok as above. */
+int edge_inet_parse_prefix6(const char *s, bool host_bits_ok, struct in6_addr *ret_addr,
+			    uint8_t *ret_plen);
+
+/* either family (a ':' in the text means IPv6); 0 or -EINVAL */
+int edge_inet_parse_prefix(const char *s, bool host_bits_ok, struct edge_inet_prefix *ret);
+
+/* the address into buf (at least INET6_ADDRSTRLEN) and return buf */
+const char *edge_inet_ntop6(const struct in6_addr *addr, char *buf);
 
 #endif /* EDGE_INET_H */

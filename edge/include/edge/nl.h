@@ -82,6 +82,16 @@ struct edge_nl_link {
  * administered, unicast; both ends compute the other's from the bundle) */
 void edge_nl_overlay_mac(struct in_addr overlay, uint8_t mac[6]);
 
+/* The IPv6 next hop of an IPv4 overlay address: fe80::5d:0:a.b.c.d.  IPv6
+ * routes cannot have an IPv4 gateway (the kernel refuses RTA_VIA for IPv6),
+ * and the overlay stays IPv4; so an IPv6 LAN route's nexthop is this
+ * link-local address of the peer, installed with the peer's overlay MAC as a
+ * permanent neighbour beside the IPv4 one: nothing is ever solicited inside
+ * the tunnel, and no address is allocated.  edge_nl_overlay_of_ll6() is the
+ * inverse (-EINVAL for any other address). */
+void edge_nl_overlay_ll6(struct in_addr overlay, struct in6_addr *ret);
+int edge_nl_overlay_of_ll6(const struct in6_addr *ll, struct in_addr *ret);
+
 struct edge_nl_addr {
 	char ifname[IFNAMSIZ];
 	struct in_addr addr;
@@ -91,8 +101,10 @@ struct edge_nl_addr {
 
 struct edge_nl_nexthop {
 	char ifname[IFNAMSIZ];
-	struct in_addr gw; /* 0 = directly connected */
-	uint16_t weight;   /* 1..256 as `ip route ... weight N` */
+	/* 0 = directly connected; in an IPv6 route, the peer's IPv4 overlay
+	 * address, installed as edge_nl_overlay_ll6() of it */
+	struct in_addr gw;
+	uint16_t weight; /* 1..256 as `ip route ... weight N` */
 };
 
 enum edge_route_type {
@@ -102,7 +114,9 @@ enum edge_route_type {
 
 struct edge_nl_route {
 	uint32_t table;
-	struct in_addr dst;
+	int family;	      /* AF_INET6: an IPv6 route to dst6; else (0, AF_INET) IPv4 */
+	struct in_addr dst;   /* IPv4 */
+	struct in6_addr dst6; /* IPv6 */
 	uint8_t plen;
 	uint32_t metric;
 	uint8_t protocol; /* EDGE_RT_PROTO for ours */
@@ -114,6 +128,7 @@ struct edge_nl_route {
 };
 
 struct edge_nl_rule {
+	int family; /* AF_INET6: an IPv6 rule (no src); else (0, AF_INET) IPv4 */
 	uint32_t priority;
 	uint32_t fwmark, fwmask; /* 0/0 = any */
 	struct in_addr src;	 /* `from src/src_plen`; src_plen 0 = from all */
@@ -145,8 +160,8 @@ struct edge_nl_ops {
 	int (*route_del)(void *ctx, const struct edge_nl_route *route);
 	int (*rule_add)(void *ctx, const struct edge_nl_rule *rule);
 	int (*rule_del)(void *ctx, const struct edge_nl_rule *rule);
-	/* Every link, IPv4 address, IPv4 route (any table) and IPv4 rule that
-	 * may be ours (an implementation may pre-filter by tag); the caller
+	/* Every link, IPv4 address, route (any table, both families) and rule
+	 * (both families) that may be ours (an implementation may pre-filter by tag); the caller
 	 * filters with edge_nl_*_is_own().  Objects it cannot represent
 	 * (e.g. a route with an IPv6 gateway) are skipped. */
 	int (*dump)(void *ctx, struct edge_nl_set *ret_set);
@@ -180,6 +195,10 @@ int edge_nl_set_add_rule(struct edge_nl_set *set, const struct edge_nl_rule *rul
 /* deep copy into *ret (cleared first on success only) */
 int edge_nl_set_copy(const struct edge_nl_set *src, struct edge_nl_set *ret);
 void edge_nl_set_clear(struct edge_nl_set *set);
+
+/* AF_INET6 if the route/rule is IPv6, else AF_INET */
+int edge_nl_route_family(const struct edge_nl_route *route);
+int edge_nl_rule_family(const struct edge_nl_rule *rule);
 
 /* one line of text for logs and test failures ("link sdw1 vxlan vni 101 ...") */
 void edge_nl_link_format(const struct edge_nl_link *link, char *buf, size_t len);

@@ -97,7 +97,9 @@ struct edge_steer_path {
 /* a remote LAN prefix and the peers that lead there, most preferred first
  * (ConfigBundle.routes: peer, then next_peers) */
 struct edge_steer_route {
+	int family; /* AF_INET6: dst6; else (0, AF_INET) dst */
 	struct in_addr dst;
+	struct in6_addr dst6;
 	uint8_t plen;
 	char peer[EDGE_STEER_VIA_MAX][EDGE_STEER_NAME_MAX];
 	size_t n_peers; /* 1.. EDGE_STEER_VIA_MAX */
@@ -210,7 +212,10 @@ int edge_steer_reason(const struct edge_steer *s, size_t i, char *buf, size_t le
 struct edge_steer_via {
 	size_t class_index;
 	const char *app;
-	struct in_addr dst; /* the group's first prefix */
+	/* the group's first prefix */
+	int family; /* AF_INET6: dst6; else dst */
+	struct in_addr dst;
+	struct in6_addr dst6;
 	uint8_t plen;
 	size_t n_prefixes;
 	const char *peers[EDGE_STEER_VIA_MAX]; /* most preferred first */
