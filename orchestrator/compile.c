@@ -169,6 +169,8 @@ struct compiler {
 	uint32_t overlay_base;
 	const char *transport, *overlay; /* the pools, for messages */
 	struct arena shared;
+	size_t *hubs; /* the hubs' site indices, by name */
+	size_t n_hubs;
 	size_t (*hub_links)[2]; /* hubs with a path between them (site indices) */
 	size_t n_hub_links;
 	struct orch_prefix *agg; /* all branch LANs, aggregated */
@@ -680,6 +682,14 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 		if (h >= 0 && (r = idset_set(&c->s[h].pids, known[i].hub_pid)))
 			goto out;
 	}
+	/* the hubs, once: not a scan of every site per branch underlay */
+	r = -ENOMEM;
+	c->hubs = malloc((c->n ? c->n : 1) * sizeof(*c->hubs));
+	if (!c->hubs)
+		goto out;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->s[i].site->role == ORCH_ROLE_HUB)
+			c->hubs[c->n_hubs++] = i;
 	r = 0;
 	for (size_t b = 0; b < c->n; b++) {
 		struct csite *br = &c->s[b];
@@ -691,11 +701,10 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 			const char *targets[8];
 			size_t nt = orch_site_targets(br->site, br->uls[bu]->label, targets, 8);
 
-			for (size_t h = 0; h < c->n; h++) {
+			for (size_t hi = 0; hi < c->n_hubs; hi++) {
+				size_t h = c->hubs[hi];
 				struct csite *hub = &c->s[h];
 
-				if (hub->site->role != ORCH_ROLE_HUB)
-					continue;
 				for (size_t hu = 0; hu < hub->site->n_underlays; hu++) {
 					bool match = false;
 
@@ -934,6 +943,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	struct orch_prefix *mine = NULL;
 	char **order = NULL;	  /* a branch's hubs, most preferred first; a hub's hub peers */
 	size_t *order_idx = NULL; /* a hub's: their site indices */
+	bool *paired_with = NULL; /* a hub's: by site index, a path between them */
 	size_t n_mine = 0, n_hubs = 0, n_peers = 0, n_order = 0, max_routes;
 	uint8_t *buf = NULL;
 	int r = -ENOMEM;
@@ -970,20 +980,29 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			goto out;
 		bundle.paths[bundle.n_paths++] = p;
 	}
-	for (size_t i = 0; i < c->n; i++) {
+	if (!branch) { /* a hub: the branches and hubs it has paths with, marked once */
+		paired_with = calloc(c->n ? c->n : 1, sizeof(*paired_with));
+		if (!paired_with)
+			goto out;
+		for (size_t k = 0; k < cs->n_pairs; k++) {
+			const struct cpair *cp = &c->pairs[cs->pairs[k]];
+
+			paired_with[cp->b == idx ? cp->h : cp->b] = true;
+		}
+	}
+	/* a branch's candidates are the hubs only (not a scan of every site) */
+	for (size_t j = 0; j < (branch ? c->n_hubs : c->n); j++) {
+		size_t i = branch ? c->hubs[j] : j;
 		bool linked = false;
 
-		if (i == idx || (branch && c->s[i].site->role == ORCH_ROLE_BRANCH))
+		if (i == idx)
 			continue;
-		if (!c->s[i].site->registered) {
+		if (!c->s[i].site->registered)
 			linked = false; /* no key yet: not a peer until it registers */
-		} else if (branch) {
+		else if (branch)
 			linked = true; /* every hub: the way to the rest of the network */
-		} else {	       /* a hub: the branches and hubs it has paths with */
-			for (size_t k = 0; k < cs->n_pairs && !linked; k++)
-				linked = c->pairs[cs->pairs[k]].b == i ||
-					 c->pairs[cs->pairs[k]].h == i;
-		}
+		else
+			linked = paired_with[i];
 		if (linked)
 			bundle.peers[n_peers++] = !(cs->caps & ORCH_CAP_IPV6) && c->s[i].peer4
 							  ? c->s[i].peer4
@@ -1113,6 +1132,7 @@ out:
 	free(mine);
 	free(order);
 	free(order_idx);
+	free(paired_with);
 	arena_free(&a);
 	return r;
 }
@@ -1190,6 +1210,19 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 		}
 		if ((r = build_bundle(&c, i, &out.bundles[out.n])))
 			goto out;
+		if (out.bundles[out.n].len > ORCH_BUNDLE_MAX) {
+			struct orch_site_error *e = &out.errors[out.n_errors++];
+
+			e->site_id = c.s[i].site->id;
+			snprintf(e->message, sizeof(e->message),
+				 "its bundle would be %.1f MiB (%zu paths), more than the %u MiB "
+				 "an edge takes (every branch has paths to every hub)",
+				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs,
+				 ORCH_BUNDLE_MAX >> 20);
+			free(out.bundles[out.n].content);
+			memset(&out.bundles[out.n], 0, sizeof(out.bundles[out.n]));
+			continue;
+		}
 		out.n++;
 	}
 	qsort(out.bundles, out.n, sizeof(*out.bundles), compiled_cmp);
@@ -1201,6 +1234,7 @@ out:
 	free(c.s);
 	free(c.pairs);
 	free(c.hub_links);
+	free(c.hubs);
 	free(c.pair_ids.bits);
 	free(c.agg);
 	arena_free(&c.shared);

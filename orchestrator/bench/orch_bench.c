@@ -36,6 +36,8 @@
 
 #include <sdwan.pb-c.h>
 
+#include "compile_bench.h"
+
 #define POOL	    32
 #define TELEMETRY_S 10
 #define RESP_MAX    (8 << 20)
@@ -49,6 +51,9 @@ static struct {
 	 * (CPU and RSS of the daemon in steady state); --scrape I: GET
 	 * /metrics every I s meanwhile, as a Prometheus would (0: never) */
 	unsigned steady_s, scrape_s;
+	/* --compile N: the compiler alone (compile_bench.c), pools as given */
+	unsigned compile_n;
+	const char *transport, *overlay;
 } opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12 };
 
 static int64_t now_us(void)
@@ -938,6 +943,9 @@ int main(int argc, char **argv)
 					      { "keep", no_argument, NULL, 'k' },
 					      { "steady", required_argument, NULL, 'S' },
 					      { "scrape", required_argument, NULL, 'P' },
+					      { "compile", required_argument, NULL, 'c' },
+					      { "transport-prefix", required_argument, NULL, 't' },
+					      { "overlay-prefix", required_argument, NULL, 'O' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct rlimit rl = { 200000, 200000 };
@@ -970,6 +978,15 @@ int main(int argc, char **argv)
 		case 'P':
 			opt.scrape_s = (unsigned)atoi(optarg);
 			break;
+		case 'c':
+			opt.compile_n = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			opt.transport = optarg;
+			break;
+		case 'O':
+			opt.overlay = optarg;
+			break;
 		case 'h':
 			printf("usage: orch-bench --orchd PATH [--n N] [--baseline N0] [--runs R] "
 			       "[--settle S] [--keep]\n"
@@ -977,11 +994,26 @@ int main(int argc, char **argv)
 			       "  --steady S   only N edges sending telemetry for S s: the "
 			       "daemon's CPU "
 			       "and RSS (a STEADY line)\n"
-			       "  --scrape I   meanwhile GET /metrics every I s (0: never)\n");
+			       "  --scrape I   meanwhile GET /metrics every I s (0: never)\n"
+			       "       orch-bench --compile N [--runs R] [--transport-prefix P] "
+			       "[--overlay-prefix P]\n"
+			       "  --compile N  the compiler alone: N branches × 3 underlays, 2 "
+			       "hubs "
+			       "(default pools 100.64.0.0/12, 100.80.0.0/12); a RESULT P19 line\n");
 			return 0;
 		default:
 			return 2;
 		}
+	}
+	if (opt.compile_n) {
+		if (opt.compile_n > 65000) {
+			fprintf(stderr,
+				"orch-bench: --compile N: 1..65000 (one /24 LAN each in 10/8)\n");
+			return 2;
+		}
+		return compile_bench(opt.compile_n, opt.runs,
+				     opt.transport ? opt.transport : "100.64.0.0/12",
+				     opt.overlay ? opt.overlay : "100.80.0.0/12");
 	}
 	if (!opt.orchd || opt.n < 1 || opt.n > 30000 || opt.runs < 1 || opt.runs > 16 ||
 	    opt.base_n < 1) {

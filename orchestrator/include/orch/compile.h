@@ -49,6 +49,9 @@ struct orch_compile_in {
 };
 
 #define ORCH_PROBE_KEY_LEN 32
+/* the largest bundle an edge takes (edge/sync/orch_client.c RESP_MAX): a
+ * larger one is its site's compile error, never sent */
+#define ORCH_BUNDLE_MAX (16u << 20)
 
 struct orch_compiled {
 	int64_t site_id;
