@@ -377,8 +377,9 @@ enum MHD_Result edge_telemetry(struct req *r)
 	}
 	/* an upgraded edge says so here (it does not register again) */
 	if (!e)
-		e = st->ops->site_edge_report(st, r->site_id, m->software_version, caps,
-					      &caps_changed);
+		e = st->ops->site_edge_report(st, r->site_id,
+					      m->software_version[0] ? m->software_version : NULL,
+					      caps, &caps_changed);
 	if (!e && caps_changed) {
 		char msg[ORCH_CAPS_TEXT_MAX + 96];
 

@@ -1689,7 +1689,7 @@ static int pg_site_edge_report(struct orch_store *st, int64_t site_id, const cha
 		PQclear(res);
 		return -ENOENT;
 	}
-	same_sw = !strcmp(gv(res, 0, 0), software);
+	same_sw = !software || !strcmp(gv(res, 0, 0), software);
 	same_caps = !strcmp(gv(res, 0, 1), capabilities);
 	PQclear(res);
 	if (same_sw && same_caps)
@@ -1698,7 +1698,9 @@ static int pg_site_edge_report(struct orch_store *st, int64_t site_id, const cha
 	ps(&p, software);
 	ps(&p, capabilities);
 	pi(&p, site_id);
-	if ((r = run(s, "UPDATE sites SET software_version = $1, capabilities = $2 WHERE id = $3",
+	if ((r = run(s,
+		     "UPDATE sites SET software_version = coalesce($1, software_version),"
+		     " capabilities = $2 WHERE id = $3",
 		     &p, NULL)) ||
 	    same_caps)
 		return r;

@@ -784,12 +784,13 @@ static int sq_site_edge_report(struct orch_store *st, int64_t site_id, const cha
 		sqlite3_reset(p);
 		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
 	}
-	same_sw = !strcmp(col_text(p, 0), software);
+	same_sw = !software || !strcmp(col_text(p, 0), software);
 	same_caps = !strcmp(col_text(p, 1), capabilities);
 	sqlite3_reset(p);
 	if (same_sw && same_caps)
 		return 0; /* the usual telemetry: nothing to write */
-	p = stmt(s, "UPDATE sites SET software_version = ?, capabilities = ? WHERE id = ?");
+	p = stmt(s, "UPDATE sites SET software_version = ifnull(?, software_version),"
+		    " capabilities = ? WHERE id = ?");
 	if (!p)
 		return -EIO;
 	sqlite3_bind_text(p, 1, software, -1, SQLITE_STATIC);

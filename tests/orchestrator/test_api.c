@@ -1336,6 +1336,13 @@ static void test_isolation_capabilities_pool(void **state)
 			    "test-caps-2");
 	assert_int_equal(json_array_size(json_object_get(j, "capabilities")), 5);
 	json_decref(j);
+	/* telemetry without a software version keeps the one registered */
+	assert_int_equal(edge_telemetry(a_cred, "bra", "mpls-hub1-mpls"), 204);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/status/bra", P.admin, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "software_version")),
+			    "test-caps");
+	assert_int_equal(json_array_size(json_object_get(j, "capabilities")), 0);
+	json_decref(j);
 
 	/* the pool: 127 pairs, hub1 × (bra, brb) × 2 + brv6 × 1 = 5 used; 61 more
 	 * branches with 2 underlays fit, the next is refused with the pool named */

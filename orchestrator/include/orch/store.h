@@ -117,7 +117,7 @@ struct orch_store_ops {
 			     const uint8_t key[32], const char *hostname, const char *software,
 			     const char *credential_hash, int64_t now, int64_t *ret_id);
 	/* what the site's edge reports (telemetry, registration): its software and
-	 * capabilities (comma-separated); *ret_changed when the capabilities
+	 * capabilities (comma-separated; software NULL: unchanged); *ret_changed when the capabilities
 	 * differ from what was stored (the intent generation moves on with them) */
 	int (*site_edge_report)(struct orch_store *st, int64_t site_id, const char *software,
 				const char *capabilities, bool *ret_changed);
