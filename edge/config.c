@@ -147,6 +147,77 @@ static char *str_dup(const char *s, bool *oom)
 	return r;
 }
 
+/* one orchestrator URL: http:// or https:// */
+static bool orch_url_ok(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* orchestrator.url: one URL, or a list of them (instances of one network,
+ * tried in turn when one fails); orch_url is the first */
+static void parse_orch_urls(struct edge_config *c, json_t *v, struct edge_errors *errs, bool *oom)
+{
+	size_t i, n;
+
+	if (!v) {
+		edge_errors_addf(errs, "orchestrator.url: missing");
+		return;
+	}
+	if (json_is_string(v)) {
+		if (!orch_url_ok(json_string_value(v))) {
+			edge_errors_addf(
+				errs, "orchestrator.url: \"%s\" is not an http:// or https:// URL",
+				json_string_value(v));
+			return;
+		}
+		c->orch_urls = calloc(1, sizeof(*c->orch_urls));
+		if (!c->orch_urls) {
+			*oom = true;
+			return;
+		}
+		c->orch_urls[c->n_orch_urls++] = str_dup(json_string_value(v), oom);
+		c->orch_url = c->orch_urls[0];
+		return;
+	}
+	n = json_is_array(v) ? json_array_size(v) : 0;
+	if (!n || n > EDGE_CONFIG_ORCH_URLS_MAX) {
+		edge_errors_addf(errs, "orchestrator.url: not a URL or a list of 1 to %d URLs",
+				 EDGE_CONFIG_ORCH_URLS_MAX);
+		return;
+	}
+	c->orch_urls = calloc(n, sizeof(*c->orch_urls));
+	if (!c->orch_urls) {
+		*oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		const char *u = json_string_value(e);
+		bool dup = false;
+
+		if (!u) {
+			edge_errors_addf(errs, "orchestrator.url[%zu]: not a string", i);
+			continue;
+		}
+		if (!orch_url_ok(u)) {
+			edge_errors_addf(errs,
+					 "orchestrator.url[%zu]: \"%s\" is not an http:// or "
+					 "https:// URL",
+					 i, u);
+			continue;
+		}
+		for (size_t j = 0; j < c->n_orch_urls; j++)
+			if (strcmp(c->orch_urls[j], u) == 0)
+				dup = true;
+		if (dup) {
+			edge_errors_addf(errs, "orchestrator.url[%zu]: \"%s\" listed twice", i, u);
+			continue;
+		}
+		c->orch_urls[c->n_orch_urls++] = str_dup(u, oom);
+	}
+	c->orch_url = c->n_orch_urls ? c->orch_urls[0] : NULL;
+}
+
 static bool label_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -384,14 +455,7 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 			edge_errors_addf(errs, "orchestrator: not an object");
 		} else {
 			check_keys(v, "orchestrator", orch_keys, errs);
-			s = get_str(v, "orchestrator", "url", true, errs);
-			if (s && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-				edge_errors_addf(errs,
-						 "orchestrator.url: \"%s\" is not an http:// or "
-						 "https:// URL",
-						 s);
-			else
-				c->orch_url = str_dup(s, &oom);
+			parse_orch_urls(c, json_object_get(v, "url"), errs, &oom);
 			c->credential_file =
 				path_dup(get_str(v, "orchestrator", "credential_file", true, errs),
 					 base_dir, &oom);
@@ -562,7 +626,9 @@ void edge_config_free(struct edge_config *config)
 	free(config->lan_interfaces);
 	free(config->path);
 	free(config->site);
-	free(config->orch_url);
+	for (size_t i = 0; i < config->n_orch_urls; i++)
+		free(config->orch_urls[i]);
+	free(config->orch_urls);
 	free(config->credential_file);
 	free(config->bootstrap_token_file);
 	free(config->orch_ca_file);

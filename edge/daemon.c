@@ -879,8 +879,12 @@ static bool str_differ(const char *a, const char *b)
 /* does the orchestrator client built from a have to be rebuilt for b? */
 static bool orch_config_changed(const struct edge_config *a, const struct edge_config *b)
 {
-	return str_differ(a->orch_url, b->orch_url) ||
-	       str_differ(a->credential_file, b->credential_file) ||
+	if (a->n_orch_urls != b->n_orch_urls)
+		return true;
+	for (size_t i = 0; i < a->n_orch_urls; i++)
+		if (str_differ(a->orch_urls[i], b->orch_urls[i]))
+			return true;
+	return str_differ(a->credential_file, b->credential_file) ||
 	       str_differ(a->bootstrap_token_file, b->bootstrap_token_file) ||
 	       str_differ(a->orch_ca_file, b->orch_ca_file) ||
 	       a->orch_insecure_http != b->orch_insecure_http || str_differ(a->site, b->site) ||
@@ -1064,13 +1068,16 @@ static int start_orch(struct edge_daemon *d)
 		log_warnx("orchestrator: own key %s: %s", d->config->key_file, strerror(-r));
 		return r;
 	}
-	op.url = d->config->orch_url;
+	op.urls = (const char *const *)d->config->orch_urls;
+	op.n_urls = d->config->n_orch_urls;
 	op.allow_http = d->config->orch_insecure_http;
 	op.ca_file = d->config->orch_ca_file;
 	op.site = d->config->site;
 	op.credential_file = d->config->credential_file;
 	op.bootstrap_token_file = d->config->bootstrap_token_file;
 	op.applied_version = d->running_buf ? d->running_version : 0;
+	/* from the last-known-good bundle: which database's versions we run */
+	op.network_id = d->running_bundle ? d->running_bundle->network_id : NULL;
 	op.events = d->events;
 	op.on_bundle = on_orch_bundle;
 	op.fill_status = fill_status;
@@ -1086,7 +1093,8 @@ static int start_orch(struct edge_daemon *d)
 			log_warnx("orchestrator %s: %s", d->config->orch_url, strerror(-r));
 		return r;
 	}
-	log_info("orchestrator client started: %s", d->config->orch_url);
+	log_info("orchestrator client started: %s%s", d->config->orch_url,
+		 d->config->n_orch_urls > 1 ? " (first of several instances)" : "");
 	return 0;
 }
 

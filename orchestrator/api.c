@@ -1062,8 +1062,24 @@ enum MHD_Result api_favicon(struct req *r)
 	return reply_empty(r, 204);
 }
 
+/* ready when the database answers: asked each time (a cheap read), so a
+ * load balancer or a probe sees an instance without its database as not
+ * ready, and the same call notices when it is back */
 enum MHD_Result api_health(struct req *r)
 {
+	struct orch_store *st = r->d->store;
+	uint64_t gen;
+	int e = st->ops->intent_gen(st, &gen);
+
+	if (e == -ENOTCONN || (e && st->ops->leader_try)) {
+		orchd_db_state(r->d, false, st);
+		return reply_json(r, 503,
+				  json_pack("{s:s, s:s}", "status", "database unavailable", "error",
+					    st->ops->last_error ? st->ops->last_error(st) : ""));
+	}
+	if (e)
+		return reply_store_error(r, e, "health");
+	orchd_db_state(r->d, true, st);
 	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 

@@ -253,6 +253,9 @@ static void print_status(json_t *st)
 			printf(", %" PRId64 " failures, retry in %" PRId64 " ms",
 			       num(orch, "failures"), num(orch, "retry_delay_ms"));
 		printf("\n");
+		if (json_string_length(json_object_get(orch, "url")))
+			printf("  url: %s%s\n", str(orch, "url"),
+			       num(orch, "url_moves") ? " (moved from another instance)" : "");
 		if (json_string_length(json_object_get(orch, "last_error")))
 			printf("  last error: %s\n", str(orch, "last_error"));
 		if (json_string_length(json_object_get(orch, "config_error")))

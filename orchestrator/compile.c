@@ -169,7 +169,7 @@ struct compiler {
 	uint32_t overlay_base;
 	const char *transport, *overlay; /* the pools, for messages */
 	struct arena shared;
-	size_t *hubs; /* the hubs' site indices, by name */
+	size_t *hubs; /* the hubs' site indices, in name order */
 	size_t n_hubs;
 	size_t (*hub_links)[2]; /* hubs with a path between them (site indices) */
 	size_t n_hub_links;
@@ -540,6 +540,12 @@ static int prepare_sites(struct compiler *c)
 			return r;
 		check_caps(c, cs);
 	}
+	c->hubs = calloc(c->n ? c->n : 1, sizeof(*c->hubs));
+	if (!c->hubs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->s[i].site->role == ORCH_ROLE_HUB)
+			c->hubs[c->n_hubs++] = i;
 	return 0;
 }
 
@@ -682,14 +688,6 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 		if (h >= 0 && (r = idset_set(&c->s[h].pids, known[i].hub_pid)))
 			goto out;
 	}
-	/* the hubs, once: not a scan of every site per branch underlay */
-	r = -ENOMEM;
-	c->hubs = malloc((c->n ? c->n : 1) * sizeof(*c->hubs));
-	if (!c->hubs)
-		goto out;
-	for (size_t i = 0; i < c->n; i++)
-		if (c->s[i].site->role == ORCH_ROLE_HUB)
-			c->hubs[c->n_hubs++] = i;
 	r = 0;
 	for (size_t b = 0; b < c->n; b++) {
 		struct csite *br = &c->s[b];
@@ -701,7 +699,7 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 			const char *targets[8];
 			size_t nt = orch_site_targets(br->site, br->uls[bu]->label, targets, 8);
 
-			for (size_t hi = 0; hi < c->n_hubs; hi++) {
+			for (size_t hi = 0; hi < c->n_hubs; hi++) { /* never all sites: N² */
 				size_t h = c->hubs[hi];
 				struct csite *hub = &c->s[h];
 
@@ -727,13 +725,10 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 	}
 	/* hub to hub: every two hubs over each underlay label they share, the one
 	 * first by name initiating; not when their LANs are connected otherwise */
-	for (size_t x = 0; !c->in->hubs_connected && x < c->n; x++) {
-		if (c->s[x].site->role != ORCH_ROLE_HUB)
-			continue;
-		for (size_t y = x + 1; y < c->n; y++) {
-			if (c->s[y].site->role != ORCH_ROLE_HUB)
-				continue;
-			size_t n0 = c->n_pairs, mark_new = out->n_new;
+	for (size_t xi = 0; !c->in->hubs_connected && xi < c->n_hubs; xi++) {
+		for (size_t yi = xi + 1; yi < c->n_hubs; yi++) {
+			size_t x = c->hubs[xi], y = c->hubs[yi], n0 = c->n_pairs;
+			size_t mark_new = out->n_new;
 
 			for (size_t xu = 0; xu < c->s[x].site->n_underlays && !r; xu++)
 				for (size_t yu = 0; yu < c->s[y].site->n_underlays && !r; yu++)
@@ -933,6 +928,12 @@ static bool in_order(char *const *order, size_t n, const char *name)
 	return false;
 }
 
+/* the peer as this site's edge sees it: without "ipv6", its IPv4 side only */
+static Sdwan__V1__Peer *peer_as_seen(const struct csite *self, const struct csite *peer)
+{
+	return !(self->caps & ORCH_CAP_IPV6) && peer->peer4 ? peer->peer4 : peer->peer;
+}
+
 static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *ret)
 {
 	struct csite *cs = &c->s[idx];
@@ -943,13 +944,15 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	struct orch_prefix *mine = NULL;
 	char **order = NULL;	  /* a branch's hubs, most preferred first; a hub's hub peers */
 	size_t *order_idx = NULL; /* a hub's: their site indices */
-	bool *paired_with = NULL; /* a hub's: by site index, a path between them */
-	size_t n_mine = 0, n_hubs = 0, n_peers = 0, n_order = 0, max_routes;
+	bool *partner = NULL;	  /* a hub's: the sites it has a path with */
+	size_t n_mine = 0, n_peers = 0, n_order = 0, max_routes;
 	uint8_t *buf = NULL;
 	int r = -ENOMEM;
 
 	bundle.site = (char *)st->name;
 	bundle.site_id = (uint32_t)st->id;
+	if (c->in->network_id)
+		bundle.network_id = (char *)c->in->network_id;
 	bundle.role = branch ? SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH
 			     : SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB;
 	bundle.n_underlays = st->n_underlays;
@@ -961,9 +964,12 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	bundle.ike = &c->ike;
 	bundle.tunnel = &c->tunnel;
 
-	/* paths, in plan order, and the peers they lead to (each once, by name) */
+	/* paths, in plan order, and the peers they lead to (each once, by name).
+	 * Peers come from the hubs (a branch) or the pairs (a hub), never from
+	 * every site: a bundle costs what it holds, so a compile stays linear in
+	 * the number of sites (issue 17). */
 	bundle.paths = arena_array(&a, cs->n_pairs, sizeof(*bundle.paths));
-	bundle.peers = arena_array(&a, cs->n_pairs + c->n, sizeof(*bundle.peers));
+	bundle.peers = arena_array(&a, branch ? c->n_hubs : cs->n_pairs, sizeof(*bundle.peers));
 	if (!bundle.paths || !bundle.peers)
 		goto out;
 	for (size_t i = 0; i < cs->n_pairs; i++) {
@@ -980,34 +986,24 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			goto out;
 		bundle.paths[bundle.n_paths++] = p;
 	}
-	if (!branch) { /* a hub: the branches and hubs it has paths with, marked once */
-		paired_with = calloc(c->n ? c->n : 1, sizeof(*paired_with));
-		if (!paired_with)
+	/* a peer has no key until its edge registered: not a peer until then; an
+	 * edge without "ipv6" sees the others' IPv4 side only */
+	if (branch) { /* every hub: the way to the rest of the network */
+		for (size_t h = 0; h < c->n_hubs; h++)
+			if (c->s[c->hubs[h]].site->registered)
+				bundle.peers[n_peers++] = peer_as_seen(cs, &c->s[c->hubs[h]]);
+	} else { /* a hub: the branches and hubs it has paths with */
+		partner = calloc(c->n ? c->n : 1, sizeof(*partner));
+		if (!partner)
 			goto out;
 		for (size_t k = 0; k < cs->n_pairs; k++) {
 			const struct cpair *cp = &c->pairs[cs->pairs[k]];
 
-			paired_with[cp->b == idx ? cp->h : cp->b] = true;
+			partner[cp->b == idx ? cp->h : cp->b] = true;
 		}
-	}
-	/* a branch's candidates are the hubs only (not a scan of every site) */
-	for (size_t j = 0; j < (branch ? c->n_hubs : c->n); j++) {
-		size_t i = branch ? c->hubs[j] : j;
-		bool linked = false;
-
-		if (i == idx)
-			continue;
-		if (!c->s[i].site->registered)
-			linked = false; /* no key yet: not a peer until it registers */
-		else if (branch)
-			linked = true; /* every hub: the way to the rest of the network */
-		else
-			linked = paired_with[i];
-		if (linked)
-			bundle.peers[n_peers++] = !(cs->caps & ORCH_CAP_IPV6) && c->s[i].peer4
-							  ? c->s[i].peer4
-							  : c->s[i].peer;
-		n_hubs += branch;
+		for (size_t i = 0; i < c->n; i++)
+			if (i != idx && partner[i] && c->s[i].site->registered)
+				bundle.peers[n_peers++] = peer_as_seen(cs, &c->s[i]);
 	}
 	bundle.n_peers = n_peers;
 
@@ -1117,7 +1113,6 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			n_order - 1 > EDGE_ROUTE_NEXT_MAX ? EDGE_ROUTE_NEXT_MAX : n_order - 1;
 		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
 	}
-	(void)n_hubs;
 	if (a.failed)
 		goto out;
 	ret->len = sdwan__v1__config_bundle__get_packed_size(&bundle);
@@ -1132,7 +1127,7 @@ out:
 	free(mine);
 	free(order);
 	free(order_idx);
-	free(paired_with);
+	free(partner);
 	arena_free(&a);
 	return r;
 }

@@ -174,6 +174,70 @@ out:
 	return ret;
 }
 
+/* net=: the network id of the bundle the edge runs (hex) */
+static bool net_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= ORCH_NETWORK_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The edge runs a version above what this database holds for its site, with
+ * this database's network id: the database was restored from an older copy.
+ * Left alone, the edge would wait for a version above its own forever.  The
+ * site's bundle (what this database says) is re-issued with the version after
+ * the edge's, in one transaction with an event that says why; the rollout
+ * then shows the new target.  0 and *ret_row filled (content malloc'd) when
+ * there is something to send, 1 when the edge already runs the newest, -errno.
+ */
+static int reissue_above(struct req *r, struct orch_bundle_row *ret_row)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_bundle_row row = { 0 };
+	int64_t now = orchd_now_ms();
+	uint64_t from;
+	char msg[300];
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return e;
+	if ((e = st->ops->bundle_get(st, r->site_id, &row)))
+		goto fail;
+	if (row.version == r->have) { /* done meanwhile: our cache is behind */
+		st->ops->rollback(st);
+		free(row.content);
+		return 1;
+	}
+	if (row.version < r->have) {
+		from = row.version;
+		row.version = r->have + 1;
+		row.generated_at = now;
+		snprintf(msg, sizeof(msg),
+			 "bundle re-issued as v%" PRIu64 ": the edge runs v%" PRIu64
+			 ", above this database's v%" PRIu64 " (restored from an older copy?)",
+			 row.version, r->have, from);
+		if ((e = st->ops->bundle_put(st, &row)) ||
+		    (e = st->ops->reissue_note(st, r->site_id, from, row.version, now)) ||
+		    (e = st->ops->event_add(st, r->site_id, now, "config", r->site, msg)))
+			goto fail;
+	}
+	if ((e = st->ops->commit(st)))
+		goto fail;
+	orchd_bundles_stored(r->d);
+	*ret_row = row;
+	return 0;
+fail:
+	st->ops->rollback(st);
+	free(row.content);
+	return e;
+}
+
 enum MHD_Result edge_config(struct req *r)
 {
 	struct orchd *d = r->d;
@@ -191,12 +255,24 @@ enum MHD_Result edge_config(struct req *r)
 		unsigned long long w = d->cfg.longpoll_max_s;
 		char *end;
 
+		const char *net =
+			MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "net");
+
 		if (have) {
 			errno = 0;
 			r->have = strtoull(have, &end, 10);
 			if (errno || *end || !*have || *have == '-')
 				return reply_error(r, 400, "have: a bundle version (integer >= 0)");
 		}
+		if (net && !net_valid(net))
+			return reply_error(r, 400,
+					   "net: a network id (hex, 1..%d characters; got %.70s)",
+					   ORCH_NETWORK_ID_MAX - 1, net);
+		/* the edge runs a bundle of another database (this one was
+		 * rebuilt, or the edge moved): versions do not compare, it
+		 * gets what this database has */
+		if (net && strcmp(net, d->network_id))
+			r->have = 0;
 		if (wait) {
 			errno = 0;
 			w = strtoull(wait, &end, 10);
@@ -241,6 +317,29 @@ enum MHD_Result edge_config(struct req *r)
 		free(copy);
 		return ret;
 	}
+	if (idx >= 0 && version < r->have && !r->reissue_checked) {
+		struct orch_bundle_row row = { 0 };
+		uint8_t *buf = NULL;
+		int e;
+
+		pthread_mutex_unlock(&d->lock);
+		r->reissue_checked = true;
+		e = reissue_above(r, &row);
+		if (e < 0)
+			return reply_store_error(r, e, "bundle re-issue");
+		if (e == 0) {
+			e = orch_bundle_finish(row.content, row.len, row.version,
+					       (uint64_t)row.generated_at, &buf, &len);
+			free(row.content);
+			if (e)
+				return reply_error(r, 500, "bundle re-issue: %s", strerror(-e));
+			d->m.longpolls_answered++;
+			ret = reply_bytes(r, 200, PROTOBUF, buf, len);
+			free(buf);
+			return ret;
+		}
+		pthread_mutex_lock(&d->lock);
+	}
 	if (orchd_now_ms() >= r->deadline_ms) {
 		pthread_mutex_unlock(&d->lock);
 		d->m.longpolls_timed_out++;
@@ -264,6 +363,15 @@ enum MHD_Result edge_ack(struct req *r)
 	pthread_mutex_lock(&r->d->lock);
 	orchd_cache_version(r->d, r->site_id, &current);
 	pthread_mutex_unlock(&r->d->lock);
+	if (m->version > current) {
+		/* re-issued (a restored database) and not yet in our cache? */
+		struct orch_bundle_row row = { 0 };
+
+		if (r->d->store->ops->bundle_get(r->d->store, r->site_id, &row) == 0 &&
+		    row.version > current)
+			current = row.version;
+		free(row.content);
+	}
 	if (m->version == 0 || m->version > current) {
 		ret = reply_error(r, 409,
 				  "Ack.version %" PRIu64 ": site %s was never sent it "

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +49,10 @@ struct notifier {
 	struct hook *hooks;
 	size_t n_hooks;
 	int64_t cursor; /* the last event id seen */
+	/* several instances: this one delivers (it compiles), and the cursor
+	 * last stored for the next one to resume from */
+	bool on;
+	int64_t saved;
 	int64_t liveness_ms;
 	int64_t grace_until_ms; /* no liveness verdicts before: edges reconnect */
 };
@@ -342,6 +347,81 @@ static int64_t deliver(struct notifier *n)
 	return next;
 }
 
+/* the queued events go (another instance delivers them now) */
+static void queues_drop(struct notifier *n)
+{
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->n_hooks; i++) {
+		struct hook *h = &n->hooks[i];
+
+		for (size_t k = 0; k < h->n; k++)
+			item_clear(&h->q[(h->head + k) % n->cfg.queue_max]);
+		h->head = h->n = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+/*
+ * Several instances share the events, so only the one that compiles delivers
+ * webhooks and judges liveness (each event POSTed once, not once per
+ * instance).  When it takes over it resumes at the cursor its predecessor
+ * stored: an event is sent again at most when an instance died between a
+ * delivery and storing the cursor after it, never skipped.
+ */
+static bool take_turn(struct notifier *n)
+{
+	bool on = !n->cfg.delivers || n->cfg.delivers(n->cfg.delivers_ud);
+
+	if (!on) {
+		if (n->on) {
+			queues_drop(n);
+			fprintf(stderr, "sdwan-orchd: webhooks: another instance delivers them "
+					"now\n");
+		}
+		n->on = false;
+		return false;
+	}
+	if (!n->on && n->cfg.delivers) {
+		int64_t id;
+		int r = n->st->ops->webhook_cursor(n->st, &id);
+
+		if (r == -ENOENT) { /* the first to deliver: from its start */
+			id = n->cursor;
+			r = 0;
+		}
+		if (r)
+			return false; /* the database is away: try again */
+		queues_drop(n);
+		n->cursor = n->saved = id;
+		fprintf(stderr,
+			"sdwan-orchd: webhooks: this instance delivers them, from after event "
+			"%" PRId64 "\n",
+			id);
+	}
+	n->on = true;
+	return true;
+}
+
+/* several instances: store how far every webhook got (the oldest event still
+ * queued for any of them, or the cursor when none is) */
+static void cursor_save(struct notifier *n)
+{
+	int64_t done = n->cursor;
+
+	if (!n->cfg.delivers)
+		return;
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->n_hooks; i++) {
+		const struct hook *h = &n->hooks[i];
+
+		if (h->n && h->q[h->head].id - 1 < done)
+			done = h->q[h->head].id - 1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (done != n->saved && n->st->ops->webhook_cursor_set(n->st, done) == 0)
+		n->saved = done;
+}
+
 static void *notify_main(void *arg)
 {
 	struct notifier *n = arg;
@@ -354,18 +434,24 @@ static void *notify_main(void *arg)
 
 		n->reload = false;
 		pthread_mutex_unlock(&n->lock);
-		if (reload)
+		/* several instances: a webhook may have been added through another
+		 * one, so read them before the events that may follow it */
+		if (reload || n->cfg.delivers)
 			hooks_reload(n);
-		if (t >= n->grace_until_ms && t - n->liveness_ms >= 1000) {
-			unsigned changed = 0;
+		next = INT64_MAX;
+		if (take_turn(n)) {
+			if (t >= n->grace_until_ms && t - n->liveness_ms >= 1000) {
+				unsigned changed = 0;
 
-			n->liveness_ms = t;
-			n->st->ops->sites_liveness(n->st,
-						   t - (int64_t)n->cfg.online_window_s * 1000, t,
-						   n->cfg.online_window_s, &changed);
+				n->liveness_ms = t;
+				n->st->ops->sites_liveness(
+					n->st, t - (int64_t)n->cfg.online_window_s * 1000, t,
+					n->cfg.online_window_s, &changed);
+			}
+			events_pull(n);
+			next = deliver(n);
+			cursor_save(n);
 		}
-		events_pull(n);
-		next = deliver(n);
 		wait_ms = next == INT64_MAX ? 1000 : next - now_ms();
 		if (wait_ms > 1000)
 			wait_ms = 1000;

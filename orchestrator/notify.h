@@ -14,10 +14,13 @@
  * Ownership: notify_new() opens its own store on `db_path`; notify_free()
  * stops the thread (a delivery in flight finishes or times out first) and
  * frees the queues; secrets are wiped.
+ * Several instances: only the one `delivers` names does either, resuming at
+ * the event its predecessor stored (webhook_cursor).
  */
 #ifndef ORCHD_NOTIFY_H
 #define ORCHD_NOTIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +35,11 @@ struct notify_config {
 	unsigned backoff_max_ms;   /* ... up to this */
 	unsigned timeout_ms;	   /* one delivery */
 	const char *user_agent;
+	/* several instances on one database: true while this one delivers
+	 * webhooks and judges liveness (the compiling one); the store must have
+	 * webhook_cursor.  NULL: always (one process owns the database) */
+	bool (*delivers)(void *ud);
+	void *delivers_ud;
 };
 
 struct notifier;

@@ -136,6 +136,7 @@ struct req {
 	bool waiting;
 	bool woken;
 	uint64_t have;
+	bool reissue_checked; /* config: a restored database's check done once */
 	int64_t deadline_ms;
 	struct req *wprev, *wnext;
 };
@@ -180,7 +181,9 @@ struct orchd {
 	bool db_down;		  /* multi: the compile lock could not be asked for (logged once) */
 	uint64_t intent_gen_seen; /* newest intent generation signalled */
 	uint64_t compiled_gen;	  /* intent generation of the published bundles */
-	struct cache_entry *cache; /* sorted by site id */
+	char network_id[ORCH_NETWORK_ID_MAX]; /* the database's identity (read at start) */
+	atomic_bool db_unreachable;	      /* the last store call lost the database */
+	struct cache_entry *cache;	      /* sorted by site id */
 	size_t n_cache;
 	struct req *waiters; /* long-polls held */
 	pthread_t compiler, timer;
@@ -234,6 +237,12 @@ uint64_t orchd_pool_used_locked(const struct orchd *d);
 
 /* the compiler: wake it after a change of intent; generation from the store */
 void orchd_intent_changed(struct orchd *d);
+/* a bundle row was written outside the compiler (a re-issue): the published
+ * cache follows it (compile, or reload where another instance compiles) */
+void orchd_bundles_stored(struct orchd *d);
+/* the database answered (up) or is unreachable: logged once per change;
+ * st names the failure */
+void orchd_db_state(struct orchd *d, bool up, struct orch_store *st);
 /* copy of the cached bundle for a site, or -ENOENT */
 int orchd_cache_version(struct orchd *d, int64_t site_id, uint64_t *ret_version);
 

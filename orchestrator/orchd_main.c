@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,44 @@
 #include <orch/text.h>
 
 #include "orchd.h"
+
+#define OPT_DB_WAIT 1000 /* long-only options */
+
+/* file descriptors kept for everything but edge connections: the database,
+ * logs, the listening socket, webhook deliveries */
+#define FD_RESERVE 64
+
+/*
+ * One fd per connection, and an edge holds one long-poll at a time: raise the
+ * soft open-file limit to the hard one and say how many edges that makes room
+ * for, so an operator learns it at start rather than from refused edges.
+ */
+static void raise_fd_limit(unsigned conn_limit)
+{
+	struct rlimit rl;
+	unsigned long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > ULONG_MAX ? ULONG_MAX
+								       : (unsigned long)rl.rlim_cur;
+	room = room > FD_RESERVE ? room - FD_RESERVE : 0;
+	if (room >= conn_limit) {
+		fprintf(stderr,
+			"sdwan-orchd: open files %lu: room for %u edges (--max-connections)\n",
+			room + FD_RESERVE, conn_limit);
+	} else {
+		fprintf(stderr,
+			"sdwan-orchd: open files %lu (hard limit): room for only %lu of "
+			"--max-connections %u edges; raise LimitNOFILE / ulimit -Hn\n",
+			room + FD_RESERVE, room, conn_limit);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -41,6 +80,8 @@ static void usage(FILE *f)
 		"  --insecure-http        plain HTTP: loopback and lab only\n"
 		"  --access-log FILE      access log (default stderr; '-' = none)\n"
 		"  --longpoll-max S       longest config long-poll hold (default 30)\n"
+		"  --db-wait S            at start, wait up to S seconds for an unreachable\n"
+		"                         PostgreSQL, retrying every 2 s (default 300; 0: exit)\n"
 		"  --max-connections N    concurrent connections (default 30000)\n"
 		"  --conn-memory BYTES    per-connection buffer (default 16384)\n"
 		"  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
@@ -177,6 +218,35 @@ static int token_add(int argc, char **argv)
 	return 0;
 }
 
+/* Start; while the database cannot be reached (PostgreSQL away: -ENOTCONN)
+ * say so once and try again every 2 s, at most wait_s seconds, stopped by
+ * SIGTERM/SIGINT (then 1).  0, 1, or the start's -errno. */
+static int start_waiting(struct orchd_config *cfg, struct orchd **ret_d, char *err, size_t errlen,
+			 unsigned long wait_s, const sigset_t *stop)
+{
+	struct timespec two_s = { .tv_sec = 2 };
+	unsigned long waited = 0;
+	int e;
+
+	while ((e = orchd_new(cfg, ret_d, err, errlen)) == -ENOTCONN && waited < wait_s) {
+		/* one line: libpq's message spans two */
+		for (char *c = err; *c; c++)
+			if (*c == '\n' || *c == '\t')
+				*c = ' ';
+		if (!waited)
+			fprintf(stderr,
+				"sdwan-orchd: %s: the database is unreachable; waiting for it "
+				"(retrying every 2 s, at most %lu s: --db-wait)\n",
+				err, wait_s);
+		if (sigtimedwait(stop, NULL, &two_s) > 0)
+			return 1;
+		waited += 2;
+	}
+	if (!e && waited)
+		fprintf(stderr, "sdwan-orchd: the database answered after %lu s\n", waited);
+	return e;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -203,12 +273,15 @@ int main(int argc, char **argv)
 		{ "auth-fail-window", required_argument, NULL, 'W' },
 		{ "unauth-timeout", required_argument, NULL, 'U' },
 		{ "max-unauth-connections", required_argument, NULL, 'N' },
+		{ "db-wait", required_argument, NULL, OPT_DB_WAIT },
 		{ "bootstrap-ttl", required_argument, NULL, 'B' },
 		{ "audit-retention", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned long db_wait_s = 300;
+	char *end;
 	struct orchd_config cfg;
 	struct orchd *d = NULL;
 	const char *port_file = NULL;
@@ -247,6 +320,16 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			cfg.longpoll_max_s = (unsigned)atoi(optarg);
+			break;
+		case OPT_DB_WAIT:
+			errno = 0;
+			db_wait_s = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || db_wait_s > 86400) {
+				fprintf(stderr,
+					"sdwan-orchd: --db-wait: \"%s\" is not 0..86400 seconds\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'm':
 			cfg.conn_limit = (unsigned)atoi(optarg);
@@ -338,21 +421,17 @@ int main(int argc, char **argv)
 			ORCH_LONGPOLL_WAIT_MAX);
 		return 2;
 	}
-	{
-		/* one fd per connection: make room for --max-connections */
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	raise_fd_limit(cfg.conn_limit);
 	/* signals are taken by sigwait() below; threads inherit the mask */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((e = orchd_new(&cfg, &d, err, sizeof(err)))) {
+	e = start_waiting(&cfg, &d, err, sizeof(err), db_wait_s, &set);
+	if (e == 1)
+		return 0; /* stopped by a signal while waiting for the database */
+	if (e) {
 		fprintf(stderr, "sdwan-orchd: %s\n", err[0] ? err : strerror(-e));
 		return 1;
 	}

@@ -32,8 +32,11 @@ enum {
 	EXIT_CONNECT = 6,
 };
 
+#define URLS_MAX 16
+
 static struct {
-	const char *url;
+	const char *urls[URLS_MAX]; /* instances of one orchestrator, tried in turn */
+	size_t n_urls, cur;	    /* cur: the one that answered last */
 	const char *token;
 	const char *cacert;
 	bool insecure;
@@ -60,9 +63,30 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Performs a request; *ret_body is the parsed JSON (or NULL).  Returns the HTTP
- * status, or -1 when the orchestrator cannot be reached. */
-static long call(const char *method, const char *path, const char *body, json_t **ret_body)
+/* Did the request surely not reach the orchestrator?  Then another
+ * instance may take it, whatever the method: nothing was sent. */
+static bool not_sent(CURL *c, CURLcode rc)
+{
+	curl_off_t connected = 0;
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* timed out while connecting */
+		return curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+		       connected == 0;
+	default:
+		return false;
+	}
+}
+
+/* One request to one instance.  Returns the HTTP status, or -1 (transport
+ * failure: *ret_retry says whether the next instance may be asked). */
+static long call_one(const char *base, const char *method, const char *path, const char *body,
+		     json_t **ret_body, bool *ret_retry)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -72,9 +96,10 @@ static long call(const char *method, const char *path, const char *body, json_t 
 	CURLcode rc;
 
 	*ret_body = NULL;
+	*ret_retry = false;
 	if (!c)
 		return -1;
-	snprintf(url, sizeof(url), "%s%s", g.url, path);
+	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -103,11 +128,63 @@ static long call(const char *method, const char *path, const char *body, json_t 
 			*ret_body = json_loadb(b.p, b.n, 0, NULL);
 	} else {
 		fprintf(stderr, "sdwanctl: %s: %s\n", url, curl_easy_strerror(rc));
+		/* a read may be asked again anywhere; a change only when it
+		 * surely was not sent (it must not be made twice) */
+		*ret_retry = !strcmp(method, "GET") || not_sent(c, rc);
 	}
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	free(b.p);
 	return status;
+}
+
+/* Performs a request; *ret_body is the parsed JSON (or NULL).  Returns the HTTP
+ * status, or -1 when no instance of the orchestrator can be reached.  With
+ * several URLs, the next one is asked when this one cannot be reached or
+ * answers 503 (not ready: its database is away; nothing was changed); never
+ * on another answer (a 4xx is the same on every instance). */
+static long call(const char *method, const char *path, const char *body, json_t **ret_body)
+{
+	long status = -1;
+	bool retry = false;
+
+	for (size_t i = 0; i < g.n_urls; i++) {
+		size_t k = (g.cur + i) % g.n_urls;
+
+		if (i) {
+			fprintf(stderr, "sdwanctl: trying %s\n", g.urls[k]);
+			json_decref(*ret_body);
+		}
+		status = call_one(g.urls[k], method, path, body, ret_body, &retry);
+		if (status == 503)
+			retry = true;
+		else if (status >= 0)
+			retry = false;
+		if (!retry) {
+			g.cur = k;
+			break;
+		}
+	}
+	return status;
+}
+
+/* --url and SDWAN_URL: one URL or a comma-separated list; --url repeats */
+static int urls_add(char *list, const char *where)
+{
+	for (char *save = NULL, *u = strtok_r(list, ",", &save); u;
+	     u = strtok_r(NULL, ",", &save)) {
+		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+			fprintf(stderr, "sdwanctl: %s: \"%s\" is not an http:// or https:// URL\n",
+				where, u);
+			return -EINVAL;
+		}
+		if (g.n_urls == URLS_MAX) {
+			fprintf(stderr, "sdwanctl: %s: more than %d URLs\n", where, URLS_MAX);
+			return -E2BIG;
+		}
+		g.urls[g.n_urls++] = u;
+	}
+	return 0;
 }
 
 /* Text from the server made safe for a terminal: control characters shown as
@@ -728,11 +805,20 @@ static void rollout_table(json_t *j)
 
 	printf("%-20s %-7s %-8s %-8s %-13s %s\n", "SITE", "ROLE", "TARGET", "ACKED", "STATE",
 	       "ERROR");
-	/* a compile error says why the site gets no new bundle (issue 20) */
-	json_array_foreach (json_object_get(j, "sites"), i, s)
-		printf("%-20s %-7s %-8lld %-8lld %-13s %s\n", str(s, "site"), str(s, "role"),
+	json_array_foreach (json_object_get(j, "sites"), i, s) {
+		printf("%-20s %-7s %-8lld %-8lld %-13s %s", str(s, "site"), str(s, "role"),
 		       num(s, "target_version"), num(s, "acked_version"), str(s, "state"),
-		       *str(s, "compile_error") ? str(s, "compile_error") : str(s, "error"));
+		       str(s, "error"));
+		/* a restored database: the target was re-issued above the edge's */
+		if (num(s, "reissued_from"))
+			printf("%sre-issued from v%lld (the edge was ahead: database restored?)",
+			       *str(s, "error") ? "; " : "", num(s, "reissued_from"));
+		/* a compile error says why the site gets no new bundle (issue 20) */
+		if (*str(s, "compile_error"))
+			printf("%s%s", *str(s, "error") || num(s, "reissued_from") ? "; " : "",
+			       str(s, "compile_error"));
+		printf("\n");
+	}
 	printf("converged %lld, pending %lld, refused %lld, unregistered %lld, compile error "
 	       "%lld\n",
 	       num(sum, "converged"), num(sum, "pending"), num(sum, "refused"),
@@ -1459,7 +1545,10 @@ static void usage(FILE *f)
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
 		"options:\n"
-		"  --url URL         orchestrator (env SDWAN_URL; default https://127.0.0.1:8443)\n"
+		"  --url URL[,URL..] orchestrator (env SDWAN_URL; default "
+		"https://127.0.0.1:8443);\n"
+		"                    several (repeat --url, or a comma list): instances of one\n"
+		"                    network, the next asked when one is unreachable or 503\n"
 		"  --token TOKEN     operator bearer token (env SDWAN_TOKEN)\n"
 		"  --token-file F    read the token from a file\n"
 		"  --cacert F        CA certificate to verify the orchestrator with\n"
@@ -1486,13 +1575,28 @@ int main(int argc, char **argv)
 	static char tokbuf[512];
 	int c, rc;
 
-	g.url = getenv("SDWAN_URL") ?: "https://127.0.0.1:8443";
+	static char envbuf[4096];
+	char *env = getenv("SDWAN_URL");
+	bool url_opt = false;
 	g.token = getenv("SDWAN_TOKEN");
+	if (env && *env) {
+		if (strlen(env) >= sizeof(envbuf)) {
+			fprintf(stderr, "sdwanctl: SDWAN_URL: too long\n");
+			return EXIT_USAGE;
+		}
+		strcpy(envbuf, env);
+		if (urls_add(envbuf, "SDWAN_URL") < 0)
+			return EXIT_USAGE;
+	}
 	/* options before the command only: the command parses its own */
 	while ((c = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
-			g.url = optarg;
+			if (!url_opt) /* --url replaces SDWAN_URL */
+				g.n_urls = 0;
+			url_opt = true;
+			if (urls_add(optarg, "--url") < 0)
+				return EXIT_USAGE;
 			break;
 		case 't':
 			g.token = optarg;
@@ -1535,6 +1639,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!g.n_urls)
+		g.urls[g.n_urls++] = "https://127.0.0.1:8443";
 	argc -= optind;
 	argv += optind;
 	/* --json also accepted after the command */

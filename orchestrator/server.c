@@ -237,6 +237,11 @@ enum MHD_Result reply_store_error(struct req *r, int err, const char *what)
 		return reply_error(r, 409, "%s already exists or conflicts", what);
 	case -EBUSY:
 		return reply_error(r, 503, "store busy, retry");
+	case -ENOTCONN:
+		/* nothing was written: a transaction in flight was rolled back */
+		orchd_db_state(r->d, false, r->d->store);
+		return reply_error(r, 503, "database unavailable (%s): nothing changed; retry",
+				   what);
 	default:
 		return reply_error(r, 500, "store error on %s: %s", what, strerror(-err));
 	}
@@ -749,6 +754,36 @@ void orchd_intent_changed(struct orchd *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void orchd_db_state(struct orchd *d, bool up, struct orch_store *st)
+{
+	bool was_down = atomic_exchange(&d->db_unreachable, !up);
+	char why[400];
+
+	if (!up && !was_down) {
+		snprintf(why, sizeof(why), "%s",
+			 st->ops->last_error ? st->ops->last_error(st) : "connection lost");
+		for (char *c = why; *c; c++) /* one line: libpq's messages span several */
+			if (*c == '\n' || *c == '\t')
+				*c = ' ';
+		fprintf(stderr,
+			"sdwan-orchd: database unreachable: %s; answering 503 and /healthz "
+			"not ready until it is back (reconnecting on each request)\n",
+			why);
+	} else if (up && was_down)
+		fprintf(stderr, "sdwan-orchd: database reachable again: serving\n");
+}
+
+void orchd_bundles_stored(struct orchd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->multi && !d->leader)
+		d->reload = true;
+	else
+		d->dirty = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 struct policy_cache {
 	uint64_t version;
 	Sdwan__V1__Policy *msg;
@@ -952,6 +987,7 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 				       .transport_prefix = d->cfg.transport_prefix,
 				       .overlay_prefix = d->cfg.overlay_prefix,
 				       .hubs_connected = d->cfg.hubs_connected,
+				       .network_id = d->network_id,
 				       .probe_secret = secret_len ? secret : NULL,
 				       .probe_secret_len = secret_len };
 	r = orch_compile(&in, &out);
@@ -1187,6 +1223,18 @@ out:
 	free(changed);
 	orch_bundle_rows_free(rows, n_rows);
 	return r;
+}
+
+/* several instances: does this one compile (and so deliver webhooks)? */
+static bool compiles_now(void *ud)
+{
+	struct orchd *d = ud;
+	bool l;
+
+	pthread_mutex_lock(&d->lock);
+	l = d->leader;
+	pthread_mutex_unlock(&d->lock);
+	return l;
 }
 
 /* several instances: become the compiling one when the lock is free (lock held) */
@@ -1457,10 +1505,16 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		}
 	}
 	d->multi = d->cstore->ops->leader_try != NULL;
+	if ((r = d->cstore->ops->network_id(d->cstore, d->network_id))) {
+		snprintf(err, errlen, "database: network id: %s", strerror(-r));
+		goto fail;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
 	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
 						.online_window_s = cfg->online_window_s,
-						.user_agent = "sdwan-orchd/" SDWAN_VERSION },
+						.user_agent = "sdwan-orchd/" SDWAN_VERSION,
+						.delivers = d->multi ? compiles_now : NULL,
+						.delivers_ud = d },
 		       &d->notify);
 	if (r) {
 		snprintf(err, errlen, "notifier: %s", strerror(-r));

@@ -137,7 +137,12 @@ static const char *const migrations[] = {
 	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	 "INSERT INTO secrets VALUES('probe', encode(sha256(convert_to("
 	 "gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'));"),
-	/* 5 (issue 20): the features a site's edge reports ('' : none reported,
+	/* 5 (issue 17): the database's identity, made once here */
+	"CREATE TABLE network(id TEXT NOT NULL);"
+	"INSERT INTO network VALUES(replace(gen_random_uuid()::text, '-', ''));"
+	"CREATE TABLE reissues(site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" from_version BIGINT NOT NULL, to_version BIGINT NOT NULL, at BIGINT NOT NULL);",
+	/* 6 (issue 20): the features a site's edge reports ('' : none reported,
 	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
 	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
@@ -218,18 +223,24 @@ static int map_state(const char *sqlstate)
 		return -EBUSY; /* serialization, deadlock, lock timeout, cancelled */
 	if (!strcmp(sqlstate, "53200"))
 		return -ENOMEM;
+	/* connection exception; the server shutting down or starting up */
+	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
+		return -ENOTCONN;
 	return -EIO;
 }
 
-/* after a failure: a dropped connection spoils the transaction it was in */
-static void check_conn(struct pg_store *s)
+/* after a failure: a dropped connection spoils the transaction it was in;
+ * err, or -ENOTCONN when the connection is gone (the database is away: the
+ * caller answers 503, not 500) */
+static int check_conn(struct pg_store *s, int err)
 {
 	if (PQstatus(s->conn) != CONNECTION_BAD)
-		return;
+		return err;
 	if (s->in_tx)
 		s->tx_lost = true;
 	s->leader = false;
 	s->listening = false;
+	return -ENOTCONN;
 }
 
 /* 0 when the connection can take a statement (reconnecting outside a transaction) */
@@ -237,14 +248,14 @@ static int ensure_conn(struct pg_store *s)
 {
 	if (s->tx_lost) {
 		set_err(s, "connection", "lost inside a transaction (rolled back)");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->in_tx) {
 		s->tx_lost = true;
 		set_err(s, "connection", "lost inside a transaction (rolled back)");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	PQreset(s->conn);
 	s->n_cache = 0;
@@ -252,7 +263,7 @@ static int ensure_conn(struct pg_store *s)
 	s->listening = false;
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_err(s, "reconnect", PQerrorMessage(s->conn));
-		return -EIO;
+		return -ENOTCONN;
 	}
 	return 0;
 }
@@ -271,7 +282,7 @@ static PGresult *raw(struct pg_store *s, const char *sql, int *ret_err)
 	*ret_err = res ? map_state(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : -ENOMEM;
 	set_err(s, sql, PQerrorMessage(s->conn));
 	PQclear(res);
-	check_conn(s);
+	*ret_err = check_conn(s, *ret_err);
 	return NULL;
 }
 
@@ -305,8 +316,7 @@ static int prepared(struct pg_store *s, const char *sql, char name[16], bool *re
 
 		set_err(s, sql, PQerrorMessage(s->conn));
 		PQclear(res);
-		check_conn(s);
-		return e;
+		return check_conn(s, e);
 	}
 	PQclear(res);
 	s->cache[s->n_cache++].sql = sql;
@@ -338,7 +348,7 @@ static PGresult *q(struct pg_store *s, const char *sql, const struct prm *p, int
 	*ret_err = res ? map_state(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : -ENOMEM;
 	set_err(s, sql, PQerrorMessage(s->conn));
 	PQclear(res);
-	check_conn(s);
+	*ret_err = check_conn(s, *ret_err);
 	return NULL;
 }
 
@@ -376,8 +386,7 @@ static int each(struct pg_store *s, const char *sql, const struct prm *p, row_fn
 		sent = PQsendQueryParams(s->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0);
 	if (!sent) {
 		set_err(s, sql, PQerrorMessage(s->conn));
-		check_conn(s);
-		return -EIO;
+		return check_conn(s, -EIO);
 	}
 	PQsetSingleRowMode(s->conn);
 	while ((res = PQgetResult(s->conn))) {
@@ -393,7 +402,7 @@ static int each(struct pg_store *s, const char *sql, const struct prm *p, row_fn
 		PQclear(res);
 	}
 	if (r)
-		check_conn(s);
+		r = check_conn(s, r);
 	return r;
 }
 
@@ -465,7 +474,7 @@ static int pg_commit(struct orch_store *st)
 	if (s->tx_lost) {
 		s->in_tx = s->tx_lost = false;
 		set_err(s, "commit", "connection lost inside the transaction");
-		return -EIO;
+		return -ENOTCONN;
 	}
 	if (s->pending)
 		note_send(s, s->pending);
@@ -551,6 +560,41 @@ static int meta_get(struct pg_store *s, const char *sql, uint64_t *ret)
 static int pg_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 {
 	return meta_get(pg(st), "SELECT value FROM meta WHERE key = 'intent_gen'", ret_gen);
+}
+
+static int pg_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX])
+{
+	struct pg_store *s = pg(st);
+	const char *sql = "SELECT id FROM network LIMIT 1";
+	int e;
+	PGresult *res = q(s, sql, NULL, &e);
+
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		set_err(s, sql, "no row");
+		return -EIO;
+	}
+	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", gv(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reissue_note(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			   int64_t at)
+{
+	struct prm p = { 0 };
+
+	pi(&p, site_id);
+	pi(&p, (int64_t)from);
+	pi(&p, (int64_t)to);
+	pi(&p, at);
+	return run(pg(st),
+		   "INSERT INTO reissues VALUES($1, $2, $3, $4) ON CONFLICT (site_id) DO UPDATE"
+		   " SET from_version = EXCLUDED.from_version, to_version = EXCLUDED.to_version,"
+		   " at = EXCLUDED.at",
+		   &p, NULL);
 }
 
 static int pg_secret_get(struct orch_store *st, const char *name, char **ret_hex)
@@ -1733,14 +1777,15 @@ static int rollout_row(void *ud, const PGresult *res)
 		state = "refused";
 	else
 		state = "pending";
-	if (*gv(res, 0, 8))
+	if (*gv(res, 0, 9))
 		state = "compile_error"; /* the compiler could not make its bundle */
-	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:s}",
+	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}",
 						   "site", gv(res, 0, 0), "role", gv(res, 0, 1),
 						   "target_version", target, "acked_version", acked,
 						   "applied", applied, "error", gv(res, 0, 5),
 						   "acked_at", gi(res, 0, 6), "state", state,
-						   "compile_error", gv(res, 0, 8)))
+						   "reissued_from", gi(res, 0, 8),
+						   "compile_error", gv(res, 0, 9)))
 		       ? -ENOMEM
 		       : 0;
 }
@@ -1754,9 +1799,11 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 		return -ENOMEM;
 	r = each(pg(st),
 		 "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-		 " s.registered_at, s.compile_error FROM sites s"
+		 " s.registered_at, r.from_version, s.compile_error FROM sites s"
 		 " LEFT JOIN bundles b ON b.site_id = s.id"
-		 " LEFT JOIN acks a ON a.site_id = s.id ORDER BY s.name COLLATE \"C\"",
+		 " LEFT JOIN acks a ON a.site_id = s.id"
+		 " LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
+		 " ORDER BY s.name COLLATE \"C\"",
 		 NULL, rollout_row, arr);
 	if (r) {
 		json_decref(arr);
@@ -2253,6 +2300,34 @@ static int pg_audit_list(struct orch_store *st, int64_t after_id, unsigned limit
 
 /* ---- several instances */
 
+static int pg_webhook_cursor(struct orch_store *st, int64_t *ret_id)
+{
+	struct pg_store *s = pg(st);
+	int e;
+	PGresult *res = q(s, "SELECT value FROM meta WHERE key = 'webhook_cursor'", NULL, &e);
+
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*ret_id = gi(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_webhook_cursor_set(struct orch_store *st, int64_t id)
+{
+	struct prm p = { 0 };
+
+	pi(&p, id);
+	return run(pg(st),
+		   "INSERT INTO meta VALUES('webhook_cursor', $1) ON CONFLICT (key) DO UPDATE"
+		   " SET value = EXCLUDED.value",
+		   &p, NULL);
+}
+
 static int pg_leader_try(struct orch_store *st)
 {
 	struct pg_store *s = pg(st);
@@ -2312,7 +2387,7 @@ static int pg_listen_wait(struct orch_store *st, int timeout_ms, unsigned *ret_n
 		return errno == EINTR ? 0 : -errno;
 	if (!PQconsumeInput(s->conn)) {
 		set_err(s, "listen", PQerrorMessage(s->conn));
-		check_conn(s);
+		check_conn(s, 0);
 		s->listening = false;
 		return -EIO;
 	}
@@ -2353,6 +2428,8 @@ static const struct orch_store_ops pg_ops = {
 	.rollback = pg_rollback,
 	.begin_read = pg_begin_read,
 	.intent_gen = pg_intent_gen,
+	.network_id = pg_network_id,
+	.reissue_note = pg_reissue_note,
 	.secret_get = pg_secret_get,
 	.site_insert = pg_site_insert,
 	.site_update = pg_site_update,
@@ -2397,6 +2474,8 @@ static const struct orch_store_ops pg_ops = {
 	.audit_add = pg_audit_add,
 	.audit_list = pg_audit_list,
 	.leader_try = pg_leader_try,
+	.webhook_cursor = pg_webhook_cursor,
+	.webhook_cursor_set = pg_webhook_cursor_set,
 	.listen_wait = pg_listen_wait,
 	.compiled_gen = pg_compiled_gen,
 	.compiled_gen_set = pg_compiled_gen_set,
@@ -2482,6 +2561,7 @@ int orch_store_pg_open(const char *conninfo, struct orch_store **ret_store, char
 	s->conn = PQconnectdb(conninfo);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_err(s, "connect", PQerrorMessage(s->conn));
+		r = -ENOTCONN; /* away (or a wrong address): the caller may wait */
 		goto fail;
 	}
 	if ((r = exec(s, "SET lock_timeout = '10s'")) ||

@@ -110,7 +110,12 @@ static const char *const migrations[] = {
 	/* 8: per-network secrets, made once: 'probe' derives each path's STAMP key */
 	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	 "INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));"),
-	/* 9 (issue 20): the features a site's edge reports ('' : none reported,
+	/* 9 (issue 17): the database's identity, made once here */
+	"CREATE TABLE network(id TEXT NOT NULL);"
+	"INSERT INTO network VALUES(lower(hex(randomblob(16))));"
+	"CREATE TABLE reissues(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
+	" from_version INTEGER NOT NULL, to_version INTEGER NOT NULL, at INTEGER NOT NULL);",
+	/* 10 (issue 20): the features a site's edge reports ('' : none reported,
 	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
 	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
@@ -225,6 +230,22 @@ static int sq_intent_gen(struct orch_store *st, uint64_t *ret_gen)
 	if (!p || sqlite3_step(p) != SQLITE_ROW)
 		return -EIO;
 	*ret_gen = (uint64_t)sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int sq_network_id(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX])
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT id FROM network LIMIT 1");
+	const char *t;
+
+	if (!p || sqlite3_step(p) != SQLITE_ROW) {
+		if (p)
+			sqlite3_reset(p);
+		return -EIO;
+	}
+	t = (const char *)sqlite3_column_text(p, 0);
+	snprintf(ret_id, ORCH_NETWORK_ID_MAX, "%s", t ? t : "");
 	sqlite3_reset(p);
 	return 0;
 }
@@ -1061,6 +1082,20 @@ static int sq_bundle_get(struct orch_store *st, int64_t site_id, struct orch_bun
 	return r;
 }
 
+static int sq_reissue_note(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			   int64_t at)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT OR REPLACE INTO reissues VALUES(?,?,?,?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	sqlite3_bind_int64(p, 2, (int64_t)from);
+	sqlite3_bind_int64(p, 3, (int64_t)to);
+	sqlite3_bind_int64(p, 4, at);
+	return run(p);
+}
+
 static int sq_bundle_put(struct orch_store *st, const struct orch_bundle_row *row)
 {
 	sqlite3_stmt *p = stmt(sq(st), "INSERT OR REPLACE INTO bundles VALUES(?,?,?,?)");
@@ -1319,9 +1354,11 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 {
 	sqlite3_stmt *p = stmt(
 		sq(st), "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-			" s.registered_at, s.compile_error FROM sites s"
+			" s.registered_at, r.from_version, s.compile_error FROM sites s"
 			" LEFT JOIN bundles b ON b.site_id = s.id"
-			" LEFT JOIN acks a ON a.site_id = s.id ORDER BY s.name");
+			" LEFT JOIN acks a ON a.site_id = s.id"
+			" LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
+			" ORDER BY s.name");
 	json_t *arr = json_array();
 	int rc;
 
@@ -1344,14 +1381,15 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 			state = "refused";
 		else
 			state = "pending";
-		if (*col_text(p, 8))
+		if (*col_text(p, 9))
 			state = "compile_error"; /* the compiler could not make its bundle */
 		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:s}", "site",
+			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}", "site",
 				       col_text(p, 0), "role", col_text(p, 1), "target_version",
 				       target, "acked_version", acked, "applied", applied, "error",
 				       col_text(p, 5), "acked_at", sqlite3_column_int64(p, 6),
-				       "state", state, "compile_error", col_text(p, 8)));
+				       "state", state, "reissued_from", sqlite3_column_int64(p, 8),
+				       "compile_error", col_text(p, 9)));
 	}
 	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
@@ -1895,6 +1933,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.begin_read = sq_begin_read,
 	.intent_gen = sq_intent_gen,
+	.network_id = sq_network_id,
 	.secret_get = sq_secret_get,
 	.site_insert = sq_site_insert,
 	.site_update = sq_site_update,
@@ -1917,6 +1956,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.bundle_list = sq_bundle_list,
 	.bundle_get = sq_bundle_get,
 	.bundle_put = sq_bundle_put,
+	.reissue_note = sq_reissue_note,
 	.ack_put = sq_ack_put,
 	.telemetry_put = sq_telemetry_put,
 	.event_add = sq_event_add,

@@ -251,14 +251,17 @@ static json_t *orch_json(struct edge_orch *orch)
 		return json_pack("{s:b, s:s}", "enabled", 0, "state", "disabled");
 	edge_orch_sync_get(orch, &s);
 	return json_pack(
-		"{s:b, s:s, s:b, s:b, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "enabled",
-		1, "state", edge_orch_state_name(s.state), "registered", s.registered, "connected",
-		s.connected, "last_contact", (json_int_t)s.last_contact, "last_error", s.last_error,
-		"last_error_at", (json_int_t)s.last_error_at, "applied_version",
+		"{s:b, s:s, s:b, s:b, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:s, s:I, "
+		"s:I, s:s}",
+		"enabled", 1, "state", edge_orch_state_name(s.state), "registered", s.registered,
+		"connected", s.connected, "last_contact", (json_int_t)s.last_contact, "last_error",
+		s.last_error, "last_error_at", (json_int_t)s.last_error_at, "applied_version",
 		(json_int_t)s.applied_version, "have_version", (json_int_t)s.have_version,
 		"refused_version", (json_int_t)s.refused_version, "config_error", s.config_error,
 		"failures", (json_int_t)s.failures, "retry_delay_ms", (json_int_t)s.retry_delay_ms,
-		"event_seq_sent", (json_int_t)s.event_seq_sent);
+		"event_seq_sent", (json_int_t)s.event_seq_sent, "url", s.url, "url_index",
+		(json_int_t)s.url_index, "url_moves", (json_int_t)s.url_moves, "network_id",
+		s.network_id);
 }
 
 /* {"dropped":..,"first_seq":..,"last_seq":..,"list":[...]} of the events after

@@ -54,7 +54,8 @@ struct orch_req {
 	uint8_t *resp;
 	size_t resp_len, resp_cap;
 	bool resp_overflow;
-	uint64_t tag; /* telemetry: the newest event seq it carries; ack: the version */
+	uint64_t tag;	  /* telemetry: the newest event seq it carries; ack: the version */
+	size_t url_index; /* the instance it went to */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -76,6 +77,8 @@ struct edge_orch {
 	struct orch_req *inflight[REQ__N];
 	bool retry_pending, coalesce_pending, tele_due, freeing;
 
+	char **urls; /* every instance; url = urls[cur] */
+	size_t n_urls, cur;
 	char *url, *ca_file, *site, *cred_file, *token_file, *sw_version;
 	char hostname[256];
 	uint8_t public_key[32];
@@ -90,7 +93,8 @@ struct edge_orch {
 	uint32_t (*random)(void *arg);
 	uint32_t rng;
 
-	char *credential; /* NULL: not registered */
+	char net_poll[72]; /* network id of the newest bundle applied or refused (net=) */
+	char *credential;  /* NULL: not registered */
 	struct edge_orch_sync sync;
 	bool ack_pending;
 	uint64_t ack_version;
@@ -366,13 +370,62 @@ static void backoff(struct edge_orch *o)
 	schedule_retry(o, d);
 }
 
+static void sync_url(struct edge_orch *o)
+{
+	snprintf(o->sync.url, sizeof(o->sync.url), "%s", o->url);
+	o->sync.url_index = (uint32_t)o->cur;
+	o->sync.n_urls = (uint32_t)o->n_urls;
+}
+
+/* The long-poll (or the registration) failed at this instance: the next one
+ * in the list gets the next try.  Said once per move, with both URLs. */
+static void next_url(struct edge_orch *o, const char *why)
+{
+	char from[16], to[16];
+	size_t old = o->cur;
+
+	if (o->n_urls < 2)
+		return;
+	o->cur = (o->cur + 1) % o->n_urls;
+	o->url = o->urls[o->cur];
+	o->sync.url_moves++;
+	sync_url(o);
+	olog(o, L_WARNING, "orchestrator: moving from %s to %s (%s)", o->urls[old], o->url, why);
+	snprintf(from, sizeof(from), "url %zu", old + 1);
+	snprintf(to, sizeof(to), "url %zu", o->cur + 1);
+	if (o->events)
+		edge_events_emitf(o->events, EDGE_EVENT_SYNC, "orchestrator url", from, to, NULL,
+				  "%s -> %s: %s", o->urls[old], o->url, why);
+}
+
+/* The retry after a failed register/poll.  With several instances, the
+ * failures count in rounds of the list: the next instance is tried after a
+ * short jittered delay (backoff of round 1), and only a round in which every
+ * instance failed makes the delay grow. */
+static void backoff_failover(struct edge_orch *o)
+{
+	uint32_t rounds, d;
+
+	o->sync.failures++;
+	rounds = (uint32_t)((o->sync.failures - 1) / (o->n_urls ? o->n_urls : 1)) + 1;
+	d = edge_orch_backoff_delay(o->backoff_initial_ms, o->backoff_max_ms, rounds, rnd(o));
+	o->sync.retry_delay_ms = d;
+	schedule_retry(o, d);
+}
+
 /* the orchestrator could not be reached, or failed (5xx) */
-static void fail_away(struct edge_orch *o, enum req_kind kind, const char *msg)
+static void fail_away(struct edge_orch *o, enum req_kind kind, const char *msg, bool move)
 {
 	set_error(o, msg);
 	set_state(o, EDGE_ORCH_AWAY, msg);
-	if (kind == REQ_REGISTER || kind == REQ_POLL)
+	if (kind != REQ_REGISTER && kind != REQ_POLL)
+		return;
+	if (move && o->n_urls > 1) {
+		next_url(o, msg);
+		backoff_failover(o);
+	} else {
 		backoff(o);
+	}
 }
 
 /* the orchestrator answered (sync.failures is reset only by a successful
@@ -479,6 +532,7 @@ static int req_start(struct edge_orch *o, enum req_kind kind, const char *path, 
 	q->body = body;
 	q->body_len = body_len;
 	q->tag = tag;
+	q->url_index = o->cur;
 	q->easy = curl_easy_init();
 	if (!q->easy || asprintf(&url, "%s%s", o->url, path) < 0) {
 		url = NULL;
@@ -605,7 +659,7 @@ static void start_register(struct edge_orch *o)
 
 static void start_poll(struct edge_orch *o)
 {
-	char path[128];
+	char path[256];
 	uint64_t now = mono_ms();
 	/* until it has answered, ask with wait=0: an instant answer tells us
 	 * the orchestrator is back; then hold long-polls */
@@ -616,8 +670,8 @@ static void start_poll(struct edge_orch *o)
 		return;
 	}
 	o->last_poll_mono_ms = now;
-	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32,
-		 o->sync.have_version, wait);
+	snprintf(path, sizeof(path), "/edge/v1/config?have=%" PRIu64 "&wait=%" PRIu32 "%s%s",
+		 o->sync.have_version, wait, o->net_poll[0] ? "&net=" : "", o->net_poll);
 	if (req_start(o, REQ_POLL, path, NULL, 0, o->credential,
 		      ((long)wait + POLL_GRACE_S) * 1000L, 0) < 0) {
 		set_error(o, "config: out of memory");
@@ -930,6 +984,7 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 {
 	Sdwan__V1__ConfigBundle *b = sdwan__v1__config_bundle__unpack(NULL, q->resp_len, q->resp);
 	char err[256] = "", msg[300];
+	bool same_net, new_poll_net;
 	uint64_t v;
 	int r;
 
@@ -951,12 +1006,44 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 	}
 	v = b->version;
 	o->sync.bundles++;
+	same_net = !strcmp(b->network_id, o->sync.network_id);
+	if (same_net && o->sync.applied_version && v <= o->sync.applied_version) {
+		/* an instance (or a restored database) behind the one we had:
+		 * never go back to an older bundle of the same network */
+		set_text(msg, sizeof(msg),
+			 "bundle version %" PRIu64 " from %s is not newer than the running %" PRIu64
+			 ": ignored",
+			 v, o->url, o->sync.applied_version);
+		if (strcmp(msg, o->sync.last_error))
+			olog(o, L_WARNING, "orchestrator: %s", msg);
+		set_error(o, msg);
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+		backoff(o);
+		return;
+	}
+	if (!same_net && o->sync.network_id[0])
+		olog(o, L_NOTICE,
+		     "orchestrator %s: bundle version %" PRIu64 " is of another network (%s; ours "
+		     "%s): its database was rebuilt, taken whatever our version %" PRIu64,
+		     o->url, v, b->network_id[0] ? b->network_id : "none", o->sync.network_id,
+		     o->sync.applied_version);
+	/* sanitised: network ids are hex from the orchestrator */
+	if (strlen(b->network_id) >= sizeof(o->net_poll) ||
+	    strspn(b->network_id, "0123456789abcdefABCDEF") != strlen(b->network_id)) {
+		set_text(msg, sizeof(msg), "bundle refused: network_id is not a hex id");
+		set_error(o, msg);
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+		backoff(o);
+		return;
+	}
+	new_poll_net = strcmp(b->network_id, o->net_poll) != 0;
 	r = o->on_bundle(o->cb_arg, q->resp, q->resp_len, b, err, sizeof(err));
 	if (r == 0) {
 		char from[32];
 
 		snprintf(from, sizeof(from), "%" PRIu64, o->sync.applied_version);
 		o->sync.applied_version = v;
+		snprintf(o->sync.network_id, sizeof(o->sync.network_id), "%s", b->network_id);
 		o->sync.config_error[0] = '\0';
 		queue_ack(o, v, true, NULL);
 		set_text(msg, sizeof(msg), "bundle version %" PRIu64 " applied", v);
@@ -974,8 +1061,10 @@ static void on_bundle_body(struct edge_orch *o, struct orch_req *q)
 		     o->sync.config_error, o->sync.applied_version);
 		emit_event(o, EDGE_EVENT_CONFIG, "bundle", "", "refused", o->sync.config_error);
 	}
-	if (v > o->sync.have_version)
+	/* have= counts within one network: another one's starts it afresh */
+	if (v > o->sync.have_version || new_poll_net)
 		o->sync.have_version = v;
+	snprintf(o->net_poll, sizeof(o->net_poll), "%s", b->network_id);
 	o->sync.failures = 0;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	o->tele_due = true;
@@ -1067,7 +1156,9 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 			 q->resp_overflow ? "answer too large"
 			 : q->errbuf[0]	  ? q->errbuf
 					  : curl_easy_strerror(rc));
-		fail_away(o, q->kind, msg);
+		/* only a transfer to the instance in use moves us: an ack or a
+		 * report still in flight to the previous one does not */
+		fail_away(o, q->kind, msg, q->url_index == o->cur);
 		goto out;
 	}
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1079,7 +1170,9 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 
 		body_excerpt(q, ex, sizeof(ex));
 		set_text(msg, sizeof(msg), "%s: HTTP %ld: %s", req_names[q->kind], status, ex);
-		fail_away(o, q->kind, msg);
+		/* 5xx: this instance is failing (its database?), another may
+		 * not be; 429 is about our address, the same everywhere */
+		fail_away(o, q->kind, msg, status >= 500 && q->url_index == o->cur);
 		goto out;
 	}
 	contact(o);
@@ -1267,11 +1360,18 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	size_t n;
 	int r;
 
-	if (!base || !p || !ret_orch || !p->url || !p->site || !p->credential_file || !p->on_bundle)
+	const char *const *urls = p && p->urls ? p->urls : p ? &p->url : NULL;
+	size_t n_urls = p && p->urls ? p->n_urls : 1;
+
+	if (!base || !p || !ret_orch || !n_urls || !p->site || !p->credential_file || !p->on_bundle)
 		return -EINVAL;
-	r = url_check(p->url, p->allow_http);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < n_urls; i++) {
+		if (!urls[i])
+			return -EINVAL;
+		r = url_check(urls[i], p->allow_http);
+		if (r < 0)
+			return r;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -EIO;
 	o = calloc(1, sizeof(*o));
@@ -1280,10 +1380,18 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 		return -ENOMEM;
 	}
 	o->base = base;
-	o->url = dup_or_null(p->url, &oom);
-	if (o->url) /* no trailing slash: paths start with one */
-		for (n = strlen(o->url); n > 8 && o->url[n - 1] == '/'; n--)
-			o->url[n - 1] = '\0';
+	o->urls = calloc(n_urls, sizeof(*o->urls));
+	if (!o->urls)
+		oom = true;
+	for (size_t i = 0; o->urls && i < n_urls; i++) {
+		char *u = dup_or_null(urls[i], &oom);
+
+		if (u) /* no trailing slash: paths start with one */
+			for (n = strlen(u); n > 8 && u[n - 1] == '/'; n--)
+				u[n - 1] = '\0';
+		o->urls[o->n_urls++] = u;
+	}
+	o->url = o->urls ? o->urls[0] : NULL;
 	o->ca_file = dup_or_null(p->ca_file, &oom);
 	o->site = dup_or_null(p->site, &oom);
 	o->cred_file = dup_or_null(p->credential_file, &oom);
@@ -1312,8 +1420,15 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	o->random = p->random;
 	o->rng = seed();
 	o->start_mono_ms = mono_ms();
+	if (o->url)
+		sync_url(o);
 	o->sync.applied_version = p->applied_version;
 	o->sync.have_version = p->applied_version;
+	if (p->network_id && strlen(p->network_id) < sizeof(o->net_poll) &&
+	    strspn(p->network_id, "0123456789abcdefABCDEF") == strlen(p->network_id)) {
+		snprintf(o->sync.network_id, sizeof(o->sync.network_id), "%s", p->network_id);
+		snprintf(o->net_poll, sizeof(o->net_poll), "%s", p->network_id);
+	}
 	if (o->events)
 		o->sync.event_seq_sent =
 			edge_events_first_seq(o->events) ? edge_events_first_seq(o->events) - 1 : 0;
@@ -1393,7 +1508,9 @@ void edge_orch_free(struct edge_orch *o)
 		explicit_bzero(o->credential, strlen(o->credential));
 		free(o->credential);
 	}
-	free(o->url);
+	for (size_t i = 0; i < o->n_urls; i++)
+		free(o->urls[i]);
+	free(o->urls);
 	free(o->ca_file);
 	free(o->site);
 	free(o->cred_file);

@@ -12,6 +12,14 @@
  * API latency under that load.  Figures are medians over the R changes, with
  * the ratio to the baseline size measured in the same run.
  *
+ * --pg CONNINFO: the store is a fresh PostgreSQL database per size (created
+ * and dropped through libpq) instead of a SQLite file.  --instances K (with
+ * --pg): K daemons on that database, the edges spread over them (edge i on
+ * instance i mod K); CPU and RSS are their sums.  --kill-compiler: after the
+ * changes, kill -9 the compiling instance, apply one more change through
+ * another, and measure until every edge acked it (edges of the dead one move
+ * to the next instance, as real edges with several URLs do).
+ *
  * Plain non-blocking sockets and epoll; HTTP/1.1 keep-alive; no TLS (the
  * daemon runs with --insecure-http on 127.0.0.1).
  */
@@ -30,10 +38,12 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sdwan.pb-c.h>
 
 #include "compile_bench.h"
@@ -41,6 +51,7 @@
 #define POOL	    32
 #define TELEMETRY_S 10
 #define RESP_MAX    (8 << 20)
+#define INST_MAX    4
 
 static struct {
 	const char *orchd;
@@ -51,10 +62,13 @@ static struct {
 	 * (CPU and RSS of the daemon in steady state); --scrape I: GET
 	 * /metrics every I s meanwhile, as a Prometheus would (0: never) */
 	unsigned steady_s, scrape_s;
+	const char *pg; /* PostgreSQL conninfo without dbname, or NULL: SQLite */
+	unsigned instances;
+	bool kill_compiler;
 	/* --compile N: the compiler alone (compile_bench.c), pools as given */
 	unsigned compile_n;
 	const char *transport, *overlay;
-} opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12 };
+} opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12, .instances = 1 };
 
 static int64_t now_us(void)
 {
@@ -74,7 +88,8 @@ static void die(const char *what)
 
 struct conn {
 	int fd;
-	int kind; /* 0 poll conn of edge `edge`, 1 pool conn */
+	unsigned inst; /* the instance it talks to */
+	int kind;      /* 0 poll conn of edge `edge`, 1 pool conn */
 	unsigned edge;
 	char *in;
 	size_t in_len, in_cap;
@@ -84,20 +99,40 @@ struct conn {
 	uint64_t req_version;
 };
 
-static uint16_t g_port;
+static uint16_t g_port[INST_MAX];
+static bool g_dead[INST_MAX]; /* killed by --kill-compiler */
 
-static int connect_orch(void)
+static int try_connect(unsigned inst)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(g_port) };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(g_port[inst]) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
 		die("socket");
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		die("connect");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+/* a connection to instance c->inst, or to the next live one when it is gone */
+static void connect_conn(struct conn *c)
+{
+	for (unsigned k = 0; k < opt.instances; k++) {
+		unsigned inst = (c->inst + k) % opt.instances;
+
+		if (g_dead[inst])
+			continue;
+		c->fd = try_connect(inst);
+		if (c->fd >= 0) {
+			c->inst = inst;
+			return;
+		}
+	}
+	die("connect (no instance answers)");
 }
 
 static void write_all(int fd, const void *buf, size_t len)
@@ -230,61 +265,133 @@ static int sync_req(struct conn *c, const char *method, const char *path, const 
 /* ---- the orchestrator process */
 
 struct orch {
-	pid_t pid;
+	pid_t pid[INST_MAX];
 	char dir[64];
 	char token[80];
+	char db[512];
+	char pg_name[64]; /* the PostgreSQL database made for this size */
 };
 
-static pid_t g_orch_pid;
+static pid_t g_orch_pid[INST_MAX];
+
+/* one statement on the server's maintenance database */
+static void pg_admin(const char *sql)
+{
+	char ci[600];
+	PGconn *c;
+	PGresult *r;
+
+	snprintf(ci, sizeof(ci), "%s dbname=postgres", opt.pg);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "orch-bench: PostgreSQL: %s", PQerrorMessage(c));
+		exit(1);
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "orch-bench: %s: %s", sql, PQerrorMessage(c));
+		exit(1);
+	}
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* the store's size on disk: the database, or the SQLite file and its WAL */
+static double db_mb(const struct orch *o)
+{
+	double b = 0;
+
+	if (o->pg_name[0]) {
+		PGconn *c = PQconnectdb(o->db);
+		PGresult *r = PQstatus(c) == CONNECTION_OK
+				      ? PQexec(c, "SELECT pg_database_size(current_database())")
+				      : NULL;
+
+		if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			b = atof(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		char path[600];
+		struct stat st;
+
+		if (!stat(o->db, &st))
+			b += (double)st.st_size;
+		snprintf(path, sizeof(path), "%s-wal", o->db);
+		if (!stat(path, &st))
+			b += (double)st.st_size;
+	}
+	return b / 1e6;
+}
 
 static void orch_start(struct orch *o)
 {
-	char db[128], pf[128], log[128], cmd[512];
+	char pf[128], log[128], cmd[1024];
 	FILE *f;
 
+	memset(o, 0, sizeof(*o));
 	snprintf(o->dir, sizeof(o->dir), "/tmp/orch-bench-XXXXXX");
 	if (!mkdtemp(o->dir))
 		die("mkdtemp");
-	snprintf(db, sizeof(db), "%s/orch.db", o->dir);
-	snprintf(pf, sizeof(pf), "%s/port", o->dir);
-	snprintf(log, sizeof(log), "%s/access.log", o->dir);
-	snprintf(cmd, sizeof(cmd), "%s token add --db %s --role admin", opt.orchd, db);
+	if (opt.pg) {
+		char sql[128];
+
+		snprintf(o->pg_name, sizeof(o->pg_name), "orch_bench_%d_%s", (int)getpid(),
+			 o->dir + strlen("/tmp/orch-bench-"));
+		for (char *p = o->pg_name; *p; p++)
+			*p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", o->pg_name);
+		pg_admin(sql);
+		snprintf(o->db, sizeof(o->db), "%s dbname=%s", opt.pg, o->pg_name);
+	} else {
+		snprintf(o->db, sizeof(o->db), "%s/orch.db", o->dir);
+	}
+	snprintf(cmd, sizeof(cmd), "%s token add --db '%s' --role admin", opt.orchd, o->db);
 	f = popen(cmd, "r");
 	if (!f || !fgets(o->token, sizeof(o->token), f))
 		die("token add");
 	pclose(f);
 	o->token[strcspn(o->token, "\n")] = '\0';
-	o->pid = fork();
-	if (o->pid == 0) {
-		execl(opt.orchd, opt.orchd, "--db", db, "--insecure-http", "--listen", "127.0.0.1",
-		      "--port", "0", "--port-file", pf, "--access-log", log, "--max-connections",
-		      "60000",
-		      /* N edges connect at once, as after an orchestrator restart
-		       * (real edges back off and retry when refused) */
-		      "--max-unauth-connections", "60000", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		unsigned port = 0;
-		f = fopen(pf, "r");
-		if (f && fscanf(f, "%u", &port) == 1 && port) {
-			fclose(f);
-			g_port = (uint16_t)port;
-			g_orch_pid = o->pid;
-			return;
+	/* one after the other: the first migrates and takes the compile lock */
+	for (unsigned k = 0; k < opt.instances; k++) {
+		snprintf(pf, sizeof(pf), "%s/port%u", o->dir, k);
+		snprintf(log, sizeof(log), "%s/access%u.log", o->dir, k);
+		o->pid[k] = fork();
+		if (o->pid[k] == 0) {
+			execl(opt.orchd, opt.orchd, "--db", o->db, "--insecure-http", "--listen",
+			      "127.0.0.1", "--port", "0", "--port-file", pf, "--access-log", log,
+			      "--max-connections", "60000",
+			      /* N edges connect at once, as after an orchestrator restart
+			       * (real edges back off and retry when refused) */
+			      "--max-unauth-connections", "60000", (char *)NULL);
+			_exit(127);
 		}
-		if (f)
-			fclose(f);
-		usleep(10000);
+		g_orch_pid[k] = o->pid[k];
+		g_port[k] = 0;
+		g_dead[k] = false;
+		for (int i = 0; i < 3000 && !g_port[k]; i++) {
+			unsigned port = 0;
+
+			f = fopen(pf, "r");
+			if (f && fscanf(f, "%u", &port) == 1 && port)
+				g_port[k] = (uint16_t)port;
+			if (f)
+				fclose(f);
+			if (!g_port[k])
+				usleep(10000);
+		}
+		if (!g_port[k]) {
+			fprintf(stderr, "orch-bench: sdwan-orchd %u did not start\n", k);
+			exit(1);
+		}
 	}
-	fprintf(stderr, "orch-bench: sdwan-orchd did not start\n");
-	exit(1);
 }
 
 static void kill_orch(void)
 {
-	if (g_orch_pid > 0)
-		kill(g_orch_pid, SIGTERM);
+	for (unsigned k = 0; k < INST_MAX; k++)
+		if (g_orch_pid[k] > 0)
+			kill(g_orch_pid[k], SIGTERM);
 }
 
 static void orch_stop(struct orch *o)
@@ -292,9 +399,19 @@ static void orch_stop(struct orch *o)
 	char cmd[128];
 	int st;
 
-	kill(o->pid, SIGTERM);
-	waitpid(o->pid, &st, 0);
-	g_orch_pid = 0;
+	for (unsigned k = 0; k < opt.instances; k++) {
+		if (o->pid[k] <= 0)
+			continue;
+		kill(o->pid[k], SIGTERM);
+		waitpid(o->pid[k], &st, 0);
+		g_orch_pid[k] = 0;
+	}
+	if (o->pg_name[0] && !opt.keep) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "DROP DATABASE %s", o->pg_name);
+		pg_admin(sql);
+	}
 	if (!opt.keep) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", o->dir);
 		if (system(cmd))
@@ -329,6 +446,33 @@ static void proc_sample(pid_t pid, double *ret_cpu_s, long *ret_rss_kb, long *re
 	}
 	if (f)
 		fclose(f);
+}
+
+/* CPU and RSS summed over the live instances; the largest RSS of one */
+static void orch_sample(const struct orch *o, double *ret_cpu_s, long *ret_rss_kb, long *ret_hwm_kb,
+			long *ret_rss1_kb)
+{
+	double cpu = 0;
+	long rss = 0, hwm = 0, rss1 = 0;
+
+	for (unsigned k = 0; k < opt.instances; k++) {
+		double c = 0;
+		long r = 0, h = 0;
+
+		if (g_dead[k])
+			continue;
+		proc_sample(o->pid[k], &c, &r, &h);
+		cpu += c;
+		rss += r;
+		hwm += h;
+		if (r > rss1)
+			rss1 = r;
+	}
+	*ret_cpu_s = cpu;
+	*ret_rss_kb = rss;
+	*ret_hwm_kb = hwm;
+	if (ret_rss1_kb)
+		*ret_rss1_kb = rss1;
 }
 
 /* ---- the simulated edges */
@@ -508,7 +652,7 @@ static void loop(int64_t until_us, bool (*done)(void))
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				close(c->fd);
 				c->in_len = 0;
-				c->fd = connect_orch();
+				connect_conn(c);
 				set_nonblock(c->fd);
 				epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 				reconnects++;
@@ -584,6 +728,10 @@ struct result {
 	unsigned converged;
 	double metrics_ms; /* median time of a /metrics scrape */
 	size_t metrics_bytes;
+	long rss1_kb;	/* the largest instance's RSS */
+	double db_mb;	/* the store on disk after the changes */
+	double kill_ms; /* --kill-compiler: kill -9 → every edge acked the next change */
+	unsigned kill_inst;
 };
 
 static double median(double *v, unsigned n)
@@ -643,7 +791,7 @@ static void steady_only(const struct orch *o, struct conn *api, struct result *r
 	int64_t t0, end, next;
 
 	loop(now_us() + (TELEMETRY_S + 2) * 1000000ll, NULL);
-	proc_sample(o->pid, &cpu0, &rss, &hwm);
+	orch_sample(o, &cpu0, &rss, &hwm, NULL);
 	t0 = now_us();
 	end = t0 + (int64_t)opt.steady_s * 1000000;
 	next = opt.scrape_s ? t0 + (int64_t)opt.scrape_s * 1000000 : end;
@@ -666,7 +814,7 @@ static void steady_only(const struct orch *o, struct conn *api, struct result *r
 		}
 		next += (int64_t)opt.scrape_s * 1000000;
 	}
-	proc_sample(o->pid, &cpu1, &res->rss_kb, &res->hwm_kb);
+	orch_sample(o, &cpu1, &res->rss_kb, &res->hwm_kb, &res->rss1_kb);
 	res->cpu_steady_pct = (cpu1 - cpu0) * 100.0 / ((double)(now_us() - t0) / 1e6);
 	res->metrics_ms = k ? median(t, k) : 0;
 	printf("STEADY n=%u seconds=%u scrape_s=%u scrapes=%u cpu_pct=%.2f rss_mb=%.1f "
@@ -677,6 +825,72 @@ static void steady_only(const struct orch *o, struct conn *api, struct result *r
 	       (unsigned long long)telemetry_sent, (unsigned long long)telemetry_ok,
 	       (unsigned long long)bad);
 	fflush(stdout);
+}
+
+/* sdwan_orch_compiles_total of instance k (-1 when it does not answer) */
+static long long compiles(const struct orch *o, unsigned k)
+{
+	struct conn c = { .inst = k };
+	char *resp = NULL, *m;
+	size_t len;
+	long long v = -1;
+
+	c.fd = try_connect(k);
+	if (c.fd < 0)
+		return -1;
+	if (sync_req(&c, "GET", "/metrics", o->token, NULL, NULL, 0, &resp, &len) == 200 &&
+	    (m = strstr(resp, "\nsdwan_orch_compiles_total ")))
+		v = atoll(m + 27);
+	free(resp);
+	free(c.in);
+	close(c.fd);
+	return v;
+}
+
+/*
+ * kill -9 the compiling instance (the one that compiled the changes), apply a
+ * change through another at once, and time until every edge acked it: the
+ * compile lock moves, and the dead instance's edges move to the next one.
+ */
+static void kill_compiler(struct orch *o, struct result *res)
+{
+	unsigned victim = 0, via;
+	long long most = -1;
+	struct conn api = { 0 };
+	const char *pj = policy_json(100);
+	int64_t t0;
+
+	for (unsigned k = 0; k < opt.instances; k++) {
+		long long c = compiles(o, k);
+
+		if (c > most) {
+			most = c;
+			victim = k;
+		}
+	}
+	via = (victim + 1) % opt.instances;
+	api.inst = via;
+	connect_conn(&api);
+	for (unsigned i = 0; i < opt.n; i++)
+		E[i].want = E[i].version + 1;
+	t0 = now_us();
+	kill(o->pid[victim], SIGKILL);
+	waitpid(o->pid[victim], NULL, 0);
+	g_dead[victim] = true;
+	g_orch_pid[victim] = o->pid[victim] = 0;
+	if (sync_req(&api, "POST", "/api/v1/policy", o->token, "application/json", pj, strlen(pj),
+		     NULL, NULL) != 201)
+		die("policy apply after kill");
+	loop(t0 + 120 * 1000000ll, all_acked);
+	res->kill_inst = victim;
+	res->kill_ms = all_acked() ? (double)(now_us() - t0) / 1000.0 : -1;
+	fprintf(stderr,
+		"  kill -9 of the compiling instance %u: every edge acked the next change "
+		"(applied through instance %u) after %.0f ms; %u/%u converged; reconnects %llu\n",
+		victim, via, res->kill_ms, count_converged(), opt.n,
+		(unsigned long long)reconnects);
+	free(api.in);
+	close(api.fd);
 }
 
 static struct result run_size(unsigned n)
@@ -691,7 +905,7 @@ static struct result run_size(unsigned n)
 
 	opt.n = n;
 	orch_start(&o);
-	api.fd = connect_orch();
+	connect_conn(&api);
 	E = calloc(n, sizeof(*E));
 	boot = calloc(n, sizeof(*boot));
 	ackq = calloc(4 * n + 1, sizeof(*ackq));
@@ -793,7 +1007,8 @@ static struct result run_size(unsigned n)
 		struct epoll_event ev = { .events = EPOLLIN };
 
 		memset(&pool[k], 0, sizeof(pool[k]));
-		pool[k].fd = connect_orch();
+		pool[k].inst = (unsigned)k % opt.instances;
+		connect_conn(&pool[k]);
 		set_nonblock(pool[k].fd);
 		pool[k].kind = 1;
 		ev.data.ptr = &pool[k];
@@ -802,7 +1017,8 @@ static struct result run_size(unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN };
 
-		E[i].poll.fd = connect_orch();
+		E[i].poll.inst = i % opt.instances;
+		connect_conn(&E[i].poll);
 		set_nonblock(E[i].poll.fd);
 		E[i].poll.kind = 0;
 		E[i].poll.edge = i;
@@ -827,9 +1043,9 @@ static struct result run_size(unsigned n)
 		steady_only(&o, &api, &res);
 		goto done;
 	}
-	proc_sample(o.pid, &cpu0, &rss, &hwm);
+	orch_sample(&o, &cpu0, &rss, &hwm, NULL);
 	loop(now_us() + (int64_t)opt.settle_s * 1000000, NULL);
-	proc_sample(o.pid, &cpu1, &rss, &hwm);
+	orch_sample(&o, &cpu1, &rss, &hwm, NULL);
 	res.cpu_steady_pct = (cpu1 - cpu0) * 100.0 / opt.settle_s;
 	api_latency(&api, o.token, &res.api_p50, &res.api_p99);
 	{
@@ -858,13 +1074,13 @@ static struct result run_size(unsigned n)
 
 		for (unsigned i = 0; i < n; i++)
 			E[i].want = E[i].version + 1; /* the policy is in every bundle */
-		proc_sample(o.pid, &c0, &rss, &hwm);
+		orch_sample(&o, &c0, &rss, &hwm, NULL);
 		t0 = now_us();
 		if (sync_req(&api, "POST", "/api/v1/policy", o.token, "application/json", pj,
 			     strlen(pj), NULL, NULL) != 201)
 			die("policy apply");
 		loop(t0 + 120 * 1000000ll, all_acked);
-		proc_sample(o.pid, &c1, &rss, &hwm);
+		orch_sample(&o, &c1, &rss, &hwm, NULL);
 		res.converged = count_converged();
 		for (unsigned i = 0; i < n; i++) {
 			rv[i] = E[i].recv_us - t0;
@@ -893,7 +1109,10 @@ static struct result run_size(unsigned n)
 	res.ack_p99 = median(ack_p99, opt.runs);
 	res.ack_max = median(ack_max, opt.runs);
 	res.cpu_rollout_s /= opt.runs;
-	proc_sample(o.pid, &cpu1, &res.rss_kb, &res.hwm_kb);
+	orch_sample(&o, &cpu1, &res.rss_kb, &res.hwm_kb, &res.rss1_kb);
+	res.db_mb = db_mb(&o);
+	if (opt.kill_compiler && opt.instances > 1)
+		kill_compiler(&o, &res);
 done:
 	fprintf(stderr,
 		"  telemetry: %llu sent, %llu accepted; unexpected replies: %llu; "
@@ -926,6 +1145,12 @@ static void print_result(const struct result *r, const struct result *base)
 	       r->n, r->recv_p50, r->recv_p99, r->ack_p50, r->ack_p99, r->ack_max,
 	       r->rss_kb / 1024.0, r->hwm_kb / 1024.0, r->cpu_rollout_s, r->cpu_steady_pct,
 	       r->api_p50, r->api_p99, r->setup_s, r->metrics_ms, r->metrics_bytes / 1e6);
+	printf("       store %s, %u instance(s): largest instance RSS %.1f MB, database %.1f MB",
+	       opt.pg ? "PostgreSQL" : "SQLite", opt.instances, r->rss1_kb / 1024.0, r->db_mb);
+	if (r->kill_ms)
+		printf(", kill -9 of compiling instance %u -> next change acked by all %.0f ms",
+		       r->kill_inst, r->kill_ms);
+	printf("\n");
 	if (base && base != r)
 		printf("       ratio to N=%u: ack p99 ×%.1f, RSS ×%.1f, API p99 ×%.1f\n", base->n,
 		       r->ack_p99 / (base->ack_p99 > 0 ? base->ack_p99 : 1),
@@ -943,6 +1168,9 @@ int main(int argc, char **argv)
 					      { "keep", no_argument, NULL, 'k' },
 					      { "steady", required_argument, NULL, 'S' },
 					      { "scrape", required_argument, NULL, 'P' },
+					      { "pg", required_argument, NULL, 'g' },
+					      { "instances", required_argument, NULL, 'i' },
+					      { "kill-compiler", no_argument, NULL, 'K' },
 					      { "compile", required_argument, NULL, 'c' },
 					      { "transport-prefix", required_argument, NULL, 't' },
 					      { "overlay-prefix", required_argument, NULL, 'O' },
@@ -978,6 +1206,15 @@ int main(int argc, char **argv)
 		case 'P':
 			opt.scrape_s = (unsigned)atoi(optarg);
 			break;
+		case 'g':
+			opt.pg = optarg;
+			break;
+		case 'i':
+			opt.instances = (unsigned)atoi(optarg);
+			break;
+		case 'K':
+			opt.kill_compiler = true;
+			break;
 		case 'c':
 			opt.compile_n = (unsigned)atoi(optarg);
 			break;
@@ -995,6 +1232,12 @@ int main(int argc, char **argv)
 			       "daemon's CPU "
 			       "and RSS (a STEADY line)\n"
 			       "  --scrape I   meanwhile GET /metrics every I s (0: never)\n"
+			       "  --pg CONNINFO  PostgreSQL (a conninfo without dbname: a "
+			       "database is made per size and dropped) instead of SQLite\n"
+			       "  --instances K  K daemons on the one database (1..4; K > 1 "
+			       "needs --pg), edges spread over them\n"
+			       "  --kill-compiler  after the changes, kill -9 the compiling "
+			       "instance and time the next change until every edge acked it\n"
 			       "       orch-bench --compile N [--runs R] [--transport-prefix P] "
 			       "[--overlay-prefix P]\n"
 			       "  --compile N  the compiler alone: N branches × 3 underlays, 2 "
@@ -1018,6 +1261,11 @@ int main(int argc, char **argv)
 	if (!opt.orchd || opt.n < 1 || opt.n > 30000 || opt.runs < 1 || opt.runs > 16 ||
 	    opt.base_n < 1) {
 		fprintf(stderr, "orch-bench: --orchd PATH required; N 1..30000, runs 1..16\n");
+		return 2;
+	}
+	if (opt.instances < 1 || opt.instances > INST_MAX || (opt.instances > 1 && !opt.pg)) {
+		fprintf(stderr, "orch-bench: --instances 1..%d; more than 1 needs --pg\n",
+			INST_MAX);
 		return 2;
 	}
 	/* N long-poll sockets here and in the daemon (it inherits this limit) */

@@ -81,6 +81,48 @@ static void test_defaults(void **state)
 	edge_config_free(c);
 }
 
+/* orchestrator.url: one URL or a list (instances of one orchestrator) */
+static void test_orch_url_list(void **state)
+{
+	static const char ok[] =
+		"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		"{\"label\":\"inet\",\"interface\":\"inet0\",\"address\":\"198.18.2.11/24\"}],"
+		"\"orchestrator\":{\"url\":[\"https://o1:8443\",\"https://o2:8443\"],"
+		"\"credential_file\":\"/c\"}}";
+	static const char bad[] =
+		"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		"{\"label\":\"inet\",\"interface\":\"inet0\",\"address\":\"198.18.2.11/24\"}],"
+		"\"orchestrator\":{\"url\":[\"https://o1\",7,\"ftp://o2\",\"https://o1\"],"
+		"\"credential_file\":\"/c\"}}";
+	static const char empty[] =
+		"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		"{\"label\":\"inet\",\"interface\":\"inet0\",\"address\":\"198.18.2.11/24\"}],"
+		"\"orchestrator\":{\"url\":[],\"credential_file\":\"/c\"}}";
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	struct edge_config *c = NULL;
+
+	assert_int_equal(edge_config_parse(ok, strlen(ok), NULL, &c, &errs), 0);
+	assert_int_equal(c->n_orch_urls, 2);
+	assert_string_equal(c->orch_url, "https://o1:8443");
+	assert_string_equal(c->orch_urls[1], "https://o2:8443");
+	edge_config_free(c);
+	c = NULL;
+
+	assert_true(edge_config_parse(bad, strlen(bad), NULL, &c, &errs) < 0);
+	assert_null(c);
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.msg[0], "orchestrator.url[1]: not a string");
+	assert_string_equal(errs.msg[1],
+			    "orchestrator.url[2]: \"ftp://o2\" is not an http:// or https:// URL");
+	assert_string_equal(errs.msg[2], "orchestrator.url[3]: \"https://o1\" listed twice");
+	edge_errors_clear(&errs);
+
+	assert_true(edge_config_parse(empty, strlen(empty), NULL, &c, &errs) < 0);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.msg[0], "orchestrator.url: not a URL or a list of 1 to 16 URLs");
+	edge_errors_clear(&errs);
+}
+
 /* every error in one run, each with its path */
 static void test_all_errors_named(void **state)
 {
@@ -173,7 +215,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_full),	 cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_errors_named), cmocka_unit_test(test_missing_and_syntax),
-		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_load_file),	 cmocka_unit_test(test_orch_url_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,12 +39,13 @@ struct fake {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	/* behaviour */
-	char token[64];	     /* bootstrap token it accepts */
-	char credential[64]; /* what it hands out and accepts */
-	uint64_t version;    /* newest bundle, 0 none */
-	bool bad_body;	     /* send garbage instead of the bundle */
-	int fail_status;     /* non-zero: every request answers this */
-	int hold_ms;	     /* long-poll hold before 304 (bounded by wait) */
+	char token[64];		/* bootstrap token it accepts */
+	char credential[64];	/* what it hands out and accepts */
+	uint64_t version;	/* newest bundle, 0 none */
+	uint64_t force_version; /* non-zero: sent whatever the poll's have= (a restored copy) */
+	bool bad_body;		/* send garbage instead of the bundle */
+	int fail_status;	/* non-zero: every request answers this */
+	int hold_ms;		/* long-poll hold before 304 (bounded by wait) */
 	/* what it saw */
 	int n_register, n_poll, n_ack, n_telemetry, n_unauth;
 	uint64_t poll_have[MAX_TIMES];
@@ -178,6 +179,15 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 			f->poll_wait[f->n_poll] = w;
 		}
 		f->n_poll++;
+		if (f->force_version) {
+			size_t n;
+			uint8_t *b = bundle_pack(f->force_version, &n);
+
+			pthread_mutex_unlock(&f->lock);
+			ret = reply(c, 200, b, n);
+			free(b);
+			return ret;
+		}
 		for (;;) {
 			if (f->version > h) {
 				size_t n;
@@ -318,7 +328,8 @@ static void fake_start(struct fake *f)
 
 static void fake_stop(struct fake *f)
 {
-	MHD_stop_daemon(f->mhd);
+	if (f->mhd)
+		MHD_stop_daemon(f->mhd);
 	if (f->last_tele)
 		sdwan__v1__telemetry__free_unpacked(f->last_tele, NULL);
 	pthread_mutex_destroy(&f->lock);
@@ -778,6 +789,119 @@ static void test_connection_refused(void **state)
 	assert_int_equal(s.last_contact, 0);
 }
 
+/* ------------------------------------------------------------ several instances */
+
+static struct fake *f2_of; /* the second instance of test_failover */
+
+static bool acked_v3_at_b(struct edge *e)
+{
+	return locked_int(e, &f2_of->n_ack) > 0 && e->last_version == 3;
+}
+
+static bool acked_v4(struct edge *e)
+{
+	return e->last_version == 4 && locked_int(e, &e->f.n_ack) > 0;
+}
+
+static bool said_not_newer(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return strstr(s.last_error, "not newer") != NULL;
+}
+
+/* two instances A and B: A answers 503 (its database is away) → the edge
+ * moves to B, applies and acks there; B dies (connection refused) → back to
+ * A, which recovered; an instance sending an older bundle of the same network
+ * (a restored copy) is never applied */
+static void test_failover(void **state)
+{
+	struct edge *e = *state;
+	struct fake f2 = { 0 };
+	struct edge_orch_sync s;
+	struct edge_event evs[64];
+	char url_b[64];
+	const char *urls[2];
+	size_t n;
+	bool moved_event = false;
+
+	fake_start(&f2);
+	f2_of = &f2;
+	snprintf(url_b, sizeof(url_b), "http://127.0.0.1:%u", f2.port);
+	urls[0] = e->url;
+	urls[1] = url_b;
+	e->p.urls = urls;
+	e->p.n_urls = 2;
+	write_file(e->cred, "cred-abc123\n", 0600);
+	e->f.fail_status = 503;
+	f2.version = 3;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	edge_orch_sync_get(e->orch, &s);
+	assert_string_equal(s.url, e->url);
+	assert_int_equal(s.n_urls, 2);
+
+	assert_true(run_until(e, acked_v3_at_b, 5000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_string_equal(s.url, url_b);
+	assert_int_equal(s.url_index, 1);
+	assert_int_equal(s.url_moves, 1);
+	assert_int_equal(s.state, EDGE_ORCH_CONNECTED);
+	/* the move is an event naming both URLs */
+	n = edge_events_copy_since(e->events, 0, evs, 64);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(evs[i].subject, "orchestrator url") && !strcmp(evs[i].from, "url 1") &&
+		    !strcmp(evs[i].to, "url 2") && strstr(evs[i].reason, "HTTP 503"))
+			moved_event = true;
+	assert_true(moved_event);
+
+	/* B dies; A is back with version 4 */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.fail_status = 0;
+	e->f.version = 4;
+	pthread_mutex_unlock(&e->f.lock);
+	MHD_stop_daemon(f2.mhd);
+	f2.mhd = NULL;
+	assert_true(run_until(e, acked_v4, 5000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_string_equal(s.url, e->url);
+	assert_int_equal(s.url_index, 0);
+	assert_int_equal(s.url_moves, 2);
+	assert_int_equal(s.applied_version, 4);
+
+	/* A now hands out version 2 whatever we have: never applied */
+	n = (size_t)e->n_bundles;
+	pthread_mutex_lock(&e->f.lock);
+	e->f.force_version = 2;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(run_until(e, said_not_newer, 5000));
+	assert_int_equal(e->n_bundles, (int)n);
+	assert_int_equal(e->last_version, 4);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.applied_version, 4);
+	assert_int_equal(s.have_version, 4);
+
+	edge_orch_free(e->orch);
+	e->orch = NULL;
+	fake_stop(&f2);
+	f2_of = NULL;
+}
+
+static void test_params_urls(void **state)
+{
+	struct edge *e = *state;
+	struct edge_orch *o = NULL;
+	struct edge_orch_params p = e->p;
+	const char *bad[] = { "http://127.0.0.1:1", "ftp://x" };
+
+	p.urls = bad;
+	p.n_urls = 2;
+	assert_int_equal(edge_orch_new(e->base, &p, &o), -EINVAL);
+	p.n_urls = 0;
+	assert_int_equal(edge_orch_new(e->base, &p, &o), -EINVAL);
+	assert_null(o);
+}
+
 static bool reported_error(struct edge *e)
 {
 	bool ok;
@@ -1051,6 +1175,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_token_readable_by_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_verification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params_urls, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,15 @@
 /*
  * Starting and talking to a real sdwan-orchd (see orch_harness.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -293,4 +297,117 @@ int orch_wait_compiled(const struct orch_proc *p, long long gen)
 		usleep(10000);
 	}
 	return -1;
+}
+
+/* ---- webhooks: a real HTTP receiver on 127.0.0.1 (one per test process) */
+
+static struct {
+	int fd;
+	uint16_t port;
+	pthread_t th;
+	pthread_mutex_t lock;
+	struct hook_req req[64];
+	size_t n;
+	unsigned fail_first; /* answer 500 to this many requests first */
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *receiver(void *arg)
+{
+	for (;;) {
+		char buf[16384], *hdr_end, *p;
+		size_t got = 0, clen = 0;
+		struct hook_req q = { 0 };
+		int c = accept(R.fd, NULL, NULL);
+		ssize_t k;
+
+		if (c < 0)
+			return NULL;
+		while (got < sizeof(buf) - 1 &&
+		       (k = read(c, buf + got, sizeof(buf) - 1 - got)) > 0) {
+			got += (size_t)k;
+			buf[got] = '\0';
+			hdr_end = strstr(buf, "\r\n\r\n");
+			if (!hdr_end)
+				continue;
+			p = strcasestr(buf, "\r\nContent-Length:");
+			clen = p ? strtoul(p + 17, NULL, 10) : 0;
+			if (got >= (size_t)(hdr_end + 4 - buf) + clen)
+				break;
+		}
+		hdr_end = strstr(buf, "\r\n\r\n");
+		if (hdr_end) {
+			p = strcasestr(buf, "\r\nX-Sdwan-Signature: ");
+			if (p)
+				snprintf(q.sig, sizeof(q.sig), "%.*s", (int)strcspn(p + 21, "\r\n"),
+					 p + 21);
+			q.body = strndup(hdr_end + 4, clen);
+		}
+		pthread_mutex_lock(&R.lock);
+		q.status_sent = R.n < R.fail_first ? 500 : 200;
+		if (R.n < 64)
+			R.req[R.n++] = q;
+		else
+			free(q.body);
+		pthread_mutex_unlock(&R.lock);
+		snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 q.status_sent);
+		if (write(c, buf, strlen(buf)) < 0)
+			perror("receiver write");
+		close(c);
+	}
+}
+
+int hook_receiver_start(unsigned fail_first)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	R.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (R.fd < 0 || bind(R.fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(R.fd, 16) ||
+	    getsockname(R.fd, (struct sockaddr *)&sin, &sl))
+		return -1;
+	R.port = ntohs(sin.sin_port);
+	R.fail_first = fail_first;
+	return pthread_create(&R.th, NULL, receiver, NULL) ? -1 : 0;
+}
+
+uint16_t hook_receiver_port(void)
+{
+	return R.port;
+}
+
+size_t hook_received(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&R.lock);
+	n = R.n;
+	pthread_mutex_unlock(&R.lock);
+	return n;
+}
+
+bool hook_wait_received(size_t n, int ms)
+{
+	for (int i = 0; i < ms / 50; i++) {
+		if (hook_received() >= n)
+			return true;
+		usleep(50000);
+	}
+	return hook_received() >= n;
+}
+
+/* request k as received (a copy: assertions never run under R.lock) */
+struct hook_req hook_req_get(size_t k)
+{
+	struct hook_req q = { 0 };
+
+	pthread_mutex_lock(&R.lock);
+	if (k < R.n) {
+		q = R.req[k];
+		q.body = R.req[k].body ? strdup(R.req[k].body) : NULL;
+	}
+	pthread_mutex_unlock(&R.lock);
+	return q;
 }

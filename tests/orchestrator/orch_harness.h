@@ -9,6 +9,7 @@
 #ifndef ORCH_HARNESS_H
 #define ORCH_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,5 +55,20 @@ long http_json(const struct orch_proc *p, const char *method, const char *path, 
 
 /* waits (bounded) until the compiler has caught up with generation `gen` */
 int orch_wait_compiled(const struct orch_proc *p, long long gen);
+
+/* A webhook receiver on 127.0.0.1 (a thread, one per process): answers 500 to
+ * the first `fail_first` requests, 200 after, and keeps the first 64. */
+struct hook_req {
+	char sig[128]; /* X-Sdwan-Signature */
+	char *body;
+	long status_sent;
+};
+int hook_receiver_start(unsigned fail_first);
+uint16_t hook_receiver_port(void);
+size_t hook_received(void);
+/* waits (bounded by ms) until n requests came */
+bool hook_wait_received(size_t n, int ms);
+/* request k as received: a copy, its body malloc'd */
+struct hook_req hook_req_get(size_t k);
 
 #endif

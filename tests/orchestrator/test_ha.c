@@ -197,6 +197,10 @@ static const char br1[] = "{'name': 'br1', 'role': 'branch', 'lan_prefixes': ['1
 static const char br1_v2[] =
 	"{'name': 'br1', 'role': 'branch', 'lan_prefixes': ['10.1.0.0/24', '10.1.9.0/24'],"
 	" 'underlays': [{'label': 'inet', 'address': '198.19.1.1'}]}";
+static const char br2[] = "{'name': 'br2', 'role': 'branch', 'lan_prefixes': ['10.2.0.0/24'],"
+			  " 'underlays': [{'label': 'inet', 'address': '198.19.1.2'}]}";
+static const char br3[] = "{'name': 'br3', 'role': 'branch', 'lan_prefixes': ['10.3.0.0/24'],"
+			  " 'underlays': [{'label': 'inet', 'address': '198.19.1.3'}]}";
 static const char policy_a[] = "{'rules': [{'app': 'any', 'paths': ['inet'], 'mode': 'ordered'}]}";
 static const char policy_b[] =
 	"{'sla_classes': {'voice': {'latency_ms': 100, 'jitter_ms': 20, 'loss_pct': 0.5}},"
@@ -208,6 +212,48 @@ static const char policy_c[] =
 	" 'applications': {'voip': [{'dscp': 46}]},"
 	" 'rules': [{'app': 'voip', 'sla': 'voice', 'paths': ['inet'], 'mode': 'best'},"
 	"           {'app': 'any', 'paths': ['inet'], 'mode': 'ordered'}]}";
+
+/* a webhook for "site" events to the harness's receiver */
+static void webhook_add(const struct orch_proc *p)
+{
+	char body[300];
+
+	assert_int_equal(hook_receiver_start(0), 0);
+	snprintf(body, sizeof(body),
+		 "{'name': 'ops', 'url': 'http://127.0.0.1:%u/hook', "
+		 "'secret': '0123456789abcdef-hook-secret', 'kinds': ['site']}",
+		 hook_receiver_port());
+	assert_int_equal(post(p, "POST", "/api/v1/webhooks", body, NULL), 201);
+}
+
+/* every event the receiver got came once, and one says site `site` was created */
+static void expect_each_once(const char *site, const char *what)
+{
+	size_t n = hook_received();
+	int64_t ids[64];
+	bool found = false;
+
+	for (size_t i = 0; i < n && i < 64; i++) {
+		struct hook_req q = hook_req_get(i);
+		json_t *j = q.body ? json_loads(q.body, 0, NULL) : NULL;
+		json_t *ev = json_object_get(j, "event");
+		const char *text = json_string_value(json_object_get(ev, "message"));
+		const char *subject = json_string_value(json_object_get(ev, "subject"));
+
+		assert_non_null(ev);
+		ids[i] = json_integer_value(json_object_get(ev, "id"));
+		for (size_t k = 0; k < i; k++)
+			if (ids[k] == ids[i])
+				fail_msg("event %lld delivered twice: %s", (long long)ids[i],
+					 q.body);
+		if (text && subject && !strcmp(text, "created") && !strcmp(subject, site))
+			found = true;
+		json_decref(j);
+		free(q.body);
+	}
+	print_message("webhook: %zu events, each delivered once (%s)\n", n, what);
+	assert_true(found);
+}
 
 static void test_two_instances(void **state)
 {
@@ -247,6 +293,14 @@ static void test_two_instances(void **state)
 	assert_true(ms < 1000.0);
 	assert_int_equal(metric(&B, "sdwan_orch_compiles_total"), 0);
 
+	/* a webhook (added through B) gets each event once, from the compiling
+	 * instance only, not once per instance */
+	webhook_add(&B);
+	assert_int_equal(post(&B, "POST", "/api/v1/sites", br2, NULL), 201);
+	assert_true(hook_wait_received(1, 8000));
+	usleep(2500000); /* a second instance would have sent it by now */
+	expect_each_once("br2", "br2 added through B");
+
 	/* kill -9 the compiling instance: B takes the compile lock and compiles
 	 * the next change (the lock dies with A's connection) */
 	kill(A.pid, SIGKILL);
@@ -258,6 +312,15 @@ static void test_two_instances(void **state)
 		      ms);
 	assert_true(ms < 5000.0);
 	assert_true(metric(&B, "sdwan_orch_compiles_total") >= 1);
+	/* and delivers the webhooks from where A left them */
+	{
+		size_t before = hook_received();
+
+		assert_int_equal(post(&B, "POST", "/api/v1/sites", br3, NULL), 201);
+		assert_true(hook_wait_received(before + 1, 8000));
+		usleep(1500000);
+		expect_each_once("br3", "br3 added through B after kill -9 of A");
+	}
 }
 
 static int teardown(void **state)

@@ -512,122 +512,9 @@ static void test_metrics_promtool(void **state)
 		fail_msg("promtool check metrics (exit %d): %s", rc, out);
 }
 
-/* ---- webhooks: a real HTTP receiver on 127.0.0.1 */
+/* ---- webhooks (the receiver is the harness's) */
 
 #define HOOK_SECRET "0123456789abcdef-hook-secret"
-
-struct hook_req {
-	char sig[128];
-	char *body;
-	long status_sent;
-};
-
-static struct {
-	int fd;
-	uint16_t port;
-	pthread_t th;
-	pthread_mutex_t lock;
-	struct hook_req req[64];
-	size_t n;
-	unsigned fail_first; /* answer 500 to this many requests first */
-} R = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void *receiver(void *arg)
-{
-	for (;;) {
-		char buf[16384], *hdr_end, *p;
-		size_t got = 0, clen = 0;
-		struct hook_req q = { 0 };
-		int c = accept(R.fd, NULL, NULL);
-		ssize_t k;
-
-		if (c < 0)
-			return NULL;
-		while (got < sizeof(buf) - 1 &&
-		       (k = read(c, buf + got, sizeof(buf) - 1 - got)) > 0) {
-			got += (size_t)k;
-			buf[got] = '\0';
-			hdr_end = strstr(buf, "\r\n\r\n");
-			if (!hdr_end)
-				continue;
-			p = strcasestr(buf, "\r\nContent-Length:");
-			clen = p ? strtoul(p + 17, NULL, 10) : 0;
-			if (got >= (size_t)(hdr_end + 4 - buf) + clen)
-				break;
-		}
-		hdr_end = strstr(buf, "\r\n\r\n");
-		if (hdr_end) {
-			p = strcasestr(buf, "\r\nX-Sdwan-Signature: ");
-			if (p)
-				snprintf(q.sig, sizeof(q.sig), "%.*s", (int)strcspn(p + 21, "\r\n"),
-					 p + 21);
-			q.body = strndup(hdr_end + 4, clen);
-		}
-		pthread_mutex_lock(&R.lock);
-		q.status_sent = R.n < R.fail_first ? 500 : 200;
-		if (R.n < 64)
-			R.req[R.n++] = q;
-		else
-			free(q.body);
-		pthread_mutex_unlock(&R.lock);
-		snprintf(buf, sizeof(buf),
-			 "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-			 q.status_sent);
-		if (write(c, buf, strlen(buf)) < 0)
-			perror("receiver write");
-		close(c);
-	}
-}
-
-static void receiver_start(unsigned fail_first)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	R.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(R.fd >= 0);
-	assert_int_equal(bind(R.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(R.fd, 16), 0);
-	assert_int_equal(getsockname(R.fd, (struct sockaddr *)&sin, &sl), 0);
-	R.port = ntohs(sin.sin_port);
-	R.fail_first = fail_first;
-	assert_int_equal(pthread_create(&R.th, NULL, receiver, NULL), 0);
-}
-
-static size_t received(void)
-{
-	size_t n;
-
-	pthread_mutex_lock(&R.lock);
-	n = R.n;
-	pthread_mutex_unlock(&R.lock);
-	return n;
-}
-
-static bool wait_received(size_t n, int ms)
-{
-	for (int i = 0; i < ms / 50; i++) {
-		if (received() >= n)
-			return true;
-		usleep(50000);
-	}
-	return received() >= n;
-}
-
-/* request k as received (a copy: assertions never run under R.lock) */
-static struct hook_req req_get(size_t k)
-{
-	struct hook_req q = { 0 };
-
-	pthread_mutex_lock(&R.lock);
-	if (k < R.n) {
-		q = R.req[k];
-		q.body = R.req[k].body ? strdup(R.req[k].body) : NULL;
-	}
-	pthread_mutex_unlock(&R.lock);
-	return q;
-}
 
 static void expect_signed(const struct hook_req *q)
 {
@@ -652,7 +539,7 @@ static void test_webhook_signed_retried(void **state)
 	size_t i;
 	char *m;
 
-	receiver_start(1); /* the first delivery gets a 500 */
+	assert_int_equal(hook_receiver_start(1), 0); /* the first delivery gets a 500 */
 	/* bad input: every field named with its value, nothing stored */
 	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.admin,
 				   "{\"name\": \"Bad Name\", \"url\": \"ftp://x\", "
@@ -679,7 +566,7 @@ static void test_webhook_signed_retried(void **state)
 	snprintf(body, sizeof(body),
 		 "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%u/hook\", "
 		 "\"secret\": \"" HOOK_SECRET "\", \"kinds\": [\"site\"]}",
-		 R.port);
+		 hook_receiver_port());
 	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.viewer, body, NULL), 403);
 	assert_int_equal(http_json(&P, "POST", "/api/v1/webhooks", P.admin, body, &j), 201);
 	assert_null(json_object_get(j, "secret")); /* never shown again */
@@ -696,9 +583,9 @@ static void test_webhook_signed_retried(void **state)
 			 201);
 	edge_register("br1", json_string_value(json_object_get(j, "bootstrap_token")), 2, br_cred);
 	json_decref(j);
-	assert_true(wait_received(2, 8000));
+	assert_true(hook_wait_received(2, 8000));
 	{
-		struct hook_req q0 = req_get(0), q1 = req_get(1);
+		struct hook_req q0 = hook_req_get(0), q1 = hook_req_get(1);
 
 		assert_int_equal(q0.status_sent, 500);
 		assert_int_equal(q1.status_sent, 200);
@@ -722,10 +609,10 @@ static void test_webhook_signed_retried(void **state)
 		bool seen = false;
 
 		for (int k = 0; k < 100 && !seen; k++) {
-			size_t n = received();
+			size_t n = hook_received();
 
 			for (i = 0; i < n && !seen; i++) {
-				struct hook_req q = req_get(i);
+				struct hook_req q = hook_req_get(i);
 
 				seen = strstr(q.body, "\"new bootstrap token issued\"") &&
 				       strstr(q.body, "\"subject\":\"br1\"");
@@ -735,8 +622,8 @@ static void test_webhook_signed_retried(void **state)
 				usleep(50000);
 		}
 		assert_true(seen);
-		for (i = 0; i < received(); i++) {
-			struct hook_req q = req_get(i);
+		for (i = 0; i < hook_received(); i++) {
+			struct hook_req q = hook_req_get(i);
 
 			expect_signed(&q);
 			assert_null(strstr(q.body, "\"kind\":\"policy\""));
@@ -772,7 +659,7 @@ static void test_webhook_signed_retried(void **state)
 static void test_site_offline_online_events(void **state)
 {
 	json_t *j, *e;
-	size_t i, before = received();
+	size_t i, before = hook_received();
 	bool offline = false, online = false;
 
 	for (int k = 0; k < 200 && !offline; k++) {
@@ -797,17 +684,17 @@ static void test_site_offline_online_events(void **state)
 			usleep(100000);
 	}
 	assert_true(online);
-	assert_true(wait_received(before + 2, 5000));
+	assert_true(hook_wait_received(before + 2, 5000));
 	{
 		/* hub1's own offline event may be among them: wait for both of br1's */
 		bool saw_off = false, saw_on = false;
 		size_t seen = before;
 
 		for (int k = 0; k < 50 && !(saw_off && saw_on); k++) {
-			size_t n = received();
+			size_t n = hook_received();
 
 			for (; seen < n; seen++) {
-				struct hook_req q = req_get(seen);
+				struct hook_req q = hook_req_get(seen);
 
 				expect_signed(&q);
 				saw_off |=

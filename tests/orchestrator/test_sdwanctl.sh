@@ -189,6 +189,34 @@ expect 3 "$ctl" --token wrong site list
 expect 0 "$ctl" site rm br1
 expect 4 "$ctl" site rm br1
 expect 6 "$ctl" --url http://127.0.0.1:1 site list
+# several instances: an unreachable one is skipped (reads and changes: a
+# refused connection sent nothing), an answer (4xx too) is final
+expect 0 "$ctl" --url http://127.0.0.1:1 --url "$SDWAN_URL" site list
+grep -q "trying $SDWAN_URL" "$dir/err" || { cat "$dir/err"; fail "--url twice: no move said"; }
+grep -q '^hub1 ' "$dir/out" || fail "--url twice: no answer from the second"
+SDWAN_URL="http://127.0.0.1:1,$SDWAN_URL" expect 0 "$ctl" policy apply "$dir/p1.json" --comment failover
+grep -q "trying" "$dir/err" || fail "SDWAN_URL list: no move said"
+expect 4 "$ctl" --url "$SDWAN_URL,http://127.0.0.1:1" site show nosuch
+grep -q "trying" "$dir/err" && fail "a 404 moved to the next URL"
+expect 6 "$ctl" --url http://127.0.0.1:1,http://127.0.0.1:2 site list
+expect 2 "$ctl" --url "$SDWAN_URL,ftp://x" site list
+grep -q '"ftp://x" is not an http' "$dir/err" || fail "bad URL in a list not named"
+# the open-file limit is raised to the hard one and the room for edges said at
+# start; a hard limit below --max-connections is said with the number that fits
+fdcheck() { # fdcheck NOFILE MAXCONN -> the daemon's start lines in $dir/fd.err
+	rm -f "$dir/fd.port"
+	prlimit --nofile="$1:$1" "$orchd" --db "$dir/db" --insecure-http --port 0 \
+		--port-file "$dir/fd.port" --max-connections "$2" 2>"$dir/fd.err" &
+	local p=$!
+	for _ in $(seq 100); do [[ -s $dir/fd.port ]] && break; sleep 0.05; done
+	kill "$p" && wait "$p"
+}
+fdcheck 300 30000
+grep 'open files 300 (hard limit): room for only 236 of --max-connections 30000' "$dir/fd.err" >/dev/null ||
+	{ cat "$dir/fd.err"; fail "a low open-file limit not said"; }
+fdcheck 4096 1000
+grep 'open files 4096: room for 1000 edges' "$dir/fd.err" >/dev/null ||
+	{ cat "$dir/fd.err"; fail "the room for edges not said"; }
 # last (it locks this address out for a minute): after 10 unknown tokens even
 # the right one is refused 429 (exit 3, the reason shown)
 for _ in $(seq 9); do expect 3 "$ctl" --token wrong site list; done

@@ -48,6 +48,8 @@ struct edge_config_underlay {
 	bool metered;
 };
 
+#define EDGE_CONFIG_ORCH_URLS_MAX 16
+
 struct edge_config {
 	char *path; /* the file it was read from, or NULL */
 	char *site;
@@ -60,7 +62,9 @@ struct edge_config {
 	char **lan_interfaces;
 	size_t n_lan_interfaces;
 
-	char *orch_url;		    /* NULL: no orchestrator (local bundle / LKG only) */
+	char *orch_url;	  /* NULL: no orchestrator (local bundle / LKG only); = orch_urls[0] */
+	char **orch_urls; /* every instance of the orchestrator, in the configured order */
+	size_t n_orch_urls;
 	char *credential_file;	    /* NULL if no orchestrator */
 	char *bootstrap_token_file; /* NULL if no orchestrator */
 	bool orch_insecure_http;    /* accept a http:// url (lab only); default false */

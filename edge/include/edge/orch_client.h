@@ -13,7 +13,15 @@
  *   - when the orchestrator is away (connection refused, timeouts, 5xx) it
  *     retries with exponential backoff and jitter, bounded by backoff_max_ms,
  *     and never stops; it reports each change of state once (log callback and
- *     a SYNC event), not each retry.
+ *     a SYNC event), not each retry;
+ *   - with several URLs (instances of one orchestrator) a failed long-poll or
+ *     registration moves to the next one: within a round of the list after a
+ *     short jittered delay, each round that failed as a whole backs off
+ *     further; each move is logged and a SYNC event names both URLs;
+ *   - a bundle from the same database (network id) that is not newer than
+ *     the running one is never handed to on_bundle; one of another database
+ *     (rebuilt: a new network id) is, whatever its version — versions compare
+ *     only within one network id.  The poll says which one we run (net=).
  * HTTPS verifies the server (system CAs or ca_file) by default; a http:// URL
  * is accepted only with allow_http (lab, loopback).
  *
@@ -56,7 +64,11 @@ typedef int (*edge_orch_bundle_cb)(void *arg, const uint8_t *raw, size_t len,
 typedef void (*edge_orch_log_cb)(void *arg, int level, const char *msg);
 
 struct edge_orch_params {
-	const char *url;		  /* base, "https://orch.example:8443" */
+	const char *url; /* base, "https://orch.example:8443" */
+	/* or several: instances of one orchestrator (one database), tried in
+	 * turn; when set, url is ignored */
+	const char *const *urls;
+	size_t n_urls;
 	bool allow_http;		  /* accept a http:// url (lab only) */
 	const char *ca_file;		  /* NULL: the system's CA store */
 	const char *site;		  /* our site name (Register.site) */
@@ -66,6 +78,7 @@ struct edge_orch_params {
 	const char *software_version;	  /* NULL = "" */
 	const char *hostname;		  /* NULL = gethostname() */
 	uint64_t applied_version;	  /* running bundle at start (LKG), 0 none */
+	const char *network_id;		  /* its ConfigBundle.network_id; NULL/"" none */
 
 	uint32_t longpoll_wait_s;	/* 0 = 25 */
 	uint32_t poll_min_interval_ms;	/* between two polls' starts; 0 = 1000 */
@@ -108,13 +121,18 @@ struct edge_orch_sync {
 	uint32_t failures;	  /* consecutive failed exchanges */
 	uint32_t retry_delay_ms;  /* the last backoff delay chosen */
 	uint64_t event_seq_sent;  /* events up to this seq reached the orchestrator */
+	char url[256];		  /* the instance in use now */
+	uint32_t url_index;	  /* its place in the list, 0-based */
+	uint32_t n_urls;
+	uint64_t url_moves;  /* moves to another instance */
+	char network_id[72]; /* the running bundle's orchestrator database ("" none) */
 	uint64_t bundles, acks, telemetry_reports, polls, registrations;
 };
 
 struct edge_orch;
 
 /* Validates the params (-EINVAL: no url/site/credential_file/on_bundle, bad
- * URL; -EPROTONOSUPPORT: http:// without allow_http), sets up libcurl and
+ * URL (any of urls); -EPROTONOSUPPORT: http:// without allow_http), sets up libcurl and
  * starts at once (register or poll).  0, -errno. */
 int edge_orch_new(struct event_base *base, const struct edge_orch_params *params,
 		  struct edge_orch **ret_orch);

@@ -42,6 +42,7 @@ struct orch_compile_in {
 	/* the hubs' LANs reach each other without the overlay (a data-center
 	 * interconnect): a branch may reach a hub's LANs through another hub */
 	bool hubs_connected;
+	const char *network_id; /* ConfigBundle.network_id; NULL: none */
 	/* the network's probe secret (the store's): each path's STAMP key is
 	 * HMAC-SHA-256(secret, the pair's identity); NULL: no probe keys */
 	const uint8_t *probe_secret;

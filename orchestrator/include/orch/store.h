@@ -69,9 +69,10 @@ struct orch_obs_ops {
 	int (*path)(void *ud, const char *site, const char *metrics_json);
 };
 
-#define ORCH_URL_MAX	513
-#define ORCH_SECRET_MAX 257
-#define ORCH_KINDS_MAX	512
+#define ORCH_URL_MAX	    513
+#define ORCH_NETWORK_ID_MAX 65 /* hex, with its NUL */
+#define ORCH_SECRET_MAX	    257
+#define ORCH_KINDS_MAX	    512
 
 /* An alert webhook: events of `kinds` are POSTed to `url`, signed with `secret`
  * (stored as is: it is a key for HMAC, not a password; wiped when freed). */
@@ -94,6 +95,10 @@ struct orch_store_ops {
 
 	/* a counter bumped by every change of intent (sites, policy, keys) */
 	int (*intent_gen)(struct orch_store *st, uint64_t *ret_gen);
+	/* the database's identity: random hex made when the database was created
+	 * (a restored copy keeps it, a rebuilt database has a new one); every
+	 * bundle carries it (ConfigBundle.network_id) */
+	int (*network_id)(struct orch_store *st, char ret_id[ORCH_NETWORK_ID_MAX]);
 	/* a per-network secret made by the schema ("probe"), hex; malloc'd;
 	 * -ENOENT if there is none */
 	int (*secret_get)(struct orch_store *st, const char *name, char **ret_hex);
@@ -146,6 +151,10 @@ struct orch_store_ops {
 	int (*bundle_list)(struct orch_store *st, struct orch_bundle_row **ret, size_t *ret_n);
 	int (*bundle_get)(struct orch_store *st, int64_t site_id, struct orch_bundle_row *ret);
 	int (*bundle_put)(struct orch_store *st, const struct orch_bundle_row *row);
+	/* a site's bundle re-issued above an edge's version (a restored database):
+	 * the rollout says so (reissued_from) while `to` is the site's version */
+	int (*reissue_note)(struct orch_store *st, int64_t site_id, uint64_t from, uint64_t to,
+			    int64_t at);
 
 	int (*ack_put)(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
 		       const char *error, int64_t at);
@@ -223,6 +232,11 @@ struct orch_store_ops {
 	/* the intent generation the stored bundles were compiled from */
 	int (*compiled_gen)(struct orch_store *st, uint64_t *ret_gen);
 	int (*compiled_gen_set)(struct orch_store *st, uint64_t gen);
+	/* the event id up to which webhooks were delivered by whichever instance
+	 * delivers them (the compiling one), so the next one resumes there;
+	 * -ENOENT before the first */
+	int (*webhook_cursor)(struct orch_store *st, int64_t *ret_id);
+	int (*webhook_cursor_set)(struct orch_store *st, int64_t id);
 	/* the last failure in words (what failed and the server's message) */
 	const char *(*last_error)(struct orch_store *st);
 };
