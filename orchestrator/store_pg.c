@@ -1779,13 +1779,13 @@ static int rollout_row(void *ud, const PGresult *res)
 		state = "pending";
 	if (*gv(res, 0, 9))
 		state = "compile_error"; /* the compiler could not make its bundle */
-	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}",
-						   "site", gv(res, 0, 0), "role", gv(res, 0, 1),
-						   "target_version", target, "acked_version", acked,
-						   "applied", applied, "error", gv(res, 0, 5),
-						   "acked_at", gi(res, 0, 6), "state", state,
-						   "reissued_from", gi(res, 0, 8),
-						   "compile_error", gv(res, 0, 9)))
+	return json_array_append_new(
+		       ud,
+		       json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}", "site",
+				 gv(res, 0, 0), "role", gv(res, 0, 1), "target_version", target,
+				 "acked_version", acked, "applied", applied, "error", gv(res, 0, 5),
+				 "acked_at", gi(res, 0, 6), "state", state, "reissued_from",
+				 gi(res, 0, 8), "compile_error", gv(res, 0, 9)))
 		       ? -ENOMEM
 		       : 0;
 }
