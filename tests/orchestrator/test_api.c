@@ -1339,8 +1339,7 @@ static void test_isolation_capabilities_pool(void **state)
 	/* telemetry without a software version keeps the one registered */
 	assert_int_equal(edge_telemetry(a_cred, "bra", "mpls-hub1-mpls"), 204);
 	assert_int_equal(http_json(&P, "GET", "/api/v1/status/bra", P.admin, NULL, &j), 200);
-	assert_string_equal(json_string_value(json_object_get(j, "software_version")),
-			    "test-caps");
+	assert_string_equal(json_string_value(json_object_get(j, "software_version")), "test-caps");
 	assert_int_equal(json_array_size(json_object_get(j, "capabilities")), 0);
 	json_decref(j);
 
