@@ -203,6 +203,75 @@ static enum MHD_Result hub_refs(struct req *r, const struct orch_site *s, bool *
 	return ret;
 }
 
+/*
+ * What the compiler would refuse, known now (issue 20): the site's own intent
+ * needs a feature its registered edge does not report (IPv6 today), or its
+ * paths do not fit the path-pair pool.  A 422 naming the field, rather than
+ * a site in compile error.  *ret_need: the pairs it takes, for
+ * orchd_pool_admit() once committed.  `old`: the stored site (NULL: a new one).
+ */
+static enum MHD_Result intent_fits(struct req *r, const struct orch_site *s,
+				   const struct orch_site *old, uint32_t *ret_need, bool *ret_bad)
+{
+	struct orchd *d = r->d;
+	json_t *errs = json_array();
+	enum MHD_Result ret = MHD_YES;
+	uint32_t caps = old ? orch_site_caps(old) : ORCH_CAPS_LEGACY, missing = 0, need = 0;
+	char what[128], path[136];
+
+	*ret_bad = false;
+	*ret_need = 0;
+	if (!errs) {
+		*ret_bad = true;
+		return reply_error(r, 500, "out of memory");
+	}
+	if (old && old->registered)
+		missing = orch_site_needs(s, NULL, false, ~caps, NULL, 0) & ~caps;
+	for (uint32_t bit = 1; missing && bit; bit <<= 1) {
+		char *sp;
+
+		if (!(missing & bit))
+			continue;
+		orch_site_needs(s, NULL, false, bit, what, sizeof(what));
+		snprintf(path, sizeof(path), "$.%s", what);
+		if ((sp = strstr(path, " (")))
+			*sp = 0;
+		orch_err_add(errs, path,
+			     "%s needs the edge feature \"%s\", which the edge of site %s "
+			     "(software %s) does not report",
+			     what, orch_cap_name(bit), s->name,
+			     old->software_version[0] ? old->software_version : "?");
+		break;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (!json_array_size(errs) && d->pool.max) {
+		uint32_t now = orch_pool_need(&d->pool, s),
+			 before = old ? orch_pool_need(&d->pool, old) : 0;
+		uint64_t used = orchd_pool_used_locked(d);
+
+		need = now > before ? now - before : 0;
+		if (need && used + need > d->pool.max)
+			orch_err_add(errs, "$.underlays",
+				     "path-pair pool exhausted: site %s needs %u more path pairs, "
+				     "%llu of %u are in use (transport %s, overlay %s); give "
+				     "sdwan-orchd larger --transport-prefix and --overlay-prefix",
+				     s->name, need, (unsigned long long)used, d->pool.max,
+				     d->cfg.transport_prefix ? d->cfg.transport_prefix
+							     : ORCH_TRANSPORT_DEFAULT,
+				     d->cfg.overlay_prefix ? d->cfg.overlay_prefix
+							   : ORCH_OVERLAY_PREFIX);
+		else
+			*ret_need = need;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (json_array_size(errs)) {
+		*ret_bad = true;
+		ret = reply_errors(r, 422, "the site cannot be compiled", errs);
+	}
+	json_decref(errs);
+	return ret;
+}
+
 enum MHD_Result api_site_create(struct req *r)
 {
 	struct orch_store *st = r->d->store;
@@ -211,6 +280,7 @@ enum MHD_Result api_site_create(struct req *r)
 	json_t *j = body_json(r, &ret), *errs, *o;
 	char token[65], hash[65];
 	uint64_t gen = 0;
+	uint32_t need = 0;
 	int64_t expires;
 	bool bad;
 	int e;
@@ -243,6 +313,8 @@ enum MHD_Result api_site_create(struct req *r)
 	ret = lan_conflicts(r, &s, &bad);
 	if (!bad)
 		ret = hub_refs(r, &s, &bad);
+	if (!bad)
+		ret = intent_fits(r, &s, NULL, &need, &bad);
 	if (bad)
 		goto rollback;
 	e = st->ops->site_insert(st, &s, hash, expires, orchd_now_ms());
@@ -256,6 +328,7 @@ enum MHD_Result api_site_create(struct req *r)
 		ret = reply_store_error(r, e, "commit");
 		goto rollback;
 	}
+	orchd_pool_admit(r->d, gen, need);
 	orchd_intent_changed(r->d);
 	o = orch_site_to_json(&s);
 	json_object_set_new(o, "bootstrap_token", json_string(token));
@@ -289,6 +362,7 @@ static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const ch
 	struct orch_store *st = r->d->store;
 	enum MHD_Result ret;
 	uint64_t gen = 0;
+	uint32_t need = 0;
 	json_t *before;
 	bool bad;
 	int e;
@@ -296,6 +370,16 @@ static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const ch
 	ret = lan_conflicts(r, s, &bad);
 	if (!bad)
 		ret = hub_refs(r, s, &bad);
+	if (!bad) {
+		struct orch_site old;
+
+		if ((e = st->ops->site_get(st, s->name, &old))) {
+			ret = reply_store_error(r, e, "site");
+			goto rollback;
+		}
+		ret = intent_fits(r, s, &old, &need, &bad);
+		orch_site_clear(&old);
+	}
 	if (bad)
 		goto rollback;
 	before = site_json_stored(r, s->name);
@@ -310,6 +394,7 @@ static enum MHD_Result site_replace(struct req *r, struct orch_site *s, const ch
 		ret = reply_store_error(r, e, "commit");
 		goto rollback;
 	}
+	orchd_pool_admit(r->d, gen, need);
 	orchd_intent_changed(r->d);
 	{
 		struct orch_site fresh;
@@ -856,7 +941,7 @@ enum MHD_Result api_policy_rollback(struct req *r)
 enum MHD_Result api_rollout(struct req *r)
 {
 	json_t *a = NULL, *o;
-	size_t i, conv = 0, pend = 0, refused = 0, unreg = 0;
+	size_t i, conv = 0, pend = 0, refused = 0, unreg = 0, cerr = 0;
 	json_t *s;
 	uint64_t gen = 0, compiled;
 	int e = r->d->store->ops->rollout(r->d->store, &a);
@@ -873,11 +958,13 @@ enum MHD_Result api_rollout(struct req *r)
 		pend += !strcmp(state, "pending");
 		refused += !strcmp(state, "refused");
 		unreg += !strcmp(state, "unregistered");
+		cerr += !strcmp(state, "compile_error");
 	}
-	o = json_pack("{s:o, s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "sites", a, "generation",
+	o = json_pack("{s:o, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "sites", a, "generation",
 		      (json_int_t)gen, "compiled_generation", (json_int_t)compiled, "summary",
 		      "converged", (json_int_t)conv, "pending", (json_int_t)pend, "refused",
-		      (json_int_t)refused, "unregistered", (json_int_t)unreg);
+		      (json_int_t)refused, "unregistered", (json_int_t)unreg, "compile_error",
+		      (json_int_t)cerr);
 	return reply_json(r, 200, o);
 }
 

@@ -112,6 +112,14 @@ static bool idset_has(const struct idset *s, uint32_t v)
 	return v / 64 < s->words && (s->bits[v / 64] >> (v % 64)) & 1;
 }
 
+static void idset_clear(struct idset *s, uint32_t v)
+{
+	if (v / 64 < s->words)
+		s->bits[v / 64] &= ~(1ull << (v % 64));
+	if (v < s->hint)
+		s->hint = v;
+}
+
 /* lowest number ≥ 1 not in the set, taken */
 static int idset_take(struct idset *s, uint32_t max, uint32_t *ret)
 {
@@ -137,11 +145,17 @@ struct csite {
 	size_t n_lans;
 	size_t *pairs; /* indices into c->pairs */
 	size_t n_pairs;
+	uint32_t caps;		/* its edge's ORCH_CAP_* */
+	Sdwan__V1__Peer *peer4; /* as an edge without "ipv6" sees it; NULL: same as peer */
+	Sdwan__V1__Peer *peer6l; /* with "ipv6" but not "ipv6-underlay": its IPv4 underlays */
+	bool has_v6;		/* IPv6 in its LANs or underlay addresses */
+	char *error;		/* why it gets no bundle (shared arena); NULL: none */
 };
 
 struct cpair {
 	size_t b, bu, h, hu; /* site and underlay indices */
 	uint32_t pair, bpid, hpid;
+	bool fresh; /* allocated by this compile */
 };
 
 struct compiler {
@@ -153,6 +167,8 @@ struct compiler {
 	struct idset pair_ids;
 	uint32_t max_pair;
 	uint32_t transport_base; /* host order */
+	uint32_t overlay_base;
+	const char *transport, *overlay; /* the pools, for messages */
 	struct arena shared;
 	size_t *hubs; /* the hubs' site indices, in name order */
 	size_t n_hubs;
@@ -193,20 +209,81 @@ static int alloc_key_cmp(const void *a, const void *b)
 	return strcmp(x->hub_ul, y->hub_ul);
 }
 
-int orch_transport_prefix_check(const char *s)
+static int pool_prefix(const char *s, struct orch_prefix *ret)
 {
-	static const char *const clear_of[] = { "10.0.0.0/8", "198.18.0.0/15", ORCH_OVERLAY_PREFIX,
-						NULL };
-	struct orch_prefix p, q;
+	static const char *const clear_of[] = { "10.0.0.0/8", "198.18.0.0/15", NULL };
+	struct orch_prefix q;
 
-	if (orch_prefix_parse(s, &p) || p.family != AF_INET || p.len < 8 || p.len > 24)
+	if (orch_prefix_parse(s, ret) || ret->family != AF_INET || ret->len < 8 || ret->len > 24)
 		return -EINVAL;
 	for (size_t i = 0; clear_of[i]; i++) {
 		orch_prefix_parse(clear_of[i], &q);
-		if (orch_prefix_overlaps(&p, &q))
+		if (orch_prefix_overlaps(ret, &q))
 			return -EINVAL;
 	}
 	return 0;
+}
+
+int orch_pools_check(const char *transport, const char *overlay, char *err, size_t errlen)
+{
+	struct orch_prefix t, o;
+
+	transport = transport ? transport : ORCH_TRANSPORT_DEFAULT;
+	overlay = overlay ? overlay : ORCH_OVERLAY_PREFIX;
+	if (pool_prefix(transport, &t)) {
+		snprintf(err, errlen,
+			 "transport prefix %s: must be IPv4 /8../24, clear of 10/8 and 198.18/15",
+			 transport);
+		return -EINVAL;
+	}
+	if (pool_prefix(overlay, &o)) {
+		snprintf(err, errlen,
+			 "overlay prefix %s: must be IPv4 /8../24, clear of 10/8 and 198.18/15",
+			 overlay);
+		return -EINVAL;
+	}
+	if (orch_prefix_overlaps(&t, &o)) {
+		snprintf(err, errlen, "transport prefix %s and overlay prefix %s overlap",
+			 transport, overlay);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int orch_transport_prefix_check(const char *s)
+{
+	char err[160];
+
+	return orch_pools_check(s, NULL, err, sizeof(err));
+}
+
+/* the largest pair number: VNI 10000 + pair stays a 24-bit VNI */
+#define PAIR_VNI_MAX (0xffffffu - 10000u)
+
+uint32_t orch_pool_pairs(const char *transport, const char *overlay)
+{
+	struct orch_prefix t, o;
+	char err[160];
+	uint32_t n;
+
+	transport = transport ? transport : ORCH_TRANSPORT_DEFAULT;
+	overlay = overlay ? overlay : ORCH_OVERLAY_PREFIX;
+	if (orch_pools_check(transport, overlay, err, sizeof(err)))
+		return 0;
+	orch_prefix_parse(transport, &t);
+	orch_prefix_parse(overlay, &o);
+	/* pair 0 is never used; pair p takes base + 2p and + 2p+1 */
+	n = ((1u << (32 - (t.len > o.len ? t.len : o.len))) / 2) - 1;
+	return n > PAIR_VNI_MAX ? PAIR_VNI_MAX : n;
+}
+
+static uint32_t prefix_host(const char *s)
+{
+	struct orch_prefix p;
+
+	orch_prefix_parse(s, &p);
+	return (uint32_t)p.addr[0] << 24 | (uint32_t)p.addr[1] << 16 | (uint32_t)p.addr[2] << 8 |
+	       p.addr[3];
 }
 
 static char *ipv4_str(struct arena *a, uint32_t host, const char *suffix)
@@ -216,6 +293,65 @@ static char *ipv4_str(struct arena *a, uint32_t host, const char *suffix)
 
 	inet_ntop(AF_INET, &in, buf, sizeof(buf));
 	return arena_printf(a, "%s%s", buf, suffix);
+}
+
+static bool addr_is_v6(const char *a)
+{
+	return a && strchr(a, ':');
+}
+
+static bool ul_is_v6(const struct orch_underlay *u)
+{
+	return addr_is_v6(u->address) || addr_is_v6(u->public_address);
+}
+
+uint32_t orch_site_caps(const struct orch_site *site)
+{
+	return site->registered ? orch_caps_parse(site->capabilities) : ORCH_CAPS_LEGACY;
+}
+
+static bool policy_breaks_out(const Sdwan__V1__Policy *p)
+{
+	if (!p)
+		return false;
+	if (p->breakout ||
+	    (p->defaults && p->defaults->action == SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT))
+		return true;
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (p->rules[i]->action == SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT)
+			return true;
+	return false;
+}
+
+uint32_t orch_site_needs(const struct orch_site *site, const Sdwan__V1__Policy *policy,
+			 bool probe_auth, uint32_t lacking, char *what, size_t what_len)
+{
+	uint32_t need = 0;
+	bool paths = site->n_underlays > 0;
+
+	if (what && what_len)
+		what[0] = 0;
+#define NEED(bit, ...)                                                      \
+	do {                                                                \
+		if (!(need & (bit)) && ((bit)&lacking) && what && !what[0]) \
+			snprintf(what, what_len, __VA_ARGS__);              \
+		need |= (bit);                                              \
+	} while (0)
+	for (size_t i = 0; i < site->n_lans; i++)
+		if (addr_is_v6(site->lans[i]))
+			NEED(ORCH_CAP_IPV6, "lan_prefixes[%zu] (%s)", i, site->lans[i]);
+	for (size_t i = 0; i < site->n_underlays; i++)
+		if (ul_is_v6(&site->underlays[i]))
+			NEED(ORCH_CAP_IPV6_UNDERLAY, "underlays[%zu] (%s, an IPv6 address)", i,
+			     site->underlays[i].label);
+	if (policy_breaks_out(policy))
+		NEED(ORCH_CAP_BREAKOUT, "the policy's direct rules (local breakout)");
+	if (paths && policy && (policy->n_ike_proposals || policy->n_esp_proposals))
+		NEED(ORCH_CAP_IKE_PROPOSALS, "the policy's ike_proposals/esp_proposals");
+	if (paths && probe_auth)
+		NEED(ORCH_CAP_PROBE_AUTH, "its paths' probe keys");
+#undef NEED
+	return need;
 }
 
 static void settings_init(struct compiler *c)
@@ -257,9 +393,98 @@ static void settings_init(struct compiler *c)
 	c->esp_props[0] = (char *)ORCH_ESP_PROPOSAL;
 }
 
+static bool site_v6(struct csite *cs)
+{
+	for (size_t k = 0; k < cs->n_lans; k++)
+		cs->has_v6 |= cs->lans[k].family == AF_INET6;
+	for (size_t k = 0; k < cs->site->n_underlays; k++)
+		cs->has_v6 |= ul_is_v6(&cs->site->underlays[k]);
+	return cs->has_v6;
+}
+
+/* the site as an edge without "ipv6" sees it: its IPv4 LANs and underlays */
+static int make_peer4(struct arena *a, struct csite *cs)
+{
+	Sdwan__V1__Peer *p4 = arena_alloc(a, sizeof(*p4));
+
+	if (!p4)
+		return -ENOMEM;
+	*p4 = *cs->peer;
+	p4->n_lan_prefixes = p4->n_underlays = 0;
+	p4->lan_prefixes = arena_array(a, cs->peer->n_lan_prefixes, sizeof(char *));
+	p4->underlays = arena_array(a, cs->peer->n_underlays, sizeof(*p4->underlays));
+	if (!p4->lan_prefixes || !p4->underlays)
+		return -ENOMEM;
+	for (size_t k = 0; k < cs->peer->n_lan_prefixes; k++)
+		if (!addr_is_v6(cs->peer->lan_prefixes[k]))
+			p4->lan_prefixes[p4->n_lan_prefixes++] = cs->peer->lan_prefixes[k];
+	for (size_t k = 0; k < cs->peer->n_underlays; k++)
+		if (!addr_is_v6(cs->peer->underlays[k]->address) &&
+		    !addr_is_v6(cs->peer->underlays[k]->public_address))
+			p4->underlays[p4->n_underlays++] = cs->peer->underlays[k];
+	cs->peer4 = p4;
+	/* every LAN, the IPv4 underlays */
+	if (!(cs->peer6l = arena_alloc(a, sizeof(*cs->peer6l))))
+		return -ENOMEM;
+	*cs->peer6l = *cs->peer;
+	cs->peer6l->n_underlays = p4->n_underlays;
+	cs->peer6l->underlays = p4->underlays;
+	return 0;
+}
+
+static void site_error(struct compiler *c, struct csite *cs, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void site_error(struct compiler *c, struct csite *cs, const char *fmt, ...)
+{
+	char buf[ORCH_COMPILE_ERROR_MAX];
+	va_list ap;
+
+	if (cs->error)
+		return; /* the first one says enough */
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cs->error = arena_printf(&c->shared, "%s", buf);
+	if (!cs->error)
+		c->shared.failed = true;
+}
+
+/* what the site's own intent needs of its edge, against what the edge has */
+static void check_caps(struct compiler *c, struct csite *cs)
+{
+	const struct orch_site *st = cs->site;
+	uint32_t need = orch_site_needs(st, c->in->policy, c->in->probe_secret != NULL, ~cs->caps,
+					NULL, 0),
+		 missing = need & ~cs->caps;
+	char what[128];
+
+	if (!missing)
+		return;
+	for (uint32_t bit = 1; bit; bit <<= 1)
+		if (missing & bit) {
+			orch_site_needs(st, c->in->policy, c->in->probe_secret != NULL, bit, what,
+					sizeof(what));
+			if (st->registered)
+				site_error(c, cs,
+					   "%s needs the edge feature \"%s\", which its edge "
+					   "(software %s) does not report",
+					   what, orch_cap_name(bit),
+					   st->software_version[0] ? st->software_version : "?");
+			else
+				site_error(
+					c, cs,
+					"%s needs the edge feature \"%s\"; its edge has not "
+					"registered yet (until it says, it is taken for an older "
+					"edge without it)",
+					what, orch_cap_name(bit));
+			return;
+		}
+}
+
 static int prepare_sites(struct compiler *c)
 {
 	struct arena *a = &c->shared;
+	int r;
 
 	c->s = calloc(c->in->n_sites ? c->in->n_sites : 1, sizeof(*c->s));
 	if (!c->s)
@@ -317,6 +542,10 @@ static int prepare_sites(struct compiler *c)
 			return -ENOMEM;
 		for (size_t k = 0; k < st->n_lans; k++)
 			peer->lan_prefixes[k] = (char *)st->lans[k];
+		cs->caps = orch_site_caps(st);
+		if (site_v6(cs) && (r = make_peer4(a, cs)))
+			return r;
+		check_caps(c, cs);
 	}
 	c->hubs = calloc(c->n ? c->n : 1, sizeof(*c->hubs));
 	if (!c->hubs)
@@ -373,9 +602,13 @@ static int plan_pair(struct compiler *c, struct orch_compile_out *out, struct or
 {
 	struct csite *br = &c->s[b], *hub = &c->s[h];
 	struct orch_alloc key = { 0 }, *found;
-	struct cpair p = { b, bu, h, hu, 0, 0, 0 };
+	struct cpair p = { b, bu, h, hu, 0, 0, 0, false };
 	int r;
 
+	/* an IPv6 underlay pairs only between edges that both run IKE over IPv6 */
+	if ((ul_is_v6(br->uls[bu]) || ul_is_v6(hub->uls[hu])) &&
+	    !(br->caps & hub->caps & ORCH_CAP_IPV6_UNDERLAY))
+		return 0;
 	key.branch_id = br->site->id;
 	strcpy(key.branch_ul, br->uls[bu]->label);
 	key.hub_id = hub->site->id;
@@ -392,6 +625,7 @@ static int plan_pair(struct compiler *c, struct orch_compile_out *out, struct or
 		    (r = idset_take(&br->pids, UINT32_MAX / 2, &p.bpid)) ||
 		    (r = idset_take(&hub->pids, UINT32_MAX / 2, &p.hpid)))
 			return r;
+		p.fresh = true;
 		na = realloc(out->new_allocs, (out->n_new + 1) * sizeof(*na));
 		if (!na)
 			return -ENOMEM;
@@ -402,6 +636,34 @@ static int plan_pair(struct compiler *c, struct orch_compile_out *out, struct or
 		na[out->n_new++] = key;
 	}
 	return add_pair(c, &p);
+}
+
+/* The pool is full while planning a site's paths: that site gets an error
+ * and none of the pairs this compile took for it (its stored ones stay, as
+ * in the bundle it keeps); the others go on. */
+static void pool_full(struct compiler *c, struct orch_compile_out *out, struct csite *cs,
+		      size_t mark, size_t mark_new)
+{
+	size_t k = mark;
+
+	for (size_t i = mark; i < c->n_pairs; i++) {
+		const struct cpair *p = &c->pairs[i];
+
+		if (!p->fresh) {
+			c->pairs[k++] = *p;
+			continue;
+		}
+		/* its numbers go back: the sites after it may fit */
+		idset_clear(&c->pair_ids, p->pair);
+		idset_clear(&c->s[p->b].pids, p->bpid);
+		idset_clear(&c->s[p->h].pids, p->hpid);
+	}
+	c->n_pairs = k;
+	out->n_new = mark_new;
+	site_error(c, cs,
+		   "path-pair pool exhausted: %u of %u pairs in use (transport %s, overlay %s); "
+		   "give sdwan-orchd larger --transport-prefix and --overlay-prefix",
+		   c->max_pair, c->max_pair, c->transport, c->overlay);
 }
 
 static int plan_paths(struct compiler *c, struct orch_compile_out *out)
@@ -433,12 +695,14 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 		if (h >= 0 && (r = idset_set(&c->s[h].pids, known[i].hub_pid)))
 			goto out;
 	}
+	r = 0;
 	for (size_t b = 0; b < c->n; b++) {
 		struct csite *br = &c->s[b];
+		size_t mark = c->n_pairs, mark_new = out->n_new;
 
 		if (br->site->role != ORCH_ROLE_BRANCH)
 			continue;
-		for (size_t bu = 0; bu < br->site->n_underlays; bu++) {
+		for (size_t bu = 0; bu < br->site->n_underlays && !r; bu++) {
 			const char *targets[8];
 			size_t nt = orch_site_targets(br->site, br->uls[bu]->label, targets, 8);
 
@@ -453,23 +717,36 @@ static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 						match |= !strcmp(targets[t], hub->uls[hu]->label);
 					if (match &&
 					    (r = plan_pair(c, out, known, n_known, b, bu, h, hu)))
-						goto out;
+						break;
 				}
+				if (r)
+					break;
 			}
 		}
+		if (r == -ENOSPC) {
+			pool_full(c, out, br, mark, mark_new);
+			r = 0;
+		}
+		if (r)
+			goto out;
 	}
 	/* hub to hub: every two hubs over each underlay label they share, the one
 	 * first by name initiating; not when their LANs are connected otherwise */
 	for (size_t xi = 0; !c->in->hubs_connected && xi < c->n_hubs; xi++) {
 		for (size_t yi = xi + 1; yi < c->n_hubs; yi++) {
 			size_t x = c->hubs[xi], y = c->hubs[yi], n0 = c->n_pairs;
+			size_t mark_new = out->n_new;
 
-			for (size_t xu = 0; xu < c->s[x].site->n_underlays; xu++)
-				for (size_t yu = 0; yu < c->s[y].site->n_underlays; yu++)
-					if (!strcmp(c->s[x].uls[xu]->label,
-						    c->s[y].uls[yu]->label) &&
-					    (r = plan_pair(c, out, known, n_known, x, xu, y, yu)))
-						goto out;
+			for (size_t xu = 0; xu < c->s[x].site->n_underlays && !r; xu++)
+				for (size_t yu = 0; yu < c->s[y].site->n_underlays && !r; yu++)
+					if (!strcmp(c->s[x].uls[xu]->label, c->s[y].uls[yu]->label))
+						r = plan_pair(c, out, known, n_known, x, xu, y, yu);
+			if (r == -ENOSPC) {
+				pool_full(c, out, &c->s[x], n0, mark_new);
+				r = 0;
+			}
+			if (r)
+				goto out;
 			if (c->n_pairs > n0) {
 				size_t(*nl)[2] =
 					realloc(c->hub_links, (c->n_hub_links + 1) * sizeof(*nl));
@@ -539,7 +816,7 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	const struct orch_underlay *bu = b->uls[p->bu], *hu = h->uls[p->hu];
 	const struct csite *peer = branch_side ? h : b;
 	const struct orch_underlay *lu = branch_side ? bu : hu, *ru = branch_side ? hu : bu;
-	uint32_t bt = c->transport_base + 2 * p->pair, ov = 0x64410000u + 2 * p->pair;
+	uint32_t bt = c->transport_base + 2 * p->pair, ov = c->overlay_base + 2 * p->pair;
 	Sdwan__V1__Path *m = arena_alloc(a, sizeof(*m));
 
 	if (!m)
@@ -658,6 +935,17 @@ static bool in_order(char *const *order, size_t n, const char *name)
 	return false;
 }
 
+/* the peer as this site's edge sees it: without "ipv6", its IPv4 side only;
+ * without "ipv6-underlay", its IPv4 underlays */
+static Sdwan__V1__Peer *peer_as_seen(const struct csite *self, const struct csite *peer)
+{
+	if (!peer->peer4)
+		return peer->peer;
+	if (!(self->caps & ORCH_CAP_IPV6))
+		return peer->peer4;
+	return self->caps & ORCH_CAP_IPV6_UNDERLAY ? peer->peer : peer->peer6l;
+}
+
 static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *ret)
 {
 	struct csite *cs = &c->s[idx];
@@ -710,11 +998,12 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			goto out;
 		bundle.paths[bundle.n_paths++] = p;
 	}
-	/* a peer has no key until its edge registered: not a peer until then */
+	/* a peer has no key until its edge registered: not a peer until then; an
+	 * edge without "ipv6" sees the others' IPv4 side only */
 	if (branch) { /* every hub: the way to the rest of the network */
 		for (size_t h = 0; h < c->n_hubs; h++)
 			if (c->s[c->hubs[h]].site->registered)
-				bundle.peers[n_peers++] = c->s[c->hubs[h]].peer;
+				bundle.peers[n_peers++] = peer_as_seen(cs, &c->s[c->hubs[h]]);
 	} else { /* a hub: the branches and hubs it has paths with */
 		partner = calloc(c->n ? c->n : 1, sizeof(*partner));
 		if (!partner)
@@ -726,7 +1015,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		}
 		for (size_t i = 0; i < c->n; i++)
 			if (i != idx && partner[i] && c->s[i].site->registered)
-				bundle.peers[n_peers++] = c->s[i].peer;
+				bundle.peers[n_peers++] = peer_as_seen(cs, &c->s[i]);
 	}
 	bundle.n_peers = n_peers;
 
@@ -751,6 +1040,14 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		for (size_t k = 0; k < cs->n_lans; k++)
 			if (orch_prefixes_subtract(mine, &n_mine, cap, &cs->lans[k]) == -ENOSPC)
 				goto out;
+		if (!(cs->caps & ORCH_CAP_IPV6)) { /* other branches' IPv6 LANs: not for it */
+			size_t k = 0;
+
+			for (size_t i = 0; i < n_mine; i++)
+				if (mine[i].family == AF_INET)
+					mine[k++] = mine[i];
+			n_mine = k;
+		}
 		/* preferred hubs first (those that are peers), then the others */
 		for (size_t k = 0; k < st->n_hubs; k++)
 			for (size_t i = 0; i < n_peers; i++)
@@ -854,51 +1151,89 @@ static int compiled_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint32_t idset_count(const struct idset *s)
+{
+	uint32_t n = 0;
+
+	for (size_t w = 0; w < s->words; w++)
+		n += (uint32_t)__builtin_popcountll(s->bits[w]);
+	return n;
+}
+
+static int compiled_err_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct orch_site_error *)a)->site_id;
+	int64_t y = ((const struct orch_site_error *)b)->site_id;
+	return x < y ? -1 : x > y;
+}
+
 int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_out)
 {
 	struct compiler c = { .in = in };
 	struct orch_compile_out out = { 0 };
-	struct orch_prefix tp;
 	size_t n_lans = 0;
+	char err[160];
 	int r;
 
+	c.transport = in->transport_prefix ? in->transport_prefix : ORCH_TRANSPORT_DEFAULT;
+	c.overlay = in->overlay_prefix ? in->overlay_prefix : ORCH_OVERLAY_PREFIX;
 	r = -EINVAL;
-	if (orch_transport_prefix_check(in->transport_prefix ? in->transport_prefix
-							     : ORCH_TRANSPORT_DEFAULT))
+	if (orch_pools_check(c.transport, c.overlay, err, sizeof(err)))
 		goto out;
-	orch_prefix_parse(in->transport_prefix ? in->transport_prefix : ORCH_TRANSPORT_DEFAULT,
-			  &tp);
-	c.transport_base = (uint32_t)tp.addr[0] << 24 | (uint32_t)tp.addr[1] << 16 |
-			   (uint32_t)tp.addr[2] << 8 | tp.addr[3];
-	/* pairs use 2 transport addresses; the overlay /16 holds 32767 /31s */
-	c.max_pair = ((1u << (32 - tp.len)) / 2) - 1;
-	if (c.max_pair > 32767)
-		c.max_pair = 32767;
+	c.transport_base = prefix_host(c.transport);
+	c.overlay_base = prefix_host(c.overlay);
+	c.max_pair = orch_pool_pairs(c.transport, c.overlay);
 	settings_init(&c);
 	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
 		goto out;
+	out.pairs_used = idset_count(&c.pair_ids);
+	out.pairs_max = c.max_pair;
+	/* no route leads to a branch whose edge has not registered: nothing
+	 * would carry it there (it gets added in the compile after it does) */
 	for (size_t i = 0; i < c.n; i++)
-		if (c.s[i].site->role == ORCH_ROLE_BRANCH)
+		if (c.s[i].site->role == ORCH_ROLE_BRANCH && c.s[i].site->registered)
 			n_lans += c.s[i].n_lans;
 	r = -ENOMEM;
 	c.agg = malloc((n_lans ? n_lans : 1) * sizeof(*c.agg));
 	if (!c.agg)
 		goto out;
 	for (size_t i = 0; i < c.n; i++)
-		if (c.s[i].site->role == ORCH_ROLE_BRANCH)
+		if (c.s[i].site->role == ORCH_ROLE_BRANCH && c.s[i].site->registered)
 			for (size_t k = 0; k < c.s[i].n_lans; k++)
 				c.agg[c.n_agg++] = c.s[i].lans[k];
 	c.n_agg = orch_prefixes_aggregate(c.agg, c.n_agg);
 
 	out.bundles = calloc(c.n ? c.n : 1, sizeof(*out.bundles));
-	if (!out.bundles)
+	out.errors = calloc(c.n ? c.n : 1, sizeof(*out.errors));
+	if (!out.bundles || !out.errors)
 		goto out;
 	for (size_t i = 0; i < c.n; i++) {
+		if (c.s[i].error) {
+			struct orch_site_error *e = &out.errors[out.n_errors++];
+
+			e->site_id = c.s[i].site->id;
+			snprintf(e->message, sizeof(e->message), "%s", c.s[i].error);
+			continue;
+		}
 		if ((r = build_bundle(&c, i, &out.bundles[out.n])))
 			goto out;
+		if (out.bundles[out.n].len > ORCH_BUNDLE_MAX) {
+			struct orch_site_error *e = &out.errors[out.n_errors++];
+
+			e->site_id = c.s[i].site->id;
+			snprintf(e->message, sizeof(e->message),
+				 "its bundle would be %.1f MiB (%zu paths), more than the %u MiB "
+				 "an edge takes (every branch has paths to every hub)",
+				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs,
+				 ORCH_BUNDLE_MAX >> 20);
+			free(out.bundles[out.n].content);
+			memset(&out.bundles[out.n], 0, sizeof(out.bundles[out.n]));
+			continue;
+		}
 		out.n++;
 	}
 	qsort(out.bundles, out.n, sizeof(*out.bundles), compiled_cmp);
+	qsort(out.errors, out.n_errors, sizeof(*out.errors), compiled_err_cmp);
 	r = c.shared.failed ? -ENOMEM : 0;
 out:
 	for (size_t i = 0; i < c.n; i++)
@@ -925,6 +1260,7 @@ void orch_compile_out_clear(struct orch_compile_out *out)
 		free(out->bundles[i].content);
 	free(out->bundles);
 	free(out->new_allocs);
+	free(out->errors);
 	memset(out, 0, sizeof(*out));
 }
 
@@ -950,4 +1286,112 @@ int orch_bundle_finish(const uint8_t *content, size_t len, uint64_t version, uin
 	*ret_buf = buf;
 	*ret_len = n;
 	return 0;
+}
+
+/* ---- the pool as the API sees it between compiles */
+
+void orch_pool_view_clear(struct orch_pool_view *v)
+{
+	if (!v)
+		return;
+	orch_sites_free(v->hubs, v->n_hubs);
+	free(v->targets);
+	memset(v, 0, sizeof(*v));
+}
+
+static uint32_t target_count(const struct orch_pool_view *v, const char *label)
+{
+	for (size_t i = 0; i < v->n_targets; i++)
+		if (!strcmp(v->targets[i].label, label))
+			return v->targets[i].n;
+	return 0;
+}
+
+int orch_pool_view_fill(struct orch_pool_view *v, const struct orch_compile_in *in,
+			const struct orch_compile_out *out)
+{
+	struct orch_pool_view n = { .used = out->pairs_used,
+				    .max = out->pairs_max,
+				    .hubs_connected = in->hubs_connected };
+	size_t cap = 0;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; i < in->n_sites; i++)
+		if (in->sites[i].role == ORCH_ROLE_HUB)
+			n.n_hubs++;
+	n.hubs = calloc(n.n_hubs ? n.n_hubs : 1, sizeof(*n.hubs));
+	if (!n.hubs)
+		goto fail;
+	n.n_hubs = 0;
+	for (size_t i = 0; i < in->n_sites; i++) {
+		const struct orch_site *s = &in->sites[i];
+
+		if (s->role == ORCH_ROLE_HUB) {
+			if (orch_site_copy(s, &n.hubs[n.n_hubs]))
+				goto fail;
+			n.n_hubs++;
+			continue;
+		}
+		for (size_t u = 0; u < s->n_underlays; u++) {
+			const char *t[8];
+			size_t nt = orch_site_targets(s, s->underlays[u].label, t, 8);
+
+			for (size_t k = 0; k < nt; k++) {
+				size_t j = 0;
+
+				while (j < n.n_targets && strcmp(n.targets[j].label, t[k]))
+					j++;
+				if (j == n.n_targets) {
+					if (n.n_targets == cap) {
+						struct orch_pool_target *nt2;
+
+						cap = cap ? 2 * cap : 8;
+						nt2 = realloc(n.targets, cap * sizeof(*nt2));
+						if (!nt2)
+							goto fail;
+						n.targets = nt2;
+					}
+					memset(&n.targets[j], 0, sizeof(n.targets[j]));
+					snprintf(n.targets[j].label, ORCH_LABEL_MAX, "%s", t[k]);
+					n.n_targets++;
+				}
+				n.targets[j].n++;
+			}
+		}
+	}
+	orch_pool_view_clear(v);
+	*v = n;
+	return 0;
+fail:
+	orch_pool_view_clear(&n);
+	return r;
+}
+
+uint32_t orch_pool_need(const struct orch_pool_view *v, const struct orch_site *site)
+{
+	uint32_t n = 0;
+
+	if (site->role == ORCH_ROLE_BRANCH) {
+		for (size_t u = 0; u < site->n_underlays; u++) {
+			const char *t[8];
+			size_t nt = orch_site_targets(site, site->underlays[u].label, t, 8);
+
+			for (size_t h = 0; h < v->n_hubs; h++)
+				for (size_t hu = 0; hu < v->hubs[h].n_underlays; hu++)
+					for (size_t k = 0; k < nt; k++)
+						n += !strcmp(t[k], v->hubs[h].underlays[hu].label);
+		}
+		return n;
+	}
+	for (size_t u = 0; u < site->n_underlays; u++)
+		n += target_count(v, site->underlays[u].label);
+	for (size_t h = 0; !v->hubs_connected && h < v->n_hubs; h++) {
+		if (!strcmp(v->hubs[h].name, site->name))
+			continue;
+		for (size_t hu = 0; hu < v->hubs[h].n_underlays; hu++)
+			for (size_t u = 0; u < site->n_underlays; u++)
+				n += !strcmp(site->underlays[u].label,
+					     v->hubs[h].underlays[hu].label);
+	}
+	return n;
 }

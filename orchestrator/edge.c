@@ -31,13 +31,47 @@ static bool printable(const char *s, size_t max)
 	return true;
 }
 
+/* An edge's capability list as the store keeps it (comma-separated); the
+ * error names the field.  None: an older edge (ORCH_CAPS_LEGACY). */
+static int caps_join(char *const *caps, size_t n, const char *field, char out[ORCH_CAPS_TEXT_MAX],
+		     char *err, size_t errlen)
+{
+	size_t len = 0;
+
+	out[0] = 0;
+	if (n > 32) {
+		snprintf(err, errlen, "%s: at most 32 names, got %zu", field, n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(caps[i]);
+
+		if (!orch_cap_name_valid(caps[i])) {
+			snprintf(err, errlen,
+				 "%s[%zu]: \"%.40s\" is not a feature name ([a-z0-9-], 1..31)",
+				 field, i, printable(caps[i], 40) ? caps[i] : "?");
+			return -EINVAL;
+		}
+		if (len + k + 1 >= ORCH_CAPS_TEXT_MAX) {
+			snprintf(err, errlen, "%s: longer than %d characters in all", field,
+				 ORCH_CAPS_TEXT_MAX - 1);
+			return -EINVAL;
+		}
+		len += (size_t)snprintf(out + len, ORCH_CAPS_TEXT_MAX - len, "%s%s", len ? "," : "",
+					caps[i]);
+	}
+	return 0;
+}
+
 enum MHD_Result edge_register(struct req *r)
 {
 	struct orch_store *st = r->d->store;
 	Sdwan__V1__Register *m = sdwan__v1__register__unpack(NULL, r->len, (uint8_t *)r->body);
 	Sdwan__V1__RegisterReply reply = SDWAN__V1__REGISTER_REPLY__INIT;
 	const char *tok = bearer_token(r);
-	char cred[65], cred_hash[65], boot_hash[65], msg[160], key_hex[65];
+	char cred[65], cred_hash[65], boot_hash[65], msg[480], key_hex[65];
+	char caps[ORCH_CAPS_TEXT_MAX];
+	bool caps_changed = false;
 	char actor[ORCH_NAME_MAX + 8];
 	uint64_t version = 0;
 	uint8_t *buf = NULL;
@@ -71,6 +105,11 @@ enum MHD_Result edge_register(struct req *r)
 				  "at most 63/31 characters");
 		goto out;
 	}
+	if (caps_join(m->capabilities, m->n_capabilities, "Register.capabilities", caps, msg,
+		      sizeof(msg))) {
+		ret = reply_error(r, 400, "%s", msg);
+		goto out;
+	}
 	if (orch_secret_new(cred)) {
 		ret = reply_error(r, 500, "no randomness");
 		goto out;
@@ -83,6 +122,8 @@ enum MHD_Result edge_register(struct req *r)
 	}
 	e = st->ops->site_register(st, m->site, boot_hash, m->public_key.data, m->hostname,
 				   m->software_version, cred_hash, orchd_now_ms(), &id);
+	if (!e)
+		e = st->ops->site_edge_report(st, id, m->software_version, caps, &caps_changed);
 	if (e) {
 		st->ops->rollback(st);
 		/* used up meanwhile by another request: a wrong secret now */
@@ -92,8 +133,8 @@ enum MHD_Result edge_register(struct req *r)
 			ret = reply_store_error(r, e, "registration");
 		goto out;
 	}
-	snprintf(msg, sizeof(msg), "edge registered (host %s, software %s)", m->hostname,
-		 m->software_version);
+	snprintf(msg, sizeof(msg), "edge registered (host %s, software %s, features %s)",
+		 m->hostname, m->software_version, caps[0] ? caps : "not reported: an older edge");
 	st->ops->event_add(st, id, orchd_now_ms(), "edge", m->site, msg);
 	/* the site's key changed hands: the audit log says to which edge */
 	snprintf(actor, sizeof(actor), "edge:%s", m->site);
@@ -379,6 +420,8 @@ enum MHD_Result edge_telemetry(struct req *r)
 	json_t *paths = NULL, *dec = NULL, *ct = NULL;
 	enum MHD_Result ret;
 	int64_t now = orchd_now_ms();
+	char caps[ORCH_CAPS_TEXT_MAX], cmsg[160];
+	bool caps_changed = false;
 	int e;
 
 	if (!m)
@@ -391,6 +434,16 @@ enum MHD_Result edge_telemetry(struct req *r)
 	    m->n_class_traffic > 4096) {
 		ret = reply_error(r, 413,
 				  "too many paths, events, decisions or classes in one report");
+		goto out;
+	}
+	if (!printable(m->software_version, 31) ||
+	    caps_join(m->capabilities, m->n_capabilities, "Telemetry.capabilities", caps, cmsg,
+		      sizeof(cmsg))) {
+		ret = reply_error(r, 400, "%s",
+				  printable(m->software_version, 31)
+					  ? cmsg
+					  : "Telemetry.software_version: printable, at most 31 "
+					    "characters");
 		goto out;
 	}
 	paths = json_array();
@@ -430,6 +483,18 @@ enum MHD_Result edge_telemetry(struct req *r)
 		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec, ct,
 					   cerr);
 	}
+	/* an upgraded edge says so here (it does not register again) */
+	if (!e)
+		e = st->ops->site_edge_report(st, r->site_id,
+					      m->software_version[0] ? m->software_version : NULL,
+					      caps, &caps_changed);
+	if (!e && caps_changed) {
+		char msg[ORCH_CAPS_TEXT_MAX + 96];
+
+		snprintf(msg, sizeof(msg), "edge reports software %s, features %s",
+			 m->software_version, caps[0] ? caps : "none (an older edge)");
+		e = st->ops->event_add(st, r->site_id, now, "edge", r->site, msg);
+	}
 	for (size_t i = 0; !e && i < m->n_events; i++) {
 		const Sdwan__V1__Event *ev = m->events[i];
 		char subject[200], from[120], to[120], reason[300], msg[600];
@@ -453,6 +518,8 @@ enum MHD_Result edge_telemetry(struct req *r)
 		goto out;
 	}
 	r->d->m.telemetry++;
+	if (caps_changed)
+		orchd_intent_changed(r->d); /* its bundle may carry other features now */
 	ret = reply_empty(r, 204);
 out:
 	json_decref(paths);

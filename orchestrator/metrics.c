@@ -25,6 +25,7 @@ enum fam {
 	F_SITE_APPLIED,
 	F_SITE_CONVERGED,
 	F_SITE_CONFIG_ERROR,
+	F_SITE_COMPILE_ERROR,
 	F_CLASS_INFO,
 	F_CLASS_PATHS,
 	F_CLASS_PATH,
@@ -66,6 +67,9 @@ static const struct {
 	[F_SITE_CONFIG_ERROR] = { "sdwan_site_config_error", "gauge",
 				  "1 when the site's edge refused its bundle or reports a config "
 				  "error." },
+	[F_SITE_COMPILE_ERROR] = { "sdwan_site_compile_error", "gauge",
+				   "1 when the orchestrator cannot compile the site's bundle (it "
+				   "keeps the one it has; the rollout says why)." },
 	[F_CLASS_INFO] = { "sdwan_class_info", "gauge",
 			   "A traffic class's steering decision at a site (always 1), by action." },
 	[F_CLASS_PATHS] = { "sdwan_class_paths", "gauge",
@@ -182,6 +186,8 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 	site_sample(sc, F_SITE_APPLIED, s->name, (double)s->applied_version);
 	site_sample(sc, F_SITE_CONVERGED, s->name, converged && !s->refused);
 	site_sample(sc, F_SITE_CONFIG_ERROR, s->name, s->refused || (s->config_error[0] != '\0'));
+	site_sample(sc, F_SITE_COMPILE_ERROR, s->name,
+		    s->compile_error && s->compile_error[0] != '\0');
 	if (s->decisions)
 		dec = json_loads(s->decisions, 0, NULL);
 	json_array_foreach (dec, i, d) {
@@ -447,6 +453,29 @@ static void own_metrics(FILE *f, const struct orchd *d)
 		"sdwan_orch_unauthenticated_refused_total %" PRIu64 "\n",
 		(uint64_t)m->auth_failures, (uint64_t)m->auth_throttled, (uint64_t)m->unauth_conns,
 		(uint64_t)m->unauth_refused);
+	{
+		struct orchd *dd = (struct orchd *)d; /* the lock; nothing else written */
+		uint64_t used, max, errors;
+
+		pthread_mutex_lock(&dd->lock);
+		used = orchd_pool_used_locked(dd);
+		max = dd->pool.max;
+		errors = dd->site_errors;
+		pthread_mutex_unlock(&dd->lock);
+		fprintf(f,
+			"# HELP sdwan_orch_pool_pairs_used Path pairs taken in the pool (after "
+			"the last compile, with those admitted since).\n"
+			"# TYPE sdwan_orch_pool_pairs_used gauge\n"
+			"sdwan_orch_pool_pairs_used %" PRIu64 "\n"
+			"# HELP sdwan_orch_pool_pairs Path pairs the pool holds "
+			"(--transport-prefix, --overlay-prefix).\n"
+			"# TYPE sdwan_orch_pool_pairs gauge\nsdwan_orch_pool_pairs %" PRIu64 "\n"
+			"# HELP sdwan_orch_sites_compile_error Sites the last compile could not "
+			"give a bundle.\n"
+			"# TYPE sdwan_orch_sites_compile_error gauge\n"
+			"sdwan_orch_sites_compile_error %" PRIu64 "\n",
+			used, max, errors);
+	}
 }
 
 enum MHD_Result api_metrics(struct req *r)

@@ -94,6 +94,58 @@ bool orch_name_valid(const char *s)
 	return true;
 }
 
+static const char *const cap_names[] = { "breakout",	  "psk",  "ike-proposals",
+					  "probe-auth", "ipv6", "ipv6-underlay" };
+
+const char *orch_cap_name(uint32_t bit)
+{
+	for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
+		if (bit == 1u << i)
+			return cap_names[i];
+	return NULL;
+}
+
+uint32_t orch_caps_parse(const char *list)
+{
+	uint32_t caps = 0;
+
+	if (!list || !*list)
+		return ORCH_CAPS_LEGACY;
+	for (const char *s = list, *e; *s; s = *e ? e + 1 : e) {
+		e = strchr(s, ',');
+		e = e ? e : s + strlen(s);
+		for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
+			if (strlen(cap_names[i]) == (size_t)(e - s) &&
+			    !strncmp(cap_names[i], s, (size_t)(e - s)))
+				caps |= 1u << i;
+	}
+	return caps;
+}
+
+json_t *orch_caps_to_json(const char *list)
+{
+	json_t *a = json_array();
+
+	for (const char *s = list, *e; a && s && *s; s = *e ? e + 1 : e) {
+		e = strchr(s, ',');
+		e = e ? e : s + strlen(s);
+		json_array_append_new(a, json_stringn(s, (size_t)(e - s)));
+	}
+	return a;
+}
+
+bool orch_cap_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
 bool orch_label_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -611,7 +663,10 @@ json_t *orch_site_to_json(const struct orch_site *site)
 		json_object_set_new(o, "hostname", json_string(site->hostname));
 		json_object_set_new(o, "software_version", json_string(site->software_version));
 		json_object_set_new(o, "registered_at", json_integer(site->registered_at));
+		json_object_set_new(o, "capabilities", orch_caps_to_json(site->capabilities));
 	}
+	if (o && site->compile_error[0])
+		json_object_set_new(o, "compile_error", json_string(site->compile_error));
 	return o;
 }
 

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include <orch/compile.h>
 #include <orch/store.h>
 
 #include "notify.h"
@@ -43,7 +44,8 @@ struct orchd_config {
 	unsigned conn_limit;
 	size_t conn_memory;
 	const char *transport_prefix;
-	bool hubs_connected; /* --hubs-connected: see orch_compile_in */
+	const char *overlay_prefix; /* --overlay-prefix: the path pairs' /31s */
+	bool hubs_connected;	    /* --hubs-connected: see orch_compile_in */
 	bool metrics_public;
 	unsigned online_window_s;
 	unsigned events_per_site; /* events kept per site from its edge */
@@ -188,6 +190,15 @@ struct orchd {
 	pthread_t listener;
 	bool compiler_started, timer_started, listener_started;
 	struct metrics m;
+	/* lock: the pool as the last compile left it, the path pairs the API
+	 * admitted since (its checks), and how many sites are in compile error */
+	struct orch_pool_view pool;
+	struct pool_pending {
+		uint64_t gen;  /* the intent generation that took them */
+		uint32_t need; /* path pairs */
+	} * pending;	       /* by gen: admitted, not yet in a published compile */
+	size_t n_pending;
+	size_t site_errors;
 	int64_t start_ms;	   /* process_start_time_seconds */
 	struct notifier *notify;   /* its own thread and store connection */
 	struct authfail *authfail; /* MHD thread only */
@@ -218,6 +229,11 @@ int orchd_audit(struct req *r, const char *actor, const char *action, const char
 
 /* the request's "Authorization: Bearer" secret, or NULL */
 const char *bearer_token(struct req *r);
+
+/* path pairs a committed change of intent generation `gen` takes, until the
+ * compile of that generation is published (the API's pool check) */
+void orchd_pool_admit(struct orchd *d, uint64_t gen, uint32_t need);
+uint64_t orchd_pool_used_locked(const struct orchd *d);
 
 /* the compiler: wake it after a change of intent; generation from the store */
 void orchd_intent_changed(struct orchd *d);

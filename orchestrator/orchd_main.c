@@ -85,6 +85,9 @@ static void usage(FILE *f)
 		"  --max-connections N    concurrent connections (default 30000)\n"
 		"  --conn-memory BYTES    per-connection buffer (default 16384)\n"
 		"  --transport-prefix P   per-path transport /32s (default 100.64.0.0/16)\n"
+		"  --overlay-prefix P     per-path overlay /31s (default 100.65.0.0/16); the\n"
+		"                         smaller of the two sizes the path-pair pool (a /16:\n"
+		"                         32,767 pairs; a /12: 524,287), IPv4 /8../24 each\n"
 		"  --hubs-connected       the hubs' LANs reach each other without the overlay (a\n"
 		"                         data-center interconnect): branches may reach a hub's\n"
 		"                         LANs through another hub\n"
@@ -259,6 +262,7 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "conn-memory", required_argument, NULL, 'M' },
 		{ "transport-prefix", required_argument, NULL, 't' },
+		{ "overlay-prefix", required_argument, NULL, 'Y' },
 		{ "hubs-connected", no_argument, NULL, 'H' },
 		{ "metrics-public", no_argument, NULL, 'x' },
 		{ "list-routes", no_argument, NULL, 'R' },
@@ -335,6 +339,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			cfg.transport_prefix = optarg;
+			break;
+		case 'Y':
+			cfg.overlay_prefix = optarg;
 			break;
 		case 'H':
 			cfg.hubs_connected = true;

@@ -338,9 +338,16 @@ static void site_table(json_t *s)
 	printf("site:       %s (id %lld)\nrole:       %s\nlans:       %s\nregistered: %s\n",
 	       str(s, "name"), num(s, "id"), str(s, "role"), lans,
 	       json_is_true(json_object_get(s, "registered")) ? "yes" : "no");
-	if (json_is_true(json_object_get(s, "registered")))
-		printf("hostname:   %s\nsoftware:   %s\npublic key: %s\n", str(s, "hostname"),
-		       str(s, "software_version"), str(s, "public_key"));
+	if (json_is_true(json_object_get(s, "registered"))) {
+		char caps[256];
+
+		join(json_object_get(s, "capabilities"), NULL, caps, sizeof(caps));
+		printf("hostname:   %s\nsoftware:   %s\nfeatures:   %s\npublic key: %s\n",
+		       str(s, "hostname"), str(s, "software_version"),
+		       caps[0] ? caps : "none reported (an older edge)", str(s, "public_key"));
+	}
+	if (json_object_get(s, "compile_error"))
+		printf("compile error: %s\n", str(s, "compile_error"));
 	printf("%-10s %-40s %-8s %s\n", "UNDERLAY", "ADDRESS", "METERED", "MTU");
 	json_array_foreach (json_object_get(s, "underlays"), i, u)
 		printf("%-10s %-40s %-8s %lld%s%s\n", str(u, "label"),
@@ -806,11 +813,16 @@ static void rollout_table(json_t *j)
 		if (num(s, "reissued_from"))
 			printf("%sre-issued from v%lld (the edge was ahead: database restored?)",
 			       *str(s, "error") ? "; " : "", num(s, "reissued_from"));
+		/* a compile error says why the site gets no new bundle (issue 20) */
+		if (*str(s, "compile_error"))
+			printf("%s%s", *str(s, "error") || num(s, "reissued_from") ? "; " : "",
+			       str(s, "compile_error"));
 		printf("\n");
 	}
-	printf("converged %lld, pending %lld, refused %lld, unregistered %lld\n",
+	printf("converged %lld, pending %lld, refused %lld, unregistered %lld, compile error "
+	       "%lld\n",
 	       num(sum, "converged"), num(sum, "pending"), num(sum, "refused"),
-	       num(sum, "unregistered"));
+	       num(sum, "unregistered"), num(sum, "compile_error"));
 }
 
 static void status_table(json_t *j)
@@ -834,9 +846,19 @@ static void status_site_table(json_t *s)
 	json_t *p, *d;
 	size_t i;
 
+	char caps[256];
+
 	printf("site %s (%s): %s, bundle v%lld, applied v%lld\n", str(s, "site"), str(s, "role"),
 	       json_is_true(json_object_get(s, "online")) ? "online" : "offline",
 	       num(s, "target_version"), num(s, "applied_version"));
+	join(json_object_get(s, "capabilities"), NULL, caps, sizeof(caps));
+	if (json_is_true(json_object_get(s, "registered")))
+		printf("edge software %s, features: %s\n",
+		       *str(s, "software_version") ? str(s, "software_version") : "?",
+		       caps[0] ? caps : "none reported (an older edge)");
+	if (*str(s, "compile_error"))
+		printf("compile error (no new bundle; it keeps v%lld): %s\n",
+		       num(s, "target_version"), str(s, "compile_error"));
 	printf("%-28s %-22s %-9s %-9s %-9s %s\n", "PATH", "STATE", "RTT ms", "JITTER", "LOSS %",
 	       "SAMPLES");
 	json_array_foreach (json_object_get(s, "paths"), i, p)

@@ -866,6 +866,88 @@ out:
 	return r;
 }
 
+void orchd_pool_admit(struct orchd *d, uint64_t gen, uint32_t need)
+{
+	struct pool_pending *n;
+
+	if (!need)
+		return;
+	pthread_mutex_lock(&d->lock);
+	n = realloc(d->pending, (d->n_pending + 1) * sizeof(*n));
+	if (n) { /* else the compiler still refuses what does not fit */
+		d->pending = n;
+		d->pending[d->n_pending].gen = gen;
+		d->pending[d->n_pending++].need = need;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+uint64_t orchd_pool_used_locked(const struct orchd *d)
+{
+	uint64_t used = d->pool.used;
+
+	for (size_t i = 0; i < d->n_pending; i++)
+		used += d->pending[i].need;
+	return used;
+}
+
+/* the compile of intent generation `gen` is published: what the API admitted
+ * up to it is in the pool's count now */
+static void pool_published_locked(struct orchd *d, uint64_t gen)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_pending; i++)
+		if (d->pending[i].gen > gen)
+			d->pending[k++] = d->pending[i];
+	d->n_pending = k;
+}
+
+static int cache_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct cache_entry *)a)->site_id;
+	int64_t y = ((const struct cache_entry *)b)->site_id;
+	return x < y ? -1 : x > y;
+}
+
+static int site_error_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = ((const struct orch_site_error *)b)->site_id;
+	return x < y ? -1 : x > y;
+}
+
+/* Each site's compile error into the store, and an event when it appears,
+ * changes or goes (issue 20: one site's problem is its own, visible). */
+static int site_errors_store(struct orch_store *st, const struct orch_site *sites, size_t n,
+			     const struct orch_compile_out *out, int64_t now, size_t *ret_n)
+{
+	int r;
+
+	*ret_n = out->n_errors;
+	for (size_t i = 0; i < n; i++) {
+		const struct orch_site_error *e =
+			out->n_errors ? bsearch(&sites[i].id, out->errors, out->n_errors,
+						sizeof(*out->errors), site_error_cmp)
+				      : NULL;
+		const char *msg = e ? e->message : "";
+		char ev[ORCH_COMPILE_ERROR_MAX + 64];
+
+		if (!strcmp(msg, sites[i].compile_error))
+			continue;
+		if ((r = st->ops->site_compile_error_set(st, sites[i].id, msg)))
+			return r;
+		if (e)
+			snprintf(ev, sizeof(ev), "no new bundle (it keeps the one it has): %s",
+				 msg);
+		else
+			snprintf(ev, sizeof(ev), "compiles again (was: %s)",
+				 sites[i].compile_error);
+		if ((r = st->ops->event_add(st, sites[i].id, now, "compile", sites[i].name, ev)))
+			return r;
+	}
+	return 0;
+}
+
 /* One compile: read the intent in a snapshot, compile without any lock, write
  * the changed bundles in one short transaction, then publish and wake. */
 static int compile_once(struct orchd *d, struct policy_cache *pc)
@@ -875,9 +957,12 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	struct orch_alloc *allocs = NULL;
 	struct orch_bundle_row *rows = NULL;
 	struct orch_compile_out out = { 0 };
+	struct orch_compile_in in;
+	struct orch_pool_view view = { 0 };
 	struct cache_entry *cache = NULL;
 	int64_t *changed = NULL;
-	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0;
+	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0, n_cache = 0, n_kept = 0;
+	size_t n_site_errors = 0;
 	uint64_t gen = 0;
 	int64_t t0 = mono_us(), now = orchd_now_ms();
 	uint8_t secret[64];
@@ -894,23 +979,27 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	}
 	st->ops->commit(st);
 
-	r = orch_compile(&(struct orch_compile_in){ .sites = sites,
-						    .n_sites = n_sites,
-						    .policy = pc->msg,
-						    .allocs = allocs,
-						    .n_allocs = n_allocs,
-						    .transport_prefix = d->cfg.transport_prefix,
-						    .hubs_connected = d->cfg.hubs_connected,
-						    .network_id = d->network_id,
-						    .probe_secret = secret_len ? secret : NULL,
-						    .probe_secret_len = secret_len },
-			 &out);
+	in = (struct orch_compile_in){ .sites = sites,
+				       .n_sites = n_sites,
+				       .policy = pc->msg,
+				       .allocs = allocs,
+				       .n_allocs = n_allocs,
+				       .transport_prefix = d->cfg.transport_prefix,
+				       .overlay_prefix = d->cfg.overlay_prefix,
+				       .hubs_connected = d->cfg.hubs_connected,
+				       .network_id = d->network_id,
+				       .probe_secret = secret_len ? secret : NULL,
+				       .probe_secret_len = secret_len };
+	r = orch_compile(&in, &out);
 	if (r)
+		goto out;
+	if ((r = orch_pool_view_fill(&view, &in, &out)))
 		goto out;
 
 	r = -ENOMEM;
-	cache = calloc(out.n ? out.n : 1, sizeof(*cache));
-	changed = calloc(out.n ? out.n : 1, sizeof(*changed));
+	n_cache = out.n + out.n_errors;
+	cache = calloc(n_cache ? n_cache : 1, sizeof(*cache));
+	changed = calloc(n_cache ? n_cache : 1, sizeof(*changed));
 	if (!cache || !changed)
 		goto out;
 	if ((r = st->ops->begin(st)))
@@ -961,6 +1050,28 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 					    &cache[i].len)))
 			goto fail_tx;
 	}
+	/* a site in error keeps the bundle it has (the others go on) */
+	for (size_t i = 0; i < out.n_errors; i++) {
+		uint64_t ov = 0;
+		int oi = orchd_cache_version(d, out.errors[i].site_id, &ov);
+		struct cache_entry *ce = &cache[out.n + n_kept];
+
+		if (oi < 0)
+			continue;
+		ce->site_id = out.errors[i].site_id;
+		ce->version = ov;
+		ce->len = d->cache[oi].len;
+		ce->buf = malloc(ce->len ? ce->len : 1);
+		r = -ENOMEM;
+		if (!ce->buf)
+			goto fail_tx;
+		memcpy(ce->buf, d->cache[oi].buf, ce->len);
+		n_kept++;
+	}
+	n_cache = out.n + n_kept;
+	qsort(cache, n_cache, sizeof(*cache), cache_cmp);
+	if ((r = site_errors_store(st, sites, n_sites, &out, now, &n_site_errors)))
+		goto fail_tx;
 	if (d->multi) {
 		/* still the compiling instance? (the lock dies with a lost connection) */
 		int l = st->ops->leader_try(st);
@@ -989,13 +1100,20 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 		size_t n_old = d->n_cache;
 
 		d->cache = cache;
-		d->n_cache = out.n;
+		d->n_cache = n_cache;
 		cache = old_cache;
 		for (size_t i = 0; i < n_old; i++)
 			free(old_cache[i].buf);
 		n_old = 0;
 	}
 	d->compiled_gen = gen;
+	/* the API's pool checks: this compile's view, and what was admitted since
+	 * its snapshot */
+	orch_pool_view_clear(&d->pool);
+	d->pool = view;
+	memset(&view, 0, sizeof(view));
+	pool_published_locked(d, gen);
+	d->site_errors = n_site_errors;
 	for (struct req *w = d->waiters, *next; w; w = next) {
 		next = w->wnext;
 		if (bsearch(&w->site_id, changed, n_changed, sizeof(*changed), id_cmp))
@@ -1014,11 +1132,12 @@ fail_tx:
 	st->ops->rollback(st);
 out:
 	if (cache) {
-		for (size_t i = 0; i < out.n; i++)
+		for (size_t i = 0; i < out.n + out.n_errors; i++)
 			free(cache[i].buf);
 		free(cache);
 	}
 	free(changed);
+	orch_pool_view_clear(&view);
 	orch_compile_out_clear(&out);
 	orch_sites_free(sites, n_sites);
 	free(allocs);
@@ -1311,13 +1430,8 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	r = -EINVAL;
-	if (cfg->transport_prefix && orch_transport_prefix_check(cfg->transport_prefix)) {
-		snprintf(err, errlen,
-			 "transport prefix %s: must be IPv4 /8../24, clear of 10/8, "
-			 "198.18/15 and 100.65/16",
-			 cfg->transport_prefix);
+	if (orch_pools_check(cfg->transport_prefix, cfg->overlay_prefix, err, errlen))
 		goto fail;
-	}
 	if (!cfg->cert_file && !cfg->insecure_http) {
 		snprintf(err, errlen,
 			 "HTTPS needs --cert and --key (plain HTTP only with "
@@ -1549,6 +1663,8 @@ void orchd_free(struct orchd *d)
 	for (size_t i = 0; i < d->n_cache; i++)
 		free(d->cache[i].buf);
 	free(d->cache);
+	orch_pool_view_clear(&d->pool);
+	free(d->pending);
 	orch_store_free(d->store);
 	orch_store_free(d->cstore);
 	orch_store_free(d->lstore);

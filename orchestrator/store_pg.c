@@ -142,6 +142,10 @@ static const char *const migrations[] = {
 	"INSERT INTO network VALUES(replace(gen_random_uuid()::text, '-', ''));"
 	"CREATE TABLE reissues(site_id BIGINT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
 	" from_version BIGINT NOT NULL, to_version BIGINT NOT NULL, at BIGINT NOT NULL);",
+	/* 6 (issue 20): the features a site's edge reports ('' : none reported,
+	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
+	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -873,7 +877,7 @@ static int pg_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs"
+	" registered_at, hubs, capabilities, compile_error"
 
 static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 {
@@ -924,6 +928,8 @@ static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 		if (*e)
 			e++;
 	}
+	snprintf(site->capabilities, sizeof(site->capabilities), "%s", gv(res, row, 11));
+	snprintf(site->compile_error, sizeof(site->compile_error), "%s", gv(res, row, 12));
 	r = 0;
 out:
 	json_decref(lans);
@@ -1707,6 +1713,54 @@ static int pg_event_list(struct orch_store *st, const char *site, int64_t after_
 	return 0;
 }
 
+static int pg_site_edge_report(struct orch_store *st, int64_t site_id, const char *software,
+			       const char *capabilities, bool *ret_changed)
+{
+	struct pg_store *s = pg(st);
+	struct prm p = { 0 };
+	PGresult *res;
+	bool same_sw, same_caps;
+	int r;
+
+	*ret_changed = false;
+	pi(&p, site_id);
+	if (!(res = q(s,
+		      "SELECT coalesce(software_version, ''), capabilities FROM sites"
+		      " WHERE id = $1",
+		      &p, &r)))
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	same_sw = !software || !strcmp(gv(res, 0, 0), software);
+	same_caps = !strcmp(gv(res, 0, 1), capabilities);
+	PQclear(res);
+	if (same_sw && same_caps)
+		return 0; /* the usual telemetry: nothing to write */
+	memset(&p, 0, sizeof(p));
+	ps(&p, software);
+	ps(&p, capabilities);
+	pi(&p, site_id);
+	if ((r = run(s,
+		     "UPDATE sites SET software_version = coalesce($1, software_version),"
+		     " capabilities = $2 WHERE id = $3",
+		     &p, NULL)) ||
+	    same_caps)
+		return r;
+	*ret_changed = true;
+	return bump_gen(s); /* its bundle may now carry (or lose) features */
+}
+
+static int pg_site_compile_error_set(struct orch_store *st, int64_t site_id, const char *error)
+{
+	struct prm p = { 0 };
+
+	ps(&p, error);
+	pi(&p, site_id);
+	return run(pg(st), "UPDATE sites SET compile_error = $1 WHERE id = $2", &p, NULL);
+}
+
 static int rollout_row(void *ud, const PGresult *res)
 {
 	int64_t target = gi(res, 0, 2), acked = gi(res, 0, 3);
@@ -1723,12 +1777,15 @@ static int rollout_row(void *ud, const PGresult *res)
 		state = "refused";
 	else
 		state = "pending";
-	return json_array_append_new(ud, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I}",
-						   "site", gv(res, 0, 0), "role", gv(res, 0, 1),
-						   "target_version", target, "acked_version", acked,
-						   "applied", applied, "error", gv(res, 0, 5),
-						   "acked_at", gi(res, 0, 6), "state", state,
-						   "reissued_from", gi(res, 0, 8)))
+	if (*gv(res, 0, 9))
+		state = "compile_error"; /* the compiler could not make its bundle */
+	return json_array_append_new(
+		       ud,
+		       json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}", "site",
+				 gv(res, 0, 0), "role", gv(res, 0, 1), "target_version", target,
+				 "acked_version", acked, "applied", applied, "error", gv(res, 0, 5),
+				 "acked_at", gi(res, 0, 6), "state", state, "reissued_from",
+				 gi(res, 0, 8), "compile_error", gv(res, 0, 9)))
 		       ? -ENOMEM
 		       : 0;
 }
@@ -1742,7 +1799,7 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 		return -ENOMEM;
 	r = each(pg(st),
 		 "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-		 " s.registered_at, r.from_version FROM sites s"
+		 " s.registered_at, r.from_version, s.compile_error FROM sites s"
 		 " LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN acks a ON a.site_id = s.id"
 		 " LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
@@ -1759,7 +1816,7 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 #define STATUS_SQL                                                                                \
 	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"                   \
 	" t.applied_version, t.config_error, t.decisions, coalesce(pm.n, 0), coalesce(pm.up, 0)," \
-	" t.class_traffic"                                                                        \
+	" t.class_traffic, s.software_version, s.capabilities, s.compile_error"                   \
 	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                                   \
 	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"       \
 	" count(*) FILTER (WHERE metrics::jsonb->>'state' = 'PATH_STATE_UP') up"                  \
@@ -1779,6 +1836,9 @@ static json_t *status_obj(const PGresult *row, int64_t online_since)
 		return NULL;
 	json_object_set_new(o, "paths_total", json_integer(gi(row, 0, 9)));
 	json_object_set_new(o, "paths_up", json_integer(gi(row, 0, 10)));
+	json_object_set_new(o, "software_version", json_string(gv(row, 0, 12)));
+	json_object_set_new(o, "capabilities", orch_caps_to_json(gv(row, 0, 13)));
+	json_object_set_new(o, "compile_error", json_string(gv(row, 0, 14)));
 	return o;
 }
 
@@ -1898,6 +1958,7 @@ static int obs_site_row(void *ud, const PGresult *res)
 		.decisions = gnull(res, 0, 7) ? NULL : gv(res, 0, 7),
 		.refused = gi(res, 0, 8) != 0,
 		.class_traffic = gnull(res, 0, 10) ? NULL : gv(res, 0, 10),
+		.compile_error = gv(res, 0, 11),
 	};
 
 	a->pv = (uint64_t)gi(res, 0, 9);
@@ -1925,8 +1986,8 @@ static int pg_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 " coalesce(s.last_seen, 0), coalesce(b.version, 0),"
 		 " coalesce(t.applied_version, 0), coalesce(t.config_error, ''), t.decisions,"
 		 " (a.version IS NOT NULL AND a.version = b.version AND a.applied = 0)::int,"
-		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic"
-		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic,"
+		 " s.compile_error FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name COLLATE \"C\"",
 		 NULL, obs_site_row, &a);
@@ -2375,6 +2436,8 @@ static const struct orch_store_ops pg_ops = {
 	.site_delete = pg_site_delete,
 	.site_get = pg_site_get,
 	.site_list = pg_site_list,
+	.site_edge_report = pg_site_edge_report,
+	.site_compile_error_set = pg_site_compile_error_set,
 	.site_set_bootstrap = pg_site_set_bootstrap,
 	.site_revoke = pg_site_revoke,
 	.site_register = pg_site_register,

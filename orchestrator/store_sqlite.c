@@ -115,6 +115,10 @@ static const char *const migrations[] = {
 	"INSERT INTO network VALUES(lower(hex(randomblob(16))));"
 	"CREATE TABLE reissues(site_id INTEGER PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,"
 	" from_version INTEGER NOT NULL, to_version INTEGER NOT NULL, at INTEGER NOT NULL);",
+	/* 10 (issue 20): the features a site's edge reports ('' : none reported,
+	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
+	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -501,7 +505,7 @@ static int sq_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs"
+	" registered_at, hubs, capabilities, compile_error"
 
 /* fills everything but the underlays from a row of SITE_COLS */
 static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
@@ -555,6 +559,8 @@ static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
 		if (*e)
 			e++;
 	}
+	snprintf(site->capabilities, sizeof(site->capabilities), "%s", col_text(p, 11));
+	snprintf(site->compile_error, sizeof(site->compile_error), "%s", col_text(p, 12));
 	r = 0;
 out:
 	json_decref(lans);
@@ -779,6 +785,53 @@ static int sq_site_register(struct orch_store *st, const char *name, const char 
 		return r;
 	*ret_id = id;
 	return bump_gen(s); /* peers' bundles carry the key */
+}
+
+static int sq_site_edge_report(struct orch_store *st, int64_t site_id, const char *software,
+			       const char *capabilities, bool *ret_changed)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT ifnull(software_version, ''), capabilities FROM sites"
+				  " WHERE id = ?");
+	bool same_sw, same_caps;
+	int rc, r;
+
+	*ret_changed = false;
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, site_id);
+	rc = sqlite3_step(p);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(p);
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	}
+	same_sw = !software || !strcmp(col_text(p, 0), software);
+	same_caps = !strcmp(col_text(p, 1), capabilities);
+	sqlite3_reset(p);
+	if (same_sw && same_caps)
+		return 0; /* the usual telemetry: nothing to write */
+	p = stmt(s, "UPDATE sites SET software_version = ifnull(?, software_version),"
+		    " capabilities = ? WHERE id = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, software, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, capabilities, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, site_id);
+	if ((r = run(p)) || same_caps)
+		return r;
+	*ret_changed = true;
+	return bump_gen(s); /* its bundle may now carry (or lose) features */
+}
+
+static int sq_site_compile_error_set(struct orch_store *st, int64_t site_id, const char *error)
+{
+	sqlite3_stmt *p = stmt(sq(st), "UPDATE sites SET compile_error = ? WHERE id = ?");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 2, site_id);
+	return run(p);
 }
 
 static int sq_site_by_credential(struct orch_store *st, const char *credential_hash,
@@ -1301,7 +1354,7 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 {
 	sqlite3_stmt *p = stmt(
 		sq(st), "SELECT s.name, s.role, b.version, a.version, a.applied, a.error, a.at,"
-			" s.registered_at, r.from_version FROM sites s"
+			" s.registered_at, r.from_version, s.compile_error FROM sites s"
 			" LEFT JOIN bundles b ON b.site_id = s.id"
 			" LEFT JOIN acks a ON a.site_id = s.id"
 			" LEFT JOIN reissues r ON r.site_id = s.id AND r.to_version = b.version"
@@ -1328,13 +1381,15 @@ static int sq_rollout(struct orch_store *st, json_t **ret_array)
 			state = "refused";
 		else
 			state = "pending";
+		if (*col_text(p, 9))
+			state = "compile_error"; /* the compiler could not make its bundle */
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I}", "site",
-				  col_text(p, 0), "role", col_text(p, 1), "target_version", target,
-				  "acked_version", acked, "applied", applied, "error",
-				  col_text(p, 5), "acked_at", sqlite3_column_int64(p, 6), "state",
-				  state, "reissued_from", sqlite3_column_int64(p, 8)));
+			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:s, s:I, s:s, s:I, s:s}", "site",
+				       col_text(p, 0), "role", col_text(p, 1), "target_version",
+				       target, "acked_version", acked, "applied", applied, "error",
+				       col_text(p, 5), "acked_at", sqlite3_column_int64(p, 6),
+				       "state", state, "reissued_from", sqlite3_column_int64(p, 8),
+				       "compile_error", col_text(p, 9)));
 	}
 	sqlite3_reset(p);
 	if (rc != SQLITE_DONE) {
@@ -1363,6 +1418,9 @@ static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_sin
 		return -ENOMEM;
 	json_object_set_new(o, "paths_total", json_integer(sqlite3_column_int64(row, 9)));
 	json_object_set_new(o, "paths_up", json_integer(sqlite3_column_int64(row, 10)));
+	json_object_set_new(o, "software_version", json_string(col_text(row, 12)));
+	json_object_set_new(o, "capabilities", orch_caps_to_json(col_text(row, 13)));
+	json_object_set_new(o, "compile_error", json_string(col_text(row, 14)));
 	if (details) {
 		paths = json_array();
 		p = stmt(s, "SELECT metrics FROM path_metrics WHERE site_id = ? ORDER BY path");
@@ -1403,7 +1461,7 @@ static int sq_status(struct orch_store *st, const char *site, int64_t online_sin
 #define STATUS_SQL                                                                            \
 	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"               \
 	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)," \
-	" t.class_traffic"                                                                    \
+	" t.class_traffic, s.software_version, s.capabilities, s.compile_error"               \
 	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                               \
 	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"   \
 	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"       \
@@ -1483,7 +1541,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
 		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
 		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
-		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic"
+		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic, s.compile_error"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name");
@@ -1505,6 +1563,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.refused = sqlite3_column_int(p, 8),
 			.class_traffic =
 				sqlite3_column_type(p, 10) == SQLITE_NULL ? NULL : col_text(p, 10),
+			.compile_error = col_text(p, 11),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);
@@ -1881,6 +1940,8 @@ static const struct orch_store_ops sqlite_ops = {
 	.site_delete = sq_site_delete,
 	.site_get = sq_site_get,
 	.site_list = sq_site_list,
+	.site_edge_report = sq_site_edge_report,
+	.site_compile_error_set = sq_site_compile_error_set,
 	.site_set_bootstrap = sq_site_set_bootstrap,
 	.site_revoke = sq_site_revoke,
 	.site_register = sq_site_register,

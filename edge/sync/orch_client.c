@@ -41,6 +41,8 @@ enum req_kind {
 };
 
 static const char *const req_names[REQ__N] = { "register", "config", "ack", "telemetry" };
+static const char *const capabilities[] = { EDGE_CAPABILITIES };
+#define N_CAPABILITIES (sizeof(capabilities) / sizeof(capabilities[0]))
 
 struct orch_req {
 	struct edge_orch *o;
@@ -641,6 +643,8 @@ static void start_register(struct edge_orch *o)
 	m.public_key.len = sizeof(o->public_key);
 	m.software_version = o->sw_version;
 	m.hostname = o->hostname;
+	m.n_capabilities = N_CAPABILITIES;
+	m.capabilities = (char **)capabilities;
 	buf = pack(&m.base, &len);
 	r = buf ? req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len, token,
 			    (long)o->req_timeout_ms, 0)
@@ -783,6 +787,8 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
 	t.config_error = o->sync.config_error;
 	t.software_version = o->sw_version;
+	t.n_capabilities = N_CAPABILITIES;
+	t.capabilities = (char **)capabilities;
 	for (size_t i = 0, np = 0; i < b.st.n_paths; i++) {
 		const struct edge_status_path *p = &b.st.paths[i];
 

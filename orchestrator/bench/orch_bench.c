@@ -46,6 +46,8 @@
 #include <libpq-fe.h>
 #include <sdwan.pb-c.h>
 
+#include "compile_bench.h"
+
 #define POOL	    32
 #define TELEMETRY_S 10
 #define RESP_MAX    (8 << 20)
@@ -63,6 +65,9 @@ static struct {
 	const char *pg; /* PostgreSQL conninfo without dbname, or NULL: SQLite */
 	unsigned instances;
 	bool kill_compiler;
+	/* --compile N: the compiler alone (compile_bench.c), pools as given */
+	unsigned compile_n;
+	const char *transport, *overlay;
 } opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12, .instances = 1 };
 
 static int64_t now_us(void)
@@ -1166,6 +1171,9 @@ int main(int argc, char **argv)
 					      { "pg", required_argument, NULL, 'g' },
 					      { "instances", required_argument, NULL, 'i' },
 					      { "kill-compiler", no_argument, NULL, 'K' },
+					      { "compile", required_argument, NULL, 'c' },
+					      { "transport-prefix", required_argument, NULL, 't' },
+					      { "overlay-prefix", required_argument, NULL, 'O' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct rlimit rl = { 200000, 200000 };
@@ -1207,6 +1215,15 @@ int main(int argc, char **argv)
 		case 'K':
 			opt.kill_compiler = true;
 			break;
+		case 'c':
+			opt.compile_n = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			opt.transport = optarg;
+			break;
+		case 'O':
+			opt.overlay = optarg;
+			break;
 		case 'h':
 			printf("usage: orch-bench --orchd PATH [--n N] [--baseline N0] [--runs R] "
 			       "[--settle S] [--keep]\n"
@@ -1220,11 +1237,26 @@ int main(int argc, char **argv)
 			       "  --instances K  K daemons on the one database (1..4; K > 1 "
 			       "needs --pg), edges spread over them\n"
 			       "  --kill-compiler  after the changes, kill -9 the compiling "
-			       "instance and time the next change until every edge acked it\n");
+			       "instance and time the next change until every edge acked it\n"
+			       "       orch-bench --compile N [--runs R] [--transport-prefix P] "
+			       "[--overlay-prefix P]\n"
+			       "  --compile N  the compiler alone: N branches × 3 underlays, 2 "
+			       "hubs "
+			       "(default pools 100.64.0.0/12, 100.80.0.0/12); a RESULT P19 line\n");
 			return 0;
 		default:
 			return 2;
 		}
+	}
+	if (opt.compile_n) {
+		if (opt.compile_n > 65000) {
+			fprintf(stderr,
+				"orch-bench: --compile N: 1..65000 (one /24 LAN each in 10/8)\n");
+			return 2;
+		}
+		return compile_bench(opt.compile_n, opt.runs,
+				     opt.transport ? opt.transport : "100.64.0.0/12",
+				     opt.overlay ? opt.overlay : "100.80.0.0/12");
 	}
 	if (!opt.orchd || opt.n < 1 || opt.n > 30000 || opt.runs < 1 || opt.runs > 16 ||
 	    opt.base_n < 1) {

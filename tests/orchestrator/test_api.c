@@ -1142,6 +1142,262 @@ static void test_site_revoke_and_bootstrap_expiry(void **state)
 	assert_int_equal(edge_register("exp1", tok, 9, junk), 401);
 }
 
+/* Register with a capability list (NULL: none, an older edge). */
+static void edge_register_caps(const char *site, const char *token, uint8_t key_byte,
+			       const char *const *caps, char ret_cred[65])
+{
+	Sdwan__V1__Register m = SDWAN__V1__REGISTER__INIT;
+	Sdwan__V1__RegisterReply *rep;
+	uint8_t key[32], buf[1024];
+	struct http_resp r;
+	size_t len, n = 0;
+
+	while (caps && caps[n])
+		n++;
+	memset(key, key_byte, sizeof(key));
+	m.site = (char *)site;
+	m.public_key.data = key;
+	m.public_key.len = 32;
+	m.hostname = "edge-host";
+	m.software_version = "test-caps";
+	m.n_capabilities = n;
+	m.capabilities = (char **)caps;
+	len = sdwan__v1__register__pack(&m, buf);
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/register", token, "application/x-protobuf",
+				 buf, len, &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	rep = sdwan__v1__register_reply__unpack(NULL, r.len, (uint8_t *)r.body);
+	assert_non_null(rep);
+	strcpy(ret_cred, rep->credential);
+	sdwan__v1__register_reply__free_unpacked(rep, NULL);
+	http_resp_clear(&r);
+}
+
+static json_t *rollout_row(const char *site)
+{
+	json_t *j = NULL, *row, *ret = NULL;
+	size_t i;
+
+	assert_int_equal(http_json(&P, "GET", "/api/v1/rollout", P.admin, NULL, &j), 200);
+	json_array_foreach (json_object_get(j, "sites"), i, row)
+		if (!strcmp(json_string_value(json_object_get(row, "site")), site))
+			ret = json_incref(row);
+	json_decref(j);
+	assert_non_null(ret);
+	return ret;
+}
+
+static bool bundle_has_route(const Sdwan__V1__ConfigBundle *b, const char *prefix)
+{
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (!strcmp(b->routes[i]->prefix, prefix))
+			return true;
+	return false;
+}
+
+static bool scrape_has(const char *line)
+{
+	struct http_resp r;
+	bool found;
+
+	assert_int_equal(http_do(&P, "GET", "/metrics", P.viewer, NULL, NULL, 0, &r), 0);
+	found = strstr(r.body, line) != NULL;
+	http_resp_clear(&r);
+	return found;
+}
+
+/*
+ * Issue 20, on an orchestrator of its own with a /24 transport pool (127 path
+ * pairs): no route to an unregistered branch until it registers; a site its
+ * edge cannot run (an IPv6 LAN, no "ipv6") gets its own error while the
+ * others' rollout goes on, a 422 naming the field when known at the request,
+ * and its bundle once the edge says it has the feature; a full pool is a 422
+ * naming the pool and what is in use.
+ */
+static void test_isolation_capabilities_pool(void **state)
+{
+	static const char *const args[] = { "--transport-prefix", "100.64.0.0/24",
+					    "--auth-fail-limit", "100000", NULL };
+	static const char *const full[] = { "breakout",	  "psk",  "ike-proposals",
+					    "probe-auth", "ipv6", NULL };
+	static const char *const no_v6[] = { "breakout", "psk", "ike-proposals", "probe-auth",
+					     NULL };
+	struct orch_proc main_orch = P;
+	char hub_cred[65], a_cred[65], b_cred[65], v6_cred[65], *tok;
+	Sdwan__V1__ConfigBundle *b = NULL;
+	uint64_t a_version;
+	json_t *j = NULL, *row;
+	int n_ok = 0;
+
+	(void)state;
+	assert_int_equal(orch_start(&P, args), 0);
+	tok = create_site("{'name': 'hub1', 'role': 'hub', 'lan_prefixes': ['10.100.0.0/16'],"
+			  " 'underlays': [{'label': 'mpls', 'address': '198.18.0.1'},"
+			  "               {'label': 'inet', 'address': '198.19.0.1'}]}");
+	edge_register_caps("hub1", tok, 0x31, full, hub_cred);
+	free(tok);
+	tok = create_site("{'name': 'bra', 'role': 'branch', 'lan_prefixes': ['10.2.0.0/24'],"
+			  " 'underlays': [{'label': 'mpls'}, {'label': 'inet'}]}");
+	edge_register_caps("bra", tok, 0x32, NULL, a_cred); /* an older edge */
+	free(tok);
+	char *tok_b = create_site("{'name': 'brb', 'role': 'branch', 'lan_prefixes':"
+				  " ['10.2.1.0/24'], 'underlays': [{'label': 'mpls'},"
+				  " {'label': 'inet'}]}");
+	settle();
+	/* brb has not registered: bra has no route to it */
+	assert_int_equal(edge_config(a_cred, 0, 0, &b), 200);
+	assert_false(bundle_has_route(b, "10.2.1.0/24"));
+	assert_false(bundle_has_route(b, "10.2.0.0/23"));
+	a_version = b->version;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	edge_register_caps("brb", tok_b, 0x33, no_v6, b_cred);
+	free(tok_b);
+	settle();
+	assert_int_equal(edge_config(a_cred, a_version, 0, &b), 200);
+	assert_true(bundle_has_route(b, "10.2.1.0/24"));
+	a_version = b->version;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+
+	/* an IPv6 LAN on a site whose edge is not known yet: accepted; its edge
+	 * registers without "ipv6": that site alone is in error */
+	tok = create_site("{'name': 'brv6', 'role': 'branch', 'lan_prefixes': ['10.2.2.0/24',"
+			  " '2001:db8:2::/64'], 'underlays': [{'label': 'inet'}]}");
+	edge_register_caps("brv6", tok, 0x34, no_v6, v6_cred);
+	free(tok);
+	settle();
+	row = rollout_row("brv6");
+	assert_string_equal(json_string_value(json_object_get(row, "state")), "compile_error");
+	assert_non_null(strstr(json_string_value(json_object_get(row, "compile_error")),
+			       "lan_prefixes[1]"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(row, "compile_error")), "\"ipv6\""));
+	json_decref(row);
+	assert_int_equal(edge_config(v6_cred, 0, 0, NULL), 304); /* nothing it cannot run */
+	assert_true(scrape_has("sdwan_site_compile_error{site=\"brv6\"} 1"));
+	assert_true(scrape_has("sdwan_site_compile_error{site=\"bra\"} 0"));
+	assert_true(scrape_has("\nsdwan_orch_sites_compile_error 1\n"));
+	assert_int_equal(
+		http_json(&P, "GET", "/api/v1/events?site=brv6&limit=100", P.admin, NULL, &j), 200);
+	{
+		size_t i;
+		json_t *ev;
+		bool seen = false;
+
+		json_array_foreach (json_object_get(j, "events"), i, ev)
+			seen |= !strcmp(json_string_value(json_object_get(ev, "kind")),
+					"compile") &&
+				strstr(json_string_value(json_object_get(ev, "message")),
+				       "\"ipv6\"") != NULL;
+		assert_true(seen);
+	}
+	json_decref(j);
+	/* the others go on: a policy change reaches bra (and bra's bundle carries
+	 * brv6's IPv4 LAN, not its IPv6 one: bra is an older edge) */
+	assert_int_equal(post_json("/api/v1/policy", P.admin, policy_b, NULL), 201);
+	settle();
+	assert_int_equal(edge_config(a_cred, a_version, 0, &b), 200);
+	assert_non_null(b->policy);
+	assert_true(bundle_has_route(b, "10.2.2.0/24") || bundle_has_route(b, "10.2.0.0/22"));
+	assert_false(bundle_has_route(b, "2001:db8:2::/64"));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	row = rollout_row("bra");
+	assert_string_not_equal(json_string_value(json_object_get(row, "state")), "compile_error");
+	json_decref(row);
+	/* known at the request: brb's edge has no "ipv6" → 422 naming the field */
+	j = NULL;
+	{
+		char *body = dq("{'role': 'branch', 'lan_prefixes': ['10.2.1.0/24',"
+				" '2001:db8:1::/64'], 'underlays': [{'label': 'mpls'},"
+				" {'label': 'inet'}]}");
+
+		assert_int_equal(http_json(&P, "PUT", "/api/v1/sites/brb", P.admin, body, &j), 422);
+		free(body);
+	}
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "errors"), 0), "path")),
+			    "$.lan_prefixes[1]");
+	json_decref(j);
+	/* brv6's edge says it has IPv6 now (telemetry after an upgrade): its bundle
+	 * comes, with its IPv6 LAN */
+	{
+		Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+		uint8_t buf[512];
+		struct http_resp r;
+		size_t len;
+
+		t.site = "brv6";
+		t.software_version = "test-caps-2";
+		t.n_capabilities = 5;
+		t.capabilities = (char **)full;
+		len = sdwan__v1__telemetry__pack(&t, buf);
+		assert_int_equal(http_do(&P, "POST", "/edge/v1/telemetry", v6_cred,
+					 "application/x-protobuf", buf, len, &r),
+				 0);
+		assert_int_equal(r.status, 204);
+		http_resp_clear(&r);
+	}
+	settle();
+	assert_int_equal(edge_config(v6_cred, 0, 0, &b), 200);
+	assert_int_equal(b->n_lan_prefixes, 2);
+	assert_string_equal(b->lan_prefixes[1], "2001:db8:2::/64");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	row = rollout_row("brv6");
+	assert_string_equal(json_string_value(json_object_get(row, "compile_error")), "");
+	json_decref(row);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/status/brv6", P.admin, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "software_version")),
+			    "test-caps-2");
+	assert_int_equal(json_array_size(json_object_get(j, "capabilities")), 5);
+	json_decref(j);
+	/* telemetry without a software version keeps the one registered */
+	assert_int_equal(edge_telemetry(a_cred, "bra", "mpls-hub1-mpls"), 204);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/status/bra", P.admin, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "software_version")), "test-caps");
+	assert_int_equal(json_array_size(json_object_get(j, "capabilities")), 0);
+	json_decref(j);
+
+	/* the pool: 127 pairs, hub1 × (bra, brb) × 2 + brv6 × 1 = 5 used; 61 more
+	 * branches with 2 underlays fit, the next is refused with the pool named */
+	for (int i = 0; i < 70; i++) {
+		char body[256], *b2;
+		long st;
+
+		snprintf(body, sizeof(body),
+			 "{'name': 'bp%02d', 'role': 'branch', 'lan_prefixes': ['10.3.%d.0/24'],"
+			 " 'underlays': [{'label': 'mpls'}, {'label': 'inet'}]}",
+			 i, i);
+		b2 = dq(body);
+		j = NULL;
+		st = http_json(&P, "POST", "/api/v1/sites", P.admin, b2, &j);
+		free(b2);
+		if (st == 201) {
+			n_ok++;
+			json_decref(j);
+			continue;
+		}
+		assert_int_equal(st, 422);
+		row = json_array_get(json_object_get(j, "errors"), 0);
+		print_message("refused: %s\n", json_string_value(json_object_get(row, "message")));
+		assert_string_equal(json_string_value(json_object_get(row, "path")), "$.underlays");
+		assert_non_null(strstr(json_string_value(json_object_get(row, "message")),
+				       "pool exhausted"));
+		assert_non_null(
+			strstr(json_string_value(json_object_get(row, "message")), "127 of 127"));
+		assert_non_null(strstr(json_string_value(json_object_get(row, "message")),
+				       "100.64.0.0/24"));
+		json_decref(j);
+		break;
+	}
+	assert_int_equal(n_ok, 61);
+	settle();
+	assert_true(scrape_has("\nsdwan_orch_pool_pairs_used 127\n"));
+	assert_true(scrape_has("\nsdwan_orch_pool_pairs 127\n"));
+	assert_true(scrape_has("\nsdwan_orch_sites_compile_error 0\n"));
+	assert_int_equal(orch_stop(&P), 0);
+	P = main_orch;
+}
+
 static void test_shutdown_answers_held_polls(void **state)
 {
 	struct orch_proc saved = P;
@@ -1175,6 +1431,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_writers_lose_nothing),
 		cmocka_unit_test(test_operator_tokens),
 		cmocka_unit_test(test_site_revoke_and_bootstrap_expiry),
+		cmocka_unit_test(test_isolation_capabilities_pool),
 		cmocka_unit_test(test_shutdown_answers_held_polls),
 	};
 

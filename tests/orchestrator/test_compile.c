@@ -597,6 +597,10 @@ static void test_unregistered_left_out(void **state)
 		assert_string_equal(b->paths[i]->peer, "hub1");
 	for (size_t i = 0; i < b->n_routes; i++)
 		assert_string_equal(b->routes[i]->peer, "hub1");
+	/* no route leads to br3 until its edge registers (issue 20) */
+	assert_true(has_route(b, "10.1.1.0/24", "hub1"));
+	for (size_t i = 0; i < b->n_routes; i++)
+		assert_string_not_equal(b->routes[i]->prefix, "10.1.2.0/23");
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	b = unpack(&out, 1); /* hub1: br1 and br2, not br3 */
 	assert_int_equal(b->n_peers, 2);
@@ -610,6 +614,211 @@ static void test_unregistered_left_out(void **state)
 		   2); /* hub2 itself: its bundle still lists the registered branches, and hub1 */
 	assert_int_equal(b->n_peers, 3);
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	/* br3 registers: the next compile routes to it */
+	v[4].registered = true;
+	compile(v, n, NULL, 0, &out);
+	b = unpack(&out, 3);
+	assert_true(has_route(b, "10.1.1.0/24", "hub1") || has_route(b, "10.1.0.0/23", "hub1"));
+	{
+		bool found = false;
+
+		for (size_t i = 0; i < b->n_routes; i++)
+			found |= !strcmp(b->routes[i]->prefix, "10.1.2.0/23");
+		assert_true(found);
+	}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, n);
+}
+
+static const struct orch_site_error *error_of(const struct orch_compile_out *out, int64_t id)
+{
+	for (size_t i = 0; i < out->n_errors; i++)
+		if (out->errors[i].site_id == id)
+			return &out->errors[i];
+	return NULL;
+}
+
+static bool has_bundle(const struct orch_compile_out *out, int64_t id)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (out->bundles[i].site_id == id)
+			return true;
+	return false;
+}
+
+/* issue 20: a site whose paths do not fit the pool gets its own error; every
+ * other site still gets its bundle, and the numbers it would have taken go
+ * to the sites after it */
+static void test_pool_exhausted_isolated(void **state)
+{
+	enum {
+		NB = 33
+	};
+	struct orch_site v[2 + NB];
+	struct orch_compile_out out = { 0 };
+	struct orch_compile_in in = { .sites = v,
+				      .n_sites = 2 + NB,
+				      .transport_prefix = "100.64.0.0/24" };
+	Sdwan__V1__ConfigBundle *b;
+
+	(void)state;
+	for (int h = 0; h < 2; h++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "hub%d", h + 1);
+		site(&v[h], h + 1, name, ORCH_ROLE_HUB);
+		ul(&v[h], "mpls", h ? "198.18.0.2" : "198.18.0.1", false);
+		ul(&v[h], "inet", h ? "198.19.0.2" : "198.19.0.1", false);
+		lan(&v[h], h ? "10.101.0.0/16" : "10.100.0.0/16");
+	}
+	for (int i = 0; i < NB; i++) {
+		char name[8], p[32];
+
+		snprintf(name, sizeof(name), "br%02d", i);
+		site(&v[2 + i], 10 + i, name, ORCH_ROLE_BRANCH);
+		ul(&v[2 + i], "mpls", "", false);
+		ul(&v[2 + i], "inet", "", false);
+		snprintf(p, sizeof(p), "10.1.%d.0/24", i);
+		lan(&v[2 + i], p);
+	}
+	for (size_t i = 0; i < 2 + NB; i++) {
+		v[i].registered = true;
+		memset(v[i].public_key, 0x10 + (int)i, 32);
+	}
+	/* a /24 holds 127 pairs: 31 branches × 4 + 2 between the hubs = 126; br31
+	 * and br32 (4 each) do not fit */
+	assert_int_equal(orch_pool_pairs("100.64.0.0/24", NULL), 127);
+	assert_int_equal(orch_compile(&in, &out), 0);
+	assert_int_equal(out.n_errors, 2);
+	assert_non_null(error_of(&out, 10 + 31));
+	assert_non_null(error_of(&out, 10 + 32));
+	assert_non_null(strstr(error_of(&out, 10 + 31)->message, "pool exhausted"));
+	assert_non_null(strstr(error_of(&out, 10 + 31)->message, "100.64.0.0/24"));
+	assert_int_equal(out.n, 2 + NB - 2);
+	assert_false(has_bundle(&out, 10 + 31));
+	assert_true(has_bundle(&out, 1) && has_bundle(&out, 2) && has_bundle(&out, 10 + 30));
+	assert_int_equal(out.n_new, 126);
+	assert_int_equal(out.pairs_used, 126);
+	assert_int_equal(out.pairs_max, 127);
+	b = unpack(&out, 1); /* hub1: 31 branches × 2 + hub2 × 2, nothing toward br31 */
+	assert_int_equal(b->n_paths, 31 * 2 + 2);
+	for (size_t i = 0; i < b->n_paths; i++)
+		assert_string_not_equal(b->paths[i]->peer, "br31");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+
+	/* a larger pool: everyone fits, the stored numbers stay */
+	in.transport_prefix = "100.64.0.0/20";
+	in.overlay_prefix = "100.80.0.0/20";
+	assert_int_equal(orch_compile(&in, &out), 0);
+	assert_int_equal(out.n_errors, 0);
+	assert_int_equal(out.n, 2 + NB);
+	orch_compile_out_clear(&out);
+	free_sites(v, 2 + NB);
+}
+
+static void test_pools_sized(void **state)
+{
+	char err[160];
+
+	(void)state;
+	/* 50,000 branches × 3 underlays × 2 hubs = 300,000 pairs fit two /12s */
+	assert_int_equal(orch_pool_pairs("100.64.0.0/12", "100.80.0.0/12"), 524287);
+	assert_int_equal(orch_pool_pairs(NULL, NULL), 32767);
+	assert_int_equal(orch_pools_check("100.64.0.0/12", "100.80.0.0/12", err, sizeof(err)), 0);
+	assert_int_equal(orch_pools_check("100.64.0.0/12", NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "overlap"));
+	assert_int_equal(orch_pools_check(NULL, "10.0.0.0/16", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "overlay prefix 10.0.0.0/16"));
+	assert_int_equal(orch_pool_pairs("100.64.0.0/12", NULL), 0);
+}
+
+static bool v6_anywhere(const Sdwan__V1__ConfigBundle *b)
+{
+	for (size_t i = 0; i < b->n_routes; i++)
+		if (strchr(b->routes[i]->prefix, ':'))
+			return true;
+	for (size_t i = 0; i < b->n_peers; i++) {
+		for (size_t k = 0; k < b->peers[i]->n_lan_prefixes; k++)
+			if (strchr(b->peers[i]->lan_prefixes[k], ':'))
+				return true;
+		for (size_t k = 0; k < b->peers[i]->n_underlays; k++)
+			if (strchr(b->peers[i]->underlays[k]->address, ':'))
+				return true;
+	}
+	for (size_t i = 0; i < b->n_lan_prefixes; i++)
+		if (strchr(b->lan_prefixes[i], ':'))
+			return true;
+	return false;
+}
+
+/* issue 20: an edge gets no feature it lacks: its own intent needing one is
+ * its own error (the others go on); others' IPv6 is left out of its bundle */
+static void test_capabilities(void **state)
+{
+	struct orch_site v[5];
+	size_t n = network(v);
+	struct orch_compile_out out = { 0 };
+	struct orch_compile_in in = { .sites = v, .n_sites = n };
+	const struct orch_site_error *e;
+	Sdwan__V1__ConfigBundle *b;
+	static const uint8_t secret[32] = { 1 };
+
+	(void)state;
+	/* the hubs run IKE over IPv6 too; br2 steers IPv6 LANs over IPv4 underlays */
+	strcpy(v[0].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6,ipv6-underlay");
+	strcpy(v[1].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6,ipv6-underlay");
+	strcpy(v[2].capabilities, "breakout,psk,ike-proposals,probe-auth");	 /* br1: no v6 */
+	strcpy(v[2].software_version, "0.9.0");
+	lan(&v[2], "2001:db8:1::/64");
+	strcpy(v[3].capabilities, "ipv6,breakout,psk,ike-proposals,probe-auth,future-x");
+	lan(&v[3], "2001:db8:2::/64");		     /* br2 has IPv6 */
+	ul(&v[0], "inet6", "2001:db8:ff::1", false); /* hub1 also over an IPv6 underlay */
+	/* br3: no capabilities reported (an older edge): no IPv6 of anyone */
+	assert_int_equal(orch_compile(&in, &out), 0);
+	assert_int_equal(out.n_errors, 1);
+	e = error_of(&out, 3);
+	assert_non_null(e);
+	assert_non_null(strstr(e->message, "lan_prefixes[1]"));
+	assert_non_null(strstr(e->message, "\"ipv6\""));
+	assert_non_null(strstr(e->message, "0.9.0"));
+	assert_false(has_bundle(&out, 3));
+	assert_int_equal(out.n, n - 1);
+	b = unpack(&out, 5); /* br3 */
+	assert_false(v6_anywhere(b));
+	assert_true(has_route(b, "10.1.0.0/23", "hub1")); /* br1 and br2, aggregated */
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	b = unpack(&out, 4); /* br2: IPv6 of others too, but no IPv6 underlay */
+	assert_true(has_route(b, "2001:db8:1::/64", "hub1"));
+	for (size_t i = 0; i < b->n_peers; i++)
+		for (size_t k = 0; k < b->peers[i]->n_underlays; k++)
+			assert_null(strchr(b->peers[i]->underlays[k]->address, ':'));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	b = unpack(&out, 2); /* hub2 (ipv6-underlay) sees hub1's IPv6 underlay */
+	{
+		bool seen = false;
+
+		for (size_t i = 0; i < b->n_peers; i++)
+			for (size_t k = 0; k < b->peers[i]->n_underlays; k++)
+				seen |= !strcmp(b->peers[i]->underlays[k]->address, "2001:db8:ff::1");
+		assert_true(seen);
+	}
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+
+	/* a network-wide feature: probe keys for an edge that names others only */
+	v[2].n_lans = 1; /* br1 back to IPv4 */
+	strcpy(v[4].capabilities, "breakout,psk");
+	in.probe_secret = secret;
+	in.probe_secret_len = sizeof(secret);
+	assert_int_equal(orch_compile(&in, &out), 0);
+	assert_int_equal(out.n_errors, 1);
+	e = error_of(&out, 5);
+	assert_non_null(e);
+	assert_non_null(strstr(e->message, "\"probe-auth\""));
+	assert_int_equal(out.n, n - 1);
 	orch_compile_out_clear(&out);
 	free_sites(v, n);
 }
@@ -626,6 +835,10 @@ static void test_ipv6_lans(void **state)
 	lan(&v[0], "2001:db8:100::/48");
 	lan(&v[2], "2001:db8:1::/64");
 	lan(&v[3], "2001:db8:1:1::/64");
+	/* edges that steer IPv6 say so (an edge without "ipv6" gets no IPv6
+	 * prefix: test_capabilities) */
+	for (size_t i = 0; i < n; i++)
+		strcpy(v[i].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6");
 	compile(v, n, NULL, 0, &out);
 	/* br1: br2's /64 via hub1 (the two /64s are not merged: br1's own is
 	 * subtracted), hub1's /48 via hub1, its own never */
@@ -664,6 +877,9 @@ int main(void)
 		cmocka_unit_test(test_policy_proposals),
 		cmocka_unit_test(test_unregistered_left_out),
 		cmocka_unit_test(test_ipv6_lans),
+		cmocka_unit_test(test_pool_exhausted_isolated),
+		cmocka_unit_test(test_pools_sized),
+		cmocka_unit_test(test_capabilities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

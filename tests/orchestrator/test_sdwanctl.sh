@@ -69,6 +69,7 @@ expect 0 "$ctl" policy history
 expect 0 "$ctl" policy show 2
 expect 4 "$ctl" policy rollback 99
 expect 0 "$ctl" rollout
+grep -q 'compile error 0$' "$dir/out" || fail "rollout: no compile-error count"
 expect 0 "$ctl" status
 expect 0 "$ctl" events --limit 5
 # a 405 says which methods the path takes

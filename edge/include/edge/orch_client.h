@@ -45,6 +45,13 @@
 
 struct event_base;
 
+/* The features this edge runs, announced at registration and in telemetry
+ * (Register/Telemetry.capabilities): the orchestrator sends an edge only what
+ * it names (issue 20; orchestrator/EDGE-API.md).  Add a name here with the
+ * feature; the orchestrator knows "breakout", "psk", "ike-proposals",
+ * "probe-auth" and "ipv6". */
+#define EDGE_CAPABILITIES "breakout", "psk", "ike-proposals", "probe-auth", "ipv6"
+
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
  * the last-known-good file stores), bundle its parsed form (version known).
  * Return 0 when it is applied (and persisted), or a negative errno when it is

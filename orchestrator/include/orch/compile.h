@@ -37,6 +37,7 @@ struct orch_compile_in {
 	const struct orch_alloc *allocs;
 	size_t n_allocs;
 	const char *transport_prefix; /* NULL: ORCH_TRANSPORT_DEFAULT */
+	const char *overlay_prefix;   /* NULL: ORCH_OVERLAY_PREFIX */
 	const char *tunnel_driver;    /* NULL: "vxlan" */
 	/* the hubs' LANs reach each other without the overlay (a data-center
 	 * interconnect): a branch may reach a hub's LANs through another hub */
@@ -49,6 +50,9 @@ struct orch_compile_in {
 };
 
 #define ORCH_PROBE_KEY_LEN 32
+/* the largest bundle an edge takes (edge/sync/orch_client.c RESP_MAX): a
+ * larger one is its site's compile error, never sent */
+#define ORCH_BUNDLE_MAX (16u << 20)
 
 struct orch_compiled {
 	int64_t site_id;
@@ -56,14 +60,29 @@ struct orch_compiled {
 	size_t len;
 };
 
+/* A site the compiler could not give a bundle (issue 20): its intent cannot
+ * be compiled (its paths do not fit the pool) or its edge cannot run it (a
+ * feature it lacks).  Every other site still gets its bundle; this one keeps
+ * what it has until the problem is solved. */
+struct orch_site_error {
+	int64_t site_id;
+	char message[ORCH_COMPILE_ERROR_MAX]; /* names the field or feature */
+};
+
 struct orch_compile_out {
-	struct orch_compiled *bundles; /* one per site, ordered by site id */
+	struct orch_compiled *bundles; /* one per site without an error, by site id */
 	size_t n;
 	struct orch_alloc *new_allocs;
 	size_t n_new;
+	struct orch_site_error *errors; /* by site id */
+	size_t n_errors;
+	uint32_t pairs_used; /* path-pair numbers taken (stored and new) */
+	uint32_t pairs_max;  /* the pool's size (the smaller of transport and overlay) */
 };
 
-/* 0, -EINVAL (bad transport prefix), -ENOSPC (address space exhausted), -ENOMEM */
+/* 0, -EINVAL (bad transport or overlay prefix), -ENOMEM.  A site whose paths
+ * do not fit the pool, or whose edge lacks a feature its bundle needs, is an
+ * entry of out->errors, never a failed compile. */
 int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_out);
 void orch_compile_out_clear(struct orch_compile_out *out);
 
@@ -73,8 +92,47 @@ int orch_bundle_finish(const uint8_t *content, size_t len, uint64_t version, uin
 		       uint8_t **ret_buf, size_t *ret_len);
 
 /* Check a transport prefix: IPv4, /8../24, clear of 10/8, 198.18/15 and the
- * overlay range. */
+ * default overlay range. */
 int orch_transport_prefix_check(const char *s);
+/* Check the two pools together (NULL: the defaults): each IPv4 /8../24, clear
+ * of 10/8 and 198.18/15 and of each other; err says which and why. */
+int orch_pools_check(const char *transport, const char *overlay, char *err, size_t errlen);
+/* path pairs the pools hold: each pair takes 2 transport addresses and an
+ * overlay /31, and its VNI (10000 + pair) must stay below 2^24; 0 when bad */
+uint32_t orch_pool_pairs(const char *transport, const char *overlay);
+
+/* What the API checks before it accepts a change (issue 20), so that a
+ * problem known at that moment is a 422 rather than a site in error.  The
+ * compiler publishes a view of the pool after each compile. */
+struct orch_pool_target {
+	char label[ORCH_LABEL_MAX];
+	uint32_t n; /* branch underlays that pair with a hub underlay of this label */
+};
+
+struct orch_pool_view {
+	struct orch_site *hubs; /* copies */
+	size_t n_hubs;
+	struct orch_pool_target *targets;
+	size_t n_targets;
+	uint32_t used, max;
+	bool hubs_connected;
+};
+
+/* the path pairs `site` has with the other sites of the view (not itself) */
+uint32_t orch_pool_need(const struct orch_pool_view *v, const struct orch_site *site);
+/* fill the view from a compile's input and output (frees what it held) */
+int orch_pool_view_fill(struct orch_pool_view *v, const struct orch_compile_in *in,
+			const struct orch_compile_out *out);
+void orch_pool_view_clear(struct orch_pool_view *v);
+
+/* The ORCH_CAP_* bits the site's own intent needs of its edge under this
+ * policy (NULL: none) and `probe_auth` (the network has a probe secret), and
+ * in `what` the field that needs the first one of `lacking` (may be NULL). */
+uint32_t orch_site_needs(const struct orch_site *site, const Sdwan__V1__Policy *policy,
+			 bool probe_auth, uint32_t lacking, char *what, size_t what_len);
+/* the site's edge's capabilities: reported ones, ORCH_CAPS_LEGACY when it
+ * reported none or has not registered */
+uint32_t orch_site_caps(const struct orch_site *site);
 
 /* Any protobuf-c message as JSON (field names as in the .proto; bytes as hex;
  * enums by name).  For the API, the CLI and golden files. */

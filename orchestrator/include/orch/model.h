@@ -15,12 +15,38 @@
 
 #include <jansson.h>
 
-#define ORCH_NAME_MAX	   32 /* site names: [a-z0-9-], 1..31 chars */
-#define ORCH_LABEL_MAX	   16 /* underlay labels: [a-z0-9], 1..15 chars */
-#define ORCH_SITE_HUBS_MAX 7  /* a branch's preferred hubs (a route names at most 8 peers) */
-#define ORCH_ADDR_MAX	   64 /* an address or prefix in text form */
-#define ORCH_MAX_LANS	   64
-#define ORCH_MAX_ULS	   8
+#define ORCH_NAME_MAX	       32 /* site names: [a-z0-9-], 1..31 chars */
+#define ORCH_LABEL_MAX	       16 /* underlay labels: [a-z0-9], 1..15 chars */
+#define ORCH_SITE_HUBS_MAX     7  /* a branch's preferred hubs (a route names at most 8 peers) */
+#define ORCH_ADDR_MAX	       64 /* an address or prefix in text form */
+#define ORCH_MAX_LANS	       64
+#define ORCH_MAX_ULS	       8
+#define ORCH_CAPS_TEXT_MAX     256 /* an edge's capabilities, comma-separated */
+#define ORCH_COMPILE_ERROR_MAX 256
+
+/* Edge features the compiler may put in a bundle (issue 20).  An edge names
+ * the ones it has at registration and in telemetry; an edge that names none
+ * predates the list and has ORCH_CAPS_LEGACY, the features that existed then. */
+enum orch_cap {
+	ORCH_CAP_BREAKOUT = 1 << 0,	 /* "breakout": direct rules, BreakoutProbe */
+	ORCH_CAP_PSK = 1 << 1,		 /* "psk": third-party peers with a PSK */
+	ORCH_CAP_IKE_PROPOSALS = 1 << 2, /* "ike-proposals": the policy's proposals */
+	ORCH_CAP_PROBE_AUTH = 1 << 3,	 /* "probe-auth": STAMP keys per path */
+	ORCH_CAP_IPV6 = 1 << 4,		 /* "ipv6": IPv6 LAN prefixes */
+	ORCH_CAP_IPV6_UNDERLAY = 1 << 5, /* "ipv6-underlay": IKE/ESP/probes over IPv6 */
+};
+#define ORCH_CAPS_LEGACY \
+	(ORCH_CAP_BREAKOUT | ORCH_CAP_PSK | ORCH_CAP_IKE_PROPOSALS | ORCH_CAP_PROBE_AUTH)
+
+/* the bits of a comma-separated list (unknown names are ignored: a newer
+ * edge's features the compiler does not use); "" gives ORCH_CAPS_LEGACY */
+uint32_t orch_caps_parse(const char *list);
+/* "breakout", "ipv6", ... for one bit; NULL for none */
+const char *orch_cap_name(uint32_t bit);
+/* true when s is a capability name an edge may send: [a-z0-9-], 1..31 */
+bool orch_cap_name_valid(const char *s);
+/* the comma-separated list as a JSON array of names ([] for "") */
+json_t *orch_caps_to_json(const char *list);
 
 enum orch_role {
 	ORCH_ROLE_BRANCH = 1,
@@ -66,6 +92,11 @@ struct orch_site {
 	uint8_t public_key[32];
 	char hostname[64];
 	char software_version[32];
+	/* the features its edge reports (comma-separated, as reported: names
+	 * [a-z0-9-]); "" when it reported none (an older edge: ORCH_CAPS_LEGACY) */
+	char capabilities[ORCH_CAPS_TEXT_MAX];
+	/* why the compiler could not give it a bundle (set by the compiler; "" ok) */
+	char compile_error[ORCH_COMPILE_ERROR_MAX];
 	int64_t created_at;
 	int64_t registered_at;
 };

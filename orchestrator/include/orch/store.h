@@ -60,6 +60,7 @@ struct orch_obs_site {
 	const char *config_error;  /* "" when none */
 	const char *decisions;	   /* JSON array of ClassDecision, NULL: no telemetry */
 	const char *class_traffic; /* JSON array of ClassTraffic, NULL: no telemetry */
+	const char *compile_error; /* "" when the compiler gave it its bundle */
 };
 
 struct orch_obs_ops {
@@ -120,6 +121,13 @@ struct orch_store_ops {
 	int (*site_register)(struct orch_store *st, const char *name, const char *bootstrap_hash,
 			     const uint8_t key[32], const char *hostname, const char *software,
 			     const char *credential_hash, int64_t now, int64_t *ret_id);
+	/* what the site's edge reports (telemetry, registration): its software and
+	 * capabilities (comma-separated; software NULL: unchanged); *ret_changed when the capabilities
+	 * differ from what was stored (the intent generation moves on with them) */
+	int (*site_edge_report)(struct orch_store *st, int64_t site_id, const char *software,
+				const char *capabilities, bool *ret_changed);
+	/* the compiler's verdict on the site ("": it has its bundle) */
+	int (*site_compile_error_set)(struct orch_store *st, int64_t site_id, const char *error);
 	/* 1 (and the other site's name) when prefix overlaps a LAN of another site */
 	int (*lan_conflict)(struct orch_store *st, int64_t self_id, const char *prefix,
 			    char ret_site[ORCH_NAME_MAX]);
