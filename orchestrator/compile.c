@@ -307,6 +307,12 @@ static int prepare_sites(struct compiler *c)
 			peer->public_key.data = (uint8_t *)st->public_key;
 			peer->public_key.len = 32;
 		}
+		/* its key rotation: the next key is accepted too until the site
+		 * reports it switched (then it is public_key) */
+		if (st->registered && st->key_rotation >= ORCH_ROT_REGISTERED) {
+			peer->next_public_key.data = (uint8_t *)st->next_key;
+			peer->next_public_key.len = 32;
+		}
 		peer->n_underlays = st->n_underlays;
 		peer->underlays = cs->ul_msgs;
 		peer->n_lan_prefixes = st->n_lans;
@@ -820,6 +826,15 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
 	}
 	(void)n_hubs;
+	/* this site's own key rotation: make a next key, then switch to it */
+	if (st->registered) {
+		bundle.rotate_key = st->key_rotation == ORCH_ROT_REQUESTED ||
+				    st->key_rotation == ORCH_ROT_REGISTERED;
+		if (st->key_rotation == ORCH_ROT_SWITCH) {
+			bundle.use_key.data = (uint8_t *)st->next_key;
+			bundle.use_key.len = 32;
+		}
+	}
 	if (a.failed)
 		goto out;
 	ret->len = sdwan__v1__config_bundle__get_packed_size(&bundle);

@@ -185,8 +185,12 @@ struct orchd {
 	pthread_t listener;
 	bool compiler_started, timer_started, listener_started;
 	struct metrics m;
-	int64_t start_ms;	   /* process_start_time_seconds */
-	struct notifier *notify;   /* its own thread and store connection */
+	int64_t start_ms;	 /* process_start_time_seconds */
+	struct notifier *notify; /* its own thread and store connection */
+	/* a key rotation may wait for its peers (edge.c): check on telemetry;
+	 * starts set (one may be under way from before), cleared by a check
+	 * that finds none waiting, set by a next key reported here */
+	bool rotation_hint;	   /* MHD thread only */
 	struct authfail *authfail; /* MHD thread only */
 };
 
@@ -230,6 +234,7 @@ enum MHD_Result api_site_delete(struct req *r);
 enum MHD_Result api_site_bootstrap(struct req *r);
 enum MHD_Result api_site_bundle(struct req *r);
 enum MHD_Result api_site_revoke(struct req *r);
+enum MHD_Result api_site_rotate_key(struct req *r);
 enum MHD_Result api_tokens_list(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
 enum MHD_Result api_token_revoke(struct req *r);

@@ -137,6 +137,9 @@ static const char *const migrations[] = {
 	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	 "INSERT INTO secrets VALUES('probe', encode(sha256(convert_to("
 	 "gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'hex'));"),
+	/* 5 (issue 18): key rotation, enum orch_key_rotation, and the next key */
+	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE sites ADD COLUMN next_public_key BYTEA;"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -829,7 +832,7 @@ static int pg_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs"
+	" registered_at, hubs, key_rotation, next_public_key"
 
 static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 {
@@ -879,6 +882,13 @@ static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 		snprintf(site->hubs[site->n_hubs++], ORCH_NAME_MAX, "%.*s", (int)(e - h), h);
 		if (*e)
 			e++;
+	}
+	site->key_rotation = (int)gi(res, row, 11);
+	{
+		uint8_t next[32];
+
+		if (g_bytea(res, row, 12, next, sizeof(next)) == 32)
+			memcpy(site->next_key, next, 32);
 	}
 	r = 0;
 out:
@@ -1027,8 +1037,8 @@ static int pg_site_set_bootstrap(struct orch_store *st, const char *name, const 
 	ps(&p, name);
 	if ((r = run(pg(st),
 		     "UPDATE sites SET bootstrap_hash = $1, bootstrap_expires = $2,"
-		     " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-		     " WHERE name = $3",
+		     " credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+		     " key_rotation = 0, next_public_key = NULL WHERE name = $3",
 		     &p, &n)))
 		return r;
 	if (n != 1)
@@ -1045,13 +1055,50 @@ static int pg_site_revoke(struct orch_store *st, const char *name)
 	ps(&p, name);
 	if ((r = run(pg(st),
 		     "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
-		     " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-		     " WHERE name = $1",
+		     " credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+		     " key_rotation = 0, next_public_key = NULL WHERE name = $1",
 		     &p, &n)))
 		return r;
 	if (n != 1)
 		return -ENOENT;
 	return bump_gen(pg(st));
+}
+
+static int pg_site_key_rotation(struct orch_store *st, int64_t id, int state,
+				const uint8_t next[32], bool promote)
+{
+	struct prm p = { 0 };
+	int64_t n = 0;
+	int r;
+
+	if (promote) {
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET public_key = next_public_key, next_public_key = NULL,"
+			" key_rotation = 0 WHERE id = $1 AND public_key IS NOT NULL"
+			" AND next_public_key IS NOT NULL",
+			&p, &n);
+	} else if (next) {
+		pi(&p, state);
+		pb(&p, next, 32);
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET key_rotation = $1, next_public_key = $2"
+			" WHERE id = $3 AND public_key IS NOT NULL",
+			&p, &n);
+	} else {
+		pi(&p, state);
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET key_rotation = $1 WHERE id = $2 AND public_key IS NOT "
+			"NULL",
+			&p, &n);
+	}
+	if (r)
+		return r;
+	if (n != 1)
+		return promote ? -EALREADY : -ENOENT;
+	return bump_gen(pg(st)); /* the site's or its peers' bundles change */
 }
 
 static int pg_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -2300,6 +2347,7 @@ static const struct orch_store_ops pg_ops = {
 	.site_set_bootstrap = pg_site_set_bootstrap,
 	.site_revoke = pg_site_revoke,
 	.site_register = pg_site_register,
+	.site_key_rotation = pg_site_key_rotation,
 	.site_by_credential = pg_site_by_credential,
 	.site_by_bootstrap = pg_site_by_bootstrap,
 	.lan_conflict = pg_lan_conflict,

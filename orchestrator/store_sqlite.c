@@ -110,6 +110,9 @@ static const char *const migrations[] = {
 	/* 8: per-network secrets, made once: 'probe' derives each path's STAMP key */
 	("CREATE TABLE secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	 "INSERT INTO secrets VALUES('probe', lower(hex(randomblob(32))));"),
+	/* 9 (issue 18): key rotation, enum orch_key_rotation, and the next key */
+	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE sites ADD COLUMN next_public_key BLOB;"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -480,7 +483,7 @@ static int sq_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs"
+	" registered_at, hubs, key_rotation, next_public_key"
 
 /* fills everything but the underlays from a row of SITE_COLS */
 static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
@@ -534,6 +537,9 @@ static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
 		if (*e)
 			e++;
 	}
+	site->key_rotation = sqlite3_column_int(p, 11);
+	if (sqlite3_column_bytes(p, 12) == 32)
+		memcpy(site->next_key, sqlite3_column_blob(p, 12), 32);
 	r = 0;
 out:
 	json_decref(lans);
@@ -679,9 +685,10 @@ static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const 
 				 int64_t expires)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = ?, bootstrap_expires = ?,"
-				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-				  " WHERE name = ?");
+	sqlite3_stmt *p =
+		stmt(s, "UPDATE sites SET bootstrap_hash = ?, bootstrap_expires = ?,"
+			" credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+			" key_rotation = 0, next_public_key = NULL WHERE name = ?");
 	int r;
 
 	if (!p)
@@ -699,9 +706,10 @@ static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const 
 static int sq_site_revoke(struct orch_store *st, const char *name)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
-				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-				  " WHERE name = ?");
+	sqlite3_stmt *p =
+		stmt(s, "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
+			" credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+			" key_rotation = 0, next_public_key = NULL WHERE name = ?");
 	int r;
 
 	if (!p)
@@ -712,6 +720,41 @@ static int sq_site_revoke(struct orch_store *st, const char *name)
 	if (sqlite3_changes(s->db) != 1)
 		return -ENOENT;
 	return bump_gen(s);
+}
+
+static int sq_site_key_rotation(struct orch_store *st, int64_t id, int state,
+				const uint8_t next[32], bool promote)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int r;
+
+	if (promote)
+		p = stmt(s, "UPDATE sites SET public_key = next_public_key, next_public_key = NULL,"
+			    " key_rotation = 0 WHERE id = ? AND public_key IS NOT NULL"
+			    " AND next_public_key IS NOT NULL");
+	else
+		p = stmt(s, "UPDATE sites SET key_rotation = ?,"
+			    " next_public_key = CASE WHEN ? THEN ? ELSE next_public_key END"
+			    " WHERE id = ? AND public_key IS NOT NULL");
+	if (!p)
+		return -EIO;
+	if (promote) {
+		sqlite3_bind_int64(p, 1, id);
+	} else {
+		sqlite3_bind_int(p, 1, state);
+		sqlite3_bind_int(p, 2, next != NULL);
+		if (next)
+			sqlite3_bind_blob(p, 3, next, 32, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(p, 3);
+		sqlite3_bind_int64(p, 4, id);
+	}
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_changes(s->db) != 1)
+		return promote ? -EALREADY : -ENOENT;
+	return bump_gen(s); /* the site's or its peers' bundles change */
 }
 
 static int sq_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -1844,6 +1887,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.site_set_bootstrap = sq_site_set_bootstrap,
 	.site_revoke = sq_site_revoke,
 	.site_register = sq_site_register,
+	.site_key_rotation = sq_site_key_rotation,
 	.site_by_credential = sq_site_by_credential,
 	.site_by_bootstrap = sq_site_by_bootstrap,
 	.lan_conflict = sq_lan_conflict,

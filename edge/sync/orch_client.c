@@ -77,6 +77,9 @@ struct edge_orch {
 	char *url, *ca_file, *site, *cred_file, *token_file, *sw_version;
 	char hostname[256];
 	uint8_t public_key[32];
+	/* key rotation, reported in every telemetry while set */
+	uint8_t rot_next[32], rot_used[32];
+	bool rot_next_set, rot_used_set;
 	bool allow_http;
 	uint32_t wait_s, poll_min_ms, tele_ms, coalesce_ms, backoff_initial_ms, backoff_max_ms,
 		req_timeout_ms;
@@ -728,6 +731,14 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	t.at = unix_ms();
 	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
 	t.config_error = o->sync.config_error;
+	if (o->rot_next_set) {
+		t.next_public_key.data = o->rot_next;
+		t.next_public_key.len = sizeof(o->rot_next);
+	}
+	if (o->rot_used_set) {
+		t.public_key.data = o->rot_used;
+		t.public_key.len = sizeof(o->rot_used);
+	}
 	t.software_version = o->sw_version;
 	for (size_t i = 0, np = 0; i < b.st.n_paths; i++) {
 		const struct edge_status_path *p = &b.st.paths[i];
@@ -1402,6 +1413,28 @@ void edge_orch_sync_get(const struct edge_orch *o, struct edge_orch_sync *ret_sy
 	if (!o || !ret_sync)
 		return;
 	*ret_sync = o->sync;
+}
+
+void edge_orch_set_rotation(struct edge_orch *o, const uint8_t next[32], const uint8_t used[32])
+{
+	bool was;
+
+	if (!o)
+		return;
+	was = o->rot_next_set || o->rot_used_set;
+	o->rot_next_set = next != NULL;
+	if (next)
+		memcpy(o->rot_next, next, sizeof(o->rot_next));
+	o->rot_used_set = used != NULL;
+	if (used) {
+		memcpy(o->rot_used, used, sizeof(o->rot_used));
+		/* a later Register (re-provisioning) gives this key */
+		memcpy(o->public_key, used, sizeof(o->public_key));
+	}
+	if (next || used || was) {
+		o->tele_due = true;
+		edge_orch_telemetry_kick(o);
+	}
 }
 
 void edge_orch_set_applied_version(struct edge_orch *o, uint64_t version)

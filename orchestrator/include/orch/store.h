@@ -110,6 +110,12 @@ struct orch_store_ops {
 				  int64_t expires);
 	/* the site's credential, key and any bootstrap token end now; -ENOENT */
 	int (*site_revoke)(struct orch_store *st, const char *name);
+	/* key rotation: set the site's state (enum orch_key_rotation) and, when
+	 * next is not NULL, its next key; promote: the next key becomes the
+	 * site's key and the rotation ends (-EALREADY when there is no next
+	 * key).  -ENOENT no such site or not registered */
+	int (*site_key_rotation)(struct orch_store *st, int64_t id, int state,
+				 const uint8_t next[32], bool promote);
 	/* one-time: checks and burns the bootstrap token (-EACCES when wrong or
 	 * expired at `now`), stores key and credential */
 	int (*site_register)(struct orch_store *st, const char *name, const char *bootstrap_hash,
