@@ -363,12 +363,10 @@ static uint64_t applied_of(const struct applied_list *l, const char *name)
 /* Has every site whose bundle names `s` as a peer applied a bundle that
  * carries s's next key?  Judged on the bundles as published (the cache):
  * one compiled before the key was registered does not count. */
-static bool peers_ready(struct orchd *d, const struct orch_site *s, const struct applied_list *l,
-			char *waiting, size_t wlen)
+static bool peers_ready(struct orchd *d, const struct orch_site *s, const struct applied_list *l)
 {
 	bool ready = true;
 
-	waiting[0] = 0;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_cache; i++) {
 		Sdwan__V1__ConfigBundle *b;
@@ -387,12 +385,8 @@ static bool peers_ready(struct orchd *d, const struct orch_site *s, const struct
 				continue;
 			if (p->next_public_key.len != 32 ||
 			    memcmp(p->next_public_key.data, s->next_key, 32) ||
-			    applied_of(l, b->site) < d->cache[i].version) {
-				size_t n = strlen(waiting);
-
+			    applied_of(l, b->site) < d->cache[i].version)
 				ready = false;
-				snprintf(waiting + n, wlen - n, "%s%s", n ? ", " : "", b->site);
-			}
 		}
 		sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	}
@@ -412,7 +406,6 @@ static void rotation_check(struct req *r)
 	uint64_t policy_version;
 	size_t n = 0;
 	bool waiting = false, changed = false;
-	char who[512];
 	int e;
 
 	if (!r->d->rotation_hint)
@@ -430,7 +423,7 @@ static void rotation_check(struct req *r)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (sites[i].key_rotation != ORCH_ROT_REGISTERED ||
-		    !peers_ready(r->d, &sites[i], &l, who, sizeof(who)))
+		    !peers_ready(r->d, &sites[i], &l))
 			continue;
 		if (st->ops->begin(st))
 			break;
