@@ -283,18 +283,18 @@ static int rotation_report(struct req *r, const Sdwan__V1__Telemetry *m)
 		st->ops->rollback(st);
 		return e;
 	}
-	if (site.key_rotation == ORCH_ROT_REQUESTED && m->next_public_key.len == 32 &&
-	    memcmp(m->next_public_key.data, site.public_key, 32)) {
+	if (site.key_rotation == ORCH_ROT_REQUESTED && m->key->next_public_key.len == 32 &&
+	    memcmp(m->key->next_public_key.data, site.public_key, 32)) {
 		e = st->ops->site_key_rotation(st, site.id, ORCH_ROT_REGISTERED,
-					       m->next_public_key.data, false);
-		key_hex(m->next_public_key.data, hex);
+					       m->key->next_public_key.data, false);
+		key_hex(m->key->next_public_key.data, hex);
 		msg = "next key registered; peers updating";
 		action = "site.key-next";
 		r->d->rotation_hint = true;
-	} else if (site.key_rotation >= ORCH_ROT_REGISTERED && m->public_key.len == 32 &&
-		   !memcmp(m->public_key.data, site.next_key, 32)) {
+	} else if (site.key_rotation >= ORCH_ROT_REGISTERED && m->key->public_key.len == 32 &&
+		   !memcmp(m->key->public_key.data, site.next_key, 32)) {
 		e = st->ops->site_key_rotation(st, site.id, ORCH_ROT_NONE, NULL, true);
-		key_hex(m->public_key.data, hex);
+		key_hex(m->key->public_key.data, hex);
 		msg = "key rotated: the edge authenticates with its new key, the old one is "
 		      "dropped";
 		action = "site.key-rotated";
@@ -468,12 +468,12 @@ enum MHD_Result edge_telemetry(struct req *r)
 		ret = reply_error(r, 403, "credential is for site %s, not %.40s", r->site, m->site);
 		goto out;
 	}
-	if ((m->next_public_key.len && m->next_public_key.len != 32) ||
-	    (m->public_key.len && m->public_key.len != 32)) {
+	if (m->key && ((m->key->next_public_key.len && m->key->next_public_key.len != 32) ||
+		       (m->key->public_key.len && m->key->public_key.len != 32))) {
 		ret = reply_error(r, 400,
-				  "Telemetry.next_public_key/public_key: 32 octets (Ed25519), got "
-				  "%zu/%zu",
-				  m->next_public_key.len, m->public_key.len);
+				  "Telemetry.key.next_public_key/public_key: 32 octets (Ed25519), "
+				  "got %zu/%zu",
+				  m->key->next_public_key.len, m->key->public_key.len);
 		goto out;
 	}
 	if (m->n_paths > 65536 || m->n_events > 4096 || m->n_decisions > 4096 ||
@@ -516,8 +516,11 @@ enum MHD_Result edge_telemetry(struct req *r)
 		char cerr[1100];
 
 		orch_text_escape(cerr, sizeof(cerr), m->config_error, SIZE_MAX, ORCH_TEXT_CTL);
+		uint64_t refl[2] = { m->reflector ? m->reflector->answered : 0,
+				     m->reflector ? m->reflector->dropped : 0 };
+
 		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec, ct,
-					   cerr);
+					   cerr, m->reflector ? refl : NULL);
 	}
 	for (size_t i = 0; !e && i < m->n_events; i++) {
 		const Sdwan__V1__Event *ev = m->events[i];
@@ -544,7 +547,7 @@ enum MHD_Result edge_telemetry(struct req *r)
 	r->d->m.telemetry++;
 	/* a key rotation moves on: after the report is stored, apart from it
 	 * (the report stands whatever happens to the rotation) */
-	if ((m->next_public_key.len || m->public_key.len) && (e = rotation_report(r, m)))
+	if (m->key && (e = rotation_report(r, m)))
 		fprintf(stderr, "sdwan-orchd: site %s: key rotation: %s\n", r->site, strerror(-e));
 	rotation_check(r);
 	ret = reply_empty(r, 204);

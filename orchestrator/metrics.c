@@ -42,6 +42,8 @@ enum fam {
 	F_PATH_TX_BYTES,
 	F_PATH_RX_PACKETS,
 	F_PATH_TX_PACKETS,
+	F_REFL_ANSWERED,
+	F_REFL_DROPPED,
 	F_CLASS_BYTES,
 	F_CLASS_PACKETS,
 	F_N,
@@ -98,6 +100,11 @@ static const struct {
 				"Packets received on the path's netdev." },
 	[F_PATH_TX_PACKETS] = { "sdwan_path_transmit_packets_total", "counter",
 				"Packets sent on the path's netdev." },
+	[F_REFL_ANSWERED] = { "sdwan_reflector_probes_answered_total", "counter",
+			      "STAMP probes the site's edge answered (its reflector)." },
+	[F_REFL_DROPPED] = { "sdwan_reflector_probes_dropped_total", "counter",
+			     "STAMP probes the site's edge dropped: not from a path's peer on its "
+			     "netdev (spoofed, from an underlay) or a wrong or missing HMAC." },
 	[F_CLASS_BYTES] = { "sdwan_class_bytes_total", "counter",
 			    "Bytes classified into the traffic class at a site (from its LAN)." },
 	[F_CLASS_PACKETS] = { "sdwan_class_packets_total", "counter",
@@ -182,6 +189,14 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 	site_sample(sc, F_SITE_APPLIED, s->name, (double)s->applied_version);
 	site_sample(sc, F_SITE_CONVERGED, s->name, converged && !s->refused);
 	site_sample(sc, F_SITE_CONFIG_ERROR, s->name, s->refused || (s->config_error[0] != '\0'));
+	if (s->reflector_known) {
+		fprintf(sc->f[F_REFL_ANSWERED], "%s{", fams[F_REFL_ANSWERED].name);
+		label(sc->f[F_REFL_ANSWERED], "site", s->name, true);
+		fprintf(sc->f[F_REFL_ANSWERED], "} %" PRIu64 "\n", s->refl_answered);
+		fprintf(sc->f[F_REFL_DROPPED], "%s{", fams[F_REFL_DROPPED].name);
+		label(sc->f[F_REFL_DROPPED], "site", s->name, true);
+		fprintf(sc->f[F_REFL_DROPPED], "} %" PRIu64 "\n", s->refl_dropped);
+	}
 	if (s->decisions)
 		dec = json_loads(s->decisions, 0, NULL);
 	json_array_foreach (dec, i, d) {

@@ -140,6 +140,9 @@ static const char *const migrations[] = {
 	/* 5 (issue 18): key rotation, enum orch_key_rotation, and the next key */
 	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE sites ADD COLUMN next_public_key BYTEA;"),
+	/* 6 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
+	("ALTER TABLE telemetry ADD COLUMN refl_answered BIGINT;"
+	 "ALTER TABLE telemetry ADD COLUMN refl_dropped BIGINT;"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -1499,7 +1502,8 @@ static int pg_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const json_t *class_traffic, const char *config_error)
+			    const json_t *class_traffic, const char *config_error,
+			    const uint64_t reflector[2])
 {
 	struct pg_store *s = pg(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
@@ -1523,12 +1527,19 @@ static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	ps(&p, dec);
 	ps(&p, config_error);
 	ps(&p, ct);
+	/* -1: not reported (NULL) */
+	pi(&p, reflector ? (int64_t)(reflector[0] & INT64_MAX) : -1);
+	pi(&p, reflector ? (int64_t)(reflector[1] & INT64_MAX) : -1);
 	if ((r = run(s,
 		     "INSERT INTO telemetry(site_id, at, applied_version, decisions, config_error,"
-		     " class_traffic) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (site_id) DO UPDATE"
+		     " class_traffic, refl_answered, refl_dropped)"
+		     " VALUES($1,$2,$3,$4,$5,$6,NULLIF($7::bigint, -1),NULLIF($8::bigint, -1))"
+		     " ON CONFLICT (site_id) DO UPDATE"
 		     " SET at = excluded.at, applied_version = excluded.applied_version,"
 		     " decisions = excluded.decisions, config_error = excluded.config_error,"
-		     " class_traffic = excluded.class_traffic",
+		     " class_traffic = excluded.class_traffic,"
+		     " refl_answered = excluded.refl_answered, refl_dropped = "
+		     "excluded.refl_dropped",
 		     &p, NULL)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1897,6 +1908,9 @@ static int obs_site_row(void *ud, const PGresult *res)
 		.decisions = gnull(res, 0, 7) ? NULL : gv(res, 0, 7),
 		.refused = gi(res, 0, 8) != 0,
 		.class_traffic = gnull(res, 0, 10) ? NULL : gv(res, 0, 10),
+		.reflector_known = !gnull(res, 0, 11),
+		.refl_answered = (uint64_t)gi(res, 0, 11),
+		.refl_dropped = (uint64_t)gi(res, 0, 12),
 	};
 
 	a->pv = (uint64_t)gi(res, 0, 9);
@@ -1924,7 +1938,8 @@ static int pg_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 " coalesce(s.last_seen, 0), coalesce(b.version, 0),"
 		 " coalesce(t.applied_version, 0), coalesce(t.config_error, ''), t.decisions,"
 		 " (a.version IS NOT NULL AND a.version = b.version AND a.applied = 0)::int,"
-		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic"
+		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic,"
+		 " t.refl_answered, t.refl_dropped"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name COLLATE \"C\"",

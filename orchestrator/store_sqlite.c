@@ -113,6 +113,9 @@ static const char *const migrations[] = {
 	/* 9 (issue 18): key rotation, enum orch_key_rotation, and the next key */
 	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE sites ADD COLUMN next_public_key BLOB;"),
+	/* 10 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
+	("ALTER TABLE telemetry ADD COLUMN refl_answered INTEGER;"
+	 "ALTER TABLE telemetry ADD COLUMN refl_dropped INTEGER;"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1092,7 +1095,8 @@ static int sq_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const json_t *class_traffic, const char *config_error)
+			    const json_t *class_traffic, const char *config_error,
+			    const uint64_t reflector[2])
 {
 	struct sq_store *s = sq(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
@@ -1106,7 +1110,8 @@ static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 		goto out;
 	r = -EIO;
 	if (!(p = stmt(s, "INSERT OR REPLACE INTO telemetry(site_id, at, applied_version,"
-			  " decisions, config_error, class_traffic) VALUES(?,?,?,?,?,?)")))
+			  " decisions, config_error, class_traffic, refl_answered, refl_dropped)"
+			  " VALUES(?,?,?,?,?,?,?,?)")))
 		goto out;
 	sqlite3_bind_int64(p, 1, site_id);
 	sqlite3_bind_int64(p, 2, at);
@@ -1114,6 +1119,13 @@ static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	sqlite3_bind_text(p, 4, dec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 5, config_error, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 6, ct, -1, SQLITE_STATIC);
+	if (reflector) {
+		sqlite3_bind_int64(p, 7, (int64_t)reflector[0]);
+		sqlite3_bind_int64(p, 8, (int64_t)reflector[1]);
+	} else {
+		sqlite3_bind_null(p, 7);
+		sqlite3_bind_null(p, 8);
+	}
 	if ((r = run(p)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1487,7 +1499,8 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
 		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
 		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
-		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic"
+		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic,"
+		 " t.refl_answered, t.refl_dropped"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name");
@@ -1509,6 +1522,9 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.refused = sqlite3_column_int(p, 8),
 			.class_traffic =
 				sqlite3_column_type(p, 10) == SQLITE_NULL ? NULL : col_text(p, 10),
+			.reflector_known = sqlite3_column_type(p, 11) != SQLITE_NULL,
+			.refl_answered = (uint64_t)sqlite3_column_int64(p, 11),
+			.refl_dropped = (uint64_t)sqlite3_column_int64(p, 12),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);

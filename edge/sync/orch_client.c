@@ -703,6 +703,8 @@ static void tele_build_free(struct tele_build *b)
 static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *ret_upto)
 {
 	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__KeyReport kr = SDWAN__V1__KEY_REPORT__INIT;
+	Sdwan__V1__ReflectorCounters rc = SDWAN__V1__REFLECTOR_COUNTERS__INIT;
 	struct tele_build b = { 0 };
 	uint8_t *buf = NULL;
 	size_t n_ev = 0, n_wp = 0, k = 0;
@@ -732,12 +734,19 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
 	t.config_error = o->sync.config_error;
 	if (o->rot_next_set) {
-		t.next_public_key.data = o->rot_next;
-		t.next_public_key.len = sizeof(o->rot_next);
+		kr.next_public_key.data = o->rot_next;
+		kr.next_public_key.len = sizeof(o->rot_next);
 	}
 	if (o->rot_used_set) {
-		t.public_key.data = o->rot_used;
-		t.public_key.len = sizeof(o->rot_used);
+		kr.public_key.data = o->rot_used;
+		kr.public_key.len = sizeof(o->rot_used);
+	}
+	if (o->rot_next_set || o->rot_used_set)
+		t.key = &kr;
+	if (b.st.reflector_known) {
+		rc.answered = b.st.probes_reflected;
+		rc.dropped = b.st.probes_refl_dropped;
+		t.reflector = &rc;
 	}
 	t.software_version = o->sw_version;
 	for (size_t i = 0, np = 0; i < b.st.n_paths; i++) {

@@ -1154,6 +1154,7 @@ static long edge_report(const char *cred, uint64_t applied, uint8_t next_byte, u
 			size_t key_len)
 {
 	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__KeyReport kr = SDWAN__V1__KEY_REPORT__INIT;
 	uint8_t buf[256], next[32], used[32];
 	struct http_resp r;
 	size_t len;
@@ -1163,13 +1164,15 @@ static long edge_report(const char *cred, uint64_t applied, uint8_t next_byte, u
 	memset(used, used_byte, sizeof(used));
 	t.applied_version = applied;
 	if (next_byte) {
-		t.next_public_key.data = next;
-		t.next_public_key.len = key_len;
+		kr.next_public_key.data = next;
+		kr.next_public_key.len = key_len;
 	}
 	if (used_byte) {
-		t.public_key.data = used;
-		t.public_key.len = key_len;
+		kr.public_key.data = used;
+		kr.public_key.len = key_len;
 	}
+	if (next_byte || used_byte)
+		t.key = &kr;
 	len = sdwan__v1__telemetry__pack(&t, buf);
 	assert_int_equal(http_do(&P, "POST", "/edge/v1/telemetry", cred, "application/x-protobuf",
 				 buf, len, &r),

@@ -129,6 +129,7 @@ struct edge_status {
 	/* the STAMP reflector: probes answered, and dropped (not from a path's
 	 * peer on its netdev, or a wrong or missing HMAC: issue 18) */
 	uint64_t probes_reflected, probes_refl_dropped;
+	bool reflector_known; /* the edge runs probes (the counters are its) */
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -60,6 +60,8 @@ struct orch_obs_site {
 	const char *config_error;  /* "" when none */
 	const char *decisions;	   /* JSON array of ClassDecision, NULL: no telemetry */
 	const char *class_traffic; /* JSON array of ClassTraffic, NULL: no telemetry */
+	bool reflector_known;	   /* the edge reported its STAMP reflector's counters */
+	uint64_t refl_answered, refl_dropped;
 };
 
 struct orch_obs_ops {
@@ -148,9 +150,11 @@ struct orch_store_ops {
 	int (*ack_put)(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
 		       const char *error, int64_t at);
 	/* latest per-path metrics (JSON per path), decisions, bounded history */
+	/* reflector: the STAMP reflector's {answered, dropped}, NULL: not reported */
 	int (*telemetry_put)(struct orch_store *st, int64_t site_id, int64_t at,
 			     uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			     const json_t *class_traffic, const char *config_error);
+			     const json_t *class_traffic, const char *config_error,
+			     const uint64_t reflector[2]);
 	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			 const char *subject, const char *message);
 	/* after_id >= 0: the first `limit` events with id > after_id; < 0: the newest
