@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,8 @@ static void on_underlay_change(void *arg, const size_t *index,
 		}
 }
 
+static void key_rotation(struct edge_daemon *d);
+
 /* Apply a packed bundle (validated first); on success it becomes the running
  * bundle and the LKG, and steering follows it.  source names it in logs.  err
  * (may be NULL) receives the refusal reasons joined. */
@@ -431,6 +434,7 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 		steering_apply(d, source);
 	}
 	warn_addresses(d);
+	key_rotation(d);
 	if (save_lkg) {
 		int r2 = edge_lkg_save(d->config->state_dir, buf, len);
 
@@ -443,6 +447,71 @@ out:
 	edge_errors_clear(&errs);
 	edge_bundle_free(b);
 	return r;
+}
+
+/*
+ * Key rotation (sdwanctl site rotate-key): the bundle asks for a next key
+ * (rotate_key: made once as KEY_FILE.next, kept across restarts, reported),
+ * then, once every peer accepts it, to authenticate with it (use_key: IKE
+ * switches and re-establishes its SAs make-before-break, the file replaces
+ * KEY_FILE, the key is reported until the orchestrator made it the site's).
+ */
+static void key_rotation(struct edge_daemon *d)
+{
+	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
+	const char *key_file = d->config->key_file;
+	char next[PATH_MAX];
+	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
+	int r;
+
+	if (!b || !d->orch || !key_file)
+		return;
+	if ((size_t)snprintf(next, sizeof(next), "%s.next", key_file) >= sizeof(next))
+		return;
+	if (b->rotate_key) {
+		r = edge_ike_key_load(next, pub);
+		if (r == -ENOENT) {
+			r = edge_ike_key_create(next, pub);
+			if (r == 0)
+				log_notice("key rotation: next key made in %s", next);
+		}
+		if (r < 0) {
+			log_warnx("key rotation: next key %s: %s", next, strerror(-r));
+			return;
+		}
+		edge_orch_set_rotation(d->orch, pub, NULL);
+		return;
+	}
+	if (b->use_key.len != EDGE_IKE_PUBKEY_LEN) {
+		edge_orch_set_rotation(d->orch, NULL, NULL);
+		return;
+	}
+	if (edge_ike_key_load(key_file, pub) == 0 && !memcmp(pub, b->use_key.data, sizeof(pub))) {
+		edge_orch_set_rotation(d->orch, NULL, pub); /* switched before */
+		return;
+	}
+	r = edge_ike_key_load(next, pub);
+	if (r < 0 || memcmp(pub, b->use_key.data, sizeof(pub))) {
+		log_warnx("key rotation: the bundle's use_key is not this edge's next key (%s: %s)",
+			  next, r < 0 ? strerror(-r) : "another key");
+		return;
+	}
+	if (!d->ike_ctx || !d->opts.ike->key_switch) {
+		log_warnx("key rotation: IKE (%s) cannot switch keys", d->opts.ike->name);
+		return;
+	}
+	r = d->opts.ike->key_switch(d->ike_ctx, next);
+	if (r < 0) {
+		log_warnx("key rotation: switching to %s: %s", next, strerror(-r));
+		return;
+	}
+	/* from now on the new key is the key: a restart must not go back */
+	if (rename(next, key_file) < 0)
+		log_warnx("key rotation: %s -> %s: %s (the next start uses the old key)", next,
+			  key_file, strerror(errno));
+	log_notice("key rotation: authenticating with the new key; SAs re-established make "
+		   "before break");
+	edge_orch_set_rotation(d->orch, NULL, pub);
 }
 
 /* the local bundle file, if newer than what runs */
@@ -1331,6 +1400,7 @@ static int start(struct edge_daemon *d)
 	r = start_orch(d);
 	if (r < 0)
 		return r;
+	key_rotation(d); /* one under way before a restart goes on */
 	return start_ctl(d);
 }
 

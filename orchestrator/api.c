@@ -513,6 +513,57 @@ enum MHD_Result api_site_bootstrap(struct req *r)
 	return reply_json(r, 201, with_gen(o, gen));
 }
 
+/* Ask the site's edge to roll to a new key (orch_key_rotation): its next
+ * bundle says rotate_key; the rest follows from its and its peers' reports
+ * (edge.c).  202: started; the site's "key_rotation" shows how far it got. */
+enum MHD_Result api_site_rotate_key(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site site;
+	uint64_t gen = 0;
+	json_t *before;
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return reply_store_error(r, e, "transaction");
+	if ((e = st->ops->site_get(st, r->params[0], &site))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	if (!site.registered || site.key_rotation != ORCH_ROT_NONE) {
+		int state = site.key_rotation;
+		bool registered = site.registered;
+
+		orch_site_clear(&site);
+		st->ops->rollback(st);
+		if (!registered)
+			return reply_error(r, 409, "site %s: not registered (no key to rotate)",
+					   r->params[0]);
+		return reply_error(r, 409, "site %s: a key rotation is under way (%s)",
+				   r->params[0], orch_key_rotation_name(state));
+	}
+	before = site_json_stored(r, r->params[0]);
+	e = st->ops->site_key_rotation(st, site.id, ORCH_ROT_REQUESTED, NULL, false);
+	orch_site_clear(&site);
+	if (e) {
+		json_decref(before);
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "site");
+	}
+	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "key rotation requested");
+	if ((e = audit(r, "site.rotate-key", r->params[0], before,
+		       site_json_stored(r, r->params[0]))) ||
+	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return reply_store_error(r, e, "commit");
+	}
+	orchd_intent_changed(r->d);
+	return reply_json(r, 202,
+			  with_gen(json_pack("{s:s, s:s}", "site", r->params[0], "key_rotation",
+					     orch_key_rotation_name(ORCH_ROT_REQUESTED)),
+				   gen));
+}
+
 /* The site's credential, key and bootstrap token end now: its edge gets 401,
  * and the compiler drops it from every peer's next bundle (its tunnels go).
  * A new `bootstrap` brings it back. */

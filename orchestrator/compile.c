@@ -145,11 +145,11 @@ struct csite {
 	size_t n_lans;
 	size_t *pairs; /* indices into c->pairs */
 	size_t n_pairs;
-	uint32_t caps;		/* its edge's ORCH_CAP_* */
-	Sdwan__V1__Peer *peer4; /* as an edge without "ipv6" sees it; NULL: same as peer */
+	uint32_t caps;		 /* its edge's ORCH_CAP_* */
+	Sdwan__V1__Peer *peer4;	 /* as an edge without "ipv6" sees it; NULL: same as peer */
 	Sdwan__V1__Peer *peer6l; /* with "ipv6" but not "ipv6-underlay": its IPv4 underlays */
-	bool has_v6;		/* IPv6 in its LANs or underlay addresses */
-	char *error;		/* why it gets no bundle (shared arena); NULL: none */
+	bool has_v6;		 /* IPv6 in its LANs or underlay addresses */
+	char *error;		 /* why it gets no bundle (shared arena); NULL: none */
 };
 
 struct cpair {
@@ -533,6 +533,12 @@ static int prepare_sites(struct compiler *c)
 		if (st->registered) {
 			peer->public_key.data = (uint8_t *)st->public_key;
 			peer->public_key.len = 32;
+		}
+		/* its key rotation: the next key is accepted too until the site
+		 * reports it switched (then it is public_key) */
+		if (st->registered && st->key_rotation >= ORCH_ROT_REGISTERED) {
+			peer->next_public_key.data = (uint8_t *)st->next_key;
+			peer->next_public_key.len = 32;
 		}
 		peer->n_underlays = st->n_underlays;
 		peer->underlays = cs->ul_msgs;
@@ -1124,6 +1130,15 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		bundle.routes[bundle.n_routes - 1]->n_next_peers =
 			n_order - 1 > EDGE_ROUTE_NEXT_MAX ? EDGE_ROUTE_NEXT_MAX : n_order - 1;
 		bundle.routes[bundle.n_routes - 1]->next_peers = order + 1;
+	}
+	/* this site's own key rotation: make a next key, then switch to it */
+	if (st->registered) {
+		bundle.rotate_key = st->key_rotation == ORCH_ROT_REQUESTED ||
+				    st->key_rotation == ORCH_ROT_REGISTERED;
+		if (st->key_rotation == ORCH_ROT_SWITCH) {
+			bundle.use_key.data = (uint8_t *)st->next_key;
+			bundle.use_key.len = 32;
+		}
 	}
 	if (a.failed)
 		goto out;

@@ -406,6 +406,195 @@ out:
 	return ret;
 }
 
+/* ---- key rotation (sdwanctl site rotate-key; enum orch_key_rotation) */
+
+static void key_hex(const uint8_t key[32], char hex[65])
+{
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+}
+
+/* what the rotating site's edge reports: its next key (REQUESTED →
+ * REGISTERED: its peers' next bundles accept it beside the current one), or
+ * that it authenticates with it (→ done: it is the site's key, the old one
+ * leaves its peers' bundles).  Anything else is stale and ignored. */
+static int rotation_report(struct req *r, const Sdwan__V1__Telemetry *m)
+{
+	struct orch_store *st = r->d->store;
+	struct orch_site site;
+	const char *msg = NULL, *action = NULL;
+	char hex[65], actor[ORCH_NAME_MAX + 8];
+	int e;
+
+	if ((e = st->ops->begin(st)))
+		return e;
+	if ((e = st->ops->site_get(st, r->site, &site))) {
+		st->ops->rollback(st);
+		return e;
+	}
+	if (site.key_rotation == ORCH_ROT_REQUESTED && m->key->next_public_key.len == 32 &&
+	    memcmp(m->key->next_public_key.data, site.public_key, 32)) {
+		e = st->ops->site_key_rotation(st, site.id, ORCH_ROT_REGISTERED,
+					       m->key->next_public_key.data, false);
+		key_hex(m->key->next_public_key.data, hex);
+		msg = "next key registered; peers updating";
+		action = "site.key-next";
+		r->d->rotation_hint = true;
+	} else if (site.key_rotation >= ORCH_ROT_REGISTERED && m->key->public_key.len == 32 &&
+		   !memcmp(m->key->public_key.data, site.next_key, 32)) {
+		e = st->ops->site_key_rotation(st, site.id, ORCH_ROT_NONE, NULL, true);
+		key_hex(m->key->public_key.data, hex);
+		msg = "key rotated: the edge authenticates with its new key, the old one is "
+		      "dropped";
+		action = "site.key-rotated";
+	}
+	orch_site_clear(&site);
+	if (!msg || e) {
+		st->ops->rollback(st);
+		return e;
+	}
+	snprintf(actor, sizeof(actor), "edge:%s", r->site);
+	if ((e = st->ops->event_add(st, r->site_id, orchd_now_ms(), "site", r->site, msg)) ||
+	    (e = orchd_audit(r, actor, action, r->site, NULL,
+			     json_pack("{s:s}", "public_key", hex))) ||
+	    (e = st->ops->commit(st))) {
+		st->ops->rollback(st);
+		return e;
+	}
+	orchd_intent_changed(r->d);
+	return 0;
+}
+
+struct applied {
+	const char *name;
+	uint64_t version;
+};
+
+struct applied_list {
+	struct applied *v;
+	size_t n, cap;
+};
+
+static int applied_site(void *ud, const struct orch_obs_site *s)
+{
+	struct applied_list *l = ud;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct applied *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].name = strdup(s->name);
+	if (!l->v[l->n].name)
+		return -ENOMEM;
+	l->v[l->n++].version = s->applied_version;
+	return 0;
+}
+
+static int applied_path(void *ud, const char *site, const char *metrics_json)
+{
+	(void)ud, (void)site, (void)metrics_json;
+	return 0;
+}
+
+static uint64_t applied_of(const struct applied_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].name, name))
+			return l->v[i].version;
+	return 0;
+}
+
+/* Has every site whose bundle names `s` as a peer applied a bundle that
+ * carries s's next key?  Judged on the bundles as published (the cache):
+ * one compiled before the key was registered does not count. */
+static bool peers_ready(struct orchd *d, const struct orch_site *s, const struct applied_list *l)
+{
+	bool ready = true;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->n_cache; i++) {
+		Sdwan__V1__ConfigBundle *b;
+
+		if (d->cache[i].site_id == s->id)
+			continue;
+		b = sdwan__v1__config_bundle__unpack(NULL, d->cache[i].len, d->cache[i].buf);
+		if (!b) {
+			ready = false;
+			continue;
+		}
+		for (size_t k = 0; k < b->n_peers; k++) {
+			const Sdwan__V1__Peer *p = b->peers[k];
+
+			if (strcmp(p->site, s->name))
+				continue;
+			if (p->next_public_key.len != 32 ||
+			    memcmp(p->next_public_key.data, s->next_key, 32) ||
+			    applied_of(l, b->site) < d->cache[i].version)
+				ready = false;
+		}
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ready;
+}
+
+/* REGISTERED → SWITCH for each rotating site whose peers all hold its next
+ * key: its next bundle tells its edge to authenticate with it.  Runs on
+ * telemetry only while a rotation may be waiting (rotation_hint). */
+static void rotation_check(struct req *r)
+{
+	struct orch_store *st = r->d->store;
+	struct applied_list l = { 0 };
+	struct orch_site *sites = NULL;
+	struct orch_obs_ops ops = { .site = applied_site, .path = applied_path };
+	uint64_t policy_version;
+	size_t n = 0;
+	bool waiting = false, changed = false;
+	int e;
+
+	if (!r->d->rotation_hint)
+		return;
+	if (st->ops->begin_read(st))
+		return;
+	e = st->ops->site_list(st, &sites, &n);
+	st->ops->rollback(st);
+	if (e)
+		return;
+	for (size_t i = 0; i < n && !waiting; i++)
+		waiting = sites[i].key_rotation == ORCH_ROT_REGISTERED;
+	/* the edges' applied versions (observe reads in its own transaction) */
+	if (waiting && st->ops->observe(st, &ops, &l, &policy_version))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (sites[i].key_rotation != ORCH_ROT_REGISTERED ||
+		    !peers_ready(r->d, &sites[i], &l))
+			continue;
+		if (st->ops->begin(st))
+			break;
+		if (st->ops->site_key_rotation(st, sites[i].id, ORCH_ROT_SWITCH, NULL, false) ||
+		    st->ops->event_add(st, sites[i].id, orchd_now_ms(), "site", sites[i].name,
+				       "every peer holds the next key: the edge switches to it") ||
+		    st->ops->commit(st)) {
+			st->ops->rollback(st);
+			break;
+		}
+		changed = true;
+	}
+	if (changed)
+		orchd_intent_changed(r->d);
+	r->d->rotation_hint = waiting;
+out:
+	for (size_t i = 0; i < l.n; i++)
+		free((char *)l.v[i].name);
+	free(l.v);
+	orch_sites_free(sites, n);
+}
+
 static const char *event_kind(Sdwan__V1__EventKind k)
 {
 	const ProtobufCEnumValue *v =
@@ -428,6 +617,14 @@ enum MHD_Result edge_telemetry(struct req *r)
 		return reply_error(r, 400, "body is not a valid sdwan.v1.Telemetry message");
 	if (m->site[0] && strcmp(m->site, r->site)) {
 		ret = reply_error(r, 403, "credential is for site %s, not %.40s", r->site, m->site);
+		goto out;
+	}
+	if (m->key && ((m->key->next_public_key.len && m->key->next_public_key.len != 32) ||
+		       (m->key->public_key.len && m->key->public_key.len != 32))) {
+		ret = reply_error(r, 400,
+				  "Telemetry.key.next_public_key/public_key: 32 octets (Ed25519), "
+				  "got %zu/%zu",
+				  m->key->next_public_key.len, m->key->public_key.len);
 		goto out;
 	}
 	if (m->n_paths > 65536 || m->n_events > 4096 || m->n_decisions > 4096 ||
@@ -480,8 +677,11 @@ enum MHD_Result edge_telemetry(struct req *r)
 		char cerr[1100];
 
 		orch_text_escape(cerr, sizeof(cerr), m->config_error, SIZE_MAX, ORCH_TEXT_CTL);
+		uint64_t refl[2] = { m->reflector ? m->reflector->answered : 0,
+				     m->reflector ? m->reflector->dropped : 0 };
+
 		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec, ct,
-					   cerr);
+					   cerr, m->reflector ? refl : NULL);
 	}
 	/* an upgraded edge says so here (it does not register again) */
 	if (!e)
@@ -520,6 +720,11 @@ enum MHD_Result edge_telemetry(struct req *r)
 	r->d->m.telemetry++;
 	if (caps_changed)
 		orchd_intent_changed(r->d); /* its bundle may carry other features now */
+	/* a key rotation moves on: after the report is stored, apart from it
+	 * (the report stands whatever happens to the rotation) */
+	if (m->key && (e = rotation_report(r, m)))
+		fprintf(stderr, "sdwan-orchd: site %s: key rotation: %s\n", r->site, strerror(-e));
+	rotation_check(r);
 	ret = reply_empty(r, 204);
 out:
 	json_decref(paths);

@@ -43,6 +43,8 @@ enum fam {
 	F_PATH_TX_BYTES,
 	F_PATH_RX_PACKETS,
 	F_PATH_TX_PACKETS,
+	F_REFL_ANSWERED,
+	F_REFL_DROPPED,
 	F_CLASS_BYTES,
 	F_CLASS_PACKETS,
 	F_N,
@@ -102,6 +104,11 @@ static const struct {
 				"Packets received on the path's netdev." },
 	[F_PATH_TX_PACKETS] = { "sdwan_path_transmit_packets_total", "counter",
 				"Packets sent on the path's netdev." },
+	[F_REFL_ANSWERED] = { "sdwan_reflector_probes_answered_total", "counter",
+			      "STAMP probes the site's edge answered (its reflector)." },
+	[F_REFL_DROPPED] = { "sdwan_reflector_probes_dropped_total", "counter",
+			     "STAMP probes the site's edge dropped: not from a path's peer on its "
+			     "netdev (spoofed, from an underlay) or a wrong or missing HMAC." },
 	[F_CLASS_BYTES] = { "sdwan_class_bytes_total", "counter",
 			    "Bytes classified into the traffic class at a site (from its LAN)." },
 	[F_CLASS_PACKETS] = { "sdwan_class_packets_total", "counter",
@@ -188,6 +195,14 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 	site_sample(sc, F_SITE_CONFIG_ERROR, s->name, s->refused || (s->config_error[0] != '\0'));
 	site_sample(sc, F_SITE_COMPILE_ERROR, s->name,
 		    s->compile_error && s->compile_error[0] != '\0');
+	if (s->reflector_known) {
+		fprintf(sc->f[F_REFL_ANSWERED], "%s{", fams[F_REFL_ANSWERED].name);
+		label(sc->f[F_REFL_ANSWERED], "site", s->name, true);
+		fprintf(sc->f[F_REFL_ANSWERED], "} %" PRIu64 "\n", s->refl_answered);
+		fprintf(sc->f[F_REFL_DROPPED], "%s{", fams[F_REFL_DROPPED].name);
+		label(sc->f[F_REFL_DROPPED], "site", s->name, true);
+		fprintf(sc->f[F_REFL_DROPPED], "} %" PRIu64 "\n", s->refl_dropped);
+	}
 	if (s->decisions)
 		dec = json_loads(s->decisions, 0, NULL);
 	json_array_foreach (dec, i, d) {

@@ -94,8 +94,8 @@ bool orch_name_valid(const char *s)
 	return true;
 }
 
-static const char *const cap_names[] = { "breakout",	  "psk",  "ike-proposals",
-					  "probe-auth", "ipv6", "ipv6-underlay" };
+static const char *const cap_names[] = { "breakout",   "psk",  "ike-proposals",
+					 "probe-auth", "ipv6", "ipv6-underlay" };
 
 const char *orch_cap_name(uint32_t bit)
 {
@@ -660,6 +660,16 @@ json_t *orch_site_to_json(const struct orch_site *site)
 	}
 	if (o && site->registered) {
 		json_object_set_new(o, "public_key", json_string(hex));
+		if (site->key_rotation != ORCH_ROT_NONE) {
+			char next[65] = "";
+
+			for (size_t i = 0; site->key_rotation >= ORCH_ROT_REGISTERED && i < 32; i++)
+				sprintf(next + 2 * i, "%02x", site->next_key[i]);
+			json_object_set_new(o, "key_rotation",
+					    json_pack("{s:s, s:s}", "state",
+						      orch_key_rotation_name(site->key_rotation),
+						      "next_public_key", next));
+		}
 		json_object_set_new(o, "hostname", json_string(site->hostname));
 		json_object_set_new(o, "software_version", json_string(site->software_version));
 		json_object_set_new(o, "registered_at", json_integer(site->registered_at));
@@ -668,6 +678,21 @@ json_t *orch_site_to_json(const struct orch_site *site)
 	if (o && site->compile_error[0])
 		json_object_set_new(o, "compile_error", json_string(site->compile_error));
 	return o;
+}
+
+const char *orch_key_rotation_name(int state)
+{
+	switch (state) {
+	case ORCH_ROT_NONE:
+		return "none";
+	case ORCH_ROT_REQUESTED:
+		return "requested";
+	case ORCH_ROT_REGISTERED:
+		return "peers-updating";
+	case ORCH_ROT_SWITCH:
+		return "switching";
+	}
+	return "unknown";
 }
 
 size_t orch_site_targets(const struct orch_site *branch, const char *label,

@@ -199,8 +199,12 @@ struct orchd {
 	} * pending;	       /* by gen: admitted, not yet in a published compile */
 	size_t n_pending;
 	size_t site_errors;
-	int64_t start_ms;	   /* process_start_time_seconds */
-	struct notifier *notify;   /* its own thread and store connection */
+	int64_t start_ms;	 /* process_start_time_seconds */
+	struct notifier *notify; /* its own thread and store connection */
+	/* a key rotation may wait for its peers (edge.c): check on telemetry;
+	 * starts set (one may be under way from before), cleared by a check
+	 * that finds none waiting, set by a next key reported here */
+	bool rotation_hint;	   /* MHD thread only */
 	struct authfail *authfail; /* MHD thread only */
 };
 
@@ -255,6 +259,7 @@ enum MHD_Result api_site_delete(struct req *r);
 enum MHD_Result api_site_bootstrap(struct req *r);
 enum MHD_Result api_site_bundle(struct req *r);
 enum MHD_Result api_site_revoke(struct req *r);
+enum MHD_Result api_site_rotate_key(struct req *r);
 enum MHD_Result api_tokens_list(struct req *r);
 enum MHD_Result api_token_create(struct req *r);
 enum MHD_Result api_token_revoke(struct req *r);

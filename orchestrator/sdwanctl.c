@@ -348,6 +348,12 @@ static void site_table(json_t *s)
 	}
 	if (json_object_get(s, "compile_error"))
 		printf("compile error: %s\n", str(s, "compile_error"));
+	if (json_object_get(s, "key_rotation")) {
+		json_t *k = json_object_get(s, "key_rotation");
+
+		printf("key rotation: %s%s%s\n", str(k, "state"),
+		       *str(k, "next_public_key") ? ", next key " : "", str(k, "next_public_key"));
+	}
 	printf("%-10s %-40s %-8s %s\n", "UNDERLAY", "ADDRESS", "METERED", "MTU");
 	json_array_foreach (json_object_get(s, "underlays"), i, u)
 		printf("%-10s %-40s %-8s %lld%s%s\n", str(u, "label"),
@@ -560,7 +566,7 @@ static int cmd_site(int argc, char **argv)
 	long st;
 
 	if (argc < 2 || (strcmp(argv[1], "add") && has_help(argc, argv))) {
-		printf("usage: sdwanctl site add|list|show|rm|bootstrap|revoke ...\n"
+		printf("usage: sdwanctl site add|list|show|rm|bootstrap|revoke|rotate-key ...\n"
 		       "  site add NAME --role R --underlay L=ADDR|dhcp[,metered][,public=A]... "
 		       "[--lan P]...\n"
 		       "           [--bootstrap-ttl D]                create (dhcp: learnt by the "
@@ -574,6 +580,10 @@ static int cmd_site(int argc, char **argv)
 		       "                                 peers drop the site's tunnels)\n"
 		       "  site revoke NAME               end the site's credential now (a stolen\n"
 		       "                                 edge); `bootstrap` brings it back\n"
+		       "  site rotate-key NAME           the site's edge rolls to a new key: its\n"
+		       "                                 peers accept both until it switched (no\n"
+		       "                                 tunnel goes down); `site show` follows "
+		       "it\n"
 		       "  bootstrap tokens expire after D (default the orchestrator's\n"
 		       "  --bootstrap-ttl, 7d): seconds, or N and s, m, h or d (1s..365d)\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -616,6 +626,22 @@ static int cmd_site(int argc, char **argv)
 			return print_json(resp);
 		printf("site %s revoked: its edge is refused, its peers drop its tunnels\n",
 		       argv[2]);
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "rotate-key")) {
+		if (argc != 3) {
+			fprintf(stderr, "sdwanctl: site rotate-key NAME: no other argument\n");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "/api/v1/sites/%s/rotate-key", argv[2]);
+		st = call("POST", path, NULL, &resp);
+		if (st != 202)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf("site %s: key rotation requested (`sdwanctl site show %s` follows it)\n",
+		       argv[2], argv[2]);
 		json_decref(resp);
 		return EXIT_OK;
 	}

@@ -33,6 +33,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/sites/{site}", AUTH_ADMIN, BODY_NONE, api_site_delete },
 	{ "POST", "/api/v1/sites/{site}/bootstrap", AUTH_ADMIN, BODY_NONE, api_site_bootstrap },
 	{ "POST", "/api/v1/sites/{site}/revoke", AUTH_ADMIN, BODY_NONE, api_site_revoke },
+	{ "POST", "/api/v1/sites/{site}/rotate-key", AUTH_ADMIN, BODY_NONE, api_site_rotate_key },
 	{ "GET", "/api/v1/sites/{site}/bundle", AUTH_VIEWER, BODY_NONE, api_site_bundle },
 	{ "PUT", "/api/v1/sites/{site}/underlays/{label}", AUTH_ADMIN, BODY_JSON,
 	  api_underlay_put },
@@ -1427,6 +1428,7 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		return r;
 	d->cfg = *cfg;
 	d->start_ms = orchd_now_ms();
+	d->rotation_hint = true; /* a key rotation may be waiting from before */
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	r = -EINVAL;

@@ -146,6 +146,12 @@ static const char *const migrations[] = {
 	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
 	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
+	/* 7 (issue 18): key rotation, enum orch_key_rotation, and the next key */
+	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE sites ADD COLUMN next_public_key BYTEA;"),
+	/* 8 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
+	("ALTER TABLE telemetry ADD COLUMN refl_answered BIGINT;"
+	 "ALTER TABLE telemetry ADD COLUMN refl_dropped BIGINT;"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -877,7 +883,7 @@ static int pg_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs, capabilities, compile_error"
+	" registered_at, hubs, capabilities, compile_error, key_rotation, next_public_key"
 
 static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 {
@@ -930,6 +936,13 @@ static int site_from_row(const PGresult *res, int row, struct orch_site *site)
 	}
 	snprintf(site->capabilities, sizeof(site->capabilities), "%s", gv(res, row, 11));
 	snprintf(site->compile_error, sizeof(site->compile_error), "%s", gv(res, row, 12));
+	site->key_rotation = (int)gi(res, row, 13);
+	{
+		uint8_t next[32];
+
+		if (g_bytea(res, row, 14, next, sizeof(next)) == 32)
+			memcpy(site->next_key, next, 32);
+	}
 	r = 0;
 out:
 	json_decref(lans);
@@ -1077,8 +1090,8 @@ static int pg_site_set_bootstrap(struct orch_store *st, const char *name, const 
 	ps(&p, name);
 	if ((r = run(pg(st),
 		     "UPDATE sites SET bootstrap_hash = $1, bootstrap_expires = $2,"
-		     " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-		     " WHERE name = $3",
+		     " credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+		     " key_rotation = 0, next_public_key = NULL WHERE name = $3",
 		     &p, &n)))
 		return r;
 	if (n != 1)
@@ -1095,13 +1108,50 @@ static int pg_site_revoke(struct orch_store *st, const char *name)
 	ps(&p, name);
 	if ((r = run(pg(st),
 		     "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
-		     " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-		     " WHERE name = $1",
+		     " credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+		     " key_rotation = 0, next_public_key = NULL WHERE name = $1",
 		     &p, &n)))
 		return r;
 	if (n != 1)
 		return -ENOENT;
 	return bump_gen(pg(st));
+}
+
+static int pg_site_key_rotation(struct orch_store *st, int64_t id, int state,
+				const uint8_t next[32], bool promote)
+{
+	struct prm p = { 0 };
+	int64_t n = 0;
+	int r;
+
+	if (promote) {
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET public_key = next_public_key, next_public_key = NULL,"
+			" key_rotation = 0 WHERE id = $1 AND public_key IS NOT NULL"
+			" AND next_public_key IS NOT NULL",
+			&p, &n);
+	} else if (next) {
+		pi(&p, state);
+		pb(&p, next, 32);
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET key_rotation = $1, next_public_key = $2"
+			" WHERE id = $3 AND public_key IS NOT NULL",
+			&p, &n);
+	} else {
+		pi(&p, state);
+		pi(&p, id);
+		r = run(pg(st),
+			"UPDATE sites SET key_rotation = $1 WHERE id = $2 AND public_key IS NOT "
+			"NULL",
+			&p, &n);
+	}
+	if (r)
+		return r;
+	if (n != 1)
+		return promote ? -EALREADY : -ENOENT;
+	return bump_gen(pg(st)); /* the site's or its peers' bundles change */
 }
 
 static int pg_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -1502,7 +1552,8 @@ static int pg_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const json_t *class_traffic, const char *config_error)
+			    const json_t *class_traffic, const char *config_error,
+			    const uint64_t reflector[2])
 {
 	struct pg_store *s = pg(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
@@ -1526,12 +1577,19 @@ static int pg_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	ps(&p, dec);
 	ps(&p, config_error);
 	ps(&p, ct);
+	/* -1: not reported (NULL) */
+	pi(&p, reflector ? (int64_t)(reflector[0] & INT64_MAX) : -1);
+	pi(&p, reflector ? (int64_t)(reflector[1] & INT64_MAX) : -1);
 	if ((r = run(s,
 		     "INSERT INTO telemetry(site_id, at, applied_version, decisions, config_error,"
-		     " class_traffic) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (site_id) DO UPDATE"
+		     " class_traffic, refl_answered, refl_dropped)"
+		     " VALUES($1,$2,$3,$4,$5,$6,NULLIF($7::bigint, -1),NULLIF($8::bigint, -1))"
+		     " ON CONFLICT (site_id) DO UPDATE"
 		     " SET at = excluded.at, applied_version = excluded.applied_version,"
 		     " decisions = excluded.decisions, config_error = excluded.config_error,"
-		     " class_traffic = excluded.class_traffic",
+		     " class_traffic = excluded.class_traffic,"
+		     " refl_answered = excluded.refl_answered, refl_dropped = "
+		     "excluded.refl_dropped",
 		     &p, NULL)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1959,6 +2017,9 @@ static int obs_site_row(void *ud, const PGresult *res)
 		.refused = gi(res, 0, 8) != 0,
 		.class_traffic = gnull(res, 0, 10) ? NULL : gv(res, 0, 10),
 		.compile_error = gv(res, 0, 11),
+		.reflector_known = !gnull(res, 0, 12),
+		.refl_answered = (uint64_t)gi(res, 0, 12),
+		.refl_dropped = (uint64_t)gi(res, 0, 13),
 	};
 
 	a->pv = (uint64_t)gi(res, 0, 9);
@@ -1987,7 +2048,8 @@ static int pg_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 " coalesce(t.applied_version, 0), coalesce(t.config_error, ''), t.decisions,"
 		 " (a.version IS NOT NULL AND a.version = b.version AND a.applied = 0)::int,"
 		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic,"
-		 " s.compile_error FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+		 " s.compile_error, t.refl_answered, t.refl_dropped"
+		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name COLLATE \"C\"",
 		 NULL, obs_site_row, &a);
@@ -2441,6 +2503,7 @@ static const struct orch_store_ops pg_ops = {
 	.site_set_bootstrap = pg_site_set_bootstrap,
 	.site_revoke = pg_site_revoke,
 	.site_register = pg_site_register,
+	.site_key_rotation = pg_site_key_rotation,
 	.site_by_credential = pg_site_by_credential,
 	.site_by_bootstrap = pg_site_by_bootstrap,
 	.lan_conflict = pg_lan_conflict,

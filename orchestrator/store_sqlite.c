@@ -119,6 +119,12 @@ static const char *const migrations[] = {
 	 * an older edge), and why the compiler gives the site no bundle ('' : it does) */
 	("ALTER TABLE sites ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE sites ADD COLUMN compile_error TEXT NOT NULL DEFAULT '';"),
+	/* 11 (issue 18): key rotation, enum orch_key_rotation, and the next key */
+	("ALTER TABLE sites ADD COLUMN key_rotation INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE sites ADD COLUMN next_public_key BLOB;"),
+	/* 12 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
+	("ALTER TABLE telemetry ADD COLUMN refl_answered INTEGER;"
+	 "ALTER TABLE telemetry ADD COLUMN refl_dropped INTEGER;"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -505,7 +511,7 @@ static int sq_site_delete(struct orch_store *st, const char *name)
 
 #define SITE_COLS                                                                             \
 	"id, name, role, lans, path_map, created_at, public_key, hostname, software_version," \
-	" registered_at, hubs, capabilities, compile_error"
+	" registered_at, hubs, capabilities, compile_error, key_rotation, next_public_key"
 
 /* fills everything but the underlays from a row of SITE_COLS */
 static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
@@ -561,6 +567,9 @@ static int site_from_row(sqlite3_stmt *p, struct orch_site *site)
 	}
 	snprintf(site->capabilities, sizeof(site->capabilities), "%s", col_text(p, 11));
 	snprintf(site->compile_error, sizeof(site->compile_error), "%s", col_text(p, 12));
+	site->key_rotation = sqlite3_column_int(p, 13);
+	if (sqlite3_column_bytes(p, 14) == 32)
+		memcpy(site->next_key, sqlite3_column_blob(p, 14), 32);
 	r = 0;
 out:
 	json_decref(lans);
@@ -706,9 +715,10 @@ static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const 
 				 int64_t expires)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = ?, bootstrap_expires = ?,"
-				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-				  " WHERE name = ?");
+	sqlite3_stmt *p =
+		stmt(s, "UPDATE sites SET bootstrap_hash = ?, bootstrap_expires = ?,"
+			" credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+			" key_rotation = 0, next_public_key = NULL WHERE name = ?");
 	int r;
 
 	if (!p)
@@ -726,9 +736,10 @@ static int sq_site_set_bootstrap(struct orch_store *st, const char *name, const 
 static int sq_site_revoke(struct orch_store *st, const char *name)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *p = stmt(s, "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
-				  " credential_hash = NULL, public_key = NULL, registered_at = NULL"
-				  " WHERE name = ?");
+	sqlite3_stmt *p =
+		stmt(s, "UPDATE sites SET bootstrap_hash = NULL, bootstrap_expires = 0,"
+			" credential_hash = NULL, public_key = NULL, registered_at = NULL,"
+			" key_rotation = 0, next_public_key = NULL WHERE name = ?");
 	int r;
 
 	if (!p)
@@ -739,6 +750,41 @@ static int sq_site_revoke(struct orch_store *st, const char *name)
 	if (sqlite3_changes(s->db) != 1)
 		return -ENOENT;
 	return bump_gen(s);
+}
+
+static int sq_site_key_rotation(struct orch_store *st, int64_t id, int state,
+				const uint8_t next[32], bool promote)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p;
+	int r;
+
+	if (promote)
+		p = stmt(s, "UPDATE sites SET public_key = next_public_key, next_public_key = NULL,"
+			    " key_rotation = 0 WHERE id = ? AND public_key IS NOT NULL"
+			    " AND next_public_key IS NOT NULL");
+	else
+		p = stmt(s, "UPDATE sites SET key_rotation = ?,"
+			    " next_public_key = CASE WHEN ? THEN ? ELSE next_public_key END"
+			    " WHERE id = ? AND public_key IS NOT NULL");
+	if (!p)
+		return -EIO;
+	if (promote) {
+		sqlite3_bind_int64(p, 1, id);
+	} else {
+		sqlite3_bind_int(p, 1, state);
+		sqlite3_bind_int(p, 2, next != NULL);
+		if (next)
+			sqlite3_bind_blob(p, 3, next, 32, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(p, 3);
+		sqlite3_bind_int64(p, 4, id);
+	}
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_changes(s->db) != 1)
+		return promote ? -EALREADY : -ENOENT;
+	return bump_gen(s); /* the site's or its peers' bundles change */
 }
 
 static int sq_site_register(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -1137,7 +1183,8 @@ static int sq_ack_put(struct orch_store *st, int64_t site_id, uint64_t version, 
 
 static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 			    uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			    const json_t *class_traffic, const char *config_error)
+			    const json_t *class_traffic, const char *config_error,
+			    const uint64_t reflector[2])
 {
 	struct sq_store *s = sq(st);
 	char *dec = json_dumps(decisions, JSON_COMPACT);
@@ -1151,7 +1198,8 @@ static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 		goto out;
 	r = -EIO;
 	if (!(p = stmt(s, "INSERT OR REPLACE INTO telemetry(site_id, at, applied_version,"
-			  " decisions, config_error, class_traffic) VALUES(?,?,?,?,?,?)")))
+			  " decisions, config_error, class_traffic, refl_answered, refl_dropped)"
+			  " VALUES(?,?,?,?,?,?,?,?)")))
 		goto out;
 	sqlite3_bind_int64(p, 1, site_id);
 	sqlite3_bind_int64(p, 2, at);
@@ -1159,6 +1207,13 @@ static int sq_telemetry_put(struct orch_store *st, int64_t site_id, int64_t at,
 	sqlite3_bind_text(p, 4, dec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 5, config_error, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p, 6, ct, -1, SQLITE_STATIC);
+	if (reflector) {
+		sqlite3_bind_int64(p, 7, (int64_t)reflector[0]);
+		sqlite3_bind_int64(p, 8, (int64_t)reflector[1]);
+	} else {
+		sqlite3_bind_null(p, 7);
+		sqlite3_bind_null(p, 8);
+	}
 	if ((r = run(p)))
 		goto out;
 	json_array_foreach (paths, i, m) {
@@ -1537,14 +1592,16 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 
 	if ((r = sq_begin_read(st)))
 		return r;
-	p = stmt(s,
-		 "SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
-		 " ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
-		 " t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
-		 " (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic, s.compile_error"
-		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
-		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
-		 " ORDER BY s.name");
+	p = stmt(
+		s,
+		"SELECT s.name, s.role, s.registered_at IS NOT NULL, ifnull(s.last_seen, 0),"
+		" ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
+		" t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
+		" (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic, s.compile_error,"
+		" t.refl_answered, t.refl_dropped"
+		" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
+		" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
+		" ORDER BY s.name");
 	if (!p) {
 		r = -EIO;
 		goto out;
@@ -1564,6 +1621,9 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.class_traffic =
 				sqlite3_column_type(p, 10) == SQLITE_NULL ? NULL : col_text(p, 10),
 			.compile_error = col_text(p, 11),
+			.reflector_known = sqlite3_column_type(p, 12) != SQLITE_NULL,
+			.refl_answered = (uint64_t)sqlite3_column_int64(p, 12),
+			.refl_dropped = (uint64_t)sqlite3_column_int64(p, 13),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);
@@ -1945,6 +2005,7 @@ static const struct orch_store_ops sqlite_ops = {
 	.site_set_bootstrap = sq_site_set_bootstrap,
 	.site_revoke = sq_site_revoke,
 	.site_register = sq_site_register,
+	.site_key_rotation = sq_site_key_rotation,
 	.site_by_credential = sq_site_by_credential,
 	.site_by_bootstrap = sq_site_by_bootstrap,
 	.lan_conflict = sq_lan_conflict,

@@ -87,6 +87,9 @@ typedef struct
 	peer_cfg_t *cfg;
 	/** credentials of this path, registered at lib->credmgr */
 	mem_cred_t *creds;
+	/** the config this one replaced in place (a key rotation): its SAs
+	 * stay up, and go with this entry's */
+	peer_cfg_t *prev_cfg;
 	/** next retry delay, ms */
 	uint32_t backoff;
 	/** a retry is scheduled */
@@ -112,7 +115,15 @@ typedef struct
 	char name[EDGE_IKE_NAME_MAX];
 	uint32_t unique_id;
 	bool initiator;
+	/* the second run of a responder's dedup: what is left goes */
+	bool final;
 } dedup_data_t;
+
+/* how long a responder keeps an old IKE_SA that the peer authenticated with
+ * another key than the new one (a key rotation's make before break): the
+ * initiator deletes it itself within a round trip; if it does not (it
+ * restarted meanwhile), it goes then */
+#define DEDUP_ROTATION_MS 3000
 
 /**
  * Data of an initiate job.
@@ -133,6 +144,7 @@ static void entry_destroy(entry_t *entry)
 		entry->creds->destroy(entry->creds);
 	}
 	DESTROY_IF(entry->cfg);
+	DESTROY_IF(entry->prev_cfg);
 	free(entry);
 }
 
@@ -296,6 +308,26 @@ static void add_auth(peer_cfg_t *cfg, mem_cred_t *creds, bool local,
 }
 
 /**
+ * Add the remote auth round of a peer in its key rotation: it may sign with
+ * either key.  No pinned certificate: charon tries every trusted key bound to
+ * the identity (both are, in this path's creds; other sets hold only other
+ * paths' keys of the same peer or our own identities).
+ */
+static void add_auth_either(peer_cfg_t *cfg, mem_cred_t *creds,
+							identification_t *id, certificate_t *cert,
+							certificate_t *next)
+{
+	auth_cfg_t *auth;
+
+	creds->add_cert(creds, TRUE, cert);
+	creds->add_cert(creds, TRUE, next);
+	auth = auth_cfg_create();
+	auth->add(auth, AUTH_RULE_AUTH_CLASS, AUTH_CLASS_PUBKEY);
+	auth->add(auth, AUTH_RULE_IDENTITY, id);
+	cfg->add_auth_cfg(cfg, auth, FALSE);
+}
+
+/**
  * Add an auth round: pre-shared key (the key itself is in the path's creds)
  */
 static void add_psk_auth(peer_cfg_t *cfg, bool local, identification_t *id)
@@ -340,8 +372,8 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 	peer_cfg_t *peer_cfg = NULL;
 	child_cfg_t *child_cfg = NULL;
 	identification_t *local_id = NULL, *remote_id = NULL;
-	public_key_t *peer_key = NULL;
-	certificate_t *local_cert = NULL, *remote_cert = NULL;
+	public_key_t *peer_key = NULL, *next_key = NULL;
+	certificate_t *local_cert = NULL, *remote_cert = NULL, *next_cert = NULL;
 	mem_cred_t *creds = NULL;
 	int r;
 
@@ -478,10 +510,32 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 		fail(err, errlen, "pubkey", 0, "no trusted-pubkey certificate", "");
 		goto out;
 	}
+	if (path->remote_pubkey_next_set)
+	{
+		next_key = lib->creds->create(
+			lib->creds, CRED_PUBLIC_KEY, KEY_ED25519, BUILD_EDDSA_PUB,
+			chunk_create((u_char *)path->remote_pubkey_next,
+						 EDGE_IKE_PUBKEY_LEN),
+			BUILD_END);
+		next_cert = next_key ? pubkey_cert(next_key, remote_id) : NULL;
+		if (!next_cert)
+		{
+			fail(err, errlen, "remote_pubkey_next", 0, "not an Ed25519 key",
+				 "");
+			goto out;
+		}
+	}
 	add_auth(peer_cfg, creds, TRUE, local_id, local_cert);
-	add_auth(peer_cfg, creds, FALSE, remote_id, remote_cert);
+	if (next_cert)
+	{
+		add_auth_either(peer_cfg, creds, remote_id, remote_cert, next_cert);
+	}
+	else
+	{
+		add_auth(peer_cfg, creds, FALSE, remote_id, remote_cert);
+	}
 	local_id = remote_id = NULL;
-	local_cert = remote_cert = NULL;
+	local_cert = remote_cert = next_cert = NULL;
 
 done:
 	*out_cfg = peer_cfg;
@@ -497,8 +551,10 @@ out:
 	DESTROY_IF(local_id);
 	DESTROY_IF(remote_id);
 	DESTROY_IF(peer_key);
+	DESTROY_IF(next_key);
 	DESTROY_IF(local_cert);
 	DESTROY_IF(remote_cert);
+	DESTROY_IF(next_cert);
 	DESTROY_IF(creds);
 	return r;
 }
@@ -747,12 +803,50 @@ METHOD(edge_charon_config_t, add, int, private_edge_charon_config_t *this,
 	return 0;
 }
 
+/**
+ * Put a rebuilt entry in place of the live one with its id, keeping that
+ * one's SAs (its config becomes prev_cfg: terminated with this entry) and
+ * its retry state.  With reauth, an initiator path gets a new IKE_SA on the
+ * new config at once (make before break: sa_up() removes the old ones once it
+ * is up).  -ENOENT when the path went meanwhile (entry destroyed).
+ */
+static int replace_in_place(private_edge_charon_config_t *this, entry_t *entry,
+							bool reauth)
+{
+	entry_t *old;
+
+	lib->credmgr->add_set(lib->credmgr, &entry->creds->set);
+	this->lock->write_lock(this->lock);
+	old = find_id(this, entry->path.id);
+	if (!old)
+	{
+		this->lock->unlock(this->lock);
+		entry_destroy(entry);
+		return -ENOENT;
+	}
+	this->paths->remove(this->paths, old, NULL);
+	/* the SAs of an earlier replaced config, if any, were made before it:
+	 * they keep theirs referenced; only the newest is terminated with us */
+	entry->prev_cfg = old->cfg->get_ref(old->cfg);
+	entry->backoff = old->backoff;
+	entry->retrying = old->retrying;
+	entry->generation = reauth ? ++this->generation : old->generation;
+	this->paths->insert_last(this->paths, entry);
+	if (reauth && entry->path.initiator)
+	{
+		queue_initiate(this, entry, 0, FALSE);
+	}
+	this->lock->unlock(this->lock);
+	entry_destroy(old);
+	return 0;
+}
+
 METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	   const struct edge_ike_path *path)
 {
 	entry_t *entry, *old;
-	peer_cfg_t *old_cfg = NULL;
-	bool same = FALSE;
+	peer_cfg_t *old_cfg = NULL, *prev_cfg = NULL;
+	bool same = FALSE, keys = FALSE;
 	int r;
 
 	this->lock->read_lock(this->lock);
@@ -760,6 +854,7 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	if (old)
 	{
 		same = edge_ike_path_equal(&old->path, path);
+		keys = edge_ike_path_equal_but_keys(&old->path, path);
 	}
 	this->lock->unlock(this->lock);
 	if (!old)
@@ -769,6 +864,20 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	if (same)
 	{
 		return 0;
+	}
+	if (keys)
+	{ /* the peer rolls its key: new SAs check the new keys, ours stay */
+		r = entry_create(this, path, &entry);
+		if (!r)
+		{
+			r = replace_in_place(this, entry, FALSE);
+		}
+		if (!r)
+		{
+			DBG1(DBG_CFG, "path %u '%s': peer keys updated, SAs kept", path->id,
+				 path->name);
+		}
+		return r;
 	}
 	r = entry_create(this, path, &entry);
 	if (r)
@@ -793,12 +902,18 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	entry->generation = ++this->generation;
 	this->paths->insert_last(this->paths, entry);
 	old_cfg = old->cfg->get_ref(old->cfg);
+	prev_cfg = old->prev_cfg ? old->prev_cfg->get_ref(old->prev_cfg) : NULL;
 	this->lock->unlock(this->lock);
 
 	/* the old SAs go (their own config stays referenced by them), the new
 	 * config is initiated once they are gone */
 	terminate_cfg(this, old_cfg, FALSE);
 	old_cfg->destroy(old_cfg);
+	if (prev_cfg)
+	{
+		terminate_cfg(this, prev_cfg, FALSE);
+		prev_cfg->destroy(prev_cfg);
+	}
 	entry_destroy(old);
 
 	this->lock->write_lock(this->lock);
@@ -830,6 +945,10 @@ METHOD(edge_charon_config_t, remove_, int, private_edge_charon_config_t *this,
 		return -ENOENT;
 	}
 	terminate_cfg(this, entry->cfg, FALSE);
+	if (entry->prev_cfg)
+	{
+		terminate_cfg(this, entry->prev_cfg, FALSE);
+	}
 	DBG1(DBG_CFG, "path %u '%s' removed", id, entry->path.name);
 	entry_destroy(entry);
 	return 0;
@@ -854,7 +973,7 @@ METHOD(edge_charon_config_t, initiate, int, private_edge_charon_config_t *this,
 METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
 	   uint32_t id)
 {
-	peer_cfg_t *cfg = NULL;
+	peer_cfg_t *cfg = NULL, *prev = NULL;
 	entry_t *entry;
 
 	this->lock->read_lock(this->lock);
@@ -862,6 +981,8 @@ METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
 	if (entry)
 	{
 		cfg = entry->cfg->get_ref(entry->cfg);
+		prev =
+			entry->prev_cfg ? entry->prev_cfg->get_ref(entry->prev_cfg) : NULL;
 	}
 	this->lock->unlock(this->lock);
 	if (!cfg)
@@ -871,6 +992,11 @@ METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
 	DBG1(DBG_CFG, "path %u '%s': restarting", id, cfg->get_name(cfg));
 	terminate_cfg(this, cfg, TRUE);
 	cfg->destroy(cfg);
+	if (prev)
+	{
+		terminate_cfg(this, prev, TRUE);
+		prev->destroy(prev);
+	}
 
 	this->lock->write_lock(this->lock);
 	entry = find_id(this, id);
@@ -881,6 +1007,52 @@ METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
 	}
 	this->lock->unlock(this->lock);
 	return 0;
+}
+
+METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
+	   public_key_t *own)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	entry_t *entry;
+	uintptr_t id;
+	int r = 0;
+
+	ids = linked_list_create();
+	this->lock->write_lock(this->lock);
+	this->own->destroy(this->own);
+	this->own = own->get_ref(own);
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		ids->insert_last(ids, (void *)(uintptr_t)entry->path.id);
+	}
+	enumerator->destroy(enumerator);
+	this->lock->unlock(this->lock);
+
+	/* paths change only on the main thread, which is here: none goes */
+	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+	{
+		struct edge_ike_path path;
+		bool found = FALSE;
+
+		this->lock->read_lock(this->lock);
+		entry = find_id(this, (uint32_t)id);
+		if (entry)
+		{
+			path = entry->path;
+			found = TRUE;
+		}
+		this->lock->unlock(this->lock);
+		if (found && (r = entry_create(this, &path, &entry)) == 0)
+		{
+			replace_in_place(this, entry, TRUE);
+			DBG1(DBG_CFG, "path %u '%s': own key changed%s", path.id, path.name,
+				 path.initiator ? ", re-authenticating" : "");
+		}
+	}
+	ids->destroy(ids);
+	return r;
 }
 
 METHOD(edge_charon_config_t, lookup, uint32_t,
@@ -939,30 +1111,101 @@ METHOD(edge_charon_config_t, sa_gone, void, private_edge_charon_config_t *this,
  * responder destroys them silently, as charon does on INITIAL_CONTACT: a
  * delete from it would make the initiator restart them.
  */
+/**
+ * The public key the peer authenticated an IKE_SA with (a new reference), or
+ * NULL
+ */
+static public_key_t *peer_auth_key(ike_sa_t *ike_sa)
+{
+	enumerator_t *enumerator;
+	certificate_t *cert;
+	public_key_t *key = NULL;
+	auth_cfg_t *auth;
+
+	enumerator = ike_sa->create_auth_cfg_enumerator(ike_sa, FALSE);
+	if (enumerator->enumerate(enumerator, &auth))
+	{
+		cert = auth->get(auth, AUTH_RULE_SUBJECT_CERT);
+		key = cert ? cert->get_public_key(cert) : NULL;
+	}
+	enumerator->destroy(enumerator);
+	return key;
+}
+
+static void destroy_key(public_key_t *key)
+{
+	DESTROY_IF(key);
+}
+
 static job_requeue_t dedup_job(dedup_data_t *data)
 {
 	enumerator_t *enumerator;
-	linked_list_t *ids;
+	linked_list_t *ids, *keys;
+	public_key_t *key, *new_key = NULL;
 	ike_sa_t *ike_sa;
 	uintptr_t id;
+	bool later = FALSE;
 
 	ids = linked_list_create();
+	keys = linked_list_create();
 	enumerator =
 		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
 	while (enumerator->enumerate(enumerator, &ike_sa))
 	{
-		if (ike_sa->get_unique_id(ike_sa) != data->unique_id &&
-			ike_sa->get_peer_cfg(ike_sa) &&
-			streq(ike_sa->get_name(ike_sa), data->name) &&
-			ike_sa->get_state(ike_sa) != IKE_DELETING &&
-			ike_sa->get_state(ike_sa) != IKE_DESTROYING &&
-			ike_sa->get_state(ike_sa) != IKE_REKEYED)
+		if (ike_sa->get_unique_id(ike_sa) == data->unique_id)
+		{
+			DESTROY_IF(new_key);
+			new_key = peer_auth_key(ike_sa);
+		}
+		else if (ike_sa->get_peer_cfg(ike_sa) &&
+				 streq(ike_sa->get_name(ike_sa), data->name) &&
+				 ike_sa->get_state(ike_sa) != IKE_DELETING &&
+				 ike_sa->get_state(ike_sa) != IKE_DESTROYING &&
+				 ike_sa->get_state(ike_sa) != IKE_REKEYED)
 		{
 			ids->insert_last(ids,
 							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
+			keys->insert_last(keys, peer_auth_key(ike_sa));
 		}
 	}
 	enumerator->destroy(enumerator);
+	/* a responder: an old SA the peer signed with another key is its key
+	 * rotation's make before break, which the peer ends itself: destroying
+	 * it now would drop what is still in flight on it */
+	if (!data->initiator && !data->final && new_key)
+	{
+		enumerator_t *ie = ids->create_enumerator(ids);
+		enumerator_t *ke = keys->create_enumerator(keys);
+
+		while (ie->enumerate(ie, &id) && ke->enumerate(ke, &key))
+		{
+			if (key && !key->equals(key, new_key))
+			{
+				ids->remove_at(ids, ie);
+				later = TRUE;
+			}
+		}
+		ie->destroy(ie);
+		ke->destroy(ke);
+	}
+	keys->destroy_function(keys, (void *)destroy_key);
+	DESTROY_IF(new_key);
+	if (later)
+	{
+		dedup_data_t *again = malloc(sizeof(*again));
+
+		*again = *data;
+		again->final = TRUE;
+		DBG1(DBG_CFG,
+			 "path '%s': IKE_SA [%u] is up with the peer's new key, "
+			 "its old IKE_SA goes when the peer deletes it (at most %u ms)",
+			 data->name, data->unique_id, DEDUP_ROTATION_MS);
+		lib->scheduler->schedule_job_ms(
+			lib->scheduler,
+			(job_t *)callback_job_create((callback_job_cb_t)dedup_job, again,
+										 free, NULL),
+			DEDUP_ROTATION_MS);
+	}
 	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
 	{
 		DBG1(DBG_CFG, "path '%s': IKE_SA [%u] replaced by [%u]", data->name,
@@ -1166,6 +1409,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.remove = _remove_,
 			.initiate = _initiate,
 			.restart = _restart,
+			.set_own = _set_own,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,
 			.sa_up = _sa_up,

@@ -77,6 +77,15 @@ struct edge_charon_config_t
 	uint32_t (*lookup)(edge_charon_config_t *this, const char *name);
 
 	/**
+	 * Key rotation: authenticate with own from now on.  Every path's config
+	 * is rebuilt in place (its SAs stay); an initiator path initiates a new
+	 * IKE_SA with it at once, whose coming up removes the old ones (sa_up()).
+	 *
+	 * @return			0, or the last path's -errno (its config unchanged)
+	 */
+	int (*set_own)(edge_charon_config_t *this, public_key_t *own);
+
+	/**
 	 * An IKE_SA of the named config is being destroyed: schedule a retry
 	 * after the path's backoff, if it is an initiator path.
 	 */

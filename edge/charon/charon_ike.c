@@ -634,6 +634,58 @@ static int charon_path_check(void *ctx, uint32_t id)
 	return this->check->check(this->check, id);
 }
 
+/* key rotation: the new private key joins the credentials before the paths
+ * are rebuilt with its public half (their new IKE_SAs sign with it), the old
+ * one leaves after (what was signed with it is established already) */
+static int charon_key_switch(void *ctx, const char *key_file)
+{
+	private_edge_charon_t *this = ctx;
+	private_key_t *key;
+	public_key_t *pub = NULL;
+	mem_cred_t *own, *old;
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!this->config || !this->own)
+	{
+		return -ENOTCONN;
+	}
+	r = edge_ike_key_read_pem(key_file, &pem, &len);
+	if (r)
+	{
+		return r;
+	}
+	key = lib->creds->create(lib->creds, CRED_PRIVATE_KEY, KEY_ANY,
+							 BUILD_BLOB_PEM, chunk_create((u_char *)pem, len),
+							 BUILD_END);
+	if (!key || key->get_type(key) != KEY_ED25519 ||
+		!(pub = key->get_public_key(key)))
+	{
+		DBG1(DBG_CFG, "key rotation: '%s' holds no Ed25519 key", key_file);
+		DESTROY_IF(key);
+		explicit_bzero(pem, len);
+		free(pem);
+		return -EINVAL;
+	}
+	own = mem_cred_create();
+	own->add_key(own, key);
+	lib->credmgr->add_set(lib->credmgr, &own->set);
+	r = this->config->set_own(this->config, pub);
+	pub->destroy(pub);
+	old = this->own;
+	this->own = own;
+	lib->credmgr->remove_set(lib->credmgr, &old->set);
+	old->destroy(old);
+	explicit_bzero(this->key_pem, this->key_len);
+	free(this->key_pem);
+	this->key_pem = pem;
+	this->key_len = len;
+	DBG1(DBG_CFG, "key rotation: authenticating with the key in '%s'%s",
+		 key_file, r ? " (a path's config failed)" : "");
+	return r;
+}
+
 static int charon_event_fd(void *ctx)
 {
 	private_edge_charon_t *this = ctx;
@@ -663,4 +715,5 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.path_nat = charon_path_nat,
 	.path_check = charon_path_check,
 	.path_prefer = charon_path_prefer,
+	.key_switch = charon_key_switch,
 };

@@ -47,6 +47,10 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 		edge_ike_path_peer_key_len(a) != edge_ike_path_peer_key_len(b) ||
 		memcmp(a->remote_pubkey, b->remote_pubkey,
 			   edge_ike_path_peer_key_len(a)) ||
+		a->remote_pubkey_next_set != b->remote_pubkey_next_set ||
+		(a->remote_pubkey_next_set &&
+		 memcmp(a->remote_pubkey_next, b->remote_pubkey_next,
+				EDGE_IKE_PUBKEY_LEN)) ||
 		a->psk_len != b->psk_len || memcmp(a->psk, b->psk, a->psk_len) ||
 		a->ike_lifetime_s != b->ike_lifetime_s ||
 		a->child_lifetime_s != b->child_lifetime_s ||
@@ -66,6 +70,27 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 		}
 	}
 	return true;
+}
+
+bool edge_ike_path_equal_but_keys(const struct edge_ike_path *a,
+								  const struct edge_ike_path *b)
+{
+	struct edge_ike_path *t = malloc(sizeof(*t));
+	bool same;
+
+	if (!t)
+	{
+		return false;
+	}
+	*t = *a;
+	memcpy(t->remote_pubkey, b->remote_pubkey, sizeof(t->remote_pubkey));
+	t->remote_pubkey_len = b->remote_pubkey_len;
+	memcpy(t->remote_pubkey_next, b->remote_pubkey_next,
+		   sizeof(t->remote_pubkey_next));
+	t->remote_pubkey_next_set = b->remote_pubkey_next_set;
+	same = edge_ike_path_equal(t, b);
+	free(t);
+	return same;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -395,6 +420,13 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 		{
 			return fail(err, errlen, "remote_pubkey: %s", kind);
 		}
+	}
+	if (p->remote_pubkey_next_set &&
+		(p->psk_len || edge_ike_path_peer_key_len(p) != EDGE_IKE_PUBKEY_LEN))
+	{
+		return fail(err, errlen,
+					"remote_pubkey_next: only beside a raw Ed25519 "
+					"remote_pubkey");
 	}
 	if (p->ike_lifetime_s && p->ike_lifetime_s < 120)
 	{

@@ -111,6 +111,10 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	if (peer->public_key.len)
 		memcpy(ike->remote_pubkey, peer->public_key.data, peer->public_key.len);
 	ike->remote_pubkey_len = peer->public_key.len;
+	if (peer->next_public_key.len == EDGE_IKE_PUBKEY_LEN) { /* its key rotation */
+		memcpy(ike->remote_pubkey_next, peer->next_public_key.data, EDGE_IKE_PUBKEY_LEN);
+		ike->remote_pubkey_next_set = true;
+	}
 	if (peer->psk.len)
 		memcpy(ike->psk, peer->psk.data, peer->psk.len);
 	ike->psk_len = peer->psk.len;

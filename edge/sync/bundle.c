@@ -532,6 +532,9 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 	if (b->role != SDWAN__V1__SITE_ROLE__SITE_ROLE_BRANCH &&
 	    b->role != SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB)
 		edge_errors_addf(errs, "role: missing or unknown (%d)", (int)b->role);
+	if (b->use_key.len && b->use_key.len != EDGE_IKE_PUBKEY_LEN)
+		edge_errors_addf(errs, "use_key: %zu octets, a raw Ed25519 key has %d",
+				 b->use_key.len, EDGE_IKE_PUBKEY_LEN);
 	else if (config && (b->role == SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB) !=
 				   (config->role == EDGE_ROLE_HUB))
 		edge_errors_addf(errs, "role: the bundle is for a %s, this edge is a %s",
@@ -585,6 +588,13 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 						    sizeof(kind)) < 0)
 				edge_errors_addf(errs, "%s.public_key: %s", w, kind);
 		}
+		if (p->next_public_key.len &&
+		    (p->next_public_key.len != EDGE_IKE_PUBKEY_LEN || p->psk.len ||
+		     p->public_key.len != EDGE_IKE_PUBKEY_LEN))
+			edge_errors_addf(errs,
+					 "%s.next_public_key: %zu octets; a next key is a raw "
+					 "Ed25519 key (32) beside a raw Ed25519 public_key",
+					 w, p->next_public_key.len);
 		{
 			char uw[160];
 

@@ -82,6 +82,9 @@ struct edge_orch {
 	char *url, *ca_file, *site, *cred_file, *token_file, *sw_version;
 	char hostname[256];
 	uint8_t public_key[32];
+	/* key rotation, reported in every telemetry while set */
+	uint8_t rot_next[32], rot_used[32];
+	bool rot_next_set, rot_used_set;
 	bool allow_http;
 	uint32_t wait_s, poll_min_ms, tele_ms, coalesce_ms, backoff_initial_ms, backoff_max_ms,
 		req_timeout_ms;
@@ -758,6 +761,8 @@ static void tele_build_free(struct tele_build *b)
 static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *ret_upto)
 {
 	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__KeyReport kr = SDWAN__V1__KEY_REPORT__INIT;
+	Sdwan__V1__ReflectorCounters rc = SDWAN__V1__REFLECTOR_COUNTERS__INIT;
 	struct tele_build b = { 0 };
 	uint8_t *buf = NULL;
 	size_t n_ev = 0, n_wp = 0, k = 0;
@@ -786,6 +791,21 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 	t.at = unix_ms();
 	t.uptime_s = (mono_ms() - o->start_mono_ms) / 1000;
 	t.config_error = o->sync.config_error;
+	if (o->rot_next_set) {
+		kr.next_public_key.data = o->rot_next;
+		kr.next_public_key.len = sizeof(o->rot_next);
+	}
+	if (o->rot_used_set) {
+		kr.public_key.data = o->rot_used;
+		kr.public_key.len = sizeof(o->rot_used);
+	}
+	if (o->rot_next_set || o->rot_used_set)
+		t.key = &kr;
+	if (b.st.reflector_known) {
+		rc.answered = b.st.probes_reflected;
+		rc.dropped = b.st.probes_refl_dropped;
+		t.reflector = &rc;
+	}
 	t.software_version = o->sw_version;
 	t.n_capabilities = N_CAPABILITIES;
 	t.capabilities = (char **)capabilities;
@@ -1525,6 +1545,28 @@ void edge_orch_sync_get(const struct edge_orch *o, struct edge_orch_sync *ret_sy
 	if (!o || !ret_sync)
 		return;
 	*ret_sync = o->sync;
+}
+
+void edge_orch_set_rotation(struct edge_orch *o, const uint8_t next[32], const uint8_t used[32])
+{
+	bool was;
+
+	if (!o)
+		return;
+	was = o->rot_next_set || o->rot_used_set;
+	o->rot_next_set = next != NULL;
+	if (next)
+		memcpy(o->rot_next, next, sizeof(o->rot_next));
+	o->rot_used_set = used != NULL;
+	if (used) {
+		memcpy(o->rot_used, used, sizeof(o->rot_used));
+		/* a later Register (re-provisioning) gives this key */
+		memcpy(o->public_key, used, sizeof(o->public_key));
+	}
+	if (next || used || was) {
+		o->tele_due = true;
+		edge_orch_telemetry_kick(o);
+	}
 }
 
 void edge_orch_set_applied_version(struct edge_orch *o, uint64_t version)

@@ -255,6 +255,7 @@ void edge_status_fill_running(struct edge_status *st, const struct edge_config *
 	if (probe) {
 		st->probes_reflected = edge_probe_reflected(probe);
 		st->probes_refl_dropped = edge_probe_refl_dropped(probe);
+		st->reflector_known = true;
 	}
 	if (!running)
 		return;

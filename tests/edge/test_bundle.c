@@ -407,7 +407,7 @@ int main(void)
 		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
 		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
 		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_policy_roundtrip),	 cmocka_unit_test(test_ipv6_prefixes),
+		cmocka_unit_test(test_policy_roundtrip), cmocka_unit_test(test_ipv6_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

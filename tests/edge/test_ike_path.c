@@ -328,6 +328,42 @@ static void test_equal(void **state)
 	assert_false(edge_ike_path_equal(&b, &a));
 }
 
+/* a key rotation: only the peer's keys differ → updated in place */
+static void test_equal_but_keys(void **state)
+{
+	struct edge_ike_path a, b;
+	char err[160];
+
+	path_init(&a);
+	path_init(&b);
+	memset(b.remote_pubkey_next, 0xcd, sizeof(b.remote_pubkey_next));
+	b.remote_pubkey_next_set = true;
+	assert_int_equal(edge_ike_path_validate(&b, err, sizeof(err)), 0);
+	assert_false(edge_ike_path_equal(&a, &b));
+	assert_true(edge_ike_path_equal_but_keys(&a, &b));
+	b.remote_pubkey_next[0] ^= 1; /* another next key: a change too */
+	path_init(&a);
+	memcpy(a.remote_pubkey_next, b.remote_pubkey_next, sizeof(a.remote_pubkey_next));
+	a.remote_pubkey_next_set = true;
+	assert_true(edge_ike_path_equal(&a, &b));
+	a.remote_pubkey_next[1] ^= 1;
+	assert_false(edge_ike_path_equal(&a, &b));
+	/* the next key promoted, the old one gone */
+	memset(b.remote_pubkey, 0xcd, sizeof(b.remote_pubkey));
+	b.remote_pubkey_next_set = false;
+	assert_true(edge_ike_path_equal_but_keys(&a, &b));
+	/* anything else differing is not a key rotation */
+	strcpy(b.esp_proposals[1], "aes128gcm16-x25519");
+	assert_false(edge_ike_path_equal_but_keys(&a, &b));
+	/* a next key only beside a raw Ed25519 key, never with a PSK */
+	path_init(&b);
+	b.remote_pubkey_next_set = true;
+	memset(b.psk, 1, 32);
+	b.psk_len = 32;
+	assert_int_equal(edge_ike_path_validate(&b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "remote_pubkey_next"));
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHILD_UP), "child-up");
@@ -345,7 +381,8 @@ int main(void)
 		cmocka_unit_test(test_valid),	 cmocka_unit_test(test_valid_lists),
 		cmocka_unit_test(test_invalid),	 cmocka_unit_test(test_responder_any),
 		cmocka_unit_test(test_endpoint), cmocka_unit_test(test_keepalive_bytes),
-		cmocka_unit_test(test_equal),	 cmocka_unit_test(test_names),
+		cmocka_unit_test(test_equal),	 cmocka_unit_test(test_equal_but_keys),
+		cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -388,6 +388,9 @@ static void fill_status(void *arg, struct edge_status *st)
 	c->paths[0].weight = 1;
 	c->n_paths = 1;
 	edge_status_strcpy(c->reason, sizeof(c->reason), "preferred");
+	st->probes_reflected = 1234; /* the reflector's counters (issue 18) */
+	st->probes_refl_dropped = 56;
+	st->reflector_known = true;
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -1027,6 +1030,10 @@ static void test_telemetry_on_event(void **state)
 	assert_int_equal(t->n_decisions, 1);
 	assert_string_equal(t->decisions[0]->traffic_class, "voip");
 	assert_int_equal(t->decisions[0]->n_paths, 1);
+	assert_non_null(t->reflector);
+	assert_int_equal(t->reflector->answered, 1234);
+	assert_int_equal(t->reflector->dropped, 56);
+	assert_null(t->key); /* no key rotation under way */
 	for (size_t i = 0; i < t->n_events; i++)
 		if (t->events[i]->seq == seq) {
 			found = true;

@@ -237,7 +237,12 @@ int http_do(const struct orch_proc *p, const char *method, const char *path, con
 	} else {
 		h = curl_slist_append(h, "Content-Type:"); /* none at all */
 	}
-	h = curl_slist_append(h, "Expect:");
+	/* no 100-continue round trip for the usual small bodies; a large one
+	 * asks first, as curl does by default: the daemon refuses an oversized
+	 * or unauthenticated body from its headers and closes, and a client
+	 * still sending may see a reset instead of the answer */
+	if (len <= 65536)
+		h = curl_slist_append(h, "Expect:");
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);

@@ -1419,6 +1419,159 @@ static void test_shutdown_answers_held_polls(void **state)
 	(void)saved;
 }
 
+/* a telemetry report with a key rotation's fields (key_len 0: not sent) */
+static long edge_report(const char *cred, uint64_t applied, uint8_t next_byte, uint8_t used_byte,
+			size_t key_len)
+{
+	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__KeyReport kr = SDWAN__V1__KEY_REPORT__INIT;
+	uint8_t buf[256], next[32], used[32];
+	struct http_resp r;
+	size_t len;
+	long st;
+
+	memset(next, next_byte, sizeof(next));
+	memset(used, used_byte, sizeof(used));
+	t.applied_version = applied;
+	if (next_byte) {
+		kr.next_public_key.data = next;
+		kr.next_public_key.len = key_len;
+	}
+	if (used_byte) {
+		kr.public_key.data = used;
+		kr.public_key.len = key_len;
+	}
+	if (next_byte || used_byte)
+		t.key = &kr;
+	len = sdwan__v1__telemetry__pack(&t, buf);
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/telemetry", cred, "application/x-protobuf",
+				 buf, len, &r),
+			 0);
+	st = r.status;
+	http_resp_clear(&r);
+	return st;
+}
+
+static char *rotation_state(void)
+{
+	json_t *j = NULL, *k;
+	char *s;
+
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1", P.admin, NULL, &j), 200);
+	k = json_object_get(j, "key_rotation");
+	s = strdup(k ? json_string_value(json_object_get(k, "state")) : "none");
+	json_decref(j);
+	return s;
+}
+
+static void assert_rotation(const char *want)
+{
+	char *s = rotation_state();
+
+	assert_string_equal(s, want);
+	free(s);
+}
+
+/* hub1's bundle: br1's peer entry and the bundle's version */
+static uint64_t hub1_peer_br1(uint8_t *ret_key, uint8_t *ret_next, size_t *ret_next_len)
+{
+	Sdwan__V1__ConfigBundle *b = NULL;
+	uint64_t v;
+	bool found = false;
+
+	assert_int_equal(edge_config(hub1_cred, 0, 0, &b), 200);
+	for (size_t i = 0; i < b->n_peers; i++) {
+		if (strcmp(b->peers[i]->site, "br1"))
+			continue;
+		found = true;
+		*ret_key = b->peers[i]->public_key.len ? b->peers[i]->public_key.data[0] : 0;
+		*ret_next_len = b->peers[i]->next_public_key.len;
+		*ret_next = *ret_next_len ? b->peers[i]->next_public_key.data[0] : 0;
+	}
+	assert_true(found);
+	v = b->version;
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	return v;
+}
+
+/* issue 18: sdwanctl site rotate-key, every step through the edge API */
+static void test_site_rotate_key(void **state)
+{
+	Sdwan__V1__ConfigBundle *b = NULL;
+	uint8_t key = 0, next = 0;
+	size_t next_len = 0;
+	uint64_t v;
+	json_t *j = NULL, *rec;
+
+	settle();
+	assert_int_equal(
+		http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.viewer, NULL, NULL), 403);
+	assert_int_equal(
+		http_json(&P, "POST", "/api/v1/sites/nope/rotate-key", P.admin, NULL, NULL), 404);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/exp1/rotate-key", P.admin, NULL, &j),
+			 409); /* never registered: no key to roll */
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "not registered"));
+	json_decref(j);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.admin, NULL, NULL),
+			 202);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.admin, NULL, &j),
+			 409);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "under way"));
+	json_decref(j);
+	assert_rotation("requested");
+	settle();
+	assert_int_equal(edge_config(br1_cred, 0, 0, &b), 200);
+	assert_true(b->rotate_key);
+	assert_int_equal(b->use_key.len, 0);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	hub1_peer_br1(&key, &next, &next_len);
+	assert_int_equal(next_len, 0); /* nothing to accept yet */
+
+	/* the edge's next key: not 32 octets is refused; then the peers get it */
+	assert_int_equal(edge_report(br1_cred, 0, 0x09, 0, 31), 400);
+	assert_rotation("requested");
+	assert_int_equal(edge_report(br1_cred, 0, 0x09, 0, 32), 204);
+	assert_rotation("peers-updating");
+	settle();
+	v = hub1_peer_br1(&key, &next, &next_len);
+	assert_int_equal(key, 0x08); /* still the current key (registered with 8 above) */
+	assert_int_equal(next_len, 32);
+	assert_int_equal(next, 0x09);
+
+	/* hub1 reports an older bundle applied: br1 must not switch yet */
+	assert_int_equal(edge_report(hub1_cred, v - 1, 0, 0, 0), 204);
+	assert_rotation("peers-updating");
+	assert_int_equal(edge_report(hub1_cred, v, 0, 0, 0), 204);
+	assert_rotation("switching");
+	settle();
+	assert_int_equal(edge_config(br1_cred, 0, 0, &b), 200);
+	assert_false(b->rotate_key);
+	assert_int_equal(b->use_key.len, 32);
+	assert_int_equal(b->use_key.data[0], 0x09);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+
+	/* a stale key in the report changes nothing; the new one ends it */
+	assert_int_equal(edge_report(br1_cred, 0, 0, 0x08, 32), 204);
+	assert_rotation("switching");
+	assert_int_equal(edge_report(br1_cred, 0, 0, 0x09, 32), 204);
+	assert_rotation("none");
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/br1", P.admin, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "public_key")),
+			    "0909090909090909090909090909090909090909090909090909090909090909");
+	json_decref(j);
+	settle();
+	hub1_peer_br1(&key, &next, &next_len);
+	assert_int_equal(key, 0x09); /* the old key left hub1's bundle */
+	assert_int_equal(next_len, 0);
+	rec = audit_find("site.key-rotated", "br1");
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "actor")), "edge:br1");
+	json_decref(rec);
+	rec = audit_find("site.rotate-key", "br1");
+	assert_non_null(rec);
+	json_decref(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1432,6 +1585,7 @@ int main(void)
 		cmocka_unit_test(test_operator_tokens),
 		cmocka_unit_test(test_site_revoke_and_bootstrap_expiry),
 		cmocka_unit_test(test_isolation_capabilities_pool),
+		cmocka_unit_test(test_site_rotate_key),
 		cmocka_unit_test(test_shutdown_answers_held_polls),
 	};
 

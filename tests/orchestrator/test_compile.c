@@ -770,7 +770,7 @@ static void test_capabilities(void **state)
 	/* the hubs run IKE over IPv6 too; br2 steers IPv6 LANs over IPv4 underlays */
 	strcpy(v[0].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6,ipv6-underlay");
 	strcpy(v[1].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6,ipv6-underlay");
-	strcpy(v[2].capabilities, "breakout,psk,ike-proposals,probe-auth");	 /* br1: no v6 */
+	strcpy(v[2].capabilities, "breakout,psk,ike-proposals,probe-auth"); /* br1: no v6 */
 	strcpy(v[2].software_version, "0.9.0");
 	lan(&v[2], "2001:db8:1::/64");
 	strcpy(v[3].capabilities, "ipv6,breakout,psk,ike-proposals,probe-auth,future-x");
@@ -802,7 +802,8 @@ static void test_capabilities(void **state)
 
 		for (size_t i = 0; i < b->n_peers; i++)
 			for (size_t k = 0; k < b->peers[i]->n_underlays; k++)
-				seen |= !strcmp(b->peers[i]->underlays[k]->address, "2001:db8:ff::1");
+				seen |= !strcmp(b->peers[i]->underlays[k]->address,
+						"2001:db8:ff::1");
 		assert_true(seen);
 	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);

@@ -324,9 +324,13 @@ static long push_paths(bool lte_up)
 	Sdwan__V1__ClassDecision cd[3], *cds[3] = { &cd[0], &cd[1], &cd[2] };
 	Sdwan__V1__WeightedPath wp = SDWAN__V1__WEIGHTED_PATH__INIT, *wps[1] = { &wp };
 	Sdwan__V1__ClassTraffic ct[2], *cts[2] = { &ct[0], &ct[1] };
+	Sdwan__V1__ReflectorCounters refl = SDWAN__V1__REFLECTOR_COUNTERS__INIT;
 	static uint64_t round; /* the edge's counters grow with every report */
 
 	round++;
+	refl.answered = 400 * round;
+	refl.dropped = 3 * round;
+	t.reflector = &refl;
 	for (int i = 0; i < 2; i++)
 		sdwan__v1__class_traffic__init(&ct[i]);
 	ct[0].traffic_class = "voip";
@@ -439,6 +443,12 @@ static void test_metrics_sites_paths_classes(void **state)
 		strstr(m, "sdwan_path_transmit_bytes_total{site=\"br1\",path=\"lte-hub1-inet\"}"));
 	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"voip\"} 5000\n");
 	has(m, "sdwan_class_packets_total{site=\"br1\",class=\"voip\"} 10\n");
+	/* the STAMP reflector's counters (issue 18): only for a site that
+	 * reported them */
+	has(m, "# TYPE sdwan_reflector_probes_dropped_total counter\n");
+	has(m, "sdwan_reflector_probes_answered_total{site=\"br1\"} 400\n");
+	has(m, "sdwan_reflector_probes_dropped_total{site=\"br1\"} 3\n");
+	assert_null(strstr(m, "sdwan_reflector_probes_dropped_total{site=\"hub1\"}"));
 	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"bulk\"} 0\n");
 	/* label values escaped per the exposition format (the newline arrived
 	 * already made visible by the ingest cleaning) */

@@ -164,6 +164,12 @@ expect 3 "$ctl" --token "$brief" site list
 expect 4 "$ctl" site revoke nosuch
 expect 3 "$ctl" --token "$viewer" site revoke br1
 expect 0 "$ctl" site revoke br1
+# key rotation: only of a registered site (br1 is not any more), admins only
+expect 2 "$ctl" site rotate-key br1 now
+expect 4 "$ctl" site rotate-key nosuch
+expect 3 "$ctl" --token "$viewer" site rotate-key br1
+expect 5 "$ctl" site rotate-key br1
+grep -q 'not registered' "$dir/err" || { cat "$dir/err"; fail "site rotate-key: the reason"; }
 expect 2 "$ctl" site bootstrap br1 --ttl soon
 expect 0 "$ctl" site bootstrap br1 --ttl 2h
 [[ $(wc -c <"$dir/out") == 65 ]] || fail "site bootstrap: the token"

@@ -130,6 +130,10 @@ struct edge_ike_path {
 	char remote_id[EDGE_IKE_ID_MAX];
 	uint8_t remote_pubkey[EDGE_IKE_PEERKEY_MAX];
 	size_t remote_pubkey_len; /* 0 = EDGE_IKE_PUBKEY_LEN (raw Ed25519) */
+	/* the peer's next raw Ed25519 key during its key rotation: it may sign
+	 * with either (only beside a raw Ed25519 remote_pubkey) */
+	uint8_t remote_pubkey_next[EDGE_IKE_PUBKEY_LEN];
+	bool remote_pubkey_next_set;
 	uint8_t psk[EDGE_IKE_PSK_MAX];
 	size_t psk_len;
 
@@ -151,6 +155,9 @@ bool edge_ike_addr_is_any(const char *addr);
 /* true if a and b describe the same path in every field (a remote_addr of ""
  * and one of "%any" are the same) */
 bool edge_ike_path_equal(const struct edge_ike_path *a, const struct edge_ike_path *b);
+/* equal but for the peer's keys (remote_pubkey*): a key rotation, which
+ * path_update() applies in place, keeping the SAs */
+bool edge_ike_path_equal_but_keys(const struct edge_ike_path *a, const struct edge_ike_path *b);
 /* remote_pubkey's length (remote_pubkey_len, 0 = raw Ed25519) */
 size_t edge_ike_path_peer_key_len(const struct edge_ike_path *p);
 
@@ -330,8 +337,10 @@ struct edge_ike_ops {
 	int (*path_add)(void *ctx, const struct edge_ike_path *path);
 
 	/* Replace the path with the same id.  Unchanged (edge_ike_path_equal):
-	 * no-op.  Changed: the SAs of the old config are closed and, for an
-	 * initiator, the new config initiated. */
+	 * no-op.  Only the peer's keys changed (a key rotation,
+	 * edge_ike_path_equal_but_keys): new SAs authenticate by the new keys,
+	 * the established ones stay.  Otherwise: the SAs of the old config are
+	 * closed and, for an initiator, the new config initiated. */
 	int (*path_update)(void *ctx, const struct edge_ike_path *path);
 
 	/* Remove the path: stop retrying, delete its SAs. */
@@ -397,6 +406,14 @@ struct edge_ike_ops {
 	 * traffic is dropped, never sent on another SA or in clear: the caller
 	 * moves the preference.  -ENOENT unknown id.  May be NULL. */
 	int (*path_prefer)(void *ctx, uint32_t id);
+	/* Key rotation: authenticate with the Ed25519 key in key_file (as
+	 * edge_ike_key_load()) from now on, in place of settings.key_file's.
+	 * Every initiator path gets a new IKE_SA authenticated with it, make
+	 * before break: the old SAs are deleted once the new one is up (the
+	 * peers must accept the new key already).  Responder paths keep their
+	 * SAs; their next ones use the new key.  0, or -errno (nothing changed).
+	 * May be NULL in fakes. */
+	int (*key_switch)(void *ctx, const char *key_file);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */

@@ -143,6 +143,10 @@ void edge_orch_sync_get(const struct edge_orch *orch, struct edge_orch_sync *ret
 
 /* The daemon applied a bundle by itself (local file, SIGHUP): report it. */
 void edge_orch_set_applied_version(struct edge_orch *orch, uint64_t version);
+/* key rotation: report the next key (Telemetry.next_public_key) and/or the
+ * key the edge authenticates with after switching (Telemetry.public_key);
+ * NULL: not reported.  Kicks a report when anything is or was set. */
+void edge_orch_set_rotation(struct edge_orch *orch, const uint8_t next[32], const uint8_t used[32]);
 /* Send telemetry soon (coalesced), whatever the interval. */
 void edge_orch_telemetry_kick(struct edge_orch *orch);
 

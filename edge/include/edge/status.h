@@ -139,6 +139,7 @@ struct edge_status {
 	 * peer on its netdev, or a wrong or missing HMAC: issue 18) */
 	uint64_t probes_reflected, probes_refl_dropped;
 	struct edge_status_dns dns;
+	bool reflector_known; /* the edge runs probes (the counters are its) */
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -99,7 +99,24 @@ struct orch_site {
 	char compile_error[ORCH_COMPILE_ERROR_MAX];
 	int64_t created_at;
 	int64_t registered_at;
+	/* key rotation (sdwanctl site rotate-key), enum orch_key_rotation;
+	 * next_key is valid from ORCH_ROT_REGISTERED on */
+	int key_rotation;
+	uint8_t next_key[32];
 };
+
+/* A site's key rotation: the operator asks (REQUESTED: the site's bundle says
+ * rotate_key), its edge reports a next key (REGISTERED: every peer's bundle
+ * carries it beside the current one), every peer applied such a bundle
+ * (SWITCH: the site's bundle says use_key), the edge reports it authenticates
+ * with it (done: it becomes the site's key, the old one leaves the bundles). */
+enum orch_key_rotation {
+	ORCH_ROT_NONE = 0,
+	ORCH_ROT_REQUESTED = 1,
+	ORCH_ROT_REGISTERED = 2,
+	ORCH_ROT_SWITCH = 3,
+};
+const char *orch_key_rotation_name(int state);
 
 void orch_site_clear(struct orch_site *site);
 int orch_site_copy(const struct orch_site *src, struct orch_site *ret_dst);

@@ -61,6 +61,8 @@ struct orch_obs_site {
 	const char *decisions;	   /* JSON array of ClassDecision, NULL: no telemetry */
 	const char *class_traffic; /* JSON array of ClassTraffic, NULL: no telemetry */
 	const char *compile_error; /* "" when the compiler gave it its bundle */
+	bool reflector_known;	   /* the edge reported its STAMP reflector's counters */
+	uint64_t refl_answered, refl_dropped;
 };
 
 struct orch_obs_ops {
@@ -116,6 +118,12 @@ struct orch_store_ops {
 				  int64_t expires);
 	/* the site's credential, key and any bootstrap token end now; -ENOENT */
 	int (*site_revoke)(struct orch_store *st, const char *name);
+	/* key rotation: set the site's state (enum orch_key_rotation) and, when
+	 * next is not NULL, its next key; promote: the next key becomes the
+	 * site's key and the rotation ends (-EALREADY when there is no next
+	 * key).  -ENOENT no such site or not registered */
+	int (*site_key_rotation)(struct orch_store *st, int64_t id, int state,
+				 const uint8_t next[32], bool promote);
 	/* one-time: checks and burns the bootstrap token (-EACCES when wrong or
 	 * expired at `now`), stores key and credential */
 	int (*site_register)(struct orch_store *st, const char *name, const char *bootstrap_hash,
@@ -159,9 +167,11 @@ struct orch_store_ops {
 	int (*ack_put)(struct orch_store *st, int64_t site_id, uint64_t version, bool applied,
 		       const char *error, int64_t at);
 	/* latest per-path metrics (JSON per path), decisions, bounded history */
+	/* reflector: the STAMP reflector's {answered, dropped}, NULL: not reported */
 	int (*telemetry_put)(struct orch_store *st, int64_t site_id, int64_t at,
 			     uint64_t applied_version, const json_t *paths, const json_t *decisions,
-			     const json_t *class_traffic, const char *config_error);
+			     const json_t *class_traffic, const char *config_error,
+			     const uint64_t reflector[2]);
 	int (*event_add)(struct orch_store *st, int64_t site_id, int64_t at, const char *kind,
 			 const char *subject, const char *message);
 	/* after_id >= 0: the first `limit` events with id > after_id; < 0: the newest
