@@ -13,6 +13,19 @@
 
 #include "policy_priv.h"
 
+const char *policy_duplicate_name(enum policy_duplicate d)
+{
+	switch (d) {
+	case POLICY_DUPLICATE_OFF:
+		return "off";
+	case POLICY_DUPLICATE_ALWAYS:
+		return "always";
+	case POLICY_DUPLICATE_ADAPTIVE:
+		return "adaptive";
+	}
+	return "?";
+}
+
 const char *policy_mode_name(enum policy_mode m)
 {
 	switch (m) {
