@@ -11,7 +11,7 @@
 # web 23810, any 23811; on the hub: voip 23809, any 23810.
 #
 # Needs: BUILD, SRC, P, W (work dir) set by the caller.
-# Knobs (env): FO_PROBE_MS (active interval, default 50), FO_BURST_MS,
+# Knobs (env): FO_PROBE_MS (active interval; unset: the edge's default, 20), FO_BURST_MS,
 # FO_HOLDDOWN_MS / FO_HOLDDOWN_MAX_MS (pathmon damping), FO_PREEMPT_MS (3000),
 # FO_HOLD_MS (500).
 
@@ -50,7 +50,7 @@ fo_links_base() {
 }
 
 fo_write_site_files() {
-	python3 - "$W" "${FO_PROBE_MS:-50}" "${FO_BURST_MS:-0}" "${FO_HOLDDOWN_MS:-0}" \
+	python3 - "$W" "${FO_PROBE_MS:-0}" "${FO_BURST_MS:-0}" "${FO_HOLDDOWN_MS:-0}" \
 		"${FO_HOLDDOWN_MAX_MS:-0}" "${FO_PREEMPT_MS:-3000}" "${FO_HOLD_MS:-500}" <<'PY'
 import json, sys, base64
 w, probe_ms, burst_ms, hd, hdmax, preempt, hold = sys.argv[1], *map(int, sys.argv[2:])
@@ -86,7 +86,7 @@ def policy(site):
     rules.append({"app": "any", "paths": ["mpls", "inet"], "last_resort": ["lte"]})
     return {"sla_classes": {"voice": voice}, "applications": apps, "rules": rules,
             "defaults": {"hold_ms": hold, "preempt_ms": preempt}}
-active = {"interval_ms": probe_ms}
+active = {"interval_ms": probe_ms} if probe_ms else {}  # 0: the edge default
 if burst_ms: active["burst_interval_ms"] = burst_ms
 if hd: active["holddown_ms"] = hd
 if hdmax: active["holddown_max_ms"] = hdmax
