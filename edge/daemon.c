@@ -1,6 +1,7 @@
 /* daemon.c — sdwan-edged's event loop, start-up, reload and shutdown (see edge/daemon.h) */
 #include <edge/bundle.h>
 #include <edge/ctl.h>
+#include <edge/dup.h>
 #include <edge/daemon.h>
 #include <edge/engine.h>
 #include <edge/events.h>
@@ -1220,6 +1221,9 @@ static int start(struct edge_daemon *d)
 			.probe_test = d->opts.probe_test,
 			.check_path = on_check_path,
 			.check_arg = d,
+			/* issue 21: loaded only once a policy duplicates a class */
+			.dup = &edge_dup_bpf_ops,
+			.dup_ctx = edge_dup_bpf_ctx_new(),
 		};
 
 		r = edge_steering_new(&so, &d->steering);

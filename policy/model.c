@@ -204,6 +204,11 @@ uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r
 	return r->has_hold ? r->hold_ms : p->defaults.hold_ms;
 }
 
+uint32_t policy_rule_duplicate_tail_ms(const struct policy *p, const struct policy_rule *r)
+{
+	return r->has_duplicate_tail ? r->duplicate_tail_ms : p->defaults.duplicate_tail_ms;
+}
+
 uint32_t policy_rule_preempt_ms(const struct policy *p, const struct policy_rule *r)
 {
 	return r->has_preempt ? r->preempt_ms : p->defaults.preempt_ms;

@@ -3,6 +3,7 @@
  * wanted; attach/detach and map writes only for what changed; failures are
  * retried at the next apply; free detaches everything.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include <edge/dup.h>
+#include <edge/dup_plan.h>
 
 struct fake {
 	int opened, closed;
@@ -239,9 +241,147 @@ static void test_failure_retried_and_bad_input(void **state)
 	(void)state;
 }
 
+/* ---- the plan: decisions, path states and loss → copy rules */
+
+static enum policy_path_state st[4];
+static double loss[4];
+
+static enum policy_path_state in_state(void *arg, uint32_t id)
+{
+	(void)arg;
+	return id < 4 ? st[id] : POLICY_PATH_DOWN;
+}
+
+static int in_metrics(void *arg, uint32_t id, struct pm_metrics *m)
+{
+	(void)arg;
+	memset(m, 0, sizeof(*m));
+	m->loss_n_count = 100;
+	m->loss_pct_count = id < 4 ? loss[id] : 0;
+	return 0;
+}
+
+static unsigned fake_ifindex(const char *name)
+{
+	return strncmp(name, "sdw", 3) == 0 ? 10u + (unsigned)(name[3] - '0') : 0u;
+}
+
+static void test_plan(void **state)
+{
+	static const char pol_json[] =
+		"{\"applications\": {\"voip\": [{\"dscp\": 46}], \"video\": [{\"dscp\": 34}]},"
+		" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\", \"inet\"], \"duplicate\": "
+		"true},"
+		" {\"app\": \"video\", \"paths\": [\"mpls\"], \"last_resort\": [\"lte\"],"
+		"  \"duplicate\": \"adaptive\", \"duplicate_tail_ms\": 1000},"
+		" {\"app\": \"any\", \"paths\": [\"inet\", \"mpls\"]}]}";
+	struct fake f = { 0 };
+	struct edge_dup_plan *p = NULL;
+	struct policy *pol = NULL;
+	struct policy_errors errs = { 0 };
+	struct edge_dup_plan_path paths[3] = {
+		{ .id = 1, .ifname = "sdw1", .label = "mpls", .peer = "hub1" },
+		{ .id = 2, .ifname = "sdw2", .label = "inet", .peer = "hub1" },
+		{ .id = 3, .ifname = "sdw3", .label = "lte", .peer = "hub1" },
+	};
+	struct policy_choice c1 = { .path_id = 1 }, c2 = { .path_id = 2 };
+	struct policy_class_decision cd[3] = {
+		{ .class_index = 0,
+		  .peer = "hub1",
+		  .action = POLICY_ACTION_OVERLAY,
+		  .paths = &c1,
+		  .n_paths = 1 },
+		{ .class_index = 1,
+		  .peer = "hub1",
+		  .action = POLICY_ACTION_OVERLAY,
+		  .paths = &c1,
+		  .n_paths = 1 },
+		{ .class_index = 2,
+		  .peer = "hub1",
+		  .action = POLICY_ACTION_OVERLAY,
+		  .paths = &c2,
+		  .n_paths = 1 },
+	};
+	struct policy_decision d = { .classes = cd, .n_classes = 3 };
+	struct edge_dup_plan_inputs in = { in_state, in_metrics, NULL };
+
+	assert_int_equal(policy_parse_json(pol_json, strlen(pol_json), &pol, &errs), 0);
+	for (int i = 1; i < 4; i++) {
+		st[i] = POLICY_PATH_UP;
+		loss[i] = 0;
+	}
+	paths[1].overlay.s_addr = htonl(0x647e0201); /* 100.126.2.1 */
+	paths[1].remote_overlay.s_addr = htonl(0x647e0202);
+	assert_int_equal(edge_dup_plan_new(&fake_ops, &f, fake_ifindex, &p), 0);
+	assert_int_equal(edge_dup_plan_set_paths(p, paths, 3), 0);
+	assert_int_equal(edge_dup_plan_decision(p, pol, &d), 0);
+	assert_int_equal(p->n_classes, 2); /* voip and video; any is not duplicated */
+
+	/* clean paths: voip copied mpls -> inet (MACs from inet's overlay
+	 * addresses), the adaptive video class sends no copy; every path
+	 * netdev de-duplicates */
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 1000), 0);
+	assert_true(logged(&f, "set 11/0 -> 12 01 02"));
+	assert_false(logged(&f, "set 11/1 -> 13 00 00"));
+	assert_true(logged(&f, "attach 11 in"));
+	assert_true(logged(&f, "attach 13 in"));
+	assert_true(p->adaptive);
+	assert_int_equal(f.window, POLICY_DEFAULT_DEDUP_WINDOW_MS * 1000000ull);
+
+	/* mpls SUSPECT: video copied to its last resort (lte, the only other
+	 * label it names) */
+	f.n = 0;
+	st[1] = POLICY_PATH_SUSPECT;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 2000), 0);
+	assert_true(logged(&f, "set 11/1 -> 13 00 00"));
+	assert_true(logged(&f, "attach 13 out")); /* to clear the copy's mark there */
+	assert_int_equal(f.n, 2);
+	/* recovered: the copy goes on for the tail (1000 ms), then stops */
+	st[1] = POLICY_PATH_UP;
+	f.n = 0;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 2999), 0);
+	assert_int_equal(f.n, 0);
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 3000), 0);
+	assert_true(logged(&f, "del 11/1"));
+	/* credible loss on mpls starts it again; a new decision keeps the tail */
+	f.n = 0;
+	loss[1] = 2.0;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4000), 0);
+	assert_true(logged(&f, "set 11/1 -> 13 00 00"));
+	loss[1] = 0;
+	assert_int_equal(edge_dup_plan_decision(p, pol, &d), 0);
+	f.n = 0;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4500), 0);
+	assert_int_equal(f.n, 0);
+
+	/* inet DOWN: voip has no second path (no last_resort): no copy */
+	st[2] = POLICY_PATH_DOWN;
+	f.n = 0;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4600), 0);
+	assert_true(logged(&f, "del 11/0"));
+
+	/* a failover: voip's primary is now inet (sdw2), mpls the second */
+	st[2] = POLICY_PATH_UP;
+	cd[0].paths = &c2;
+	assert_int_equal(edge_dup_plan_decision(p, pol, &d), 0);
+	f.n = 0;
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4700), 0);
+	assert_true(logged(&f, "set 12/0 -> 11 00 00"));
+
+	/* no policy: everything goes */
+	f.n = 0;
+	assert_int_equal(edge_dup_plan_update(p, NULL, &in, 4800), 0);
+	assert_true(logged(&f, "del 12/0"));
+	assert_true(logged(&f, "detach 11 in"));
+	edge_dup_plan_free(p);
+	policy_free(pol);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_nothing_wanted_loads_nothing),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_failure_retried_and_bad_input),

@@ -59,6 +59,12 @@ struct edge_steering_opts {
 	 * Called on the main loop; NULL: none. */
 	void (*check_path)(void *arg, uint32_t path_id, enum edge_steering_check why);
 	void *check_arg;
+	/* packet duplication (issue 21, edge/dup.h): NULL = none (a policy's
+	 * "duplicate" then has no effect); ctx is owned from edge_steering_new()
+	 * on.  dup_ifindex: NULL = if_nametoindex (tests) */
+	const struct edge_dup_ops *dup;
+	void *dup_ctx;
+	unsigned (*dup_ifindex)(const char *name);
 };
 
 struct edge_steering;
@@ -84,5 +90,7 @@ struct edge_steer *edge_steering_steer(const struct edge_steering *s);
 /* the breakout underlays' internet prober (edge/breakout.h), NULL before a
  * policy */
 struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s);
+/* The duplication plan (status, counters); NULL without opts.dup. */
+struct edge_dup_plan *edge_steering_dup(const struct edge_steering *s);
 
 #endif /* EDGE_STEERING_H */

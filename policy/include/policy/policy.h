@@ -237,6 +237,7 @@ bool policy_breakout_given(const struct policy *p);
 
 /* Effective hysteresis parameters of a rule (its override or the default). */
 uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r);
+uint32_t policy_rule_duplicate_tail_ms(const struct policy *p, const struct policy_rule *r);
 uint32_t policy_rule_preempt_ms(const struct policy *p, const struct policy_rule *r);
 double policy_rule_margin_pct(const struct policy *p, const struct policy_rule *r);
 
