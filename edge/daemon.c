@@ -1022,6 +1022,8 @@ static void fill_status(void *arg, struct edge_status *st)
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 	edge_status_fill_traffic(st, d->traffic,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
+	edge_status_fill_dup(st, d->steering ? edge_steering_dup(d->steering) : NULL,
+			     d->steering ? edge_steering_policy(d->steering) : NULL);
 }
 
 /* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */

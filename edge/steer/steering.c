@@ -602,6 +602,11 @@ struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s)
 	return s->inet;
 }
 
+const struct policy *edge_steering_policy(const struct edge_steering *s)
+{
+	return s ? s->policy : NULL;
+}
+
 struct edge_dup_plan *edge_steering_dup(const struct edge_steering *s)
 {
 	return s ? s->dup : NULL;

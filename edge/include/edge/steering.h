@@ -92,5 +92,7 @@ struct edge_steer *edge_steering_steer(const struct edge_steering *s);
 struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s);
 /* The duplication plan (status, counters); NULL without opts.dup. */
 struct edge_dup_plan *edge_steering_dup(const struct edge_steering *s);
+/* The running policy (NULL: none); valid until the next apply. */
+const struct policy *edge_steering_policy(const struct edge_steering *s);
 
 #endif /* EDGE_STEERING_H */
