@@ -43,20 +43,21 @@ trap 'exit 1' INT TERM
 dupns_setup || { echo "topology failed" >&2; exit 1; }
 echo "load before: $(uptime)"
 
+T0=$(date +%s)
 ip netns exec "$BR" "$DUP" --copy "vx1:3:vx2:$(mac "$HUB" vx2)" --dedup vx1 --dedup vx2 \
 	>"$W/br.json" 2>"$W/br.err" &
 PIDS+=($!)
 ip netns exec "$HUB" "$DUP" --dedup vx1 --dedup vx2 >"$W/hub.json" 2>"$W/hub.err" &
 PIDS+=($!)
 sleep 1
-# the programs of these two processes: "NAME ID" lines
+# the programs these two processes loaded (bpftool here lists no pids: by
+# name and load time; nothing else loads them meanwhile): "NAME ID NS COUNT"
 progs() {
 	bpftool -j prog show | python3 -c '
 import json, sys
-want = set(sys.argv[1:])
 for p in json.load(sys.stdin):
-    if any(str(x.get("pid")) in want for x in p.get("pids", [])):
-        print(p["name"], p["id"], p.get("run_time_ns", 0), p.get("run_cnt", 0))' "${PIDS[@]}"
+    if p.get("name") in ("sdw_dup", "sdw_dedup") and p.get("loaded_at", 0) >= int(sys.argv[1]) - 1:
+        print(p["name"], p["id"], p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$T0"
 }
 sysctl -qw kernel.bpf_stats_enabled=1
 progs >"$W/p0"
