@@ -342,12 +342,21 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		bad = json_array_append_new(classes, class_json(&st.classes[i])) < 0;
 	for (size_t i = 0; !bad && i < st.n_underlays && i < EDGE_STATUS_UNDERLAYS_MAX; i++)
 		bad = json_array_append_new(underlays, underlay_json(&st.underlays[i])) < 0;
-	for (size_t i = 0; !bad && i < st.n_class_traffic; i++)
-		bad = json_array_append_new(
-			      traffic,
-			      json_pack("{s:s, s:I, s:I}", "class", st.class_traffic[i].name,
-					"packets", (json_int_t)st.class_traffic[i].packets, "bytes",
-					(json_int_t)st.class_traffic[i].bytes)) < 0;
+	for (size_t i = 0; !bad && i < st.n_class_traffic; i++) {
+		const struct edge_status_class_traffic *t = &st.class_traffic[i];
+		json_t *e = json_pack("{s:s, s:I, s:I}", "class", t->name, "packets",
+				      (json_int_t)t->packets, "bytes", (json_int_t)t->bytes);
+
+		if (e && t->duplicated && /* issue 21 */
+		    (json_object_set_new(e, "duplicates_sent",
+					 json_integer((json_int_t)t->dup_sent)) < 0 ||
+		     json_object_set_new(e, "duplicates_failed",
+					 json_integer((json_int_t)t->dup_failed)) < 0)) {
+			json_decref(e);
+			e = NULL;
+		}
+		bad = !e || json_array_append_new(traffic, e) < 0;
+	}
 	if (bad)
 		goto out;
 	dup = dup_json(&st);

@@ -383,6 +383,25 @@ static const char *path_ifname(const struct edge_dup_plan *p, uint32_t id)
 	return "";
 }
 
+/* the class's copies into its class_traffic entry (telemetry, metrics): one
+ * per class, the counters are per class already; an entry is added when the
+ * nft class counters are off */
+static void dup_class_traffic(struct edge_status *st, const struct edge_status_dup_class *o)
+{
+	struct edge_status_class_traffic *t = NULL;
+
+	for (size_t i = 0; i < st->n_class_traffic && !t; i++)
+		if (strcmp(st->class_traffic[i].name, o->name) == 0)
+			t = &st->class_traffic[i];
+	if (!t && (t = edge_status_add_class_traffic(st)))
+		edge_status_strcpy(t->name, sizeof(t->name), o->name);
+	if (!t)
+		return;
+	t->duplicated = true;
+	t->dup_sent = o->sent;
+	t->dup_failed = o->failed;
+}
+
 void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
 			  const struct policy *pol)
 {
@@ -409,6 +428,7 @@ void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
 			o->sent = tx.sent;
 			o->failed = tx.failed;
 		}
+		dup_class_traffic(st, o);
 	}
 	for (size_t i = 0; i < plan->n_paths && st->n_dup_paths < EDGE_STATUS_DUP_MAX; i++) {
 		struct edge_dup_rx rx;

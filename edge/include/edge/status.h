@@ -64,6 +64,8 @@ struct edge_status_path {
 struct edge_status_class_traffic {
 	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application */
 	uint64_t packets, bytes;
+	bool duplicated; /* issue 21: copies this edge made of it, and refused */
+	uint64_t dup_sent, dup_failed;
 };
 
 #define EDGE_STATUS_UNDERLAYS_MAX 16
