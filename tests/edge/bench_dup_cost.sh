@@ -10,15 +10,16 @@
 #     and their ratio.
 # Prints `RESULT P15cost ...`.
 #
-#   bench_dup_cost.sh BUILD_DIR [--runs N]
+#   bench_dup_cost.sh BUILD_DIR SOURCE_DIR [--runs N]
 set -u
 BUILD=$(realpath "${1:?build dir}")
-shift
+SRC=$(realpath "${2:?source dir}") # lab/bench runs a copy of this script: the lib from here
+shift 2
 RUNS=3
 while (($#)); do
 	case $1 in
 	--runs) RUNS=${2:?}; shift ;;
-	*) echo "usage: bench_dup_cost.sh BUILD [--runs N]" >&2; exit 2 ;;
+	*) echo "usage: bench_dup_cost.sh BUILD SRC [--runs N]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -39,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
-. "$(dirname "$0")/dup_ns_lib.sh"
+. "$SRC/tests/edge/dup_ns_lib.sh"
 dupns_setup || { echo "topology failed" >&2; exit 1; }
 echo "load before: $(uptime)"
 
