@@ -24,7 +24,7 @@ struct fake {
 	uint64_t window;
 };
 
-static void logf_(struct fake *f, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void logf_(struct fake *f, const char *fmt, ...)
 {
 	va_list ap;
 
