@@ -5,8 +5,8 @@
  * From each installed decision: a class whose rule says "duplicate" keeps
  * its primary (the decision's first path toward the peer) and gets a second
  * path: the first other path toward the same peer, in the rule's label order
- * (paths, then last_resort), that is UP or SUSPECT (else the first
- * other one, second_path()).  "adaptive" copies only
+ * (paths, then last_resort), that is UP or SUSPECT (none: no copy,
+ * second_path()).  "adaptive" copies only
  * while the primary is SUSPECT or shows credible loss, and for the tail
  * after that.  Every path netdev of the site removes duplicates as soon as
  * the policy duplicates any class (the peer's copies arrive there).
@@ -103,26 +103,22 @@ static const struct edge_dup_plan_path *second_in(const struct edge_dup_plan *p,
 	return NULL;
 }
 
-/* The second path: a usable one in the rule's order; else, rather than no
- * copy, the first other one whatever its probes say.  On a loaded machine a
- * path goes DOWN for late replies while it carries traffic fine (P15: a cut
- * while inet was falsely DOWN lost 359 packets), and a copy into a path
- * that is really down costs nothing but the copy (its SA is gone: the
- * transport blackhole drops it, nothing leaves in clear). */
+/* The second path: the first usable one in the rule's order, none when
+ * none is.  Copying into a path that is DOWN (tried: "rather than no copy")
+ * made P15 worse here: kernel-libipsec runs every SA's ESP in one user-space
+ * thread over one TUN, and copies queued toward a cut underlay came out
+ * late (delivered as new packets past the window) and delayed the good
+ * path's packets too (1690 lost in one cut, 165 duplicates in another). */
 static const struct edge_dup_plan_path *second_path(const struct edge_dup_plan *p,
 						    const struct policy_rule *ru,
 						    const struct edge_dup_plan_class *c,
 						    const struct edge_dup_plan_inputs *in)
 {
-	const struct edge_dup_plan_path *b = NULL;
+	const struct edge_dup_plan_path *b =
+		second_in(p, ru->paths, ru->n_paths, c->peer, c->primary, in, true);
 
-	for (int up = 1; up >= 0 && !b; up--) {
-		b = second_in(p, ru->paths, ru->n_paths, c->peer, c->primary, in, up);
-		if (!b)
-			b = second_in(p, ru->last_resort, ru->n_last_resort, c->peer, c->primary,
-				      in, up);
-	}
-	return b;
+	return b ? b
+		 : second_in(p, ru->last_resort, ru->n_last_resort, c->peer, c->primary, in, true);
 }
 
 int edge_dup_plan_decision(struct edge_dup_plan *p, const struct policy *pol,

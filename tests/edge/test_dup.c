@@ -354,12 +354,11 @@ static void test_plan(void **state)
 	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4500), 0);
 	assert_int_equal(f.n, 0);
 
-	/* inet DOWN by its probes and the only other path voip names: the
-	 * copies go on (a falsely DOWN path under load still carries them) */
+	/* inet DOWN: voip has no second path (no last_resort): no copy */
 	st[2] = POLICY_PATH_DOWN;
 	f.n = 0;
 	assert_int_equal(edge_dup_plan_update(p, pol, &in, 4600), 0);
-	assert_int_equal(f.n, 0);
+	assert_true(logged(&f, "del 11/0"));
 
 	/* a failover: voip's primary is now inet (sdw2), mpls the second */
 	st[2] = POLICY_PATH_UP;
