@@ -15,6 +15,11 @@ pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq) # orchestrator: the Postgre
 pkg_check_modules(NFT REQUIRED IMPORTED_TARGET libnftables)
 pkg_check_modules(NFCT REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+# edge/bpf/ (issue 21): libbpf loads the duplication programs, which clang's BPF
+# target compiles and bpftool embeds (gen skeleton)
+pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf)
+find_program(BPFTOOL bpftool PATHS /usr/sbin /sbin REQUIRED)
+find_program(BPF_CLANG clang REQUIRED)
 
 find_program(PROTOC_C protoc-c REQUIRED)
 

@@ -1,6 +1,7 @@
 /* daemon.c — sdwan-edged's event loop, start-up, reload and shutdown (see edge/daemon.h) */
 #include <edge/bundle.h>
 #include <edge/ctl.h>
+#include <edge/dup.h>
 #include <edge/daemon.h>
 #include <edge/engine.h>
 #include <edge/events.h>
@@ -1153,6 +1154,8 @@ static void fill_status(void *arg, struct edge_status *st)
 	edge_status_fill_nat(st, d->running_bundle, d->opts.ike, d->ike_ctx);
 	edge_status_fill_traffic(st, d->traffic,
 				 d->steering ? edge_steering_steer(d->steering) : NULL);
+	edge_status_fill_dup(st, d->steering ? edge_steering_dup(d->steering) : NULL,
+			     d->steering ? edge_steering_policy(d->steering) : NULL);
 }
 
 /* a bundle from the orchestrator: validate, apply, persist; refused with the reasons */
@@ -1363,6 +1366,9 @@ static int start(struct edge_daemon *d)
 			.prefer_path = on_prefer_path,
 			.prefer_arg = d,
 			.dns_dir = d->dns_dir,
+			/* issue 21: loaded only once a policy duplicates a class */
+			.dup = &edge_dup_bpf_ops,
+			.dup_ctx = edge_dup_bpf_ctx_new(),
 		};
 
 		r = edge_steering_new(&so, &d->steering);

@@ -232,6 +232,33 @@ static void print_traffic(json_t *st)
 		       qty((uint64_t)num(v, "bytes"), b, sizeof(b)));
 }
 
+/* issue 21: duplicated classes (copies sent) and the netdevs that remove
+ * the peer's copies */
+static void print_dup(json_t *st)
+{
+	json_t *d = json_object_get(st, "duplication"), *v;
+	char a[16], b[16];
+	size_t i;
+
+	if (json_array_size(json_object_get(d, "classes"))) {
+		printf("\n%-22s %-10s %-9s %-8s %-8s %10s %8s\n", "DUPLICATED CLASS", "PEER",
+		       "MODE", "PRIMARY", "SECOND", "SENT", "FAILED");
+		json_array_foreach (json_object_get(d, "classes"), i, v)
+			printf("%-22s %-10s %-9s %-8s %-8s %10s %8s\n", str(v, "class"),
+			       str(v, "peer"), str(v, "mode"), str(v, "primary"),
+			       json_is_true(json_object_get(v, "copying")) ? str(v, "second") : "-",
+			       qty((uint64_t)num(v, "sent"), a, sizeof(a)),
+			       qty((uint64_t)num(v, "failed"), b, sizeof(b)));
+	}
+	if (json_array_size(json_object_get(d, "paths"))) {
+		printf("\n%-22s %10s %10s\n", "DE-DUPLICATION", "PASSED", "REMOVED");
+		json_array_foreach (json_object_get(d, "paths"), i, v)
+			printf("%-22s %10s %10s\n", str(v, "netdev"),
+			       qty((uint64_t)num(v, "passed"), a, sizeof(a)),
+			       qty((uint64_t)num(v, "removed"), b, sizeof(b)));
+	}
+}
+
 static void print_status(json_t *st)
 {
 	json_t *orch = json_object_get(st, "orchestrator"), *v;
@@ -361,6 +388,7 @@ static void print_status(json_t *st)
 
 	/* kernel counters: per path its netdev, per class its nft counter */
 	print_traffic(st);
+	print_dup(st);
 
 	printf("\nrecent events (%" PRId64 " dropped from the ring):\n", num(evs, "dropped"));
 	json_array_foreach (json_object_get(evs, "list"), i, v) {

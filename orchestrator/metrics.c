@@ -47,6 +47,8 @@ enum fam {
 	F_REFL_DROPPED,
 	F_CLASS_BYTES,
 	F_CLASS_PACKETS,
+	F_CLASS_DUP_SENT,
+	F_CLASS_DUP_FAILED,
 	F_N,
 };
 
@@ -114,6 +116,12 @@ static const struct {
 	[F_CLASS_PACKETS] = { "sdwan_class_packets_total", "counter",
 			      "Packets classified into the traffic class at a site (from its "
 			      "LAN)." },
+	[F_CLASS_DUP_SENT] = { "sdwan_class_duplicates_sent_total", "counter",
+			       "Copies of a duplicated class's packets the site sent over a second "
+			       "path (issue 21)." },
+	[F_CLASS_DUP_FAILED] = { "sdwan_class_duplicates_failed_total", "counter",
+				 "Copies of a duplicated class's packets the site's kernel "
+				 "refused." },
 };
 
 struct scrape {
@@ -260,6 +268,20 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 		label(f, "class", cls, false);
 		fprintf(f, "} %" PRIu64 "\n",
 			(uint64_t)json_integer_value(json_object_get(d, "packets")));
+		if (!json_is_true(json_object_get(d, "duplicated")))
+			continue;
+		f = sc->f[F_CLASS_DUP_SENT];
+		fputs("sdwan_class_duplicates_sent_total{", f);
+		label(f, "site", s->name, true);
+		label(f, "class", cls, false);
+		fprintf(f, "} %" PRIu64 "\n",
+			(uint64_t)json_integer_value(json_object_get(d, "duplicates_sent")));
+		f = sc->f[F_CLASS_DUP_FAILED];
+		fputs("sdwan_class_duplicates_failed_total{", f);
+		label(f, "site", s->name, true);
+		label(f, "class", cls, false);
+		fprintf(f, "} %" PRIu64 "\n",
+			(uint64_t)json_integer_value(json_object_get(d, "duplicates_failed")));
 	}
 	json_decref(dec);
 	return 0;

@@ -170,6 +170,12 @@ static json_t *rule_json(const struct policy *p, const struct policy_rule *ru)
 		r |= oset(o, "preempt_ms", json_integer(ru->preempt_ms));
 	if (ru->has_margin)
 		r |= oset(o, "margin_pct", num_json(ru->margin_pct));
+	if (ru->duplicate == POLICY_DUPLICATE_ALWAYS)
+		r |= oset(o, "duplicate", json_true());
+	else if (ru->duplicate == POLICY_DUPLICATE_ADAPTIVE)
+		r |= oset(o, "duplicate", json_string("adaptive"));
+	if (ru->has_duplicate_tail)
+		r |= oset(o, "duplicate_tail_ms", json_integer(ru->duplicate_tail_ms));
 	if (r) {
 		json_decref(o);
 		return NULL;
@@ -309,6 +315,8 @@ json_t *policy_to_json(const struct policy *p)
 	r |= oset(defs, "margin_pct", num_json(p->defaults.margin_pct));
 	r |= oset(defs, "return_margin_pct", num_json(p->defaults.return_margin_pct));
 	r |= oset(defs, "action", json_string(policy_action_name(p->defaults.action)));
+	r |= oset(defs, "duplicate_tail_ms", json_integer(p->defaults.duplicate_tail_ms));
+	r |= oset(defs, "dedup_window_ms", json_integer(p->defaults.dedup_window_ms));
 	r |= oset(root, "sla_classes", slas);
 	slas = NULL;
 	r |= oset(root, "prefix_sets", sets);

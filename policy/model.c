@@ -13,6 +13,19 @@
 
 #include "policy_priv.h"
 
+const char *policy_duplicate_name(enum policy_duplicate d)
+{
+	switch (d) {
+	case POLICY_DUPLICATE_OFF:
+		return "off";
+	case POLICY_DUPLICATE_ALWAYS:
+		return "always";
+	case POLICY_DUPLICATE_ADAPTIVE:
+		return "adaptive";
+	}
+	return "?";
+}
+
 const char *policy_mode_name(enum policy_mode m)
 {
 	switch (m) {
@@ -291,6 +304,11 @@ bool policy_dns_for_site(const struct policy *p, const char *site, struct policy
 uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r)
 {
 	return r->has_hold ? r->hold_ms : p->defaults.hold_ms;
+}
+
+uint32_t policy_rule_duplicate_tail_ms(const struct policy *p, const struct policy_rule *r)
+{
+	return r->has_duplicate_tail ? r->duplicate_tail_ms : p->defaults.duplicate_tail_ms;
 }
 
 uint32_t policy_rule_preempt_ms(const struct policy *p, const struct policy_rule *r)

@@ -1003,15 +1003,73 @@ static bool parse_rule_sla(struct pctx *c, const char *path, const json_t *v, st
 	return false;
 }
 
+/* "duplicate": true | false | "adaptive" (overlay rules).  A copy goes over
+ * a second path, so the rule must name two labels, and balance already
+ * spreads the class over every path (a copy of each flow would double it). */
+static bool parse_rule_duplicate(struct pctx *c, const char *path, const json_t *v,
+				 struct policy_rule *r)
+{
+	char kp[JPATH_MAX];
+	json_t *x;
+	uint64_t u;
+	bool ok = true;
+
+	kpath(kp, path, "duplicate");
+	if ((x = json_object_get(v, "duplicate"))) {
+		if (json_is_boolean(x)) {
+			r->duplicate =
+				json_is_true(x) ? POLICY_DUPLICATE_ALWAYS : POLICY_DUPLICATE_OFF;
+		} else if (json_is_string(x) && strcmp(json_string_value(x), "adaptive") == 0) {
+			r->duplicate = POLICY_DUPLICATE_ADAPTIVE;
+		} else {
+			perr(c, kp, "expected true, false or \"adaptive\", got %s", REPR(x));
+			return false;
+		}
+	}
+	if (r->duplicate != POLICY_DUPLICATE_OFF && r->mode == POLICY_MODE_BALANCE) {
+		perr(c, kp, "not allowed with mode \"balance\"");
+		ok = false;
+	}
+	if (r->duplicate != POLICY_DUPLICATE_OFF && r->paths && r->n_paths + r->n_last_resort < 2) {
+		perr(c, kp, "needs two underlay labels in paths and last_resort (one per copy)");
+		ok = false;
+	}
+	if ((x = json_object_get(v, "duplicate_tail_ms"))) {
+		kpath(kp, path, "duplicate_tail_ms");
+		if (r->duplicate != POLICY_DUPLICATE_ADAPTIVE) {
+			perr(c, kp, "only allowed with \"duplicate\": \"adaptive\"");
+			ok = false;
+		} else if (get_uint(c, kp, x, 0, POLICY_DUPLICATE_TAIL_MAX_MS, &u)) {
+			r->has_duplicate_tail = true;
+			r->duplicate_tail_ms = (uint32_t)u;
+		} else {
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t idx,
 		       struct policy_rule *r, bool *ok_out)
 {
-	static const char *const keys[] = { "app",	   "sla",	 "paths",      "mode",
-					    "last_resort", "action",	 "via",	       "weights",
-					    "hold_ms",	   "preempt_ms", "margin_pct", NULL };
-	static const char *const not_direct[] = { "sla",	 "paths",      "mode",
-						  "last_resort", "weights",    "hold_ms",
-						  "preempt_ms",	 "margin_pct", NULL };
+	static const char *const keys[] = { "app",
+					    "sla",
+					    "paths",
+					    "mode",
+					    "last_resort",
+					    "action",
+					    "via",
+					    "weights",
+					    "hold_ms",
+					    "preempt_ms",
+					    "margin_pct",
+					    "duplicate",
+					    "duplicate_tail_ms",
+					    NULL };
+	static const char *const not_direct[] = {
+		"sla",	      "paths",	    "mode",	 "last_resort",	      "weights", "hold_ms",
+		"preempt_ms", "margin_pct", "duplicate", "duplicate_tail_ms", NULL
+	};
 	struct policy *p = c->p;
 	char kp[JPATH_MAX];
 	json_t *x;
@@ -1192,6 +1250,7 @@ static void parse_rule(struct pctx *c, const char *path, const json_t *v, size_t
 		else
 			ok = false;
 	}
+	ok &= parse_rule_duplicate(c, path, v, r);
 	(void)idx;
 	*ok_out = ok;
 }
@@ -1242,7 +1301,8 @@ static void parse_rules(struct pctx *c, const json_t *v)
 static void parse_defaults(struct pctx *c, const json_t *v)
 {
 	static const char *const keys[] = { "hold_ms",		 "preempt_ms", "margin_pct",
-					    "return_margin_pct", "action",     NULL };
+					    "return_margin_pct", "action",     "duplicate_tail_ms",
+					    "dedup_window_ms",	 NULL };
 	struct policy_defaults *d = &c->p->defaults;
 	json_t *x;
 	uint64_t u;
@@ -1263,6 +1323,13 @@ static void parse_defaults(struct pctx *c, const json_t *v)
 			   &d->return_margin_pct);
 	if ((x = json_object_get(v, "action")))
 		parse_action(c, "defaults.action", x, &d->action);
+	if ((x = json_object_get(v, "duplicate_tail_ms")) &&
+	    get_uint(c, "defaults.duplicate_tail_ms", x, 1, POLICY_DUPLICATE_TAIL_MAX_MS, &u))
+		d->duplicate_tail_ms = (uint32_t)u;
+	if ((x = json_object_get(v, "dedup_window_ms")) &&
+	    get_uint(c, "defaults.dedup_window_ms", x, POLICY_DEDUP_WINDOW_MIN_MS,
+		     POLICY_DEDUP_WINDOW_MAX_MS, &u))
+		d->dedup_window_ms = (uint32_t)u;
 }
 
 /* "breakout": how the underlays of `direct` rules are probed toward the
@@ -1523,6 +1590,8 @@ int policy_from_json(const json_t *root, struct policy **ret, struct policy_erro
 	c.p->defaults.preempt_ms = POLICY_DEFAULT_PREEMPT_MS;
 	c.p->defaults.margin_pct = POLICY_DEFAULT_MARGIN_PCT;
 	c.p->defaults.return_margin_pct = POLICY_DEFAULT_RETURN_MARGIN_PCT;
+	c.p->defaults.duplicate_tail_ms = POLICY_DEFAULT_DUPLICATE_TAIL_MS;
+	c.p->defaults.dedup_window_ms = POLICY_DEFAULT_DEDUP_WINDOW_MS;
 	c.p->defaults.action = POLICY_ACTION_OVERLAY;
 	c.p->breakout.interval_ms = POLICY_DEFAULT_BREAKOUT_INTERVAL_MS;
 	c.p->breakout.metered_interval_ms = POLICY_DEFAULT_BREAKOUT_METERED_MS;

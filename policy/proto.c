@@ -251,6 +251,13 @@ static Sdwan__V1__Rule *rule_to(const struct policy *p, const struct policy_rule
 		o->preempt_ms = opt_u32(r->preempt_ms, nomem);
 	if (r->has_margin)
 		o->margin_pct = opt_double(r->margin_pct, nomem);
+	o->duplicate = r->duplicate == POLICY_DUPLICATE_ALWAYS
+			       ? SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ALWAYS
+		       : r->duplicate == POLICY_DUPLICATE_ADAPTIVE
+			       ? SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ADAPTIVE
+			       : SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_OFF;
+	if (r->has_duplicate_tail)
+		o->duplicate_tail_ms = opt_u32(r->duplicate_tail_ms, nomem);
 	return o;
 }
 
@@ -491,6 +498,8 @@ int policy_to_proto(const struct policy *p, Sdwan__V1__Policy **ret)
 	m->defaults->margin_pct = p->defaults.margin_pct;
 	m->defaults->action = action_to(p->defaults.action);
 	m->defaults->return_margin_pct = opt_double(p->defaults.return_margin_pct, &nomem);
+	m->defaults->duplicate_tail_ms = p->defaults.duplicate_tail_ms;
+	m->defaults->dedup_window_ms = p->defaults.dedup_window_ms;
 	if (nomem)
 		goto fail;
 	if (policy_breakout_given(p) && breakout_to(&p->breakout, &m->breakout) < 0)
@@ -815,6 +824,21 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 			snprintf(path, sizeof(path), "rules[%zu].margin_pct", i);
 			put(c, o, "margin_pct", dbl(c, path, r->margin_pct->value));
 		}
+		switch (r->duplicate) {
+		case SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_OFF:
+			break;
+		case SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ALWAYS:
+			put(c, o, "duplicate", json_true());
+			break;
+		case SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ADAPTIVE:
+			put(c, o, "duplicate", json_string("adaptive"));
+			break;
+		default:
+			snprintf(path, sizeof(path), "rules[%zu].duplicate", i);
+			ferr(c, path, "unknown duplicate mode %d", (int)r->duplicate);
+		}
+		if (r->duplicate_tail_ms)
+			put(c, o, "duplicate_tail_ms", json_integer(r->duplicate_tail_ms->value));
 		append(c, rules, o);
 	}
 	if (m->defaults) {
@@ -824,6 +848,13 @@ static json_t *proto_to_json(struct fctx *c, const Sdwan__V1__Policy *m)
 			put(c, d, "preempt_ms", json_integer(m->defaults->preempt_ms));
 			put(c, d, "margin_pct",
 			    dbl(c, "defaults.margin_pct", m->defaults->margin_pct));
+			/* 0 = the built-in default (a bundle from before issue 21) */
+			if (m->defaults->duplicate_tail_ms)
+				put(c, d, "duplicate_tail_ms",
+				    json_integer(m->defaults->duplicate_tail_ms));
+			if (m->defaults->dedup_window_ms)
+				put(c, d, "dedup_window_ms",
+				    json_integer(m->defaults->dedup_window_ms));
 			if (m->defaults->return_margin_pct)
 				put(c, d, "return_margin_pct",
 				    dbl(c, "defaults.return_margin_pct",

@@ -1,6 +1,7 @@
 /* steering.c — probe + health + steer wired, fed from bundles (see edge/steering.h) */
 #include <edge/bundle.h>
 #include <edge/desired.h>
+#include <edge/dup_plan.h>
 #include <edge/inet.h>
 #include <edge/steering.h>
 #include <edge/tunnel.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* a path to a third-party peer, and whether it is the one its peer's
  * traffic takes (opts.prefer_path) */
@@ -39,6 +41,8 @@ struct edge_steering {
 	uint32_t *hub_paths; /* ids of the paths to a hub (the data center) */
 	size_t n_hub_paths;
 	bool is_hub;
+	struct edge_dup_plan *dup;    /* NULL without opts.dup */
+	const struct policy *dup_pol; /* the policy decisions come from */
 };
 
 static struct tp_path *tp_find(struct edge_steering *s, uint32_t id)
@@ -93,6 +97,38 @@ static void dns_reachability(struct edge_steering *s)
 		edge_dns_set_internal_up(s->dns, up);
 }
 
+static enum policy_path_state dup_state(void *arg, uint32_t id)
+{
+	return edge_health_state(((struct edge_steering *)arg)->health, id);
+}
+
+static int dup_metrics(void *arg, uint32_t id, struct pm_metrics *ret)
+{
+	struct edge_steering *s = arg;
+
+	return s->probe ? edge_probe_metrics(s->probe, id, ret) : -ENOENT;
+}
+
+static uint64_t dup_now_ms(const struct edge_steering *s)
+{
+	struct timespec ts;
+
+	if (s->opts.probe_test && s->opts.probe_test->clock)
+		return s->opts.probe_test->clock(s->opts.probe_test->clock_arg) / 1000000u;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* re-plans the copies (a decision, a path state, adaptive metrics); a
+ * failure is retried at the next call */
+static void dup_update(struct edge_steering *s)
+{
+	struct edge_dup_plan_inputs in = { dup_state, dup_metrics, s };
+
+	if (s->dup)
+		(void)edge_dup_plan_update(s->dup, s->dup_pol, &in, dup_now_ms(s));
+}
+
 static void on_probe_state(void *arg, uint32_t id, const struct pm_event *ev)
 {
 	struct edge_steering *s = arg;
@@ -140,6 +176,15 @@ static void on_installed(void *arg, const struct policy_decision *d)
 	s->n_carrying = n;
 	s->have_carrying = true;
 	prefer_third_party(s, d);
+	if (s->dup) {
+		for (size_t i = 0; i < s->dup->n_paths; i++)
+			if (s->dup->paths[i].ifindex <= 0) {
+				edge_dup_plan_resolve(s->dup); /* a netdev came */
+				break;
+			}
+		if (edge_dup_plan_decision(s->dup, s->dup_pol, d) == 0)
+			dup_update(s);
+	}
 }
 
 /* an underlay's internet came or went: a path_state-like event, then the
@@ -235,6 +280,8 @@ static void on_probe_metrics(void *arg, uint32_t id)
 
 	if (s->steer && edge_probe_metrics(s->probe, id, &m) == 0)
 		(void)edge_steer_path_metrics(s->steer, id, &m);
+	if (s->dup && s->dup->adaptive)
+		dup_update(s); /* loss starts or ends adaptive copies */
 }
 
 static void on_health(void *arg, uint32_t id, enum policy_path_state from,
@@ -252,6 +299,7 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 	 * its preemption delay never returned (test_failover_ipsec).  Health and
 	 * events still show it.
 	 */
+	dup_update(s); /* SUSPECT starts adaptive copies; a second path came or went */
 	if (to == POLICY_PATH_SUSPECT)
 		to = POLICY_PATH_UP;
 	dns_reachability(s);
@@ -297,6 +345,14 @@ int edge_steering_new(const struct edge_steering_opts *opts, struct edge_steerin
 	r = edge_steer_new(opts->base, &sc, &s->steer);
 	if (r < 0)
 		goto out;
+	if (opts->dup) {
+		r = edge_dup_plan_new(opts->dup, opts->dup_ctx, opts->dup_ifindex, &s->dup);
+		if (r < 0) {
+			if (opts->dup->close)
+				opts->dup->close(opts->dup_ctx);
+			goto out;
+		}
+	}
 	*ret = s;
 	return 0;
 out:
@@ -308,6 +364,7 @@ void edge_steering_free(struct edge_steering *s)
 {
 	if (!s)
 		return;
+	edge_dup_plan_free(s->dup); /* copies stop first: their paths go next */
 	edge_probe_free(s->probe);
 	edge_inet_prober_free(s->inet);
 	edge_steer_free(s->steer);
@@ -462,6 +519,31 @@ static int third_party_paths(struct edge_steering *s, const struct edge_desired 
 	return 0;
 }
 
+/* the duplication plan's view of the paths (netdevs re-resolved: a changed
+ * bundle may have re-created them) */
+static int dup_paths(struct edge_steering *s, const struct lists *l, const struct edge_desired *d)
+{
+	struct edge_dup_plan_path *v;
+	int r;
+
+	if (!s->dup)
+		return 0;
+	v = calloc(l->n_paths + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n_paths; i++) {
+		v[i].id = l->sp[i].id;
+		memcpy(v[i].ifname, l->sp[i].ifname, sizeof(v[i].ifname));
+		snprintf(v[i].label, sizeof(v[i].label), "%s", l->sp[i].label);
+		snprintf(v[i].peer, sizeof(v[i].peer), "%s", l->sp[i].peer);
+		v[i].overlay = d->paths[i].overlay;
+		v[i].remote_overlay = d->paths[i].remote_overlay;
+	}
+	r = edge_dup_plan_set_paths(s->dup, v, l->n_paths);
+	free(v);
+	return r;
+}
+
 int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *b,
 			const struct edge_config *config, char *err, size_t errlen)
 {
@@ -480,6 +562,13 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 	err[0] = 0;
 	if (!b) {
 		/* no bundle: probes stop, steering state goes */
+		s->dup_pol = NULL;
+		if (s->dup) {
+			struct policy_decision none = { 0 };
+			(void)edge_dup_plan_decision(s->dup, NULL, &none);
+			(void)edge_dup_plan_set_paths(s->dup, NULL, 0);
+			dup_update(s);
+		}
 		r = edge_steering_flush(s);
 		edge_probe_free(s->probe);
 		s->probe = NULL;
@@ -529,6 +618,12 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 		snprintf(err, errlen, "health: %s", strerror(-r));
 		goto out;
 	}
+	r = dup_paths(s, &l, &d);
+	if (r < 0) {
+		snprintf(err, errlen, "duplication: %s", strerror(-r));
+		goto out;
+	}
+	s->dup_pol = pol; /* configure decides: on_installed reads it */
 	if (pol) {
 		const char *const *lan = s->opts.lan_ifaces;
 		size_t n_lan = s->opts.n_lan_ifaces;
@@ -569,6 +664,7 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 	policy_free(s->policy);
 	s->policy = pol;
 	pol = NULL;
+	s->dup_pol = s->policy;
 	/* a configure keeps steering's path states only for ids it knew: give it
 	 * the health of every path (new ones are DOWN anyway) */
 	for (size_t i = 0; i < l.n_paths; i++)
@@ -603,6 +699,7 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 	if (r < 0)
 		snprintf(err, errlen, "third-party paths: %s", strerror(-r));
 out:
+	s->dup_pol = s->policy; /* refused: the running policy stays */
 	explicit_bzero(&ps, sizeof(ps));
 	lists_free(&l);
 	edge_desired_clear(&d);
@@ -700,6 +797,16 @@ static void dns_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *b,
 	 * empty until dnsmasq answers again from upstream, not from its cache */
 	edge_dns_sets_reset(s->dns);
 	dns_reachability(s);
+}
+
+const struct policy *edge_steering_policy(const struct edge_steering *s)
+{
+	return s ? s->policy : NULL;
+}
+
+struct edge_dup_plan *edge_steering_dup(const struct edge_steering *s)
+{
+	return s ? s->dup : NULL;
 }
 
 struct edge_steer *edge_steering_steer(const struct edge_steering *s)

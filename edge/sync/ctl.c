@@ -301,11 +301,39 @@ static uint64_t unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* issue 21: {"classes": [...], "paths": [...]} (both empty: nothing duplicated) */
+static json_t *dup_json(const struct edge_status *st)
+{
+	json_t *cl = json_array(), *pa = json_array();
+	bool bad = !cl || !pa;
+
+	for (size_t i = 0; !bad && i < st->n_dup_classes; i++) {
+		const struct edge_status_dup_class *c = &st->dup_classes[i];
+		bad = json_array_append_new(
+			      cl, json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I}", "class",
+					    c->name, "peer", c->peer, "mode", c->mode, "copying",
+					    c->copying, "primary", c->primary, "second", c->second,
+					    "sent", (json_int_t)c->sent, "failed",
+					    (json_int_t)c->failed)) < 0;
+	}
+	for (size_t i = 0; !bad && i < st->n_dup_paths; i++)
+		bad = json_array_append_new(
+			      pa, json_pack("{s:s, s:I, s:I}", "netdev", st->dup_paths[i].netdev,
+					    "passed", (json_int_t)st->dup_paths[i].passed,
+					    "removed", (json_int_t)st->dup_paths[i].removed)) < 0;
+	if (bad) {
+		json_decref(cl);
+		json_decref(pa);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "classes", cl, "paths", pa);
+}
+
 static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 {
 	struct edge_status st = EDGE_STATUS_INIT;
 	json_t *paths = json_array(), *classes = json_array(), *underlays = json_array(), *o = NULL;
-	json_t *traffic = json_array();
+	json_t *traffic = json_array(), *dup = NULL;
 	bool bad = !paths || !classes || !underlays || !traffic;
 	uint64_t version;
 
@@ -317,13 +345,25 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		bad = json_array_append_new(classes, class_json(&st.classes[i])) < 0;
 	for (size_t i = 0; !bad && i < st.n_underlays && i < EDGE_STATUS_UNDERLAYS_MAX; i++)
 		bad = json_array_append_new(underlays, underlay_json(&st.underlays[i])) < 0;
-	for (size_t i = 0; !bad && i < st.n_class_traffic; i++)
-		bad = json_array_append_new(
-			      traffic,
-			      json_pack("{s:s, s:I, s:I}", "class", st.class_traffic[i].name,
-					"packets", (json_int_t)st.class_traffic[i].packets, "bytes",
-					(json_int_t)st.class_traffic[i].bytes)) < 0;
+	for (size_t i = 0; !bad && i < st.n_class_traffic; i++) {
+		const struct edge_status_class_traffic *t = &st.class_traffic[i];
+		json_t *e = json_pack("{s:s, s:I, s:I}", "class", t->name, "packets",
+				      (json_int_t)t->packets, "bytes", (json_int_t)t->bytes);
+
+		if (e && t->duplicated && /* issue 21 */
+		    (json_object_set_new(e, "duplicates_sent",
+					 json_integer((json_int_t)t->dup_sent)) < 0 ||
+		     json_object_set_new(e, "duplicates_failed",
+					 json_integer((json_int_t)t->dup_failed)) < 0)) {
+			json_decref(e);
+			e = NULL;
+		}
+		bad = !e || json_array_append_new(traffic, e) < 0;
+	}
 	if (bad)
+		goto out;
+	dup = dup_json(&st);
+	if (!dup)
 		goto out;
 	version = st.config_version;
 	if (!version && p->orch) {
@@ -334,7 +374,7 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 	}
 	o = json_pack(
 		"{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, "
-		"s:{s:b, s:b, s:b, s:i, s:i, s:s, s:s}}",
+		"s:{s:b, s:b, s:b, s:i, s:i, s:s, s:s}, s:o}",
 		"site", st.site, "role", st.role, "software_version",
 		p->software_version ? p->software_version : "", "time", (json_int_t)unix_ms(),
 		"config_version", (json_int_t)version, "orchestrator", orch_json(p->orch),
@@ -344,9 +384,11 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		"reflector", "reflected", (json_int_t)st.probes_reflected, "dropped",
 		(json_int_t)st.probes_refl_dropped, "dns", "enabled", st.dns.enabled, "running",
 		st.dns.running, "internal_up", st.dns.internal_up, "pid", st.dns.pid, "restarts",
-		(int)st.dns.restarts, "listen", st.dns.listen, "error", st.dns.error);
-	paths = classes = underlays = traffic = NULL;
+		(int)st.dns.restarts, "listen", st.dns.listen, "error", st.dns.error, "duplication",
+		dup);
+	paths = classes = underlays = traffic = dup = NULL;
 out:
+	json_decref(dup);
 	json_decref(paths);
 	json_decref(classes);
 	json_decref(underlays);

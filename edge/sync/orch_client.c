@@ -870,6 +870,9 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		b.ct[i].traffic_class = b.st.class_traffic[i].name;
 		b.ct[i].packets = b.st.class_traffic[i].packets;
 		b.ct[i].bytes = b.st.class_traffic[i].bytes;
+		b.ct[i].duplicated = b.st.class_traffic[i].duplicated;
+		b.ct[i].duplicates_sent = b.st.class_traffic[i].dup_sent;
+		b.ct[i].duplicates_failed = b.st.class_traffic[i].dup_failed;
 		b.ctp[i] = &b.ct[i];
 	}
 	t.n_class_traffic = b.st.n_class_traffic;

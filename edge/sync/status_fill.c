@@ -3,6 +3,7 @@
 #include <edge/status_fill.h>
 
 #include <edge/bundle.h>
+#include <edge/dup_plan.h>
 #include <edge/inet.h>
 #include <edge/nl.h>
 #include <edge/tunnel.h>
@@ -385,5 +386,74 @@ void edge_status_fill_nat(struct edge_status *st, const Sdwan__V1__ConfigBundle 
 		p->behind_nat = nat.behind_nat;
 		p->peer_behind_nat = nat.peer_behind_nat && ru && ru->address[0] &&
 				     strcmp(ru->address, nat.remote.addr) != 0;
+	}
+}
+
+static const char *path_ifname(const struct edge_dup_plan *p, uint32_t id)
+{
+	for (size_t i = 0; i < p->n_paths; i++)
+		if (p->paths[i].id == id)
+			return p->paths[i].ifname;
+	return "";
+}
+
+/* the class's copies into its class_traffic entry (telemetry, metrics): one
+ * per class, the counters are per class already; an entry is added when the
+ * nft class counters are off */
+static void dup_class_traffic(struct edge_status *st, const struct edge_status_dup_class *o)
+{
+	struct edge_status_class_traffic *t = NULL;
+
+	for (size_t i = 0; i < st->n_class_traffic && !t; i++)
+		if (strcmp(st->class_traffic[i].name, o->name) == 0)
+			t = &st->class_traffic[i];
+	if (!t && (t = edge_status_add_class_traffic(st)))
+		edge_status_strcpy(t->name, sizeof(t->name), o->name);
+	if (!t)
+		return;
+	t->duplicated = true;
+	t->dup_sent = o->sent;
+	t->dup_failed = o->failed;
+}
+
+void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
+			  const struct policy *pol)
+{
+	if (!st || !plan || !pol)
+		return;
+	for (size_t i = 0; i < plan->n_classes && st->n_dup_classes < EDGE_STATUS_DUP_MAX; i++) {
+		const struct edge_dup_plan_class *c = &plan->classes[i];
+		struct edge_status_dup_class *o = &st->dup_classes[st->n_dup_classes++];
+		struct edge_dup_tx tx = { 0 };
+
+		if (c->cls >= pol->n_rules)
+			continue;
+		edge_status_strcpy(o->name, sizeof(o->name), pol->rules[c->cls].app);
+		edge_status_strcpy(o->peer, sizeof(o->peer), c->peer);
+		edge_status_strcpy(o->mode, sizeof(o->mode),
+				   policy_duplicate_name(pol->rules[c->cls].duplicate));
+		o->copying = c->copying;
+		edge_status_strcpy(o->primary, sizeof(o->primary), path_ifname(plan, c->primary));
+		if (c->copying)
+			edge_status_strcpy(o->second, sizeof(o->second),
+					   path_ifname(plan, c->second));
+		/* the kernel counts per class (all its peers) */
+		if (edge_dup_tx_read(plan->dup, (uint32_t)c->cls, &tx) == 0) {
+			o->sent = tx.sent;
+			o->failed = tx.failed;
+		}
+		dup_class_traffic(st, o);
+	}
+	for (size_t i = 0; i < plan->n_paths && st->n_dup_paths < EDGE_STATUS_DUP_MAX; i++) {
+		struct edge_dup_rx rx;
+
+		if (plan->paths[i].ifindex <= 0 ||
+		    edge_dup_rx_read(plan->dup, plan->paths[i].ifindex, &rx) < 0 ||
+		    (!rx.passed && !rx.removed && !edge_dup_active(plan->dup)))
+			continue;
+		edge_status_strcpy(st->dup_paths[st->n_dup_paths].netdev,
+				   sizeof(st->dup_paths[0].netdev), plan->paths[i].ifname);
+		st->dup_paths[st->n_dup_paths].passed = rx.passed;
+		st->dup_paths[st->n_dup_paths++].removed = rx.removed;
 	}
 }

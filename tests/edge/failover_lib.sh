@@ -11,9 +11,9 @@
 # web 23810, any 23811; on the hub: voip 23809, any 23810.
 #
 # Needs: BUILD, SRC, P, W (work dir) set by the caller.
-# Knobs (env): FO_PROBE_MS (active interval, default 50), FO_BURST_MS,
+# Knobs (env): FO_PROBE_MS (active interval; unset: the edge's default, 20), FO_BURST_MS,
 # FO_HOLDDOWN_MS / FO_HOLDDOWN_MAX_MS (pathmon damping), FO_PREEMPT_MS (3000),
-# FO_HOLD_MS (500).
+# FO_HOLD_MS (500), FO_DUPLICATE (true|adaptive: voip duplicated, issue 21).
 
 EDGED=$BUILD/edge/sdwan-edged
 BUNDLE=$BUILD/edge/sdwan-bundle
@@ -50,10 +50,12 @@ fo_links_base() {
 }
 
 fo_write_site_files() {
-	python3 - "$W" "${FO_PROBE_MS:-50}" "${FO_BURST_MS:-0}" "${FO_HOLDDOWN_MS:-0}" \
-		"${FO_HOLDDOWN_MAX_MS:-0}" "${FO_PREEMPT_MS:-3000}" "${FO_HOLD_MS:-500}" <<'PY'
+	python3 - "$W" "${FO_PROBE_MS:-0}" "${FO_BURST_MS:-0}" "${FO_HOLDDOWN_MS:-0}" \
+		"${FO_HOLDDOWN_MAX_MS:-0}" "${FO_PREEMPT_MS:-3000}" "${FO_HOLD_MS:-500}" \
+		"${FO_DUPLICATE:-}" <<'PY'
 import json, sys, base64
-w, probe_ms, burst_ms, hd, hdmax, preempt, hold = sys.argv[1], *map(int, sys.argv[2:])
+w, probe_ms, burst_ms, hd, hdmax, preempt, hold = sys.argv[1], *map(int, sys.argv[2:8])
+dup = {"true": True, "adaptive": "adaptive"}.get(sys.argv[8])
 sid = {"br1": 101, "hub1": 11}
 key = {s: base64.b64encode(bytes.fromhex(open(f"{w}/{s}/pub.hex").read().strip())).decode() for s in sid}
 und = {"br1": [{"label": "mpls", "address": "198.18.1.101", "mtu": 1500},
@@ -79,6 +81,7 @@ for k, bl, hl in triples:
 voice = {"latency_ms": 150, "jitter_ms": 30, "loss_pct": 1.0}
 def policy(site):
     rules = [{"app": "voip", "sla": "voice", "paths": ["mpls", "inet"]}]
+    if dup: rules[0]["duplicate"] = dup
     apps = {"voip": [{"proto": "udp", "dport": 5001}]}
     if site == "br1":
         apps["web"] = [{"proto": "udp", "dport": 5003}]
@@ -86,7 +89,7 @@ def policy(site):
     rules.append({"app": "any", "paths": ["mpls", "inet"], "last_resort": ["lte"]})
     return {"sla_classes": {"voice": voice}, "applications": apps, "rules": rules,
             "defaults": {"hold_ms": hold, "preempt_ms": preempt}}
-active = {"interval_ms": probe_ms}
+active = {"interval_ms": probe_ms} if probe_ms else {}  # 0: the edge default
 if burst_ms: active["burst_interval_ms"] = burst_ms
 if hd: active["holddown_ms"] = hd
 if hdmax: active["holddown_max_ms"] = hdmax

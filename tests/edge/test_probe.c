@@ -161,13 +161,14 @@ static void test_schedule_liveness_burst(void **state)
 	pm_ns t0 = f->now, miss, down = 0;
 
 	assert_int_equal(edge_probe_set_paths(f->p, &p, 1), 0);
-	assert_int_equal(edge_probe_interval(f->p, 1), 50 * MS);
-	/* answered: one probe per 50 ms, UP after 3 replies (no hold-down on
+	/* the active default (issue 21): 20 ms */
+	assert_int_equal(edge_probe_interval(f->p, 1), 20 * MS);
+	/* answered: one probe per 20 ms, UP after 3 replies (no hold-down on
 	 * the first bring-up) */
 	run_until(f, 1, t0 + 1000 * MS, true);
-	assert_in_range(f->n_sent, 20, 21);
+	assert_in_range(f->n_sent, 50, 51);
 	for (size_t i = 1; i < f->n_sent; i++)
-		assert_int_equal(f->sent[i].at - f->sent[i - 1].at, 50 * MS);
+		assert_int_equal(f->sent[i].at - f->sent[i - 1].at, 20 * MS);
 	assert_true(f->n_states >= 2);
 	assert_int_equal(f->states[f->n_states - 1].new_state, PM_STATE_UP);
 	assert_int_equal(f->state_ids[f->n_states - 1], 1);
@@ -176,9 +177,10 @@ static void test_schedule_liveness_burst(void **state)
 	assert_int_equal(m.state, PM_STATE_UP);
 	assert_in_range(m.srtt, 9 * MS, 11 * MS);
 
-	/* the path dies: the first unanswered probe (missed at +50 ms), then the
-	 * burst (sent at +50 and +60 ms, missed at +100 and +110 ms), then DOWN
-	 * 110 ms after that probe was sent */
+	/* the path dies: the first unanswered probe (missed at its 20 ms
+	 * deadline: the floor follows the interval), then the burst (sent at
+	 * +20 and +30 ms, each missed 20 ms later), then DOWN 50 ms after that
+	 * probe was sent (110 ms with the old 50 ms profile) */
 	size_t first_lost = f->n_sent;
 	run_until(f, 1, f->now + 400 * MS, false);
 	miss = f->sent[first_lost].at;
@@ -186,7 +188,7 @@ static void test_schedule_liveness_burst(void **state)
 		if (f->states[i].new_state == PM_STATE_DOWN)
 			down = f->states[i].time;
 	assert_true(down > 0);
-	assert_in_range(down - miss, 105 * MS, 115 * MS);
+	assert_in_range(down - miss, 45 * MS, 55 * MS);
 	/* the state went through SUSPECT first */
 	assert_int_equal(f->states[f->n_states - 2].new_state, PM_STATE_SUSPECT);
 	assert_int_equal(f->states[f->n_states - 1].new_state, PM_STATE_DOWN);
@@ -213,8 +215,9 @@ static void test_startup_loss(void **state)
 	assert_true(m.loss_n_count >= 10);
 	assert_float_equal(m.loss_pct_count, 0.0, 1e-9);
 	/* one probe lost on the working path: a loss sample */
-	run_until(f, 1, f->now + 60 * MS, false);
-	run_until(f, 1, f->now + 2000 * MS, true);
+	run_until(f, 1, f->now + 30 * MS, false);
+	/* (within the 100-probe window: 2 s at 20 ms) */
+	run_until(f, 1, f->now + 1000 * MS, true);
 	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
 	assert_true(m.loss_pct_count > 0.0);
 }
@@ -311,7 +314,7 @@ static void test_diff_keeps_sessions(void **state)
 	assert_int_equal(edge_probe_metrics(f->p, 1, &m), 0);
 	assert_int_equal(m.counters.sent, sent);
 	assert_int_equal(edge_probe_set_profile(f->p, 1, PM_PROFILE_ACTIVE), 0);
-	assert_int_equal(edge_probe_interval(f->p, 1), 50 * MS);
+	assert_int_equal(edge_probe_interval(f->p, 1), 20 * MS);
 	/* new peer address: a new session */
 	p[0].remote.s_addr = htonl(0x0a000001);
 	assert_int_equal(edge_probe_set_paths(f->p, p, 2), 0);
@@ -428,7 +431,7 @@ static void test_from_bundle(void **state)
 	assert_int_equal(edge_probe_path_from_bundle(b, 2, "sdw3", 0, &p), -EINVAL);
 	assert_int_equal(edge_probe_settings_from_bundle(b->probe, &s), 0);
 	assert_int_equal(s.port, 862);
-	assert_int_equal(s.profiles[PM_PROFILE_ACTIVE].interval_ms, 50);
+	assert_int_equal(s.profiles[PM_PROFILE_ACTIVE].interval_ms, 20);
 	edge_bundle_free(b);
 	(void)state;
 }

@@ -98,8 +98,9 @@ static void test_bundle_to_kernel(void **state)
 	assert_true(fake_nl_log_find(nl, "route 0.0.0.0/0 table 23810 proto 93 metric 0 nexthop "
 					 "dev inet0 via 198.18.2.254") >= 0);
 	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
-	/* metered inet path would be probed by budget; both are active here */
-	assert_int_equal(edge_probe_interval(edge_steering_probe(s), 1), 50 * PM_NS_PER_MSEC);
+	/* metered inet path would be probed by budget; both are active here,
+	 * at the edge's default (issue 21: 20 ms) */
+	assert_int_equal(edge_probe_interval(edge_steering_probe(s), 1), 20 * PM_NS_PER_MSEC);
 
 	/* SA up without probes: still down, nothing moves */
 	fake_nl_log_clear(nl);

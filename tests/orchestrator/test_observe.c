@@ -336,6 +336,9 @@ static long push_paths(bool lte_up)
 	ct[0].traffic_class = "voip";
 	ct[0].packets = 10 * round;
 	ct[0].bytes = 5000 * round;
+	ct[0].duplicated = true; /* issue 21 */
+	ct[0].duplicates_sent = 9 * round;
+	ct[0].duplicates_failed = 1;
 	ct[1].traffic_class = "bulk";
 	t.n_class_traffic = 2;
 	t.class_traffic = cts;
@@ -450,6 +453,10 @@ static void test_metrics_sites_paths_classes(void **state)
 	has(m, "sdwan_reflector_probes_dropped_total{site=\"br1\"} 3\n");
 	assert_null(strstr(m, "sdwan_reflector_probes_dropped_total{site=\"hub1\"}"));
 	has(m, "sdwan_class_bytes_total{site=\"br1\",class=\"bulk\"} 0\n");
+	/* a duplicated class's copies (issue 21); none for a class not duplicated */
+	has(m, "sdwan_class_duplicates_sent_total{site=\"br1\",class=\"voip\"} 9\n");
+	has(m, "sdwan_class_duplicates_failed_total{site=\"br1\",class=\"voip\"} 1\n");
+	assert_null(strstr(m, "sdwan_class_duplicates_sent_total{site=\"br1\",class=\"bulk\"}"));
 	/* label values escaped per the exposition format (the newline arrived
 	 * already made visible by the ingest cleaning) */
 	has(m, "class=\"we\\\"ird\\\\cls\\\\x0a\"");

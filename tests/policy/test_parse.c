@@ -113,6 +113,20 @@ static void test_full_roundtrip(void **state)
 	assert_int_equal(policy_rule_hold_ms(p, &p->rules[5]), 0);
 	assert_true(policy_rule_margin_pct(p, &p->rules[4]) == 0.5);
 	assert_true(p->defaults.return_margin_pct == 25.5);
+	assert_int_equal(p->rules[0].duplicate, POLICY_DUPLICATE_ALWAYS);
+	assert_int_equal(p->rules[1].duplicate, POLICY_DUPLICATE_OFF);
+	assert_int_equal(p->rules[3].duplicate, POLICY_DUPLICATE_ADAPTIVE);
+	assert_true(p->rules[3].has_duplicate_tail);
+	assert_int_equal(p->rules[3].duplicate_tail_ms, 0);
+	assert_int_equal(p->defaults.duplicate_tail_ms, 3000);
+	assert_int_equal(p->defaults.dedup_window_ms, 150);
+	assert_int_equal(back->rules[0]->duplicate,
+			 SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ALWAYS);
+	assert_int_equal(back->rules[3]->duplicate,
+			 SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ADAPTIVE);
+	assert_non_null(back->rules[3]->duplicate_tail_ms);
+	assert_null(back->rules[0]->duplicate_tail_ms);
+	assert_int_equal(back->defaults->dedup_window_ms, 150);
 	assert_int_equal(back->n_ike_proposals, 2);
 	assert_string_equal(back->ike_proposals[1], "aes256-sha256-modp3072");
 	assert_int_equal(q->n_esp_proposals, 1);
@@ -358,6 +372,31 @@ static const struct bad_case bad_cases[] = {
 	{ WRAP_RULES("{'app': 'voip', 'paths': ['mp ls']}"), "rules[0].paths[0]",
 	  "invalid underlay name" },
 	{ WRAP_RULES("7"), "rules[0]", "expected a rule object" },
+	/* duplication (issue 21) */
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'duplicate': 'yes'}"),
+	  "rules[0].duplicate", "expected true, false or \"adaptive\", got \"yes\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'duplicate': 1}"),
+	  "rules[0].duplicate", "expected true, false or \"adaptive\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls'], 'duplicate': true}"), "rules[0].duplicate",
+	  "needs two underlay labels in paths and last_resort" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'mode': 'balance', "
+		     "'duplicate': 'adaptive'}"),
+	  "rules[0].duplicate", "not allowed with mode \"balance\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'drop', 'duplicate': true}"), "rules[0].duplicate",
+	  "not allowed with action \"drop\"" },
+	{ WRAP_RULES("{'app': 'voip', 'action': 'direct', 'via': ['inet', 'lte'], "
+		     "'duplicate': true}"),
+	  "rules[0].duplicate", "not allowed with action \"direct\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'duplicate': true, "
+		     "'duplicate_tail_ms': 500}"),
+	  "rules[0].duplicate_tail_ms", "only allowed with \"duplicate\": \"adaptive\"" },
+	{ WRAP_RULES("{'app': 'voip', 'paths': ['mpls', 'inet'], 'duplicate': 'adaptive', "
+		     "'duplicate_tail_ms': 600001}"),
+	  "rules[0].duplicate_tail_ms", "600001 is out of range (0-600000)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'dedup_window_ms': 5}}",
+	  "defaults.dedup_window_ms", "5 is out of range (10-5000)" },
+	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'duplicate_tail_ms': 0}}",
+	  "defaults.duplicate_tail_ms", "0 is out of range (1-600000)" },
 	/* 6 defaults */
 	{ "{'rules': [{'app': 'any', 'paths': ['mpls']}], 'defaults': {'hold_ms': -5}}",
 	  "defaults.hold_ms", "out of range" },
@@ -648,6 +687,13 @@ static void test_proto_errors(void **state)
 	msg->rules[0]->mode = SDWAN__V1__STEERING_MODE__STEERING_MODE_BEST;
 	policy_errors_clear(&errs);
 
+	/* a duplicate mode from the future */
+	msg->rules[0]->duplicate = 7;
+	assert_int_equal(policy_from_proto(msg, &q, &errs), -EINVAL);
+	assert_true(has_error(&errs, "rules[0].duplicate", "unknown duplicate mode 7"));
+	msg->rules[0]->duplicate = SDWAN__V1__DUPLICATE_MODE__DUPLICATE_MODE_ALWAYS;
+	policy_errors_clear(&errs);
+
 	/* the same validation as JSON: a bad port, a dangling reference */
 	msg->applications[0]->matches[1]->dst_ports[0]->first = 0;
 	msg->rules[0]->sla[0] = 'x';
@@ -683,6 +729,10 @@ static void test_proto_minimal(void **state)
 	assert_int_equal(p->rules[0].mode, POLICY_MODE_ORDERED);
 	assert_int_equal(p->rules[0].action, POLICY_ACTION_OVERLAY);
 	assert_int_equal(p->defaults.hold_ms, POLICY_DEFAULT_HOLD_MS);
+	assert_int_equal(p->rules[0].duplicate, POLICY_DUPLICATE_OFF);
+	/* a defaults message from before issue 21: 0 = the built-in values */
+	assert_int_equal(p->defaults.duplicate_tail_ms, POLICY_DEFAULT_DUPLICATE_TAIL_MS);
+	assert_int_equal(p->defaults.dedup_window_ms, POLICY_DEFAULT_DEDUP_WINDOW_MS);
 	policy_free(p);
 	policy_free(NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <edge/events.h>
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,9 +64,30 @@ struct edge_status_path {
 struct edge_status_class_traffic {
 	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application */
 	uint64_t packets, bytes;
+	bool duplicated; /* issue 21: copies this edge made of it, and refused */
+	uint64_t dup_sent, dup_failed;
 };
 
 #define EDGE_STATUS_UNDERLAYS_MAX 16
+#define EDGE_STATUS_DUP_MAX	  64
+
+/* a duplicated class toward a peer (issue 21, edge/dup_plan.h) */
+struct edge_status_dup_class {
+	char name[EDGE_STATUS_NAME_MAX]; /* the rule's application */
+	char peer[EDGE_STATUS_NAME_MAX];
+	char mode[16];		   /* "always", "adaptive" */
+	bool copying;		   /* copies leave now (adaptive: only while needed) */
+	char primary[IF_NAMESIZE]; /* path netdevs; second "" when not copying */
+	char second[IF_NAMESIZE];
+	uint64_t sent, failed; /* copies made by this edge (all peers of the class) */
+};
+
+/* a path netdev that removes the peer's copies */
+struct edge_status_dup_path {
+	char netdev[IF_NAMESIZE];
+	uint64_t passed;  /* packets that arrived first (or were never copied) */
+	uint64_t removed; /* second copies dropped before the LAN */
+};
 
 /* one underlay as learnt from its interface (edge/underlay.h) */
 struct edge_status_underlay {
@@ -140,6 +162,11 @@ struct edge_status {
 	uint64_t probes_reflected, probes_refl_dropped;
 	struct edge_status_dns dns;
 	bool reflector_known; /* the edge runs probes (the counters are its) */
+	/* packet duplication (issue 21): none while no class is duplicated */
+	struct edge_status_dup_class dup_classes[EDGE_STATUS_DUP_MAX];
+	size_t n_dup_classes;
+	struct edge_status_dup_path dup_paths[EDGE_STATUS_DUP_MAX];
+	size_t n_dup_paths;
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */

@@ -73,5 +73,11 @@ int edge_traffic_new(struct edge_traffic **ret);
 void edge_traffic_free(struct edge_traffic *t);
 void edge_status_fill_traffic(struct edge_status *st, struct edge_traffic *t,
 			      struct edge_steer *steer);
+/* issue 21: the duplicated classes and the de-duplicating netdevs with their
+ * counters (plan: edge_steering_dup(), NULL = none) */
+struct edge_dup_plan;
+struct policy;
+void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
+			  const struct policy *pol);
 
 #endif /* EDGE_STATUS_FILL_H */

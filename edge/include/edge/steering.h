@@ -72,6 +72,12 @@ struct edge_steering_opts {
 	 * policy's "dns" is ignored (no forwarder) */
 	const char *dns_dir;
 	const char *dnsmasq; /* the binary; NULL: "dnsmasq" */
+	/* packet duplication (issue 21, edge/dup.h): NULL = none (a policy's
+	 * "duplicate" then has no effect); ctx is owned from edge_steering_new()
+	 * on.  dup_ifindex: NULL = if_nametoindex (tests) */
+	const struct edge_dup_ops *dup;
+	void *dup_ctx;
+	unsigned (*dup_ifindex)(const char *name);
 };
 
 struct edge_steering;
@@ -99,5 +105,9 @@ struct edge_steer *edge_steering_steer(const struct edge_steering *s);
 struct edge_inet_prober *edge_steering_inet(const struct edge_steering *s);
 /* the DNS forwarder's state (enabled false without "dns" or dns_dir) */
 void edge_steering_dns_status(const struct edge_steering *s, struct edge_dns_status *ret);
+/* The duplication plan (status, counters); NULL without opts.dup. */
+struct edge_dup_plan *edge_steering_dup(const struct edge_steering *s);
+/* The running policy (NULL: none); valid until the next apply. */
+const struct policy *edge_steering_policy(const struct edge_steering *s);
 
 #endif /* EDGE_STEERING_H */

@@ -33,6 +33,13 @@
 #define POLICY_DEFAULT_RETURN_MARGIN_PCT 20.0
 #define POLICY_RETURN_MARGIN_MAX	 90.0
 
+/* Packet duplication (issue 21, policy/README.md "duplicate") */
+#define POLICY_DEFAULT_DUPLICATE_TAIL_MS 2000u /* adaptive: after the primary recovers */
+#define POLICY_DEFAULT_DEDUP_WINDOW_MS	 200u  /* far edge: later copies are not dups */
+#define POLICY_DEDUP_WINDOW_MIN_MS	 10u
+#define POLICY_DEDUP_WINDOW_MAX_MS	 5000u
+#define POLICY_DUPLICATE_TAIL_MAX_MS	 600000u
+
 /* Internet probing of the breakout underlays ("breakout", policy/README.md) */
 #define POLICY_BREAKOUT_TARGETS_MAX	    8
 #define POLICY_DEFAULT_BREAKOUT_INTERVAL_MS 1000u
@@ -84,6 +91,16 @@ enum policy_action {
 };
 /* "overlay", "direct", "drop"; "?" otherwise. */
 const char *policy_action_name(enum policy_action a);
+
+/* Packet duplication of an overlay class: each packet over the two best
+ * usable paths toward the peer, the far edge drops the later copy. */
+enum policy_duplicate {
+	POLICY_DUPLICATE_OFF = 0,
+	POLICY_DUPLICATE_ALWAYS,   /* "duplicate": true */
+	POLICY_DUPLICATE_ADAPTIVE, /* only while the primary loses or is suspect, + tail */
+};
+/* "off", "always", "adaptive"; "?" otherwise. */
+const char *policy_duplicate_name(enum policy_duplicate d);
 
 enum {
 	POLICY_SLA_LATENCY = 1u << 0,
@@ -165,6 +182,9 @@ struct policy_rule {
 	bool has_hold, has_preempt, has_margin;
 	uint32_t hold_ms, preempt_ms;
 	double margin_pct;
+	enum policy_duplicate duplicate; /* overlay only; never with balance */
+	bool has_duplicate_tail;	 /* adaptive only */
+	uint32_t duplicate_tail_ms;
 };
 
 struct policy_defaults {
@@ -176,6 +196,10 @@ struct policy_defaults {
 	 * (latency <= bound x (1 - pct/100), likewise jitter and credible loss) */
 	double return_margin_pct;
 	enum policy_action action; /* for traffic no rule matches */
+	/* adaptive duplication goes on this long after the primary recovered */
+	uint32_t duplicate_tail_ms;
+	/* the far edge drops a copy whose twin arrived at most this long ago */
+	uint32_t dedup_window_ms;
 };
 
 /* How each underlay a `direct` rule names is probed toward the internet:
@@ -256,6 +280,7 @@ bool policy_breakout_given(const struct policy *p);
 
 /* Effective hysteresis parameters of a rule (its override or the default). */
 uint32_t policy_rule_hold_ms(const struct policy *p, const struct policy_rule *r);
+uint32_t policy_rule_duplicate_tail_ms(const struct policy *p, const struct policy_rule *r);
 uint32_t policy_rule_preempt_ms(const struct policy *p, const struct policy_rule *r);
 double policy_rule_margin_pct(const struct policy *p, const struct policy_rule *r);
 

@@ -1,0 +1,63 @@
+/*
+ * edge/bpf/dup_maps.h — the map layouts shared by the duplication programs
+ * (sdw_dup.bpf.c, compiled for the BPF target) and their loader (dup.c).
+ * Only <linux/types.h> types: both sides include it.
+ */
+#ifndef EDGE_BPF_DUP_MAPS_H
+#define EDGE_BPF_DUP_MAPS_H
+
+#include <linux/types.h>
+
+/* the classifier's marks (policy/nft.h POLICY_NFT_MARK_BASE/MASK): class i
+ * is EDGE_DUP_MARK_BASE + i within EDGE_DUP_MARK_MASK */
+#define EDGE_DUP_MARK_BASE  0x5d00u
+#define EDGE_DUP_MARK_MASK  0xffffu
+#define EDGE_DUP_MARK_CLONE 0x00800000u /* our copy, outside the class mask */
+#define EDGE_DUP_CLASSES    256u
+
+#define EDGE_DUP_TARGETS_MAX	   1024u  /* (netdev, class) pairs duplicated */
+#define EDGE_DUP_SEEN_MAX	   16384u /* packet identities remembered */
+#define EDGE_DUP_PAYLOAD	   16u	  /* octets after the IP header */
+#define EDGE_DUP_WINDOW_DEFAULT_NS 200000000ull
+
+/* dup_targets: a packet of class `cls` leaving on netdev `ifindex` (its
+ * primary path) is copied to the target's netdev */
+struct sdw_dup_key {
+	__u32 ifindex;
+	__u32 cls;
+};
+
+struct sdw_dup_target {
+	__u32 ifindex;	  /* the second path's netdev */
+	__u8 own_mac[6];  /* its address */
+	__u8 peer_mac[6]; /* the far end's VXLAN netdev on that path */
+};
+
+struct sdw_dup_tx_stats {
+	__u64 sent;   /* copies handed to the second netdev */
+	__u64 failed; /* refused (netdev gone, ...) */
+};
+
+struct sdw_dup_rx_stats {
+	__u64 passed;  /* first copies (and packets nobody duplicated) */
+	__u64 removed; /* second copies dropped */
+};
+
+/* what both copies of a packet have in common (network order) */
+struct sdw_dup_id {
+	__u8 src[16];
+	__u8 dst[16];
+	__u8 family; /* 4 or 6 */
+	__u8 proto;
+	__u16 len; /* IPv4 total length / IPv6 payload length */
+	__u32 tag; /* IPv4 id / IPv6 flow label */
+	__u8 payload[EDGE_DUP_PAYLOAD];
+};
+
+struct sdw_dup_seen {
+	__u64 ns; /* first copy's arrival, bpf_ktime_get_ns() */
+	__u32 ifindex;
+	__u32 pad;
+};
+
+#endif
