@@ -120,14 +120,17 @@ scenario_end
 # ------------------------------------------------------------------ edge kill -9 and restart
 snapshot() { # SITE FILE
 	{
+		# not compared: the link-local address the kernel gives charon's
+		# TUN (ipsec0), random each time charon creates it
 		echo "## rules"
 		e2e_nsx "$1" ip rule show
+		e2e_nsx "$1" ip -6 rule show
 		echo "## routes"
-		e2e_nsx "$1" ip -o route show table all | sort
+		e2e_nsx "$1" ip -o route show table all | grep -v '^local fe80:.* dev ipsec0 ' | sort
 		echo "## links"
 		e2e_nsx "$1" ip -o link show | awk '{ print $2 }' | sort
 		echo "## addresses"
-		e2e_nsx "$1" ip -o addr show | awk '{ print $2, $3, $4 }' | sort
+		e2e_nsx "$1" ip -o addr show | awk '!($2 == "ipsec0" && $4 ~ /^fe80:/) { print $2, $3, $4 }' | sort
 		echo "## nft"
 		e2e_nsx "$1" nft list ruleset | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/^(\s*)packets [0-9]+ bytes [0-9]+$/\1packets bytes/'
 	} >"$2" 2>&1
