@@ -1,0 +1,396 @@
+/*
+ * Third-party IPsec peers in the compile (orch/thirdparty.h): the stored,
+ * already validated declarations → per-site Peer, Path and Route messages.
+ * Built once per compile, before the bundles; each bundle then only appends.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+
+#include <orch/compile.h>
+#include <orch/thirdparty.h>
+
+/* an Ed25519 SubjectPublicKeyInfo: this fixed prefix, then the 32-octet key */
+static const uint8_t ed25519_spki[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+					  0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+
+struct tp_site {
+	const struct orch_site *site;
+	Sdwan__V1__Peer **peers;
+	size_t n_peers;
+	Sdwan__V1__Path **paths;
+	size_t n_paths;
+	Sdwan__V1__Route **routes;
+	size_t n_routes;
+};
+
+struct orch_tp {
+	struct tp_site *s; /* one per site, in the sites' order */
+	size_t n;
+	void **owned; /* everything allocated, freed at once */
+	size_t n_owned, cap_owned;
+	char pool[ORCH_ADDR_MAX];
+	bool failed;
+};
+
+static void *keep(struct orch_tp *tp, void *p)
+{
+	if (!p) {
+		tp->failed = true;
+		return NULL;
+	}
+	if (tp->n_owned == tp->cap_owned) {
+		size_t cap = tp->cap_owned ? 2 * tp->cap_owned : 64;
+		void **n = realloc(tp->owned, cap * sizeof(*n));
+
+		if (!n) {
+			free(p);
+			tp->failed = true;
+			return NULL;
+		}
+		tp->owned = n;
+		tp->cap_owned = cap;
+	}
+	tp->owned[tp->n_owned++] = p;
+	return p;
+}
+
+static void *tp_calloc(struct orch_tp *tp, size_t n, size_t size)
+{
+	return keep(tp, calloc(n ? n : 1, size));
+}
+
+static char *tp_strdup(struct orch_tp *tp, const char *s)
+{
+	return keep(tp, strdup(s ? s : ""));
+}
+
+static bool pool_parse(const char *pool, uint32_t *ret_base, uint32_t *ret_size)
+{
+	struct orch_prefix p;
+
+	if (orch_prefix_parse(pool, &p) || p.family != AF_INET || p.len < 8 || p.len > 24)
+		return false;
+	*ret_base = (uint32_t)p.addr[0] << 24 | (uint32_t)p.addr[1] << 16 |
+		    (uint32_t)p.addr[2] << 8 | p.addr[3];
+	*ret_size = 1u << (32 - p.len);
+	return true;
+}
+
+int orch_tp_pool_check(const char *pool, const char *transport_prefix)
+{
+	struct orch_prefix p, cgn, other;
+
+	if (!pool || orch_prefix_parse(pool, &p) || p.family != AF_INET || p.len < 8 || p.len > 24)
+		return -EINVAL;
+	orch_prefix_parse("100.64.0.0/10", &cgn);
+	if (p.len < cgn.len || !orch_prefix_overlaps(&p, &cgn))
+		return -EINVAL;
+	orch_prefix_parse(ORCH_OVERLAY_PREFIX, &other);
+	if (orch_prefix_overlaps(&p, &other))
+		return -EINVAL;
+	if (!orch_prefix_parse(transport_prefix ? transport_prefix : ORCH_TRANSPORT_DEFAULT,
+			       &other) &&
+	    orch_prefix_overlaps(&p, &other))
+		return -EINVAL;
+	return 0;
+}
+
+int orch_tp_probe_source(const char *pool, uint32_t n, char ret[ORCH_ADDR_MAX])
+{
+	uint32_t base, size, a;
+
+	if (!pool_parse(pool ? pool : ORCH_TP_PROBE_POOL_DEFAULT, &base, &size))
+		return -EINVAL;
+	if (n == 0 || n >= size - 1) /* neither the network nor the broadcast address */
+		return -ENOSPC;
+	a = base + n;
+	snprintf(ret, ORCH_ADDR_MAX, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+		 a & 0xff);
+	return 0;
+}
+
+static const struct orch_underlay *site_underlay(const struct orch_site *s, const char *label)
+{
+	for (size_t i = 0; i < s->n_underlays; i++)
+		if (!strcmp(s->underlays[i].label, label))
+			return &s->underlays[i];
+	return NULL;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* a JSON array of strings as a char** kept by tp */
+static char **str_array(struct orch_tp *tp, const json_t *a, size_t *ret_n)
+{
+	size_t n = json_array_size(a);
+	char **v = tp_calloc(tp, n, sizeof(*v));
+
+	*ret_n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+
+		if (s && (v[*ret_n] = tp_strdup(tp, s)))
+			(*ret_n)++;
+	}
+	return v;
+}
+
+static int base64_decode(struct orch_tp *tp, const char *b64, ProtobufCBinaryData *ret)
+{
+	size_t n = strlen(b64);
+	uint8_t *buf = tp_calloc(tp, n, 1);
+	int len;
+
+	if (!buf)
+		return -ENOMEM;
+	/* stored by the API: canonical base64, a multiple of 4 with '=' padding */
+	len = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
+	if (len < 0 || n % 4)
+		return -EINVAL;
+	len -= (n && b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
+	ret->data = buf;
+	ret->len = (size_t)len;
+	return 0;
+}
+
+/* the Peer message of one declaration (shared by every site using it) */
+static Sdwan__V1__Peer *make_peer(struct orch_tp *tp, const json_t *doc, const char *psk)
+{
+	Sdwan__V1__Peer *m = tp_calloc(tp, 1, sizeof(*m));
+	const json_t *gws = json_object_get(doc, "gateways");
+	size_t n_gw = json_array_size(gws);
+
+	if (!m)
+		return NULL;
+	sdwan__v1__peer__init(m);
+	m->site = tp_strdup(tp, jstr(doc, "name"));
+	m->site_id =
+		ORCH_TP_PID_BASE + (uint32_t)json_integer_value(json_object_get(doc, "number"));
+	m->role = SDWAN__V1__SITE_ROLE__SITE_ROLE_HUB;
+	m->third_party = true;
+	m->ike_id = tp_strdup(tp, jstr(doc, "ike_id"));
+	m->dpd_s = (uint32_t)json_integer_value(json_object_get(doc, "dpd_s"));
+	m->probe_icmp = !strcmp(jstr(doc, "probe_mode"), "icmp");
+	if (!strcmp(jstr(doc, "auth"), "psk")) {
+		m->psk.data = (uint8_t *)tp_strdup(tp, psk);
+		m->psk.len = strlen(psk);
+	} else if (base64_decode(tp, jstr(doc, "public_key"), &m->public_key)) {
+		return NULL;
+	} else if (m->public_key.len == sizeof(ed25519_spki) + 32 &&
+		   !memcmp(m->public_key.data, ed25519_spki, sizeof(ed25519_spki))) {
+		/* the edge takes Ed25519 keys raw, the others as DER */
+		m->public_key.data += sizeof(ed25519_spki);
+		m->public_key.len = 32;
+	}
+	m->underlays = tp_calloc(tp, n_gw, sizeof(*m->underlays));
+	for (size_t k = 0; m->underlays && k < n_gw; k++) {
+		Sdwan__V1__Underlay *u = tp_calloc(tp, 1, sizeof(*u));
+		char label[ORCH_LABEL_MAX];
+
+		if (!u)
+			return NULL;
+		sdwan__v1__underlay__init(u);
+		snprintf(label, sizeof(label), "gw%u", (unsigned)(k + 1));
+		u->label = tp_strdup(tp, label);
+		u->address = tp_strdup(tp, json_string_value(json_array_get(gws, k)));
+		m->underlays[m->n_underlays++] = u;
+	}
+	m->lan_prefixes = str_array(tp, json_object_get(doc, "lan_prefixes"), &m->n_lan_prefixes);
+	return tp->failed ? NULL : m;
+}
+
+static Sdwan__V1__Path *make_path(struct orch_tp *tp, const json_t *doc, const json_t *jp,
+				  const struct orch_underlay *ul, const Sdwan__V1__Peer *peer)
+{
+	Sdwan__V1__Path *m = tp_calloc(tp, 1, sizeof(*m));
+	size_t gw = (size_t)json_integer_value(json_object_get(jp, "gateway"));
+	uint32_t n = (uint32_t)json_integer_value(json_object_get(jp, "index"));
+	char buf[ORCH_ADDR_MAX + 8], src[ORCH_ADDR_MAX];
+
+	if (!m || gw >= peer->n_underlays || orch_tp_probe_source(tp->pool, n, src))
+		return NULL;
+	sdwan__v1__path__init(m);
+	snprintf(buf, sizeof(buf), "%s-%s-%s", ul->label, peer->site, peer->underlays[gw]->label);
+	m->name = tp_strdup(tp, buf);
+	m->id = ORCH_TP_PID_BASE + n;
+	m->local_underlay = tp_strdup(tp, ul->label);
+	m->peer = peer->site;
+	m->remote_underlay = peer->underlays[gw]->label;
+	m->local_address = tp_strdup(tp, ul->address);
+	m->remote_address = peer->underlays[gw]->address;
+	snprintf(buf, sizeof(buf), "%s/32", src);
+	m->local_overlay = tp_strdup(tp, buf);
+	m->remote_overlay = tp_strdup(tp, jstr(doc, "probe_address"));
+	m->ike_proposals =
+		str_array(tp, json_object_get(doc, "ike_proposals"), &m->n_ike_proposals);
+	m->esp_proposals =
+		str_array(tp, json_object_get(doc, "esp_proposals"), &m->n_esp_proposals);
+	m->initiator = true; /* a gateway that is not ours does not know where we are */
+	m->probe_profile = ul->metered ? SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED
+				       : SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE;
+	return tp->failed ? NULL : m;
+}
+
+static bool is_site_name(const struct orch_site *sites, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(sites[i].name, name))
+			return true;
+	return false;
+}
+
+/* one peer for one site: its paths (those whose underlay the site still has)
+ * and routes; nothing when no path is left */
+static int add_site_peer(struct orch_tp *tp, struct tp_site *ts, const json_t *doc,
+			 Sdwan__V1__Peer *peer)
+{
+	const json_t *paths = json_object_get(doc, "paths"), *jp;
+	size_t i, n_before = ts->n_paths;
+
+	json_array_foreach (paths, i, jp) {
+		const struct orch_underlay *ul;
+		Sdwan__V1__Path *p;
+
+		if (strcmp(jstr(jp, "site"), ts->site->name) ||
+		    !(ul = site_underlay(ts->site, jstr(jp, "underlay"))))
+			continue;
+		if (!(p = make_path(tp, doc, jp, ul, peer)))
+			return -ENOMEM;
+		ts->paths[ts->n_paths++] = p;
+	}
+	if (ts->n_paths == n_before)
+		return 0;
+	ts->peers[ts->n_peers++] = peer;
+	for (size_t k = 0; k < peer->n_lan_prefixes; k++) {
+		Sdwan__V1__Route *r = tp_calloc(tp, 1, sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		sdwan__v1__route__init(r);
+		r->prefix = peer->lan_prefixes[k];
+		r->peer = peer->site;
+		ts->routes[ts->n_routes++] = r;
+	}
+	return 0;
+}
+
+int orch_tp_new(const struct orch_tp_peer_row *rows, size_t n_rows, const struct orch_site *sites,
+		size_t n_sites, const char *pool, struct orch_tp **ret_tp)
+{
+	struct orch_tp *tp;
+	json_t **docs = NULL;
+	Sdwan__V1__Peer **peers = NULL;
+	size_t max_paths = 0, max_routes = 0;
+	int r = -ENOMEM;
+
+	if (pool && orch_tp_pool_check(pool, NULL))
+		return -EINVAL;
+	if (!(tp = calloc(1, sizeof(*tp))))
+		return -ENOMEM;
+	snprintf(tp->pool, sizeof(tp->pool), "%s", pool ? pool : ORCH_TP_PROBE_POOL_DEFAULT);
+	docs = calloc(n_rows ? n_rows : 1, sizeof(*docs));
+	peers = calloc(n_rows ? n_rows : 1, sizeof(*peers));
+	tp->s = calloc(n_sites ? n_sites : 1, sizeof(*tp->s));
+	if (!docs || !peers || !tp->s)
+		goto out;
+	tp->n = n_sites;
+	for (size_t i = 0; i < n_rows; i++) {
+		docs[i] = json_loads(rows[i].doc, 0, NULL);
+		/* a site of the same name came later: the site wins */
+		if (!docs[i] || is_site_name(sites, n_sites, rows[i].name))
+			continue;
+		if (!(peers[i] = make_peer(tp, docs[i], rows[i].secret)))
+			goto out;
+		max_paths += json_array_size(json_object_get(docs[i], "paths"));
+		max_routes += peers[i]->n_lan_prefixes;
+	}
+	for (size_t s = 0; s < n_sites; s++) {
+		struct tp_site *ts = &tp->s[s];
+
+		ts->site = &sites[s];
+		/* the CHILD_SA's selectors take 1..8 of our prefixes */
+		if (!n_rows || sites[s].n_lans == 0 || sites[s].n_lans > 8)
+			continue;
+		ts->peers = tp_calloc(tp, n_rows, sizeof(*ts->peers));
+		ts->paths = tp_calloc(tp, max_paths, sizeof(*ts->paths));
+		ts->routes = tp_calloc(tp, max_routes, sizeof(*ts->routes));
+		if (tp->failed)
+			goto out;
+		for (size_t i = 0; i < n_rows; i++)
+			if (peers[i] && (r = add_site_peer(tp, ts, docs[i], peers[i])))
+				goto out;
+	}
+	r = tp->failed ? -ENOMEM : 0;
+out:
+	for (size_t i = 0; docs && i < n_rows; i++)
+		json_decref(docs[i]);
+	free(docs);
+	free(peers);
+	if (r)
+		orch_tp_free(tp);
+	else
+		*ret_tp = tp;
+	return r;
+}
+
+void orch_tp_free(struct orch_tp *tp)
+{
+	if (!tp)
+		return;
+	for (size_t i = 0; i < tp->n_owned; i++)
+		free(tp->owned[i]);
+	free(tp->owned);
+	free(tp->s);
+	free(tp);
+}
+
+/* a grown copy of a bundle array: old entries, then the site's */
+static int append(void ***v, size_t *n, void *const *add, size_t n_add,
+		  void *(*array)(void *ctx, size_t n, size_t size), void *ctx)
+{
+	void **nv;
+
+	if (!n_add)
+		return 0;
+	if (!(nv = array(ctx, *n + n_add, sizeof(*nv))))
+		return -ENOMEM;
+	if (*n)
+		memcpy(nv, *v, *n * sizeof(*nv));
+	memcpy(nv + *n, add, n_add * sizeof(*nv));
+	*v = nv;
+	*n += n_add;
+	return 0;
+}
+
+int orch_tp_extend(const struct orch_tp *tp, const char *site, Sdwan__V1__ConfigBundle *b,
+		   void *(*array)(void *ctx, size_t n, size_t size), void *ctx)
+{
+	const struct tp_site *ts = NULL;
+	int r;
+
+	for (size_t i = 0; tp && i < tp->n && !ts; i++)
+		if (!strcmp(tp->s[i].site->name, site))
+			ts = &tp->s[i];
+	if (!ts)
+		return 0;
+	if ((r = append((void ***)&b->peers, &b->n_peers, (void *const *)ts->peers, ts->n_peers,
+			array, ctx)) ||
+	    (r = append((void ***)&b->paths, &b->n_paths, (void *const *)ts->paths, ts->n_paths,
+			array, ctx)) ||
+	    (r = append((void ***)&b->routes, &b->n_routes, (void *const *)ts->routes, ts->n_routes,
+			array, ctx)))
+		return r;
+	return 0;
+}
