@@ -102,6 +102,41 @@ static void register_site(const char *site, uint8_t key_byte, char ret_cred[65])
 	http_resp_clear(&r);
 }
 
+/* the edge's own check of br1's bundle as served (sdwan-edged --check-config):
+ * what the orchestrator compiles for a third-party peer must be what the edge
+ * takes */
+static void edge_accepts(const char *cred)
+{
+	char dir[] = "/tmp/orch-tp-XXXXXX", cmd[1024], path[256];
+	struct http_resp r;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(http_do(&P, "GET", "/edge/v1/config?have=0&wait=0", cred, NULL, NULL, 0,
+				 &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	snprintf(path, sizeof(path), "%s/br1.pb", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(r.body, 1, r.len, f), r.len);
+	fclose(f);
+	http_resp_clear(&r);
+	snprintf(path, sizeof(path), "%s/br1.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f,
+		"{\"site\": \"br1\", \"role\": \"branch\", \"state_dir\": \"%s/state\","
+		" \"run_dir\": \"%s/run\", \"underlays\": ["
+		"{\"label\": \"mpls\", \"interface\": \"mpls0\", \"address\": \"198.18.1.101/24\"},"
+		"{\"label\": \"inet\", \"interface\": \"inet0\", \"address\": \"198.18.2.101/24\"}]}",
+		dir, dir);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "%s --config %s/br1.json --check-config --bundle %s/br1.pb >%s/out 2>&1;"
+		 " rc=$?; cat %s/out; rm -rf %s; exit $rc",
+		 EDGED_PATH, dir, dir, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static Sdwan__V1__ConfigBundle *bundle(const char *cred)
 {
 	Sdwan__V1__ConfigBundle *b;
@@ -458,6 +493,7 @@ static void test_add_compile_remove(void **state)
 		assert_true(icmp);
 	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	edge_accepts(br1_cred);
 	/* hub1 does not use them: nothing third-party in its bundle */
 	b = bundle(hub1_cred);
 	for (i = 0; i < b->n_peers; i++)
