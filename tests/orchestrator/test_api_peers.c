@@ -112,9 +112,8 @@ static void edge_accepts(const char *cred)
 	FILE *f;
 
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(http_do(&P, "GET", "/edge/v1/config?have=0&wait=0", cred, NULL, NULL, 0,
-				 &r),
-			 0);
+	assert_int_equal(
+		http_do(&P, "GET", "/edge/v1/config?have=0&wait=0", cred, NULL, NULL, 0, &r), 0);
 	assert_int_equal(r.status, 200);
 	snprintf(path, sizeof(path), "%s/br1.pb", dir);
 	assert_non_null(f = fopen(path, "w"));
@@ -127,7 +126,8 @@ static void edge_accepts(const char *cred)
 		"{\"site\": \"br1\", \"role\": \"branch\", \"state_dir\": \"%s/state\","
 		" \"run_dir\": \"%s/run\", \"underlays\": ["
 		"{\"label\": \"mpls\", \"interface\": \"mpls0\", \"address\": \"198.18.1.101/24\"},"
-		"{\"label\": \"inet\", \"interface\": \"inet0\", \"address\": \"198.18.2.101/24\"}]}",
+		"{\"label\": \"inet\", \"interface\": \"inet0\", \"address\": "
+		"\"198.18.2.101/24\"}]}",
 		dir, dir);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
@@ -533,6 +533,19 @@ static void test_add_compile_remove(void **state)
 	assert_non_null(path_named(b, "inet-vpn2-gw1"));
 	for (i = 0; i < b->n_routes; i++)
 		assert_string_not_equal(b->routes[i]->peer, "vpn1");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* br1 loses its inet underlay: vpn2's only tunnel, so vpn2 and its route
+	 * leave br1's bundle (never a path over an underlay the edge lacks) */
+	assert_int_equal(
+		http_json(&P, "DELETE", "/api/v1/sites/br1/underlays/inet", P.admin, NULL, NULL),
+		200);
+	settle();
+	b = bundle(br1_cred);
+	assert_null(path_named(b, "inet-vpn2-gw1"));
+	for (i = 0; i < b->n_peers; i++)
+		assert_false(b->peers[i]->third_party);
+	for (i = 0; i < b->n_routes; i++)
+		assert_string_not_equal(b->routes[i]->peer, "vpn2");
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	assert_int_equal(http_json(&P, "GET", "/api/v1/audit", P.admin, NULL, &j), 200);
 	dump = json_dumps(j, 0);
