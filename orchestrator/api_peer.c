@@ -51,6 +51,16 @@ static json_t *body_object(struct req *r, enum MHD_Result *ret)
 	return j;
 }
 
+/* a JSON value as the error shows it (truncated), "(missing)" when absent */
+static const char *shown(const json_t *v, char *buf, size_t len)
+{
+	char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	snprintf(buf, len, "%s", t ? t : "(missing)");
+	free(t);
+	return buf;
+}
+
 static bool ipv4_ok(const char *s)
 {
 	struct in_addr a;
@@ -175,7 +185,8 @@ static void check_strings(const json_t *j, const char *key, size_t max, json_t *
 
 	if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > max) {
 		snprintf(path, sizeof(path), "$.%s", key);
-		orch_err_add(errs, path, "an array of 1 to %zu %s is required", max, what);
+		orch_err_add(errs, path, "%.60s: an array of 1 to %zu %s is required",
+			     shown(a, why, sizeof(why)), max, what);
 		json_decref(out);
 		return;
 	}
@@ -274,11 +285,14 @@ static void check_scalars(const json_t *j, json_t *doc, json_t *errs)
 	else
 		json_object_set_new(doc, "probe_mode", json_string(s));
 	v = json_object_get(j, "dpd_s");
-	if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600))
-		orch_err_add(errs, "$.dpd_s", "%lld: seconds, 1 to 3600",
-			     json_is_integer(v) ? (long long)json_integer_value(v) : -1LL);
-	else
+	if (v &&
+	    (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600)) {
+		char buf[64];
+
+		orch_err_add(errs, "$.dpd_s", "%s: seconds, 1 to 3600", shown(v, buf, sizeof(buf)));
+	} else {
 		json_object_set_new(doc, "dpd_s", json_integer(v ? json_integer_value(v) : 10));
+	}
 }
 
 /* exactly one of public_key and psk; the PSK into ret_psk (malloc'd) */
@@ -336,12 +350,17 @@ static int check_sites(struct req *r, const json_t *j, json_t *doc, json_t *errs
 		size_t k;
 		int e;
 
-		snprintf(path, sizeof(path), "$.sites[%zu].site", i);
+		snprintf(path, sizeof(path), "$.sites[%zu]", i);
 		if (!json_is_object(v) || json_object_size(v) != 2 || !name || !uls) {
-			orch_err_add(errs, path, "an object {\"site\", \"underlays\"} is required");
+			char buf[64];
+
+			orch_err_add(errs, path,
+				     "%s: an object {\"site\", \"underlays\"} is required",
+				     shown(v, buf, sizeof(buf)));
 			json_decref(labels);
 			continue;
 		}
+		snprintf(path, sizeof(path), "$.sites[%zu].site", i);
 		for (k = 0; k < json_array_size(out); k++)
 			if (!strcmp(json_string_value(
 					    json_object_get(json_array_get(out, k), "site")),

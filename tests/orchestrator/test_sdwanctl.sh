@@ -166,6 +166,9 @@ expect 3 "$ctl" --token "$viewer" peer rm vpn2
 expect 0 "$ctl" peer rm vpn2
 expect 4 "$ctl" peer rm vpn2
 expect 0 "$ctl" peer rm vpn1
+# the probe pool: outside 100.64.0.0/10 refused at start, named
+expect 1 "$orchd" --db "$dir/pool.db" --insecure-http --port 0 --thirdparty-probe-pool 10.9.0.0/16
+grep -q 'third-party probe pool 10.9.0.0/16: must be' "$dir/err" || { cat "$dir/err"; fail "bad probe pool not named"; }
 # operator tokens: the secret once on stdout, listed without it, revoked at once
 expect 0 "$ctl" token --help
 expect 2 "$ctl" token create ro1 --role viewer --expires 7x
