@@ -132,7 +132,7 @@ static void edge_accepts(const char *cred)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
 		 "%s --config %s/br1.json --check-config --bundle %s/br1.pb >%s/out 2>&1;"
-		 " rc=$?; cat %s/out; rm -rf %s; exit $rc",
+		 " rc=$?; cat %s/out; [ -n \"$ORCH_TEST_KEEP\" ] || rm -rf %s; exit $rc",
 		 EDGED_PATH, dir, dir, dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 }
