@@ -279,6 +279,25 @@ static struct tp_site *site_find(struct tp_site **by_name, size_t n, const char 
 	return found ? *found : NULL;
 }
 
+/* a LAN of any site overlapping one of the peer's prefixes (a site's LANs
+ * changed after the peer was declared): its routes would clash with the
+ * site routes, which the edge refuses, so the peer builds nothing */
+static bool lan_clash(const Sdwan__V1__Peer *peer, const struct orch_site *sites, size_t n)
+{
+	for (size_t k = 0; k < peer->n_lan_prefixes; k++) {
+		struct orch_prefix a, b;
+
+		if (orch_prefix_parse(peer->lan_prefixes[k], &a))
+			return true;
+		for (size_t s = 0; s < n; s++)
+			for (size_t l = 0; l < sites[s].n_lans; l++)
+				if (!orch_prefix_parse(sites[s].lans[l], &b) &&
+				    orch_prefix_overlaps(&a, &b))
+					return true;
+	}
+	return false;
+}
+
 /* one peer's paths into the sites that use it, and at each such site the
  * peer and its routes, once.  A path whose underlay the site no longer has,
  * or a site whose LANs no longer fit the selectors (1..8), is left out. */
@@ -351,7 +370,12 @@ int orch_tp_new(const struct orch_tp_peer_row *rows, size_t n_rows, const struct
 			continue;
 		}
 		peer = make_peer(tp, doc, rows[i].secret);
-		r = peer ? add_peer(tp, by_name, n_sites, doc, peer, i + 1) : -ENOMEM;
+		if (!peer)
+			r = -ENOMEM;
+		else if (lan_clash(peer, sites, n_sites))
+			r = 0;
+		else
+			r = add_peer(tp, by_name, n_sites, doc, peer, i + 1);
 		json_decref(doc);
 		if (r)
 			goto out;

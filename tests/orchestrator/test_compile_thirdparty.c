@@ -146,6 +146,16 @@ static void test_bundles(void **state)
 	orch_compile_out_clear(&a);
 	orch_compile_out_clear(&b);
 
+	/* a site's LAN now overlaps the peer's prefixes: the peer builds nothing
+	 * (its route would clash with the site's) */
+	snprintf(v[2].lans[0], ORCH_ADDR_MAX, "10.99.7.0/24");
+	compile_with(v, 3, &row, 1, &a);
+	br1 = unpack(&a, 1);
+	assert_int_equal(br1->n_paths + br1->n_peers, 0);
+	sdwan__v1__config_bundle__free_unpacked(br1, NULL);
+	orch_compile_out_clear(&a);
+	snprintf(v[2].lans[0], ORCH_ADDR_MAX, "10.3.0.0/24");
+
 	/* a site named like the peer: the site wins, the peer builds nothing */
 	strcpy(v[2].name, "vpn1");
 	compile_with(v, 3, &row, 1, &a);

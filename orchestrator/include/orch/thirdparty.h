@@ -43,7 +43,8 @@ struct orch_tp;
 /* Build every site's third-party messages from the stored peers.  What a
  * site cannot take is left out of its bundle, never refused: a path whose
  * underlay the site no longer has, a peer whose name is now a site's, or a
- * site without 1..8 LAN prefixes (the selectors' limit).  pool NULL: the
+ * site without 1..8 LAN prefixes (the selectors' limit); and a peer whose
+ * prefixes a site's LAN now overlaps (the routes would clash).  pool NULL: the
  * default.  0, -EINVAL (bad pool), -ENOMEM. */
 int orch_tp_new(const struct orch_tp_peer_row *rows, size_t n_rows, const struct orch_site *sites,
 		size_t n_sites, const char *pool, struct orch_tp **ret_tp);
