@@ -84,7 +84,7 @@ static bool pool_parse(const char *pool, uint32_t *ret_base, uint32_t *ret_size)
 	return true;
 }
 
-int orch_tp_pool_check(const char *pool, const char *transport_prefix)
+int orch_tp_pool_check(const char *pool, const char *transport_prefix, const char *overlay_prefix)
 {
 	struct orch_prefix p, cgn, other;
 
@@ -93,8 +93,8 @@ int orch_tp_pool_check(const char *pool, const char *transport_prefix)
 	orch_prefix_parse("100.64.0.0/10", &cgn);
 	if (p.len < cgn.len || !orch_prefix_overlaps(&p, &cgn))
 		return -EINVAL;
-	orch_prefix_parse(ORCH_OVERLAY_PREFIX, &other);
-	if (orch_prefix_overlaps(&p, &other))
+	if (!orch_prefix_parse(overlay_prefix ? overlay_prefix : ORCH_OVERLAY_PREFIX, &other) &&
+	    orch_prefix_overlaps(&p, &other))
 		return -EINVAL;
 	if (!orch_prefix_parse(transport_prefix ? transport_prefix : ORCH_TRANSPORT_DEFAULT,
 			       &other) &&
@@ -315,6 +315,9 @@ static int add_peer(struct orch_tp *tp, struct tp_site **by_name, size_t n_sites
 		if (!ts || ts->site->n_lans == 0 || ts->site->n_lans > 8 ||
 		    !(ul = site_underlay(ts->site, jstr(jp, "underlay"))))
 			continue;
+		/* an edge that says it cannot do PSK would refuse the bundle */
+		if (peer->psk.len && !(orch_site_caps(ts->site) & ORCH_CAP_PSK))
+			continue;
 		if (!(p = make_path(tp, doc, jp, ul, peer)) ||
 		    push((void ***)&ts->paths, &ts->n_paths, &ts->cap_paths, p))
 			return -ENOMEM;
@@ -343,9 +346,12 @@ int orch_tp_new(const struct orch_tp_peer_row *rows, size_t n_rows, const struct
 {
 	struct orch_tp *tp;
 	struct tp_site **by_name;
+	uint32_t base, size;
 	int r = -ENOMEM;
 
-	if (pool && orch_tp_pool_check(pool, NULL))
+	/* its place against the other pools was checked at start (the daemon's
+	 * prefixes, which this does not know): here only that it is a pool */
+	if (pool && !pool_parse(pool, &base, &size))
 		return -EINVAL;
 	if (!(tp = calloc(1, sizeof(*tp))))
 		return -ENOMEM;

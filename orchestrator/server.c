@@ -1447,7 +1447,8 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	r = -EINVAL;
 	if (orch_pools_check(cfg->transport_prefix, cfg->overlay_prefix, err, errlen))
 		goto fail;
-	if (cfg->tp_probe_pool && orch_tp_pool_check(cfg->tp_probe_pool, cfg->transport_prefix)) {
+	if (cfg->tp_probe_pool &&
+	    orch_tp_pool_check(cfg->tp_probe_pool, cfg->transport_prefix, cfg->overlay_prefix)) {
 		snprintf(err, errlen,
 			 "third-party probe pool %s: must be IPv4 /8../24 within 100.64.0.0/10, "
 			 "clear of the transport and overlay prefixes",

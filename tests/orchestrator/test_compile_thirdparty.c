@@ -22,16 +22,20 @@ static void test_pool(void **state)
 {
 	char a[ORCH_ADDR_MAX];
 
-	assert_int_equal(orch_tp_pool_check("100.66.0.0/16", NULL), 0);
-	assert_int_equal(orch_tp_pool_check("100.127.255.0/24", NULL), 0);
-	assert_int_equal(orch_tp_pool_check("10.0.0.0/16", NULL), -EINVAL);   /* not CGN space */
-	assert_int_equal(orch_tp_pool_check("100.64.0.0/16", NULL), -EINVAL); /* transport */
-	assert_int_equal(orch_tp_pool_check("100.65.0.0/24", NULL), -EINVAL); /* overlay */
-	assert_int_equal(orch_tp_pool_check("100.70.0.0/16", "100.70.0.0/16"), -EINVAL);
-	assert_int_equal(orch_tp_pool_check("100.64.0.0/10", NULL), -EINVAL); /* too wide */
-	assert_int_equal(orch_tp_pool_check("100.66.0.0/25", NULL), -EINVAL); /* too narrow */
-	assert_int_equal(orch_tp_pool_check("100.66.0.1/16", NULL), -EINVAL); /* host bits */
-	assert_int_equal(orch_tp_pool_check("fd00::/64", NULL), -EINVAL);
+	assert_int_equal(orch_tp_pool_check("100.66.0.0/16", NULL, NULL), 0);
+	assert_int_equal(orch_tp_pool_check("100.127.255.0/24", NULL, NULL), 0);
+	assert_int_equal(orch_tp_pool_check("10.0.0.0/16", NULL, NULL),
+			 -EINVAL); /* not CGN space */
+	assert_int_equal(orch_tp_pool_check("100.64.0.0/16", NULL, NULL), -EINVAL); /* transport */
+	assert_int_equal(orch_tp_pool_check("100.65.0.0/24", NULL, NULL), -EINVAL); /* overlay */
+	assert_int_equal(orch_tp_pool_check("100.70.0.0/16", "100.70.0.0/16", NULL), -EINVAL);
+	assert_int_equal(orch_tp_pool_check("100.64.0.0/10", NULL, NULL), -EINVAL); /* too wide */
+	/* the overlay moved: 100.65/16 is free, the new overlay is not */
+	assert_int_equal(orch_tp_pool_check("100.65.0.0/16", NULL, "100.80.0.0/12"), 0);
+	assert_int_equal(orch_tp_pool_check("100.81.0.0/16", NULL, "100.80.0.0/12"), -EINVAL);
+	assert_int_equal(orch_tp_pool_check("100.66.0.0/25", NULL, NULL), -EINVAL); /* too narrow */
+	assert_int_equal(orch_tp_pool_check("100.66.0.1/16", NULL, NULL), -EINVAL); /* host bits */
+	assert_int_equal(orch_tp_pool_check("fd00::/64", NULL, NULL), -EINVAL);
 	assert_int_equal(orch_tp_probe_source(NULL, 1, a), 0);
 	assert_string_equal(a, "100.66.0.1");
 	assert_int_equal(orch_tp_probe_source("100.66.0.0/24", 254, a), 0);
@@ -156,6 +160,34 @@ static void test_bundles(void **state)
 	orch_compile_out_clear(&a);
 	snprintf(v[2].lans[0], ORCH_ADDR_MAX, "10.3.0.0/24");
 
+	/* a PSK peer: only at an edge that can do PSK (reported, or an older
+	 * edge that reports nothing) */
+	{
+		char *psk_doc = strdup(doc_vpn1);
+		char *at = strstr(psk_doc, "\"auth\": \"public_key\"");
+		struct orch_tp_peer_row prow = { .name = "vpn1",
+						 .doc = psk_doc,
+						 .secret = "a-psk-of-20-octets-1" };
+
+		assert_non_null(at);
+		memcpy(at, "\"auth\": \"psk\"       ", strlen("\"auth\": \"public_key\""));
+		compile_with(v, 3, &prow, 1, &a);
+		br1 = unpack(&a, 1);
+		assert_int_equal(br1->n_paths, 2);
+		assert_int_equal(br1->peers[0]->psk.len, 20);
+		assert_int_equal(br1->peers[0]->public_key.len, 0);
+		sdwan__v1__config_bundle__free_unpacked(br1, NULL);
+		orch_compile_out_clear(&a);
+		strcpy(v[0].capabilities, "ipv6,probe-auth");
+		compile_with(v, 3, &prow, 1, &a);
+		br1 = unpack(&a, 1);
+		assert_int_equal(br1->n_paths + br1->n_peers + br1->n_routes, 0);
+		sdwan__v1__config_bundle__free_unpacked(br1, NULL);
+		orch_compile_out_clear(&a);
+		strcpy(v[0].capabilities, "");
+		free(psk_doc);
+	}
+
 	/* a site named like the peer: the site wins, the peer builds nothing */
 	strcpy(v[2].name, "vpn1");
 	compile_with(v, 3, &row, 1, &a);
@@ -172,7 +204,7 @@ static void test_bad_pool(void **state)
 {
 	struct orch_tp *tp = NULL;
 
-	assert_int_equal(orch_tp_new(NULL, 0, NULL, 0, "10.0.0.0/8", &tp), -EINVAL);
+	assert_int_equal(orch_tp_new(NULL, 0, NULL, 0, "100.66.0.0", &tp), -EINVAL);
 	assert_null(tp);
 }
 

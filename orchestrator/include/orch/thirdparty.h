@@ -32,8 +32,8 @@
 /* a peer's Peer.site_id: ORCH_TP_PID_BASE + its number */
 
 /* Check a probe pool: IPv4 within 100.64.0.0/10, /8../24, clear of the
- * transport and overlay prefixes given.  0 or -EINVAL. */
-int orch_tp_pool_check(const char *pool, const char *transport_prefix);
+ * transport and overlay prefixes given (NULL: the defaults).  0 or -EINVAL. */
+int orch_tp_pool_check(const char *pool, const char *transport_prefix, const char *overlay_prefix);
 
 /* The probe source of index n in pool ("a.b.c.d"); -ENOSPC past its end. */
 int orch_tp_probe_source(const char *pool, uint32_t n, char ret[ORCH_ADDR_MAX]);
@@ -44,7 +44,8 @@ struct orch_tp;
  * site cannot take is left out of its bundle, never refused: a path whose
  * underlay the site no longer has, a peer whose name is now a site's, or a
  * site without 1..8 LAN prefixes (the selectors' limit); and a peer whose
- * prefixes a site's LAN now overlaps (the routes would clash).  pool NULL: the
+ * prefixes a site's LAN now overlaps (the routes would clash); a PSK peer
+ * at a site whose edge reports capabilities without "psk".  pool NULL: the
  * default.  0, -EINVAL (bad pool), -ENOMEM. */
 int orch_tp_new(const struct orch_tp_peer_row *rows, size_t n_rows, const struct orch_site *sites,
 		size_t n_sites, const char *pool, struct orch_tp **ret_tp);
