@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <orch/compile.h>
+#include <orch/thirdparty.h>
 
 /* ---- a bump allocator: everything zeroed, freed at once */
 struct arena_block {
@@ -52,6 +53,12 @@ static void *arena_alloc(struct arena *a, size_t n)
 static void *arena_array(struct arena *a, size_t n, size_t size)
 {
 	return arena_alloc(a, (n ? n : 1) * size);
+}
+
+/* for orch_tp_extend(): third-party peers grow a bundle's arrays */
+static void *arena_array_cb(void *a, size_t n, size_t size)
+{
+	return arena_array(a, n, size);
 }
 
 static char *arena_printf(struct arena *a, const char *fmt, ...)
@@ -1142,7 +1149,7 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 			bundle.use_key.len = 32;
 		}
 	}
-	if (a.failed)
+	if (orch_tp_extend(c->in->tp, st->name, &bundle, arena_array_cb, &a) || a.failed)
 		goto out;
 	ret->len = sdwan__v1__config_bundle__get_packed_size(&bundle);
 	buf = malloc(ret->len ? ret->len : 1);

@@ -46,6 +46,7 @@ struct orchd_config {
 	const char *transport_prefix;
 	const char *overlay_prefix; /* --overlay-prefix: the path pairs' /31s */
 	bool hubs_connected;	    /* --hubs-connected: see orch_compile_in */
+	const char *tp_probe_pool;  /* third-party paths' probe sources; NULL: the default */
 	bool metrics_public;
 	unsigned online_window_s;
 	unsigned events_per_site; /* events kept per site from its edge */
@@ -283,6 +284,10 @@ enum MHD_Result api_webhooks_list(struct req *r);
 enum MHD_Result api_webhook_create(struct req *r);
 enum MHD_Result api_webhook_delete(struct req *r);
 enum MHD_Result api_health(struct req *r);
+enum MHD_Result api_peers_list(struct req *r);
+enum MHD_Result api_peer_create(struct req *r);
+enum MHD_Result api_peer_get(struct req *r);
+enum MHD_Result api_peer_delete(struct req *r);
 enum MHD_Result edge_register(struct req *r);
 enum MHD_Result edge_config(struct req *r);
 enum MHD_Result edge_ack(struct req *r);

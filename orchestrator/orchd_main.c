@@ -17,6 +17,7 @@
 #include "orchd.h"
 
 #define OPT_DB_WAIT 1000 /* long-only options */
+#define OPT_TP_POOL 1001
 
 /* file descriptors kept for everything but edge connections: the database,
  * logs, the listening socket, webhook deliveries */
@@ -88,6 +89,9 @@ static void usage(FILE *f)
 		"  --overlay-prefix P     per-path overlay /31s (default 100.65.0.0/16); the\n"
 		"                         smaller of the two sizes the path-pair pool (a /16:\n"
 		"                         32,767 pairs; a /12: 524,287), IPv4 /8../24 each\n"
+		"  --thirdparty-probe-pool P\n"
+		"                         probe source /32s of tunnels to third-party peers\n"
+		"                         (default 100.66.0.0/16; within 100.64.0.0/10)\n"
 		"  --hubs-connected       the hubs' LANs reach each other without the overlay (a\n"
 		"                         data-center interconnect): branches may reach a hub's\n"
 		"                         LANs through another hub\n"
@@ -264,6 +268,7 @@ int main(int argc, char **argv)
 		{ "transport-prefix", required_argument, NULL, 't' },
 		{ "overlay-prefix", required_argument, NULL, 'Y' },
 		{ "hubs-connected", no_argument, NULL, 'H' },
+		{ "thirdparty-probe-pool", required_argument, NULL, OPT_TP_POOL },
 		{ "metrics-public", no_argument, NULL, 'x' },
 		{ "list-routes", no_argument, NULL, 'R' },
 		{ "online-window", required_argument, NULL, 'O' },
@@ -345,6 +350,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			cfg.hubs_connected = true;
+			break;
+		case OPT_TP_POOL:
+			cfg.tp_probe_pool = optarg;
 			break;
 		case 'x':
 			cfg.metrics_public = true;

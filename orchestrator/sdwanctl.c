@@ -1381,6 +1381,232 @@ add_out:
 	return EXIT_USAGE;
 }
 
+/* ---- third-party IPsec peers */
+
+static void peers_table(json_t *j)
+{
+	json_t *p;
+	size_t i;
+
+	printf("%-16s %-32s %-10s %-32s %-24s %s\n", "PEER", "GATEWAYS", "AUTH", "LAN PREFIXES",
+	       "SITES", "PATHS");
+	json_array_foreach (json_object_get(j, "peers"), i, p) {
+		char gws[256], lans[256], sites[256];
+
+		join(json_object_get(p, "gateways"), NULL, gws, sizeof(gws));
+		join(json_object_get(p, "lan_prefixes"), NULL, lans, sizeof(lans));
+		join(json_object_get(p, "sites"), "site", sites, sizeof(sites));
+		printf("%-16s %-32s %-10s %-32s %-24s %zu\n", str(p, "name"), gws, str(p, "auth"),
+		       lans, sites, json_array_size(json_object_get(p, "paths")));
+	}
+}
+
+/* one peer, and each path's probe source: the peer's own configuration must
+ * accept these /32s in its remote selectors */
+static void peer_detail(json_t *p)
+{
+	char buf[512];
+	json_t *x;
+	size_t i;
+
+	printf("peer           %s\n", str(p, "name"));
+	join(json_object_get(p, "gateways"), NULL, buf, sizeof(buf));
+	printf("gateways       %s\n", buf);
+	printf("ike id         %s\n", *str(p, "ike_id") ? str(p, "ike_id") : "(gateway address)");
+	printf("auth           %s%s%s\n", str(p, "auth"), *str(p, "key_type") ? " " : "",
+	       str(p, "key_type"));
+	join(json_object_get(p, "ike_proposals"), NULL, buf, sizeof(buf));
+	printf("ike proposals  %s\n", buf);
+	join(json_object_get(p, "esp_proposals"), NULL, buf, sizeof(buf));
+	printf("esp proposals  %s\n", buf);
+	join(json_object_get(p, "lan_prefixes"), NULL, buf, sizeof(buf));
+	printf("lan prefixes   %s\n", buf);
+	printf("probe          %s (%s)\n", str(p, "probe_address"), str(p, "probe_mode"));
+	printf("dpd            %lld s\n", num(p, "dpd_s"));
+	printf("\n%-16s %-10s %-16s %-12s %s\n", "SITE", "UNDERLAY", "GATEWAY", "PATH ID",
+	       "PROBE SOURCE");
+	json_array_foreach (json_object_get(p, "paths"), i, x)
+		printf("%-16s %-10s %-16s %-12lld %s/32\n", str(x, "site"), str(x, "underlay"),
+		       str(x, "gateway"), num(x, "id"), str(x, "probe_source"));
+}
+
+static bool read_small_file(const char *opt, const char *file, char *buf, size_t len)
+{
+	FILE *f = fopen(file, "re");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+
+	if (!f || n == 0 || n == len - 1) {
+		fprintf(stderr, "sdwanctl: %s %s: %s\n", opt, safe(file),
+			!f  ? strerror(errno)
+			: n ? "too large"
+			    : "empty");
+		if (f)
+			fclose(f);
+		return false;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
+/* --site SITE:UL[,UL..] */
+static bool peer_site_arg(json_t *sites, const char *v)
+{
+	const char *colon = strchr(v, ':');
+	json_t *uls = json_array();
+	char buf[256], *save = NULL;
+
+	if (!colon || colon == v || strlen(v) >= sizeof(buf)) {
+		fprintf(stderr, "sdwanctl: --site \"%s\": SITE:UNDERLAY[,UNDERLAY..]\n", safe(v));
+		json_decref(uls);
+		return false;
+	}
+	snprintf(buf, sizeof(buf), "%s", colon + 1);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(uls, json_string(t));
+	json_array_append_new(
+		sites, json_pack("{s:s%, s:o}", "site", v, (size_t)(colon - v), "underlays", uls));
+	return true;
+}
+
+static int peer_add(int argc, char **argv, const char *help)
+{
+	json_t *p = json_object(), *resp = NULL;
+	char secret[4096] = "";
+	int rc = EXIT_USAGE;
+	char *body;
+	long st;
+
+	json_object_set_new(p, "name", json_string(argv[2]));
+	for (int i = 3; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		static const struct {
+			const char *opt, *key;
+			bool list;
+		} simple[] = {
+			{ "--gateway", "gateways", true },
+			{ "--lan", "lan_prefixes", true },
+			{ "--ike-proposal", "ike_proposals", true },
+			{ "--esp-proposal", "esp_proposals", true },
+			{ "--ike-id", "ike_id", false },
+			{ "--probe", "probe_address", false },
+			{ "--probe-mode", "probe_mode", false },
+		};
+		bool done = false;
+
+		for (size_t k = 0; v && k < sizeof(simple) / sizeof(simple[0]); k++) {
+			json_t *a;
+
+			if (strcmp(o, simple[k].opt))
+				continue;
+			if (!simple[k].list) {
+				json_object_set_new(p, simple[k].key, json_string(v));
+			} else {
+				if (!(a = json_object_get(p, simple[k].key)))
+					json_object_set_new(p, simple[k].key, a = json_array());
+				json_array_append_new(a, json_string(v));
+			}
+			done = true;
+		}
+		if (done) {
+			i++;
+		} else if (v && !strcmp(o, "--dpd")) {
+			char *end;
+			long long x = strtoll(v, &end, 10);
+
+			/* a non-number goes as a string: the server names it */
+			json_object_set_new(p, "dpd_s",
+					    *end || !*v ? json_string(v) : json_integer(x));
+			i++;
+		} else if (v && !strcmp(o, "--site")) {
+			json_t *a = json_object_get(p, "sites");
+
+			if (!a)
+				json_object_set_new(p, "sites", a = json_array());
+			if (!peer_site_arg(a, v))
+				goto out;
+			i++;
+		} else if (v && (!strcmp(o, "--public-key-file") || !strcmp(o, "--psk-file"))) {
+			if (!read_small_file(o, v, secret, sizeof(secret)))
+				goto out;
+			if (!strcmp(o, "--psk-file"))
+				secret[strcspn(secret, "\r\n")] = '\0';
+			json_object_set_new(p, strcmp(o, "--psk-file") ? "public_key" : "psk",
+					    json_string(secret));
+			explicit_bzero(secret, sizeof(secret));
+			i++;
+		} else {
+			fprintf(stderr, "sdwanctl: peer add: unexpected \"%s\"\n%s", safe(o), help);
+			goto out;
+		}
+	}
+	/* missing or bad fields are named by the server, all at once */
+	body = json_dumps(p, JSON_COMPACT);
+	st = call("POST", "/api/v1/peers", body, &resp);
+	if (body) {
+		explicit_bzero(body, strlen(body));
+		free(body);
+	}
+	if (st != 201) {
+		rc = fail(st, resp);
+	} else if (g.json) {
+		rc = print_json(resp);
+	} else {
+		peer_detail(resp);
+		json_decref(resp);
+		rc = EXIT_OK;
+	}
+out:
+	explicit_bzero(secret, sizeof(secret));
+	json_decref(p); /* a PSK in it: jansson frees without wiping (short-lived) */
+	return rc;
+}
+
+static int cmd_peer(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl peer add NAME --gateway ADDR [--gateway ADDR]..\n"
+		"                (--public-key-file PEM_OR_BASE64_DER | --psk-file F)\n"
+		"                --lan PREFIX [--lan PREFIX].. --probe ADDR [--probe-mode "
+		"stamp|icmp]\n"
+		"                --site SITE:UNDERLAY[,UNDERLAY..] [--site ..]\n"
+		"                [--ike-id ID] [--dpd SECONDS] [--ike-proposal P].. "
+		"[--esp-proposal P]..\n"
+		"       sdwanctl peer list | show NAME | rm NAME\n"
+		"  a third-party IPsec peer (a strongSwan/libreswan gateway, a cloud VPN): each\n"
+		"  site named gets a tunnel per (underlay, gateway) to it and routes to its LAN\n"
+		"  prefixes; `show` lists each tunnel's probe source /32, which the peer must\n"
+		"  accept in its remote traffic selectors.  A PSK is never shown again.\n";
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "list"))
+		return get_and_show("/api/v1/peers", peers_table);
+	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
+		fprintf(stderr, "sdwanctl: peer %s: NAME required\n", safe(argv[1]));
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/api/v1/peers/%s", argv[2]);
+	if (!strcmp(argv[1], "show"))
+		return get_and_show(path, peer_detail);
+	if (!strcmp(argv[1], "rm")) {
+		st = call("DELETE", path, NULL, &resp);
+		if (st != 204)
+			return fail(st, resp);
+		printf(g.json ? "{}\n" : "peer %s removed\n", argv[2]);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "add"))
+		return peer_add(argc, argv, help);
+	fprintf(stderr, "sdwanctl: peer: unknown command %s\n", safe(argv[1]));
+	return EXIT_USAGE;
+}
+
 /* ---- operator tokens and the audit log */
 
 static void tokens_table(json_t *j)
@@ -1566,6 +1792,7 @@ static void usage(FILE *f)
 		"  events [--site S] [--limit N] [--after ID] [--follow]\n"
 		"                                    events, oldest first; --follow for new ones\n"
 		"  webhook add|list|rm               alert webhooks and their delivery state\n"
+		"  peer add|list|show|rm             third-party IPsec peers and their tunnels\n"
 		"  token create|list|revoke          operator tokens (admin)\n"
 		"  audit [--limit N] [--after ID]    who changed what, before and after (admin)\n"
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
@@ -1690,6 +1917,8 @@ int main(int argc, char **argv)
 		rc = cmd_events(argc, argv);
 	else if (!strcmp(argv[0], "webhook"))
 		rc = cmd_webhook(argc, argv);
+	else if (!strcmp(argv[0], "peer"))
+		rc = cmd_peer(argc, argv);
 	else if (!strcmp(argv[0], "token"))
 		rc = cmd_token(argc, argv);
 	else if (!strcmp(argv[0], "audit"))

@@ -21,6 +21,7 @@
 
 #include <orch/compile.h>
 #include <orch/text.h>
+#include <orch/thirdparty.h>
 
 #include "authfail.h"
 #include "orchd.h"
@@ -56,6 +57,10 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
 	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
+	{ "GET", "/api/v1/peers", AUTH_VIEWER, BODY_NONE, api_peers_list },
+	{ "POST", "/api/v1/peers", AUTH_ADMIN, BODY_JSON, api_peer_create },
+	{ "GET", "/api/v1/peers/{name}", AUTH_VIEWER, BODY_NONE, api_peer_get },
+	{ "DELETE", "/api/v1/peers/{name}", AUTH_ADMIN, BODY_NONE, api_peer_delete },
 	{ "GET", "/api/v1/tokens", AUTH_ADMIN, BODY_NONE, api_tokens_list },
 	{ "POST", "/api/v1/tokens", AUTH_ADMIN, BODY_JSON, api_token_create },
 	{ "DELETE", "/api/v1/tokens/{name}", AUTH_ADMIN, BODY_NONE, api_token_revoke },
@@ -957,13 +962,15 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	struct orch_site *sites = NULL;
 	struct orch_alloc *allocs = NULL;
 	struct orch_bundle_row *rows = NULL;
+	struct orch_tp_peer_row *tp_rows = NULL;
+	struct orch_tp *tp = NULL;
 	struct orch_compile_out out = { 0 };
 	struct orch_compile_in in;
 	struct orch_pool_view view = { 0 };
 	struct cache_entry *cache = NULL;
 	int64_t *changed = NULL;
 	size_t n_sites = 0, n_allocs = 0, n_rows = 0, n_changed = 0, n_cache = 0, n_kept = 0;
-	size_t n_site_errors = 0;
+	size_t n_site_errors = 0, n_tp = 0;
 	uint64_t gen = 0;
 	int64_t t0 = mono_us(), now = orchd_now_ms();
 	uint8_t secret[64];
@@ -974,11 +981,14 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 		return r;
 	if ((r = st->ops->intent_gen(st, &gen)) || (r = st->ops->site_list(st, &sites, &n_sites)) ||
 	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc)) ||
-	    (r = probe_secret(st, secret, sizeof(secret), &secret_len))) {
+	    (r = probe_secret(st, secret, sizeof(secret), &secret_len)) ||
+	    (r = st->ops->tp_peer_list(st, &tp_rows, &n_tp))) {
 		st->ops->rollback(st);
 		goto out;
 	}
 	st->ops->commit(st);
+	if ((r = orch_tp_new(tp_rows, n_tp, sites, n_sites, d->cfg.tp_probe_pool, &tp)))
+		goto out;
 
 	in = (struct orch_compile_in){ .sites = sites,
 				       .n_sites = n_sites,
@@ -990,7 +1000,8 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 				       .hubs_connected = d->cfg.hubs_connected,
 				       .network_id = d->network_id,
 				       .probe_secret = secret_len ? secret : NULL,
-				       .probe_secret_len = secret_len };
+				       .probe_secret_len = secret_len,
+				       .tp = tp };
 	r = orch_compile(&in, &out);
 	if (r)
 		goto out;
@@ -1143,6 +1154,8 @@ out:
 	orch_sites_free(sites, n_sites);
 	free(allocs);
 	orch_bundle_rows_free(rows, n_rows);
+	orch_tp_free(tp);
+	orch_tp_peer_rows_free(tp_rows, n_tp);
 	explicit_bzero(secret, sizeof(secret));
 	return r;
 }
@@ -1434,6 +1447,14 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 	r = -EINVAL;
 	if (orch_pools_check(cfg->transport_prefix, cfg->overlay_prefix, err, errlen))
 		goto fail;
+	if (cfg->tp_probe_pool &&
+	    orch_tp_pool_check(cfg->tp_probe_pool, cfg->transport_prefix, cfg->overlay_prefix)) {
+		snprintf(err, errlen,
+			 "third-party probe pool %s: must be IPv4 /8../24 within 100.64.0.0/10, "
+			 "clear of the transport and overlay prefixes",
+			 cfg->tp_probe_pool);
+		goto fail;
+	}
 	if (!cfg->cert_file && !cfg->insecure_http) {
 		snprintf(err, errlen,
 			 "HTTPS needs --cert and --key (plain HTTP only with "

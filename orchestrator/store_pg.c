@@ -152,6 +152,10 @@ static const char *const migrations[] = {
 	/* 8 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
 	("ALTER TABLE telemetry ADD COLUMN refl_answered BIGINT;"
 	 "ALTER TABLE telemetry ADD COLUMN refl_dropped BIGINT;"),
+	/* 9 (issue 19): third-party IPsec peers, each a validated JSON declaration
+	 * with its path allocations; the PSK apart (never shown again) */
+	"CREATE TABLE tp_peers(name TEXT PRIMARY KEY, doc TEXT NOT NULL, secret TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL);",
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -2092,6 +2096,68 @@ static int pg_webhook_delete(struct orch_store *st, const char *name)
 
 void orch_webhooks_free(struct orch_webhook *w, size_t n);
 
+static int pg_tp_peer_insert(struct orch_store *st, const struct orch_tp_peer_row *row)
+{
+	struct prm p = { 0 };
+	int r;
+
+	ps(&p, row->name);
+	ps(&p, row->doc);
+	ps(&p, row->secret);
+	pi(&p, row->created_at);
+	if ((r = run_guarded(pg(st), "INSERT INTO tp_peers VALUES($1,$2,$3,$4)", &p, NULL)))
+		return r;
+	return bump_gen(pg(st));
+}
+
+static int pg_tp_peer_delete(struct orch_store *st, const char *name)
+{
+	struct prm p = { 0 };
+	int64_t n = 0;
+	int r;
+
+	ps(&p, name);
+	if ((r = run(pg(st), "DELETE FROM tp_peers WHERE name = $1", &p, &n)))
+		return r;
+	if (n != 1)
+		return -ENOENT;
+	return bump_gen(pg(st));
+}
+
+static int pg_tp_peer_list(struct orch_store *st, struct orch_tp_peer_row **ret, size_t *ret_n)
+{
+	struct orch_tp_peer_row *v = NULL;
+	PGresult *res;
+	size_t n;
+	int r;
+
+	if (!(res = q(pg(st),
+		      "SELECT name, doc, secret, created_at FROM tp_peers"
+		      " ORDER BY name COLLATE \"C\"",
+		      NULL, &r)))
+		return r;
+	n = (size_t)PQntuples(res);
+	if (n && !(v = calloc(n, sizeof(*v)))) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(v[i].name, sizeof(v[i].name), "%s", gv(res, (int)i, 0));
+		v[i].doc = strdup(gv(res, (int)i, 1));
+		v[i].secret = strdup(gv(res, (int)i, 2));
+		v[i].created_at = gi(res, (int)i, 3);
+		if (!v[i].doc || !v[i].secret) {
+			PQclear(res);
+			orch_tp_peer_rows_free(v, n);
+			return -ENOMEM;
+		}
+	}
+	PQclear(res);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 static int pg_webhook_list(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n)
 {
 	struct orch_webhook *v = NULL;
@@ -2528,6 +2594,9 @@ static const struct orch_store_ops pg_ops = {
 	.webhook_insert = pg_webhook_insert,
 	.webhook_delete = pg_webhook_delete,
 	.webhook_list = pg_webhook_list,
+	.tp_peer_insert = pg_tp_peer_insert,
+	.tp_peer_delete = pg_tp_peer_delete,
+	.tp_peer_list = pg_tp_peer_list,
 	.event_last_id = pg_event_last_id,
 	.sites_liveness = pg_sites_liveness,
 	.token_insert = pg_token_insert,

@@ -125,6 +125,10 @@ static const char *const migrations[] = {
 	/* 12 (issue 18): the edge's STAMP reflector counters (NULL: not reported) */
 	("ALTER TABLE telemetry ADD COLUMN refl_answered INTEGER;"
 	 "ALTER TABLE telemetry ADD COLUMN refl_dropped INTEGER;"),
+	/* 13 (issue 19): third-party IPsec peers, each a validated JSON declaration
+	 * with its path allocations; the PSK apart (never shown again) */
+	"CREATE TABLE tp_peers(name TEXT PRIMARY KEY, doc TEXT NOT NULL, secret TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1690,6 +1694,92 @@ static int sq_webhook_delete(struct orch_store *st, const char *name)
 	return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
 }
 
+static int sq_tp_peer_insert(struct orch_store *st, const struct orch_tp_peer_row *row)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "INSERT INTO tp_peers VALUES(?,?,?,?)");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, row->doc, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, row->secret, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, row->created_at);
+	if ((r = run(p)))
+		return r;
+	return bump_gen(s);
+}
+
+static int sq_tp_peer_delete(struct orch_store *st, const char *name)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "DELETE FROM tp_peers WHERE name = ?");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, name, -1, SQLITE_STATIC);
+	if ((r = run(p)))
+		return r;
+	if (sqlite3_changes(s->db) != 1)
+		return -ENOENT;
+	return bump_gen(s);
+}
+
+static int sq_tp_peer_list(struct orch_store *st, struct orch_tp_peer_row **ret, size_t *ret_n)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT name, doc, secret, created_at FROM tp_peers"
+				       " ORDER BY name");
+	struct orch_tp_peer_row *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		struct orch_tp_peer_row *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].name, sizeof(v[n].name), "%s", col_text(p, 0));
+		v[n].doc = strdup(col_text(p, 1));
+		v[n].secret = strdup(col_text(p, 2));
+		v[n].created_at = sqlite3_column_int64(p, 3);
+		n++;
+		if (!v[n - 1].doc || !v[n - 1].secret) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		orch_tp_peer_rows_free(v, n);
+		return map_rc(rc);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void orch_tp_peer_rows_free(struct orch_tp_peer_row *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].doc);
+		if (v[i].secret) {
+			explicit_bzero(v[i].secret, strlen(v[i].secret));
+			free(v[i].secret);
+		}
+	}
+	free(v);
+}
+
 void orch_webhooks_free(struct orch_webhook *w, size_t n)
 {
 	if (!w)
@@ -2031,6 +2121,9 @@ static const struct orch_store_ops sqlite_ops = {
 	.webhook_insert = sq_webhook_insert,
 	.webhook_delete = sq_webhook_delete,
 	.webhook_list = sq_webhook_list,
+	.tp_peer_insert = sq_tp_peer_insert,
+	.tp_peer_delete = sq_tp_peer_delete,
+	.tp_peer_list = sq_tp_peer_list,
 	.event_last_id = sq_event_last_id,
 	.sites_liveness = sq_sites_liveness,
 	.token_insert = sq_token_insert,

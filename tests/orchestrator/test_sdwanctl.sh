@@ -130,6 +130,45 @@ grep -q 'a-secret-of-some-length' "$dir/out" && fail "webhook list shows the sec
 expect 3 "$ctl" --token "$viewer" webhook rm ops
 expect 0 "$ctl" webhook rm ops
 expect 4 "$ctl" webhook rm ops
+# third-party peers: --help offline, bad input named, add (probe sources shown),
+# list, show, PSK never shown, rm
+expect 0 "$ctl" --url http://127.0.0.1:1 peer --help
+expect 0 "$ctl" --url http://127.0.0.1:1 peer add --help
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+	openssl pkey -pubout >"$dir/vpn1.pem" || fail "openssl: no P-256 key"
+expect 5 "$ctl" peer add vpn1 --gateway 198.18.9.300 --public-key-file "$dir/vpn1.pem" \
+	--lan 10.11.0.0/16 --probe 10.11.0.1 --site br1:inet,wifi
+grep -q '\$.gateways\[0\]: "198.18.9.300"' "$dir/err" || { cat "$dir/err"; fail "peer add: bad gateway not named"; }
+grep -q '\$.sites\[0\].underlays\[1\]: "wifi"' "$dir/err" || { cat "$dir/err"; fail "peer add: bad underlay not named"; }
+expect 5 "$ctl" peer add vpn1 --gateway 198.18.9.1 --public-key-file "$dir/vpn1.pem" \
+	--lan 10.1.0.0/16 --probe 10.1.0.1 --site br1:inet
+grep -q 'overlaps a LAN of site br1' "$dir/err" || { cat "$dir/err"; fail "peer add: LAN overlap not named"; }
+expect 0 "$ctl" peer list
+[[ $(grep -c . "$dir/out") == 1 ]] || { cat "$dir/out"; fail "a refused peer was stored"; }
+expect 0 "$ctl" peer add vpn1 --gateway 198.18.9.1 --gateway 198.18.10.1 --public-key-file "$dir/vpn1.pem" \
+	--lan 10.11.0.0/16 --probe 10.11.0.1 --probe-mode icmp --dpd 5 --ike-id vpn1.example.net \
+	--site br1:inet,lte --ike-proposal aes128gcm16-prfsha256-x25519 --esp-proposal aes128gcm16-x25519
+[[ $(grep -c '^br1 .* 100\.66\.[0-9.]*/32$' "$dir/out") == 4 ]] || { cat "$dir/out"; fail "peer add: 4 paths with probe sources"; }
+printf 'a-psk-of-some-length-1234\n' >"$dir/psk"
+expect 0 "$ctl" peer add vpn2 --gateway 198.18.9.2 --psk-file "$dir/psk" --lan 10.12.0.0/16 \
+	--probe 10.12.0.1 --site hub1:mpls
+expect 0 "$ctl" peer list
+grep -q '^vpn1 .*198.18.9.1,198.18.10.1 .*public_key .*10.11.0.0/16 .*br1 .* 4$' "$dir/out" ||
+	{ cat "$dir/out"; fail "peer list"; }
+expect 0 "$ctl" peer show vpn2
+grep -q '^hub1 .*mpls .*198.18.9.2 .*100\.66\.' "$dir/out" || { cat "$dir/out"; fail "peer show"; }
+expect 0 "$ctl" --json peer list
+grep -q 'a-psk-of-some-length' "$dir/out" && fail "peer list shows the PSK"
+expect 0 "$ctl" --json peer show vpn2
+grep -q 'a-psk-of-some-length' "$dir/out" && fail "peer show shows the PSK"
+expect 4 "$ctl" peer show nosuch
+expect 3 "$ctl" --token "$viewer" peer rm vpn2
+expect 0 "$ctl" peer rm vpn2
+expect 4 "$ctl" peer rm vpn2
+expect 0 "$ctl" peer rm vpn1
+# the probe pool: outside 100.64.0.0/10 refused at start, named
+expect 1 "$orchd" --db "$dir/pool.db" --insecure-http --port 0 --thirdparty-probe-pool 10.9.0.0/16
+grep -q 'third-party probe pool 10.9.0.0/16: must be' "$dir/err" || { cat "$dir/err"; fail "bad probe pool not named"; }
 # operator tokens: the secret once on stdout, listed without it, revoked at once
 expect 0 "$ctl" token --help
 expect 2 "$ctl" token create ro1 --role viewer --expires 7x

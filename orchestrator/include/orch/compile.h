@@ -25,6 +25,8 @@
 #include <orch/model.h>
 #include <orch/store.h>
 
+struct orch_tp;
+
 #define ORCH_TRANSPORT_DEFAULT "100.64.0.0/16"
 #define ORCH_OVERLAY_PREFIX    "100.65.0.0/16"
 #define ORCH_IKE_PROPOSAL      "aes256gcm16-prfsha256-x25519"
@@ -47,6 +49,9 @@ struct orch_compile_in {
 	 * HMAC-SHA-256(secret, the pair's identity); NULL: no probe keys */
 	const uint8_t *probe_secret;
 	size_t probe_secret_len;
+	/* third-party peers, built for this compile (orch/thirdparty.h); NULL:
+	 * none */
+	const struct orch_tp *tp;
 };
 
 #define ORCH_PROBE_KEY_LEN 32

@@ -86,6 +86,17 @@ struct orch_webhook {
 	int64_t created_at;
 };
 
+/* A third-party IPsec peer (issue 19): its validated declaration as JSON text
+ * (name, gateways, auth kind and public key, proposals, prefixes, probe,
+ * sites with their path allocations; see api_peer.c) and its PSK apart (""
+ * when it authenticates with a public key; wiped when freed). */
+struct orch_tp_peer_row {
+	char name[ORCH_NAME_MAX];
+	char *doc;
+	char *secret;
+	int64_t created_at;
+};
+
 struct orch_store_ops {
 	const char *name;
 	void (*close)(struct orch_store *st);
@@ -196,6 +207,11 @@ struct orch_store_ops {
 	int (*webhook_delete)(struct orch_store *st, const char *name);
 	/* sorted by name; free with orch_webhooks_free() */
 	int (*webhook_list)(struct orch_store *st, struct orch_webhook **ret, size_t *ret_n);
+	/* third-party peers: names unique (-EEXIST); a change bumps the intent
+	 * generation; list sorted by name, free with orch_tp_peer_rows_free() */
+	int (*tp_peer_insert)(struct orch_store *st, const struct orch_tp_peer_row *row);
+	int (*tp_peer_delete)(struct orch_store *st, const char *name);
+	int (*tp_peer_list)(struct orch_store *st, struct orch_tp_peer_row **ret, size_t *ret_n);
 	/* the newest event id (0 when none) */
 	int (*event_last_id)(struct orch_store *st, int64_t *ret_id);
 	/* Registered sites not heard from since `online_since` become offline and
@@ -283,6 +299,7 @@ void orch_store_free(struct orch_store *st);
 void orch_bundle_rows_free(struct orch_bundle_row *rows, size_t n);
 void orch_sites_free(struct orch_site *sites, size_t n);
 void orch_webhooks_free(struct orch_webhook *w, size_t n);
+void orch_tp_peer_rows_free(struct orch_tp_peer_row *v, size_t n);
 
 /* helpers: SHA-256 hex digest of a secret; a fresh random secret (hex) */
 void orch_secret_hash(const char *secret, char ret_hex[65]);
