@@ -124,7 +124,7 @@ snapshot() { # SITE FILE
 		# TUN (ipsec0), random each time charon creates it
 		echo "## rules"
 		e2e_nsx "$1" ip rule show
-		e2e_nsx "$1" ip -6 rule show
+		e2e_nsx "$1" ip -6 rule show | sed "s/^/inet6 /"
 		echo "## routes"
 		e2e_nsx "$1" ip -o route show table all | grep -v '^local fe80:.* dev ipsec0 ' | sort
 		echo "## links"
