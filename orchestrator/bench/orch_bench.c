@@ -363,7 +363,11 @@ static void orch_start(struct orch *o)
 			      "--max-connections", "60000",
 			      /* N edges connect at once, as after an orchestrator restart
 			       * (real edges back off and retry when refused) */
-			      "--max-unauth-connections", "60000", (char *)NULL);
+			      "--max-unauth-connections", "60000",
+			      /* the default /16 pools hold 16,383 branches of 2 underlays */
+			      "--transport-prefix",
+			      opt.n > 16000 ? "100.64.0.0/12" : "100.64.0.0/16", "--overlay-prefix",
+			      opt.n > 16000 ? "100.80.0.0/12" : "100.65.0.0/16", (char *)NULL);
 			_exit(127);
 		}
 		g_orch_pid[k] = o->pid[k];
