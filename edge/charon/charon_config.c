@@ -96,6 +96,9 @@ typedef struct
 	bool retrying;
 	/** identifies this entry in scheduled jobs */
 	uint32_t generation;
+	/** the reqid of the CHILD_SAs this config makes (EDGE_IKE_REQID or,
+	 * from a peer's key rotation on, the other one: see update()) */
+	uint32_t reqid;
 } entry_t;
 
 /**
@@ -359,13 +362,10 @@ static public_key_t *peer_public_key(const struct edge_ike_path *path)
 		chunk_create((u_char *)path->remote_pubkey, len), BUILD_END);
 }
 
-/*
- * Described in header
- */
-int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
-						   uint16_t ike_port, uint16_t remote_port,
-						   peer_cfg_t **out_cfg, mem_cred_t **out_creds,
-						   char *err, size_t errlen)
+static int path_build(const struct edge_ike_path *path, uint32_t reqid,
+					  public_key_t *own, uint16_t ike_port,
+					  uint16_t remote_port, peer_cfg_t **out_cfg,
+					  mem_cred_t **out_creds, char *err, size_t errlen)
 {
 	uint32_t ike_life, child_life;
 	ike_cfg_t *ike_cfg = NULL;
@@ -445,7 +445,7 @@ int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
 		 * (close/DPD action after a peer's restart) can never take another
 		 * path's reqid and send its traffic over that path's SA (5.9.8's
 		 * allocator does not check a reused reqid; fixed only in 5.9.12) */
-		.reqid = EDGE_IKE_REQID(path->id),
+		.reqid = reqid,
 		.if_id_in = path->if_id,
 		.if_id_out = path->if_id,
 		.start_action = ACTION_NONE,
@@ -557,6 +557,18 @@ out:
 	DESTROY_IF(next_cert);
 	DESTROY_IF(creds);
 	return r;
+}
+
+/*
+ * Described in header
+ */
+int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
+						   uint16_t ike_port, uint16_t remote_port,
+						   peer_cfg_t **out_cfg, mem_cred_t **out_creds,
+						   char *err, size_t errlen)
+{
+	return path_build(path, EDGE_IKE_REQID(path->id), own, ike_port,
+					  remote_port, out_cfg, out_creds, err, errlen);
 }
 
 /**
@@ -731,16 +743,16 @@ static void terminate_cfg(private_edge_charon_config_t *this, peer_cfg_t *cfg,
  * Build an entry for a path
  */
 static int entry_create(private_edge_charon_config_t *this,
-						const struct edge_ike_path *path, entry_t **out)
+						const struct edge_ike_path *path, uint32_t reqid,
+						entry_t **out)
 {
 	char err[256] = "";
 	entry_t *entry;
 	int r;
 
-	INIT(entry, .path = *path, .backoff = retry_min(path), );
-	r = edge_charon_path_build(path, this->own, this->ike_port,
-							   this->remote_port, &entry->cfg, &entry->creds,
-							   err, sizeof(err));
+	INIT(entry, .path = *path, .backoff = retry_min(path), .reqid = reqid, );
+	r = path_build(path, reqid, this->own, this->ike_port, this->remote_port,
+				   &entry->cfg, &entry->creds, err, sizeof(err));
 	if (r)
 	{
 		DBG1(DBG_CFG, "path %u '%.*s' refused: %s", path->id,
@@ -783,7 +795,7 @@ METHOD(edge_charon_config_t, add, int, private_edge_charon_config_t *this,
 	{
 		return r;
 	}
-	r = entry_create(this, path, &entry);
+	r = entry_create(this, path, EDGE_IKE_REQID(path->id), &entry);
 	if (r)
 	{
 		return r;
@@ -841,12 +853,34 @@ static int replace_in_place(private_edge_charon_config_t *this, entry_t *entry,
 	return 0;
 }
 
+/**
+ * The reqid of a path's rebuilt config: the one it had, or the other one
+ * when it is a responder and its peer's key rotation starts (a next key
+ * appears).  The peer then re-authenticates make before break: its new
+ * CHILD_SA here gets the other reqid, which lets the listener hold our
+ * outbound traffic on the old SA until the peer deleted it (charon_prefer.h),
+ * instead of sending on the new one before the peer can receive on it.
+ */
+static uint32_t rotation_reqid(const entry_t *old,
+							   const struct edge_ike_path *path)
+{
+	uint32_t alt = EDGE_IKE_REQID_ALT(path->id);
+
+	if (path->initiator || !alt || old->path.remote_pubkey_next_set ||
+		!path->remote_pubkey_next_set)
+	{
+		return old->reqid;
+	}
+	return old->reqid == alt ? EDGE_IKE_REQID(path->id) : alt;
+}
+
 METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	   const struct edge_ike_path *path)
 {
 	entry_t *entry, *old;
 	peer_cfg_t *old_cfg = NULL, *prev_cfg = NULL;
 	bool same = FALSE, keys = FALSE;
+	uint32_t reqid = 0;
 	int r;
 
 	this->lock->read_lock(this->lock);
@@ -855,6 +889,7 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	{
 		same = edge_ike_path_equal(&old->path, path);
 		keys = edge_ike_path_equal_but_keys(&old->path, path);
+		reqid = rotation_reqid(old, path);
 	}
 	this->lock->unlock(this->lock);
 	if (!old)
@@ -867,7 +902,7 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 	}
 	if (keys)
 	{ /* the peer rolls its key: new SAs check the new keys, ours stay */
-		r = entry_create(this, path, &entry);
+		r = entry_create(this, path, reqid, &entry);
 		if (!r)
 		{
 			r = replace_in_place(this, entry, FALSE);
@@ -879,7 +914,7 @@ METHOD(edge_charon_config_t, update, int, private_edge_charon_config_t *this,
 		}
 		return r;
 	}
-	r = entry_create(this, path, &entry);
+	r = entry_create(this, path, reqid, &entry);
 	if (r)
 	{
 		return r;
@@ -1034,6 +1069,7 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
 	{
 		struct edge_ike_path path;
+		uint32_t reqid = 0;
 		bool found = FALSE;
 
 		this->lock->read_lock(this->lock);
@@ -1041,10 +1077,11 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 		if (entry)
 		{
 			path = entry->path;
+			reqid = entry->reqid;
 			found = TRUE;
 		}
 		this->lock->unlock(this->lock);
-		if (found && (r = entry_create(this, &path, &entry)) == 0)
+		if (found && (r = entry_create(this, &path, reqid, &entry)) == 0)
 		{
 			replace_in_place(this, entry, TRUE);
 			DBG1(DBG_CFG, "path %u '%s': own key changed%s", path.id, path.name,

@@ -236,8 +236,8 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 	this->prefer = edge_charon_prefer_create();
 	this->check = edge_charon_check_create(
 		this->config, this->settings.check_timeout_ms, TRUE);
-	this->listener =
-		edge_charon_listener_create(this->config, this->check, this->queue);
+	this->listener = edge_charon_listener_create(this->config, this->check,
+												 this->prefer, this->queue);
 	this->check->set_events(this->check, edge_charon_listener_push_cb,
 							this->listener);
 	charon->bus->add_listener(charon->bus, &this->listener->listener);

@@ -57,6 +57,11 @@ struct private_edge_charon_listener_t
 	struct edge_ike_evq *queue;
 
 	/**
+	 * Outbound holds during a peer's make before break, or NULL
+	 */
+	edge_charon_prefer_t *prefer;
+
+	/**
 	 * Last alert per IKE_SA (ring), with its lock
 	 */
 	reason_t reasons[REASONS];
@@ -365,6 +370,71 @@ METHOD(listener_t, child_updown, bool, private_edge_charon_listener_t *this,
 	return TRUE;
 }
 
+/**
+ * A responder path's CHILD_SA, the first of a new IKE_SA: the path's other
+ * reqid (0 if none or not such a CHILD_SA), its path in *path
+ */
+static uint32_t other_reqid(private_edge_charon_listener_t *this,
+							ike_sa_t *ike_sa, child_sa_t *child_sa,
+							int children, struct edge_ike_path *path)
+{
+	uint32_t id, reqid;
+	char *name = sa_name(ike_sa);
+
+	if (!name || ike_sa->get_child_count(ike_sa) != children ||
+		!(id = this->config->lookup(this->config, name)) ||
+		!this->config->get(this->config, id, path) || path->initiator)
+	{
+		return 0;
+	}
+	reqid = child_sa->get_reqid(child_sa);
+	return reqid == EDGE_IKE_REQID(id)		 ? EDGE_IKE_REQID_ALT(id)
+		   : reqid == EDGE_IKE_REQID_ALT(id) ? EDGE_IKE_REQID(id)
+											 : 0;
+}
+
+/**
+ * A responder path's CHILD_SA is being installed as the first of a new
+ * IKE_SA while an SA of the path's other reqid is up: the peer's make before
+ * break after its key rotation (charon_config.c rotation_reqid()).  Our
+ * traffic stays on the old SA (held) until the peer sends on the new one
+ * (see child_updown) or the old one goes: sent on the new one at once, it
+ * would reach the peer before the peer installed that SA.
+ */
+static void hold_old(private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
+					 child_sa_t *child_sa)
+{
+	struct edge_ike_path path;
+	uint32_t other = other_reqid(this, ike_sa, child_sa, 0, &path);
+
+	if (other && this->prefer->hold(this->prefer, &path, other))
+	{
+		DBG0(DBG_CFG,
+			 "path %u '%s': new CHILD_SA (reqid %u) beside the old one: "
+			 "sending on the old (reqid %u) until the peer uses the new",
+			 path.id, path.name, child_sa->get_reqid(child_sa), other);
+	}
+}
+
+METHOD(listener_t, child_state_change, bool,
+	   private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
+	   child_sa_t *child_sa, child_sa_state_t state)
+{
+	if (!this->prefer)
+	{
+		return TRUE;
+	}
+	if (state == CHILD_INSTALLING && ike_sa)
+	{
+		hold_old(this, ike_sa, child_sa);
+	}
+	else if (state == CHILD_DESTROYING || state == CHILD_DELETING)
+	{ /* before its SA and policies go */
+		this->prefer->release(this->prefer, child_sa->get_reqid(child_sa));
+	}
+	return TRUE;
+}
+
 METHOD(listener_t, child_rekey, bool, private_edge_charon_listener_t *this,
 	   ike_sa_t *ike_sa, child_sa_t *old, child_sa_t *new)
 {
@@ -440,10 +510,9 @@ METHOD(edge_charon_listener_t, destroy, void,
 /*
  * Described in header
  */
-edge_charon_listener_t *
-edge_charon_listener_create(edge_charon_config_t *config,
-							edge_charon_check_t *check,
-							struct edge_ike_evq *queue)
+edge_charon_listener_t *edge_charon_listener_create(
+	edge_charon_config_t *config, edge_charon_check_t *check,
+	edge_charon_prefer_t *prefer, struct edge_ike_evq *queue)
 {
 	private_edge_charon_listener_t *this;
 
@@ -455,6 +524,7 @@ edge_charon_listener_create(edge_charon_config_t *config,
 				.ike_updown = _ike_updown,
 				.ike_rekey = _ike_rekey,
 				.child_updown = _child_updown,
+				.child_state_change = _child_state_change,
 				.child_rekey = _child_rekey,
 				.ike_update = _ike_update,
 				.message = _message_hook,
@@ -463,6 +533,7 @@ edge_charon_listener_create(edge_charon_config_t *config,
 		},
 		.config = config,
 		.check = check,
+		.prefer = prefer,
 		.queue = queue,
 		.children = linked_list_create(),
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),

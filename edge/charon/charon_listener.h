@@ -10,6 +10,7 @@
 
 #include "charon_check.h"
 #include "charon_config.h"
+#include "charon_prefer.h"
 #include "ike_internal.h"
 
 #include <bus/listeners/listener.h>
@@ -37,12 +38,13 @@ struct edge_charon_listener_t
  *
  * @param config		paths (names to ids, retries), not owned
  * @param check			NAT views and checks (message hooks), not owned
+ * @param prefer		outbound holds (a peer's make before break), not
+ *						owned, or NULL
  * @param queue			event queue, not owned
  */
-edge_charon_listener_t *
-edge_charon_listener_create(edge_charon_config_t *config,
-							edge_charon_check_t *check,
-							struct edge_ike_evq *queue);
+edge_charon_listener_t *edge_charon_listener_create(
+	edge_charon_config_t *config, edge_charon_check_t *check,
+	edge_charon_prefer_t *prefer, struct edge_ike_evq *queue);
 
 /**
  * Queue an event that does not come from the bus (path_check

@@ -13,7 +13,13 @@
  * the packets while there is none.  The probe pairs are not part of it:
  * each path's probes keep its own SA.
  *
- * Threading: prefer/drop from the daemon's main thread; libipsec's policy
+ * A hold is the same for one path's two reqids (EDGE_IKE_REQID and _ALT):
+ * a responder installs a new CHILD_SA (its peer's make-before-break after a
+ * key rotation) and sends on it at once, a few ms before the initiator can
+ * receive on it; held, its traffic stays on the old SA until the peer sends
+ * on the new one, or the old one goes.
+ *
+ * Threading: any thread (a mutex guards the list); libipsec's policy
  * manager has its own lock.  Ownership: copies of the preferred paths'
  * selectors are kept until dropped or destroyed.
  */
@@ -21,6 +27,7 @@
 #define EDGE_CHARON_PREFER_H_
 
 #include <edge/ike.h>
+#include <networking/host.h>
 
 typedef struct edge_charon_prefer_t edge_charon_prefer_t;
 
@@ -45,6 +52,30 @@ struct edge_charon_prefer_t
 	 */
 	uint32_t (*preferred)(edge_charon_prefer_t *this,
 						  const struct edge_ike_path *path);
+
+	/**
+	 * Keep path's outbound traffic on the SA of reqid (its older CHILD_SA)
+	 * while a newer one of the other reqid comes up, until release(reqid)
+	 * or at most a few seconds.  Only while an SA of reqid is installed.
+	 *
+	 * @return			TRUE if held
+	 */
+	bool (*hold)(edge_charon_prefer_t *this, const struct edge_ike_path *path,
+				 uint32_t reqid);
+
+	/**
+	 * End the hold on reqid once the inbound SA src -> dst, spi (the new
+	 * one) carried a packet: the peer sends on it, so it has installed it.
+	 */
+	void (*until_used)(edge_charon_prefer_t *this, uint32_t reqid, host_t *src,
+					   host_t *dst, uint32_t spi);
+
+	/**
+	 * End the hold on reqid (its SA goes), if there is one.
+	 *
+	 * @return			TRUE if there was one
+	 */
+	bool (*release)(edge_charon_prefer_t *this, uint32_t reqid);
 
 	/**
 	 * Free (at charon's shutdown: the policies go with libipsec).

@@ -78,6 +78,10 @@ int edge_ike_endpoint_format(const struct edge_ike_endpoint *ep, char *buf, size
  */
 /* the CHILD_SA reqid of path id (< 2^31): fixed per path, never charon's */
 #define EDGE_IKE_REQID(id) ((uint32_t)(id) | 0x80000000u)
+/* its second reqid, taken by a responder path from its peer's key rotation
+ * on (edge/charon/charon_config.c: the new CHILD_SA beside the old one);
+ * ids below 2^30 only, 0 = none */
+#define EDGE_IKE_REQID_ALT(id) ((uint32_t)(id) < 0x40000000u ? (uint32_t)(id) | 0xC0000000u : 0u)
 
 struct edge_ike_path {
 	uint32_t id;		      /* unique within the site, != 0, < 2^31 */
