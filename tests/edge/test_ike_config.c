@@ -657,6 +657,61 @@ static char *select_ike(const char *me, const char *other, char *buf, size_t len
 	return r;
 }
 
+static uint32_t reqid_of(edge_charon_config_t *config, char *name)
+{
+	peer_cfg_t *cfg = config->backend.get_peer_cfg_by_name(&config->backend, name);
+	uint32_t reqid;
+
+	assert_non_null(cfg);
+	reqid = first_child(cfg)->get_reqid(first_child(cfg));
+	cfg->destroy(cfg);
+	return reqid;
+}
+
+/* a responder path takes its other reqid when its peer's key rotation starts
+ * (its new CHILD_SA beside the old one: charon_prefer.h holds), keeps it when
+ * the rotation ends, flips back at the next; an initiator never flips */
+static void test_rotation_reqid(void **state)
+{
+	edge_charon_config_t *config;
+	struct edge_ike_path hub, br;
+
+	config = edge_charon_config_create(own, 500, 500, FALSE);
+	path_init(&hub, 5, "br1-inet");
+	hub.initiator = false;
+	path_init(&br, 6, "hub1-inet");
+	strcpy(br.local_ts, "10.255.0.6/32");
+	assert_int_equal(config->add(config, &hub), 0);
+	assert_int_equal(config->add(config, &br), 0);
+	assert_int_equal(reqid_of(config, "br1-inet"), EDGE_IKE_REQID(5));
+
+	for (int round = 0; round < 2; round++) {
+		uint32_t before = reqid_of(config, "br1-inet");
+		uint32_t other =
+			before == EDGE_IKE_REQID(5) ? EDGE_IKE_REQID_ALT(5) : EDGE_IKE_REQID(5);
+
+		memcpy(hub.remote_pubkey_next, own_raw, sizeof(own_raw));
+		hub.remote_pubkey_next_set = true; /* the rotation starts */
+		assert_int_equal(config->update(config, &hub), 0);
+		assert_int_equal(reqid_of(config, "br1-inet"), other);
+		hub.remote_pubkey_next_set = false; /* it ends: the next key is the key */
+		memset(hub.remote_pubkey_next, 0, sizeof(hub.remote_pubkey_next));
+		assert_int_equal(config->update(config, &hub), 0);
+		assert_int_equal(reqid_of(config, "br1-inet"), other);
+
+		br.remote_pubkey_next_set = true;
+		memcpy(br.remote_pubkey_next, own_raw, sizeof(own_raw));
+		assert_int_equal(config->update(config, &br), 0);
+		assert_int_equal(reqid_of(config, "hub1-inet"), EDGE_IKE_REQID(6));
+		br.remote_pubkey_next_set = false;
+		assert_int_equal(config->update(config, &br), 0);
+	}
+	assert_int_equal(reqid_of(config, "br1-inet"), EDGE_IKE_REQID(5));
+	assert_int_not_equal(EDGE_IKE_REQID_ALT(5), EDGE_IKE_REQID(5));
+	assert_int_equal(EDGE_IKE_REQID_ALT(0x40000000u), 0);
+	config->destroy(config);
+}
+
 /* a hub with two %any paths to a branch behind NAT (identities per branch
  * underlay) and one pinned path: IKE_SA_INIT from any address finds an
  * ike_cfg, IKE_AUTH picks the peer_cfg by the branch's identity */
@@ -750,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_build_third_party),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_rotation_reqid),
 		cmocka_unit_test(test_hub_any),
 		cmocka_unit_test(test_third_party_auth),
 	};
