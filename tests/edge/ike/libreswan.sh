@@ -24,21 +24,8 @@ P=sdwls$(($$ % 10000))
 W=$(mktemp -d /tmp/sdwls.XXXXXX)
 EDGE_PID= PLUTO_PID=
 
-log() { echo "libreswan: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in br1.log pluto.log; do
-		[[ -f $W/$f ]] && { echo "--- $f" >&2; tail -n 30 "$W/$f" >&2; }
-	done
-	exit 1
-}
-stop_pid() {
-	[[ -n $1 ]] || return 0
-	kill "$1" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+NAME=libreswan LOGS="br1.log pluto.log"
+. "$SRC/tests/edge/ike/peer_lib.sh"
 cleanup() {
 	stop_pid "$EDGE_PID"
 	stop_pid "$PLUTO_PID"
@@ -51,7 +38,6 @@ trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 PLUTO=$LSW/usr/libexec/ipsec/pluto
 [[ -n $LSW && -x $PLUTO ]] || { log "SKIP: give the unpacked libreswan root (see the header)"; exit 77; }
 export LD_LIBRARY_PATH=$LSW/usr/lib/x86_64-linux-gnu
-nsx() { ip netns exec "$P-$1" "${@:2}"; }
 
 "$TOPO" down --prefix "$P" >/dev/null 2>&1 || true
 "$TOPO" up --prefix "$P" --branches 1 --hubs 1 --no-impair >"$W/topo.log" 2>&1 ||

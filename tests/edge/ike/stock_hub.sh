@@ -43,21 +43,8 @@ P=sdwsh$(($$ % 10000))
 W=$(mktemp -d /tmp/sdwsh.XXXXXX)
 EDGE_PID= HUB_PID= REFL_PID=
 
-log() { echo "stock_hub: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in br1.log charon.log; do
-		[[ -f $W/$f ]] && { echo "--- $f" >&2; tail -n 40 "$W/$f" >&2; }
-	done
-	exit 1
-}
-stop_pid() { # PID [SIGNAL]
-	[[ -n $1 ]] || return 0
-	kill "-${2:-TERM}" "$1" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+NAME=stock_hub LOGS="br1.log charon.log"
+. "$SRC/tests/edge/ike/peer_lib.sh"
 cleanup() {
 	stop_pid "$EDGE_PID"
 	stop_pid "$REFL_PID"
@@ -69,30 +56,12 @@ trap cleanup EXIT
 trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 
 [[ -x $CHARON ]] || { log "SKIP: $CHARON missing (Debian's strongswan-charon)"; exit 77; }
-nsx() { ip netns exec "$P-$1" "${@:2}"; }
 
 # ---- the hub: stock charon + swanctl, raw Ed25519 keys ----
 hub_files() { # BRANCH_PUBKEY_PEM [AUTH: pubkey | psk]
 	mkdir -p "$W/swanctl/pkcs8" "$W/swanctl/pubkey"
 	cp "$1" "$W/swanctl/pubkey/br1.pem"
-	cat >"$W/strongswan.conf" <<-EOF
-		charon {
-			load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 curve25519 aes sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici updown
-			port = 500
-			port_nat_t = 4500
-			plugins {
-				vici { socket = unix://$W/charon.vici }
-				socket-default { use_ipv6 = no }
-			}
-			filelog {
-				hub { path = $W/charon.log
-				      default = 1
-				      ike = 1
-				      time_format = %T
-				      flush_line = yes }
-			}
-		}
-	EOF
+	charon_conf "" updown
 	local k u auth=${2:-pubkey} lk rk
 	if [[ $auth == psk ]]; then
 		lk="auth = psk" rk="auth = psk"
@@ -135,22 +104,9 @@ hub_files() { # BRANCH_PUBKEY_PEM [AUTH: pubkey | psk]
 		fi
 	} >"$W/swanctl/swanctl.conf"
 }
-hub_start() {
-	: >>"$W/charon.log"
-	ip netns exec "$P-hub1" unshare --mount --propagation private bash -c \
-		'mount -t tmpfs sdwsh-run /run && STRONGSWAN_CONF="$1" exec "$2"' _ "$W/strongswan.conf" "$CHARON" \
-		>>"$W/charon.out" 2>&1 &
-	HUB_PID=$!
-	for _ in $(seq 100); do [[ -S $W/charon.vici ]] && break; sleep 0.05; done
-	[[ -S $W/charon.vici ]] || fail "the hub's charon did not open its vici socket"
-	swanctl_hub --load-all --noprompt >"$W/swanctl.out" 2>&1 || fail "swanctl --load-all: $(cat "$W/swanctl.out")"
-}
-hub_stop() { # SIGNAL
-	stop_pid "$HUB_PID" "$1"
-	HUB_PID=
-	rm -f "$W/charon.vici"
-}
-swanctl_hub() { SWANCTL_DIR=$W/swanctl nsx hub1 swanctl "$@" --uri "unix://$W/charon.vici"; }
+hub_start() { charon_start; }
+hub_stop() { charon_stop "$1"; }
+swanctl_hub() { swanctl_ns "$@"; }
 # the hub's installed CHILD_SAs, one line each: "name reqid spi_in dh_group"
 # (from swanctl --list-sas: "  mpls: #3, reqid 1, INSTALLED, TUNNEL,
 # ESP:AES_GCM_16-128/CURVE_25519" then "    in  c5e1a9f2, ...")
@@ -217,23 +173,8 @@ json.dump(dict(site="br1", role="branch", state_dir=f"{w}/br1/state", run_dir=f"
 PY
 	"$BUNDLE" encode "$W/br1.json" "$W/br1.pb"
 }
-edge_start() { # ip netns exec execs the daemon: $! is its pid (for SIGKILL)
-	ip netns exec "$P-br1" "$EDGED" --config "$W/br1-config.json" --foreground --bundle "$W/br1.pb" \
-		--log-level info >>"$W/br1.log" 2>&1 &
-	EDGE_PID=$!
-}
-edge_status() { "$BUILD/orchestrator/sdwanctl" edge status --json --socket "$W/br1/run/control.sock" 2>/dev/null || true; }
 paths_up() {
 	edge_status | jq -e '[.paths[] | select(.state == "up" and .tunnel == "up")] | length == 2' >/dev/null 2>&1
-}
-wait_for() { # SECONDS WHAT CMD...
-	local secs=$1 what=$2 n
-	shift 2
-	for ((n = 0; n < secs * 10; n++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "$what: not within $secs s; branch status: $(edge_status | jq -c '[.paths[] | {name, state, tunnel}]' 2>/dev/null)"
 }
 reqids_distinct() {
 	local c

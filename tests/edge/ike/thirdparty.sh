@@ -51,21 +51,8 @@ P=sdwtp$(($$ % 10000))
 W=$(mktemp -d /tmp/sdwtp.XXXXXX)
 EDGE_PID= HUB_PID= REFL_PID= RX_PID= TX_PID=
 
-log() { echo "thirdparty: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in br1.log charon.log; do
-		[[ -f $W/$f ]] && { echo "--- $f" >&2; tail -n 40 "$W/$f" >&2; }
-	done
-	exit 1
-}
-stop_pid() { # PID [SIGNAL]
-	[[ -n $1 ]] || return 0
-	kill "-${2:-TERM}" "$1" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+NAME=thirdparty LOGS="br1.log charon.log"
+. "$SRC/tests/edge/ike/peer_lib.sh"
 cleanup() {
 	stop_pid "$TX_PID"
 	stop_pid "$RX_PID"
@@ -79,7 +66,6 @@ trap cleanup EXIT
 trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 
 [[ -x $CHARON ]] || { log "SKIP: $CHARON missing (Debian's strongswan-charon)"; exit 77; }
-nsx() { ip netns exec "$P-$1" "${@:2}"; }
 
 # ---- the third-party peer: stock charon + swanctl, policy-based ----
 peer_files() { # BRANCH_PUBKEY_PEM
@@ -88,27 +74,9 @@ peer_files() { # BRANCH_PUBKEY_PEM
 	# DPD every second and short retransmits: its libipsec has the same
 	# selectors on both SAs, so its return traffic moves only when its DPD
 	# clears the dead one
-	cat >"$W/strongswan.conf" <<-EOF
-		charon {
-			load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 curve25519 aes sha2 hmac gcm kdf kernel-libipsec kernel-netlink socket-default vici
-			port = 500
-			port_nat_t = 4500
-			retransmit_timeout = 1.0
-			retransmit_base = 1.4
-			retransmit_tries = 3
-			plugins {
-				vici { socket = unix://$W/charon.vici }
-				socket-default { use_ipv6 = no }
-			}
-			filelog {
-				hub { path = $W/charon.log
-				      default = 1
-				      ike = 1
-				      time_format = %T
-				      flush_line = yes }
-			}
-		}
-	EOF
+	charon_conf "retransmit_timeout = 1.0
+		retransmit_base = 1.4
+		retransmit_tries = 3"
 	{
 		echo "connections {"
 		for k in 1 2; do
@@ -139,18 +107,11 @@ peer_files() { # BRANCH_PUBKEY_PEM
 	} >"$W/swanctl/swanctl.conf"
 }
 peer_start() {
-	: >>"$W/charon.log"
-	ip netns exec "$P-hub1" unshare --mount --propagation private bash -c \
-		'mount -t tmpfs sdwtp-run /run && STRONGSWAN_CONF="$1" exec "$2"' _ "$W/strongswan.conf" "$CHARON" \
-		>>"$W/charon.out" 2>&1 &
-	HUB_PID=$!
-	for _ in $(seq 100); do [[ -S $W/charon.vici ]] && break; sleep 0.05; done
-	[[ -S $W/charon.vici ]] || fail "the peer's charon did not open its vici socket"
-	swanctl_peer --load-all --noprompt >"$W/swanctl.out" 2>&1 || fail "swanctl --load-all: $(cat "$W/swanctl.out")"
+	charon_start
 	nsx hub1 "$PROBE" reflect --listen 10.11.0.1:862 >"$W/reflector.log" 2>&1 &
 	REFL_PID=$!
 }
-swanctl_peer() { SWANCTL_DIR=$W/swanctl nsx hub1 swanctl "$@" --uri "unix://$W/charon.vici"; }
+swanctl_peer() { swanctl_ns "$@"; }
 # bytes the peer received on its installed CHILD_SA NAME (0 if none)
 peer_bytes_in() {
 	swanctl_peer --list-sas 2>/dev/null | awk -v n="$1" '
@@ -194,25 +155,10 @@ json.dump(dict(site="br1", role="branch", state_dir=f"{w}/br1/state", run_dir=f"
                underlays=cu), open(f"{w}/br1-config.json", "w"), indent=1)
 PY
 }
-edge_start() {
-	ip netns exec "$P-br1" "$EDGED" --config "$W/br1-config.json" --foreground --bundle "$W/br1.pb" \
-		--log-level info >>"$W/br1.log" 2>&1 &
-	EDGE_PID=$!
-}
-edge_status() { "$BUILD/orchestrator/sdwanctl" edge status --json --socket "$W/br1/run/control.sock" 2>/dev/null || true; }
 path_up() { # NAME
 	edge_status | jq -e --arg n "$1" '[.paths[] | select(.name == $n and .state == "up" and .tunnel == "up")] | length == 1' >/dev/null 2>&1
 }
 both_up() { path_up mpls-vpn1 && path_up inet-vpn1; }
-wait_for() { # SECONDS WHAT CMD...
-	local secs=$1 what=$2 n
-	shift 2
-	for ((n = 0; n < secs * 10; n++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "$what: not within $secs s; branch status: $(edge_status | jq -c '[.paths[] | {name, state, tunnel}]' 2>/dev/null)"
-}
 one_ping() { nsx "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
 pings() { # both ways, 5 each, all answered; WAIT_S for the first
 	wait_for "${1:-5}" "LAN to LAN (br1-lan -> hub1-lan)" one_ping br1-lan 10.11.0.10
