@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_nl.h"
-#include "harness.h"
+#include "steer_fixture.h"
 
 static const char POLICY[] =
 	"{\"applications\": {\"voip\": [{\"dscp\": 46}], \"web\": [{\"proto\": \"tcp\", "
@@ -58,92 +57,72 @@ static void probe_up(struct edge_steering *s, uint32_t id)
 
 static void test_bundle_to_kernel(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
+	struct steer_fx f;
 	struct edge_events *ev = NULL;
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt };
-	struct edge_steering *s = NULL;
 	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1 };
 	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
 	char err[256] = "";
 
-	assert_non_null(b);
-	assert_non_null(cfg);
+	steer_fx_init(&f, add_policy, &nft_ops, 2);
 	assert_int_equal(edge_events_new(64, 1, &ev), 0);
-	o.events = ev;
-	for (int i = 1; i <= 2; i++) {
-		snprintf(l.name, sizeof(l.name), "sdw%d", i);
-		assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
-	}
+	f.o.events = ev;
 	snprintf(l.name, sizeof(l.name), "inet0");
-	assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
-	fake_nl_log_clear(nl);
-	assert_int_equal(edge_steering_new(&o, &s), 0);
+	assert_int_equal(fake_nl_ops.link_add(f.nl, &l), 0);
+	fake_nl_log_clear(f.nl);
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
 
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
 	assert_int_equal(nft_calls, 1);
 	assert_non_null(strstr(nft_text, "oifname \"inet0\" meta mark & 0x0000ffff == 0x00005d01 "
 					 "ct mark set meta mark masquerade"));
-	assert_int_equal(fake_nl_log_count(nl, "rule add"), 3);
-	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
-	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23811") >= 0);
-	assert_true(fake_nl_log_find(nl, "route 0.0.0.0/0 table 23810 proto 93 metric 0 nexthop "
-					 "dev inet0 via 198.18.2.254") >= 0);
-	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
+	assert_int_equal(fake_nl_log_count(f.nl, "rule add"), 3);
+	assert_true(fake_nl_log_find(f.nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
+	assert_true(fake_nl_log_find(f.nl, "route blackhole 10.11.0.0/16 table 23811") >= 0);
+	assert_true(fake_nl_log_find(f.nl, "route 0.0.0.0/0 table 23810 proto 93 metric 0 nexthop "
+					   "dev inet0 via 198.18.2.254") >= 0);
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(f.s)), 2);
 	/* metered inet path would be probed by budget; both are active here,
 	 * at the edge's default (issue 21: 20 ms) */
-	assert_int_equal(edge_probe_interval(edge_steering_probe(s), 1), 20 * PM_NS_PER_MSEC);
+	assert_int_equal(edge_probe_interval(edge_steering_probe(f.s), 1), 20 * PM_NS_PER_MSEC);
 
 	/* SA up without probes: still down, nothing moves */
-	fake_nl_log_clear(nl);
-	edge_steering_ike_event(s, &ike);
-	assert_int_equal(nl->n_log, 0);
+	fake_nl_log_clear(f.nl);
+	edge_steering_ike_event(f.s, &ike);
+	assert_int_equal(f.nl->n_log, 0);
 	/* probes up: voip (mpls first) goes to sdw1, any (inet first) too (only
 	 * mpls is up) */
-	probe_up(s, 1);
-	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
-					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
-	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23811 proto 93 metric 0 "
-					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	probe_up(f.s, 1);
+	assert_true(fake_nl_log_find(f.nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
+					   "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	assert_true(fake_nl_log_find(f.nl, "route 10.11.0.0/16 table 23811 proto 93 metric 0 "
+					   "nexthop dev sdw1 via 100.126.1.2") >= 0);
 	/* the same bundle again: nothing touched, sessions kept */
-	fake_nl_log_clear(nl);
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	assert_int_equal(fake_nl_log_count(nl, "route"), 0);
-	assert_int_equal(fake_nl_log_count(nl, "rule"), 0);
-	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
+	fake_nl_log_clear(f.nl);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	assert_int_equal(fake_nl_log_count(f.nl, "route"), 0);
+	assert_int_equal(fake_nl_log_count(f.nl, "rule"), 0);
+	assert_int_equal(edge_health_state(edge_steering_health(f.s), 1), POLICY_PATH_UP);
 	/* CHILD_SA down: blackholed at once (inet's SA is not up) */
 	ike.type = EDGE_IKE_EV_CHILD_DOWN;
-	edge_steering_ike_event(s, &ike);
-	assert_int_equal(fake_nl_log_count(nl, "route replace"), 2);
-	assert_true(fake_nl_log_find(nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
+	edge_steering_ike_event(f.s, &ike);
+	assert_int_equal(fake_nl_log_count(f.nl, "route replace"), 2);
+	assert_true(fake_nl_log_find(f.nl, "route blackhole 10.11.0.0/16 table 23809") >= 0);
 	/* events: path and tunnel state, steering */
 	assert_true(edge_events_count(ev) >= 4);
 
 	/* no bundle: everything removed, and it stays removed */
-	fake_nl_log_clear(nl);
-	assert_int_equal(edge_steering_apply(s, NULL, cfg, err, sizeof(err)), 0);
-	assert_int_equal(fake_nl_log_count(nl, "rule del"), 3);
-	assert_int_equal(fake_nl_log_count(nl, "route del"), 3);
+	fake_nl_log_clear(f.nl);
+	assert_int_equal(edge_steering_apply(f.s, NULL, f.cfg, err, sizeof(err)), 0);
+	assert_int_equal(fake_nl_log_count(f.nl, "rule del"), 3);
+	assert_int_equal(fake_nl_log_count(f.nl, "route del"), 3);
 	assert_non_null(strstr(nft_text, "delete table inet sdwan"));
 	ike.type = EDGE_IKE_EV_CHILD_UP;
-	fake_nl_log_clear(nl);
-	edge_steering_ike_event(s, &ike);
-	assert_int_equal(nl->n_log, 0);
+	fake_nl_log_clear(f.nl);
+	edge_steering_ike_event(f.s, &ike);
+	assert_int_equal(f.nl->n_log, 0);
 
-	edge_steering_free(s);
+	steer_fx_free(&f);
 	edge_events_free(ev);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
 	free(nft_text);
 	nft_text = NULL;
 	(void)state;
@@ -167,55 +146,37 @@ static void on_check(void *arg, uint32_t id, enum edge_steering_check why)
  * path that keeps carrying is not. */
 static void test_check_path_on_carry(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt,
-					.check_path = on_check };
-	struct edge_steering *s = NULL;
+	struct steer_fx f;
 	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP };
 	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
 	char err[256] = "";
 
 	(void)state;
 	n_checked = 0;
-	for (int i = 1; i <= 2; i++) {
-		snprintf(l.name, sizeof(l.name), "sdw%d", i);
-		assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
-	}
-	assert_int_equal(edge_steering_new(&o, &s), 0);
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	steer_fx_init(&f, add_policy, &nft_ops, 2);
+	f.o.check_path = on_check;
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
 	assert_int_equal(n_checked, 0); /* nothing carries anything yet */
 	for (uint32_t id = 1; id <= 2; id++) {
 		ike.path_id = id;
-		edge_steering_ike_event(s, &ike);
+		edge_steering_ike_event(f.s, &ike);
 	}
 	/* mpls up: voip and any on sdw1 — sdw1 checked once */
-	probe_up(s, 1);
+	probe_up(f.s, 1);
 	assert_int_equal(n_checked, 1);
 	assert_int_equal(checked[0], 1);
 	assert_int_equal(checked_why[0], EDGE_STEERING_CHECK_CARRIES);
 	/* inet up too: any (inet first) moves to sdw2 — sdw2 checked; sdw1 keeps
 	 * voip and is not checked again */
-	probe_up(s, 2);
+	probe_up(f.s, 2);
 	assert_int_equal(n_checked, 2);
 	assert_int_equal(checked[1], 2);
 	/* the same bundle again: no new decision for the paths, no check */
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
 	assert_int_equal(n_checked, 2);
 
-	edge_steering_free(s);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
+	steer_fx_free(&f);
 	free(nft_text);
 	nft_text = NULL;
 }
@@ -253,55 +214,40 @@ static void test_refused(void **state)
  * policy arriving later steers over the same sessions */
 static void test_no_policy_still_supervised(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", NULL);
+	struct steer_fx f;
 	Sdwan__V1__ConfigBundle *bp = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt };
-	struct edge_steering *s = NULL;
 	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1 };
 	char err[256] = "";
 
-	assert_non_null(b);
-	assert_null(b->policy);
-	assert_int_equal(edge_steering_new(&o, &s), 0);
+	steer_fx_init(&f, NULL, &nft_ops, 0);
+	assert_null(f.b->policy);
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
 	nft_calls = 0;
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
 	assert_int_equal(nft_calls, 0);
-	assert_int_equal(nl->n_log, 0);
-	assert_non_null(edge_steering_probe(s));
-	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
-	edge_steering_ike_event(s, &ike);
-	assert_true(edge_health_sa_up(edge_steering_health(s), 1));
-	probe_up(s, 1);
-	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
-	assert_int_equal(nl->n_log, 0);
-	assert_null(edge_steer_decision(edge_steering_steer(s)));
+	assert_int_equal(f.nl->n_log, 0);
+	assert_non_null(edge_steering_probe(f.s));
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(f.s)), 2);
+	edge_steering_ike_event(f.s, &ike);
+	assert_true(edge_health_sa_up(edge_steering_health(f.s), 1));
+	probe_up(f.s, 1);
+	assert_int_equal(edge_health_state(edge_steering_health(f.s), 1), POLICY_PATH_UP);
+	assert_int_equal(f.nl->n_log, 0);
+	assert_null(edge_steer_decision(edge_steering_steer(f.s)));
 	/* the policy comes: steering starts from the health it already has */
-	assert_int_equal(edge_steering_apply(s, bp, cfg, err, sizeof(err)), 0);
+	assert_int_equal(edge_steering_apply(f.s, bp, f.cfg, err, sizeof(err)), 0);
 	assert_int_equal(nft_calls, 1);
-	assert_true(fake_nl_log_find(nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
-					 "nexthop dev sdw1 via 100.126.1.2") >= 0);
+	assert_true(fake_nl_log_find(f.nl, "route 10.11.0.0/16 table 23809 proto 93 metric 0 "
+					   "nexthop dev sdw1 via 100.126.1.2") >= 0);
 	/* and goes again without it: flushed, supervision stays */
-	fake_nl_log_clear(nl);
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	assert_int_equal(fake_nl_log_count(nl, "rule del"), 3);
+	fake_nl_log_clear(f.nl);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	assert_int_equal(fake_nl_log_count(f.nl, "rule del"), 3);
 	assert_non_null(strstr(nft_text, "delete table inet sdwan"));
-	assert_int_equal(edge_health_state(edge_steering_health(s), 1), POLICY_PATH_UP);
-	assert_int_equal(edge_probe_n_paths(edge_steering_probe(s)), 2);
+	assert_int_equal(edge_health_state(edge_steering_health(f.s), 1), POLICY_PATH_UP);
+	assert_int_equal(edge_probe_n_paths(edge_steering_probe(f.s)), 2);
 
-	edge_steering_free(s);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
+	steer_fx_free(&f);
 	edge_bundle_free(bp);
 	free(nft_text);
 	nft_text = NULL;

@@ -25,8 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fake_nl.h"
-#include "harness.h"
+#include "steer_fixture.h"
 
 static const char POLICY[] =
 	"{\"applications\": {\"voip\": [{\"dscp\": 46}], \"zoom\": [{\"domains\": "
@@ -53,11 +52,6 @@ static int fake_apply(void *ctx, const char *text, char *err, size_t errlen)
 }
 
 static const struct edge_steer_nft_ops nft_ops = { .apply = fake_apply };
-
-static int drop_probe(void *arg, uint32_t id, const uint8_t *buf, size_t len)
-{
-	return 0;
-}
 
 static char *slurp(const char *name)
 {
@@ -87,45 +81,28 @@ static bool servers_have(const char *s)
 
 static void test_dns_follows_bundle(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt,
-					.dns_dir = dns_dir };
-	struct edge_steering *s = NULL;
+	struct steer_fx f;
 	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1 };
 	struct pm_event up = { .old_state = PM_STATE_INIT, .new_state = PM_STATE_UP };
 	struct pm_event down = { .old_state = PM_STATE_UP, .new_state = PM_STATE_DOWN };
-	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
 	struct edge_dns_status ds;
 	char err[256] = "", *conf;
 	int pid;
 
 	(void)state;
-	assert_non_null(b);
-	assert_non_null(cfg);
+	steer_fx_init(&f, add_policy, &nft_ops, 2);
+	f.o.dns_dir = dns_dir;
 	/* the LAN is lo here: 127.0.0.1 in the test's own namespace */
-	cfg->lan_interfaces = calloc(1, sizeof(char *));
-	assert_non_null(cfg->lan_interfaces);
-	cfg->lan_interfaces[0] = strdup("lo");
-	cfg->n_lan_interfaces = 1;
-	for (int i = 1; i <= 2; i++) {
-		snprintf(l.name, sizeof(l.name), "sdw%d", i);
-		assert_int_equal(fake_nl_ops.link_add(nl, &l), 0);
-	}
-	assert_int_equal(edge_steering_new(&o, &s), 0);
-	edge_steering_dns_status(s, &ds);
+	f.cfg->lan_interfaces = calloc(1, sizeof(char *));
+	assert_non_null(f.cfg->lan_interfaces);
+	f.cfg->lan_interfaces[0] = strdup("lo");
+	f.cfg->n_lan_interfaces = 1;
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_false(ds.enabled);
 
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	edge_steering_dns_status(s, &ds);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_true(ds.enabled);
 	assert_true(ds.running);
 	assert_string_equal(ds.listen, "127.0.0.1");
@@ -145,24 +122,24 @@ static void test_dns_follows_bundle(void **state)
 			 0);
 
 	/* a path to the hub up: through the overlay, from the LAN address */
-	edge_steering_ike_event(s, &ike);
-	assert_int_equal(edge_health_probe(edge_steering_health(s), 1, &up), 0);
-	edge_steering_dns_status(s, &ds);
+	edge_steering_ike_event(f.s, &ike);
+	assert_int_equal(edge_health_probe(edge_steering_health(f.s), 1, &up), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_true(ds.internal_up);
 	assert_true(servers_have("server=/corp.example/10.11.0.53@127.0.0.1\n"));
 	/* and down again */
-	assert_int_equal(edge_health_probe(edge_steering_health(s), 1, &down), 0);
-	edge_steering_dns_status(s, &ds);
+	assert_int_equal(edge_health_probe(edge_steering_health(f.s), 1, &down), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_false(ds.internal_up);
 	assert_true(servers_have("127.0.0.1#"));
 	/* the same bundle again: the same process (only servers change by SIGHUP) */
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	edge_steering_dns_status(s, &ds);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_int_equal(ds.pid, pid);
 
 	/* no bundle: no forwarder, no files, no table */
-	assert_int_equal(edge_steering_apply(s, NULL, cfg, err, sizeof(err)), 0);
-	edge_steering_dns_status(s, &ds);
+	assert_int_equal(edge_steering_apply(f.s, NULL, f.cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_false(ds.enabled);
 	assert_int_equal(kill(pid, 0), -1);
 	{
@@ -173,76 +150,44 @@ static void test_dns_follows_bundle(void **state)
 	}
 	assert_true(system("nft list table inet sdwan_dns >/dev/null 2>&1") != 0);
 
-	edge_steering_free(s);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
+	steer_fx_free(&f);
 }
 
 /* "dns" in the policy but no forwarder directory: said in the status */
 static void test_dns_off(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt };
-	struct edge_steering *s = NULL;
+	struct steer_fx f;
 	struct edge_dns_status ds;
 	char err[256] = "";
 
 	(void)state;
-	assert_int_equal(edge_steering_new(&o, &s), 0);
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	edge_steering_dns_status(s, &ds);
+	steer_fx_init(&f, add_policy, &nft_ops, 0);
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_false(ds.enabled);
 	assert_non_null(strstr(ds.error, "this edge runs no forwarder"));
-	edge_steering_free(s);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
+	steer_fx_free(&f);
 }
 
 /* no LAN interfaces configured: every interface but loopback, the underlays
  * and the path netdevs — here only lo: not started, and the status says why */
 static void test_dns_no_lan(void **state)
 {
-	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", add_policy);
-	struct edge_config *cfg = harness_config("br1-config.json");
-	struct event_base *base = event_base_new();
-	struct fake_nl *nl = fake_nl_new();
-	struct edge_probe_settings pt = { .no_reflector = true, .send_hook = drop_probe };
-	struct edge_steering_opts o = { .base = base,
-					.nl = &fake_nl_ops,
-					.nl_ctx = nl,
-					.require_sa = true,
-					.nft = &nft_ops,
-					.probe_test = &pt,
-					.dns_dir = dns_dir };
-	struct edge_steering *s = NULL;
+	struct steer_fx f;
 	struct edge_dns_status ds;
 	char err[256] = "";
 
 	(void)state;
-	assert_int_equal(edge_steering_new(&o, &s), 0);
+	steer_fx_init(&f, add_policy, &nft_ops, 0);
+	f.o.dns_dir = dns_dir;
+	assert_int_equal(edge_steering_new(&f.o, &f.s), 0);
 	/* the bundle is applied: DNS never refuses it */
-	assert_int_equal(edge_steering_apply(s, b, cfg, err, sizeof(err)), 0);
-	edge_steering_dns_status(s, &ds);
+	assert_int_equal(edge_steering_apply(f.s, f.b, f.cfg, err, sizeof(err)), 0);
+	edge_steering_dns_status(f.s, &ds);
 	assert_false(ds.running);
 	assert_non_null(strstr(ds.error, "no IPv4 address on the LAN interfaces to listen on"));
-	edge_steering_free(s);
-	fake_nl_free(nl);
-	event_base_free(base);
-	edge_config_free(cfg);
-	edge_bundle_free(b);
+	steer_fx_free(&f);
 }
 
 static int lo_up(void)
