@@ -286,16 +286,15 @@ static void reapply(struct edge_daemon *d, const char *why)
 static void log_underlay(const struct edge_daemon *d, const struct edge_underlay_state *s)
 {
 	const struct edge_config_underlay *cu = edge_config_underlay_find(d->config, s->label);
-	struct in_addr gw = edge_underlay_gateway(s, cu);
-	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
+	char a[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
+	const char *gw = edge_underlay_gateway_str(s, cu, g);
 
 	if (!edge_underlay_ready(s, why, sizeof(why)))
 		log_notice("underlay %s (%s): waiting: %s", s->label, s->ifname, why);
 	else
 		log_notice("underlay %s (%s): address %s/%u, gateway %s%s", s->label, s->ifname,
-			   edge_inet_ntop4(s->addr, a), s->plen,
-			   gw.s_addr ? edge_inet_ntop4(gw, g) : "none (via dev)",
-			   cu && cu->has_gateway ? " (configured)" : "");
+			   edge_underlay_addr_str(s, a), s->plen, gw ? gw : "none (via dev)",
+			   edge_underlay_gateway_configured(s, cu) ? " (configured)" : "");
 }
 
 /* underlays changed (debounced): one line and one event each, then the
@@ -332,7 +331,7 @@ static void on_underlay_change(void *arg, const size_t *index,
 	for (size_t k = 0; k < n; k++) {
 		const struct edge_underlay_state *s = &wan->u[index[k]];
 		size_t np = paths_over(d, s->label);
-		char a[INET_ADDRSTRLEN];
+		char a[INET6_ADDRSTRLEN];
 
 		edge_underlay_change_format(&old[k], s, what, sizeof(what));
 		if (edge_underlay_ready(s, why, sizeof(why)))
@@ -342,9 +341,10 @@ static void on_underlay_change(void *arg, const size_t *index,
 			log_notice("underlay %s (%s): %s: %zu path%s waiting (%s)", s->label,
 				   s->ifname, what, np, np == 1 ? "" : "s", why);
 		snprintf(from, sizeof(from), "%s",
-			 old[k].addr.s_addr ? edge_inet_ntop4(old[k].addr, a) : "none");
+			 edge_underlay_has_addr(&old[k]) ? edge_underlay_addr_str(&old[k], a)
+							 : "none");
 		snprintf(to, sizeof(to), "%s",
-			 s->addr.s_addr ? edge_inet_ntop4(s->addr, a) : "none");
+			 edge_underlay_has_addr(s) ? edge_underlay_addr_str(s, a) : "none");
 		edge_events_emitf(d->events, EDGE_EVENT_UNDERLAY, s->label, from, to, NULL,
 				  "%s%s%s", what, why[0] ? "; " : "", why);
 	}

@@ -354,6 +354,76 @@ static void bad_v6(json_t *root)
 }
 
 /* IPv6 LAN prefixes are accepted like IPv4 ones; bad ones are named */
+/* br1's mpls underlay (and hub1's) over IPv6 (issue 20) */
+static void v6_underlay(json_t *root)
+{
+	json_t *u = json_array_get(json_object_get(root, "underlays"), 0);
+	json_t *pu = json_array_get(
+		json_object_get(json_array_get(json_object_get(root, "peers"), 0), "underlays"), 0);
+
+	set_str(u, "address", "2001:db8:1::101");
+	json_object_set_new(u, "ipv6", json_true());
+	set_str(pu, "address", "2001:db8:1::11");
+	json_object_set_new(pu, "ipv6", json_true());
+	set_str(path_of(root, 0), "local_address", "2001:db8:1::101");
+	set_str(path_of(root, 0), "remote_address", "2001:db8:1::11");
+}
+
+static void bad_v6_underlay(json_t *root)
+{
+	json_t *pu = json_array_get(
+		json_object_get(json_array_get(json_object_get(root, "peers"), 0), "underlays"), 1);
+
+	v6_underlay(root);
+	/* an IPv6 address on the IPv4 inet underlay, a v4 one claimed IPv6 */
+	set_str(json_array_get(json_object_get(root, "underlays"), 1), "address", "2001:db8:2::1");
+	set_str(pu, "public_address", "fe80::1");
+	json_object_set_new(pu, "ipv6", json_true());
+	/* path 1 now joins IPv4 inet with the peer's (claimed) IPv6 inet */
+	set_str(path_of(root, 1), "local_address", "");
+}
+
+static void test_ipv6_underlays(void **state)
+{
+	static const char *const expect[] = {
+		"underlays[1].address: \"2001:db8:2::1\" is an IPv6 address on an IPv4 underlay",
+		"peers[0].underlays[1].address: \"198.18.2.11\" is not an IPv6 address (an IPv6 "
+		"underlay)",
+		"peers[0].underlays[1].public_address: \"fe80::1\" is not a global unicast "
+		"address",
+		"paths[1].remote_underlay: \"inet\" is IPv6, local underlay \"inet\" is IPv4 (a "
+		"path joins underlays of one family)",
+		"paths[1].remote_address: \"198.18.2.11\" is not an IPv6 address (an IPv6 "
+		"underlay)",
+	};
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", v6_underlay);
+	struct edge_config *c = harness_config("br1-config.json");
+	struct edge_config *c6;
+	char text[512];
+	int n;
+
+	assert_true(b->underlays[0]->ipv6);
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), 0);
+	/* the local config says mpls is IPv4: refused, naming both */
+	assert_int_equal(edge_bundle_validate(b, c, &errs), -EINVAL);
+	assert_true(harness_has_error(&errs, "underlays[0].ipv6: true, but underlay \"mpls\" of "
+					     "the local config is inet"));
+	assert_int_equal(errs.n, 1);
+	edge_errors_clear(&errs);
+	/* a config with mpls as an IPv6 underlay takes it */
+	n = snprintf(text, sizeof(text),
+		     "{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		     "{\"label\":\"mpls\",\"interface\":\"mpls0\",\"family\":\"inet6\"},"
+		     "{\"label\":\"inet\",\"interface\":\"inet0\"}]}");
+	assert_int_equal(edge_config_parse(text, (size_t)n, NULL, &c6, &errs), 0);
+	assert_int_equal(edge_bundle_validate(b, c6, &errs), 0);
+	edge_config_free(c6);
+	edge_bundle_free(b);
+	edge_config_free(c);
+	expect_refused(bad_v6_underlay, expect, sizeof(expect) / sizeof(expect[0]));
+}
+
 static void test_ipv6_prefixes(void **state)
 {
 	static const char *const expect[] = {
@@ -408,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
 		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_policy_roundtrip), cmocka_unit_test(test_ipv6_prefixes),
+		cmocka_unit_test(test_ipv6_underlays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
