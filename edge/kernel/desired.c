@@ -47,7 +47,7 @@ static int parse_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p
 			t->esp_overhead = o;
 	}
 	/* over an IPv6 underlay the outer header is 20 octets longer */
-	if (strchr(lu->address, ':') || (cu && cu->family == AF_INET6))
+	if (lu->ipv6 || (cu && cu->family == AF_INET6))
 		t->esp_overhead += EDGE_IP6_EXTRA;
 	return 0;
 }

@@ -6,7 +6,10 @@
 
 #include "harness.h"
 
+#include <edge/desired.h>
 #include <edge/inet.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -424,6 +427,61 @@ static void test_ipv6_underlays(void **state)
 	expect_refused(bad_v6_underlay, expect, sizeof(expect) / sizeof(expect[0]));
 }
 
+/* the desired state of a learnt IPv6 underlay: IKE from its address, ESP
+ * overhead of an IPv6 outer header, IPv6 source routing */
+static void test_ipv6_underlay_desired(void **state)
+{
+	static const char cfg[] =
+		"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		"{\"label\":\"mpls\",\"interface\":\"mpls0\",\"family\":\"inet6\"},"
+		"{\"label\":\"inet\",\"interface\":\"inet0\"}]}";
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", v6_underlay);
+	struct edge_underlays wan = { .n = 2 };
+	struct edge_desired d = { 0 };
+	struct edge_config *c = NULL;
+	char buf[256];
+	bool rule6 = false;
+
+	assert_int_equal(edge_config_parse(cfg, strlen(cfg), NULL, &c, &errs), 0);
+	/* mpls0 has another address than the bundle's: the interface wins */
+	wan.u[0] = (struct edge_underlay_state){ .label = "mpls",
+						 .ifname = "mpls0",
+						 .ifindex = 3,
+						 .up = true,
+						 .family = AF_INET6,
+						 .plen = 64 };
+	inet_pton(AF_INET6, "2001:db8:1::99", &wan.u[0].addr6);
+	inet_pton(AF_INET6, "fe80::1", &wan.u[0].gw6);
+	wan.u[1] = (struct edge_underlay_state){ .label = "inet",
+						 .ifname = "inet0",
+						 .ifindex = 4,
+						 .up = true,
+						 .family = AF_INET,
+						 .plen = 24 };
+	inet_pton(AF_INET, "198.18.2.101", &wan.u[1].addr);
+	assert_int_equal(edge_desired_build_wan(b, c, &wan, &d), 0);
+	assert_int_equal(d.n_ike, 2);
+	assert_string_equal(d.ike[0].local_addr, "2001:db8:1::99");
+	assert_string_equal(d.ike[0].remote_addr, "2001:db8:1::11");
+	assert_string_equal(d.ike[1].local_addr, "198.18.2.101");
+	assert_string_equal(d.waiting[0], "");
+	assert_int_equal(d.paths[0].esp_overhead, d.paths[1].esp_overhead + EDGE_IP6_EXTRA);
+	for (size_t i = 0; i < d.kernel.n_rules; i++) {
+		edge_nl_rule_format(&d.kernel.rules[i], buf, sizeof(buf));
+		rule6 |= !strcmp(buf, "rule -6 pref 1000 from 2001:db8:1::99/128 lookup 24048");
+	}
+	assert_true(rule6);
+	edge_desired_clear(&d);
+	/* no global IPv6 address yet: its path waits, saying why */
+	wan.u[0].addr6 = in6addr_any;
+	assert_int_equal(edge_desired_build_wan(b, c, &wan, &d), 0);
+	assert_string_equal(d.waiting[0], "mpls0 has no global IPv6 address");
+	edge_desired_clear(&d);
+	edge_config_free(c);
+	edge_bundle_free(b);
+}
+
 static void test_ipv6_prefixes(void **state)
 {
 	static const char *const expect[] = {
@@ -473,12 +531,18 @@ static void test_ipv6_prefixes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures_valid),	 cmocka_unit_test(test_empty_addresses),
-		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
-		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
-		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_policy_roundtrip), cmocka_unit_test(test_ipv6_prefixes),
+		cmocka_unit_test(test_fixtures_valid),
+		cmocka_unit_test(test_empty_addresses),
+		cmocka_unit_test(test_errors_all_named),
+		cmocka_unit_test(test_route_next_peers),
+		cmocka_unit_test(test_references),
+		cmocka_unit_test(test_pfs),
+		cmocka_unit_test(test_third_party),
+		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_ipv6_prefixes),
 		cmocka_unit_test(test_ipv6_underlays),
+		cmocka_unit_test(test_ipv6_underlay_desired),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
