@@ -757,6 +757,24 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			edge_errors_addf(errs, "policy: %zu more errors", perrs.dropped);
 		policy_free(pol);
 		policy_errors_clear(&perrs);
+		/* local breakout runs over IPv4 underlays only (its routes, probes
+		 * and conntrack are IPv4): refused rather than half-working */
+		for (size_t k = 0; k < b->policy->n_rules; k++) {
+			const Sdwan__V1__Rule *ru = b->policy->rules[k];
+
+			for (size_t v = 0; v < ru->n_via; v++) {
+				const Sdwan__V1__Underlay *u = edge_bundle_underlay_find(
+					b->underlays, b->n_underlays, ru->via[v]);
+
+				if (u && u->ipv6)
+					edge_errors_addf(
+						errs,
+						"policy.rules[%zu].via[%zu]: \"%s\" is an "
+						"IPv6 underlay; local breakout runs over IPv4 "
+						"underlays only",
+						k, v, ru->via[v]);
+			}
+		}
 	}
 
 	return edge_errors_count(errs) == nerr0 ? 0 : -EINVAL;

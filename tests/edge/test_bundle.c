@@ -386,8 +386,23 @@ static void bad_v6_underlay(json_t *root)
 	set_str(path_of(root, 1), "local_address", "");
 }
 
+/* local breakout via an IPv6 underlay: refused (breakout is IPv4) */
+static void breakout_v6(json_t *root)
+{
+	json_t *rule =
+		json_pack("{s:s, s:s, s:[s]}", "app", "any", "action", "direct", "via", "mpls");
+
+	v6_underlay(root);
+	json_object_set_new(root, "policy", json_pack("{s:[o]}", "rules", rule));
+}
+
 static void test_ipv6_underlays(void **state)
 {
+	static const char *const expect_bo[] = {
+		"policy.rules[0].via[0]: \"mpls\" is an IPv6 underlay; local breakout runs over "
+		"IPv4 "
+		"underlays only",
+	};
 	static const char *const expect[] = {
 		"underlays[1].address: \"2001:db8:2::1\" is an IPv6 address on an IPv4 underlay",
 		"peers[0].underlays[1].address: \"198.18.2.11\" is not an IPv6 address (an IPv6 "
@@ -425,6 +440,7 @@ static void test_ipv6_underlays(void **state)
 	edge_bundle_free(b);
 	edge_config_free(c);
 	expect_refused(bad_v6_underlay, expect, sizeof(expect) / sizeof(expect[0]));
+	expect_refused(breakout_v6, expect_bo, 1);
 }
 
 /* the desired state of a learnt IPv6 underlay: IKE from its address, ESP
