@@ -700,6 +700,36 @@ static void pool_full(struct compiler *c, struct orch_compile_out *out, struct c
 		   c->max_pair, c->max_pair, c->transport, c->overlay);
 }
 
+/* Local breakout runs over IPv4 underlays only (the edge refuses a direct
+ * rule via an IPv6 one): such a site gets its own compile error, naming the
+ * rule, once its underlays' families are known (after the pairing). */
+static void check_breakout_families(struct compiler *c)
+{
+	const Sdwan__V1__Policy *pol = c->in->policy;
+
+	for (size_t i = 0; pol && i < c->n; i++) {
+		struct csite *cs = &c->s[i];
+
+		for (size_t k = 0; k < pol->n_rules; k++) {
+			const Sdwan__V1__Rule *ru = pol->rules[k];
+
+			if (ru->action != SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT)
+				continue;
+			for (size_t v = 0; v < ru->n_via; v++)
+				for (size_t u = 0; u < cs->site->n_underlays; u++)
+					if (cs->ul_fam[u] == 6 &&
+					    !strcmp(cs->uls[u]->label, ru->via[v]))
+						site_error(
+							c, cs,
+							"policy.rules[%zu].via[%zu]: \"%s\" is an "
+							"IPv6 underlay of this site; local "
+							"breakout "
+							"runs over IPv4 underlays only",
+							k, v, ru->via[v]);
+		}
+	}
+}
+
 static int plan_paths(struct compiler *c, struct orch_compile_out *out)
 {
 	struct orch_alloc *known = NULL;
@@ -1229,6 +1259,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 	settings_init(&c);
 	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
 		goto out;
+	check_breakout_families(&c);
 	out.pairs_used = idset_count(&c.pair_ids);
 	out.pairs_max = c.max_pair;
 	/* no route leads to a branch whose edge has not registered: nothing

@@ -935,6 +935,38 @@ static void test_ipv6_underlays(void **state)
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 	orch_compile_out_clear(&out);
 
+	/* a direct rule via an IPv6 underlay: each site where that label is IPv6
+	 * gets its own compile error naming the rule (its edge would refuse) */
+	{
+		Sdwan__V1__Rule rule = SDWAN__V1__RULE__INIT, *rules[] = { &rule };
+		Sdwan__V1__Policy pol = SDWAN__V1__POLICY__INIT;
+		char *via[] = { "inet6" };
+		struct orch_compile_in in = { .sites = v, .n_sites = 2, .policy = &pol };
+
+		rule.app = "any";
+		rule.action = SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT;
+		rule.n_via = 1;
+		rule.via = via;
+		pol.n_rules = 1;
+		pol.rules = rules;
+		assert_int_equal(orch_compile(&in, &out), 0);
+		/* hub1's inet6 (an address) and br1's (learnt, paired with it) */
+		assert_int_equal(out.n, 0);
+		assert_int_equal(out.n_errors, 2);
+		for (size_t e = 0; e < 2; e++)
+			assert_string_equal(
+				out.errors[e].message,
+				"policy.rules[0].via[0]: \"inet6\" is an IPv6 underlay of "
+				"this site; local breakout runs over IPv4 underlays only");
+		orch_compile_out_clear(&out);
+		/* via inet (IPv4 at both): no error */
+		via[0] = "inet";
+		assert_int_equal(orch_compile(&in, &out), 0);
+		assert_int_equal(out.n, 2);
+		assert_int_equal(out.n_errors, 0);
+		orch_compile_out_clear(&out);
+	}
+
 	/* an edge without "ipv6-underlay": no IPv6 path, no IPv6 underlay of the
 	 * hub in its bundle */
 	strcpy(v[1].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6");
