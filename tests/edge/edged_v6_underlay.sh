@@ -21,8 +21,9 @@
 #      the longest gap is printed (and must stay under 1 s); mpls0 back: the
 #      class returns to mpls6;
 #   5. nothing of the overlay in clear on any underlay.
-# With V6U_ROUNDS=N (lab/bench P24) only step 4 runs, N times, and prints
-# one "gap_ms=G" line per round.
+# With V6U_ROUNDS=N only step 4 runs, N times, and prints one "gap_ms=G" line
+# per round (a quick figure on bare veths; the P24 bench row is
+# tests/edge/bench_failover.sh --only P24, on lab/topo's emulated links).
 #
 #   edged_v6_underlay.sh BUILD_DIR SOURCE_DIR
 set -Eeuo pipefail
