@@ -161,12 +161,17 @@ static void warn_addresses(struct edge_daemon *d)
 		const Sdwan__V1__Underlay *bu = NULL;
 		char field[64], msg[2][256] = { "", "" };
 		struct in_addr a = { 0 };
+		struct in6_addr a6;
 
 		if (cu) {
 			snprintf(field, sizeof(field), "underlays[%zu].address",
 				 (size_t)(cu - d->config->underlays));
-			edge_underlay_mismatch(field, cu->address, cu->plen, s, msg[0],
-					       sizeof(msg[0]));
+			if (cu->family == AF_INET6)
+				edge_underlay_mismatch6(field, &cu->address6, cu->plen, s, msg[0],
+							sizeof(msg[0]));
+			else
+				edge_underlay_mismatch(field, cu->address, cu->plen, s, msg[0],
+						       sizeof(msg[0]));
 		}
 		if (d->running_bundle)
 			bu = edge_bundle_underlay_find(d->running_bundle->underlays,
@@ -174,6 +179,9 @@ static void warn_addresses(struct edge_daemon *d)
 		if (bu && edge_inet_parse4(bu->address, &a) == 0) {
 			snprintf(field, sizeof(field), "bundle underlay %s address", s->label);
 			edge_underlay_mismatch(field, a, 0, s, msg[1], sizeof(msg[1]));
+		} else if (bu && edge_inet_parse6(bu->address, &a6) == 0) {
+			snprintf(field, sizeof(field), "bundle underlay %s address", s->label);
+			edge_underlay_mismatch6(field, &a6, 0, s, msg[1], sizeof(msg[1]));
 		}
 		for (int k = 0; k < 2; k++) {
 			if (strcmp(msg[k], d->wan_warned[i][k]) == 0)

@@ -266,6 +266,21 @@ int edge_underlay_mismatch(const char *field, struct in_addr given, uint8_t give
 	return 1;
 }
 
+int edge_underlay_mismatch6(const char *field, const struct in6_addr *given, uint8_t given_plen,
+			    const struct edge_underlay_state *s, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], gp[8] = "";
+
+	if (s->family != AF_INET6 || IN6_IS_ADDR_UNSPECIFIED(given) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&s->addr6) || IN6_ARE_ADDR_EQUAL(given, &s->addr6))
+		return 0;
+	if (given_plen)
+		snprintf(gp, sizeof(gp), "/%u", given_plen);
+	snprintf(buf, len, "%s: %s%s is not on %s (it has %s/%u): using the interface's", field,
+		 edge_inet_ntop6(given, a), gp, s->ifname, edge_inet_ntop6(&s->addr6, b), s->plen);
+	return 1;
+}
+
 static void fmt_addr(const struct edge_underlay_state *s, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];

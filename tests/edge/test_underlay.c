@@ -656,6 +656,24 @@ static void test_mismatch(void **state)
 		edge_underlay_mismatch("x", (struct in_addr){ 0 }, 0, &s, buf, sizeof(buf)), 0);
 	s.addr.s_addr = 0;
 	assert_int_equal(edge_underlay_mismatch("x", given, 24, &s, buf, sizeof(buf)), 0);
+	/* IPv6 */
+	{
+		struct edge_underlay_state s6 = {
+			.ifname = "mpls0", .ifindex = 6, .up = true, .family = AF_INET6, .plen = 64
+		};
+		struct in6_addr g6;
+
+		inet_pton(AF_INET6, "2001:db8:1::99", &s6.addr6);
+		inet_pton(AF_INET6, "2001:db8:1::101", &g6);
+		assert_int_equal(edge_underlay_mismatch6("underlays[0].address", &g6, 64, &s6, buf,
+							 sizeof(buf)),
+				 1);
+		assert_string_equal(buf, "underlays[0].address: 2001:db8:1::101/64 is not on mpls0 "
+					 "(it has 2001:db8:1::99/64): using the interface's");
+		assert_int_equal(edge_underlay_mismatch6("x", &s6.addr6, 64, &s6, buf, sizeof(buf)),
+				 0);
+		assert_int_equal(edge_underlay_mismatch6("x", &g6, 64, &s, buf, sizeof(buf)), 0);
+	}
 }
 
 /* config: address and gateway optional; interfaces unique; at most 16 */

@@ -121,6 +121,9 @@ int edge_underlay_source_routing(const struct edge_underlay_state *s, size_t i,
  * when there is nothing to say (no address given, none learnt, or equal). */
 int edge_underlay_mismatch(const char *field, struct in_addr given, uint8_t given_plen,
 			   const struct edge_underlay_state *s, char *buf, size_t len);
+/* the same for an IPv6 underlay (0 for any other) */
+int edge_underlay_mismatch6(const char *field, const struct in6_addr *given, uint8_t given_plen,
+			    const struct edge_underlay_state *s, char *buf, size_t len);
 
 /* "address 192.168.1.57/24 -> 192.168.1.80/24, gateway 192.168.1.1": what
  * differs between old and new, unchanged parts once as context; the link
