@@ -264,11 +264,48 @@ static bool lan_ifname_ok(const char *s)
 	return true;
 }
 
+/* "family" given, else the family of the address or gateway given, else
+ * IPv4; a conflict is an error */
+static int underlay_family(json_t *u, const char *where, struct edge_errors *errs)
+{
+	const char *f = json_string_value(json_object_get(u, "family"));
+	const char *a = json_string_value(json_object_get(u, "address"));
+	const char *g = json_string_value(json_object_get(u, "gateway"));
+	int fam = 0;
+
+	if (json_object_get(u, "family") && (!f || (strcmp(f, "inet") && strcmp(f, "inet6")))) {
+		edge_errors_addf(errs, "%s.family: not \"inet\" or \"inet6\"", where);
+		return AF_INET;
+	}
+	if (f)
+		fam = strcmp(f, "inet6") == 0 ? AF_INET6 : AF_INET;
+	else if (a)
+		fam = strchr(a, ':') ? AF_INET6 : AF_INET;
+	else if (g)
+		fam = strchr(g, ':') ? AF_INET6 : AF_INET;
+	return fam ? fam : AF_INET;
+}
+
+static void parse_addr6(const char *where, const char *s, struct edge_config_underlay *out,
+			struct edge_errors *errs)
+{
+	uint8_t plen;
+
+	if (edge_inet_parse_prefix6(s, true, &out->address6, &plen) < 0 ||
+	    !edge_inet_unicast6(&out->address6))
+		edge_errors_addf(errs,
+				 "%s.address: \"%s\" is not a global IPv6 address/length "
+				 "(family inet6)",
+				 where, s);
+	else
+		out->plen = plen;
+}
+
 static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *out, bool *oom,
 			   struct edge_errors *errs)
 {
-	static const char *const keys[] = { "label",   "interface", "address",
-					    "gateway", "metered",   NULL };
+	static const char *const keys[] = { "label",   "interface", "address", "gateway",
+					    "metered", "family",    NULL };
 	char where[48];
 	const char *s;
 
@@ -278,6 +315,7 @@ static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *o
 		return;
 	}
 	check_keys(u, where, keys, errs);
+	out->family = underlay_family(u, where, errs);
 	s = get_str(u, where, "label", true, errs);
 	if (s && !label_ok(s))
 		edge_errors_addf(errs, "%s.label: \"%s\" is not a label ([a-z0-9_-], 1-%d chars)",
@@ -290,11 +328,24 @@ static void parse_underlay(json_t *u, size_t idx, struct edge_config_underlay *o
 	else
 		out->interface = str_dup(s, oom);
 	s = get_str(u, where, "address", false, errs); /* optional: learnt from the interface */
-	if (s && edge_inet_parse_prefix4(s, true, &out->address, &out->plen) < 0)
+	if (s && out->family == AF_INET6)
+		parse_addr6(where, s, out, errs);
+	else if (s && edge_inet_parse_prefix4(s, true, &out->address, &out->plen) < 0)
 		edge_errors_addf(errs, "%s.address: \"%s\" is not an IPv4 address/length", where,
 				 s);
 	s = get_str(u, where, "gateway", false, errs);
-	if (s) {
+	if (s && out->family == AF_INET6) {
+		/* a router's link-local address is the usual IPv6 gateway */
+		if (edge_inet_parse6(s, &out->gateway6) < 0 ||
+		    IN6_IS_ADDR_UNSPECIFIED(&out->gateway6) ||
+		    IN6_IS_ADDR_MULTICAST(&out->gateway6))
+			edge_errors_addf(errs,
+					 "%s.gateway: \"%s\" is not an IPv6 address (family "
+					 "inet6)",
+					 where, s);
+		else
+			out->has_gateway6 = true;
+	} else if (s) {
 		if (edge_inet_parse4(s, &out->gateway) < 0)
 			edge_errors_addf(errs, "%s.gateway: \"%s\" is not an IPv4 address", where,
 					 s);
@@ -385,12 +436,22 @@ int edge_config_parse(const char *text, size_t len, const char *base_dir,
 						"underlays[%zu].label: \"%s\" already used "
 						"by underlays[%zu]",
 						i, a->label, j);
+				/* one interface: one underlay per family (dual stack) */
 				if (a->interface && b->interface &&
-				    strcmp(a->interface, b->interface) == 0)
+				    strcmp(a->interface, b->interface) == 0 &&
+				    a->family == b->family)
 					edge_errors_addf(errs,
 							 "underlays[%zu].interface: \"%s\" already "
-							 "used by underlays[%zu]",
-							 i, a->interface, j);
+							 "used by underlays[%zu] (%s)",
+							 i, a->interface, j,
+							 a->family == AF_INET6 ? "inet6" : "inet");
+				if (a->family == AF_INET6 && b->family == AF_INET6 &&
+				    !IN6_IS_ADDR_UNSPECIFIED(&a->address6) &&
+				    IN6_ARE_ADDR_EQUAL(&a->address6, &b->address6))
+					edge_errors_addf(errs,
+							 "underlays[%zu].address: already used by "
+							 "underlays[%zu]",
+							 i, j);
 				if (a->address.s_addr && a->address.s_addr == b->address.s_addr)
 					edge_errors_addf(errs,
 							 "underlays[%zu].address: already used by "

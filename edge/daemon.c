@@ -161,12 +161,17 @@ static void warn_addresses(struct edge_daemon *d)
 		const Sdwan__V1__Underlay *bu = NULL;
 		char field[64], msg[2][256] = { "", "" };
 		struct in_addr a = { 0 };
+		struct in6_addr a6;
 
 		if (cu) {
 			snprintf(field, sizeof(field), "underlays[%zu].address",
 				 (size_t)(cu - d->config->underlays));
-			edge_underlay_mismatch(field, cu->address, cu->plen, s, msg[0],
-					       sizeof(msg[0]));
+			if (cu->family == AF_INET6)
+				edge_underlay_mismatch6(field, &cu->address6, cu->plen, s, msg[0],
+							sizeof(msg[0]));
+			else
+				edge_underlay_mismatch(field, cu->address, cu->plen, s, msg[0],
+						       sizeof(msg[0]));
 		}
 		if (d->running_bundle)
 			bu = edge_bundle_underlay_find(d->running_bundle->underlays,
@@ -174,6 +179,9 @@ static void warn_addresses(struct edge_daemon *d)
 		if (bu && edge_inet_parse4(bu->address, &a) == 0) {
 			snprintf(field, sizeof(field), "bundle underlay %s address", s->label);
 			edge_underlay_mismatch(field, a, 0, s, msg[1], sizeof(msg[1]));
+		} else if (bu && edge_inet_parse6(bu->address, &a6) == 0) {
+			snprintf(field, sizeof(field), "bundle underlay %s address", s->label);
+			edge_underlay_mismatch6(field, &a6, 0, s, msg[1], sizeof(msg[1]));
 		}
 		for (int k = 0; k < 2; k++) {
 			if (strcmp(msg[k], d->wan_warned[i][k]) == 0)
@@ -286,16 +294,15 @@ static void reapply(struct edge_daemon *d, const char *why)
 static void log_underlay(const struct edge_daemon *d, const struct edge_underlay_state *s)
 {
 	const struct edge_config_underlay *cu = edge_config_underlay_find(d->config, s->label);
-	struct in_addr gw = edge_underlay_gateway(s, cu);
-	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
+	char a[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN], why[EDGE_UNDERLAY_WAITING_MAX];
+	const char *gw = edge_underlay_gateway_str(s, cu, g);
 
 	if (!edge_underlay_ready(s, why, sizeof(why)))
 		log_notice("underlay %s (%s): waiting: %s", s->label, s->ifname, why);
 	else
 		log_notice("underlay %s (%s): address %s/%u, gateway %s%s", s->label, s->ifname,
-			   edge_inet_ntop4(s->addr, a), s->plen,
-			   gw.s_addr ? edge_inet_ntop4(gw, g) : "none (via dev)",
-			   cu && cu->has_gateway ? " (configured)" : "");
+			   edge_underlay_addr_str(s, a), s->plen, gw ? gw : "none (via dev)",
+			   edge_underlay_gateway_configured(s, cu) ? " (configured)" : "");
 }
 
 /* underlays changed (debounced): one line and one event each, then the
@@ -332,7 +339,7 @@ static void on_underlay_change(void *arg, const size_t *index,
 	for (size_t k = 0; k < n; k++) {
 		const struct edge_underlay_state *s = &wan->u[index[k]];
 		size_t np = paths_over(d, s->label);
-		char a[INET_ADDRSTRLEN];
+		char a[INET6_ADDRSTRLEN];
 
 		edge_underlay_change_format(&old[k], s, what, sizeof(what));
 		if (edge_underlay_ready(s, why, sizeof(why)))
@@ -342,9 +349,10 @@ static void on_underlay_change(void *arg, const size_t *index,
 			log_notice("underlay %s (%s): %s: %zu path%s waiting (%s)", s->label,
 				   s->ifname, what, np, np == 1 ? "" : "s", why);
 		snprintf(from, sizeof(from), "%s",
-			 old[k].addr.s_addr ? edge_inet_ntop4(old[k].addr, a) : "none");
+			 edge_underlay_has_addr(&old[k]) ? edge_underlay_addr_str(&old[k], a)
+							 : "none");
 		snprintf(to, sizeof(to), "%s",
-			 s->addr.s_addr ? edge_inet_ntop4(s->addr, a) : "none");
+			 edge_underlay_has_addr(s) ? edge_underlay_addr_str(s, a) : "none");
 		edge_events_emitf(d->events, EDGE_EVENT_UNDERLAY, s->label, from, to, NULL,
 				  "%s%s%s", what, why[0] ? "; " : "", why);
 	}

@@ -153,6 +153,26 @@ int edge_inet_parse_prefix(const char *s, bool host_bits_ok, struct edge_inet_pr
 	return 0;
 }
 
+int edge_inet_parse6(const char *s, struct in6_addr *ret_addr)
+{
+	struct in6_addr a;
+
+	/* a dotted quad inside is an IPv4 address in disguise (as above) */
+	if (!s || strchr(s, '.') || strchr(s, '/') || inet_pton(AF_INET6, s, &a) != 1)
+		return -EINVAL;
+	*ret_addr = a;
+	return 0;
+}
+
+bool edge_inet_unicast6(const struct in6_addr *a)
+{
+	/* what can carry an underlay: a global (or ULA) unicast address, not
+	 * ::, ::1, link-local, multicast or v4-mapped */
+	return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+	       !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_V4MAPPED(a) &&
+	       !IN6_IS_ADDR_V4COMPAT(a);
+}
+
 const char *edge_inet_ntop6(const struct in6_addr *addr, char *buf)
 {
 	inet_ntop(AF_INET6, addr, buf, INET6_ADDRSTRLEN);

@@ -87,6 +87,11 @@ LAB_CGNAT_NET=198.19.3.0/24
 lab_cgnat_public() { echo "198.19.3.$((1 + ${1:-0} % 2))"; }
 
 lab_addr() { echo "198.18.$(lab_cloud_id "$2").$(lab_site_id "$1")"; }
+# IPv6 underlays (issue 20): the clouds that carry IPv6 beside IPv4, and a site's IPv6 address
+# there (a /128 routed by the cloud; the site's IPv6 default route via fe80::1 on the link)
+LAB_V6_CLOUDS=${LAB_V6_CLOUDS-mpls} # "" = IPv4-only clouds
+lab_cloud_v6() { [[ " $LAB_V6_CLOUDS " == *" $1 "* ]]; }
+lab_addr6() { echo "2001:db8:ff0$(lab_cloud_id "$2")::$(lab_site_id "$1")"; }
 lab_gw() { echo "198.18.$(lab_cloud_id "$1").254"; }
 lab_table() { echo $((100 + $(lab_cloud_id "$1"))); }
 

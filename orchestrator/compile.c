@@ -148,6 +148,10 @@ struct csite {
 	struct idset pids;
 	Sdwan__V1__Peer *peer; /* this site as others see it */
 	Sdwan__V1__Underlay **ul_msgs;
+	/* per underlay (by label): 4 or 6, its family; 0 = not known yet (a
+	 * branch underlay whose address its edge learns: it takes the family of
+	 * the first hub underlay it pairs with) */
+	uint8_t *ul_fam;
 	struct orch_prefix *lans;
 	size_t n_lans;
 	size_t *pairs; /* indices into c->pairs */
@@ -509,9 +513,10 @@ static int prepare_sites(struct compiler *c)
 
 		cs->uls = arena_array(a, st->n_underlays, sizeof(*cs->uls));
 		cs->ul_msgs = arena_array(a, st->n_underlays, sizeof(*cs->ul_msgs));
+		cs->ul_fam = arena_array(a, st->n_underlays, sizeof(*cs->ul_fam));
 		cs->lans = arena_array(a, st->n_lans, sizeof(*cs->lans));
 		peer = cs->peer = arena_alloc(a, sizeof(*peer));
-		if (!cs->uls || !cs->ul_msgs || !cs->lans || !peer)
+		if (!cs->uls || !cs->ul_msgs || !cs->ul_fam || !cs->lans || !peer)
 			return -ENOMEM;
 		for (size_t k = 0; k < st->n_underlays; k++)
 			cs->uls[k] = &st->underlays[k];
@@ -529,6 +534,9 @@ static int prepare_sites(struct compiler *c)
 			u->mtu = cs->uls[k]->mtu;
 			u->bandwidth_kbps = cs->uls[k]->bandwidth_kbps;
 			u->monthly_budget_mb = cs->uls[k]->monthly_budget_mb;
+			u->ipv6 = ul_is_v6(cs->uls[k]);
+			if (cs->uls[k]->address[0] || cs->uls[k]->public_address[0])
+				cs->ul_fam[k] = u->ipv6 ? 6 : 4;
 			cs->ul_msgs[k] = u;
 		}
 		for (size_t k = 0; k < st->n_lans; k++)
@@ -618,12 +626,23 @@ static int plan_pair(struct compiler *c, struct orch_compile_out *out, struct or
 	struct csite *br = &c->s[b], *hub = &c->s[h];
 	struct orch_alloc key = { 0 }, *found;
 	struct cpair p = { b, bu, h, hu, 0, 0, 0, false };
+	uint8_t fb = br->ul_fam[bu], fh = hub->ul_fam[hu];
 	int r;
 
-	/* an IPv6 underlay pairs only between edges that both run IKE over IPv6 */
-	if ((ul_is_v6(br->uls[bu]) || ul_is_v6(hub->uls[hu])) &&
-	    !(br->caps & hub->caps & ORCH_CAP_IPV6_UNDERLAY))
+	/* a path joins two underlays of one family (a dual-stack link is two
+	 * underlays, "inet" and "inet6", each pairing with its own family) */
+	if (fb && fh && fb != fh)
 		return 0;
+	/* an IPv6 underlay pairs only between edges that both run IKE over IPv6 */
+	if ((fb == 6 || fh == 6) && !(br->caps & hub->caps & ORCH_CAP_IPV6_UNDERLAY))
+		return 0;
+	/* a learnt (address-less) underlay takes its partner's family */
+	if (!fb || !fh) {
+		uint8_t f = fb ? fb : fh ? fh : 4;
+
+		br->ul_fam[bu] = hub->ul_fam[hu] = f;
+		br->ul_msgs[bu]->ipv6 = hub->ul_msgs[hu]->ipv6 = f == 6;
+	}
 	key.branch_id = br->site->id;
 	strcpy(key.branch_ul, br->uls[bu]->label);
 	key.hub_id = hub->site->id;
@@ -679,6 +698,36 @@ static void pool_full(struct compiler *c, struct orch_compile_out *out, struct c
 		   "path-pair pool exhausted: %u of %u pairs in use (transport %s, overlay %s); "
 		   "give sdwan-orchd larger --transport-prefix and --overlay-prefix",
 		   c->max_pair, c->max_pair, c->transport, c->overlay);
+}
+
+/* Local breakout runs over IPv4 underlays only (the edge refuses a direct
+ * rule via an IPv6 one): such a site gets its own compile error, naming the
+ * rule, once its underlays' families are known (after the pairing). */
+static void check_breakout_families(struct compiler *c)
+{
+	const Sdwan__V1__Policy *pol = c->in->policy;
+
+	for (size_t i = 0; pol && i < c->n; i++) {
+		struct csite *cs = &c->s[i];
+
+		for (size_t k = 0; k < pol->n_rules; k++) {
+			const Sdwan__V1__Rule *ru = pol->rules[k];
+
+			if (ru->action != SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT)
+				continue;
+			for (size_t v = 0; v < ru->n_via; v++)
+				for (size_t u = 0; u < cs->site->n_underlays; u++)
+					if (cs->ul_fam[u] == 6 &&
+					    !strcmp(cs->uls[u]->label, ru->via[v]))
+						site_error(
+							c, cs,
+							"policy.rules[%zu].via[%zu]: \"%s\" is an "
+							"IPv6 underlay of this site; local "
+							"breakout "
+							"runs over IPv4 underlays only",
+							k, v, ru->via[v]);
+		}
+	}
 }
 
 static int plan_paths(struct compiler *c, struct orch_compile_out *out)
@@ -1210,6 +1259,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 	settings_init(&c);
 	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
 		goto out;
+	check_breakout_families(&c);
 	out.pairs_used = idset_count(&c.pair_ids);
 	out.pairs_max = c.max_pair;
 	/* no route leads to a branch whose edge has not registered: nothing

@@ -405,6 +405,16 @@ int orch_underlay_from_json(const json_t *j, const char *path, struct orch_under
 		else
 			strcpy(dst, addr);
 	}
+	/* one underlay, one family (issue 20): IKE runs over one of them; a
+	 * dual-stack link is two underlays */
+	if (ul.address[0] && ul.public_address[0] &&
+	    !strchr(ul.address, ':') != !strchr(ul.public_address, ':')) {
+		snprintf(p, sizeof(p), "%s.public_address", path);
+		orch_err_add(errs, p,
+			     "\"%s\": not of the family of address \"%s\" (a dual-stack "
+			     "link is two underlays, one per family)",
+			     ul.public_address, ul.address);
+	}
 	v = json_object_get(j, "metered");
 	snprintf(p, sizeof(p), "%s.metered", path);
 	if (v && !json_is_boolean(v))

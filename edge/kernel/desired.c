@@ -46,6 +46,9 @@ static int parse_path(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p
 		if (o > t->esp_overhead)
 			t->esp_overhead = o;
 	}
+	/* over an IPv6 underlay the outer header is 20 octets longer */
+	if (lu->ipv6 || (cu && cu->family == AF_INET6))
+		t->esp_overhead += EDGE_IP6_EXTRA;
 	return 0;
 }
 
@@ -79,8 +82,8 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	n = snprintf(ike->name, sizeof(ike->name), "%s", p->name);
 	if (n < 0 || (size_t)n >= sizeof(ike->name))
 		return -EINVAL;
-	if (us && us->addr.s_addr)
-		edge_inet_ntop4(us->addr, ike->local_addr); /* the interface wins */
+	if (us && edge_underlay_has_addr(us))
+		edge_underlay_addr_str(us, ike->local_addr); /* the interface wins */
 	else
 		snprintf(ike->local_addr, sizeof(ike->local_addr), "%s", p->local_address);
 	snprintf(ike->remote_addr, sizeof(ike->remote_addr), "%s", remote_addr(p, peer));

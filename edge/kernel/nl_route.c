@@ -78,7 +78,18 @@ static int build(const struct edge_nl_route *r, bool for_delete, struct rtnl_rou
 			goto fail;
 		}
 		rtnl_route_nh_set_ifindex(nh, idx);
-		if (n->gw.s_addr) {
+		if (family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&n->gw6)) {
+			/* an IPv6 underlay's router */
+			struct nl_addr *gw = nl_addr_build(AF_INET6, &n->gw6, sizeof(n->gw6));
+
+			if (!gw) {
+				rtnl_route_nh_free(nh);
+				err = -ENOMEM;
+				goto fail;
+			}
+			rtnl_route_nh_set_gateway(nh, gw);
+			nl_addr_put(gw);
+		} else if (n->gw.s_addr) {
 			struct nl_addr *gw = gateway(family, n->gw);
 
 			if (!gw) {
@@ -154,12 +165,13 @@ static void nh_cb(struct rtnl_nexthop *nh, void *arg)
 	if (gw && w->family == AF_INET6) {
 		struct in6_addr ll;
 
-		/* only our overlay link-locals stand for an IPv4 gateway */
+		/* our overlay link-locals stand for an IPv4 gateway; any other
+		 * is an IPv6 underlay's router */
 		if (nl_addr_get_family(gw) != AF_INET6 || nl_addr_get_len(gw) != sizeof(ll))
 			w->bad = true;
 		else if (memcpy(&ll, nl_addr_get_binary_addr(gw), sizeof(ll)),
 			 edge_nl_overlay_of_ll6(&ll, &n->gw) < 0)
-			w->bad = true;
+			n->gw6 = ll;
 	} else if (gw) {
 		if (nl_addr_get_family(gw) != AF_INET)
 			w->bad = true;

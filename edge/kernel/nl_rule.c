@@ -20,9 +20,13 @@ static struct rtnl_rule *build(const struct edge_nl_rule *r)
 		rtnl_rule_set_mark(ru, r->fwmark);
 		rtnl_rule_set_mask(ru, r->fwmask);
 	}
-	if (r->src_plen && edge_nl_rule_family(r) == AF_INET) {
-		struct nl_addr *src = edge_nl_addr4(r->src, r->src_plen);
+	if (r->src_plen) {
+		struct nl_addr *src = edge_nl_rule_family(r) == AF_INET
+					      ? edge_nl_addr4(r->src, r->src_plen)
+					      : nl_addr_build(AF_INET6, &r->src6, sizeof(r->src6));
 
+		if (src && edge_nl_rule_family(r) == AF_INET6)
+			nl_addr_set_prefixlen(src, r->src_plen);
 		if (!src || rtnl_rule_set_src(ru, src) < 0) {
 			nl_addr_put(src);
 			rtnl_rule_put(ru);
@@ -75,12 +79,14 @@ static int dump_family(struct edge_nl_real *nl, int family, struct edge_nl_set *
 
 		if (rtnl_rule_get_action(ru) != FR_ACT_TO_TBL || rtnl_rule_get_family(ru) != family)
 			continue;
-		/* we never install an IPv6 rule with a source: not ours */
-		if (family == AF_INET6 && src && nl_addr_get_prefixlen(src) > 0)
-			continue;
 		out.family = family;
 		if (src && nl_addr_get_family(src) == AF_INET && nl_addr_get_prefixlen(src) > 0) {
 			memcpy(&out.src, nl_addr_get_binary_addr(src), 4);
+			out.src_plen = (uint8_t)nl_addr_get_prefixlen(src);
+		} else if (src && nl_addr_get_family(src) == AF_INET6 &&
+			   nl_addr_get_len(src) == 16 && nl_addr_get_prefixlen(src) > 0) {
+			/* an IPv6 underlay's `from ADDR/128` */
+			memcpy(&out.src6, nl_addr_get_binary_addr(src), 16);
 			out.src_plen = (uint8_t)nl_addr_get_prefixlen(src);
 		}
 		out.priority = rtnl_rule_get_prio(ru);

@@ -176,6 +176,7 @@ bool edge_nl_route_equal(const struct edge_nl_route *a, const struct edge_nl_rou
 		const struct edge_nl_nexthop *x = &a->nh[i], *y = &b->nh[i];
 
 		if (strcmp(x->ifname, y->ifname) != 0 || x->gw.s_addr != y->gw.s_addr ||
+		    !IN6_ARE_ADDR_EQUAL(&x->gw6, &y->gw6) ||
 		    (a->n_nh > 1 && x->weight != y->weight))
 			return false;
 	}
@@ -186,7 +187,10 @@ bool edge_nl_rule_same(const struct edge_nl_rule *a, const struct edge_nl_rule *
 {
 	return edge_nl_rule_family(a) == edge_nl_rule_family(b) && a->priority == b->priority &&
 	       a->fwmark == b->fwmark && a->fwmask == b->fwmask && a->table == b->table &&
-	       a->src_plen == b->src_plen && (a->src_plen == 0 || a->src.s_addr == b->src.s_addr);
+	       a->src_plen == b->src_plen &&
+	       (a->src_plen == 0 ||
+		(edge_nl_rule_family(a) == AF_INET6 ? IN6_ARE_ADDR_EQUAL(&a->src6, &b->src6)
+						    : a->src.s_addr == b->src.s_addr));
 }
 
 bool edge_nl_route_uses(const struct edge_nl_route *route, const char *ifname)
@@ -306,6 +310,11 @@ void edge_nl_route_format(const struct edge_nl_route *r, char *buf, size_t len)
 			if (n < 0)
 				return;
 			off += (size_t)n;
+		} else if (v6 && !IN6_IS_ADDR_UNSPECIFIED(&nh->gw6) && off < len) {
+			n = snprintf(buf + off, len - off, " via %s", edge_inet_ntop6(&nh->gw6, a));
+			if (n < 0)
+				return;
+			off += (size_t)n;
 		}
 		if (r->n_nh > 1 && off < len) {
 			n = snprintf(buf + off, len - off, " weight %u", nh->weight);
@@ -323,9 +332,12 @@ void edge_nl_route_format(const struct edge_nl_route *r, char *buf, size_t len)
 
 void edge_nl_rule_format(const struct edge_nl_rule *r, char *buf, size_t len)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
-	if (edge_nl_rule_family(r) == AF_INET6 && r->fwmask)
+	if (edge_nl_rule_family(r) == AF_INET6 && r->src_plen)
+		snprintf(buf, len, "rule -6 pref %u from %s/%u lookup %u", r->priority,
+			 edge_inet_ntop6(&r->src6, a), r->src_plen, r->table);
+	else if (edge_nl_rule_family(r) == AF_INET6 && r->fwmask)
 		snprintf(buf, len, "rule -6 pref %u fwmark 0x%x/0x%x lookup %u", r->priority,
 			 r->fwmark, r->fwmask, r->table);
 	else if (edge_nl_rule_family(r) == AF_INET6)

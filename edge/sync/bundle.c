@@ -215,6 +215,37 @@ static int check_addr(const char *where, const char *field, const char *s, struc
 	return 0;
 }
 
+/* an underlay address of the underlay's family: IPv4 as check_addr(), IPv6
+ * a global unicast address; 0 if parsed */
+static int check_uaddr(const char *where, const char *field, const char *s, bool ipv6,
+		       struct edge_errors *errs)
+{
+	struct in6_addr a6;
+
+	if (!ipv6 && s && strchr(s, ':')) {
+		edge_errors_addf(errs, "%s.%s: \"%s\" is an IPv6 address on an IPv4 underlay",
+				 where, field, s);
+		return -EINVAL;
+	}
+	if (!ipv6)
+		return check_addr(where, field, s, NULL, errs);
+	if (!s || !s[0]) {
+		edge_errors_addf(errs, "%s.%s: missing", where, field);
+		return -EINVAL;
+	}
+	if (edge_inet_parse6(s, &a6) < 0) {
+		edge_errors_addf(errs, "%s.%s: \"%s\" is not an IPv6 address (an IPv6 underlay)",
+				 where, field, s);
+		return -EINVAL;
+	}
+	if (!edge_inet_unicast6(&a6)) {
+		edge_errors_addf(errs, "%s.%s: \"%s\" is not a global unicast address", where,
+				 field, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_prefix(const char *where, const char *s, struct in_addr *ret_net,
 			uint8_t *ret_plen, struct edge_errors *errs)
 {
@@ -272,9 +303,9 @@ static void check_underlays(const char *where, Sdwan__V1__Underlay *const *u, si
 		snprintf(w, sizeof(w), "%s[%zu]", where, i);
 		check_label(w, "label", u[i]->label, errs);
 		if (u[i]->address[0]) /* empty: learnt (a branch's underlay) */
-			check_addr(w, "address", u[i]->address, NULL, errs);
+			check_uaddr(w, "address", u[i]->address, u[i]->ipv6, errs);
 		if (u[i]->public_address[0])
-			check_addr(w, "public_address", u[i]->public_address, NULL, errs);
+			check_uaddr(w, "public_address", u[i]->public_address, u[i]->ipv6, errs);
 		if (u[i]->mtu && (u[i]->mtu < 576 || u[i]->mtu > 65535))
 			edge_errors_addf(errs, "%s.mtu: %u is not in 576..65535", w, u[i]->mtu);
 		for (size_t j = 0; j < i; j++) {
@@ -415,15 +446,22 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	}
 	/* empty addresses: the local one is learnt from the interface, the
 	 * remote one is "any" (a responder's path to a branch behind NAT) */
+	/* a path runs over one family: both its underlays have it */
+	if (lu && ru && lu->ipv6 != ru->ipv6)
+		edge_errors_addf(errs,
+				 "%s.remote_underlay: \"%s\" is %s, local underlay \"%s\" is %s "
+				 "(a path joins underlays of one family)",
+				 w, ru->label, ru->ipv6 ? "IPv6" : "IPv4", lu->label,
+				 lu->ipv6 ? "IPv6" : "IPv4");
 	if (p->local_address[0] &&
-	    check_addr(w, "local_address", p->local_address, NULL, errs) == 0 && lu &&
+	    check_uaddr(w, "local_address", p->local_address, lu && lu->ipv6, errs) == 0 && lu &&
 	    lu->address[0] && strcmp(lu->address, p->local_address) != 0)
 		edge_errors_addf(errs,
 				 "%s.local_address: \"%s\" is not the address of underlay "
 				 "\"%s\" (%s)",
 				 w, p->local_address, lu->label, lu->address);
 	if (p->remote_address[0] &&
-	    check_addr(w, "remote_address", p->remote_address, NULL, errs) == 0 && ru &&
+	    check_uaddr(w, "remote_address", p->remote_address, ru && ru->ipv6, errs) == 0 && ru &&
 	    ru->address[0] && strcmp(ru->address, p->remote_address) != 0 &&
 	    strcmp(ru->public_address, p->remote_address) != 0)
 		edge_errors_addf(errs,
@@ -554,6 +592,13 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 						 "underlays[%zu].label: \"%s\" is not an "
 						 "underlay of the local config",
 						 i, b->underlays[i]->label);
+			else if (b->underlays[i]->ipv6 != (cu->family == AF_INET6))
+				edge_errors_addf(errs,
+						 "underlays[%zu].ipv6: %s, but underlay \"%s\" of "
+						 "the local config is %s",
+						 i, b->underlays[i]->ipv6 ? "true" : "false",
+						 cu->label,
+						 cu->family == AF_INET6 ? "inet6" : "inet");
 			/* an address (the bundle's or the config's) that the
 			 * interface does not have is a warning at apply time
 			 * (edge/underlay.h): the learnt one wins */
@@ -712,6 +757,24 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			edge_errors_addf(errs, "policy: %zu more errors", perrs.dropped);
 		policy_free(pol);
 		policy_errors_clear(&perrs);
+		/* local breakout runs over IPv4 underlays only (its routes, probes
+		 * and conntrack are IPv4): refused rather than half-working */
+		for (size_t k = 0; k < b->policy->n_rules; k++) {
+			const Sdwan__V1__Rule *ru = b->policy->rules[k];
+
+			for (size_t v = 0; v < ru->n_via; v++) {
+				const Sdwan__V1__Underlay *u = edge_bundle_underlay_find(
+					b->underlays, b->n_underlays, ru->via[v]);
+
+				if (u && u->ipv6)
+					edge_errors_addf(
+						errs,
+						"policy.rules[%zu].via[%zu]: \"%s\" is an "
+						"IPv6 underlay; local breakout runs over IPv4 "
+						"underlays only",
+						k, v, ru->via[v]);
+			}
+		}
 	}
 
 	return edge_errors_count(errs) == nerr0 ? 0 : -EINVAL;

@@ -320,7 +320,7 @@ void edge_status_fill_internet(struct edge_status *st, const struct edge_inet_pr
 void edge_status_fill_underlays(struct edge_status *st, const struct edge_config *config,
 				const struct edge_underlays *wan, const struct edge_engine *engine)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
 	if (!st)
 		return;
@@ -329,19 +329,20 @@ void edge_status_fill_underlays(struct edge_status *st, const struct edge_config
 		const struct edge_config_underlay *cu =
 			config ? edge_config_underlay_find(config, s->label) : NULL;
 		struct edge_status_underlay *u = &st->underlays[st->n_underlays++];
-		struct in_addr gw = edge_underlay_gateway(s, cu);
+		char g[INET6_ADDRSTRLEN];
+		const char *gw = edge_underlay_gateway_str(s, cu, g);
 
 		memset(u, 0, sizeof(*u));
 		edge_status_strcpy(u->label, sizeof(u->label), s->label);
 		edge_status_strcpy(u->interface, sizeof(u->interface), s->ifname);
 		u->exists = s->ifindex != 0;
 		u->link_up = s->up;
-		if (s->addr.s_addr)
+		if (edge_underlay_has_addr(s))
 			snprintf(u->address, sizeof(u->address), "%s/%u",
-				 edge_inet_ntop4(s->addr, a), s->plen);
-		if (gw.s_addr)
-			edge_status_strcpy(u->gateway, sizeof(u->gateway), edge_inet_ntop4(gw, a));
-		u->gateway_configured = cu && cu->has_gateway;
+				 edge_underlay_addr_str(s, a), s->plen);
+		if (gw)
+			edge_status_strcpy(u->gateway, sizeof(u->gateway), gw);
+		u->gateway_configured = edge_underlay_gateway_configured(s, cu);
 		(void)edge_underlay_ready(s, u->waiting, sizeof(u->waiting));
 		u->since = s->since_ms;
 	}

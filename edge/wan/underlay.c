@@ -16,21 +16,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ADDRS_MAX 8 /* IPv4 addresses kept per interface */
-#define DEFS_MAX  4 /* default routes kept per interface */
+#define ADDRS_MAX 8 /* addresses kept per interface and family */
+#define DEFS_MAX  4 /* default routes kept per interface and family */
 
+/* What one underlay knows of its interface: its family's addresses and
+ * default routes (an IPv4 underlay keeps the IPv4 ones, an IPv6 one the
+ * IPv6 ones; a dual-stack interface is two underlays, two of these). */
 struct iface {
+	int family;
 	bool has_cfg_addr;
 	struct in_addr cfg_addr;
+	struct in6_addr cfg_addr6;
 	unsigned flags;
 	struct {
 		struct in_addr a;
+		struct in6_addr a6;
 		uint8_t plen;
-		bool secondary;
+		bool secondary; /* IPv4: secondary; IPv6: not usable (below) */
 	} addrs[ADDRS_MAX];
 	size_t n_addrs;
 	struct {
 		struct in_addr gw;
+		struct in6_addr gw6;
 		uint32_t metric;
 	} defs[DEFS_MAX];
 	size_t n_defs;
@@ -86,8 +93,8 @@ bool edge_underlay_ready(const struct edge_underlay_state *s, char *reason, size
 		why = "does not exist";
 	else if (!s->up)
 		why = "is down";
-	else if (!s->addr.s_addr)
-		why = "has no address";
+	else if (!edge_underlay_has_addr(s))
+		why = s->family == AF_INET6 ? "has no global IPv6 address" : "has no address";
 	if (why && reason && len)
 		snprintf(reason, len, "%s %s", s->ifname, why);
 	else if (reason && len)
@@ -101,6 +108,98 @@ struct in_addr edge_underlay_gateway(const struct edge_underlay_state *s,
 	if (cu && cu->has_gateway)
 		return cu->gateway;
 	return s->gw;
+}
+
+struct in6_addr edge_underlay_gateway6(const struct edge_underlay_state *s,
+				       const struct edge_config_underlay *cu)
+{
+	if (cu && cu->has_gateway6)
+		return cu->gateway6;
+	return s->gw6;
+}
+
+const char *edge_underlay_gateway_str(const struct edge_underlay_state *s,
+				      const struct edge_config_underlay *cu, char *buf)
+{
+	struct in6_addr g6;
+	struct in_addr g;
+
+	if (s->family == AF_INET6) {
+		g6 = edge_underlay_gateway6(s, cu);
+		return IN6_IS_ADDR_UNSPECIFIED(&g6) ? NULL : edge_inet_ntop6(&g6, buf);
+	}
+	g = edge_underlay_gateway(s, cu);
+	return g.s_addr ? edge_inet_ntop4(g, buf) : NULL;
+}
+
+bool edge_underlay_gateway_configured(const struct edge_underlay_state *s,
+				      const struct edge_config_underlay *cu)
+{
+	return cu && (s->family == AF_INET6 ? cu->has_gateway6 : cu->has_gateway);
+}
+
+bool edge_underlay_has_addr(const struct edge_underlay_state *s)
+{
+	return s->family == AF_INET6 ? !IN6_IS_ADDR_UNSPECIFIED(&s->addr6) : s->addr.s_addr != 0;
+}
+
+const char *edge_underlay_addr_str(const struct edge_underlay_state *s, char *buf)
+{
+	if (s->family == AF_INET6)
+		return edge_inet_ntop6(&s->addr6, buf);
+	return edge_inet_ntop4(s->addr, buf);
+}
+
+static void net_of6(struct in6_addr *a, uint8_t plen)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+
+		a->s6_addr[i] &= keep ? (uint8_t)(0xffu << (8 - keep)) : 0;
+	}
+}
+
+/* IPv6: the same objects as for IPv4 (without `src`, which the kernel takes
+ * from the rule's bound source anyway: IKE binds its address) */
+static int source_routing6(const struct edge_underlay_state *s, size_t i,
+			   const struct edge_config_underlay *cu, struct edge_nl_set *set)
+{
+	struct edge_nl_route rt;
+	struct edge_nl_rule ru = { 0 };
+	int r;
+
+	if (s->plen < 128) {
+		memset(&rt, 0, sizeof(rt));
+		rt.family = AF_INET6;
+		rt.table = EDGE_TABLE_UNDERLAY + (uint32_t)i;
+		rt.dst6 = s->addr6;
+		net_of6(&rt.dst6, s->plen);
+		rt.plen = s->plen;
+		rt.protocol = EDGE_RT_PROTO;
+		rt.type = EDGE_ROUTE_UNICAST;
+		rt.n_nh = 1;
+		memcpy(rt.nh[0].ifname, s->ifname, sizeof(rt.nh[0].ifname));
+		r = edge_nl_set_add_route(set, &rt);
+		if (r < 0)
+			return r;
+	}
+	memset(&rt, 0, sizeof(rt));
+	rt.family = AF_INET6;
+	rt.table = EDGE_TABLE_UNDERLAY + (uint32_t)i;
+	rt.protocol = EDGE_RT_PROTO;
+	rt.type = EDGE_ROUTE_UNICAST;
+	rt.n_nh = 1;
+	memcpy(rt.nh[0].ifname, s->ifname, sizeof(rt.nh[0].ifname));
+	rt.nh[0].gw6 = edge_underlay_gateway6(s, cu);
+	r = edge_nl_set_add_route(set, &rt);
+	if (r < 0)
+		return r;
+	ru.family = AF_INET6;
+	ru.priority = EDGE_RULE_PRIO_UNDERLAY + (uint32_t)i;
+	ru.src6 = s->addr6;
+	ru.src_plen = 128;
+	ru.table = EDGE_TABLE_UNDERLAY + (uint32_t)i;
+	return edge_nl_set_add_rule(set, &ru);
 }
 
 static struct in_addr net_of(struct in_addr a, uint8_t plen)
@@ -119,6 +218,8 @@ int edge_underlay_source_routing(const struct edge_underlay_state *s, size_t i,
 
 	if (i >= EDGE_UNDERLAYS_MAX || !edge_underlay_ready(s, NULL, 0))
 		return 0;
+	if (s->family == AF_INET6)
+		return source_routing6(s, i, cu, set);
 	if (s->plen < 32) {
 		memset(&rt, 0, sizeof(rt));
 		rt.table = EDGE_TABLE_UNDERLAY + (uint32_t)i;
@@ -165,34 +266,54 @@ int edge_underlay_mismatch(const char *field, struct in_addr given, uint8_t give
 	return 1;
 }
 
+int edge_underlay_mismatch6(const char *field, const struct in6_addr *given, uint8_t given_plen,
+			    const struct edge_underlay_state *s, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], gp[8] = "";
+
+	if (s->family != AF_INET6 || IN6_IS_ADDR_UNSPECIFIED(given) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&s->addr6) || IN6_ARE_ADDR_EQUAL(given, &s->addr6))
+		return 0;
+	if (given_plen)
+		snprintf(gp, sizeof(gp), "/%u", given_plen);
+	snprintf(buf, len, "%s: %s%s is not on %s (it has %s/%u): using the interface's", field,
+		 edge_inet_ntop6(given, a), gp, s->ifname, edge_inet_ntop6(&s->addr6, b), s->plen);
+	return 1;
+}
+
 static void fmt_addr(const struct edge_underlay_state *s, char *buf, size_t len)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
-	if (!s->addr.s_addr)
+	if (!edge_underlay_has_addr(s))
 		snprintf(buf, len, "none");
 	else
-		snprintf(buf, len, "%s/%u", edge_inet_ntop4(s->addr, a), s->plen);
+		snprintf(buf, len, "%s/%u", edge_underlay_addr_str(s, a), s->plen);
+}
+
+static void fmt_gw(const struct edge_underlay_state *s, char *buf)
+{
+	if (s->family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&s->gw6))
+		edge_inet_ntop6(&s->gw6, buf);
+	else if (s->family != AF_INET6 && s->gw.s_addr)
+		edge_inet_ntop4(s->gw, buf);
+	else
+		snprintf(buf, INET6_ADDRSTRLEN, "none");
 }
 
 void edge_underlay_change_format(const struct edge_underlay_state *old,
 				 const struct edge_underlay_state *now, char *buf, size_t len)
 {
-	char oa[32], na[32], og[INET_ADDRSTRLEN], ng[INET_ADDRSTRLEN], lk[48] = "";
+	char oa[INET6_ADDRSTRLEN + 8], na[INET6_ADDRSTRLEN + 8], og[INET6_ADDRSTRLEN],
+		ng[INET6_ADDRSTRLEN], lk[48] = "";
 	const char *olink, *nlink;
 
 	fmt_addr(old, oa, sizeof(oa));
 	fmt_addr(now, na, sizeof(na));
 	olink = old->ifindex == 0 ? "missing" : old->up ? "up" : "down";
 	nlink = now->ifindex == 0 ? "missing" : now->up ? "up" : "down";
-	if (!old->gw.s_addr)
-		snprintf(og, sizeof(og), "none");
-	else
-		edge_inet_ntop4(old->gw, og);
-	if (!now->gw.s_addr)
-		snprintf(ng, sizeof(ng), "none");
-	else
-		edge_inet_ntop4(now->gw, ng);
+	fmt_gw(old, og);
+	fmt_gw(now, ng);
 	if (strcmp(olink, nlink) != 0)
 		snprintf(lk, sizeof(lk), "link %s -> %s, ", olink, nlink);
 	else if (old->up_gen != now->up_gen)
@@ -218,22 +339,29 @@ static void recompute(struct edge_underlay_watch *w, size_t i)
 	if (s->up && !was_up)
 		s->up_gen++;
 	s->addr.s_addr = 0;
+	s->addr6 = in6addr_any;
 	s->plen = 0;
 	for (size_t k = 0; k < f->n_addrs; k++)
-		if (f->has_cfg_addr && f->addrs[k].a.s_addr == f->cfg_addr.s_addr) {
+		if (f->has_cfg_addr && (f->family == AF_INET || !f->addrs[k].secondary) &&
+		    (f->family == AF_INET6 ? IN6_ARE_ADDR_EQUAL(&f->addrs[k].a6, &f->cfg_addr6)
+					   : f->addrs[k].a.s_addr == f->cfg_addr.s_addr)) {
 			s->addr = f->addrs[k].a;
+			s->addr6 = f->addrs[k].a6;
 			s->plen = f->addrs[k].plen;
 		}
-	for (size_t k = 0; !s->addr.s_addr && k < f->n_addrs; k++)
+	for (size_t k = 0; !edge_underlay_has_addr(s) && k < f->n_addrs; k++)
 		if (!f->addrs[k].secondary) {
 			s->addr = f->addrs[k].a;
+			s->addr6 = f->addrs[k].a6;
 			s->plen = f->addrs[k].plen;
 		}
 	s->gw.s_addr = 0;
+	s->gw6 = in6addr_any;
 	for (size_t k = 0; k < f->n_defs; k++)
 		if (f->defs[k].metric < best) {
 			best = f->defs[k].metric;
 			s->gw = f->defs[k].gw;
+			s->gw6 = f->defs[k].gw6;
 		}
 }
 
@@ -245,9 +373,11 @@ static void iface_forget(struct edge_underlay_watch *w, size_t i)
 	w->cur.u[i].ifindex = 0;
 }
 
-static size_t by_index(const struct edge_underlay_watch *w, int ifindex)
+/* the first underlay on that interface at or after index from (a
+ * dual-stack interface has two), or SIZE_MAX */
+static size_t by_index(const struct edge_underlay_watch *w, int ifindex, size_t from)
 {
-	for (size_t i = 0; ifindex > 0 && i < w->cur.n; i++)
+	for (size_t i = from; ifindex > 0 && i < w->cur.n; i++)
 		if (w->cur.u[i].ifindex == ifindex)
 			return i;
 	return SIZE_MAX;
@@ -279,6 +409,14 @@ static bool attr_in4(const struct rtattr *a, struct in_addr *ret)
 	return true;
 }
 
+static bool attr_in6(const struct rtattr *a, struct in6_addr *ret)
+{
+	if (!a || RTA_PAYLOAD(a) != 16)
+		return false;
+	memcpy(ret, RTA_DATA(a), 16);
+	return true;
+}
+
 static void on_link(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(nh);
@@ -295,15 +433,16 @@ static void on_link(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 		memcpy(name, RTA_DATA(na), n);
 		name[n] = '\0';
 	}
-	known = by_index(w, ifi->ifi_index);
-	if (nh->nlmsg_type == RTM_DELLINK) {
-		if (known != SIZE_MAX)
+	for (known = by_index(w, ifi->ifi_index, 0); known != SIZE_MAX;
+	     known = by_index(w, ifi->ifi_index, known + 1)) {
+		if (nh->nlmsg_type == RTM_DELLINK)
 			iface_forget(w, known);
-		return;
+		/* renamed away from an underlay's name: that underlay lost it */
+		else if (name[0] && strcmp(name, w->cur.u[known].ifname) != 0)
+			iface_forget(w, known);
 	}
-	/* renamed away from an underlay's name: that underlay lost it */
-	if (known != SIZE_MAX && name[0] && strcmp(name, w->cur.u[known].ifname) != 0)
-		iface_forget(w, known);
+	if (nh->nlmsg_type == RTM_DELLINK)
+		return;
 	for (size_t i = 0; name[0] && i < w->cur.n; i++) {
 		if (strcmp(name, w->cur.u[i].ifname) != 0)
 			continue;
@@ -319,39 +458,25 @@ static void on_link(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 	}
 }
 
-static void on_addr(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
+/* one address of the underlay's family into (or out of) f */
+static void addr_update(struct iface *f, bool del, struct in_addr a, const struct in6_addr *a6,
+			uint8_t plen, bool unusable)
 {
-	const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
-	const struct rtattr *rta;
-	struct in_addr a;
-	uint32_t flags;
-	struct iface *f;
-	size_t i, k;
+	size_t k;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_family != AF_INET ||
-	    ifa->ifa_prefixlen > 32)
-		return;
-	i = by_index(w, (int)ifa->ifa_index);
-	if (i == SIZE_MAX)
-		return;
-	f = &w->ifs[i];
-	rta = IFA_RTA(ifa);
-	if (!attr_in4(attr_find(rta, IFA_PAYLOAD(nh), IFA_LOCAL), &a) &&
-	    !attr_in4(attr_find(rta, IFA_PAYLOAD(nh), IFA_ADDRESS), &a))
-		return;
-	flags = ifa->ifa_flags;
-	(void)attr_u32(attr_find(rta, IFA_PAYLOAD(nh), IFA_FLAGS), &flags);
 	for (k = 0; k < f->n_addrs; k++)
-		if (f->addrs[k].a.s_addr == a.s_addr && f->addrs[k].plen == ifa->ifa_prefixlen)
+		if (f->addrs[k].plen == plen &&
+		    (f->family == AF_INET6 ? IN6_ARE_ADDR_EQUAL(&f->addrs[k].a6, a6)
+					   : f->addrs[k].a.s_addr == a.s_addr))
 			break;
-	if (nh->nlmsg_type == RTM_DELADDR) {
+	if (del) {
 		if (k < f->n_addrs) {
 			memmove(&f->addrs[k], &f->addrs[k + 1],
 				(f->n_addrs - k - 1) * sizeof(f->addrs[0]));
 			f->n_addrs--;
 		}
 		/* the last address gone takes the routes through it along */
-		if (f->n_addrs == 0)
+		if (f->n_addrs == 0 && f->family == AF_INET)
 			f->n_defs = 0;
 		return;
 	}
@@ -361,39 +486,61 @@ static void on_addr(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 		f->n_addrs++;
 	}
 	f->addrs[k].a = a;
-	f->addrs[k].plen = ifa->ifa_prefixlen;
-	f->addrs[k].secondary = flags & IFA_F_SECONDARY;
+	f->addrs[k].a6 = *a6;
+	f->addrs[k].plen = plen;
+	f->addrs[k].secondary = unusable;
 }
 
-static void on_route(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
+static void on_addr(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 {
-	const struct rtmsg *rtm = NLMSG_DATA(nh);
+	const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
 	const struct rtattr *rta;
-	uint32_t table, oif, metric = 0;
-	struct in_addr gw = { 0 };
-	struct iface *f;
-	size_t i, k;
+	struct in_addr a = { 0 };
+	struct in6_addr a6 = IN6ADDR_ANY_INIT;
+	uint32_t flags;
+	bool unusable;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) || rtm->rtm_family != AF_INET ||
-	    rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST)
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
+	    (ifa->ifa_family == AF_INET && ifa->ifa_prefixlen > 32) ||
+	    (ifa->ifa_family == AF_INET6 && ifa->ifa_prefixlen > 128) ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
 		return;
-	rta = RTM_RTA(rtm);
-	table = rtm->rtm_table;
-	(void)attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_TABLE), &table);
-	if (table != RT_TABLE_MAIN)
+	rta = IFA_RTA(ifa);
+	if (ifa->ifa_family == AF_INET6) {
+		/* IPv6 has no IFA_LOCAL but on point-to-point links */
+		if (!attr_in6(attr_find(rta, IFA_PAYLOAD(nh), IFA_LOCAL), &a6) &&
+		    !attr_in6(attr_find(rta, IFA_PAYLOAD(nh), IFA_ADDRESS), &a6))
+			return;
+		if (!edge_inet_unicast6(&a6))
+			return; /* link-local & co: never an underlay's address */
+	} else if (!attr_in4(attr_find(rta, IFA_PAYLOAD(nh), IFA_LOCAL), &a) &&
+		   !attr_in4(attr_find(rta, IFA_PAYLOAD(nh), IFA_ADDRESS), &a)) {
 		return;
-	if (!attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_OIF), &oif))
-		return; /* multipath defaults: not followed */
-	i = by_index(w, (int)oif);
-	if (i == SIZE_MAX)
-		return;
-	f = &w->ifs[i];
-	(void)attr_in4(attr_find(rta, RTM_PAYLOAD(nh), RTA_GATEWAY), &gw);
-	(void)attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_PRIORITY), &metric);
+	}
+	flags = ifa->ifa_flags;
+	(void)attr_u32(attr_find(rta, IFA_PAYLOAD(nh), IFA_FLAGS), &flags);
+	/* IPv6: an address still in DAD (tentative), that failed it, or that
+	 * its lifetime deprecated cannot carry a new IKE SA; a notification
+	 * follows when that changes */
+	unusable = ifa->ifa_family == AF_INET6
+			   ? (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)) != 0
+			   : (flags & IFA_F_SECONDARY) != 0;
+	for (size_t i = by_index(w, (int)ifa->ifa_index, 0); i != SIZE_MAX;
+	     i = by_index(w, (int)ifa->ifa_index, i + 1))
+		if (w->ifs[i].family == ifa->ifa_family)
+			addr_update(&w->ifs[i], nh->nlmsg_type == RTM_DELADDR, a, &a6,
+				    ifa->ifa_prefixlen, unusable);
+}
+
+static void def_update(struct iface *f, bool del, struct in_addr gw, const struct in6_addr *gw6,
+		       uint32_t metric)
+{
+	size_t k;
+
 	for (k = 0; k < f->n_defs; k++)
 		if (f->defs[k].metric == metric)
 			break;
-	if (nh->nlmsg_type == RTM_DELROUTE) {
+	if (del) {
 		if (k < f->n_defs) {
 			memmove(&f->defs[k], &f->defs[k + 1],
 				(f->n_defs - k - 1) * sizeof(f->defs[0]));
@@ -407,14 +554,45 @@ static void on_route(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
 		f->n_defs++;
 	}
 	f->defs[k].gw = gw;
+	f->defs[k].gw6 = *gw6;
 	f->defs[k].metric = metric;
+}
+
+static void on_route(struct edge_underlay_watch *w, const struct nlmsghdr *nh)
+{
+	const struct rtmsg *rtm = NLMSG_DATA(nh);
+	const struct rtattr *rta;
+	uint32_t table, oif, metric = 0;
+	struct in_addr gw = { 0 };
+	struct in6_addr gw6 = IN6ADDR_ANY_INIT;
+
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) || rtm->rtm_dst_len != 0 ||
+	    rtm->rtm_type != RTN_UNICAST)
+		return;
+	rta = RTM_RTA(rtm);
+	table = rtm->rtm_table;
+	(void)attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_TABLE), &table);
+	if (table != RT_TABLE_MAIN)
+		return;
+	if (!attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_OIF), &oif))
+		return; /* multipath defaults: not followed */
+	if (rtm->rtm_family == AF_INET6)
+		(void)attr_in6(attr_find(rta, RTM_PAYLOAD(nh), RTA_GATEWAY), &gw6);
+	else
+		(void)attr_in4(attr_find(rta, RTM_PAYLOAD(nh), RTA_GATEWAY), &gw);
+	(void)attr_u32(attr_find(rta, RTM_PAYLOAD(nh), RTA_PRIORITY), &metric);
+	for (size_t i = by_index(w, (int)oif, 0); i != SIZE_MAX; i = by_index(w, (int)oif, i + 1))
+		if (w->ifs[i].family == rtm->rtm_family)
+			def_update(&w->ifs[i], nh->nlmsg_type == RTM_DELROUTE, gw, &gw6, metric);
 }
 
 static bool state_same(const struct edge_underlay_state *a, const struct edge_underlay_state *b)
 {
 	return a->ifindex == b->ifindex && a->up == b->up && a->pointopoint == b->pointopoint &&
-	       a->addr.s_addr == b->addr.s_addr && a->plen == b->plen &&
-	       a->gw.s_addr == b->gw.s_addr && a->up_gen == b->up_gen;
+	       a->addr.s_addr == b->addr.s_addr && IN6_ARE_ADDR_EQUAL(&a->addr6, &b->addr6) &&
+	       a->plen == b->plen && a->gw.s_addr == b->gw.s_addr &&
+	       IN6_ARE_ADDR_EQUAL(&a->gw6, &b->gw6) && a->up_gen == b->up_gen;
 }
 
 static void arm(struct edge_underlay_watch *w)
@@ -541,7 +719,7 @@ static int dump_one(int fd, uint16_t type, uint32_t seq, struct edge_underlay_wa
 	req.nh.nlmsg_type = type;
 	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	req.nh.nlmsg_seq = seq;
-	req.rtm.rtm_family = type == RTM_GETLINK ? AF_UNSPEC : AF_INET;
+	req.rtm.rtm_family = AF_UNSPEC; /* both families: IPv6 underlays too */
 	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0)
 		return -errno;
 	for (;;) {
@@ -644,8 +822,13 @@ static int watch_new(struct event_base *base, const struct edge_config *config, 
 		snprintf(w->cur.u[i].ifname, sizeof(w->cur.u[i].ifname), "%s",
 			 cu->interface ? cu->interface : "");
 		w->cur.u[i].since_ms = now;
-		w->ifs[i].has_cfg_addr = cu->address.s_addr != 0;
+		w->cur.u[i].family = cu->family == AF_INET6 ? AF_INET6 : AF_INET;
+		w->ifs[i].family = w->cur.u[i].family;
+		w->ifs[i].has_cfg_addr = cu->family == AF_INET6
+						 ? !IN6_IS_ADDR_UNSPECIFIED(&cu->address6)
+						 : cu->address.s_addr != 0;
 		w->ifs[i].cfg_addr = cu->address;
+		w->ifs[i].cfg_addr6 = cu->address6;
 	}
 	if (base) {
 		w->ev_timer = evtimer_new(base, on_timer, w);
@@ -662,7 +845,8 @@ static int watch_new(struct event_base *base, const struct edge_config *config, 
 			r = -errno;
 			goto out;
 		}
-		sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+		sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+			       RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
 		if (bind(w->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			r = -errno;
 			goto out;

@@ -18,8 +18,12 @@
 #       minutes of mpls latency oscillating around the voice SLA (RTT = 150 ms
 #       +- 10 %, a sine of period 30 s, set every 0.5 s) -> voip switches
 #       (steering events) beyond the first.
+#   P24 (--only P24, issue 20): P1 with mpls an IPv6 underlay (FO_V6_MPLS=1:
+#       IKE and ESP over IPv6 in lab/topo's dual-stack mpls cloud, inet
+#       IPv4): every cut is of mpls (the class waits on mpls first: preemption
+#       3 s), the stream (IPv4 LAN) moves to inet.
 # Prints `RESULT P1 ...` (default probes), `RESULT P1-50ms ...` and
-# `RESULT P2 ...`, and the load (uptime) before and after.
+# `RESULT P2 ...` (or `RESULT P24 ...`), and the load (uptime) before and after.
 #
 #   bench_failover.sh BUILD_DIR SOURCE_DIR [--quick] [--osc-minutes N] [--cuts N]
 set -u
@@ -54,9 +58,18 @@ echo "load before: $(uptime)"
 
 # ------------------------------------------------------------------ P1
 p1() { # TAG -> gaps in $W/gaps-TAG
-	local i act und other t
+	local i k act und other t
 	: >"$W/gaps-$1"
 	for ((i = 1; i <= CUTS; i++)); do
+		# P24: only the IPv6 underlay is cut: wait for the class to be (and
+		# stay, 0.5 s: a loaded machine's delay spikes move it) on mpls
+		for ((k = 0; k < 20; k++)); do
+			[[ $1 == v6u ]] || break
+			fo_wait_class br1 23811 sdw1 20000 ||
+				{ fo_log "cut $i: any not back on mpls (IPv6)"; return 1; }
+			sleep 0.5
+			[[ $(fo_class_dev br1 23811) == sdw1 ]] && break
+		done
 		act=$(fo_class_dev br1 23811)
 		case $act in
 		sdw1) und=mpls other=inet-hub1-inet ;;
@@ -99,6 +112,13 @@ if [[ -z $ONLY || $ONLY == P1 ]]; then
 	p1_result default P1 20
 	fo_teardown
 	FO_PID=()
+fi
+if [[ $ONLY == P24 ]]; then
+	FO_V6_MPLS=1 FO_PREEMPT_MS=3000 FO_HOLDDOWN_MS=200 FO_HOLDDOWN_MAX_MS=1000 fo_setup ||
+		{ echo "setup failed" >&2; exit 1; }
+	p1 v6u || exit 1
+	p1_result v6u P24 20
+	exit 0
 fi
 if [[ -z $ONLY || $ONLY == P1-50ms ]]; then
 	FO_PREEMPT_MS=600000 FO_PROBE_MS=50 FO_HOLDDOWN_MS=200 \

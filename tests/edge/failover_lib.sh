@@ -13,7 +13,8 @@
 # Needs: BUILD, SRC, P, W (work dir) set by the caller.
 # Knobs (env): FO_PROBE_MS (active interval; unset: the edge's default, 20), FO_BURST_MS,
 # FO_HOLDDOWN_MS / FO_HOLDDOWN_MAX_MS (pathmon damping), FO_PREEMPT_MS (3000),
-# FO_HOLD_MS (500), FO_DUPLICATE (true|adaptive: voip duplicated, issue 21).
+# FO_HOLD_MS (500), FO_DUPLICATE (true|adaptive: voip duplicated, issue 21), FO_V6_MPLS=1
+# (mpls is an IPv6 underlay on both sites: 2001:db8:ff01::ID, learnt; issue 20, P24).
 
 EDGED=$BUILD/edge/sdwan-edged
 BUNDLE=$BUILD/edge/sdwan-bundle
@@ -52,10 +53,11 @@ fo_links_base() {
 fo_write_site_files() {
 	python3 - "$W" "${FO_PROBE_MS:-0}" "${FO_BURST_MS:-0}" "${FO_HOLDDOWN_MS:-0}" \
 		"${FO_HOLDDOWN_MAX_MS:-0}" "${FO_PREEMPT_MS:-3000}" "${FO_HOLD_MS:-500}" \
-		"${FO_DUPLICATE:-}" <<'PY'
+		"${FO_DUPLICATE:-}" "${FO_V6_MPLS:-0}" <<'PY'
 import json, sys, base64
 w, probe_ms, burst_ms, hd, hdmax, preempt, hold = sys.argv[1], *map(int, sys.argv[2:8])
 dup = {"true": True, "adaptive": "adaptive"}.get(sys.argv[8])
+v6 = sys.argv[9] == "1"
 sid = {"br1": 101, "hub1": 11}
 key = {s: base64.b64encode(bytes.fromhex(open(f"{w}/{s}/pub.hex").read().strip())).decode() for s in sid}
 und = {"br1": [{"label": "mpls", "address": "198.18.1.101", "mtu": 1500},
@@ -64,6 +66,9 @@ und = {"br1": [{"label": "mpls", "address": "198.18.1.101", "mtu": 1500},
                 "monthly_budget_mb": 100000}],
        "hub1": [{"label": "mpls", "address": "198.18.1.11", "mtu": 1500},
                 {"label": "inet", "address": "198.18.2.11", "mtu": 1500}]}
+if v6:  # mpls over IPv6 (lab/topo's dual-stack mpls cloud)
+    for s in und:
+        und[s][0].update(address="2001:db8:ff01::%d" % sid[s], ipv6=True)
 addr = {(s, u["label"]): u["address"] for s in und for u in und[s]}
 triples = [(1, "mpls", "mpls"), (2, "inet", "inet"), (3, "lte", "inet")]
 paths = {"br1": [], "hub1": []}
@@ -108,6 +113,8 @@ for s in sid:
     json.dump(b, open(f"{w}/{s}/bundle.json", "w"), indent=1)
     cu = [{"label": u["label"], "interface": u["label"] + "0", "address": u["address"] + "/24",
            "gateway": u["address"].rsplit(".", 1)[0] + ".254", "metered": u.get("metered", False)}
+          if not u.get("ipv6") else  # learnt: the /128 and the default via fe80::1
+          {"label": u["label"], "interface": u["label"] + "0", "family": "inet6"}
           for u in und[s]]
     c = dict(site=s, role=role, state_dir=f"{w}/{s}/state", run_dir=f"{w}/{s}/run", underlays=cu)
     json.dump(c, open(f"{w}/{s}/config.json", "w"), indent=1)

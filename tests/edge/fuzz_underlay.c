@@ -13,7 +13,10 @@ static const char config_text[] =
 	"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
 	"{\"label\":\"mpls\",\"interface\":\"mpls0\",\"address\":\"198.18.1.101/24\"},"
 	"{\"label\":\"inet\",\"interface\":\"inet0\",\"gateway\":\"192.168.1.1\"},"
-	"{\"label\":\"lte\",\"interface\":\"lte0\"}]}";
+	"{\"label\":\"lte\",\"interface\":\"lte0\"},"
+	/* IPv6 underlays: one beside inet on inet0 (dual stack), one configured */
+	"{\"label\":\"inet6\",\"interface\":\"inet0\",\"family\":\"inet6\"},"
+	"{\"label\":\"mpls6\",\"interface\":\"mpls0\",\"address\":\"2001:db8:1::101/64\"}]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,9 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct edge_nl_set set = { 0 };
 
 		if (s->ifindex < 0 ||
-		    (s->ifindex == 0 && (s->up || s->addr.s_addr || s->gw.s_addr)))
+		    (s->ifindex == 0 && (s->up || edge_underlay_has_addr(s) || s->gw.s_addr ||
+					 !IN6_IS_ADDR_UNSPECIFIED(&s->gw6))))
 			abort(); /* nothing is known of an interface that is not there */
-		if (s->plen > 32)
+		if (s->plen > (s->family == AF_INET6 ? 128 : 32))
+			abort();
+		/* an underlay learns its own family only */
+		if (s->family == AF_INET6 ? s->addr.s_addr || s->gw.s_addr
+					  : !IN6_IS_ADDR_UNSPECIFIED(&s->addr6) ||
+						    !IN6_IS_ADDR_UNSPECIFIED(&s->gw6))
 			abort();
 		if (edge_underlay_source_routing(s, i, NULL, &set) < 0)
 			abort();

@@ -6,7 +6,10 @@
 
 #include "harness.h"
 
+#include <edge/desired.h>
 #include <edge/inet.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -354,6 +357,147 @@ static void bad_v6(json_t *root)
 }
 
 /* IPv6 LAN prefixes are accepted like IPv4 ones; bad ones are named */
+/* br1's mpls underlay (and hub1's) over IPv6 (issue 20) */
+static void v6_underlay(json_t *root)
+{
+	json_t *u = json_array_get(json_object_get(root, "underlays"), 0);
+	json_t *pu = json_array_get(
+		json_object_get(json_array_get(json_object_get(root, "peers"), 0), "underlays"), 0);
+
+	set_str(u, "address", "2001:db8:1::101");
+	json_object_set_new(u, "ipv6", json_true());
+	set_str(pu, "address", "2001:db8:1::11");
+	json_object_set_new(pu, "ipv6", json_true());
+	set_str(path_of(root, 0), "local_address", "2001:db8:1::101");
+	set_str(path_of(root, 0), "remote_address", "2001:db8:1::11");
+}
+
+static void bad_v6_underlay(json_t *root)
+{
+	json_t *pu = json_array_get(
+		json_object_get(json_array_get(json_object_get(root, "peers"), 0), "underlays"), 1);
+
+	v6_underlay(root);
+	/* an IPv6 address on the IPv4 inet underlay, a v4 one claimed IPv6 */
+	set_str(json_array_get(json_object_get(root, "underlays"), 1), "address", "2001:db8:2::1");
+	set_str(pu, "public_address", "fe80::1");
+	json_object_set_new(pu, "ipv6", json_true());
+	/* path 1 now joins IPv4 inet with the peer's (claimed) IPv6 inet */
+	set_str(path_of(root, 1), "local_address", "");
+}
+
+/* local breakout via an IPv6 underlay: refused (breakout is IPv4) */
+static void breakout_v6(json_t *root)
+{
+	json_t *rule =
+		json_pack("{s:s, s:s, s:[s]}", "app", "any", "action", "direct", "via", "mpls");
+
+	v6_underlay(root);
+	json_object_set_new(root, "policy", json_pack("{s:[o]}", "rules", rule));
+}
+
+static void test_ipv6_underlays(void **state)
+{
+	static const char *const expect_bo[] = {
+		"policy.rules[0].via[0]: \"mpls\" is an IPv6 underlay; local breakout runs over "
+		"IPv4 "
+		"underlays only",
+	};
+	static const char *const expect[] = {
+		"underlays[1].address: \"2001:db8:2::1\" is an IPv6 address on an IPv4 underlay",
+		"peers[0].underlays[1].address: \"198.18.2.11\" is not an IPv6 address (an IPv6 "
+		"underlay)",
+		"peers[0].underlays[1].public_address: \"fe80::1\" is not a global unicast "
+		"address",
+		"paths[1].remote_underlay: \"inet\" is IPv6, local underlay \"inet\" is IPv4 (a "
+		"path joins underlays of one family)",
+		"paths[1].remote_address: \"198.18.2.11\" is not an IPv6 address (an IPv6 "
+		"underlay)",
+	};
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", v6_underlay);
+	struct edge_config *c = harness_config("br1-config.json");
+	struct edge_config *c6;
+	char text[512];
+	int n;
+
+	assert_true(b->underlays[0]->ipv6);
+	assert_int_equal(edge_bundle_validate(b, NULL, &errs), 0);
+	/* the local config says mpls is IPv4: refused, naming both */
+	assert_int_equal(edge_bundle_validate(b, c, &errs), -EINVAL);
+	assert_true(harness_has_error(&errs, "underlays[0].ipv6: true, but underlay \"mpls\" of "
+					     "the local config is inet"));
+	assert_int_equal(errs.n, 1);
+	edge_errors_clear(&errs);
+	/* a config with mpls as an IPv6 underlay takes it */
+	n = snprintf(text, sizeof(text),
+		     "{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		     "{\"label\":\"mpls\",\"interface\":\"mpls0\",\"family\":\"inet6\"},"
+		     "{\"label\":\"inet\",\"interface\":\"inet0\"}]}");
+	assert_int_equal(edge_config_parse(text, (size_t)n, NULL, &c6, &errs), 0);
+	assert_int_equal(edge_bundle_validate(b, c6, &errs), 0);
+	edge_config_free(c6);
+	edge_bundle_free(b);
+	edge_config_free(c);
+	expect_refused(bad_v6_underlay, expect, sizeof(expect) / sizeof(expect[0]));
+	expect_refused(breakout_v6, expect_bo, 1);
+}
+
+/* the desired state of a learnt IPv6 underlay: IKE from its address, ESP
+ * overhead of an IPv6 outer header, IPv6 source routing */
+static void test_ipv6_underlay_desired(void **state)
+{
+	static const char cfg[] =
+		"{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+		"{\"label\":\"mpls\",\"interface\":\"mpls0\",\"family\":\"inet6\"},"
+		"{\"label\":\"inet\",\"interface\":\"inet0\"}]}";
+	struct edge_errors errs = EDGE_ERRORS_INIT;
+	Sdwan__V1__ConfigBundle *b = harness_bundle("br1.json", v6_underlay);
+	struct edge_underlays wan = { .n = 2 };
+	struct edge_desired d = { 0 };
+	struct edge_config *c = NULL;
+	char buf[256];
+	bool rule6 = false;
+
+	assert_int_equal(edge_config_parse(cfg, strlen(cfg), NULL, &c, &errs), 0);
+	/* mpls0 has another address than the bundle's: the interface wins */
+	wan.u[0] = (struct edge_underlay_state){ .label = "mpls",
+						 .ifname = "mpls0",
+						 .ifindex = 3,
+						 .up = true,
+						 .family = AF_INET6,
+						 .plen = 64 };
+	inet_pton(AF_INET6, "2001:db8:1::99", &wan.u[0].addr6);
+	inet_pton(AF_INET6, "fe80::1", &wan.u[0].gw6);
+	wan.u[1] = (struct edge_underlay_state){ .label = "inet",
+						 .ifname = "inet0",
+						 .ifindex = 4,
+						 .up = true,
+						 .family = AF_INET,
+						 .plen = 24 };
+	inet_pton(AF_INET, "198.18.2.101", &wan.u[1].addr);
+	assert_int_equal(edge_desired_build_wan(b, c, &wan, &d), 0);
+	assert_int_equal(d.n_ike, 2);
+	assert_string_equal(d.ike[0].local_addr, "2001:db8:1::99");
+	assert_string_equal(d.ike[0].remote_addr, "2001:db8:1::11");
+	assert_string_equal(d.ike[1].local_addr, "198.18.2.101");
+	assert_string_equal(d.waiting[0], "");
+	assert_int_equal(d.paths[0].esp_overhead, d.paths[1].esp_overhead + EDGE_IP6_EXTRA);
+	for (size_t i = 0; i < d.kernel.n_rules; i++) {
+		edge_nl_rule_format(&d.kernel.rules[i], buf, sizeof(buf));
+		rule6 |= !strcmp(buf, "rule -6 pref 1000 from 2001:db8:1::99/128 lookup 24048");
+	}
+	assert_true(rule6);
+	edge_desired_clear(&d);
+	/* no global IPv6 address yet: its path waits, saying why */
+	wan.u[0].addr6 = in6addr_any;
+	assert_int_equal(edge_desired_build_wan(b, c, &wan, &d), 0);
+	assert_string_equal(d.waiting[0], "mpls0 has no global IPv6 address");
+	edge_desired_clear(&d);
+	edge_config_free(c);
+	edge_bundle_free(b);
+}
+
 static void test_ipv6_prefixes(void **state)
 {
 	static const char *const expect[] = {
@@ -403,11 +547,18 @@ static void test_ipv6_prefixes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures_valid),	 cmocka_unit_test(test_empty_addresses),
-		cmocka_unit_test(test_errors_all_named), cmocka_unit_test(test_route_next_peers),
-		cmocka_unit_test(test_references),	 cmocka_unit_test(test_pfs),
-		cmocka_unit_test(test_third_party),	 cmocka_unit_test(test_json_strict),
-		cmocka_unit_test(test_policy_roundtrip), cmocka_unit_test(test_ipv6_prefixes),
+		cmocka_unit_test(test_fixtures_valid),
+		cmocka_unit_test(test_empty_addresses),
+		cmocka_unit_test(test_errors_all_named),
+		cmocka_unit_test(test_route_next_peers),
+		cmocka_unit_test(test_references),
+		cmocka_unit_test(test_pfs),
+		cmocka_unit_test(test_third_party),
+		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_policy_roundtrip),
+		cmocka_unit_test(test_ipv6_prefixes),
+		cmocka_unit_test(test_ipv6_underlays),
+		cmocka_unit_test(test_ipv6_underlay_desired),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

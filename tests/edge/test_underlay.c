@@ -131,6 +131,44 @@ static int route_msg(struct edge_underlay_watch *w, uint16_t type, uint32_t tabl
 	return feed(w, &m);
 }
 
+static int addr6_msg(struct edge_underlay_watch *w, uint16_t type, int index, const char *addr,
+		     uint8_t plen, uint32_t flags)
+{
+	struct msg m;
+	struct ifaddrmsg *ifa = NLMSG_DATA(&m.nh);
+	struct in6_addr a;
+
+	init(&m, type, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_index = (uint32_t)index;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_flags = (uint8_t)flags;
+	inet_pton(AF_INET6, addr, &a);
+	put_attr(&m, IFA_ADDRESS, &a, 16); /* IPv6: no IFA_LOCAL */
+	put_attr(&m, IFA_FLAGS, &flags, 4);
+	return feed(w, &m);
+}
+
+static int route6_msg(struct edge_underlay_watch *w, uint16_t type, int oif, const char *gw,
+		      uint32_t metric)
+{
+	struct msg m;
+	struct rtmsg *rtm = NLMSG_DATA(&m.nh);
+	uint32_t o = (uint32_t)oif, table = RT_TABLE_MAIN;
+	struct in6_addr g;
+
+	init(&m, type, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_type = RTN_UNICAST;
+	put_attr(&m, RTA_TABLE, &table, 4);
+	put_attr(&m, RTA_OIF, &o, 4);
+	inet_pton(AF_INET6, gw, &g);
+	put_attr(&m, RTA_GATEWAY, &g, 16);
+	put_attr(&m, RTA_PRIORITY, &metric, 4);
+	return feed(w, &m);
+}
+
 static const char *ntop(struct in_addr a)
 {
 	static char buf[4][INET_ADDRSTRLEN];
@@ -455,6 +493,151 @@ static void test_source_routing(void **state)
 	}
 }
 
+/* a dual-stack interface (inet IPv4 + inet6 IPv6 on inet0) and an IPv6-only
+ * one: each underlay learns its own family's address and gateway; link-local,
+ * tentative and deprecated IPv6 addresses are never an underlay's */
+static void test_ipv6(void **state)
+{
+	struct edge_config *c = config("{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+				       "{\"label\":\"inet\",\"interface\":\"inet0\"},"
+				       "{\"label\":\"inet6\",\"interface\":\"inet0\","
+				       "\"family\":\"inet6\"},"
+				       "{\"label\":\"mpls6\",\"interface\":\"mpls0\","
+				       "\"address\":\"2001:db8:1::101/64\"}]}");
+	struct edge_underlay_watch *w = NULL;
+	const struct edge_underlays *u;
+	struct edge_nl_set set = { 0 };
+	char buf[256], a[INET6_ADDRSTRLEN];
+
+	assert_int_equal(c->underlays[1].family, AF_INET6);
+	assert_int_equal(c->underlays[2].family, AF_INET6); /* from its address */
+	assert_int_equal(edge_underlay_watch_new_feed(NULL, c, NULL, NULL, &w), 0);
+	u = edge_underlay_watch_state(w);
+	assert_int_equal(link_msg(w, RTM_NEWLINK, 5, "inet0", UPR), 0);
+	assert_int_equal(link_msg(w, RTM_NEWLINK, 6, "mpls0", UPR), 0);
+	assert_int_equal(u->u[0].ifindex, 5);
+	assert_int_equal(u->u[1].ifindex, 5); /* one interface, two underlays */
+	assert_int_equal(addr_msg(w, RTM_NEWADDR, 5, "198.18.2.101", 24, false), 0);
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 5, "fe80::1", 64, 0), 0);
+	assert_false(edge_underlay_ready(&u->u[1], buf, sizeof(buf)));
+	assert_string_equal(buf, "inet0 has no global IPv6 address");
+	/* in DAD: not yet */
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 5, "2001:db8:2::101", 64, IFA_F_TENTATIVE), 0);
+	assert_false(edge_underlay_ready(&u->u[1], NULL, 0));
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 5, "2001:db8:2::101", 64, 0), 0);
+	assert_true(edge_underlay_ready(&u->u[1], NULL, 0));
+	assert_string_equal(edge_underlay_addr_str(&u->u[1], a), "2001:db8:2::101");
+	assert_int_equal(u->u[1].plen, 64);
+	assert_string_equal(ntop(u->u[0].addr), "198.18.2.101"); /* IPv4 untouched */
+	assert_int_equal(u->u[0].plen, 24);
+	/* each family's default route to its own underlay */
+	assert_int_equal(route_msg(w, RTM_NEWROUTE, RT_TABLE_MAIN, 5, "198.18.2.254", 0, 0), 0);
+	assert_int_equal(route6_msg(w, RTM_NEWROUTE, 5, "fe80::254", 1024), 0);
+	assert_string_equal(ntop(u->u[0].gw), "198.18.2.254");
+	assert_string_equal(edge_underlay_gateway_str(&u->u[1], NULL, a), "fe80::254");
+	assert_int_equal(u->u[1].gw.s_addr, 0);
+
+	/* the configured address wins over another one; deprecated is never used */
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 6, "2001:db8:1::99", 64, 0), 0);
+	assert_string_equal(edge_underlay_addr_str(&u->u[2], a), "2001:db8:1::99");
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 6, "2001:db8:1::101", 64, IFA_F_DEPRECATED), 0);
+	assert_string_equal(edge_underlay_addr_str(&u->u[2], a), "2001:db8:1::99");
+	assert_int_equal(addr6_msg(w, RTM_NEWADDR, 6, "2001:db8:1::101", 64, 0), 0);
+	assert_string_equal(edge_underlay_addr_str(&u->u[2], a), "2001:db8:1::101");
+	assert_int_equal(addr6_msg(w, RTM_DELADDR, 6, "2001:db8:1::101", 64, 0), 0);
+	assert_string_equal(edge_underlay_addr_str(&u->u[2], a), "2001:db8:1::99");
+
+	/* IPv6 source routing of inet6 (index 1) */
+	assert_int_equal(edge_underlay_source_routing(&u->u[1], 1, &c->underlays[1], &set), 0);
+	assert_int_equal(set.n_routes, 2);
+	assert_int_equal(set.n_rules, 1);
+	edge_nl_route_format(&set.routes[0], buf, sizeof(buf));
+	assert_string_equal(buf, "route -6 2001:db8:2::/64 table 24049 proto 93 metric 0 nexthop "
+				 "dev inet0");
+	edge_nl_route_format(&set.routes[1], buf, sizeof(buf));
+	assert_string_equal(buf,
+			    "route -6 ::/0 table 24049 proto 93 metric 0 nexthop dev inet0 via "
+			    "fe80::254");
+	edge_nl_rule_format(&set.rules[0], buf, sizeof(buf));
+	assert_string_equal(buf, "rule -6 pref 1001 from 2001:db8:2::101/128 lookup 24049");
+	assert_true(edge_nl_rule_is_own(&set.rules[0]));
+	edge_nl_set_clear(&set);
+	/* the rule's identity includes its IPv6 source */
+	{
+		struct edge_nl_rule x = { .family = AF_INET6,
+					  .priority = 1001,
+					  .src_plen = 128,
+					  .table = 24049 },
+				    y = x;
+
+		inet_pton(AF_INET6, "2001:db8::1", &x.src6);
+		inet_pton(AF_INET6, "2001:db8::2", &y.src6);
+		assert_false(edge_nl_rule_same(&x, &y));
+		y.src6 = x.src6;
+		assert_true(edge_nl_rule_same(&x, &y));
+	}
+	/* the link down takes both underlays of inet0 */
+	assert_int_equal(link_msg(w, RTM_NEWLINK, 5, "inet0", 0), 0);
+	assert_false(edge_underlay_ready(&u->u[0], NULL, 0));
+	assert_false(edge_underlay_ready(&u->u[1], NULL, 0));
+	assert_true(edge_underlay_ready(&u->u[2], NULL, 0));
+	edge_underlay_watch_free(w);
+	edge_config_free(c);
+}
+
+/* config: one underlay per family on an interface; the family and the
+ * addresses must agree */
+static void test_config_family(void **state)
+{
+	static const struct {
+		const char *u, *err;
+	} bad[] = {
+		{ "{\"label\":\"a\",\"interface\":\"inet0\",\"family\":\"inet6\","
+		  "\"address\":\"198.18.2.1/24\"}",
+		  "underlays[0].address: \"198.18.2.1/24\" is not a global IPv6 address/length "
+		  "(family inet6)" },
+		{ "{\"label\":\"a\",\"interface\":\"inet0\",\"address\":\"fe80::1/64\"}",
+		  "underlays[0].address: \"fe80::1/64\" is not a global IPv6 address/length "
+		  "(family inet6)" },
+		{ "{\"label\":\"a\",\"interface\":\"inet0\",\"family\":\"ipv6\"}",
+		  "underlays[0].family: not \"inet\" or \"inet6\"" },
+		{ "{\"label\":\"a\",\"interface\":\"inet0\",\"gateway\":\"fe80::1\","
+		  "\"family\":\"inet\"}",
+		  "underlays[0].gateway: \"fe80::1\" is not an IPv4 address" },
+		{ "{\"label\":\"a\",\"interface\":\"inet0\",\"family\":\"inet6\"},"
+		  "{\"label\":\"b\",\"interface\":\"inet0\",\"family\":\"inet6\"}",
+		  "underlays[1].interface: \"inet0\" already used by underlays[0] (inet6)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct edge_errors errs = EDGE_ERRORS_INIT;
+		struct edge_config *c = NULL;
+		char text[512];
+		int n = snprintf(text, sizeof(text),
+				 "{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":[%s]}",
+				 bad[i].u);
+
+		assert_int_equal(edge_config_parse(text, (size_t)n, NULL, &c, &errs), -EINVAL);
+		assert_null(c);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.msg[0], bad[i].err);
+		edge_errors_clear(&errs);
+	}
+	{
+		struct edge_config *c =
+			config("{\"site\":\"br1\",\"role\":\"branch\",\"underlays\":["
+			       "{\"label\":\"inet6\",\"interface\":\"inet0\","
+			       "\"gateway\":\"fe80::1\"}]}");
+		char a[INET6_ADDRSTRLEN];
+
+		assert_int_equal(c->underlays[0].family, AF_INET6);
+		assert_true(c->underlays[0].has_gateway6);
+		assert_false(c->underlays[0].has_gateway);
+		assert_string_equal(inet_ntop(AF_INET6, &c->underlays[0].gateway6, a, sizeof(a)),
+				    "fe80::1");
+		edge_config_free(c);
+	}
+}
+
 static void test_mismatch(void **state)
 {
 	struct edge_underlay_state s = { .ifname = "inet0", .ifindex = 5, .up = true, .plen = 24 };
@@ -473,6 +656,24 @@ static void test_mismatch(void **state)
 		edge_underlay_mismatch("x", (struct in_addr){ 0 }, 0, &s, buf, sizeof(buf)), 0);
 	s.addr.s_addr = 0;
 	assert_int_equal(edge_underlay_mismatch("x", given, 24, &s, buf, sizeof(buf)), 0);
+	/* IPv6 */
+	{
+		struct edge_underlay_state s6 = {
+			.ifname = "mpls0", .ifindex = 6, .up = true, .family = AF_INET6, .plen = 64
+		};
+		struct in6_addr g6;
+
+		inet_pton(AF_INET6, "2001:db8:1::99", &s6.addr6);
+		inet_pton(AF_INET6, "2001:db8:1::101", &g6);
+		assert_int_equal(edge_underlay_mismatch6("underlays[0].address", &g6, 64, &s6, buf,
+							 sizeof(buf)),
+				 1);
+		assert_string_equal(buf, "underlays[0].address: 2001:db8:1::101/64 is not on mpls0 "
+					 "(it has 2001:db8:1::99/64): using the interface's");
+		assert_int_equal(edge_underlay_mismatch6("x", &s6.addr6, 64, &s6, buf, sizeof(buf)),
+				 0);
+		assert_int_equal(edge_underlay_mismatch6("x", &g6, 64, &s, buf, sizeof(buf)), 0);
+	}
 }
 
 /* config: address and gateway optional; interfaces unique; at most 16 */
@@ -497,7 +698,8 @@ static void test_config_optional(void **state)
 	assert_int_equal(edge_config_parse(text, off, NULL, &c, &errs), -EINVAL);
 	assert_int_equal(errs.n, 1);
 	assert_string_equal(errs.msg[0],
-			    "underlays[1].interface: \"inet0\" already used by underlays[0]");
+			    "underlays[1].interface: \"inet0\" already used by underlays[0] "
+			    "(inet)");
 	edge_errors_clear(&errs);
 
 	off = (size_t)snprintf(text, sizeof(text),
@@ -519,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_parse),	 cmocka_unit_test(test_configured_address),
 		cmocka_unit_test(test_debounce), cmocka_unit_test(test_source_routing),
 		cmocka_unit_test(test_mismatch), cmocka_unit_test(test_config_optional),
+		cmocka_unit_test(test_ipv6),	 cmocka_unit_test(test_config_family),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

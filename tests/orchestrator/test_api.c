@@ -469,6 +469,16 @@ static void test_bad_input_stores_nothing(void **state)
 			 422);
 	assert_true(errors_mention(j, "underlays[0].public_address"));
 	json_decref(j);
+	/* one underlay, one family (issue 20): a dual-stack link is two underlays */
+	assert_int_equal(post_json("/api/v1/sites", P.admin,
+				   "{'name': 'hubx', 'role': 'hub', 'underlays': [{'label': "
+				   "'inet6', 'address': '2001:db8:19::9', 'public_address': "
+				   "'198.51.100.9'}]}",
+				   &j),
+			 422);
+	assert_true(errors_mention(j, "underlays[0].public_address"));
+	assert_true(errors_mention(j, "not of the family of address"));
+	json_decref(j);
 	/* preferred hubs: each must be a hub; only a branch has them */
 	assert_int_equal(
 		post_json("/api/v1/sites", P.admin,

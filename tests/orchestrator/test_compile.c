@@ -865,6 +865,121 @@ static void test_ipv6_lans(void **state)
 	free_sites(v, n);
 }
 
+static const Sdwan__V1__Path *path_over(const Sdwan__V1__ConfigBundle *b, const char *local)
+{
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (!strcmp(b->paths[i]->local_underlay, local))
+			return b->paths[i];
+	return NULL;
+}
+
+static const Sdwan__V1__Underlay *ul_of(Sdwan__V1__Underlay *const *u, size_t n, const char *l)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(u[i]->label, l))
+			return u[i];
+	return NULL;
+}
+
+/* IPv6 underlays (issue 20): a path joins two underlays of one family; a
+ * dual-stack link is two underlays; a learnt (address-less) branch underlay
+ * takes its hub underlay's family, and its bundle says so (Underlay.ipv6) */
+static void test_ipv6_underlays(void **state)
+{
+	struct orch_site v[2];
+	struct orch_compile_out out = { 0 };
+	Sdwan__V1__ConfigBundle *b;
+	const Sdwan__V1__Path *p;
+	const Sdwan__V1__Underlay *u;
+
+	site(&v[0], 1, "hub1", ORCH_ROLE_HUB);
+	ul(&v[0], "inet", "198.19.0.1", false);
+	ul(&v[0], "inet6", "2001:db8:19::1", false);
+	lan(&v[0], "10.100.0.0/16");
+	site(&v[1], 3, "br1", ORCH_ROLE_BRANCH);
+	ul(&v[1], "inet", "", false);  /* learnt: IPv4 as hub1's inet */
+	ul(&v[1], "inet6", "", false); /* learnt: IPv6 as hub1's inet6 */
+	ul(&v[1], "lte", "198.19.200.1", true);
+	lan(&v[1], "10.1.0.0/24");
+	v[1].map = calloc(1, sizeof(*v[1].map));
+	strcpy(v[1].map[0].local, "lte"); /* an IPv4 link mapped to an IPv6 one: no path */
+	strcpy(v[1].map[0].remote, "inet6");
+	v[1].n_map = 1;
+	for (size_t i = 0; i < 2; i++) {
+		v[i].registered = true;
+		memset(v[i].public_key, 0xa1 + (int)i, 32);
+		strcpy(v[i].capabilities,
+		       "breakout,psk,ike-proposals,probe-auth,ipv6,ipv6-underlay");
+	}
+	compile(v, 2, NULL, 0, &out);
+	b = unpack(&out, 3);
+	assert_int_equal(b->n_paths, 2);
+	assert_null(path_over(b, "lte"));
+	p = path_over(b, "inet6");
+	assert_non_null(p);
+	assert_string_equal(p->remote_underlay, "inet6");
+	assert_string_equal(p->remote_address, "2001:db8:19::1");
+	assert_string_equal(p->local_address, "");
+	assert_string_equal(path_over(b, "inet")->remote_address, "198.19.0.1");
+	assert_true(ul_of(b->underlays, b->n_underlays, "inet6")->ipv6);
+	assert_false(ul_of(b->underlays, b->n_underlays, "inet")->ipv6);
+	assert_false(ul_of(b->underlays, b->n_underlays, "lte")->ipv6);
+	u = ul_of(b->peers[0]->underlays, b->peers[0]->n_underlays, "inet6");
+	assert_true(u && u->ipv6);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* the hub: the branch's learnt inet6 is IPv6 in its peer list too */
+	b = unpack(&out, 1);
+	assert_int_equal(b->n_paths, 2);
+	u = ul_of(b->peers[0]->underlays, b->peers[0]->n_underlays, "inet6");
+	assert_true(u && u->ipv6);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+
+	/* a direct rule via an IPv6 underlay: each site where that label is IPv6
+	 * gets its own compile error naming the rule (its edge would refuse) */
+	{
+		Sdwan__V1__Rule rule = SDWAN__V1__RULE__INIT, *rules[] = { &rule };
+		Sdwan__V1__Policy pol = SDWAN__V1__POLICY__INIT;
+		char *via[] = { "inet6" };
+		struct orch_compile_in in = { .sites = v, .n_sites = 2, .policy = &pol };
+
+		rule.app = "any";
+		rule.action = SDWAN__V1__RULE_ACTION__RULE_ACTION_DIRECT;
+		rule.n_via = 1;
+		rule.via = via;
+		pol.n_rules = 1;
+		pol.rules = rules;
+		assert_int_equal(orch_compile(&in, &out), 0);
+		/* hub1's inet6 (an address) and br1's (learnt, paired with it) */
+		assert_int_equal(out.n, 0);
+		assert_int_equal(out.n_errors, 2);
+		for (size_t e = 0; e < 2; e++)
+			assert_string_equal(
+				out.errors[e].message,
+				"policy.rules[0].via[0]: \"inet6\" is an IPv6 underlay of "
+				"this site; local breakout runs over IPv4 underlays only");
+		orch_compile_out_clear(&out);
+		/* via inet (IPv4 at both): no error */
+		via[0] = "inet";
+		assert_int_equal(orch_compile(&in, &out), 0);
+		assert_int_equal(out.n, 2);
+		assert_int_equal(out.n_errors, 0);
+		orch_compile_out_clear(&out);
+	}
+
+	/* an edge without "ipv6-underlay": no IPv6 path, no IPv6 underlay of the
+	 * hub in its bundle */
+	strcpy(v[1].capabilities, "breakout,psk,ike-proposals,probe-auth,ipv6");
+	compile(v, 2, NULL, 0, &out);
+	b = unpack(&out, 3);
+	assert_int_equal(b->n_paths, 1);
+	assert_non_null(path_over(b, "inet"));
+	assert_null(ul_of(b->peers[0]->underlays, b->peers[0]->n_underlays, "inet6"));
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	orch_compile_out_clear(&out);
+	free_sites(v, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_pool_exhausted_isolated),
 		cmocka_unit_test(test_pools_sized),
 		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_ipv6_underlays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,13 +38,21 @@ const char *edge_driver_name(enum edge_driver driver);
 /* "vxlan", "xfrmi"; 0 or -EINVAL */
 int edge_driver_parse(const char *s, enum edge_driver *ret_driver);
 
+/* One underlay is one address family on one interface: a dual-stack link
+ * is two underlays on the same interface (labels "inet" and "inet6"), each
+ * with its own paths.  An IPv6 underlay (family AF_INET6) uses address6,
+ * gateway6; an IPv4 one address, gateway (the other pair stays zero). */
 struct edge_config_underlay {
 	char *label;	 /* "mpls": the name bundles use for this link */
 	char *interface; /* "mpls0" */
+	int family;	 /* AF_INET (default) or AF_INET6 */
 	struct in_addr address;
 	uint8_t plen;
 	bool has_gateway;
 	struct in_addr gateway;
+	struct in6_addr address6; /* :: = learnt */
+	bool has_gateway6;
+	struct in6_addr gateway6;
 	bool metered;
 };
 

@@ -4,7 +4,8 @@
  * Purpose: the one place where "198.18.1.2" and "10.1.0.0/16" are turned
  * into numbers, for the local config and the bundle.  The overlay itself
  * (overlay and transport addresses) is IPv4; LAN prefixes may be IPv6
- * ("2001:db8:1::/64", edge_inet_parse_prefix()).  Pure functions, no
+ * ("2001:db8:1::/64", edge_inet_parse_prefix()), and so may underlay
+ * addresses (edge_inet_parse6()).  Pure functions, no
  * allocation, any thread.
  */
 #ifndef EDGE_INET_H
@@ -46,6 +47,13 @@ int edge_inet_parse_prefix6(const char *s, bool host_bits_ok, struct in6_addr *r
 
 /* either family (a ':' in the text means IPv6); 0 or -EINVAL */
 int edge_inet_parse_prefix(const char *s, bool host_bits_ok, struct edge_inet_prefix *ret);
+
+/* "x:y::z" (no prefix length, no dotted quad); 0 or -EINVAL */
+int edge_inet_parse6(const char *s, struct in6_addr *ret_addr);
+
+/* true for an address an IPv6 underlay can use: global or ULA unicast (not
+ * ::, ::1, link-local, multicast, v4-mapped/compatible) */
+bool edge_inet_unicast6(const struct in6_addr *addr);
 
 /* the address into buf (at least INET6_ADDRSTRLEN) and return buf */
 const char *edge_inet_ntop6(const struct in6_addr *addr, char *buf);

@@ -104,6 +104,9 @@ struct edge_nl_nexthop {
 	/* 0 = directly connected; in an IPv6 route, the peer's IPv4 overlay
 	 * address, installed as edge_nl_overlay_ll6() of it */
 	struct in_addr gw;
+	/* an IPv6 route's real IPv6 gateway (an IPv6 underlay's router; :: =
+	 * none); never set together with gw */
+	struct in6_addr gw6;
 	uint16_t weight; /* 1..256 as `ip route ... weight N` */
 };
 
@@ -128,10 +131,11 @@ struct edge_nl_route {
 };
 
 struct edge_nl_rule {
-	int family; /* AF_INET6: an IPv6 rule (no src); else (0, AF_INET) IPv4 */
+	int family; /* AF_INET6: an IPv6 rule (src6); else (0, AF_INET) IPv4 */
 	uint32_t priority;
 	uint32_t fwmark, fwmask; /* 0/0 = any */
 	struct in_addr src;	 /* `from src/src_plen`; src_plen 0 = from all */
+	struct in6_addr src6;	 /* the same in an IPv6 rule */
 	uint8_t src_plen;
 	uint32_t table;
 };

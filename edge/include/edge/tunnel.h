@@ -38,6 +38,7 @@
 
 #define EDGE_VXLAN_PORT	       4789
 #define EDGE_VXLAN_OVERHEAD    50	/* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
+#define EDGE_IP6_EXTRA	       20	/* an IPv6 outer header's extra over IPv4's */
 #define EDGE_LIBIPSEC_TUN_MTU  1400	/* kernel-libipsec's TUN, fixed in strongSwan 5.9 */
 #define EDGE_THIRD_PARTY_DPD_S 10	/* Peer.dpd_s = 0 */
 #define EDGE_LIBIPSEC_TUN_NAME "ipsec0" /* ... and its name (the first, the only one) */

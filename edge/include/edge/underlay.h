@@ -3,8 +3,11 @@
  *
  * Purpose: an underlay is its interface.  The watcher learns, for every
  * underlay of the local config, the interface's ifindex, link state
- * (IFF_UP and IFF_RUNNING), its IPv4 address/prefix and the gateway of the
- * main table's default route through it (what a DHCP client installs) from
+ * (IFF_UP and IFF_RUNNING), its address/prefix of the underlay's family
+ * (IPv4, or for an IPv6 underlay a global unicast IPv6 address that is not
+ * tentative, DAD-failed or deprecated) and the gateway of the main table's
+ * default route of that family through it (what a DHCP client or router
+ * advertisements install; IPv6: usually the router's link-local) from
  * rtnetlink: a dump at start, then the notifications (RTM_NEWLINK/DELLINK,
  * RTM_NEWADDR/DELADDR, RTM_NEWROUTE/DELROUTE).  Bursts (a DHCP renewal is
  * several messages) are debounced: EDGE_UNDERLAY_DEBOUNCE_MS after the last
@@ -16,8 +19,9 @@
  * raw rtnetlink messages (the real socket's, or a test's crafted ones).  A
  * watcher made with edge_underlay_watch_new_feed() has no socket (unit tests
  * feed it); edge_underlay_watch_new() opens a NETLINK_ROUTE socket in the
- * caller's namespace, subscribed to the link, IPv4 address and IPv4 route
- * groups, and dumps.
+ * caller's namespace, subscribed to the link, IPv4/IPv6 address and
+ * IPv4/IPv6 route groups, and dumps.  Two underlays may share one interface
+ * when their families differ (a dual-stack link).
  *
  * Which address: the configured one when the interface has it, else the
  * interface's first primary IPv4 address.  Which gateway (learnt): the
@@ -53,14 +57,17 @@ struct event_base;
 struct edge_underlay_state {
 	char label[EDGE_LABEL_MAX];
 	char ifname[IFNAMSIZ];
-	int ifindex;	     /* 0: the interface does not exist */
-	bool up;	     /* IFF_UP and IFF_RUNNING */
-	bool pointopoint;    /* IFF_POINTOPOINT */
-	struct in_addr addr; /* 0: none */
+	int ifindex;	       /* 0: the interface does not exist */
+	bool up;	       /* IFF_UP and IFF_RUNNING */
+	bool pointopoint;      /* IFF_POINTOPOINT */
+	int family;	       /* AF_INET, or AF_INET6: addr6/gw6 instead */
+	struct in_addr addr;   /* 0: none */
+	struct in6_addr addr6; /* IPv6 underlay; :: = none */
 	uint8_t plen;
-	struct in_addr gw; /* learnt gateway; 0: none */
-	uint32_t up_gen;   /* counts down -> up transitions (link flaps) */
-	uint64_t since_ms; /* Unix ms of the last reported change (0: start) */
+	struct in_addr gw;   /* learnt gateway; 0: none */
+	struct in6_addr gw6; /* IPv6 underlay's learnt gateway; :: = none */
+	uint32_t up_gen;     /* counts down -> up transitions (link flaps) */
+	uint64_t since_ms;   /* Unix ms of the last reported change (0: start) */
 };
 
 /* Every underlay of the config, in config order (index i: table
@@ -82,12 +89,28 @@ bool edge_underlay_ready(const struct edge_underlay_state *s, char *reason, size
 /* the gateway to use: the configured one (cu may be NULL), else the learnt */
 struct in_addr edge_underlay_gateway(const struct edge_underlay_state *s,
 				     const struct edge_config_underlay *cu);
+struct in6_addr edge_underlay_gateway6(const struct edge_underlay_state *s,
+				       const struct edge_config_underlay *cu);
+
+/* the gateway in use (as above, either family) in text into buf
+ * (INET6_ADDRSTRLEN), or NULL for none (via dev) */
+const char *edge_underlay_gateway_str(const struct edge_underlay_state *s,
+				      const struct edge_config_underlay *cu, char *buf);
+/* true if the gateway in use is the configured one */
+bool edge_underlay_gateway_configured(const struct edge_underlay_state *s,
+				      const struct edge_config_underlay *cu);
+
+/* true if it has an address of its family */
+bool edge_underlay_has_addr(const struct edge_underlay_state *s);
+/* its address in text (buf: INET6_ADDRSTRLEN), whatever the family */
+const char *edge_underlay_addr_str(const struct edge_underlay_state *s, char *buf);
 
 /* The source-routing objects of underlay index i (when ready; nothing
  * otherwise): in table EDGE_TABLE_UNDERLAY + i the connected subnet (`dst
  * subnet dev IF src ADDR scope link`, not for a /32) and `default [via GW]
  * dev IF`, protocol EDGE_RT_PROTO; rule `from ADDR/32 lookup table` at
- * EDGE_RULE_PRIO_UNDERLAY + i.  0 or -ENOMEM. */
+ * EDGE_RULE_PRIO_UNDERLAY + i.  An IPv6 underlay: the same in IPv6 (no
+ * `src`; rule `from ADDR/128`).  0 or -ENOMEM. */
 int edge_underlay_source_routing(const struct edge_underlay_state *s, size_t i,
 				 const struct edge_config_underlay *cu, struct edge_nl_set *set);
 
@@ -98,6 +121,9 @@ int edge_underlay_source_routing(const struct edge_underlay_state *s, size_t i,
  * when there is nothing to say (no address given, none learnt, or equal). */
 int edge_underlay_mismatch(const char *field, struct in_addr given, uint8_t given_plen,
 			   const struct edge_underlay_state *s, char *buf, size_t len);
+/* the same for an IPv6 underlay (0 for any other) */
+int edge_underlay_mismatch6(const char *field, const struct in6_addr *given, uint8_t given_plen,
+			    const struct edge_underlay_state *s, char *buf, size_t len);
 
 /* "address 192.168.1.57/24 -> 192.168.1.80/24, gateway 192.168.1.1": what
  * differs between old and new, unchanged parts once as context; the link
