@@ -43,11 +43,6 @@ static int fake_apply(void *ctx, const char *text, char *err, size_t errlen)
 
 static const struct edge_steer_nft_ops nft_ops = { .apply = fake_apply };
 
-static int drop_probe(void *arg, uint32_t id, const uint8_t *buf, size_t len)
-{
-	return 0;
-}
-
 static void probe_up(struct edge_steering *s, uint32_t id)
 {
 	struct pm_event ev = { .old_state = PM_STATE_INIT, .new_state = PM_STATE_UP };
@@ -148,7 +143,6 @@ static void test_check_path_on_carry(void **state)
 {
 	struct steer_fx f;
 	struct edge_ike_event ike = { .type = EDGE_IKE_EV_CHILD_UP };
-	struct edge_nl_link l = { .kind = EDGE_LINK_VXLAN, .mtu = 1350 };
 	char err[256] = "";
 
 	(void)state;
