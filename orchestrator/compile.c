@@ -188,6 +188,7 @@ struct compiler {
 	Sdwan__V1__IkeSettings ike;
 	Sdwan__V1__TunnelSettings tunnel;
 	char *ike_props[1], *esp_props[1];
+	Sdwan__V1__PathDefaults path_defaults; /* the compact form's (issue 20) */
 };
 
 static int csite_name_cmp(const void *a, const void *b)
@@ -265,7 +266,8 @@ int orch_transport_prefix_check(const char *s)
 }
 
 /* the largest pair number: VNI 10000 + pair stays a 24-bit VNI */
-#define PAIR_VNI_MAX (0xffffffu - 10000u)
+#define ORCH_VNI_BASE 10000u
+#define PAIR_VNI_MAX  (0xffffffu - ORCH_VNI_BASE)
 
 uint32_t orch_pool_pairs(const char *transport, const char *overlay)
 {
@@ -400,6 +402,24 @@ static void settings_init(struct compiler *c)
 	c->tunnel.vxlan_port = 4789;
 	c->ike_props[0] = (char *)ORCH_IKE_PROPOSAL;
 	c->esp_props[0] = (char *)ORCH_ESP_PROPOSAL;
+}
+
+/* what compact paths leave out (Path.pair, issue 20): the proposals every
+ * path has and where the pair numbers' addresses and VNIs start */
+static int path_defaults_init(struct compiler *c)
+{
+	Sdwan__V1__PathDefaults *d = &c->path_defaults;
+	const Sdwan__V1__Policy *pol = c->in->policy;
+
+	sdwan__v1__path_defaults__init(d);
+	d->n_ike_proposals = pol && pol->n_ike_proposals ? pol->n_ike_proposals : 1;
+	d->ike_proposals = pol && pol->n_ike_proposals ? pol->ike_proposals : c->ike_props;
+	d->n_esp_proposals = pol && pol->n_esp_proposals ? pol->n_esp_proposals : 1;
+	d->esp_proposals = pol && pol->n_esp_proposals ? pol->esp_proposals : c->esp_props;
+	d->transport_base = ipv4_str(&c->shared, c->transport_base, "");
+	d->overlay_base = ipv4_str(&c->shared, c->overlay_base, "");
+	d->vni_base = ORCH_VNI_BASE;
+	return d->transport_base && d->overlay_base ? 0 : -ENOMEM;
 }
 
 static bool site_v6(struct csite *cs)
@@ -824,6 +844,40 @@ static int probe_key(const struct compiler *c, struct arena *a, const struct cpa
 	return 0;
 }
 
+/*
+ * The compact form of a path (issue 20): what the edge derives from the pair
+ * number, its peer's id, the bundle's underlays and path_defaults is left
+ * out (proto/sdwan.proto, Path.pair).  About 60 octets instead of 190: a hub
+ * holds three paths per branch.
+ */
+static Sdwan__V1__Path *make_path_compact(struct compiler *c, struct arena *a,
+					  const struct cpair *p, bool branch_side)
+{
+	const struct csite *b = &c->s[p->b], *h = &c->s[p->h];
+	const struct orch_underlay *bu = b->uls[p->bu], *hu = h->uls[p->hu];
+	Sdwan__V1__Path *m = arena_alloc(a, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	sdwan__v1__path__init(m);
+	m->id = branch_side ? p->bpid : p->hpid;
+	m->local_underlay = (char *)(branch_side ? bu : hu)->label;
+	m->remote_underlay = (char *)(branch_side ? hu : bu)->label;
+	m->peer_id = (uint32_t)(branch_side ? h : b)->site->id;
+	m->pair = p->pair;
+	/* the hub's public address is not derived: it is a branch's, a few paths */
+	if (branch_side)
+		m->remote_address =
+			(char *)(hu->public_address[0] ? hu->public_address : hu->address);
+	m->initiator = branch_side;
+	if (c->in->probe_secret && probe_key(c, a, p, &m->probe_key))
+		return NULL;
+	m->probe_profile = (bu->metered || hu->metered)
+				   ? SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED
+				   : SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE;
+	return m;
+}
+
 static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const struct cpair *p,
 				  bool branch_side)
 {
@@ -857,7 +911,7 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	m->remote_transport = ipv4_str(a, bt + branch_side, "");
 	m->local_overlay = ipv4_str(a, ov + !branch_side, "/31");
 	m->remote_overlay = ipv4_str(a, ov + branch_side, "");
-	m->vni = 10000 + p->pair;
+	m->vni = ORCH_VNI_BASE + p->pair;
 	/* the policy's proposals (validated against the floor when applied), else ours */
 	if (c->in->policy && c->in->policy->n_ike_proposals) {
 		m->n_ike_proposals = c->in->policy->n_ike_proposals;
@@ -966,6 +1020,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	struct csite *cs = &c->s[idx];
 	const struct orch_site *st = cs->site;
 	bool branch = st->role == ORCH_ROLE_BRANCH;
+	/* an edge that announces it gets the compact paths; an older one the long form */
+	bool compact = cs->caps & ORCH_CAP_COMPACT_PATHS;
 	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
 	struct arena a = { 0 };
 	struct orch_prefix *mine = NULL;
@@ -1007,12 +1063,19 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		 * (the path's index stays reserved, so it comes with the same numbers later) */
 		if (!c->s[cp->b == idx ? cp->h : cp->b].site->registered)
 			continue;
-		p = make_path(c, &a, cp, cp->b == idx);
-		if (!p || !p->name || !p->local_transport || !p->remote_transport ||
-		    !p->local_overlay || !p->remote_overlay)
-			goto out;
+		if (compact) {
+			if (!(p = make_path_compact(c, &a, cp, cp->b == idx)))
+				goto out;
+		} else {
+			p = make_path(c, &a, cp, cp->b == idx);
+			if (!p || !p->name || !p->local_transport || !p->remote_transport ||
+			    !p->local_overlay || !p->remote_overlay)
+				goto out;
+		}
 		bundle.paths[bundle.n_paths++] = p;
 	}
+	if (compact && bundle.n_paths)
+		bundle.path_defaults = &c->path_defaults;
 	/* a peer has no key until its edge registered: not a peer until then; an
 	 * edge without "ipv6" sees the others' IPv4 side only */
 	if (branch) { /* every hub: the way to the rest of the network */
@@ -1195,7 +1258,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 {
 	struct compiler c = { .in = in };
 	struct orch_compile_out out = { 0 };
-	size_t n_lans = 0;
+	size_t n_lans = 0, max = in->bundle_max ? in->bundle_max : ORCH_BUNDLE_MAX;
 	char err[160];
 	int r;
 
@@ -1208,7 +1271,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 	c.overlay_base = prefix_host(c.overlay);
 	c.max_pair = orch_pool_pairs(c.transport, c.overlay);
 	settings_init(&c);
-	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
+	if ((r = path_defaults_init(&c)) || (r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
 		goto out;
 	out.pairs_used = idset_count(&c.pair_ids);
 	out.pairs_max = c.max_pair;
@@ -1241,15 +1304,19 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 		}
 		if ((r = build_bundle(&c, i, &out.bundles[out.n])))
 			goto out;
-		if (out.bundles[out.n].len > ORCH_BUNDLE_MAX) {
+		if (out.bundles[out.n].len > max) {
 			struct orch_site_error *e = &out.errors[out.n_errors++];
 
 			e->site_id = c.s[i].site->id;
 			snprintf(e->message, sizeof(e->message),
-				 "its bundle would be %.1f MiB (%zu paths), more than the %u MiB "
-				 "an edge takes (every branch has paths to every hub)",
-				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs,
-				 ORCH_BUNDLE_MAX >> 20);
+				 "its bundle would be %.1f MiB (%zu paths), more than the %zu "
+				 "octets an edge takes (every branch has paths to every hub)%s",
+				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs, max,
+				 c.s[i].caps & ORCH_CAP_COMPACT_PATHS
+					 ? ""
+					 : "; an edge that announces \"compact-paths\" gets "
+					   "the compact form, a third of the size");
+			e->bundle_size = out.bundles[out.n].len;
 			free(out.bundles[out.n].content);
 			memset(&out.bundles[out.n], 0, sizeof(out.bundles[out.n]));
 			continue;

@@ -26,6 +26,10 @@ int edge_bundle_unpack(const uint8_t *buf, size_t len, Sdwan__V1__ConfigBundle *
 	b = sdwan__v1__config_bundle__unpack(NULL, len, buf);
 	if (!b)
 		return -EBADMSG;
+	if (edge_bundle_expand(b) < 0) {
+		edge_bundle_free(b);
+		return -ENOMEM;
+	}
 	*ret_bundle = b;
 	return 0;
 }
@@ -373,7 +377,15 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	uint8_t plen;
 
 	snprintf(w, sizeof(w), "paths[%zu]", i);
-	if (!p->name[0])
+	if (!p->name[0] && p->peer_id && !b->path_defaults)
+		edge_errors_addf(errs,
+				 "%s.name: missing (a compact path, pair %u, and the bundle has "
+				 "no path_defaults)",
+				 w, p->pair);
+	else if (!p->name[0] && p->peer_id)
+		edge_errors_addf(errs, "%s.peer_id: %u is not the site_id of a peer", w,
+				 p->peer_id);
+	else if (!p->name[0])
 		edge_errors_addf(errs, "%s.name: missing", w);
 	else if (!path_name_ok(p->name))
 		edge_errors_addf(errs,

@@ -49,8 +49,8 @@ struct event_base;
  * (Register/Telemetry.capabilities): the orchestrator sends an edge only what
  * it names (issue 20; orchestrator/EDGE-API.md).  Add a name here with the
  * feature; the orchestrator knows "breakout", "psk", "ike-proposals",
- * "probe-auth" and "ipv6". */
-#define EDGE_CAPABILITIES "breakout", "psk", "ike-proposals", "probe-auth", "ipv6"
+ * "probe-auth", "ipv6" and "compact-paths" (Path.pair, edge/sync/bundle_compact.c). */
+#define EDGE_CAPABILITIES "breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "compact-paths"
 
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
  * the last-known-good file stores), bundle its parsed form (version known).
