@@ -159,7 +159,29 @@ static Sdwan__V1__Policy *bench_policy(void)
 	return msg;
 }
 
-int compile_bench(unsigned n, unsigned runs, const char *transport, const char *overlay)
+/* hub1's bundle as the edge gets it (version 1), for --check-config */
+static int write_bundle(const char *path, const struct orch_compiled *b)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = -1;
+
+	if (orch_bundle_finish(b->content, b->len, 1, 0, &buf, &len))
+		return -1;
+	f = fopen(path, "w");
+	if (f && fwrite(buf, 1, len, f) == len)
+		r = 0;
+	if (f && fclose(f))
+		r = -1;
+	if (r)
+		fprintf(stderr, "orch-bench: %s: %m\n", path);
+	free(buf);
+	return r;
+}
+
+int compile_bench(unsigned n, unsigned runs, const char *transport, const char *overlay,
+		  const char *hub_bundle)
 {
 	static const uint8_t secret[32] = { 0x5d };
 	struct orch_site *sites = intent(n);
@@ -241,8 +263,11 @@ int compile_bench(unsigned n, unsigned runs, const char *transport, const char *
 	}
 	qsort(sizes, nb, sizeof(*sizes), cmp_size);
 	for (size_t i = 0; i < out.n; i++)
-		if (out.bundles[i].site_id == 1)
+		if (out.bundles[i].site_id == 1) {
 			hub_breakdown("compact", &out.bundles[i]);
+			if (hub_bundle && write_bundle(hub_bundle, &out.bundles[i]))
+				return 1;
+		}
 	getrusage(RUSAGE_SELF, &ru);
 
 	/* before: the long form, what an edge without "compact-paths" gets */
