@@ -25,7 +25,7 @@
 
 struct peer_ref {
 	uint32_t site_id;
-	const char *site;
+	const Sdwan__V1__Peer *peer;
 };
 
 static int peer_ref_cmp(const void *a, const void *b)
@@ -90,18 +90,35 @@ static int expand_path(Sdwan__V1__ConfigBundle *b, Sdwan__V1__Path *p, const str
 {
 	const Sdwan__V1__PathDefaults *d = b->path_defaults;
 	struct peer_ref key = { .site_id = p->peer_id }, *ref;
-	const Sdwan__V1__Underlay *lu;
+	const Sdwan__V1__Peer *peer;
+	const Sdwan__V1__Underlay *lu, *ru = NULL;
 	uint64_t mine = 2ull * p->pair + !p->initiator, theirs = 2ull * p->pair + p->initiator;
 	int r = 0;
 
 	ref = n_refs ? bsearch(&key, refs, n_refs, sizeof(*refs), peer_ref_cmp) : NULL;
-	/* an unknown peer_id: no peer and no name, which validation reports */
-	if (ref && (r = set_str(&p->peer, "%s", ref->site)))
+	peer = ref ? ref->peer : NULL;
+	/* the underlays by their place (an index past the end: left empty) */
+	if (!p->local_underlay[0] && p->local_index < b->n_underlays &&
+	    (r = set_str(&p->local_underlay, "%s", b->underlays[p->local_index]->label)))
 		return r;
-	if (ref &&
-	    (r = set_str(&p->name, "%s-%s-%s", p->local_underlay, ref->site, p->remote_underlay)))
+	if (peer && !p->remote_underlay[0] && p->remote_index < peer->n_underlays &&
+	    (r = set_str(&p->remote_underlay, "%s", peer->underlays[p->remote_index]->label)))
+		return r;
+	/* an unknown peer_id: no peer and no name, which validation reports */
+	if (peer && (r = set_str(&p->peer, "%s", peer->site)))
+		return r;
+	if (peer &&
+	    (r = set_str(&p->name, "%s-%s-%s", p->local_underlay, peer->site, p->remote_underlay)))
 		return r;
 	lu = edge_bundle_underlay_find(b->underlays, b->n_underlays, p->local_underlay);
+	if (peer)
+		ru = edge_bundle_underlay_find(peer->underlays, peer->n_underlays,
+					       p->remote_underlay);
+	/* as the orchestrator decides it: slow probes if either end is metered */
+	if (!p->probe_profile && lu && ru)
+		p->probe_profile = lu->metered || ru->metered
+					   ? SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED
+					   : SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_ACTIVE;
 	if (!p->local_address[0] && lu && lu->address[0] &&
 	    (r = set_str(&p->local_address, "%s", lu->address)))
 		return r;
@@ -139,8 +156,7 @@ int edge_bundle_expand(Sdwan__V1__ConfigBundle *b)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n_peers; i++)
 		if (b->peers[i]->site_id)
-			refs[n_refs++] =
-				(struct peer_ref){ b->peers[i]->site_id, b->peers[i]->site };
+			refs[n_refs++] = (struct peer_ref){ b->peers[i]->site_id, b->peers[i] };
 	qsort(refs, n_refs, sizeof(*refs), peer_ref_cmp);
 	for (size_t i = 0; i < b->n_paths && !r; i++)
 		if (!b->paths[i]->name[0])

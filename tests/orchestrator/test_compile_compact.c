@@ -168,6 +168,7 @@ static void check_same_effective(const Sdwan__V1__Policy *pol)
 	struct orch_site lv[8], cv[8];
 	size_t n = network(lv, CAPS_OLD);
 	struct orch_compile_out lo = { 0 }, co = { 0 };
+	size_t metered = 0;
 
 	network(cv, CAPS_COMPACT);
 	compile(lv, n, pol, NULL, 0, &lo);
@@ -190,6 +191,9 @@ static void check_same_effective(const Sdwan__V1__Policy *pol)
 		for (size_t k = 0; k < raw->n_paths; k++) {
 			assert_string_equal(raw->paths[k]->name, "");
 			assert_string_equal(raw->paths[k]->local_transport, "");
+			assert_string_equal(raw->paths[k]->local_underlay, "");
+			assert_string_equal(raw->paths[k]->remote_underlay, "");
+			assert_int_equal(raw->paths[k]->probe_profile, 0);
 			assert_int_equal(raw->paths[k]->n_ike_proposals, 0);
 			assert_int_not_equal(raw->paths[k]->peer_id, 0);
 		}
@@ -200,8 +204,11 @@ static void check_same_effective(const Sdwan__V1__Policy *pol)
 		assert_null(l->path_defaults); /* an older edge: the long form */
 		assert_int_equal(edge_bundle_unpack(cb->content, cb->len, &c), 0);
 		assert_int_equal(c->n_paths, l->n_paths);
-		for (size_t k = 0; k < l->n_paths; k++)
+		for (size_t k = 0; k < l->n_paths; k++) {
 			assert_path_equal(c->paths[k], l->paths[k]);
+			metered += l->paths[k]->probe_profile ==
+				   SDWAN__V1__PROBE_PROFILE_KIND__PROBE_PROFILE_METERED;
+		}
 		lr = rest_packed(l, &llen);
 		cr = rest_packed(c, &clen);
 		assert_int_equal(clen, llen);
@@ -219,6 +226,7 @@ static void check_same_effective(const Sdwan__V1__Policy *pol)
 		edge_bundle_free(l);
 		edge_bundle_free(c);
 	}
+	assert_int_equal(metered, 4); /* br3's LTE to both hubs, seen from both ends */
 	orch_compile_out_clear(&lo);
 	orch_compile_out_clear(&co);
 	free_sites(lv, n);
