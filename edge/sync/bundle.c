@@ -6,6 +6,8 @@
 
 #include "bundle_index.h"
 
+#include <sdwan_expand.h>
+
 #include <policy/policy.h>
 #include <policy/proposal.h>
 
@@ -28,7 +30,7 @@ int edge_bundle_unpack(const uint8_t *buf, size_t len, Sdwan__V1__ConfigBundle *
 	b = sdwan__v1__config_bundle__unpack(NULL, len, buf);
 	if (!b)
 		return -EBADMSG;
-	if (edge_bundle_expand(b) < 0) {
+	if (sdwan_bundle_expand(b) < 0) {
 		edge_bundle_free(b);
 		return -ENOMEM;
 	}

@@ -1,7 +1,7 @@
 /*
  * The compact paths (issue 20, Path.pair): the compiler sends them only to an
  * edge that announces "compact-paths", and the edge's decoder
- * (edge/sync/bundle_compact.c) turns them back into exactly the long form an
+ * (proto/bundle_expand.c) turns them back into exactly the long form an
  * older edge gets — every field of every path, and the rest of the bundle
  * byte for byte.  Also: what the edge says about a compact path it cannot
  * expand, and the size-limit error.

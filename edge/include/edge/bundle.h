@@ -36,14 +36,8 @@ enum edge_driver edge_bundle_driver(const Sdwan__V1__ConfigBundle *bundle,
 				    const struct edge_config *config);
 
 /* 0, -EBADMSG if not a ConfigBundle, -ENOMEM.  Compact paths (Path.pair,
- * issue 20) come back in the long form: edge_bundle_expand() */
+ * issue 20) come back in the long form (sdwan_bundle_expand, proto/) */
 int edge_bundle_unpack(const uint8_t *buf, size_t len, Sdwan__V1__ConfigBundle **ret_bundle);
-
-/* Fill in each compact path (no name) from path_defaults, its pair number,
- * the bundle's underlays and the peer with its peer_id (bundle_compact.c).
- * What cannot be derived stays empty for edge_bundle_validate() to name.
- * 0 or -ENOMEM (the bundle may then be partly expanded: free it). */
-int edge_bundle_expand(Sdwan__V1__ConfigBundle *bundle);
 /* whole file into a new buffer; -errno, -EFBIG above EDGE_BUNDLE_MAX_SIZE */
 int edge_bundle_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len);
 void edge_bundle_free(Sdwan__V1__ConfigBundle *bundle);

@@ -49,7 +49,7 @@ struct event_base;
  * (Register/Telemetry.capabilities): the orchestrator sends an edge only what
  * it names (issue 20; orchestrator/EDGE-API.md).  Add a name here with the
  * feature; the orchestrator knows "breakout", "psk", "ike-proposals",
- * "probe-auth", "ipv6" and "compact-paths" (Path.pair, edge/sync/bundle_compact.c). */
+ * "probe-auth", "ipv6" and "compact-paths" (Path.pair, proto/bundle_expand.c). */
 #define EDGE_CAPABILITIES "breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "compact-paths"
 
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what

@@ -1,24 +1,26 @@
 /*
- * bundle_compact.c — expanding compact paths (issue 20, proto/sdwan.proto
- * Path.pair) into the long form the rest of the edge reads.
+ * bundle_expand.c — expanding compact paths (issue 20, proto/sdwan.proto
+ * Path.pair) into the long form (see sdwan_expand.h).
  *
  * A hub of 50,000 branches holds 150,000 paths; most of each path's long form
  * repeats what the bundle says once (proposals, the pools, its own underlay's
  * address) or can be derived from its pair number.  The orchestrator sends
- * the compact form only to an edge that announces "compact-paths"; here it is
- * filled in right after unpacking, so validation, the diff against the running
- * config and the status all see one form.  What cannot be derived (a peer_id
+ * the compact form only to an edge that announces "compact-paths"; the edge
+ * fills it in right after unpacking (edge_bundle_unpack), so validation, the
+ * diff against the running config and the status all see one form, and the
+ * orchestrator's API shows a bundle in that form too.  What cannot be derived (a peer_id
  * no peer has, a compact path without path_defaults, a bad base address) is
  * left empty, and validation names the field.
  *
  * The strings are malloc'd like protobuf-c's own (the default allocator), so
  * free_unpacked frees them with the rest.
  */
-#include <edge/bundle.h>
+#include "sdwan_expand.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,15 @@ static int set_addr(char **field, const char *base, uint64_t off, const char *su
 	return set_str(field, "%s%s", buf, suffix);
 }
 
+static const Sdwan__V1__Underlay *underlay_find(Sdwan__V1__Underlay *const *v, size_t n,
+						const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->label && !strcmp(v[i]->label, label))
+			return v[i];
+	return NULL;
+}
+
 static int expand_path(Sdwan__V1__ConfigBundle *b, Sdwan__V1__Path *p, const struct peer_ref *refs,
 		       size_t n_refs)
 {
@@ -110,10 +121,9 @@ static int expand_path(Sdwan__V1__ConfigBundle *b, Sdwan__V1__Path *p, const str
 	if (peer &&
 	    (r = set_str(&p->name, "%s-%s-%s", p->local_underlay, peer->site, p->remote_underlay)))
 		return r;
-	lu = edge_bundle_underlay_find(b->underlays, b->n_underlays, p->local_underlay);
+	lu = underlay_find(b->underlays, b->n_underlays, p->local_underlay);
 	if (peer)
-		ru = edge_bundle_underlay_find(peer->underlays, peer->n_underlays,
-					       p->remote_underlay);
+		ru = underlay_find(peer->underlays, peer->n_underlays, p->remote_underlay);
 	/* as the orchestrator decides it: slow probes if either end is metered */
 	if (!p->probe_profile && lu && ru)
 		p->probe_profile = lu->metered || ru->metered
@@ -139,7 +149,7 @@ static int expand_path(Sdwan__V1__ConfigBundle *b, Sdwan__V1__Path *p, const str
 	return 0;
 }
 
-int edge_bundle_expand(Sdwan__V1__ConfigBundle *b)
+int sdwan_bundle_expand(Sdwan__V1__ConfigBundle *b)
 {
 	struct peer_ref *refs = NULL;
 	size_t n_refs = 0;
