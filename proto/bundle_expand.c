@@ -137,7 +137,7 @@ static int expand_path(Sdwan__V1__ConfigBundle *b, Sdwan__V1__Path *p, const str
 	    (r = set_addr(&p->local_overlay, d->overlay_base, mine, "/31")) ||
 	    (r = set_addr(&p->remote_overlay, d->overlay_base, theirs, "")))
 		return r;
-	/* a VNI past 24 bits stays as it is: validation says which */
+	/* past 32 bits: 0; past 24: kept, and validation names either */
 	p->vni = (uint32_t)((uint64_t)d->vni_base + p->pair > UINT32_MAX ? 0
 									 : d->vni_base + p->pair);
 	if (!p->n_ike_proposals && (r = copy_strv(&p->ike_proposals, &p->n_ike_proposals,
