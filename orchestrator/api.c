@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sdwan_expand.h>
+
 #include <policy/policy.h>
 
 #include <orch/compile.h>
@@ -613,6 +615,11 @@ enum MHD_Result api_site_bundle(struct req *r)
 	orch_site_clear(&s);
 	if (!b)
 		return reply_error(r, 404, "no bundle compiled yet for site %s", r->params[0]);
+	/* compact paths (issue 20) shown as the edge sees them */
+	if (sdwan_bundle_expand(b) < 0) {
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+		return reply_error(r, 500, "out of memory");
+	}
 	/* the paths' probe keys are secrets: only the edge gets them (issue 18) */
 	for (size_t i = 0; i < b->n_paths; i++)
 		if (b->paths[i]->probe_key.len)

@@ -192,6 +192,7 @@ struct compiler {
 	Sdwan__V1__IkeSettings ike;
 	Sdwan__V1__TunnelSettings tunnel;
 	char *ike_props[1], *esp_props[1];
+	Sdwan__V1__PathDefaults path_defaults; /* the compact form's (issue 20) */
 };
 
 static int csite_name_cmp(const void *a, const void *b)
@@ -269,7 +270,8 @@ int orch_transport_prefix_check(const char *s)
 }
 
 /* the largest pair number: VNI 10000 + pair stays a 24-bit VNI */
-#define PAIR_VNI_MAX (0xffffffu - 10000u)
+#define ORCH_VNI_BASE 10000u
+#define PAIR_VNI_MAX  (0xffffffu - ORCH_VNI_BASE)
 
 uint32_t orch_pool_pairs(const char *transport, const char *overlay)
 {
@@ -404,6 +406,24 @@ static void settings_init(struct compiler *c)
 	c->tunnel.vxlan_port = 4789;
 	c->ike_props[0] = (char *)ORCH_IKE_PROPOSAL;
 	c->esp_props[0] = (char *)ORCH_ESP_PROPOSAL;
+}
+
+/* what compact paths leave out (Path.pair, issue 20): the proposals every
+ * path has and where the pair numbers' addresses and VNIs start */
+static int path_defaults_init(struct compiler *c)
+{
+	Sdwan__V1__PathDefaults *d = &c->path_defaults;
+	const Sdwan__V1__Policy *pol = c->in->policy;
+
+	sdwan__v1__path_defaults__init(d);
+	d->n_ike_proposals = pol && pol->n_ike_proposals ? pol->n_ike_proposals : 1;
+	d->ike_proposals = pol && pol->n_ike_proposals ? pol->ike_proposals : c->ike_props;
+	d->n_esp_proposals = pol && pol->n_esp_proposals ? pol->n_esp_proposals : 1;
+	d->esp_proposals = pol && pol->n_esp_proposals ? pol->esp_proposals : c->esp_props;
+	d->transport_base = ipv4_str(&c->shared, c->transport_base, "");
+	d->overlay_base = ipv4_str(&c->shared, c->overlay_base, "");
+	d->vni_base = ORCH_VNI_BASE;
+	return d->transport_base && d->overlay_base ? 0 : -ENOMEM;
 }
 
 static bool site_v6(struct csite *cs)
@@ -873,6 +893,62 @@ static int probe_key(const struct compiler *c, struct arena *a, const struct cpa
 	return 0;
 }
 
+static Sdwan__V1__Peer *peer_as_seen(const struct csite *self, const struct csite *peer);
+
+/* where label is in underlays, as sent; -1: not there */
+static ssize_t ul_index(Sdwan__V1__Underlay *const *v, size_t n, const char *label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i]->label, label))
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * The compact form of a path (issue 20): what the edge derives from the pair
+ * number, its peer's id, the bundle's underlays and path_defaults is left
+ * out (proto/sdwan.proto, Path.pair).  About 55 octets instead of 217: a hub
+ * holds three paths per branch.
+ */
+static Sdwan__V1__Path *make_path_compact(struct compiler *c, struct arena *a,
+					  const struct cpair *p, bool branch_side)
+{
+	const struct csite *b = &c->s[p->b], *h = &c->s[p->h];
+	const struct csite *self = branch_side ? b : h, *peer = branch_side ? h : b;
+	const struct orch_underlay *bu = b->uls[p->bu], *hu = h->uls[p->hu];
+	const struct orch_underlay *lu = branch_side ? bu : hu, *ru = branch_side ? hu : bu;
+	const Sdwan__V1__Peer *seen = peer_as_seen(self, peer);
+	ssize_t li = ul_index(self->ul_msgs, self->site->n_underlays, lu->label),
+		ri = ul_index(seen->underlays, seen->n_underlays, ru->label);
+	Sdwan__V1__Path *m = arena_alloc(a, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	sdwan__v1__path__init(m);
+	m->id = branch_side ? p->bpid : p->hpid;
+	/* the underlays by their place in the lists the bundle carries (0 costs
+	 * nothing on the wire); by label should one not be there */
+	if (li >= 0)
+		m->local_index = (uint32_t)li;
+	else
+		m->local_underlay = (char *)lu->label;
+	if (ri >= 0)
+		m->remote_index = (uint32_t)ri;
+	else
+		m->remote_underlay = (char *)ru->label;
+	m->peer_id = (uint32_t)peer->site->id;
+	m->pair = p->pair;
+	/* the hub's public address is not derived: it is a branch's, a few paths */
+	if (branch_side)
+		m->remote_address =
+			(char *)(hu->public_address[0] ? hu->public_address : hu->address);
+	m->initiator = branch_side;
+	if (c->in->probe_secret && probe_key(c, a, p, &m->probe_key))
+		return NULL;
+	/* probe_profile: the edge derives it from the two underlays' metered */
+	return m;
+}
+
 static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const struct cpair *p,
 				  bool branch_side)
 {
@@ -906,7 +982,7 @@ static Sdwan__V1__Path *make_path(struct compiler *c, struct arena *a, const str
 	m->remote_transport = ipv4_str(a, bt + branch_side, "");
 	m->local_overlay = ipv4_str(a, ov + !branch_side, "/31");
 	m->remote_overlay = ipv4_str(a, ov + branch_side, "");
-	m->vni = 10000 + p->pair;
+	m->vni = ORCH_VNI_BASE + p->pair;
 	/* the policy's proposals (validated against the floor when applied), else ours */
 	if (c->in->policy && c->in->policy->n_ike_proposals) {
 		m->n_ike_proposals = c->in->policy->n_ike_proposals;
@@ -1015,6 +1091,8 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	struct csite *cs = &c->s[idx];
 	const struct orch_site *st = cs->site;
 	bool branch = st->role == ORCH_ROLE_BRANCH;
+	/* an edge that announces it gets the compact paths; an older one the long form */
+	bool compact = cs->caps & ORCH_CAP_COMPACT_PATHS;
 	Sdwan__V1__ConfigBundle bundle = SDWAN__V1__CONFIG_BUNDLE__INIT;
 	struct arena a = { 0 };
 	struct orch_prefix *mine = NULL;
@@ -1056,12 +1134,19 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 		 * (the path's index stays reserved, so it comes with the same numbers later) */
 		if (!c->s[cp->b == idx ? cp->h : cp->b].site->registered)
 			continue;
-		p = make_path(c, &a, cp, cp->b == idx);
-		if (!p || !p->name || !p->local_transport || !p->remote_transport ||
-		    !p->local_overlay || !p->remote_overlay)
-			goto out;
+		if (compact) {
+			if (!(p = make_path_compact(c, &a, cp, cp->b == idx)))
+				goto out;
+		} else {
+			p = make_path(c, &a, cp, cp->b == idx);
+			if (!p || !p->name || !p->local_transport || !p->remote_transport ||
+			    !p->local_overlay || !p->remote_overlay)
+				goto out;
+		}
 		bundle.paths[bundle.n_paths++] = p;
 	}
+	if (compact && bundle.n_paths)
+		bundle.path_defaults = &c->path_defaults;
 	/* a peer has no key until its edge registered: not a peer until then; an
 	 * edge without "ipv6" sees the others' IPv4 side only */
 	if (branch) { /* every hub: the way to the rest of the network */
@@ -1244,7 +1329,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 {
 	struct compiler c = { .in = in };
 	struct orch_compile_out out = { 0 };
-	size_t n_lans = 0;
+	size_t n_lans = 0, max = in->bundle_max ? in->bundle_max : ORCH_BUNDLE_MAX;
 	char err[160];
 	int r;
 
@@ -1257,7 +1342,7 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 	c.overlay_base = prefix_host(c.overlay);
 	c.max_pair = orch_pool_pairs(c.transport, c.overlay);
 	settings_init(&c);
-	if ((r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
+	if ((r = path_defaults_init(&c)) || (r = prepare_sites(&c)) || (r = plan_paths(&c, &out)))
 		goto out;
 	check_breakout_families(&c);
 	out.pairs_used = idset_count(&c.pair_ids);
@@ -1291,15 +1376,19 @@ int orch_compile(const struct orch_compile_in *in, struct orch_compile_out *ret_
 		}
 		if ((r = build_bundle(&c, i, &out.bundles[out.n])))
 			goto out;
-		if (out.bundles[out.n].len > ORCH_BUNDLE_MAX) {
+		if (out.bundles[out.n].len > max) {
 			struct orch_site_error *e = &out.errors[out.n_errors++];
 
 			e->site_id = c.s[i].site->id;
 			snprintf(e->message, sizeof(e->message),
-				 "its bundle would be %.1f MiB (%zu paths), more than the %u MiB "
-				 "an edge takes (every branch has paths to every hub)",
-				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs,
-				 ORCH_BUNDLE_MAX >> 20);
+				 "its bundle would be %.1f MiB (%zu paths), more than the %zu "
+				 "octets an edge takes (every branch has paths to every hub)%s",
+				 out.bundles[out.n].len / 1048576.0, c.s[i].n_pairs, max,
+				 c.s[i].caps & ORCH_CAP_COMPACT_PATHS
+					 ? ""
+					 : "; an edge that announces \"compact-paths\" gets "
+					   "the compact form, about 40 % of the size");
+			e->bundle_size = out.bundles[out.n].len;
 			free(out.bundles[out.n].content);
 			memset(&out.bundles[out.n], 0, sizeof(out.bundles[out.n]));
 			continue;

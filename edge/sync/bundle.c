@@ -4,6 +4,10 @@
 #include <edge/ike.h>
 #include <edge/nl.h>
 
+#include "bundle_index.h"
+
+#include <sdwan_expand.h>
+
 #include <policy/policy.h>
 #include <policy/proposal.h>
 
@@ -26,6 +30,10 @@ int edge_bundle_unpack(const uint8_t *buf, size_t len, Sdwan__V1__ConfigBundle *
 	b = sdwan__v1__config_bundle__unpack(NULL, len, buf);
 	if (!b)
 		return -EBADMSG;
+	if (sdwan_bundle_expand(b) < 0) {
+		edge_bundle_free(b);
+		return -ENOMEM;
+	}
 	*ret_bundle = b;
 	return 0;
 }
@@ -348,12 +356,12 @@ static void check_proposals(const char *where, const char *field, char *const *p
 }
 
 /* paths that are VXLAN netdevs (not to a third-party peer) */
-static size_t vxlan_paths(const Sdwan__V1__ConfigBundle *b)
+static size_t vxlan_paths(const Sdwan__V1__ConfigBundle *b, const struct edge_peer_index *px)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n_paths; i++) {
-		const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, b->paths[i]->peer);
+		const Sdwan__V1__Peer *peer = edge_peer_index_find(px, b->paths[i]->peer);
 
 		n += !(peer && peer->third_party);
 	}
@@ -392,9 +400,9 @@ static void check_third_party_path(const Sdwan__V1__ConfigBundle *b, const Sdwan
 		edge_errors_addf(errs, "%s.local_id: longer than %d", w, EDGE_IKE_ID_MAX - 1);
 }
 
-static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_driver driver,
-		       bool have_tp, struct in_addr tp_net, uint8_t tp_plen,
-		       struct edge_errors *errs)
+static void check_path(const Sdwan__V1__ConfigBundle *b, const struct edge_peer_index *px, size_t i,
+		       enum edge_driver driver, bool have_tp, struct in_addr tp_net,
+		       uint8_t tp_plen, struct edge_errors *errs)
 {
 	const Sdwan__V1__Path *p = b->paths[i];
 	const Sdwan__V1__Underlay *lu = NULL, *ru = NULL;
@@ -404,7 +412,15 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	uint8_t plen;
 
 	snprintf(w, sizeof(w), "paths[%zu]", i);
-	if (!p->name[0])
+	if (!p->name[0] && p->peer_id && !b->path_defaults)
+		edge_errors_addf(errs,
+				 "%s.name: missing (a compact path, pair %u, and the bundle has "
+				 "no path_defaults)",
+				 w, p->pair);
+	else if (!p->name[0] && p->peer_id)
+		edge_errors_addf(errs, "%s.peer_id: %u is not the site_id of a peer", w,
+				 p->peer_id);
+	else if (!p->name[0])
 		edge_errors_addf(errs, "%s.name: missing", w);
 	else if (!path_name_ok(p->name))
 		edge_errors_addf(errs,
@@ -429,7 +445,7 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	if (!p->peer[0]) {
 		edge_errors_addf(errs, "%s.peer: missing", w);
 	} else {
-		peer = edge_bundle_peer_find(b, p->peer);
+		peer = edge_peer_index_find(px, p->peer);
 		if (!peer)
 			edge_errors_addf(errs, "%s.peer: \"%s\" is not a known peer", w, p->peer);
 	}
@@ -515,37 +531,6 @@ static void check_path(const Sdwan__V1__ConfigBundle *b, size_t i, enum edge_dri
 	if (p->probe_key.len && (p->probe_key.len < 16 || p->probe_key.len > 64))
 		edge_errors_addf(errs, "%s.probe_key: %zu octets, a STAMP key has 16 to 64", w,
 				 p->probe_key.len);
-
-	for (size_t j = 0; j < i; j++) {
-		const Sdwan__V1__Path *q = b->paths[j];
-
-		if (p->id && p->id == q->id)
-			edge_errors_addf(errs, "%s.id: %u already used by paths[%zu]", w, p->id, j);
-		if (p->name[0] && strcmp(p->name, q->name) == 0)
-			edge_errors_addf(errs, "%s.name: \"%s\" already used by paths[%zu]", w,
-					 p->name, j);
-		if (driver == EDGE_DRIVER_VXLAN && p->vni && p->vni == q->vni)
-			edge_errors_addf(errs, "%s.vni: %u already used by paths[%zu]", w, p->vni,
-					 j);
-		if (driver == EDGE_DRIVER_VXLAN && p->local_transport[0] &&
-		    (strcmp(p->local_transport, q->local_transport) == 0 ||
-		     strcmp(p->local_transport, q->remote_transport) == 0))
-			edge_errors_addf(errs,
-					 "%s.local_transport: \"%s\" already used by "
-					 "paths[%zu]",
-					 w, p->local_transport, j);
-		if (driver == EDGE_DRIVER_VXLAN && p->remote_transport[0] &&
-		    (strcmp(p->remote_transport, q->remote_transport) == 0 ||
-		     strcmp(p->remote_transport, q->local_transport) == 0))
-			edge_errors_addf(errs,
-					 "%s.remote_transport: \"%s\" already used by "
-					 "paths[%zu]",
-					 w, p->remote_transport, j);
-		if (p->local_underlay[0] && strcmp(p->local_underlay, q->local_underlay) == 0 &&
-		    strcmp(p->peer, q->peer) == 0 &&
-		    strcmp(p->remote_underlay, q->remote_underlay) == 0)
-			edge_errors_addf(errs, "%s: same underlays and peer as paths[%zu]", w, j);
-	}
 }
 
 int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_config *config,
@@ -556,8 +541,14 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 	struct in_addr tp_net = { 0 };
 	uint8_t tp_plen = 0;
 	bool have_tp = false;
+	struct edge_peer_index px = { 0 };
 	char w[64];
 
+	/* paths and routes name their peers: a sorted index, not a scan each */
+	if (edge_peer_index_build(b, &px) < 0) {
+		edge_errors_addf(errs, "bundle: out of memory indexing its peers");
+		return -EINVAL;
+	}
 	if (b->version == 0)
 		edge_errors_addf(errs, "version: missing (0)");
 	if (!b->site[0])
@@ -658,14 +649,6 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			snprintf(pw, sizeof(pw), "%s.lan_prefixes[%zu]", w, k);
 			check_lan_prefix(pw, p->lan_prefixes[k], errs);
 		}
-		for (size_t j = 0; j < i; j++) {
-			if (p->site[0] && strcmp(p->site, b->peers[j]->site) == 0)
-				edge_errors_addf(errs, "%s.site: \"%s\" already used by peers[%zu]",
-						 w, p->site, j);
-			if (p->site_id && p->site_id == b->peers[j]->site_id)
-				edge_errors_addf(errs, "%s.site_id: %u already used by peers[%zu]",
-						 w, p->site_id, j);
-		}
 	}
 
 	if (b->tunnel) {
@@ -684,7 +667,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			edge_errors_addf(errs, "tunnel.vxlan_port: %u is not a port",
 					 b->tunnel->vxlan_port);
 	}
-	if (driver == EDGE_DRIVER_VXLAN && vxlan_paths(b) > 0 && !have_tp &&
+	if (driver == EDGE_DRIVER_VXLAN && vxlan_paths(b, &px) > 0 && !have_tp &&
 	    !(b->tunnel && b->tunnel->transport_prefix[0]))
 		edge_errors_addf(errs, "tunnel.transport_prefix: missing (the vxlan driver "
 				       "blackholes it so nothing leaves in clear)");
@@ -694,7 +677,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 				 b->ike->retry_initial_ms, b->ike->retry_max_ms);
 
 	for (size_t i = 0; i < b->n_paths; i++)
-		check_path(b, i, driver, have_tp, tp_net, tp_plen, errs);
+		check_path(b, &px, i, driver, have_tp, tp_net, tp_plen, errs);
 
 	for (size_t i = 0; i < b->n_routes; i++) {
 		const Sdwan__V1__Route *r = b->routes[i];
@@ -703,7 +686,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 		check_lan_prefix(w, r->prefix, errs);
 		if (!r->peer[0])
 			edge_errors_addf(errs, "routes[%zu].peer: missing", i);
-		else if (!edge_bundle_peer_find(b, r->peer))
+		else if (!edge_peer_index_find(&px, r->peer))
 			edge_errors_addf(errs, "routes[%zu].peer: \"%s\" is not a known peer", i,
 					 r->peer);
 		if (r->n_next_peers >= EDGE_BUNDLE_VIA_MAX)
@@ -712,7 +695,7 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 		for (size_t k = 0; k < r->n_next_peers; k++) {
 			const char *np = r->next_peers[k];
 
-			if (!edge_bundle_peer_find(b, np))
+			if (!edge_peer_index_find(&px, np))
 				edge_errors_addf(
 					errs,
 					"routes[%zu].next_peers[%zu]: \"%s\" is not a known "
@@ -730,12 +713,6 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 							 "listed twice",
 							 i, k, np);
 		}
-		for (size_t j = 0; j < i; j++)
-			if (r->prefix[0] && strcmp(r->prefix, b->routes[j]->prefix) == 0)
-				edge_errors_addf(errs,
-						 "routes[%zu].prefix: \"%s\" already used by "
-						 "routes[%zu]",
-						 i, r->prefix, j);
 	}
 
 	if (b->policy) {
@@ -776,6 +753,9 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *b, const struct edge_con
 			}
 		}
 	}
-
+	/* ids, names, addresses, sites and prefixes used twice */
+	if (edge_bundle_check_unique(b, driver, errs) < 0)
+		edge_errors_addf(errs, "bundle: out of memory checking its unique values");
+	edge_peer_index_clear(&px);
 	return edge_errors_count(errs) == nerr0 ? 0 : -EINVAL;
 }

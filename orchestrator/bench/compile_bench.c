@@ -6,7 +6,10 @@
  *  - compiles with no stored allocations (the first compile: every path pair
  *    new) and R times with the allocations the first one made (a policy
  *    change: what a rollout costs in the daemon's compiler thread),
- *  - reports the bundle sizes (branch p50 / p99 / max, each hub, all),
+ *  - reports the bundle sizes (branch p50 / p99 / max, each hub, all) and
+ *    where a hub's bytes go (paths, peers, routes); every edge announces
+ *    "compact-paths" (issue 20), and one more compile gives the long form an
+ *    older edge gets, for the hub's size before and after,
  *  - compiles the same intent with the default /16 pools: the sites that do
  *    not fit get their own errors, the others their bundles (issue 20's
  *    isolation at scale).
@@ -24,6 +27,9 @@
 #include <policy/policy.h>
 
 #include "compile_bench.h"
+
+#define CAPS_OLD     "breakout,psk,ike-proposals,probe-auth"
+#define CAPS_COMPACT CAPS_OLD ",compact-paths"
 
 static double now_s(void)
 {
@@ -99,9 +105,35 @@ static struct orch_site *intent(unsigned n)
 		}
 		s->n_lans = 1;
 		s->registered = true;
+		snprintf(s->capabilities, sizeof(s->capabilities), "%s", CAPS_COMPACT);
 		memcpy(s->public_key, &s->id, sizeof(s->id));
 	}
 	return v;
+}
+
+/* where a hub's bytes go: its paths, peers and routes, each with its key */
+static void hub_breakdown(const char *form, const struct orch_compiled *hb)
+{
+	Sdwan__V1__ConfigBundle *b = sdwan__v1__config_bundle__unpack(NULL, hb->len, hb->content);
+	size_t paths = 0, peers = 0, routes = 0;
+
+	if (!b)
+		return;
+	/* each element also costs its tag and length (~4 octets) */
+	for (size_t i = 0; i < b->n_paths; i++)
+		paths += sdwan__v1__path__get_packed_size(b->paths[i]) + 4;
+	for (size_t i = 0; i < b->n_peers; i++)
+		peers += sdwan__v1__peer__get_packed_size(b->peers[i]) + 4;
+	for (size_t i = 0; i < b->n_routes; i++)
+		routes += sdwan__v1__route__get_packed_size(b->routes[i]) + 3;
+	fprintf(stderr,
+		"  hub site %lld, %s form: %.2f MiB: %zu paths %.1f MiB (%.0f B each), %zu peers "
+		"%.1f MiB (%.0f B each), %zu routes %.1f MiB (%.0f B each)\n",
+		(long long)hb->site_id, form, hb->len / 1048576.0, b->n_paths, paths / 1048576.0,
+		b->n_paths ? (double)paths / b->n_paths : 0, b->n_peers, peers / 1048576.0,
+		b->n_peers ? (double)peers / b->n_peers : 0, b->n_routes, routes / 1048576.0,
+		b->n_routes ? (double)routes / b->n_routes : 0);
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
 }
 
 static Sdwan__V1__Policy *bench_policy(void)
@@ -127,7 +159,29 @@ static Sdwan__V1__Policy *bench_policy(void)
 	return msg;
 }
 
-int compile_bench(unsigned n, unsigned runs, const char *transport, const char *overlay)
+/* hub1's bundle as the edge gets it (version 1), for --check-config */
+static int write_bundle(const char *path, const struct orch_compiled *b)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = -1;
+
+	if (orch_bundle_finish(b->content, b->len, 1, 0, &buf, &len))
+		return -1;
+	f = fopen(path, "w");
+	if (f && fwrite(buf, 1, len, f) == len)
+		r = 0;
+	if (f && fclose(f))
+		r = -1;
+	if (r)
+		fprintf(stderr, "orch-bench: %s: %m\n", path);
+	free(buf);
+	return r;
+}
+
+int compile_bench(unsigned n, unsigned runs, const char *transport, const char *overlay,
+		  const char *hub_bundle)
 {
 	static const uint8_t secret[32] = { 0x5d };
 	struct orch_site *sites = intent(n);
@@ -138,7 +192,9 @@ int compile_bench(unsigned n, unsigned runs, const char *transport, const char *
 				      .overlay_prefix = overlay,
 				      .probe_secret = secret,
 				      .probe_secret_len = sizeof(secret) };
-	double t0, c0, first_s, first_cpu, re_s[16], re_cpu[16], default_s, hub_over = 0;
+	double t0, c0, first_s, first_cpu, re_s[16], re_cpu[16], default_s, hub_over = 0,
+									    long_hub = 0;
+	size_t long_errors;
 	size_t *sizes = NULL, nb = 0, total = 0, hub_max = 0, default_errors, default_bundles;
 	struct rusage ru;
 	int r;
@@ -206,7 +262,34 @@ int compile_bench(unsigned n, unsigned runs, const char *transport, const char *
 			sizes[nb++] = out.bundles[i].len;
 	}
 	qsort(sizes, nb, sizeof(*sizes), cmp_size);
+	for (size_t i = 0; i < out.n; i++)
+		if (out.bundles[i].site_id == 1) {
+			hub_breakdown("compact", &out.bundles[i]);
+			if (hub_bundle && write_bundle(hub_bundle, &out.bundles[i]))
+				return 1;
+		}
 	getrusage(RUSAGE_SELF, &ru);
+
+	/* before: the long form, what an edge without "compact-paths" gets */
+	for (unsigned i = 0; i < n + 2; i++)
+		snprintf(sites[i].capabilities, sizeof(sites[i].capabilities), "%s", CAPS_OLD);
+	orch_compile_out_clear(&out);
+	in.bundle_max = SIZE_MAX; /* to see its size */
+	if ((r = orch_compile(&in, &out))) {
+		fprintf(stderr, "orch-bench: compile, long form: %s\n", strerror(-r));
+		return 1;
+	}
+	long_errors = 0;
+	for (size_t i = 0; i < out.n; i++)
+		if (out.bundles[i].site_id <= 2) {
+			long_hub = out.bundles[i].len > long_hub ? out.bundles[i].len : long_hub;
+			long_errors += out.bundles[i].len > ORCH_BUNDLE_MAX;
+			if (out.bundles[i].site_id == 1)
+				hub_breakdown("long", &out.bundles[i]);
+		}
+	in.bundle_max = 0;
+	for (unsigned i = 0; i < n + 2; i++)
+		snprintf(sites[i].capabilities, sizeof(sites[i].capabilities), "%s", CAPS_COMPACT);
 
 	/* the default pools: who does not fit gets an error, the others go on */
 	in.transport_prefix = in.overlay_prefix = NULL;
@@ -227,7 +310,8 @@ int compile_bench(unsigned n, unsigned runs, const char *transport, const char *
 	       "recompile_cpu_s=%.2f "
 	       "runs=%u branch_bundle_p50_kb=%.1f "
 	       "branch_bundle_p99_kb=%.1f branch_bundle_max_kb=%.1f hub_bundle_mb=%.2f "
-	       "hubs_over_bundle_max=%zu bundle_max_mb=%u "
+	       "hubs_over_bundle_max=%zu bundle_max_mb=%u hub_bundle_long_mb=%.2f "
+	       "long_hubs_over_bundle_max=%zu "
 	       "all_bundles_mb=%.1f rss_peak_mb=%.0f default_pool_pairs=%u "
 	       "default_pool_site_errors=%zu default_pool_bundles=%zu "
 	       "default_pool_compile_s=%.2f\n",
@@ -235,8 +319,8 @@ int compile_bench(unsigned n, unsigned runs, const char *transport, const char *
 	       re_s[runs / 2], re_cpu[runs / 2], runs, sizes[nb / 2] / 1024.0,
 	       sizes[nb * 99 / 100] / 1024.0, sizes[nb ? nb - 1 : 0] / 1024.0,
 	       (hub_max > hub_over ? (double)hub_max : hub_over) / 1048576.0, first.n_errors,
-	       ORCH_BUNDLE_MAX >> 20, total / 1048576.0, ru.ru_maxrss / 1024.0, out.pairs_max,
-	       default_errors, default_bundles, default_s);
+	       ORCH_BUNDLE_MAX >> 20, long_hub / 1048576.0, long_errors, total / 1048576.0,
+	       ru.ru_maxrss / 1024.0, out.pairs_max, default_errors, default_bundles, default_s);
 	free(sizes);
 	orch_compile_out_clear(&out);
 	orch_compile_out_clear(&first);

@@ -67,6 +67,7 @@ static struct {
 	bool kill_compiler;
 	/* --compile N: the compiler alone (compile_bench.c), pools as given */
 	unsigned compile_n;
+	const char *hub_bundle; /* --hub-bundle FILE: hub1's compact bundle */
 	const char *transport, *overlay;
 } opt = { .n = 10000, .base_n = 100, .runs = 3, .settle_s = 12, .instances = 1 };
 
@@ -1178,6 +1179,7 @@ int main(int argc, char **argv)
 					      { "compile", required_argument, NULL, 'c' },
 					      { "transport-prefix", required_argument, NULL, 't' },
 					      { "overlay-prefix", required_argument, NULL, 'O' },
+					      { "hub-bundle", required_argument, NULL, 'H' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct rlimit rl = { 200000, 200000 };
@@ -1228,6 +1230,9 @@ int main(int argc, char **argv)
 		case 'O':
 			opt.overlay = optarg;
 			break;
+		case 'H':
+			opt.hub_bundle = optarg;
+			break;
 		case 'h':
 			printf("usage: orch-bench --orchd PATH [--n N] [--baseline N0] [--runs R] "
 			       "[--settle S] [--keep]\n"
@@ -1243,10 +1248,12 @@ int main(int argc, char **argv)
 			       "  --kill-compiler  after the changes, kill -9 the compiling "
 			       "instance and time the next change until every edge acked it\n"
 			       "       orch-bench --compile N [--runs R] [--transport-prefix P] "
-			       "[--overlay-prefix P]\n"
+			       "[--overlay-prefix P] [--hub-bundle FILE]\n"
 			       "  --compile N  the compiler alone: N branches × 3 underlays, 2 "
 			       "hubs "
-			       "(default pools 100.64.0.0/12, 100.80.0.0/12); a RESULT P19 line\n");
+			       "(default pools 100.64.0.0/12, 100.80.0.0/12); a RESULT P19 line\n"
+			       "  --hub-bundle FILE  also write hub1's bundle (compact, version 1) "
+			       "there, for sdwan-edged --check-config --bundle FILE\n");
 			return 0;
 		default:
 			return 2;
@@ -1260,7 +1267,7 @@ int main(int argc, char **argv)
 		}
 		return compile_bench(opt.compile_n, opt.runs,
 				     opt.transport ? opt.transport : "100.64.0.0/12",
-				     opt.overlay ? opt.overlay : "100.80.0.0/12");
+				     opt.overlay ? opt.overlay : "100.80.0.0/12", opt.hub_bundle);
 	}
 	if (!opt.orchd || opt.n < 1 || opt.n > 30000 || opt.runs < 1 || opt.runs > 16 ||
 	    opt.base_n < 1) {

@@ -129,6 +129,23 @@ static void break_many(json_t *root)
 	set_str(json_object_get(root, "tunnel"), "driver", "gre");
 }
 
+/* the same value twice, in every kind that must be unique (found by sorting) */
+static void break_dups(json_t *root)
+{
+	json_t *p0 = path_of(root, 0), *p1 = path_of(root, 1);
+	json_t *peers = json_object_get(root, "peers"), *routes = json_object_get(root, "routes");
+
+	set_str(p1, "name", "mpls-hub1-mpls");
+	set_str(p1, "local_underlay", "mpls");
+	set_str(p1, "remote_underlay", "mpls");
+	set_str(p1, "local_transport", "100.127.1.2"); /* p0's remote one */
+	set_str(p1, "remote_transport", "100.127.1.1");
+	json_object_set_new(p0, "vni", json_integer(7));
+	json_object_set_new(p1, "vni", json_integer(7));
+	json_array_append_new(peers, json_deep_copy(json_array_get(peers, 0)));
+	json_array_append_new(routes, json_deep_copy(json_array_get(routes, 0)));
+}
+
 /* br1.json broken by `breaker` is refused, naming at least every error of expect */
 static void expect_refused(void (*breaker)(json_t *), const char *const *expect, size_t n)
 {
@@ -144,6 +161,22 @@ static void expect_refused(void (*breaker)(json_t *), const char *const *expect,
 	}
 	edge_errors_clear(&errs);
 	edge_bundle_free(b);
+}
+
+static void test_dups_named(void **state)
+{
+	static const char *const expect[] = {
+		"paths[1].name: \"mpls-hub1-mpls\" already used by paths[0]",
+		"paths[1]: same underlays and peer as paths[0]",
+		"paths[1].local_transport: \"100.127.1.2\" already used by paths[0]",
+		"paths[1].remote_transport: \"100.127.1.1\" already used by paths[0]",
+		"paths[1].vni: 7 already used by paths[0]",
+		"peers[1].site: \"hub1\" already used by peers[0]",
+		"peers[1].site_id: 11 already used by peers[0]",
+		"routes[1].prefix: \"10.11.0.0/16\" already used by routes[0]",
+	};
+	(void)state;
+	expect_refused(break_dups, expect, sizeof(expect) / sizeof(expect[0]));
 }
 
 static void test_errors_all_named(void **state)
@@ -550,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_fixtures_valid),
 		cmocka_unit_test(test_empty_addresses),
 		cmocka_unit_test(test_errors_all_named),
+		cmocka_unit_test(test_dups_named),
 		cmocka_unit_test(test_route_next_peers),
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_pfs),

@@ -1231,6 +1231,9 @@ static void test_isolation_capabilities_pool(void **state)
 					    "--auth-fail-limit", "100000", NULL };
 	static const char *const full[] = { "breakout",	  "psk",  "ike-proposals",
 					    "probe-auth", "ipv6", NULL };
+	static const char *const compact[] = { "breakout",   "psk",  "ike-proposals",
+					       "probe-auth", "ipv6", "compact-paths",
+					       NULL };
 	static const char *const no_v6[] = { "breakout", "psk", "ike-proposals", "probe-auth",
 					     NULL };
 	struct orch_proc main_orch = P;
@@ -1245,7 +1248,7 @@ static void test_isolation_capabilities_pool(void **state)
 	tok = create_site("{'name': 'hub1', 'role': 'hub', 'lan_prefixes': ['10.100.0.0/16'],"
 			  " 'underlays': [{'label': 'mpls', 'address': '198.18.0.1'},"
 			  "               {'label': 'inet', 'address': '198.19.0.1'}]}");
-	edge_register_caps("hub1", tok, 0x31, full, hub_cred);
+	edge_register_caps("hub1", tok, 0x31, compact, hub_cred);
 	free(tok);
 	tok = create_site("{'name': 'bra', 'role': 'branch', 'lan_prefixes': ['10.2.0.0/24'],"
 			  " 'underlays': [{'label': 'mpls'}, {'label': 'inet'}]}");
@@ -1268,6 +1271,20 @@ static void test_isolation_capabilities_pool(void **state)
 	assert_true(bundle_has_route(b, "10.2.1.0/24"));
 	a_version = b->version;
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	/* issue 20: hub1 announced compact-paths: its paths come compact, and
+	 * the API shows them as the edge expands them */
+	assert_int_equal(edge_config(hub_cred, 0, 0, &b), 200);
+	assert_true(b->n_paths > 0);
+	assert_non_null(b->path_defaults);
+	assert_string_equal(b->paths[0]->name, "");
+	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	assert_int_equal(http_json(&P, "GET", "/api/v1/sites/hub1/bundle", P.viewer, NULL, &j),
+			 200);
+	row = json_array_get(json_object_get(j, "paths"), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(row, "name")), "-br"));
+	assert_true(strlen(json_string_value(json_object_get(row, "local_transport"))) > 0);
+	json_decref(j);
+	j = NULL;
 
 	/* an IPv6 LAN on a site whose edge is not known yet: accepted; its edge
 	 * registers without "ipv6": that site alone is in error */

@@ -35,7 +35,8 @@ int edge_bundle_validate(const Sdwan__V1__ConfigBundle *bundle, const struct edg
 enum edge_driver edge_bundle_driver(const Sdwan__V1__ConfigBundle *bundle,
 				    const struct edge_config *config);
 
-/* 0, -EBADMSG if not a ConfigBundle, -ENOMEM */
+/* 0, -EBADMSG if not a ConfigBundle, -ENOMEM.  Compact paths (Path.pair,
+ * issue 20) come back in the long form (sdwan_bundle_expand, proto/) */
 int edge_bundle_unpack(const uint8_t *buf, size_t len, Sdwan__V1__ConfigBundle **ret_bundle);
 /* whole file into a new buffer; -errno, -EFBIG above EDGE_BUNDLE_MAX_SIZE */
 int edge_bundle_read_file(const char *path, uint8_t **ret_buf, size_t *ret_len);

@@ -49,9 +49,11 @@ struct event_base;
  * (Register/Telemetry.capabilities): the orchestrator sends an edge only what
  * it names (issue 20; orchestrator/EDGE-API.md).  Add a name here with the
  * feature; the orchestrator knows "breakout", "psk", "ike-proposals",
- * "probe-auth", "ipv6" and "ipv6-underlay" (IKE, ESP and probes over IPv6
- * underlays: Underlay.ipv6). */
-#define EDGE_CAPABILITIES "breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay"
+ * "probe-auth", "ipv6", "ipv6-underlay" (IKE, ESP and probes over IPv6
+ * underlays: Underlay.ipv6) and "compact-paths" (Path.pair,
+ * proto/bundle_expand.c). */
+#define EDGE_CAPABILITIES \
+	"breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay", "compact-paths"
 
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
  * the last-known-good file stores), bundle its parsed form (version known).

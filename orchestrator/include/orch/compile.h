@@ -52,6 +52,8 @@ struct orch_compile_in {
 	/* third-party peers, built for this compile (orch/thirdparty.h); NULL:
 	 * none */
 	const struct orch_tp *tp;
+	/* the largest bundle: 0 = ORCH_BUNDLE_MAX (a test sets a small one) */
+	size_t bundle_max;
 };
 
 #define ORCH_PROBE_KEY_LEN 32
@@ -72,6 +74,7 @@ struct orch_compiled {
 struct orch_site_error {
 	int64_t site_id;
 	char message[ORCH_COMPILE_ERROR_MAX]; /* names the field or feature */
+	size_t bundle_size;		      /* its bundle was too large: its size; else 0 */
 };
 
 struct orch_compile_out {

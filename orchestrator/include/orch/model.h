@@ -34,6 +34,9 @@ enum orch_cap {
 	ORCH_CAP_PROBE_AUTH = 1 << 3,	 /* "probe-auth": STAMP keys per path */
 	ORCH_CAP_IPV6 = 1 << 4,		 /* "ipv6": IPv6 LAN prefixes */
 	ORCH_CAP_IPV6_UNDERLAY = 1 << 5, /* "ipv6-underlay": IKE/ESP/probes over IPv6 */
+	/* "compact-paths": Path.pair/peer_id and ConfigBundle.path_defaults
+	 * (issue 20): what makes a hub of 50,000 branches fit in a bundle */
+	ORCH_CAP_COMPACT_PATHS = 1 << 6,
 };
 #define ORCH_CAPS_LEGACY \
 	(ORCH_CAP_BREAKOUT | ORCH_CAP_PSK | ORCH_CAP_IKE_PROPOSALS | ORCH_CAP_PROBE_AUTH)
