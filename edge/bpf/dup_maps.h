@@ -15,6 +15,16 @@
 #define EDGE_DUP_MARK_CLONE 0x00800000u /* our copy, outside the class mask */
 #define EDGE_DUP_CLASSES    256u
 
+/* Both copies of a duplicated packet leave with this inner source MAC, the
+ * class in its last octet, so that the far edge can count per class what it
+ * removed and what came over one path only.  Nothing after the far VXLAN
+ * netdev reads the inner source MAC (no learning on path netdevs); path
+ * netdevs' own MACs start 02:5d (edge_nl_overlay_mac), so a tag is never
+ * a real address.  Why not VXLAN GBP (skb->mark over the wire): README.md. */
+#define EDGE_DUP_TAG_MAC0 0x06u
+#define EDGE_DUP_TAG_MAC1 0x5du
+#define EDGE_DUP_TAG_MAC2 0xd1u /* "duplicated", version 1 */
+
 #define EDGE_DUP_TARGETS_MAX	   1024u  /* (netdev, class) pairs duplicated */
 #define EDGE_DUP_SEEN_MAX	   16384u /* packet identities remembered */
 #define EDGE_DUP_PAYLOAD	   16u	  /* octets after the IP header */
@@ -29,7 +39,7 @@ struct sdw_dup_key {
 
 struct sdw_dup_target {
 	__u32 ifindex;	  /* the second path's netdev */
-	__u8 own_mac[6];  /* its address */
+	__u8 own_mac[6];  /* its address (the copy's source is the class tag) */
 	__u8 peer_mac[6]; /* the far end's VXLAN netdev on that path */
 };
 
@@ -41,6 +51,14 @@ struct sdw_dup_tx_stats {
 struct sdw_dup_rx_stats {
 	__u64 passed;  /* first copies (and packets nobody duplicated) */
 	__u64 removed; /* second copies dropped */
+};
+
+/* per class at the receiving edge (tagged packets only): first copies
+ * passed and second copies removed; first - removed arrived over one path
+ * only (once the window has passed for the latest ones) */
+struct sdw_dup_cls_rx_stats {
+	__u64 first;
+	__u64 removed;
 };
 
 /* what both copies of a packet have in common (network order) */
