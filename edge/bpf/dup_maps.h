@@ -25,9 +25,14 @@
 #define EDGE_DUP_TAG_MAC1 0x5du
 #define EDGE_DUP_TAG_MAC2 0xd1u /* "duplicated", version 1 */
 
-#define EDGE_DUP_TARGETS_MAX	   1024u  /* (netdev, class) pairs duplicated */
-#define EDGE_DUP_SEEN_MAX	   16384u /* packet identities remembered */
-#define EDGE_DUP_PAYLOAD	   16u	  /* octets after the IP header */
+#define EDGE_DUP_TARGETS_MAX 1024u  /* (netdev, class) pairs duplicated */
+#define EDGE_DUP_SEEN_MAX    16384u /* packet identities remembered */
+/* octets after the IP header: a UDP sender that does not connect() sends
+ * DF packets with IPv4 id 0, so the id tells nothing; 16 octets left a
+ * header of 8 and a constant-prefixed payload told apart by the UDP
+ * checksum only (16 bits: a packet arriving within the window after a path
+ * switch could be taken for the copy of an older one) */
+#define EDGE_DUP_PAYLOAD	   32u
 #define EDGE_DUP_WINDOW_DEFAULT_NS 200000000ull
 
 /* dup_targets: a packet of class `cls` leaving on netdev `ifindex` (its

@@ -34,4 +34,11 @@ int edge_ike_evq_drain(struct edge_ike_evq *q, edge_ike_event_fn fn, void *arg);
 /* events dropped because the queue was full */
 uint64_t edge_ike_evq_dropped(struct edge_ike_evq *q);
 
+/* ike_sockbuf.c: the receive buffer of every UDP socket of this process
+ * bound to one of `ports` (charon's IKE and NAT-T ports) set to `bytes`;
+ * how many were set in *ret_n; -errno of the first failure */
+#define EDGE_IKE_SOCK_RCVBUF (4 << 20)
+int edge_ike_sock_rcvbuf(const uint16_t *ports, size_t n, int bytes,
+						 unsigned *ret_n);
+
 #endif /* EDGE_IKE_INTERNAL_H */
