@@ -347,8 +347,9 @@ static void block_daemon_signals(sigset_t *saved)
 /**
  * A bigger receive buffer on charon's IKE and NAT-T sockets: with
  * kernel-libipsec all ESP waits there for one receiver thread, and the
- * default buffer overflowed on a loaded machine (ike_sockbuf.c).  Logged, not
- * fatal: the tunnels work without it.
+ * default buffer overflowed on a loaded machine; the same for the TUN's
+ * queue on the way out (ike_sockbuf.c).  Logged, not fatal: the tunnels work
+ * without it.
  */
 static void enlarge_rcvbuf(void)
 {
@@ -368,6 +369,11 @@ static void enlarge_rcvbuf(void)
 	{
 		DBG2(DBG_NET, "receive buffer of %u IKE sockets: %d bytes", n,
 			 EDGE_IKE_SOCK_RCVBUF);
+	}
+	r = edge_ike_tun_txqlen(EDGE_IKE_LIBIPSEC_TUN, EDGE_IKE_TUN_TXQLEN);
+	if (r < 0 && r != -ENODEV)
+	{
+		DBG1(DBG_NET, "queue of %s: %s", EDGE_IKE_LIBIPSEC_TUN, strerror(-r));
 	}
 }
 

@@ -40,5 +40,11 @@ uint64_t edge_ike_evq_dropped(struct edge_ike_evq *q);
 #define EDGE_IKE_SOCK_RCVBUF (4 << 20)
 int edge_ike_sock_rcvbuf(const uint16_t *ports, size_t n, int bytes,
 						 unsigned *ret_n);
+/* the transmit queue of netdev `ifname` (kernel-libipsec's TUN: the packets
+ * waiting for its encrypting thread); -ENODEV when there is none */
+#define EDGE_IKE_TUN_TXQLEN 5000
+#define EDGE_IKE_LIBIPSEC_TUN \
+	"ipsec0" /* = edge/tunnel.h EDGE_LIBIPSEC_TUN_NAME */
+int edge_ike_tun_txqlen(const char *ifname, int qlen);
 
 #endif /* EDGE_IKE_INTERNAL_H */

@@ -1,5 +1,6 @@
 /*
- * Receive buffers of charon's UDP sockets.
+ * Receive buffers of charon's UDP sockets, and the queue of
+ * kernel-libipsec's TUN.
  *
  * With kernel-libipsec every ESP packet (ESP-in-UDP) waits in charon's NAT-T
  * socket until its receiver thread reads it.  The kernel's default buffer
@@ -9,15 +10,24 @@
  * and the socket drops both copies of a packet (P15 under load, issue 21).
  * socket-default has no option for the buffer, so the daemon enlarges the
  * sockets it finds bound to charon's ports in its own process.
+ *
+ * The other way, every packet toward an SA waits in the TUN's queue (its
+ * tx_queue_len, 500) for the thread that encrypts it; that queue overflowed
+ * too at load 17 (530 drops in one cut).
  */
 #include "ike_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static uint16_t bound_port(int fd)
 {
@@ -99,5 +109,30 @@ int edge_ike_sock_rcvbuf(const uint16_t *ports, size_t n, int bytes,
 	{
 		*ret_n = done;
 	}
+	return r;
+}
+
+int edge_ike_tun_txqlen(const char *ifname, int qlen)
+{
+	struct ifreq ifr = {};
+	int fd, r = 0;
+
+	if (!ifname || !*ifname || strlen(ifname) >= sizeof(ifr.ifr_name) ||
+		qlen <= 0)
+	{
+		return -EINVAL;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+	{
+		return -errno;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_qlen = qlen;
+	if (ioctl(fd, SIOCSIFTXQLEN, &ifr) < 0)
+	{
+		r = -errno;
+	}
+	close(fd);
 	return r;
 }

@@ -8,7 +8,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,10 +76,44 @@ static void test_by_port(void **state)
 	(void)state;
 }
 
+/* a TUN in a network namespace of our own (root; skipped otherwise): its
+ * queue set, a missing netdev is -ENODEV, bad input refused */
+static void test_tun_txqlen(void **state)
+{
+	struct ifreq ifr = { 0 };
+	int tun, s;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		skip();
+		return;
+	}
+	tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (tun < 0) {
+		skip();
+		return;
+	}
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "ipsec0");
+	assert_int_equal(ioctl(tun, TUNSETIFF, &ifr), 0);
+	assert_int_equal(edge_ike_tun_txqlen("ipsec0", EDGE_IKE_TUN_TXQLEN), 0);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "ipsec0");
+	assert_int_equal(ioctl(s, SIOCGIFTXQLEN, &ifr), 0);
+	assert_int_equal(ifr.ifr_qlen, EDGE_IKE_TUN_TXQLEN);
+	assert_int_equal(edge_ike_tun_txqlen("nosuch0", 100), -ENODEV);
+	assert_int_equal(edge_ike_tun_txqlen("ipsec0", 0), -EINVAL);
+	assert_int_equal(edge_ike_tun_txqlen(NULL, 100), -EINVAL);
+	close(s);
+	close(tun);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_by_port),
+		cmocka_unit_test(test_tun_txqlen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
