@@ -8,7 +8,10 @@
 # and removes the copies that reach it.  Then CUTS times: a 1 kpps voip
 # stream each way (branch LAN <-> hub LAN) for 3 s, the active underlay of
 # voip cut (lab/link down, both directions) 1.2 s into it, back 1.3 s later.
-# Per cut and direction: packets lost and duplicates delivered (flowmeter).
+# Per cut and direction: packets lost and duplicates delivered (flowmeter),
+# and what the far edge got over one path only (its per-class counters); for
+# a cut that lost or duplicated, both edges' UDP socket and TUN drops and
+# their path/steering events during the stream (P15 under load).
 # Then ADAPTIVE (unless --no-adaptive): the same sites with "adaptive": a
 # 2 s stream on clean paths must make no copy (the edges' status counters).
 # Prints `RESULT P15 ...`; exits 1 when a packet was lost or duplicated.
@@ -176,6 +179,8 @@ if ((ADAPTIVE)); then
 	fi
 fi
 ((lost_f + lost_r + dup_f + dup_r == 0 && n == CUTS)) || bad=1
+# the last line lab/bench quotes as the reason (the events above say "failover")
+((bad)) && echo "P15 not met: lost $lost_f / $lost_r, duplicates delivered $dup_f / $dup_r (branch->hub / hub->branch) in $n of $CUTS cuts, adaptive copies $ad_sent"
 echo "load after: $(uptime)"
 echo "RESULT P15 cuts=$n lost_fwd=$lost_f lost_rev=$lost_r dup_fwd=$dup_f dup_rev=$dup_r copies_br=$sent_b removed_hub=$removed_h copies_hub=$sent_h removed_br=$removed_b adaptive_clean_copies=$ad_sent"
 exit $bad
