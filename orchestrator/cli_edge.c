@@ -237,7 +237,7 @@ static void print_traffic(json_t *st)
 static void print_dup(json_t *st)
 {
 	json_t *d = json_object_get(st, "duplication"), *v;
-	char a[16], b[16];
+	char a[16], b[16], c[16];
 	size_t i;
 
 	if (json_array_size(json_object_get(d, "classes"))) {
@@ -249,6 +249,15 @@ static void print_dup(json_t *st)
 			       json_is_true(json_object_get(v, "copying")) ? str(v, "second") : "-",
 			       qty((uint64_t)num(v, "sent"), a, sizeof(a)),
 			       qty((uint64_t)num(v, "failed"), b, sizeof(b)));
+	}
+	if (json_array_size(json_object_get(d, "received"))) {
+		printf("\n%-22s %10s %10s %13s\n", "DUPLICATED, RECEIVED", "FIRST", "REMOVED",
+		       "ONE PATH ONLY");
+		json_array_foreach (json_object_get(d, "received"), i, v)
+			printf("%-22s %10s %10s %13s\n", str(v, "class"),
+			       qty((uint64_t)num(v, "first"), a, sizeof(a)),
+			       qty((uint64_t)num(v, "removed"), b, sizeof(b)),
+			       qty((uint64_t)num(v, "one_path_only"), c, sizeof(c)));
 	}
 	if (json_array_size(json_object_get(d, "paths"))) {
 		printf("\n%-22s %10s %10s\n", "DE-DUPLICATION", "PASSED", "REMOVED");

@@ -49,6 +49,8 @@ enum fam {
 	F_CLASS_PACKETS,
 	F_CLASS_DUP_SENT,
 	F_CLASS_DUP_FAILED,
+	F_CLASS_DUP_REMOVED,
+	F_CLASS_ONE_PATH,
 	F_N,
 };
 
@@ -122,6 +124,16 @@ static const struct {
 	[F_CLASS_DUP_FAILED] = { "sdwan_class_duplicates_failed_total", "counter",
 				 "Copies of a duplicated class's packets the site's kernel "
 				 "refused." },
+	[F_CLASS_DUP_REMOVED] = { "sdwan_class_duplicates_removed_total", "counter",
+				  "Second copies of the peers' duplicated packets of the class the "
+				  "site removed before its LAN (issue 21)." },
+	/* a gauge: a pair whose twin is still on its way counts until it
+	 * arrives (at most one de-dup window of packets), so it can step back */
+	[F_CLASS_ONE_PATH] = { "sdwan_class_one_path_only_packets", "gauge",
+			       "Duplicated packets of the class that reached the site over one "
+			       "path only (losses the duplication saved), since the edge started; "
+			       "the last de-dup window's packets whose twin is still on its way "
+			       "count until it arrives." },
 };
 
 struct scrape {
@@ -150,6 +162,18 @@ static void label(FILE *f, const char *name, const char *v, bool first)
 }
 
 /* "PATH_STATE_ADMIN_DOWN" → "admin_down" */
+/* one sample of a per-class family */
+static void class_sample(struct scrape *sc, enum fam fm, const char *site, const char *cls,
+			 uint64_t v)
+{
+	FILE *f = sc->f[fm];
+
+	fprintf(f, "%s{", fams[fm].name);
+	label(f, "site", site, true);
+	label(f, "class", cls, false);
+	fprintf(f, "} %" PRIu64 "\n", v);
+}
+
 static void enum_label(char *out, size_t len, const char *v, const char *prefix)
 {
 	size_t n = strlen(prefix), i = 0;
@@ -282,6 +306,11 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 		label(f, "class", cls, false);
 		fprintf(f, "} %" PRIu64 "\n",
 			(uint64_t)json_integer_value(json_object_get(d, "duplicates_failed")));
+		class_sample(
+			sc, F_CLASS_DUP_REMOVED, s->name, cls,
+			(uint64_t)json_integer_value(json_object_get(d, "duplicates_removed")));
+		class_sample(sc, F_CLASS_ONE_PATH, s->name, cls,
+			     (uint64_t)json_integer_value(json_object_get(d, "one_path_only")));
 	}
 	json_decref(dec);
 	return 0;

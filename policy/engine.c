@@ -706,6 +706,17 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 	if (prim_up || last_up)
 		want_of(e, s, r, last ? s->last : s->prim, last ? s->n_last : s->n_prim, last,
 			margin, back, &w);
+	else if (r->duplicate != POLICY_DUPLICATE_OFF && s->have && s->cur)
+		/* A duplicated class keeps its paths while none is up: no path
+		 * loses every packet, a path down by its probes may still carry
+		 * them.  P15 under load: the probes of every path wait in the
+		 * same user-space ESP thread, both paths went DOWN at once while
+		 * carrying traffic, and the blackhole lost 25-460 ms per cut.
+		 * Still "no-path": multi-hub (via.c) moves to a usable peer. */
+		w = (struct want){ .mask = s->cur,
+				   .primary = primary_of(s, s->cur, s->cur_last),
+				   .ok = false,
+				   .reason = POLICY_REASON_NO_PATH };
 	else
 		w = (struct want){
 			.mask = 0, .primary = -1, .ok = false, .reason = POLICY_REASON_NO_PATH
@@ -798,8 +809,8 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 			if (!meets(&e->paths[__builtin_ctzll(m)], sla, 1.0 + margin))
 				s->sla_met = false;
 	}
-	if (d->reason != POLICY_REASON_HOLD && d->reason != POLICY_REASON_PREEMPT && out &&
-	    !s->sla_met)
+	if (d->reason != POLICY_REASON_HOLD && d->reason != POLICY_REASON_PREEMPT &&
+	    d->reason != POLICY_REASON_NO_PATH && out && !s->sla_met)
 		d->reason = POLICY_REASON_LEAST_BAD;
 
 	/* the output, in tier order */

@@ -223,6 +223,17 @@ int edge_dup_rx_read(struct edge_dup *d, int ifindex, struct edge_dup_rx *ret)
 	return d->ops->rx_read(d->ctx, ifindex, ret);
 }
 
+int edge_dup_cls_rx_read(struct edge_dup *d, uint32_t cls, struct edge_dup_cls_rx *ret)
+{
+	if (!d || !ret || cls >= 256)
+		return -EINVAL;
+	if (!d->opened) {
+		memset(ret, 0, sizeof(*ret));
+		return 0;
+	}
+	return d->ops->cls_rx_read(d->ctx, cls, ret);
+}
+
 bool edge_dup_active(const struct edge_dup *d)
 {
 	return d && (d->n_egress || d->n_ingress);

@@ -164,6 +164,28 @@ static int dup_rx_read(void *ctx, int ifindex, struct edge_dup_rx *ret)
 	return r;
 }
 
+static int dup_cls_rx_read(void *ctx, uint32_t cls, struct edge_dup_cls_rx *ret)
+{
+	struct dup_bpf *b = ctx;
+	struct sdw_dup_cls_rx_stats *v = calloc((size_t)b->ncpu, sizeof(*v));
+	__u32 k = cls;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	r = bpf_map__lookup_elem(b->skel->maps.dup_rx_cls, &k, sizeof(k), v,
+				 sizeof(*v) * (size_t)b->ncpu, 0);
+	if (r == 0) {
+		memset(ret, 0, sizeof(*ret));
+		for (int i = 0; i < b->ncpu; i++) {
+			ret->first += v[i].first;
+			ret->removed += v[i].removed;
+		}
+	}
+	free(v);
+	return r;
+}
+
 static void dup_close(void *ctx)
 {
 	struct dup_bpf *b = ctx;
@@ -183,5 +205,6 @@ const struct edge_dup_ops edge_dup_bpf_ops = {
 	.window_set = dup_window_set,
 	.tx_read = dup_tx_read,
 	.rx_read = dup_rx_read,
+	.cls_rx_read = dup_cls_rx_read,
 	.close = dup_close,
 };

@@ -15,9 +15,24 @@
 #define EDGE_DUP_MARK_CLONE 0x00800000u /* our copy, outside the class mask */
 #define EDGE_DUP_CLASSES    256u
 
-#define EDGE_DUP_TARGETS_MAX	   1024u  /* (netdev, class) pairs duplicated */
-#define EDGE_DUP_SEEN_MAX	   16384u /* packet identities remembered */
-#define EDGE_DUP_PAYLOAD	   16u	  /* octets after the IP header */
+/* Both copies of a duplicated packet leave with this inner source MAC, the
+ * class in its last octet, so that the far edge can count per class what it
+ * removed and what came over one path only.  Nothing after the far VXLAN
+ * netdev reads the inner source MAC (no learning on path netdevs); path
+ * netdevs' own MACs start 02:5d (edge_nl_overlay_mac), so a tag is never
+ * a real address.  Why not VXLAN GBP (skb->mark over the wire): README.md. */
+#define EDGE_DUP_TAG_MAC0 0x06u
+#define EDGE_DUP_TAG_MAC1 0x5du
+#define EDGE_DUP_TAG_MAC2 0xd1u /* "duplicated", version 1 */
+
+#define EDGE_DUP_TARGETS_MAX 1024u  /* (netdev, class) pairs duplicated */
+#define EDGE_DUP_SEEN_MAX    16384u /* packet identities remembered */
+/* octets after the IP header: a UDP sender that does not connect() sends
+ * DF packets with IPv4 id 0, so the id tells nothing; 16 octets left a
+ * header of 8 and a constant-prefixed payload told apart by the UDP
+ * checksum only (16 bits: a packet arriving within the window after a path
+ * switch could be taken for the copy of an older one) */
+#define EDGE_DUP_PAYLOAD	   32u
 #define EDGE_DUP_WINDOW_DEFAULT_NS 200000000ull
 
 /* dup_targets: a packet of class `cls` leaving on netdev `ifindex` (its
@@ -29,7 +44,7 @@ struct sdw_dup_key {
 
 struct sdw_dup_target {
 	__u32 ifindex;	  /* the second path's netdev */
-	__u8 own_mac[6];  /* its address */
+	__u8 own_mac[6];  /* its address (the copy's source is the class tag) */
 	__u8 peer_mac[6]; /* the far end's VXLAN netdev on that path */
 };
 
@@ -41,6 +56,14 @@ struct sdw_dup_tx_stats {
 struct sdw_dup_rx_stats {
 	__u64 passed;  /* first copies (and packets nobody duplicated) */
 	__u64 removed; /* second copies dropped */
+};
+
+/* per class at the receiving edge (tagged packets only): first copies
+ * passed and second copies removed; first - removed arrived over one path
+ * only (once the window has passed for the latest ones) */
+struct sdw_dup_cls_rx_stats {
+	__u64 first;
+	__u64 removed;
 };
 
 /* what both copies of a packet have in common (network order) */

@@ -1,8 +1,9 @@
 /*
  * edge/bpf/dup_tool.c — sdwan-dup: the duplication programs on given netdevs
  * without the daemon (lab, tests, the cost bench).  Runs until SIGINT/SIGTERM,
- * then detaches everything and prints the counters as JSON; SIGUSR1 prints
- * them while running.
+ * then detaches everything and prints the counters as JSON (tx: per class
+ * copied, rx: per de-duplicating netdev, rx_class: per class tagged by the
+ * sender); SIGUSR1 prints them while running.
  *
  *   sdwan-dup [--copy DEV:CLASS:TODEV:PEERMAC]... [--dedup DEV]... [--window-ms N]
  */
@@ -84,7 +85,7 @@ static int parse_copy(char *s, struct edge_dup_target *t)
 static void print_stats(struct edge_dup *d, const struct edge_dup_target *t, size_t n_t,
 			const int *rx, size_t n_rx)
 {
-	json_t *o = json_object(), *tx = json_array(), *rxa = json_array();
+	json_t *o = json_object(), *tx = json_array(), *rxa = json_array(), *rxc = json_array();
 	char name[IF_NAMESIZE];
 
 	for (size_t i = 0; i < n_t; i++) {
@@ -103,7 +104,18 @@ static void print_stats(struct edge_dup *d, const struct edge_dup_target *t, siz
 					       "passed", (json_int_t)s.passed, "removed",
 					       (json_int_t)s.removed));
 	}
+	/* per class, from the sender's tag: what arrived of duplicated packets */
+	for (uint32_t c = 0; n_rx && c < 256; c++) {
+		struct edge_dup_cls_rx s;
+		if (edge_dup_cls_rx_read(d, c, &s) == 0 && s.first)
+			json_array_append_new(rxc,
+					      json_pack("{sI sI sI sI}", "class", (json_int_t)c,
+							"first", (json_int_t)s.first, "removed",
+							(json_int_t)s.removed, "one_path_only",
+							(json_int_t)(s.first - s.removed)));
+	}
 	json_object_set_new(o, "tx", tx);
+	json_object_set_new(o, "rx_class", rxc);
 	json_object_set_new(o, "rx", rxa);
 	json_dumpf(o, stdout, JSON_COMPACT);
 	printf("\n");

@@ -19,6 +19,9 @@
  * and header checksum are left out (hops may differ).  The LRU map bounds
  * the memory: at 1 kpps and a 200 ms window ~200 entries are live.
  *
+ * Both copies of a duplicated packet carry the class in their inner source
+ * MAC (EDGE_DUP_TAG_*): sdw_dedup counts them per class.
+ *
  * Maps and their layouts are shared with the loader (edge/bpf/dup_maps.h).
  */
 #include <linux/bpf.h>
@@ -56,6 +59,14 @@ struct {
 	__type(value, struct sdw_dup_rx_stats);
 } dup_rx SEC(".maps");
 
+/* per class, tagged packets only: first copies passed, copies removed */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EDGE_DUP_CLASSES);
+	__type(key, __u32);
+	__type(value, struct sdw_dup_cls_rx_stats);
+} dup_rx_cls SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EDGE_DUP_SEEN_MAX);
@@ -77,7 +88,7 @@ int sdw_dup(struct __sk_buff *skb)
 	struct sdw_dup_key k = { .ifindex = skb->ifindex };
 	struct sdw_dup_tx_stats *st;
 	struct sdw_dup_target *t;
-	__u8 macs[12];
+	__u8 macs[12], tag[6] = { EDGE_DUP_TAG_MAC0, EDGE_DUP_TAG_MAC1, EDGE_DUP_TAG_MAC2 };
 	__u32 mark = skb->mark, cls;
 	long r;
 
@@ -92,27 +103,34 @@ int sdw_dup(struct __sk_buff *skb)
 	if (cls >= EDGE_DUP_CLASSES)
 		return TC_ACT_OK;
 	k.cls = cls;
+	tag[5] = (__u8)cls;
 	t = bpf_map_lookup_elem(&dup_targets, &k);
 	if (!t)
 		return TC_ACT_OK;
 	st = bpf_map_lookup_elem(&dup_tx, &cls);
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
 		return TC_ACT_OK;
-	/* the copy: the second netdev's L2 addresses and the clone mark; then
-	 * the original gets its own back */
+	/* the copy: the far end's MAC on the second path, the class tag as
+	 * source (dup_maps.h) and the clone mark; then the original gets its
+	 * own destination back and keeps the tag: the far edge counts both
+	 * copies per class */
 	if (bpf_skb_store_bytes(skb, 0, t->peer_mac, 6, 0) ||
-	    bpf_skb_store_bytes(skb, 6, t->own_mac, 6, 0))
+	    bpf_skb_store_bytes(skb, 6, tag, 6, 0))
 		goto restore;
 	skb->mark = mark | EDGE_DUP_MARK_CLONE;
 	r = bpf_clone_redirect(skb, t->ifindex, 0);
+	skb->mark = mark;
 	if (st) {
 		if (r == 0)
 			st->sent++;
 		else
 			st->failed++;
 	}
-restore:
-	skb->mark = mark;
+	if (r == 0) {
+		bpf_skb_store_bytes(skb, 0, macs, 6, 0);
+		return TC_ACT_OK;
+	}
+restore: /* no copy: no tag either (one path only would be a lie) */
 	bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0);
 	return TC_ACT_OK;
 }
@@ -166,11 +184,19 @@ int sdw_dedup(struct __sk_buff *skb)
 	struct sdw_dup_rx_stats *st, zero = {};
 	struct sdw_dup_seen *seen, now = { .ifindex = skb->ifindex };
 	struct sdw_dup_id id = {};
-	__u32 ifx = skb->ifindex, k0 = 0;
+	struct sdw_dup_cls_rx_stats *cs = NULL;
+	__u32 ifx = skb->ifindex, k0 = 0, cls;
+	__u8 src[6];
 	__u64 window = EDGE_DUP_WINDOW_DEFAULT_NS, *w;
 
 	if (packet_id(skb, &id))
 		return TC_ACT_OK;
+	/* the sender's class tag (dup_maps.h): a packet it duplicated */
+	if (bpf_skb_load_bytes(skb, 6, src, sizeof(src)) == 0 && src[0] == EDGE_DUP_TAG_MAC0 &&
+	    src[1] == EDGE_DUP_TAG_MAC1 && src[2] == EDGE_DUP_TAG_MAC2 && !src[3] && !src[4]) {
+		cls = src[5];
+		cs = bpf_map_lookup_elem(&dup_rx_cls, &cls);
+	}
 	w = bpf_map_lookup_elem(&dup_conf, &k0);
 	if (w && *w)
 		window = *w;
@@ -187,11 +213,15 @@ int sdw_dedup(struct __sk_buff *skb)
 		bpf_map_delete_elem(&dup_seen, &id);
 		if (st)
 			st->removed++;
+		if (cs)
+			cs->removed++;
 		return TC_ACT_SHOT;
 	}
 	bpf_map_update_elem(&dup_seen, &id, &now, BPF_ANY);
 	if (st)
 		st->passed++;
+	if (cs)
+		cs->first++;
 	return TC_ACT_OK;
 }
 

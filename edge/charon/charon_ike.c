@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <library.h>
@@ -343,6 +344,39 @@ static void block_daemon_signals(sigset_t *saved)
 	pthread_sigmask(SIG_BLOCK, &block, saved);
 }
 
+/**
+ * A bigger receive buffer on charon's IKE and NAT-T sockets: with
+ * kernel-libipsec all ESP waits there for one receiver thread, and the
+ * default buffer overflowed on a loaded machine; the same for the TUN's
+ * queue on the way out (ike_sockbuf.c).  Logged, not fatal: the tunnels work
+ * without it.
+ */
+static void enlarge_rcvbuf(void)
+{
+	uint16_t ports[2] = {
+		charon->socket->get_port(charon->socket, FALSE),
+		charon->socket->get_port(charon->socket, TRUE),
+	};
+	unsigned n = 0;
+	int r =
+		edge_ike_sock_rcvbuf(ports, countof(ports), EDGE_IKE_SOCK_RCVBUF, &n);
+
+	if (r < 0)
+	{
+		DBG1(DBG_NET, "receive buffer of the IKE sockets: %s", strerror(-r));
+	}
+	else
+	{
+		DBG2(DBG_NET, "receive buffer of %u IKE sockets: %d bytes", n,
+			 EDGE_IKE_SOCK_RCVBUF);
+	}
+	r = edge_ike_tun_txqlen(EDGE_IKE_LIBIPSEC_TUN, EDGE_IKE_TUN_TXQLEN);
+	if (r < 0 && r != -ENODEV)
+	{
+		DBG1(DBG_NET, "queue of %s: %s", EDGE_IKE_LIBIPSEC_TUN, strerror(-r));
+	}
+}
+
 static int charon_start(void **ret_ctx,
 						const struct edge_ike_settings *settings)
 {
@@ -439,6 +473,7 @@ static int charon_start(void **ret_ctx,
 		r = -EADDRINUSE;
 		goto fail_charon;
 	}
+	enlarge_rcvbuf();
 	if (settings->defer_run)
 	{ /* the sockets are bound: what arrives waits there until run() */
 		this->deferred = TRUE;

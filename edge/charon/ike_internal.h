@@ -34,4 +34,17 @@ int edge_ike_evq_drain(struct edge_ike_evq *q, edge_ike_event_fn fn, void *arg);
 /* events dropped because the queue was full */
 uint64_t edge_ike_evq_dropped(struct edge_ike_evq *q);
 
+/* ike_sockbuf.c: the receive buffer of every UDP socket of this process
+ * bound to one of `ports` (charon's IKE and NAT-T ports) set to `bytes`;
+ * how many were set in *ret_n; -errno of the first failure */
+#define EDGE_IKE_SOCK_RCVBUF (4 << 20)
+int edge_ike_sock_rcvbuf(const uint16_t *ports, size_t n, int bytes,
+						 unsigned *ret_n);
+/* the transmit queue of netdev `ifname` (kernel-libipsec's TUN: the packets
+ * waiting for its encrypting thread); -ENODEV when there is none */
+#define EDGE_IKE_TUN_TXQLEN 5000
+#define EDGE_IKE_LIBIPSEC_TUN \
+	"ipsec0" /* = edge/tunnel.h EDGE_LIBIPSEC_TUN_NAME */
+int edge_ike_tun_txqlen(const char *ifname, int qlen);
+
 #endif /* EDGE_IKE_INTERNAL_H */

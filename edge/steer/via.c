@@ -222,9 +222,11 @@ void edge_via_load(struct edge_via *v, const struct policy_class_decision *cds, 
 	}
 }
 
+/* a duplicated class keeps its paths with none up (reason no-path): not
+ * usable, though its routes stay on them while no peer is */
 static bool usable(const struct policy_class_decision *cd)
 {
-	return cd && cd->n_paths > 0;
+	return cd && cd->n_paths > 0 && cd->reason != POLICY_REASON_NO_PATH;
 }
 
 static bool primary(const struct policy_class_decision *cd)

@@ -301,11 +301,12 @@ static uint64_t unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* issue 21: {"classes": [...], "paths": [...]} (both empty: nothing duplicated) */
+/* issue 21: {"classes": [...], "paths": [...], "received": [...]} (all empty:
+ * nothing duplicated) */
 static json_t *dup_json(const struct edge_status *st)
 {
-	json_t *cl = json_array(), *pa = json_array();
-	bool bad = !cl || !pa;
+	json_t *cl = json_array(), *pa = json_array(), *re = json_array();
+	bool bad = !cl || !pa || !re;
 
 	for (size_t i = 0; !bad && i < st->n_dup_classes; i++) {
 		const struct edge_status_dup_class *c = &st->dup_classes[i];
@@ -321,12 +322,20 @@ static json_t *dup_json(const struct edge_status *st)
 			      pa, json_pack("{s:s, s:I, s:I}", "netdev", st->dup_paths[i].netdev,
 					    "passed", (json_int_t)st->dup_paths[i].passed,
 					    "removed", (json_int_t)st->dup_paths[i].removed)) < 0;
+	for (size_t i = 0; !bad && i < st->n_dup_received; i++) {
+		const struct edge_status_dup_received *r = &st->dup_received[i];
+		bad = json_array_append_new(re, json_pack("{s:s, s:I, s:I, s:I}", "class", r->name,
+							  "first", (json_int_t)r->first, "removed",
+							  (json_int_t)r->removed, "one_path_only",
+							  (json_int_t)r->one_path)) < 0;
+	}
 	if (bad) {
 		json_decref(cl);
 		json_decref(pa);
+		json_decref(re);
 		return NULL;
 	}
-	return json_pack("{s:o, s:o}", "classes", cl, "paths", pa);
+	return json_pack("{s:o, s:o, s:o}", "classes", cl, "paths", pa, "received", re);
 }
 
 static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
@@ -354,7 +363,11 @@ static json_t *status_json(const struct edge_ctl_params *p, uint32_t n_events)
 		    (json_object_set_new(e, "duplicates_sent",
 					 json_integer((json_int_t)t->dup_sent)) < 0 ||
 		     json_object_set_new(e, "duplicates_failed",
-					 json_integer((json_int_t)t->dup_failed)) < 0)) {
+					 json_integer((json_int_t)t->dup_failed)) < 0 ||
+		     json_object_set_new(e, "duplicates_removed",
+					 json_integer((json_int_t)t->dup_removed)) < 0 ||
+		     json_object_set_new(e, "one_path_only",
+					 json_integer((json_int_t)t->dup_one_path)) < 0)) {
 			json_decref(e);
 			e = NULL;
 		}

@@ -873,6 +873,8 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		b.ct[i].duplicated = b.st.class_traffic[i].duplicated;
 		b.ct[i].duplicates_sent = b.st.class_traffic[i].dup_sent;
 		b.ct[i].duplicates_failed = b.st.class_traffic[i].dup_failed;
+		b.ct[i].duplicates_removed = b.st.class_traffic[i].dup_removed;
+		b.ct[i].one_path_only = b.st.class_traffic[i].dup_one_path;
 		b.ctp[i] = &b.ct[i];
 	}
 	t.n_class_traffic = b.st.n_class_traffic;

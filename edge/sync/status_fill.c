@@ -401,20 +401,46 @@ static const char *path_ifname(const struct edge_dup_plan *p, uint32_t id)
 /* the class's copies into its class_traffic entry (telemetry, metrics): one
  * per class, the counters are per class already; an entry is added when the
  * nft class counters are off */
-static void dup_class_traffic(struct edge_status *st, const struct edge_status_dup_class *o)
+static struct edge_status_class_traffic *dup_class_traffic(struct edge_status *st, const char *name)
 {
 	struct edge_status_class_traffic *t = NULL;
 
 	for (size_t i = 0; i < st->n_class_traffic && !t; i++)
-		if (strcmp(st->class_traffic[i].name, o->name) == 0)
+		if (strcmp(st->class_traffic[i].name, name) == 0)
 			t = &st->class_traffic[i];
 	if (!t && (t = edge_status_add_class_traffic(st)))
-		edge_status_strcpy(t->name, sizeof(t->name), o->name);
-	if (!t)
-		return;
-	t->duplicated = true;
-	t->dup_sent = o->sent;
-	t->dup_failed = o->failed;
+		edge_status_strcpy(t->name, sizeof(t->name), name);
+	if (t)
+		t->duplicated = true;
+	return t;
+}
+
+/* What arrived of the peers' duplicated classes, per class: the senders tag
+ * both copies with the class index, which is the same rule at both ends
+ * (one network policy).  Every duplicated rule, whether or not this edge
+ * sends that class anywhere. */
+static void dup_received(struct edge_status *st, struct edge_dup_plan *plan,
+			 const struct policy *pol)
+{
+	for (size_t i = 0; i < pol->n_rules && i < 256 && st->n_dup_received < EDGE_STATUS_DUP_MAX;
+	     i++) {
+		struct edge_status_dup_received *o = &st->dup_received[st->n_dup_received];
+		struct edge_status_class_traffic *t;
+		struct edge_dup_cls_rx rx;
+
+		if (pol->rules[i].duplicate == POLICY_DUPLICATE_OFF ||
+		    edge_dup_cls_rx_read(plan->dup, (uint32_t)i, &rx) < 0)
+			continue;
+		edge_status_strcpy(o->name, sizeof(o->name), pol->rules[i].app);
+		o->first = rx.first;
+		o->removed = rx.removed;
+		o->one_path = rx.first > rx.removed ? rx.first - rx.removed : 0;
+		st->n_dup_received++;
+		if ((t = dup_class_traffic(st, o->name))) {
+			t->dup_removed = o->removed;
+			t->dup_one_path = o->one_path;
+		}
+	}
 }
 
 void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
@@ -425,6 +451,7 @@ void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
 	for (size_t i = 0; i < plan->n_classes && st->n_dup_classes < EDGE_STATUS_DUP_MAX; i++) {
 		const struct edge_dup_plan_class *c = &plan->classes[i];
 		struct edge_status_dup_class *o = &st->dup_classes[st->n_dup_classes++];
+		struct edge_status_class_traffic *t;
 		struct edge_dup_tx tx = { 0 };
 
 		if (c->cls >= pol->n_rules)
@@ -443,8 +470,12 @@ void edge_status_fill_dup(struct edge_status *st, struct edge_dup_plan *plan,
 			o->sent = tx.sent;
 			o->failed = tx.failed;
 		}
-		dup_class_traffic(st, o);
+		if ((t = dup_class_traffic(st, o->name))) {
+			t->dup_sent = o->sent;
+			t->dup_failed = o->failed;
+		}
 	}
+	dup_received(st, plan, pol);
 	for (size_t i = 0; i < plan->n_paths && st->n_dup_paths < EDGE_STATUS_DUP_MAX; i++) {
 		struct edge_dup_rx rx;
 

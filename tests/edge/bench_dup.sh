@@ -8,7 +8,10 @@
 # and removes the copies that reach it.  Then CUTS times: a 1 kpps voip
 # stream each way (branch LAN <-> hub LAN) for 3 s, the active underlay of
 # voip cut (lab/link down, both directions) 1.2 s into it, back 1.3 s later.
-# Per cut and direction: packets lost and duplicates delivered (flowmeter).
+# Per cut and direction: packets lost and duplicates delivered (flowmeter),
+# and what the far edge got over one path only (its per-class counters); for
+# a cut that lost or duplicated, both edges' UDP socket and TUN drops and
+# their path/steering events during the stream (P15 under load).
 # Then ADAPTIVE (unless --no-adaptive): the same sites with "adaptive": a
 # 2 s stream on clean paths must make no copy (the edges' status counters).
 # Prints `RESULT P15 ...`; exits 1 when a packet was lost or duplicated.
@@ -45,6 +48,60 @@ d = json.load(sys.stdin)["status"].get("duplication", {})
 print(sum(c["sent"] for c in d.get("classes", [])), sum(p["removed"] for p in d.get("paths", [])))'
 }
 
+# voip as received at a site (its peer's tagged copies): "FIRST REMOVED"
+voip_rx() {
+	fo_ctl "$1" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["status"].get("duplication", {})
+r = [c for c in d.get("received", []) if c["class"] == "voip"] or [{"first": 0, "removed": 0}]
+print(r[0]["first"], r[0]["removed"])'
+}
+# where packets die in a site's namespace: "UDP_RCVBUF_ERRORS TUN_DROPPED"
+# (charon's ESP-in-UDP socket overflowing while its thread waits for a CPU;
+# kernel-libipsec's TUN queue overflowing, both directions summed)
+drops() {
+	{
+		nsx "$1" cat /proc/net/snmp
+		nsx "$1" ip -s -j link show 2>/dev/null
+	} | python3 -c '
+import json, sys
+t = sys.stdin.read()
+udp = [l.split() for l in t.splitlines() if l.startswith("Udp:")]
+rb = int(udp[1][udp[0].index("RcvbufErrors")]) if len(udp) > 1 else 0
+j = t[t.index("["):] if "[" in t else "[]"
+tun = sum(l["stats64"]["tx"]["dropped"] + l["stats64"]["rx"]["dropped"]
+          for l in json.loads(j) if l.get("ifname", "").startswith("ipsec"))
+print(rb, tun)'
+}
+# a cut that lost or duplicated: both ends' path and steering events since
+# T0 (ms), to tell a stall of both paths from a steering gap
+cut_events() {
+	local s
+	for s in br1 hub1; do
+		python3 - "$W/$s/run/control.sock" "$1" "$s" <<'PY'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"events","max":1000}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    buf += d
+t0 = int(sys.argv[2])
+# the stream's span; path states into or out of down, voip's steering
+for e in json.loads(buf)["events"]["list"]:
+    if t0 <= e["at"] <= t0 + 5000 and (
+            e["kind"] == "tunnel_state" or e["subject"].startswith("voip") or
+            (e["kind"] == "path_state" and "down" in (e["from"], e["to"]))):
+        print("    %s +%5d ms %s %s %s -> %s %s" % (sys.argv[3], e["at"] - t0, e["kind"],
+              e["subject"], e["from"], e["to"], e.get("reason", "")))
+PY
+	done
+}
+
 FO_DUPLICATE=true FO_PREEMPT_MS=600000 FO_HOLDDOWN_MS=200 FO_HOLDDOWN_MAX_MS=1000 fo_setup ||
 	{ echo "setup failed" >&2; exit 1; }
 bad=0 lost_f=0 lost_r=0 dup_f=0 dup_r=0 n=0
@@ -57,6 +114,11 @@ for ((i = 1; i <= CUTS; i++)); do
 	esac
 	fo_wait_paths_up br1 15 "$other" || { fo_log "cut $i: $other not up"; bad=1; break; }
 	sleep 0.5
+	read -r fh rh <<<"$(voip_rx hub1)"
+	read -r fb rb <<<"$(voip_rx br1)"
+	read -r ub tb <<<"$(drops br1)"
+	read -r uh th <<<"$(drops hub1)"
+	t0=$(now_ms)
 	fo_flow_start fwd$i 5001 3 br1 hub1
 	fo_flow_start rev$i 5001 3 hub1 br1
 	sleep 1.2
@@ -68,8 +130,17 @@ for ((i = 1; i <= CUTS; i++)); do
 	lf=$(fo_flow_field fwd$i lost) lr=$(fo_flow_field rev$i lost)
 	df=$(fo_flow_field fwd$i duplicates) dr=$(fo_flow_field rev$i duplicates)
 	rf=$(fo_flow_field fwd$i received) rr=$(fo_flow_field rev$i received)
-	printf 'cut %2d (active %s): branch->hub %s received, %s lost, %s duplicates; hub->branch %s received, %s lost, %s duplicates\n' \
-		"$i" "$und" "$rf" "$lf" "$df" "$rr" "$lr" "$dr"
+	sleep 0.3 # the de-dup window: every twin that will come has come
+	read -r fh2 rh2 <<<"$(voip_rx hub1)"
+	read -r fb2 rb2 <<<"$(voip_rx br1)"
+	printf 'cut %2d (active %s): branch->hub %s received, %s lost, %s duplicates, %s over one path only; hub->branch %s received, %s lost, %s duplicates, %s over one path only\n' \
+		"$i" "$und" "$rf" "$lf" "$df" $(((fh2 - fh) - (rh2 - rh))) "$rr" "$lr" "$dr" $(((fb2 - fb) - (rb2 - rb)))
+	if [[ $lf$lr$df$dr != 0000 ]]; then
+		read -r ub2 tb2 <<<"$(drops br1)"
+		read -r uh2 th2 <<<"$(drops hub1)"
+		echo "    drops meanwhile: branch UDP rcvbuf $((ub2 - ub)), TUN $((tb2 - tb)); hub UDP rcvbuf $((uh2 - uh)), TUN $((th2 - th))"
+		cut_events "$((t0 - 1000))"
+	fi
 	for v in "$lf" "$lr" "$df" "$dr" "$rf" "$rr"; do [[ $v =~ ^[0-9]+$ ]] || { bad=1; continue 2; }; done
 	((lost_f += lf, lost_r += lr, dup_f += df, dup_r += dr, n++))
 	((rf >= 2900 && rr >= 2900)) || bad=1
@@ -108,6 +179,8 @@ if ((ADAPTIVE)); then
 	fi
 fi
 ((lost_f + lost_r + dup_f + dup_r == 0 && n == CUTS)) || bad=1
+# the last line lab/bench quotes as the reason (the events above say "failover")
+((bad)) && echo "P15 not met: lost $lost_f / $lost_r, duplicates delivered $dup_f / $dup_r (branch->hub / hub->branch) in $n of $CUTS cuts, adaptive copies $ad_sent"
 echo "load after: $(uptime)"
 echo "RESULT P15 cuts=$n lost_fwd=$lost_f lost_rev=$lost_r dup_fwd=$dup_f dup_rev=$dup_r copies_br=$sent_b removed_hub=$removed_h copies_hub=$sent_h removed_br=$removed_b adaptive_clean_copies=$ad_sent"
 exit $bad

@@ -90,6 +90,7 @@ static void fill(void *arg, struct edge_status *st)
 	struct fake *f = arg;
 	struct edge_status_path *p;
 	struct edge_status_class *c;
+	struct edge_status_class_traffic *t;
 
 	f->n_fill++;
 	edge_status_strcpy(st->site, sizeof(st->site), "br1");
@@ -124,6 +125,19 @@ static void fill(void *arg, struct edge_status *st)
 	c->paths[0].weight = 1;
 	edge_status_strcpy(c->reason, sizeof(c->reason), "preferred");
 	c->sla_met = true;
+	/* issue 21: voip duplicated, what arrived of the peer's copies */
+	edge_status_strcpy(st->dup_received[0].name, sizeof(st->dup_received[0].name), "voip");
+	st->dup_received[0].first = 1000;
+	st->dup_received[0].removed = 950;
+	st->dup_received[0].one_path = 50;
+	st->n_dup_received = 1;
+	t = edge_status_add_class_traffic(st);
+	assert_non_null(t);
+	edge_status_strcpy(t->name, sizeof(t->name), "voip");
+	t->duplicated = true;
+	t->dup_sent = 990;
+	t->dup_removed = 950;
+	t->dup_one_path = 50;
 }
 
 static void test_status_shape(void **state)
@@ -187,6 +201,17 @@ static void test_status_shape(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(json_object_get(cls, "paths"), 0), "path")),
 			    "mpls-hub1-mpls");
+
+	/* issue 21: per class, what arrived of the peer's duplicated packets */
+	cls = json_array_get(json_object_get(json_object_get(s, "duplication"), "received"), 0);
+	assert_string_equal(json_string_value(json_object_get(cls, "class")), "voip");
+	assert_int_equal(json_integer_value(json_object_get(cls, "first")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(cls, "removed")), 950);
+	assert_int_equal(json_integer_value(json_object_get(cls, "one_path_only")), 50);
+	cls = json_array_get(json_object_get(s, "class_traffic"), 0);
+	assert_int_equal(json_integer_value(json_object_get(cls, "duplicates_sent")), 990);
+	assert_int_equal(json_integer_value(json_object_get(cls, "duplicates_removed")), 950);
+	assert_int_equal(json_integer_value(json_object_get(cls, "one_path_only")), 50);
 
 	/* the 2 most recent events, oldest first, metrics where there were some */
 	evs = json_object_get(s, "events");

@@ -93,6 +93,14 @@ static int f_rx(void *ctx, int ifindex, struct edge_dup_rx *ret)
 	return 0;
 }
 
+static int f_cls_rx(void *ctx, uint32_t cls, struct edge_dup_cls_rx *ret)
+{
+	(void)ctx;
+	ret->first = 500 + cls;
+	ret->removed = 480 + cls;
+	return 0;
+}
+
 static void f_close(void *ctx)
 {
 	((struct fake *)ctx)->closed++;
@@ -107,6 +115,7 @@ static const struct edge_dup_ops fake_ops = {
 	.window_set = f_window,
 	.tx_read = f_tx,
 	.rx_read = f_rx,
+	.cls_rx_read = f_cls_rx,
 	.close = f_close,
 };
 
@@ -141,6 +150,13 @@ static void test_nothing_wanted_loads_nothing(void **state)
 	assert_false(edge_dup_active(d));
 	assert_int_equal(edge_dup_tx_read(d, 3, &tx), 0);
 	assert_int_equal(tx.sent, 0);
+	/* nothing loaded: no class counters either, and a bad class is refused */
+	{
+		struct edge_dup_cls_rx c = { 1, 1 };
+		assert_int_equal(edge_dup_cls_rx_read(d, 3, &c), 0);
+		assert_int_equal(c.first + c.removed, 0);
+		assert_int_equal(edge_dup_cls_rx_read(d, 256, &c), -EINVAL);
+	}
 	edge_dup_free(d);
 	assert_int_equal(f.closed, 1);
 	edge_dup_free(NULL);
@@ -173,6 +189,12 @@ static void test_diff(void **state)
 	assert_int_equal(r.passed, 1012);
 	assert_int_equal(edge_dup_rx_read(d, 99, &r), 0); /* not ours: zeros */
 	assert_int_equal(r.passed, 0);
+	{ /* per class: the kernel's figures, read through */
+		struct edge_dup_cls_rx c;
+		assert_int_equal(edge_dup_cls_rx_read(d, 3, &c), 0);
+		assert_int_equal(c.first, 503);
+		assert_int_equal(c.removed, 483);
+	}
 
 	/* the same again: nothing happens */
 	f.n = 0;

@@ -13,6 +13,10 @@
 #     0 lost, 0 duplicates delivered in both directions;
 #   - 5 % random loss on path 1 (nft numgen on its underlay, both ways):
 #     0 lost, 0 duplicates;
+#   - after each of these, per class at the receiving edge (the sender tags
+#     both copies with the class): first copies = copies sent, and removed +
+#     arrived over one path only = sent (exactly, once the window passed):
+#     0 over one path only on clean paths, some under cuts and loss;
 #   - a class that is not duplicated (port 5002): no copy made, and the
 #     cut loses packets (the check above can fail).
 # Usage: test_dup_ns.sh SDWAN_DUP FLOWMETER [CUTS]
@@ -106,6 +110,42 @@ stats() { # SIDE: the counters of the running sdwan-dup, after a SIGUSR1
 	tail -1 "$W/$1.json"
 }
 jq_sum() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(sum(x[sys.argv[2]] for x in d[sys.argv[3]]))' "$@"; }
+# class 3's counters of both sides, "BR_SENT BR_FIRST BR_REMOVED HUB_SENT HUB_FIRST
+# HUB_REMOVED": copies sent, and of the peer's tagged copies the first ones
+# passed and the second ones removed (rx_class)
+cls3() {
+	python3 -c '
+import json, sys
+for s in sys.argv[1:]:
+    d = json.loads(s)
+    tx = sum(x["sent"] for x in d["tx"] if x["class"] == 3)
+    rx = [x for x in d["rx_class"] if x["class"] == 3] or [{"first": 0, "removed": 0}]
+    print(tx, rx[0]["first"], rx[0]["removed"], end=" ")
+' "$(stats br)" "$(stats hub)"
+}
+CLS3=(0 0 0 0 0 0)
+# per class at the receiving edge (the sender's tag): since the last call,
+# every pair the sender made arrived at least once (first = sent), and
+# removed + one path only = sent; ONE_PATH: "zero" or "some" (1-60 %: cuts of 300 ms plus nft time)
+check_class() { # WHAT ONE_PATH
+	local now d s f r op
+	sleep 0.4 # > the window: every twin that will come has come
+	read -ra now <<<"$(cls3)"
+	for d in 0 3; do
+		s=$((now[d] - CLS3[d]))
+		f=$((now[(d + 4) % 6] - CLS3[(d + 4) % 6]))
+		r=$((now[(d + 5) % 6] - CLS3[(d + 5) % 6]))
+		op=$((f - r))
+		local to=$([[ $d == 0 ]] && echo hub || echo br)
+		if ((s > 0 && f == s && r + op == s)) &&
+			{ [[ $2 == zero && $op == 0 ]] || { [[ $2 == some ]] && ((op * 100 >= s && op * 100 <= 60 * s)); }; }; then
+			ok "$1, class 3 to $to: $s copies sent, $r removed + $op over one path only"
+		else
+			bad "$1, class 3 to $to: sent $s, first copies $f, removed $r, one path only $op (want $2)"
+		fi
+	done
+	CLS3=("${now[@]}")
+}
 
 # 1. clean paths
 stream_start 5001 2 clean
@@ -118,12 +158,14 @@ if ((sent >= 2000 && removed >= sent - 5 && removed <= sent)); then
 else
 	bad "br copied $sent, the hub removed $removed (want ~2000 each)"
 fi
+check_class "clean paths" zero
 
 # 2. hard cuts of path 1 under the stream
 stream_start 5001 $((CUTS + 1)) cuts
 cut 0.7 "$CUTS"
 stream_wait
 check cuts "$CUTS hard cuts of path 1"
+check_class "$CUTS hard cuts of path 1" some
 
 # 3. 5 % random loss on path 1's underlay (both directions)
 for ns in "$BR" "$HUB"; do
@@ -132,6 +174,7 @@ done
 stream_start 5001 3 loss
 stream_wait
 check loss "5 % loss on path 1"
+check_class "5 % loss on path 1" some
 for ns in "$BR" "$HUB"; do ip netns exec "$ns" nft flush chain inet t loss; done
 
 # 4. a class that is not duplicated: no copy, and a cut does lose packets

@@ -5,11 +5,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <edge/dup_plan.h>
 #include <edge/health.h>
 #include <edge/status_fill.h>
 
 #include <errno.h>
 #include <string.h>
+
+#include <policy/policy.h>
 
 static Sdwan__V1__Path p1 = SDWAN__V1__PATH__INIT, p2 = SDWAN__V1__PATH__INIT;
 static Sdwan__V1__Path *paths[] = { &p1, &p2 };
@@ -204,12 +207,178 @@ static void test_classes(void **state)
 	edge_status_clear(&st);
 }
 
+/* ---- issue 21: duplication counters, the kernel behind fakes */
+
+static int fk_ok(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int fk_attach(void *ctx, int ifindex, bool ingress)
+{
+	(void)ctx;
+	(void)ifindex;
+	(void)ingress;
+	return 0;
+}
+
+static int fk_set(void *ctx, int ifindex, uint32_t cls, int to, const uint8_t own[6],
+		  const uint8_t peer[6])
+{
+	(void)ctx;
+	(void)ifindex;
+	(void)cls;
+	(void)to;
+	(void)own;
+	(void)peer;
+	return 0;
+}
+
+static int fk_del(void *ctx, int ifindex, uint32_t cls)
+{
+	(void)ctx;
+	(void)ifindex;
+	(void)cls;
+	return 0;
+}
+
+static int fk_window(void *ctx, uint64_t ns)
+{
+	(void)ctx;
+	(void)ns;
+	return 0;
+}
+
+static int fk_tx(void *ctx, uint32_t cls, struct edge_dup_tx *ret)
+{
+	(void)ctx;
+	ret->sent = 1000 + cls;
+	ret->failed = 1;
+	return 0;
+}
+
+static int fk_rx(void *ctx, int ifindex, struct edge_dup_rx *ret)
+{
+	(void)ctx;
+	(void)ifindex;
+	ret->passed = 5;
+	ret->removed = 4;
+	return 0;
+}
+
+/* class c: 100 + 10c first copies, 10 of them without their twin */
+static int fk_cls_rx(void *ctx, uint32_t cls, struct edge_dup_cls_rx *ret)
+{
+	(void)ctx;
+	ret->first = 100 + 10 * cls;
+	ret->removed = 90 + 10 * cls;
+	return 0;
+}
+
+static const struct edge_dup_ops fk_ops = {
+	.open = fk_ok,
+	.attach = fk_attach,
+	.detach = fk_attach,
+	.target_set = fk_set,
+	.target_del = fk_del,
+	.window_set = fk_window,
+	.tx_read = fk_tx,
+	.rx_read = fk_rx,
+	.cls_rx_read = fk_cls_rx,
+};
+
+static unsigned fk_ifindex(const char *name)
+{
+	return strncmp(name, "sdw", 3) == 0 ? 10u + (unsigned)(name[3] - '0') : 0u;
+}
+
+static enum policy_path_state fk_state(void *arg, uint32_t id)
+{
+	(void)arg;
+	(void)id;
+	return POLICY_PATH_UP;
+}
+
+static const struct edge_status_class_traffic *traffic_of(const struct edge_status *st,
+							  const char *name)
+{
+	for (size_t i = 0; i < st->n_class_traffic; i++)
+		if (strcmp(st->class_traffic[i].name, name) == 0)
+			return &st->class_traffic[i];
+	return NULL;
+}
+
+/* What arrived of the peers' duplicated classes: per duplicated rule, also
+ * one this edge sends nowhere (video); never a class nobody duplicates. */
+static void test_dup_received(void **state)
+{
+	static const char pol_json[] =
+		"{\"applications\": {\"voip\": [{\"dscp\": 46}], \"video\": [{\"dscp\": 34}]},"
+		" \"rules\": [{\"app\": \"voip\", \"paths\": [\"mpls\", \"inet\"], "
+		"\"duplicate\": true},"
+		" {\"app\": \"video\", \"paths\": [\"mpls\", \"inet\"], \"duplicate\": true},"
+		" {\"app\": \"any\", \"paths\": [\"inet\", \"mpls\"]}]}";
+	struct edge_dup_plan_path pp[2] = {
+		{ .id = 1, .ifname = "sdw1", .label = "mpls", .peer = "hub1" },
+		{ .id = 2, .ifname = "sdw2", .label = "inet", .peer = "hub1" },
+	};
+	struct policy_choice c1 = { .path_id = 1 };
+	struct policy_class_decision cd = { .class_index = 0,
+					    .peer = "hub1",
+					    .action = POLICY_ACTION_OVERLAY,
+					    .paths = &c1,
+					    .n_paths = 1 };
+	struct policy_decision d = { .classes = &cd, .n_classes = 1 };
+	struct edge_dup_plan_inputs in = { fk_state, NULL, NULL };
+	struct edge_status st = EDGE_STATUS_INIT;
+	const struct edge_status_class_traffic *t;
+	struct policy_errors errs = { 0 };
+	struct edge_dup_plan *p = NULL;
+	struct policy *pol = NULL;
+
+	assert_int_equal(policy_parse_json(pol_json, strlen(pol_json), &pol, &errs), 0);
+	assert_int_equal(edge_dup_plan_new(&fk_ops, NULL, fk_ifindex, &p), 0);
+	assert_int_equal(edge_dup_plan_set_paths(p, pp, 2), 0);
+	assert_int_equal(edge_dup_plan_decision(p, pol, &d), 0);
+	assert_int_equal(edge_dup_plan_update(p, pol, &in, 1000), 0);
+	edge_status_fill_dup(&st, p, pol);
+
+	assert_int_equal(st.n_dup_classes, 1); /* voip toward hub1 */
+	assert_int_equal(st.dup_classes[0].sent, 1000);
+	assert_int_equal(st.n_dup_received, 2);
+	assert_string_equal(st.dup_received[0].name, "voip");
+	assert_int_equal(st.dup_received[0].first, 100);
+	assert_int_equal(st.dup_received[0].removed, 90);
+	assert_int_equal(st.dup_received[0].one_path, 10);
+	assert_string_equal(st.dup_received[1].name, "video");
+	assert_int_equal(st.dup_received[1].first, 110);
+	assert_int_equal(st.dup_received[1].one_path, 10);
+	/* both into class_traffic (telemetry, metrics) */
+	assert_non_null(t = traffic_of(&st, "voip"));
+	assert_true(t->duplicated);
+	assert_int_equal(t->dup_sent, 1000);
+	assert_int_equal(t->dup_failed, 1);
+	assert_int_equal(t->dup_removed, 90);
+	assert_int_equal(t->dup_one_path, 10);
+	assert_non_null(t = traffic_of(&st, "video"));
+	assert_true(t->duplicated);
+	assert_int_equal(t->dup_sent, 0);
+	assert_int_equal(t->dup_removed, 100);
+	assert_null(traffic_of(&st, "any"));
+	edge_status_clear(&st);
+	edge_dup_plan_free(p);
+	policy_free(pol);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_dup_received),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

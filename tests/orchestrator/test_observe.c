@@ -339,6 +339,8 @@ static long push_paths(bool lte_up)
 	ct[0].duplicated = true; /* issue 21 */
 	ct[0].duplicates_sent = 9 * round;
 	ct[0].duplicates_failed = 1;
+	ct[0].duplicates_removed = 7 * round;
+	ct[0].one_path_only = 2;
 	ct[1].traffic_class = "bulk";
 	t.n_class_traffic = 2;
 	t.class_traffic = cts;
@@ -457,6 +459,12 @@ static void test_metrics_sites_paths_classes(void **state)
 	has(m, "sdwan_class_duplicates_sent_total{site=\"br1\",class=\"voip\"} 9\n");
 	has(m, "sdwan_class_duplicates_failed_total{site=\"br1\",class=\"voip\"} 1\n");
 	assert_null(strstr(m, "sdwan_class_duplicates_sent_total{site=\"br1\",class=\"bulk\"}"));
+	/* and what the site received of the peers' copies */
+	has(m, "# TYPE sdwan_class_duplicates_removed_total counter\n");
+	has(m, "sdwan_class_duplicates_removed_total{site=\"br1\",class=\"voip\"} 7\n");
+	has(m, "# TYPE sdwan_class_one_path_only_packets gauge\n");
+	has(m, "sdwan_class_one_path_only_packets{site=\"br1\",class=\"voip\"} 2\n");
+	assert_null(strstr(m, "sdwan_class_one_path_only_packets{site=\"br1\",class=\"bulk\"}"));
 	/* label values escaped per the exposition format (the newline arrived
 	 * already made visible by the ingest cleaning) */
 	has(m, "class=\"we\\\"ird\\\\cls\\\\x0a\"");

@@ -25,6 +25,14 @@ struct edge_dup_rx {
 	uint64_t passed, removed;
 };
 
+/* Per class at the receiving edge, from the sender's class tag: first
+ * copies passed, second copies removed.  first - removed arrived over one
+ * path only (a loss the duplication saved), counting as such, for the
+ * last window's packets, those whose twin is still on its way. */
+struct edge_dup_cls_rx {
+	uint64_t first, removed;
+};
+
 /* The kernel boundary.  attach/detach: the sdw_dup program on the egress
  * (ingress = false) or sdw_dedup on the ingress of a netdev; detach of a
  * netdev that is gone succeeds. */
@@ -38,6 +46,7 @@ struct edge_dup_ops {
 	int (*window_set)(void *ctx, uint64_t ns);
 	int (*tx_read)(void *ctx, uint32_t cls, struct edge_dup_tx *ret);
 	int (*rx_read)(void *ctx, int ifindex, struct edge_dup_rx *ret);
+	int (*cls_rx_read)(void *ctx, uint32_t cls, struct edge_dup_cls_rx *ret);
 	void (*close)(void *ctx);
 };
 
@@ -78,6 +87,8 @@ int edge_dup_apply(struct edge_dup *d, const struct edge_dup_want *w);
 /* Counters of class cls (its copies sent) / of a receiving netdev. */
 int edge_dup_tx_read(struct edge_dup *d, uint32_t cls, struct edge_dup_tx *ret);
 int edge_dup_rx_read(struct edge_dup *d, int ifindex, struct edge_dup_rx *ret);
+/* What arrived of class cls's duplicated packets (any peer, any netdev). */
+int edge_dup_cls_rx_read(struct edge_dup *d, uint32_t cls, struct edge_dup_cls_rx *ret);
 bool edge_dup_active(const struct edge_dup *d);
 /* Detaches everything and closes; NULL is a no-op. */
 void edge_dup_free(struct edge_dup *d);

@@ -66,6 +66,8 @@ struct edge_status_class_traffic {
 	uint64_t packets, bytes;
 	bool duplicated; /* issue 21: copies this edge made of it, and refused */
 	uint64_t dup_sent, dup_failed;
+	/* and of the peers' copies: removed here, arrived over one path only */
+	uint64_t dup_removed, dup_one_path;
 };
 
 #define EDGE_STATUS_UNDERLAYS_MAX 16
@@ -87,6 +89,14 @@ struct edge_status_dup_path {
 	char netdev[IF_NAMESIZE];
 	uint64_t passed;  /* packets that arrived first (or were never copied) */
 	uint64_t removed; /* second copies dropped before the LAN */
+};
+
+/* a duplicated class as received from the peers (their class tag) */
+struct edge_status_dup_received {
+	char name[EDGE_STATUS_NAME_MAX];
+	uint64_t first;	   /* first copies passed */
+	uint64_t removed;  /* second copies dropped */
+	uint64_t one_path; /* first - removed: twin never came (or not yet) */
 };
 
 /* one underlay as learnt from its interface (edge/underlay.h) */
@@ -167,6 +177,8 @@ struct edge_status {
 	size_t n_dup_classes;
 	struct edge_status_dup_path dup_paths[EDGE_STATUS_DUP_MAX];
 	size_t n_dup_paths;
+	struct edge_status_dup_received dup_received[EDGE_STATUS_DUP_MAX];
+	size_t n_dup_received;
 };
 
 /* the daemon's snapshot provider: adds the current paths and classes */
