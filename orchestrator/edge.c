@@ -703,6 +703,12 @@ enum MHD_Result edge_telemetry(struct req *r)
 		e = st->ops->telemetry_put(st, r->site_id, now, m->applied_version, paths, dec, ct,
 					   cerr, m->reflector ? refl : NULL);
 	}
+	/* the edge's certificate (--auth cert): when it runs out, for status
+	 * and /metrics; written only when reported */
+	if (!e && m->cert_not_after)
+		e = st->ops->site_cert_report(
+			st, r->site_id,
+			m->cert_not_after > INT64_MAX ? INT64_MAX : (int64_t)m->cert_not_after);
 	/* an upgraded edge says so here (it does not register again) */
 	if (!e)
 		e = st->ops->site_edge_report(st, r->site_id,

@@ -1888,7 +1888,8 @@ static int pg_rollout(struct orch_store *st, json_t **ret_array)
 #define STATUS_SQL                                                                                \
 	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"                   \
 	" t.applied_version, t.config_error, t.decisions, coalesce(pm.n, 0), coalesce(pm.up, 0)," \
-	" t.class_traffic, s.software_version, s.capabilities, s.compile_error"                   \
+	" t.class_traffic, s.software_version, s.capabilities, s.compile_error,"                  \
+	" coalesce(s.cert_not_after, 0)"                                                          \
 	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                                   \
 	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"       \
 	" count(*) FILTER (WHERE metrics::jsonb->>'state' = 'PATH_STATE_UP') up"                  \
@@ -1911,6 +1912,7 @@ static json_t *status_obj(const PGresult *row, int64_t online_since)
 	json_object_set_new(o, "software_version", json_string(gv(row, 0, 12)));
 	json_object_set_new(o, "capabilities", orch_caps_to_json(gv(row, 0, 13)));
 	json_object_set_new(o, "compile_error", json_string(gv(row, 0, 14)));
+	json_object_set_new(o, "cert_not_after", json_integer(gi(row, 0, 15)));
 	return o;
 }
 
@@ -2034,6 +2036,7 @@ static int obs_site_row(void *ud, const PGresult *res)
 		.reflector_known = !gnull(res, 0, 12),
 		.refl_answered = (uint64_t)gi(res, 0, 12),
 		.refl_dropped = (uint64_t)gi(res, 0, 13),
+		.cert_not_after = gi(res, 0, 14),
 	};
 
 	a->pv = (uint64_t)gi(res, 0, 9);
@@ -2062,7 +2065,7 @@ static int pg_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		 " coalesce(t.applied_version, 0), coalesce(t.config_error, ''), t.decisions,"
 		 " (a.version IS NOT NULL AND a.version = b.version AND a.applied = 0)::int,"
 		 " (SELECT coalesce(max(version), 0) FROM policies), t.class_traffic,"
-		 " s.compile_error, t.refl_answered, t.refl_dropped"
+		 " s.compile_error, t.refl_answered, t.refl_dropped, coalesce(s.cert_not_after, 0)"
 		 " FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		 " LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		 " ORDER BY s.name COLLATE \"C\"",

@@ -1490,6 +1490,7 @@ static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_sin
 	json_object_set_new(o, "software_version", json_string(col_text(row, 12)));
 	json_object_set_new(o, "capabilities", orch_caps_to_json(col_text(row, 13)));
 	json_object_set_new(o, "compile_error", json_string(col_text(row, 14)));
+	json_object_set_new(o, "cert_not_after", json_integer(sqlite3_column_int64(row, 15)));
 	if (details) {
 		paths = json_array();
 		p = stmt(s, "SELECT metrics FROM path_metrics WHERE site_id = ? ORDER BY path");
@@ -1530,7 +1531,8 @@ static int sq_status(struct orch_store *st, const char *site, int64_t online_sin
 #define STATUS_SQL                                                                            \
 	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"               \
 	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)," \
-	" t.class_traffic, s.software_version, s.capabilities, s.compile_error"               \
+	" t.class_traffic, s.software_version, s.capabilities, s.compile_error,"              \
+	" ifnull(s.cert_not_after, 0)"                                                        \
 	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                               \
 	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"   \
 	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"       \
@@ -1612,7 +1614,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		" ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
 		" t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
 		" (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic, s.compile_error,"
-		" t.refl_answered, t.refl_dropped"
+		" t.refl_answered, t.refl_dropped, ifnull(s.cert_not_after, 0)"
 		" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		" ORDER BY s.name");
@@ -1638,6 +1640,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.reflector_known = sqlite3_column_type(p, 12) != SQLITE_NULL,
 			.refl_answered = (uint64_t)sqlite3_column_int64(p, 12),
 			.refl_dropped = (uint64_t)sqlite3_column_int64(p, 13),
+			.cert_not_after = sqlite3_column_int64(p, 14),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);

@@ -520,6 +520,35 @@ static void test_register_renew_revoke(void **state)
 	free(msg);
 	assert_int_equal(renew(&P, "0000", csr1, l1, NULL, NULL), 401);
 
+	/* the edge reports its certificate's expiry: status and /metrics show it */
+	{
+		Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+		uint8_t buf[256];
+		size_t len;
+		struct http_resp hr;
+
+		t.site = "br1";
+		t.cert_not_after = 1900000000;
+		t.capabilities = (char **)caps_x509; /* none: an older edge, without x509 */
+		t.n_capabilities = 5;
+		len = sdwan__v1__telemetry__pack(&t, buf);
+		assert_int_equal(
+			http_do(&P, "POST", "/edge/v1/telemetry", cred1, PROTOBUF, buf, len, &hr),
+			0);
+		assert_int_equal(hr.status, 204);
+		http_resp_clear(&hr);
+		assert_int_equal(http_json(&P, "GET", "/api/v1/status/br1", P.viewer, NULL, &j),
+				 200);
+		assert_int_equal(json_integer_value(json_object_get(j, "cert_not_after")),
+				 1900000000);
+		json_decref(j);
+		assert_int_equal(http_do(&P, "GET", "/metrics", P.viewer, NULL, NULL, 0, &hr), 0);
+		assert_non_null(strstr(hr.body,
+				       "sdwan_edge_cert_expiry_timestamp_seconds{site=\"br1\"} "
+				       "1900000000\n"));
+		http_resp_clear(&hr);
+	}
+
 	/* revoke br1's first certificate: the next bundle's CRL lists it */
 	snprintf(path, sizeof(path), "/api/v1/certificates/%s/revoke", serial1);
 	assert_int_equal(http_json(&P, "POST", path, P.viewer, NULL, NULL), 403);

@@ -63,6 +63,7 @@ struct orch_obs_site {
 	const char *compile_error; /* "" when the compiler gave it its bundle */
 	bool reflector_known;	   /* the edge reported its STAMP reflector's counters */
 	uint64_t refl_answered, refl_dropped;
+	int64_t cert_not_after; /* the edge's certificate expires (Unix s); 0: none reported */
 };
 
 struct orch_obs_ops {
