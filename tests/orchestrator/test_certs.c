@@ -763,13 +763,70 @@ static void test_operator_intermediate(void **state)
 	sh("rm -rf %s", dir);
 }
 
+static struct orch_proc Q;
+
+/* The network's own CA is made once and kept in the database: a second
+ * instance on the same PostgreSQL database, or the daemon restarted on its
+ * SQLite file, issues under the same CA. */
+static void test_ca_kept_in_database(void **state)
+{
+	static const char *const args[] = { "--auth", "cert", NULL };
+	bool pg = getenv("ORCH_TEST_PG") != NULL;
+	char tmp[64] = "", db[300], *tok_a, *tok_b;
+	uint8_t raw_a[32], raw_b[32], *csr_a, *csr_b;
+	size_t la, lb;
+	EVP_PKEY *ka = ed25519_new(raw_a), *kb = ed25519_new(raw_b);
+	Sdwan__V1__RegisterReply *ra = NULL, *rb = NULL;
+	(void)state;
+
+	if (pg) {
+		assert_int_equal(orch_start(&P, args), 0);
+		snprintf(db, sizeof(db), "%s", P.db);
+	} else {
+		snprintf(tmp, sizeof(tmp), "/tmp/orch-ca-db-XXXXXX");
+		assert_non_null(mkdtemp(tmp));
+		snprintf(db, sizeof(db), "%s/orch.db", tmp);
+		assert_int_equal(orch_start_db(&P, db, args), 0);
+	}
+	tok_a = create_site(&P, "{'name': 'bra', 'role': 'branch', 'lan_prefixes': ['10.7.0.0/24'],"
+				" 'underlays': [{'label': 'inet', 'address': '198.19.7.1'}]}");
+	tok_b = create_site(&P, "{'name': 'brb', 'role': 'branch', 'lan_prefixes': ['10.8.0.0/24'],"
+				" 'underlays': [{'label': 'inet', 'address': '198.19.8.1'}]}");
+	csr_a = csr_new(ka, "bra", &la);
+	csr_b = csr_new(kb, "brb", &lb);
+	assert_int_equal(reg(&P, "bra", tok_a, raw_a, csr_a, la, true, &ra, NULL), 200);
+	if (!pg) /* SQLite: one process per file; restarted instead */
+		assert_int_equal(orch_stop(&P), 0);
+	assert_int_equal(orch_start_db(&Q, db, args), 0);
+	assert_int_equal(reg(&Q, "brb", tok_b, raw_b, csr_b, lb, true, &rb, NULL), 200);
+	assert_int_equal(ra->n_ca_chain, 1);
+	assert_int_equal(rb->n_ca_chain, 1);
+	assert_int_equal(ra->ca_chain[0].len, rb->ca_chain[0].len);
+	assert_memory_equal(ra->ca_chain[0].data, rb->ca_chain[0].data, ra->ca_chain[0].len);
+	sdwan__v1__register_reply__free_unpacked(ra, NULL);
+	sdwan__v1__register_reply__free_unpacked(rb, NULL);
+	assert_int_equal(orch_stop(&Q), 0);
+	if (pg)
+		assert_int_equal(orch_stop(&P), 0);
+	else
+		sh("rm -rf %s", tmp);
+	free(tok_a);
+	free(tok_b);
+	free(csr_a);
+	free(csr_b);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+}
+
 /* a failed test leaves no daemon behind (it would hold ctest's pipe) */
 static int stop_daemon(void **state)
 {
 	(void)state;
+	if (Q.pid > 0)
+		orch_stop(&Q);
 	if (P.pid > 0)
 		orch_stop(&P);
-	P.pid = 0;
+	P.pid = Q.pid = 0;
 	return 0;
 }
 
@@ -780,6 +837,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_register_renew_revoke, stop_daemon),
 		cmocka_unit_test_teardown(test_key_mode_refuses_renewal, stop_daemon),
 		cmocka_unit_test_teardown(test_operator_intermediate, stop_daemon),
+		cmocka_unit_test_teardown(test_ca_kept_in_database, stop_daemon),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
