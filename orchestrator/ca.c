@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -49,7 +50,7 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
 	ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
 	if (!ext)
-		return -EINVAL;
+		return -EIO; /* our own values: a failure is not the request's */
 	ok = X509_add_ext(cert, ext, -1);
 	X509_EXTENSION_free(ext);
 	return ok ? 0 : -ENOMEM;
@@ -163,6 +164,13 @@ static int chain_check(struct orch_ca *ca, int64_t now_s, char *err, size_t errl
 		}
 		if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0) {
 			snprintf(err, errlen, "CA certificate %zu (%s) is not valid yet", i, subj);
+			return -EINVAL;
+		}
+		/* RFC 5280 4.2.1.2: a CA's certificates carry its key id, and our
+		 * certificates and CRLs name it (peers find the CRL by it) */
+		if (i == 0 && !X509_get0_subject_key_id(x)) {
+			snprintf(err, errlen, "CA certificate %zu (%s) has no subjectKeyIdentifier",
+				 i, subj);
 			return -EINVAL;
 		}
 		if (X509_check_ca(x) != 1 || !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
@@ -369,6 +377,14 @@ int orch_ca_issue(const struct orch_ca *ca, const char *field, const uint8_t *cs
 
 	if ((r = csr_check(field, csr, csr_len, key, &req, err, errlen)))
 		return r;
+	/* never beyond the issuing CA's own end (peers would refuse the chain) */
+	{
+		struct tm tm;
+
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(ca->chain[0]), &tm) &&
+		    timegm(&tm) < c.not_after)
+			c.not_after = timegm(&tm);
+	}
 	r = -ENOMEM;
 	if (!(x = X509_new()) || !(sans = san_list(site, labels, n_labels)))
 		goto out;

@@ -198,6 +198,13 @@ static void test_ca_issue_and_crl(void **state)
 	assert_int_equal(X509_check_ca(x), 0);
 	X509_free(x);
 
+	/* never beyond the CA's own end (10 years) */
+	assert_int_equal(orch_ca_issue(ca, "Register.csr", csr, csr_len, raw, "br1", labels, 2,
+				       20u * 366 * 86400, now, &c2, err, sizeof(err)),
+			 0);
+	assert_true(c2.not_after <= now + 10 * 366 * 86400LL);
+	orch_cert_issued_clear(&c2);
+
 	/* a CSR for another key than the site's: refused naming the field */
 	assert_int_equal(orch_ca_issue(ca, "Register.csr", csr, csr_len, other, "br1", labels, 2,
 				       3600, now, &c2, err, sizeof(err)),
@@ -720,6 +727,13 @@ static void test_operator_intermediate(void **state)
 	assert_non_null(strstr(out, "is not a CA"));
 	assert_int_equal(orchd_refuses("int.pem", "int.key", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "self-signed root"));
+	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	   "-keyout noski.key -out noski.pem -subj /CN=no-ski -days 30 "
+	   "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+	   "-addext subjectKeyIdentifier=none 2>/dev/null",
+	   dir);
+	assert_int_equal(orchd_refuses("noski.pem", "noski.key", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "no subjectKeyIdentifier"));
 	assert_int_equal(orchd_refuses("missing.pem", "int.key", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "--ca-cert"));
 

@@ -53,7 +53,8 @@ struct orch_cert_issued {
  * Check a PKCS#10 request (DER): well-formed, its self-signature verifies, and
  * its key is the Ed25519 key `key` (32 octets) exactly; then issue: subject
  * CN=site, SANs DNS:<label>.<site> for each label and DNS:<site>, a random
- * 127-bit serial, valid from a minute back for lifetime_s, keyUsage
+ * 127-bit serial, valid from a minute back for lifetime_s (at most until the
+ * CA's own end), keyUsage
  * digitalSignature, EKU serverAuth+clientAuth.  -EINVAL and err (naming
  * `field`) for a bad request, -ENOMEM, -EIO (signing failed).
  */
