@@ -652,6 +652,7 @@ static void test_key_mode_refuses_renewal(void **state)
 
 static char dir[64];
 
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
 	char cmd[2048];
