@@ -549,7 +549,8 @@ int orch_ca_crl(struct orch_ca *ca, const struct orch_crl_entry *entries, size_t
 
 	if (!e)
 		return -ENOMEM;
-	memcpy(e, entries, n * sizeof(*e));
+	if (n)
+		memcpy(e, entries, n * sizeof(*e));
 	qsort(e, n, sizeof(*e), entry_cmp);
 	if (list_hash(e, n, md)) {
 		free(e);
