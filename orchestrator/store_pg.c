@@ -165,6 +165,7 @@ static const char *const migrations[] = {
 	 " issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL, revoked_at BIGINT,"
 	 " reason TEXT NOT NULL DEFAULT '');"
 	 "CREATE INDEX certs_site ON certs(site);"
+	 "CREATE INDEX certs_not_after ON certs(not_after);"
 	 "ALTER TABLE sites ADD COLUMN cert_not_after BIGINT;"),
 };
 
@@ -2367,14 +2368,20 @@ static int pg_cert_add(struct orch_store *st, const char *serial, const char *si
 {
 	struct prm p = { 0 };
 
+	int r;
+
 	ps(&p, serial);
 	ps(&p, site);
 	pi(&p, issued_at);
 	pi(&p, not_after);
-	return run(pg(st),
-		   "INSERT INTO certs(serial, site, issued_at, not_after)"
-		   " VALUES($1, $2, $3::bigint, $4::bigint)",
-		   &p, NULL);
+	if ((r = run(pg(st),
+		     "INSERT INTO certs(serial, site, issued_at, not_after)"
+		     " VALUES($1, $2, $3::bigint, $4::bigint)",
+		     &p, NULL)))
+		return r;
+	memset(&p, 0, sizeof(p));
+	pi(&p, issued_at - ORCH_CERT_KEEP_MS);
+	return run(pg(st), "DELETE FROM certs WHERE not_after < $1::bigint", &p, NULL);
 }
 
 static int pg_cert_revoke(struct orch_store *st, const char *serial, int64_t now,

@@ -138,6 +138,7 @@ static const char *const migrations[] = {
 	 " issued_at INTEGER NOT NULL, not_after INTEGER NOT NULL, revoked_at INTEGER,"
 	 " reason TEXT NOT NULL DEFAULT '');"
 	 "CREATE INDEX certs_site ON certs(site);"
+	 "CREATE INDEX certs_not_after ON certs(not_after);"
 	 "ALTER TABLE sites ADD COLUMN cert_not_after INTEGER;"),
 };
 
@@ -2052,6 +2053,7 @@ static int sq_cert_add(struct orch_store *st, const char *serial, const char *si
 {
 	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO certs(serial, site, issued_at, not_after)"
 				       " VALUES(?, ?, ?, ?)");
+	int r;
 
 	if (!p)
 		return -EIO;
@@ -2059,6 +2061,12 @@ static int sq_cert_add(struct orch_store *st, const char *serial, const char *si
 	sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(p, 3, issued_at);
 	sqlite3_bind_int64(p, 4, not_after);
+	if ((r = run(p)))
+		return r;
+	p = stmt(sq(st), "DELETE FROM certs WHERE not_after < ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, issued_at - ORCH_CERT_KEEP_MS);
 	return run(p);
 }
 

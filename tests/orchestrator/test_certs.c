@@ -28,6 +28,7 @@
 #include <sdwan.pb-c.h>
 
 #include <orch/ca.h>
+#include <orch/store.h>
 
 #include "orch_harness.h"
 
@@ -272,6 +273,70 @@ static void test_ca_issue_and_crl(void **state)
 	EVP_PKEY_free(k2);
 	free(cp);
 	free(kp);
+}
+
+/* the store: certificates listed, revoked (once), by site, pruned a while
+ * after they expired */
+static void test_store_certs(void **state)
+{
+	char dir[64] = "/tmp/orch-cstore-XXXXXX", db[300], pg_db[64] = "", err[256] = "";
+	char *c = NULL, *k = NULL, path[400];
+	struct orch_store *st = NULL;
+	int64_t t = 1800000000000LL;
+	size_t n = 9;
+	json_t *a = NULL;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	if (!getenv("ORCH_TEST_PG"))
+		snprintf(db, sizeof(db), "%s/orch.db", dir);
+	else
+		assert_int_equal(orch_pg_create(db, sizeof(db), pg_db), 0);
+	assert_int_equal(orch_store_open(db, &st, err, sizeof(err)), 0);
+
+	/* the first CA stored stays */
+	assert_int_equal(st->ops->ca_get(st, &c, &k), -ENOENT);
+	assert_int_equal(st->ops->ca_put(st, "CERT1", "KEY1", t), 0);
+	assert_int_equal(st->ops->ca_put(st, "CERT2", "KEY2", t), 0);
+	assert_int_equal(st->ops->ca_get(st, &c, &k), 0);
+	assert_string_equal(c, "CERT1");
+	assert_string_equal(k, "KEY1");
+	free(c);
+	free(k);
+
+	assert_int_equal(st->ops->cert_add(st, "0a", "br1", t, t + 1000), 0);
+	assert_int_equal(st->ops->cert_add(st, "0b", "br1", t + 1, t + 3600000), 0);
+	assert_int_equal(st->ops->cert_add(st, "0c", "br2", t + 2, t + 3600000), 0);
+	assert_int_equal(st->ops->cert_revoke(st, "0c", t + 5, "why"), 0);
+	assert_int_equal(st->ops->cert_revoke(st, "0c", t + 6, "why"), -EALREADY);
+	assert_int_equal(st->ops->cert_revoke(st, "0d", t + 6, "why"), -ENOENT);
+	/* br1's: only the one not yet expired */
+	assert_int_equal(st->ops->certs_revoke_site(st, "br1", t + 2000, "site revoked", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(st->ops->cert_list(st, "br1", &a), 0);
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "serial")),
+			    "0b");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "revoked_at")),
+			 t + 2000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "revoked_at")),
+			 0);
+	json_decref(a);
+	/* an issue 31 days on removes what expired more than 30 days before */
+	assert_int_equal(st->ops->cert_add(st, "0e", "br3", t + ORCH_CERT_KEEP_MS + 3600000 + 10,
+					   t + ORCH_CERT_KEEP_MS + 7200000),
+			 0);
+	assert_int_equal(st->ops->cert_list(st, NULL, &a), 0);
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "serial")),
+			    "0e");
+	json_decref(a);
+	assert_int_equal(st->ops->site_cert_report(st, 12345, 1900000000), 0); /* no such site */
+
+	orch_store_free(st);
+	orch_pg_drop(pg_db);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
 }
 
 /* ---- a daemon with --auth cert */
@@ -849,6 +914,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca_issue_and_crl),
+		cmocka_unit_test(test_store_certs),
 		cmocka_unit_test_teardown(test_register_renew_revoke, stop_daemon),
 		cmocka_unit_test_teardown(test_key_mode_refuses_renewal, stop_daemon),
 		cmocka_unit_test_teardown(test_operator_intermediate, stop_daemon),

@@ -252,7 +252,9 @@ struct orch_store_ops {
 	int (*ca_get)(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem);
 	int (*ca_put)(struct orch_store *st, const char *cert_pem, const char *key_pem,
 		      int64_t now);
-	/* a certificate issued to a site (serial: lower-case hex; times ms) */
+	/* a certificate issued to a site (serial: lower-case hex; times ms);
+	 * those expired ORCH_CERT_KEEP_MS before issued_at are removed (the
+	 * list and the compile's CRL input stay as large as the network) */
 	int (*cert_add)(struct orch_store *st, const char *serial, const char *site,
 			int64_t issued_at, int64_t not_after);
 	/* revoke one (the next CRL lists it: the intent generation moves on);
@@ -292,6 +294,9 @@ struct orch_store_ops {
 	/* the last failure in words (what failed and the server's message) */
 	const char *(*last_error)(struct orch_store *st);
 };
+
+/* an expired certificate stays listed this long (ms): 30 days */
+#define ORCH_CERT_KEEP_MS (30LL * 86400 * 1000)
 
 enum {
 	ORCH_NOTE_INTENT = 1 << 0,	/* intent changed: the compiling instance compiles */
