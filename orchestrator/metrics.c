@@ -26,6 +26,7 @@ enum fam {
 	F_SITE_CONVERGED,
 	F_SITE_CONFIG_ERROR,
 	F_SITE_COMPILE_ERROR,
+	F_EDGE_CERT_EXPIRY,
 	F_CLASS_INFO,
 	F_CLASS_PATHS,
 	F_CLASS_PATH,
@@ -76,6 +77,9 @@ static const struct {
 	[F_SITE_COMPILE_ERROR] = { "sdwan_site_compile_error", "gauge",
 				   "1 when the orchestrator cannot compile the site's bundle (it "
 				   "keeps the one it has; the rollout says why)." },
+	[F_EDGE_CERT_EXPIRY] = { "sdwan_edge_cert_expiry_timestamp_seconds", "gauge",
+				 "When the site's edge certificate expires, as the edge reports "
+				 "(Unix time; --auth cert)." },
 	[F_CLASS_INFO] = { "sdwan_class_info", "gauge",
 			   "A traffic class's steering decision at a site (always 1), by action." },
 	[F_CLASS_PATHS] = { "sdwan_class_paths", "gauge",
@@ -227,6 +231,8 @@ static int on_site(void *ud, const struct orch_obs_site *s)
 	site_sample(sc, F_SITE_CONFIG_ERROR, s->name, s->refused || (s->config_error[0] != '\0'));
 	site_sample(sc, F_SITE_COMPILE_ERROR, s->name,
 		    s->compile_error && s->compile_error[0] != '\0');
+	if (s->cert_not_after)
+		site_sample(sc, F_EDGE_CERT_EXPIRY, s->name, (double)s->cert_not_after);
 	if (s->reflector_known) {
 		fprintf(sc->f[F_REFL_ANSWERED], "%s{", fams[F_REFL_ANSWERED].name);
 		label(sc->f[F_REFL_ANSWERED], "site", s->name, true);

@@ -95,7 +95,7 @@ bool orch_name_valid(const char *s)
 }
 
 static const char *const cap_names[] = { "breakout", "psk",	      "ike-proposals", "probe-auth",
-					 "ipv6",     "ipv6-underlay", "compact-paths" };
+					 "ipv6",     "ipv6-underlay", "compact-paths", "x509" };
 
 const char *orch_cap_name(uint32_t bit)
 {

@@ -885,6 +885,11 @@ static void status_site_table(json_t *s)
 	if (*str(s, "compile_error"))
 		printf("compile error (no new bundle; it keeps v%lld): %s\n",
 		       num(s, "target_version"), str(s, "compile_error"));
+	if (num(s, "cert_not_after")) { /* --auth cert: as the edge reports */
+		printf("edge certificate expires: ");
+		print_time(num(s, "cert_not_after") * 1000);
+		putchar('\n');
+	}
 	printf("%-28s %-22s %-9s %-9s %-9s %s\n", "PATH", "STATE", "RTT ms", "JITTER", "LOSS %",
 	       "SAMPLES");
 	json_array_foreach (json_object_get(s, "paths"), i, p)
@@ -1715,6 +1720,71 @@ static int cmd_token(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* ---- certificates (issue 18, sdwan-orchd --auth cert) */
+
+static void certs_table(json_t *j)
+{
+	json_t *c;
+	size_t i;
+
+	if (!json_is_true(json_object_get(j, "issuing")))
+		printf("(the orchestrator does not issue certificates: no --auth cert)\n");
+	printf("%-32s %-20s %-20s %s\n", "SERIAL", "SITE", "NOT AFTER (UTC)", "STATE");
+	json_array_foreach (json_object_get(j, "certificates"), i, c) {
+		printf("%-32s %-20s ", str(c, "serial"), str(c, "site"));
+		print_time(num(c, "not_after"));
+		printf(" %s%s%s%s\n", str(c, "state"), *str(c, "reason") ? " (" : "",
+		       str(c, "reason"), *str(c, "reason") ? ")" : "");
+	}
+}
+
+static int cmd_cert(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: sdwanctl cert list [--site S]\n"
+		"       sdwanctl cert revoke SERIAL\n"
+		"  the certificates the orchestrator's CA issued to the edges (sdwan-orchd\n"
+		"  --auth cert): serial, site, expiry and state (valid, expired, revoked).\n"
+		"  revoke (admin) puts SERIAL in the CRL every bundle carries: peers refuse\n"
+		"  it from their next bundle on.  A site's certificates are revoked with the\n"
+		"  site (site revoke, site bootstrap, site rm).\n";
+	char path[256];
+	json_t *resp;
+	long st;
+
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "list")) {
+		if (argc == 2)
+			return get_and_show("/api/v1/certificates", certs_table);
+		if (argc == 4 && !strcmp(argv[2], "--site") && strlen(argv[3]) < 64) {
+			snprintf(path, sizeof(path), "/api/v1/certificates?site=%s", argv[3]);
+			return get_and_show(path, certs_table);
+		}
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "revoke")) {
+		if (argc != 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
+			fprintf(stderr, "sdwanctl: cert revoke: SERIAL required\n");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "/api/v1/certificates/%s/revoke", argv[2]);
+		st = call("POST", path, NULL, &resp);
+		if (st != 200)
+			return fail(st, resp);
+		if (g.json)
+			return print_json(resp);
+		printf("certificate %s revoked\n", str(resp, "serial"));
+		json_decref(resp);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "sdwanctl: cert: unknown command %s\n", safe(argv[1]));
+	return EXIT_USAGE;
+}
+
 static void audit_table(json_t *j)
 {
 	json_t *e;
@@ -1794,6 +1864,8 @@ static void usage(FILE *f)
 		"  webhook add|list|rm               alert webhooks and their delivery state\n"
 		"  peer add|list|show|rm             third-party IPsec peers and their tunnels\n"
 		"  token create|list|revoke          operator tokens (admin)\n"
+		"  cert list [--site S] | revoke SERIAL\n"
+		"                                    edge certificates (--auth cert) and the CRL\n"
 		"  audit [--limit N] [--after ID]    who changed what, before and after (admin)\n"
 		"  edge status [--watch]             the local sdwan-edged (control socket)\n"
 		"\n"
@@ -1921,6 +1993,8 @@ int main(int argc, char **argv)
 		rc = cmd_peer(argc, argv);
 	else if (!strcmp(argv[0], "token"))
 		rc = cmd_token(argc, argv);
+	else if (!strcmp(argv[0], "cert"))
+		rc = cmd_cert(argc, argv);
 	else if (!strcmp(argv[0], "audit"))
 		rc = cmd_audit(argc, argv);
 	else if (!strcmp(argv[0], "edge"))

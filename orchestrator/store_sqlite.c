@@ -15,7 +15,7 @@
 #include <orch/store.h>
 #include <orch/text.h>
 
-#define STMT_CACHE	 96
+#define STMT_CACHE	 128
 #define HISTORY_PER_SITE 256
 #define EVENTS_KEPT	 100000	 /* the orchestrator's own events (operators, compiler) */
 #define EDGE_EVENTS_KEPT 2000000 /* all edges' events together, besides each site's quota */
@@ -129,6 +129,17 @@ static const char *const migrations[] = {
 	 * with its path allocations; the PSK apart (never shown again) */
 	"CREATE TABLE tp_peers(name TEXT PRIMARY KEY, doc TEXT NOT NULL, secret TEXT NOT NULL,"
 	" created_at INTEGER NOT NULL);",
+	/* 14 (issue 18, certificates): the network's own CA (one row; every
+	 * instance signs with it), the certificates issued (kept by site name:
+	 * a deleted site's stay listed as revoked), the expiry the edge reports */
+	("CREATE TABLE ca(id INTEGER PRIMARY KEY CHECK(id = 1), cert TEXT NOT NULL,"
+	 " key TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	 "CREATE TABLE certs(serial TEXT PRIMARY KEY, site TEXT NOT NULL,"
+	 " issued_at INTEGER NOT NULL, not_after INTEGER NOT NULL, revoked_at INTEGER,"
+	 " reason TEXT NOT NULL DEFAULT '');"
+	 "CREATE INDEX certs_site ON certs(site);"
+	 "CREATE INDEX certs_not_after ON certs(not_after);"
+	 "ALTER TABLE sites ADD COLUMN cert_not_after INTEGER;"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1480,6 +1491,7 @@ static int site_status(struct sq_store *s, sqlite3_stmt *row, int64_t online_sin
 	json_object_set_new(o, "software_version", json_string(col_text(row, 12)));
 	json_object_set_new(o, "capabilities", orch_caps_to_json(col_text(row, 13)));
 	json_object_set_new(o, "compile_error", json_string(col_text(row, 14)));
+	json_object_set_new(o, "cert_not_after", json_integer(sqlite3_column_int64(row, 15)));
 	if (details) {
 		paths = json_array();
 		p = stmt(s, "SELECT metrics FROM path_metrics WHERE site_id = ? ORDER BY path");
@@ -1520,7 +1532,8 @@ static int sq_status(struct orch_store *st, const char *site, int64_t online_sin
 #define STATUS_SQL                                                                            \
 	"SELECT s.id, s.name, s.role, s.last_seen, s.registered_at, b.version,"               \
 	" t.applied_version, t.config_error, t.decisions, ifnull(pm.n, 0), ifnull(pm.up, 0)," \
-	" t.class_traffic, s.software_version, s.capabilities, s.compile_error"               \
+	" t.class_traffic, s.software_version, s.capabilities, s.compile_error,"              \
+	" ifnull(s.cert_not_after, 0)"                                                        \
 	" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"                               \
 	" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN (SELECT site_id, count(*) n,"   \
 	" sum(json_extract(metrics, '$.state') = 'PATH_STATE_UP') up FROM path_metrics"       \
@@ -1602,7 +1615,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 		" ifnull(b.version, 0), ifnull(t.applied_version, 0), ifnull(t.config_error, ''),"
 		" t.decisions, a.version IS NOT NULL AND a.version = b.version AND NOT a.applied,"
 		" (SELECT ifnull(max(version), 0) FROM policies), t.class_traffic, s.compile_error,"
-		" t.refl_answered, t.refl_dropped"
+		" t.refl_answered, t.refl_dropped, ifnull(s.cert_not_after, 0)"
 		" FROM sites s LEFT JOIN bundles b ON b.site_id = s.id"
 		" LEFT JOIN telemetry t ON t.site_id = s.id LEFT JOIN acks a ON a.site_id = s.id"
 		" ORDER BY s.name");
@@ -1628,6 +1641,7 @@ static int sq_observe(struct orch_store *st, const struct orch_obs_ops *ops, voi
 			.reflector_known = sqlite3_column_type(p, 12) != SQLITE_NULL,
 			.refl_answered = (uint64_t)sqlite3_column_int64(p, 12),
 			.refl_dropped = (uint64_t)sqlite3_column_int64(p, 13),
+			.cert_not_after = sqlite3_column_int64(p, 14),
 		};
 
 		pv = (uint64_t)sqlite3_column_int64(p, 9);
@@ -1992,6 +2006,169 @@ static int sq_token_revoke(struct orch_store *st, const char *name, int64_t now)
 	return run(p);
 }
 
+/* ---- certificates (issue 18) */
+
+static int sq_ca_get(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT cert, key FROM ca WHERE id = 1");
+	char *c = NULL, *k = NULL;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		c = strdup(col_text(p, 0));
+		k = strdup(col_text(p, 1));
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	if (!c || !k) {
+		free(c);
+		if (k)
+			explicit_bzero(k, strlen(k));
+		free(k);
+		return -ENOMEM;
+	}
+	*ret_cert_pem = c;
+	*ret_key_pem = k;
+	return 0;
+}
+
+static int sq_ca_put(struct orch_store *st, const char *cert_pem, const char *key_pem, int64_t now)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT OR IGNORE INTO ca VALUES(1, ?, ?, ?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, cert_pem, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, key_pem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, now);
+	return run(p);
+}
+
+static int sq_cert_add(struct orch_store *st, const char *serial, const char *site,
+		       int64_t issued_at, int64_t not_after)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO certs(serial, site, issued_at, not_after)"
+				       " VALUES(?, ?, ?, ?)");
+	int r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, issued_at);
+	sqlite3_bind_int64(p, 4, not_after);
+	if ((r = run(p)))
+		return r;
+	p = stmt(sq(st), "DELETE FROM certs WHERE not_after < ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, issued_at - ORCH_CERT_KEEP_MS);
+	return run(p);
+}
+
+static int sq_cert_revoke(struct orch_store *st, const char *serial, int64_t now,
+			  const char *reason)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT revoked_at FROM certs WHERE serial = ?");
+	int64_t was;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	was = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	if (was)
+		return -EALREADY;
+	p = stmt(s, "UPDATE certs SET revoked_at = ?, reason = ? WHERE serial = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	sqlite3_bind_text(p, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, serial, -1, SQLITE_STATIC);
+	if ((rc = run(p)))
+		return rc;
+	return bump_gen(s); /* every bundle carries the CRL */
+}
+
+static int sq_certs_revoke_site(struct orch_store *st, const char *site, int64_t now,
+				const char *reason, size_t *ret_n)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "UPDATE certs SET revoked_at = ?, reason = ?"
+				  " WHERE site = ? AND revoked_at IS NULL AND not_after > ?");
+	int n, r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	sqlite3_bind_text(p, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, now);
+	if ((r = run(p)))
+		return r;
+	n = sqlite3_changes(s->db);
+	if (ret_n)
+		*ret_n = (size_t)n;
+	return n ? bump_gen(s) : 0;
+}
+
+static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT serial, site, issued_at, not_after,"
+				       " coalesce(revoked_at, 0), reason FROM certs"
+				       " WHERE ?1 IS NULL OR site = ?1"
+				       " ORDER BY issued_at DESC, serial");
+	json_t *a = json_array();
+	int rc;
+
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	if (site)
+		sqlite3_bind_text(p, 1, site, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *t =
+			json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "serial", col_text(p, 0),
+				  "site", col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2),
+				  "not_after", sqlite3_column_int64(p, 3), "revoked_at",
+				  sqlite3_column_int64(p, 4), "reason", col_text(p, 5));
+
+		if (!t || json_array_append_new(a, t)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
+static int sq_site_cert_report(struct orch_store *st, int64_t site_id, int64_t not_after_s)
+{
+	sqlite3_stmt *p = stmt(sq(st), "UPDATE sites SET cert_not_after = ? WHERE id = ?");
+
+	if (!p)
+		return -EIO;
+	if (not_after_s)
+		sqlite3_bind_int64(p, 1, not_after_s);
+	sqlite3_bind_int64(p, 2, site_id);
+	return run(p);
+}
+
 /* ---- the audit log */
 
 static int sq_audit_add(struct orch_store *st, int64_t at, const char *actor, const char *action,
@@ -2130,6 +2307,13 @@ static const struct orch_store_ops sqlite_ops = {
 	.token_check = sq_token_check,
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
+	.ca_get = sq_ca_get,
+	.ca_put = sq_ca_put,
+	.cert_add = sq_cert_add,
+	.cert_revoke = sq_cert_revoke,
+	.certs_revoke_site = sq_certs_revoke_site,
+	.cert_list = sq_cert_list,
+	.site_cert_report = sq_site_cert_report,
 	.audit_add = sq_audit_add,
 	.audit_list = sq_audit_list,
 };

@@ -189,6 +189,15 @@ expect 5 "$ctl" token revoke ro1
 expect 4 "$ctl" token revoke nosuch
 expect 0 "$ctl" token list
 grep -q '^ro1 .*revoked$' "$dir/out" || { cat "$dir/out"; fail "token list: revoked"; }
+# certificates (issue 18): listed (none: this daemon runs raw keys), refusals
+expect 0 "$ctl" cert --help
+expect 0 "$ctl" cert list
+grep -q "does not issue certificates" "$dir/out" || fail "cert list: raw keys not said"
+expect 0 "$ctl" --json cert list --site br1
+expect 2 "$ctl" cert revoke
+expect 4 "$ctl" cert revoke abcdef
+expect 5 "$ctl" cert revoke xyz
+grep -q "serial" "$dir/err" || fail "cert revoke: bad serial not named"
 # sdwan-orchd token add: names checked and unique, an expiry that holds
 expect 2 "$orchd" token add --db "$dir/db" --role viewer --name "Bad Name"
 expect 2 "$orchd" token add --db "$dir/db" --role viewer --name brief --expires soon
