@@ -485,4 +485,41 @@ int edge_ike_key_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN
 int edge_ike_key_load_or_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN],
 				bool *ret_created);
 
+/*
+ * The edge's certificate (issue 18), libcrypto only (target edge_ike).
+ *
+ * edge_ike_csr(): a PKCS#10 request (DER, *ret malloc'd) signed by the key in
+ * key_file, subject CN=cn, subjectAltNames DNS:dns[i].  -ENOENT/-EPERM/-EINVAL
+ * as edge_ike_key_load(), -ENOMEM.
+ *
+ * edge_ike_cert_save(): cert then chain (DER each) as PEM blocks in path,
+ * written atomically (temp file in the same directory, fsync, rename), mode
+ * 0644 (public).  -EINVAL if cert does not parse, -errno.
+ *
+ * edge_ike_cert_load(): the file saved above; ret holds malloc'd DER copies
+ * (edge_ike_cert_clear() frees them) and the certificate's validity.  -ENOENT,
+ * -EINVAL (not PEM certificates, more than EDGE_IKE_X509_CA_MAX in the chain).
+ */
+struct edge_ike_cert {
+	uint8_t *der;
+	size_t len;
+	uint8_t *chain[EDGE_IKE_X509_CA_MAX];
+	size_t chain_len[EDGE_IKE_X509_CA_MAX];
+	size_t chain_n;
+	int64_t not_before; /* Unix s */
+	int64_t not_after;
+};
+int edge_ike_csr(const char *key_file, const char *cn, const char *const *dns, size_t n_dns,
+		 uint8_t **ret, size_t *ret_len);
+int edge_ike_cert_save(const char *path, const uint8_t *cert, size_t len,
+		       const uint8_t *const *chain, const size_t *chain_len, size_t n_chain);
+int edge_ike_cert_load(const char *path, struct edge_ike_cert *ret);
+void edge_ike_cert_clear(struct edge_ike_cert *c);
+/* validity of a DER certificate: 0 or -EINVAL */
+int edge_ike_cert_times(const uint8_t *der, size_t len, int64_t *not_before, int64_t *not_after);
+/* whether a DER certificate names dns among its DNS subjectAltNames */
+bool edge_ike_cert_has_dns(const uint8_t *der, size_t len, const char *dns);
+/* whether a DER certificate is for the raw Ed25519 public key pub */
+bool edge_ike_cert_for_key(const uint8_t *der, size_t len, const uint8_t pub[EDGE_IKE_PUBKEY_LEN]);
+
 #endif /* EDGE_IKE_H */
