@@ -133,9 +133,14 @@ int edge_ike_csr(const char *key_file, const char *cn, const char *const *dns,
 	{
 		goto out;
 	}
-	*ret = der;
-	*ret_len = (size_t)len;
-	r = 0;
+	*ret = malloc((size_t)len); /* the caller's free(), not OPENSSL_free() */
+	if (*ret)
+	{
+		memcpy(*ret, der, (size_t)len);
+		*ret_len = (size_t)len;
+		r = 0;
+	}
+	OPENSSL_free(der);
 out:
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);

@@ -148,7 +148,7 @@ static void test_csr_issue_save_load(void **state)
 
 	OPENSSL_free(cert);
 	OPENSSL_free(ca_der);
-	OPENSSL_free(csr);
+	free(csr);
 	X509_free(x);
 	X509_free(ca);
 	X509_REQ_free(req);

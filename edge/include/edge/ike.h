@@ -488,7 +488,7 @@ int edge_ike_key_load_or_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PU
 /*
  * The edge's certificate (issue 18), libcrypto only (target edge_ike).
  *
- * edge_ike_csr(): a PKCS#10 request (DER, *ret malloc'd) signed by the key in
+ * edge_ike_csr(): a PKCS#10 request (DER, *ret malloc'd: free()) signed by the key in
  * key_file, subject CN=cn, subjectAltNames DNS:dns[i].  -ENOENT/-EPERM/-EINVAL
  * as edge_ike_key_load(), -ENOMEM.
  *
