@@ -16,6 +16,9 @@
 #   6. x509_set() with garbage or a certificate for another key: refused by
 #      name, nothing changed.
 # Everything is torn down on every exit.
+# BENCH_ROUNDS=N (row P23 of lab/bench, via lab/bench-cert): after 1., N
+# rounds of a 3 s stream at 1 kpps A → B with both certificates renewed 1 s
+# in; prints "RESULT P23 rounds=N of=N lost=… lost_max=…" and stops there.
 #
 #   x509.sh TOOL
 set -euo pipefail
@@ -200,6 +203,33 @@ grep 'received end entity cert "CN=a"' "$WORK/b.err" >/dev/null || fail "b recei
 grep 'received end entity cert "CN=b"' "$WORK/a.err" >/dev/null || fail "a received no certificate from b"
 ip netns exec $A ping -q -c 3 -i 0.05 -W 2 -I 10.255.10.1 10.255.10.2 >/dev/null || fail "no traffic"
 log "1. certificates: up, each side got the other's, traffic flows"
+
+# ---------------------------------------------------------------- P23
+if [[ -n ${BENCH_ROUNDS:-} ]]; then
+	total=0 max=0 done_rounds=0
+	for round in $(seq "$BENCH_ROUNDS"); do
+		ca_sign "$WORK/ca" "$WORK/a.key" a "DNS:mpls.a,DNS:a" "$WORK/a-new.der" >/dev/null
+		ca_sign "$WORK/ca" "$WORK/b.key" b "DNS:mpls.b,DNS:b" "$WORK/b-new.der" >/dev/null
+		ip netns exec $A ping -q -i 0.001 -c 3000 -W 1 -I 10.255.10.1 10.255.10.2 \
+			>"$WORK/ping.txt" 2>&1 &
+		ping_pid=$!
+		sleep 1
+		mv "$WORK/a-new.der" "$WORK/a.der"
+		mv "$WORK/b-new.der" "$WORK/b.der"
+		x509 a '^x509 r=0 ' && x509 b '^x509 r=0 ' || { log "round $round: renewal refused"; break; }
+		wait "$ping_pid" || true
+		tx=$(awk '/packets transmitted/ {print $1}' "$WORK/ping.txt")
+		rx=$(awk '/packets transmitted/ {print $4}' "$WORK/ping.txt")
+		lost=$((tx - rx))
+		log "P23 round $round: $tx sent, lost $lost"
+		total=$((total + lost))
+		((lost > max)) && max=$lost
+		done_rounds=$round
+	done
+	echo "RESULT P23 rounds=$done_rounds of=$BENCH_ROUNDS lost=$total lost_max=$max"
+	((done_rounds == BENCH_ROUNDS)) || exit 1
+	exit 0
+fi
 
 # ---------------------------------------------------------------- 2. renewal
 serial_a2=$(ca_sign "$WORK/ca" "$WORK/a.key" a "DNS:mpls.a,DNS:a" "$WORK/a-new.der")
