@@ -422,8 +422,8 @@ static int charon_start(void **ret_ctx,
 	instance = this;
 	dbg_saved = dbg;
 	dbg = dbg_edge;
-	/* not /etc/strongswan.conf: an empty file of ours (the parser wants a
-	 * regular file), then settings_apply() */
+	/* not /etc/strongswan.conf: a file of ours (the parser wants a regular
+	 * file) with only what library_init() reads, then settings_apply() */
 	r = write_conf(this, conf, sizeof(conf));
 	if (r)
 	{
