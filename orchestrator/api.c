@@ -464,6 +464,7 @@ enum MHD_Result api_site_delete(struct req *r)
 	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "deleted");
 	if ((e = audit(r, "site.delete", r->params[0], before, NULL)) ||
+	    (e = orchd_certs_revoke_site(r, r->params[0], "site deleted")) ||
 	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "commit");
@@ -501,6 +502,7 @@ enum MHD_Result api_site_bootstrap(struct req *r)
 			   "new bootstrap token issued");
 	if ((e = audit(r, "site.bootstrap", r->params[0], before,
 		       site_json_stored(r, r->params[0]))) ||
+	    (e = orchd_certs_revoke_site(r, r->params[0], "site re-provisioned")) ||
 	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		explicit_bzero(token, sizeof(token));
@@ -585,6 +587,7 @@ enum MHD_Result api_site_revoke(struct req *r)
 	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "site credential revoked");
 	if ((e = audit(r, "site.revoke", r->params[0], before,
 		       site_json_stored(r, r->params[0]))) ||
+	    (e = orchd_certs_revoke_site(r, r->params[0], "site revoked")) ||
 	    (e = st->ops->intent_gen(st, &gen)) || (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "commit");

@@ -467,6 +467,21 @@ static void check_caps(struct compiler *c, struct csite *cs)
 		 missing = need & ~cs->caps;
 	char what[128];
 
+	/* a network of certificates: an edge that cannot show one (or check its
+	 * peers') would bring up no tunnel at all */
+	if (c->in->n_ca_certs && st->n_underlays && !(cs->caps & ORCH_CAP_X509)) {
+		if (st->registered)
+			site_error(c, cs,
+				   "the network's certificate authentication (--auth cert) needs "
+				   "the edge feature \"x509\", which its edge (software %s) does "
+				   "not report",
+				   st->software_version[0] ? st->software_version : "?");
+		else
+			site_error(c, cs,
+				   "the network's certificate authentication (--auth cert) needs "
+				   "the edge feature \"x509\"; its edge has not registered yet");
+		return;
+	}
 	if (!missing)
 		return;
 	for (uint32_t bit = 1; bit; bit <<= 1)
@@ -987,6 +1002,11 @@ static int build_bundle(struct compiler *c, size_t idx, struct orch_compiled *re
 	bundle.n_lan_prefixes = st->n_lans;
 	bundle.lan_prefixes = cs->peer->lan_prefixes;
 	bundle.policy = (Sdwan__V1__Policy *)c->in->policy;
+	if (c->in->n_ca_certs) {
+		bundle.n_ca_certificates = c->in->n_ca_certs;
+		bundle.ca_certificates = (ProtobufCBinaryData *)c->in->ca_certs;
+		bundle.crl = c->in->crl;
+	}
 	bundle.probe = &c->probe;
 	bundle.ike = &c->ike;
 	bundle.tunnel = &c->tunnel;

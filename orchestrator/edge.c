@@ -73,6 +73,7 @@ enum MHD_Result edge_register(struct req *r)
 	char caps[ORCH_CAPS_TEXT_MAX];
 	bool caps_changed = false;
 	char actor[ORCH_NAME_MAX + 8];
+	struct orch_cert_issued cert = { 0 };
 	uint64_t version = 0;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -110,6 +111,14 @@ enum MHD_Result edge_register(struct req *r)
 		ret = reply_error(r, 400, "%s", msg);
 		goto out;
 	}
+	/* certificates: the edge asks for its first one here (an edge of a
+	 * raw-key network may send one: it is not used) */
+	if (r->d->ca && !m->csr.len) {
+		ret = reply_error(r, 400,
+				  "Register.csr: required, the network authenticates with "
+				  "certificates (a PKCS#10 request for Register.public_key, DER)");
+		goto out;
+	}
 	if (orch_secret_new(cred)) {
 		ret = reply_error(r, 500, "no randomness");
 		goto out;
@@ -124,11 +133,16 @@ enum MHD_Result edge_register(struct req *r)
 				   m->software_version, cred_hash, orchd_now_ms(), &id);
 	if (!e)
 		e = st->ops->site_edge_report(st, id, m->software_version, caps, &caps_changed);
+	if (!e && r->d->ca)
+		e = orchd_cert_issue(r, "Register.csr", m->csr.data, m->csr.len, m->public_key.data,
+				     m->site, id, "cert.issue", &cert, msg, sizeof(msg));
 	if (e) {
 		st->ops->rollback(st);
 		/* used up meanwhile by another request: a wrong secret now */
 		if (e == -EACCES || e == -EALREADY)
 			ret = reply_error(r, 401, "unknown site or wrong bootstrap token");
+		else if (e == -EINVAL && r->d->ca)
+			ret = reply_error(r, 400, "%s", msg);
 		else
 			ret = reply_store_error(r, e, "registration");
 		goto out;
@@ -158,6 +172,11 @@ enum MHD_Result edge_register(struct req *r)
 	reply.site_id = (uint32_t)id;
 	reply.credential = cred;
 	reply.config_version = version;
+	if (cert.der) {
+		reply.certificate.data = cert.der;
+		reply.certificate.len = cert.len;
+		reply.ca_chain = (ProtobufCBinaryData *)orch_ca_chain(r->d->ca, &reply.n_ca_chain);
+	}
 	len = sdwan__v1__register_reply__get_packed_size(&reply);
 	buf = malloc(len ? len : 1);
 	if (!buf) {
@@ -169,6 +188,7 @@ enum MHD_Result edge_register(struct req *r)
 	explicit_bzero(buf, len);
 out:
 	explicit_bzero(cred, sizeof(cred));
+	orch_cert_issued_clear(&cert);
 	free(buf);
 	sdwan__v1__register__free_unpacked(m, NULL);
 	return ret;

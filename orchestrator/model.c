@@ -94,8 +94,8 @@ bool orch_name_valid(const char *s)
 	return true;
 }
 
-static const char *const cap_names[] = { "breakout",   "psk",  "ike-proposals",
-					 "probe-auth", "ipv6", "ipv6-underlay" };
+static const char *const cap_names[] = { "breakout", "psk",	      "ike-proposals", "probe-auth",
+					 "ipv6",     "ipv6-underlay", "x509" };
 
 const char *orch_cap_name(uint32_t bit)
 {

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include <orch/ca.h>
 #include <orch/compile.h>
 #include <orch/store.h>
 
@@ -59,6 +60,11 @@ struct orchd_config {
 	unsigned auth_fail_slots;    /* sources tracked (fixed table) */
 	unsigned unauth_timeout_s;   /* idle timeout until a request authenticated */
 	unsigned unauth_conn_limit;  /* connections not yet authenticated, at once */
+	/* certificates (issue 18): --auth cert; the operator's intermediate
+	 * (both NULL: the network's own CA, made once, kept in the store) */
+	bool auth_cert;
+	const char *ca_cert_file, *ca_key_file;
+	unsigned cert_lifetime_s; /* an issued certificate's life */
 };
 
 /* TLS 1.2 and 1.3 only, AEAD suites only, forward-secret key exchange only */
@@ -207,6 +213,7 @@ struct orchd {
 	 * that finds none waiting, set by a next key reported here */
 	bool rotation_hint;	   /* MHD thread only */
 	struct authfail *authfail; /* MHD thread only */
+	struct orch_ca *ca;	   /* --auth cert: the issuing CA; NULL: raw keys */
 };
 
 int64_t orchd_now_ms(void);
@@ -292,6 +299,25 @@ enum MHD_Result edge_register(struct req *r);
 enum MHD_Result edge_config(struct req *r);
 enum MHD_Result edge_ack(struct req *r);
 enum MHD_Result edge_telemetry(struct req *r);
+
+/* certificates (certs.c) */
+enum MHD_Result edge_certificate(struct req *r);
+enum MHD_Result api_certs_list(struct req *r);
+enum MHD_Result api_cert_revoke(struct req *r);
+/* the CA at start: the operator's files or the store's own (made on first
+ * start); err says why it is refused */
+int orchd_ca_setup(struct orchd *d, char *err, size_t errlen);
+/* a certificate for the site from `csr` (field: the request field, for the
+ * error), stored with an event and an audit line in the open transaction;
+ * 0, -EINVAL (err: a 400's message) or a store error */
+int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_t csr_len,
+		     const uint8_t key[32], const char *site, int64_t site_id, const char *action,
+		     struct orch_cert_issued *ret, char *err, size_t errlen);
+/* the site's certificates end (site revoked, re-provisioned, deleted): in the
+ * open transaction, with an audit line when there were any */
+int orchd_certs_revoke_site(struct req *r, const char *site, const char *why);
+/* the compiler's CA input: chain and CRL (malloc'd) from the store's list */
+int orchd_crl(struct orchd *d, struct orch_store *st, uint8_t **ret_crl, size_t *ret_len);
 
 /* long-poll: register r as waiting and suspend it (MHD thread, lock held) */
 void longpoll_suspend_locked(struct req *r);

@@ -18,6 +18,10 @@
 
 #define OPT_DB_WAIT 1000 /* long-only options */
 #define OPT_TP_POOL 1001
+#define OPT_AUTH    1002
+#define OPT_CA_CERT 1003
+#define OPT_CA_KEY  1004
+#define OPT_CERT_LT 1005
 
 /* file descriptors kept for everything but edge connections: the database,
  * logs, the listening socket, webhook deliveries */
@@ -114,6 +118,16 @@ static void usage(FILE *f)
 		"                         (default 7d; 1s..365d; units s m h d)\n"
 		"  --audit-retention DAYS audit records kept (default 365; 1..36500), apart\n"
 		"                         from events\n"
+		"  --auth key|cert        how edges authenticate IKE: raw Ed25519 keys (default)\n"
+		"                         or X.509 certificates this orchestrator issues\n"
+		"                         at registration and renewal, checked with a CRL\n"
+		"  --ca-cert FILE --ca-key FILE\n"
+		"                         with --auth cert: issue under this CA (PEM chain,\n"
+		"                         the issuing CA first up to the root; its key, PEM);\n"
+		"                         without: the network's own CA, made on first start\n"
+		"                         and kept in the database\n"
+		"  --cert-lifetime D      an issued certificate's life (default 30d; 60s..3650d;\n"
+		"                         units s m h d)\n"
 		"  --version              print the version and exit\n"
 		"  --list-routes          print METHOD PATH AUTH of every endpoint and exit\n"
 		"  -h, --help             this text\n");
@@ -281,6 +295,10 @@ int main(int argc, char **argv)
 		{ "db-wait", required_argument, NULL, OPT_DB_WAIT },
 		{ "bootstrap-ttl", required_argument, NULL, 'B' },
 		{ "audit-retention", required_argument, NULL, 'A' },
+		{ "auth", required_argument, NULL, OPT_AUTH },
+		{ "ca-cert", required_argument, NULL, OPT_CA_CERT },
+		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
+		{ "cert-lifetime", required_argument, NULL, OPT_CERT_LT },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -387,6 +405,33 @@ int main(int argc, char **argv)
 					&cfg.audit_keep_days))
 				return 2;
 			break;
+		case OPT_AUTH:
+			if (strcmp(optarg, "key") && strcmp(optarg, "cert")) {
+				fprintf(stderr, "sdwan-orchd: --auth \"%s\": key or cert\n",
+					optarg);
+				return 2;
+			}
+			cfg.auth_cert = !strcmp(optarg, "cert");
+			break;
+		case OPT_CA_CERT:
+			cfg.ca_cert_file = optarg;
+			break;
+		case OPT_CA_KEY:
+			cfg.ca_key_file = optarg;
+			break;
+		case OPT_CERT_LT: {
+			unsigned long long lt;
+
+			if (!orch_duration_parse(optarg, 3650ull * 86400, &lt) || lt < 60) {
+				fprintf(stderr,
+					"sdwan-orchd: --cert-lifetime \"%s\": a duration "
+					"60s..3650d (units s m h d)\n",
+					optarg);
+				return 2;
+			}
+			cfg.cert_lifetime_s = (unsigned)lt;
+			break;
+		}
 		case 'F':
 			if (parse_range("--auth-fail-limit", optarg, 1, 100000,
 					&cfg.auth_fail_limit))

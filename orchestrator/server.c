@@ -50,10 +50,13 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/status", AUTH_VIEWER, BODY_NONE, api_status },
 	{ "GET", "/api/v1/status/{site}", AUTH_VIEWER, BODY_NONE, api_status_site },
 	{ "GET", "/api/v1/events", AUTH_VIEWER, BODY_NONE, api_events },
+	{ "GET", "/api/v1/certificates", AUTH_VIEWER, BODY_NONE, api_certs_list },
+	{ "POST", "/api/v1/certificates/{serial}/revoke", AUTH_ADMIN, BODY_NONE, api_cert_revoke },
 	{ "POST", "/edge/v1/register", AUTH_BOOTSTRAP, BODY_PROTO, edge_register },
 	{ "GET", "/edge/v1/config", AUTH_EDGE, BODY_NONE, edge_config },
 	{ "POST", "/edge/v1/ack", AUTH_EDGE, BODY_PROTO, edge_ack },
 	{ "POST", "/edge/v1/telemetry", AUTH_EDGE, BODY_PROTO, edge_telemetry },
+	{ "POST", "/edge/v1/certificate", AUTH_EDGE, BODY_PROTO, edge_certificate },
 	{ "GET", "/api/v1/webhooks", AUTH_VIEWER, BODY_NONE, api_webhooks_list },
 	{ "POST", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, api_webhook_create },
 	{ "DELETE", "/api/v1/webhooks/{name}", AUTH_ADMIN, BODY_NONE, api_webhook_delete },
@@ -105,6 +108,7 @@ void orchd_config_defaults(struct orchd_config *cfg)
 	cfg->auth_fail_slots = 4096;
 	cfg->unauth_timeout_s = 10;
 	cfg->unauth_conn_limit = 2048;
+	cfg->cert_lifetime_s = ORCH_CERT_LIFETIME_DEFAULT;
 }
 
 int64_t orchd_now_ms(void)
@@ -974,7 +978,8 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	uint64_t gen = 0;
 	int64_t t0 = mono_us(), now = orchd_now_ms();
 	uint8_t secret[64];
-	size_t secret_len = 0;
+	size_t secret_len = 0, crl_len = 0;
+	uint8_t *crl = NULL;
 	int r;
 
 	if ((r = st->ops->begin_read(st)))
@@ -982,7 +987,8 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 	if ((r = st->ops->intent_gen(st, &gen)) || (r = st->ops->site_list(st, &sites, &n_sites)) ||
 	    (r = st->ops->alloc_list(st, &allocs, &n_allocs)) || (r = load_policy(st, pc)) ||
 	    (r = probe_secret(st, secret, sizeof(secret), &secret_len)) ||
-	    (r = st->ops->tp_peer_list(st, &tp_rows, &n_tp))) {
+	    (r = st->ops->tp_peer_list(st, &tp_rows, &n_tp)) ||
+	    (d->ca && (r = orchd_crl(d, st, &crl, &crl_len)))) {
 		st->ops->rollback(st);
 		goto out;
 	}
@@ -1001,7 +1007,10 @@ static int compile_once(struct orchd *d, struct policy_cache *pc)
 				       .network_id = d->network_id,
 				       .probe_secret = secret_len ? secret : NULL,
 				       .probe_secret_len = secret_len,
-				       .tp = tp };
+				       .tp = tp,
+				       .crl = { .len = crl_len, .data = crl } };
+	if (d->ca)
+		in.ca_certs = orch_ca_chain(d->ca, &in.n_ca_certs);
 	r = orch_compile(&in, &out);
 	if (r)
 		goto out;
@@ -1157,6 +1166,7 @@ out:
 	orch_tp_free(tp);
 	orch_tp_peer_rows_free(tp_rows, n_tp);
 	explicit_bzero(secret, sizeof(secret));
+	free(crl);
 	return r;
 }
 
@@ -1297,6 +1307,16 @@ static void *compiler_main(void *arg)
 				clock_gettime(CLOCK_REALTIME, &ts);
 				ts.tv_sec += 1;
 				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+			} else if (d->ca) {
+				/* the CRL is re-signed before it runs out, with no
+				 * change of intent to wake us: look each minute */
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 60;
+				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+				if (orch_ca_crl_due(d->ca, orchd_now_ms() / 1000))
+					d->dirty = true;
 			} else {
 				pthread_cond_wait(&d->cond, &d->lock);
 			}
@@ -1532,6 +1552,8 @@ int orchd_new(const struct orchd_config *cfg, struct orchd **ret, char *err, siz
 		snprintf(err, errlen, "database: network id: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = orchd_ca_setup(d, err, errlen)))
+		goto fail;
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
 	r = notify_new(&(struct notify_config){ .db_path = cfg->db_path,
 						.online_window_s = cfg->online_window_s,
@@ -1690,6 +1712,7 @@ void orchd_free(struct orchd *d)
 	free(d->pending);
 	orch_store_free(d->store);
 	orch_store_free(d->cstore);
+	orch_ca_free(d->ca);
 	orch_store_free(d->lstore);
 	if (d->access_log && d->access_log != stderr)
 		fclose(d->access_log);

@@ -156,6 +156,16 @@ static const char *const migrations[] = {
 	 * with its path allocations; the PSK apart (never shown again) */
 	"CREATE TABLE tp_peers(name TEXT PRIMARY KEY, doc TEXT NOT NULL, secret TEXT NOT NULL,"
 	" created_at BIGINT NOT NULL);",
+	/* 11 (issue 18, certificates): the network's own CA (one row; every
+	 * instance signs with it), the certificates issued (kept by site name:
+	 * a deleted site's stay listed as revoked), the expiry the edge reports */
+	("CREATE TABLE ca(id INTEGER PRIMARY KEY CHECK(id = 1), cert TEXT NOT NULL,"
+	 " key TEXT NOT NULL, created_at BIGINT NOT NULL);"
+	 "CREATE TABLE certs(serial TEXT PRIMARY KEY, site TEXT NOT NULL,"
+	 " issued_at BIGINT NOT NULL, not_after BIGINT NOT NULL, revoked_at BIGINT,"
+	 " reason TEXT NOT NULL DEFAULT '');"
+	 "CREATE INDEX certs_site ON certs(site);"
+	 "ALTER TABLE sites ADD COLUMN cert_not_after BIGINT;"),
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -2308,6 +2318,161 @@ static int token_row(void *ud, const PGresult *res)
 	return t && !json_array_append_new(ud, t) ? 0 : -ENOMEM;
 }
 
+/* ---- certificates (issue 18) */
+
+static int pg_ca_get(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem)
+{
+	int e;
+	PGresult *res = q(pg(st), "SELECT cert, key FROM ca WHERE id = 1", NULL, &e);
+	char *c, *k;
+
+	if (!res)
+		return e;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	c = strdup(gv(res, 0, 0));
+	k = strdup(gv(res, 0, 1));
+	PQclear(res);
+	if (!c || !k) {
+		free(c);
+		if (k)
+			explicit_bzero(k, strlen(k));
+		free(k);
+		return -ENOMEM;
+	}
+	*ret_cert_pem = c;
+	*ret_key_pem = k;
+	return 0;
+}
+
+static int pg_ca_put(struct orch_store *st, const char *cert_pem, const char *key_pem, int64_t now)
+{
+	struct prm p = { 0 };
+
+	ps(&p, cert_pem);
+	ps(&p, key_pem);
+	pi(&p, now);
+	return run(pg(st),
+		   "INSERT INTO ca VALUES(1, $1, $2, $3::bigint) ON CONFLICT (id) DO NOTHING", &p,
+		   NULL);
+}
+
+static int pg_cert_add(struct orch_store *st, const char *serial, const char *site,
+		       int64_t issued_at, int64_t not_after)
+{
+	struct prm p = { 0 };
+
+	ps(&p, serial);
+	ps(&p, site);
+	pi(&p, issued_at);
+	pi(&p, not_after);
+	return run(pg(st),
+		   "INSERT INTO certs(serial, site, issued_at, not_after)"
+		   " VALUES($1, $2, $3::bigint, $4::bigint)",
+		   &p, NULL);
+}
+
+static int pg_cert_revoke(struct orch_store *st, const char *serial, int64_t now,
+			  const char *reason)
+{
+	struct pg_store *s = pg(st);
+	struct prm p = { 0 };
+	PGresult *res;
+	int64_t was;
+	int r;
+
+	ps(&p, serial);
+	if (!(res = q(s, "SELECT coalesce(revoked_at, 0) FROM certs WHERE serial = $1 FOR UPDATE",
+		      &p, &r)))
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	was = gi(res, 0, 0);
+	PQclear(res);
+	if (was)
+		return -EALREADY;
+	memset(&p, 0, sizeof(p));
+	pi(&p, now > 0 ? now : 1);
+	ps(&p, reason);
+	ps(&p, serial);
+	if ((r = run(s, "UPDATE certs SET revoked_at = $1::bigint, reason = $2 WHERE serial = $3",
+		     &p, NULL)))
+		return r;
+	return bump_gen(s); /* every bundle carries the CRL */
+}
+
+static int pg_certs_revoke_site(struct orch_store *st, const char *site, int64_t now,
+				const char *reason, size_t *ret_n)
+{
+	struct pg_store *s = pg(st);
+	struct prm p = { 0 };
+	int64_t n = 0;
+	int r;
+
+	pi(&p, now > 0 ? now : 1);
+	ps(&p, reason);
+	ps(&p, site);
+	pi(&p, now);
+	if ((r = run(s,
+		     "UPDATE certs SET revoked_at = $1::bigint, reason = $2"
+		     " WHERE site = $3 AND revoked_at IS NULL AND not_after > $4::bigint",
+		     &p, &n)))
+		return r;
+	if (ret_n)
+		*ret_n = (size_t)n;
+	return n ? bump_gen(s) : 0;
+}
+
+static int cert_row(void *ud, const PGresult *res)
+{
+	json_t *t = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "serial", gv(res, 0, 0), "site",
+			      gv(res, 0, 1), "issued_at", (json_int_t)gi(res, 0, 2), "not_after",
+			      (json_int_t)gi(res, 0, 3), "revoked_at", (json_int_t)gi(res, 0, 4),
+			      "reason", gv(res, 0, 5));
+
+	if (!t || json_array_append_new(ud, t))
+		return -ENOMEM;
+	return 0;
+}
+
+static int pg_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
+{
+	json_t *a = json_array();
+	struct prm p = { 0 };
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	ps(&p, site);
+	if ((r = each(pg(st),
+		      "SELECT serial, site, issued_at, not_after, coalesce(revoked_at, 0), reason"
+		      " FROM certs WHERE $1::text IS NULL OR site = $1"
+		      " ORDER BY issued_at DESC, serial",
+		      &p, cert_row, a))) {
+		json_decref(a);
+		return r;
+	}
+	*ret_array = a;
+	return 0;
+}
+
+static int pg_site_cert_report(struct orch_store *st, int64_t site_id, int64_t not_after_s)
+{
+	struct prm p = { 0 };
+
+	if (not_after_s)
+		pi(&p, not_after_s);
+	else
+		ps(&p, NULL);
+	pi(&p, site_id);
+	return run(pg(st), "UPDATE sites SET cert_not_after = $1::bigint WHERE id = $2::bigint", &p,
+		   NULL);
+}
+
 static int pg_token_list(struct orch_store *st, json_t **ret_array)
 {
 	json_t *a = json_array();
@@ -2603,6 +2768,13 @@ static const struct orch_store_ops pg_ops = {
 	.token_check = pg_token_check,
 	.token_list = pg_token_list,
 	.token_revoke = pg_token_revoke,
+	.ca_get = pg_ca_get,
+	.ca_put = pg_ca_put,
+	.cert_add = pg_cert_add,
+	.cert_revoke = pg_cert_revoke,
+	.certs_revoke_site = pg_certs_revoke_site,
+	.cert_list = pg_cert_list,
+	.site_cert_report = pg_site_cert_report,
 	.audit_add = pg_audit_add,
 	.audit_list = pg_audit_list,
 	.leader_try = pg_leader_try,

@@ -15,7 +15,7 @@
 #include <orch/store.h>
 #include <orch/text.h>
 
-#define STMT_CACHE	 96
+#define STMT_CACHE	 128
 #define HISTORY_PER_SITE 256
 #define EVENTS_KEPT	 100000	 /* the orchestrator's own events (operators, compiler) */
 #define EDGE_EVENTS_KEPT 2000000 /* all edges' events together, besides each site's quota */
@@ -129,6 +129,16 @@ static const char *const migrations[] = {
 	 * with its path allocations; the PSK apart (never shown again) */
 	"CREATE TABLE tp_peers(name TEXT PRIMARY KEY, doc TEXT NOT NULL, secret TEXT NOT NULL,"
 	" created_at INTEGER NOT NULL);",
+	/* 15 (issue 18, certificates): the network's own CA (one row; every
+	 * instance signs with it), the certificates issued (kept by site name:
+	 * a deleted site's stay listed as revoked), the expiry the edge reports */
+	("CREATE TABLE ca(id INTEGER PRIMARY KEY CHECK(id = 1), cert TEXT NOT NULL,"
+	 " key TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	 "CREATE TABLE certs(serial TEXT PRIMARY KEY, site TEXT NOT NULL,"
+	 " issued_at INTEGER NOT NULL, not_after INTEGER NOT NULL, revoked_at INTEGER,"
+	 " reason TEXT NOT NULL DEFAULT '');"
+	 "CREATE INDEX certs_site ON certs(site);"
+	 "ALTER TABLE sites ADD COLUMN cert_not_after INTEGER;"),
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -1992,6 +2002,162 @@ static int sq_token_revoke(struct orch_store *st, const char *name, int64_t now)
 	return run(p);
 }
 
+/* ---- certificates (issue 18) */
+
+static int sq_ca_get(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT cert, key FROM ca WHERE id = 1");
+	char *c = NULL, *k = NULL;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	rc = sqlite3_step(p);
+	if (rc == SQLITE_ROW) {
+		c = strdup(col_text(p, 0));
+		k = strdup(col_text(p, 1));
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	if (!c || !k) {
+		free(c);
+		if (k)
+			explicit_bzero(k, strlen(k));
+		free(k);
+		return -ENOMEM;
+	}
+	*ret_cert_pem = c;
+	*ret_key_pem = k;
+	return 0;
+}
+
+static int sq_ca_put(struct orch_store *st, const char *cert_pem, const char *key_pem, int64_t now)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT OR IGNORE INTO ca VALUES(1, ?, ?, ?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, cert_pem, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, key_pem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, now);
+	return run(p);
+}
+
+static int sq_cert_add(struct orch_store *st, const char *serial, const char *site,
+		       int64_t issued_at, int64_t not_after)
+{
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO certs(serial, site, issued_at, not_after)"
+				       " VALUES(?, ?, ?, ?)");
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 3, issued_at);
+	sqlite3_bind_int64(p, 4, not_after);
+	return run(p);
+}
+
+static int sq_cert_revoke(struct orch_store *st, const char *serial, int64_t now,
+			  const char *reason)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "SELECT revoked_at FROM certs WHERE serial = ?");
+	int64_t was;
+	int rc;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_text(p, 1, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(p);
+	was = rc == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+	sqlite3_reset(p);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+	if (was)
+		return -EALREADY;
+	p = stmt(s, "UPDATE certs SET revoked_at = ?, reason = ? WHERE serial = ?");
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	sqlite3_bind_text(p, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, serial, -1, SQLITE_STATIC);
+	if ((rc = run(p)))
+		return rc;
+	return bump_gen(s); /* every bundle carries the CRL */
+}
+
+static int sq_certs_revoke_site(struct orch_store *st, const char *site, int64_t now,
+				const char *reason, size_t *ret_n)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *p = stmt(s, "UPDATE certs SET revoked_at = ?, reason = ?"
+				  " WHERE site = ? AND revoked_at IS NULL AND not_after > ?");
+	int n, r;
+
+	if (!p)
+		return -EIO;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	sqlite3_bind_text(p, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(p, 3, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(p, 4, now);
+	if ((r = run(p)))
+		return r;
+	n = sqlite3_changes(s->db);
+	if (ret_n)
+		*ret_n = (size_t)n;
+	return n ? bump_gen(s) : 0;
+}
+
+static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
+{
+	sqlite3_stmt *p = stmt(sq(st), "SELECT serial, site, issued_at, not_after,"
+				       " coalesce(revoked_at, 0), reason FROM certs"
+				       " WHERE ?1 IS NULL OR site = ?1"
+				       " ORDER BY issued_at DESC, serial");
+	json_t *a = json_array();
+	int rc;
+
+	if (!p || !a) {
+		json_decref(a);
+		return -EIO;
+	}
+	if (site)
+		sqlite3_bind_text(p, 1, site, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *t =
+			json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "serial", col_text(p, 0),
+				  "site", col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2),
+				  "not_after", sqlite3_column_int64(p, 3), "revoked_at",
+				  sqlite3_column_int64(p, 4), "reason", col_text(p, 5));
+
+		if (!t || json_array_append_new(a, t)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
+static int sq_site_cert_report(struct orch_store *st, int64_t site_id, int64_t not_after_s)
+{
+	sqlite3_stmt *p = stmt(sq(st), "UPDATE sites SET cert_not_after = ? WHERE id = ?");
+
+	if (!p)
+		return -EIO;
+	if (not_after_s)
+		sqlite3_bind_int64(p, 1, not_after_s);
+	sqlite3_bind_int64(p, 2, site_id);
+	return run(p);
+}
+
 /* ---- the audit log */
 
 static int sq_audit_add(struct orch_store *st, int64_t at, const char *actor, const char *action,
@@ -2130,6 +2296,13 @@ static const struct orch_store_ops sqlite_ops = {
 	.token_check = sq_token_check,
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
+	.ca_get = sq_ca_get,
+	.ca_put = sq_ca_put,
+	.cert_add = sq_cert_add,
+	.cert_revoke = sq_cert_revoke,
+	.certs_revoke_site = sq_certs_revoke_site,
+	.cert_list = sq_cert_list,
+	.site_cert_report = sq_site_cert_report,
 	.audit_add = sq_audit_add,
 	.audit_list = sq_audit_list,
 };

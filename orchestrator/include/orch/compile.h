@@ -52,6 +52,12 @@ struct orch_compile_in {
 	/* third-party peers, built for this compile (orch/thirdparty.h); NULL:
 	 * none */
 	const struct orch_tp *tp;
+	/* certificates (issue 18): the chain (the issuing CA first) and CRL
+	 * (DER) every bundle carries; n_ca_certs 0: raw keys.  A site with
+	 * paths whose edge lacks "x509" is in error then */
+	const ProtobufCBinaryData *ca_certs;
+	size_t n_ca_certs;
+	ProtobufCBinaryData crl;
 };
 
 #define ORCH_PROBE_KEY_LEN 32

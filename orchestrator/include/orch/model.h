@@ -34,6 +34,7 @@ enum orch_cap {
 	ORCH_CAP_PROBE_AUTH = 1 << 3,	 /* "probe-auth": STAMP keys per path */
 	ORCH_CAP_IPV6 = 1 << 4,		 /* "ipv6": IPv6 LAN prefixes */
 	ORCH_CAP_IPV6_UNDERLAY = 1 << 5, /* "ipv6-underlay": IKE/ESP/probes over IPv6 */
+	ORCH_CAP_X509 = 1 << 6,		 /* "x509": IKE with certificates, chain + CRL */
 };
 #define ORCH_CAPS_LEGACY \
 	(ORCH_CAP_BREAKOUT | ORCH_CAP_PSK | ORCH_CAP_IKE_PROPOSALS | ORCH_CAP_PROBE_AUTH)

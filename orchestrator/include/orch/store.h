@@ -245,6 +245,31 @@ struct orch_store_ops {
 	int (*audit_list)(struct orch_store *st, int64_t after_id, unsigned limit,
 			  json_t **ret_array);
 
+	/* certificates (issue 18, --auth cert).  The network's own CA (PEM),
+	 * made once: ca_put keeps a CA stored first (another instance may have
+	 * made one meanwhile; read it back with ca_get); -ENOENT none yet */
+	int (*ca_get)(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem);
+	int (*ca_put)(struct orch_store *st, const char *cert_pem, const char *key_pem,
+		      int64_t now);
+	/* a certificate issued to a site (serial: lower-case hex; times ms) */
+	int (*cert_add)(struct orch_store *st, const char *serial, const char *site,
+			int64_t issued_at, int64_t not_after);
+	/* revoke one (the next CRL lists it: the intent generation moves on);
+	 * -ENOENT unknown serial, -EALREADY revoked before */
+	int (*cert_revoke)(struct orch_store *st, const char *serial, int64_t now,
+			   const char *reason);
+	/* revoke every certificate of the site not revoked and not expired at
+	 * now (revoked, re-provisioned or deleted sites); *ret_n (may be NULL)
+	 * how many */
+	int (*certs_revoke_site)(struct orch_store *st, const char *site, int64_t now,
+				 const char *reason, size_t *ret_n);
+	/* [{serial, site, issued_at, not_after, revoked_at (0: not), reason}],
+	 * newest first; site NULL: every site's */
+	int (*cert_list)(struct orch_store *st, const char *site, json_t **ret_array);
+	/* what the site's edge reports of its certificate: it expires at (Unix s;
+	 * 0: none) */
+	int (*site_cert_report)(struct orch_store *st, int64_t site_id, int64_t not_after_s);
+
 	/* Several instances on one database: NULL in a store one process owns
 	 * (SQLite), where this process always compiles and nobody else writes. */
 	/* the compile lock, held by this connection's session until it closes:
