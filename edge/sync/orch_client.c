@@ -115,6 +115,9 @@ struct edge_orch {
 	void (*on_cert)(void *arg);
 	struct event *cert_timer;
 	bool cert_due, cert_needed;
+	/* a renewal for missing names was made: the orchestrator decides the
+	 * names, so one it left out is not asked for again and again */
+	bool cert_names_asked;
 	char *cert_dns[CERT_DNS_MAX];
 	size_t n_cert_dns;
 };
@@ -683,9 +686,10 @@ static void cert_schedule(struct edge_orch *o)
 		timer_add_ms(o->cert_timer, d);
 		return;
 	}
-	if (cert_lacking(o))
+	if (cert_lacking(o) && !o->cert_names_asked) {
 		at = now;
-	else if (!o->sync.cert_not_after)
+		o->cert_names_asked = true;
+	} else if (!o->sync.cert_not_after)
 		return; /* none, and none needed (raw keys) */
 	else
 		at = o->sync.cert_not_before +
@@ -822,6 +826,13 @@ static void on_cert_done(struct edge_orch *o, struct orch_req *q, long status)
 
 void edge_orch_cert_want(struct edge_orch *o, const char *const *dns, size_t n, bool needed)
 {
+	bool same = needed == o->cert_needed && n == o->n_cert_dns;
+
+	for (size_t i = 0; same && i < n; i++)
+		same = !strcmp(dns[i], o->cert_dns[i]);
+	if (same)
+		return;
+	o->cert_names_asked = false;
 	for (size_t i = 0; i < o->n_cert_dns; i++)
 		free(o->cert_dns[i]);
 	o->n_cert_dns = 0;
