@@ -67,6 +67,11 @@ struct edge_daemon {
 	char *pid_path;
 	char *dns_dir;	      /* <run_dir>/dns: the LAN's DNS forwarder (edge/dns.h) */
 	char dns_logged[400]; /* its state last logged */
+	/* X.509 (issue 18): our certificate next to the key; a bundle refused
+	 * for want of one is polled again once it arrives */
+	char cert_file[PATH_MAX];
+	bool x509_set;	   /* IKE holds X.509 credentials */
+	bool cert_waiting; /* the newest bundle was refused: no certificate */
 	int exit_code;
 };
 
@@ -381,6 +386,124 @@ static void on_underlay_change(void *arg, const size_t *index,
 
 static void key_rotation(struct edge_daemon *d);
 
+/*
+ * X.509 (issue 18): a bundle with ca_certificates authenticates our edges'
+ * paths with certificates.  IKE gets the CAs, the CRL and our certificate
+ * (cert_file) before the paths are built; without a certificate yet the
+ * bundle is refused (nothing changes) and one is asked for: its arrival polls
+ * the bundle again.  A bundle without CAs clears them (raw keys).  0, or
+ * -EINVAL with err naming the field.
+ */
+static int x509_prepare(struct edge_daemon *d, const Sdwan__V1__ConfigBundle *b, char *err,
+			size_t errlen)
+{
+	struct edge_ike_x509 x = { 0 };
+	struct edge_ike_cert c = { 0 };
+	int r;
+
+	if (!d->opts.ike || !d->ike_ctx)
+		return 0;
+	if (!b->n_ca_certificates) {
+		if (d->x509_set && d->opts.ike->x509_set)
+			(void)d->opts.ike->x509_set(d->ike_ctx, NULL, NULL, 0);
+		d->x509_set = false;
+		return 0;
+	}
+	if (!d->opts.ike->x509_set) {
+		snprintf(err, errlen, "ca_certificates: IKE (%s) cannot use certificates",
+			 d->opts.ike->name);
+		return -EINVAL;
+	}
+	if (b->n_ca_certificates > EDGE_IKE_X509_CA_MAX) {
+		snprintf(err, errlen, "ca_certificates: %zu, at most %d", b->n_ca_certificates,
+			 EDGE_IKE_X509_CA_MAX);
+		return -EINVAL;
+	}
+	r = edge_ike_cert_load(d->cert_file, &c);
+	if (r < 0) {
+		snprintf(
+			err, errlen,
+			"ca_certificates: this edge has no certificate yet (%.120s: %s); asked the "
+			"orchestrator for one",
+			d->cert_file, strerror(-r));
+		d->cert_waiting = true;
+		if (d->orch)
+			edge_orch_cert_want(d->orch, NULL, 0, true);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < b->n_ca_certificates; i++) {
+		x.ca[i] = b->ca_certificates[i].data;
+		x.ca_len[i] = b->ca_certificates[i].len;
+	}
+	x.ca_n = b->n_ca_certificates;
+	x.cert = c.der;
+	x.cert_len = c.len;
+	x.crl = b->crl.data;
+	x.crl_len = b->crl.len;
+	r = d->opts.ike->x509_set(d->ike_ctx, &x, err, errlen);
+	edge_ike_cert_clear(&c);
+	if (r < 0)
+		return r;
+	d->x509_set = true;
+	return 0;
+}
+
+/* the certificate next to the key: KEY.key -> KEY.crt, else KEY_FILE.crt */
+static void cert_file_name(struct edge_daemon *d)
+{
+	const char *k = d->config->key_file ? d->config->key_file : "";
+	size_t n = strlen(k);
+
+	if (n > 4 && !strcmp(k + n - 4, ".key"))
+		n -= 4;
+	snprintf(d->cert_file, sizeof(d->cert_file), "%.*s.crt", (int)n, k);
+}
+
+/* the names our certificate must hold: every path's identity on our side
+ * ("<underlay>.<site>"), once each */
+static void cert_want(struct edge_daemon *d, const Sdwan__V1__ConfigBundle *b)
+{
+	char names[EDGE_UNDERLAYS_MAX][EDGE_IKE_ID_MAX];
+	const char *list[EDGE_UNDERLAYS_MAX];
+	size_t n = 0;
+
+	if (!d->orch)
+		return;
+	for (size_t i = 0; b->n_ca_certificates && i < b->n_paths; i++) {
+		const Sdwan__V1__Peer *peer = edge_bundle_peer_find(b, b->paths[i]->peer);
+		char id[EDGE_IKE_ID_MAX];
+		size_t k;
+
+		if (!peer || peer->third_party || peer->psk.len)
+			continue;
+		snprintf(id, sizeof(id), "%s.%s", b->paths[i]->local_underlay, b->site);
+		for (k = 0; k < n && strcmp(names[k], id); k++)
+			;
+		if (k == n && n < EDGE_UNDERLAYS_MAX) {
+			snprintf(names[n], sizeof(names[n]), "%s", id);
+			list[n] = names[n];
+			n++;
+		}
+	}
+	edge_orch_cert_want(d->orch, list, n, b->n_ca_certificates > 0);
+}
+
+/* a new certificate is in cert_file: IKE uses it for the next
+ * authentications; a bundle refused for want of it is asked for again */
+static void on_cert(void *arg)
+{
+	struct edge_daemon *d = arg;
+	char err[256] = "";
+
+	if (d->running_bundle && d->running_bundle->n_ca_certificates &&
+	    x509_prepare(d, d->running_bundle, err, sizeof(err)) < 0)
+		log_warnx("certificate: IKE refused the new one: %s", err);
+	if (d->cert_waiting && d->orch) {
+		d->cert_waiting = false;
+		edge_orch_repoll(d->orch);
+	}
+}
+
 /* Apply a packed bundle (validated first); on success it becomes the running
  * bundle and the LKG, and steering follows it.  source names it in logs.  err
  * (may be NULL) receives the refusal reasons joined. */
@@ -408,7 +531,26 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 		goto out;
 	}
 	memcpy(copy, buf, len);
+	{
+		char xerr[256] = "";
+
+		r = x509_prepare(d, b, xerr, sizeof(xerr));
+		if (r < 0) {
+			log_warnx("%s: bundle version %llu refused: %s; running version %llu "
+				  "unchanged",
+				  source, (unsigned long long)b->version, xerr,
+				  (unsigned long long)d->running_version);
+			if (err && errlen)
+				snprintf(err, errlen, "%s", xerr);
+			goto out;
+		}
+	}
 	r = edge_engine_apply(d->engine, b, &errs, &st);
+	if (r < 0 && d->running_bundle) { /* IKE's X.509 credentials back as they were */
+		char xerr[256];
+
+		(void)x509_prepare(d, d->running_bundle, xerr, sizeof(xerr));
+	}
 	if (r < 0) {
 		log_errors(source, &errs);
 		if (err && errlen) {
@@ -444,6 +586,7 @@ static int apply_packed(struct edge_daemon *d, const uint8_t *buf, size_t len, c
 	}
 	warn_addresses(d);
 	key_rotation(d);
+	cert_want(d, d->running_bundle);
 	if (save_lkg) {
 		int r2 = edge_lkg_save(d->config->state_dir, buf, len);
 
@@ -894,6 +1037,12 @@ static const char *ike_failure_text(enum edge_ike_reason reason)
 		return "the SA could not be installed";
 	case EDGE_IKE_REASON_DELETED:
 		return "deleted during the negotiation";
+	case EDGE_IKE_REASON_CERT_EXPIRED:
+		return "peer certificate expired (or not valid yet)";
+	case EDGE_IKE_REASON_CERT_REVOKED:
+		return "peer certificate revoked (in the CRL)";
+	case EDGE_IKE_REASON_CERT_UNTRUSTED:
+		return "peer certificate not issued by the network's CA";
 	default:
 		return "the negotiation ended without an SA";
 	}
@@ -916,6 +1065,11 @@ static void ike_failed(struct edge_daemon *d, uint32_t id, const char *name,
 		edge_events_emitf(d->events, EDGE_EVENT_IKE, name,
 				  x && x->failed ? edge_ike_reason_name(x->failed) : "",
 				  edge_ike_reason_name(reason), NULL, "IKE failed: %s", why);
+	if (d->events &&
+	    (reason == EDGE_IKE_REASON_CERT_EXPIRED || reason == EDGE_IKE_REASON_CERT_REVOKED ||
+	     reason == EDGE_IKE_REASON_CERT_UNTRUSTED))
+		edge_events_emitf(d->events, EDGE_EVENT_CERT, name, "",
+				  edge_ike_reason_name(reason), NULL, "peer refused: %s", why);
 	if (x) {
 		x->failed = reason;
 		x->failed_ms = now;
@@ -1222,6 +1376,9 @@ static int start_orch(struct edge_daemon *d)
 	op.fill_status = fill_status;
 	op.log = orch_log;
 	op.cb_arg = d;
+	op.key_file = d->config->key_file;
+	op.cert_file = d->cert_file;
+	op.on_cert = on_cert;
 	r = edge_orch_new(d->base, &op, &d->orch);
 	if (r < 0) {
 		if (r == -EPROTONOSUPPORT)
@@ -1234,6 +1391,8 @@ static int start_orch(struct edge_daemon *d)
 	}
 	log_info("orchestrator client started: %s%s", d->config->orch_url,
 		 d->config->n_orch_urls > 1 ? " (first of several instances)" : "");
+	if (d->running_bundle)
+		cert_want(d, d->running_bundle);
 	return 0;
 }
 
@@ -1277,6 +1436,7 @@ static int start(struct edge_daemon *d)
 		log_warnx("state directory %s: %s", d->config->state_dir, strerror(-r));
 		return r;
 	}
+	cert_file_name(d);
 	r = write_pid_file(d);
 	if (r < 0) {
 		if (r != -EEXIST)

@@ -36,6 +36,8 @@ E2E_SRC=$(cd "$E2E_LAB/.." && pwd)
 # e2e_flow_start then sends IPv6 when E2E_FLOW_FAMILY=6
 : "${E2E_V6:=0}"
 : "${E2E_FLOW_FAMILY:=4}"
+# more sdwan-orchd arguments, split on spaces (e.g. "--auth cert --cert-lifetime 60s", issue 18)
+: "${E2E_ORCHD_ARGS:=}"
 E2E_PORT=8080
 E2E_DIR=${E2E_DIR:-}
 E2E_UP=0
@@ -232,7 +234,7 @@ e2e_orchd_start() {
 	e2e_spawn orchd "$E2E_PREFIX-orch" "$E2E_DIR/logs/orchd.log" "$ORCHD" \
 		--db "$E2E_DIR/orch/orch.db" --insecure-http --listen "$LAB_ORCH_ADDR" \
 		--port "$E2E_PORT" --port-file "$E2E_DIR/orch/port" --access-log - \
-		--longpoll-max "${E2E_LONGPOLL:-30}"
+		--longpoll-max "${E2E_LONGPOLL:-30}" ${E2E_ORCHD_ARGS:-}
 	e2e_wait 10 "sdwan-orchd listening on $E2E_URL" test -s "$E2E_DIR/orch/port" ||
 		e2e_die "sdwan-orchd did not start"
 }

@@ -296,6 +296,23 @@ static void print_status(json_t *st)
 			printf("  last error: %s\n", str(orch, "last_error"));
 		if (json_string_length(json_object_get(orch, "config_error")))
 			printf("  config: %s\n", str(orch, "config_error"));
+		v = json_object_get(orch, "certificate");
+		if (v &&
+		    (num(v, "not_after") || json_string_length(json_object_get(v, "last_error")))) {
+			time_t na = (time_t)num(v, "not_after"),
+			       nr = (time_t)num(v, "next_renewal");
+			char a[32] = "none", r[32] = "not scheduled";
+
+			if (na)
+				strftime(a, sizeof(a), "%Y-%m-%d %H:%M:%SZ", gmtime(&na));
+			if (nr)
+				strftime(r, sizeof(r), "%Y-%m-%d %H:%M:%SZ", gmtime(&nr));
+			printf("  certificate: valid until %s, next renewal %s", a, r);
+			if (json_string_length(json_object_get(v, "last_error")))
+				printf(", renewal failing (%" PRId64 "): %s", num(v, "failures"),
+				       str(v, "last_error"));
+			printf("\n");
+		}
 	}
 	v = json_object_get(st, "dns");
 	if (v && json_is_true(json_object_get(v, "enabled"))) {

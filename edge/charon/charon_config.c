@@ -55,6 +55,11 @@ struct private_edge_charon_config_t
 	public_key_t *own;
 
 	/**
+	 * Own X.509 certificate (x509 paths), NULL for none
+	 */
+	certificate_t *own_cert;
+
+	/**
 	 * Local and default remote IKE ports
 	 */
 	uint16_t ike_port;
@@ -331,6 +336,35 @@ static void add_auth_either(peer_cfg_t *cfg, mem_cred_t *creds,
 }
 
 /**
+ * Add the auth rounds of an X.509 path: we sign with our key and send our
+ * certificate (pinned: a trusted-pubkey certificate of a third-party path
+ * with the same local identity must not be picked instead); the peer's key
+ * comes from the certificate it sends, which charon accepts only if it holds
+ * remote_id and chains to a trusted CA — and the only trusted CAs are the
+ * network's (edge_charon_x509_set()), the revocation plugin checks the CRL
+ * held beside them
+ */
+static void add_x509_auth(peer_cfg_t *cfg, mem_cred_t *creds,
+						  identification_t *local_id,
+						  identification_t *remote_id, certificate_t *own_cert)
+{
+	auth_cfg_t *auth;
+	certificate_t *cert;
+
+	cert = creds->add_cert_ref(creds, FALSE, own_cert->get_ref(own_cert));
+	auth = auth_cfg_create();
+	auth->add(auth, AUTH_RULE_AUTH_CLASS, AUTH_CLASS_PUBKEY);
+	auth->add(auth, AUTH_RULE_IDENTITY, local_id);
+	auth->add(auth, AUTH_RULE_SUBJECT_CERT, cert);
+	cfg->add_auth_cfg(cfg, auth, TRUE);
+
+	auth = auth_cfg_create();
+	auth->add(auth, AUTH_RULE_AUTH_CLASS, AUTH_CLASS_PUBKEY);
+	auth->add(auth, AUTH_RULE_IDENTITY, remote_id);
+	cfg->add_auth_cfg(cfg, auth, FALSE);
+}
+
+/**
  * Add an auth round: pre-shared key (the key itself is in the path's creds)
  */
 static void add_psk_auth(peer_cfg_t *cfg, bool local, identification_t *id)
@@ -363,9 +397,10 @@ static public_key_t *peer_public_key(const struct edge_ike_path *path)
 }
 
 static int path_build(const struct edge_ike_path *path, uint32_t reqid,
-					  public_key_t *own, uint16_t ike_port,
-					  uint16_t remote_port, peer_cfg_t **out_cfg,
-					  mem_cred_t **out_creds, char *err, size_t errlen)
+					  public_key_t *own, certificate_t *own_cert,
+					  uint16_t ike_port, uint16_t remote_port,
+					  peer_cfg_t **out_cfg, mem_cred_t **out_creds, char *err,
+					  size_t errlen)
 {
 	uint32_t ike_life, child_life;
 	ike_cfg_t *ike_cfg = NULL;
@@ -383,6 +418,11 @@ static int path_build(const struct edge_ike_path *path, uint32_t reqid,
 		return r;
 	}
 	r = -EINVAL;
+	if (path->x509 && !own_cert)
+	{
+		fail(err, errlen, "x509", 0, "no own certificate (x509_set)", "");
+		return r;
+	}
 
 	ike_life = path->ike_lifetime_s ?: DEFAULT_IKE_LIFETIME;
 	child_life = path->child_lifetime_s ?: DEFAULT_CHILD_LIFETIME;
@@ -404,7 +444,9 @@ static int path_build(const struct edge_ike_path *path, uint32_t reqid,
 	};
 	/* rekey at 90 % minus up to 10 % jitter, hard limit at 110 % */
 	peer_cfg_create_t peer = {
-		.cert_policy = CERT_NEVER_SEND,
+		/* raw keys are pinned at both ends; a certificate is always
+		 * sent (peers hold the CAs, never the other edges' certs) */
+		.cert_policy = path->x509 ? CERT_ALWAYS_SEND : CERT_NEVER_SEND,
 		/* the initiator sends INITIAL_CONTACT on a path's first IKE_SA
 		 * (charon: unique policy not NO/NEVER and no other SA between the
 		 * path's two identities, which are per underlay): a peer that
@@ -496,6 +538,12 @@ static int path_build(const struct edge_ike_path *path, uint32_t reqid,
 		local_id = remote_id = NULL;
 		goto done;
 	}
+	if (path->x509)
+	{
+		add_x509_auth(peer_cfg, creds, local_id, remote_id, own_cert);
+		local_id = remote_id = NULL;
+		goto done;
+	}
 	peer_key = peer_public_key(path);
 	if (!peer_key)
 	{
@@ -563,11 +611,11 @@ out:
  * Described in header
  */
 int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
-						   uint16_t ike_port, uint16_t remote_port,
-						   peer_cfg_t **out_cfg, mem_cred_t **out_creds,
-						   char *err, size_t errlen)
+						   certificate_t *own_cert, uint16_t ike_port,
+						   uint16_t remote_port, peer_cfg_t **out_cfg,
+						   mem_cred_t **out_creds, char *err, size_t errlen)
 {
-	return path_build(path, EDGE_IKE_REQID(path->id), own, ike_port,
+	return path_build(path, EDGE_IKE_REQID(path->id), own, own_cert, ike_port,
 					  remote_port, out_cfg, out_creds, err, errlen);
 }
 
@@ -751,8 +799,9 @@ static int entry_create(private_edge_charon_config_t *this,
 	int r;
 
 	INIT(entry, .path = *path, .backoff = retry_min(path), .reqid = reqid, );
-	r = path_build(path, reqid, this->own, this->ike_port, this->remote_port,
-				   &entry->cfg, &entry->creds, err, sizeof(err));
+	r = path_build(path, reqid, this->own, this->own_cert, this->ike_port,
+				   this->remote_port, &entry->cfg, &entry->creds, err,
+				   sizeof(err));
 	if (r)
 	{
 		DBG1(DBG_CFG, "path %u '%.*s' refused: %s", path->id,
@@ -1092,6 +1141,62 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 	return r;
 }
 
+METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
+	   certificate_t *cert)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	entry_t *entry;
+	uintptr_t id;
+	int r = 0;
+
+	ids = linked_list_create();
+	this->lock->write_lock(this->lock);
+	DESTROY_IF(this->own_cert);
+	this->own_cert = cert ? cert->get_ref(cert) : NULL;
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		if (entry->path.x509)
+		{
+			ids->insert_last(ids, (void *)(uintptr_t)entry->path.id);
+		}
+	}
+	enumerator->destroy(enumerator);
+	this->lock->unlock(this->lock);
+
+	/* in place, no new IKE_SA: the established ones need no certificate
+	 * any more (rekeys do not authenticate), the next IKE_SA of the path
+	 * sends the new one.  Paths change only on the main thread (here). */
+	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+	{
+		struct edge_ike_path path;
+		bool found = FALSE;
+		int e = 0;
+
+		this->lock->read_lock(this->lock);
+		entry = find_id(this, (uint32_t)id);
+		if (entry)
+		{
+			path = entry->path;
+			found = TRUE;
+		}
+		this->lock->unlock(this->lock);
+		if (found && (e = entry_create(this, &path, &entry)) == 0)
+		{
+			replace_in_place(this, entry, FALSE);
+			DBG1(DBG_CFG, "path %u '%s': own certificate changed, SAs kept",
+				 path.id, path.name);
+		}
+		else if (found)
+		{
+			r = e;
+		}
+	}
+	ids->destroy(ids);
+	return r;
+}
+
 METHOD(edge_charon_config_t, lookup, uint32_t,
 	   private_edge_charon_config_t *this, const char *name)
 {
@@ -1422,6 +1527,7 @@ METHOD(edge_charon_config_t, destroy, void, private_edge_charon_config_t *this)
 	this->removed->destroy_function(this->removed, free);
 	this->lock->destroy(this->lock);
 	this->own->destroy(this->own);
+	DESTROY_IF(this->own_cert);
 	free(this);
 }
 
@@ -1447,6 +1553,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.initiate = _initiate,
 			.restart = _restart,
 			.set_own = _set_own,
+			.set_cert = _set_cert,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,
 			.sa_up = _sa_up,

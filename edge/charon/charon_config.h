@@ -86,6 +86,16 @@ struct edge_charon_config_t
 	int (*set_own)(edge_charon_config_t *this, public_key_t *own);
 
 	/**
+	 * X.509 (issue 18): authenticate x509 paths with cert from now on.
+	 * Their configs are rebuilt in place, established SAs stay (no new
+	 * IKE_SA: the next authentication sends it).
+	 *
+	 * @param cert		own certificate, gets a new reference; NULL: none
+	 * @return			0, or a path's -errno (its config unchanged)
+	 */
+	int (*set_cert)(edge_charon_config_t *this, certificate_t *cert);
+
+	/**
 	 * An IKE_SA of the named config is being destroyed: schedule a retry
 	 * after the path's backoff, if it is an initiator path.
 	 */
@@ -159,6 +169,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
  *
  * @param path			the path, validated here
  * @param own			own public key
+ * @param own_cert		own X.509 certificate (x509 paths), or NULL
  * @param ike_port		local IKE port
  * @param remote_port	peer IKE port if the path has none
  * @param cfg			receives the peer_cfg (one child_cfg)
@@ -168,8 +179,8 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
  * @return				0 or -EINVAL
  */
 int edge_charon_path_build(const struct edge_ike_path *path, public_key_t *own,
-						   uint16_t ike_port, uint16_t remote_port,
-						   peer_cfg_t **cfg, mem_cred_t **creds, char *err,
-						   size_t errlen);
+						   certificate_t *own_cert, uint16_t ike_port,
+						   uint16_t remote_port, peer_cfg_t **cfg,
+						   mem_cred_t **creds, char *err, size_t errlen);
 
 #endif /* EDGE_CHARON_CONFIG_H_ */

@@ -16,6 +16,7 @@
 #include "charon_config.h"
 #include "charon_listener.h"
 #include "charon_prefer.h"
+#include "charon_x509.h"
 #include "ike_internal.h"
 
 #include <errno.h>
@@ -37,7 +38,7 @@
  * half of the kernel interface, kernel-netlink then only the network half */
 #define EDGE_PLUGINS                                                          \
 	"kernel-libipsec kernel-netlink socket-default openssl kdf nonce random " \
-	"pem pkcs1 pkcs8 pubkey x509"
+	"pem pkcs1 pkcs8 pubkey x509 revocation constraints"
 
 typedef struct private_edge_charon_t private_edge_charon_t;
 
@@ -91,6 +92,11 @@ struct private_edge_charon_t
 	 * Bus listener
 	 */
 	edge_charon_listener_t *listener;
+
+	/**
+	 * X.509 credentials (issue 18)
+	 */
+	edge_charon_x509_t *x509;
 
 	/**
 	 * charon->start() not called yet (settings.defer_run)
@@ -175,6 +181,11 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 
 	if (!reg)
 	{
+		if (this->x509)
+		{
+			this->x509->destroy(this->x509);
+			this->x509 = NULL;
+		}
 		if (this->listener)
 		{
 			charon->bus->remove_listener(charon->bus,
@@ -242,6 +253,8 @@ static bool register_edge(plugin_t *plugin, plugin_feature_t *feature, bool reg,
 	this->check->set_events(this->check, edge_charon_listener_push_cb,
 							this->listener);
 	charon->bus->add_listener(charon->bus, &this->listener->listener);
+	this->x509 = edge_charon_x509_create(
+		this->config, edge_charon_listener_push_cb, this->listener, TRUE);
 	return TRUE;
 }
 
@@ -304,6 +317,13 @@ static int write_conf(private_edge_charon_t *this, char *path, size_t len)
 	}
 	fprintf(f, "# written by sdwan-edged at each start: its settings are set "
 			   "in the program\n");
+	/* the one setting read at library_init(), before settings_apply():
+	 * no cache of verified certificates and CRLs (X.509, issue 18).  With
+	 * it, a peer's earlier valid certificate for the same key, cached, was
+	 * used in place of the expired one it sent, and a replaced CRL kept
+	 * answering "good" until flushed.  Our IKE_SAs authenticate rarely:
+	 * verifying each chain anew costs nothing that matters */
+	fprintf(f, EDGE_NS " {\n\tcert_cache = no\n}\n");
 	if (fclose(f))
 	{
 		return -errno;
@@ -436,8 +456,8 @@ static int charon_start(void **ret_ctx,
 	instance = this;
 	dbg_saved = dbg;
 	dbg = dbg_edge;
-	/* not /etc/strongswan.conf: an empty file of ours (the parser wants a
-	 * regular file), then settings_apply() */
+	/* not /etc/strongswan.conf: a file of ours (the parser wants a regular
+	 * file) with only what library_init() reads, then settings_apply() */
 	r = write_conf(this, conf, sizeof(conf));
 	if (r)
 	{
@@ -721,6 +741,42 @@ static int charon_key_switch(void *ctx, const char *key_file)
 	return r;
 }
 
+/**
+ * Our current public key (the one key in the own set)
+ */
+static public_key_t *own_public(private_edge_charon_t *this)
+{
+	enumerator_t *enumerator;
+	private_key_t *key;
+	public_key_t *pub = NULL;
+
+	enumerator = this->own->set.create_private_enumerator(&this->own->set,
+														  KEY_ANY, NULL);
+	if (enumerator && enumerator->enumerate(enumerator, &key))
+	{
+		pub = key->get_public_key(key);
+	}
+	DESTROY_IF(enumerator);
+	return pub;
+}
+
+static int charon_x509_set(void *ctx, const struct edge_ike_x509 *x509,
+						   char *err, size_t errlen)
+{
+	private_edge_charon_t *this = ctx;
+	public_key_t *pub;
+	int r;
+
+	if (!this->x509 || !this->own)
+	{
+		return -ENOTCONN;
+	}
+	pub = own_public(this);
+	r = this->x509->set(this->x509, x509, pub, err, errlen);
+	DESTROY_IF(pub);
+	return r;
+}
+
 static int charon_event_fd(void *ctx)
 {
 	private_edge_charon_t *this = ctx;
@@ -751,4 +807,5 @@ const struct edge_ike_ops edge_ike_charon_ops = {
 	.path_check = charon_path_check,
 	.path_prefer = charon_path_prefer,
 	.key_switch = charon_key_switch,
+	.x509_set = charon_x509_set,
 };

@@ -125,6 +125,30 @@ static uint32_t count_children(private_edge_charon_listener_t *this,
 /**
  * Remember why an IKE_SA failed
  */
+static bool is_cert_reason(enum edge_ike_reason reason)
+{
+	return reason == EDGE_IKE_REASON_CERT_EXPIRED ||
+		   reason == EDGE_IKE_REASON_CERT_REVOKED ||
+		   reason == EDGE_IKE_REASON_CERT_UNTRUSTED;
+}
+
+/**
+ * The certificate of a cert alert is the peer's (not one of our own chain):
+ * it holds the identity the peer claims
+ */
+static bool peer_cert_alert(ike_sa_t *ike_sa, va_list args)
+{
+	certificate_t *cert;
+	identification_t *other;
+	va_list copy;
+
+	va_copy(copy, args);
+	cert = va_arg(copy, certificate_t *);
+	va_end(copy);
+	other = ike_sa ? ike_sa->get_other_id(ike_sa) : NULL;
+	return cert && other && cert->has_subject(cert, other) != ID_MATCH_NONE;
+}
+
 static void remember(private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
 					 enum edge_ike_reason reason)
 {
@@ -142,6 +166,12 @@ static void remember(private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
 	if (i == REASONS)
 	{
 		i = this->next_reason++ % REASONS;
+	}
+	if (i < REASONS && this->reasons[i].unique_id == id &&
+		reason == EDGE_IKE_REASON_AUTH_FAILED &&
+		is_cert_reason(this->reasons[i].reason))
+	{ /* the authentication failed because of the certificate: say that */
+		reason = this->reasons[i].reason;
 	}
 	this->reasons[i] = (reason_t){
 		.unique_id = id,
@@ -276,10 +306,25 @@ METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
 		case ALERT_INSTALL_CHILD_POLICY_FAILED:
 			reason = EDGE_IKE_REASON_INSTALL_FAILED;
 			break;
+		case ALERT_CERT_EXPIRED:
+			reason = EDGE_IKE_REASON_CERT_EXPIRED;
+			break;
+		case ALERT_CERT_REVOKED:
+			reason = EDGE_IKE_REASON_CERT_REVOKED;
+			break;
+		/* not ALERT_CERT_VALIDATION_FAILED: the revocation plugin raises
+		 * it for "status not available" and accepts the certificate */
+		case ALERT_CERT_NO_ISSUER:
+		case ALERT_CERT_UNTRUSTED_ROOT:
+		case ALERT_CERT_EXCEEDED_PATH_LEN:
+		case ALERT_CERT_POLICY_VIOLATION:
+			reason = EDGE_IKE_REASON_CERT_UNTRUSTED;
+			break;
 		default:
 			return TRUE;
 	}
-	if (!ike_sa || !sa_name(ike_sa))
+	if (!ike_sa || !sa_name(ike_sa) ||
+		(is_cert_reason(reason) && !peer_cert_alert(ike_sa, args)))
 	{
 		return TRUE;
 	}

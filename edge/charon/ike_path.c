@@ -52,7 +52,7 @@ bool edge_ike_path_equal(const struct edge_ike_path *a,
 		 memcmp(a->remote_pubkey_next, b->remote_pubkey_next,
 				EDGE_IKE_PUBKEY_LEN)) ||
 		a->psk_len != b->psk_len || memcmp(a->psk, b->psk, a->psk_len) ||
-		a->ike_lifetime_s != b->ike_lifetime_s ||
+		a->x509 != b->x509 || a->ike_lifetime_s != b->ike_lifetime_s ||
 		a->child_lifetime_s != b->child_lifetime_s ||
 		a->retry_min_ms != b->retry_min_ms ||
 		a->retry_max_ms != b->retry_max_ms ||
@@ -397,7 +397,14 @@ int edge_ike_path_validate(const struct edge_ike_path *p, char *err,
 	{
 		return fail(err, errlen, "remote_id: empty");
 	}
-	if (p->psk_len)
+	if (p->x509 && p->psk_len)
+	{
+		return fail(err, errlen, "x509: not with a psk");
+	}
+	if (p->x509)
+	{ /* the peer's key comes in its certificate */
+	}
+	else if (p->psk_len)
 	{
 		if (p->psk_len < EDGE_IKE_PSK_MIN || p->psk_len > EDGE_IKE_PSK_MAX)
 		{
@@ -490,6 +497,12 @@ const char *edge_ike_reason_name(enum edge_ike_reason reason)
 			return "install-failed";
 		case EDGE_IKE_REASON_OTHER:
 			return "other";
+		case EDGE_IKE_REASON_CERT_EXPIRED:
+			return "cert-expired";
+		case EDGE_IKE_REASON_CERT_REVOKED:
+			return "cert-revoked";
+		case EDGE_IKE_REASON_CERT_UNTRUSTED:
+			return "cert-untrusted";
 	}
 	return "unknown";
 }

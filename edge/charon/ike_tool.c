@@ -20,12 +20,17 @@
  *                      "nat path=ID r=-ERRNO" on failure)
  *         check ID     path_check: "check path=ID r=R t_ms=MS"
  *         restart ID   path_restart: "restart path=ID r=R"
+ *         x509         x509_set() again with the files of --ca, --cert,
+ *                      --crl as they are now (a renewal, a CRL update):
+ *                      "x509 r=R err=TEXT t_ms=MS"
+ *       --ca DER (up to 4), --cert DER, --crl DER: X.509 credentials
+ *       (x509_set() before the paths are added; x509=1 in a SPEC uses them)
  *
  * SPEC is key=value,...: id, name, local, remote ("%any" for a responder
  * behind-NAT peer), lts, rts (several prefixes separated by '+'), plocal and
  * premote (a third-party path's probe pair), dpd (s), lid, rid,
  * rkey (64 hex digits: raw Ed25519; or a DER SubjectPublicKeyInfo of ECDSA P-256 or RSA), psk (hex, 16..128 octets), init (0|1), ike, esp (proposals, several
- * separated by '+'), ifid, retry (min ms).
+ * separated by '+'), ifid, retry (min ms), x509 (0|1).
  *
  * Every event line: "event TYPE path=ID reason=R ike=SPI_I:SPI_R
  * spi_in=X spi_out=Y children=N t_ms=MS" where t_ms counts from start()
@@ -227,6 +232,10 @@ static int parse_path(char *spec, struct edge_ike_path *p)
 		{
 			p->retry_min_ms = strtoul(v, NULL, 0);
 		}
+		else if (!strcmp(kv, "x509"))
+		{
+			p->x509 = strtoul(v, NULL, 0) != 0;
+		}
 		else
 		{
 			return -EINVAL;
@@ -246,6 +255,84 @@ static uint64_t t_start;
 static const char *update_esp; /* --update-esp: proposals for SIGUSR2 */
 static int add_delay_ms;	   /* --add-delay-ms */
 static bool use_stdin;		   /* --stdin */
+
+/* --cert, --ca (repeatable), --crl: DER files, read again by "x509" */
+static const char *x509_cert, *x509_crl, *x509_ca[EDGE_IKE_X509_CA_MAX];
+static size_t x509_ca_n;
+
+static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long len;
+
+	if (!f)
+	{
+		return -errno;
+	}
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || len > 1 << 20 ||
+		fseek(f, 0, SEEK_SET))
+	{
+		fclose(f);
+		return -EINVAL;
+	}
+	buf = malloc(len ? len : 1);
+	if (!buf || fread(buf, 1, len, f) != (size_t)len)
+	{
+		free(buf);
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* x509_set() with the files as they are now; prints "x509 r=R err=..." */
+static int x509_load(const struct edge_ike_ops *ops, void *ctx)
+{
+	struct edge_ike_x509 x = { 0 };
+	uint8_t *cert = NULL, *crl = NULL, *ca[EDGE_IKE_X509_CA_MAX] = { 0 };
+	char err[256] = "";
+	size_t i;
+	int r = 0;
+
+	if (!x509_ca_n)
+	{
+		return 0;
+	}
+	for (i = 0; i < x509_ca_n && !r; i++)
+	{
+		r = read_file(x509_ca[i], &ca[i], &x.ca_len[i]);
+		x.ca[i] = ca[i];
+	}
+	x.ca_n = x509_ca_n;
+	if (!r && x509_cert)
+	{
+		r = read_file(x509_cert, &cert, &x.cert_len);
+		x.cert = cert;
+	}
+	if (!r && x509_crl)
+	{
+		r = read_file(x509_crl, &crl, &x.crl_len);
+		x.crl = crl;
+	}
+	if (!r)
+	{
+		r = ops->x509_set(ctx, &x, err, sizeof(err));
+	}
+	printf("x509 r=%d err=%s t_ms=%llu\n", r, err,
+		   (unsigned long long)((now_ns() - t_start) / 1000000));
+	fflush(stdout);
+	for (i = 0; i < EDGE_IKE_X509_CA_MAX; i++)
+	{
+		free(ca[i]);
+	}
+	free(cert);
+	free(crl);
+	return r;
+}
 
 static unsigned long long t_ms(uint64_t ns)
 {
@@ -282,6 +369,11 @@ static void command(const struct edge_ike_ops *ops, void *ctx, char *line)
 	unsigned int id;
 	int r;
 
+	if (!strcmp(line, "x509"))
+	{
+		x509_load(ops, ctx);
+		return;
+	}
 	if (sscanf(line, "%15s %u", cmd, &id) != 2)
 	{
 		printf("command? %s\n", line);
@@ -382,6 +474,10 @@ static int cmd_run(struct edge_ike_settings *s, struct edge_ike_path *paths,
 	if (add_delay_ms)
 	{
 		usleep((useconds_t)add_delay_ms * 1000);
+	}
+	if (x509_load(ops, ctx))
+	{
+		goto out;
 	}
 	for (i = 0; i < npaths; i++)
 	{
@@ -495,11 +591,12 @@ out:
 
 static void usage_to(FILE *f)
 {
-	fprintf(f, "usage: sdwan-ike-tool pubkey --key FILE\n"
-			   "       sdwan-ike-tool run --run-dir DIR --key FILE "
-			   "[--log-level N] [--timeout S] [--add-delay-ms N] "
-			   "[--defer-run] [--keepalive S] [--check-timeout-ms N] "
-			   "[--stdin] --path SPEC...\n");
+	fprintf(f,
+			"usage: sdwan-ike-tool pubkey --key FILE\n"
+			"       sdwan-ike-tool run --run-dir DIR --key FILE "
+			"[--log-level N] [--timeout S] [--add-delay-ms N] "
+			"[--defer-run] [--keepalive S] [--check-timeout-ms N] "
+			"[--stdin] [--ca DER... --cert DER [--crl DER]] --path SPEC...\n");
 }
 
 static void usage(void)
@@ -530,6 +627,9 @@ int main(int argc, char **argv)
 		{ "keepalive", required_argument, NULL, 'K' },
 		{ "check-timeout-ms", required_argument, NULL, 'C' },
 		{ "stdin", no_argument, NULL, 'S' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "crl", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct edge_ike_path paths[MAX_PATHS];
@@ -583,6 +683,20 @@ int main(int argc, char **argv)
 				break;
 			case 'S':
 				use_stdin = true;
+				break;
+			case 'c':
+				x509_cert = optarg;
+				break;
+			case 'L':
+				x509_crl = optarg;
+				break;
+			case 'a':
+				if (x509_ca_n == EDGE_IKE_X509_CA_MAX)
+				{
+					fprintf(stderr, "too many --ca\n");
+					return 2;
+				}
+				x509_ca[x509_ca_n++] = optarg;
 				break;
 			case 'p':
 				if (npaths == MAX_PATHS || parse_path(optarg, &paths[npaths++]))

@@ -121,6 +121,9 @@ static int fill_ike(const Sdwan__V1__ConfigBundle *b, const Sdwan__V1__Path *p,
 	if (peer->psk.len)
 		memcpy(ike->psk, peer->psk.data, peer->psk.len);
 	ike->psk_len = peer->psk.len;
+	/* the network authenticates with certificates (issue 18): our edges,
+	 * never a third-party peer (its raw key or PSK as before) */
+	ike->x509 = b->n_ca_certificates > 0 && !peer->third_party && !peer->psk.len;
 	if (b->ike) {
 		ike->ike_lifetime_s = b->ike->ike_lifetime_s;
 		ike->child_lifetime_s = b->ike->child_lifetime_s;

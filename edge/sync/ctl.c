@@ -243,6 +243,16 @@ static json_t *class_json(const struct edge_status_class *c)
 			 "sla_met", c->sla_met, "since", (json_int_t)c->since);
 }
 
+/* the edge's certificate (issue 18): Unix seconds, 0 = none */
+static json_t *cert_json(const struct edge_orch_sync *s)
+{
+	return json_pack("{s:I, s:I, s:I, s:s, s:I, s:I}", "not_before",
+			 (json_int_t)s->cert_not_before, "not_after", (json_int_t)s->cert_not_after,
+			 "next_renewal", (json_int_t)s->cert_next_renewal, "last_error",
+			 s->cert_error, "renewals", (json_int_t)s->cert_renewals, "failures",
+			 (json_int_t)s->cert_failures);
+}
+
 static json_t *orch_json(struct edge_orch *orch)
 {
 	struct edge_orch_sync s;
@@ -252,7 +262,7 @@ static json_t *orch_json(struct edge_orch *orch)
 	edge_orch_sync_get(orch, &s);
 	return json_pack(
 		"{s:b, s:s, s:b, s:b, s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:s, s:I, "
-		"s:I, s:s}",
+		"s:I, s:s, s:o}",
 		"enabled", 1, "state", edge_orch_state_name(s.state), "registered", s.registered,
 		"connected", s.connected, "last_contact", (json_int_t)s.last_contact, "last_error",
 		s.last_error, "last_error_at", (json_int_t)s.last_error_at, "applied_version",
@@ -261,7 +271,7 @@ static json_t *orch_json(struct edge_orch *orch)
 		"failures", (json_int_t)s.failures, "retry_delay_ms", (json_int_t)s.retry_delay_ms,
 		"event_seq_sent", (json_int_t)s.event_seq_sent, "url", s.url, "url_index",
 		(json_int_t)s.url_index, "url_moves", (json_int_t)s.url_moves, "network_id",
-		s.network_id);
+		s.network_id, "certificate", cert_json(&s));
 }
 
 /* {"dropped":..,"first_seq":..,"last_seq":..,"list":[...]} of the events after

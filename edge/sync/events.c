@@ -45,6 +45,8 @@ const char *edge_event_kind_name(enum edge_event_kind kind)
 		return "nat";
 	case EDGE_EVENT_IKE:
 		return "ike";
+	case EDGE_EVENT_CERT:
+		return "cert";
 	}
 	return "unknown";
 }

@@ -3,6 +3,8 @@
  * orchestrator/EDGE-API.md). */
 #include <edge/orch_client.h>
 
+#include <edge/ike.h>
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -37,10 +39,13 @@ enum req_kind {
 	REQ_POLL,
 	REQ_ACK,
 	REQ_TELEMETRY,
+	REQ_CERT,
 	REQ__N,
 };
 
-static const char *const req_names[REQ__N] = { "register", "config", "ack", "telemetry" };
+static const char *const req_names[REQ__N] = { "register", "config", "ack", "telemetry",
+					       "certificate" };
+#define CERT_DNS_MAX 16 /* names our certificate must hold */
 static const char *const capabilities[] = { EDGE_CAPABILITIES };
 #define N_CAPABILITIES (sizeof(capabilities) / sizeof(capabilities[0]))
 
@@ -104,6 +109,17 @@ struct edge_orch {
 	bool ack_applied;
 	char ack_error[256];
 	uint64_t start_mono_ms, last_poll_mono_ms;
+
+	/* X.509 (issue 18) */
+	char *key_file, *cert_file;
+	void (*on_cert)(void *arg);
+	struct event *cert_timer;
+	bool cert_due, cert_needed;
+	/* a renewal for missing names was made: the orchestrator decides the
+	 * names, so one it left out is not asked for again and again */
+	bool cert_names_asked;
+	char *cert_dns[CERT_DNS_MAX];
+	size_t n_cert_dns;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -609,6 +625,237 @@ static uint8_t *pack(const ProtobufCMessage *m, size_t *ret_len)
 	return buf;
 }
 
+/* ------------------------------------------------------------ certificate (issue 18) */
+
+static void body_excerpt(const struct orch_req *q, char *dst, size_t size);
+
+/* the names to ask for: "<label>.<site>" of every path identity, and the site */
+static size_t cert_names(const struct edge_orch *o, const char **names)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n_cert_dns; i++)
+		names[n++] = o->cert_dns[i];
+	names[n++] = o->site;
+	return n;
+}
+
+/* refresh the validity shown from the stored certificate */
+static void cert_loaded(struct edge_orch *o)
+{
+	struct edge_ike_cert c;
+
+	o->sync.cert_not_before = o->sync.cert_not_after = 0;
+	if (edge_ike_cert_load(o->cert_file, &c) < 0)
+		return;
+	o->sync.cert_not_before = c.not_before;
+	o->sync.cert_not_after = c.not_after;
+	edge_ike_cert_clear(&c);
+}
+
+/* the stored certificate lacks a wanted name, or there is none while one is
+ * needed */
+static bool cert_lacking(const struct edge_orch *o)
+{
+	struct edge_ike_cert c;
+	bool lack = false;
+
+	if (edge_ike_cert_load(o->cert_file, &c) < 0)
+		return o->cert_needed;
+	for (size_t i = 0; i < o->n_cert_dns && !lack; i++)
+		lack = !edge_ike_cert_has_dns(c.der, c.len, o->cert_dns[i]);
+	edge_ike_cert_clear(&c);
+	return lack;
+}
+
+/* when to renew: after a failure, the backoff; a certificate lacking a name,
+ * now; else when a third of its lifetime is left */
+static void cert_schedule(struct edge_orch *o)
+{
+	int64_t now = (int64_t)(unix_ms() / 1000), at;
+
+	if (!o->key_file || !o->cert_file || o->freeing)
+		return;
+	evtimer_del(o->cert_timer);
+	o->sync.cert_next_renewal = 0;
+	if (o->sync.cert_failures) {
+		uint32_t d = edge_orch_backoff_delay(o->backoff_initial_ms, o->backoff_max_ms,
+						     o->sync.cert_failures, rnd(o));
+
+		o->sync.cert_next_renewal = now + (d + 999) / 1000;
+		timer_add_ms(o->cert_timer, d);
+		return;
+	}
+	if (cert_lacking(o) && !o->cert_names_asked) {
+		at = now;
+		o->cert_names_asked = true;
+	} else if (!o->sync.cert_not_after)
+		return; /* none, and none needed (raw keys) */
+	else
+		at = o->sync.cert_not_before +
+		     (o->sync.cert_not_after - o->sync.cert_not_before) * 2 / 3;
+	o->sync.cert_next_renewal = at;
+	timer_add_ms(o->cert_timer, at > now ? (uint64_t)(at - now) * 1000 : 0);
+}
+
+static void on_cert_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+
+	o->cert_due = true;
+	kick(o);
+}
+
+static void cert_failed(struct edge_orch *o, const char *msg)
+{
+	if (!o->sync.cert_failures++) {
+		olog(o, L_WARNING, "orchestrator: certificate renewal failing: %s", msg);
+		emit_event(o, EDGE_EVENT_CERT, "self", "", "renewal failing", msg);
+	} else if (strcmp(msg, o->sync.cert_error)) {
+		olog(o, L_WARNING, "orchestrator: certificate renewal failing: %s", msg);
+	}
+	snprintf(o->sync.cert_error, sizeof(o->sync.cert_error), "%s", msg);
+	cert_schedule(o);
+}
+
+/* a certificate from register or renewal: checked, stored, announced.
+ * 0 or -errno with why */
+static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
+		      ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+{
+	const uint8_t *ch[EDGE_IKE_X509_CA_MAX];
+	size_t chl[EDGE_IKE_X509_CA_MAX];
+	char at[32];
+	time_t na;
+	int r;
+
+	if (!edge_ike_cert_for_key(cert->data, cert->len, o->public_key)) {
+		set_text(why, whylen, "the certificate is not for our key");
+		return -EINVAL;
+	}
+	if (n_chain > EDGE_IKE_X509_CA_MAX) {
+		set_text(why, whylen, "ca_chain: %zu certificates, at most %d", n_chain,
+			 EDGE_IKE_X509_CA_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n_chain; i++) {
+		ch[i] = chain[i].data;
+		chl[i] = chain[i].len;
+	}
+	r = edge_ike_cert_save(o->cert_file, cert->data, cert->len, ch, chl, n_chain);
+	if (r < 0) {
+		set_text(why, whylen, "storing %s: %s", o->cert_file,
+			 r == -EINVAL ? "not a certificate" : strerror(-r));
+		return r;
+	}
+	cert_loaded(o);
+	o->sync.cert_failures = 0;
+	o->sync.cert_error[0] = '\0';
+	o->sync.cert_renewals++;
+	na = (time_t)o->sync.cert_not_after;
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime(&na));
+	olog(o, L_NOTICE, "orchestrator: new certificate in %s, valid until %s", o->cert_file, at);
+	emit_event(o, EDGE_EVENT_CERT, "self", "", "renewed", at);
+	if (o->on_cert)
+		o->on_cert(o->cb_arg);
+	cert_schedule(o);
+	return 0;
+}
+
+/* a CSR over the own key, or NULL (logged) */
+static uint8_t *cert_csr(struct edge_orch *o, size_t *ret_len)
+{
+	const char *names[CERT_DNS_MAX + 1];
+	uint8_t *csr = NULL;
+	char msg[160];
+	int r;
+
+	r = edge_ike_csr(o->key_file, o->site, names, cert_names(o, names), &csr, ret_len);
+	if (r < 0) {
+		set_text(msg, sizeof(msg), "certificate: no CSR from %s: %s", o->key_file,
+			 strerror(-r));
+		cert_failed(o, msg);
+		return NULL;
+	}
+	return csr;
+}
+
+static void start_cert(struct edge_orch *o)
+{
+	Sdwan__V1__CertRequest m = SDWAN__V1__CERT_REQUEST__INIT;
+	uint8_t *csr, *buf;
+	size_t csr_len = 0, len = 0;
+
+	o->cert_due = false;
+	csr = cert_csr(o, &csr_len);
+	if (!csr)
+		return;
+	m.csr.data = csr;
+	m.csr.len = csr_len;
+	buf = pack(&m.base, &len);
+	free(csr);
+	if (!buf || req_start(o, REQ_CERT, "/edge/v1/certificate", buf, len, o->credential,
+			      (long)o->req_timeout_ms, 0) < 0)
+		cert_failed(o, "certificate: out of memory");
+}
+
+static void on_cert_done(struct edge_orch *o, struct orch_req *q, long status)
+{
+	Sdwan__V1__CertReply *m;
+	char msg[256], ex[160], why[160];
+
+	if (status != 200) {
+		body_excerpt(q, ex, sizeof(ex));
+		set_text(msg, sizeof(msg), "certificate: HTTP %ld: %s", status, ex);
+		if (status == 401)
+			credential_refused(o, msg);
+		cert_failed(o, msg);
+		return;
+	}
+	m = sdwan__v1__cert_reply__unpack(NULL, q->resp_len, q->resp);
+	if (!m || !m->certificate.len) {
+		cert_failed(o, "certificate: the reply is not a valid sdwan.v1.CertReply");
+	} else if (cert_store(o, &m->certificate, m->ca_chain, m->n_ca_chain, why, sizeof(why)) <
+		   0) {
+		set_text(msg, sizeof(msg), "certificate: %s", why);
+		cert_failed(o, msg);
+	}
+	if (m)
+		sdwan__v1__cert_reply__free_unpacked(m, NULL);
+}
+
+void edge_orch_cert_want(struct edge_orch *o, const char *const *dns, size_t n, bool needed)
+{
+	bool same = needed == o->cert_needed && n == o->n_cert_dns;
+
+	for (size_t i = 0; same && i < n; i++)
+		same = !strcmp(dns[i], o->cert_dns[i]);
+	if (same)
+		return;
+	o->cert_names_asked = false;
+	for (size_t i = 0; i < o->n_cert_dns; i++)
+		free(o->cert_dns[i]);
+	o->n_cert_dns = 0;
+	for (size_t i = 0; i < n && o->n_cert_dns < CERT_DNS_MAX; i++) {
+		o->cert_dns[o->n_cert_dns] = strdup(dns[i]);
+		if (o->cert_dns[o->n_cert_dns])
+			o->n_cert_dns++;
+	}
+	o->cert_needed = needed;
+	if (!o->inflight[REQ_CERT])
+		cert_schedule(o);
+}
+
+void edge_orch_repoll(struct edge_orch *o)
+{
+	o->sync.have_version = o->sync.applied_version;
+	if (o->inflight[REQ_POLL]) { /* a long-poll with the old have= would wait */
+		req_free(o->inflight[REQ_POLL]);
+		o->inflight[REQ_POLL] = NULL;
+	}
+	kick(o);
+}
+
 static void start_register(struct edge_orch *o)
 {
 	Sdwan__V1__Register m = SDWAN__V1__REGISTER__INIT;
@@ -648,7 +895,10 @@ static void start_register(struct edge_orch *o)
 	m.hostname = o->hostname;
 	m.n_capabilities = N_CAPABILITIES;
 	m.capabilities = (char **)capabilities;
+	if (o->key_file && o->cert_file) /* a certificate if the network uses them */
+		m.csr.data = cert_csr(o, &m.csr.len);
 	buf = pack(&m.base, &len);
+	free(m.csr.data);
 	r = buf ? req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len, token,
 			    (long)o->req_timeout_ms, 0)
 		: -ENOMEM;
@@ -807,6 +1057,7 @@ static uint8_t *telemetry_pack(struct edge_orch *o, size_t *ret_len, uint64_t *r
 		t.reflector = &rc;
 	}
 	t.software_version = o->sw_version;
+	t.cert_not_after = o->sync.cert_not_after > 0 ? (uint64_t)o->sync.cert_not_after : 0;
 	t.n_capabilities = N_CAPABILITIES;
 	t.capabilities = (char **)capabilities;
 	for (size_t i = 0, np = 0; i < b.st.n_paths; i++) {
@@ -934,6 +1185,8 @@ static void kick(struct edge_orch *o)
 		start_ack(o);
 	if (o->tele_due && !o->inflight[REQ_TELEMETRY])
 		start_telemetry(o);
+	if (o->cert_due && !o->inflight[REQ_CERT])
+		start_cert(o);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -988,6 +1241,15 @@ static void on_register_done(struct edge_orch *o, struct orch_req *q, long statu
 	}
 	o->sync.registered = true;
 	o->sync.registrations++;
+	if (m->certificate.len && o->cert_file) {
+		char why[160];
+
+		if (cert_store(o, &m->certificate, m->ca_chain, m->n_ca_chain, why, sizeof(why)) <
+		    0) {
+			set_text(msg, sizeof(msg), "register: certificate: %s", why);
+			cert_failed(o, msg);
+		}
+	}
 	olog(o, L_NOTICE,
 	     "orchestrator %s: registered as site %s (id %" PRIu32 "), bundle %" PRIu64 " waiting",
 	     o->url, o->site, m->site_id, m->config_version);
@@ -1184,6 +1446,8 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		/* only a transfer to the instance in use moves us: an ack or a
 		 * report still in flight to the previous one does not */
 		fail_away(o, q->kind, msg, q->url_index == o->cur);
+		if (q->kind == REQ_CERT)
+			cert_failed(o, msg);
 		goto out;
 	}
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1198,6 +1462,8 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		/* 5xx: this instance is failing (its database?), another may
 		 * not be; 429 is about our address, the same everywhere */
 		fail_away(o, q->kind, msg, status >= 500 && q->url_index == o->cur);
+		if (q->kind == REQ_CERT)
+			cert_failed(o, msg);
 		goto out;
 	}
 	contact(o);
@@ -1213,6 +1479,9 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		break;
 	case REQ_TELEMETRY:
 		on_telemetry_done(o, q, status);
+		break;
+	case REQ_CERT:
+		on_cert_done(o, q, status);
 		break;
 	case REQ__N:
 		break;
@@ -1422,6 +1691,9 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	o->cred_file = dup_or_null(p->credential_file, &oom);
 	o->token_file = dup_or_null(p->bootstrap_token_file, &oom);
 	o->sw_version = dup_or_null(p->software_version ? p->software_version : "", &oom);
+	o->key_file = dup_or_null(p->key_file, &oom);
+	o->cert_file = dup_or_null(p->cert_file, &oom);
+	o->on_cert = p->on_cert;
 	if (p->hostname)
 		snprintf(o->hostname, sizeof(o->hostname), "%s", p->hostname);
 	else if (gethostname(o->hostname, sizeof(o->hostname) - 1) < 0)
@@ -1467,8 +1739,9 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	o->retry_timer = evtimer_new(base, on_retry, o);
 	o->tele_timer = event_new(base, -1, EV_PERSIST, on_tele_tick, o);
 	o->coalesce_timer = evtimer_new(base, on_coalesced, o);
+	o->cert_timer = evtimer_new(base, on_cert_timer, o);
 	if (!o->multi || !o->curl_timer || !o->retry_timer || !o->tele_timer ||
-	    !o->coalesce_timer) {
+	    !o->coalesce_timer || !o->cert_timer) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1482,6 +1755,10 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 			goto out;
 	}
 	timer_add_ms(o->tele_timer, o->tele_ms);
+	if (o->cert_file) {
+		cert_loaded(o);
+		cert_schedule(o);
+	}
 
 	r = secret_read(o->cred_file, &o->credential);
 	if (r == 0) {
@@ -1529,6 +1806,12 @@ void edge_orch_free(struct edge_orch *o)
 		event_free(o->tele_timer);
 	if (o->coalesce_timer)
 		event_free(o->coalesce_timer);
+	if (o->cert_timer)
+		event_free(o->cert_timer);
+	for (size_t i = 0; i < o->n_cert_dns; i++)
+		free(o->cert_dns[i]);
+	free(o->key_file);
+	free(o->cert_file);
 	if (o->credential) {
 		explicit_bzero(o->credential, strlen(o->credential));
 		free(o->credential);

@@ -8,6 +8,10 @@
 # underlay (nft counters), kill -9 then restart -> same kernel state, no
 # duplicates, SAs back; SIGTERM -> everything removed.
 # Namespaces are prefixed sdwed- and removed on every exit.
+# X509=1 (ctest edged_two_sites_x509, issue 18): the bundles carry
+# ca_certificates (a CA the test makes with openssl) and each site has its
+# certificate next to its key (state/edge.crt): the same checks, with the
+# paths authenticated by certificates (the hub receives br1's).
 #
 #   edged_two_sites.sh BUILD_DIR SOURCE_DIR
 set -Eeuo pipefail
@@ -115,11 +119,31 @@ json.dump(c, open(d + "/config.json", "w"), indent=1)
 PY
 }
 
+# X509=1: a CA, and a certificate per site for its key with its path
+# identities (<underlay>.<site>) and the site as DNS names
+make_certs() {
+	local site
+	openssl genpkey -algorithm ed25519 -out "$WORK/ca.key" 2>/dev/null
+	openssl req -new -x509 -key "$WORK/ca.key" -subj "/CN=sdwed CA" -days 2 \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-out "$WORK/ca.pem" 2>/dev/null
+	openssl x509 -in "$WORK/ca.pem" -outform DER -out "$WORK/ca.der"
+	for site in br1 hub1; do
+		openssl req -new -key "$WORK/$site/state/edge.key" -subj "/CN=$site" \
+			-addext "subjectAltName=DNS:mpls.$site,DNS:inet.$site,DNS:$site" -out "$WORK/$site.csr"
+		openssl x509 -req -in "$WORK/$site.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+			-CAcreateserial -days 1 -copy_extensions copy -out "$WORK/$site/state/edge.crt" 2>/dev/null
+		cat "$WORK/ca.pem" >>"$WORK/$site/state/edge.crt"
+	done
+}
+
 make_bundle() { # site peer version [mtu of path 2]
 	local site=$1 peer=$2 d=$WORK/$1
-	python3 - "$DATA/$site.json" "$WORK/$peer/pub.hex" "$3" "$d/bundle.json" "${4:-0}" <<'PY'
+	python3 - "$DATA/$site.json" "$WORK/$peer/pub.hex" "$3" "$d/bundle.json" "${4:-0}" "${X509:+$WORK/ca.der}" <<'PY'
 import json, sys, base64
 b = json.load(open(sys.argv[1]))
+if sys.argv[6]:
+    b["ca_certificates"] = [base64.b64encode(open(sys.argv[6], "rb").read()).decode()]
 b["paths"][1]["mtu"] = int(sys.argv[5])
 b["peers"][0]["public_key"] = base64.b64encode(bytes.fromhex(open(sys.argv[2]).read().strip())).decode()
 b["version"] = int(sys.argv[3])
@@ -179,18 +203,30 @@ kstate() { # ns -> our kernel state, normalised
 topo
 setup_site br1 hub1
 setup_site hub1 br1
+[[ -z ${X509:-} ]] || make_certs
 make_bundle br1 hub1 1
 make_bundle hub1 br1 1
 "$EDGED" --config "$WORK/br1/config.json" --check-config --bundle "$WORK/br1/bundle.pb" >/dev/null ||
 	fail "br1 config/bundle not valid"
 
 t0=$(date +%s%N)
-start_edged hub1 1
+if [[ -n ${X509:-} ]]; then
+	start_edged hub1 1 --log-level debug # charon's "received end entity cert"
+else
+	start_edged hub1 1
+fi
 start_edged br1 1
 wait_sas br1 15 || fail "br1: both CHILD_SAs not up within 15 s"
 t1=$(date +%s%N)
 wait_sas hub1 5 || fail "hub1: CHILD_SAs not up"
 log "both paths' CHILD_SAs up (vici) $(((t1 - t0) / 1000000)) ms after start"
+if [[ -n ${X509:-} ]]; then
+	grep 'received end entity cert "CN=br1"' "$WORK/hub1-1.log" >/dev/null ||
+		fail "X509: hub1 received no certificate from br1"
+	grep 'received end entity cert' "$WORK/hub1-1.log" | grep -v 'CN=br1' >/dev/null &&
+		fail "X509: another certificate than br1's"
+	log "X509: the paths authenticated by certificates (hub1 received br1's)"
+fi
 
 # traffic over each path's netdev, and ESP on that path's underlay only
 for p in 1 2; do

@@ -391,6 +391,10 @@ static void test_ike_failures_said(void **state)
 		{ .type = EDGE_IKE_EV_IKE_FAILED,
 		  .path_id = 1,
 		  .reason = EDGE_IKE_REASON_AUTH_FAILED },
+		/* issue 18: a peer certificate refused: an ike and a cert event */
+		{ .type = EDGE_IKE_EV_IKE_FAILED,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_CERT_REVOKED },
 		{ .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1, .spi_in = 0x1000, .spi_out = 0x2000 },
 	};
 
@@ -422,12 +426,16 @@ static void test_ike_failures_said(void **state)
 	edge_daemon_free(d);
 	fake_ike_n_preload = 0;
 
-	assert_int_equal(count(ike_events, "\"kind\":\"ike\""), 3);
+	assert_int_equal(count(ike_events, "\"kind\":\"ike\""), 4);
+	assert_non_null(strstr(ike_events, "\"from\":\"auth-failed\",\"to\":\"cert-revoked\","
+					   "\"reason\":\"IKE failed: peer certificate revoked"));
+	assert_non_null(strstr(ike_events, "\"kind\":\"cert\",\"subject\":\"mpls-hub1-mpls\","
+					   "\"from\":\"\",\"to\":\"cert-revoked\""));
 	assert_non_null(strstr(ike_events, "\"kind\":\"ike\",\"subject\":\"mpls-hub1-mpls\","
 					   "\"from\":\"\",\"to\":\"unreachable\""));
 	assert_non_null(strstr(ike_events, "\"from\":\"unreachable\",\"to\":\"auth-failed\","
 					   "\"reason\":\"IKE failed: authentication failed"));
-	assert_non_null(strstr(ike_events, "\"from\":\"auth-failed\",\"to\":\"ok\""));
+	assert_non_null(strstr(ike_events, "\"from\":\"cert-revoked\",\"to\":\"ok\""));
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);

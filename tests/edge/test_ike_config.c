@@ -188,8 +188,8 @@ static void test_build(void **state)
 
 	path_init(&p, 3, "mpls-hub1-mpls");
 	p.if_id = 0;
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)), 0);
 	assert_non_null(cfg);
 	assert_non_null(creds);
 	assert_string_equal(cfg->get_name(cfg), "mpls-hub1-mpls");
@@ -275,7 +275,8 @@ static void test_build_responder_xfrmi(void **state)
 	p.remote_port = 4501;
 	strcpy(p.local_ts, "0.0.0.0/0");
 	strcpy(p.remote_ts, "0.0.0.0/0");
-	assert_int_equal(edge_charon_path_build(&p, own, 1500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(edge_charon_path_build(&p, own, NULL, 1500, 500, &cfg, &creds, NULL, 0),
+			 0);
 	assert_int_equal(cfg->get_ike_cfg(cfg)->get_my_port(cfg->get_ike_cfg(cfg)), 1500);
 	assert_int_equal(cfg->get_ike_cfg(cfg)->get_other_port(cfg->get_ike_cfg(cfg)), 4501);
 	assert_int_equal(cfg->get_if_id(cfg, TRUE), 42);
@@ -297,7 +298,7 @@ static void test_build_responder_xfrmi(void **state)
 
 	p.ike_lifetime_s = 0;
 	p.child_lifetime_s = 0;
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, NULL, 0), 0);
 	assert_int_equal(cfg->get_rekey_time(cfg, FALSE), 12960);
 	cfg->destroy(cfg);
 	creds->destroy(creds);
@@ -334,7 +335,7 @@ static void test_build_third_party(void **state)
 	strcpy(p.probe_local, "100.64.1.1");
 	strcpy(p.probe_remote, "10.11.0.1");
 	p.dpd_s = 10;
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, NULL, 0), 0);
 	assert_int_equal(cfg->get_dpd(cfg), 10);
 	child = first_child(cfg);
 	check_ts_nth(child, TRUE, 0, 3, "10.101.0.0", "10.101.255.255");
@@ -346,7 +347,7 @@ static void test_build_third_party(void **state)
 	cfg->destroy(cfg);
 	creds->destroy(creds);
 	strcpy(p.probe_remote, "10.12.0.1");
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, NULL, 0), 0);
+	assert_int_equal(edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, NULL, 0), 0);
 	child = first_child(cfg);
 	check_ts_nth(child, FALSE, 1, 2, "10.12.0.1", "10.12.0.1");
 	cfg->destroy(cfg);
@@ -365,32 +366,36 @@ static void test_refused(void **state)
 	strcpy(p.esp_proposals[1], "aes128gcm16-modp2048");
 	strcpy(p.esp_proposals[2], "aes128gcm16-none");
 	err[0] = '\0';
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)),
+		-EINVAL);
 	assert_null(cfg);
 	assert_null(creds);
 
 	/* optional PFS ("none" among the key exchange methods) is no PFS */
 	path_init(&p, 5, "x");
 	strcpy(p.esp_proposals[0], "aes128gcm16-x25519-none");
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)),
+		-EINVAL);
 	assert_null(cfg);
 
 	/* an algorithm strongSwan doesn't know */
 	path_init(&p, 5, "x");
 	strcpy(p.esp_proposals[0], "aes999gcm16-x25519");
 	err[0] = '\0';
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "esp_proposals[0]"));
 	assert_null(cfg);
 
 	/* an IKE proposal without KE */
 	path_init(&p, 5, "x");
 	strcpy(p.ike_proposals[0], "aes128gcm16-prfsha256");
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "ike_proposals[0]"));
 }
 
@@ -448,9 +453,9 @@ static void test_third_party_auth(void **state)
 		p.remote_pubkey_len = spki(ok[i].type, ok[i].group, ok[i].bits, p.remote_pubkey,
 					   sizeof(p.remote_pubkey));
 		assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
-		assert_int_equal(
-			edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			0);
+		assert_int_equal(edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err,
+							sizeof(err)),
+				 0);
 		cert = auth_of(cfg, FALSE)->get(auth_of(cfg, FALSE), AUTH_RULE_SUBJECT_CERT);
 		assert_non_null(cert);
 		key = cert->get_public_key(cert);
@@ -483,8 +488,8 @@ static void test_third_party_auth(void **state)
 	memcpy(p.psk, "0123456789abcdef0123", 20);
 	p.psk_len = 20;
 	assert_int_equal(edge_ike_path_validate(&p, err, sizeof(err)), 0);
-	assert_int_equal(edge_charon_path_build(&p, own, 500, 500, &cfg, &creds, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		edge_charon_path_build(&p, own, NULL, 500, 500, &cfg, &creds, err, sizeof(err)), 0);
 	assert_int_equal(
 		(uintptr_t)auth_of(cfg, TRUE)->get(auth_of(cfg, TRUE), AUTH_RULE_AUTH_CLASS),
 		AUTH_CLASS_PSK);

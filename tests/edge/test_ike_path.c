@@ -364,6 +364,27 @@ static void test_equal_but_keys(void **state)
 	assert_non_null(strstr(err, "remote_pubkey_next"));
 }
 
+/* X.509 paths: no peer key needed, never with a PSK, a change of mode is a
+ * change (not a key rotation) */
+static void test_x509(void **state)
+{
+	struct edge_ike_path a, b;
+	char err[160];
+
+	path_init(&a);
+	path_init(&b);
+	b.x509 = true;
+	memset(b.remote_pubkey, 0, sizeof(b.remote_pubkey));
+	assert_int_equal(edge_ike_path_validate(&b, err, sizeof(err)), 0);
+	memcpy(b.remote_pubkey, a.remote_pubkey, sizeof(b.remote_pubkey));
+	assert_false(edge_ike_path_equal(&a, &b));
+	assert_false(edge_ike_path_equal_but_keys(&a, &b));
+	memset(b.psk, 1, 32);
+	b.psk_len = 32;
+	assert_int_equal(edge_ike_path_validate(&b, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "x509: not with a psk");
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHILD_UP), "child-up");
@@ -372,6 +393,9 @@ static void test_names(void **state)
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHECK), "check");
 	assert_string_equal(edge_ike_event_type_name((enum edge_ike_event_type)99), "unknown");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_AUTH_FAILED), "auth-failed");
+	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_EXPIRED), "cert-expired");
+	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_REVOKED), "cert-revoked");
+	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_UNTRUSTED), "cert-untrusted");
 	assert_string_equal(edge_ike_reason_name((enum edge_ike_reason)99), "unknown");
 }
 
@@ -382,7 +406,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),	 cmocka_unit_test(test_responder_any),
 		cmocka_unit_test(test_endpoint), cmocka_unit_test(test_keepalive_bytes),
 		cmocka_unit_test(test_equal),	 cmocka_unit_test(test_equal_but_keys),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names),	 cmocka_unit_test(test_x509),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

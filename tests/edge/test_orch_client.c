@@ -2,7 +2,10 @@
  * edge API (libmicrohttpd on 127.0.0.1, a port the kernel picks): register,
  * bundle → callback → ack, 304 → re-poll, 5xx and connection refused →
  * backoff with jitter (growing, bounded), bad protobuf refused and reported,
- * refused bundle acked with the reason, telemetry at once on an event. */
+ * refused bundle acked with the reason, telemetry at once on an event;
+ * certificates (issue 18): issued for a CSR by a CA made here, renewed by
+ * itself at 2/3 of the lifetime and for a missing name, failing renewals
+ * backed off and reported. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,6 +32,11 @@
 #include <unistd.h>
 
 #include <sdwan.pb-c.h>
+
+#include <edge/ike.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* ------------------------------------------------------------ fake server */
 
@@ -59,6 +67,14 @@ struct fake {
 	Sdwan__V1__Telemetry *last_tele;
 	uint64_t max_event_seq;
 	int n_events_total, n_event_dups;
+	/* POST /edge/v1/certificate */
+	int cert_life_s;  /* lifetime of what it issues */
+	int cert_status;  /* non-zero: answers this instead */
+	int n_cert;	  /* requests seen */
+	bool csr_has_lte; /* the last CSR asked for lte.br1 */
+	EVP_PKEY *ca_key; /* made at the first request */
+	X509 *ca;
+	long serial;
 };
 
 struct conn {
@@ -104,6 +120,84 @@ static uint8_t *bundle_pack(uint64_t version, size_t *len)
 	buf = malloc(*len + 1);
 	sdwan__v1__config_bundle__pack(&b, buf);
 	return buf;
+}
+
+/* a certificate for the CSR's key, CN and extensions, from the fake's CA */
+static enum MHD_Result issue_cert(struct fake *f, struct MHD_Connection *c, struct conn *cn)
+{
+	Sdwan__V1__CertRequest *m =
+		sdwan__v1__cert_request__unpack(NULL, cn->len, (uint8_t *)cn->buf);
+	Sdwan__V1__CertReply cr = SDWAN__V1__CERT_REPLY__INIT;
+	ProtobufCBinaryData chain[1];
+	STACK_OF(X509_EXTENSION) * exts;
+	unsigned char *der = NULL, *ca_der = NULL;
+	const unsigned char *p;
+	X509_REQ *req = NULL;
+	X509 *x;
+	uint8_t out[4096];
+	size_t n;
+	int len, ca_len;
+
+	f->n_cert++;
+	if (!m || !m->csr.len)
+		goto bad;
+	p = m->csr.data;
+	req = d2i_X509_REQ(NULL, &p, (long)m->csr.len);
+	if (!req || X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1)
+		goto bad;
+	if (!f->ca) {
+		X509_NAME *name = X509_NAME_new();
+
+		f->ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		f->ca = X509_new();
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+					   (const unsigned char *)"fake CA", -1, -1, 0);
+		X509_set_version(f->ca, 2);
+		ASN1_INTEGER_set(X509_get_serialNumber(f->ca), ++f->serial);
+		X509_set_subject_name(f->ca, name);
+		X509_set_issuer_name(f->ca, name);
+		X509_gmtime_adj(X509_getm_notBefore(f->ca), 0);
+		X509_gmtime_adj(X509_getm_notAfter(f->ca), 86400);
+		X509_set_pubkey(f->ca, f->ca_key);
+		X509_sign(f->ca, f->ca_key, NULL);
+		X509_NAME_free(name);
+	}
+	x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), ++f->serial);
+	X509_set_subject_name(x, X509_REQ_get_subject_name(req));
+	X509_set_issuer_name(x, X509_get_subject_name(f->ca));
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), f->cert_life_s);
+	X509_set_pubkey(x, X509_REQ_get0_pubkey(req));
+	exts = X509_REQ_get_extensions(req);
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_sign(x, f->ca_key, NULL);
+	len = i2d_X509(x, &der);
+	ca_len = i2d_X509(f->ca, &ca_der);
+	f->csr_has_lte = edge_ike_cert_has_dns(der, (size_t)len, "lte.br1");
+	cr.certificate.data = der;
+	cr.certificate.len = (size_t)len;
+	chain[0].data = ca_der;
+	chain[0].len = (size_t)ca_len;
+	cr.ca_chain = chain;
+	cr.n_ca_chain = 1;
+	n = sdwan__v1__cert_reply__pack(&cr, out);
+	OPENSSL_free(der);
+	OPENSSL_free(ca_der);
+	X509_free(x);
+	X509_REQ_free(req);
+	sdwan__v1__cert_request__free_unpacked(m, NULL);
+	pthread_mutex_unlock(&f->lock);
+	return reply(c, 200, out, n);
+bad:
+	X509_REQ_free(req);
+	if (m)
+		sdwan__v1__cert_request__free_unpacked(m, NULL);
+	pthread_mutex_unlock(&f->lock);
+	return reply_text(c, 400, "bad CSR");
 }
 
 static bool authorized(struct fake *f, struct MHD_Connection *c)
@@ -227,6 +321,16 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 		pthread_mutex_unlock(&f->lock);
 		return reply(c, 204, "", 0);
 	}
+	if (!strcmp(url, "/edge/v1/certificate") && !strcmp(method, "POST")) {
+		if (f->cert_status) {
+			int st = f->cert_status;
+
+			f->n_cert++;
+			pthread_mutex_unlock(&f->lock);
+			return reply_text(c, (unsigned)st, "fake: no certificate now");
+		}
+		return issue_cert(f, c, cn); /* unlocks */
+	}
 	if (!strcmp(url, "/edge/v1/telemetry")) {
 		Sdwan__V1__Telemetry *m =
 			sdwan__v1__telemetry__unpack(NULL, cn->len, (uint8_t *)cn->buf);
@@ -332,6 +436,8 @@ static void fake_stop(struct fake *f)
 		MHD_stop_daemon(f->mhd);
 	if (f->last_tele)
 		sdwan__v1__telemetry__free_unpacked(f->last_tele, NULL);
+	X509_free(f->ca);
+	EVP_PKEY_free(f->ca_key);
 	pthread_mutex_destroy(&f->lock);
 }
 
@@ -348,6 +454,8 @@ struct edge {
 	uint64_t last_version;
 	int refuse; /* on_bundle returns -EINVAL with a reason */
 	int n_fill;
+	int n_certs; /* on_cert calls */
+	uint64_t cert_ms[8];
 };
 
 static int on_bundle(void *arg, const uint8_t *raw, size_t len, const Sdwan__V1__ConfigBundle *b,
@@ -1165,6 +1273,134 @@ static void test_https_verification(void **state)
 	free(cert_pem);
 }
 
+static void on_cert(void *arg)
+{
+	struct edge *e = arg;
+
+	if (e->n_certs < 8)
+		e->cert_ms[e->n_certs] = mono_ms();
+	e->n_certs++;
+}
+
+static bool two_certs(struct edge *e)
+{
+	return e->n_certs >= 2;
+}
+
+static bool three_certs(struct edge *e)
+{
+	return e->n_certs >= 3;
+}
+
+static bool cert_failing(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.cert_failures >= 3;
+}
+
+static bool tele_has_cert(struct edge *e)
+{
+	struct edge_orch_sync s;
+	bool ok;
+
+	edge_orch_sync_get(e->orch, &s);
+	pthread_mutex_lock(&e->f.lock);
+	ok = e->f.last_tele && s.cert_not_after &&
+	     e->f.last_tele->cert_not_after == (uint64_t)s.cert_not_after;
+	pthread_mutex_unlock(&e->f.lock);
+	return ok;
+}
+
+/* run_until() again after an early exit (a loopexit left over from an
+ * earlier run_until() that ended by its predicate) until timeout_ms */
+static bool wait_for(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
+{
+	uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+
+	while (mono_ms() < end)
+		if (run_until(e, pred, (int)(end - mono_ms())))
+			return true;
+	return pred(e);
+}
+
+static void test_cert_renewal(void **state)
+{
+	struct edge *e = *state;
+	const char *names[] = { "mpls.br1", "lte.br1" };
+	char key[160], crt[160];
+	struct edge_orch_sync s;
+	struct edge_ike_cert c;
+	struct stat st;
+	uint8_t pub[32];
+
+	snprintf(key, sizeof(key), "%s/edge.key", e->dir);
+	snprintf(crt, sizeof(crt), "%s/edge.crt", e->dir);
+	assert_int_equal(edge_ike_key_create(key, pub), 0);
+	memcpy(e->p.public_key, pub, sizeof(pub));
+	e->p.key_file = key;
+	e->p.cert_file = crt;
+	e->p.on_cert = on_cert;
+	write_file(e->cred, "cred-abc123\n", 0600); /* registered before */
+	e->f.cert_life_s = 3;
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	/* raw keys: no certificate asked for */
+	assert_false(run_until(e, two_certs, 300));
+	assert_int_equal(e->n_certs, 0);
+
+	/* the network uses certificates: one at once, then renewed by itself
+	 * when a third of its 3 s is left */
+	edge_orch_cert_want(e->orch, names, 1, true);
+	assert_true(wait_for(e, two_certs, 6000));
+	assert_true(e->cert_ms[1] - e->cert_ms[0] >= 1000);
+	assert_int_equal(edge_ike_cert_load(crt, &c), 0);
+	assert_true(edge_ike_cert_has_dns(c.der, c.len, "mpls.br1"));
+	assert_true(edge_ike_cert_has_dns(c.der, c.len, "br1"));
+	assert_true(edge_ike_cert_for_key(c.der, c.len, pub));
+	assert_int_equal(c.chain_n, 1);
+	edge_ike_cert_clear(&c);
+	assert_int_equal(stat(crt, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	edge_orch_sync_get(e->orch, &s);
+	assert_true(s.cert_not_after - s.cert_not_before == 3);
+	assert_true(s.cert_next_renewal == s.cert_not_before + 2);
+	assert_string_equal(s.cert_error, "");
+	assert_false(e->f.csr_has_lte);
+
+	/* a new underlay label: renewed at once with the name */
+	edge_orch_cert_want(e->orch, names, 2, true);
+	assert_true(wait_for(e, three_certs, 1000));
+	assert_true(e->f.csr_has_lte);
+	edge_orch_telemetry_kick(e->orch);
+	assert_true(wait_for(e, tele_has_cert, 3000));
+
+	/* the orchestrator refuses: retried with the (bounded) backoff, the
+	 * error and a cert event said once */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.cert_status = 503;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(wait_for(e, cert_failing, 8000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_non_null(strstr(s.cert_error, "HTTP 503"));
+	assert_true(s.cert_next_renewal > 0);
+	{
+		struct edge_event ev[64];
+		size_t n = edge_events_copy_since(e->events, 0, ev, 64);
+		int failing = 0, renewed = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (ev[i].kind != EDGE_EVENT_CERT)
+				continue;
+			assert_string_equal(ev[i].subject, "self");
+			failing += !strcmp(ev[i].to, "renewal failing");
+			renewed += !strcmp(ev[i].to, "renewed");
+		}
+		assert_int_equal(failing, 1);
+		assert_true(renewed >= 3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1184,6 +1420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_https_verification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params_urls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_renewal, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

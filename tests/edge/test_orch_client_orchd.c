@@ -4,7 +4,12 @@
  * received and applied, the ack seen as "converged" in the rollout, telemetry
  * and events seen in status/events; then a refused bundle seen as "refused"
  * with its reason; a restarted client reuses its credential; the orchestrator
- * stopped → away, backing off, the applied version kept. */
+ * stopped → away, backing off, the applied version kept.
+ * Certificates (issue 18, sdwan-orchd --auth cert --cert-lifetime 60s): the
+ * registration gets a certificate for the edge's key (stored, its names, the
+ * chain), the bundle carries the chain and a CRL whose authorityKeyIdentifier
+ * is the CA's (what strongSwan's revocation plugin looks them up by), and
+ * the client renews by itself when a third of the 60 s is left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,9 +26,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "orch_harness.h"
+
+#include <edge/ike.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 static struct orch_proc P;
 
@@ -49,7 +59,39 @@ struct edge {
 	uint64_t applied;
 	int n_bundles;
 	bool refuse;
+	/* certificates: what the last bundle carried, on_cert calls */
+	size_t n_ca;
+	bool crl_aki_ok;
+	int n_certs;
 };
+
+/* the bundle's CRL names ca_certificates[0] by its key identifier */
+static bool crl_aki_matches(const Sdwan__V1__ConfigBundle *b)
+{
+	const unsigned char *p;
+	const ASN1_OCTET_STRING *ski;
+	ASN1_OCTET_STRING *aki_id;
+	AUTHORITY_KEYID *aki;
+	X509_CRL *crl;
+	X509 *ca;
+	bool ok = false;
+
+	if (!b->n_ca_certificates || !b->crl.len)
+		return false;
+	p = b->ca_certificates[0].data;
+	ca = d2i_X509(NULL, &p, (long)b->ca_certificates[0].len);
+	p = b->crl.data;
+	crl = d2i_X509_CRL(NULL, &p, (long)b->crl.len);
+	aki = crl ? X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL) : NULL;
+	ski = ca ? X509_get0_subject_key_id(ca) : NULL;
+	aki_id = aki ? aki->keyid : NULL;
+	if (ski && aki_id && ASN1_STRING_cmp(ski, aki_id) == 0)
+		ok = X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+	AUTHORITY_KEYID_free(aki);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	return ok;
+}
 
 static int on_bundle(void *arg, const uint8_t *raw, size_t len, const Sdwan__V1__ConfigBundle *b,
 		     char *err, size_t errlen)
@@ -66,7 +108,14 @@ static int on_bundle(void *arg, const uint8_t *raw, size_t len, const Sdwan__V1_
 		return -EINVAL;
 	}
 	e->applied = b->version;
+	e->n_ca = b->n_ca_certificates;
+	e->crl_aki_ok = crl_aki_matches(b);
 	return 0;
+}
+
+static void on_cert(void *arg)
+{
+	((struct edge *)arg)->n_certs++;
 }
 
 static void fill(void *arg, struct edge_status *st)
@@ -288,10 +337,119 @@ static void test_against_orchd(void **state)
 	rmdir(e.dir);
 }
 
+static bool renewed(struct edge *e)
+{
+	return e->n_certs >= 2;
+}
+
+static void test_cert_against_orchd(void **state)
+{
+	static const char *const args[] = { "--auth", "cert", "--cert-lifetime", "60s", NULL };
+	struct edge e = { 0 };
+	char key[128], crt[128];
+	struct edge_ike_cert c;
+	struct edge_orch_sync s;
+	json_t *j = NULL;
+	const char *text;
+	int64_t first_not_after;
+	int fd;
+
+	assert_int_equal(orch_start(&P, args), 0);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, hub1, NULL), 201);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, br1, &j), 201);
+	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-orchd-XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	snprintf(e.cred, sizeof(e.cred), "%s/credential", e.dir);
+	snprintf(e.token, sizeof(e.token), "%s/token", e.dir);
+	snprintf(key, sizeof(key), "%s/edge.key", e.dir);
+	snprintf(crt, sizeof(crt), "%s/edge.crt", e.dir);
+	fd = open(e.token, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	text = json_string_value(json_object_get(j, "bootstrap_token"));
+	assert_non_null(text);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	json_decref(j);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/policy", P.admin, policy1, NULL), 201);
+	assert_int_equal(orch_wait_compiled(&P, generation()), 0);
+
+	e.base = event_base_new();
+	assert_int_equal(edge_events_new(64, 0, &e.events), 0);
+	assert_int_equal(edge_ike_key_create(key, e.p.public_key), 0);
+	e.p.url = P.base;
+	e.p.allow_http = true;
+	e.p.site = "br1";
+	e.p.credential_file = e.cred;
+	e.p.bootstrap_token_file = e.token;
+	e.p.software_version = "sync-test";
+	e.p.longpoll_wait_s = 2;
+	e.p.poll_min_interval_ms = 10;
+	e.p.telemetry_interval_ms = 30000;
+	e.p.coalesce_ms = 20;
+	e.p.backoff_initial_ms = 50;
+	e.p.backoff_max_ms = 400;
+	e.p.events = e.events;
+	e.p.on_bundle = on_bundle;
+	e.p.fill_status = fill;
+	e.p.cb_arg = &e;
+	e.p.key_file = key;
+	e.p.cert_file = crt;
+	e.p.on_cert = on_cert;
+	assert_int_equal(edge_orch_new(e.base, &e.p, &e.orch), 0);
+
+	/* registration: a certificate for our key with br1's names, the chain;
+	 * the bundle: the chain and a CRL strongSwan can find */
+	assert_true(run_until(&e, acked_once, 10000));
+	assert_int_equal(e.n_certs, 1);
+	assert_int_equal(edge_ike_cert_load(crt, &c), 0);
+	assert_true(edge_ike_cert_for_key(c.der, c.len, e.p.public_key));
+	assert_true(edge_ike_cert_has_dns(c.der, c.len, "mpls.br1"));
+	assert_true(edge_ike_cert_has_dns(c.der, c.len, "br1"));
+	assert_true(c.chain_n >= 1);
+	/* 60 s from now (its not-before is back-dated a little for clocks) */
+	assert_true(c.not_after - (int64_t)time(NULL) <= 61 &&
+		    c.not_after - (int64_t)time(NULL) >= 50);
+	first_not_after = c.not_after;
+	edge_ike_cert_clear(&c);
+	assert_true(e.n_ca >= 1);
+	assert_true(e.crl_aki_ok);
+
+	/* renewal by itself at 2/3 of the 60 s */
+	{
+		const char *names[] = { "mpls.br1" };
+
+		edge_orch_cert_want(e.orch, names, 1, true);
+	}
+	s = sync_of(&e);
+	assert_int_equal(s.cert_next_renewal,
+			 s.cert_not_before + (s.cert_not_after - s.cert_not_before) * 2 / 3);
+	assert_true(s.cert_next_renewal < s.cert_not_after - 15);
+	for (int i = 0; i < 60 && !renewed(&e); i++)
+		run_until(&e, renewed, 1000);
+	assert_true(renewed(&e));
+	s = sync_of(&e);
+	assert_true(s.cert_not_after > first_not_after);
+	assert_string_equal(s.cert_error, "");
+	assert_int_equal(edge_ike_cert_load(crt, &c), 0);
+	assert_true(edge_ike_cert_for_key(c.der, c.len, e.p.public_key));
+	edge_ike_cert_clear(&c);
+
+	edge_orch_free(e.orch);
+	edge_events_free(e.events);
+	event_base_free(e.base);
+	assert_int_equal(orch_stop(&P), 0);
+	unlink(e.cred);
+	unlink(e.token);
+	unlink(key);
+	unlink(crt);
+	rmdir(e.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_orchd),
+		cmocka_unit_test(test_cert_against_orchd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

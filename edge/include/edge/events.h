@@ -44,8 +44,12 @@ enum edge_event_kind {
 	EDGE_EVENT_UNDERLAY = 7, /* an underlay's address, gateway or link changed */
 	EDGE_EVENT_NAT = 8,	 /* a path's NAT mapping appeared or changed */
 	EDGE_EVENT_IKE = 9,	 /* a path's IKE negotiation failed (why), or works again */
+	/* our certificate renewed or failing to renew (subject "self"), or a
+	 * peer's refused: expired, revoked, untrusted (subject the path) */
+	EDGE_EVENT_CERT = 10,
 };
-/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay", "nat", "ike";
+/* "path_state", "tunnel_state", "steering", "sla", "config", "sync", "underlay", "nat", "ike",
+ * "cert";
  * "unknown" otherwise */
 const char *edge_event_kind_name(enum edge_event_kind kind);
 

@@ -140,6 +140,12 @@ struct edge_ike_path {
 	bool remote_pubkey_next_set;
 	uint8_t psk[EDGE_IKE_PSK_MAX];
 	size_t psk_len;
+	/* X.509 (issue 18; ops.x509_set() first): we authenticate with our
+	 * certificate (sent in every IKE_AUTH) and the peer must show one that
+	 * chains to the network's CAs, is valid now, is not in the CRL and
+	 * holds remote_id (as a subjectAltName); remote_pubkey* are then
+	 * unused.  Not with a psk. */
+	bool x509;
 
 	/* lifetimes in seconds; 0 = default (IKE 4 h, CHILD 1 h).  Rekeying starts
 	 * at ~90 % with jitter; the hard limit is 110 %. */
@@ -250,6 +256,11 @@ enum edge_ike_reason {
 	EDGE_IKE_REASON_DELETED,	   /* deleted by us or the peer */
 	EDGE_IKE_REASON_INSTALL_FAILED,	   /* kernel (libipsec) refused the SA */
 	EDGE_IKE_REASON_OTHER,
+	/* X.509 paths: the peer's certificate refused (or, on the side that
+	 * did not check it, the peer refused ours: then AUTH_FAILED) */
+	EDGE_IKE_REASON_CERT_EXPIRED,	/* not valid now (expired, or not yet) */
+	EDGE_IKE_REASON_CERT_REVOKED,	/* in the CRL (also: an SA torn down by a CRL update) */
+	EDGE_IKE_REASON_CERT_UNTRUSTED, /* no chain to the network's CAs */
 };
 const char *edge_ike_reason_name(enum edge_ike_reason reason);
 
@@ -322,6 +333,25 @@ uint64_t edge_ike_keepalive_bytes(const struct edge_ike_settings *settings, int 
 				  uint64_t duration_s);
 
 typedef void (*edge_ike_event_fn)(void *arg, const struct edge_ike_event *ev);
+
+/*
+ * The X.509 credentials of a network that authenticates with certificates
+ * (issue 18), all DER.  cert: ours, for the key in settings.key_file (its
+ * subjectAltNames hold our paths' local_ids); ca: the network's chain as the
+ * bundle carries it (issuing CA first, root last), every one a trust anchor
+ * for x509 paths and nothing else trusted; crl: signed by ca[0], or none
+ * (crl_len 0).  Nothing is fetched from the network (no CDP, no OCSP).
+ */
+#define EDGE_IKE_X509_CA_MAX 4
+struct edge_ike_x509 {
+	const uint8_t *cert;
+	size_t cert_len;
+	const uint8_t *ca[EDGE_IKE_X509_CA_MAX];
+	size_t ca_len[EDGE_IKE_X509_CA_MAX];
+	size_t ca_n;
+	const uint8_t *crl;
+	size_t crl_len;
+};
 
 struct edge_ike_ops {
 	const char *name; /* "charon", "fake" */
@@ -418,6 +448,17 @@ struct edge_ike_ops {
 	 * SAs; their next ones use the new key.  0, or -errno (nothing changed).
 	 * May be NULL in fakes. */
 	int (*key_switch)(void *ctx, const char *key_file);
+	/* X.509 credentials (issue 18), see struct edge_ike_x509: replaces the
+	 * previous ones at once.  A new own certificate is used for the next
+	 * authentication of every x509 path; established SAs stay (IKE and
+	 * CHILD_SA rekeys do not authenticate).  A CRL that lists the peer
+	 * certificate of an established IKE_SA deletes that SA at once (an
+	 * EDGE_IKE_EV_IKE_FAILED, reason CERT_REVOKED, for its path).
+	 * Everything is parsed before anything changes: -EINVAL (nothing
+	 * changed; err names the field) for a certificate or CRL that does not
+	 * parse, an own certificate not for our key, or more than
+	 * EDGE_IKE_X509_CA_MAX CAs.  May be NULL in fakes. */
+	int (*x509_set)(void *ctx, const struct edge_ike_x509 *x509, char *err, size_t errlen);
 };
 
 /* libcharon in-process; defined in edge/charon/ (target edge_ike_charon) */
@@ -447,5 +488,42 @@ int edge_ike_peer_key_check(const uint8_t *key, size_t len, char *kind, size_t k
 int edge_ike_key_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN]);
 int edge_ike_key_load_or_create(const char *path, uint8_t ret_pubkey[EDGE_IKE_PUBKEY_LEN],
 				bool *ret_created);
+
+/*
+ * The edge's certificate (issue 18), libcrypto only (target edge_ike).
+ *
+ * edge_ike_csr(): a PKCS#10 request (DER, *ret malloc'd: free()) signed by the key in
+ * key_file, subject CN=cn, subjectAltNames DNS:dns[i].  -ENOENT/-EPERM/-EINVAL
+ * as edge_ike_key_load(), -ENOMEM.
+ *
+ * edge_ike_cert_save(): cert then chain (DER each) as PEM blocks in path,
+ * written atomically (temp file in the same directory, fsync, rename), mode
+ * 0644 (public).  -EINVAL if cert does not parse, -errno.
+ *
+ * edge_ike_cert_load(): the file saved above; ret holds malloc'd DER copies
+ * (edge_ike_cert_clear() frees them) and the certificate's validity.  -ENOENT,
+ * -EINVAL (not PEM certificates, more than EDGE_IKE_X509_CA_MAX in the chain).
+ */
+struct edge_ike_cert {
+	uint8_t *der;
+	size_t len;
+	uint8_t *chain[EDGE_IKE_X509_CA_MAX];
+	size_t chain_len[EDGE_IKE_X509_CA_MAX];
+	size_t chain_n;
+	int64_t not_before; /* Unix s */
+	int64_t not_after;
+};
+int edge_ike_csr(const char *key_file, const char *cn, const char *const *dns, size_t n_dns,
+		 uint8_t **ret, size_t *ret_len);
+int edge_ike_cert_save(const char *path, const uint8_t *cert, size_t len,
+		       const uint8_t *const *chain, const size_t *chain_len, size_t n_chain);
+int edge_ike_cert_load(const char *path, struct edge_ike_cert *ret);
+void edge_ike_cert_clear(struct edge_ike_cert *c);
+/* validity of a DER certificate: 0 or -EINVAL */
+int edge_ike_cert_times(const uint8_t *der, size_t len, int64_t *not_before, int64_t *not_after);
+/* whether a DER certificate names dns among its DNS subjectAltNames */
+bool edge_ike_cert_has_dns(const uint8_t *der, size_t len, const char *dns);
+/* whether a DER certificate is for the raw Ed25519 public key pub */
+bool edge_ike_cert_for_key(const uint8_t *der, size_t len, const uint8_t pub[EDGE_IKE_PUBKEY_LEN]);
 
 #endif /* EDGE_IKE_H */

@@ -50,10 +50,11 @@ struct event_base;
  * it names (issue 20; orchestrator/EDGE-API.md).  Add a name here with the
  * feature; the orchestrator knows "breakout", "psk", "ike-proposals",
  * "probe-auth", "ipv6", "ipv6-underlay" (IKE, ESP and probes over IPv6
- * underlays: Underlay.ipv6) and "compact-paths" (Path.pair,
- * proto/bundle_expand.c). */
-#define EDGE_CAPABILITIES \
-	"breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay", "compact-paths"
+ * underlays: Underlay.ipv6), "compact-paths" (Path.pair,
+ * proto/bundle_expand.c) and "x509" (certificates, issue 18). */
+#define EDGE_CAPABILITIES                                                                 \
+	"breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay", "compact-paths", \
+		"x509"
 
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
  * the last-known-good file stores), bundle its parsed form (version known).
@@ -96,6 +97,15 @@ struct edge_orch_params {
 	edge_status_fill_cb fill_status; /* may be NULL: telemetry without paths */
 	edge_orch_log_cb log;		 /* may be NULL */
 	void *cb_arg;
+	/* X.509 (issue 18), all optional: with key_file and cert_file the
+	 * registration carries a CSR over the own key, and a certificate in
+	 * the reply (or a renewal's) is stored in cert_file (PEM, certificate
+	 * then chain, 0644) and announced by on_cert.  Renewal by itself via
+	 * POST /edge/v1/certificate when a third of the lifetime is left (and
+	 * see edge_orch_cert_want()), retried with the backoff on failure. */
+	const char *key_file;
+	const char *cert_file;
+	void (*on_cert)(void *arg);
 	/* tests: a random source for the jitter (NULL = internal PRNG) */
 	uint32_t (*random)(void *arg);
 };
@@ -130,6 +140,12 @@ struct edge_orch_sync {
 	uint64_t url_moves;  /* moves to another instance */
 	char network_id[72]; /* the running bundle's orchestrator database ("" none) */
 	uint64_t bundles, acks, telemetry_reports, polls, registrations;
+	/* X.509: our certificate (0: none), when it is renewed next (0: not
+	 * scheduled), why the last renewal failed ("" none) */
+	int64_t cert_not_before, cert_not_after, cert_next_renewal;
+	char cert_error[256];
+	uint64_t cert_renewals;
+	uint32_t cert_failures; /* consecutive */
 };
 
 struct edge_orch;
@@ -150,6 +166,13 @@ void edge_orch_set_applied_version(struct edge_orch *orch, uint64_t version);
  * key the edge authenticates with after switching (Telemetry.public_key);
  * NULL: not reported.  Kicks a report when anything is or was set. */
 void edge_orch_set_rotation(struct edge_orch *orch, const uint8_t next[32], const uint8_t used[32]);
+/* X.509: the DNS names our certificate must hold (the bundle's "<label>.<site>"
+ * identities; copied).  A certificate missing one (or none at all while
+ * `needed`: the network authenticates with certificates) is renewed now. */
+void edge_orch_cert_want(struct edge_orch *orch, const char *const *dns, size_t n, bool needed);
+/* Ask for the newest bundle again, applied or refused (after a certificate
+ * arrived for a bundle that was refused for want of one). */
+void edge_orch_repoll(struct edge_orch *orch);
 /* Send telemetry soon (coalesced), whatever the interval. */
 void edge_orch_telemetry_kick(struct edge_orch *orch);
 
