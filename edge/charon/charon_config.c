@@ -1093,28 +1093,20 @@ METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
 	return 0;
 }
 
-METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
-	   public_key_t *own)
+/**
+ * Rebuild the paths ids (a list of their ids, emptied) in place after our
+ * own credentials changed: with reauth, initiators re-authenticate make
+ * before break; without, the SAs stay and the next IKE_SA uses the new
+ * credentials.  Paths change only on the main thread (here): none goes.
+ * Returns the last error, 0 if every rebuild worked.
+ */
+static int rebuild_in_place(private_edge_charon_config_t *this,
+							linked_list_t *ids, bool reauth, const char *what)
 {
-	enumerator_t *enumerator;
-	linked_list_t *ids;
 	entry_t *entry;
 	uintptr_t id;
-	int r = 0;
+	int r = 0, e;
 
-	ids = linked_list_create();
-	this->lock->write_lock(this->lock);
-	this->own->destroy(this->own);
-	this->own = own->get_ref(own);
-	enumerator = this->paths->create_enumerator(this->paths);
-	while (enumerator->enumerate(enumerator, &entry))
-	{
-		ids->insert_last(ids, (void *)(uintptr_t)entry->path.id);
-	}
-	enumerator->destroy(enumerator);
-	this->lock->unlock(this->lock);
-
-	/* paths change only on the main thread, which is here: none goes */
 	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
 	{
 		struct edge_ike_path path;
@@ -1130,13 +1122,43 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 			found = TRUE;
 		}
 		this->lock->unlock(this->lock);
-		if (found && (r = entry_create(this, &path, reqid, &entry)) == 0)
+		if (!found)
 		{
-			replace_in_place(this, entry, TRUE);
-			DBG1(DBG_CFG, "path %u '%s': own key changed%s", path.id, path.name,
-				 path.initiator ? ", re-authenticating" : "");
+			continue;
 		}
+		e = entry_create(this, &path, reqid, &entry);
+		if (e)
+		{
+			r = e;
+			continue;
+		}
+		replace_in_place(this, entry, reauth);
+		DBG1(DBG_CFG, "path %u '%s': %s%s", path.id, path.name, what,
+			 reauth && path.initiator ? ", re-authenticating" : ", SAs kept");
 	}
+	return r;
+}
+
+METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
+	   public_key_t *own)
+{
+	enumerator_t *enumerator;
+	linked_list_t *ids;
+	entry_t *entry;
+	int r;
+
+	ids = linked_list_create();
+	this->lock->write_lock(this->lock);
+	this->own->destroy(this->own);
+	this->own = own->get_ref(own);
+	enumerator = this->paths->create_enumerator(this->paths);
+	while (enumerator->enumerate(enumerator, &entry))
+	{
+		ids->insert_last(ids, (void *)(uintptr_t)entry->path.id);
+	}
+	enumerator->destroy(enumerator);
+	this->lock->unlock(this->lock);
+	r = rebuild_in_place(this, ids, TRUE, "own key changed");
 	ids->destroy(ids);
 	return r;
 }
@@ -1147,8 +1169,7 @@ METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
 	enumerator_t *enumerator;
 	linked_list_t *ids;
 	entry_t *entry;
-	uintptr_t id;
-	int r = 0;
+	int r;
 
 	ids = linked_list_create();
 	this->lock->write_lock(this->lock);
@@ -1164,35 +1185,10 @@ METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
 	}
 	enumerator->destroy(enumerator);
 	this->lock->unlock(this->lock);
-
-	/* in place, no new IKE_SA: the established ones need no certificate
-	 * any more (rekeys do not authenticate), the next IKE_SA of the path
-	 * sends the new one.  Paths change only on the main thread (here). */
-	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
-	{
-		struct edge_ike_path path;
-		bool found = FALSE;
-		int e = 0;
-
-		this->lock->read_lock(this->lock);
-		entry = find_id(this, (uint32_t)id);
-		if (entry)
-		{
-			path = entry->path;
-			found = TRUE;
-		}
-		this->lock->unlock(this->lock);
-		if (found && (e = entry_create(this, &path, &entry)) == 0)
-		{
-			replace_in_place(this, entry, FALSE);
-			DBG1(DBG_CFG, "path %u '%s': own certificate changed, SAs kept",
-				 path.id, path.name);
-		}
-		else if (found)
-		{
-			r = e;
-		}
-	}
+	/* no new IKE_SA: the established ones need no certificate any more
+	 * (rekeys do not authenticate), the next IKE_SA of a path sends the
+	 * new one */
+	r = rebuild_in_place(this, ids, FALSE, "own certificate changed");
 	ids->destroy(ids);
 	return r;
 }

@@ -52,9 +52,9 @@ struct event_base;
  * "probe-auth", "ipv6", "ipv6-underlay" (IKE, ESP and probes over IPv6
  * underlays: Underlay.ipv6), "compact-paths" (Path.pair,
  * proto/bundle_expand.c) and "x509" (certificates, issue 18). */
-#define EDGE_CAPABILITIES                                                                 \
-	"breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay", "compact-paths", \
-		"x509"
+#define EDGE_CAPABILITIES                                                          \
+	"breakout", "psk", "ike-proposals", "probe-auth", "ipv6", "ipv6-underlay", \
+		"compact-paths", "x509"
 
 /* Apply a bundle from the orchestrator.  raw/len is the packed bundle (what
  * the last-known-good file stores), bundle its parsed form (version known).

@@ -37,7 +37,7 @@ enum orch_cap {
 	/* "compact-paths": Path.pair/peer_id and ConfigBundle.path_defaults
 	 * (issue 20): what makes a hub of 50,000 branches fit in a bundle */
 	ORCH_CAP_COMPACT_PATHS = 1 << 6,
-	ORCH_CAP_X509 = 1 << 7,		 /* "x509": IKE with certificates, chain + CRL */
+	ORCH_CAP_X509 = 1 << 7, /* "x509": IKE with certificates, chain + CRL */
 };
 #define ORCH_CAPS_LEGACY \
 	(ORCH_CAP_BREAKOUT | ORCH_CAP_PSK | ORCH_CAP_IKE_PROPOSALS | ORCH_CAP_PROBE_AUTH)
