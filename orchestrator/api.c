@@ -528,6 +528,15 @@ enum MHD_Result api_site_rotate_key(struct req *r)
 	json_t *before;
 	int e;
 
+	/* the edge's certificate is for the key it has: the next key would
+	 * authenticate without one (the edge does not ask for its certificate
+	 * before it switches yet) */
+	if (r->d->ca)
+		return reply_error(r, 409,
+				   "site %s: key rotation is not supported in a network that "
+				   "authenticates with certificates (--auth cert) yet; "
+				   "re-provision the site (sdwanctl site bootstrap) for a new key",
+				   r->params[0]);
 	if ((e = st->ops->begin(st)))
 		return reply_store_error(r, e, "transaction");
 	if ((e = st->ops->site_get(st, r->params[0], &site))) {

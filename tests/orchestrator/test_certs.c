@@ -621,6 +621,12 @@ static void test_register_renew_revoke(void **state)
 		http_resp_clear(&hr);
 	}
 
+	/* key rotation waits for certificates of the next key: refused by name */
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.admin, NULL, &j),
+			 409);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "--auth cert"));
+	json_decref(j);
+
 	/* revoke br1's first certificate: the next bundle's CRL lists it */
 	snprintf(path, sizeof(path), "/api/v1/certificates/%s/revoke", serial1);
 	assert_int_equal(http_json(&P, "POST", path, P.viewer, NULL, NULL), 403);
