@@ -474,6 +474,13 @@ static int rotation_report(struct req *r, const Sdwan__V1__Telemetry *m)
 		return e;
 	}
 	snprintf(actor, sizeof(actor), "edge:%s", r->site);
+	/* certificates (--auth cert): the old key's end with it, a stolen old
+	 * key must not authenticate (the next CRL lists them) */
+	if (r->d->ca && !strcmp(action, "site.key-rotated") &&
+	    (e = orchd_certs_revoke_old_key(r, actor, r->site, m->key->public_key.data))) {
+		st->ops->rollback(st);
+		return e;
+	}
 	if ((e = st->ops->event_add(st, r->site_id, orchd_now_ms(), "site", r->site, msg)) ||
 	    (e = orchd_audit(r, actor, action, r->site, NULL,
 			     json_pack("{s:s}", "public_key", hex))) ||
