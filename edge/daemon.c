@@ -73,6 +73,12 @@ struct edge_daemon {
 	bool x509_set;	       /* IKE holds X.509 credentials */
 	bool cert_waiting;     /* the newest bundle was refused: no certificate */
 	bool next_cert_logged; /* key rotation waits for the next key's certificate */
+	/* key rotation with certificates: the switch is reported once these
+	 * initiator paths have their new IKE_SA (or ev_rot fires) */
+	struct event *ev_rot;
+	uint32_t *rot_wait;
+	size_t rot_n;
+	uint8_t rot_pub[EDGE_IKE_PUBKEY_LEN];
 	int exit_code;
 };
 
@@ -674,6 +680,72 @@ static int next_cert_load(const char *next_crt, const uint8_t pub[EDGE_IKE_PUBKE
 	return 0;
 }
 
+/*
+ * With certificates, reporting the switch (Telemetry.key.public_key) ends the
+ * rotation at the orchestrator, which revokes the old key's certificates: a
+ * peer's next bundle carries them in its CRL and the peer deletes at once every
+ * IKE_SA authenticated by one.  So the report waits until each of our
+ * initiator paths that had a tunnel up has its new IKE_SA (the old ones are
+ * deleted by make-before-break anyway), or EDGE_DAEMON_ROT_REPORT_MS.
+ */
+#define EDGE_DAEMON_ROT_REPORT_MS 10000
+
+static void rot_report(struct edge_daemon *d, const char *why)
+{
+	if (!d->rot_wait)
+		return;
+	free(d->rot_wait);
+	d->rot_wait = NULL;
+	d->rot_n = 0;
+	if (d->ev_rot)
+		evtimer_del(d->ev_rot);
+	log_info("key rotation: reported to the orchestrator (%s)", why);
+	edge_orch_set_rotation(d->orch, NULL, d->rot_pub);
+}
+
+static void on_rot_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	rot_report(arg, "not every path re-authenticated within 10 s");
+}
+
+/* an IKE_SA of path id is up: one less to wait for */
+static void rot_ike_up(struct edge_daemon *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->rot_n; i++)
+		if (d->rot_wait[i] == id) {
+			d->rot_wait[i] = d->rot_wait[--d->rot_n];
+			break;
+		}
+	if (d->rot_wait && !d->rot_n)
+		rot_report(d, "every path re-authenticated");
+}
+
+/* the switch happened: report now (raw keys; nothing to wait for) or once
+ * the initiator paths that are up have their new IKE_SAs */
+static void rot_switched(struct edge_daemon *d, bool certs, const uint8_t pub[EDGE_IKE_PUBKEY_LEN])
+{
+	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
+	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
+	struct timeval tv = { EDGE_DAEMON_ROT_REPORT_MS / 1000, 0 };
+
+	free(d->rot_wait);
+	d->rot_wait = NULL;
+	d->rot_n = 0;
+	memcpy(d->rot_pub, pub, sizeof(d->rot_pub));
+	if (certs && h && b->n_paths && (d->rot_wait = calloc(b->n_paths, sizeof(uint32_t))))
+		for (size_t i = 0; i < b->n_paths; i++)
+			if (b->paths[i]->initiator && edge_health_sa_up(h, b->paths[i]->id))
+				d->rot_wait[d->rot_n++] = b->paths[i]->id;
+	if (!d->rot_n || (!d->ev_rot && !(d->ev_rot = evtimer_new(d->base, on_rot_timeout, d))) ||
+	    evtimer_add(d->ev_rot, &tv) < 0) {
+		if (!d->rot_wait) /* raw keys: at once, as before */
+			edge_orch_set_rotation(d->orch, NULL, pub);
+		else
+			rot_report(d, d->rot_n ? "no timer" : "no tunnel up to re-authenticate");
+	}
+}
+
 static void key_rotation(struct edge_daemon *d)
 {
 	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
@@ -707,13 +779,19 @@ static void key_rotation(struct edge_daemon *d)
 		return;
 	}
 	if (b->use_key.len != EDGE_IKE_PUBKEY_LEN) {
+		free(d->rot_wait); /* ended without us (re-provisioned) */
+		d->rot_wait = NULL;
+		d->rot_n = 0;
+		if (d->ev_rot)
+			evtimer_del(d->ev_rot);
 		edge_orch_set_rotation(d->orch, NULL, NULL);
 		next_cert_want(d, false, NULL, NULL, NULL);
 		d->next_cert_logged = false;
 		return;
 	}
 	if (edge_ike_key_load(key_file, pub) == 0 && !memcmp(pub, b->use_key.data, sizeof(pub))) {
-		edge_orch_set_rotation(d->orch, NULL, pub); /* switched before */
+		if (!d->rot_wait) /* switched before (and not waiting to report it) */
+			edge_orch_set_rotation(d->orch, NULL, pub);
 		next_cert_want(d, false, NULL, NULL, NULL);
 		return;
 	}
@@ -762,7 +840,7 @@ static void key_rotation(struct edge_daemon *d)
 		   certs ? " and its certificate (the old certificate is no longer used)" : "");
 	next_cert_want(d, false, NULL, NULL, NULL);
 	edge_orch_cert_reload(d->orch);
-	edge_orch_set_rotation(d->orch, NULL, pub);
+	rot_switched(d, certs, pub);
 }
 
 /* A key switch cut between its two renames (the key is the new one, the
@@ -960,6 +1038,8 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 			   edge_ike_event_type_name(ev->type), ev->spi_in, ev->spi_out);
 		break;
 	case EDGE_IKE_EV_IKE_UP:
+		rot_ike_up(d, ev->path_id);
+		/* fall through */
 	case EDGE_IKE_EV_IKE_REKEY:
 		log_notice("path %u (%s): %s, IKE SPIs %016llx:%016llx", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), (unsigned long long)ev->ike_spi_i,
@@ -1808,6 +1888,9 @@ void edge_daemon_free(struct edge_daemon *d)
 	if (d->ev_stale)
 		event_free(d->ev_stale);
 	free(d->stale);
+	if (d->ev_rot)
+		event_free(d->ev_rot);
+	free(d->rot_wait);
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)
