@@ -791,19 +791,18 @@ static void cert_req_failed(struct edge_orch *o, const struct orch_req *q, const
 		cert_failed(o, msg);
 }
 
-/* a certificate from register or renewal: checked, stored, announced.
- * 0 or -errno with why */
-static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
-		      ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+/* a certificate checked to be for key (what: its name in why) and stored in
+ * file with its chain: 0 or -errno with why */
+static int cert_save_for(const char *file, const uint8_t *key, const char *what,
+			 const ProtobufCBinaryData *cert, const ProtobufCBinaryData *chain,
+			 size_t n_chain, char *why, size_t whylen)
 {
 	const uint8_t *ch[EDGE_IKE_X509_CA_MAX];
 	size_t chl[EDGE_IKE_X509_CA_MAX];
-	char at[32];
-	time_t na;
 	int r;
 
-	if (!edge_ike_cert_for_key(cert->data, cert->len, o->public_key)) {
-		set_text(why, whylen, "the certificate is not for our key");
+	if (!edge_ike_cert_for_key(cert->data, cert->len, key)) {
+		set_text(why, whylen, "the certificate is not for %s", what);
 		return -EINVAL;
 	}
 	if (n_chain > EDGE_IKE_X509_CA_MAX) {
@@ -815,12 +814,26 @@ static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
 		ch[i] = chain[i].data;
 		chl[i] = chain[i].len;
 	}
-	r = edge_ike_cert_save(o->cert_file, cert->data, cert->len, ch, chl, n_chain);
-	if (r < 0) {
-		set_text(why, whylen, "storing %s: %s", o->cert_file,
+	r = edge_ike_cert_save(file, cert->data, cert->len, ch, chl, n_chain);
+	if (r < 0)
+		set_text(why, whylen, "storing %s: %s", file,
 			 r == -EINVAL ? "not a certificate" : strerror(-r));
+	return r;
+}
+
+/* a certificate from register or renewal: checked, stored, announced.
+ * 0 or -errno with why */
+static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
+		      ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+{
+	char at[32];
+	time_t na;
+	int r;
+
+	r = cert_save_for(o->cert_file, o->public_key, "our key", cert, chain, n_chain, why,
+			  whylen);
+	if (r < 0)
 		return r;
-	}
 	cert_loaded(o);
 	o->sync.cert_failures = 0;
 	o->sync.cert_error[0] = '\0';
@@ -893,29 +906,11 @@ static void start_cert(struct edge_orch *o)
 static int next_cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
 			   ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
 {
-	const uint8_t *ch[EDGE_IKE_X509_CA_MAX];
-	size_t chl[EDGE_IKE_X509_CA_MAX];
-	int r;
+	int r = cert_save_for(o->next_cert_file, o->next_pub, "our next key", cert, chain, n_chain,
+			      why, whylen);
 
-	if (!edge_ike_cert_for_key(cert->data, cert->len, o->next_pub)) {
-		set_text(why, whylen, "the certificate is not for our next key");
-		return -EINVAL;
-	}
-	if (n_chain > EDGE_IKE_X509_CA_MAX) {
-		set_text(why, whylen, "ca_chain: %zu certificates, at most %d", n_chain,
-			 EDGE_IKE_X509_CA_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n_chain; i++) {
-		ch[i] = chain[i].data;
-		chl[i] = chain[i].len;
-	}
-	r = edge_ike_cert_save(o->next_cert_file, cert->data, cert->len, ch, chl, n_chain);
-	if (r < 0) {
-		set_text(why, whylen, "storing %s: %s", o->next_cert_file,
-			 r == -EINVAL ? "not a certificate" : strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	o->sync.next_cert_failures = 0;
 	o->sync.next_cert_error[0] = '\0';
 	olog(o, L_NOTICE, "orchestrator: certificate of the next key in %s", o->next_cert_file);
