@@ -1453,6 +1453,14 @@ static bool next_failing(struct edge *e)
 	return s.next_cert_failures >= 2;
 }
 
+static bool next_503(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.next_cert_failures >= 3 && strstr(s.next_cert_error, "HTTP 503");
+}
+
 /* key rotation with certificates: the next key's certificate is asked for
  * with a CSR of the next key only after a report carried that key, refusals
  * are retried with the backoff (reason kept, one event), the certificate is
@@ -1502,6 +1510,12 @@ static void test_next_key_cert(void **state)
 	assert_int_equal(s.cert_failures, 0); /* the current one's renewal is fine */
 	assert_int_equal(access(next_crt, F_OK), -1);
 	assert_int_equal(e->n_next_certs, 0);
+	/* the CA away (503): the same, with that reason */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.cert_status = 503;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(wait_for(e, next_503, 8000));
+	assert_int_equal(access(next_crt, F_OK), -1);
 
 	/* issued: stored for the next key, announced; asked for only after the
 	 * report that carried the key, never with the current key's CSR */
@@ -1524,7 +1538,7 @@ static void test_next_key_cert(void **state)
 	n_watch = e->f.n_csr_watch;
 	n_early = e->f.n_csr_watch_early;
 	pthread_mutex_unlock(&e->f.lock);
-	assert_true(n_watch >= 3); /* two refused, one issued */
+	assert_true(n_watch >= 4); /* two refused, one 503, one issued */
 	assert_int_equal(n_early, 0);
 	{
 		struct edge_event ev[64];
@@ -1535,7 +1549,7 @@ static void test_next_key_cert(void **state)
 			failing += !strcmp(ev[i].to, "next key certificate failing");
 			got += !strcmp(ev[i].to, "next key certificate");
 		}
-		assert_int_equal(failing, 1);
+		assert_int_equal(failing, 1); /* once per failing streak */
 		assert_int_equal(got, 1);
 	}
 	/* held: not asked again */
