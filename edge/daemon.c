@@ -690,15 +690,21 @@ static int next_cert_load(const char *next_crt, const uint8_t pub[EDGE_IKE_PUBKE
  */
 #define EDGE_DAEMON_ROT_REPORT_MS 10000
 
-static void rot_report(struct edge_daemon *d, const char *why)
+/* nothing to wait for any more */
+static void rot_forget(struct edge_daemon *d)
 {
-	if (!d->rot_wait)
-		return;
 	free(d->rot_wait);
 	d->rot_wait = NULL;
 	d->rot_n = 0;
 	if (d->ev_rot)
 		evtimer_del(d->ev_rot);
+}
+
+static void rot_report(struct edge_daemon *d, const char *why)
+{
+	if (!d->rot_wait)
+		return;
+	rot_forget(d);
 	log_info("key rotation: reported to the orchestrator (%s)", why);
 	edge_orch_set_rotation(d->orch, NULL, d->rot_pub);
 }
@@ -729,9 +735,7 @@ static void rot_switched(struct edge_daemon *d, bool certs, const uint8_t pub[ED
 	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
 	struct timeval tv = { EDGE_DAEMON_ROT_REPORT_MS / 1000, 0 };
 
-	free(d->rot_wait);
-	d->rot_wait = NULL;
-	d->rot_n = 0;
+	rot_forget(d);
 	memcpy(d->rot_pub, pub, sizeof(d->rot_pub));
 	if (certs && h && b->n_paths && (d->rot_wait = calloc(b->n_paths, sizeof(uint32_t))))
 		for (size_t i = 0; i < b->n_paths; i++)
@@ -779,11 +783,7 @@ static void key_rotation(struct edge_daemon *d)
 		return;
 	}
 	if (b->use_key.len != EDGE_IKE_PUBKEY_LEN) {
-		free(d->rot_wait); /* ended without us (re-provisioned) */
-		d->rot_wait = NULL;
-		d->rot_n = 0;
-		if (d->ev_rot)
-			evtimer_del(d->ev_rot);
+		rot_forget(d); /* ended without our report (re-provisioned) */
 		edge_orch_set_rotation(d->orch, NULL, NULL);
 		next_cert_want(d, false, NULL, NULL, NULL);
 		d->next_cert_logged = false;
