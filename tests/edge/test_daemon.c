@@ -216,19 +216,43 @@ static bool cert_is_for(const char *cert_file, const uint8_t pub[EDGE_IKE_PUBKEY
 	return mine;
 }
 
+/* start the daemon (config in state_dir/run_dir with key_file key) with
+ * the fakes, and stop it with SIGTERM once its pid file is there */
+static void run_once(struct fake_nl *nl, const char *state_dir, const char *run_dir,
+		     const char *key)
+{
+	struct edge_config *c = harness_config("br1-config.json");
+	struct edge_daemon_opts opts = { 0 };
+	struct edge_daemon *d = NULL;
+	pthread_t t;
+
+	free(c->state_dir);
+	free(c->run_dir);
+	free(c->key_file);
+	c->state_dir = strdup(state_dir);
+	c->run_dir = strdup(run_dir);
+	c->key_file = strdup(key);
+	opts.ike = &fake_ike_ops;
+	opts.nl = &fake_nl_ops;
+	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true;
+	pid_seen = false;
+	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
+	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
+	assert_int_equal(edge_daemon_run(d), 0);
+	pthread_join(t, NULL);
+	edge_daemon_free(d);
+}
+
 /* a key switch cut between its two renames (key rotation with certificates:
  * KEY_FILE holds the new key, KEY.crt still the old key's certificate, the
  * new one left in KEY_FILE.next.crt) is finished at start: key and
  * certificate match; a next certificate for another key is left alone */
 static void test_key_switch_finish(void **state)
 {
-	struct edge_config *c = harness_config("br1-config.json");
 	struct fake_nl *nl = fake_nl_new();
-	struct edge_daemon_opts opts = { 0 };
-	struct edge_daemon *d = NULL;
 	char state_dir[128], run_dir[128], key[160], old_key[160], crt[160], next_crt[160];
 	uint8_t pub[EDGE_IKE_PUBKEY_LEN], old_pub[EDGE_IKE_PUBKEY_LEN];
-	pthread_t t;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/sdwed-daemon-XXXXXX");
@@ -240,48 +264,20 @@ static void test_key_switch_finish(void **state)
 	snprintf(old_key, sizeof(old_key), "%s/old.key", dir);
 	snprintf(crt, sizeof(crt), "%s/edge.crt", dir);
 	snprintf(next_crt, sizeof(next_crt), "%s/edge.key.next.crt", dir);
-	free(c->state_dir);
-	free(c->run_dir);
-	free(c->key_file);
-	c->state_dir = strdup(state_dir);
-	c->run_dir = strdup(run_dir);
-	c->key_file = strdup(key);
 	assert_int_equal(edge_ike_key_create(key, pub), 0);
 	assert_int_equal(edge_ike_key_create(old_key, old_pub), 0);
 	self_signed(old_key, crt);
 	self_signed(key, next_crt);
 	assert_true(cert_is_for(crt, old_pub));
-
 	log_init("test", EDGE_LOG_ERR, false);
-	opts.ike = &fake_ike_ops;
-	opts.nl = &fake_nl_ops;
-	opts.nl_ctx = nl;
-	opts.no_underlay_watch = true;
-	pid_seen = false;
-	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
-	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
-	assert_int_equal(edge_daemon_run(d), 0);
-	pthread_join(t, NULL);
-	edge_daemon_free(d);
 
+	run_once(nl, state_dir, run_dir, key);
 	assert_true(cert_is_for(crt, pub));
 	assert_int_equal(access(next_crt, F_OK), -1);
 
 	/* a next certificate of another key (a rotation under way): untouched */
 	self_signed(old_key, next_crt);
-	c = harness_config("br1-config.json");
-	free(c->state_dir);
-	free(c->run_dir);
-	free(c->key_file);
-	c->state_dir = strdup(state_dir);
-	c->run_dir = strdup(run_dir);
-	c->key_file = strdup(key);
-	pid_seen = false;
-	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
-	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
-	assert_int_equal(edge_daemon_run(d), 0);
-	pthread_join(t, NULL);
-	edge_daemon_free(d);
+	run_once(nl, state_dir, run_dir, key);
 	assert_true(cert_is_for(crt, pub));
 	assert_true(cert_is_for(next_crt, old_pub));
 
