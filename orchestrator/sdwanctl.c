@@ -1729,9 +1729,12 @@ static void certs_table(json_t *j)
 
 	if (!json_is_true(json_object_get(j, "issuing")))
 		printf("(the orchestrator does not issue certificates: no --auth cert)\n");
-	printf("%-32s %-20s %-20s %s\n", "SERIAL", "SITE", "NOT AFTER (UTC)", "STATE");
+	printf("%-32s %-20s %-16s %-20s %s\n", "SERIAL", "SITE", "KEY", "NOT AFTER (UTC)", "STATE");
 	json_array_foreach (json_object_get(j, "certificates"), i, c) {
-		printf("%-32s %-20s ", str(c, "serial"), str(c, "site"));
+		/* the first 16 hex digits of the key it certifies: enough to
+		 * tell a rotation's old and new key apart */
+		printf("%-32s %-20s %-16.16s ", str(c, "serial"), str(c, "site"),
+		       *str(c, "public_key") ? str(c, "public_key") : "-");
 		print_time(num(c, "not_after"));
 		printf(" %s%s%s%s\n", str(c, "state"), *str(c, "reason") ? " (" : "",
 		       str(c, "reason"), *str(c, "reason") ? ")" : "");
