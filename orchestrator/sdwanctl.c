@@ -378,6 +378,14 @@ static void bundle_table(json_t *b)
 	size_t i;
 
 	printf("bundle v%lld for %s (%s)\n", num(b, "version"), str(b, "site"), str(b, "role"));
+	/* each underlay's family as compiled: a learnt (address-less) branch
+	 * underlay takes that of the hub underlay it pairs with (issue 20) */
+	printf("%-10s %-7s %s\n", "UNDERLAY", "FAMILY", "ADDRESS");
+	json_array_foreach (json_object_get(b, "underlays"), i, p)
+		printf("%-10s %-7s %s%s%s\n", str(p, "label"),
+		       json_is_true(json_object_get(p, "ipv6")) ? "inet6" : "inet",
+		       *str(p, "address") ? str(p, "address") : "(learnt by the edge)",
+		       *str(p, "public_address") ? ", public " : "", str(p, "public_address"));
 	printf("%-4s %-28s %-16s %-16s %-7s %s\n", "ID", "PATH", "LOCAL", "REMOTE", "VNI",
 	       "INITIATOR");
 	json_array_foreach (json_object_get(b, "paths"), i, p)

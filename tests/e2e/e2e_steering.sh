@@ -148,6 +148,13 @@ orch_sees_v6() { # the edge's telemetry reached the orchestrator
 wait_for 15 orch_sees_v6
 check "sdwanctl status br1 shows the IPv6 path's addresses" orch_sees_v6
 grep '^PATH .*LOCAL\|^mpls6-hub1-mpls6 .*\[' <<<"$st" | sed 's/^/    /'
+bt=$(e2e_ctl site show br1 --bundle 2>/dev/null)
+check "sdwanctl site show br1 --bundle: br1's learnt mpls6 compiled as inet6 (hub1's is)" \
+	grep -q '^mpls6  *inet6  *(learnt by the edge)$' <<<"$bt"
+et=$("$SDWANCTL" edge status --socket "$E2E_DIR/br1/run/control.sock" 2>/dev/null)
+check "sdwanctl edge status (on br1) shows the path from [$b6]:4500 and the underlay's $b6/128" \
+	bash -c 'grep -q "^mpls6-hub1-mpls6 *\[$1\]:4500 *\[$2\]:4500" <<<"$3" &&
+		grep -q "^mpls6 *mpls0 *up *$1/128 *fe80::1" <<<"$3"' _ "$b6" "$h6" "$et"
 wait_for 10 v6u_on mpls6
 check "v6u on mpls6 at both ends ($(where br1 v6u))" v6u_on mpls6
 esp6_count_init br1

@@ -3,7 +3,8 @@
 # (from a fake orchestrator on 127.0.0.1) and `sdwanctl edge status` (from a fake edge control socket)
 # give each address column the width of its longest value, so "[2001:db8:ff01::101]:4500" (25
 # characters, wider than the 24/22 the IPv4 tables had) does not push the next column out of line:
-# every value starts under its header.
+# every value starts under its header. `sdwanctl site show SITE --bundle` says each underlay's
+# family as compiled (a learnt one's too).
 #   test_sdwanctl_v6cols.sh SDWANCTL
 set -u
 ctl=$1
@@ -39,10 +40,16 @@ edge = {"ok": True, "status": {"site": "br1", "role": "branch", "config_version"
                        "address": "2001:db8:ff01::101/128", "gateway": "fe80::1", "waiting": "",
                        "internet": ""}],
         "classes": []}}
+bundle = {"version": 3, "site": "br1", "role": "branch", "paths": [], "routes": [],
+          "underlays": [{"label": "mpls", "address": "", "ipv6": False},
+                        {"label": "mpls6", "address": "", "ipv6": True},
+                        {"label": "inet6", "address": "2001:db8:2::101", "ipv6": True,
+                         "public_address": "2001:db8:2::1"}]}
+answers = {"/api/v1/status/br1": site, "/api/v1/sites/br1/bundle": bundle}
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = json.dumps(site if self.path == "/api/v1/status/br1" else {}).encode()
-        self.send_response(200 if self.path == "/api/v1/status/br1" else 404)
+        body = json.dumps(answers.get(self.path, {})).encode()
+        self.send_response(200 if self.path in answers else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -94,6 +101,14 @@ for r in mpls-hub1-mpls mpls6-hub1-mpls6; do
 	aligned "$dir/site" "$r" 3 REMOTE && aligned "$dir/site" "$r" 4 "SEEN" ||
 		{ cat "$dir/site"; fail "status br1: $r out of line"; }
 done
+
+# the compiled bundle says each underlay's family, also of a learnt one
+SDWAN_URL=http://127.0.0.1:$(cat "$dir/port") SDWAN_TOKEN=x "$ctl" site show br1 --bundle >"$dir/bundle" 2>&1 ||
+	{ cat "$dir/bundle"; fail "sdwanctl site show br1 --bundle"; }
+grep -q '^mpls  *inet  *(learnt by the edge)$' "$dir/bundle" &&
+	grep -q '^mpls6  *inet6  *(learnt by the edge)$' "$dir/bundle" &&
+	grep -q '^inet6  *inet6  *2001:db8:2::101, public 2001:db8:2::1$' "$dir/bundle" ||
+	{ cat "$dir/bundle"; fail "site show --bundle: underlay families"; }
 
 "$ctl" edge status --socket "$dir/control.sock" >"$dir/edge" 2>&1 ||
 	{ cat "$dir/edge"; fail "sdwanctl edge status"; }
