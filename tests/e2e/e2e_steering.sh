@@ -173,17 +173,7 @@ e2e_link_cut6 br1 mpls
 wait_for 5 v6u_on mpls
 check "v6u moved to the IPv4 mpls path at both ends in ${WAITED_MS} ms ($(where br1 v6u))" v6u_on mpls
 check "any stayed on mpls (its IPv4 path was not cut): $(e2e_class_path br1 any)" on br1 any mpls
-for f in v6u-4 v6u-6; do
-	if e2e_flow_wait "$f"; then
-		flow_report "$f"
-		check "$f: the stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
-		check "$f: ≥ 90 % received" received_pct_ge 90
-		check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
-		e2e_result P24e2e "flow=$f cut=br1-mpls6 gap_ms=$GAP received=$RCV expected=$EXP"
-	else
-		bad "$f: no flowmeter report"
-	fi
-done
+failover_flows P24e2e br1-mpls6 v6u-4 v6u-6
 e2e_link_restore6 br1 mpls
 wait_for 30 v6u_on mpls6
 check "restored: v6u back on mpls6 at both ends after ${WAITED_MS} ms ($(where br1 v6u))" v6u_on mpls6
@@ -206,17 +196,7 @@ check "br1: voice moved to inet ($(where br1 voice))" on br1 voice inet
 wait_for 5 on hub1 any inet
 check "hub1: any moved to inet too (both ends steer): $(e2e_class_path hub1 any)" on hub1 any inet
 check "LTE not used while inet is up" not_on br1 any lte
-for f in fo-voice fo-any fo-back; do
-	if e2e_flow_wait "$f"; then
-		flow_report "$f"
-		check "$f: the stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
-		check "$f: ≥ 90 % received" received_pct_ge 90
-		check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
-		e2e_result P1e2e "flow=$f cut=br1-$ul gap_ms=$GAP received=$RCV expected=$EXP"
-	else
-		bad "$f: no flowmeter report"
-	fi
-done
+failover_flows P1e2e "br1-$ul" fo-voice fo-any fo-back
 e2e_link_restore br1 "$ul"
 wait_for 20 settled
 check "restored: classes back on mpls after ${WAITED_MS} ms ($(where br1 any))" settled
@@ -247,17 +227,7 @@ wait_for 5 on br1 any inet
 check "br1: any moved to inet in ${WAITED_MS} ms" on br1 any inet
 wait_for 5 on hub1 any inet
 check "hub1: any moved to inet too: $(e2e_class_path hub1 any)" on hub1 any inet
-for f in v6-up v6-dn; do
-	if e2e_flow_wait "$f"; then
-		flow_report "$f"
-		check "$f: the IPv6 stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
-		check "$f: ≥ 90 % received" received_pct_ge 90
-		check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
-		e2e_result P18e2e "flow=$f cut=br1-$ul gap_ms=$GAP received=$RCV expected=$EXP"
-	else
-		bad "$f: no flowmeter report"
-	fi
-done
+failover_flows P18e2e "br1-$ul" v6-up v6-dn
 e2e_link_restore br1 "$ul"
 # the second cut of mpls within a minute: its hold-down has grown (damping), so allow it longer
 any_back() { on br1 any mpls && on hub1 any mpls; }
