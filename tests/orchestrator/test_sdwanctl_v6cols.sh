@@ -63,12 +63,7 @@ us.listen(4)
 def unix():
     while True:
         c, _ = us.accept()
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = c.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
+        c.makefile("rb").readline()  # the request: one line, whatever it asks
         c.sendall((json.dumps(edge) + "\n").encode())
         c.close()
 threading.Thread(target=unix, daemon=True).start()
