@@ -878,12 +878,13 @@ static void test_connection_refused(void **state)
 	uint64_t t0;
 	int fd;
 
-	/* a port nobody listens on: bind one, note it, close it */
+	/* a port nobody listens on: bound here and kept, never listening (a
+	 * port closed again could be another process's bind to port 0 meanwhile,
+	 * and answer) */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	close(fd);
 	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u/", ntohs(sin.sin_port));
 	write_file(e->cred, "cred-abc123\n", 0600);
 	t0 = mono_ms();
@@ -898,6 +899,7 @@ static void test_connection_refused(void **state)
 	assert_true(s.retry_delay_ms <= 160);
 	assert_true(s.last_error[0] != '\0');
 	assert_int_equal(s.last_contact, 0);
+	close(fd);
 }
 
 /* ------------------------------------------------------------ several instances */
