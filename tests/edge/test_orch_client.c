@@ -38,6 +38,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "loop_until.h"
+
 /* ------------------------------------------------------------ fake server */
 
 #define MAX_TIMES 256
@@ -578,33 +580,21 @@ static int teardown(void **state)
 struct waiter {
 	struct edge *e;
 	bool (*pred)(struct edge *e);
-	bool met;
 };
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool waiter_met(void *arg)
 {
 	struct waiter *w = arg;
 
-	if (w->pred(w->e)) {
-		w->met = true;
-		event_base_loopbreak(w->e->base);
-	}
+	return w->pred(w->e);
 }
 
 /* run the loop until pred holds or timeout_ms passed; returns pred's result */
 static bool run_until(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
 {
 	struct waiter w = { .e = e, .pred = pred };
-	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
-	struct timeval tick = { 0, 5000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(e->base, &limit);
-	event_base_dispatch(e->base);
-	event_free(check);
-	return w.met || pred(e);
+	return loop_until(e->base, waiter_met, &w, timeout_ms, 5);
 }
 
 static bool always_false(struct edge *e)

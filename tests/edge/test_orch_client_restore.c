@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop_until.h"
 #include "orch_harness.h"
 
 static const char hub1[] = "{\"name\": \"hub1\", \"role\": \"hub\", \"lan_prefixes\": "
@@ -85,44 +86,26 @@ static struct edge_orch_sync sync_of(struct edge *e)
 	return s;
 }
 
-struct waiter {
-	struct edge *e;
-	bool met;
-};
-
 static bool at_want(struct edge *e)
 {
 	return e->applied == e->want && sync_of(e).acks > e->acks_was;
 }
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool at_want_cb(void *e)
 {
-	struct waiter *w = arg;
-
-	if (at_want(w->e)) {
-		w->met = true;
-		event_base_loopbreak(w->e->base);
-	}
+	return at_want(e);
 }
 
 static bool run_until_want(struct edge *e, int timeout_ms)
 {
-	struct waiter w = { .e = e };
-	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
-	struct timeval tick = { 0, 10000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	bool met = loop_until(e->base, at_want_cb, e, timeout_ms, 10);
 
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(e->base, &limit);
-	event_base_dispatch(e->base);
-	event_free(check);
-	if (!w.met && !at_want(e))
+	if (!met)
 		fprintf(stderr, "edge: applied %llu (want %llu), acks %llu (was %llu), %s: %s\n",
 			(unsigned long long)e->applied, (unsigned long long)e->want,
 			(unsigned long long)sync_of(e).acks, (unsigned long long)e->acks_was,
 			edge_orch_state_name(sync_of(e).state), sync_of(e).last_error);
-	return w.met || at_want(e);
+	return met;
 }
 
 /* br1's rollout entry (a new reference) */
