@@ -315,6 +315,48 @@ static bool has_help(int argc, char **argv)
 	return false;
 }
 
+/*
+ * What the noun commands (webhook, peer, token, cert) share.  noun_start():
+ * the noun alone (its help on stderr, a usage error) or with --help (on
+ * stdout) answered here, and "list" shown with `table` when `list` is a path;
+ * otherwise -1, the caller goes on with argv[1].
+ */
+static int noun_start(int argc, char **argv, const char *help, const char *list,
+		      void (*table)(json_t *))
+{
+	if (argc < 2 || has_help(argc, argv)) {
+		fputs(help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (list && !strcmp(argv[1], "list"))
+		return get_and_show(list, table);
+	return -1;
+}
+
+/* argv[2] is the NAME `noun argv[1]` needs: false after saying it is not */
+static bool noun_name(int argc, char **argv, const char *noun)
+{
+	if (argc >= 3 && argv[2][0] != '-' && strlen(argv[2]) <= 64)
+		return true;
+	fprintf(stderr, "sdwanctl: %s %s: NAME required\n", noun, safe(argv[1]));
+	return false;
+}
+
+/* DELETE `path` (204), then "NOUN NAME DONE" ({} with --json) */
+static int noun_delete(const char *path, const char *noun, const char *name, const char *done)
+{
+	json_t *resp;
+	long st = call("DELETE", path, NULL, &resp);
+
+	if (st != 204)
+		return fail(st, resp);
+	if (g.json)
+		printf("{}\n");
+	else
+		printf("%s %s %s\n", noun, name, done);
+	return EXIT_OK;
+}
+
 static void sites_table(json_t *j)
 {
 	json_t *s;
@@ -1323,23 +1365,13 @@ static int cmd_webhook(int argc, char **argv)
 	json_t *resp;
 	long st;
 
-	if (argc < 2 || has_help(argc, argv)) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "list"))
-		return get_and_show("/api/v1/webhooks", webhooks_table);
-	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
-		fprintf(stderr, "sdwanctl: webhook %s: NAME required\n", safe(argv[1]));
+	if ((st = noun_start(argc, argv, help, "/api/v1/webhooks", webhooks_table)) >= 0)
+		return (int)st;
+	if (!noun_name(argc, argv, "webhook"))
 		return EXIT_USAGE;
-	}
 	if (!strcmp(argv[1], "rm")) {
 		snprintf(path, sizeof(path), "/api/v1/webhooks/%s", argv[2]);
-		st = call("DELETE", path, NULL, &resp);
-		if (st != 204)
-			return fail(st, resp);
-		printf(g.json ? "{}\n" : "webhook %s removed\n", argv[2]);
-		return EXIT_OK;
+		return noun_delete(path, "webhook", argv[2], "removed");
 	}
 	if (!strcmp(argv[1], "add")) {
 		json_t *w = json_object(), *kinds = json_array();
@@ -1599,29 +1631,17 @@ static int cmd_peer(int argc, char **argv)
 		"  prefixes; `show` lists each tunnel's probe source /32, which the peer must\n"
 		"  accept in its remote traffic selectors.  A PSK is never shown again.\n";
 	char path[256];
-	json_t *resp;
-	long st;
+	int r;
 
-	if (argc < 2 || has_help(argc, argv)) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "list"))
-		return get_and_show("/api/v1/peers", peers_table);
-	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
-		fprintf(stderr, "sdwanctl: peer %s: NAME required\n", safe(argv[1]));
+	if ((r = noun_start(argc, argv, help, "/api/v1/peers", peers_table)) >= 0)
+		return r;
+	if (!noun_name(argc, argv, "peer"))
 		return EXIT_USAGE;
-	}
 	snprintf(path, sizeof(path), "/api/v1/peers/%s", argv[2]);
 	if (!strcmp(argv[1], "show"))
 		return get_and_show(path, peer_detail);
-	if (!strcmp(argv[1], "rm")) {
-		st = call("DELETE", path, NULL, &resp);
-		if (st != 204)
-			return fail(st, resp);
-		printf(g.json ? "{}\n" : "peer %s removed\n", argv[2]);
-		return EXIT_OK;
-	}
+	if (!strcmp(argv[1], "rm"))
+		return noun_delete(path, "peer", argv[2], "removed");
 	if (!strcmp(argv[1], "add"))
 		return peer_add(argc, argv, help);
 	fprintf(stderr, "sdwanctl: peer: unknown command %s\n", safe(argv[1]));
@@ -1668,23 +1688,13 @@ static int cmd_token(int argc, char **argv)
 	json_t *resp;
 	long st;
 
-	if (argc < 2 || has_help(argc, argv)) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "list"))
-		return get_and_show("/api/v1/tokens", tokens_table);
-	if (argc < 3 || argv[2][0] == '-' || strlen(argv[2]) > 64) {
-		fprintf(stderr, "sdwanctl: token %s: NAME required\n", safe(argv[1]));
+	if ((st = noun_start(argc, argv, help, "/api/v1/tokens", tokens_table)) >= 0)
+		return (int)st;
+	if (!noun_name(argc, argv, "token"))
 		return EXIT_USAGE;
-	}
 	if (!strcmp(argv[1], "revoke")) {
 		snprintf(path, sizeof(path), "/api/v1/tokens/%s", argv[2]);
-		st = call("DELETE", path, NULL, &resp);
-		if (st != 204)
-			return fail(st, resp);
-		printf(g.json ? "{}\n" : "token %s revoked\n", argv[2]);
-		return EXIT_OK;
+		return noun_delete(path, "token", argv[2], "revoked");
 	}
 	if (!strcmp(argv[1], "create")) {
 		json_t *t = json_pack("{s:s}", "name", argv[2]);
@@ -1771,13 +1781,10 @@ static int cmd_cert(int argc, char **argv)
 	json_t *resp;
 	long st;
 
-	if (argc < 2 || has_help(argc, argv)) {
-		fputs(help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
+	if ((st = noun_start(argc, argv, help, argc == 2 ? "/api/v1/certificates" : NULL,
+			     certs_table)) >= 0)
+		return (int)st;
 	if (!strcmp(argv[1], "list")) {
-		if (argc == 2)
-			return get_and_show("/api/v1/certificates", certs_table);
 		if (argc == 4 && !strcmp(argv[2], "--site") && strlen(argv[3]) < 64) {
 			snprintf(path, sizeof(path), "/api/v1/certificates?site=%s", argv[3]);
 			return get_and_show(path, certs_table);

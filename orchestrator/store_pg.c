@@ -431,6 +431,24 @@ static int each(struct pg_store *s, const char *sql, const struct prm *p, row_fn
 	return r;
 }
 
+/* The rows of `sql` as a new JSON array (*ret_array): `fn` appends one
+ * element per row to the array it is given. */
+static int json_rows(struct pg_store *s, const char *sql, const struct prm *p, row_fn fn,
+		     json_t **ret_array)
+{
+	json_t *a = json_array();
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	if ((r = each(s, sql, p, fn, a))) {
+		json_decref(a);
+		return r;
+	}
+	*ret_array = a;
+	return 0;
+}
+
 /* ---- transactions and notifications */
 
 static void note_send(struct pg_store *s, unsigned notes)
@@ -1331,22 +1349,11 @@ static int history_row(void *ud, const PGresult *res)
 
 static int pg_policy_history(struct orch_store *st, json_t **ret_array)
 {
-	json_t *a = json_array();
-	int r;
-
-	if (!a)
-		return -ENOMEM;
 	/* length(): characters, as SQLite's length() of text */
-	r = each(pg(st),
-		 "SELECT version, comment, created_at, length(body) FROM policies"
-		 " ORDER BY version DESC",
-		 NULL, history_row, a);
-	if (r) {
-		json_decref(a);
-		return r;
-	}
-	*ret_array = a;
-	return 0;
+	return json_rows(pg(st),
+			 "SELECT version, comment, created_at, length(body) FROM policies"
+			 " ORDER BY version DESC",
+			 NULL, history_row, ret_array);
 }
 
 /* ---- allocations and bundles */
@@ -2457,23 +2464,15 @@ static int cert_row(void *ud, const PGresult *res)
 
 static int pg_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
 {
-	json_t *a = json_array();
 	struct prm p = { 0 };
-	int r;
 
-	if (!a)
-		return -ENOMEM;
 	ps(&p, site);
-	if ((r = each(pg(st),
-		      "SELECT serial, site, issued_at, not_after, coalesce(revoked_at, 0), reason,"
-		      " coalesce(public_key, '') FROM certs WHERE $1::text IS NULL OR site = $1"
-		      " ORDER BY issued_at DESC, serial",
-		      &p, cert_row, a))) {
-		json_decref(a);
-		return r;
-	}
-	*ret_array = a;
-	return 0;
+	return json_rows(
+		pg(st),
+		"SELECT serial, site, issued_at, not_after, coalesce(revoked_at, 0), reason,"
+		" coalesce(public_key, '') FROM certs WHERE $1::text IS NULL OR site = $1"
+		" ORDER BY issued_at DESC, serial",
+		&p, cert_row, ret_array);
 }
 
 static int pg_site_cert_report(struct orch_store *st, int64_t site_id, int64_t not_after_s)
@@ -2491,20 +2490,10 @@ static int pg_site_cert_report(struct orch_store *st, int64_t site_id, int64_t n
 
 static int pg_token_list(struct orch_store *st, json_t **ret_array)
 {
-	json_t *a = json_array();
-	int r;
-
-	if (!a)
-		return -ENOMEM;
-	if ((r = each(pg(st),
-		      "SELECT name, role, created_at, created_by, expires_at, revoked_at"
-		      " FROM tokens ORDER BY name",
-		      NULL, token_row, a))) {
-		json_decref(a);
-		return r;
-	}
-	*ret_array = a;
-	return 0;
+	return json_rows(pg(st),
+			 "SELECT name, role, created_at, created_by, expires_at, revoked_at"
+			 " FROM tokens ORDER BY name",
+			 NULL, token_row, ret_array);
 }
 
 static int pg_token_revoke(struct orch_store *st, const char *name, int64_t now)

@@ -213,6 +213,36 @@ static const char *col_text(sqlite3_stmt *p, int i)
 	return t ? (const char *)t : "";
 }
 
+/* Steps `p` (bound by the caller) to its end: the JSON object `row` makes of
+ * each row, in a new array (*ret_array); the statement reset either way.
+ * -EIO when there is no statement (stmt() failed). */
+static int rows_json(sqlite3_stmt *p, json_t *(*row)(sqlite3_stmt *p), json_t **ret_array)
+{
+	json_t *a = p ? json_array() : NULL;
+	int rc;
+
+	if (!a) {
+		if (p)
+			sqlite3_reset(p);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		json_t *t = row(p);
+
+		if (!t || json_array_append_new(a, t)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return map_rc(rc);
+	}
+	*ret_array = a;
+	return 0;
+}
+
 static void sq_close(struct orch_store *st)
 {
 	struct sq_store *s = sq(st);
@@ -986,30 +1016,18 @@ static int sq_policy_get(struct orch_store *st, uint64_t version, char **ret_jso
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
 }
 
+static json_t *history_row(sqlite3_stmt *p)
+{
+	return json_pack("{s:I, s:s, s:I, s:I}", "version", sqlite3_column_int64(p, 0), "comment",
+			 col_text(p, 1), "created_at", sqlite3_column_int64(p, 2), "size",
+			 sqlite3_column_int64(p, 3));
+}
+
 static int sq_policy_history(struct orch_store *st, json_t **ret_array)
 {
-	sqlite3_stmt *p = stmt(sq(st), "SELECT version, comment, created_at, length(body)"
-				       " FROM policies ORDER BY version DESC");
-	json_t *a = json_array();
-	int rc;
-
-	if (!p || !a) {
-		json_decref(a);
-		return -EIO;
-	}
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:I, s:s, s:I, s:I}", "version",
-						   sqlite3_column_int64(p, 0), "comment",
-						   col_text(p, 1), "created_at",
-						   sqlite3_column_int64(p, 2), "size",
-						   sqlite3_column_int64(p, 3)));
-	sqlite3_reset(p);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return map_rc(rc);
-	}
-	*ret_array = a;
-	return 0;
+	return rows_json(stmt(sq(st), "SELECT version, comment, created_at, length(body)"
+				      " FROM policies ORDER BY version DESC"),
+			 history_row, ret_array);
 }
 
 /* ---- allocations and bundles */
@@ -1953,36 +1971,19 @@ static int sq_token_check(struct orch_store *st, const char *hash, int64_t now, 
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EACCES : map_rc(rc);
 }
 
+static json_t *token_row(sqlite3_stmt *p)
+{
+	return json_pack("{s:o?, s:s, s:I, s:o?, s:I, s:I}", "name", col_clean(p, 0), "role",
+			 col_text(p, 1), "created_at", sqlite3_column_int64(p, 2), "created_by",
+			 col_clean(p, 3), "expires_at", sqlite3_column_int64(p, 4), "revoked_at",
+			 sqlite3_column_int64(p, 5));
+}
+
 static int sq_token_list(struct orch_store *st, json_t **ret_array)
 {
-	sqlite3_stmt *p = stmt(sq(st), "SELECT name, role, created_at, created_by, expires_at,"
-				       " revoked_at FROM tokens ORDER BY name");
-	json_t *a = json_array();
-	int rc;
-
-	if (!p || !a) {
-		json_decref(a);
-		return -EIO;
-	}
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		json_t *t = json_pack("{s:o?, s:s, s:I, s:o?, s:I, s:I}", "name", col_clean(p, 0),
-				      "role", col_text(p, 1), "created_at",
-				      sqlite3_column_int64(p, 2), "created_by", col_clean(p, 3),
-				      "expires_at", sqlite3_column_int64(p, 4), "revoked_at",
-				      sqlite3_column_int64(p, 5));
-
-		if (!t || json_array_append_new(a, t)) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	sqlite3_reset(p);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return map_rc(rc);
-	}
-	*ret_array = a;
-	return 0;
+	return rows_json(stmt(sq(st), "SELECT name, role, created_at, created_by, expires_at,"
+				      " revoked_at FROM tokens ORDER BY name"),
+			 token_row, ret_array);
 }
 
 static int sq_token_revoke(struct orch_store *st, const char *name, int64_t now)
@@ -2127,6 +2128,14 @@ static int sq_certs_revoke_site(struct orch_store *st, const char *site, int64_t
 	return n ? bump_gen(s) : 0;
 }
 
+static json_t *cert_row(sqlite3_stmt *p)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "serial", col_text(p, 0), "site",
+			 col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2), "not_after",
+			 sqlite3_column_int64(p, 3), "revoked_at", sqlite3_column_int64(p, 4),
+			 "reason", col_text(p, 5), "public_key", col_text(p, 6));
+}
+
 static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
 {
 	sqlite3_stmt *p = stmt(sq(st), "SELECT serial, site, issued_at, not_after,"
@@ -2134,34 +2143,10 @@ static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_ar
 				       " coalesce(public_key, '') FROM certs"
 				       " WHERE ?1 IS NULL OR site = ?1"
 				       " ORDER BY issued_at DESC, serial");
-	json_t *a = json_array();
-	int rc;
 
-	if (!p || !a) {
-		json_decref(a);
-		return -EIO;
-	}
-	if (site)
+	if (p && site)
 		sqlite3_bind_text(p, 1, site, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		json_t *t = json_pack(
-			"{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "serial", col_text(p, 0), "site",
-			col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2), "not_after",
-			sqlite3_column_int64(p, 3), "revoked_at", sqlite3_column_int64(p, 4),
-			"reason", col_text(p, 5), "public_key", col_text(p, 6));
-
-		if (!t || json_array_append_new(a, t)) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	sqlite3_reset(p);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return map_rc(rc);
-	}
-	*ret_array = a;
-	return 0;
+	return rows_json(p, cert_row, ret_array);
 }
 
 static int sq_site_cert_report(struct orch_store *st, int64_t site_id, int64_t not_after_s)

@@ -78,27 +78,16 @@ print(rb, tun)'
 cut_events() {
 	local s
 	for s in br1 hub1; do
-		python3 - "$W/$s/run/control.sock" "$1" "$s" <<'PY'
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(2)
-s.connect(sys.argv[1])
-s.sendall(b'{"cmd":"events","max":1000}\n')
-buf = b""
-while not buf.endswith(b"\n"):
-    d = s.recv(1 << 20)
-    if not d:
-        break
-    buf += d
-t0 = int(sys.argv[2])
-# the stream's span; path states into or out of down, voip's steering
-for e in json.loads(buf)["events"]["list"]:
+		# the stream's span; path states into or out of down, voip's steering
+		fo_events_json "$s" | python3 -c '
+import json, sys
+t0 = int(sys.argv[1])
+for e in json.load(sys.stdin):
     if t0 <= e["at"] <= t0 + 5000 and (
             e["kind"] == "tunnel_state" or e["subject"].startswith("voip") or
             (e["kind"] == "path_state" and "down" in (e["from"], e["to"]))):
-        print("    %s +%5d ms %s %s %s -> %s %s" % (sys.argv[3], e["at"] - t0, e["kind"],
-              e["subject"], e["from"], e["to"], e.get("reason", "")))
-PY
+        print("    %s +%5d ms %s %s %s -> %s %s" % (sys.argv[2], e["at"] - t0, e["kind"],
+              e["subject"], e["from"], e["to"], e.get("reason", "")))' "$1" "$s"
 	done
 }
 

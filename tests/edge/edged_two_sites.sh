@@ -25,24 +25,13 @@ DATA=$SRC/tests/edge/data
 BR=sdwed-br1
 HUB=sdwed-hub1
 WORK=$(mktemp -d /tmp/sdwed.XXXXXX)
-declare -A PID
+declare -A PIDS # the daemons and flows (stop_pids)
 
-log() { echo "sdwed: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.log; do
-		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
-	done
-	exit 1
-}
+NAME=sdwed W=$WORK LOGS='*.log' LOG_LINES=30
+. "$SRC/tests/edge/ike/peer_lib.sh" # log, fail, stop_pids
 
 cleanup() {
-	local p
-	for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PID[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	stop_pids
 	for ns in $BR $HUB $BR-lan $HUB-lan; do ip netns del "$ns" 2>/dev/null || true; done
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
@@ -160,16 +149,16 @@ start_edged() { # site tag [extra args]
 	ip netns exec "$ns" "$EDGED" --config "$WORK/$site/config.json" --foreground \
 		--bundle "$WORK/$site/bundle.pb" --log-level info "$@" \
 		>"$WORK/$site-$tag.log" 2>&1 &
-	PID[$site]=$!
+	PIDS[$site]=$!
 }
 
 stop_edged() { # site signal
-	local p=${PID[$1]}
+	local p=${PIDS[$1]}
 	kill -"$2" "$p" 2>/dev/null || true
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "$p" 2>/dev/null && fail "$1 did not exit on SIG$2"
 	wait "$p" 2>/dev/null || true
-	unset "PID[$1]"
+	unset "PIDS[$1]"
 }
 
 sas_up() { # site -> 0 if both CHILD_SAs are installed per vici
@@ -272,7 +261,7 @@ log "no overlay packet in clear on any underlay"
 # SIGHUP with a newer bundle (path 2's MTU): one netlink op, path 1 untouched
 idx1=$(ip -n $BR -o link show sdw1 | cut -d: -f1)
 make_bundle br1 hub1 2 1300
-kill -HUP "${PID[br1]}"
+kill -HUP "${PIDS[br1]}"
 for _ in $(seq 50); do
 	grep -q "bundle version 2 applied" "$WORK/br1-1.log" && break
 	sleep 0.1

@@ -39,25 +39,14 @@ BR=$N-br1
 HUB=$N-hub1
 WORK=$(mktemp -d /tmp/sdw6u.XXXXXX)
 ROUNDS=${V6U_ROUNDS:-0}
-declare -A PID
+declare -A PIDS # the daemons and flows (stop_pids)
 
-log() { echo "v6u: $*" >&2; }
+NAME=v6u W=$WORK LOGS='*.log' LOG_LINES=40
+. "$SRC/tests/edge/ike/peer_lib.sh" # log, fail, stop_pids
 now_ms() { date +%s%3N; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.log; do
-		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }
-	done
-	exit 1
-}
 
 cleanup() {
-	local p
-	for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PID[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	stop_pids
 	for ns in $BR $HUB $BR-lan $HUB-lan; do ip netns del "$ns" 2>/dev/null || true; done
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
@@ -220,7 +209,7 @@ PY
 start_edged() { # site
 	ip netns exec "$N-$1" "$EDGED" --config "$WORK/$1/config.json" --foreground \
 		--bundle "$WORK/$1/bundle.pb" --log-level info >>"$WORK/$1.log" 2>&1 &
-	PID[$1]=$!
+	PIDS[$1]=$!
 }
 
 ctl() { # site cmd-json
@@ -281,16 +270,16 @@ wait_class() { # ns table dev timeout_ms
 flow_start() { # name port seconds
 	ip netns exec $HUB-lan "$FM" recv --listen "10.11.0.10:$2" --json --exit-on-fin \
 		--duration $(($3 + 5)) >"$WORK/$1.json" 2>"$WORK/$1.err" &
-	PID[rx_$1]=$!
+	PIDS[rx_$1]=$!
 	sleep 0.2
 	ip netns exec $BR-lan "$FM" send --to "10.11.0.10:$2" --rate 1000 --duration "$3" --quiet \
 		--rt 2>"$WORK/$1.serr" &
-	PID[tx_$1]=$!
+	PIDS[tx_$1]=$!
 }
 flow_wait() {
-	wait "${PID[tx_$1]}" 2>/dev/null || true
-	wait "${PID[rx_$1]}" 2>/dev/null || true
-	unset "PID[tx_$1]" "PID[rx_$1]"
+	wait "${PIDS[tx_$1]}" 2>/dev/null || true
+	wait "${PIDS[rx_$1]}" 2>/dev/null || true
+	unset "PIDS[tx_$1]" "PIDS[rx_$1]"
 }
 flow_field() { # name field
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "nan"))' \

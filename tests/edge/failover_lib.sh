@@ -139,10 +139,11 @@ print(buf.decode().strip())
 PY
 }
 
-# fo_events SITE: the events kept by the daemon, one line each
-fo_events() {
+# fo_events_json SITE: the events kept by the daemon (up to 1000), the
+# control socket's list as one JSON array: what the helpers below filter
+fo_events_json() {
 	python3 - "$W/$1/run/control.sock" <<'PY'
-import json, socket, sys, time
+import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(2)
 s.connect(sys.argv[1])
@@ -153,54 +154,39 @@ while not buf.endswith(b"\n"):
     if not d:
         break
     buf += d
-for e in json.loads(buf)["events"]["list"]:
-    t = time.strftime("%H:%M:%S", time.localtime(e["at"] / 1000)) + ".%03d" % (e["at"] % 1000)
-    print(t, e["kind"], e["subject"], e["from"], "->", e["to"], e.get("reason", ""))
+print(json.dumps(json.loads(buf)["events"]["list"]))
 PY
+}
+
+# fo_events SITE: the events kept by the daemon, one line each
+fo_events() {
+	fo_events_json "$1" | python3 -c '
+import json, sys, time
+for e in json.load(sys.stdin):
+    t = time.strftime("%H:%M:%S", time.localtime(e["at"] / 1000)) + ".%03d" % (e["at"] % 1000)
+    print(t, e["kind"], e["subject"], e["from"], "->", e["to"], e.get("reason", ""))'
 }
 
 # fo_event_at SITE KIND SUBJECT TO AFTER_MS: Unix ms of the first such event
 # (kind path_state/steering, subject e.g. voip@hub1, to e.g. inet-hub1-inet)
 # at or after AFTER_MS, or nothing
 fo_event_at() {
-	python3 - "$W/$1/run/control.sock" "$2" "$3" "$4" "$5" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(2)
-s.connect(sys.argv[1])
-s.sendall(b'{"cmd":"events","max":1000}\n')
-buf = b""
-while not buf.endswith(b"\n"):
-    d = s.recv(1 << 20)
-    if not d:
-        break
-    buf += d
-kind, subj, to, after = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-for e in json.loads(buf)["events"]["list"]:
+	fo_events_json "$1" | python3 -c '
+import json, sys
+kind, subj, to, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+for e in json.load(sys.stdin):
     if e["kind"] == kind and e["subject"] == subj and e["to"] == to and e["at"] >= after:
         print(e["at"])
-        break
-PY
+        break' "$2" "$3" "$4" "$5"
 }
 
 # fo_event_count SITE KIND SUBJECT FROM_MS TO_MS: how many such events
 fo_event_count() {
-	python3 - "$W/$1/run/control.sock" "$2" "$3" "$4" "$5" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(2)
-s.connect(sys.argv[1])
-s.sendall(b'{"cmd":"events","max":1000}\n')
-buf = b""
-while not buf.endswith(b"\n"):
-    d = s.recv(1 << 20)
-    if not d:
-        break
-    buf += d
-kind, subj, t0, t1 = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-print(sum(1 for e in json.loads(buf)["events"]["list"]
-          if e["kind"] == kind and e["subject"] == subj and t0 <= e["at"] <= t1))
-PY
+	fo_events_json "$1" | python3 -c '
+import json, sys
+kind, subj, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+print(sum(1 for e in json.load(sys.stdin)
+          if e["kind"] == kind and e["subject"] == subj and t0 <= e["at"] <= t1))' "$2" "$3" "$4" "$5"
 }
 
 # path_state SITE PATHNAME -> up/down/... from the control socket

@@ -38,6 +38,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "loop_until.h"
+
 /* ------------------------------------------------------------ fake server */
 
 #define MAX_TIMES 256
@@ -610,33 +612,21 @@ static int teardown(void **state)
 struct waiter {
 	struct edge *e;
 	bool (*pred)(struct edge *e);
-	bool met;
 };
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool waiter_met(void *arg)
 {
 	struct waiter *w = arg;
 
-	if (w->pred(w->e)) {
-		w->met = true;
-		event_base_loopbreak(w->e->base);
-	}
+	return w->pred(w->e);
 }
 
 /* run the loop until pred holds or timeout_ms passed; returns pred's result */
 static bool run_until(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
 {
 	struct waiter w = { .e = e, .pred = pred };
-	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
-	struct timeval tick = { 0, 5000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(e->base, &limit);
-	event_base_dispatch(e->base);
-	event_free(check);
-	return w.met || pred(e);
+	return loop_until(e->base, waiter_met, &w, timeout_ms, 5);
 }
 
 static bool always_false(struct edge *e)
@@ -910,12 +900,13 @@ static void test_connection_refused(void **state)
 	uint64_t t0;
 	int fd;
 
-	/* a port nobody listens on: bind one, note it, close it */
+	/* a port nobody listens on: bound here and kept, never listening (a
+	 * port closed again could be another process's bind to port 0 meanwhile,
+	 * and answer) */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	close(fd);
 	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u/", ntohs(sin.sin_port));
 	write_file(e->cred, "cred-abc123\n", 0600);
 	t0 = mono_ms();
@@ -930,6 +921,7 @@ static void test_connection_refused(void **state)
 	assert_true(s.retry_delay_ms <= 160);
 	assert_true(s.last_error[0] != '\0');
 	assert_int_equal(s.last_contact, 0);
+	close(fd);
 }
 
 /* ------------------------------------------------------------ several instances */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop_until.h"
 #include "orch_harness.h"
 
 #define N_EDGES 6
@@ -120,29 +121,15 @@ static bool all_at_goal(void)
 	return true;
 }
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool all_at_goal_cb(void *arg)
 {
-	bool *met = arg;
-
-	if (all_at_goal()) {
-		*met = true;
-		event_base_loopbreak(base);
-	}
+	(void)arg;
+	return all_at_goal();
 }
 
 static bool run_until_goal(int timeout_ms)
 {
-	bool met = false;
-	struct event *check = event_new(base, -1, EV_PERSIST, on_check, &met);
-	struct timeval tick = { 0, 10000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(base, &limit);
-	event_base_dispatch(base);
-	event_free(check);
-	if (met || all_at_goal())
+	if (loop_until(base, all_at_goal_cb, NULL, timeout_ms, 10))
 		return true;
 	for (int i = 0; i < N_EDGES; i++) {
 		struct edge_orch_sync s = sync_of(&edges[i]);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop_until.h"
 #include "orch_harness.h"
 
 #include <edge/ike.h>
@@ -159,32 +160,20 @@ static json_t *rollout_br1(void)
 struct waiter {
 	struct edge *e;
 	bool (*pred)(struct edge *e);
-	bool met;
 };
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool waiter_met(void *arg)
 {
 	struct waiter *w = arg;
 
-	if (w->pred(w->e)) {
-		w->met = true;
-		event_base_loopbreak(w->e->base);
-	}
+	return w->pred(w->e);
 }
 
 static bool run_until(struct edge *e, bool (*pred)(struct edge *e), int timeout_ms)
 {
 	struct waiter w = { .e = e, .pred = pred };
-	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
-	struct timeval tick = { 0, 10000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(e->base, &limit);
-	event_base_dispatch(e->base);
-	event_free(check);
-	return w.met || pred(e);
+	return loop_until(e->base, waiter_met, &w, timeout_ms, 10);
 }
 
 static struct edge_orch_sync sync_of(struct edge *e)
@@ -225,51 +214,67 @@ static bool is_connected(struct edge *e)
 	return sync_of(e).state == EDGE_ORCH_CONNECTED;
 }
 
-static void test_against_orchd(void **state)
+/* hub1, br1 and policy 1 on the running orchestrator, compiled; the edge's
+ * directory with br1's bootstrap token in it (e->dir, e->cred, e->token) */
+static void network_and_edge_dir(struct edge *e)
 {
-	struct edge e = { 0 };
-	json_t *j = NULL, *r;
-	uint64_t v1;
-	char *text;
+	json_t *j = NULL;
+	const char *text;
 	int fd;
 
-	assert_int_equal(orch_start(&P, NULL), 0);
 	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, hub1, NULL), 201);
 	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, br1, &j), 201);
-	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-orchd-XXXXXX");
-	assert_non_null(mkdtemp(e.dir));
-	snprintf(e.cred, sizeof(e.cred), "%s/credential", e.dir);
-	snprintf(e.token, sizeof(e.token), "%s/token", e.dir);
-	fd = open(e.token, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/sdwsy-orchd-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->cred, sizeof(e->cred), "%s/credential", e->dir);
+	snprintf(e->token, sizeof(e->token), "%s/token", e->dir);
+	fd = open(e->token, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
-	text = (char *)json_string_value(json_object_get(j, "bootstrap_token"));
+	text = json_string_value(json_object_get(j, "bootstrap_token"));
 	assert_non_null(text);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	json_decref(j);
 	assert_int_equal(http_json(&P, "POST", "/api/v1/policy", P.admin, policy1, NULL), 201);
 	assert_int_equal(orch_wait_compiled(&P, generation()), 0);
+}
 
-	e.base = event_base_new();
-	assert_non_null(e.base);
-	assert_int_equal(edge_events_new(64, 0, &e.events), 0);
-	e.p.url = P.base;
-	e.p.allow_http = true;
-	e.p.site = "br1";
-	e.p.credential_file = e.cred;
-	e.p.bootstrap_token_file = e.token;
+/* the event base, the event ring and the client's parameters both tests use
+ * (short long-polls and backoff); the public key is the caller's */
+static void edge_init(struct edge *e)
+{
+	e->base = event_base_new();
+	assert_non_null(e->base);
+	assert_int_equal(edge_events_new(64, 0, &e->events), 0);
+	e->p.url = P.base;
+	e->p.allow_http = true;
+	e->p.site = "br1";
+	e->p.credential_file = e->cred;
+	e->p.bootstrap_token_file = e->token;
+	e->p.software_version = "sync-test";
+	e->p.longpoll_wait_s = 2;
+	e->p.poll_min_interval_ms = 10;
+	e->p.telemetry_interval_ms = 30000;
+	e->p.coalesce_ms = 20;
+	e->p.backoff_initial_ms = 50;
+	e->p.backoff_max_ms = 400;
+	e->p.events = e->events;
+	e->p.on_bundle = on_bundle;
+	e->p.fill_status = fill;
+	e->p.cb_arg = e;
+}
+
+static void test_against_orchd(void **state)
+{
+	struct edge e = { 0 };
+	json_t *j = NULL, *r;
+	uint64_t v1;
+	char *text;
+
+	assert_int_equal(orch_start(&P, NULL), 0);
+	network_and_edge_dir(&e);
+	edge_init(&e);
 	memset(e.p.public_key, 7, sizeof(e.p.public_key));
-	e.p.software_version = "sync-test";
-	e.p.longpoll_wait_s = 2;
-	e.p.poll_min_interval_ms = 10;
-	e.p.telemetry_interval_ms = 30000;
-	e.p.coalesce_ms = 20;
-	e.p.backoff_initial_ms = 50;
-	e.p.backoff_max_ms = 400;
-	e.p.events = e.events;
-	e.p.on_bundle = on_bundle;
-	e.p.fill_status = fill;
-	e.p.cb_arg = &e;
 	assert_int_equal(edge_orch_new(e.base, &e.p, &e.orch), 0);
 
 	/* register → bundle → applied → ack → the rollout converges */
@@ -349,49 +354,14 @@ static void test_cert_against_orchd(void **state)
 	char key[128], crt[128];
 	struct edge_ike_cert c;
 	struct edge_orch_sync s;
-	json_t *j = NULL;
-	const char *text;
 	int64_t first_not_after;
-	int fd;
 
 	assert_int_equal(orch_start(&P, args), 0);
-	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, hub1, NULL), 201);
-	assert_int_equal(http_json(&P, "POST", "/api/v1/sites", P.admin, br1, &j), 201);
-	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-orchd-XXXXXX");
-	assert_non_null(mkdtemp(e.dir));
-	snprintf(e.cred, sizeof(e.cred), "%s/credential", e.dir);
-	snprintf(e.token, sizeof(e.token), "%s/token", e.dir);
+	network_and_edge_dir(&e);
 	snprintf(key, sizeof(key), "%s/edge.key", e.dir);
 	snprintf(crt, sizeof(crt), "%s/edge.crt", e.dir);
-	fd = open(e.token, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	text = json_string_value(json_object_get(j, "bootstrap_token"));
-	assert_non_null(text);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	json_decref(j);
-	assert_int_equal(http_json(&P, "POST", "/api/v1/policy", P.admin, policy1, NULL), 201);
-	assert_int_equal(orch_wait_compiled(&P, generation()), 0);
-
-	e.base = event_base_new();
-	assert_int_equal(edge_events_new(64, 0, &e.events), 0);
+	edge_init(&e);
 	assert_int_equal(edge_ike_key_create(key, e.p.public_key), 0);
-	e.p.url = P.base;
-	e.p.allow_http = true;
-	e.p.site = "br1";
-	e.p.credential_file = e.cred;
-	e.p.bootstrap_token_file = e.token;
-	e.p.software_version = "sync-test";
-	e.p.longpoll_wait_s = 2;
-	e.p.poll_min_interval_ms = 10;
-	e.p.telemetry_interval_ms = 30000;
-	e.p.coalesce_ms = 20;
-	e.p.backoff_initial_ms = 50;
-	e.p.backoff_max_ms = 400;
-	e.p.events = e.events;
-	e.p.on_bundle = on_bundle;
-	e.p.fill_status = fill;
-	e.p.cb_arg = &e;
 	e.p.key_file = key;
 	e.p.cert_file = crt;
 	e.p.on_cert = on_cert;

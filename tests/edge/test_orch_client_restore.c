@@ -20,18 +20,16 @@
 #include <edge/events.h>
 #include <edge/orch_client.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop_until.h"
 #include "orch_harness.h"
 
 static const char hub1[] = "{\"name\": \"hub1\", \"role\": \"hub\", \"lan_prefixes\": "
@@ -62,6 +60,7 @@ struct edge {
 
 static struct orch_proc P;
 static char port_arg[16];
+static int port_fd = -1;  /* orch_port_reserve(): held to the end */
 static char dirs[4][256]; /* removed by the teardown, whatever happened */
 static const char *const fixed_port[] = { "--port", port_arg, NULL };
 
@@ -87,44 +86,26 @@ static struct edge_orch_sync sync_of(struct edge *e)
 	return s;
 }
 
-struct waiter {
-	struct edge *e;
-	bool met;
-};
-
 static bool at_want(struct edge *e)
 {
 	return e->applied == e->want && sync_of(e).acks > e->acks_was;
 }
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static bool at_want_cb(void *e)
 {
-	struct waiter *w = arg;
-
-	if (at_want(w->e)) {
-		w->met = true;
-		event_base_loopbreak(w->e->base);
-	}
+	return at_want(e);
 }
 
 static bool run_until_want(struct edge *e, int timeout_ms)
 {
-	struct waiter w = { .e = e };
-	struct event *check = event_new(e->base, -1, EV_PERSIST, on_check, &w);
-	struct timeval tick = { 0, 10000 },
-		       limit = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	bool met = loop_until(e->base, at_want_cb, e, timeout_ms, 10);
 
-	assert_non_null(check);
-	event_add(check, &tick);
-	event_base_loopexit(e->base, &limit);
-	event_base_dispatch(e->base);
-	event_free(check);
-	if (!w.met && !at_want(e))
+	if (!met)
 		fprintf(stderr, "edge: applied %llu (want %llu), acks %llu (was %llu), %s: %s\n",
 			(unsigned long long)e->applied, (unsigned long long)e->want,
 			(unsigned long long)sync_of(e).acks, (unsigned long long)e->acks_was,
 			edge_orch_state_name(sync_of(e).state), sync_of(e).last_error);
-	return w.met || at_want(e);
+	return met;
 }
 
 /* br1's rollout entry (a new reference) */
@@ -277,21 +258,19 @@ static bool events_say(const char *text)
 
 static void test_restore_and_rebuild(void **state)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
 	struct edge e = { 0 };
 	char db[300], net1[72];
 	uint64_t v1, v2;
-	int fd;
+	uint16_t port;
 
 	(void)state;
 	pg_mode = getenv("ORCH_TEST_PG") != NULL;
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	close(fd);
-	snprintf(port_arg, sizeof(port_arg), "%u", ntohs(sin.sin_port));
+	/* the port stays this test's between the daemon's starts (a port
+	 * found free and closed could be taken by another test's port 0
+	 * while the daemon is down: its next start would fail) */
+	port_fd = orch_port_reserve(&port);
+	assert_true(port_fd >= 0);
+	snprintf(port_arg, sizeof(port_arg), "%u", port);
 
 	snprintf(e.dir, sizeof(e.dir), "/tmp/sdwsy-restore-XXXXXX");
 	assert_non_null(mkdtemp(e.dir));
@@ -407,6 +386,8 @@ static int teardown(void **state)
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (dirs[i][0])
 			rm_rf(dirs[i]);
+	if (port_fd >= 0)
+		close(port_fd);
 	return 0;
 }
 

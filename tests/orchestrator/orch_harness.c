@@ -3,6 +3,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,32 +20,129 @@
 
 #include "orch_harness.h"
 
+/* the time since `t0` in ms (CLOCK_MONOTONIC) */
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* a wait status in words: "exit status 1", "killed by signal 9 (Killed)" */
+static const char *status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "wait status 0x%x", (unsigned)status);
+	return buf;
+}
+
+/*
+ * fork + execv, the child's stdout on `out_fd` (-1: inherited); stderr is
+ * inherited (the test's output).  The child keeps no other descriptor of the
+ * test (close_range): a daemon holds none of the test's sockets.  An exec
+ * failure comes back through a close-on-exec pipe, so the caller knows the
+ * child never ran (and why) instead of seeing an anonymous exit 127.
+ * The child's pid, or -1 after saying why.
+ */
+static pid_t spawn(const char *const argv[], int out_fd)
+{
+	int ep[2], e = 0;
+	ssize_t k;
+	pid_t pid;
+
+	if (pipe2(ep, O_CLOEXEC)) {
+		fprintf(stderr, "harness: %s: pipe: %s\n", argv[0], strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "harness: %s: fork: %s\n", argv[0], strerror(errno));
+		close(ep[0]);
+		close(ep[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		if (out_fd >= 0 && dup2(out_fd, 1) < 0)
+			e = errno;
+		/* everything from 3 up closes at exec (ep[1] too) */
+		if (!e && close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))
+			e = errno;
+		if (!e) {
+			execv(argv[0], (char *const *)argv);
+			e = errno;
+		}
+		if (write(ep[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(ep[1]);
+	do
+		k = read(ep[0], &e, sizeof(e));
+	while (k < 0 && errno == EINTR);
+	close(ep[0]);
+	if (k == (ssize_t)sizeof(e)) {
+		fprintf(stderr, "harness: %s: could not run it: %s\n", argv[0], strerror(e));
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
+	return pid;
+}
+
+/* waitpid, through EINTR; -1 after saying why */
+static int wait_child(pid_t pid, int *status, int flags)
+{
+	pid_t r;
+
+	while ((r = waitpid(pid, status, flags)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		fprintf(stderr, "harness: waitpid %d: %s\n", (int)pid, strerror(errno));
+	return r < 0 ? -1 : (int)r;
+}
+
+/* runs argv, its first stdout line into `out`; 0 when it exited 0, else -1
+ * after saying which command failed and how */
 static int run_capture(const char *const argv[], char *out, size_t len)
 {
-	int fds[2], status;
+	int fds[2], status = 0;
+	char how[80];
 	pid_t pid;
 	ssize_t n, got = 0;
 
-	if (pipe(fds))
+	out[0] = '\0';
+	if (pipe2(fds, O_CLOEXEC)) {
+		fprintf(stderr, "harness: %s: pipe: %s\n", argv[0], strerror(errno));
 		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
 	}
+	pid = spawn(argv, fds[1]);
 	close(fds[1]);
-	while (got < (ssize_t)len - 1 && (n = read(fds[0], out + got, len - 1 - (size_t)got)) > 0)
-		got += n;
+	if (pid < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	while (got < (ssize_t)len - 1 &&
+	       ((n = read(fds[0], out + got, len - 1 - (size_t)got)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		got += n > 0 ? n : 0;
 	out[got] = '\0';
 	close(fds[0]);
-	waitpid(pid, &status, 0);
+	if (wait_child(pid, &status, 0) < 0)
+		return -1;
 	out[strcspn(out, "\n")] = '\0';
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	fprintf(stderr, "harness: `%s", argv[0]);
+	for (size_t i = 1; argv[i]; i++)
+		fprintf(stderr, " %s", argv[i]);
+	fprintf(stderr, "` failed: %s (its stderr above)\n", status_text(status, how, sizeof(how)));
+	return -1;
 }
 
 static void pg_tool(const char *tool, const char *name)
@@ -54,8 +153,8 @@ static void pg_tool(const char *tool, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", bin ? bin : "/usr/lib/postgresql/15/bin", tool);
 	{
 		const char *a[] = { path, "-h", host ? host : "/tmp", "-U", "sdwan", name, NULL };
-		if (run_capture(a, out, sizeof(out)))
-			fprintf(stderr, "harness: %s %s failed\n", tool, name);
+
+		run_capture(a, out, sizeof(out)); /* a failure says itself */
 	}
 }
 
@@ -90,21 +189,50 @@ int orch_start_db(struct orch_proc *p, const char *db, const char *const *extra_
 	return start(p, db, extra_args);
 }
 
+/* the value of option `name` in argv (the last one given: getopt's), or NULL */
+static const char *arg_of(const char *const *argv, const char *name)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], name) && argv[i + 1])
+			v = argv[++i];
+	return v;
+}
+
+/* a start that failed: what it made goes (ORCH_TEST_KEEP: the directory stays) */
+static int start_failed(struct orch_proc *p)
+{
+	char cmd[300];
+
+	orch_pg_drop(p->pg_db);
+	p->pg_db[0] = '\0';
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+	if (p->dir[0] && !getenv("ORCH_TEST_KEEP") && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", p->dir);
+	return -1;
+}
+
 static int start(struct orch_proc *p, const char *db, const char *const *extra_args)
 {
-	char portfile[320], log[320];
+	char portfile[320], log[320], how[80];
 	const char *argv[32];
+	struct timespec t0;
 	size_t n = 0;
+	int status = 0;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "/tmp/orch-test-XXXXXX");
-	if (!mkdtemp(p->dir))
+	if (!mkdtemp(p->dir)) {
+		fprintf(stderr, "harness: mkdtemp %s: %s\n", p->dir, strerror(errno));
+		p->dir[0] = '\0';
 		return -1;
+	}
 	if (db)
 		snprintf(p->db, sizeof(p->db), "%s", db);
 	else if (getenv("ORCH_TEST_PG")) {
 		if (orch_pg_create(p->db, sizeof(p->db), p->pg_db))
-			return -1;
+			return start_failed(p);
 	} else
 		snprintf(p->db, sizeof(p->db), "%s/orch.db", p->dir);
 	snprintf(portfile, sizeof(portfile), "%s/port", p->dir);
@@ -116,7 +244,7 @@ static int start(struct orch_proc *p, const char *db, const char *const *extra_a
 				    p->db,	"--role", "viewer", NULL };
 		if (run_capture(a, p->admin, sizeof(p->admin)) ||
 		    run_capture(v, p->viewer, sizeof(p->viewer)))
-			return -1;
+			return start_failed(p);
 	}
 	argv[n++] = ORCHD_PATH;
 	argv[n++] = "--db";
@@ -133,16 +261,18 @@ static int start(struct orch_proc *p, const char *db, const char *const *extra_a
 	for (size_t i = 0; extra_args && extra_args[i] && n < 30; i++)
 		argv[n++] = extra_args[i];
 	argv[n] = NULL;
-	p->pid = fork();
-	if (p->pid < 0)
-		return -1;
-	if (p->pid == 0) {
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p->pid = spawn(argv, -1);
+	if (p->pid < 0) {
+		p->pid = 0;
+		return start_failed(p);
 	}
-	for (int i = 0; i < 500; i++) { /* up to 5 s */
+	/* the port file is written (renamed into place) once listening, in a
+	 * directory of this start's own: no earlier instance's file to read */
+	for (;;) {
 		FILE *f = fopen(portfile, "re");
 		unsigned port = 0;
+		int w;
 
 		if (f) {
 			if (fscanf(f, "%u", &port) == 1 && port) {
@@ -152,13 +282,48 @@ static int start(struct orch_proc *p, const char *db, const char *const *extra_a
 			}
 			fclose(f);
 		}
-		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+		w = wait_child(p->pid, &status, WNOHANG);
+		if (w != 0) {
+			fprintf(stderr,
+				"harness: sdwan-orchd (pid %d, --db %s, --port %s) ended before "
+				"writing its port file, %ld ms after its start: %s (its stderr "
+				"above says why)\n",
+				(int)p->pid, p->db, arg_of(argv, "--port"), ms_since(&t0),
+				w < 0 ? "lost" : status_text(status, how, sizeof(how)));
 			p->pid = 0;
-			return -1;
+			return start_failed(p);
 		}
+		if (ms_since(&t0) > 10000)
+			break;
 		usleep(10000);
 	}
-	return -1;
+	fprintf(stderr,
+		"harness: sdwan-orchd (pid %d, --db %s) wrote no port file within 10 s: "
+		"stopping it\n",
+		(int)p->pid, p->db);
+	kill(p->pid, SIGKILL);
+	wait_child(p->pid, NULL, 0);
+	p->pid = 0;
+	return start_failed(p);
+}
+
+int orch_port_reserve(uint16_t *ret_port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &sl)) {
+		fprintf(stderr, "harness: reserving a port on 127.0.0.1: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*ret_port = ntohs(sin.sin_port);
+	return fd;
 }
 
 int orch_stop(struct orch_proc *p)

@@ -33,13 +33,23 @@ struct http_resp {
 	char ctype[128];
 };
 
-/* 0 on success */
+/* 0 on success; on failure -1 after saying on stderr which step failed and
+ * how (a command's exit status or signal, the daemon's end before it wrote its
+ * port file, with its own stderr above), what it made removed */
 int orch_start(struct orch_proc *p, const char *const *extra_args);
 /* the same on an existing database `db` (another instance of one network) */
 int orch_start_db(struct orch_proc *p, const char *db, const char *const *extra_args);
 /* a fresh PostgreSQL database (ORCH_TEST_PG): its conninfo and name; 0 on success */
 int orch_pg_create(char *ret_conninfo, size_t len, char ret_name[64]);
 void orch_pg_drop(const char *name);
+/* A TCP port on 127.0.0.1 kept for this process: the descriptor of a socket
+ * bound to it with SO_REUSEADDR and never listening (or -1 after saying why).
+ * While it is open no other bind to port 0 and no connect() can be given the
+ * port, and sdwan-orchd (SO_REUSEADDR too) can listen on it with "--port N"
+ * again and again: for a test restarting a daemon on one port, which a port
+ * merely found free and closed does not guarantee (another process's port 0
+ * may take it between two starts).  Close it at the end. */
+int orch_port_reserve(uint16_t *ret_port);
 /* SIGTERM and wait (bounded); returns the exit status, or -1 */
 int orch_stop(struct orch_proc *p);
 

@@ -16,13 +16,12 @@ PIDS=()
 NS=(sdwik-br)
 for h in $(seq "$H"); do NS+=("sdwik-h$h"); done
 
+NAME=sdwik W=$WORK LOGS='*.out *.err'
+. "$(dirname "$0")/peer_lib.sh" # stop_pids
+
 cleanup() {
-	local p ns
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	local ns
+	stop_pids
 	for ns in "${NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
@@ -86,13 +85,7 @@ for run in $(seq "$RUNS"); do
 	wait "${PIDS[-1]}" 2>/dev/null || true
 	stops+=($((($(date +%s%N) - s) / 1000000)))
 	unset 'PIDS[-1]'
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-		kill -9 "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=()
+	stop_pids
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
 echo "sdwik: 1 branch x $U underlays x $H hubs = $n paths: start -> all CHILD_SAs up, median of $RUNS runs: $median ms (${times[*]})"

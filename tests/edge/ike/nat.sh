@@ -35,24 +35,11 @@ PIDS=()
 REBIND_MAX_MS=${REBIND_MAX_MS:-2000}
 LOST_MAX_MS=${LOST_MAX_MS:-4000}
 
-log() { echo "sdwike-nat: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do
-		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 60 "$f" >&2; }
-	done
-	exit 1
-}
+NAME=sdwike-nat W=$WORK LOGS='*.out *.err' LOG_LINES=60
+. "$(dirname "$0")/peer_lib.sh"
 
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	stop_pids
 	ip netns del $BR 2>/dev/null || true
 	ip netns del $NAT 2>/dev/null || true
 	ip netns del $HUB 2>/dev/null || true

@@ -1,12 +1,15 @@
 #!/bin/bash
-# peer_lib.sh — what the interop scripts (stock_hub.sh, thirdparty.sh,
-# libreswan.sh) share: logging and failing with the logs, stopping a daemon,
-# running in the lab's namespaces, one branch sdwan-edged from a local bundle,
-# and a stock strongSwan charon (Debian's, configured only through swanctl) in
-# a namespace of its own.  Sourced after the caller set:
+# peer_lib.sh — what the IKE scripts share: logging and failing with the
+# logs, stopping daemons; for the interop scripts (stock_hub.sh,
+# thirdparty.sh, libreswan.sh) also running in the lab's namespaces, one branch
+# sdwan-edged from a local bundle, and a stock strongSwan charon (Debian's,
+# configured only through swanctl) in a namespace of its own; the
+# sdwan-ike-tool scripts (two_paths.sh, nat.sh, x509.sh) use the first part
+# only.  Sourced after the caller set:
 #   NAME  its name in messages      W     its work directory
-#   P     lab/topo's prefix         LOGS  files of W tailed on failure
-#   BUILD, EDGED (for edge_start)   CHARON (for charon_*)
+#   P     lab/topo's prefix         LOGS  files of W tailed on failure (names
+#   BUILD, EDGED (for edge_start)         or patterns: '*.out'), LOG_LINES of
+#   CHARON (for charon_*)                 each (default 40)
 # and before it sets its own EXIT/ERR traps.
 
 log() { echo "$NAME: $*" >&2; }
@@ -14,7 +17,9 @@ fail() {
 	local f
 	log "FAIL: $*"
 	for f in $LOGS; do
-		[[ -f $W/$f ]] && { echo "--- $f" >&2; tail -n 40 "$W/$f" >&2; }
+		for f in "$W"/$f; do # a name, or a pattern expanded in W
+			[[ -f $f ]] && { echo "--- ${f#"$W"/}" >&2; tail -n "${LOG_LINES:-40}" "$f" >&2; }
+		done
 	done
 	exit 1
 }
@@ -24,6 +29,16 @@ stop_pid() { # PID [SIGNAL]: SIGTERM (or SIGNAL), 5 s, then SIGKILL
 	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
 	kill -9 "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
+}
+stop_pids() { # every pid in the array PIDS: SIGTERM to all, 5 s each, then SIGKILL; PIDS=()
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	PIDS=()
 }
 nsx() { ip netns exec "$P-$1" "${@:2}"; }
 

@@ -220,6 +220,9 @@ edge_start
 
 # up
 wait_for 30 "both paths up/up against the stock hub" paths_up
+# the branch says a path is up once its own CHILD_SA is in; the hub may list
+# its side a moment later (under load: up to a few hundred ms)
+for _ in $(seq 50); do reqids_distinct && break; sleep 0.1; done
 reqids_distinct || fail "hub CHILD_SAs: $(hub_children)"
 log "up: both paths up/up; hub: $(hub_children | tr '\n' ';')"
 

@@ -16,24 +16,11 @@ B=sdwik-b
 WORK=$(mktemp -d /tmp/sdwik.XXXXXX)
 PIDS=()
 
-log() { echo "sdwik: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do
-		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }
-	done
-	exit 1
-}
+NAME=sdwik W=$WORK LOGS='*.out *.err'
+. "$(dirname "$0")/peer_lib.sh"
 
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	stop_pids
 	ip netns del $A 2>/dev/null || true
 	ip netns del $B 2>/dev/null || true
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
@@ -115,16 +102,7 @@ wait_up() { # side run count -> prints t_ms of the last child-up
 	return 1
 }
 
-stop_tools() { # every process gone before the next start (else the IKE ports are taken)
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-		kill -9 "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=()
-}
+stop_tools() { stop_pids; } # every process gone before the next start (else the IKE ports are taken)
 
 topo
 "$TOOL" pubkey --key "$WORK/a.key" >"$WORK/a.pub"

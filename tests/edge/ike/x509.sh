@@ -29,25 +29,12 @@ B=sdwix-b
 WORK=$(mktemp -d /tmp/sdwix.XXXXXX)
 PIDS=()
 
-log() { echo "sdwix: $*" >&2; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do
-		[[ -f $f ]] && { echo "--- $f" >&2; tail -n 60 "$f" >&2; }
-	done
-	exit 1
-}
+NAME=sdwix W=$WORK LOGS='*.out *.err' LOG_LINES=60
+. "$(dirname "$0")/peer_lib.sh"
 
 cleanup() {
-	local p
 	exec 7>&- 8>&- 2>/dev/null || true
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	stop_pids
 	ip netns del $A 2>/dev/null || true
 	ip netns del $B 2>/dev/null || true
 	[[ -n ${KEEP:-} ]] || rm -rf "$WORK"
