@@ -19,12 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <daemon.h>
-#include <library.h>
 #include <libipsec/ip_packet.h>
 #include <libipsec/ipsec.h>
 
 #include "charon_prefer.h"
+#include "ike_testlib.h"
 
 #define OLD_REQID   1u
 #define NEW_REQID   0xC0000001u
@@ -36,27 +35,8 @@ static char dir[64];
 
 static int group_setup(void **state)
 {
-	char conf[128];
-	FILE *f;
-
-	strcpy(dir, "/tmp/sdwik-pref.XXXXXX");
-	if (!mkdtemp(dir)) {
-		return -1;
-	}
-	snprintf(conf, sizeof(conf), "%s/strongswan.conf", dir);
-	f = fopen(conf, "w");
-	if (!f) {
-		return -1;
-	}
-	fclose(f);
-	if (!library_init(conf, "sdwan-ike-test")) {
-		return -1;
-	}
-	/* the hold logs through charon->bus: the daemon object must exist */
-	if (!libcharon_init()) {
-		return -1;
-	}
-	if (!lib->plugins->load(lib->plugins, "openssl nonce random")) {
+	if (ike_testlib_init(dir, "/tmp/sdwik-pref.XXXXXX") ||
+	    !lib->plugins->load(lib->plugins, "openssl nonce random")) {
 		return -1;
 	}
 	/* the scheduler, libipsec's two packet threads and the hold's watch */
@@ -66,15 +46,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	/* as charon does: the threads go before libipsec's queues */
 	lib->processor->cancel(lib->processor);
 	libipsec_deinit();
-	libcharon_deinit();
-	library_deinit();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) ? -1 : 0;
+	return ike_testlib_deinit(dir);
 }
 
 /* the hub's side of a path to a branch */
