@@ -135,10 +135,10 @@ typedef struct
 
 /* how long an initiator keeps its old IKE_SA after the new one of a replaced
  * config (our key rotation's make before break) is up: the responder goes on
- * sending on the old SA until it sees us send on the new one (its hold,
- * charon_prefer.h), and what it sent meanwhile is still in flight or queued
+ * sending on the old SA until it sees us send on the new one, or for 250 ms
+ * at most (its hold, charon_prefer.c), and what it sent meanwhile is still in flight or queued
  * in libipsec's inbound thread here; deleted at once, those packets were lost */
-#define DEDUP_DRAIN_MS 500
+#define DEDUP_DRAIN_MS 1000
 
 /**
  * Data of an initiate job.

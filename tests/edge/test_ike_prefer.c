@@ -3,8 +3,8 @@
  * break (charon_prefer.c) against the real libipsec SA and policy managers,
  * in process (no TUN, charon not started): the old SA's reqid keeps the
  * traffic while the new CHILD_SA's policies are installed, until the new
- * inbound SA carried a packet (until_used), or release(); no hold without an
- * SA of the held reqid.
+ * inbound SA carried a packet (until_used), release(), or 250 ms; no hold
+ * without an SA of the held reqid.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,9 +218,10 @@ static void test_hold_until_used(void **state)
 	carried(OLD_SPI_IN);
 	sleep_ms(30);
 	assert_int_equal(sent_on(), OLD_REQID);
-	/* the peer sends on the new SA: the hold ends within a few polls */
+	/* the peer sends on the new SA: the hold ends within a few polls, well
+	 * before its 250 ms limit (held ~90 ms so far) */
 	carried(NEW_SPI_IN);
-	assert_true(sent_on_within(NEW_REQID, 500));
+	assert_true(sent_on_within(NEW_REQID, 100));
 	assert_false(prefer->release(prefer, OLD_REQID));
 	old_gone();
 	new_gone();
@@ -249,6 +250,29 @@ static void test_hold_released(void **state)
 	prefer->destroy(prefer);
 }
 
+/* the peer never sends on the new SA (a path it does not use): the hold
+ * ends by itself after 250 ms, long before the peer deletes the old SA */
+static void test_hold_expires(void **state)
+{
+	edge_charon_prefer_t *prefer = edge_charon_prefer_create();
+	struct edge_ike_path p = path();
+	host_t *src = host_create_from_string("198.18.2.101", 4500);
+	host_t *dst = host_create_from_string("198.18.2.11", 4500);
+
+	old_and_new();
+	assert_true(prefer->hold(prefer, &p, OLD_REQID));
+	prefer->until_used(prefer, OLD_REQID, src, dst, htonl(NEW_SPI_IN));
+	sleep_ms(150);
+	assert_int_equal(sent_on(), OLD_REQID);
+	assert_true(sent_on_within(NEW_REQID, 1000));
+	assert_false(prefer->release(prefer, OLD_REQID));
+	old_gone();
+	new_gone();
+	src->destroy(src);
+	dst->destroy(dst);
+	prefer->destroy(prefer);
+}
+
 /* no SA of the reqid: no hold (it would drop the traffic) */
 static void test_no_hold_without_sa(void **state)
 {
@@ -269,6 +293,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hold_until_used),
 		cmocka_unit_test(test_hold_released),
+		cmocka_unit_test(test_hold_expires),
 		cmocka_unit_test(test_no_hold_without_sa),
 	};
 
