@@ -192,21 +192,31 @@ static void new_gone(void)
 	sa(NEW_SPI_OUT, NEW_REQID, FALSE, FALSE);
 }
 
+/* hold the path on the old reqid until the new inbound SA carried a packet,
+ * as the listener does when the new CHILD_SA installs */
+static void hold_until_used(edge_charon_prefer_t *prefer)
+{
+	struct edge_ike_path p = path();
+	host_t *src = host_create_from_string("198.18.2.101", 4500);
+	host_t *dst = host_create_from_string("198.18.2.11", 4500);
+
+	assert_true(prefer->hold(prefer, &p, OLD_REQID));
+	prefer->until_used(prefer, OLD_REQID, src, dst, htonl(NEW_SPI_IN));
+	src->destroy(src);
+	dst->destroy(dst);
+}
+
 /* held on the old SA until the new inbound SA carried a packet */
 static void test_hold_until_used(void **state)
 {
 	edge_charon_prefer_t *prefer = edge_charon_prefer_create();
-	struct edge_ike_path p = path();
-	host_t *src = host_create_from_string("198.18.2.101", 4500);
-	host_t *dst = host_create_from_string("198.18.2.11", 4500);
 
 	sa(OLD_SPI_IN, OLD_REQID, TRUE, TRUE);
 	sa(OLD_SPI_IN + 1, OLD_REQID, FALSE, TRUE);
 	policy(OLD_REQID, TRUE);
 	assert_int_equal(sent_on(), OLD_REQID);
 	/* the new CHILD_SA installs: charon's newest policy would win at once */
-	assert_true(prefer->hold(prefer, &p, OLD_REQID));
-	prefer->until_used(prefer, OLD_REQID, src, dst, htonl(NEW_SPI_IN));
+	hold_until_used(prefer);
 	sa(NEW_SPI_IN, NEW_REQID, TRUE, TRUE);
 	sa(NEW_SPI_OUT, NEW_REQID, FALSE, TRUE);
 	policy(NEW_REQID, TRUE);
@@ -225,8 +235,6 @@ static void test_hold_until_used(void **state)
 	assert_false(prefer->release(prefer, OLD_REQID));
 	old_gone();
 	new_gone();
-	src->destroy(src);
-	dst->destroy(dst);
 	prefer->destroy(prefer);
 }
 
@@ -255,21 +263,15 @@ static void test_hold_released(void **state)
 static void test_hold_expires(void **state)
 {
 	edge_charon_prefer_t *prefer = edge_charon_prefer_create();
-	struct edge_ike_path p = path();
-	host_t *src = host_create_from_string("198.18.2.101", 4500);
-	host_t *dst = host_create_from_string("198.18.2.11", 4500);
 
 	old_and_new();
-	assert_true(prefer->hold(prefer, &p, OLD_REQID));
-	prefer->until_used(prefer, OLD_REQID, src, dst, htonl(NEW_SPI_IN));
+	hold_until_used(prefer);
 	sleep_ms(150);
 	assert_int_equal(sent_on(), OLD_REQID);
 	assert_true(sent_on_within(NEW_REQID, 1000));
 	assert_false(prefer->release(prefer, OLD_REQID));
 	old_gone();
 	new_gone();
-	src->destroy(src);
-	dst->destroy(dst);
 	prefer->destroy(prefer);
 }
 
