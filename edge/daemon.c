@@ -70,8 +70,15 @@ struct edge_daemon {
 	/* X.509 (issue 18): our certificate next to the key; a bundle refused
 	 * for want of one is polled again once it arrives */
 	char cert_file[PATH_MAX];
-	bool x509_set;	   /* IKE holds X.509 credentials */
-	bool cert_waiting; /* the newest bundle was refused: no certificate */
+	bool x509_set;	       /* IKE holds X.509 credentials */
+	bool cert_waiting;     /* the newest bundle was refused: no certificate */
+	bool next_cert_logged; /* key rotation waits for the next key's certificate */
+	/* key rotation with certificates: the switch is reported once these
+	 * initiator paths have their new IKE_SA (or ev_rot fires) */
+	struct event *ev_rot;
+	uint32_t *rot_wait;
+	size_t rot_n;
+	uint8_t rot_pub[EDGE_IKE_PUBKEY_LEN];
 	int exit_code;
 };
 
@@ -386,6 +393,24 @@ static void on_underlay_change(void *arg, const size_t *index,
 
 static void key_rotation(struct edge_daemon *d);
 
+/* IKE's X.509 credentials: the bundle's CAs and CRL, our certificate c
+ * (pointers into b and c) */
+static void x509_fill(const Sdwan__V1__ConfigBundle *b, const struct edge_ike_cert *c,
+		      struct edge_ike_x509 *x)
+{
+	memset(x, 0, sizeof(*x));
+	for (size_t i = 0; i < b->n_ca_certificates && i < EDGE_IKE_X509_CA_MAX; i++) {
+		x->ca[i] = b->ca_certificates[i].data;
+		x->ca_len[i] = b->ca_certificates[i].len;
+	}
+	x->ca_n = b->n_ca_certificates < EDGE_IKE_X509_CA_MAX ? b->n_ca_certificates
+							      : EDGE_IKE_X509_CA_MAX;
+	x->cert = c->der;
+	x->cert_len = c->len;
+	x->crl = b->crl.data;
+	x->crl_len = b->crl.len;
+}
+
 /*
  * X.509 (issue 18): a bundle with ca_certificates authenticates our edges'
  * paths with certificates.  IKE gets the CAs, the CRL and our certificate
@@ -397,7 +422,7 @@ static void key_rotation(struct edge_daemon *d);
 static int x509_prepare(struct edge_daemon *d, const Sdwan__V1__ConfigBundle *b, char *err,
 			size_t errlen)
 {
-	struct edge_ike_x509 x = { 0 };
+	struct edge_ike_x509 x;
 	struct edge_ike_cert c = { 0 };
 	int r;
 
@@ -431,15 +456,7 @@ static int x509_prepare(struct edge_daemon *d, const Sdwan__V1__ConfigBundle *b,
 			edge_orch_cert_want(d->orch, NULL, 0, true);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < b->n_ca_certificates; i++) {
-		x.ca[i] = b->ca_certificates[i].data;
-		x.ca_len[i] = b->ca_certificates[i].len;
-	}
-	x.ca_n = b->n_ca_certificates;
-	x.cert = c.der;
-	x.cert_len = c.len;
-	x.crl = b->crl.data;
-	x.crl_len = b->crl.len;
+	x509_fill(b, &c, &x);
 	r = d->opts.ike->x509_set(d->ike_ctx, &x, err, errlen);
 	edge_ike_cert_clear(&c);
 	if (r < 0)
@@ -448,15 +465,30 @@ static int x509_prepare(struct edge_daemon *d, const Sdwan__V1__ConfigBundle *b,
 	return 0;
 }
 
-/* the certificate next to the key: KEY.key -> KEY.crt, else KEY_FILE.crt */
+/* the certificate next to a key: KEY.key -> KEY.crt, else KEY_FILE.crt;
+ * -ENAMETOOLONG */
+static int cert_name_of(const char *key, char *out, size_t size)
+{
+	size_t n = strlen(key);
+
+	if (n > 4 && !strcmp(key + n - 4, ".key"))
+		n -= 4;
+	return (size_t)snprintf(out, size, "%.*s.crt", (int)n, key) >= size ? -ENAMETOOLONG : 0;
+}
+
 static void cert_file_name(struct edge_daemon *d)
 {
-	const char *k = d->config->key_file ? d->config->key_file : "";
-	size_t n = strlen(k);
+	(void)cert_name_of(d->config->key_file ? d->config->key_file : "", d->cert_file,
+			   sizeof(d->cert_file));
+}
 
-	if (n > 4 && !strcmp(k + n - 4, ".key"))
-		n -= 4;
-	snprintf(d->cert_file, sizeof(d->cert_file), "%.*s.crt", (int)n, k);
+/* key rotation: the next key (KEY_FILE.next) and its certificate (by the
+ * rule above: KEY_FILE.next.crt); -ENAMETOOLONG */
+static int next_names(const struct edge_daemon *d, char next[PATH_MAX], char next_crt[PATH_MAX])
+{
+	if ((size_t)snprintf(next, PATH_MAX, "%s.next", d->config->key_file) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return cert_name_of(next, next_crt, PATH_MAX);
 }
 
 /* the names our certificate must hold: every path's identity on our side
@@ -502,6 +534,12 @@ static void on_cert(void *arg)
 		d->cert_waiting = false;
 		edge_orch_repoll(d->orch);
 	}
+}
+
+/* the next key's certificate is stored: a switch waiting for it goes on */
+static void on_next_cert(void *arg)
+{
+	key_rotation(arg);
 }
 
 /* Apply a packed bundle (validated first); on success it becomes the running
@@ -607,39 +645,154 @@ out:
  * then, once every peer accepts it, to authenticate with it (use_key: IKE
  * switches and re-establishes its SAs make-before-break, the file replaces
  * KEY_FILE, the key is reported until the orchestrator made it the site's).
+ *
+ * With certificates (the bundle has CAs) the next key needs its own: asked
+ * for (a CSR signed by the next key) once the orchestrator took the report of
+ * the key, stored as KEY_FILE.next.crt (kept across restarts), retried with
+ * the renewal's backoff.  The gate is here, at use_key: the switch waits until
+ * that certificate is held (the orchestrator may say use_key before: it judges
+ * by the peers only, and peers accept the next key by its certificate, so
+ * nothing is lost by waiting); the key and its certificate are then installed
+ * together, and renamed over KEY_FILE and its .crt.
  */
+static void next_cert_want(struct edge_daemon *d, bool certs, const char *next,
+			   const char *next_crt, const uint8_t pub[EDGE_IKE_PUBKEY_LEN])
+{
+	if (edge_orch_next_cert_want(d->orch, certs ? next : NULL, next_crt, pub) < 0)
+		log_warnx("key rotation: certificate of the next key: out of memory");
+}
+
+/* the next key's certificate, if stored and for pub: 0, or -errno with why */
+static int next_cert_load(const char *next_crt, const uint8_t pub[EDGE_IKE_PUBKEY_LEN],
+			  struct edge_ike_cert *ret, const char **why)
+{
+	int r = edge_ike_cert_load(next_crt, ret);
+
+	if (r < 0) {
+		*why = r == -ENOENT ? "not received yet" : strerror(-r);
+		return r;
+	}
+	if (!edge_ike_cert_for_key(ret->der, ret->len, pub)) {
+		edge_ike_cert_clear(ret);
+		*why = "not for the next key";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * With certificates, reporting the switch (Telemetry.key.public_key) ends the
+ * rotation at the orchestrator, which revokes the old key's certificates: a
+ * peer's next bundle carries them in its CRL and the peer deletes at once every
+ * IKE_SA authenticated by one.  So the report waits until each of our
+ * initiator paths that had a tunnel up has its new IKE_SA (the old ones are
+ * deleted by make-before-break anyway), or EDGE_DAEMON_ROT_REPORT_MS.
+ */
+#define EDGE_DAEMON_ROT_REPORT_MS 10000
+
+/* nothing to wait for any more */
+static void rot_forget(struct edge_daemon *d)
+{
+	free(d->rot_wait);
+	d->rot_wait = NULL;
+	d->rot_n = 0;
+	if (d->ev_rot)
+		evtimer_del(d->ev_rot);
+}
+
+static void rot_report(struct edge_daemon *d, const char *why)
+{
+	if (!d->rot_wait)
+		return;
+	rot_forget(d);
+	log_info("key rotation: reported to the orchestrator (%s)", why);
+	edge_orch_set_rotation(d->orch, NULL, d->rot_pub);
+}
+
+static void on_rot_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	rot_report(arg, "not every path re-authenticated within 10 s");
+}
+
+/* an IKE_SA of path id is up: one less to wait for */
+static void rot_ike_up(struct edge_daemon *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->rot_n; i++)
+		if (d->rot_wait[i] == id) {
+			d->rot_wait[i] = d->rot_wait[--d->rot_n];
+			break;
+		}
+	if (d->rot_wait && !d->rot_n)
+		rot_report(d, "every path re-authenticated");
+}
+
+/* the switch happened: report now (raw keys; nothing to wait for) or once
+ * the initiator paths that are up have their new IKE_SAs */
+static void rot_switched(struct edge_daemon *d, bool certs, const uint8_t pub[EDGE_IKE_PUBKEY_LEN])
+{
+	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
+	struct edge_health *h = d->steering ? edge_steering_health(d->steering) : NULL;
+	struct timeval tv = { EDGE_DAEMON_ROT_REPORT_MS / 1000, 0 };
+
+	rot_forget(d);
+	memcpy(d->rot_pub, pub, sizeof(d->rot_pub));
+	if (certs && h && b->n_paths && (d->rot_wait = calloc(b->n_paths, sizeof(uint32_t))))
+		for (size_t i = 0; i < b->n_paths; i++)
+			if (b->paths[i]->initiator && edge_health_sa_up(h, b->paths[i]->id))
+				d->rot_wait[d->rot_n++] = b->paths[i]->id;
+	if (!d->rot_n || (!d->ev_rot && !(d->ev_rot = evtimer_new(d->base, on_rot_timeout, d))) ||
+	    evtimer_add(d->ev_rot, &tv) < 0) {
+		if (!d->rot_wait) /* raw keys: at once, as before */
+			edge_orch_set_rotation(d->orch, NULL, pub);
+		else
+			rot_report(d, d->rot_n ? "no timer" : "no tunnel up to re-authenticate");
+	}
+}
+
 static void key_rotation(struct edge_daemon *d)
 {
 	const Sdwan__V1__ConfigBundle *b = d->running_bundle;
 	const char *key_file = d->config->key_file;
-	char next[PATH_MAX];
+	char next[PATH_MAX], next_crt[PATH_MAX], err[256] = "";
 	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
+	struct edge_ike_cert c = { 0 };
+	struct edge_ike_x509 x;
+	const char *why = NULL;
+	bool certs;
 	int r;
 
-	if (!b || !d->orch || !key_file)
+	if (!b || !d->orch || !key_file || next_names(d, next, next_crt) < 0)
 		return;
-	if ((size_t)snprintf(next, sizeof(next), "%s.next", key_file) >= sizeof(next))
-		return;
+	certs = b->n_ca_certificates > 0 && d->x509_set;
 	if (b->rotate_key) {
 		r = edge_ike_key_load(next, pub);
 		if (r == -ENOENT) {
 			r = edge_ike_key_create(next, pub);
-			if (r == 0)
+			if (r == 0) {
 				log_notice("key rotation: next key made in %s", next);
+				(void)unlink(next_crt); /* a left-over one is not for it */
+			}
 		}
 		if (r < 0) {
 			log_warnx("key rotation: next key %s: %s", next, strerror(-r));
 			return;
 		}
 		edge_orch_set_rotation(d->orch, pub, NULL);
+		next_cert_want(d, certs, next, next_crt, pub);
 		return;
 	}
 	if (b->use_key.len != EDGE_IKE_PUBKEY_LEN) {
+		rot_forget(d); /* ended without our report (re-provisioned) */
 		edge_orch_set_rotation(d->orch, NULL, NULL);
+		next_cert_want(d, false, NULL, NULL, NULL);
+		d->next_cert_logged = false;
 		return;
 	}
 	if (edge_ike_key_load(key_file, pub) == 0 && !memcmp(pub, b->use_key.data, sizeof(pub))) {
-		edge_orch_set_rotation(d->orch, NULL, pub); /* switched before */
+		if (!d->rot_wait) /* switched before (and not waiting to report it) */
+			edge_orch_set_rotation(d->orch, NULL, pub);
+		next_cert_want(d, false, NULL, NULL, NULL);
 		return;
 	}
 	r = edge_ike_key_load(next, pub);
@@ -652,18 +805,67 @@ static void key_rotation(struct edge_daemon *d)
 		log_warnx("key rotation: IKE (%s) cannot switch keys", d->opts.ike->name);
 		return;
 	}
-	r = d->opts.ike->key_switch(d->ike_ctx, next);
-	if (r < 0) {
-		log_warnx("key rotation: switching to %s: %s", next, strerror(-r));
+	if (certs && next_cert_load(next_crt, pub, &c, &why) < 0) {
+		/* reported again (a restart forgot it): the answer asks for it */
+		edge_orch_set_rotation(d->orch, pub, NULL);
+		next_cert_want(d, true, next, next_crt, pub);
+		if (!d->next_cert_logged)
+			log_warnx("key rotation: the switch to %s waits for its certificate (%s: "
+				  "%s); asked the orchestrator",
+				  next, next_crt, why);
+		d->next_cert_logged = true;
 		return;
 	}
-	/* from now on the new key is the key: a restart must not go back */
+	if (certs)
+		x509_fill(b, &c, &x);
+	r = d->opts.ike->key_switch(d->ike_ctx, next, certs ? &x : NULL, err, sizeof(err));
+	edge_ike_cert_clear(&c);
+	if (r < 0) {
+		log_warnx("key rotation: switching to %s%s: %s", next,
+			  certs ? " and its certificate" : "", err[0] ? err : strerror(-r));
+		return;
+	}
+	d->next_cert_logged = false;
+	/* from now on the new key is the key: a restart must not go back; the
+	 * key first (a cut between the two is finished at start,
+	 * key_switch_finish()) */
 	if (rename(next, key_file) < 0)
 		log_warnx("key rotation: %s -> %s: %s (the next start uses the old key)", next,
 			  key_file, strerror(errno));
-	log_notice("key rotation: authenticating with the new key; SAs re-established make "
-		   "before break");
-	edge_orch_set_rotation(d->orch, NULL, pub);
+	else if (certs && rename(next_crt, d->cert_file) < 0)
+		log_warnx("key rotation: %s -> %s: %s (the next start finishes it)", next_crt,
+			  d->cert_file, strerror(errno));
+	log_notice("key rotation: authenticating with the new key%s; SAs re-established make "
+		   "before break",
+		   certs ? " and its certificate (the old certificate is no longer used)" : "");
+	next_cert_want(d, false, NULL, NULL, NULL);
+	edge_orch_cert_reload(d->orch);
+	rot_switched(d, certs, pub);
+}
+
+/* A key switch cut between its two renames (the key is the new one, the
+ * certificate still in KEY_FILE.next.crt): finish it, so key and
+ * certificate match from the start. */
+static void key_switch_finish(struct edge_daemon *d)
+{
+	char next[PATH_MAX], next_crt[PATH_MAX];
+	uint8_t pub[EDGE_IKE_PUBKEY_LEN];
+	struct edge_ike_cert c;
+	bool mine;
+
+	if (!d->config->key_file || next_names(d, next, next_crt) < 0 ||
+	    edge_ike_key_load(d->config->key_file, pub) < 0 || edge_ike_cert_load(next_crt, &c) < 0)
+		return;
+	mine = edge_ike_cert_for_key(c.der, c.len, pub);
+	edge_ike_cert_clear(&c);
+	if (!mine)
+		return;
+	if (rename(next_crt, d->cert_file) < 0)
+		log_warnx("key rotation: %s -> %s: %s", next_crt, d->cert_file, strerror(errno));
+	else
+		log_notice("key rotation: finished the switch cut short: %s is the certificate "
+			   "of %s",
+			   d->cert_file, d->config->key_file);
 }
 
 /* the local bundle file, if newer than what runs */
@@ -836,6 +1038,8 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 			   edge_ike_event_type_name(ev->type), ev->spi_in, ev->spi_out);
 		break;
 	case EDGE_IKE_EV_IKE_UP:
+		rot_ike_up(d, ev->path_id);
+		/* fall through */
 	case EDGE_IKE_EV_IKE_REKEY:
 		log_notice("path %u (%s): %s, IKE SPIs %016llx:%016llx", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), (unsigned long long)ev->ike_spi_i,
@@ -1379,6 +1583,7 @@ static int start_orch(struct edge_daemon *d)
 	op.key_file = d->config->key_file;
 	op.cert_file = d->cert_file;
 	op.on_cert = on_cert;
+	op.on_next_cert = on_next_cert;
 	r = edge_orch_new(d->base, &op, &d->orch);
 	if (r < 0) {
 		if (r == -EPROTONOSUPPORT)
@@ -1437,6 +1642,7 @@ static int start(struct edge_daemon *d)
 		return r;
 	}
 	cert_file_name(d);
+	key_switch_finish(d);
 	r = write_pid_file(d);
 	if (r < 0) {
 		if (r != -EEXIST)
@@ -1682,6 +1888,9 @@ void edge_daemon_free(struct edge_daemon *d)
 	if (d->ev_stale)
 		event_free(d->ev_stale);
 	free(d->stale);
+	if (d->ev_rot)
+		event_free(d->ev_rot);
+	free(d->rot_wait);
 	if (d->ev_term)
 		event_free(d->ev_term);
 	if (d->ev_int)

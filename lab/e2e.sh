@@ -36,6 +36,12 @@ E2E_SRC=$(cd "$E2E_LAB/.." && pwd)
 # e2e_flow_start then sends IPv6 when E2E_FLOW_FAMILY=6
 : "${E2E_V6:=0}"
 : "${E2E_FLOW_FAMILY:=4}"
+# an IPv6 underlay (issue 20): every site on lab/topo's dual-stack mpls cloud also gets the underlay
+# "mpls6" (family inet6) on the same interface mpls0, as a user adds it: the hub with its static
+# IPv6 address (sdwanctl site add … --underlay mpls6=2001:db8:ff01::ID), the branch learning its own
+# (mpls6=dhcp with E2E_NAT), the edge configs naming it ("family": "inet6"); the example policy gets
+# the class "v6u" (UDP 5300-5399) ordered mpls6 → mpls → inet. The other classes never use mpls6.
+: "${E2E_V6_UNDERLAY:=0}"
 # more sdwan-orchd arguments, split on spaces (e.g. "--auth cert --cert-lifetime 60s", issue 18)
 : "${E2E_ORCHD_ARGS:=}"
 E2E_PORT=8080
@@ -215,6 +221,8 @@ e2e_sites() { echo "$LAB_HUBS $LAB_BRANCHES"; }
 e2e_lan_host() { local v="LAB_$1_HOST_ADDR"; echo "${!v}"; }
 e2e_lan_host6() { local v="LAB_$1_HOST_ADDR6"; echo "${!v}"; }
 e2e_addr() { local v="LAB_$1_$2_ADDR"; echo "${!v}"; }
+e2e_addr6() { local v="LAB_$1_$2_ADDR6"; echo "${!v:-}"; } # empty: the cloud is IPv4-only
+e2e_if() { local v="LAB_$1_$2_IF"; echo "${!v}"; }
 
 e2e_nsx() { # SITE CMD... (SITE may be br1-lan)
 	local ns=$1
@@ -268,6 +276,12 @@ e2e_sites_add() {
 				args+=(--underlay "$u=$a")
 			fi
 		done
+		local a6
+		a6=$(e2e_addr6 "$s" mpls)
+		if ((E2E_V6_UNDERLAY)) && [[ -n $a6 ]]; then
+			[[ $role == branch ]] && ((E2E_NAT)) && a6=dhcp
+			args+=(--underlay "mpls6=$a6")
+		fi
 		local lan="LAB_${s}_LAN_PREFIX" lan6="LAB_${s}_LAN_PREFIX6"
 		args+=(--lan "${!lan}")
 		((E2E_V6)) && args+=(--lan "${!lan6}")
@@ -301,6 +315,18 @@ e2e_edge_config() { # SITE → $E2E_DIR/SITE/config.json
 					"$u" "${!ifv}" "$(e2e_addr "$s" "$u")" "${!gwv}" "$m"
 			fi
 		done
+		local a6
+		a6=$(e2e_addr6 "$s" mpls)
+		if ((E2E_V6_UNDERLAY)) && [[ -n $a6 ]]; then
+			# the dual-stack mpls link's second underlay: a hub names its static /128 and the
+			# cloud's router; a branch (E2E_NAT) only the family, the rest is learnt
+			printf ',\n  {"label": "mpls6", "interface": "%s", "family": "inet6"' "$(e2e_if "$s" mpls)"
+			if [[ $role == branch ]] && ((E2E_NAT)); then
+				printf '}'
+			else
+				printf ', "address": "%s/128", "gateway": "fe80::1"}' "$a6"
+			fi
+		fi
 		printf '],\n "orchestrator": {"url": "%s", "credential_file": "%s", "bootstrap_token_file": "%s", "insecure_http": true},\n' \
 			"$E2E_URL" "$d/state/credential" "$d/bootstrap.token"
 		printf ' "state_dir": "%s", "run_dir": "%s"}\n' "$d/state" "$d/run"
@@ -389,18 +415,25 @@ e2e_wait_paths_up() { # [SECONDS]
 # the example policy: voice on the best path meeting the voice SLA; bulk balanced over mpls and
 # inet; everything else ordered mpls → inet, LTE as the last resort. Classes by UDP port:
 # voice 5000-5099 (or DSCP EF), bulk 5100-5199, anything else default.
+# With E2E_V6_UNDERLAY: also "v6u" (UDP 5300-5399) ordered over the IPv6 underlay mpls6, then mpls
+# and inet (IPv4).
 e2e_policy_example() { # [VOICE_LATENCY_MS] [VERSION]
+	local app6="" rule6=""
+	if ((E2E_V6_UNDERLAY)); then
+		app6=$',\n    "v6u": [{"proto": "udp", "dport": "5300-5399"}]'
+		rule6=$'\n    {"app": "v6u", "paths": ["mpls6", "mpls", "inet"], "mode": "ordered"},'
+	fi
 	cat <<EOF
 {
   "version": ${2:-1},
   "sla_classes": {"voice": {"latency_ms": ${1:-150}, "jitter_ms": 30, "loss_pct": 2}},
   "applications": {
     "voice": [{"dscp": 46}, {"proto": "udp", "dport": "5000-5099"}],
-    "bulk": [{"proto": "udp", "dport": "5100-5199"}]
+    "bulk": [{"proto": "udp", "dport": "5100-5199"}]$app6
   },
   "rules": [
     {"app": "voice", "sla": "voice", "paths": ["mpls", "inet"], "mode": "best"},
-    {"app": "bulk", "paths": ["mpls", "inet"], "mode": "balance"},
+    {"app": "bulk", "paths": ["mpls", "inet"], "mode": "balance"},$rule6
     {"app": "any", "paths": ["mpls", "inet"], "mode": "ordered", "last_resort": ["lte"]}
   ],
   "defaults": {"hold_ms": 500, "preempt_ms": 3000, "margin_pct": 10}
@@ -463,6 +496,22 @@ e2e_link_reset() { # SITE CLOUD: back to lab/topo's defaults for the cloud
 		esac
 	fi
 }
+# an IPv6 outage of CLOUD at SITE (E2E_V6_UNDERLAY): the cloud stops forwarding IPv6 from and to
+# the site (its IPv4, and the access line, stay up: ND to the cloud's fe80::1 still answers), so
+# only the site's IPv6 underlay on that link loses its paths. An nft table in the cloud's namespace.
+e2e_link_cut6() { # SITE CLOUD
+	e2e_nsx "$2" nft -f - <<EOF
+table ip6 e2e_cut6_$1 {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		iifname "$1" drop
+		oifname "$1" drop
+	}
+}
+EOF
+}
+e2e_link_restore6() { e2e_nsx "$2" nft delete table ip6 "e2e_cut6_$1" 2>/dev/null || true; }
+
 # one-way delay ramp on the site's egress (dir=out): FROM..TO ms in STEP ms every INTERVAL s
 e2e_link_ramp() { # SITE CLOUD FROM_MS TO_MS [STEP_MS] [INTERVAL_S]
 	local s=$1 c=$2 from=$3 to=$4 step=${5:-20} iv=${6:-0.1} d
@@ -486,6 +535,7 @@ e2e_class_port() {
 	case $1 in
 	voice) echo 5000 ;;
 	bulk) echo 5100 ;;
+	v6u) echo 5300 ;;
 	*) echo 5200 ;;
 	esac
 }

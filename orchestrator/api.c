@@ -519,7 +519,10 @@ enum MHD_Result api_site_bootstrap(struct req *r)
 
 /* Ask the site's edge to roll to a new key (orch_key_rotation): its next
  * bundle says rotate_key; the rest follows from its and its peers' reports
- * (edge.c).  202: started; the site's "key_rotation" shows how far it got. */
+ * (edge.c).  202: started; the site's "key_rotation" shows how far it got.
+ * With certificates (--auth cert) the edge asks for its next key's
+ * certificate (edge_certificate()) before it switches; the old key's are
+ * revoked when the rotation ends (rotation_report()). */
 enum MHD_Result api_site_rotate_key(struct req *r)
 {
 	struct orch_store *st = r->d->store;
@@ -528,15 +531,6 @@ enum MHD_Result api_site_rotate_key(struct req *r)
 	json_t *before;
 	int e;
 
-	/* the edge's certificate is for the key it has: the next key would
-	 * authenticate without one (the edge does not ask for its certificate
-	 * before it switches yet) */
-	if (r->d->ca)
-		return reply_error(r, 409,
-				   "site %s: key rotation is not supported in a network that "
-				   "authenticates with certificates (--auth cert) yet; "
-				   "re-provision the site (sdwanctl site bootstrap) for a new key",
-				   r->params[0]);
 	if ((e = st->ops->begin(st)))
 		return reply_store_error(r, e, "transaction");
 	if ((e = st->ops->site_get(st, r->params[0], &site))) {

@@ -112,10 +112,12 @@ int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_
 	struct orch_store *st = r->d->store;
 	struct orch_site s;
 	const char **labels = NULL;
-	char msg[200], actor[ORCH_NAME_MAX + 8];
+	char msg[200], actor[ORCH_NAME_MAX + 8], hex[65];
 	int64_t now = orchd_now_ms();
 	int e;
 
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
 	if ((e = st->ops->site_get(st, site, &s))) {
 		snprintf(err, errlen, "site %s: %s", site, strerror(-e));
 		return e;
@@ -136,7 +138,7 @@ int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_
 	snprintf(msg, sizeof(msg), "certificate %s issued, valid until %" PRId64 " (Unix s)",
 		 ret->serial, ret->not_after);
 	snprintf(actor, sizeof(actor), "edge:%s", site);
-	if ((e = st->ops->cert_add(st, ret->serial, site, now, ret->not_after * 1000)) ||
+	if ((e = st->ops->cert_add(st, ret->serial, site, hex, now, ret->not_after * 1000)) ||
 	    (e = st->ops->event_add(st, site_id, now, "cert", site, msg)) ||
 	    (e = orchd_audit(r, actor, action, site, NULL,
 			     json_pack("{s:s, s:I}", "serial", ret->serial, "not_after",
@@ -157,6 +159,41 @@ int orchd_certs_revoke_site(struct req *r, const char *site, const char *why)
 		return e;
 	return orchd_audit(r, r->actor, "cert.revoke", site, NULL,
 			   json_pack("{s:I, s:s}", "certificates", (json_int_t)n, "reason", why));
+}
+
+int orchd_certs_revoke_old_key(struct req *r, const char *actor, const char *site,
+			       const uint8_t key[32])
+{
+	struct orch_store *st = r->d->store;
+	int64_t now = orchd_now_ms();
+	json_t *a = NULL, *c;
+	char hex[65];
+	size_t i, n = 0;
+	int e;
+
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	if ((e = st->ops->cert_list(st, site, &a)))
+		return e;
+	/* valid ones only (a revoked one stays as it was, an expired one is
+	 * refused anyway); one of unknown key ("") is not for this key either */
+	json_array_foreach (a, i, c) {
+		const char *serial = json_string_value(json_object_get(c, "serial"));
+
+		if (json_integer_value(json_object_get(c, "revoked_at")) ||
+		    json_integer_value(json_object_get(c, "not_after")) <= now ||
+		    !strcmp(json_string_value(json_object_get(c, "public_key")), hex))
+			continue;
+		if ((e = st->ops->cert_revoke(st, serial, now, "key rotated")))
+			break;
+		n++;
+	}
+	json_decref(a);
+	if (e || !n)
+		return e;
+	return orchd_audit(
+		r, actor, "cert.revoke", site, NULL,
+		json_pack("{s:I, s:s}", "certificates", (json_int_t)n, "reason", "key rotated"));
 }
 
 /* POST /edge/v1/certificate: a new certificate for the site's current key

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 int sdwanctl_edge_main(int argc, char **argv, bool json_out);
+int sdwanctl_col_width(json_t *rows, const char *const keys[], int min);
 
 #define EDGE_SOCKET_DEFAULT "/run/sdwan-edged/control.sock"
 #define REPLY_MAX	    (16u << 20)
@@ -132,6 +133,26 @@ out:
 		close(fd);
 	free(buf);
 	return r;
+}
+
+/* the width of a table column showing the string fields KEYS of every row: MIN, or the longest
+ * value (an IPv6 address with its port, "[2001:db8:ff01::101]:4500", is 25 characters), so the
+ * next column stays aligned; shared with sdwanctl.c's tables */
+int sdwanctl_col_width(json_t *rows, const char *const keys[], int min)
+{
+	json_t *r;
+	size_t i;
+	int w = min;
+
+	json_array_foreach (rows, i, r)
+		for (size_t k = 0; keys[k]; k++) {
+			const char *v = json_string_value(json_object_get(r, keys[k]));
+			size_t n = v ? strlen(v) : 0;
+
+			if (n > (size_t)w && n <= 64)
+				w = (int)n;
+		}
+	return w;
 }
 
 static const char *str(json_t *o, const char *key)
@@ -353,28 +374,38 @@ static void print_status(json_t *st)
 	/* the underlays as the edge learnt them, and where each path's IKE/ESP
 	 * leaves, what the peer sees of it, and who is behind a NAT */
 	if (json_array_size(json_object_get(st, "underlays"))) {
-		printf("\n%-8s %-10s %-5s %-20s %-16s %-8s %s\n", "UNDERLAY", "INTERFACE", "LINK",
-		       "ADDRESS", "GATEWAY", "INTERNET", "WAITING");
-		json_array_foreach (json_object_get(st, "underlays"), i, v)
-			printf("%-8s %-10s %-5s %-20s %-16s %-8s %s\n", str(v, "label"),
+		json_t *uls = json_object_get(st, "underlays");
+		int wa = sdwanctl_col_width(uls, (const char *const[]){ "address", NULL }, 20),
+		    wg = sdwanctl_col_width(uls, (const char *const[]){ "gateway", NULL }, 16);
+
+		printf("\n%-8s %-10s %-5s %-*s %-*s %-8s %s\n", "UNDERLAY", "INTERFACE", "LINK", wa,
+		       "ADDRESS", wg, "GATEWAY", "INTERNET", "WAITING");
+		json_array_foreach (uls, i, v)
+			printf("%-8s %-10s %-5s %-*s %-*s %-8s %s\n", str(v, "label"),
 			       str(v, "interface"),
 			       !json_is_true(json_object_get(v, "exists"))   ? "none"
 			       : json_is_true(json_object_get(v, "link_up")) ? "up"
 									     : "down",
-			       *str(v, "address") ? str(v, "address") : "-",
+			       wa, *str(v, "address") ? str(v, "address") : "-", wg,
 			       *str(v, "gateway") ? str(v, "gateway") : "(via dev)",
 			       *str(v, "internet") ? str(v, "internet") : "-", str(v, "waiting"));
 	}
 	if (json_array_size(json_object_get(st, "paths"))) {
-		printf("\n%-22s %-22s %-22s %-22s %s\n", "PATH", "LOCAL", "REMOTE", "SEEN AS",
+		json_t *ps = json_object_get(st, "paths");
+		int w = sdwanctl_col_width(ps,
+					   (const char *const[]){ "local_address", "remote_address",
+								  "public_address", NULL },
+					   22);
+
+		printf("\n%-22s %-*s %-*s %-*s %s\n", "PATH", w, "LOCAL", w, "REMOTE", w, "SEEN AS",
 		       "NAT");
-		json_array_foreach (json_object_get(st, "paths"), i, v) {
+		json_array_foreach (ps, i, v) {
 			bool here = json_is_true(json_object_get(v, "behind_nat")),
 			     there = json_is_true(json_object_get(v, "peer_behind_nat"));
 
-			printf("%-22s %-22s %-22s %-22s %s\n", str(v, "name"),
-			       *str(v, "local_address") ? str(v, "local_address") : "-",
-			       *str(v, "remote_address") ? str(v, "remote_address") : "-",
+			printf("%-22s %-*s %-*s %-*s %s\n", str(v, "name"), w,
+			       *str(v, "local_address") ? str(v, "local_address") : "-", w,
+			       *str(v, "remote_address") ? str(v, "remote_address") : "-", w,
 			       *str(v, "public_address") ? str(v, "public_address") : "-",
 			       *str(v, "waiting") ? str(v, "waiting")
 			       : here && there	  ? "both behind NAT"

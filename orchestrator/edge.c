@@ -474,6 +474,13 @@ static int rotation_report(struct req *r, const Sdwan__V1__Telemetry *m)
 		return e;
 	}
 	snprintf(actor, sizeof(actor), "edge:%s", r->site);
+	/* certificates (--auth cert): the old key's end with it, a stolen old
+	 * key must not authenticate (the next CRL lists them) */
+	if (r->d->ca && !strcmp(action, "site.key-rotated") &&
+	    (e = orchd_certs_revoke_old_key(r, actor, r->site, m->key->public_key.data))) {
+		st->ops->rollback(st);
+		return e;
+	}
 	if ((e = st->ops->event_add(st, r->site_id, orchd_now_ms(), "site", r->site, msg)) ||
 	    (e = orchd_audit(r, actor, action, r->site, NULL,
 			     json_pack("{s:s}", "public_key", hex))) ||
@@ -563,9 +570,36 @@ static bool peers_ready(struct orchd *d, const struct orch_site *s, const struct
 	return ready;
 }
 
+/* With certificates (--auth cert): has the site been issued a valid
+ * certificate for its next key?  Its edge asks for one once it reported the
+ * key and switches only once it holds it: use_key waits for it here too. */
+static bool next_cert_issued(struct orchd *d, const struct orch_site *s)
+{
+	struct orch_store *st = d->store;
+	int64_t now = orchd_now_ms();
+	json_t *a = NULL, *c;
+	char hex[65];
+	bool found = false;
+	size_t i;
+
+	key_hex(s->next_key, hex);
+	if (st->ops->begin_read(st))
+		return false;
+	if (st->ops->cert_list(st, s->name, &a) == 0)
+		json_array_foreach (a, i, c)
+			found = found ||
+				(!json_integer_value(json_object_get(c, "revoked_at")) &&
+				 json_integer_value(json_object_get(c, "not_after")) > now &&
+				 !strcmp(json_string_value(json_object_get(c, "public_key")), hex));
+	st->ops->rollback(st);
+	json_decref(a);
+	return found;
+}
+
 /* REGISTERED → SWITCH for each rotating site whose peers all hold its next
- * key: its next bundle tells its edge to authenticate with it.  Runs on
- * telemetry only while a rotation may be waiting (rotation_hint). */
+ * key (and, with certificates, that was issued a certificate of it): its next
+ * bundle tells its edge to authenticate with it.  Runs on telemetry only
+ * while a rotation may be waiting (rotation_hint). */
 static void rotation_check(struct req *r)
 {
 	struct orch_store *st = r->d->store;
@@ -592,7 +626,8 @@ static void rotation_check(struct req *r)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (sites[i].key_rotation != ORCH_ROT_REGISTERED ||
-		    !peers_ready(r->d, &sites[i], &l))
+		    !peers_ready(r->d, &sites[i], &l) ||
+		    (r->d->ca && !next_cert_issued(r->d, &sites[i])))
 			continue;
 		if (st->ops->begin(st))
 			break;

@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +359,31 @@ static bool check_keys(const json_t *o, const char *path, const char *const *all
 	return ok;
 }
 
+/* why a parsed underlay address cannot carry IKE between sites, as the edge
+ * would refuse it in every bundle naming it (edge/sync/bundle.c check_uaddr):
+ * NULL when it can */
+static const char *ul_addr_unusable(const char *addr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1) {
+		uint32_t h = ntohl(a4.s_addr);
+
+		return h == 0 || h == 0xffffffffu || h >> 28 == 0xe ? "not a unicast address"
+								    : NULL;
+	}
+	if (inet_pton(AF_INET6, addr, &a6) != 1)
+		return "not an IPv4 or IPv6 address";
+	if (IN6_IS_ADDR_LINKLOCAL(&a6))
+		return "a link-local address (fe80::/10) is not reachable from another site: "
+		       "a global unicast IPv6 address";
+	if (IN6_IS_ADDR_UNSPECIFIED(&a6) || IN6_IS_ADDR_LOOPBACK(&a6) ||
+	    IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_V4MAPPED(&a6) || IN6_IS_ADDR_V4COMPAT(&a6))
+		return "not a global unicast IPv6 address";
+	return NULL;
+}
+
 int orch_underlay_from_json(const json_t *j, const char *path, struct orch_underlay *ret_ul,
 			    json_t *errs)
 {
@@ -367,8 +393,7 @@ int orch_underlay_from_json(const json_t *j, const char *path, struct orch_under
 	};
 	struct orch_underlay ul = { 0 };
 	size_t before = json_array_size(errs);
-	const char *label, *addr;
-	uint8_t tmp[16];
+	const char *label, *addr, *why;
 	char p[128];
 	json_t *v;
 
@@ -398,10 +423,10 @@ int orch_underlay_from_json(const json_t *j, const char *path, struct orch_under
 		addr = json_string_value(v);
 		if (!addr)
 			orch_err_add(errs, p, "must be a string (an address, or \"\" when learnt)");
-		else if (*addr &&
-			 (strlen(addr) >= ORCH_ADDR_MAX || (inet_pton(AF_INET, addr, tmp) != 1 &&
-							    inet_pton(AF_INET6, addr, tmp) != 1)))
+		else if (*addr && strlen(addr) >= ORCH_ADDR_MAX)
 			orch_err_add(errs, p, "\"%.40s\": not an IPv4 or IPv6 address", addr);
+		else if (*addr && (why = ul_addr_unusable(addr)))
+			orch_err_add(errs, p, "\"%.40s\": %s", addr, why);
 		else
 			strcpy(dst, addr);
 	}

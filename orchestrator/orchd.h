@@ -316,6 +316,11 @@ int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_
 /* the site's certificates end (site revoked, re-provisioned, deleted): in the
  * open transaction, with an audit line when there were any */
 int orchd_certs_revoke_site(struct req *r, const char *site, const char *why);
+/* key rotation done: revoke every valid certificate of the site that is not
+ * for key (its new one), so the old key cannot authenticate any more (the
+ * next CRL lists them); in r's transaction */
+int orchd_certs_revoke_old_key(struct req *r, const char *actor, const char *site,
+			       const uint8_t key[32]);
 /* the compiler's CA input: chain and CRL (malloc'd) from the store's list */
 int orchd_crl(struct orchd *d, struct orch_store *st, uint8_t **ret_crl, size_t *ret_len);
 

@@ -21,6 +21,8 @@
 
 /* cli_edge.c: `sdwanctl edge ...` (the local sdwan-edged control socket) */
 int sdwanctl_edge_main(int argc, char **argv, bool json_out);
+/* a column as wide as the longest of these fields (at least MIN): IPv6 addresses */
+int sdwanctl_col_width(json_t *rows, const char *const keys[], int min);
 
 enum {
 	EXIT_OK = 0,
@@ -376,6 +378,14 @@ static void bundle_table(json_t *b)
 	size_t i;
 
 	printf("bundle v%lld for %s (%s)\n", num(b, "version"), str(b, "site"), str(b, "role"));
+	/* each underlay's family as compiled: a learnt (address-less) branch
+	 * underlay takes that of the hub underlay it pairs with (issue 20) */
+	printf("%-10s %-7s %s\n", "UNDERLAY", "FAMILY", "ADDRESS");
+	json_array_foreach (json_object_get(b, "underlays"), i, p)
+		printf("%-10s %-7s %s%s%s\n", str(p, "label"),
+		       json_is_true(json_object_get(p, "ipv6")) ? "inet6" : "inet",
+		       *str(p, "address") ? str(p, "address") : "(learnt by the edge)",
+		       *str(p, "public_address") ? ", public " : "", str(p, "public_address"));
 	printf("%-4s %-28s %-16s %-16s %-7s %s\n", "ID", "PATH", "LOCAL", "REMOTE", "VNI",
 	       "INITIATOR");
 	json_array_foreach (json_object_get(b, "paths"), i, p)
@@ -871,6 +881,7 @@ static void status_site_table(json_t *s)
 {
 	json_t *p, *d;
 	size_t i;
+	int w;
 
 	char caps[256];
 
@@ -897,15 +908,20 @@ static void status_site_table(json_t *s)
 		       json_real_value(json_object_get(p, "rtt_avg_ms")),
 		       json_real_value(json_object_get(p, "jitter_ms")),
 		       json_real_value(json_object_get(p, "loss_pct")), num(p, "samples"));
-	/* where each path's IKE/ESP leaves, and what NAT made of it */
-	printf("%-28s %-24s %-24s %-24s %s\n", "PATH", "LOCAL", "REMOTE", "SEEN AS", "NAT");
+	/* where each path's IKE/ESP leaves, and what NAT made of it (IPv6 underlays:
+	 * "[2001:db8::1]:4500", the columns as wide as the longest) */
+	w = sdwanctl_col_width(
+		json_object_get(s, "paths"),
+		(const char *const[]){ "local_address", "remote_address", "public_address", NULL },
+		24);
+	printf("%-28s %-*s %-*s %-*s %s\n", "PATH", w, "LOCAL", w, "REMOTE", w, "SEEN AS", "NAT");
 	json_array_foreach (json_object_get(s, "paths"), i, p) {
 		bool here = json_is_true(json_object_get(p, "behind_nat")),
 		     there = json_is_true(json_object_get(p, "peer_behind_nat"));
 
-		printf("%-28s %-24s %-24s %-24s %s\n", str(p, "path"),
-		       *str(p, "local_address") ? str(p, "local_address") : "-",
-		       *str(p, "remote_address") ? str(p, "remote_address") : "-",
+		printf("%-28s %-*s %-*s %-*s %s\n", str(p, "path"), w,
+		       *str(p, "local_address") ? str(p, "local_address") : "-", w,
+		       *str(p, "remote_address") ? str(p, "remote_address") : "-", w,
 		       *str(p, "public_address") ? str(p, "public_address") : "-",
 		       here && there	    ? "both"
 		       : here		    ? "behind NAT"
@@ -1729,9 +1745,12 @@ static void certs_table(json_t *j)
 
 	if (!json_is_true(json_object_get(j, "issuing")))
 		printf("(the orchestrator does not issue certificates: no --auth cert)\n");
-	printf("%-32s %-20s %-20s %s\n", "SERIAL", "SITE", "NOT AFTER (UTC)", "STATE");
+	printf("%-32s %-20s %-16s %-20s %s\n", "SERIAL", "SITE", "KEY", "NOT AFTER (UTC)", "STATE");
 	json_array_foreach (json_object_get(j, "certificates"), i, c) {
-		printf("%-32s %-20s ", str(c, "serial"), str(c, "site"));
+		/* the first 16 hex digits of the key it certifies: enough to
+		 * tell a rotation's old and new key apart */
+		printf("%-32s %-20s %-16.16s ", str(c, "serial"), str(c, "site"),
+		       *str(c, "public_key") ? str(c, "public_key") : "-");
 		print_time(num(c, "not_after"));
 		printf(" %s%s%s%s\n", str(c, "state"), *str(c, "reason") ? " (" : "",
 		       str(c, "reason"), *str(c, "reason") ? ")" : "");

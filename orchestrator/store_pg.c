@@ -167,6 +167,10 @@ static const char *const migrations[] = {
 	 "CREATE INDEX certs_site ON certs(site);"
 	 "CREATE INDEX certs_not_after ON certs(not_after);"
 	 "ALTER TABLE sites ADD COLUMN cert_not_after BIGINT;"),
+	/* 11 (issue 18, key rotation with certificates): the key each
+	 * certificate certifies (hex; NULL: issued before), so the old key's
+	 * are revoked when the site's key changes */
+	"ALTER TABLE certs ADD COLUMN public_key TEXT;",
 };
 
 static struct pg_store *pg(struct orch_store *st)
@@ -2364,7 +2368,7 @@ static int pg_ca_put(struct orch_store *st, const char *cert_pem, const char *ke
 }
 
 static int pg_cert_add(struct orch_store *st, const char *serial, const char *site,
-		       int64_t issued_at, int64_t not_after)
+		       const char *key_hex, int64_t issued_at, int64_t not_after)
 {
 	struct prm p = { 0 };
 
@@ -2374,9 +2378,10 @@ static int pg_cert_add(struct orch_store *st, const char *serial, const char *si
 	ps(&p, site);
 	pi(&p, issued_at);
 	pi(&p, not_after);
+	ps(&p, key_hex);
 	if ((r = run(pg(st),
-		     "INSERT INTO certs(serial, site, issued_at, not_after)"
-		     " VALUES($1, $2, $3::bigint, $4::bigint)",
+		     "INSERT INTO certs(serial, site, issued_at, not_after, public_key)"
+		     " VALUES($1, $2, $3::bigint, $4::bigint, $5)",
 		     &p, NULL)))
 		return r;
 	memset(&p, 0, sizeof(p));
@@ -2439,10 +2444,11 @@ static int pg_certs_revoke_site(struct orch_store *st, const char *site, int64_t
 
 static int cert_row(void *ud, const PGresult *res)
 {
-	json_t *t = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "serial", gv(res, 0, 0), "site",
-			      gv(res, 0, 1), "issued_at", (json_int_t)gi(res, 0, 2), "not_after",
-			      (json_int_t)gi(res, 0, 3), "revoked_at", (json_int_t)gi(res, 0, 4),
-			      "reason", gv(res, 0, 5));
+	json_t *t =
+		json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "serial", gv(res, 0, 0), "site",
+			  gv(res, 0, 1), "issued_at", (json_int_t)gi(res, 0, 2), "not_after",
+			  (json_int_t)gi(res, 0, 3), "revoked_at", (json_int_t)gi(res, 0, 4),
+			  "reason", gv(res, 0, 5), "public_key", gv(res, 0, 6));
 
 	if (!t || json_array_append_new(ud, t))
 		return -ENOMEM;
@@ -2459,8 +2465,8 @@ static int pg_cert_list(struct orch_store *st, const char *site, json_t **ret_ar
 		return -ENOMEM;
 	ps(&p, site);
 	if ((r = each(pg(st),
-		      "SELECT serial, site, issued_at, not_after, coalesce(revoked_at, 0), reason"
-		      " FROM certs WHERE $1::text IS NULL OR site = $1"
+		      "SELECT serial, site, issued_at, not_after, coalesce(revoked_at, 0), reason,"
+		      " coalesce(public_key, '') FROM certs WHERE $1::text IS NULL OR site = $1"
 		      " ORDER BY issued_at DESC, serial",
 		      &p, cert_row, a))) {
 		json_decref(a);

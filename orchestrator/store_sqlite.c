@@ -140,6 +140,10 @@ static const char *const migrations[] = {
 	 "CREATE INDEX certs_site ON certs(site);"
 	 "CREATE INDEX certs_not_after ON certs(not_after);"
 	 "ALTER TABLE sites ADD COLUMN cert_not_after INTEGER;"),
+	/* 15 (issue 18, key rotation with certificates): the key each
+	 * certificate certifies (hex; NULL: issued before), so the old key's
+	 * are revoked when the site's key changes */
+	"ALTER TABLE certs ADD COLUMN public_key TEXT;",
 };
 
 static struct sq_store *sq(struct orch_store *st)
@@ -2049,10 +2053,10 @@ static int sq_ca_put(struct orch_store *st, const char *cert_pem, const char *ke
 }
 
 static int sq_cert_add(struct orch_store *st, const char *serial, const char *site,
-		       int64_t issued_at, int64_t not_after)
+		       const char *key_hex, int64_t issued_at, int64_t not_after)
 {
-	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO certs(serial, site, issued_at, not_after)"
-				       " VALUES(?, ?, ?, ?)");
+	sqlite3_stmt *p = stmt(sq(st), "INSERT INTO certs(serial, site, issued_at, not_after,"
+				       " public_key) VALUES(?, ?, ?, ?, ?)");
 	int r;
 
 	if (!p)
@@ -2061,6 +2065,8 @@ static int sq_cert_add(struct orch_store *st, const char *serial, const char *si
 	sqlite3_bind_text(p, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(p, 3, issued_at);
 	sqlite3_bind_int64(p, 4, not_after);
+	if (key_hex)
+		sqlite3_bind_text(p, 5, key_hex, -1, SQLITE_STATIC);
 	if ((r = run(p)))
 		return r;
 	p = stmt(sq(st), "DELETE FROM certs WHERE not_after < ?");
@@ -2124,7 +2130,8 @@ static int sq_certs_revoke_site(struct orch_store *st, const char *site, int64_t
 static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_array)
 {
 	sqlite3_stmt *p = stmt(sq(st), "SELECT serial, site, issued_at, not_after,"
-				       " coalesce(revoked_at, 0), reason FROM certs"
+				       " coalesce(revoked_at, 0), reason,"
+				       " coalesce(public_key, '') FROM certs"
 				       " WHERE ?1 IS NULL OR site = ?1"
 				       " ORDER BY issued_at DESC, serial");
 	json_t *a = json_array();
@@ -2137,11 +2144,11 @@ static int sq_cert_list(struct orch_store *st, const char *site, json_t **ret_ar
 	if (site)
 		sqlite3_bind_text(p, 1, site, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
-		json_t *t =
-			json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "serial", col_text(p, 0),
-				  "site", col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2),
-				  "not_after", sqlite3_column_int64(p, 3), "revoked_at",
-				  sqlite3_column_int64(p, 4), "reason", col_text(p, 5));
+		json_t *t = json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "serial", col_text(p, 0), "site",
+			col_text(p, 1), "issued_at", sqlite3_column_int64(p, 2), "not_after",
+			sqlite3_column_int64(p, 3), "revoked_at", sqlite3_column_int64(p, 4),
+			"reason", col_text(p, 5), "public_key", col_text(p, 6));
 
 		if (!t || json_array_append_new(a, t)) {
 			rc = SQLITE_NOMEM;

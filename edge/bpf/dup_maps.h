@@ -15,15 +15,19 @@
 #define EDGE_DUP_MARK_CLONE 0x00800000u /* our copy, outside the class mask */
 #define EDGE_DUP_CLASSES    256u
 
-/* Both copies of a duplicated packet leave with this inner source MAC, the
- * class in its last octet, so that the far edge can count per class what it
- * removed and what came over one path only.  Nothing after the far VXLAN
- * netdev reads the inner source MAC (no learning on path netdevs); path
- * netdevs' own MACs start 02:5d (edge_nl_overlay_mac), so a tag is never
- * a real address.  Why not VXLAN GBP (skb->mark over the wire): README.md. */
-#define EDGE_DUP_TAG_MAC0 0x06u
-#define EDGE_DUP_TAG_MAC1 0x5du
-#define EDGE_DUP_TAG_MAC2 0xd1u /* "duplicated", version 1 */
+/* Both copies of a duplicated packet leave with this inner source MAC,
+ * 06:5d:d2:SS:SS:CC: the class in its last octet and a per-class sequence
+ * number (16 bits, network order) in octets 3-4, so that the far edge
+ * de-duplicates exactly the packets the sender copied (a pair shares its
+ * number, two different packets do not) and counts per class what it removed
+ * and what came over one path only.  Nothing after the far VXLAN netdev reads
+ * the inner source MAC (no learning on path netdevs); path netdevs' own MACs
+ * start 02:5d (edge_nl_overlay_mac), so a tag is never a real address.  Why
+ * not VXLAN GBP (skb->mark over the wire): README.md. */
+#define EDGE_DUP_TAG_MAC0    0x06u
+#define EDGE_DUP_TAG_MAC1    0x5du
+#define EDGE_DUP_TAG_MAC2    0xd2u /* "duplicated", version 2: with the sequence */
+#define EDGE_DUP_TAG_MAC2_V1 0xd1u /* version 1 (octets 3-4 zero): still read */
 
 #define EDGE_DUP_TARGETS_MAX 1024u  /* (netdev, class) pairs duplicated */
 #define EDGE_DUP_SEEN_MAX    16384u /* packet identities remembered */
@@ -33,7 +37,7 @@
  * checksum only (16 bits: a packet arriving within the window after a path
  * switch could be taken for the copy of an older one) */
 #define EDGE_DUP_PAYLOAD	   32u
-#define EDGE_DUP_WINDOW_DEFAULT_NS 200000000ull
+#define EDGE_DUP_WINDOW_DEFAULT_NS 2000000000ull /* policy's dedup_window_ms */
 
 /* dup_targets: a packet of class `cls` leaving on netdev `ifindex` (its
  * primary path) is copied to the target's netdev */
@@ -74,6 +78,9 @@ struct sdw_dup_id {
 	__u8 proto;
 	__u16 len; /* IPv4 total length / IPv6 payload length */
 	__u32 tag; /* IPv4 id / IPv6 flow label */
+	__u16 seq; /* the sender's per-class sequence (MAC tag octets 3-4) */
+	__u8 cls;  /* the class (MAC tag octet 5) */
+	__u8 pad;
 	__u8 payload[EDGE_DUP_PAYLOAD];
 };
 

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		   "  --copy   packets of class CLASS (mark 0x5d00 + CLASS) leaving on DEV are\n"
 		   "           copied to TODEV, whose far end has PEERMAC (aa:bb:cc:dd:ee:ff)\n"
 		   "  --dedup  DEV's ingress drops the second copy of a packet\n"
-		   "  --window-ms  de-duplication window (default 200)\n"
+		   "  --window-ms  de-duplication window (default 2000)\n"
 		   "Runs until SIGINT/SIGTERM; prints the counters (JSON) then and on SIGUSR1.\n");
 }
 
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	struct edge_dup_target t[MAX_ITEMS];
 	int rx[MAX_ITEMS], o, r;
 	size_t n_t = 0, n_rx = 0;
-	unsigned long window_ms = 200;
+	unsigned long window_ms = 2000; /* the policy's default dedup_window_ms */
 	struct edge_dup *d = NULL;
 	struct edge_dup_want w;
 	char *end;

@@ -11,16 +11,20 @@
  * far VXLAN device would not take it as its own.  The copy carries
  * EDGE_DUP_MARK_CLONE so that the second netdev's sdw_dup lets it pass.
  *
- * sdw_dedup (ingress of every path netdev from a peer): the first copy of a
- * packet passes, a second copy arriving on another netdev within the window
- * is dropped before the stack (and so the LAN) sees it.  The identity is
- * what neither path changes: addresses, protocol, IPv4 id / IPv6 flow label,
- * length, and the first EDGE_DUP_PAYLOAD octets after the IP header.  TTL
- * and header checksum are left out (hops may differ).  The LRU map bounds
- * the memory: at 1 kpps and a 200 ms window ~200 entries are live.
- *
- * Both copies of a duplicated packet carry the class in their inner source
- * MAC (EDGE_DUP_TAG_*): sdw_dedup counts them per class.
+ * sdw_dedup (ingress of every path netdev from a peer): only packets the
+ * sender copied are looked at: both copies carry the class and a per-class
+ * sequence number in their inner source MAC (EDGE_DUP_TAG_*); a packet
+ * without the tag has no twin and passes untouched.  The first copy passes,
+ * a second copy arriving on another netdev within the window is dropped
+ * before the stack (and so the LAN) sees it.  The identity is the tag's
+ * class and sequence plus what neither path changes: addresses, protocol,
+ * IPv4 id / IPv6 flow label, length, and the first EDGE_DUP_PAYLOAD octets
+ * after the IP header.  TTL and header checksum are left out (hops may
+ * differ).  With the sequence in it, two different packets never share an
+ * identity (until 65,536 packets of one class later), so the window can
+ * outlast a stalled path (2 s by default): a late copy is still removed.
+ * The LRU map bounds the memory: a pair's entry goes when its second copy
+ * arrives, so what stays is the packets that came over one path only.
  *
  * Maps and their layouts are shared with the loader (edge/bpf/dup_maps.h).
  */
@@ -74,6 +78,14 @@ struct {
 	__type(value, struct sdw_dup_seen);
 } dup_seen SEC(".maps");
 
+/* per class: the next sequence number for the tag */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EDGE_DUP_CLASSES);
+	__type(key, __u32);
+	__type(value, __u32);
+} dup_seq SEC(".maps");
+
 /* [0]: the window in ns (0 = EDGE_DUP_WINDOW_DEFAULT_NS) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -88,6 +100,7 @@ int sdw_dup(struct __sk_buff *skb)
 	struct sdw_dup_key k = { .ifindex = skb->ifindex };
 	struct sdw_dup_tx_stats *st;
 	struct sdw_dup_target *t;
+	__u32 *seq;
 	__u8 macs[12], tag[6] = { EDGE_DUP_TAG_MAC0, EDGE_DUP_TAG_MAC1, EDGE_DUP_TAG_MAC2 };
 	__u32 mark = skb->mark, cls;
 	long r;
@@ -103,11 +116,18 @@ int sdw_dup(struct __sk_buff *skb)
 	if (cls >= EDGE_DUP_CLASSES)
 		return TC_ACT_OK;
 	k.cls = cls;
-	tag[5] = (__u8)cls;
 	t = bpf_map_lookup_elem(&dup_targets, &k);
 	if (!t)
 		return TC_ACT_OK;
 	st = bpf_map_lookup_elem(&dup_tx, &cls);
+	seq = bpf_map_lookup_elem(&dup_seq, &cls);
+	if (seq) {
+		__u32 n = __sync_fetch_and_add(seq, 1);
+
+		tag[3] = (__u8)(n >> 8);
+		tag[4] = (__u8)n;
+	}
+	tag[5] = (__u8)cls;
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
 		return TC_ACT_OK;
 	/* the copy: the far end's MAC on the second path, the class tag as
@@ -189,23 +209,29 @@ int sdw_dedup(struct __sk_buff *skb)
 	__u8 src[6];
 	__u64 window = EDGE_DUP_WINDOW_DEFAULT_NS, *w;
 
-	if (packet_id(skb, &id))
-		return TC_ACT_OK;
-	/* the sender's class tag (dup_maps.h): a packet it duplicated */
-	if (bpf_skb_load_bytes(skb, 6, src, sizeof(src)) == 0 && src[0] == EDGE_DUP_TAG_MAC0 &&
-	    src[1] == EDGE_DUP_TAG_MAC1 && src[2] == EDGE_DUP_TAG_MAC2 && !src[3] && !src[4]) {
-		cls = src[5];
-		cs = bpf_map_lookup_elem(&dup_rx_cls, &cls);
-	}
-	w = bpf_map_lookup_elem(&dup_conf, &k0);
-	if (w && *w)
-		window = *w;
-	now.ns = bpf_ktime_get_ns();
 	st = bpf_map_lookup_elem(&dup_rx, &ifx);
 	if (!st) {
 		bpf_map_update_elem(&dup_rx, &ifx, &zero, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&dup_rx, &ifx);
 	}
+	/* the sender's tag (dup_maps.h): a packet it copied; anything else has
+	 * no twin (a copy the kernel refused leaves its original untagged) */
+	if (bpf_skb_load_bytes(skb, 6, src, sizeof(src)) || src[0] != EDGE_DUP_TAG_MAC0 ||
+	    src[1] != EDGE_DUP_TAG_MAC1 ||
+	    (src[2] != EDGE_DUP_TAG_MAC2 && src[2] != EDGE_DUP_TAG_MAC2_V1) ||
+	    packet_id(skb, &id)) {
+		if (st)
+			st->passed++;
+		return TC_ACT_OK;
+	}
+	id.seq = ((__u16)src[3] << 8) | src[4];
+	id.cls = src[5];
+	cls = src[5];
+	cs = bpf_map_lookup_elem(&dup_rx_cls, &cls);
+	w = bpf_map_lookup_elem(&dup_conf, &k0);
+	if (w && *w)
+		window = *w;
+	now.ns = bpf_ktime_get_ns();
 	seen = bpf_map_lookup_elem(&dup_seen, &id);
 	if (seen && seen->ifindex != now.ifindex && now.ns - seen->ns <= window) {
 		/* the twin came first over the other path: this copy is the

@@ -1146,8 +1146,12 @@ static int rebuild_in_place(private_edge_charon_config_t *this,
 	return r;
 }
 
-METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
-	   public_key_t *own)
+/**
+ * Key rotation: the own key (and with_cert, the own certificate) replaced,
+ * every path rebuilt once with re-authentication
+ */
+static int own_replace(private_edge_charon_config_t *this, public_key_t *own,
+					   certificate_t *cert, bool with_cert)
 {
 	enumerator_t *enumerator;
 	linked_list_t *ids;
@@ -1158,6 +1162,11 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 	this->lock->write_lock(this->lock);
 	this->own->destroy(this->own);
 	this->own = own->get_ref(own);
+	if (with_cert)
+	{
+		DESTROY_IF(this->own_cert);
+		this->own_cert = cert ? cert->get_ref(cert) : NULL;
+	}
 	enumerator = this->paths->create_enumerator(this->paths);
 	while (enumerator->enumerate(enumerator, &entry))
 	{
@@ -1165,9 +1174,24 @@ METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
 	}
 	enumerator->destroy(enumerator);
 	this->lock->unlock(this->lock);
-	r = rebuild_in_place(this, ids, TRUE, "own key changed");
+	r = rebuild_in_place(this, ids, TRUE,
+						 with_cert ? "own key and certificate changed"
+								   : "own key changed");
 	ids->destroy(ids);
 	return r;
+}
+
+METHOD(edge_charon_config_t, set_own, int, private_edge_charon_config_t *this,
+	   public_key_t *own)
+{
+	return own_replace(this, own, NULL, FALSE);
+}
+
+METHOD(edge_charon_config_t, set_own_cert, int,
+	   private_edge_charon_config_t *this, public_key_t *own,
+	   certificate_t *cert)
+{
+	return own_replace(this, own, cert, TRUE);
 }
 
 METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
@@ -1600,6 +1624,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.initiate = _initiate,
 			.restart = _restart,
 			.set_own = _set_own,
+			.set_own_cert = _set_own_cert,
 			.set_cert = _set_cert,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,

@@ -86,6 +86,17 @@ struct edge_charon_config_t
 	int (*set_own)(edge_charon_config_t *this, public_key_t *own);
 
 	/**
+	 * Key rotation with certificates: as set_own(), with the own
+	 * certificate of the new key replaced in the same rebuild, so no
+	 * IKE_SA ever signs with one and sends the other.
+	 *
+	 * @param cert		own certificate (for own), gets a new reference
+	 * @return			0, or the last path's -errno (its config unchanged)
+	 */
+	int (*set_own_cert)(edge_charon_config_t *this, public_key_t *own,
+						certificate_t *cert);
+
+	/**
 	 * X.509 (issue 18): authenticate x509 paths with cert from now on.
 	 * Their configs are rebuilt in place, established SAs stay (no new
 	 * IKE_SA: the next authentication sends it).

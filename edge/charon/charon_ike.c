@@ -691,8 +691,11 @@ static int charon_path_check(void *ctx, uint32_t id)
 
 /* key rotation: the new private key joins the credentials before the paths
  * are rebuilt with its public half (their new IKE_SAs sign with it), the old
- * one leaves after (what was signed with it is established already) */
-static int charon_key_switch(void *ctx, const char *key_file)
+ * one leaves after (what was signed with it is established already).  With
+ * X.509 the new key's certificate is installed in the same rebuild. */
+static int charon_key_switch(void *ctx, const char *key_file,
+							 const struct edge_ike_x509 *x509, char *err,
+							 size_t errlen)
 {
 	private_edge_charon_t *this = ctx;
 	private_key_t *key;
@@ -702,13 +705,14 @@ static int charon_key_switch(void *ctx, const char *key_file)
 	size_t len = 0;
 	int r;
 
-	if (!this->config || !this->own)
+	if (!this->config || !this->own || (x509 && !this->x509))
 	{
 		return -ENOTCONN;
 	}
 	r = edge_ike_key_read_pem(key_file, &pem, &len);
 	if (r)
 	{
+		snprintf(err, errlen, "%s: %s", key_file, strerror(-r));
 		return r;
 	}
 	key = lib->creds->create(lib->creds, CRED_PRIVATE_KEY, KEY_ANY,
@@ -718,6 +722,7 @@ static int charon_key_switch(void *ctx, const char *key_file)
 		!(pub = key->get_public_key(key)))
 	{
 		DBG1(DBG_CFG, "key rotation: '%s' holds no Ed25519 key", key_file);
+		snprintf(err, errlen, "%s: holds no Ed25519 key", key_file);
 		DESTROY_IF(key);
 		explicit_bzero(pem, len);
 		free(pem);
@@ -726,7 +731,24 @@ static int charon_key_switch(void *ctx, const char *key_file)
 	own = mem_cred_create();
 	own->add_key(own, key);
 	lib->credmgr->add_set(lib->credmgr, &own->set);
-	r = this->config->set_own(this->config, pub);
+	if (x509)
+	{
+		/* nothing changed when the certificate is refused */
+		r = this->x509->switch_key(this->x509, x509, pub, err, errlen);
+		if (r)
+		{
+			lib->credmgr->remove_set(lib->credmgr, &own->set);
+			own->destroy(own);
+			pub->destroy(pub);
+			explicit_bzero(pem, len);
+			free(pem);
+			return r;
+		}
+	}
+	else
+	{
+		r = this->config->set_own(this->config, pub);
+	}
 	pub->destroy(pub);
 	old = this->own;
 	this->own = own;
@@ -736,8 +758,13 @@ static int charon_key_switch(void *ctx, const char *key_file)
 	free(this->key_pem);
 	this->key_pem = pem;
 	this->key_len = len;
-	DBG1(DBG_CFG, "key rotation: authenticating with the key in '%s'%s",
-		 key_file, r ? " (a path's config failed)" : "");
+	DBG1(DBG_CFG, "key rotation: authenticating with the key in '%s'%s%s",
+		 key_file, x509 ? " and its certificate" : "",
+		 r ? " (a path's config failed)" : "");
+	if (r)
+	{
+		snprintf(err, errlen, "a path's config failed: %s", strerror(-r));
+	}
 	return r;
 }
 

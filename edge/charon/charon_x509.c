@@ -297,9 +297,13 @@ static int build(const struct edge_ike_x509 *x509, public_key_t *own,
 	return 0;
 }
 
-METHOD(edge_charon_x509_t, set, int, private_edge_charon_x509_t *this,
-	   const struct edge_ike_x509 *x509, public_key_t *own, char *err,
-	   size_t errlen)
+/**
+ * Replace the credentials; key_switch: own is a new key, installed in the
+ * paths' configs with the new certificate in one rebuild (set_own_cert())
+ */
+static int replace(private_edge_charon_x509_t *this,
+				   const struct edge_ike_x509 *x509, public_key_t *own,
+				   bool key_switch, char *err, size_t errlen)
 {
 	certificate_t *cert = NULL, *crl = NULL;
 	mem_cred_t *next;
@@ -332,15 +336,23 @@ METHOD(edge_charon_x509_t, set, int, private_edge_charon_x509_t *this,
 		this->own = cert ? cert->get_ref(cert) : NULL;
 		if (cert)
 		{
-			DBG1(DBG_CFG, "X.509: own certificate \"%Y\"",
-				 cert->get_subject(cert));
+			DBG1(DBG_CFG, "X.509: own certificate \"%Y\"%s",
+				 cert->get_subject(cert),
+				 key_switch ? " with the new key" : "");
 		}
-		r = this->config->set_cert(this->config, cert);
-		if (r)
-		{
-			DBG1(DBG_CFG, "X.509: a path's config failed with the new "
-						  "certificate");
-		}
+	}
+	if (key_switch)
+	{
+		r = this->config->set_own_cert(this->config, own, cert);
+	}
+	else
+	{
+		r = changed ? this->config->set_cert(this->config, cert) : 0;
+	}
+	if (r)
+	{
+		DBG1(DBG_CFG, "X.509: a path's config failed with the new "
+					  "certificate");
 	}
 	if (crl)
 	{
@@ -349,6 +361,20 @@ METHOD(edge_charon_x509_t, set, int, private_edge_charon_x509_t *this,
 	DESTROY_IF(cert);
 	DESTROY_IF(crl);
 	return 0;
+}
+
+METHOD(edge_charon_x509_t, set, int, private_edge_charon_x509_t *this,
+	   const struct edge_ike_x509 *x509, public_key_t *own, char *err,
+	   size_t errlen)
+{
+	return replace(this, x509, own, FALSE, err, errlen);
+}
+
+METHOD(edge_charon_x509_t, switch_key, int, private_edge_charon_x509_t *this,
+	   const struct edge_ike_x509 *x509, public_key_t *own, char *err,
+	   size_t errlen)
+{
+	return replace(this, x509, own, TRUE, err, errlen);
 }
 
 METHOD(edge_charon_x509_t, destroy, void, private_edge_charon_x509_t *this)
@@ -371,6 +397,7 @@ edge_charon_x509_t *edge_charon_x509_create(edge_charon_config_t *config,
 	INIT(this,
 		.public = {
 			.set = _set,
+			.switch_key = _switch_key,
 			.destroy = _destroy,
 		},
 		.config = config,

@@ -30,6 +30,18 @@ struct edge_charon_x509_t
 			   public_key_t *own, char *err, size_t errlen);
 
 	/**
+	 * Key rotation with certificates: as set(), where own is the new key
+	 * and x509's certificate is for it; the paths' configs take the new
+	 * key and certificate in one rebuild (config set_own_cert()), every
+	 * initiator path re-authenticating make-before-break.
+	 *
+	 * @return			0 or -EINVAL (nothing changed, err says why)
+	 */
+	int (*switch_key)(edge_charon_x509_t *this,
+					  const struct edge_ike_x509 *x509, public_key_t *own,
+					  char *err, size_t errlen);
+
+	/**
 	 * Unregister and destroy the credential set.
 	 */
 	void (*destroy)(edge_charon_x509_t *this);

@@ -246,11 +246,12 @@ static json_t *class_json(const struct edge_status_class *c)
 /* the edge's certificate (issue 18): Unix seconds, 0 = none */
 static json_t *cert_json(const struct edge_orch_sync *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:s, s:I, s:I}", "not_before",
+	return json_pack("{s:I, s:I, s:I, s:s, s:I, s:I, s:s, s:I}", "not_before",
 			 (json_int_t)s->cert_not_before, "not_after", (json_int_t)s->cert_not_after,
 			 "next_renewal", (json_int_t)s->cert_next_renewal, "last_error",
 			 s->cert_error, "renewals", (json_int_t)s->cert_renewals, "failures",
-			 (json_int_t)s->cert_failures);
+			 (json_int_t)s->cert_failures, "next_key_error", s->next_cert_error,
+			 "next_key_failures", (json_int_t)s->next_cert_failures);
 }
 
 static json_t *orch_json(struct edge_orch *orch)

@@ -61,6 +61,7 @@ struct orch_req {
 	bool resp_overflow;
 	uint64_t tag;	  /* telemetry: the newest event seq it carries; ack: the version */
 	size_t url_index; /* the instance it went to */
+	bool next_key;	  /* telemetry: carried the next key; certificate: for it */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -120,6 +121,14 @@ struct edge_orch {
 	bool cert_names_asked;
 	char *cert_dns[CERT_DNS_MAX];
 	size_t n_cert_dns;
+	/* key rotation with certificates: the next key's certificate, asked
+	 * for once a report that carried the key was taken (the orchestrator
+	 * issues for a next key it registered), again with the backoff */
+	char *next_key_file, *next_cert_file;
+	uint8_t next_pub[32];
+	bool next_reported, next_due;
+	struct event *next_timer;
+	void (*on_next_cert)(void *arg);
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -653,19 +662,34 @@ static void cert_loaded(struct edge_orch *o)
 	edge_ike_cert_clear(&c);
 }
 
-/* the stored certificate lacks a wanted name, or there is none while one is
- * needed */
-static bool cert_lacking(const struct edge_orch *o)
+/* the certificate in file lacks a wanted name (or is not for key, when
+ * not NULL); none at all: `none` */
+static bool cert_file_lacking(const struct edge_orch *o, const char *file, const uint8_t *key,
+			      bool none)
 {
 	struct edge_ike_cert c;
-	bool lack = false;
+	bool lack;
 
-	if (edge_ike_cert_load(o->cert_file, &c) < 0)
-		return o->cert_needed;
+	if (edge_ike_cert_load(file, &c) < 0)
+		return none;
+	lack = key && !edge_ike_cert_for_key(c.der, c.len, key);
 	for (size_t i = 0; i < o->n_cert_dns && !lack; i++)
 		lack = !edge_ike_cert_has_dns(c.der, c.len, o->cert_dns[i]);
 	edge_ike_cert_clear(&c);
 	return lack;
+}
+
+/* the stored certificate lacks a wanted name, or there is none while one is
+ * needed */
+static bool cert_lacking(const struct edge_orch *o)
+{
+	return cert_file_lacking(o, o->cert_file, NULL, o->cert_needed);
+}
+
+/* the next key's certificate is missing (or not for it, or lacks a name) */
+static bool next_cert_lacking(const struct edge_orch *o)
+{
+	return cert_file_lacking(o, o->next_cert_file, o->next_pub, true);
 }
 
 /* when to renew: after a failure, the backoff; a certificate lacking a name,
@@ -718,19 +742,67 @@ static void cert_failed(struct edge_orch *o, const char *msg)
 	cert_schedule(o);
 }
 
-/* a certificate from register or renewal: checked, stored, announced.
- * 0 or -errno with why */
-static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
-		      ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+/* the next key's certificate: asked for now (reported, lacking), after
+ * the backoff on failure, or not at all */
+static void next_schedule(struct edge_orch *o)
+{
+	evtimer_del(o->next_timer);
+	o->next_due = false;
+	if (!o->next_key_file || !o->next_reported || o->freeing || !next_cert_lacking(o))
+		return;
+	if (o->sync.next_cert_failures)
+		timer_add_ms(o->next_timer,
+			     edge_orch_backoff_delay(o->backoff_initial_ms, o->backoff_max_ms,
+						     o->sync.next_cert_failures, rnd(o)));
+	else
+		timer_add_ms(o->next_timer, 0);
+}
+
+static void on_next_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_orch *o = arg;
+
+	(void)fd, (void)what;
+	o->next_due = true;
+	kick(o);
+}
+
+static void next_failed(struct edge_orch *o, const char *msg)
+{
+	if (!o->sync.next_cert_failures++ || strcmp(msg, o->sync.next_cert_error)) {
+		olog(o, L_WARNING,
+		     "orchestrator: certificate of the next key failing: %s (key rotation "
+		     "waits for it)",
+		     msg);
+		if (o->sync.next_cert_failures == 1)
+			emit_event(o, EDGE_EVENT_CERT, "self", "", "next key certificate failing",
+				   msg);
+	}
+	snprintf(o->sync.next_cert_error, sizeof(o->sync.next_cert_error), "%s", msg);
+	next_schedule(o);
+}
+
+/* a request for a certificate failed (transfer, 5xx, 4xx, bad reply) */
+static void cert_req_failed(struct edge_orch *o, const struct orch_req *q, const char *msg)
+{
+	if (q->next_key)
+		next_failed(o, msg);
+	else
+		cert_failed(o, msg);
+}
+
+/* a certificate checked to be for key (what: its name in why) and stored in
+ * file with its chain: 0 or -errno with why */
+static int cert_save_for(const char *file, const uint8_t *key, const char *what,
+			 const ProtobufCBinaryData *cert, const ProtobufCBinaryData *chain,
+			 size_t n_chain, char *why, size_t whylen)
 {
 	const uint8_t *ch[EDGE_IKE_X509_CA_MAX];
 	size_t chl[EDGE_IKE_X509_CA_MAX];
-	char at[32];
-	time_t na;
 	int r;
 
-	if (!edge_ike_cert_for_key(cert->data, cert->len, o->public_key)) {
-		set_text(why, whylen, "the certificate is not for our key");
+	if (!edge_ike_cert_for_key(cert->data, cert->len, key)) {
+		set_text(why, whylen, "the certificate is not for %s", what);
 		return -EINVAL;
 	}
 	if (n_chain > EDGE_IKE_X509_CA_MAX) {
@@ -742,12 +814,26 @@ static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
 		ch[i] = chain[i].data;
 		chl[i] = chain[i].len;
 	}
-	r = edge_ike_cert_save(o->cert_file, cert->data, cert->len, ch, chl, n_chain);
-	if (r < 0) {
-		set_text(why, whylen, "storing %s: %s", o->cert_file,
+	r = edge_ike_cert_save(file, cert->data, cert->len, ch, chl, n_chain);
+	if (r < 0)
+		set_text(why, whylen, "storing %s: %s", file,
 			 r == -EINVAL ? "not a certificate" : strerror(-r));
+	return r;
+}
+
+/* a certificate from register or renewal: checked, stored, announced.
+ * 0 or -errno with why */
+static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
+		      ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+{
+	char at[32];
+	time_t na;
+	int r;
+
+	r = cert_save_for(o->cert_file, o->public_key, "our key", cert, chain, n_chain, why,
+			  whylen);
+	if (r < 0)
 		return r;
-	}
 	cert_loaded(o);
 	o->sync.cert_failures = 0;
 	o->sync.cert_error[0] = '\0';
@@ -762,32 +848,42 @@ static int cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
 	return 0;
 }
 
-/* a CSR over the own key, or NULL (logged) */
-static uint8_t *cert_csr(struct edge_orch *o, size_t *ret_len)
+/* a CSR over the own key (next: the next key), or NULL (logged) */
+static uint8_t *cert_csr(struct edge_orch *o, bool next, size_t *ret_len)
 {
 	const char *names[CERT_DNS_MAX + 1];
+	const char *key_file = next ? o->next_key_file : o->key_file;
 	uint8_t *csr = NULL;
 	char msg[160];
 	int r;
 
-	r = edge_ike_csr(o->key_file, o->site, names, cert_names(o, names), &csr, ret_len);
+	r = edge_ike_csr(key_file, o->site, names, cert_names(o, names), &csr, ret_len);
 	if (r < 0) {
-		set_text(msg, sizeof(msg), "certificate: no CSR from %s: %s", o->key_file,
+		set_text(msg, sizeof(msg), "certificate: no CSR from %s: %s", key_file,
 			 strerror(-r));
-		cert_failed(o, msg);
+		if (next)
+			next_failed(o, msg);
+		else
+			cert_failed(o, msg);
 		return NULL;
 	}
 	return csr;
 }
 
+/* one certificate request at a time: the next key's first (a rotation
+ * waits for it), then the own key's renewal */
 static void start_cert(struct edge_orch *o)
 {
 	Sdwan__V1__CertRequest m = SDWAN__V1__CERT_REQUEST__INIT;
+	bool next = o->next_due && o->next_key_file;
 	uint8_t *csr, *buf;
 	size_t csr_len = 0, len = 0;
 
-	o->cert_due = false;
-	csr = cert_csr(o, &csr_len);
+	if (next)
+		o->next_due = false;
+	else
+		o->cert_due = false;
+	csr = cert_csr(o, next, &csr_len);
 	if (!csr)
 		return;
 	m.csr.data = csr;
@@ -795,8 +891,34 @@ static void start_cert(struct edge_orch *o)
 	buf = pack(&m.base, &len);
 	free(csr);
 	if (!buf || req_start(o, REQ_CERT, "/edge/v1/certificate", buf, len, o->credential,
-			      (long)o->req_timeout_ms, 0) < 0)
-		cert_failed(o, "certificate: out of memory");
+			      (long)o->req_timeout_ms, 0) < 0) {
+		if (next)
+			next_failed(o, "certificate: out of memory");
+		else
+			cert_failed(o, "certificate: out of memory");
+		return;
+	}
+	o->inflight[REQ_CERT]->next_key = next;
+}
+
+/* the next key's certificate arrived: checked (for the next key), stored in
+ * next_cert_file, announced.  0 or -errno with why */
+static int next_cert_store(struct edge_orch *o, const ProtobufCBinaryData *cert,
+			   ProtobufCBinaryData *chain, size_t n_chain, char *why, size_t whylen)
+{
+	int r = cert_save_for(o->next_cert_file, o->next_pub, "our next key", cert, chain, n_chain,
+			      why, whylen);
+
+	if (r < 0)
+		return r;
+	o->sync.next_cert_failures = 0;
+	o->sync.next_cert_error[0] = '\0';
+	olog(o, L_NOTICE, "orchestrator: certificate of the next key in %s", o->next_cert_file);
+	emit_event(o, EDGE_EVENT_CERT, "self", "", "next key certificate", o->next_cert_file);
+	next_schedule(o);
+	if (o->on_next_cert)
+		o->on_next_cert(o->cb_arg);
+	return 0;
 }
 
 static void on_cert_done(struct edge_orch *o, struct orch_req *q, long status)
@@ -806,19 +928,22 @@ static void on_cert_done(struct edge_orch *o, struct orch_req *q, long status)
 
 	if (status != 200) {
 		body_excerpt(q, ex, sizeof(ex));
-		set_text(msg, sizeof(msg), "certificate: HTTP %ld: %s", status, ex);
+		set_text(msg, sizeof(msg), "certificate%s: HTTP %ld: %s",
+			 q->next_key ? " of the next key" : "", status, ex);
 		if (status == 401)
 			credential_refused(o, msg);
-		cert_failed(o, msg);
+		cert_req_failed(o, q, msg);
 		return;
 	}
 	m = sdwan__v1__cert_reply__unpack(NULL, q->resp_len, q->resp);
 	if (!m || !m->certificate.len) {
-		cert_failed(o, "certificate: the reply is not a valid sdwan.v1.CertReply");
-	} else if (cert_store(o, &m->certificate, m->ca_chain, m->n_ca_chain, why, sizeof(why)) <
-		   0) {
+		cert_req_failed(o, q, "certificate: the reply is not a valid sdwan.v1.CertReply");
+	} else if (q->next_key && !o->next_key_file) {
+		/* the rotation ended (or was left) meanwhile: nothing to store */
+	} else if ((q->next_key ? next_cert_store : cert_store)(
+			   o, &m->certificate, m->ca_chain, m->n_ca_chain, why, sizeof(why)) < 0) {
 		set_text(msg, sizeof(msg), "certificate: %s", why);
-		cert_failed(o, msg);
+		cert_req_failed(o, q, msg);
 	}
 	if (m)
 		sdwan__v1__cert_reply__free_unpacked(m, NULL);
@@ -842,8 +967,10 @@ void edge_orch_cert_want(struct edge_orch *o, const char *const *dns, size_t n, 
 			o->n_cert_dns++;
 	}
 	o->cert_needed = needed;
-	if (!o->inflight[REQ_CERT])
+	if (!o->inflight[REQ_CERT]) {
 		cert_schedule(o);
+		next_schedule(o);
+	}
 }
 
 void edge_orch_repoll(struct edge_orch *o)
@@ -896,7 +1023,7 @@ static void start_register(struct edge_orch *o)
 	m.n_capabilities = N_CAPABILITIES;
 	m.capabilities = (char **)capabilities;
 	if (o->key_file && o->cert_file) /* a certificate if the network uses them */
-		m.csr.data = cert_csr(o, &m.csr.len);
+		m.csr.data = cert_csr(o, false, &m.csr.len);
 	buf = pack(&m.base, &len);
 	free(m.csr.data);
 	r = buf ? req_start(o, REQ_REGISTER, "/edge/v1/register", buf, len, token,
@@ -1163,8 +1290,12 @@ static void start_telemetry(struct edge_orch *o)
 
 	o->tele_due = false;
 	if (!buf || req_start(o, REQ_TELEMETRY, "/edge/v1/telemetry", buf, len, o->credential,
-			      (long)o->req_timeout_ms, upto) < 0)
+			      (long)o->req_timeout_ms, upto) < 0) {
 		set_error(o, "telemetry: out of memory");
+		return;
+	}
+	o->inflight[REQ_TELEMETRY]->next_key =
+		o->rot_next_set && !memcmp(o->rot_next, o->next_pub, sizeof(o->next_pub));
 }
 
 /* what to do next: the one scheduler of requests */
@@ -1185,7 +1316,7 @@ static void kick(struct edge_orch *o)
 		start_ack(o);
 	if (o->tele_due && !o->inflight[REQ_TELEMETRY])
 		start_telemetry(o);
-	if (o->cert_due && !o->inflight[REQ_CERT])
+	if ((o->cert_due || o->next_due) && !o->inflight[REQ_CERT])
 		start_cert(o);
 }
 
@@ -1415,6 +1546,11 @@ static void on_telemetry_done(struct edge_orch *o, struct orch_req *q, long stat
 	if (status >= 200 && status < 300) {
 		o->sync.event_seq_sent = q->tag;
 		o->sync.telemetry_reports++;
+		if (q->next_key && o->next_key_file && !o->next_reported) {
+			o->next_reported = true; /* the orchestrator knows the key */
+			if (!o->inflight[REQ_CERT])
+				next_schedule(o);
+		}
 		if (o->events && edge_events_last_seq(o->events) > o->sync.event_seq_sent)
 			o->tele_due = true;
 		return;
@@ -1447,7 +1583,7 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		 * report still in flight to the previous one does not */
 		fail_away(o, q->kind, msg, q->url_index == o->cur);
 		if (q->kind == REQ_CERT)
-			cert_failed(o, msg);
+			cert_req_failed(o, q, msg);
 		goto out;
 	}
 	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1463,7 +1599,7 @@ static void req_done(struct edge_orch *o, struct orch_req *q, CURLcode rc)
 		 * not be; 429 is about our address, the same everywhere */
 		fail_away(o, q->kind, msg, status >= 500 && q->url_index == o->cur);
 		if (q->kind == REQ_CERT)
-			cert_failed(o, msg);
+			cert_req_failed(o, q, msg);
 		goto out;
 	}
 	contact(o);
@@ -1694,6 +1830,7 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	o->key_file = dup_or_null(p->key_file, &oom);
 	o->cert_file = dup_or_null(p->cert_file, &oom);
 	o->on_cert = p->on_cert;
+	o->on_next_cert = p->on_next_cert;
 	if (p->hostname)
 		snprintf(o->hostname, sizeof(o->hostname), "%s", p->hostname);
 	else if (gethostname(o->hostname, sizeof(o->hostname) - 1) < 0)
@@ -1740,8 +1877,9 @@ int edge_orch_new(struct event_base *base, const struct edge_orch_params *p,
 	o->tele_timer = event_new(base, -1, EV_PERSIST, on_tele_tick, o);
 	o->coalesce_timer = evtimer_new(base, on_coalesced, o);
 	o->cert_timer = evtimer_new(base, on_cert_timer, o);
+	o->next_timer = evtimer_new(base, on_next_timer, o);
 	if (!o->multi || !o->curl_timer || !o->retry_timer || !o->tele_timer ||
-	    !o->coalesce_timer || !o->cert_timer) {
+	    !o->coalesce_timer || !o->cert_timer || !o->next_timer) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1808,6 +1946,10 @@ void edge_orch_free(struct edge_orch *o)
 		event_free(o->coalesce_timer);
 	if (o->cert_timer)
 		event_free(o->cert_timer);
+	if (o->next_timer)
+		event_free(o->next_timer);
+	free(o->next_key_file);
+	free(o->next_cert_file);
 	for (size_t i = 0; i < o->n_cert_dns; i++)
 		free(o->cert_dns[i]);
 	free(o->key_file);
@@ -1866,4 +2008,46 @@ void edge_orch_set_applied_version(struct edge_orch *o, uint64_t version)
 		o->sync.have_version = version;
 	o->tele_due = true;
 	edge_orch_telemetry_kick(o);
+}
+
+int edge_orch_next_cert_want(struct edge_orch *o, const char *key_file, const char *cert_file,
+			     const uint8_t next[32])
+{
+	char *k = NULL, *c = NULL;
+
+	if (!o)
+		return 0;
+	if (key_file && o->next_key_file && !strcmp(key_file, o->next_key_file) &&
+	    !strcmp(cert_file, o->next_cert_file) && !memcmp(next, o->next_pub, 32))
+		return 0; /* the same: keeps its state (reported, backoff) */
+	if (key_file && (!(k = strdup(key_file)) || !(c = strdup(cert_file)))) {
+		free(k);
+		return -ENOMEM;
+	}
+	free(o->next_key_file);
+	free(o->next_cert_file);
+	o->next_key_file = k;
+	o->next_cert_file = c;
+	o->next_reported = false;
+	o->sync.next_cert_failures = 0;
+	o->sync.next_cert_error[0] = '\0';
+	if (next)
+		memcpy(o->next_pub, next, sizeof(o->next_pub));
+	evtimer_del(o->next_timer);
+	o->next_due = false;
+	/* the next report carries the key: its answer starts the request */
+	if (k && o->rot_next_set) {
+		o->tele_due = true;
+		edge_orch_telemetry_kick(o);
+	}
+	return 0;
+}
+
+void edge_orch_cert_reload(struct edge_orch *o)
+{
+	if (!o || !o->cert_file)
+		return;
+	cert_loaded(o);
+	if (!o->inflight[REQ_CERT])
+		cert_schedule(o);
 }

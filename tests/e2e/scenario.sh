@@ -94,6 +94,25 @@ received_pct_ge() { # PCT
 		awk -v r="$RCV" -v e="$EXP" -v p="$1" 'BEGIN { exit !(e > 0 && r * 100 >= e * p) }'
 }
 
+# the streams of a failover, each after e2e_flow_wait: it went on after the cut (FIN), ≥ 90 %
+# received, its longest gap a failover rather than an outage (< 2 s); "RESULT TAG flow=… cut=CUT
+# gap_ms=…" per stream (not asserted tightly: timing belongs in the benchmarks)
+failover_flows() { # RESULT_TAG CUT FLOW...
+	local tag=$1 cut=$2 f
+	shift 2
+	for f in "$@"; do
+		if e2e_flow_wait "$f"; then
+			flow_report "$f"
+			check "$f: the stream went on after the cut (FIN arrived)" [ "$FIN" = true ]
+			check "$f: ≥ 90 % received" received_pct_ge 90
+			check "$f: longest gap $GAP ms is a failover, not an outage (< 2000 ms)" num_lt "$GAP" 2000
+			e2e_result "$tag" "flow=$f cut=$cut gap_ms=$GAP received=$RCV expected=$EXP"
+		else
+			bad "$f: no flowmeter report"
+		fi
+	done
+}
+
 # EXIT trap of a scenario script: the summary, then lab/e2e.sh's teardown; exit 1 on any failure
 scenario_exit() {
 	local rc=$?

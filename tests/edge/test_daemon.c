@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <edge/daemon.h>
+#include <edge/ike.h>
 #include <edge/lkg.h>
 #include <edge/log.h>
 #include <edge/probe.h>
@@ -190,6 +191,104 @@ static void test_keep_state(void **state)
 	rmdir(dir);
 	fake_nl_free(nl);
 	edge_bundle_free(v1);
+}
+
+/* a self-signed certificate of the key in key_file, PEM, in out */
+static void self_signed(const char *key_file, const char *out)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -new -key %s -subj /CN=br1 -days 1 -out %s 2>/dev/null",
+		 key_file, out);
+	assert_int_equal(system(cmd), 0);
+}
+
+static bool cert_is_for(const char *cert_file, const uint8_t pub[EDGE_IKE_PUBKEY_LEN])
+{
+	struct edge_ike_cert c;
+	bool mine;
+
+	if (edge_ike_cert_load(cert_file, &c) < 0)
+		return false;
+	mine = edge_ike_cert_for_key(c.der, c.len, pub);
+	edge_ike_cert_clear(&c);
+	return mine;
+}
+
+/* start the daemon (config in state_dir/run_dir with key_file key) with
+ * the fakes, and stop it with SIGTERM once its pid file is there */
+static void run_once(struct fake_nl *nl, const char *state_dir, const char *run_dir,
+		     const char *key)
+{
+	struct edge_config *c = harness_config("br1-config.json");
+	struct edge_daemon_opts opts = { 0 };
+	struct edge_daemon *d = NULL;
+	pthread_t t;
+
+	free(c->state_dir);
+	free(c->run_dir);
+	free(c->key_file);
+	c->state_dir = strdup(state_dir);
+	c->run_dir = strdup(run_dir);
+	c->key_file = strdup(key);
+	opts.ike = &fake_ike_ops;
+	opts.nl = &fake_nl_ops;
+	opts.nl_ctx = nl;
+	opts.no_underlay_watch = true;
+	pid_seen = false;
+	assert_int_equal(edge_daemon_new(c, &opts, &d), 0);
+	assert_int_equal(pthread_create(&t, NULL, terminator, NULL), 0);
+	assert_int_equal(edge_daemon_run(d), 0);
+	pthread_join(t, NULL);
+	edge_daemon_free(d);
+}
+
+/* a key switch cut between its two renames (key rotation with certificates:
+ * KEY_FILE holds the new key, KEY.crt still the old key's certificate, the
+ * new one left in KEY_FILE.next.crt) is finished at start: key and
+ * certificate match; a next certificate for another key is left alone */
+static void test_key_switch_finish(void **state)
+{
+	struct fake_nl *nl = fake_nl_new();
+	char state_dir[128], run_dir[128], key[160], old_key[160], crt[160], next_crt[160];
+	uint8_t pub[EDGE_IKE_PUBKEY_LEN], old_pub[EDGE_IKE_PUBKEY_LEN];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/sdwed-daemon-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	snprintf(pid_path, sizeof(pid_path), "%s/%s", run_dir, EDGE_PID_FILE);
+	snprintf(key, sizeof(key), "%s/edge.key", dir);
+	snprintf(old_key, sizeof(old_key), "%s/old.key", dir);
+	snprintf(crt, sizeof(crt), "%s/edge.crt", dir);
+	snprintf(next_crt, sizeof(next_crt), "%s/edge.key.next.crt", dir);
+	assert_int_equal(edge_ike_key_create(key, pub), 0);
+	assert_int_equal(edge_ike_key_create(old_key, old_pub), 0);
+	self_signed(old_key, crt);
+	self_signed(key, next_crt);
+	assert_true(cert_is_for(crt, old_pub));
+	log_init("test", EDGE_LOG_ERR, false);
+
+	run_once(nl, state_dir, run_dir, key);
+	assert_true(cert_is_for(crt, pub));
+	assert_int_equal(access(next_crt, F_OK), -1);
+
+	/* a next certificate of another key (a rotation under way): untouched */
+	self_signed(old_key, next_crt);
+	run_once(nl, state_dir, run_dir, key);
+	assert_true(cert_is_for(crt, pub));
+	assert_true(cert_is_for(next_crt, old_pub));
+
+	unlink(key);
+	unlink(old_key);
+	unlink(crt);
+	unlink(next_crt);
+	rmdir(state_dir);
+	rmdir(run_dir);
+	rmdir(dir);
+	fake_nl_free(nl);
 }
 
 /* ---- SIGHUP with a changed orchestrator section ---- */
@@ -450,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_lkg_first_then_sigterm),
 		cmocka_unit_test(test_keep_state),
 		cmocka_unit_test(test_sighup_orchestrator),
+		cmocka_unit_test(test_key_switch_finish),
 		cmocka_unit_test(test_ike_failures_said),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,18 +13,24 @@
 #     0 lost, 0 duplicates delivered in both directions;
 #   - 5 % random loss on path 1 (nft numgen on its underlay, both ways):
 #     0 lost, 0 duplicates;
+#   - a stalled path: path 1 holds its packets 600 ms for 1 s (lab's linkemu
+#     on its underlay, both ways: as kernel-libipsec's ESP thread does under
+#     load), so its copies arrive 600 ms after their twins: 0 lost, 0
+#     duplicates delivered (the window, 2 s, outlasts the stall: the sender's
+#     sequence number in the tag keeps two different packets apart);
 #   - after each of these, per class at the receiving edge (the sender tags
 #     both copies with the class): first copies = copies sent, and removed +
 #     arrived over one path only = sent (exactly, once the window passed):
 #     0 over one path only on clean paths, some under cuts and loss;
 #   - a class that is not duplicated (port 5002): no copy made, and the
 #     cut loses packets (the check above can fail).
-# Usage: test_dup_ns.sh SDWAN_DUP FLOWMETER [CUTS]
+# Usage: test_dup_ns.sh SDWAN_DUP FLOWMETER [CUTS] [LINKEMU]
 set -u
 set -o pipefail
 DUP=${1:?sdwan-dup binary}
 FM=${2:?flowmeter binary}
 CUTS=${3:-3}
+LE=${4:-$(dirname "$FM")/linkemu}
 P=${SDWDUP_PREFIX:-sdwdup$(($$ % 10000))}
 BR=$P-br HUB=$P-hub
 W=$(mktemp -d /tmp/sdwdup.XXXXXX)
@@ -129,7 +135,7 @@ CLS3=(0 0 0 0 0 0)
 # removed + one path only = sent; ONE_PATH: "zero" or "some" (1-60 %: cuts of 300 ms plus nft time)
 check_class() { # WHAT ONE_PATH
 	local now d s f r op
-	sleep 0.4 # > the window: every twin that will come has come
+	sleep 0.4 # every twin that will come has come (veth paths deliver at once)
 	read -ra now <<<"$(cls3)"
 	for d in 0 3; do
 		s=$((now[d] - CLS3[d]))
@@ -177,7 +183,24 @@ check loss "5 % loss on path 1"
 check_class "5 % loss on path 1" some
 for ns in "$BR" "$HUB"; do ip netns exec "$ns" nft flush chain inet t loss; done
 
-# 4. a class that is not duplicated: no copy, and a cut does lose packets
+# 4. a stalled path: path 1's underlay through linkemu (br's NFQUEUEs 0 = to the hub,
+# 1 = from it), 600 ms of delay for 1 s in the middle of the stream, then none
+b iptables -t mangle -A POSTROUTING -o u1 -p udp --dport 4789 -j NFQUEUE --queue-num 0
+b iptables -t mangle -A PREROUTING -i u1 -p udp --dport 4789 -j NFQUEUE --queue-num 1
+b "$LE" --ctl "$W/le.sock" --link p1:0:1 >"$W/le.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do "$LE" ctl "$W/le.sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
+stream_start 5001 3 stall
+sleep 1
+"$LE" ctl "$W/le.sock" set p1 delay=600ms >/dev/null || bad "linkemu: set delay"
+sleep 1
+"$LE" ctl "$W/le.sock" set p1 delay=0 >/dev/null || bad "linkemu: reset delay"
+stream_wait
+check stall "path 1 stalled 600 ms"
+check_class "path 1 stalled 600 ms" zero
+b iptables -t mangle -F
+
+# 5. a class that is not duplicated: no copy, and a cut does lose packets
 sb=$(stats br)
 before=$(jq_sum "$sb" sent tx)
 stream_start 5002 2 plain
@@ -192,10 +215,10 @@ else
 	bad "port 5002: copies $((after - before)) (want 0), lost $lost (want > 0)"
 fi
 
-# 5. stopping detaches everything
+# 6. stopping detaches everything
 kill "${PIDS[0]}" "${PIDS[1]}"
 wait "${PIDS[0]}" "${PIDS[1]}"
-PIDS=()
+PIDS=("${PIDS[@]:2}")
 if b tc filter show dev vx1 egress | grep -q bpf || h tc filter show dev vx2 ingress | grep -q bpf; then
 	bad "filters left after sdwan-dup stopped"
 else

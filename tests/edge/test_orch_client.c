@@ -72,6 +72,11 @@ struct fake {
 	int cert_status;  /* non-zero: answers this instead */
 	int n_cert;	  /* requests seen */
 	bool csr_has_lte; /* the last CSR asked for lte.br1 */
+	/* key rotation: CSRs of watch_key (a next key), and of those how many
+	 * came before a report carried it as the next key */
+	uint8_t watch_key[32];
+	bool next_seen;
+	int n_csr_watch, n_csr_watch_early;
 	EVP_PKEY *ca_key; /* made at the first request */
 	X509 *ca;
 	long serial;
@@ -122,6 +127,19 @@ static uint8_t *bundle_pack(uint64_t version, size_t *len)
 	return buf;
 }
 
+/* a CSR of watch_key: counted, and whether it came before its report */
+static void csr_watch(struct fake *f, X509_REQ *req)
+{
+	uint8_t raw[32];
+	size_t rl = sizeof(raw);
+
+	if (EVP_PKEY_get_raw_public_key(X509_REQ_get0_pubkey(req), raw, &rl) == 1 &&
+	    !memcmp(raw, f->watch_key, 32)) {
+		f->n_csr_watch++;
+		f->n_csr_watch_early += !f->next_seen;
+	}
+}
+
 /* a certificate for the CSR's key, CN and extensions, from the fake's CA */
 static enum MHD_Result issue_cert(struct fake *f, struct MHD_Connection *c, struct conn *cn)
 {
@@ -145,6 +163,7 @@ static enum MHD_Result issue_cert(struct fake *f, struct MHD_Connection *c, stru
 	req = d2i_X509_REQ(NULL, &p, (long)m->csr.len);
 	if (!req || X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1)
 		goto bad;
+	csr_watch(f, req);
 	if (!f->ca) {
 		X509_NAME *name = X509_NAME_new();
 
@@ -323,8 +342,17 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 	}
 	if (!strcmp(url, "/edge/v1/certificate") && !strcmp(method, "POST")) {
 		if (f->cert_status) {
+			Sdwan__V1__CertRequest *m =
+				sdwan__v1__cert_request__unpack(NULL, cn->len, (uint8_t *)cn->buf);
+			const unsigned char *p = m ? m->csr.data : NULL;
+			X509_REQ *req = p ? d2i_X509_REQ(NULL, &p, (long)m->csr.len) : NULL;
 			int st = f->cert_status;
 
+			if (req)
+				csr_watch(f, req);
+			X509_REQ_free(req);
+			if (m)
+				sdwan__v1__cert_request__free_unpacked(m, NULL);
 			f->n_cert++;
 			pthread_mutex_unlock(&f->lock);
 			return reply_text(c, (unsigned)st, "fake: no certificate now");
@@ -339,6 +367,9 @@ static enum MHD_Result handle(struct fake *f, struct MHD_Connection *c, const ch
 			pthread_mutex_unlock(&f->lock);
 			return reply_text(c, 400, "bad telemetry");
 		}
+		if (m->key && m->key->next_public_key.len == 32 &&
+		    !memcmp(m->key->next_public_key.data, f->watch_key, 32))
+			f->next_seen = true;
 		if (f->n_telemetry < MAX_TIMES)
 			f->tele_ms[f->n_telemetry] = mono_ms();
 		f->n_telemetry++;
@@ -454,7 +485,8 @@ struct edge {
 	uint64_t last_version;
 	int refuse; /* on_bundle returns -EINVAL with a reason */
 	int n_fill;
-	int n_certs; /* on_cert calls */
+	int n_certs;	  /* on_cert calls */
+	int n_next_certs; /* on_next_cert calls */
 	uint64_t cert_ms[8];
 };
 
@@ -1401,6 +1433,153 @@ static void test_cert_renewal(void **state)
 	}
 }
 
+static void on_next_cert(void *arg)
+{
+	struct edge *e = arg;
+
+	e->n_next_certs++;
+}
+
+static bool next_cert_in(struct edge *e)
+{
+	return e->n_next_certs >= 1;
+}
+
+static bool next_failing(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.next_cert_failures >= 2;
+}
+
+static bool next_503(struct edge *e)
+{
+	struct edge_orch_sync s;
+
+	edge_orch_sync_get(e->orch, &s);
+	return s.next_cert_failures >= 3 && strstr(s.next_cert_error, "HTTP 503");
+}
+
+/* key rotation with certificates: the next key's certificate is asked for
+ * with a CSR of the next key only after a report carried that key, refusals
+ * are retried with the backoff (reason kept, one event), the certificate is
+ * stored for the next key apart from the current one, and the current one is
+ * read again after the switch renamed the files */
+static void test_next_key_cert(void **state)
+{
+	struct edge *e = *state;
+	const char *names[] = { "mpls.br1" };
+	char key[160], crt[160], next[160], next_crt[160];
+	struct edge_orch_sync s;
+	struct edge_ike_cert c;
+	uint8_t pub[32], npub[32];
+	int64_t old_na;
+	int n_watch, n_early;
+
+	snprintf(key, sizeof(key), "%s/edge.key", e->dir);
+	snprintf(crt, sizeof(crt), "%s/edge.crt", e->dir);
+	snprintf(next, sizeof(next), "%s/edge.key.next", e->dir);
+	snprintf(next_crt, sizeof(next_crt), "%s/edge.key.next.crt", e->dir);
+	assert_int_equal(edge_ike_key_create(key, pub), 0);
+	assert_int_equal(edge_ike_key_create(next, npub), 0);
+	memcpy(e->p.public_key, pub, sizeof(pub));
+	e->p.key_file = key;
+	e->p.cert_file = crt;
+	e->p.on_cert = on_cert;
+	e->p.on_next_cert = on_next_cert;
+	write_file(e->cred, "cred-abc123\n", 0600); /* registered before */
+	e->f.cert_life_s = 3600;
+	memcpy(e->f.watch_key, npub, 32);
+	assert_int_equal(edge_orch_new(e->base, &e->p, &e->orch), 0);
+	edge_orch_cert_want(e->orch, names, 1, true);
+	assert_true(wait_for(e, two_certs, 300) || e->n_certs == 1);
+	assert_int_equal(e->n_certs, 1);
+
+	/* the orchestrator refuses (400, its reason): retried with the
+	 * backoff, the reason kept, one event; nothing stored */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.cert_status = 400;
+	pthread_mutex_unlock(&e->f.lock);
+	edge_orch_set_rotation(e->orch, npub, NULL);
+	assert_int_equal(edge_orch_next_cert_want(e->orch, next, next_crt, npub), 0);
+	assert_true(wait_for(e, next_failing, 8000));
+	edge_orch_sync_get(e->orch, &s);
+	assert_non_null(strstr(s.next_cert_error, "of the next key: HTTP 400"));
+	assert_non_null(strstr(s.next_cert_error, "fake: no certificate now"));
+	assert_int_equal(s.cert_failures, 0); /* the current one's renewal is fine */
+	assert_int_equal(access(next_crt, F_OK), -1);
+	assert_int_equal(e->n_next_certs, 0);
+	/* the CA away (503): the same, with that reason */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.cert_status = 503;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(wait_for(e, next_503, 8000));
+	assert_int_equal(access(next_crt, F_OK), -1);
+
+	/* issued: stored for the next key, announced; asked for only after the
+	 * report that carried the key, never with the current key's CSR */
+	pthread_mutex_lock(&e->f.lock);
+	e->f.cert_status = 0;
+	e->f.cert_life_s = 7200; /* tells it from the current one */
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(wait_for(e, next_cert_in, 10000));
+	assert_int_equal(edge_ike_cert_load(next_crt, &c), 0);
+	assert_true(edge_ike_cert_for_key(c.der, c.len, npub));
+	assert_true(edge_ike_cert_has_dns(c.der, c.len, "mpls.br1"));
+	edge_ike_cert_clear(&c);
+	assert_int_equal(edge_ike_cert_load(crt, &c), 0);
+	assert_true(edge_ike_cert_for_key(c.der, c.len, pub)); /* the current one untouched */
+	edge_ike_cert_clear(&c);
+	edge_orch_sync_get(e->orch, &s);
+	assert_int_equal(s.next_cert_failures, 0);
+	assert_string_equal(s.next_cert_error, "");
+	pthread_mutex_lock(&e->f.lock);
+	n_watch = e->f.n_csr_watch;
+	n_early = e->f.n_csr_watch_early;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_true(n_watch >= 4); /* two refused, one 503, one issued */
+	assert_int_equal(n_early, 0);
+	{
+		struct edge_event ev[64];
+		size_t n = edge_events_copy_since(e->events, 0, ev, 64);
+		int failing = 0, got = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			failing += !strcmp(ev[i].to, "next key certificate failing");
+			got += !strcmp(ev[i].to, "next key certificate");
+		}
+		assert_int_equal(failing, 1); /* once per failing streak */
+		assert_int_equal(got, 1);
+	}
+	/* held: not asked again */
+	assert_false(run_until(e, two_certs, 1500));
+	pthread_mutex_lock(&e->f.lock);
+	n_early = e->f.n_csr_watch;
+	pthread_mutex_unlock(&e->f.lock);
+	assert_int_equal(n_early, n_watch);
+
+	/* the switch renames the files (as the daemon does): the client reads
+	 * the certificate again, for the new key */
+	edge_orch_sync_get(e->orch, &s);
+	old_na = s.cert_not_after;
+	assert_int_equal(rename(next, key), 0);
+	assert_int_equal(rename(next_crt, crt), 0);
+	assert_int_equal(edge_orch_next_cert_want(e->orch, NULL, NULL, NULL), 0);
+	edge_orch_set_rotation(e->orch, NULL, npub);
+	edge_orch_cert_reload(e->orch);
+	assert_int_equal(edge_ike_cert_load(crt, &c), 0);
+	{
+		int64_t nb, na;
+
+		assert_int_equal(edge_ike_cert_times(c.der, c.len, &nb, &na), 0);
+		edge_orch_sync_get(e->orch, &s);
+		assert_int_equal(s.cert_not_after, na);
+		assert_true(na > old_na + 3000); /* the next key's (7200 s, not 3600 s) */
+	}
+	edge_ike_cert_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1421,6 +1600,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_renewal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_key_cert, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -479,6 +479,40 @@ static void test_bad_input_stores_nothing(void **state)
 	assert_true(errors_mention(j, "underlays[0].public_address"));
 	assert_true(errors_mention(j, "not of the family of address"));
 	json_decref(j);
+	/* an address no other site can reach, which every edge would refuse in
+	 * its bundle: refused here, naming the field and the value (issue 20) */
+	{
+		static const struct {
+			const char *field, *addr, *why;
+		} bad[] = {
+			{ "address", "fe80::1", "a link-local address (fe80::/10)" },
+			{ "address", "ff02::1", "not a global unicast IPv6 address" },
+			{ "address", "::1", "not a global unicast IPv6 address" },
+			{ "address", "::ffff:198.19.0.9", "not a global unicast IPv6 address" },
+			{ "address", "224.0.0.9", "not a unicast address" },
+			{ "address", "0.0.0.0", "not a unicast address" },
+			{ "public_address", "::", "not a global unicast IPv6 address" },
+		};
+		char body[256], want[128];
+
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			bool pub = !strcmp(bad[k].field, "public_address");
+
+			snprintf(body, sizeof(body),
+				 "{'name': 'hubx', 'role': 'hub', 'underlays': [{'label': 'x6', "
+				 "'address': '%s'%s%s%s}]}",
+				 pub ? "2001:db8:19::9" : bad[k].addr,
+				 pub ? ", 'public_address': '" : "", pub ? bad[k].addr : "",
+				 pub ? "'" : "");
+			assert_int_equal(post_json("/api/v1/sites", P.admin, body, &j), 422);
+			snprintf(want, sizeof(want), "\\\"%s\\\": %s", bad[k].addr, bad[k].why);
+			if (!errors_mention(j, want) ||
+			    !errors_mention(j, pub ? "$.underlays[0].public_address"
+						   : "$.underlays[0].address"))
+				fail_msg("%s: %s", bad[k].addr, json_dumps(j, 0));
+			json_decref(j);
+		}
+	}
 	/* preferred hubs: each must be a hub; only a branch has them */
 	assert_int_equal(
 		post_json("/api/v1/sites", P.admin,

@@ -304,9 +304,9 @@ static void test_store_certs(void **state)
 	free(c);
 	free(k);
 
-	assert_int_equal(st->ops->cert_add(st, "0a", "br1", t, t + 1000), 0);
-	assert_int_equal(st->ops->cert_add(st, "0b", "br1", t + 1, t + 3600000), 0);
-	assert_int_equal(st->ops->cert_add(st, "0c", "br2", t + 2, t + 3600000), 0);
+	assert_int_equal(st->ops->cert_add(st, "0a", "br1", NULL, t, t + 1000), 0);
+	assert_int_equal(st->ops->cert_add(st, "0b", "br1", "ab12", t + 1, t + 3600000), 0);
+	assert_int_equal(st->ops->cert_add(st, "0c", "br2", NULL, t + 2, t + 3600000), 0);
 	assert_int_equal(st->ops->cert_revoke(st, "0c", t + 5, "why"), 0);
 	assert_int_equal(st->ops->cert_revoke(st, "0c", t + 6, "why"), -EALREADY);
 	assert_int_equal(st->ops->cert_revoke(st, "0d", t + 6, "why"), -ENOENT);
@@ -319,11 +319,16 @@ static void test_store_certs(void **state)
 			    "0b");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "revoked_at")),
 			 t + 2000);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "public_key")),
+			    "ab12");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 1), "revoked_at")),
 			 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "public_key")),
+			    "");
 	json_decref(a);
 	/* an issue 31 days on removes what expired more than 30 days before */
-	assert_int_equal(st->ops->cert_add(st, "0e", "br3", t + ORCH_CERT_KEEP_MS + 3600000 + 10,
+	assert_int_equal(st->ops->cert_add(st, "0e", "br3", NULL,
+					   t + ORCH_CERT_KEEP_MS + 3600000 + 10,
 					   t + ORCH_CERT_KEEP_MS + 7200000),
 			 0);
 	assert_int_equal(st->ops->cert_list(st, NULL, &a), 0);
@@ -480,6 +485,126 @@ static const char *cert_state(struct orch_proc *p, const char *serial, char *buf
 	return buf;
 }
 
+/* the edge's key report (Telemetry.key): its next key and/or the one it
+ * authenticates with */
+static void key_report(const char *cred, const uint8_t *next, const uint8_t *used)
+{
+	Sdwan__V1__Telemetry t = SDWAN__V1__TELEMETRY__INIT;
+	Sdwan__V1__KeyReport k = SDWAN__V1__KEY_REPORT__INIT;
+	uint8_t buf[256];
+	size_t len;
+	struct http_resp hr;
+
+	t.site = "br1";
+	t.capabilities = (char **)caps_x509;
+	t.n_capabilities = 5;
+	if (next) {
+		k.next_public_key.data = (uint8_t *)next;
+		k.next_public_key.len = 32;
+	}
+	if (used) {
+		k.public_key.data = (uint8_t *)used;
+		k.public_key.len = 32;
+	}
+	t.key = &k;
+	len = sdwan__v1__telemetry__pack(&t, buf);
+	assert_int_equal(http_do(&P, "POST", "/edge/v1/telemetry", cred, PROTOBUF, buf, len, &hr),
+			 0);
+	assert_int_equal(hr.status, 204);
+	http_resp_clear(&hr);
+}
+
+static const char *site_rotation(const char *site)
+{
+	static char state[32];
+	char path[64];
+	json_t *j = NULL, *v;
+
+	snprintf(path, sizeof(path), "/api/v1/sites/%s", site);
+	assert_int_equal(http_json(&P, "GET", path, P.viewer, NULL, &j), 200);
+	v = json_object_get(json_object_get(j, "key_rotation"), "state");
+	snprintf(state, sizeof(state), "%s", v ? json_string_value(v) : "none");
+	json_decref(j);
+	return state;
+}
+
+/* key rotation in a network of certificates (br1, whose current key raw1
+ * holds the valid certificate old_serial): the next key's certificate is
+ * issued once the edge reported the key, recorded with that key; when the
+ * edge authenticates with it, the old key's certificates are revoked */
+static void rotate_with_certs(const char *cred, const uint8_t raw1[32], const char *old_serial)
+{
+	uint8_t raw4[32], *csr4;
+	EVP_PKEY *k4 = ed25519_new(raw4);
+	Sdwan__V1__CertReply *cr = NULL;
+	char *msg = NULL, hex1[65], hex4[65], serial4[64] = "", st_buf[16];
+	json_t *j = NULL, *v;
+	size_t l4, i;
+	X509 *x;
+
+	for (i = 0; i < 32; i++) {
+		snprintf(hex1 + 2 * i, 3, "%02x", raw1[i]);
+		snprintf(hex4 + 2 * i, 3, "%02x", raw4[i]);
+	}
+	csr4 = csr_new(k4, "br1", &l4);
+	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.admin, NULL, &j),
+			 202);
+	json_decref(j);
+	assert_string_equal(site_rotation("br1"), "requested");
+	/* not reported yet: a CSR of another key is refused by name */
+	assert_int_equal(renew(&P, cred, csr4, l4, NULL, &msg), 400);
+	assert_non_null(strstr(msg, "CertRequest.csr"));
+	free(msg);
+	key_report(cred, raw4, NULL);
+	/* registered; not switching before a certificate of the key exists */
+	assert_string_equal(site_rotation("br1"), "peers-updating");
+	key_report(cred, raw4, NULL);
+	assert_string_equal(site_rotation("br1"), "peers-updating");
+	assert_int_equal(renew(&P, cred, csr4, l4, &cr, NULL), 200);
+	assert_non_null(cr);
+	x = der_cert(cr->certificate.data, cr->certificate.len);
+	assert_int_equal(chain_verifies(x, cr->ca_chain, cr->n_ca_chain), 0);
+	X509_free(x);
+	sdwan__v1__cert_reply__free_unpacked(cr, NULL);
+	/* the list shows each certificate's key: the old one's and the next one's */
+	assert_int_equal(http_json(&P, "GET", "/api/v1/certificates?site=br1", P.viewer, NULL, &j),
+			 200);
+	json_array_foreach (json_object_get(j, "certificates"), i, v) {
+		const char *key = json_string_value(json_object_get(v, "public_key"));
+		const char *serial = json_string_value(json_object_get(v, "serial"));
+
+		if (!strcmp(serial, old_serial))
+			assert_string_equal(key, hex1);
+		else if (!strcmp(key, hex4))
+			snprintf(serial4, sizeof(serial4), "%s", serial);
+	}
+	json_decref(j);
+	assert_true(serial4[0]);
+	assert_string_equal(cert_state(&P, old_serial, st_buf, sizeof(st_buf)), "valid");
+	/* issued: the next report moves it on once the peers hold the key (br1's
+	 * only peer here, the hub, has not registered: nothing to wait for) */
+	key_report(cred, raw4, NULL);
+	assert_string_equal(site_rotation("br1"), "switching");
+	/* the edge authenticates with the new key: the rotation ends, the old
+	 * key's certificate is revoked (and in the next CRL), the new one not */
+	key_report(cred, NULL, raw4);
+	assert_string_equal(site_rotation("br1"), "none");
+	assert_string_equal(cert_state(&P, old_serial, st_buf, sizeof(st_buf)), "revoked");
+	assert_string_equal(cert_state(&P, serial4, st_buf, sizeof(st_buf)), "valid");
+	settle(&P);
+	{
+		Sdwan__V1__ConfigBundle *b = bundle_of(&P, cred);
+		X509 *ca_x = der_cert(b->ca_certificates[0].data, b->ca_certificates[0].len);
+
+		assert_true(crl_has(b->crl.data, b->crl.len, old_serial, ca_x));
+		assert_false(crl_has(b->crl.data, b->crl.len, serial4, ca_x));
+		X509_free(ca_x);
+		sdwan__v1__config_bundle__free_unpacked(b, NULL);
+	}
+	free(csr4);
+	EVP_PKEY_free(k4);
+}
+
 static void test_register_renew_revoke(void **state)
 {
 	static const char *const args[] = { "--auth", "cert", "--cert-lifetime", "1h", NULL };
@@ -621,12 +746,6 @@ static void test_register_renew_revoke(void **state)
 		http_resp_clear(&hr);
 	}
 
-	/* key rotation waits for certificates of the next key: refused by name */
-	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br1/rotate-key", P.admin, NULL, &j),
-			 409);
-	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "--auth cert"));
-	json_decref(j);
-
 	/* revoke br1's first certificate: the next bundle's CRL lists it */
 	snprintf(path, sizeof(path), "/api/v1/certificates/%s/revoke", serial1);
 	assert_int_equal(http_json(&P, "POST", path, P.viewer, NULL, NULL), 403);
@@ -652,6 +771,8 @@ static void test_register_renew_revoke(void **state)
 		X509_free(ca_x);
 	}
 	sdwan__v1__config_bundle__free_unpacked(b, NULL);
+
+	rotate_with_certs(cred1, raw1, serial1b);
 
 	/* the site revoked: its certificates too (br2's, listed by site) */
 	assert_int_equal(http_json(&P, "POST", "/api/v1/sites/br2/revoke", P.admin, NULL, NULL),

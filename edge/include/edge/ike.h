@@ -445,9 +445,15 @@ struct edge_ike_ops {
 	 * Every initiator path gets a new IKE_SA authenticated with it, make
 	 * before break: the old SAs are deleted once the new one is up (the
 	 * peers must accept the new key already).  Responder paths keep their
-	 * SAs; their next ones use the new key.  0, or -errno (nothing changed).
+	 * SAs; their next ones use the new key.  With x509 (not NULL: the
+	 * network authenticates with certificates, see x509_set()) its
+	 * certificate must be for the new key: key and certificate are
+	 * installed together (no IKE_SA signs with one and sends the other),
+	 * with x509's CAs and CRL.  0, or -errno with err (-EINVAL: nothing
+	 * changed; else the key is switched but a path's config failed).
 	 * May be NULL in fakes. */
-	int (*key_switch)(void *ctx, const char *key_file);
+	int (*key_switch)(void *ctx, const char *key_file, const struct edge_ike_x509 *x509,
+			  char *err, size_t errlen);
 	/* X.509 credentials (issue 18), see struct edge_ike_x509: replaces the
 	 * previous ones at once.  A new own certificate is used for the next
 	 * authentication of every x509 path; established SAs stay (IKE and

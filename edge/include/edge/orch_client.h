@@ -106,6 +106,9 @@ struct edge_orch_params {
 	const char *key_file;
 	const char *cert_file;
 	void (*on_cert)(void *arg);
+	/* key rotation: the next key's certificate is stored (see
+	 * edge_orch_next_cert_want()); may be NULL */
+	void (*on_next_cert)(void *arg);
 	/* tests: a random source for the jitter (NULL = internal PRNG) */
 	uint32_t (*random)(void *arg);
 };
@@ -146,6 +149,10 @@ struct edge_orch_sync {
 	char cert_error[256];
 	uint64_t cert_renewals;
 	uint32_t cert_failures; /* consecutive */
+	/* key rotation: the next key's certificate failing (consecutive), and
+	 * why ("" none) */
+	uint32_t next_cert_failures;
+	char next_cert_error[256];
 };
 
 struct edge_orch;
@@ -170,6 +177,22 @@ void edge_orch_set_rotation(struct edge_orch *orch, const uint8_t next[32], cons
  * identities; copied).  A certificate missing one (or none at all while
  * `needed`: the network authenticates with certificates) is renewed now. */
 void edge_orch_cert_want(struct edge_orch *orch, const char *const *dns, size_t n, bool needed);
+/* Key rotation with certificates: a certificate for the next key (its PEM
+ * key in key_file, public key `next`) is wanted in cert_file (as cert_file of
+ * the params; names as edge_orch_cert_want()'s).  Asked for with a CSR signed
+ * by that key once a telemetry report that carried the key as
+ * Telemetry.key.next_public_key (edge_orch_set_rotation()) was answered: the
+ * orchestrator issues only for a next key it registered.  Retried with the
+ * backoff on failure (logged with the reason, one event), not asked again
+ * while cert_file holds one for the key with every name; on_next_cert
+ * announces it.  The same arguments again change nothing; key_file NULL: none
+ * wanted any more.  Strings copied; 0 or -ENOMEM. */
+int edge_orch_next_cert_want(struct edge_orch *orch, const char *key_file, const char *cert_file,
+			     const uint8_t next[32]);
+/* The certificate file (params.cert_file) changed under the client (a key
+ * switch renamed the next key's certificate into it): its expiry is read
+ * again and its renewal rescheduled. */
+void edge_orch_cert_reload(struct edge_orch *orch);
 /* Ask for the newest bundle again, applied or refused (after a certificate
  * arrived for a bundle that was refused for want of one). */
 void edge_orch_repoll(struct edge_orch *orch);

@@ -252,11 +252,11 @@ struct orch_store_ops {
 	int (*ca_get)(struct orch_store *st, char **ret_cert_pem, char **ret_key_pem);
 	int (*ca_put)(struct orch_store *st, const char *cert_pem, const char *key_pem,
 		      int64_t now);
-	/* a certificate issued to a site (serial: lower-case hex; times ms);
-	 * those expired ORCH_CERT_KEEP_MS before issued_at are removed (the
+	/* a certificate issued to a site for key_hex (its Ed25519 key, lower-case
+	 * hex; NULL: not known) (serial: lower-case hex; times ms); those expired ORCH_CERT_KEEP_MS before issued_at are removed (the
 	 * list and the compile's CRL input stay as large as the network) */
 	int (*cert_add)(struct orch_store *st, const char *serial, const char *site,
-			int64_t issued_at, int64_t not_after);
+			const char *key_hex, int64_t issued_at, int64_t not_after);
 	/* revoke one (the next CRL lists it: the intent generation moves on);
 	 * -ENOENT unknown serial, -EALREADY revoked before */
 	int (*cert_revoke)(struct orch_store *st, const char *serial, int64_t now,
@@ -266,7 +266,8 @@ struct orch_store_ops {
 	 * how many */
 	int (*certs_revoke_site)(struct orch_store *st, const char *site, int64_t now,
 				 const char *reason, size_t *ret_n);
-	/* [{serial, site, issued_at, not_after, revoked_at (0: not), reason}],
+	/* [{serial, site, issued_at, not_after, revoked_at (0: not), reason,
+	 * public_key ("": not known)}],
 	 * newest first; site NULL: every site's */
 	int (*cert_list)(struct orch_store *st, const char *site, json_t **ret_array);
 	/* what the site's edge reports of its certificate: it expires at (Unix s;

@@ -35,7 +35,7 @@
 
 /* Packet duplication (issue 21, policy/README.md "duplicate") */
 #define POLICY_DEFAULT_DUPLICATE_TAIL_MS 2000u /* adaptive: after the primary recovers */
-#define POLICY_DEFAULT_DEDUP_WINDOW_MS	 200u  /* far edge: later copies are not dups */
+#define POLICY_DEFAULT_DEDUP_WINDOW_MS	 2000u /* far edge: later copies are not dups */
 #define POLICY_DEDUP_WINDOW_MIN_MS	 10u
 #define POLICY_DEDUP_WINDOW_MAX_MS	 5000u
 #define POLICY_DUPLICATE_TAIL_MAX_MS	 600000u
