@@ -1364,11 +1364,19 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		ie->destroy(ie);
 		ce->destroy(ce);
 	}
-	else if (data->initiator && data->final && !new_cfg)
-	{ /* the new IKE_SA went meanwhile: the old ones are all there is */
-		while (ids->remove_first(ids, (void **)&id) == SUCCESS)
+	else if (data->final)
+	{ /* the old ones go, not one made during the delay (another rebuild:
+	   * its own run removes ours); if ours went, the others stay */
+		enumerator_t *ie = ids->create_enumerator(ids);
+
+		while (ie->enumerate(ie, &id))
 		{
+			if (!new_cfg || (uint32_t)id > data->unique_id)
+			{
+				ids->remove_at(ids, ie);
+			}
 		}
+		ie->destroy(ie);
 	}
 	cfgs->destroy_offset(cfgs, offsetof(peer_cfg_t, destroy));
 	DESTROY_IF(new_cfg);
