@@ -6,7 +6,9 @@
  *   flowmeter recv --listen ADDR:PORT [--json] [--duration S] [--exit-on-fin] [--linger MS]
  *                  [--timeline] [--bind-dev DEV] [--report FILE] [--dump FILE]
  *
- * --dump writes one line per received data packet: "SEQ ONE_WAY_DELAY_NS".
+ * --dump writes one line per received data packet: "SEQ ONE_WAY_DELAY_NS".  The JSON report lists
+ * the first 100 lost packets ("lost_seqs": seq, sent_after_ns, sent_before_ns: the send times of
+ * the packets received before and after it in sequence, CLOCK_REALTIME, 0 when unknown).
  * ADDR:PORT is IPv4 ("10.1.0.10:5000") or IPv6 in brackets ("[2001:db8:1::10]:5000"); --dscp
  * sets the traffic class for IPv6.
  *
@@ -337,6 +339,22 @@ static void report_text(FILE *f, const struct lab_flowstats *st, bool timeline)
 	fflush(f);
 }
 
+/* the first LOST_LISTED lost packets with their send windows (CLOCK_REALTIME ns, 0 unknown) */
+#define LOST_LISTED 100
+static json_t *lost_json(const struct lab_flowstats *st)
+{
+	struct lab_flowstats_lost l[LOST_LISTED];
+	size_t n = lab_flowstats_lost_get(st, l, LOST_LISTED);
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a,
+				      json_pack("{s:I, s:I, s:I}", "seq", (json_int_t)l[i].seq,
+						"sent_after_ns", (json_int_t)l[i].sent_after_ns,
+						"sent_before_ns", (json_int_t)l[i].sent_before_ns));
+	return a;
+}
+
 static void report_json(FILE *f, const struct lab_flowstats *st)
 {
 	struct lab_flowstats_summary r;
@@ -383,6 +401,7 @@ static void report_json(FILE *f, const struct lab_flowstats *st)
 	json_object_set_new(o, "duration_s", json_real((double)r.duration_ns / 1e9));
 	json_object_set_new(o, "rx_rate_mbps", json_real(r.rx_rate_bps / 1e6));
 	json_object_set_new(o, "timeline", tl);
+	json_object_set_new(o, "lost_seqs", lost_json(st));
 	json_dumpf(o, f, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
 	fputc('\n', f);
 	fflush(f);

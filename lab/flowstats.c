@@ -16,6 +16,11 @@ struct second {
 	uint64_t received, bytes, delay_sum, delay_max;
 };
 
+/* a jump in arrival order: after seq from (sent at from_tx) came to (sent at to_tx) */
+struct gap {
+	uint64_t from, from_tx, to, to_tx;
+};
+
 struct lab_flowstats {
 	bool have_flow;
 	uint32_t flow;
@@ -25,7 +30,9 @@ struct lab_flowstats {
 
 	uint8_t *seen; /* bitmap by seq */
 	uint64_t seen_bits;
-	uint64_t max_seq;
+	uint64_t max_seq, max_tx;
+	struct gap gaps[LAB_FS_GAPS_MAX];
+	size_t ngaps;
 	uint64_t received, duplicates, reordered, foreign, bytes;
 
 	uint64_t first_rx, last_rx, first_bytes;
@@ -228,8 +235,12 @@ int lab_flowstats_add(struct lab_flowstats *s, const struct lab_fm_hdr *hdr, siz
 
 	if (s->received && seq < s->max_seq)
 		s->reordered++;
-	if (!s->received || seq > s->max_seq)
+	if (s->received && seq > s->max_seq + 1 && s->ngaps < LAB_FS_GAPS_MAX)
+		s->gaps[s->ngaps++] = (struct gap){ s->max_seq, s->max_tx, seq, hdr->tx_ns };
+	if (!s->received || seq > s->max_seq) {
 		s->max_seq = seq;
+		s->max_tx = hdr->tx_ns;
+	}
 
 	if (rx_ns >= hdr->tx_ns) {
 		delay = rx_ns - hdr->tx_ns;
@@ -411,4 +422,30 @@ int lab_flowstats_second_get(const struct lab_flowstats *s, size_t i,
 	r.lost = r.expected > r.received ? r.expected - r.received : 0;
 	*ret = r;
 	return 0;
+}
+
+size_t lab_flowstats_lost_get(const struct lab_flowstats *s, struct lab_flowstats_lost *ret,
+			      size_t max)
+{
+	uint64_t e = expected_of(s);
+	size_t n = 0, g = 0;
+
+	for (uint64_t q = 0; q < e && q < MAX_TRACKED_SEQ && n < max; q++) {
+		struct lab_flowstats_lost l = { .seq = q };
+
+		if (q < s->seen_bits && (s->seen[q / 8] & (1u << (q % 8))))
+			continue;
+		/* gaps are ascending (recorded at a new highest seq); a late arrival inside one
+		 * leaves its bounds as they were: still true, only wider */
+		while (g < s->ngaps && s->gaps[g].to <= q)
+			g++;
+		if (g < s->ngaps && s->gaps[g].from < q) {
+			l.sent_after_ns = s->gaps[g].from_tx;
+			l.sent_before_ns = s->gaps[g].to_tx;
+		} else if (q > s->max_seq && s->received) {
+			l.sent_after_ns = s->max_tx;
+		}
+		ret[n++] = l;
+	}
+	return n;
 }

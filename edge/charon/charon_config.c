@@ -133,6 +133,13 @@ typedef struct
  * restarted meanwhile), it goes then */
 #define DEDUP_ROTATION_MS 3000
 
+/* how long an initiator keeps its old IKE_SA after the new one of a replaced
+ * config (our key rotation's make before break) is up: the responder goes on
+ * sending on the old SA until it sees us send on the new one, or for 250 ms
+ * at most (its hold, charon_prefer.c), and what it sent meanwhile is still in flight or queued
+ * in libipsec's inbound thread here; deleted at once, those packets were lost */
+#define DEDUP_DRAIN_MS 1000
+
 /**
  * Data of an initiate job.
  */
@@ -1304,12 +1311,15 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 	enumerator_t *enumerator;
 	linked_list_t *ids, *keys;
 	public_key_t *key, *new_key = NULL;
+	peer_cfg_t *cfg, *new_cfg = NULL;
+	linked_list_t *cfgs;
 	ike_sa_t *ike_sa;
 	uintptr_t id;
 	bool later = FALSE;
 
 	ids = linked_list_create();
 	keys = linked_list_create();
+	cfgs = linked_list_create();
 	enumerator =
 		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
 	while (enumerator->enumerate(enumerator, &ike_sa))
@@ -1318,6 +1328,9 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		{
 			DESTROY_IF(new_key);
 			new_key = peer_auth_key(ike_sa);
+			DESTROY_IF(new_cfg);
+			new_cfg = ike_sa->get_peer_cfg(ike_sa);
+			new_cfg = new_cfg ? new_cfg->get_ref(new_cfg) : NULL;
 		}
 		else if (ike_sa->get_peer_cfg(ike_sa) &&
 				 streq(ike_sa->get_name(ike_sa), data->name) &&
@@ -1328,9 +1341,45 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 			ids->insert_last(ids,
 							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
 			keys->insert_last(keys, peer_auth_key(ike_sa));
+			cfg = ike_sa->get_peer_cfg(ike_sa);
+			cfgs->insert_last(cfgs, cfg->get_ref(cfg));
 		}
 	}
 	enumerator->destroy(enumerator);
+	/* an initiator: an old SA of a replaced config (our own key rotated) goes
+	 * once what the responder still sent on it arrived */
+	if (data->initiator && !data->final && new_cfg)
+	{
+		enumerator_t *ie = ids->create_enumerator(ids);
+		enumerator_t *ce = cfgs->create_enumerator(cfgs);
+
+		while (ie->enumerate(ie, &id) && ce->enumerate(ce, &cfg))
+		{
+			if (cfg != new_cfg)
+			{
+				ids->remove_at(ids, ie);
+				later = TRUE;
+			}
+		}
+		ie->destroy(ie);
+		ce->destroy(ce);
+	}
+	else if (data->final)
+	{ /* the old ones go, not one made during the delay (another rebuild:
+	   * its own run removes ours); if ours went, the others stay */
+		enumerator_t *ie = ids->create_enumerator(ids);
+
+		while (ie->enumerate(ie, &id))
+		{
+			if (!new_cfg || (uint32_t)id > data->unique_id)
+			{
+				ids->remove_at(ids, ie);
+			}
+		}
+		ie->destroy(ie);
+	}
+	cfgs->destroy_offset(cfgs, offsetof(peer_cfg_t, destroy));
+	DESTROY_IF(new_cfg);
 	/* a responder: an old SA the peer signed with another key is its key
 	 * rotation's make before break, which the peer ends itself: destroying
 	 * it now would drop what is still in flight on it */
@@ -1358,15 +1407,25 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 
 		*again = *data;
 		again->final = TRUE;
-		DBG1(DBG_CFG,
-			 "path '%s': IKE_SA [%u] is up with the peer's new key, "
-			 "its old IKE_SA goes when the peer deletes it (at most %u ms)",
-			 data->name, data->unique_id, DEDUP_ROTATION_MS);
+		if (data->initiator)
+		{
+			DBG1(DBG_CFG,
+				 "path '%s': IKE_SA [%u] is up with our new key, the old "
+				 "IKE_SA is deleted in %u ms (what is in flight on it arrives)",
+				 data->name, data->unique_id, DEDUP_DRAIN_MS);
+		}
+		else
+		{
+			DBG1(DBG_CFG,
+				 "path '%s': IKE_SA [%u] is up with the peer's new key, "
+				 "its old IKE_SA goes when the peer deletes it (at most %u ms)",
+				 data->name, data->unique_id, DEDUP_ROTATION_MS);
+		}
 		lib->scheduler->schedule_job_ms(
 			lib->scheduler,
 			(job_t *)callback_job_create((callback_job_cb_t)dedup_job, again,
 										 free, NULL),
-			DEDUP_ROTATION_MS);
+			data->initiator ? DEDUP_DRAIN_MS : DEDUP_ROTATION_MS);
 	}
 	while (ids->remove_first(ids, (void **)&id) == SUCCESS)
 	{

@@ -340,11 +340,35 @@ METHOD(listener_t, alert, bool, private_edge_charon_listener_t *this,
 	return TRUE;
 }
 
+/**
+ * An IKE_SA is being deleted (the peer's DELETE arrived, before our answer
+ * goes out; or we send one): the holds on its CHILD_SAs' reqids end now.
+ * The peer deletes its copy of the old SAs once it has our answer, so
+ * whatever we sent on them after the answer would be lost.
+ */
+static void release_children(private_edge_charon_listener_t *this,
+							 ike_sa_t *ike_sa)
+{
+	enumerator_t *enumerator;
+	child_sa_t *child_sa;
+
+	enumerator = ike_sa->create_child_sa_enumerator(ike_sa);
+	while (enumerator->enumerate(enumerator, &child_sa))
+	{
+		this->prefer->release(this->prefer, child_sa->get_reqid(child_sa));
+	}
+	enumerator->destroy(enumerator);
+}
+
 METHOD(listener_t, ike_state_change, bool, private_edge_charon_listener_t *this,
 	   ike_sa_t *ike_sa, ike_sa_state_t state)
 {
 	char *name;
 
+	if (state == IKE_DELETING && this->prefer)
+	{
+		release_children(this, ike_sa);
+	}
 	if (state == IKE_DESTROYING)
 	{
 		take_reason(this, ike_sa, EDGE_IKE_REASON_NONE);
@@ -451,9 +475,20 @@ static void hold_old(private_edge_charon_listener_t *this, ike_sa_t *ike_sa,
 {
 	struct edge_ike_path path;
 	uint32_t other = other_reqid(this, ike_sa, child_sa, 0, &path);
+	uint32_t spi;
 
 	if (other && this->prefer->hold(this->prefer, &path, other))
 	{
+		/* the new inbound SA's SPI is allocated before it is installed:
+		 * the hold ends once the peer sent on it (it installs its inbound
+		 * SA before its outbound one) */
+		spi = child_sa->get_spi(child_sa, TRUE);
+		if (spi)
+		{
+			this->prefer->until_used(this->prefer, other,
+									 ike_sa->get_other_host(ike_sa),
+									 ike_sa->get_my_host(ike_sa), spi);
+		}
 		DBG0(DBG_CFG,
 			 "path %u '%s': new CHILD_SA (reqid %u) beside the old one: "
 			 "sending on the old (reqid %u) until the peer uses the new",

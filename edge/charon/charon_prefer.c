@@ -13,9 +13,14 @@
 #include <processing/jobs/callback_job.h>
 #include <threading/mutex.h>
 
-/* a hold ends at the latest after this long: the initiator deletes the old
- * SA within a round trip of its new one being up */
-#define HOLD_MAX_MS 5000
+/* a hold ends at the latest after this long: the initiator has installed the
+ * new SA within a round trip (a few ms in the lab, tens under load), and
+ * deletes the old one only DEDUP_DRAIN_MS (charon_config.c) after its new
+ * IKE_SA is up, so what we sent on the old SA until now has arrived by then.
+ * A path the peer sends nothing on (an LTE path probed sparsely) ends its
+ * hold this way; ended only by the peer's DELETE, packets sent on the old SA
+ * just before were still queued at the peer when it removed that SA. */
+#define HOLD_MAX_MS 250
 /* how often a hold looks whether the new SA carried a packet in */
 #define HOLD_POLL_MS 5
 

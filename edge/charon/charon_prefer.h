@@ -56,7 +56,7 @@ struct edge_charon_prefer_t
 	/**
 	 * Keep path's outbound traffic on the SA of reqid (its older CHILD_SA)
 	 * while a newer one of the other reqid comes up, until release(reqid)
-	 * or at most a few seconds.  Only while an SA of reqid is installed.
+	 * or 250 ms at most.  Only while an SA of reqid is installed.
 	 *
 	 * @return			TRUE if held
 	 */

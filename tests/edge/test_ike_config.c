@@ -26,6 +26,7 @@
 #include "charon_check.h"
 #include "charon_config.h"
 #include "ike_internal.h"
+#include "ike_testlib.h"
 
 static char dir[64];
 static public_key_t *own;
@@ -33,27 +34,13 @@ static uint8_t own_raw[EDGE_IKE_PUBKEY_LEN];
 
 static int group_setup(void **state)
 {
-	char conf[128], keyfile[128], *pem = NULL;
+	char keyfile[128], *pem = NULL;
 	private_key_t *key;
 	size_t len;
-	FILE *f;
 
-	strcpy(dir, "/tmp/sdwik-cfg.XXXXXX");
-	if (!mkdtemp(dir)) {
-		return -1;
-	}
-	snprintf(conf, sizeof(conf), "%s/strongswan.conf", dir);
-	f = fopen(conf, "w");
-	if (!f) {
-		return -1;
-	}
-	fclose(f);
-	if (!library_init(conf, "sdwan-ike-test")) {
-		return -1;
-	}
 	/* libcharon's code logs through charon->bus: the daemon object must
 	 * exist, but it is neither initialized nor started */
-	if (!libcharon_init()) {
+	if (ike_testlib_init(dir, "/tmp/sdwik-cfg.XXXXXX")) {
 		return -1;
 	}
 	/* as the adapter does: no legacy OpenSSL provider (MD4, DES, ...) */
@@ -78,13 +65,8 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	DESTROY_IF(own);
-	libcharon_deinit();
-	library_deinit();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) ? -1 : 0;
+	return ike_testlib_deinit(dir);
 }
 
 /* a fixed peer key (any valid Ed25519 point will do: use our own) */

@@ -145,6 +145,39 @@ static void test_loss_and_gap(void **state)
 	lab_flowstats_free(s);
 }
 
+/* the lost packets listed with the send times of their received neighbours in sequence */
+static void test_lost_list(void **state)
+{
+	struct lab_flowstats *s = lab_flowstats_new();
+	struct lab_flowstats_lost l[8];
+
+	/* 0..9 arrive but 3, 6, 7; 5 arrives late (after 8); 10, 11 lost at the end (FIN says 12) */
+	for (uint64_t i = 0; i < 10; i++)
+		if (i != 3 && i != 5 && i != 6 && i != 7)
+			deliver(s, i, 1 * MS);
+	deliver(s, 5, 9 * MS);
+	fin(s, 12);
+	assert_int_equal(lab_flowstats_lost_get(s, l, 8), 5);
+	assert_int_equal(l[0].seq, 3);
+	assert_int_equal(l[0].sent_after_ns, T0 + 2 * MS);
+	assert_int_equal(l[0].sent_before_ns, T0 + 4 * MS);
+	/* 6 and 7 lie in the gap 4 → 8 (5 came late: the bounds stay those of the gap) */
+	assert_int_equal(l[1].seq, 6);
+	assert_int_equal(l[1].sent_after_ns, T0 + 4 * MS);
+	assert_int_equal(l[1].sent_before_ns, T0 + 8 * MS);
+	assert_int_equal(l[2].seq, 7);
+	assert_int_equal(l[2].sent_before_ns, T0 + 8 * MS);
+	/* after the last arrival: no upper bound */
+	assert_int_equal(l[3].seq, 10);
+	assert_int_equal(l[3].sent_after_ns, T0 + 9 * MS);
+	assert_int_equal(l[3].sent_before_ns, 0);
+	assert_int_equal(l[4].seq, 11);
+	/* max bounds the list */
+	assert_int_equal(lab_flowstats_lost_get(s, l, 2), 2);
+	assert_int_equal(l[1].seq, 6);
+	lab_flowstats_free(s);
+}
+
 static void test_dup_reorder_foreign(void **state)
 {
 	struct lab_flowstats *s = lab_flowstats_new();
@@ -262,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_clean_flow),
 		cmocka_unit_test(test_loss_and_gap),
+		cmocka_unit_test(test_lost_list),
 		cmocka_unit_test(test_dup_reorder_foreign),
 		cmocka_unit_test(test_delay_percentiles),
 		cmocka_unit_test(test_negative_delay),

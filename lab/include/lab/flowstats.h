@@ -91,4 +91,21 @@ size_t lab_flowstats_seconds(const struct lab_flowstats *s);
 int lab_flowstats_second_get(const struct lab_flowstats *s, size_t i,
 			     struct lab_flowstats_second *ret);
 
+/*
+ * A lost packet and when it was sent: between the send times of the packets received before and
+ * after it in sequence (0 when unknown: lost at the start, at the end, or its gap was not among the
+ * first LAB_FS_GAPS_MAX gaps in arrival order), to be matched against logs.
+ */
+#define LAB_FS_GAPS_MAX 256
+struct lab_flowstats_lost {
+	uint64_t seq;
+	uint64_t sent_after_ns;	 /* tx_ns of the highest received seq below it, or 0 */
+	uint64_t sent_before_ns; /* tx_ns of the lowest received seq above it, or 0 */
+};
+
+/* the first lost sequence numbers (up to max, in order) with their send windows; returns how many
+ * were written (the summary's lost says how many there are) */
+size_t lab_flowstats_lost_get(const struct lab_flowstats *s, struct lab_flowstats_lost *ret,
+			      size_t max);
+
 #endif
