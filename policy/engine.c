@@ -44,6 +44,7 @@ struct epath {
 	enum policy_path_state state;
 	double rtt_ms, jitter_ms, loss_pct;
 	bool measured, loss_credible;
+	bool tunnel_up;
 	double cost;
 };
 
@@ -684,6 +685,15 @@ static uint32_t preempt_delay(const struct policy *p, const struct policy_rule *
 	return d > 3600000u ? 3600000u : (uint32_t)d;
 }
 
+/* every path of mask has its tunnel up */
+static bool carries(const struct policy_engine *e, uint64_t mask)
+{
+	for (uint64_t m = mask; m; m &= m - 1)
+		if (!e->paths[__builtin_ctzll(m)].tunnel_up)
+			return false;
+	return mask != 0;
+}
+
 static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, uint64_t now,
 			struct policy_class_decision *d)
 {
@@ -706,12 +716,16 @@ static void decide_slot(struct policy_engine *e, struct slot *s, uint64_t down, 
 	if (prim_up || last_up)
 		want_of(e, s, r, last ? s->last : s->prim, last ? s->n_last : s->n_prim, last,
 			margin, back, &w);
-	else if (r->duplicate != POLICY_DUPLICATE_OFF && s->have && s->cur)
-		/* A duplicated class keeps its paths while none is up: no path
+	else if (s->have && s->cur && (r->duplicate != POLICY_DUPLICATE_OFF || carries(e, s->cur)))
+		/* A class keeps its paths while none is up, as long as their
+		 * tunnels are (a duplicated class whatever they are): no path
 		 * loses every packet, a path down by its probes may still carry
 		 * them.  P15 under load: the probes of every path wait in the
 		 * same user-space ESP thread, both paths went DOWN at once while
 		 * carrying traffic, and the blackhole lost 25-460 ms per cut.
+		 * P17: a bundle applied at the hub held its event loop, and so
+		 * its STAMP reflector, 61-241 ms: every path of the branch went
+		 * DOWN and the blackhole lost what the hub would have taken.
 		 * Still "no-path": multi-hub (via.c) moves to a usable peer. */
 		w = (struct want){ .mask = s->cur,
 				   .primary = primary_of(s, s->cur, s->cur_last),
@@ -852,6 +866,7 @@ int policy_engine_decide(struct policy_engine *e, const struct policy_path *in, 
 	for (size_t i = 0; i < n; i++) {
 		struct epath *x = &e->paths[i];
 		x->state = in[i].state;
+		x->tunnel_up = in[i].tunnel_up;
 		x->rtt_ms = in[i].rtt_ms;
 		x->jitter_ms = in[i].jitter_ms;
 		x->loss_pct = in[i].loss_pct;

@@ -1577,6 +1577,21 @@ int edge_steer_path_state_ex(struct edge_steer *s, uint32_t path_id, enum policy
 	return run_at(s, now, NULL, 0);
 }
 
+int edge_steer_path_tunnel(struct edge_steer *s, uint32_t path_id, bool up)
+{
+	ssize_t i = path_index(s, path_id);
+
+	if (i < 0)
+		return -ENOENT;
+	if (s->pp[i].tunnel_up == up)
+		return 0;
+	s->pp[i].tunnel_up = up;
+	/* a class may be kept on it while every path is DOWN: not any more */
+	if (!up && s->pp[i].state == POLICY_PATH_DOWN)
+		return run_at(s, now_ms(s), NULL, 0);
+	return 0;
+}
+
 int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_path_state state)
 {
 	return edge_steer_path_state_ex(s, path_id, state, 0);

@@ -284,6 +284,12 @@ static void on_probe_metrics(void *arg, uint32_t id)
 		dup_update(s); /* loss starts or ends adaptive copies */
 }
 
+/* the path's CHILD_SA is up, or it needs none (no IKE) */
+static bool tunnel_up(const struct edge_steering *s, uint32_t id)
+{
+	return !s->opts.require_sa || edge_health_sa_up(s->health, id);
+}
+
 static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 		      enum policy_path_state to, const char *reason)
 {
@@ -304,6 +310,8 @@ static void on_health(void *arg, uint32_t id, enum policy_path_state from,
 		to = POLICY_PATH_UP;
 	dns_reachability(s);
 	/* unknown to steering (no policy yet): nothing to move */
+	if (s->steer)
+		(void)edge_steer_path_tunnel(s->steer, id, tunnel_up(s, id));
 	if (s->steer)
 		(void)edge_steer_path_state_ex(
 			s->steer, id, to,
@@ -667,9 +675,11 @@ int edge_steering_apply(struct edge_steering *s, const Sdwan__V1__ConfigBundle *
 	s->dup_pol = s->policy;
 	/* a configure keeps steering's path states only for ids it knew: give it
 	 * the health of every path (new ones are DOWN anyway) */
-	for (size_t i = 0; i < l.n_paths; i++)
+	for (size_t i = 0; i < l.n_paths; i++) {
+		(void)edge_steer_path_tunnel(s->steer, l.sp[i].id, tunnel_up(s, l.sp[i].id));
 		(void)edge_steer_path_state(s->steer, l.sp[i].id,
 					    edge_health_state(s->health, l.sp[i].id));
+	}
 	if (!s->probe) {
 		struct edge_probe_cbs cbs = { .state = on_probe_state,
 					      .metrics = on_probe_metrics,
@@ -711,6 +721,10 @@ out:
 void edge_steering_ike_event(struct edge_steering *s, const struct edge_ike_event *ev)
 {
 	edge_health_ike_event(s->health, ev);
+	/* an SA that went down on a path already DOWN by its probes changes no
+	 * state, but a class kept on that path must leave it */
+	if (s->steer && ev->path_id)
+		(void)edge_steer_path_tunnel(s->steer, ev->path_id, tunnel_up(s, ev->path_id));
 }
 
 int edge_steering_flush(struct edge_steering *s)

@@ -50,6 +50,13 @@ static void probe_up(struct edge_steering *s, uint32_t id)
 	assert_int_equal(edge_health_probe(edge_steering_health(s), id, &ev), 0);
 }
 
+static void probe_down(struct edge_steering *s, uint32_t id)
+{
+	struct pm_event ev = { .old_state = PM_STATE_UP, .new_state = PM_STATE_DOWN };
+
+	assert_int_equal(edge_health_probe(edge_steering_health(s), id, &ev), 0);
+}
+
 static void test_bundle_to_kernel(void **state)
 {
 	struct steer_fx f;
@@ -97,7 +104,13 @@ static void test_bundle_to_kernel(void **state)
 	assert_int_equal(fake_nl_log_count(f.nl, "route"), 0);
 	assert_int_equal(fake_nl_log_count(f.nl, "rule"), 0);
 	assert_int_equal(edge_health_state(edge_steering_health(f.s), 1), POLICY_PATH_UP);
-	/* CHILD_SA down: blackholed at once (inet's SA is not up) */
+	/* every path DOWN by its probes while its SA is up (a far end whose
+	 * reflector stalled): the classes stay on sdw1, no blackhole */
+	probe_down(f.s, 1);
+	assert_int_equal(edge_health_state(edge_steering_health(f.s), 1), POLICY_PATH_DOWN);
+	assert_int_equal(fake_nl_log_count(f.nl, "route"), 0);
+	/* CHILD_SA down (the path already DOWN): blackholed at once (inet's SA
+	 * is not up either) */
 	ike.type = EDGE_IKE_EV_CHILD_DOWN;
 	edge_steering_ike_event(f.s, &ike);
 	assert_int_equal(fake_nl_log_count(f.nl, "route replace"), 2);

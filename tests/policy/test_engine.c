@@ -583,6 +583,46 @@ static void test_reason_without_sla(void **state)
 	(void)state;
 }
 
+/* Any class whose paths are all down keeps those whose tunnels are up
+ * (reason no-path) instead of a blackhole, and leaves them as soon as their
+ * tunnel goes down or another path is up (P17: a hub's reflector stalled). */
+static void test_keeps_paths_with_tunnel(void **state)
+{
+	struct policy *p = load(POL("{'app': 'any', 'paths': ['mpls', 'inet']}"));
+	struct policy_path paths[3];
+	struct policy_engine *e = NULL;
+	struct policy_decision d;
+
+	memcpy(paths, site1, sizeof(paths));
+	for (size_t i = 0; i < 3; i++)
+		paths[i].tunnel_up = true;
+	apply_set(paths, 3, ALLUP);
+	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
+	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
+	assert_int_equal(policy_engine_decide(e, paths, 3, 1000, &d), 0);
+	assert_int_equal(d.classes[0].paths[0].path_id, 11);
+
+	apply_set(paths, 3, "mpls=down inet=down");
+	assert_int_equal(policy_engine_decide(e, paths, 3, 2000, &d), 0);
+	assert_int_equal(d.classes[0].reason, POLICY_REASON_NO_PATH);
+	assert_int_equal(d.classes[0].n_paths, 1);
+	assert_int_equal(d.classes[0].paths[0].path_id, 11);
+	assert_false(d.classes[0].changed);
+
+	paths[0].tunnel_up = false; /* mpls's SA went down */
+	assert_int_equal(policy_engine_decide(e, paths, 3, 2100, &d), 0);
+	assert_int_equal(d.classes[0].n_paths, 0);
+	assert_true(d.classes[0].changed);
+
+	paths[0].tunnel_up = true;
+	apply_set(paths, 3, "inet=up,40,5,0");
+	assert_int_equal(policy_engine_decide(e, paths, 3, 3000, &d), 0);
+	assert_int_equal(d.classes[0].paths[0].path_id, 12);
+	policy_engine_free(e);
+	policy_free(p);
+	(void)state;
+}
+
 /* A duplicated class whose paths are all down keeps them (reason no-path)
  * instead of none; a class that is not duplicated has none; the kept path
  * is left as soon as another is up (issue 21, P15 under load). */
@@ -963,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_restore_and_json),
 		cmocka_unit_test(test_reason_without_sla),
 		cmocka_unit_test(test_duplicated_keeps_paths),
+		cmocka_unit_test(test_keeps_paths_with_tunnel),
 		cmocka_unit_test(test_prop_never_down_last_resort),
 		cmocka_unit_test(test_prop_oscillation),
 		cmocka_unit_test(test_sla_oscillation_one_switch),

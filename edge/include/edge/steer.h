@@ -190,6 +190,11 @@ int edge_steer_path_state(struct edge_steer *s, uint32_t path_id, enum policy_pa
 #define EDGE_STEER_SETTLE_MS	  30000u
 int edge_steer_path_state_ex(struct edge_steer *s, uint32_t path_id, enum policy_path_state state,
 			     unsigned flags);
+/* Whether a path's tunnel is up (its CHILD_SA, or no IKE): a class whose
+ * paths are all DOWN keeps those whose tunnels are up (policy engine,
+ * struct policy_path.tunnel_up) rather than a blackhole.  A kept path whose
+ * tunnel goes down is left at once.  0 or -ENOENT. */
+int edge_steer_path_tunnel(struct edge_steer *s, uint32_t path_id, bool up);
 /* A path's metrics changed: recorded; a decision runs from the loop soon
  * (coalesced: once per loop iteration however many paths changed). */
 int edge_steer_path_metrics(struct edge_steer *s, uint32_t path_id, const struct pm_metrics *m);

@@ -53,6 +53,10 @@ struct policy_path {
 	double loss_pct;       /* 0..100 */
 	uint32_t samples;      /* replies the RTT/jitter rest on; 0 = no metrics yet */
 	uint32_t loss_samples; /* probes the loss rests on */
+	/* its tunnel is up (or it needs none): while its probes say DOWN it may
+	 * still carry packets (a far end that stalled answers late); a class
+	 * with no path up keeps such paths instead of a blackhole */
+	bool tunnel_up;
 };
 
 struct policy_engine_opts {
