@@ -65,24 +65,34 @@ rotation_over() { # OLD_KEY [SITE]
 	jq -e --arg old "$1" '(.key_rotation == null) and .public_key != $old' <<<"$j" >/dev/null
 }
 der_key() { tail -c 32 | od -An -tx1 | tr -d ' \n'; } # DER Ed25519 public key → hex
-old_key=$(site_key)
-old_serials=$(api GET "/api/v1/certificates?site=br1" |
-	jq -r '.certificates[] | select(.state == "valid") | .serial')
-from=$(wc -l <"$E2E_DIR/logs/edge-br1.log")
-e2e_flow_start rup br1 hub1 voice 1000 15 || fail "flow did not start"
-e2e_flow_start rdown hub1 br1 voice 1000 15 || fail "flow did not start"
-sleep 2
-t0=$(e2e_now_ms)
-e2e_ctl site rotate-key br1 >/dev/null || fail "rotate-key refused in a network of certificates"
-over=0
-for _ in $(seq 400); do
-	rotation_over "$old_key" && { over=1; break; }
-	sleep 0.1
-done
-rot_ms=$(($(e2e_now_ms) - t0))
-e2e_flow_wait rup || true
-e2e_flow_wait rdown || true
-lost=$(($(e2e_flow_get rup lost) + $(e2e_flow_get rdown lost)))
+# SITE FLOW SECONDS: a 15 s stream each way br1 ↔ hub1 (FLOWup, FLOWdown), 2 s in `rotate-key
+# SITE`, waits at most SECONDS for its end: sets old_serials (its valid certificates before), from
+# (br1's log lines before), t0, over (1: ended), rot_ms
+rotate_under_streams() {
+	local site=$1 flow=$2 old_key
+	old_key=$(site_key "$site")
+	old_serials=$(api GET "/api/v1/certificates?site=$site" |
+		jq -r '.certificates[] | select(.state == "valid") | .serial')
+	from=$(wc -l <"$E2E_DIR/logs/edge-br1.log")
+	e2e_flow_start "${flow}up" br1 hub1 voice 1000 15 || fail "flow did not start"
+	e2e_flow_start "${flow}down" hub1 br1 voice 1000 15 || fail "flow did not start"
+	sleep 2
+	t0=$(e2e_now_ms)
+	e2e_ctl site rotate-key "$site" >/dev/null || fail "rotate-key $site refused in a network of certificates"
+	over=0
+	for _ in $(seq $(($3 * 10))); do
+		rotation_over "$old_key" "$site" && { over=1; break; }
+		sleep 0.1
+	done
+	rot_ms=$(($(e2e_now_ms) - t0))
+}
+streams_lost() { # FLOW → packets lost by both streams, once they ended
+	e2e_flow_wait "${1}up" || true
+	e2e_flow_wait "${1}down" || true
+	echo $(($(e2e_flow_get "${1}up" lost) + $(e2e_flow_get "${1}down" lost)))
+}
+rotate_under_streams br1 r 40
+lost=$(streams_lost r)
 echo "RESULT e2e_cert rotate_ms=$rot_ms rotate_lost=$lost"
 ((over)) || fail "the rotation did not end within 40 s ($(e2e_ctl site show br1 | grep -i 'key rotation'))"
 new_key=$(site_key)
@@ -118,21 +128,7 @@ echo "ok: br1 rotated its key with certificates in $rot_ms ms under 2 x 1 kpps, 
 # br1, which re-authenticates them make-before-break instead of deleting them (edge/charon
 # README, "A CRL update"): no IKE_SA deleted as revoked; the loss is printed, the bound only
 # catches a break
-old_key=$(site_key hub1)
-old_serials=$(api GET "/api/v1/certificates?site=hub1" |
-	jq -r '.certificates[] | select(.state == "valid") | .serial')
-from=$(wc -l <"$E2E_DIR/logs/edge-br1.log")
-e2e_flow_start hup br1 hub1 voice 1000 15 || fail "flow did not start"
-e2e_flow_start hdown hub1 br1 voice 1000 15 || fail "flow did not start"
-sleep 2
-t0=$(e2e_now_ms)
-e2e_ctl site rotate-key hub1 >/dev/null || fail "rotate-key hub1 refused"
-over=0
-for _ in $(seq 100); do
-	rotation_over "$old_key" hub1 && { over=1; break; }
-	sleep 0.1
-done
-rot_ms=$(($(e2e_now_ms) - t0))
+rotate_under_streams hub1 h 10
 reauth=0
 for _ in $(seq 100); do
 	log_since | grep -q "peer certificate superseded: re-authenticating" && { reauth=1; break; }
@@ -148,9 +144,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 up_ms=$(($(e2e_now_ms) - t0))
-e2e_flow_wait hup || true
-e2e_flow_wait hdown || true
-lost=$(($(e2e_flow_get hup lost) + $(e2e_flow_get hdown lost)))
+lost=$(streams_lost h)
 echo "RESULT e2e_cert hub_rotate_ms=$rot_ms hub_superseded_ms=$reauth_ms hub_reauth_up_ms=$up_ms" \
 	"hub_rotate_lost=$lost"
 ((over)) || fail "hub1's rotation did not end within 10 s ($(e2e_ctl site show hub1 | grep -i 'key rotation'))"
