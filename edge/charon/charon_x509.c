@@ -129,6 +129,23 @@ static certificate_t *peer_cert(ike_sa_t *ike_sa)
 }
 
 /**
+ * Whether an IKE_SA is on its way out (deleted, rekeyed): no
+ * re-authentication for it
+ */
+static bool going(ike_sa_t *ike_sa)
+{
+	switch (ike_sa->get_state(ike_sa))
+	{
+		case IKE_DELETING:
+		case IKE_REKEYED:
+		case IKE_DESTROYING:
+			return TRUE;
+		default:
+			return FALSE;
+	}
+}
+
+/**
  * Tell the daemon that a path's IKE_SA goes because its peer's certificate
  * is revoked (IKE_FAILED), or is re-authenticated because it was superseded
  * (REAUTH)
@@ -255,7 +272,7 @@ static void revoke_established(private_edge_charon_x509_t *this,
 			continue;
 		}
 		initiator = ike_sa->has_condition(ike_sa, COND_ORIGINAL_INITIATOR);
-		if (reason == CRL_REASON_SUPERSEDED)
+		if (reason == CRL_REASON_SUPERSEDED && !going(ike_sa))
 		{
 			DBG1(DBG_CFG,
 				 "path %u '%s': peer certificate \"%Y\" superseded: "
@@ -271,6 +288,11 @@ static void revoke_established(private_edge_charon_x509_t *this,
 			}
 			push_revoked(this, path_id, ike_sa, TRUE);
 			superseded_bound(this, path_id, ike_sa->get_unique_id(ike_sa));
+			continue;
+		}
+		if (reason == CRL_REASON_SUPERSEDED)
+		{ /* replaced already (our DELETE may wait for an answer the
+		   * peer, which dropped it, never sends): nothing to say */
 			continue;
 		}
 		DBG1(DBG_CFG,
