@@ -1079,6 +1079,18 @@ static void on_ike_event(void *arg, const struct edge_ike_event *ev)
 				   : "unanswered: SA dropped, initiating a new one");
 		break;
 	}
+	case EDGE_IKE_EV_REAUTH:
+		/* the peer's key rotation, not an attack: the SA stays while
+		 * re-authenticated (charon_x509.c) */
+		log_notice("path %u (%s): peer certificate superseded: re-authenticating "
+			   "(IKE SPIs %016llx:%016llx kept at most %u s)",
+			   ev->path_id, name, (unsigned long long)ev->ike_spi_i,
+			   (unsigned long long)ev->ike_spi_r, EDGE_IKE_SUPERSEDED_GRACE_MS / 1000);
+		if (d->events)
+			edge_events_emitf(d->events, EDGE_EVENT_CERT, name, "",
+					  edge_ike_reason_name(ev->reason), NULL,
+					  "peer certificate superseded: re-authenticating");
+		break;
 	default:
 		log_notice("path %u (%s): %s (%s)", ev->path_id, name,
 			   edge_ike_event_type_name(ev->type), edge_ike_reason_name(ev->reason));

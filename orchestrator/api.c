@@ -466,7 +466,7 @@ enum MHD_Result api_site_delete(struct req *r)
 	}
 	st->ops->event_add(st, 0, orchd_now_ms(), "site", r->params[0], "deleted");
 	if ((e = audit(r, "site.delete", r->params[0], before, NULL)) ||
-	    (e = orchd_certs_revoke_site(r, r->params[0], "site deleted")) ||
+	    (e = orchd_certs_revoke_site(r, r->params[0], ORCHD_REVOKE_SITE_DELETED)) ||
 	    (e = st->ops->commit(st))) {
 		st->ops->rollback(st);
 		return reply_store_error(r, e, "commit");

@@ -444,7 +444,8 @@ static int list_hash(const struct orch_crl_entry *e, size_t n, uint8_t md[32])
 
 	for (size_t i = 0; ok && i < n; i++)
 		ok = EVP_DigestUpdate(h, e[i].serial, strlen(e[i].serial) + 1) &&
-		     EVP_DigestUpdate(h, &e[i].revoked_at, sizeof(e[i].revoked_at));
+		     EVP_DigestUpdate(h, &e[i].revoked_at, sizeof(e[i].revoked_at)) &&
+		     EVP_DigestUpdate(h, &e[i].reason, sizeof(e[i].reason));
 	ok = ok && EVP_DigestFinal_ex(h, md, NULL);
 	EVP_MD_CTX_free(h);
 	return ok ? 0 : -ENOMEM;
@@ -456,12 +457,18 @@ static int crl_add(X509_CRL *crl, const struct orch_crl_entry *e)
 	ASN1_TIME *t = ASN1_TIME_set(NULL, e->revoked_at);
 	BIGNUM *bn = NULL;
 	ASN1_INTEGER *ai = NULL;
+	ASN1_ENUMERATED *reason = NULL;
 	int r = -ENOMEM;
 
-	if (!BN_hex2bn(&bn, e->serial)) {
+	if (!BN_hex2bn(&bn, e->serial) || e->reason < CRL_REASON_UNSPECIFIED ||
+	    e->reason > CRL_REASON_AA_COMPROMISE || e->reason == 7) {
 		r = -EINVAL;
 		goto out;
 	}
+	if (e->reason != CRL_REASON_UNSPECIFIED &&
+	    (!(reason = ASN1_ENUMERATED_new()) || !ASN1_ENUMERATED_set(reason, e->reason) || !rv ||
+	     !X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0, 0)))
+		goto out;
 	if (rv && t && (ai = BN_to_ASN1_INTEGER(bn, NULL)) &&
 	    X509_REVOKED_set_serialNumber(rv, ai) && X509_REVOKED_set_revocationDate(rv, t) &&
 	    X509_CRL_add0_revoked(crl, rv)) {
@@ -471,6 +478,7 @@ static int crl_add(X509_CRL *crl, const struct orch_crl_entry *e)
 out:
 	X509_REVOKED_free(rv);
 	ASN1_TIME_free(t);
+	ASN1_ENUMERATED_free(reason);
 	ASN1_INTEGER_free(ai);
 	BN_free(bn);
 	return r;

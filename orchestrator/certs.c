@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
 #include <sdwan.pb-c.h>
 
 #include <orch/ca.h>
@@ -149,6 +150,20 @@ int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_
 	return e;
 }
 
+/* the reasons the store keeps (certs.reason) that the CRL can say: a key
+ * rotation's old certificate is superseded (RFC 5280 5.3.1), which an edge
+ * re-authenticates instead of tearing down; a deleted site's certificates are
+ * its cessationOfOperation.  Every other revocation (an operator's, a revoked
+ * or re-provisioned site's) says nothing more than before: unspecified. */
+static int crl_reason(const char *why)
+{
+	if (why && !strcmp(why, ORCHD_REVOKE_KEY_ROTATED))
+		return CRL_REASON_SUPERSEDED;
+	if (why && !strcmp(why, ORCHD_REVOKE_SITE_DELETED))
+		return CRL_REASON_CESSATION_OF_OPERATION;
+	return CRL_REASON_UNSPECIFIED;
+}
+
 int orchd_certs_revoke_site(struct req *r, const char *site, const char *why)
 {
 	struct orch_store *st = r->d->store;
@@ -184,16 +199,16 @@ int orchd_certs_revoke_old_key(struct req *r, const char *actor, const char *sit
 		    json_integer_value(json_object_get(c, "not_after")) <= now ||
 		    !strcmp(json_string_value(json_object_get(c, "public_key")), hex))
 			continue;
-		if ((e = st->ops->cert_revoke(st, serial, now, "key rotated")))
+		if ((e = st->ops->cert_revoke(st, serial, now, ORCHD_REVOKE_KEY_ROTATED)))
 			break;
 		n++;
 	}
 	json_decref(a);
 	if (e || !n)
 		return e;
-	return orchd_audit(
-		r, actor, "cert.revoke", site, NULL,
-		json_pack("{s:I, s:s}", "certificates", (json_int_t)n, "reason", "key rotated"));
+	return orchd_audit(r, actor, "cert.revoke", site, NULL,
+			   json_pack("{s:I, s:s}", "certificates", (json_int_t)n, "reason",
+				     ORCHD_REVOKE_KEY_ROTATED));
 }
 
 /* POST /edge/v1/certificate: a new certificate for the site's current key
@@ -377,6 +392,7 @@ int orchd_crl(struct orchd *d, struct orch_store *st, uint8_t **ret_crl, size_t 
 		if (!rev || json_integer_value(json_object_get(c, "not_after")) <= now)
 			continue;
 		v[n].serial = json_string_value(json_object_get(c, "serial"));
+		v[n].reason = crl_reason(json_string_value(json_object_get(c, "reason")));
 		v[n++].revoked_at = rev / 1000;
 	}
 	e = orch_ca_crl(d->ca, v, n, now / 1000, ret_crl, ret_len);

@@ -315,6 +315,10 @@ int orchd_cert_issue(struct req *r, const char *field, const uint8_t *csr, size_
 		     struct orch_cert_issued *ret, char *err, size_t errlen);
 /* the site's certificates end (site revoked, re-provisioned, deleted): in the
  * open transaction, with an audit line when there were any */
+/* why a certificate was revoked (store certs.reason) where the CRL says more
+ * than unspecified: superseded, cessationOfOperation */
+#define ORCHD_REVOKE_KEY_ROTATED  "key rotated"
+#define ORCHD_REVOKE_SITE_DELETED "site deleted"
 int orchd_certs_revoke_site(struct req *r, const char *site, const char *why);
 /* key rotation done: revoke every valid certificate of the site that is not
  * for key (its new one), so the old key cannot authenticate any more (the

@@ -149,6 +149,9 @@ typedef struct
 	uint32_t id;
 	uint32_t generation;
 	bool retry;
+	/* a new IKE_SA even if one of an equal config is up (re-authentication
+	 * with the same config: charon would reuse that one) */
+	bool fresh;
 } initiate_data_t;
 
 static void entry_destroy(entry_t *entry)
@@ -704,8 +707,22 @@ static job_requeue_t initiate_job(initiate_data_t *data)
 	}
 	enumerator->destroy(enumerator);
 
-	ike_sa =
-		charon->ike_sa_manager->checkout_by_config(charon->ike_sa_manager, cfg);
+	if (data->fresh)
+	{
+		ike_sa = charon->ike_sa_manager->create_new(
+			charon->ike_sa_manager, cfg->get_ike_version(cfg), TRUE);
+		if (ike_sa)
+		{
+			ike_sa->set_peer_cfg(ike_sa, cfg);
+			charon->ike_sa_manager->checkout_new(charon->ike_sa_manager,
+												 ike_sa);
+		}
+	}
+	else
+	{
+		ike_sa = charon->ike_sa_manager->checkout_by_config(
+			charon->ike_sa_manager, cfg);
+	}
 	if (!ike_sa)
 	{
 		DBG1(DBG_CFG, "path '%s': no IKE_SA for initiation",
@@ -732,10 +749,12 @@ static job_requeue_t initiate_job(initiate_data_t *data)
 }
 
 /**
- * Queue an initiate job for an entry, now or after delay ms; lock held
+ * Queue an initiate job for an entry, now or after delay ms (with fresh, of a
+ * new IKE_SA in any case); lock held
  */
-static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
-						   uint32_t delay, bool retry)
+static void queue_initiate_sa(private_edge_charon_config_t *this,
+							  entry_t *entry, uint32_t delay, bool retry,
+							  bool fresh)
 {
 	initiate_data_t *data;
 	job_t *job;
@@ -745,7 +764,7 @@ static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
 		return;
 	}
 	INIT(data, .this = this, .id = entry->path.id,
-		 .generation = entry->generation, .retry = retry, );
+		 .generation = entry->generation, .retry = retry, .fresh = fresh, );
 	job = (job_t *)callback_job_create((callback_job_cb_t)initiate_job, data,
 									   free, NULL);
 	if (delay)
@@ -756,6 +775,15 @@ static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
 	{
 		lib->processor->queue_job(lib->processor, job);
 	}
+}
+
+/**
+ * Queue an initiate job for an entry, now or after delay ms; lock held
+ */
+static void queue_initiate(private_edge_charon_config_t *this, entry_t *entry,
+						   uint32_t delay, bool retry)
+{
+	queue_initiate_sa(this, entry, delay, retry, FALSE);
 }
 
 /**
@@ -901,8 +929,9 @@ static int replace_in_place(private_edge_charon_config_t *this, entry_t *entry,
 	entry->generation = reauth ? ++this->generation : old->generation;
 	this->paths->insert_last(this->paths, entry);
 	if (reauth && entry->path.initiator)
-	{
-		queue_initiate(this, entry, 0, FALSE);
+	{ /* a new IKE_SA even where the config did not change (a peer's
+	   * superseded certificate: reauth()) */
+		queue_initiate_sa(this, entry, 0, FALSE, TRUE);
 	}
 	this->lock->unlock(this->lock);
 	entry_destroy(old);
@@ -1220,6 +1249,18 @@ METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
 	 * (rekeys do not authenticate), the next IKE_SA of a path sends the
 	 * new one */
 	r = rebuild_in_place(this, ids, FALSE, "own certificate changed");
+	ids->destroy(ids);
+	return r;
+}
+
+METHOD(edge_charon_config_t, reauth, int, private_edge_charon_config_t *this,
+	   uint32_t id)
+{
+	linked_list_t *ids = linked_list_create();
+	int r;
+
+	ids->insert_last(ids, (void *)(uintptr_t)id);
+	r = rebuild_in_place(this, ids, TRUE, "peer certificate superseded");
 	ids->destroy(ids);
 	return r;
 }
@@ -1633,6 +1674,7 @@ edge_charon_config_t *edge_charon_config_create(public_key_t *own,
 			.restart = _restart,
 			.set_own = _set_own,
 			.set_own_cert = _set_own_cert,
+			.reauth = _reauth,
 			.set_cert = _set_cert,
 			.lookup = _lookup,
 			.sa_gone = _sa_gone,

@@ -107,6 +107,17 @@ struct edge_charon_config_t
 	int (*set_cert)(edge_charon_config_t *this, certificate_t *cert);
 
 	/**
+	 * Re-authenticate a path make-before-break, as a key rotation does
+	 * (its config rebuilt in place, a new IKE_SA initiated at once whose
+	 * coming up removes the old ones): the peer's certificate was
+	 * superseded by its key rotation (charon_x509.c).  A responder path
+	 * is rebuilt only (its peer re-authenticates).
+	 *
+	 * @return			0, or -errno (the path unchanged)
+	 */
+	int (*reauth)(edge_charon_config_t *this, uint32_t id);
+
+	/**
 	 * An IKE_SA of the named config is being destroyed: schedule a retry
 	 * after the path's backoff, if it is an initiator path.
 	 */

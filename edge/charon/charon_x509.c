@@ -16,6 +16,7 @@
 #include <daemon.h>
 #include <credentials/certificates/crl.h>
 #include <credentials/certificates/x509.h>
+#include <processing/jobs/callback_job.h>
 
 typedef struct private_edge_charon_x509_t private_edge_charon_x509_t;
 
@@ -40,6 +41,12 @@ struct private_edge_charon_x509_t
 	 * Own certificate now in use, NULL for none
 	 */
 	certificate_t *own;
+
+	/**
+	 * The CRL whose revocations were applied last, NULL for none: the same
+	 * CRL in the next set() (a renewal) applies nothing again
+	 */
+	certificate_t *crl;
 
 	/**
 	 * Where revocation events go
@@ -71,9 +78,10 @@ static certificate_t *parse(certificate_type_t type, const uint8_t *der,
 }
 
 /**
- * Whether crl (issued for cert's issuer) lists cert's serial
+ * Whether crl (issued for cert's issuer) lists cert's serial, and why
  */
-static bool crl_lists(certificate_t *crl, certificate_t *cert)
+static bool crl_lists(certificate_t *crl, certificate_t *cert,
+					  crl_reason_t *ret_reason)
 {
 	enumerator_t *enumerator;
 	chunk_t serial, revoked;
@@ -93,6 +101,7 @@ static bool crl_lists(certificate_t *crl, certificate_t *cert)
 	{
 		if (chunk_equals(serial, revoked))
 		{
+			*ret_reason = reason;
 			found = TRUE;
 			break;
 		}
@@ -120,56 +129,178 @@ static certificate_t *peer_cert(ike_sa_t *ike_sa)
 }
 
 /**
- * Delete the established IKE_SAs of our paths whose peer's certificate crl
- * revokes, and say so per path
+ * Whether an IKE_SA is on its way out (deleted, rekeyed): no
+ * re-authentication for it
+ */
+static bool going(ike_sa_t *ike_sa)
+{
+	switch (ike_sa->get_state(ike_sa))
+	{
+		case IKE_DELETING:
+		case IKE_REKEYED:
+		case IKE_DESTROYING:
+			return TRUE;
+		default:
+			return FALSE;
+	}
+}
+
+/**
+ * Tell the daemon that a path's IKE_SA goes because its peer's certificate
+ * is revoked (IKE_FAILED), or is re-authenticated because it was superseded
+ * (REAUTH)
+ */
+static void push_revoked(private_edge_charon_x509_t *this, uint32_t path_id,
+						 ike_sa_t *ike_sa, bool superseded)
+{
+	struct edge_ike_event ev = {
+		.type = superseded ? EDGE_IKE_EV_REAUTH : EDGE_IKE_EV_IKE_FAILED,
+		.reason = superseded ? EDGE_IKE_REASON_CERT_SUPERSEDED
+							 : EDGE_IKE_REASON_CERT_REVOKED,
+		.path_id = path_id,
+	};
+	ike_sa_id_t *sa_id = ike_sa->get_id(ike_sa);
+
+	ev.ike_spi_i = be64toh(sa_id->get_initiator_spi(sa_id));
+	ev.ike_spi_r = be64toh(sa_id->get_responder_spi(sa_id));
+	if (this->push)
+	{
+		this->push(this->push_arg, &ev);
+	}
+}
+
+/**
+ * An IKE_SA kept after its peer's certificate was superseded
+ */
+typedef struct
+{
+	private_edge_charon_x509_t *this;
+	uint32_t path_id;
+	uint32_t unique_id;
+} superseded_t;
+
+/**
+ * The grace of an IKE_SA authenticated by a superseded certificate is over:
+ * if it is still there, its re-authentication did not happen (the peer did
+ * not, or ours failed), and it goes as a revoked one
+ */
+static job_requeue_t superseded_job(superseded_t *data)
+{
+	ike_sa_t *ike_sa;
+
+	ike_sa = charon->ike_sa_manager->checkout_by_id(charon->ike_sa_manager,
+													data->unique_id);
+	if (!ike_sa)
+	{
+		DBG2(DBG_CFG,
+			 "path %u: IKE_SA [%u] of a superseded peer "
+			 "certificate went in time",
+			 data->path_id, data->unique_id);
+		return JOB_REQUEUE_NONE;
+	}
+	DBG1(DBG_CFG,
+		 "path %u: IKE_SA [%u] still authenticated by a superseded peer "
+		 "certificate after %u ms (not re-authenticated): revoked, "
+		 "deleting it",
+		 data->path_id, data->unique_id, EDGE_IKE_SUPERSEDED_GRACE_MS);
+	push_revoked(data->this, data->path_id, ike_sa, FALSE);
+	charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+	charon->controller->terminate_ike(charon->controller, data->unique_id, TRUE,
+									  NULL, NULL, 0);
+	return JOB_REQUEUE_NONE;
+}
+
+/**
+ * Bound the life of an IKE_SA whose peer's certificate was superseded
+ */
+static void superseded_bound(private_edge_charon_x509_t *this, uint32_t path_id,
+							 uint32_t unique_id)
+{
+	superseded_t *data;
+
+	INIT(data, .this = this, .path_id = path_id, .unique_id = unique_id, );
+	lib->scheduler->schedule_job_ms(
+		lib->scheduler,
+		(job_t *)callback_job_create((callback_job_cb_t)superseded_job, data,
+									 free, NULL),
+		EDGE_IKE_SUPERSEDED_GRACE_MS);
+}
+
+/**
+ * The established IKE_SAs of our paths whose peer's certificate crl
+ * revokes: a certificate superseded by the peer's key rotation (RFC 5280
+ * 5.3.1 reason superseded) is no attack, so the SA stays while it is
+ * re-authenticated make-before-break: by us where we initiated it
+ * (config reauth(), the key rotation's path), by the peer where it did,
+ * and goes if still there after the grace; any other reason (or none)
+ * deletes it at once, said per path
  */
 static void revoke_established(private_edge_charon_x509_t *this,
 							   certificate_t *crl)
 {
 	enumerator_t *enumerator;
-	linked_list_t *ids;
+	linked_list_t *ids, *reauth;
 	ike_sa_t *ike_sa;
 	peer_cfg_t *cfg;
 	certificate_t *cert;
+	crl_reason_t reason;
 	uintptr_t id;
+	uint32_t path_id;
 
 	if (!this->live)
 	{
 		return;
 	}
 	ids = linked_list_create();
+	reauth = linked_list_create();
 	enumerator =
 		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
 	while (enumerator->enumerate(enumerator, &ike_sa))
 	{
-		struct edge_ike_event ev = {
-			.type = EDGE_IKE_EV_IKE_FAILED,
-			.reason = EDGE_IKE_REASON_CERT_REVOKED,
-		};
-		ike_sa_id_t *sa_id;
+		void *known;
+		bool initiator;
 
 		cfg = ike_sa->get_peer_cfg(ike_sa);
 		cert = peer_cert(ike_sa);
-		if (!cfg || !cert || !crl_lists(crl, cert))
+		if (!cfg || !cert || !crl_lists(crl, cert, &reason))
 		{
 			continue;
 		}
-		ev.path_id = this->config->lookup(this->config, cfg->get_name(cfg));
-		if (!ev.path_id)
+		path_id = this->config->lookup(this->config, cfg->get_name(cfg));
+		if (!path_id)
 		{
+			continue;
+		}
+		initiator = ike_sa->has_condition(ike_sa, COND_ORIGINAL_INITIATOR);
+		if (reason == CRL_REASON_SUPERSEDED && !going(ike_sa))
+		{
+			DBG1(DBG_CFG,
+				 "path %u '%s': peer certificate \"%Y\" superseded: "
+				 "re-authenticating IKE_SA [%u] (%s), at most %u ms",
+				 path_id, cfg->get_name(cfg), cert->get_subject(cert),
+				 ike_sa->get_unique_id(ike_sa),
+				 initiator ? "by us" : "by the peer",
+				 EDGE_IKE_SUPERSEDED_GRACE_MS);
+			known = (void *)(uintptr_t)path_id;
+			if (initiator && !reauth->find_first(reauth, NULL, &known))
+			{
+				reauth->insert_last(reauth, (void *)(uintptr_t)path_id);
+			}
+			push_revoked(this, path_id, ike_sa, TRUE);
+			superseded_bound(this, path_id, ike_sa->get_unique_id(ike_sa));
+			continue;
+		}
+		if (reason == CRL_REASON_SUPERSEDED)
+		{ /* replaced already (our DELETE may wait for an answer the
+		   * peer, which dropped it, never sends): nothing to say */
 			continue;
 		}
 		DBG1(DBG_CFG,
 			 "path %u '%s': peer certificate \"%Y\" revoked by the "
-			 "new CRL, deleting IKE_SA",
-			 ev.path_id, cfg->get_name(cfg), cert->get_subject(cert));
-		sa_id = ike_sa->get_id(ike_sa);
-		ev.ike_spi_i = be64toh(sa_id->get_initiator_spi(sa_id));
-		ev.ike_spi_r = be64toh(sa_id->get_responder_spi(sa_id));
-		if (this->push)
-		{
-			this->push(this->push_arg, &ev);
-		}
+			 "new CRL (%N), deleting IKE_SA",
+			 path_id, cfg->get_name(cfg), cert->get_subject(cert),
+			 crl_reason_names, reason);
+		push_revoked(this, path_id, ike_sa, FALSE);
 		ids->insert_last(ids, (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
 	}
 	enumerator->destroy(enumerator);
@@ -181,6 +312,19 @@ static void revoke_established(private_edge_charon_x509_t *this,
 										  TRUE, NULL, NULL, 0);
 	}
 	ids->destroy(ids);
+	/* a new IKE_SA authenticating the peer's new certificate; its coming
+	 * up removes the old one (config sa_up()) */
+	while (reauth->remove_first(reauth, (void **)&id) == SUCCESS)
+	{
+		if (this->config->reauth(this->config, (uint32_t)id))
+		{
+			DBG1(DBG_CFG,
+				 "path %u: re-authentication after a superseded "
+				 "peer certificate failed to start",
+				 (uint32_t)id);
+		}
+	}
+	reauth->destroy(reauth);
 }
 
 /**
@@ -354,9 +498,11 @@ static int replace(private_edge_charon_x509_t *this,
 		DBG1(DBG_CFG, "X.509: a path's config failed with the new "
 					  "certificate");
 	}
-	if (crl)
+	if (crl && (!this->crl || !crl->equals(crl, this->crl)))
 	{
 		revoke_established(this, crl);
+		DESTROY_IF(this->crl);
+		this->crl = crl->get_ref(crl);
 	}
 	DESTROY_IF(cert);
 	DESTROY_IF(crl);
@@ -382,6 +528,7 @@ METHOD(edge_charon_x509_t, destroy, void, private_edge_charon_x509_t *this)
 	lib->credmgr->remove_set(lib->credmgr, &this->creds->set);
 	this->creds->destroy(this->creds);
 	DESTROY_IF(this->own);
+	DESTROY_IF(this->crl);
 	free(this);
 }
 

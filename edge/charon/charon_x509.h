@@ -2,7 +2,9 @@
  * X.509 credentials of the edge (issue 18): the network's CAs, the CRL and
  * our own certificate in one credential set of their own, replaced as a
  * whole by each x509_set(); peers whose certificate a new CRL lists lose
- * their established IKE_SAs at once.
+ * their established IKE_SAs at once, unless it lists it as superseded (the
+ * peer's key rotation): then they are re-authenticated make-before-break,
+ * and go only if still there after EDGE_IKE_SUPERSEDED_GRACE_MS (ike.h).
  *
  * Threading: set() from the daemon's main thread only; the credential set is
  * read by charon's workers (mem_cred locks itself).

@@ -473,6 +473,8 @@ const char *edge_ike_event_type_name(enum edge_ike_event_type type)
 			return "nat-change";
 		case EDGE_IKE_EV_CHECK:
 			return "check";
+		case EDGE_IKE_EV_REAUTH:
+			return "reauth";
 	}
 	return "unknown";
 }
@@ -503,6 +505,8 @@ const char *edge_ike_reason_name(enum edge_ike_reason reason)
 			return "cert-revoked";
 		case EDGE_IKE_REASON_CERT_UNTRUSTED:
 			return "cert-untrusted";
+		case EDGE_IKE_REASON_CERT_SUPERSEDED:
+			return "cert-superseded";
 	}
 	return "unknown";
 }

@@ -494,6 +494,11 @@ static void test_ike_failures_said(void **state)
 		{ .type = EDGE_IKE_EV_IKE_FAILED,
 		  .path_id = 1,
 		  .reason = EDGE_IKE_REASON_CERT_REVOKED },
+		/* a peer certificate superseded (its key rotation): re-authenticated,
+		 * a cert event and no ike event (no failure) */
+		{ .type = EDGE_IKE_EV_REAUTH,
+		  .path_id = 1,
+		  .reason = EDGE_IKE_REASON_CERT_SUPERSEDED },
 		{ .type = EDGE_IKE_EV_CHILD_UP, .path_id = 1, .spi_in = 0x1000, .spi_out = 0x2000 },
 	};
 
@@ -535,6 +540,10 @@ static void test_ike_failures_said(void **state)
 	assert_non_null(strstr(ike_events, "\"from\":\"unreachable\",\"to\":\"auth-failed\","
 					   "\"reason\":\"IKE failed: authentication failed"));
 	assert_non_null(strstr(ike_events, "\"from\":\"cert-revoked\",\"to\":\"ok\""));
+	assert_non_null(strstr(ike_events,
+			       "\"kind\":\"cert\",\"subject\":\"mpls-hub1-mpls\","
+			       "\"from\":\"\",\"to\":\"cert-superseded\","
+			       "\"reason\":\"peer certificate superseded: re-authenticating\""));
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);

@@ -391,11 +391,14 @@ static void test_names(void **state)
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_IKE_REKEY), "ike-rekey");
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_NAT_CHANGE), "nat-change");
 	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_CHECK), "check");
+	assert_string_equal(edge_ike_event_type_name(EDGE_IKE_EV_REAUTH), "reauth");
 	assert_string_equal(edge_ike_event_type_name((enum edge_ike_event_type)99), "unknown");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_AUTH_FAILED), "auth-failed");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_EXPIRED), "cert-expired");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_REVOKED), "cert-revoked");
 	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_UNTRUSTED), "cert-untrusted");
+	assert_string_equal(edge_ike_reason_name(EDGE_IKE_REASON_CERT_SUPERSEDED),
+			    "cert-superseded");
 	assert_string_equal(edge_ike_reason_name((enum edge_ike_reason)99), "unknown");
 }
 

@@ -129,12 +129,15 @@ static void sans_of(X509 *x, char *out, size_t len)
 	GENERAL_NAMES_free(g);
 }
 
-static bool crl_has(const uint8_t *der, size_t len, const char *serial_hex, X509 *issuer)
+/* the reasonCode (RFC 5280 5.3.1) of serial_hex's entry in the CRL: -1 for
+ * none, CRL_NOT_LISTED when not listed */
+#define CRL_NOT_LISTED (-2)
+static int crl_reason(const uint8_t *der, size_t len, const char *serial_hex, X509 *issuer)
 {
 	const uint8_t *p = der;
 	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
 	STACK_OF(X509_REVOKED) * rv;
-	bool found = false;
+	int found = CRL_NOT_LISTED;
 
 	assert_non_null(crl);
 	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(issuer)), 1);
@@ -148,12 +151,23 @@ static bool crl_has(const uint8_t *der, size_t len, const char *serial_hex, X509
 
 		for (char *c = h; *c; c++)
 			*c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
-		found |= !strcmp(h, serial_hex);
+		if (!strcmp(h, serial_hex)) {
+			ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(sk_X509_REVOKED_value(rv, i),
+								      NID_crl_reason, NULL, NULL);
+
+			found = e ? (int)ASN1_ENUMERATED_get(e) : -1;
+			ASN1_ENUMERATED_free(e);
+		}
 		OPENSSL_free(h);
 		BN_free(bn);
 	}
 	X509_CRL_free(crl);
 	return found;
+}
+
+static bool crl_has(const uint8_t *der, size_t len, const char *serial_hex, X509 *issuer)
+{
+	return crl_reason(der, len, serial_hex, issuer) != CRL_NOT_LISTED;
 }
 
 /* ---- the CA library */
@@ -233,7 +247,7 @@ static void test_ca_issue_and_crl(void **state)
 
 		assert_true(orch_ca_crl_due(ca, now));
 		assert_int_equal(orch_ca_crl(ca, &e, 1, now, &crl, &crl_len), 0);
-		assert_true(crl_has(crl, crl_len, c.serial, ca_x));
+		assert_int_equal(crl_reason(crl, crl_len, c.serial, ca_x), -1);
 		assert_false(orch_ca_crl_due(ca, now + 10));
 		assert_int_equal(orch_ca_crl(ca, &e, 1, now + 10, &crl2, &crl2_len), 0);
 		assert_true(crl_len == crl2_len && !memcmp(crl, crl2, crl_len));
@@ -242,6 +256,16 @@ static void test_ca_issue_and_crl(void **state)
 		assert_int_equal(orch_ca_crl(ca, NULL, 0, now + 20, &crl2, &crl2_len), 0);
 		assert_false(crl_has(crl2, crl2_len, c.serial, ca_x));
 		free(crl2);
+		/* a reason other than unspecified is the entry's reasonCode;
+		 * 7 (unused) or beyond aACompromise (10) refused */
+		e.reason = CRL_REASON_SUPERSEDED;
+		assert_int_equal(orch_ca_crl(ca, &e, 1, now + 30, &crl2, &crl2_len), 0);
+		assert_int_equal(crl_reason(crl2, crl2_len, c.serial, ca_x), CRL_REASON_SUPERSEDED);
+		free(crl2);
+		e.reason = 7;
+		assert_int_equal(orch_ca_crl(ca, &e, 1, now + 40, &crl2, &crl2_len), -EINVAL);
+		e.reason = 11;
+		assert_int_equal(orch_ca_crl(ca, &e, 1, now + 40, &crl2, &crl2_len), -EINVAL);
 		X509_free(ca_x);
 	}
 	free(crl);
@@ -596,7 +620,9 @@ static void rotate_with_certs(const char *cred, const uint8_t raw1[32], const ch
 		Sdwan__V1__ConfigBundle *b = bundle_of(&P, cred);
 		X509 *ca_x = der_cert(b->ca_certificates[0].data, b->ca_certificates[0].len);
 
-		assert_true(crl_has(b->crl.data, b->crl.len, old_serial, ca_x));
+		/* superseded (RFC 5280 5.3.1): the peers re-authenticate */
+		assert_int_equal(crl_reason(b->crl.data, b->crl.len, old_serial, ca_x),
+				 CRL_REASON_SUPERSEDED);
 		assert_false(crl_has(b->crl.data, b->crl.len, serial4, ca_x));
 		X509_free(ca_x);
 		sdwan__v1__config_bundle__free_unpacked(b, NULL);
@@ -766,7 +792,8 @@ static void test_register_renew_revoke(void **state)
 	{
 		X509 *ca_x = der_cert(b->ca_certificates[0].data, b->ca_certificates[0].len);
 
-		assert_true(crl_has(b->crl.data, b->crl.len, serial1, ca_x));
+		/* an operator's revocation says no reason (unspecified) */
+		assert_int_equal(crl_reason(b->crl.data, b->crl.len, serial1, ca_x), -1);
 		assert_false(crl_has(b->crl.data, b->crl.len, serial1b, ca_x));
 		X509_free(ca_x);
 	}

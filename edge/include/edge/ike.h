@@ -244,7 +244,16 @@ enum edge_ike_event_type {
 	 * exchange of that IKE_SA was in flight, and retransmits do not move a
 	 * peer): an initiator path was re-established at once instead */
 	EDGE_IKE_EV_CHECK,
+	/* X.509: a new CRL lists the peer certificate of an established IKE_SA
+	 * as superseded (reason CERT_SUPERSEDED: the peer's key rotation).  The
+	 * SA stays while it is re-authenticated make-before-break (a new IKE_SA
+	 * from us where we initiated it, from the peer where it did); still
+	 * there after EDGE_IKE_SUPERSEDED_GRACE_MS, it goes with an IKE_FAILED
+	 * reason CERT_REVOKED, as an SA of any other revoked certificate does
+	 * at once */
+	EDGE_IKE_EV_REAUTH,
 };
+#define EDGE_IKE_SUPERSEDED_GRACE_MS 30000
 const char *edge_ike_event_type_name(enum edge_ike_event_type type);
 
 enum edge_ike_reason {
@@ -258,9 +267,10 @@ enum edge_ike_reason {
 	EDGE_IKE_REASON_OTHER,
 	/* X.509 paths: the peer's certificate refused (or, on the side that
 	 * did not check it, the peer refused ours: then AUTH_FAILED) */
-	EDGE_IKE_REASON_CERT_EXPIRED,	/* not valid now (expired, or not yet) */
-	EDGE_IKE_REASON_CERT_REVOKED,	/* in the CRL (also: an SA torn down by a CRL update) */
-	EDGE_IKE_REASON_CERT_UNTRUSTED, /* no chain to the network's CAs */
+	EDGE_IKE_REASON_CERT_EXPIRED,	 /* not valid now (expired, or not yet) */
+	EDGE_IKE_REASON_CERT_REVOKED,	 /* in the CRL (also: an SA torn down by a CRL update) */
+	EDGE_IKE_REASON_CERT_UNTRUSTED,	 /* no chain to the network's CAs */
+	EDGE_IKE_REASON_CERT_SUPERSEDED, /* in the CRL as superseded (REAUTH) */
 };
 const char *edge_ike_reason_name(enum edge_ike_reason reason);
 

@@ -70,6 +70,9 @@ int orch_csr_key(const uint8_t *csr, size_t csr_len, uint8_t ret_key[32]);
 struct orch_crl_entry {
 	const char *serial; /* hex */
 	int64_t revoked_at; /* Unix s */
+	/* RFC 5280 5.3.1 CRLReason (e.g. CRL_REASON_SUPERSEDED); unspecified
+	 * (0) writes no reasonCode extension, as 5.3.1 asks */
+	int reason;
 };
 
 /*

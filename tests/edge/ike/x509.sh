@@ -14,7 +14,13 @@
 #   4. B's certificate expired: A refuses it (reason=cert-expired);
 #   5. B's certificate from another CA: A refuses it (reason=cert-untrusted);
 #   6. x509_set() with garbage or a certificate for another key: refused by
-#      name, nothing changed.
+#      name, nothing changed;
+#   7. a CRL listing the peer's certificate as superseded (RFC 5280 reason 4,
+#      its key rotation): at A (initiator, B renewed) the SA is re-authenticated
+#      make-before-break with B's new certificate (event reauth, the tunnel
+#      never down, the stream's loss printed); at B (responder) the SA is kept
+#      for A to re-authenticate and, as A does not, deleted after the grace
+#      (30 s, time printed) with reason=cert-revoked.
 # Everything is torn down on every exit.
 # BENCH_ROUNDS=N (row P23 of lab/bench, via lab/bench-cert): after 1., N
 # rounds of a 3 s stream at 1 kpps A → B with both certificates renewed 1 s
@@ -109,12 +115,12 @@ ca_sign() { # ca-dir key cn san out.der [openssl ca dates...]
 	openssl x509 -in "$WORK/req.pem" -noout -serial | cut -d= -f2
 }
 
-ca_crl() { # ca-dir out.der [serial to revoke...]
+ca_crl() { # ca-dir out.der [serial to revoke...]; CRL_REASON=superseded: with that reasonCode
 	local d=$1 out=$2 s
 	shift 2
 	for s in "$@"; do
 		openssl ca -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
-			-revoke "$d/certs/$s.pem" 2>/dev/null
+			-revoke "$d/certs/$s.pem" ${CRL_REASON:+-crl_reason "$CRL_REASON"} 2>/dev/null
 	done
 	openssl ca -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" -gencrl \
 		-out "$WORK/crl.pem" 2>/dev/null
@@ -302,4 +308,51 @@ x509 b '^x509 r=-22 err=certificate: not an X.509 certificate' || fail "garbage 
 cp "$WORK/a.der" "$WORK/b.der"
 x509 b '^x509 r=-22 err=certificate: not for our key' || fail "another key's certificate not refused by name"
 log "6. bad certificates refused by name"
+
+# ---------------------------------------------------------------- 7. superseded
+# B back on a certificate of the first CA: up again
+serial_b7=$(ca_sign "$WORK/ca" "$WORK/b.key" b "DNS:mpls.b,DNS:b" "$WORK/b.der")
+ups=$(count a '^event child-up path=1 ')
+x509 b '^x509 r=0 ' || fail "b: certificate of the first CA not taken"
+cmd a "restart 1"
+more a '^event child-up path=1 ' "$ups" 200 || fail "superseded: not up again"
+# B renews (its SA stays); A's CRL lists B's previous certificate as superseded: A
+# re-authenticates at once, the new IKE_SA gets B's new certificate
+ca_sign "$WORK/ca" "$WORK/b.key" b "DNS:mpls.b,DNS:b" "$WORK/b.der" >/dev/null
+x509 b '^x509 r=0 ' || fail "b: renewal refused"
+CRL_REASON=superseded ca_crl "$WORK/ca" "$WORK/crl-a.der" "$serial_b7"
+from=$(wc -l <"$WORK/a.out")
+ups=$(count a '^event child-up path=1 ')
+ip netns exec $A ping -q -i 0.001 -c 2000 -W 1 -I 10.255.10.1 10.255.10.2 >"$WORK/ping.txt" 2>&1 &
+ping_pid=$!
+sleep 0.5
+x509 a '^x509 r=0 ' || fail "a: CRL update refused"
+wait_line a '^event reauth path=1 reason=cert-superseded' || fail "a did not say superseded"
+more a '^event child-up path=1 ' "$ups" 100 || fail "a did not re-authenticate b's superseded certificate"
+wait "$ping_pid" || true
+tx=$(awk '/packets transmitted/ {print $1}' "$WORK/ping.txt")
+rx=$(awk '/packets transmitted/ {print $4}' "$WORK/ping.txt")
+since() { tail -n +"$((from + 1))" "$WORK/$1.out"; }
+! since a | grep -E '^event (child|ike)-down path=1 .*children=0' ||
+	fail "superseded: the tunnel went down at a"
+! since a | grep 'reason=cert-revoked' || fail "superseded: a treated b's certificate as revoked"
+log "7. superseded peer certificate at the initiator: re-authenticated, tunnel never down," \
+	"$tx sent, $rx received"
+# A's certificate superseded in B's CRL: B keeps the SA for A to re-authenticate; A does not (it
+# has no reason to): B deletes it after the grace
+CRL_REASON=superseded ca_crl "$WORK/ca" "$WORK/crl-b.der" "$serial_a3"
+n=$(count b '^event ike-failed path=11 reason=cert-revoked')
+t0=$(date +%s%N)
+x509 b '^x509 r=0 ' || fail "b: CRL update refused"
+wait_line b '^event reauth path=11 reason=cert-superseded' || fail "b did not say superseded"
+sleep 2
+(($(count b '^event ike-failed path=11 reason=cert-revoked') == n)) ||
+	fail "b deleted the SA of a superseded certificate at once"
+ip netns exec $A ping -q -c 3 -i 0.05 -W 2 -I 10.255.10.1 10.255.10.2 >/dev/null ||
+	fail "no traffic during the grace"
+more b '^event ike-failed path=11 reason=cert-revoked' "$n" 700 ||
+	fail "b kept the SA of a superseded certificate beyond the grace"
+t1=$(date +%s%N)
+(((t1 - t0) / 1000000 >= 29000)) || fail "b deleted it after $(((t1 - t0) / 1000000)) ms, before the 30 s grace"
+log "   at the responder: kept $(((t1 - t0) / 1000000)) ms (grace 30 s), then deleted: reason=cert-revoked"
 log "PASS"
