@@ -1322,17 +1322,17 @@ METHOD(edge_charon_config_t, sa_gone, void, private_edge_charon_config_t *this,
  * delete from it would make the initiator restart them.
  */
 /**
- * The public key the peer authenticated an IKE_SA with (a new reference), or
- * NULL
+ * The public key an IKE_SA was authenticated with, ours (local) or the
+ * peer's (a new reference), or NULL
  */
-static public_key_t *peer_auth_key(ike_sa_t *ike_sa)
+static public_key_t *auth_key(ike_sa_t *ike_sa, bool local)
 {
 	enumerator_t *enumerator;
 	certificate_t *cert;
 	public_key_t *key = NULL;
 	auth_cfg_t *auth;
 
-	enumerator = ike_sa->create_auth_cfg_enumerator(ike_sa, FALSE);
+	enumerator = ike_sa->create_auth_cfg_enumerator(ike_sa, local);
 	if (enumerator->enumerate(enumerator, &auth))
 	{
 		cert = auth->get(auth, AUTH_RULE_SUBJECT_CERT);
@@ -1342,24 +1342,36 @@ static public_key_t *peer_auth_key(ike_sa_t *ike_sa)
 	return key;
 }
 
-static void destroy_key(public_key_t *key)
+/**
+ * Whether an old IKE_SA was authenticated with another key than the new one,
+ * on either side: a key rotation's make before break (ours, the peer's, or a
+ * peer re-authenticating because our certificate was superseded)
+ */
+static bool rotated(ike_sa_t *old, public_key_t *new_peer,
+					public_key_t *new_own)
 {
-	DESTROY_IF(key);
+	public_key_t *peer = auth_key(old, FALSE), *own = auth_key(old, TRUE);
+	bool r = (peer && new_peer && !peer->equals(peer, new_peer)) ||
+			 (own && new_own && !own->equals(own, new_own));
+
+	DESTROY_IF(peer);
+	DESTROY_IF(own);
+	return r;
 }
 
 static job_requeue_t dedup_job(dedup_data_t *data)
 {
 	enumerator_t *enumerator;
-	linked_list_t *ids, *keys;
-	public_key_t *key, *new_key = NULL;
+	linked_list_t *ids, *olds;
+	public_key_t *new_key = NULL, *new_own = NULL;
 	peer_cfg_t *cfg, *new_cfg = NULL;
 	linked_list_t *cfgs;
 	ike_sa_t *ike_sa;
-	uintptr_t id;
+	uintptr_t id, rot;
 	bool later = FALSE;
 
 	ids = linked_list_create();
-	keys = linked_list_create();
+	olds = linked_list_create();
 	cfgs = linked_list_create();
 	enumerator =
 		charon->controller->create_ike_sa_enumerator(charon->controller, TRUE);
@@ -1368,7 +1380,9 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		if (ike_sa->get_unique_id(ike_sa) == data->unique_id)
 		{
 			DESTROY_IF(new_key);
-			new_key = peer_auth_key(ike_sa);
+			new_key = auth_key(ike_sa, FALSE);
+			DESTROY_IF(new_own);
+			new_own = auth_key(ike_sa, TRUE);
 			DESTROY_IF(new_cfg);
 			new_cfg = ike_sa->get_peer_cfg(ike_sa);
 			new_cfg = new_cfg ? new_cfg->get_ref(new_cfg) : NULL;
@@ -1381,22 +1395,43 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		{
 			ids->insert_last(ids,
 							 (void *)(uintptr_t)ike_sa->get_unique_id(ike_sa));
-			keys->insert_last(keys, peer_auth_key(ike_sa));
 			cfg = ike_sa->get_peer_cfg(ike_sa);
 			cfgs->insert_last(cfgs, cfg->get_ref(cfg));
 		}
 	}
 	enumerator->destroy(enumerator);
-	/* an initiator: an old SA of a replaced config (our own key rotated) goes
-	 * once what the responder still sent on it arrived */
+	/* which old ones a key rotation replaced (the keys are compared once
+	 * the enumerator is gone: the new SA may have come after an old one) */
+	{
+		enumerator_t *ie = ids->create_enumerator(ids);
+
+		while (ie->enumerate(ie, &id))
+		{
+			ike_sa = charon->ike_sa_manager->checkout_by_id(
+				charon->ike_sa_manager, (uint32_t)id);
+			rot = ike_sa && rotated(ike_sa, new_key, new_own);
+			if (ike_sa)
+			{
+				charon->ike_sa_manager->checkin(charon->ike_sa_manager, ike_sa);
+			}
+			olds->insert_last(olds, (void *)rot);
+		}
+		ie->destroy(ie);
+	}
+	/* an initiator: an old SA of a replaced config (our own key rotated), or
+	 * authenticated with other keys (the peer's certificate superseded: we
+	 * re-authenticated), goes once what the responder still sent on it
+	 * arrived */
 	if (data->initiator && !data->final && new_cfg)
 	{
 		enumerator_t *ie = ids->create_enumerator(ids);
 		enumerator_t *ce = cfgs->create_enumerator(cfgs);
+		enumerator_t *oe = olds->create_enumerator(olds);
 
-		while (ie->enumerate(ie, &id) && ce->enumerate(ce, &cfg))
+		while (ie->enumerate(ie, &id) && ce->enumerate(ce, &cfg) &&
+			   oe->enumerate(oe, &rot))
 		{
-			if (cfg != new_cfg)
+			if (cfg != new_cfg || rot)
 			{
 				ids->remove_at(ids, ie);
 				later = TRUE;
@@ -1404,6 +1439,7 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		}
 		ie->destroy(ie);
 		ce->destroy(ce);
+		oe->destroy(oe);
 	}
 	else if (data->final)
 	{ /* the old ones go, not one made during the delay (another rebuild:
@@ -1421,27 +1457,29 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 	}
 	cfgs->destroy_offset(cfgs, offsetof(peer_cfg_t, destroy));
 	DESTROY_IF(new_cfg);
-	/* a responder: an old SA the peer signed with another key is its key
-	 * rotation's make before break, which the peer ends itself: destroying
-	 * it now would drop what is still in flight on it */
-	if (!data->initiator && !data->final && new_key)
+	/* a responder: an old SA authenticated with other keys (the peer's key
+	 * rotation, or ours: the peer re-authenticates for our superseded
+	 * certificate) is a make before break, which the peer ends itself:
+	 * destroying it now would drop what is still in flight on it */
+	if (!data->initiator && !data->final)
 	{
 		enumerator_t *ie = ids->create_enumerator(ids);
-		enumerator_t *ke = keys->create_enumerator(keys);
+		enumerator_t *oe = olds->create_enumerator(olds);
 
-		while (ie->enumerate(ie, &id) && ke->enumerate(ke, &key))
+		while (ie->enumerate(ie, &id) && oe->enumerate(oe, &rot))
 		{
-			if (key && !key->equals(key, new_key))
+			if (rot)
 			{
 				ids->remove_at(ids, ie);
 				later = TRUE;
 			}
 		}
 		ie->destroy(ie);
-		ke->destroy(ke);
+		oe->destroy(oe);
 	}
-	keys->destroy_function(keys, (void *)destroy_key);
+	olds->destroy(olds);
 	DESTROY_IF(new_key);
+	DESTROY_IF(new_own);
 	if (later)
 	{
 		dedup_data_t *again = malloc(sizeof(*again));
@@ -1451,15 +1489,15 @@ static job_requeue_t dedup_job(dedup_data_t *data)
 		if (data->initiator)
 		{
 			DBG1(DBG_CFG,
-				 "path '%s': IKE_SA [%u] is up with our new key, the old "
+				 "path '%s': IKE_SA [%u] is up with a new key, the old "
 				 "IKE_SA is deleted in %u ms (what is in flight on it arrives)",
 				 data->name, data->unique_id, DEDUP_DRAIN_MS);
 		}
 		else
 		{
 			DBG1(DBG_CFG,
-				 "path '%s': IKE_SA [%u] is up with the peer's new key, "
-				 "its old IKE_SA goes when the peer deletes it (at most %u ms)",
+				 "path '%s': IKE_SA [%u] is up with a new key, its old "
+				 "IKE_SA goes when the peer deletes it (at most %u ms)",
 				 data->name, data->unique_id, DEDUP_ROTATION_MS);
 		}
 		lib->scheduler->schedule_job_ms(
