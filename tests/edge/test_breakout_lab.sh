@@ -164,9 +164,12 @@ stream_stop() { # N: prints the longest gap in ms (recv reports on SIGTERM)
 	kill "$RECV_PID" 2>/dev/null
 	wait "$RECV_PID" 2>/dev/null
 	RECV_PID=
-	sed -n 's/.*gap *longest \([0-9.]*\) ms.*/\1/p' "$W/recv.$1.log" | head -n 1
-	grep -E "gap +longest" "$W/recv.$1.log" >/dev/null ||
-		sed 's/^/  recv: /' "$W/recv.$1.log" "$W/send.$1.log" >&2
+	local gap
+	gap=$(sed -n 's/.*gap *longest \([0-9.]*\) ms.*/\1/p' "$W/recv.$1.log" | head -n 1)
+	echo "$gap"
+	# no figure: say what the receiver and the sender printed (and that they printed nothing)
+	[ -n "$gap" ] || { echo "  recv.$1.log ($(wc -c <"$W/recv.$1.log") bytes), send.$1.log:"
+		sed 's/^/    /' "$W/recv.$1.log" "$W/send.$1.log"; } >&2
 }
 
 for ((c = 1; c <= CUTS; c++)); do
