@@ -583,6 +583,32 @@ static void test_reason_without_sla(void **state)
 	(void)state;
 }
 
+/* site1's paths all up (tunnels up or not), an engine on them, a first
+ * decision at 1000 ms with class 0 on mpls; then mpls and inet DOWN at 2000 ms:
+ * class 0 keeps mpls (reason no-path, no change) */
+static struct policy_engine *all_down_after_mpls(const struct policy *p, struct policy_path *paths,
+						 bool tunnels, struct policy_decision *d)
+{
+	struct policy_engine *e = NULL;
+
+	memcpy(paths, site1, 3 * sizeof(*paths));
+	for (size_t i = 0; i < 3; i++)
+		paths[i].tunnel_up = tunnels;
+	apply_set(paths, 3, ALLUP);
+	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
+	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
+	assert_int_equal(policy_engine_decide(e, paths, 3, 1000, d), 0);
+	assert_int_equal(d->classes[0].paths[0].path_id, 11);
+
+	apply_set(paths, 3, "mpls=down inet=down");
+	assert_int_equal(policy_engine_decide(e, paths, 3, 2000, d), 0);
+	assert_int_equal(d->classes[0].reason, POLICY_REASON_NO_PATH);
+	assert_int_equal(d->classes[0].n_paths, 1);
+	assert_int_equal(d->classes[0].paths[0].path_id, 11);
+	assert_false(d->classes[0].changed);
+	return e;
+}
+
 /* Any class whose paths are all down keeps those whose tunnels are up
  * (reason no-path) instead of a blackhole, and leaves them as soon as their
  * tunnel goes down or another path is up (P17: a hub's reflector stalled). */
@@ -590,24 +616,8 @@ static void test_keeps_paths_with_tunnel(void **state)
 {
 	struct policy *p = load(POL("{'app': 'any', 'paths': ['mpls', 'inet']}"));
 	struct policy_path paths[3];
-	struct policy_engine *e = NULL;
 	struct policy_decision d;
-
-	memcpy(paths, site1, sizeof(paths));
-	for (size_t i = 0; i < 3; i++)
-		paths[i].tunnel_up = true;
-	apply_set(paths, 3, ALLUP);
-	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
-	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
-	assert_int_equal(policy_engine_decide(e, paths, 3, 1000, &d), 0);
-	assert_int_equal(d.classes[0].paths[0].path_id, 11);
-
-	apply_set(paths, 3, "mpls=down inet=down");
-	assert_int_equal(policy_engine_decide(e, paths, 3, 2000, &d), 0);
-	assert_int_equal(d.classes[0].reason, POLICY_REASON_NO_PATH);
-	assert_int_equal(d.classes[0].n_paths, 1);
-	assert_int_equal(d.classes[0].paths[0].path_id, 11);
-	assert_false(d.classes[0].changed);
+	struct policy_engine *e = all_down_after_mpls(p, paths, true, &d);
 
 	paths[0].tunnel_up = false; /* mpls's SA went down */
 	assert_int_equal(policy_engine_decide(e, paths, 3, 2100, &d), 0);
@@ -631,22 +641,9 @@ static void test_duplicated_keeps_paths(void **state)
 	struct policy *p = load(POL("{'app': 'voip', 'paths': ['mpls', 'inet'], 'duplicate': true},"
 				    "{'app': 'any', 'paths': ['mpls', 'inet']}"));
 	struct policy_path paths[3];
-	struct policy_engine *e = NULL;
 	struct policy_decision d;
+	struct policy_engine *e = all_down_after_mpls(p, paths, false, &d);
 
-	memcpy(paths, site1, sizeof(paths));
-	apply_set(paths, 3, ALLUP);
-	assert_int_equal(policy_engine_new(p, NULL, &e), 0);
-	assert_int_equal(policy_engine_set_paths(e, paths, 3), 0);
-	assert_int_equal(policy_engine_decide(e, paths, 3, 1000, &d), 0);
-	assert_int_equal(d.classes[0].paths[0].path_id, 11);
-
-	apply_set(paths, 3, "mpls=down inet=down");
-	assert_int_equal(policy_engine_decide(e, paths, 3, 2000, &d), 0);
-	assert_int_equal(d.classes[0].reason, POLICY_REASON_NO_PATH);
-	assert_int_equal(d.classes[0].n_paths, 1);
-	assert_int_equal(d.classes[0].paths[0].path_id, 11);
-	assert_false(d.classes[0].changed);
 	assert_int_equal(d.classes[1].reason, POLICY_REASON_NO_PATH);
 	assert_int_equal(d.classes[1].n_paths, 0);
 
