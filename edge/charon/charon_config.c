@@ -1137,7 +1137,8 @@ METHOD(edge_charon_config_t, restart, int, private_edge_charon_config_t *this,
  * Returns the last error, 0 if every rebuild worked.
  */
 static int rebuild_in_place(private_edge_charon_config_t *this,
-							linked_list_t *ids, bool reauth, const char *what)
+							linked_list_t *ids, bool reauth, bool own_key,
+							const char *what)
 {
 	entry_t *entry;
 	uintptr_t id;
@@ -1155,6 +1156,17 @@ static int rebuild_in_place(private_edge_charon_config_t *this,
 		{
 			path = entry->path;
 			reqid = entry->reqid;
+			/* our key changed: the peer re-authenticates make before break
+			 * (its bundle has our new key) and its new CHILD_SA here gets
+			 * the other reqid, so that the listener holds our traffic on
+			 * the old SA until the peer uses the new one, as for the peer's
+			 * own rotation (rotation_reqid()) */
+			if (own_key && !path.initiator && EDGE_IKE_REQID_ALT(path.id))
+			{
+				reqid = reqid == EDGE_IKE_REQID_ALT(path.id)
+							? EDGE_IKE_REQID(path.id)
+							: EDGE_IKE_REQID_ALT(path.id);
+			}
 			found = TRUE;
 		}
 		this->lock->unlock(this->lock);
@@ -1203,7 +1215,7 @@ static int own_replace(private_edge_charon_config_t *this, public_key_t *own,
 	}
 	enumerator->destroy(enumerator);
 	this->lock->unlock(this->lock);
-	r = rebuild_in_place(this, ids, TRUE,
+	r = rebuild_in_place(this, ids, TRUE, TRUE,
 						 with_cert ? "own key and certificate changed"
 								   : "own key changed");
 	ids->destroy(ids);
@@ -1248,7 +1260,7 @@ METHOD(edge_charon_config_t, set_cert, int, private_edge_charon_config_t *this,
 	/* no new IKE_SA: the established ones need no certificate any more
 	 * (rekeys do not authenticate), the next IKE_SA of a path sends the
 	 * new one */
-	r = rebuild_in_place(this, ids, FALSE, "own certificate changed");
+	r = rebuild_in_place(this, ids, FALSE, FALSE, "own certificate changed");
 	ids->destroy(ids);
 	return r;
 }
@@ -1260,7 +1272,7 @@ METHOD(edge_charon_config_t, reauth, int, private_edge_charon_config_t *this,
 	int r;
 
 	ids->insert_last(ids, (void *)(uintptr_t)id);
-	r = rebuild_in_place(this, ids, TRUE, "peer certificate superseded");
+	r = rebuild_in_place(this, ids, TRUE, FALSE, "peer certificate superseded");
 	ids->destroy(ids);
 	return r;
 }
